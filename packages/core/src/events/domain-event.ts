@@ -1,0 +1,53 @@
+import type { ResourceKind } from '../scim/resource-types.js';
+
+/** Event types written to the outbox; `<resource>.<past-tense verb>`. */
+export type EventType =
+  | 'user.created'
+  | 'user.replaced'
+  | 'user.deleted'
+  | 'group.created'
+  | 'group.replaced'
+  | 'group.deleted'
+  | 'community.created'
+  | 'tenant.created'
+  | 'token.created'
+  | 'token.revoked';
+
+/** Every event type, for docs and exhaustive tests. */
+export const EVENT_TYPES: readonly EventType[] = [
+  'user.created',
+  'user.replaced',
+  'user.deleted',
+  'group.created',
+  'group.replaced',
+  'group.deleted',
+  'community.created',
+  'tenant.created',
+  'token.created',
+  'token.revoked',
+];
+
+/** The kinds of resource an event can be about. */
+export type EventResourceType = ResourceKind | 'Community' | 'Tenant' | 'Token';
+
+/**
+ * A change, written in the same transaction as the change itself: once to the
+ * outbox (for replication and the global directory) and once to the audit log.
+ */
+export interface DomainEvent {
+  type: EventType;
+  /** Null for platform-level changes (a community). */
+  tenantId: string | null;
+  resourceType: EventResourceType;
+  resourceId: string;
+  /** The resource version after the change, when it has one. */
+  version?: number;
+  /** Before/after values for the audit diff; secrets are never placed here. */
+  before?: Record<string, unknown> | null;
+  after?: Record<string, unknown> | null;
+}
+
+/** The event type for a change to a SCIM resource. */
+export function resourceEventType(kind: ResourceKind, verb: 'created' | 'replaced' | 'deleted'): EventType {
+  return `${kind === 'User' ? 'user' : 'group'}.${verb}`;
+}

@@ -1,0 +1,45 @@
+import type { ApiToken, Community, RequestContext, Scope, Tenant } from '../tenancy/model.js';
+
+/** Input of a new API token. */
+export interface TokenRequest {
+  name: string;
+  /** Null for a platform token. */
+  tenantId: string | null;
+  scopes: Scope[];
+  expiresAt: Date | null;
+}
+
+/** A freshly issued token: the secret is returned once and never stored. */
+export interface IssuedToken {
+  token: string;
+  record: ApiToken;
+}
+
+/** A page of items and the cursor to the next page. */
+export interface Page<T> {
+  items: T[];
+  totalCount: number;
+  endCursor: string | null;
+  hasNextPage: boolean;
+}
+
+/** Cursor pagination arguments (Relay style). */
+export interface PageRequest {
+  first: number;
+  after?: string | undefined;
+}
+
+/** Platform administration: communities, tenants, tokens. Every write is audited. */
+export interface AdminStore {
+  createCommunity(values: { slug: string; name: string }, context: RequestContext): Promise<Community>;
+  findCommunity(slugOrId: string): Promise<Community | undefined>;
+  listCommunities(page: PageRequest): Promise<Page<Community>>;
+  createTenant(values: { slug: string; name: string; communityId: string }, context: RequestContext): Promise<Tenant>;
+  findTenant(slugOrId: string): Promise<Tenant | undefined>;
+  listTenants(page: PageRequest, filter?: { communityId?: string; tenantId?: string }): Promise<Page<Tenant>>;
+  issueToken(request: TokenRequest, context: RequestContext): Promise<IssuedToken>;
+  listTokens(tenantId: string | null): Promise<ApiToken[]>;
+  revokeToken(id: string, context: RequestContext): Promise<ApiToken | undefined>;
+  /** Resolves a bearer secret to its live token (not revoked, not expired), recording its use. */
+  authenticate(secret: string): Promise<ApiToken | undefined>;
+}

@@ -1,0 +1,67 @@
+/** A community of interest: a group of tenants sharing a global directory. */
+export interface Community {
+  id: string;
+  slug: string;
+  name: string;
+  createdAt: Date;
+}
+
+/** A tenant: one office or organisation inside a community. */
+export interface Tenant {
+  id: string;
+  slug: string;
+  name: string;
+  communityId: string;
+  createdAt: Date;
+}
+
+/** Scopes an API token may carry. */
+export type Scope = 'scim:read' | 'scim:write' | 'graphql:read' | 'graphql:write' | 'admin';
+
+/** Every scope, in a stable order. */
+export const SCOPES: readonly Scope[] = ['scim:read', 'scim:write', 'graphql:read', 'graphql:write', 'admin'];
+
+/** An API token as listed (never with its secret). */
+export interface ApiToken {
+  id: string;
+  name: string;
+  /** Null for a platform token. */
+  tenantId: string | null;
+  scopes: Scope[];
+  /** The first characters of the token, to recognise it in lists. */
+  prefix: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+/** Who is calling: resolved from a bearer token. */
+export type Principal =
+  | { kind: 'platform'; tokenId: string; scopes: Scope[] }
+  | { kind: 'tenant'; tokenId: string; tenantId: string; scopes: Scope[] };
+
+/** The actor recorded in audit entries. */
+export interface Actor {
+  type: 'token' | 'cli' | 'system';
+  id: string;
+}
+
+/** What every write carries for outbox and audit. */
+export interface RequestContext {
+  actor: Actor;
+  requestId: string;
+  sourceAddress?: string;
+}
+
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** True for a valid community or tenant slug: lowercase letters, digits and inner dashes. */
+export function isValidSlug(slug: string): boolean {
+  return SLUG.test(slug);
+}
+
+/** True when the principal holds `scope` (platform `admin` holds every scope). */
+export function hasScope(principal: Principal, scope: Scope): boolean {
+  return principal.scopes.includes(scope) || principal.scopes.includes('admin');
+}
