@@ -29,7 +29,7 @@ export {
 export { enterpriseUserSchema, groupSchema, resourceTypes, SCHEMA, schemas, userSchema } from './scim/schemas.js';
 export { coreSchemaOf, type ResourceKind, type ResourceShape, resourceShapes } from './scim/resource-types.js';
 export { type JsonObject, parseResourceInput, type ResourceInput } from './scim/resource-input.js';
-export { etagOf, type GroupMember, type ScimResource } from './scim/resource.js';
+export { etagOf, type GroupMember, type GroupMembership, type ScimResource } from './scim/resource.js';
 export { ResourceService, type WritePreconditions } from './directory/resource-service.js';
 export { AdminService, checkPage, parseScopes } from './tenancy/admin-service.js';
 export {

@@ -8,6 +8,13 @@ export interface GroupMember {
   display?: string;
 }
 
+/** A group a user belongs to, directly or through nested groups (RFC 7643 §4.1.2). */
+export interface GroupMembership {
+  value: string;
+  display: string;
+  type: 'direct' | 'indirect';
+}
+
 /** A stored SCIM resource, independent of how it is persisted. */
 export interface ScimResource {
   id: string;
@@ -19,6 +26,8 @@ export interface ScimResource {
   extensionSchemas: string[];
   /** Members of a group; empty for users. */
   members: GroupMember[];
+  /** Groups of a user (computed, readOnly); empty for groups. */
+  groups: GroupMembership[];
   version: number;
   created: Date;
   lastModified: Date;

@@ -1,0 +1,35 @@
+// One jest run for the whole monorepo: a project per package, one PostgreSQL
+// server (DATABASE_URL's or an embedded one) and a database per test file.
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      target: 'es2023',
+    },
+    module: { type: 'es6' },
+    sourceMaps: 'inline',
+  },
+];
+
+const packages = ['core', 'store', 'scim', 'graphql', 'replication', 'hub'];
+
+/** @type {import('jest').Config} */
+export default {
+  globalSetup: '<rootDir>/jest.global-setup.js',
+  globalTeardown: '<rootDir>/jest.global-teardown.js',
+  testTimeout: 60_000,
+  projects: packages.map((name) => ({
+    displayName: name,
+    rootDir: '.',
+    testEnvironment: 'node',
+    extensionsToTreatAsEsm: ['.ts'],
+    transform: { '^.+\\.ts$': swc },
+    moduleNameMapper: {
+      '^@meridian/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts',
+      '^(\\.{1,2}/.*)\\.js$': '$1',
+    },
+    testMatch: [`<rootDir>/packages/${name}/{src,test}/**/*.test.ts`],
+  })),
+};

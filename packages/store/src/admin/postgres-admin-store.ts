@@ -1,0 +1,239 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type {
+  AdminStore,
+  ApiToken,
+  Clock,
+  Community,
+  IssuedToken,
+  Page,
+  PageRequest,
+  RequestContext,
+  Scope,
+  Tenant,
+  TokenRequest,
+} from '@meridian/core';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { v7 as uuidv7 } from 'uuid';
+import { isUuid } from '../directory/postgres-directory-store.js';
+import { recordEvent } from '../events/event-recorder.js';
+import { translateDatabaseError } from '../orm/database-errors.js';
+import { pgArray } from '../orm/sql.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+
+/** Token secrets start with this, so that secret scanners recognise them. */
+const TOKEN_PREFIX = 'mrd_';
+
+/** SHA-256 of a token secret: tokens are 256-bit random, so a fast hash is safe here. */
+export function hashTokenSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+interface TokenRow {
+  id: string;
+  tenant_id: string | null;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  created_at: Date;
+  expires_at: Date | null;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+}
+
+function toToken(row: TokenRow): ApiToken {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    name: row.name,
+    prefix: row.prefix,
+    scopes: row.scopes as Scope[],
+    createdAt: new Date(row.created_at),
+    expiresAt: row.expires_at ? new Date(row.expires_at) : null,
+    revokedAt: row.revoked_at ? new Date(row.revoked_at) : null,
+    lastUsedAt: row.last_used_at ? new Date(row.last_used_at) : null,
+  };
+}
+
+const toCommunity = (r: { id: string; slug: string; name: string; created_at: Date }): Community => ({
+  id: r.id,
+  slug: r.slug,
+  name: r.name,
+  createdAt: new Date(r.created_at),
+});
+
+const toTenant = (r: { id: string; slug: string; name: string; community_id: string; created_at: Date }): Tenant => ({
+  id: r.id,
+  slug: r.slug,
+  name: r.name,
+  communityId: r.community_id,
+  createdAt: new Date(r.created_at),
+});
+
+/** The PostgreSQL implementation of the core {@link AdminStore}. */
+export class PostgresAdminStore implements AdminStore {
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly clock: Clock,
+  ) {}
+
+  private async write<T>(work: (em: EntityManager, now: Date) => Promise<T>): Promise<T> {
+    try {
+      return await this.orm.em.fork().transactional((em) => work(em, this.clock.now()));
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+  }
+
+  createCommunity(values: { slug: string; name: string }, context: RequestContext): Promise<Community> {
+    return this.write(async (em, now) => {
+      const community: Community = { id: uuidv7(), slug: values.slug, name: values.name, createdAt: now };
+      await em.execute('insert into community (id, slug, name, created_at) values (?, ?, ?, ?)', [
+        community.id, community.slug, community.name, now,
+      ]);
+      await recordEvent(em, { type: 'community.created', tenantId: null, resourceType: 'Community', resourceId: community.id, after: { slug: community.slug, name: community.name } }, context, now);
+      return community;
+    });
+  }
+
+  async findCommunity(slugOrId: string): Promise<Community | undefined> {
+    const em = this.orm.em.fork();
+    const [row] = await em.execute<{ id: string; slug: string; name: string; created_at: Date }[]>(
+      isUuid(slugOrId) ? 'select * from community where id = ?' : 'select * from community where slug = ?',
+      [isUuid(slugOrId) ? slugOrId : slugOrId.toLowerCase()],
+    );
+    return row ? toCommunity(row) : undefined;
+  }
+
+  async listCommunities(page: PageRequest): Promise<Page<Community>> {
+    return this.page('community', [], [], page, toCommunity);
+  }
+
+  createTenant(values: { slug: string; name: string; communityId: string }, context: RequestContext): Promise<Tenant> {
+    return this.write(async (em, now) => {
+      const tenant: Tenant = { id: uuidv7(), slug: values.slug, name: values.name, communityId: values.communityId, createdAt: now };
+      await em.execute('insert into tenant (id, community_id, slug, name, created_at) values (?, ?, ?, ?, ?)', [
+        tenant.id, tenant.communityId, tenant.slug, tenant.name, now,
+      ]);
+      await recordEvent(em, { type: 'tenant.created', tenantId: tenant.id, resourceType: 'Tenant', resourceId: tenant.id, after: { slug: tenant.slug, name: tenant.name, communityId: tenant.communityId } }, context, now);
+      return tenant;
+    });
+  }
+
+  async findTenant(slugOrId: string): Promise<Tenant | undefined> {
+    const em = this.orm.em.fork();
+    const [row] = await em.execute<{ id: string; slug: string; name: string; community_id: string; created_at: Date }[]>(
+      isUuid(slugOrId) ? 'select * from tenant where id = ?' : 'select * from tenant where slug = ?',
+      [isUuid(slugOrId) ? slugOrId : slugOrId.toLowerCase()],
+    );
+    return row ? toTenant(row) : undefined;
+  }
+
+  listTenants(page: PageRequest, filter: { communityId?: string; tenantId?: string } = {}): Promise<Page<Tenant>> {
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    if (filter.communityId !== undefined) {
+      conditions.push('community_id = ?');
+      params.push(filter.communityId);
+    }
+    if (filter.tenantId !== undefined) {
+      conditions.push('id = ?');
+      params.push(filter.tenantId);
+    }
+    return this.page('tenant', conditions, params, page, toTenant);
+  }
+
+  /** Keyset pagination over (created_at, id): stays fast on any page. */
+  private async page<R extends { id: string; created_at: Date }, T>(
+    table: 'community' | 'tenant',
+    conditions: string[],
+    params: unknown[],
+    page: PageRequest,
+    map: (row: R) => T,
+  ): Promise<Page<T>> {
+    const em = this.orm.em.fork();
+    const where = conditions.length > 0 ? conditions.join(' and ') : 'true';
+    const [count] = await em.execute<{ total: string }[]>(`select count(*) as total from ${table} where ${where}`, params);
+    const keyset: string[] = [];
+    const keysetParams: unknown[] = [];
+    if (page.after !== undefined) {
+      const cursor = decodeCursor(page.after);
+      keyset.push('(created_at, id) > (?::timestamptz, ?::uuid)');
+      keysetParams.push(cursor.t, cursor.id);
+    }
+    const rows = await em.execute<R[]>(
+      `select * from ${table} where ${[where, ...keyset].join(' and ')} order by created_at, id limit ?`,
+      [...params, ...keysetParams, page.first + 1],
+    );
+    const hasNextPage = rows.length > page.first;
+    const items = rows.slice(0, page.first);
+    const last = items[items.length - 1];
+    return {
+      items: items.map(map),
+      totalCount: Number(count?.total ?? 0),
+      endCursor: last ? encodeCursor({ t: new Date(last.created_at).toISOString(), id: last.id }) : null,
+      hasNextPage,
+    };
+  }
+
+  issueToken(request: TokenRequest, context: RequestContext): Promise<IssuedToken> {
+    return this.write(async (em, now) => {
+      const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+      const row: TokenRow = {
+        id: uuidv7(),
+        tenant_id: request.tenantId,
+        name: request.name,
+        prefix: token.slice(0, 10),
+        scopes: request.scopes,
+        created_at: now,
+        expires_at: request.expiresAt,
+        revoked_at: null,
+        last_used_at: null,
+      };
+      await em.execute(
+        `insert into api_token (id, tenant_id, name, prefix, secret_hash, scopes, created_at, expires_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?)`,
+        [row.id, row.tenant_id, row.name, row.prefix, hashTokenSecret(token), pgArray(row.scopes), now, row.expires_at],
+      );
+      await recordEvent(em, { type: 'token.created', tenantId: request.tenantId, resourceType: 'Token', resourceId: row.id, after: { name: row.name, scopes: row.scopes, expiresAt: row.expires_at?.toISOString() ?? null } }, context, now);
+      return { token, record: toToken(row) };
+    });
+  }
+
+  async listTokens(tenantId: string | null): Promise<ApiToken[]> {
+    const em = this.orm.em.fork();
+    const rows = await em.execute<TokenRow[]>(
+      tenantId === null
+        ? 'select * from api_token where tenant_id is null order by created_at, id'
+        : 'select * from api_token where tenant_id = ? order by created_at, id',
+      tenantId === null ? [] : [tenantId],
+    );
+    return rows.map(toToken);
+  }
+
+  revokeToken(id: string, context: RequestContext): Promise<ApiToken | undefined> {
+    if (!isUuid(id)) return Promise.resolve(undefined);
+    return this.write(async (em, now) => {
+      const [row] = await em.execute<TokenRow[]>(
+        'update api_token set revoked_at = coalesce(revoked_at, ?) where id = ? returning *',
+        [now, id],
+      );
+      if (!row) return undefined;
+      await recordEvent(em, { type: 'token.revoked', tenantId: row.tenant_id, resourceType: 'Token', resourceId: row.id, before: { revokedAt: null }, after: { revokedAt: new Date(row.revoked_at ?? now).toISOString() } }, context, now);
+      return toToken(row);
+    });
+  }
+
+  async authenticate(secret: string): Promise<ApiToken | undefined> {
+    if (!secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return undefined;
+    const em = this.orm.em.fork();
+    const now = this.clock.now();
+    // Records the use at most once a minute per token, to keep reads cheap.
+    const [row] = await em.execute<TokenRow[]>(
+      `update api_token set last_used_at = case when last_used_at is null or last_used_at < ?::timestamptz - interval '1 minute' then ? else last_used_at end
+        where secret_hash = ? and revoked_at is null and (expires_at is null or expires_at > ?)
+        returning *`,
+      [now, now, hashTokenSecret(secret), now],
+    );
+    return row ? toToken(row) : undefined;
+  }
+}

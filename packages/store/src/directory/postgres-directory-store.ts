@@ -1,0 +1,250 @@
+import {
+  type Clock,
+  type DirectoryStore,
+  type DirectoryTransaction,
+  type DomainEvent,
+  type GroupMember,
+  type GroupMembership,
+  type JsonObject,
+  MeridianError,
+  type RequestContext,
+  type ResourceKind,
+  type ResourcePage,
+  type ResourceQuery,
+  type ResourceWrite,
+  type ScimResource,
+} from '@meridian/core';
+import type { QueryResult } from '@mikro-orm/core';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { v7 as uuidv7 } from 'uuid';
+import { recordEvent } from '../events/event-recorder.js';
+import { filterToSql } from '../filter/to-sql.js';
+import { translateDatabaseError } from '../orm/database-errors.js';
+import { pgArray } from '../orm/sql.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True when `id` can be a resource id (anything else cannot exist, and must not reach SQL as a uuid). */
+export function isUuid(id: string): boolean {
+  return UUID.test(id);
+}
+
+interface ResourceRow {
+  id: string;
+  tenant_id: string;
+  external_id: string | null;
+  attributes: JsonObject;
+  extension_schemas?: string[];
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const TABLE: Record<ResourceKind, string> = { User: 'scim_user', Group: 'scim_group' };
+
+function toResource(kind: ResourceKind, row: ResourceRow): ScimResource {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    kind,
+    externalId: row.external_id ?? undefined,
+    attributes: row.attributes,
+    extensionSchemas: row.extension_schemas ?? [],
+    members: [],
+    groups: [],
+    version: row.version,
+    created: new Date(row.created_at),
+    lastModified: new Date(row.updated_at),
+  };
+}
+
+/** Loads members of groups and group memberships of users for a page of resources. */
+async function decorate(em: EntityManager, tenantId: string, kind: ResourceKind, resources: ScimResource[]): Promise<void> {
+  if (resources.length === 0) return;
+  const ids = resources.map((r) => r.id);
+  const byId = new Map(resources.map((r) => [r.id, r]));
+  if (kind === 'Group') {
+    const rows = await em.execute<{ group_id: string; member_id: string; member_type: 'User' | 'Group'; display: string | null }[]>(
+      `select m.group_id, m.member_id, m.member_type,
+              coalesce(u.attributes ->> 'displayName', u.user_name, g.display_name) as display
+         from group_member m
+         left join scim_user u on m.member_type = 'User' and u.id = m.member_id
+         left join scim_group g on m.member_type = 'Group' and g.id = m.member_id
+        where m.tenant_id = ? and m.group_id = any(?::uuid[])
+        order by m.group_id, m.created_at, m.member_id`,
+      [tenantId, pgArray(ids)],
+    );
+    for (const row of rows) {
+      const member: GroupMember = { value: row.member_id, type: row.member_type };
+      if (row.display !== null) member.display = row.display;
+      byId.get(row.group_id)?.members.push(member);
+    }
+    return;
+  }
+  // RFC 7643 §4.1.2: groups, direct and through nested groups.
+  const rows = await em.execute<{ member_id: string; group_id: string; display_name: string; depth: number }[]>(
+    `with recursive memberships (member_id, group_id, depth) as (
+        select member_id, group_id, 1 from group_member where tenant_id = ? and member_id = any(?::uuid[])
+        union
+        select m.member_id, gm.group_id, m.depth + 1
+          from memberships m join group_member gm on gm.tenant_id = ? and gm.member_id = m.group_id
+         where m.depth < 32
+      )
+      select distinct on (m.member_id, m.group_id) m.member_id, m.group_id, g.display_name, m.depth
+        from memberships m join scim_group g on g.id = m.group_id
+       order by m.member_id, m.group_id, m.depth`,
+    [tenantId, pgArray(ids), tenantId],
+  );
+  for (const row of rows) {
+    const membership: GroupMembership = { value: row.group_id, display: row.display_name, type: row.depth === 1 ? 'direct' : 'indirect' };
+    byId.get(row.member_id)?.groups.push(membership);
+  }
+}
+
+class PostgresDirectoryTransaction implements DirectoryTransaction {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly tenantId: string,
+    private readonly clock: Clock,
+  ) {}
+
+  async find(kind: ResourceKind, id: string): Promise<ScimResource | undefined> {
+    if (!isUuid(id)) return undefined;
+    const [row] = await this.em.execute<ResourceRow[]>(`select * from ${TABLE[kind]} r where r.tenant_id = ? and r.id = ? for update`, [
+      this.tenantId,
+      id,
+    ]);
+    if (!row) return undefined;
+    const resource = toResource(kind, row);
+    await decorate(this.em, this.tenantId, kind, [resource]);
+    return resource;
+  }
+
+  async resolveMembers(ids: string[]): Promise<GroupMember[]> {
+    const valid = ids.filter(isUuid);
+    if (valid.length === 0) return [];
+    const rows = await this.em.execute<{ id: string; type: 'User' | 'Group'; display: string }[]>(
+      `select id, 'User' as type, coalesce(attributes ->> 'displayName', user_name) as display from scim_user where tenant_id = ? and id = any(?::uuid[])
+       union all
+       select id, 'Group' as type, display_name as display from scim_group where tenant_id = ? and id = any(?::uuid[])`,
+      [this.tenantId, pgArray(valid), this.tenantId, pgArray(valid)],
+    );
+    return rows.map((r) => ({ value: r.id, type: r.type, display: r.display }));
+  }
+
+  async insert(kind: ResourceKind, values: ResourceWrite): Promise<ScimResource> {
+    const id = uuidv7();
+    const now = this.clock.now();
+    if (kind === 'User') {
+      await this.em.execute(
+        `insert into scim_user (id, tenant_id, user_name, external_id, active, attributes, extension_schemas, password_hash, version, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+        [id, this.tenantId, values.attributes.userName, values.externalId ?? null, values.attributes.active !== false,
+          JSON.stringify(values.attributes), pgArray(values.extensionSchemas), values.passwordHash ?? null, now, now],
+      );
+    } else {
+      await this.em.execute(
+        `insert into scim_group (id, tenant_id, display_name, external_id, attributes, version, created_at, updated_at)
+         values (?, ?, ?, ?, ?, 1, ?, ?)`,
+        [id, this.tenantId, values.attributes.displayName, values.externalId ?? null, JSON.stringify(values.attributes), now, now],
+      );
+      await this.writeMembers(id, values.members, now);
+    }
+    const created = await this.find(kind, id);
+    if (!created) throw new TypeError('A resource inserted in this transaction must be readable.');
+    return created;
+  }
+
+  async update(kind: ResourceKind, id: string, expectedVersion: number, values: ResourceWrite): Promise<ScimResource> {
+    const now = this.clock.now();
+    const result = kind === 'User'
+      ? await this.em.execute<QueryResult>(
+          `update scim_user set user_name = ?, external_id = ?, active = ?, attributes = ?, extension_schemas = ?,
+                  password_hash = coalesce(?, password_hash), version = version + 1, updated_at = ?
+            where tenant_id = ? and id = ? and version = ?`,
+          [values.attributes.userName, values.externalId ?? null, values.attributes.active !== false, JSON.stringify(values.attributes),
+            pgArray(values.extensionSchemas), values.passwordHash ?? null, now, this.tenantId, id, expectedVersion],
+          'run',
+        )
+      : await this.em.execute<QueryResult>(
+          `update scim_group set display_name = ?, external_id = ?, attributes = ?, version = version + 1, updated_at = ?
+            where tenant_id = ? and id = ? and version = ?`,
+          [values.attributes.displayName, values.externalId ?? null, JSON.stringify(values.attributes), now, this.tenantId, id, expectedVersion],
+          'run',
+        );
+    if (result.affectedRows !== 1) throw new MeridianError('PRECONDITION_FAILED', `The ${kind} was changed concurrently.`);
+    if (kind === 'Group') {
+      await this.em.execute('delete from group_member where tenant_id = ? and group_id = ?', [this.tenantId, id]);
+      await this.writeMembers(id, values.members, now);
+    }
+    const updated = await this.find(kind, id);
+    if (!updated) throw new TypeError('A resource updated in this transaction must be readable.');
+    return updated;
+  }
+
+  async remove(kind: ResourceKind, id: string): Promise<void> {
+    // A deleted resource is no longer anybody's member (RFC 7644 §3.6).
+    await this.em.execute('delete from group_member where tenant_id = ? and member_id = ?', [this.tenantId, id]);
+    await this.em.execute(`delete from ${TABLE[kind]} where tenant_id = ? and id = ?`, [this.tenantId, id]);
+  }
+
+  record(event: DomainEvent, context: RequestContext): Promise<void> {
+    return recordEvent(this.em, event, context, this.clock.now());
+  }
+
+  private async writeMembers(groupId: string, members: GroupMember[], now: Date): Promise<void> {
+    if (members.length === 0) return;
+    await this.em.execute(
+      `insert into group_member (group_id, member_id, tenant_id, member_type, created_at)
+       select ?, m.id, ?, m.type, ? from unnest(?::uuid[], ?::text[]) as m(id, type)
+       on conflict do nothing`,
+      [groupId, this.tenantId, now, pgArray(members.map((m) => m.value)), pgArray(members.map((m) => m.type))],
+    );
+  }
+}
+
+/** The PostgreSQL implementation of the core {@link DirectoryStore}. */
+export class PostgresDirectoryStore implements DirectoryStore {
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly clock: Clock,
+  ) {}
+
+  async transaction<T>(tenantId: string, work: (tx: DirectoryTransaction) => Promise<T>): Promise<T> {
+    try {
+      return await this.orm.em.fork().transactional((em) => work(new PostgresDirectoryTransaction(em, tenantId, this.clock)));
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+  }
+
+  async get(tenantId: string, kind: ResourceKind, id: string): Promise<ScimResource | undefined> {
+    if (!isUuid(id)) return undefined;
+    const em = this.orm.em.fork();
+    const [row] = await em.execute<ResourceRow[]>(`select * from ${TABLE[kind]} r where r.tenant_id = ? and r.id = ?`, [tenantId, id]);
+    if (!row) return undefined;
+    const resource = toResource(kind, row);
+    await decorate(em, tenantId, kind, [resource]);
+    return resource;
+  }
+
+  async list(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
+    const em = this.orm.em.fork();
+    const where = query.filter ? filterToSql(kind, query.filter) : { sql: 'true', params: [] };
+    const [count] = await em.execute<{ total: string }[]>(
+      `select count(*) as total from ${TABLE[kind]} r where r.tenant_id = ? and ${where.sql}`,
+      [tenantId, ...where.params],
+    );
+    const total = Number(count?.total ?? 0);
+    if (query.count === 0) return { totalResults: total, resources: [] };
+    // Stable order for startIndex paging: creation time, then id (RFC 7644 §3.4.2.4).
+    const rows = await em.execute<ResourceRow[]>(
+      `select * from ${TABLE[kind]} r where r.tenant_id = ? and ${where.sql}
+        order by r.created_at, r.id limit ? offset ?`,
+      [tenantId, ...where.params, query.count, query.startIndex - 1],
+    );
+    const resources = rows.map((row) => toResource(kind, row));
+    await decorate(em, tenantId, kind, resources);
+    return { totalResults: total, resources };
+  }
+}

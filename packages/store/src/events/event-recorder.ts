@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import type { DomainEvent, RequestContext } from '@meridian/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import canonicalize from 'canonicalize';
+
+/** The hash that starts every audit chain. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** The fields of an audit entry covered by its hash. */
+export interface AuditHashInput {
+  chain: string;
+  seq: number;
+  tenantId: string | null;
+  actorType: string;
+  actorId: string;
+  action: string;
+  resourceType: string;
+  resourceId: string;
+  requestId: string;
+  sourceAddress: string | null;
+  diff: unknown;
+  createdAt: string;
+  prevHash: string;
+}
+
+/** SHA-256 over the canonical JSON (RFC 8785) of an audit entry, chained to its predecessor. */
+export function hashAuditEntry(entry: AuditHashInput): string {
+  return createHash('sha256').update(canonicalize(entry) ?? '').digest('hex');
+}
+
+const SECRET_KEYS = /password|secret|token|credential/i;
+
+/** Removes anything that looks like a secret from an audit diff. */
+export function redactSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redactSecrets);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    out[key] = SECRET_KEYS.test(key) ? '[REDACTED]' : redactSecrets(inner);
+  }
+  return out;
+}
+
+/**
+ * Writes one outbox event and one audit entry for a change, in the caller's
+ * transaction. Audit entries are hash-chained per tenant; a transaction-scoped
+ * advisory lock serialises appends to one chain.
+ */
+export async function recordEvent(em: EntityManager, event: DomainEvent, context: RequestContext, now: Date): Promise<void> {
+  await em.execute(
+    `insert into outbox_event (tenant_id, type, resource_type, resource_id, resource_version, request_id, created_at)
+     values (?, ?, ?, ?, ?, ?, ?)`,
+    [event.tenantId, event.type, event.resourceType, event.resourceId, event.version ?? null, context.requestId, now],
+  );
+
+  const chain = event.tenantId ?? '';
+  await em.execute('select pg_advisory_xact_lock(hashtextextended(?, 7))', [`audit:${chain}`]);
+  const [last] = await em.execute<{ seq: string; hash: string }[]>(
+    'select seq, hash from audit_event where chain = ? order by seq desc limit 1',
+    [chain],
+  );
+  const diff = event.before === undefined && event.after === undefined
+    ? null
+    : (redactSecrets({ before: event.before ?? null, after: event.after ?? null }) as Record<string, unknown>);
+  const entry: AuditHashInput = {
+    chain,
+    seq: last ? Number(last.seq) + 1 : 1,
+    tenantId: event.tenantId,
+    actorType: context.actor.type,
+    actorId: context.actor.id,
+    action: event.type,
+    resourceType: event.resourceType,
+    resourceId: event.resourceId,
+    requestId: context.requestId,
+    sourceAddress: context.sourceAddress ?? null,
+    diff,
+    createdAt: now.toISOString(),
+    prevHash: last?.hash ?? GENESIS_HASH,
+  };
+  await em.execute(
+    `insert into audit_event (chain, seq, tenant_id, actor_type, actor_id, action, resource_type, resource_id,
+       request_id, source_address, diff, created_at, prev_hash, hash)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [
+      entry.chain,
+      entry.seq,
+      entry.tenantId,
+      entry.actorType,
+      entry.actorId,
+      entry.action,
+      entry.resourceType,
+      entry.resourceId,
+      entry.requestId,
+      entry.sourceAddress,
+      diff === null ? null : JSON.stringify(diff),
+      now,
+      entry.prevHash,
+      hashAuditEntry(entry),
+    ],
+  );
+}

@@ -1,0 +1,8 @@
+export {
+  cleanupTestServer,
+  createTestDatabase,
+  prepareTestServer,
+  type TestDatabase,
+  type TestServer,
+  withDatabase,
+} from './database.js';
