@@ -1,4 +1,7 @@
 import { MeridianError } from '../errors/meridian-error.js';
+import type { Filter } from '../filter/ast.js';
+import type { Page, PageRequest } from '../ports/admin.js';
+import { checkPage } from '../tenancy/admin-service.js';
 import { resourceEventType } from '../events/domain-event.js';
 import type { DirectoryStore, DirectoryTransaction, PasswordHasher, ResourcePage, ResourceQuery, ResourceWrite } from '../ports/directory.js';
 import type { GroupMember, ScimResource } from '../scim/resource.js';
@@ -102,6 +105,11 @@ export class ResourceService {
     const found = await this.store.get(tenantId, kind, id);
     if (!found) throw notFound(kind, id);
     return found;
+  }
+
+  /** A cursor page of resources in creation order. */
+  page(tenantId: string, kind: ResourceKind, page: PageRequest, filter?: Filter): Promise<Page<ScimResource>> {
+    return this.store.page(tenantId, kind, checkPage(page), filter);
   }
 
   /** Lists a page of resources. */

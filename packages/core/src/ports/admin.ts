@@ -18,6 +18,8 @@ export interface IssuedToken {
 /** A page of items and the cursor to the next page. */
 export interface Page<T> {
   items: T[];
+  /** The opaque cursor of each item, in the same order. */
+  cursors: string[];
   totalCount: number;
   endCursor: string | null;
   hasNextPage: boolean;

@@ -1,3 +1,4 @@
+import type { Page, PageRequest } from './admin.js';
 import type { DomainEvent } from '../events/domain-event.js';
 import type { Filter } from '../filter/ast.js';
 import type { GroupMember, ScimResource } from '../scim/resource.js';
@@ -47,6 +48,8 @@ export interface DirectoryStore {
   transaction<T>(tenantId: string, work: (tx: DirectoryTransaction) => Promise<T>): Promise<T>;
   get(tenantId: string, kind: ResourceKind, id: string): Promise<ScimResource | undefined>;
   list(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage>;
+  /** A keyset-paginated page in creation order, for cursor clients (GraphQL). */
+  page(tenantId: string, kind: ResourceKind, page: PageRequest, filter?: Filter): Promise<Page<ScimResource>>;
 }
 
 /** Hashes passwords (argon2id in production). */

@@ -129,7 +129,7 @@ export class AdminService {
     const tenant = await this.store.findTenant(principal.tenantId);
     const community = tenant ? await this.store.findCommunity(tenant.communityId) : undefined;
     const items = community && page.after === undefined && page.first > 0 ? [community] : [];
-    return { items, totalCount: community ? 1 : 0, endCursor: null, hasNextPage: false };
+    return { items, cursors: items.map((c) => c.id), totalCount: community ? 1 : 0, endCursor: null, hasNextPage: false };
   }
 
   /** Lists tenants visible to the principal, optionally within one community. */
@@ -138,7 +138,7 @@ export class AdminService {
     let communityId: string | undefined;
     if (community !== undefined) {
       const found = await this.store.findCommunity(community);
-      if (!found) return { items: [], totalCount: 0, endCursor: null, hasNextPage: false };
+      if (!found) return { items: [], cursors: [], totalCount: 0, endCursor: null, hasNextPage: false };
       communityId = found.id;
     }
     const filter: { communityId?: string; tenantId?: string } = {};

@@ -166,11 +166,12 @@ export class PostgresAdminStore implements AdminStore {
     );
     const hasNextPage = rows.length > page.first;
     const items = rows.slice(0, page.first);
-    const last = items[items.length - 1];
+    const cursors = items.map((row) => encodeCursor({ t: new Date(row.created_at).toISOString(), id: row.id }));
     return {
       items: items.map(map),
+      cursors,
       totalCount: Number(count?.total ?? 0),
-      endCursor: last ? encodeCursor({ t: new Date(last.created_at).toISOString(), id: last.id }) : null,
+      endCursor: cursors[cursors.length - 1] ?? null,
       hasNextPage,
     };
   }

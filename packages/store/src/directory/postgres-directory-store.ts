@@ -3,6 +3,9 @@ import {
   type DirectoryStore,
   type DirectoryTransaction,
   type DomainEvent,
+  type Filter,
+  type Page,
+  type PageRequest,
   type GroupMember,
   type GroupMembership,
   type JsonObject,
@@ -17,6 +20,7 @@ import {
 import type { QueryResult } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
+import { decodeCursor, encodeCursor } from '../admin/cursor.js';
 import { recordEvent } from '../events/event-recorder.js';
 import { filterToSql } from '../filter/to-sql.js';
 import { translateDatabaseError } from '../orm/database-errors.js';
@@ -228,7 +232,45 @@ export class PostgresDirectoryStore implements DirectoryStore {
     return resource;
   }
 
+  async page(tenantId: string, kind: ResourceKind, page: PageRequest, filter?: Filter): Promise<Page<ScimResource>> {
+    try {
+      const em = this.orm.em.fork();
+      const where = filter ? filterToSql(kind, filter) : { sql: 'true', params: [] };
+      const [count] = await em.execute<{ total: string }[]>(
+        `select count(*) as total from ${TABLE[kind]} r where r.tenant_id = ? and ${where.sql}`,
+        [tenantId, ...where.params],
+      );
+      const keyset = page.after === undefined ? undefined : decodeCursor(page.after);
+      const rows = await em.execute<ResourceRow[]>(
+        `select * from ${TABLE[kind]} r where r.tenant_id = ? and ${where.sql}
+           ${keyset ? 'and (r.created_at, r.id) > (?::timestamptz, ?::uuid)' : ''}
+         order by r.created_at, r.id limit ?`,
+        [tenantId, ...where.params, ...(keyset ? [keyset.t, keyset.id] : []), page.first + 1],
+      );
+      const items = rows.slice(0, page.first).map((row) => toResource(kind, row));
+      await decorate(em, tenantId, kind, items);
+      const cursors = items.map((r) => encodeCursor({ t: r.created.toISOString(), id: r.id }));
+      return {
+        items,
+        cursors,
+        totalCount: Number(count?.total ?? 0),
+        endCursor: cursors[cursors.length - 1] ?? null,
+        hasNextPage: rows.length > page.first,
+      };
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+  }
+
   async list(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
+    try {
+      return await this.listUnchecked(tenantId, kind, query);
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+  }
+
+  private async listUnchecked(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
     const em = this.orm.em.fork();
     const where = query.filter ? filterToSql(kind, query.filter) : { sql: 'true', params: [] };
     const [count] = await em.execute<{ total: string }[]>(

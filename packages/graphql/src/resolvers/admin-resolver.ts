@@ -1,0 +1,133 @@
+import { hasScope, MeridianError, parseScimFilter, type Principal } from '@meridian/core';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphqlContext } from '../context.js';
+import { CommunityConnection, GroupConnection, TenantConnection, UserConnection } from '../types/connections.js';
+import { CommunityNode, IssuedTokenNode, TenantNode, TokenNode } from '../types/objects.js';
+import { toCommunityNode, toConnection, toGroupNode, toTenantNode, toTokenNode, toUserNode } from './mapping.js';
+
+function requireRead(principal: Principal): void {
+  if (!hasScope(principal, 'graphql:read')) throw new MeridianError('FORBIDDEN', "This token lacks the 'graphql:read' scope.");
+}
+
+function contextOf(ctx: GraphqlContext) {
+  return { actor: { type: 'token' as const, id: ctx.principal.tokenId }, requestId: ctx.requestId, sourceAddress: ctx.sourceAddress };
+}
+
+@Resolver(() => CommunityNode)
+export class CommunityResolver {
+  @Query(() => CommunityConnection, { description: 'Communities visible to the caller.' })
+  async communities(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ) {
+    requireRead(ctx.principal);
+    const page = await ctx.services.admin.listCommunities(ctx.principal, { first, after: after ?? undefined });
+    return toConnection(page, toCommunityNode);
+  }
+
+  @FieldResolver(() => TenantConnection, { description: 'Tenants of this community visible to the caller.' })
+  async tenants(
+    @Root() community: CommunityNode,
+    @Ctx() ctx: GraphqlContext,
+    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ) {
+    const page = await ctx.services.admin.listTenants(ctx.principal, { first, after: after ?? undefined }, community.id);
+    return toConnection(page, toTenantNode);
+  }
+
+  @Mutation(() => CommunityNode, { description: 'Creates a community (platform admin).' })
+  async createCommunity(@Ctx() ctx: GraphqlContext, @Arg('slug', () => String) slug: string, @Arg('name', () => String) name: string) {
+    return toCommunityNode(await ctx.services.admin.createCommunity(ctx.principal, { slug, name }, contextOf(ctx)));
+  }
+}
+
+@Resolver(() => TenantNode)
+export class TenantResolver {
+  @Query(() => TenantConnection, { description: 'Tenants visible to the caller, optionally of one community (slug or id).' })
+  async tenants(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+    @Arg('community', () => String, { nullable: true }) community?: string | null,
+  ) {
+    requireRead(ctx.principal);
+    const page = await ctx.services.admin.listTenants(ctx.principal, { first, after: after ?? undefined }, community ?? undefined);
+    return toConnection(page, toTenantNode);
+  }
+
+  @Query(() => TenantNode, { description: 'One tenant by slug or id.' })
+  async tenant(@Ctx() ctx: GraphqlContext, @Arg('slug', () => String) slug: string) {
+    requireRead(ctx.principal);
+    return toTenantNode(await ctx.services.admin.visibleTenant(ctx.principal, slug));
+  }
+
+  @FieldResolver(() => CommunityNode)
+  async community(@Root() tenant: TenantNode, @Ctx() ctx: GraphqlContext) {
+    const page = await ctx.services.admin.listCommunities(ctx.principal, { first: 500 });
+    const found = page.items.find((c) => c.id === tenant.communityId);
+    if (!found) throw new MeridianError('NOT_FOUND', 'Community not found.');
+    return toCommunityNode(found);
+  }
+
+  @FieldResolver(() => UserConnection, { description: 'Users of this tenant, in creation order; `filter` is a SCIM filter.' })
+  async users(
+    @Root() tenant: TenantNode,
+    @Ctx() ctx: GraphqlContext,
+    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+    @Arg('filter', () => String, { nullable: true }) filter?: string | null,
+  ) {
+    const page = await ctx.services.resources.page(tenant.id, 'User', { first, after: after ?? undefined }, filter ? parseScimFilter(filter) : undefined);
+    return toConnection(page, toUserNode);
+  }
+
+  @FieldResolver(() => GroupConnection, { description: 'Groups of this tenant, in creation order; `filter` is a SCIM filter.' })
+  async groups(
+    @Root() tenant: TenantNode,
+    @Ctx() ctx: GraphqlContext,
+    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+    @Arg('filter', () => String, { nullable: true }) filter?: string | null,
+  ) {
+    const page = await ctx.services.resources.page(tenant.id, 'Group', { first, after: after ?? undefined }, filter ? parseScimFilter(filter) : undefined);
+    return toConnection(page, toGroupNode);
+  }
+
+  @FieldResolver(() => [TokenNode], { description: 'API tokens of this tenant (tenant or platform admins).' })
+  async tokens(@Root() tenant: TenantNode, @Ctx() ctx: GraphqlContext) {
+    return (await ctx.services.admin.listTokens(ctx.principal, tenant.id)).map(toTokenNode);
+  }
+
+  @Mutation(() => TenantNode, { description: 'Creates a tenant in a community (platform admin).' })
+  async createTenant(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('slug', () => String) slug: string,
+    @Arg('name', () => String) name: string,
+    @Arg('community', () => String) community: string,
+  ) {
+    return toTenantNode(await ctx.services.admin.createTenant(ctx.principal, { slug, name, community }, contextOf(ctx)));
+  }
+
+  @Mutation(() => IssuedTokenNode, { description: 'Issues an API token for a tenant; the secret is returned only here.' })
+  async createToken(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('tenant', () => String) tenant: string,
+    @Arg('scopes', () => [String]) scopes: string[],
+    @Arg('name', () => String, { nullable: true }) name?: string | null,
+    @Arg('expiresInDays', () => Int, { nullable: true }) expiresInDays?: number | null,
+  ) {
+    const issued = await ctx.services.admin.issueToken(
+      ctx.principal,
+      { tenant, scopes, ...(name ? { name } : {}), ...(expiresInDays ? { expiresInDays } : {}) },
+      contextOf(ctx),
+    );
+    return { token: issued.token, record: toTokenNode(issued.record) };
+  }
+
+  @Mutation(() => TokenNode, { description: 'Revokes an API token.' })
+  async revokeToken(@Ctx() ctx: GraphqlContext, @Arg('id', () => ID) id: string) {
+    return toTokenNode(await ctx.services.admin.revokeToken(ctx.principal, id, contextOf(ctx)));
+  }
+}

@@ -1,0 +1,70 @@
+import { type ApiToken, type Community, type JsonObject, type Page, SCHEMA, type ScimResource, type Tenant } from '@meridian/core';
+import type { Connection } from '../types/connections.js';
+import { CommunityNode, GroupNode, type TokenNode, TenantNode, UserNode } from '../types/objects.js';
+
+/** Builds a Relay connection from a core page. */
+export function toConnection<T, N>(page: Page<T>, map: (item: T) => N): Connection<N> {
+  return {
+    totalCount: page.totalCount,
+    pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+    edges: page.items.map((item, i) => ({ cursor: page.cursors[i] ?? '', node: map(item) })),
+  };
+}
+
+export function toCommunityNode(c: Community): CommunityNode {
+  return Object.assign(new CommunityNode(), { id: c.id, slug: c.slug, name: c.name, createdAt: c.createdAt });
+}
+
+export function toTenantNode(t: Tenant): TenantNode {
+  return Object.assign(new TenantNode(), { id: t.id, slug: t.slug, name: t.name, communityId: t.communityId, createdAt: t.createdAt });
+}
+
+export function toTokenNode(t: ApiToken): TokenNode {
+  return {
+    id: t.id,
+    name: t.name,
+    prefix: t.prefix,
+    scopes: t.scopes,
+    createdAt: t.createdAt,
+    expiresAt: t.expiresAt,
+    revokedAt: t.revokedAt,
+    lastUsedAt: t.lastUsedAt,
+  };
+}
+
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+export function toUserNode(r: ScimResource): UserNode {
+  const a = r.attributes;
+  const name = (a.name ?? {}) as JsonObject;
+  const enterprise = (a[SCHEMA.enterpriseUser] ?? {}) as JsonObject;
+  const emails = Array.isArray(a.emails) ? (a.emails as JsonObject[]) : [];
+  return Object.assign(new UserNode(), {
+    id: r.id,
+    userName: String(a.userName),
+    displayName: str(a.displayName),
+    givenName: str(name.givenName),
+    familyName: str(name.familyName),
+    externalId: r.externalId ?? null,
+    active: a.active !== false,
+    emails: emails.map((e) => ({ value: String(e.value ?? ''), type: str(e.type), primary: e.primary === true })),
+    employeeNumber: str(enterprise.employeeNumber),
+    department: str(enterprise.department),
+    groups: r.groups.map((g) => ({ id: g.value, displayName: g.display, direct: g.type === 'direct' })),
+    version: r.version,
+    createdAt: r.created,
+    updatedAt: r.lastModified,
+  });
+}
+
+export function toGroupNode(r: ScimResource): GroupNode {
+  return Object.assign(new GroupNode(), {
+    id: r.id,
+    displayName: String(r.attributes.displayName),
+    externalId: r.externalId ?? null,
+    members: r.members.map((m) => ({ id: m.value, type: m.type, display: m.display ?? null })),
+    version: r.version,
+    createdAt: r.created,
+    updatedAt: r.lastModified,
+  });
+}

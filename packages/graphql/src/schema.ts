@@ -1,0 +1,17 @@
+import 'reflect-metadata';
+import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { CommunityResolver, TenantResolver } from './resolvers/admin-resolver.js';
+
+let built: Promise<GraphQLSchema> | undefined;
+
+/** Builds the GraphQL schema from the resolvers (once per process). */
+export function buildMeridianSchema(): Promise<GraphQLSchema> {
+  built ??= buildSchema({ resolvers: [CommunityResolver, TenantResolver], validate: false });
+  return built;
+}
+
+/** The SDL checked in at `packages/graphql/schema.graphql`. */
+export async function printMeridianSchema(): Promise<string> {
+  return `${printSchema(lexicographicSortSchema(await buildMeridianSchema()))}\n`;
+}

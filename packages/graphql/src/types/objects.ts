@@ -1,0 +1,186 @@
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+
+// GraphQL object types are their own classes (STYLE.md): plain data built by
+// the resolvers from core values, never ORM entities.
+
+@ObjectType({ description: 'Relay page information.' })
+export class PageInfo {
+  @Field(() => Boolean)
+  hasNextPage!: boolean;
+
+  @Field(() => String, { nullable: true })
+  endCursor!: string | null;
+}
+
+@ObjectType({ description: 'A community of interest: offices that share a global directory.' })
+export class CommunityNode {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String)
+  slug!: string;
+
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => Date)
+  createdAt!: Date;
+}
+
+@ObjectType({ description: 'A tenant: one office or organisation of a community.' })
+export class TenantNode {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String)
+  slug!: string;
+
+  @Field(() => String)
+  name!: string;
+
+  communityId!: string;
+
+  @Field(() => Date)
+  createdAt!: Date;
+}
+
+@ObjectType({ description: 'An email address of a user.' })
+export class EmailNode {
+  @Field(() => String)
+  value!: string;
+
+  @Field(() => String, { nullable: true })
+  type!: string | null;
+
+  @Field(() => Boolean)
+  primary!: boolean;
+}
+
+@ObjectType({ description: 'A group a user belongs to.' })
+export class MembershipNode {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String)
+  displayName!: string;
+
+  @Field(() => Boolean, { description: 'False when the membership comes through a nested group.' })
+  direct!: boolean;
+}
+
+@ObjectType({ description: 'A member of a group.' })
+export class MemberNode {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String, { description: 'User or Group.' })
+  type!: string;
+
+  @Field(() => String, { nullable: true })
+  display!: string | null;
+}
+
+@ObjectType({ description: 'A user account of a tenant (SCIM User).' })
+export class UserNode {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String)
+  userName!: string;
+
+  @Field(() => String, { nullable: true })
+  displayName!: string | null;
+
+  @Field(() => String, { nullable: true })
+  givenName!: string | null;
+
+  @Field(() => String, { nullable: true })
+  familyName!: string | null;
+
+  @Field(() => String, { nullable: true })
+  externalId!: string | null;
+
+  @Field(() => Boolean)
+  active!: boolean;
+
+  @Field(() => [EmailNode])
+  emails!: EmailNode[];
+
+  @Field(() => String, { nullable: true, description: 'Enterprise extension employeeNumber.' })
+  employeeNumber!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'Enterprise extension department.' })
+  department!: string | null;
+
+  @Field(() => [MembershipNode])
+  groups!: MembershipNode[];
+
+  @Field(() => Int)
+  version!: number;
+
+  @Field(() => Date)
+  createdAt!: Date;
+
+  @Field(() => Date)
+  updatedAt!: Date;
+}
+
+@ObjectType({ description: 'A group of a tenant (SCIM Group).' })
+export class GroupNode {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String)
+  displayName!: string;
+
+  @Field(() => String, { nullable: true })
+  externalId!: string | null;
+
+  @Field(() => [MemberNode])
+  members!: MemberNode[];
+
+  @Field(() => Int)
+  version!: number;
+
+  @Field(() => Date)
+  createdAt!: Date;
+
+  @Field(() => Date)
+  updatedAt!: Date;
+}
+
+@ObjectType({ description: 'An API token, without its secret.' })
+export class TokenNode {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String)
+  name!: string;
+
+  @Field(() => String, { description: 'The first characters of the secret, to recognise it.' })
+  prefix!: string;
+
+  @Field(() => [String])
+  scopes!: string[];
+
+  @Field(() => Date)
+  createdAt!: Date;
+
+  @Field(() => Date, { nullable: true })
+  expiresAt!: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  revokedAt!: Date | null;
+
+  @Field(() => Date, { nullable: true })
+  lastUsedAt!: Date | null;
+}
+
+@ObjectType({ description: 'A newly issued token: the secret is shown this once and never stored.' })
+export class IssuedTokenNode {
+  @Field(() => String)
+  token!: string;
+
+  @Field(() => TokenNode)
+  record!: TokenNode;
+}

@@ -1,0 +1,79 @@
+import { type JobQueue, openJobQueue } from '@meridian/replication';
+import type { FastifyInstance } from 'fastify';
+import type { HubConfig } from '../config/config.js';
+import { buildApp } from '../http/app.js';
+import { openRuntime } from '../runtime/runtime.js';
+
+/** Starts the hub and keeps it running until SIGINT / SIGTERM. */
+export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): Promise<void> {
+  const say = (message: string) => process.stdout.write(`${message}\n`);
+  const runtime = await openRuntime(config, 'server', (m) => say(`[meridian] ${m}`));
+  let queue: JobQueue | undefined;
+  let app: FastifyInstance | undefined;
+  try {
+    queue = await openJobQueue({ redisUrl: config.redisUrl, databaseUrl: runtime.databaseUrl });
+    if (runtime.applied.length > 0) say(`[meridian] Applied migrations: ${runtime.applied.join(', ')}`);
+    await bootstrapAdminToken(config, runtime, say);
+    if (role !== 'worker') {
+      app = await buildApp({ config, runtime, queue });
+      await app.listen({ port: config.port, host: config.host });
+    }
+  } catch (error) {
+    // Nothing may outlive a failed start: the embedded database is released for the next one.
+    await app?.close().catch(() => {});
+    await queue?.close().catch(() => {});
+    await runtime.close();
+    throw error;
+  }
+  const openQueue = queue;
+
+  const database = config.databaseUrl ? 'PostgreSQL at DATABASE_URL' : `embedded PostgreSQL in ${config.dataDir}/pg`;
+  say(
+    [
+      '',
+      `Meridian hub is running (role: ${role}).`,
+      ...(app
+        ? [
+            `  SCIM 2.0   ${config.publicUrl}/scim/v2`,
+            `  GraphQL    ${config.publicUrl}/graphql`,
+            `  Health     ${config.publicUrl}/healthz  ${config.publicUrl}/readyz`,
+          ]
+        : []),
+      `  Database   ${database}`,
+      `  Queue      BullMQ on ${openQueue.backend === 'redis' ? 'Redis (REDIS_URL)' : 'PostgreSQL'}`,
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`[meridian] ${signal}: shutting down.`);
+    await app?.close();
+    await openQueue.close();
+    await runtime.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+/** On first start, issues the platform admin token and prints it once (unless MERIDIAN_ADMIN_TOKEN is set). */
+async function bootstrapAdminToken(config: HubConfig, runtime: Awaited<ReturnType<typeof openRuntime>>, say: (m: string) => void) {
+  if (config.adminToken) return;
+  const existing = await runtime.adminStore.listTokens(null);
+  if (existing.some((t) => t.scopes.includes('admin') && t.revokedAt === null)) return;
+  const issued = await runtime.adminStore.issueToken(
+    { name: 'bootstrap admin', tenantId: null, scopes: ['admin'], expiresAt: null },
+    { actor: { type: 'system', id: 'bootstrap' }, requestId: 'bootstrap' },
+  );
+  say(
+    [
+      '',
+      'Platform admin token (shown once; store it now, or set MERIDIAN_ADMIN_TOKEN):',
+      `  ${issued.token}`,
+      '',
+    ].join('\n'),
+  );
+}

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+
+/** One documented environment variable; `docs/configuration.md` is generated from this list. */
+interface Variable {
+  name: string;
+  description: string;
+  default?: string;
+}
+
+/** Every environment variable the hub and the CLI read. */
+export const VARIABLES: Variable[] = [
+  { name: 'PORT', description: 'HTTP port of the hub.', default: '4000' },
+  { name: 'HOST', description: 'Address the hub binds to. Use `0.0.0.0` in containers.', default: '127.0.0.1' },
+  { name: 'MERIDIAN_PUBLIC_URL', description: 'Absolute URL clients use to reach the hub; SCIM `meta.location` and `$ref` are built from it.', default: 'http://localhost:$PORT' },
+  { name: 'DATABASE_URL', description: 'PostgreSQL URL (`postgres://user:password@host:5432/db`). When unset, the hub starts an embedded PostgreSQL under `MERIDIAN_DATA_DIR`.' },
+  { name: 'REDIS_URL', description: 'Redis URL (`redis://host:6379/0`). When set, BullMQ runs on Redis; otherwise on BullMQ\'s PostgreSQL backend beside the data.' },
+  { name: 'MERIDIAN_DATA_DIR', description: 'Directory for the embedded PostgreSQL cluster and its settings.', default: '.meridian' },
+  { name: 'MERIDIAN_EMBEDDED_PG_PORT', description: 'Port of the embedded PostgreSQL (127.0.0.1 only).', default: '54329' },
+  { name: 'MERIDIAN_ADMIN_TOKEN', description: 'Platform admin bearer token (at least 32 characters). When unset, the first start issues one and prints it once.' },
+  { name: 'LOG_LEVEL', description: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.', default: 'info' },
+  { name: 'MERIDIAN_SCIM_MAX_RESULTS', description: 'Largest page a SCIM list returns (`count` is capped to it).', default: '200' },
+];
+
+const optionalUrl = (protocols: string[], name: string) =>
+  z
+    .string()
+    .trim()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || (URL.canParse(v) && protocols.includes(new URL(v).protocol)), {
+      message: `${name} must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    });
+
+const port = (name: string, fallback: number) =>
+  z.coerce.number({ message: `${name} must be a number` }).int().min(1, `${name} must be 1-65535`).max(65535, `${name} must be 1-65535`).default(fallback);
+
+const schema = z.object({
+  PORT: port('PORT', 4000),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  MERIDIAN_PUBLIC_URL: optionalUrl(['http:', 'https:'], 'MERIDIAN_PUBLIC_URL'),
+  DATABASE_URL: optionalUrl(['postgres:', 'postgresql:'], 'DATABASE_URL'),
+  REDIS_URL: optionalUrl(['redis:', 'rediss:'], 'REDIS_URL'),
+  MERIDIAN_DATA_DIR: z.string().trim().min(1).default('.meridian'),
+  MERIDIAN_EMBEDDED_PG_PORT: port('MERIDIAN_EMBEDDED_PG_PORT', 54329),
+  MERIDIAN_ADMIN_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || v.length >= 32, { message: 'MERIDIAN_ADMIN_TOKEN must be at least 32 characters' }),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MERIDIAN_SCIM_MAX_RESULTS: z.coerce.number().int().min(1).max(10_000).default(200),
+});
+
+/** The validated configuration. */
+export interface HubConfig {
+  port: number;
+  host: string;
+  publicUrl: string;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  dataDir: string;
+  embeddedPgPort: number;
+  adminToken: string | undefined;
+  logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+  scimMaxResults: number;
+}
+
+/** Thrown when the environment is invalid; the message lists every problem. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads and validates the configuration from environment variables. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): HubConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `  - ${issue.path.join('.') || 'environment'}: ${issue.message}`);
+    throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}\nSee docs/configuration.md.`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    publicUrl: (e.MERIDIAN_PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    dataDir: e.MERIDIAN_DATA_DIR,
+    embeddedPgPort: e.MERIDIAN_EMBEDDED_PG_PORT,
+    adminToken: e.MERIDIAN_ADMIN_TOKEN,
+    logLevel: e.LOG_LEVEL,
+    scimMaxResults: e.MERIDIAN_SCIM_MAX_RESULTS,
+  };
+}
+
+/** Renders `docs/configuration.md` from {@link VARIABLES}. */
+export function renderConfigurationReference(): string {
+  const rows = VARIABLES.map((v) => `| \`${v.name}\` | ${v.default !== undefined ? `\`${v.default}\`` : '—'} | ${v.description} |`);
+  return [
+    '# Configuration',
+    '',
+    '<!-- Generated by `pnpm meridian config docs`; CI fails when it is out of date. -->',
+    '',
+    'The hub and the `meridian` CLI read the same environment variables. Invalid values stop',
+    'the process with a message naming each variable and what is wrong with it.',
+    '',
+    '| Variable | Default | Meaning |',
+    '| --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+}

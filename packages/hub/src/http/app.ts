@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import { registerGraphql } from '@meridian/graphql';
+import type { JobQueue } from '@meridian/replication';
+import { scimPlugin } from '@meridian/scim';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { HubConfig } from '../config/config.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { createAuthenticator } from './authenticator.js';
+
+/** Options of {@link buildApp}. */
+export interface AppOptions {
+  config: HubConfig;
+  runtime: Runtime;
+  queue?: JobQueue | undefined;
+  /** pino options, or false for no request logging (tests). */
+  logger?: boolean | Record<string, unknown>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the hub's HTTP application: SCIM, GraphQL and health endpoints. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, runtime, queue } = options;
+  const app = Fastify({
+    logger: options.logger ?? {
+      level: config.logLevel,
+      // Secrets never reach the logs: credentials are redacted wherever they appear.
+      redact: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.password', '*.token'],
+    },
+    bodyLimit: 1_048_576,
+    trustProxy: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  const authenticate = createAuthenticator(runtime.adminStore, config.adminToken);
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const checks: Record<string, string> = {};
+    try {
+      await runtime.orm.em.fork().execute('select 1');
+      checks.database = 'ok';
+    } catch {
+      checks.database = 'unavailable';
+    }
+    if (queue) {
+      try {
+        await queue.ping();
+        checks.queue = 'ok';
+      } catch {
+        checks.queue = 'unavailable';
+      }
+    }
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks });
+  });
+
+  await app.register(scimPlugin, {
+    prefix: '/scim/v2',
+    resources: runtime.resources,
+    authenticate,
+    baseUrl: `${config.publicUrl}/scim/v2`,
+    limits: { maxResults: config.scimMaxResults },
+  });
+  await registerGraphql(app, { services: { admin: runtime.admin, resources: runtime.resources }, authenticate });
+  return app;
+}

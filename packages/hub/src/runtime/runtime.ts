@@ -1,0 +1,57 @@
+import { AdminService, ResourceService, systemClock } from '@meridian/core';
+import {
+  acquireEmbeddedDatabase,
+  Argon2PasswordHasher,
+  createOrm,
+  type EmbeddedDatabase,
+  type EmbeddedRole,
+  migrate,
+  type MikroORM,
+  PostgresAdminStore,
+  PostgresDirectoryStore,
+} from '@meridian/store';
+import type { HubConfig } from '../config/config.js';
+
+/** The database, stores and services one process works with. */
+export interface Runtime {
+  orm: MikroORM;
+  databaseUrl: string;
+  embedded: EmbeddedDatabase | undefined;
+  adminStore: PostgresAdminStore;
+  admin: AdminService;
+  resources: ResourceService;
+  /** Migrations applied while opening. */
+  applied: string[];
+  close(): Promise<void>;
+}
+
+/** Opens PostgreSQL (embedded unless `DATABASE_URL` is set), applies pending migrations and builds the services. */
+export async function openRuntime(config: HubConfig, role: EmbeddedRole, log: (message: string) => void = () => {}): Promise<Runtime> {
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await acquireEmbeddedDatabase({ dataDir: config.dataDir, port: config.embeddedPgPort, role, log });
+    databaseUrl = embedded.url;
+  }
+  try {
+    const orm = await createOrm({ url: databaseUrl });
+    const applied = await migrate(orm);
+    const adminStore = new PostgresAdminStore(orm, systemClock);
+    return {
+      orm,
+      databaseUrl,
+      embedded,
+      adminStore,
+      admin: new AdminService(adminStore, systemClock),
+      resources: new ResourceService(new PostgresDirectoryStore(orm, systemClock), new Argon2PasswordHasher()),
+      applied,
+      async close() {
+        await orm.close(true);
+        await embedded?.release();
+      },
+    };
+  } catch (error) {
+    await embedded?.release();
+    throw error;
+  }
+}
