@@ -20,7 +20,11 @@ export function formatGraphqlError(formatted: GraphQLFormattedError, error: unkn
     // Apollo's own client errors (parse, validation, bad user input) are safe to show.
     return { message: formatted.message, ...(formatted.locations ? { locations: formatted.locations } : {}), extensions: { code } };
   }
-  return { message: 'Internal server error.', ...(formatted.path ? { path: formatted.path } : {}), extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  return {
+    message: 'Internal server error.',
+    ...(formatted.path ? { path: formatted.path } : {}),
+    extensions: { code: 'INTERNAL_SERVER_ERROR' },
+  };
 }
 
 export { HTTP_STATUS };

@@ -1,15 +1,15 @@
 import {
   hasScope,
   MeridianError,
-  parseScimFilter,
   type Principal,
+  parseScimFilter,
   type RequestContext,
   type ResourceKind,
   type ResourceService,
   resourceTypes,
   SCHEMA,
-  schemas,
   type Scope,
+  schemas,
 } from '@meridian/core';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { resourceTypeResources, type ScimLimits, schemaResources, serviceProviderConfig } from './discovery/service-provider-config.js';
@@ -71,13 +71,17 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
   const limits: ScimLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const { resources, baseUrl } = options;
 
-  app.addContentTypeParser(['application/scim+json', 'application/json'], { parseAs: 'string', bodyLimit: limits.maxPayloadSize }, (_req, body, done) => {
-    try {
-      done(null, body === '' ? undefined : JSON.parse(body as string));
-    } catch {
-      done(new MeridianError('INVALID_SYNTAX', 'The request body is not valid JSON.'), undefined);
-    }
-  });
+  app.addContentTypeParser(
+    ['application/scim+json', 'application/json'],
+    { parseAs: 'string', bodyLimit: limits.maxPayloadSize },
+    (_req, body, done) => {
+      try {
+        done(null, body === '' ? undefined : JSON.parse(body as string));
+      } catch {
+        done(new MeridianError('INVALID_SYNTAX', 'The request body is not valid JSON.'), undefined);
+      }
+    },
+  );
 
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toScimError(error);
@@ -95,7 +99,11 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
       return send(reply, 401, scimErrorBody(401, 'Authentication is required: send a valid bearer token.'));
     }
     if (principal.kind !== 'tenant') {
-      return send(reply, 403, scimErrorBody(403, 'SCIM needs a tenant token; platform tokens administer tenants through the CLI and GraphQL.'));
+      return send(
+        reply,
+        403,
+        scimErrorBody(403, 'SCIM needs a tenant token; platform tokens administer tenants through the CLI and GraphQL.'),
+      );
     }
     const needed: Scope = request.method === 'GET' || request.method === 'HEAD' ? 'scim:read' : 'scim:write';
     if (!hasScope(principal, needed)) {
@@ -120,19 +128,34 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
   app.get('/ServiceProviderConfig', async (_request, reply) => send(reply, 200, serviceProviderConfig(baseUrl, limits)));
   app.get('/ResourceTypes', async (_request, reply) => {
     const list = resourceTypeResources(baseUrl);
-    return send(reply, 200, { schemas: [SCHEMA.listResponse], totalResults: list.length, itemsPerPage: list.length, startIndex: 1, Resources: list });
+    return send(reply, 200, {
+      schemas: [SCHEMA.listResponse],
+      totalResults: list.length,
+      itemsPerPage: list.length,
+      startIndex: 1,
+      Resources: list,
+    });
   });
   app.get<{ Params: { id: string } }>('/ResourceTypes/:id', async (request, reply) => {
     const found = resourceTypeResources(baseUrl).find((r) => r.id === request.params.id);
-    if (!found || !resourceTypes.some((t) => t.id === request.params.id)) throw new MeridianError('NOT_FOUND', `Resource type '${request.params.id}' not found.`);
+    if (!found || !resourceTypes.some((t) => t.id === request.params.id))
+      throw new MeridianError('NOT_FOUND', `Resource type '${request.params.id}' not found.`);
     return send(reply, 200, found);
   });
   app.get('/Schemas', async (_request, reply) => {
     const list = schemaResources(baseUrl);
-    return send(reply, 200, { schemas: [SCHEMA.listResponse], totalResults: list.length, itemsPerPage: list.length, startIndex: 1, Resources: list });
+    return send(reply, 200, {
+      schemas: [SCHEMA.listResponse],
+      totalResults: list.length,
+      itemsPerPage: list.length,
+      startIndex: 1,
+      Resources: list,
+    });
   });
   app.get<{ Params: { id: string } }>('/Schemas/:id', async (request, reply) => {
-    const found = schemas.some((s) => s.id === request.params.id) ? schemaResources(baseUrl).find((s) => s.id === request.params.id) : undefined;
+    const found = schemas.some((s) => s.id === request.params.id)
+      ? schemaResources(baseUrl).find((s) => s.id === request.params.id)
+      : undefined;
     if (!found) throw new MeridianError('NOT_FOUND', `Schema '${request.params.id}' not found.`);
     return send(reply, 200, found);
   });
@@ -174,7 +197,14 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
     });
 
     app.put<{ Params: { id: string } }>(`/${endpoint}/:id`, async (request, reply) => {
-      const updated = await resources.replace(tenantOf(request), kind, request.params.id, request.body, contextOf(request), ifMatchVersion(request));
+      const updated = await resources.replace(
+        tenantOf(request),
+        kind,
+        request.params.id,
+        request.body,
+        contextOf(request),
+        ifMatchVersion(request),
+      );
       const body = renderResource(updated, baseUrl);
       reply.header('etag', (body.meta as { version: string }).version);
       return send(reply, 200, body);

@@ -1,10 +1,15 @@
-export { PostgresAdminStore, hashTokenSecret } from './admin/postgres-admin-store.js';
+export type { MikroORM } from '@mikro-orm/postgresql';
 export { decodeCursor, encodeCursor, type KeysetCursor } from './admin/cursor.js';
-export { PostgresDirectoryStore, isUuid } from './directory/postgres-directory-store.js';
-export { acquireEmbeddedDatabase, type EmbeddedDatabase, type EmbeddedDatabaseOptions, type EmbeddedRole } from './embedded/embedded-database.js';
+export { hashTokenSecret, PostgresAdminStore } from './admin/postgres-admin-store.js';
+export { isUuid, PostgresDirectoryStore } from './directory/postgres-directory-store.js';
+export {
+  acquireEmbeddedDatabase,
+  type EmbeddedDatabase,
+  type EmbeddedDatabaseOptions,
+  type EmbeddedRole,
+} from './embedded/embedded-database.js';
 export { GENESIS_HASH, hashAuditEntry, recordEvent, redactSecrets } from './events/event-recorder.js';
 export { filterToSql, type SqlFragment } from './filter/to-sql.js';
 export { createOrm, migrate, type OrmOptions } from './orm/create-orm.js';
 export { translateDatabaseError } from './orm/database-errors.js';
 export { Argon2PasswordHasher } from './secrets/argon2-password-hasher.js';
-export type { MikroORM } from '@mikro-orm/postgresql';

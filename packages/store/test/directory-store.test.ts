@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AdminService, MeridianError, parseScimFilter, type RequestContext, ResourceService, SCHEMA, systemClock } from '@meridian/core';
-import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
+import { AdminService, MeridianError, parseScimFilter, type Principal, type RequestContext, ResourceService, SCHEMA, systemClock } from '@meridian/core';
 import { Argon2PasswordHasher, PostgresAdminStore, PostgresDirectoryStore } from '@meridian/store';
+import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
 
 const context: RequestContext = { actor: { type: 'cli', id: 'test' }, requestId: 'req-1', sourceAddress: '127.0.0.1' };
-const platform = { kind: 'platform', tokenId: 'test', scopes: ['admin'] } as const;
+const platform: Principal = { kind: 'platform', tokenId: 'test', scopes: ['admin'] };
 
 let db: TestDatabase;
 let resources: ResourceService;
@@ -33,12 +33,23 @@ async function counts(): Promise<{ outbox: number; audit: number; users: number 
 describe('a write', () => {
   it('stores the resource with exactly one outbox event and one audit entry', async () => {
     const before = await counts();
-    const user = await resources.create(tenantId, 'User', { schemas: [SCHEMA.user], userName: 'ada@example.com', password: 'S3cret!pass' }, context);
+    const user = await resources.create(
+      tenantId,
+      'User',
+      { schemas: [SCHEMA.user], userName: 'ada@example.com', password: 'S3cret!pass' },
+      context,
+    );
     const after = await counts();
     expect(after).toEqual({ outbox: before.outbox + 1, audit: before.audit + 1, users: before.users + 1 });
 
     const [event] = await db.query('select * from outbox_event where resource_id = $1', [user.id]);
-    expect(event).toMatchObject({ tenant_id: tenantId, type: 'user.created', resource_type: 'User', resource_version: 1, request_id: 'req-1' });
+    expect(event).toMatchObject({
+      tenant_id: tenantId,
+      type: 'user.created',
+      resource_type: 'User',
+      resource_version: 1,
+      request_id: 'req-1',
+    });
     const [audit] = await db.query<{ diff: unknown; actor_type: string; actor_id: string; source_address: string; action: string }>(
       'select * from audit_event where resource_id = $1',
       [user.id],
@@ -46,14 +57,19 @@ describe('a write', () => {
     expect(audit).toMatchObject({ actor_type: 'cli', actor_id: 'test', action: 'user.created', source_address: '127.0.0.1' });
     expect(JSON.stringify(audit?.diff)).not.toContain('S3cret');
 
-    const [stored] = await db.query<{ password_hash: string; attributes: unknown }>('select password_hash, attributes from scim_user where id = $1', [user.id]);
+    const [stored] = await db.query<{ password_hash: string; attributes: unknown }>(
+      'select password_hash, attributes from scim_user where id = $1',
+      [user.id],
+    );
     expect(stored?.password_hash).toMatch(/^\$argon2id\$/);
     expect(JSON.stringify(stored?.attributes)).not.toContain('S3cret');
   });
 
   it('that fails leaves no resource, no outbox event and no audit entry', async () => {
     const before = await counts();
-    await expect(resources.create(tenantId, 'User', { userName: 'ADA@example.com' }, context)).rejects.toMatchObject({ code: 'UNIQUENESS' });
+    await expect(resources.create(tenantId, 'User', { userName: 'ADA@example.com' }, context)).rejects.toMatchObject({
+      code: 'UNIQUENESS',
+    });
     expect(await counts()).toEqual(before);
   });
 
@@ -71,15 +87,25 @@ describe('tenant isolation in the store', () => {
   it('does not find, replace or delete another tenant’s resource', async () => {
     const user = await resources.create(tenantId, 'User', { userName: 'grace@example.com' }, context);
     await expect(resources.get(otherTenantId, 'User', user.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(resources.replace(otherTenantId, 'User', user.id, { userName: 'x' }, context)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(resources.replace(otherTenantId, 'User', user.id, { userName: 'x' }, context)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
     await expect(resources.delete(otherTenantId, 'User', user.id, context)).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    const page = await resources.list(otherTenantId, 'User', { startIndex: 1, count: 10, filter: parseScimFilter('userName eq "grace@example.com"') });
+    const page = await resources.list(otherTenantId, 'User', {
+      startIndex: 1,
+      count: 10,
+      filter: parseScimFilter('userName eq "grace@example.com"'),
+    });
     expect(page.totalResults).toBe(0);
   });
 
   it('lets the same userName exist in two tenants', async () => {
     await resources.create(otherTenantId, 'User', { userName: 'grace@example.com' }, context);
-    const page = await resources.list(otherTenantId, 'User', { startIndex: 1, count: 10, filter: parseScimFilter('userName eq "GRACE@example.com"') });
+    const page = await resources.list(otherTenantId, 'User', {
+      startIndex: 1,
+      count: 10,
+      filter: parseScimFilter('userName eq "GRACE@example.com"'),
+    });
     expect(page.totalResults).toBe(1);
   });
 });
@@ -112,7 +138,7 @@ describe('filters in SQL', () => {
     ['not (active eq false) and userName eq "linus"', 0],
     ['meta.created gt "2000-01-01T00:00:00Z" and userName sw "lin"', 1],
     ['title pr and userName eq "linus"', 0],
-  ])('%s matches %d', async (filter, expected) => {
+  ] as [string, number][])('%s matches %d', async (filter, expected) => {
     const page = await resources.list(tenantId, 'User', { startIndex: 1, count: 10, filter: parseScimFilter(filter) });
     expect(page.totalResults).toBe(expected);
   });
@@ -144,7 +170,9 @@ describe('groups', () => {
 
   it('rejects a member from another tenant', async () => {
     const stranger = await resources.create(otherTenantId, 'User', { userName: 'stranger' }, context);
-    await expect(resources.create(tenantId, 'Group', { displayName: 'G', members: [{ value: stranger.id }] }, context)).rejects.toMatchObject({
+    await expect(
+      resources.create(tenantId, 'Group', { displayName: 'G', members: [{ value: stranger.id }] }, context),
+    ).rejects.toMatchObject({
       code: 'INVALID_INPUT',
     });
   });

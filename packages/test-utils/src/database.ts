@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { acquireEmbeddedDatabase, createOrm, type EmbeddedDatabase, migrate, type MikroORM } from '@meridian/store';
+import { acquireEmbeddedDatabase, createOrm, type EmbeddedDatabase, type MikroORM, migrate } from '@meridian/store';
 import pg from 'pg';
 
 const TEMPLATE = 'meridian_test_template';

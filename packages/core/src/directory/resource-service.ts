@@ -1,12 +1,19 @@
 import { MeridianError } from '../errors/meridian-error.js';
+import { resourceEventType } from '../events/domain-event.js';
 import type { Filter } from '../filter/ast.js';
 import type { Page, PageRequest } from '../ports/admin.js';
-import { checkPage } from '../tenancy/admin-service.js';
-import { resourceEventType } from '../events/domain-event.js';
-import type { DirectoryStore, DirectoryTransaction, PasswordHasher, ResourcePage, ResourceQuery, ResourceWrite } from '../ports/directory.js';
+import type {
+  DirectoryStore,
+  DirectoryTransaction,
+  PasswordHasher,
+  ResourcePage,
+  ResourceQuery,
+  ResourceWrite,
+} from '../ports/directory.js';
 import type { GroupMember, ScimResource } from '../scim/resource.js';
 import { parseResourceInput, type ResourceInput } from '../scim/resource-input.js';
 import { type ResourceKind, resourceShapes } from '../scim/resource-types.js';
+import { checkPage } from '../tenancy/admin-service.js';
 import type { RequestContext } from '../tenancy/model.js';
 
 /** Preconditions a client may attach to a write (RFC 7644 §3.14). */
@@ -148,12 +155,16 @@ export class ResourceService {
 
 async function resolveGroupMembers(tx: DirectoryTransaction, input: ResourceInput): Promise<GroupMember[]> {
   const raw = (input.attributes.members as { value?: unknown }[] | undefined) ?? [];
-  const ids = [...new Set(raw.map((m, i) => {
-    if (typeof m.value !== 'string' || m.value === '') {
-      throw new MeridianError('INVALID_INPUT', `members[${i}].value is required.`, { field: `members[${i}].value` });
-    }
-    return m.value;
-  }))];
+  const ids = [
+    ...new Set(
+      raw.map((m, i) => {
+        if (typeof m.value !== 'string' || m.value === '') {
+          throw new MeridianError('INVALID_INPUT', `members[${i}].value is required.`, { field: `members[${i}].value` });
+        }
+        return m.value;
+      }),
+    ),
+  ];
   if (ids.length === 0) return [];
   const found = await tx.resolveMembers(ids);
   const known = new Set(found.map((m) => m.value));

@@ -51,7 +51,7 @@ function tokenize(input: string): Token[] {
       tokens.push({ kind: 'number', value: Number(text), at: i });
       i += text.length;
     } else if (/[A-Za-z_$]/.test(ch) || (ch === '.' && isClosingBracket(tokens[tokens.length - 1]))) {
-      const match = /^\.?[A-Za-z0-9_$:.\-]+/.exec(input.slice(i));
+      const match = /^\.?[A-Za-z0-9_$:.-]+/.exec(input.slice(i));
       const text = match?.[0] ?? ch;
       tokens.push({ kind: 'word', text, at: i });
       i += text.length;

@@ -1,10 +1,10 @@
-import type { Page, PageRequest } from './admin.js';
 import type { DomainEvent } from '../events/domain-event.js';
 import type { Filter } from '../filter/ast.js';
 import type { GroupMember, ScimResource } from '../scim/resource.js';
 import type { JsonObject } from '../scim/resource-input.js';
 import type { ResourceKind } from '../scim/resource-types.js';
 import type { RequestContext } from '../tenancy/model.js';
+import type { Page, PageRequest } from './admin.js';
 
 /** A query for a page of resources. */
 export interface ResourceQuery {

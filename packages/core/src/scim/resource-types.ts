@@ -1,5 +1,5 @@
-import { enterpriseUserSchema, groupSchema, SCHEMA, userSchema } from './schemas.js';
 import type { SchemaDefinition } from './schema-types.js';
+import { enterpriseUserSchema, groupSchema, SCHEMA, userSchema } from './schemas.js';
 
 /** The resource kinds the hub stores. */
 export type ResourceKind = 'User' | 'Group';

@@ -1,13 +1,5 @@
 /** SCIM attribute data types (RFC 7643 §2.3). */
-export type AttributeType =
-  | 'string'
-  | 'boolean'
-  | 'decimal'
-  | 'integer'
-  | 'dateTime'
-  | 'binary'
-  | 'reference'
-  | 'complex';
+export type AttributeType = 'string' | 'boolean' | 'decimal' | 'integer' | 'dateTime' | 'binary' | 'reference' | 'complex';
 
 /** RFC 7643 §7 `mutability`. */
 export type Mutability = 'readOnly' | 'readWrite' | 'immutable' | 'writeOnly';

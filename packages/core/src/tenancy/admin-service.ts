@@ -1,7 +1,16 @@
 import { MeridianError } from '../errors/meridian-error.js';
 import type { AdminStore, IssuedToken, Page, PageRequest } from '../ports/admin.js';
 import type { Clock } from '../ports/clock.js';
-import { type ApiToken, type Community, isValidSlug, type Principal, type RequestContext, SCOPES, type Scope, type Tenant } from './model.js';
+import {
+  type ApiToken,
+  type Community,
+  isValidSlug,
+  type Principal,
+  type RequestContext,
+  SCOPES,
+  type Scope,
+  type Tenant,
+} from './model.js';
 
 const MAX_PAGE = 500;
 

@@ -1,4 +1,4 @@
-import { hasScope, MeridianError, parseScimFilter, type Principal } from '@meridian/core';
+import { hasScope, MeridianError, type Principal, parseScimFilter } from '@meridian/core';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphqlContext } from '../context.js';
 import { CommunityConnection, GroupConnection, TenantConnection, UserConnection } from '../types/connections.js';
@@ -79,7 +79,12 @@ export class TenantResolver {
     @Arg('after', () => String, { nullable: true }) after?: string | null,
     @Arg('filter', () => String, { nullable: true }) filter?: string | null,
   ) {
-    const page = await ctx.services.resources.page(tenant.id, 'User', { first, after: after ?? undefined }, filter ? parseScimFilter(filter) : undefined);
+    const page = await ctx.services.resources.page(
+      tenant.id,
+      'User',
+      { first, after: after ?? undefined },
+      filter ? parseScimFilter(filter) : undefined,
+    );
     return toConnection(page, toUserNode);
   }
 
@@ -91,7 +96,12 @@ export class TenantResolver {
     @Arg('after', () => String, { nullable: true }) after?: string | null,
     @Arg('filter', () => String, { nullable: true }) filter?: string | null,
   ) {
-    const page = await ctx.services.resources.page(tenant.id, 'Group', { first, after: after ?? undefined }, filter ? parseScimFilter(filter) : undefined);
+    const page = await ctx.services.resources.page(
+      tenant.id,
+      'Group',
+      { first, after: after ?? undefined },
+      filter ? parseScimFilter(filter) : undefined,
+    );
     return toConnection(page, toGroupNode);
   }
 

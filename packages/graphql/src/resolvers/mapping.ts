@@ -1,6 +1,6 @@
 import { type ApiToken, type Community, type JsonObject, type Page, SCHEMA, type ScimResource, type Tenant } from '@meridian/core';
 import type { Connection } from '../types/connections.js';
-import { CommunityNode, GroupNode, type TokenNode, TenantNode, UserNode } from '../types/objects.js';
+import { CommunityNode, GroupNode, TenantNode, type TokenNode, UserNode } from '../types/objects.js';
 
 /** Builds a Relay connection from a core page. */
 export function toConnection<T, N>(page: Page<T>, map: (item: T) => N): Connection<N> {

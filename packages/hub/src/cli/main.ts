@@ -1,6 +1,6 @@
-import { userInfo } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { isMeridianError, type Principal, type RequestContext } from '@meridian/core';
 import { Command, Option } from 'commander';
 import { ConfigError, type HubConfig, loadConfig, renderConfigurationReference } from '../config/config.js';
@@ -51,7 +51,11 @@ export function buildCli(): Command {
     .addOption(json())
     .action(async (flags: JsonFlag) =>
       withRuntime(async (runtime) => {
-        print(flags, { applied: runtime.applied }, runtime.applied.length ? `Applied: ${runtime.applied.join(', ')}` : 'Database is up to date.');
+        print(
+          flags,
+          { applied: runtime.applied },
+          runtime.applied.length ? `Applied: ${runtime.applied.join(', ')}` : 'Database is up to date.',
+        );
       }),
     );
 
@@ -141,7 +145,10 @@ export function buildCli(): Command {
           flags,
           tokens,
           tokens
-            .map((t) => `${t.id}\t${t.prefix}…\t${t.scopes.join(',')}\t${t.revokedAt ? 'revoked' : t.expiresAt && t.expiresAt < new Date() ? 'expired' : 'active'}\t${t.name}`)
+            .map(
+              (t) =>
+                `${t.id}\t${t.prefix}…\t${t.scopes.join(',')}\t${t.revokedAt ? 'revoked' : t.expiresAt && t.expiresAt < new Date() ? 'expired' : 'active'}\t${t.name}`,
+            )
             .join('\n') || 'No tokens.',
         );
       }),
@@ -179,7 +186,12 @@ export function buildCli(): Command {
     .addOption(json())
     .action(async (flags: JsonFlag) => {
       const c = loadConfig();
-      const shown = { ...c, databaseUrl: c.databaseUrl ? redactUrl(c.databaseUrl) : 'embedded', redisUrl: c.redisUrl ? redactUrl(c.redisUrl) : null, adminToken: c.adminToken ? '[set]' : null };
+      const shown = {
+        ...c,
+        databaseUrl: c.databaseUrl ? redactUrl(c.databaseUrl) : 'embedded',
+        redisUrl: c.redisUrl ? redactUrl(c.redisUrl) : null,
+        adminToken: c.adminToken ? '[set]' : null,
+      };
       print(flags, shown, JSON.stringify(shown, null, 2));
     });
 

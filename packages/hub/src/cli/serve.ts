@@ -68,12 +68,5 @@ async function bootstrapAdminToken(config: HubConfig, runtime: Awaited<ReturnTyp
     { name: 'bootstrap admin', tenantId: null, scopes: ['admin'], expiresAt: null },
     { actor: { type: 'system', id: 'bootstrap' }, requestId: 'bootstrap' },
   );
-  say(
-    [
-      '',
-      'Platform admin token (shown once; store it now, or set MERIDIAN_ADMIN_TOKEN):',
-      `  ${issued.token}`,
-      '',
-    ].join('\n'),
-  );
+  say(['', 'Platform admin token (shown once; store it now, or set MERIDIAN_ADMIN_TOKEN):', `  ${issued.token}`, ''].join('\n'));
 }

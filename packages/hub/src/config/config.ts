@@ -11,12 +11,27 @@ interface Variable {
 export const VARIABLES: Variable[] = [
   { name: 'PORT', description: 'HTTP port of the hub.', default: '4000' },
   { name: 'HOST', description: 'Address the hub binds to. Use `0.0.0.0` in containers.', default: '127.0.0.1' },
-  { name: 'MERIDIAN_PUBLIC_URL', description: 'Absolute URL clients use to reach the hub; SCIM `meta.location` and `$ref` are built from it.', default: 'http://localhost:$PORT' },
-  { name: 'DATABASE_URL', description: 'PostgreSQL URL (`postgres://user:password@host:5432/db`). When unset, the hub starts an embedded PostgreSQL under `MERIDIAN_DATA_DIR`.' },
-  { name: 'REDIS_URL', description: 'Redis URL (`redis://host:6379/0`). When set, BullMQ runs on Redis; otherwise on BullMQ\'s PostgreSQL backend beside the data.' },
+  {
+    name: 'MERIDIAN_PUBLIC_URL',
+    description: 'Absolute URL clients use to reach the hub; SCIM `meta.location` and `$ref` are built from it.',
+    default: 'http://localhost:$PORT',
+  },
+  {
+    name: 'DATABASE_URL',
+    description:
+      'PostgreSQL URL (`postgres://user:password@host:5432/db`). When unset, the hub starts an embedded PostgreSQL under `MERIDIAN_DATA_DIR`.',
+  },
+  {
+    name: 'REDIS_URL',
+    description:
+      "Redis URL (`redis://host:6379/0`). When set, BullMQ runs on Redis; otherwise on BullMQ's PostgreSQL backend beside the data.",
+  },
   { name: 'MERIDIAN_DATA_DIR', description: 'Directory for the embedded PostgreSQL cluster and its settings.', default: '.meridian' },
   { name: 'MERIDIAN_EMBEDDED_PG_PORT', description: 'Port of the embedded PostgreSQL (127.0.0.1 only).', default: '54329' },
-  { name: 'MERIDIAN_ADMIN_TOKEN', description: 'Platform admin bearer token (at least 32 characters). When unset, the first start issues one and prints it once.' },
+  {
+    name: 'MERIDIAN_ADMIN_TOKEN',
+    description: 'Platform admin bearer token (at least 32 characters). When unset, the first start issues one and prints it once.',
+  },
   { name: 'LOG_LEVEL', description: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.', default: 'info' },
   { name: 'MERIDIAN_SCIM_MAX_RESULTS', description: 'Largest page a SCIM list returns (`count` is capped to it).', default: '200' },
 ];
@@ -32,7 +47,12 @@ const optionalUrl = (protocols: string[], name: string) =>
     });
 
 const port = (name: string, fallback: number) =>
-  z.coerce.number({ message: `${name} must be a number` }).int().min(1, `${name} must be 1-65535`).max(65535, `${name} must be 1-65535`).default(fallback);
+  z.coerce
+    .number({ message: `${name} must be a number` })
+    .int()
+    .min(1, `${name} must be 1-65535`)
+    .max(65535, `${name} must be 1-65535`)
+    .default(fallback);
 
 const schema = z.object({
   PORT: port('PORT', 4000),

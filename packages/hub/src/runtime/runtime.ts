@@ -1,12 +1,12 @@
 import { AdminService, ResourceService, systemClock } from '@meridian/core';
 import {
-  acquireEmbeddedDatabase,
   Argon2PasswordHasher,
+  acquireEmbeddedDatabase,
   createOrm,
   type EmbeddedDatabase,
   type EmbeddedRole,
-  migrate,
   type MikroORM,
+  migrate,
   PostgresAdminStore,
   PostgresDirectoryStore,
 } from '@meridian/store';

@@ -17,7 +17,12 @@ export function renderResource(resource: ScimResource, baseUrl: BaseUrl): JsonOb
   if (resource.kind === 'User') {
     if (body.active === undefined) body.active = true;
     if (resource.groups.length > 0) {
-      body.groups = resource.groups.map((g) => ({ value: g.value, $ref: `${baseUrl}/Groups/${g.value}`, display: g.display, type: g.type }));
+      body.groups = resource.groups.map((g) => ({
+        value: g.value,
+        $ref: `${baseUrl}/Groups/${g.value}`,
+        display: g.display,
+        type: g.type,
+      }));
     }
   } else {
     body.members = resource.members.map((m) => ({

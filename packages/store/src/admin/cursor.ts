@@ -15,7 +15,12 @@ export function encodeCursor(cursor: KeysetCursor): string {
 export function decodeCursor(text: string): KeysetCursor {
   try {
     const value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<KeysetCursor>;
-    if (typeof value.t === 'string' && typeof value.id === 'string' && !Number.isNaN(Date.parse(value.t)) && /^[0-9a-f-]{36}$/i.test(value.id)) {
+    if (
+      typeof value.t === 'string' &&
+      typeof value.id === 'string' &&
+      !Number.isNaN(Date.parse(value.t)) &&
+      /^[0-9a-f-]{36}$/i.test(value.id)
+    ) {
       return { t: value.t, id: value.id };
     }
   } catch {

@@ -88,9 +88,23 @@ export class PostgresAdminStore implements AdminStore {
     return this.write(async (em, now) => {
       const community: Community = { id: uuidv7(), slug: values.slug, name: values.name, createdAt: now };
       await em.execute('insert into community (id, slug, name, created_at) values (?, ?, ?, ?)', [
-        community.id, community.slug, community.name, now,
+        community.id,
+        community.slug,
+        community.name,
+        now,
       ]);
-      await recordEvent(em, { type: 'community.created', tenantId: null, resourceType: 'Community', resourceId: community.id, after: { slug: community.slug, name: community.name } }, context, now);
+      await recordEvent(
+        em,
+        {
+          type: 'community.created',
+          tenantId: null,
+          resourceType: 'Community',
+          resourceId: community.id,
+          after: { slug: community.slug, name: community.name },
+        },
+        context,
+        now,
+      );
       return community;
     });
   }
@@ -112,9 +126,24 @@ export class PostgresAdminStore implements AdminStore {
     return this.write(async (em, now) => {
       const tenant: Tenant = { id: uuidv7(), slug: values.slug, name: values.name, communityId: values.communityId, createdAt: now };
       await em.execute('insert into tenant (id, community_id, slug, name, created_at) values (?, ?, ?, ?, ?)', [
-        tenant.id, tenant.communityId, tenant.slug, tenant.name, now,
+        tenant.id,
+        tenant.communityId,
+        tenant.slug,
+        tenant.name,
+        now,
       ]);
-      await recordEvent(em, { type: 'tenant.created', tenantId: tenant.id, resourceType: 'Tenant', resourceId: tenant.id, after: { slug: tenant.slug, name: tenant.name, communityId: tenant.communityId } }, context, now);
+      await recordEvent(
+        em,
+        {
+          type: 'tenant.created',
+          tenantId: tenant.id,
+          resourceType: 'Tenant',
+          resourceId: tenant.id,
+          after: { slug: tenant.slug, name: tenant.name, communityId: tenant.communityId },
+        },
+        context,
+        now,
+      );
       return tenant;
     });
   }
@@ -160,10 +189,11 @@ export class PostgresAdminStore implements AdminStore {
       keyset.push('(created_at, id) > (?::timestamptz, ?::uuid)');
       keysetParams.push(cursor.t, cursor.id);
     }
-    const rows = await em.execute<R[]>(
-      `select * from ${table} where ${[where, ...keyset].join(' and ')} order by created_at, id limit ?`,
-      [...params, ...keysetParams, page.first + 1],
-    );
+    const rows = await em.execute<R[]>(`select * from ${table} where ${[where, ...keyset].join(' and ')} order by created_at, id limit ?`, [
+      ...params,
+      ...keysetParams,
+      page.first + 1,
+    ]);
     const hasNextPage = rows.length > page.first;
     const items = rows.slice(0, page.first);
     const cursors = items.map((row) => encodeCursor({ t: new Date(row.created_at).toISOString(), id: row.id }));
@@ -195,7 +225,18 @@ export class PostgresAdminStore implements AdminStore {
          values (?, ?, ?, ?, ?, ?, ?, ?)`,
         [row.id, row.tenant_id, row.name, row.prefix, hashTokenSecret(token), pgArray(row.scopes), now, row.expires_at],
       );
-      await recordEvent(em, { type: 'token.created', tenantId: request.tenantId, resourceType: 'Token', resourceId: row.id, after: { name: row.name, scopes: row.scopes, expiresAt: row.expires_at?.toISOString() ?? null } }, context, now);
+      await recordEvent(
+        em,
+        {
+          type: 'token.created',
+          tenantId: request.tenantId,
+          resourceType: 'Token',
+          resourceId: row.id,
+          after: { name: row.name, scopes: row.scopes, expiresAt: row.expires_at?.toISOString() ?? null },
+        },
+        context,
+        now,
+      );
       return { token, record: toToken(row) };
     });
   }
@@ -214,12 +255,24 @@ export class PostgresAdminStore implements AdminStore {
   revokeToken(id: string, context: RequestContext): Promise<ApiToken | undefined> {
     if (!isUuid(id)) return Promise.resolve(undefined);
     return this.write(async (em, now) => {
-      const [row] = await em.execute<TokenRow[]>(
-        'update api_token set revoked_at = coalesce(revoked_at, ?) where id = ? returning *',
-        [now, id],
-      );
+      const [row] = await em.execute<TokenRow[]>('update api_token set revoked_at = coalesce(revoked_at, ?) where id = ? returning *', [
+        now,
+        id,
+      ]);
       if (!row) return undefined;
-      await recordEvent(em, { type: 'token.revoked', tenantId: row.tenant_id, resourceType: 'Token', resourceId: row.id, before: { revokedAt: null }, after: { revokedAt: new Date(row.revoked_at ?? now).toISOString() } }, context, now);
+      await recordEvent(
+        em,
+        {
+          type: 'token.revoked',
+          tenantId: row.tenant_id,
+          resourceType: 'Token',
+          resourceId: row.id,
+          before: { revokedAt: null },
+          after: { revokedAt: new Date(row.revoked_at ?? now).toISOString() },
+        },
+        context,
+        now,
+      );
       return toToken(row);
     });
   }

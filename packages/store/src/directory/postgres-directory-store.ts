@@ -4,12 +4,12 @@ import {
   type DirectoryTransaction,
   type DomainEvent,
   type Filter,
-  type Page,
-  type PageRequest,
   type GroupMember,
   type GroupMembership,
   type JsonObject,
   MeridianError,
+  type Page,
+  type PageRequest,
   type RequestContext,
   type ResourceKind,
   type ResourcePage,
@@ -143,8 +143,18 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
       await this.em.execute(
         `insert into scim_user (id, tenant_id, user_name, external_id, active, attributes, extension_schemas, password_hash, version, created_at, updated_at)
          values (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-        [id, this.tenantId, values.attributes.userName, values.externalId ?? null, values.attributes.active !== false,
-          JSON.stringify(values.attributes), pgArray(values.extensionSchemas), values.passwordHash ?? null, now, now],
+        [
+          id,
+          this.tenantId,
+          values.attributes.userName,
+          values.externalId ?? null,
+          values.attributes.active !== false,
+          JSON.stringify(values.attributes),
+          pgArray(values.extensionSchemas),
+          values.passwordHash ?? null,
+          now,
+          now,
+        ],
       );
     } else {
       await this.em.execute(
@@ -161,21 +171,40 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
 
   async update(kind: ResourceKind, id: string, expectedVersion: number, values: ResourceWrite): Promise<ScimResource> {
     const now = this.clock.now();
-    const result = kind === 'User'
-      ? await this.em.execute<QueryResult>(
-          `update scim_user set user_name = ?, external_id = ?, active = ?, attributes = ?, extension_schemas = ?,
+    const result =
+      kind === 'User'
+        ? await this.em.execute<QueryResult>(
+            `update scim_user set user_name = ?, external_id = ?, active = ?, attributes = ?, extension_schemas = ?,
                   password_hash = coalesce(?, password_hash), version = version + 1, updated_at = ?
             where tenant_id = ? and id = ? and version = ?`,
-          [values.attributes.userName, values.externalId ?? null, values.attributes.active !== false, JSON.stringify(values.attributes),
-            pgArray(values.extensionSchemas), values.passwordHash ?? null, now, this.tenantId, id, expectedVersion],
-          'run',
-        )
-      : await this.em.execute<QueryResult>(
-          `update scim_group set display_name = ?, external_id = ?, attributes = ?, version = version + 1, updated_at = ?
+            [
+              values.attributes.userName,
+              values.externalId ?? null,
+              values.attributes.active !== false,
+              JSON.stringify(values.attributes),
+              pgArray(values.extensionSchemas),
+              values.passwordHash ?? null,
+              now,
+              this.tenantId,
+              id,
+              expectedVersion,
+            ],
+            'run',
+          )
+        : await this.em.execute<QueryResult>(
+            `update scim_group set display_name = ?, external_id = ?, attributes = ?, version = version + 1, updated_at = ?
             where tenant_id = ? and id = ? and version = ?`,
-          [values.attributes.displayName, values.externalId ?? null, JSON.stringify(values.attributes), now, this.tenantId, id, expectedVersion],
-          'run',
-        );
+            [
+              values.attributes.displayName,
+              values.externalId ?? null,
+              JSON.stringify(values.attributes),
+              now,
+              this.tenantId,
+              id,
+              expectedVersion,
+            ],
+            'run',
+          );
     if (result.affectedRows !== 1) throw new MeridianError('PRECONDITION_FAILED', `The ${kind} was changed concurrently.`);
     if (kind === 'Group') {
       await this.em.execute('delete from group_member where tenant_id = ? and group_id = ?', [this.tenantId, id]);

@@ -25,7 +25,9 @@ export interface AuditHashInput {
 
 /** SHA-256 over the canonical JSON (RFC 8785) of an audit entry, chained to its predecessor. */
 export function hashAuditEntry(entry: AuditHashInput): string {
-  return createHash('sha256').update(canonicalize(entry) ?? '').digest('hex');
+  return createHash('sha256')
+    .update(canonicalize(entry) ?? '')
+    .digest('hex');
 }
 
 const SECRET_KEYS = /password|secret|token|credential/i;
@@ -59,9 +61,10 @@ export async function recordEvent(em: EntityManager, event: DomainEvent, context
     'select seq, hash from audit_event where chain = ? order by seq desc limit 1',
     [chain],
   );
-  const diff = event.before === undefined && event.after === undefined
-    ? null
-    : (redactSecrets({ before: event.before ?? null, after: event.after ?? null }) as Record<string, unknown>);
+  const diff =
+    event.before === undefined && event.after === undefined
+      ? null
+      : (redactSecrets({ before: event.before ?? null, after: event.after ?? null }) as Record<string, unknown>);
   const entry: AuditHashInput = {
     chain,
     seq: last ? Number(last.seq) + 1 : 1,

@@ -62,12 +62,15 @@ function valueKind(def: AttributeDefinition): ValueKind {
 }
 
 function sqlLiteralKey(key: string): string {
-  if (!/^[A-Za-z0-9_$:.\-]+$/.test(key)) throw invalid(`Invalid attribute name '${key}'.`);
+  if (!/^[A-Za-z0-9_$:.-]+$/.test(key)) throw invalid(`Invalid attribute name '${key}'.`);
   return key;
 }
 
 function jsonText(base: string, keys: string[]): string {
-  return `(${base} #>> '{${keys.map(sqlLiteralKey).map((k) => `"${k}"`).join(',')}}')`;
+  return `(${base} #>> '{${keys
+    .map(sqlLiteralKey)
+    .map((k) => `"${k}"`)
+    .join(',')}}')`;
 }
 
 function typed(text: string, kind: ValueKind): string {
@@ -136,7 +139,7 @@ class FilterTranslator {
       const sub = def.subAttributes ? findDef(def.subAttributes, path.subAttribute ?? 'value') : undefined;
       const inner: Operand = sub
         ? { expr: typed(`(e.value ->> '${sqlLiteralKey(sub.name)}')`, valueKind(sub)), kind: valueKind(sub), caseExact: sub.caseExact }
-        : { expr: typed('(e.value #>> \'{}\')', valueKind(def)), kind: valueKind(def), caseExact: def.caseExact };
+        : { expr: typed("(e.value #>> '{}')", valueKind(def)), kind: valueKind(def), caseExact: def.caseExact };
       if (!sub && path.subAttribute !== undefined) throw invalid(`Unknown attribute '${formatPath(path)}'.`);
       return `exists (select 1 from jsonb_array_elements(coalesce(r.attributes #> '{${keys.map((k) => `"${k}"`).join(',')}}', '[]'::jsonb)) e where ${condition(inner)})`;
     }

@@ -2,6 +2,4 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126000000_initial } from './Migration20261126000000_initial.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
-export const migrations: MigrationObject[] = [
-  { name: 'Migration20261126000000_initial', class: Migration20261126000000_initial },
-];
+export const migrations: MigrationObject[] = [{ name: 'Migration20261126000000_initial', class: Migration20261126000000_initial }];

@@ -39,7 +39,12 @@ function findPgError(error: unknown): { code: string; constraint?: string } | un
   let current: unknown = error;
   for (let i = 0; i < 5 && current; i++) {
     const candidate = current as { code?: unknown; constraint?: unknown; sqlState?: unknown; cause?: unknown };
-    const code = typeof candidate.code === 'string' && /^[0-9A-Z]{5}$/.test(candidate.code) ? candidate.code : typeof candidate.sqlState === 'string' ? candidate.sqlState : undefined;
+    const code =
+      typeof candidate.code === 'string' && /^[0-9A-Z]{5}$/.test(candidate.code)
+        ? candidate.code
+        : typeof candidate.sqlState === 'string'
+          ? candidate.sqlState
+          : undefined;
     if (code) {
       const found: { code: string; constraint?: string } = { code };
       if (typeof candidate.constraint === 'string') found.constraint = candidate.constraint;
