@@ -10,7 +10,11 @@ afterAll(() => hub.close());
 
 type Json = Record<string, unknown>;
 
-async function scim(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+async function scim(
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  url: string,
+  options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+) {
   const response = await hub.app.inject({
     method,
     url: `/scim/v2${url}`,
@@ -28,7 +32,9 @@ const emea = () => hub.tenants.emea.token;
 const apac = () => hub.tenants.apac.token;
 
 async function counts() {
-  const [row] = await hub.db.query<{ outbox: string; audit: string }>('select (select count(*) from outbox_event) as outbox, (select count(*) from audit_event) as audit');
+  const [row] = await hub.db.query<{ outbox: string; audit: string }>(
+    'select (select count(*) from outbox_event) as outbox, (select count(*) from audit_event) as audit',
+  );
   return { outbox: Number(row?.outbox), audit: Number(row?.audit) };
 }
 
@@ -65,7 +71,11 @@ describe('RFC 7644 §3.3 create and §3.4.1 read', () => {
 
   it('answers 304 to If-None-Match with the current version', async () => {
     const created = await scim('POST', '/Users', { token: emea(), body: { userName: 'etag-user' } });
-    const res = await hub.app.inject({ method: 'GET', url: `/scim/v2/Users/${created.body.id}`, headers: { authorization: `Bearer ${emea()}`, 'if-none-match': 'W/"1"' } });
+    const res = await hub.app.inject({
+      method: 'GET',
+      url: `/scim/v2/Users/${created.body.id}`,
+      headers: { authorization: `Bearer ${emea()}`, 'if-none-match': 'W/"1"' },
+    });
     expect(res.statusCode).toBe(304);
   });
 
@@ -130,10 +140,18 @@ describe('RFC 7644 §3.5.1 replace and §3.6 delete', () => {
   it('replaces a User, bumps the version and honours If-Match', async () => {
     const created = await scim('POST', '/Users', { token: emea(), body: { userName: 'replace-me', displayName: 'Old' } });
     const id = created.body.id as string;
-    const stale = await scim('PUT', `/Users/${id}`, { token: emea(), body: { userName: 'replace-me', displayName: 'New' }, headers: { 'if-match': 'W/"7"' } });
+    const stale = await scim('PUT', `/Users/${id}`, {
+      token: emea(),
+      body: { userName: 'replace-me', displayName: 'New' },
+      headers: { 'if-match': 'W/"7"' },
+    });
     expect(stale.status).toBe(412);
     expect(stale.body).toMatchObject({ status: '412' });
-    const res = await scim('PUT', `/Users/${id}`, { token: emea(), body: { userName: 'replace-me', displayName: 'New' }, headers: { 'if-match': 'W/"1"' } });
+    const res = await scim('PUT', `/Users/${id}`, {
+      token: emea(),
+      body: { userName: 'replace-me', displayName: 'New' },
+      headers: { 'if-match': 'W/"1"' },
+    });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ displayName: 'New', meta: { version: 'W/"2"' } });
     expect(res.headers.etag).toBe('W/"2"');
@@ -176,7 +194,11 @@ describe('Groups', () => {
 describe('RFC 7644 §4 discovery', () => {
   it('serves ServiceProviderConfig, ResourceTypes and Schemas', async () => {
     const spc = await scim('GET', '/ServiceProviderConfig', { token: emea() });
-    expect(spc.body).toMatchObject({ etag: { supported: true }, filter: { supported: true, maxResults: 200 }, patch: { supported: false } });
+    expect(spc.body).toMatchObject({
+      etag: { supported: true },
+      filter: { supported: true, maxResults: 200 },
+      patch: { supported: false },
+    });
     const types = await scim('GET', '/ResourceTypes', { token: emea() });
     expect((types.body.Resources as Json[]).map((t) => t.id)).toEqual(['User', 'Group']);
     const schemas = await scim('GET', '/Schemas', { token: emea() });

@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AdminService, MeridianError, parseScimFilter, type Principal, type RequestContext, ResourceService, SCHEMA, systemClock } from '@meridian/core';
+import {
+  AdminService,
+  MeridianError,
+  type Principal,
+  parseScimFilter,
+  type RequestContext,
+  ResourceService,
+  SCHEMA,
+  systemClock,
+} from '@meridian/core';
 import { Argon2PasswordHasher, PostgresAdminStore, PostgresDirectoryStore } from '@meridian/store';
 import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
 

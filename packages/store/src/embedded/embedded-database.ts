@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -120,6 +120,7 @@ export async function acquireEmbeddedDatabase(options: EmbeddedDatabaseOptions):
   const asRoot = userInfo().uid === 0;
   // As root, PostgreSQL runs as the `postgres` user, which must be able to reach the cluster directory.
   await mkdir(root, { recursive: true, mode: asRoot ? 0o755 : 0o700 });
+  if (asRoot) await chmod(root, 0o755);
 
   let settings = await readJson<{ port: number; password: string }>(settingsPath);
   if (!settings) {
@@ -137,7 +138,7 @@ export async function acquireEmbeddedDatabase(options: EmbeddedDatabaseOptions):
     const pid = await runningPostmaster(clusterDir);
     if (pid === undefined) break;
     const owner = await readJson<OwnerFile>(ownerPath);
-    const ownerAlive = owner !== undefined && owner.pid !== process.pid && isAlive(owner.pid);
+    const ownerAlive = owner !== undefined && isAlive(owner.pid);
     if (!ownerAlive) {
       log(`Adopting the embedded PostgreSQL left running (pid ${pid}).`);
       await writeFile(ownerPath, JSON.stringify({ pid: process.pid, role: options.role } satisfies OwnerFile));

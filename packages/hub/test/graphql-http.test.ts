@@ -1,0 +1,105 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type HubHarness, startHub } from './harness.js';
+
+let hub: HubHarness;
+beforeAll(async () => {
+  hub = await startHub();
+  for (let i = 0; i < 3; i++) {
+    await hub.app.inject({
+      method: 'POST',
+      url: '/scim/v2/Users',
+      headers: { authorization: `Bearer ${hub.tenants.emea.token}`, 'content-type': 'application/scim+json' },
+      payload: JSON.stringify({ userName: `gql-${i}@emea`, name: { givenName: `G${i}` } }),
+    });
+  }
+});
+afterAll(() => hub.close());
+
+async function gql(query: string, token?: string, variables?: Record<string, unknown>) {
+  const res = await hub.app.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    payload: JSON.stringify({ query, variables }),
+  });
+  return {
+    status: res.statusCode,
+    body: JSON.parse(res.body) as { data?: Record<string, any>; errors?: { message: string; extensions: Record<string, unknown> }[] },
+  };
+}
+
+describe('GraphQL', () => {
+  it('lets the platform admin see every community and tenant', async () => {
+    const res = await gql(
+      '{ communities { totalCount edges { node { slug } } } tenants { totalCount edges { node { slug community { slug } } } } }',
+      hub.adminToken,
+    );
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data?.communities.totalCount).toBe(2);
+    expect(res.body.data?.tenants.edges.map((e: any) => e.node.slug).sort()).toEqual(['apac', 'emea']);
+  });
+
+  it('lets a tenant token see only its own tenant and community', async () => {
+    const res = await gql('{ communities { edges { node { slug } } } tenants { edges { node { slug } } } }', hub.tenants.emea.token);
+    expect(res.body.data?.communities.edges.map((e: any) => e.node.slug)).toEqual(['coi']);
+    expect(res.body.data?.tenants.edges.map((e: any) => e.node.slug)).toEqual(['emea']);
+    const other = await gql('{ tenant(slug: "apac") { slug } }', hub.tenants.emea.token);
+    expect(other.body.errors?.[0]?.extensions.code).toBe('NOT_FOUND');
+  });
+
+  it('pages users of a tenant with cursors', async () => {
+    const query =
+      'query($after: String) { tenant(slug: "emea") { users(first: 2, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { userName givenName } } } } }';
+    const first = await gql(query, hub.tenants.emea.token);
+    const users = first.body.data?.tenant.users;
+    expect(users.totalCount).toBe(3);
+    expect(users.pageInfo.hasNextPage).toBe(true);
+    expect(users.edges.map((e: any) => e.node.userName)).toEqual(['gql-0@emea', 'gql-1@emea']);
+    const second = await gql(query, hub.tenants.emea.token, { after: users.pageInfo.endCursor });
+    expect(second.body.data?.tenant.users.edges.map((e: any) => e.node.userName)).toEqual(['gql-2@emea']);
+    expect(second.body.data?.tenant.users.pageInfo.hasNextPage).toBe(false);
+  });
+
+  it('filters users with a SCIM filter and reports bad ones with INVALID_FILTER', async () => {
+    const ok = await gql(
+      '{ tenant(slug: "emea") { users(filter: "userName eq \\"gql-1@emea\\"") { totalCount } } }',
+      hub.tenants.emea.token,
+    );
+    expect(ok.body.data?.tenant.users.totalCount).toBe(1);
+    const bad = await gql('{ tenant(slug: "emea") { users(filter: "userName zz 1") { totalCount } } }', hub.tenants.emea.token);
+    expect(bad.body.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_FILTER', field: 'filter' });
+  });
+
+  it('creates a tenant and a token through mutations, audited, admin only', async () => {
+    const denied = await gql('mutation { createCommunity(slug: "x", name: "X") { id } }', hub.tenants.emea.token);
+    expect(denied.body.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
+    const created = await gql('mutation { createTenant(slug: "amer", name: "Americas", community: "coi") { slug } }', hub.adminToken);
+    expect(created.body.data?.createTenant.slug).toBe('amer');
+    const token = await gql('mutation { createToken(tenant: "amer", scopes: ["scim:read"]) { token record { scopes } } }', hub.adminToken);
+    expect(token.body.data?.createToken.token).toMatch(/^mrd_/);
+    const [audit] = await hub.db.query(
+      "select count(*)::int as n from audit_event where action = 'tenant.created' and actor_id = 'env:MERIDIAN_ADMIN_TOKEN'",
+    );
+    expect(audit?.n).toBe(1);
+  });
+
+  it('answers 401 without a token', async () => {
+    const res = await gql('{ communities { totalCount } }');
+    expect(res.status).toBe(401);
+    expect(res.body.errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('hides internal errors and names invalid arguments', async () => {
+    const res = await gql('{ communities(first: 100000) { totalCount } }', hub.adminToken);
+    expect(res.body.errors?.[0]?.extensions).toEqual({ code: 'INVALID_INPUT', field: 'first' });
+  });
+});
+
+describe('health', () => {
+  it('answers /healthz and /readyz', async () => {
+    expect((await hub.app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
+    const ready = await hub.app.inject({ method: 'GET', url: '/readyz' });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toEqual({ status: 'ready', checks: { database: 'ok' } });
+  });
+});
