@@ -12,7 +12,7 @@ export class PageInfo {
   endCursor!: string | null;
 }
 
-@ObjectType({ description: 'A community of interest: offices that share a global directory.' })
+@ObjectType('Community', { description: 'A community of interest: offices that share a global directory.' })
 export class CommunityNode {
   @Field(() => ID)
   id!: string;
@@ -27,7 +27,7 @@ export class CommunityNode {
   createdAt!: Date;
 }
 
-@ObjectType({ description: 'A tenant: one office or organisation of a community.' })
+@ObjectType('Tenant', { description: 'A tenant: one office or organisation of a community.' })
 export class TenantNode {
   @Field(() => ID)
   id!: string;
@@ -44,7 +44,7 @@ export class TenantNode {
   createdAt!: Date;
 }
 
-@ObjectType({ description: 'An email address of a user.' })
+@ObjectType('Email', { description: 'An email address of a user.' })
 export class EmailNode {
   @Field(() => String)
   value!: string;
@@ -56,7 +56,7 @@ export class EmailNode {
   primary!: boolean;
 }
 
-@ObjectType({ description: 'A group a user belongs to.' })
+@ObjectType('GroupMembership', { description: 'A group a user belongs to.' })
 export class MembershipNode {
   @Field(() => ID)
   id!: string;
@@ -68,7 +68,7 @@ export class MembershipNode {
   direct!: boolean;
 }
 
-@ObjectType({ description: 'A member of a group.' })
+@ObjectType('GroupMember', { description: 'A member of a group.' })
 export class MemberNode {
   @Field(() => ID)
   id!: string;
@@ -80,7 +80,7 @@ export class MemberNode {
   display!: string | null;
 }
 
-@ObjectType({ description: 'A user account of a tenant (SCIM User).' })
+@ObjectType('User', { description: 'A user account of a tenant (SCIM User).' })
 export class UserNode {
   @Field(() => ID)
   id!: string;
@@ -125,7 +125,7 @@ export class UserNode {
   updatedAt!: Date;
 }
 
-@ObjectType({ description: 'A group of a tenant (SCIM Group).' })
+@ObjectType('Group', { description: 'A group of a tenant (SCIM Group).' })
 export class GroupNode {
   @Field(() => ID)
   id!: string;
@@ -149,7 +149,7 @@ export class GroupNode {
   updatedAt!: Date;
 }
 
-@ObjectType({ description: 'An API token, without its secret.' })
+@ObjectType('ApiToken', { description: 'An API token, without its secret.' })
 export class TokenNode {
   @Field(() => ID)
   id!: string;
@@ -176,7 +176,7 @@ export class TokenNode {
   lastUsedAt!: Date | null;
 }
 
-@ObjectType({ description: 'A newly issued token: the secret is shown this once and never stored.' })
+@ObjectType('IssuedToken', { description: 'A newly issued token: the secret is shown this once and never stored.' })
 export class IssuedTokenNode {
   @Field(() => String)
   token!: string;
