@@ -32,8 +32,10 @@ export class ResourceService {
   /** Creates a resource from a SCIM body (RFC 7644 §3.3). */
   async create(tenantId: string, kind: ResourceKind, body: unknown, context: RequestContext): Promise<ScimResource> {
     const input = parseResourceInput(resourceShapes[kind], body);
+    // argon2id is slow on purpose: hash before the transaction opens, not inside it.
+    const passwordHash = await this.hashPassword(input);
     return this.store.transaction(tenantId, async (tx) => {
-      const values = await this.toWrite(tx, kind, input);
+      const values = await this.toWrite(tx, kind, input, passwordHash);
       const created = await tx.insert(kind, values);
       await tx.record(
         {
@@ -61,9 +63,10 @@ export class ResourceService {
     preconditions: WritePreconditions = {},
   ): Promise<ScimResource> {
     const input = parseResourceInput(resourceShapes[kind], body);
+    const passwordHash = await this.hashPassword(input);
     return this.store.transaction(tenantId, async (tx) => {
       const current = await this.requireCurrent(tx, kind, id, preconditions);
-      const values = await this.toWrite(tx, kind, input);
+      const values = await this.toWrite(tx, kind, input, passwordHash);
       const updated = await tx.update(kind, id, current.version, values);
       await tx.record(
         {
@@ -138,7 +141,16 @@ export class ResourceService {
     return current;
   }
 
-  private async toWrite(tx: DirectoryTransaction, kind: ResourceKind, input: ResourceInput): Promise<ResourceWrite> {
+  private hashPassword(input: ResourceInput): Promise<string | undefined> {
+    return input.password === undefined ? Promise.resolve(undefined) : this.passwords.hash(input.password);
+  }
+
+  private async toWrite(
+    tx: DirectoryTransaction,
+    kind: ResourceKind,
+    input: ResourceInput,
+    passwordHash: string | undefined,
+  ): Promise<ResourceWrite> {
     const members = kind === 'Group' ? await resolveGroupMembers(tx, input) : [];
     const attributes = { ...input.attributes };
     delete attributes.members;
@@ -148,7 +160,7 @@ export class ResourceService {
       extensionSchemas: input.extensionSchemas,
       members,
     };
-    if (input.password !== undefined) values.passwordHash = await this.passwords.hash(input.password);
+    if (passwordHash !== undefined) values.passwordHash = passwordHash;
     return values;
   }
 }

@@ -129,7 +129,8 @@ export async function acquireEmbeddedDatabase(options: EmbeddedDatabaseOptions):
   }
   const password = settings.password;
   // A running server keeps the port it started with (postmaster.pid, line 4); a new one takes the configured port.
-  const runningPort = async () => Number((await readFile(join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[3]) || undefined;
+  const runningPort = async () =>
+    Number((await readFile(join(clusterDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[3]) || undefined;
   let port = (await runningPostmaster(clusterDir)) !== undefined ? ((await runningPort()) ?? settings.port) : options.port || settings.port;
   const urls = () => {
     const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;

@@ -1,8 +1,8 @@
 import { defineEntity, p } from '@mikro-orm/core';
 
 // Entities never leave the store: repositories translate them into core types.
-// Foreign keys are plain uuid columns so that every table stays keyed by tenant
-// and shardable (DESIGN.md, "Scale-out").
+// References are mapped as uuid scalar properties (the migration declares the
+// foreign keys), so every table stays keyed by tenant and shardable (DESIGN.md).
 
 export const CommunityEntity = defineEntity({
   name: 'CommunityEntity',
