@@ -91,6 +91,23 @@ function findDef(list: AttributeDefinition[], name: string): AttributeDefinition
   return list.find((d) => d.name.toLowerCase() === lower);
 }
 
+type LeafFilter = Exclude<Filter, { op: 'and' | 'or' | 'not' | 'valuePath' }>;
+
+/** Translates the boolean structure of a filter; `leaf` translates comparisons and presence tests. */
+function walkBoolean(filter: Filter, leaf: (f: LeafFilter) => string): string {
+  switch (filter.op) {
+    case 'and':
+    case 'or':
+      return `(${walkBoolean(filter.left, leaf)} ${filter.op} ${walkBoolean(filter.right, leaf)})`;
+    case 'not':
+      return `(not coalesce(${walkBoolean(filter.filter, leaf)}, false))`;
+    case 'valuePath':
+      throw invalid('Value filters cannot be nested.');
+    default:
+      return leaf(filter);
+  }
+}
+
 /** Translates SCIM filters over one resource kind into SQL on the table aliased `r`. */
 class FilterTranslator {
   private readonly params: unknown[] = [];
@@ -178,24 +195,14 @@ class FilterTranslator {
     const { def, keys } = this.resolve(path);
     if (def.type !== 'complex' || !def.subAttributes) throw invalid(`'${formatPath(path)}' has no sub-attributes to filter on.`);
     const subs = def.subAttributes;
-    const translateInner = (f: Filter): string => {
-      switch (f.op) {
-        case 'and':
-        case 'or':
-          return `(${translateInner(f.left)} ${f.op} ${translateInner(f.right)})`;
-        case 'not':
-          return `(not coalesce(${translateInner(f.filter)}, false))`;
-        case 'valuePath':
-          throw invalid('Value filters cannot be nested.');
-        default: {
-          const sub = findDef(subs, f.path.attribute);
-          if (!sub) throw invalid(`Unknown attribute '${formatPath(path)}.${f.path.attribute}'.`);
-          const kind = valueKind(sub);
-          const operand: Operand = { expr: typed(`(e.value ->> '${sqlLiteralKey(sub.name)}')`, kind), kind, caseExact: sub.caseExact };
-          return f.op === 'pr' ? presence(operand) : this.compare(operand, f.op, f.value);
-        }
-      }
-    };
+    const translateInner = (f: Filter): string =>
+      walkBoolean(f, (leaf) => {
+        const sub = findDef(subs, leaf.path.attribute);
+        if (!sub) throw invalid(`Unknown attribute '${formatPath(path)}.${leaf.path.attribute}'.`);
+        const kind = valueKind(sub);
+        const operand: Operand = { expr: typed(`(e.value ->> '${sqlLiteralKey(sub.name)}')`, kind), kind, caseExact: sub.caseExact };
+        return leaf.op === 'pr' ? presence(operand) : this.compare(operand, leaf.op, leaf.value);
+      });
     const base = def.multiValued
       ? `jsonb_array_elements(coalesce(r.attributes #> '{${keys.map((k) => `"${k}"`).join(',')}}', '[]'::jsonb))`
       : `(select r.attributes #> '{${keys.map((k) => `"${k}"`).join(',')}}' as value)`;
@@ -203,22 +210,13 @@ class FilterTranslator {
   }
 
   private memberFilter(f: Filter): string {
-    switch (f.op) {
-      case 'and':
-      case 'or':
-        return `(${this.memberFilter(f.left)} ${f.op} ${this.memberFilter(f.right)})`;
-      case 'not':
-        return `(not coalesce(${this.memberFilter(f.filter)}, false))`;
-      case 'valuePath':
-        throw invalid('Value filters cannot be nested.');
-      default: {
-        const name = f.path.attribute.toLowerCase();
-        const expr = name === 'value' ? 'm.member_id::text' : name === 'type' ? 'm.member_type' : undefined;
-        if (!expr) throw invalid(`Unsupported attribute 'members.${f.path.attribute}'.`);
-        const operand: Operand = { expr, kind: 'string', caseExact: true };
-        return f.op === 'pr' ? presence(operand) : this.compare(operand, f.op, f.value);
-      }
-    }
+    return walkBoolean(f, (leaf) => {
+      const name = leaf.path.attribute.toLowerCase();
+      const expr = name === 'value' ? 'm.member_id::text' : name === 'type' ? 'm.member_type' : undefined;
+      if (!expr) throw invalid(`Unsupported attribute 'members.${leaf.path.attribute}'.`);
+      const operand: Operand = { expr, kind: 'string', caseExact: true };
+      return leaf.op === 'pr' ? presence(operand) : this.compare(operand, leaf.op, leaf.value);
+    });
   }
 
   private compare(operand: Operand, op: Exclude<Filter['op'], 'and' | 'or' | 'not' | 'pr' | 'valuePath'>, value: CompareValue): string {
