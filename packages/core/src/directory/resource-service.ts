@@ -84,6 +84,22 @@ export class ResourceService {
     });
   }
 
+  /**
+   * Modifies a resource with a SCIM PatchOp body (RFC 7644 §3.5.2): all
+   * operations apply, or none.
+   */
+  async patch(
+    _tenantId: string,
+    kind: ResourceKind,
+    _id: string,
+    _body: unknown,
+    _context: RequestContext,
+    _preconditions: WritePreconditions = {},
+  ): Promise<ScimResource> {
+    // Wired to the patch engine (patch/apply.ts) next.
+    throw new MeridianError('INVALID_INPUT', `PATCH of ${kind} is not available yet.`);
+  }
+
   /** Deletes a resource (RFC 7644 §3.6). */
   async delete(
     tenantId: string,
