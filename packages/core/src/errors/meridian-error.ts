@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'INVALID_SYNTAX'
   | 'INVALID_FILTER'
   | 'INVALID_PATH'
+  | 'NO_TARGET'
+  | 'INVALID_CURSOR'
   | 'INVALID_VERSION'
   | 'UNIQUENESS'
   | 'MUTABILITY'
@@ -27,6 +29,8 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   'INVALID_SYNTAX',
   'INVALID_FILTER',
   'INVALID_PATH',
+  'NO_TARGET',
+  'INVALID_CURSOR',
   'INVALID_VERSION',
   'UNIQUENESS',
   'MUTABILITY',

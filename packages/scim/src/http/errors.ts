@@ -6,6 +6,9 @@ export const SCIM_ERROR_MAP: Record<ErrorCode, { status: number; scimType?: stri
   INVALID_SYNTAX: { status: 400, scimType: 'invalidSyntax' },
   INVALID_FILTER: { status: 400, scimType: 'invalidFilter' },
   INVALID_PATH: { status: 400, scimType: 'invalidPath' },
+  NO_TARGET: { status: 400, scimType: 'noTarget' },
+  // RFC 9865 §6: an unknown or malformed cursor.
+  INVALID_CURSOR: { status: 400, scimType: 'invalidCursor' },
   INVALID_VERSION: { status: 400, scimType: 'invalidVers' },
   UNIQUENESS: { status: 409, scimType: 'uniqueness' },
   MUTABILITY: { status: 400, scimType: 'mutability' },
