@@ -9,7 +9,7 @@ export {
   type EmbeddedRole,
 } from './embedded/embedded-database.js';
 export { GENESIS_HASH, hashAuditEntry, recordEvent, redactSecrets } from './events/event-recorder.js';
-export { filterToSql, type SqlFragment } from './filter/to-sql.js';
+export { filterToSql, type SortExpression, type SqlFragment, sortToSql } from './filter/to-sql.js';
 export { createOrm, migrate, type OrmOptions } from './orm/create-orm.js';
 export { translateDatabaseError } from './orm/database-errors.js';
 export { Argon2PasswordHasher } from './secrets/argon2-password-hasher.js';

@@ -1,11 +1,13 @@
 import {
   type AttributeDefinition,
   type AttributePath,
+  type CompareOperator,
   type CompareValue,
   type Filter,
   formatPath,
   MeridianError,
   type ResourceKind,
+  type ResourceShape,
   resourceShapes,
 } from '@meridian/core';
 
@@ -43,8 +45,24 @@ const META: Record<string, Operand> = {
   lastmodified: { expr: 'r.updated_at', kind: 'dateTime', caseExact: true },
 };
 
+/**
+ * Multi-valued attributes whose `value`s carry a trigram index (migration
+ * 20261126100000_search_indexes). The text must be the index expression
+ * exactly, or PostgreSQL cannot use the index.
+ */
+const TRIGRAM_VALUES: Record<ResourceKind, Record<string, string>> = {
+  User: { emails: `lower((jsonb_path_query_array(r.attributes, '$.emails[*].value'))::text)` },
+  Group: {},
+};
+
+type Fail = (message: string) => MeridianError;
+
 function invalid(message: string): MeridianError {
   return new MeridianError('INVALID_FILTER', message, { field: 'filter' });
+}
+
+function invalidSort(message: string): MeridianError {
+  return new MeridianError('INVALID_INPUT', message, { field: 'sortBy' });
 }
 
 function valueKind(def: AttributeDefinition): ValueKind {
@@ -61,16 +79,19 @@ function valueKind(def: AttributeDefinition): ValueKind {
   }
 }
 
-function sqlLiteralKey(key: string): string {
-  if (!/^[A-Za-z0-9_$:.-]+$/.test(key)) throw invalid(`Invalid attribute name '${key}'.`);
+// Attribute names come from the schema, never from the request, but they are written into SQL text.
+function sqlLiteralKey(key: string, fail: Fail = invalid): string {
+  if (!/^[A-Za-z0-9_$:.-]+$/.test(key)) throw fail(`Invalid attribute name '${key}'.`);
   return key;
 }
 
-function jsonText(base: string, keys: string[]): string {
-  return `(${base} #>> '{${keys
-    .map(sqlLiteralKey)
-    .map((k) => `"${k}"`)
-    .join(',')}}')`;
+/** A text[] literal for `#>` / `#>>`: `'{"name","familyName"}'`. */
+function jsonKeys(keys: (string | number)[], fail: Fail = invalid): string {
+  return `'{${keys.map((k) => (typeof k === 'number' ? String(k) : `"${sqlLiteralKey(k, fail)}"`)).join(',')}}'`;
+}
+
+function jsonText(base: string, keys: string[], fail: Fail = invalid): string {
+  return `(${base} #>> ${jsonKeys(keys, fail)})`;
 }
 
 function typed(text: string, kind: ValueKind): string {
@@ -91,7 +112,25 @@ function findDef(list: AttributeDefinition[], name: string): AttributeDefinition
   return list.find((d) => d.name.toLowerCase() === lower);
 }
 
+function isCorePath(shape: ResourceShape, path: AttributePath): boolean {
+  return path.schema === undefined || path.schema.toLowerCase() === shape.core.id.toLowerCase();
+}
+
+/** Finds the definition of a path's top-level attribute and the JSON keys it is stored under. */
+function resolveAttribute(shape: ResourceShape, path: AttributePath, fail: Fail): { def: AttributeDefinition; keys: string[] } {
+  if (!isCorePath(shape, path)) {
+    const ext = shape.extensions.find((s) => s.id.toLowerCase() === path.schema?.toLowerCase());
+    const def = ext ? findDef(ext.attributes, path.attribute) : undefined;
+    if (!ext || !def) throw fail(`Unknown attribute '${formatPath(path)}'.`);
+    return { def, keys: [ext.id, def.name] };
+  }
+  const def = findDef(shape.core.attributes, path.attribute);
+  if (!def || def.returned === 'never') throw fail(`Unknown attribute '${formatPath(path)}'.`);
+  return { def, keys: [def.name] };
+}
+
 type LeafFilter = Exclude<Filter, { op: 'and' | 'or' | 'not' | 'valuePath' }>;
+type Comparison = Extract<Filter, { op: CompareOperator }>;
 
 /** Translates the boolean structure of a filter; `leaf` translates comparisons and presence tests. */
 function walkBoolean(filter: Filter, leaf: (f: LeafFilter) => string): string {
@@ -108,15 +147,60 @@ function walkBoolean(filter: Filter, leaf: (f: LeafFilter) => string): string {
   }
 }
 
+/** The comparisons a filter cannot be true without: the leaves of its top-level `and` chain. */
+function conjuncts(filter: Filter): LeafFilter[] {
+  switch (filter.op) {
+    case 'and':
+      return [...conjuncts(filter.left), ...conjuncts(filter.right)];
+    case 'or':
+    case 'not':
+    case 'valuePath':
+      return [];
+    default:
+      return [filter];
+  }
+}
+
+/**
+ * A LIKE pattern on the JSON text of an array of string values (`["a@x.org", "b@y.org"]`)
+ * that every array holding a value matching `op value` also matches; undefined when
+ * no such pattern helps. Values that JSON would escape are left to the exact condition.
+ */
+function jsonArrayPattern(op: CompareOperator, value: CompareValue): string | undefined {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: JSON escapes control characters, so the stored text differs from the value.
+  if (typeof value !== 'string' || value === '' || /["\\\u0000-\u001f]/.test(value)) return undefined;
+  const escaped = value.replace(/[%_]/g, (c) => `\\${c}`);
+  switch (op) {
+    case 'eq':
+      return `%"${escaped}"%`;
+    case 'co':
+      return `%${escaped}%`;
+    case 'sw':
+      return `%"${escaped}%`;
+    case 'ew':
+      return `%${escaped}"%`;
+    default:
+      return undefined;
+  }
+}
+
 /** Translates SCIM filters over one resource kind into SQL on the table aliased `r`. */
 class FilterTranslator {
   private readonly params: unknown[] = [];
 
-  constructor(private readonly kind: ResourceKind) {}
+  constructor(
+    private readonly kind: ResourceKind,
+    private readonly shape: ResourceShape,
+  ) {}
 
   translate(filter: Filter): SqlFragment {
     const sql = this.node(filter);
     return { sql, params: this.params };
+  }
+
+  private bind(value: unknown): string {
+    this.params.push(value);
+    return '?';
   }
 
   private node(filter: Filter): string {
@@ -131,14 +215,18 @@ class FilterTranslator {
       case 'pr':
         return this.attribute(filter.path, (operand) => presence(operand));
       default:
-        return this.attribute(filter.path, (operand) => this.compare(operand, filter.op, filter.value));
+        return this.attribute(filter.path, (operand) => this.compare(operand, filter.op, filter.value), filter);
     }
   }
 
-  /** Resolves a path to an operand and builds the condition; multi-valued attributes match when any value does. */
-  private attribute(path: AttributePath, condition: (operand: Operand) => string): string {
+  /**
+   * Resolves a path to an operand and builds the condition; multi-valued attributes
+   * match when any value does. `comparison` is the filter itself when it is one,
+   * so an indexed pre-filter can be put in front of the exact condition.
+   */
+  private attribute(path: AttributePath, condition: (operand: Operand) => string, comparison?: Comparison): string {
     const top = path.attribute.toLowerCase();
-    if (path.schema === undefined || path.schema.toLowerCase() === resourceShapes[this.kind].core.id.toLowerCase()) {
+    if (isCorePath(this.shape, path)) {
       const column = COLUMNS[this.kind][top];
       if (column && path.subAttribute === undefined) return condition(column);
       if (top === 'meta') {
@@ -151,34 +239,39 @@ class FilterTranslator {
       }
       if (this.kind === 'Group' && top === 'members') return this.members(path, condition);
     }
-    const { def, keys } = this.resolve(path);
+    const { def, keys } = resolveAttribute(this.shape, path, invalid);
     if (def.multiValued) {
       const sub = def.subAttributes ? findDef(def.subAttributes, path.subAttribute ?? 'value') : undefined;
+      if (!sub && path.subAttribute !== undefined) throw invalid(`Unknown attribute '${formatPath(path)}'.`);
       const inner: Operand = sub
         ? { expr: typed(`(e.value ->> '${sqlLiteralKey(sub.name)}')`, valueKind(sub)), kind: valueKind(sub), caseExact: sub.caseExact }
         : { expr: typed("(e.value #>> '{}')", valueKind(def)), kind: valueKind(def), caseExact: def.caseExact };
-      if (!sub && path.subAttribute !== undefined) throw invalid(`Unknown attribute '${formatPath(path)}'.`);
-      return `exists (select 1 from jsonb_array_elements(coalesce(r.attributes #> '{${keys.map((k) => `"${k}"`).join(',')}}', '[]'::jsonb)) e where ${condition(inner)})`;
+      const prefilter = sub?.name === 'value' && comparison ? this.trigramPrefilter(path, [comparison]) : undefined;
+      const exact = `exists (select 1 from jsonb_array_elements(coalesce(r.attributes #> ${jsonKeys(keys)}, '[]'::jsonb)) e where ${condition(inner)})`;
+      return prefilter ? `(${prefilter} and ${exact})` : exact;
     }
     const leaf = path.subAttribute !== undefined && def.subAttributes ? findDef(def.subAttributes, path.subAttribute) : def;
     if (!leaf || (path.subAttribute !== undefined && !def.subAttributes)) throw invalid(`Unknown attribute '${formatPath(path)}'.`);
     if (leaf.type === 'complex') throw invalid(`Filter on a sub-attribute of '${formatPath(path)}'.`);
     const allKeys = leaf === def ? keys : [...keys, leaf.name];
     const kind = valueKind(leaf);
+    // Case-insensitive strings compare as lower(...), which is what the expression indexes hold (e.g. name.familyName).
     return condition({ expr: typed(jsonText('r.attributes', allKeys), kind), kind, caseExact: leaf.caseExact });
   }
 
-  private resolve(path: AttributePath): { def: AttributeDefinition; keys: string[] } {
-    const shape = resourceShapes[this.kind];
-    if (path.schema !== undefined && path.schema.toLowerCase() !== shape.core.id.toLowerCase()) {
-      const ext = shape.extensions.find((s) => s.id.toLowerCase() === path.schema?.toLowerCase());
-      const def = ext ? findDef(ext.attributes, path.attribute) : undefined;
-      if (!ext || !def) throw invalid(`Unknown attribute '${formatPath(path)}'.`);
-      return { def, keys: [ext.id, def.name] };
-    }
-    const def = findDef(shape.core.attributes, path.attribute);
-    if (!def || def.returned === 'never') throw invalid(`Unknown attribute '${formatPath(path)}'.`);
-    return { def, keys: [def.name] };
+  /**
+   * `emails co "x"` and friends: a LIKE on the trigram-indexed JSON text of all the
+   * values lets PostgreSQL find candidate rows with a bitmap index scan; the exact
+   * `exists (... jsonb_array_elements ...)` condition still decides. The patterns
+   * are bound before the exact condition's values, matching their order in the SQL.
+   * `valueTests` are comparisons on the `value` sub-attribute that must all hold.
+   */
+  private trigramPrefilter(path: AttributePath, valueTests: LeafFilter[]): string | undefined {
+    const indexed = isCorePath(this.shape, path) ? TRIGRAM_VALUES[this.kind][path.attribute.toLowerCase()] : undefined;
+    if (!indexed) return undefined;
+    const patterns = valueTests.flatMap((c) => (c.op === 'pr' ? [] : (jsonArrayPattern(c.op, c.value) ?? [])));
+    if (patterns.length === 0) return undefined;
+    return patterns.map((p) => `(${indexed} like lower(${this.bind(p)}) escape '\\')`).join(' and ');
   }
 
   private members(path: AttributePath, condition: (operand: Operand) => string): string {
@@ -192,9 +285,11 @@ class FilterTranslator {
     if (this.kind === 'Group' && path.attribute.toLowerCase() === 'members' && path.schema === undefined) {
       return `exists (select 1 from group_member m where m.group_id = r.id and ${this.memberFilter(inner)})`;
     }
-    const { def, keys } = this.resolve(path);
+    const { def, keys } = resolveAttribute(this.shape, path, invalid);
     if (def.type !== 'complex' || !def.subAttributes) throw invalid(`'${formatPath(path)}' has no sub-attributes to filter on.`);
     const subs = def.subAttributes;
+    const valueTests = conjuncts(inner).filter((leaf) => leaf.path.attribute.toLowerCase() === 'value');
+    const prefilter = def.multiValued ? this.trigramPrefilter(path, valueTests) : undefined;
     const translateInner = (f: Filter): string =>
       walkBoolean(f, (leaf) => {
         const sub = findDef(subs, leaf.path.attribute);
@@ -204,9 +299,10 @@ class FilterTranslator {
         return leaf.op === 'pr' ? presence(operand) : this.compare(operand, leaf.op, leaf.value);
       });
     const base = def.multiValued
-      ? `jsonb_array_elements(coalesce(r.attributes #> '{${keys.map((k) => `"${k}"`).join(',')}}', '[]'::jsonb))`
-      : `(select r.attributes #> '{${keys.map((k) => `"${k}"`).join(',')}}' as value)`;
-    return `exists (select 1 from ${base} e where ${translateInner(inner)})`;
+      ? `jsonb_array_elements(coalesce(r.attributes #> ${jsonKeys(keys)}, '[]'::jsonb))`
+      : `(select r.attributes #> ${jsonKeys(keys)} as value)`;
+    const exact = `exists (select 1 from ${base} e where ${translateInner(inner)})`;
+    return prefilter ? `(${prefilter} and ${exact})` : exact;
   }
 
   private memberFilter(f: Filter): string {
@@ -219,16 +315,13 @@ class FilterTranslator {
     });
   }
 
-  private compare(operand: Operand, op: Exclude<Filter['op'], 'and' | 'or' | 'not' | 'pr' | 'valuePath'>, value: CompareValue): string {
+  private compare(operand: Operand, op: CompareOperator, value: CompareValue): string {
     if (value === null) {
       if (op === 'eq') return presence(operand).replace(/^\(/, '(not ');
       if (op === 'ne') return presence(operand);
       throw invalid(`'${op}' cannot compare with null.`);
     }
-    const bind = (v: unknown): string => {
-      this.params.push(v);
-      return '?';
-    };
+    const bind = (v: unknown): string => this.bind(v);
     switch (operand.kind) {
       case 'boolean':
         if (typeof value !== 'boolean') throw invalid('A boolean attribute compares with true or false.');
@@ -281,7 +374,79 @@ function presence(operand: Operand): string {
  * Translates a parsed SCIM filter into a SQL condition on the resource table
  * aliased `r`. Every value is bound as a parameter; attribute names are checked
  * against the schema, so nothing from the request reaches the SQL text.
+ * `shape` is the tenant's schema shape (core schema and extensions); it
+ * defaults to the built-in shape of `kind`.
  */
-export function filterToSql(kind: ResourceKind, filter: Filter): SqlFragment {
-  return new FilterTranslator(kind).translate(filter);
+export function filterToSql(kind: ResourceKind, filter: Filter, shape: ResourceShape = resourceShapes[kind]): SqlFragment {
+  return new FilterTranslator(kind, shape).translate(filter);
+}
+
+/** An ORDER BY expression on the resource table aliased `r`. */
+export interface SortExpression {
+  expr: string;
+}
+
+// Columns sort as they are stored; `id` sorts as the uuid (the same order as its text).
+const SORT_COLUMNS: Record<ResourceKind, Record<string, Operand>> = {
+  User: { ...COLUMNS.User, id: { expr: 'r.id', kind: 'string', caseExact: true } },
+  Group: { ...COLUMNS.Group, id: { expr: 'r.id', kind: 'string', caseExact: true } },
+};
+
+function sortKey(operand: Operand): SortExpression {
+  return { expr: operand.kind === 'string' && !operand.caseExact ? `lower(${operand.expr})` : operand.expr };
+}
+
+/**
+ * The SQL expression to order resources by for SCIM `sortBy` (RFC 7644 §3.4.2.3),
+ * on the resource table aliased `r`. Strings sort case-insensitively unless the
+ * attribute is caseExact; numbers and dates sort by their type; a multi-valued
+ * attribute sorts by its primary value, else its first. Throws `INVALID_INPUT`
+ * (field `sortBy`) for an attribute the resource does not have or cannot sort by.
+ * The expression holds no `?` and no request text: append it to any query.
+ *
+ * @example
+ * sortToSql('User', parseAttributePath('emails')).expr
+ * // the primary email's value, lower-cased
+ */
+export function sortToSql(kind: ResourceKind, path: AttributePath, shape: ResourceShape = resourceShapes[kind]): SortExpression {
+  const top = path.attribute.toLowerCase();
+  if (isCorePath(shape, path)) {
+    const column = SORT_COLUMNS[kind][top];
+    if (column && path.subAttribute === undefined) return sortKey(column);
+    if (top === 'meta') {
+      const meta = path.subAttribute !== undefined ? META[path.subAttribute.toLowerCase()] : undefined;
+      if (!meta) throw invalidSort(`Cannot sort by '${formatPath(path)}'.`);
+      return sortKey(meta);
+    }
+    // Memberships live in group_member, not in the attributes.
+    if ((kind === 'Group' && top === 'members') || (kind === 'User' && top === 'groups')) {
+      throw invalidSort(`Cannot sort by '${formatPath(path)}'.`);
+    }
+  }
+  const { def, keys } = resolveAttribute(shape, path, invalidSort);
+  if (def.multiValued) {
+    const list = `jsonb_array_elements(coalesce(r.attributes #> ${jsonKeys(keys, invalidSort)}, '[]'::jsonb)) with ordinality x(v, n)`;
+    if (def.type !== 'complex') {
+      if (path.subAttribute !== undefined) throw invalidSort(`Unknown attribute '${formatPath(path)}'.`);
+      const type = valueKind(def);
+      return sortKey({
+        expr: typed(`(select x.v #>> '{}' from ${list} order by x.n limit 1)`, type),
+        kind: type,
+        caseExact: def.caseExact,
+      });
+    }
+    const sub = findDef(def.subAttributes ?? [], path.subAttribute ?? 'value');
+    if (!sub || sub.type === 'complex') throw invalidSort(`Cannot sort by '${formatPath(path)}'.`);
+    const hasPrimary = (def.subAttributes ?? []).some((s) => s.name === 'primary');
+    // RFC 7644 §3.4.2.3: the primary value if any, else the first value.
+    const order = hasPrimary ? `((x.v -> 'primary') = 'true'::jsonb) is true desc, x.n` : 'x.n';
+    const type = valueKind(sub);
+    const value = `(select x.v ->> '${sqlLiteralKey(sub.name, invalidSort)}' from ${list} order by ${order} limit 1)`;
+    return sortKey({ expr: typed(value, type), kind: type, caseExact: sub.caseExact });
+  }
+  const leaf = path.subAttribute === undefined ? def : findDef(def.subAttributes ?? [], path.subAttribute);
+  if (!leaf || leaf.type === 'complex') throw invalidSort(`Cannot sort by '${formatPath(path)}'.`);
+  const type = valueKind(leaf);
+  const text = jsonText('r.attributes', leaf === def ? keys : [...keys, leaf.name], invalidSort);
+  return sortKey({ expr: typed(text, type), kind: type, caseExact: leaf.caseExact });
 }

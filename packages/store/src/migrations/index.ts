@@ -1,5 +1,9 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126000000_initial } from './Migration20261126000000_initial.js';
+import { Migration20261126100000_search_indexes } from './Migration20261126100000_search_indexes.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
-export const migrations: MigrationObject[] = [{ name: 'Migration20261126000000_initial', class: Migration20261126000000_initial }];
+export const migrations: MigrationObject[] = [
+  { name: 'Migration20261126000000_initial', class: Migration20261126000000_initial },
+  { name: 'Migration20261126100000_search_indexes', class: Migration20261126100000_search_indexes },
+];
