@@ -1,8 +1,34 @@
-export { ResourceService, type WritePreconditions } from './directory/resource-service.js';
+export {
+  BULK_SCHEMA,
+  type BulkFailure,
+  type BulkMethod,
+  type BulkOperation,
+  type BulkOperationError,
+  type BulkOutcome,
+  type BulkRequest,
+  type BulkRequestOptions,
+  type BulkResources,
+  type BulkSuccess,
+  type BulkTarget,
+  type BulkUnresolvedReference,
+  executeBulk,
+  parseBulkRequest,
+} from './bulk/execute.js';
+export { assertImmutableUnchanged, assertOnlyEditable, sameJson } from './directory/attribute-rules.js';
+export {
+  MAX_START_INDEX,
+  type PatchOptions,
+  ResourceService,
+  type TenantSchemaSource,
+  type WritePreconditions,
+} from './directory/resource-service.js';
 export { ERROR_CODES, type ErrorCode, isMeridianError, MeridianError, type MeridianErrorOptions } from './errors/meridian-error.js';
 export { type DomainEvent, EVENT_TYPES, type EventResourceType, type EventType, resourceEventType } from './events/domain-event.js';
 export type { AttributePath, CompareOperator, CompareValue, Filter } from './filter/ast.js';
+export { matchesFilter } from './filter/evaluate.js';
 export { type FilterLimits, formatPath, parseAttributePath, parseScimFilter } from './filter/parse.js';
+export { applyPatch, type MemberChange, type PatchResult } from './patch/apply.js';
+export { type PatchOp, type PatchOperation, type PatchPath, parsePatchPath, parsePatchRequest } from './patch/parse.js';
 export type {
   AdminStore,
   IssuedToken,
@@ -14,14 +40,24 @@ export { type Clock, systemClock } from './ports/clock.js';
 export type {
   DirectoryStore,
   DirectoryTransaction,
+  MemberChangeResult,
   PasswordHasher,
+  ResourceIncludes,
   ResourcePage,
   ResourceQuery,
   ResourceWrite,
 } from './ports/directory.js';
+export type { SelfServicePolicy, TenantSettingsStore } from './ports/tenant-settings.js';
 export { etagOf, type GroupMember, type GroupMembership, type ScimResource } from './scim/resource.js';
+export {
+  type AttributeSelection,
+  isAttributeReturned,
+  parseAttributeSelection,
+  projectResource,
+} from './scim/projection.js';
 export { type JsonObject, parseResourceInput, type ResourceInput } from './scim/resource-input.js';
 export { coreSchemaOf, type ResourceKind, type ResourceShape, resourceShapes } from './scim/resource-types.js';
+export { parseSchemaExtension, type SchemaExtension, shapeWithExtensions, toSchemaDefinition } from './scim/schema-extension.js';
 export type {
   AttributeDefinition,
   AttributeType,
@@ -33,6 +69,7 @@ export type {
 } from './scim/schema-types.js';
 export { enterpriseUserSchema, groupSchema, resourceTypes, SCHEMA, schemas, userSchema } from './scim/schemas.js';
 export { AdminService, checkPage, parseScopes } from './tenancy/admin-service.js';
+export { TenantSettingsService } from './tenancy/tenant-settings-service.js';
 export {
   type Actor,
   type ApiToken,

@@ -197,7 +197,10 @@ describe('RFC 7644 §4 discovery', () => {
     expect(spc.body).toMatchObject({
       etag: { supported: true },
       filter: { supported: true, maxResults: 200 },
-      patch: { supported: false },
+      patch: { supported: true },
+      bulk: { supported: true, maxOperations: 1000, maxPayloadSize: 1_048_576 },
+      sort: { supported: true },
+      pagination: { cursor: true, index: true, maxPageSize: 200 },
     });
     const types = await scim('GET', '/ResourceTypes', { token: emea() });
     expect((types.body.Resources as Json[]).map((t) => t.id)).toEqual(['User', 'Group']);

@@ -1,24 +1,34 @@
 import {
+  type AttributeSelection,
   hasScope,
+  isAttributeReturned,
   MeridianError,
   type Principal,
-  parseScimFilter,
+  projectResource,
   type RequestContext,
+  type ResourceIncludes,
   type ResourceKind,
+  type ResourcePage,
   type ResourceService,
-  resourceTypes,
+  type ResourceShape,
   SCHEMA,
+  type ScimResource,
   type Scope,
-  schemas,
+  type TenantSettingsService,
 } from '@meridian/core';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { DEFAULT_BULK_MAX_OPERATIONS, registerBulkRoute } from './bulk/route.js';
 import { resourceTypeResources, type ScimLimits, schemaResources, serviceProviderConfig } from './discovery/service-provider-config.js';
 import { scimErrorBody, toScimError } from './http/errors.js';
+import { parseEtag } from './http/etag.js';
+import { type ListRequest, parseListRequest } from './http/list-request.js';
 import { renderResource } from './resources/render.js';
 
 /** Options of the SCIM plugin. */
 export interface ScimPluginOptions {
   resources: ResourceService;
+  /** The tenant's schema extensions, for discovery. */
+  settings: Pick<TenantSettingsService, 'extensions'>;
   /** Resolves the `Authorization` header to a principal, or undefined when it is missing or invalid. */
   authenticate(authorization: string | undefined): Promise<Principal | undefined>;
   /** Absolute base URL of the SCIM service, e.g. `https://hub.example.com/scim/v2`. */
@@ -26,40 +36,51 @@ export interface ScimPluginOptions {
   limits?: Partial<ScimLimits>;
 }
 
+type TenantPrincipal = Principal & { kind: 'tenant' };
+
 declare module 'fastify' {
   interface FastifyRequest {
-    scimPrincipal?: Principal & { kind: 'tenant' };
+    scimPrincipal?: TenantPrincipal;
   }
 }
 
 const CONTENT_TYPE = 'application/scim+json; charset=utf-8';
-const DEFAULT_LIMITS: ScimLimits = { maxResults: 200, defaultCount: 100, maxPayloadSize: 1_048_576 };
+const DEFAULT_LIMITS: ScimLimits = {
+  maxResults: 200,
+  defaultCount: 100,
+  maxPayloadSize: 1_048_576,
+  maxOperations: DEFAULT_BULK_MAX_OPERATIONS,
+};
 const ENDPOINTS: Record<string, ResourceKind> = { Users: 'User', Groups: 'Group' };
+const KINDS: ResourceKind[] = ['User', 'Group'];
 
 function send(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   return reply.code(status).header('content-type', CONTENT_TYPE).send(body);
 }
 
-function parsePositiveInt(value: unknown, name: string, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new MeridianError('INVALID_INPUT', `'${name}' must be an integer.`, { field: name });
-  return n;
-}
-
-/** Parses `If-Match` / `If-None-Match` weak or strong ETags into a version, `*` into 'any'. */
-function parseEtag(header: string | undefined): number | 'any' | undefined {
-  if (header === undefined) return undefined;
-  const value = header.trim();
-  if (value === '*') return 'any';
-  const match = /^(?:W\/)?"(\d+)"$/.exec(value);
-  // An ETag we never issued cannot match the current version.
-  return match ? Number(match[1]) : -1;
-}
-
 function ifMatchVersion(request: FastifyRequest): { ifMatchVersion?: number } {
   const etag = parseEtag(request.headers['if-match']);
   return etag === undefined || etag === 'any' ? {} : { ifMatchVersion: etag };
+}
+
+/** The scope a request needs: reads (including POST `.search`) need `scim:read`, `/Me` needs `scim:me`. */
+function neededScope(request: FastifyRequest): Scope | undefined {
+  const path = (request.routeOptions.url ?? request.url).replace(/^\/scim\/v2/, '');
+  if (/^\/(ServiceProviderConfig|ResourceTypes|Schemas)(\/|$)/.test(path)) return undefined;
+  if (/^\/Me(\/|$)/.test(path)) return 'scim:me';
+  if (request.method === 'GET' || request.method === 'HEAD' || /\/\.search$/.test(path)) return 'scim:read';
+  return 'scim:write';
+}
+
+/** What a rendered resource needs loaded: members and groups are computed and can be large. */
+function includesFor(shape: (kind: ResourceKind) => ResourceShape, kind: ResourceKind, selection: AttributeSelection): ResourceIncludes {
+  return kind === 'Group'
+    ? { members: isAttributeReturned(shape(kind), selection, 'members'), groups: false }
+    : { members: false, groups: isAttributeReturned(shape(kind), selection, 'groups') };
+}
+
+function hasSelection(selection: AttributeSelection): boolean {
+  return selection.attributes !== undefined || selection.excludedAttributes !== undefined;
 }
 
 /**
@@ -69,7 +90,7 @@ function ifMatchVersion(request: FastifyRequest): { ifMatchVersion?: number } {
  */
 export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: FastifyInstance, options) => {
   const limits: ScimLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const { resources, baseUrl } = options;
+  const { resources, baseUrl, settings } = options;
 
   app.addContentTypeParser(
     ['application/scim+json', 'application/json'],
@@ -105,8 +126,8 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
         scimErrorBody(403, 'SCIM needs a tenant token; platform tokens administer tenants through the CLI and GraphQL.'),
       );
     }
-    const needed: Scope = request.method === 'GET' || request.method === 'HEAD' ? 'scim:read' : 'scim:write';
-    if (!hasScope(principal, needed)) {
+    const needed = neededScope(request);
+    if (needed !== undefined && !hasScope(principal, needed)) {
       reply.header('www-authenticate', `Bearer realm="meridian", error="insufficient_scope", scope="${needed}"`);
       return send(reply, 403, scimErrorBody(403, `This token lacks the '${needed}' scope.`));
     }
@@ -118,101 +139,203 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
     requestId: request.id,
     sourceAddress: request.ip,
   });
-  const tenantOf = (request: FastifyRequest): string => {
+  const principalOf = (request: FastifyRequest): TenantPrincipal => {
     const principal = request.scimPrincipal;
     if (!principal) throw new TypeError('onRequest authenticates every SCIM route');
-    return principal.tenantId;
+    return principal;
+  };
+  const tenantOf = (request: FastifyRequest): string => principalOf(request).tenantId;
+
+  /** The tenant's shapes of both kinds, loaded once per request. */
+  const shapesOf = async (tenantId: string): Promise<(kind: ResourceKind) => ResourceShape> => {
+    const [user, group] = await Promise.all([resources.shapeOf(tenantId, 'User'), resources.shapeOf(tenantId, 'Group')]);
+    return (kind) => (kind === 'User' ? user : group);
+  };
+  const render = (resource: ScimResource, shape: ResourceShape, selection: AttributeSelection) =>
+    projectResource(shape, renderResource(resource, baseUrl), selection);
+  const selectionOf = (request: FastifyRequest): AttributeSelection =>
+    parseListRequest(request.query as Record<string, unknown>, limits).selection;
+  const sendResource = (reply: FastifyReply, status: number, body: Record<string, unknown>): FastifyReply => {
+    const meta = body.meta as { version: string; location: string };
+    reply.header('etag', meta.version);
+    if (status === 201) reply.header('location', meta.location);
+    return send(reply, status, body);
   };
 
-  // Discovery (RFC 7644 §4).
+  const listResponse = (page: ResourcePage, list: ListRequest, items: Record<string, unknown>[]) => {
+    const body: Record<string, unknown> = { schemas: [SCHEMA.listResponse], totalResults: page.totalResults, itemsPerPage: items.length };
+    // RFC 9865 §4: in cursor mode the response carries nextCursor instead of startIndex.
+    if (list.query.cursor === undefined) body.startIndex = list.query.startIndex;
+    else if (page.nextCursor !== undefined) body.nextCursor = page.nextCursor;
+    body.Resources = items;
+    return body;
+  };
+
+  const listKind = async (request: FastifyRequest, kind: ResourceKind, params: Record<string, unknown>) => {
+    const list = parseListRequest(params, limits);
+    const tenantId = tenantOf(request);
+    const shape = await shapesOf(tenantId);
+    const page = await resources.list(tenantId, kind, { ...list.query, include: includesFor(shape, kind, list.selection) });
+    return listResponse(
+      page,
+      list,
+      page.resources.map((r) => render(r, shape(kind), list.selection)),
+    );
+  };
+
+  // Discovery (RFC 7644 §4): the tenant's own extensions are part of the truth.
   app.get('/ServiceProviderConfig', async (_request, reply) => send(reply, 200, serviceProviderConfig(baseUrl, limits)));
-  app.get('/ResourceTypes', async (_request, reply) => {
-    const list = resourceTypeResources(baseUrl);
-    return send(reply, 200, {
-      schemas: [SCHEMA.listResponse],
-      totalResults: list.length,
-      itemsPerPage: list.length,
-      startIndex: 1,
-      Resources: list,
-    });
+  const discoveryList = (list: Record<string, unknown>[]) => ({
+    schemas: [SCHEMA.listResponse],
+    totalResults: list.length,
+    itemsPerPage: list.length,
+    startIndex: 1,
+    Resources: list,
   });
+  app.get('/ResourceTypes', async (request, reply) =>
+    send(reply, 200, discoveryList(resourceTypeResources(baseUrl, await settings.extensions(tenantOf(request))))),
+  );
   app.get<{ Params: { id: string } }>('/ResourceTypes/:id', async (request, reply) => {
-    const found = resourceTypeResources(baseUrl).find((r) => r.id === request.params.id);
-    if (!found || !resourceTypes.some((t) => t.id === request.params.id))
-      throw new MeridianError('NOT_FOUND', `Resource type '${request.params.id}' not found.`);
+    const found = resourceTypeResources(baseUrl, await settings.extensions(tenantOf(request))).find((r) => r.id === request.params.id);
+    if (!found) throw new MeridianError('NOT_FOUND', `Resource type '${request.params.id}' not found.`);
     return send(reply, 200, found);
   });
-  app.get('/Schemas', async (_request, reply) => {
-    const list = schemaResources(baseUrl);
-    return send(reply, 200, {
-      schemas: [SCHEMA.listResponse],
-      totalResults: list.length,
-      itemsPerPage: list.length,
-      startIndex: 1,
-      Resources: list,
-    });
-  });
+  app.get('/Schemas', async (request, reply) =>
+    send(reply, 200, discoveryList(schemaResources(baseUrl, await settings.extensions(tenantOf(request))))),
+  );
   app.get<{ Params: { id: string } }>('/Schemas/:id', async (request, reply) => {
-    const found = schemas.some((s) => s.id === request.params.id)
-      ? schemaResources(baseUrl).find((s) => s.id === request.params.id)
-      : undefined;
+    const wanted = request.params.id.toLowerCase();
+    const found = schemaResources(baseUrl, await settings.extensions(tenantOf(request))).find(
+      (s) => String(s.id).toLowerCase() === wanted,
+    );
     if (!found) throw new MeridianError('NOT_FOUND', `Schema '${request.params.id}' not found.`);
     return send(reply, 200, found);
   });
 
-  for (const [endpoint, kind] of Object.entries(ENDPOINTS)) {
-    // List and filter (RFC 7644 §3.4.2).
-    app.get<{ Querystring: Record<string, string | undefined> }>(`/${endpoint}`, async (request, reply) => {
-      const query = request.query;
-      const startIndex = Math.max(1, parsePositiveInt(query.startIndex, 'startIndex', 1));
-      const count = Math.min(Math.max(0, parsePositiveInt(query.count, 'count', limits.defaultCount)), limits.maxResults);
-      const filter = query.filter !== undefined && query.filter.trim() !== '' ? parseScimFilter(query.filter) : undefined;
-      const page = await resources.list(tenantOf(request), kind, { startIndex, count, ...(filter ? { filter } : {}) });
-      return send(reply, 200, {
-        schemas: [SCHEMA.listResponse],
-        totalResults: page.totalResults,
-        itemsPerPage: page.resources.length,
-        startIndex,
-        Resources: page.resources.map((r) => renderResource(r, baseUrl)),
+  // Search across resource types (RFC 7644 §3.4.3): Users, then Groups, as one list.
+  app.post('/.search', async (request, reply) => {
+    const params = (request.body ?? {}) as Record<string, unknown>;
+    const list = parseListRequest(params, limits);
+    if (list.query.cursor !== undefined || list.query.sortBy !== undefined) {
+      throw new MeridianError('INVALID_INPUT', "A search at the root pages by 'startIndex' and does not sort; search /Users or /Groups for that.", {
+        field: list.query.cursor !== undefined ? 'cursor' : 'sortBy',
       });
+    }
+    const tenantId = tenantOf(request);
+    const shape = await shapesOf(tenantId);
+    let skip = list.query.startIndex - 1;
+    let room = list.query.count;
+    let total = 0;
+    const items: Record<string, unknown>[] = [];
+    let applicable = 0;
+    for (const kind of KINDS) {
+      let page: ResourcePage;
+      try {
+        // Ask for enough rows to fill the page after skipping what earlier kinds did not use.
+        page = await resources.list(tenantId, kind, {
+          ...list.query,
+          startIndex: skip + 1,
+          count: room,
+          include: includesFor(shape, kind, list.selection),
+        });
+      } catch (error) {
+        // A filter on attributes one kind lacks matches none of that kind.
+        if (error instanceof MeridianError && error.code === 'INVALID_FILTER') continue;
+        throw error;
+      }
+      applicable++;
+      total += page.totalResults;
+      items.push(...page.resources.map((r) => render(r, shape(kind), list.selection)));
+      room -= page.resources.length;
+      skip = Math.max(0, skip - page.totalResults);
+    }
+    if (applicable === 0 && list.query.filter) throw new MeridianError('INVALID_FILTER', 'The filter names no attribute of any resource type.');
+    return send(reply, 200, listResponse({ totalResults: total, resources: [] }, list, items));
+  });
+
+  // The authenticated end user (RFC 7644 §3.11), changing only what the tenant's self-service policy allows.
+  const meOf = (request: FastifyRequest): { tenantId: string; userId: string } => {
+    const principal = principalOf(request);
+    if (principal.userId === undefined) throw new MeridianError('FORBIDDEN', "/Me needs an end user's token.");
+    return { tenantId: principal.tenantId, userId: principal.userId };
+  };
+  app.get('/Me', async (request, reply) => {
+    const { tenantId, userId } = meOf(request);
+    const resource = await resources.getOwn(tenantId, userId);
+    return sendResource(reply, 200, render(resource, await resources.shapeOf(tenantId, 'User'), selectionOf(request)));
+  });
+  app.put('/Me', async (request, reply) => {
+    const { tenantId, userId } = meOf(request);
+    const updated = await resources.replaceOwn(tenantId, userId, request.body, contextOf(request), ifMatchVersion(request));
+    return sendResource(reply, 200, render(updated, await resources.shapeOf(tenantId, 'User'), selectionOf(request)));
+  });
+  app.patch('/Me', async (request, reply) => {
+    const { tenantId, userId } = meOf(request);
+    const updated = await resources.patchOwn(tenantId, userId, request.body, contextOf(request), ifMatchVersion(request));
+    return sendResource(reply, 200, render(updated, await resources.shapeOf(tenantId, 'User'), selectionOf(request)));
+  });
+  for (const method of ['POST', 'DELETE'] as const) {
+    app.route({
+      method,
+      url: '/Me',
+      handler: async () => {
+        throw new MeridianError('FORBIDDEN', 'End users read and edit their own User; creating or deleting it is for provisioning.');
+      },
     });
+  }
+
+  registerBulkRoute(app, { resources, baseUrl, maxOperations: limits.maxOperations, tenantOf, contextOf });
+
+  for (const [endpoint, kind] of Object.entries(ENDPOINTS)) {
+    // List and filter (RFC 7644 §3.4.2), by index or by cursor (RFC 9865).
+    app.get(`/${endpoint}`, async (request, reply) => send(reply, 200, await listKind(request, kind, request.query as Record<string, unknown>)));
+    app.post(`/${endpoint}/.search`, async (request, reply) =>
+      send(reply, 200, await listKind(request, kind, (request.body ?? {}) as Record<string, unknown>)),
+    );
 
     app.post(`/${endpoint}`, async (request, reply) => {
-      const created = await resources.create(tenantOf(request), kind, request.body, contextOf(request));
-      const body = renderResource(created, baseUrl);
-      reply.header('location', (body.meta as { location: string }).location).header('etag', (body.meta as { version: string }).version);
-      return send(reply, 201, body);
+      const selection = selectionOf(request);
+      const tenantId = tenantOf(request);
+      const created = await resources.create(tenantId, kind, request.body, contextOf(request));
+      return sendResource(reply, 201, render(created, await resources.shapeOf(tenantId, kind), selection));
     });
 
     app.get<{ Params: { id: string } }>(`/${endpoint}/:id`, async (request, reply) => {
-      const resource = await resources.get(tenantOf(request), kind, request.params.id);
-      const body = renderResource(resource, baseUrl);
+      const selection = selectionOf(request);
+      const tenantId = tenantOf(request);
+      const shape = await shapesOf(tenantId);
+      const resource = await resources.get(tenantId, kind, request.params.id, includesFor(shape, kind, selection));
+      const body = render(resource, shape(kind), selection);
       const etag = (body.meta as { version: string }).version;
       const ifNoneMatch = parseEtag(request.headers['if-none-match']);
       if (ifNoneMatch === 'any' || ifNoneMatch === resource.version) {
         return reply.code(304).header('etag', etag).send();
       }
-      reply.header('etag', etag);
-      return send(reply, 200, body);
+      return sendResource(reply, 200, body);
     });
 
     app.put<{ Params: { id: string } }>(`/${endpoint}/:id`, async (request, reply) => {
-      const updated = await resources.replace(
-        tenantOf(request),
-        kind,
-        request.params.id,
-        request.body,
-        contextOf(request),
-        ifMatchVersion(request),
-      );
-      const body = renderResource(updated, baseUrl);
-      reply.header('etag', (body.meta as { version: string }).version);
-      return send(reply, 200, body);
+      const selection = selectionOf(request);
+      const tenantId = tenantOf(request);
+      const updated = await resources.replace(tenantId, kind, request.params.id, request.body, contextOf(request), ifMatchVersion(request));
+      return sendResource(reply, 200, render(updated, await resources.shapeOf(tenantId, kind), selection));
     });
 
-    app.patch(`/${endpoint}/:id`, async (_request, reply) =>
-      send(reply, 501, scimErrorBody(501, 'PATCH is not supported yet; see /ServiceProviderConfig.')),
-    );
+    // RFC 7644 §3.5.2: a group PATCH answers 204 (what Entra ID and Okta expect) unless the client asks for attributes.
+    app.patch<{ Params: { id: string } }>(`/${endpoint}/:id`, async (request, reply) => {
+      const selection = selectionOf(request);
+      const tenantId = tenantOf(request);
+      const shape = await shapesOf(tenantId);
+      const quiet = kind === 'Group' && !hasSelection(selection);
+      const include = quiet ? { members: false, groups: false } : includesFor(shape, kind, selection);
+      const updated = await resources.patch(tenantId, kind, request.params.id, request.body, contextOf(request), {
+        ...ifMatchVersion(request),
+        include,
+      });
+      const body = render(updated, shape(kind), selection);
+      if (quiet) return reply.code(204).header('etag', (body.meta as { version: string }).version).send();
+      return sendResource(reply, 200, body);
+    });
 
     app.delete<{ Params: { id: string } }>(`/${endpoint}/:id`, async (request, reply) => {
       await resources.delete(tenantOf(request), kind, request.params.id, contextOf(request), ifMatchVersion(request));

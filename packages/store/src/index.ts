@@ -13,3 +13,4 @@ export { filterToSql, type SortExpression, type SqlFragment, sortToSql } from '.
 export { createOrm, migrate, type OrmOptions } from './orm/create-orm.js';
 export { translateDatabaseError } from './orm/database-errors.js';
 export { Argon2PasswordHasher } from './secrets/argon2-password-hasher.js';
+export { PostgresTenantSettingsStore } from './tenancy/postgres-tenant-settings-store.js';

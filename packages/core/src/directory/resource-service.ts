@@ -1,20 +1,25 @@
 import { MeridianError } from '../errors/meridian-error.js';
 import { resourceEventType } from '../events/domain-event.js';
 import type { Filter } from '../filter/ast.js';
+import { applyPatch, type MemberChange } from '../patch/apply.js';
+import { type PatchOperation, parsePatchRequest } from '../patch/parse.js';
 import type { Page, PageRequest } from '../ports/admin.js';
 import type {
   DirectoryStore,
   DirectoryTransaction,
   PasswordHasher,
+  ResourceIncludes,
   ResourcePage,
   ResourceQuery,
   ResourceWrite,
 } from '../ports/directory.js';
+import type { SelfServicePolicy } from '../ports/tenant-settings.js';
 import type { GroupMember, ScimResource } from '../scim/resource.js';
-import { parseResourceInput, type ResourceInput } from '../scim/resource-input.js';
-import { type ResourceKind, resourceShapes } from '../scim/resource-types.js';
+import { type JsonObject, parseResourceInput, type ResourceInput } from '../scim/resource-input.js';
+import { coreSchemaOf, type ResourceKind, type ResourceShape, resourceShapes } from '../scim/resource-types.js';
 import { checkPage } from '../tenancy/admin-service.js';
 import type { RequestContext } from '../tenancy/model.js';
+import { assertImmutableUnchanged, assertOnlyEditable, uniqueAttributes } from './attribute-rules.js';
 
 /** Preconditions a client may attach to a write (RFC 7644 §3.14). */
 export interface WritePreconditions {
@@ -22,20 +27,52 @@ export interface WritePreconditions {
   ifMatchVersion?: number;
 }
 
-/** Creates, replaces, deletes and reads SCIM resources of one tenant. */
+/** Where a tenant's resource shapes and self-service policy come from ({@link TenantSettingsService}). */
+export interface TenantSchemaSource {
+  shapeOf(tenantId: string, kind: ResourceKind): Promise<ResourceShape>;
+  selfServicePolicy(tenantId: string): Promise<SelfServicePolicy>;
+}
+
+/** Built-in schemas only, and no self-service: for tools and tests without tenant settings. */
+const BUILT_IN: TenantSchemaSource = {
+  shapeOf: async (_tenantId, kind) => resourceShapes[kind],
+  selfServicePolicy: async () => ({ editableAttributes: [] }),
+};
+
+/** Paging beyond this index must use cursors (RFC 9865): OFFSET costs grow with the offset. */
+export const MAX_START_INDEX = 100_000;
+
+const ALL: ResourceIncludes = { members: true, groups: true };
+const NONE: ResourceIncludes = { members: false, groups: false };
+
+/** Options of a PATCH. */
+export interface PatchOptions extends WritePreconditions {
+  /** What to load into the returned resource; nothing by default (a group's members are never loaded to patch it). */
+  include?: ResourceIncludes;
+}
+
+/** Creates, replaces, patches, deletes and reads SCIM resources of one tenant. */
 export class ResourceService {
   constructor(
     private readonly store: DirectoryStore,
     private readonly passwords: PasswordHasher,
+    private readonly schemas: TenantSchemaSource = BUILT_IN,
   ) {}
+
+  /** The shape of a resource kind in a tenant, custom extensions included. */
+  shapeOf(tenantId: string, kind: ResourceKind): Promise<ResourceShape> {
+    return this.schemas.shapeOf(tenantId, kind);
+  }
 
   /** Creates a resource from a SCIM body (RFC 7644 §3.3). */
   async create(tenantId: string, kind: ResourceKind, body: unknown, context: RequestContext): Promise<ScimResource> {
-    const input = parseResourceInput(resourceShapes[kind], body);
+    const shape = await this.shapeOf(tenantId, kind);
+    const input = parseResourceInput(shape, body);
     // argon2id is slow on purpose: hash before the transaction opens, not inside it.
-    const passwordHash = await this.hashPassword(input);
+    const passwordHash = await this.hashPassword(input.password);
     return this.store.transaction(tenantId, async (tx) => {
-      const values = await this.toWrite(tx, kind, input, passwordHash);
+      const values = await toWrite(tx, kind, input, passwordHash);
+      await assertUnique(tx, shape, kind, input.attributes, undefined);
       const created = await tx.insert(kind, values);
       await tx.record(
         {
@@ -53,7 +90,7 @@ export class ResourceService {
     });
   }
 
-  /** Replaces a resource with a SCIM body (RFC 7644 §3.5.1). */
+  /** Replaces a resource with a SCIM body (RFC 7644 §3.5.1); immutable attributes keep their value. */
   async replace(
     tenantId: string,
     kind: ResourceKind,
@@ -62,11 +99,14 @@ export class ResourceService {
     context: RequestContext,
     preconditions: WritePreconditions = {},
   ): Promise<ScimResource> {
-    const input = parseResourceInput(resourceShapes[kind], body);
-    const passwordHash = await this.hashPassword(input);
+    const shape = await this.shapeOf(tenantId, kind);
+    const input = parseResourceInput(shape, body);
+    const passwordHash = await this.hashPassword(input.password);
     return this.store.transaction(tenantId, async (tx) => {
-      const current = await this.requireCurrent(tx, kind, id, preconditions);
-      const values = await this.toWrite(tx, kind, input, passwordHash);
+      const current = await requireCurrent(tx, kind, id, preconditions, { members: kind === 'Group', groups: false });
+      assertImmutableUnchanged(shape, current.attributes, input.attributes);
+      const values = await toWrite(tx, kind, input, passwordHash);
+      await assertUnique(tx, shape, kind, input.attributes, id);
       const updated = await tx.update(kind, id, current.version, values);
       await tx.record(
         {
@@ -76,28 +116,28 @@ export class ResourceService {
           resourceId: id,
           version: updated.version,
           before: auditView(current),
-          after: auditView(updated),
+          after: { ...auditView(updated), ...(values.members ? { members: values.members.map((m) => m.value) } : {}) },
         },
         context,
       );
-      return updated;
+      return (await tx.find(kind, id, ALL)) ?? updated;
     });
   }
 
   /**
    * Modifies a resource with a SCIM PatchOp body (RFC 7644 §3.5.2): all
-   * operations apply, or none.
+   * operations apply, or none. A group's members change row by row and
+   * are never loaded, so the cost does not depend on the group's size.
    */
   async patch(
-    _tenantId: string,
+    tenantId: string,
     kind: ResourceKind,
-    _id: string,
-    _body: unknown,
-    _context: RequestContext,
-    _preconditions: WritePreconditions = {},
+    id: string,
+    body: unknown,
+    context: RequestContext,
+    options: PatchOptions = {},
   ): Promise<ScimResource> {
-    // Wired to the patch engine (patch/apply.ts) next.
-    throw new MeridianError('INVALID_INPUT', `PATCH of ${kind} is not available yet.`);
+    return this.patchWith(tenantId, kind, id, body, context, options, undefined);
   }
 
   /** Deletes a resource (RFC 7644 §3.6). */
@@ -109,7 +149,7 @@ export class ResourceService {
     preconditions: WritePreconditions = {},
   ): Promise<void> {
     await this.store.transaction(tenantId, async (tx) => {
-      const current = await this.requireCurrent(tx, kind, id, preconditions);
+      const current = await requireCurrent(tx, kind, id, preconditions, { members: kind === 'Group', groups: false });
       await tx.remove(kind, id);
       await tx.record(
         {
@@ -127,8 +167,8 @@ export class ResourceService {
   }
 
   /** Reads one resource; NOT_FOUND when it does not exist in this tenant. */
-  async get(tenantId: string, kind: ResourceKind, id: string): Promise<ScimResource> {
-    const found = await this.store.get(tenantId, kind, id);
+  async get(tenantId: string, kind: ResourceKind, id: string, include: ResourceIncludes = ALL): Promise<ScimResource> {
+    const found = await this.store.get(tenantId, kind, id, include);
     if (!found) throw notFound(kind, id);
     return found;
   }
@@ -138,47 +178,189 @@ export class ResourceService {
     return this.store.page(tenantId, kind, checkPage(page), filter);
   }
 
-  /** Lists a page of resources. */
-  list(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
-    return this.store.list(tenantId, kind, query);
+  /** Lists a page of resources: index paging (RFC 7644 §3.4.2.4) or cursor paging (RFC 9865). */
+  async list(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
+    if (query.cursor === undefined && query.startIndex > MAX_START_INDEX) {
+      throw new MeridianError('TOO_MANY', `startIndex beyond ${MAX_START_INDEX} is not served; page with 'cursor' (RFC 9865) instead.`, {
+        field: 'startIndex',
+      });
+    }
+    return this.store.list(tenantId, kind, { ...query, shape: await this.shapeOf(tenantId, kind) });
   }
 
-  private async requireCurrent(
-    tx: DirectoryTransaction,
+  /** The end user's own User (`/Me`, RFC 7644 §3.11). */
+  getOwn(tenantId: string, userId: string): Promise<ScimResource> {
+    return this.get(tenantId, 'User', userId);
+  }
+
+  /**
+   * Patches the end user's own User; only attributes the tenant's
+   * self-service policy lists may change (draft-ietf-scim-use-cases §3.4).
+   */
+  async patchOwn(tenantId: string, userId: string, body: unknown, context: RequestContext, options: PatchOptions = {}): Promise<ScimResource> {
+    const policy = await this.schemas.selfServicePolicy(tenantId);
+    return this.patchWith(tenantId, 'User', userId, body, context, { include: ALL, ...options }, policy);
+  }
+
+  /** Replaces the end user's own User, under the same policy as {@link patchOwn}. */
+  async replaceOwn(tenantId: string, userId: string, body: unknown, context: RequestContext, preconditions: WritePreconditions = {}) {
+    const policy = await this.schemas.selfServicePolicy(tenantId);
+    const shape = await this.shapeOf(tenantId, 'User');
+    const input = parseResourceInput(shape, body);
+    const passwordHash = await this.hashPassword(input.password);
+    return this.store.transaction(tenantId, async (tx) => {
+      const current = await requireCurrent(tx, 'User', userId, preconditions, NONE);
+      // A PUT of one's own User keeps what the policy does not let them change.
+      assertOnlyEditable(shape, documentOf(current), { ...input.attributes, ...externalIdOf(input) }, input.password !== undefined, policy);
+      assertImmutableUnchanged(shape, current.attributes, input.attributes);
+      const values = await toWrite(tx, 'User', input, passwordHash);
+      await assertUnique(tx, shape, 'User', input.attributes, userId);
+      const updated = await tx.update('User', userId, current.version, values);
+      await tx.record(
+        {
+          type: resourceEventType('User', 'replaced'),
+          tenantId,
+          resourceType: 'User',
+          resourceId: userId,
+          version: updated.version,
+          before: auditView(current),
+          after: auditView(updated),
+        },
+        context,
+      );
+      return (await tx.find('User', userId, ALL)) ?? updated;
+    });
+  }
+
+  private async patchWith(
+    tenantId: string,
     kind: ResourceKind,
     id: string,
-    preconditions: WritePreconditions,
+    body: unknown,
+    context: RequestContext,
+    options: PatchOptions,
+    policy: SelfServicePolicy | undefined,
   ): Promise<ScimResource> {
-    const current = await tx.find(kind, id);
-    if (!current) throw notFound(kind, id);
-    if (preconditions.ifMatchVersion !== undefined && preconditions.ifMatchVersion !== current.version) {
-      throw new MeridianError('PRECONDITION_FAILED', `The ${kind} has changed since version ${preconditions.ifMatchVersion}.`);
+    const shape = await this.shapeOf(tenantId, kind);
+    const operations = parsePatchRequest(body);
+    const hashes = await this.hashPatchPasswords(operations);
+    return this.store.transaction(tenantId, async (tx) => {
+      const current = await requireCurrent(tx, kind, id, options, NONE);
+      const before = documentOf(current);
+      const result = applyPatch(shape, before, operations);
+      const input = parseResourceInput(shape, { schemas: [coreSchemaOf(kind)], ...result.document });
+      if (policy) {
+        if (result.memberChanges.length > 0) throw new MeridianError('FORBIDDEN', 'End users cannot change group members.');
+        assertOnlyEditable(shape, before, { ...input.attributes, ...externalIdOf(input) }, input.password !== undefined, policy);
+      }
+      assertImmutableUnchanged(shape, current.attributes, input.attributes);
+      const passwordHash = input.password === undefined ? undefined : hashes.get(input.password);
+      if (input.password !== undefined && passwordHash === undefined) {
+        throw new TypeError('Every password a PATCH can produce is hashed before the transaction.');
+      }
+      const attributes = { ...input.attributes };
+      delete attributes.members;
+      const values: ResourceWrite = { externalId: input.externalId, attributes, extensionSchemas: input.extensionSchemas };
+      if (passwordHash !== undefined) values.passwordHash = passwordHash;
+      await assertUnique(tx, shape, kind, attributes, id);
+      const updated = await tx.update(kind, id, current.version, values);
+      const members = await applyMemberChanges(tx, kind, id, result.memberChanges);
+      await tx.record(
+        {
+          type: resourceEventType(kind, 'updated'),
+          tenantId,
+          resourceType: kind,
+          resourceId: id,
+          version: updated.version,
+          before: auditView(current),
+          after: {
+            ...auditView(updated),
+            ...(members.added.length > 0 ? { membersAdded: members.added } : {}),
+            ...(members.removed.length > 0 ? { membersRemoved: members.removed } : {}),
+          },
+        },
+        context,
+      );
+      const include = options.include ?? NONE;
+      return include.members || include.groups ? ((await tx.find(kind, id, include)) ?? updated) : updated;
+    });
+  }
+
+  private hashPassword(password: string | undefined): Promise<string | undefined> {
+    return password === undefined ? Promise.resolve(undefined) : this.passwords.hash(password);
+  }
+
+  /** Hashes every clear password a PATCH may set, before its transaction opens. */
+  private async hashPatchPasswords(operations: PatchOperation[]): Promise<Map<string, string>> {
+    const candidates = new Set<string>();
+    for (const op of operations) {
+      if (op.op === 'remove') continue;
+      if (op.path?.attribute.toLowerCase() === 'password' && typeof op.value === 'string') candidates.add(op.value);
+      if (op.path === undefined && typeof op.value === 'object' && op.value !== null) {
+        for (const [key, value] of Object.entries(op.value)) {
+          if (key.toLowerCase() === 'password' && typeof value === 'string') candidates.add(value);
+        }
+      }
     }
-    return current;
+    const hashes = new Map<string, string>();
+    for (const password of candidates) hashes.set(password, await this.passwords.hash(password));
+    return hashes;
   }
+}
 
-  private hashPassword(input: ResourceInput): Promise<string | undefined> {
-    return input.password === undefined ? Promise.resolve(undefined) : this.passwords.hash(input.password);
+async function requireCurrent(
+  tx: DirectoryTransaction,
+  kind: ResourceKind,
+  id: string,
+  preconditions: WritePreconditions,
+  include: ResourceIncludes,
+): Promise<ScimResource> {
+  const current = await tx.find(kind, id, include);
+  if (!current) throw notFound(kind, id);
+  if (preconditions.ifMatchVersion !== undefined && preconditions.ifMatchVersion !== current.version) {
+    throw new MeridianError('PRECONDITION_FAILED', `The ${kind} has changed since version ${preconditions.ifMatchVersion}.`);
   }
+  return current;
+}
 
-  private async toWrite(
-    tx: DirectoryTransaction,
-    kind: ResourceKind,
-    input: ResourceInput,
-    passwordHash: string | undefined,
-  ): Promise<ResourceWrite> {
-    const members = kind === 'Group' ? await resolveGroupMembers(tx, input) : [];
-    const attributes = { ...input.attributes };
-    delete attributes.members;
-    const values: ResourceWrite = {
-      externalId: input.externalId,
-      attributes,
-      extensionSchemas: input.extensionSchemas,
-      members,
-    };
-    if (passwordHash !== undefined) values.passwordHash = passwordHash;
-    return values;
+async function toWrite(
+  tx: DirectoryTransaction,
+  kind: ResourceKind,
+  input: ResourceInput,
+  passwordHash: string | undefined,
+): Promise<ResourceWrite> {
+  const attributes = { ...input.attributes };
+  delete attributes.members;
+  const values: ResourceWrite = { externalId: input.externalId, attributes, extensionSchemas: input.extensionSchemas };
+  if (kind === 'Group') values.members = await resolveGroupMembers(tx, input);
+  if (passwordHash !== undefined) values.passwordHash = passwordHash;
+  return values;
+}
+
+/** RFC 7643 §2.1 `uniqueness: server` on tenant extension attributes (userName and displayName have unique indexes). */
+async function assertUnique(
+  tx: DirectoryTransaction,
+  shape: ResourceShape,
+  kind: ResourceKind,
+  attributes: JsonObject,
+  exceptId: string | undefined,
+): Promise<void> {
+  for (const unique of uniqueAttributes(shape, attributes)) {
+    if (await tx.valueTaken(kind, unique.keys, unique.value, unique.caseExact, exceptId)) {
+      throw new MeridianError('UNIQUENESS', `Another ${kind} already has this '${unique.keys.join(':')}'.`, { field: unique.keys.join(':') });
+    }
   }
+}
+
+async function applyMemberChanges(
+  tx: DirectoryTransaction,
+  kind: ResourceKind,
+  id: string,
+  changes: MemberChange[],
+): Promise<{ added: string[]; removed: string[] }> {
+  if (changes.length === 0) return { added: [], removed: [] };
+  if (kind !== 'Group') throw new TypeError('applyPatch only produces member changes for groups.');
+  return tx.changeMembers(id, changes);
 }
 
 async function resolveGroupMembers(tx: DirectoryTransaction, input: ResourceInput): Promise<GroupMember[]> {
@@ -207,10 +389,19 @@ function notFound(kind: ResourceKind, id: string): MeridianError {
   return new MeridianError('NOT_FOUND', `${kind} '${id}' not found.`);
 }
 
+/** The stored document a PATCH works on: attributes and externalId, never members or a password. */
+function documentOf(resource: ScimResource): JsonObject {
+  return { ...(JSON.parse(JSON.stringify(resource.attributes)) as JsonObject), ...(resource.externalId !== undefined ? { externalId: resource.externalId } : {}) };
+}
+
+function externalIdOf(input: ResourceInput): JsonObject {
+  return input.externalId !== undefined ? { externalId: input.externalId } : {};
+}
+
 /** The values recorded in an audit diff: attributes without secrets. */
 function auditView(resource: ScimResource): Record<string, unknown> {
   const view: Record<string, unknown> = { ...resource.attributes };
   if (resource.externalId !== undefined) view.externalId = resource.externalId;
-  if (resource.kind === 'Group') view.members = resource.members.map((m) => m.value);
+  if (resource.kind === 'Group' && resource.members.length > 0) view.members = resource.members.map((m) => m.value);
   return view;
 }

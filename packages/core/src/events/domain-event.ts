@@ -4,12 +4,17 @@ import type { ResourceKind } from '../scim/resource-types.js';
 export type EventType =
   | 'user.created'
   | 'user.replaced'
+  | 'user.updated'
   | 'user.deleted'
   | 'group.created'
   | 'group.replaced'
+  | 'group.updated'
   | 'group.deleted'
   | 'community.created'
   | 'tenant.created'
+  | 'tenant.policy_changed'
+  | 'schema.created'
+  | 'schema.deleted'
   | 'token.created'
   | 'token.revoked';
 
@@ -17,18 +22,23 @@ export type EventType =
 export const EVENT_TYPES: readonly EventType[] = [
   'user.created',
   'user.replaced',
+  'user.updated',
   'user.deleted',
   'group.created',
   'group.replaced',
+  'group.updated',
   'group.deleted',
   'community.created',
   'tenant.created',
+  'tenant.policy_changed',
+  'schema.created',
+  'schema.deleted',
   'token.created',
   'token.revoked',
 ];
 
 /** The kinds of resource an event can be about. */
-export type EventResourceType = ResourceKind | 'Community' | 'Tenant' | 'Token';
+export type EventResourceType = ResourceKind | 'Community' | 'Tenant' | 'Token' | 'Schema';
 
 /**
  * A change, written in the same transaction as the change itself: once to the
@@ -47,7 +57,7 @@ export interface DomainEvent {
   after?: Record<string, unknown> | null;
 }
 
-/** The event type for a change to a SCIM resource. */
-export function resourceEventType(kind: ResourceKind, verb: 'created' | 'replaced' | 'deleted'): EventType {
+/** The event type for a change to a SCIM resource: PUT replaces, PATCH updates. */
+export function resourceEventType(kind: ResourceKind, verb: 'created' | 'replaced' | 'updated' | 'deleted'): EventType {
   return `${kind === 'User' ? 'user' : 'group'}.${verb}`;
 }

@@ -5,6 +5,8 @@ export interface TokenRequest {
   name: string;
   /** Null for a platform token. */
   tenantId: string | null;
+  /** For an end-user token: the id or userName of its User in the tenant. */
+  user?: string;
   scopes: Scope[];
   expiresAt: Date | null;
 }

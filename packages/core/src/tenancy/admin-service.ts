@@ -1,5 +1,5 @@
 import { MeridianError } from '../errors/meridian-error.js';
-import type { AdminStore, IssuedToken, Page, PageRequest } from '../ports/admin.js';
+import type { AdminStore, IssuedToken, Page, PageRequest, TokenRequest } from '../ports/admin.js';
 import type { Clock } from '../ports/clock.js';
 import {
   type ApiToken,
@@ -88,7 +88,7 @@ export class AdminService {
   /** Issues a token for a tenant (by slug or id), or a platform token when `tenant` is null. */
   async issueToken(
     principal: Principal,
-    values: { tenant: string | null; scopes: string | string[]; name?: string; expiresInDays?: number },
+    values: { tenant: string | null; scopes: string | string[]; name?: string; expiresInDays?: number; user?: string },
     context: RequestContext,
   ): Promise<IssuedToken> {
     const tenant = values.tenant === null ? null : await this.visibleTenant(principal, values.tenant);
@@ -98,6 +98,16 @@ export class AdminService {
     if (tenant !== null && scopes.includes('admin')) {
       throw new MeridianError('INVALID_INPUT', "The 'admin' scope is only for platform tokens.", { field: 'scopes' });
     }
+    // Least privilege: an end user's token does /Me and nothing else, and only an end user's token does /Me.
+    const user = values.user?.trim();
+    if (user !== undefined && user !== '' && (tenant === null || scopes.length !== 1 || scopes[0] !== 'scim:me')) {
+      throw new MeridianError('INVALID_INPUT', "A token for a user is a tenant token with exactly the 'scim:me' scope.", {
+        field: 'scopes',
+      });
+    }
+    if ((user === undefined || user === '') && scopes.includes('scim:me')) {
+      throw new MeridianError('INVALID_INPUT', "The 'scim:me' scope needs the user the token belongs to.", { field: 'user' });
+    }
     let expiresAt: Date | null = null;
     if (values.expiresInDays !== undefined) {
       if (!Number.isFinite(values.expiresInDays) || values.expiresInDays <= 0 || values.expiresInDays > 3650) {
@@ -106,7 +116,9 @@ export class AdminService {
       expiresAt = new Date(this.clock.now().getTime() + values.expiresInDays * 86_400_000);
     }
     const name = requireName(values.name ?? `${tenant?.slug ?? 'platform'} token`, 'name');
-    return this.store.issueToken({ name, tenantId: tenant?.id ?? null, scopes, expiresAt }, context);
+    const request: TokenRequest = { name, tenantId: tenant?.id ?? null, scopes, expiresAt };
+    if (user !== undefined && user !== '') request.user = user;
+    return this.store.issueToken(request, context);
   }
 
   /** Lists the tokens of a tenant, or the platform tokens when `tenant` is null. */
@@ -154,6 +166,13 @@ export class AdminService {
     if (communityId !== undefined) filter.communityId = communityId;
     if (principal.kind === 'tenant') filter.tenantId = principal.tenantId;
     return this.store.listTenants(page, filter);
+  }
+
+  /** Finds a tenant the principal may administer (platform admin, or the tenant's own admin token). */
+  async authorizeTenantAdmin(principal: Principal, slugOrId: string): Promise<Tenant> {
+    const tenant = await this.visibleTenant(principal, slugOrId);
+    requireTenantAdmin(principal, tenant.id);
+    return tenant;
   }
 
   /**

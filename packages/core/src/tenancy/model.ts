@@ -15,11 +15,14 @@ export interface Tenant {
   createdAt: Date;
 }
 
-/** Scopes an API token may carry. */
-export type Scope = 'scim:read' | 'scim:write' | 'graphql:read' | 'graphql:write' | 'admin';
+/**
+ * Scopes an API token may carry. `scim:me` is the end user's: read and
+ * self-service edits of their own User through `/Me`, nothing else.
+ */
+export type Scope = 'scim:read' | 'scim:write' | 'scim:me' | 'graphql:read' | 'graphql:write' | 'admin';
 
 /** Every scope, in a stable order. */
-export const SCOPES: readonly Scope[] = ['scim:read', 'scim:write', 'graphql:read', 'graphql:write', 'admin'];
+export const SCOPES: readonly Scope[] = ['scim:read', 'scim:write', 'scim:me', 'graphql:read', 'graphql:write', 'admin'];
 
 /** An API token as listed (never with its secret). */
 export interface ApiToken {
@@ -27,6 +30,8 @@ export interface ApiToken {
   name: string;
   /** Null for a platform token. */
   tenantId: string | null;
+  /** The User an end-user token belongs to (`scim:me`); null otherwise. */
+  userId: string | null;
   scopes: Scope[];
   /** The first characters of the token, to recognise it in lists. */
   prefix: string;
@@ -39,7 +44,7 @@ export interface ApiToken {
 /** Who is calling: resolved from a bearer token. */
 export type Principal =
   | { kind: 'platform'; tokenId: string; scopes: Scope[] }
-  | { kind: 'tenant'; tokenId: string; tenantId: string; scopes: Scope[] };
+  | { kind: 'tenant'; tokenId: string; tenantId: string; scopes: Scope[]; userId?: string };
 
 /** The actor recorded in audit entries. */
 export interface Actor {

@@ -64,6 +64,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(scimPlugin, {
     prefix: '/scim/v2',
     resources: runtime.resources,
+    settings: runtime.settings,
     authenticate,
     baseUrl: `${config.publicUrl}/scim/v2`,
     limits: { maxResults: config.scimMaxResults },

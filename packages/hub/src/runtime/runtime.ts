@@ -1,4 +1,4 @@
-import { AdminService, ResourceService, systemClock } from '@meridian/core';
+import { AdminService, ResourceService, systemClock, TenantSettingsService } from '@meridian/core';
 import {
   Argon2PasswordHasher,
   acquireEmbeddedDatabase,
@@ -9,6 +9,7 @@ import {
   migrate,
   PostgresAdminStore,
   PostgresDirectoryStore,
+  PostgresTenantSettingsStore,
 } from '@meridian/store';
 import type { HubConfig } from '../config/config.js';
 
@@ -20,6 +21,7 @@ export interface Runtime {
   adminStore: PostgresAdminStore;
   admin: AdminService;
   resources: ResourceService;
+  settings: TenantSettingsService;
   /** Migrations applied while opening. */
   applied: string[];
   close(): Promise<void>;
@@ -37,13 +39,15 @@ export async function openRuntime(config: HubConfig, role: EmbeddedRole, log: (m
     const orm = await createOrm({ url: databaseUrl });
     const applied = await migrate(orm);
     const adminStore = new PostgresAdminStore(orm, systemClock);
+    const settings = new TenantSettingsService(new PostgresTenantSettingsStore(orm, systemClock), systemClock);
     return {
       orm,
       databaseUrl,
       embedded,
       adminStore,
       admin: new AdminService(adminStore, systemClock),
-      resources: new ResourceService(new PostgresDirectoryStore(orm, systemClock), new Argon2PasswordHasher()),
+      resources: new ResourceService(new PostgresDirectoryStore(orm, systemClock), new Argon2PasswordHasher(), settings),
+      settings,
       applied,
       async close() {
         await orm.close(true);

@@ -1,16 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type {
-  AdminStore,
-  ApiToken,
-  Clock,
-  Community,
-  IssuedToken,
-  Page,
-  PageRequest,
-  RequestContext,
-  Scope,
-  Tenant,
-  TokenRequest,
+import {
+  type AdminStore,
+  type ApiToken,
+  type Clock,
+  type Community,
+  type IssuedToken,
+  MeridianError,
+  type Page,
+  type PageRequest,
+  type RequestContext,
+  type Scope,
+  type Tenant,
+  type TokenRequest,
 } from '@meridian/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
@@ -31,6 +32,7 @@ export function hashTokenSecret(secret: string): string {
 interface TokenRow {
   id: string;
   tenant_id: string | null;
+  user_id: string | null;
   name: string;
   prefix: string;
   scopes: string[];
@@ -44,6 +46,7 @@ function toToken(row: TokenRow): ApiToken {
   return {
     id: row.id,
     tenantId: row.tenant_id,
+    userId: row.user_id,
     name: row.name,
     prefix: row.prefix,
     scopes: row.scopes as Scope[],
@@ -209,9 +212,11 @@ export class PostgresAdminStore implements AdminStore {
   issueToken(request: TokenRequest, context: RequestContext): Promise<IssuedToken> {
     return this.write(async (em, now) => {
       const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+      const userId = request.user === undefined ? null : await findUserId(em, request.tenantId, request.user);
       const row: TokenRow = {
         id: uuidv7(),
         tenant_id: request.tenantId,
+        user_id: userId,
         name: request.name,
         prefix: token.slice(0, 10),
         scopes: request.scopes,
@@ -221,9 +226,9 @@ export class PostgresAdminStore implements AdminStore {
         last_used_at: null,
       };
       await em.execute(
-        `insert into api_token (id, tenant_id, name, prefix, secret_hash, scopes, created_at, expires_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?)`,
-        [row.id, row.tenant_id, row.name, row.prefix, hashTokenSecret(token), pgArray(row.scopes), now, row.expires_at],
+        `insert into api_token (id, tenant_id, user_id, name, prefix, secret_hash, scopes, created_at, expires_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [row.id, row.tenant_id, row.user_id, row.name, row.prefix, hashTokenSecret(token), pgArray(row.scopes), now, row.expires_at],
       );
       await recordEvent(
         em,
@@ -232,7 +237,7 @@ export class PostgresAdminStore implements AdminStore {
           tenantId: request.tenantId,
           resourceType: 'Token',
           resourceId: row.id,
-          after: { name: row.name, scopes: row.scopes, expiresAt: row.expires_at?.toISOString() ?? null },
+          after: { name: row.name, scopes: row.scopes, userId: row.user_id, expiresAt: row.expires_at?.toISOString() ?? null },
         },
         context,
         now,
@@ -281,13 +286,32 @@ export class PostgresAdminStore implements AdminStore {
     if (!secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return undefined;
     const em = this.orm.em.fork();
     const now = this.clock.now();
-    // Records the use at most once a minute per token, to keep reads cheap.
     const [row] = await em.execute<TokenRow[]>(
-      `update api_token set last_used_at = case when last_used_at is null or last_used_at < ?::timestamptz - interval '1 minute' then ? else last_used_at end
-        where secret_hash = ? and revoked_at is null and (expires_at is null or expires_at > ?)
-        returning *`,
-      [now, now, hashTokenSecret(secret), now],
+      `select * from api_token where secret_hash = ? and revoked_at is null and (expires_at is null or expires_at > ?)`,
+      [hashTokenSecret(secret), now],
     );
-    return row ? toToken(row) : undefined;
+    if (!row) return undefined;
+    // The use is recorded at most once a minute per token, so that reads stay reads.
+    if (row.last_used_at === null || now.getTime() - new Date(row.last_used_at).getTime() > 60_000) {
+      await em.execute(
+        `update api_token set last_used_at = ? where id = ? and (last_used_at is null or last_used_at < ?::timestamptz - interval '1 minute')`,
+        [now, row.id, now],
+      );
+      row.last_used_at = now;
+    }
+    return toToken(row);
   }
+}
+
+/** Resolves an end-user token's user (id or userName) inside the tenant; NOT_FOUND otherwise. */
+async function findUserId(em: EntityManager, tenantId: string | null, user: string): Promise<string> {
+  const [row] =
+    tenantId === null
+      ? []
+      : await em.execute<{ id: string }[]>(
+          `select id from scim_user where tenant_id = ? and (${isUuid(user) ? 'id = ?::uuid or ' : ''}lower(user_name) = lower(?))`,
+          isUuid(user) ? [tenantId, user, user] : [tenantId, user],
+        );
+  if (!row) throw new MeridianError('NOT_FOUND', `User '${user}' not found in the tenant.`, { field: 'user' });
+  return row.id;
 }

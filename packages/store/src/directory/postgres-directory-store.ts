@@ -4,17 +4,23 @@ import {
   type DirectoryTransaction,
   type DomainEvent,
   type Filter,
+  formatPath,
   type GroupMember,
   type GroupMembership,
   type JsonObject,
+  type MemberChange,
+  type MemberChangeResult,
   MeridianError,
   type Page,
   type PageRequest,
   type RequestContext,
+  type ResourceIncludes,
   type ResourceKind,
   type ResourcePage,
   type ResourceQuery,
+  type ResourceShape,
   type ResourceWrite,
+  resourceShapes,
   type ScimResource,
 } from '@meridian/core';
 import type { QueryResult } from '@mikro-orm/core';
@@ -22,7 +28,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { decodeCursor, encodeCursor } from '../admin/cursor.js';
 import { recordEvent } from '../events/event-recorder.js';
-import { filterToSql } from '../filter/to-sql.js';
+import { filterToSql, memberFilterToSql, type SqlFragment, sortToSql } from '../filter/to-sql.js';
 import { translateDatabaseError } from '../orm/database-errors.js';
 import { pgArray } from '../orm/sql.js';
 
@@ -62,9 +68,17 @@ function toResource(kind: ResourceKind, row: ResourceRow): ScimResource {
   };
 }
 
-/** Loads members of groups and group memberships of users for a page of resources. */
-async function decorate(em: EntityManager, tenantId: string, kind: ResourceKind, resources: ScimResource[]): Promise<void> {
-  if (resources.length === 0) return;
+const ALL: ResourceIncludes = { members: true, groups: true };
+
+/** Loads members of groups and group memberships of users for a page of resources, as far as `include` asks. */
+async function decorate(
+  em: EntityManager,
+  tenantId: string,
+  kind: ResourceKind,
+  resources: ScimResource[],
+  include: ResourceIncludes = ALL,
+): Promise<void> {
+  if (resources.length === 0 || (kind === 'Group' ? !include.members : !include.groups)) return;
   const ids = resources.map((r) => r.id);
   const byId = new Map(resources.map((r) => [r.id, r]));
   if (kind === 'Group') {
@@ -112,7 +126,7 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
     private readonly clock: Clock,
   ) {}
 
-  async find(kind: ResourceKind, id: string): Promise<ScimResource | undefined> {
+  async find(kind: ResourceKind, id: string, include: ResourceIncludes = ALL): Promise<ScimResource | undefined> {
     if (!isUuid(id)) return undefined;
     const [row] = await this.em.execute<ResourceRow[]>(`select * from ${TABLE[kind]} r where r.tenant_id = ? and r.id = ? for update`, [
       this.tenantId,
@@ -120,7 +134,7 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
     ]);
     if (!row) return undefined;
     const resource = toResource(kind, row);
-    await decorate(this.em, this.tenantId, kind, [resource]);
+    await decorate(this.em, this.tenantId, kind, [resource], include);
     return resource;
   }
 
@@ -158,11 +172,20 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
       );
     } else {
       await this.em.execute(
-        `insert into scim_group (id, tenant_id, display_name, external_id, attributes, version, created_at, updated_at)
-         values (?, ?, ?, ?, ?, 1, ?, ?)`,
-        [id, this.tenantId, values.attributes.displayName, values.externalId ?? null, JSON.stringify(values.attributes), now, now],
+        `insert into scim_group (id, tenant_id, display_name, external_id, attributes, extension_schemas, version, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+        [
+          id,
+          this.tenantId,
+          values.attributes.displayName,
+          values.externalId ?? null,
+          JSON.stringify(values.attributes),
+          pgArray(values.extensionSchemas),
+          now,
+          now,
+        ],
       );
-      await this.writeMembers(id, values.members, now);
+      await this.writeMembers(id, values.members ?? [], now);
     }
     const created = await this.find(kind, id);
     if (!created) throw new TypeError('A resource inserted in this transaction must be readable.');
@@ -192,12 +215,13 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
             'run',
           )
         : await this.em.execute<QueryResult>(
-            `update scim_group set display_name = ?, external_id = ?, attributes = ?, version = version + 1, updated_at = ?
+            `update scim_group set display_name = ?, external_id = ?, attributes = ?, extension_schemas = ?, version = version + 1, updated_at = ?
             where tenant_id = ? and id = ? and version = ?`,
             [
               values.attributes.displayName,
               values.externalId ?? null,
               JSON.stringify(values.attributes),
+              pgArray(values.extensionSchemas),
               now,
               this.tenantId,
               id,
@@ -206,11 +230,11 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
             'run',
           );
     if (result.affectedRows !== 1) throw new MeridianError('PRECONDITION_FAILED', `The ${kind} was changed concurrently.`);
-    if (kind === 'Group') {
+    if (kind === 'Group' && values.members !== undefined) {
       await this.em.execute('delete from group_member where tenant_id = ? and group_id = ?', [this.tenantId, id]);
       await this.writeMembers(id, values.members, now);
     }
-    const updated = await this.find(kind, id);
+    const updated = await this.find(kind, id, { members: false, groups: false });
     if (!updated) throw new TypeError('A resource updated in this transaction must be readable.');
     return updated;
   }
@@ -219,6 +243,87 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
     // A deleted resource is no longer anybody's member (RFC 7644 §3.6).
     await this.em.execute('delete from group_member where tenant_id = ? and member_id = ?', [this.tenantId, id]);
     await this.em.execute(`delete from ${TABLE[kind]} where tenant_id = ? and id = ?`, [this.tenantId, id]);
+  }
+
+  async changeMembers(groupId: string, changes: MemberChange[]): Promise<MemberChangeResult> {
+    const added: string[] = [];
+    const removed: string[] = [];
+    const now = this.clock.now();
+    for (const change of changes) {
+      switch (change.kind) {
+        case 'removeAll':
+          removed.push(...(await this.deleteMembers(groupId, { sql: 'true', params: [] })));
+          break;
+        case 'remove': {
+          const ids = change.ids.filter(isUuid);
+          if (ids.length > 0) removed.push(...(await this.deleteMembers(groupId, { sql: 'm.member_id = any(?::uuid[])', params: [pgArray(ids)] })));
+          break;
+        }
+        case 'removeWhere':
+          removed.push(...(await this.deleteMembers(groupId, memberFilterToSql(change.filter))));
+          break;
+        case 'add': {
+          const members = await this.membersToAdd(groupId, change.ids);
+          if (members.length === 0) break;
+          const rows = await this.em.execute<{ member_id: string }[]>(
+            `insert into group_member (group_id, member_id, tenant_id, member_type, created_at)
+             select ?, m.id, ?, m.type, ? from unnest(?::uuid[], ?::text[]) as m(id, type)
+             on conflict do nothing returning member_id`,
+            [groupId, this.tenantId, now, pgArray(members.map((m) => m.value)), pgArray(members.map((m) => m.type))],
+          );
+          added.push(...rows.map((r) => r.member_id));
+          break;
+        }
+      }
+    }
+    return { added, removed };
+  }
+
+  async valueTaken(kind: ResourceKind, keys: string[], value: string | number | boolean, caseExact: boolean, exceptId?: string): Promise<boolean> {
+    const text = typeof value === 'string' && !caseExact ? value.toLowerCase() : String(value);
+    await this.em.execute('select pg_advisory_xact_lock(hashtextextended(?, 11))', [`unique:${this.tenantId}:${kind}:${keys.join(':')}:${text}`]);
+    const path = `'{${keys.map((k) => `"${k.replace(/["\\']/g, '')}"`).join(',')}}'`;
+    const column = caseExact ? `(r.attributes #>> ${path})` : `lower(r.attributes #>> ${path})`;
+    const [row] = await this.em.execute<{ taken: boolean }[]>(
+      `select exists (select 1 from ${TABLE[kind]} r where r.tenant_id = ? and ${column} = ? and r.id <> ?::uuid) as taken`,
+      [this.tenantId, text, exceptId ?? '00000000-0000-0000-0000-000000000000'],
+    );
+    return row?.taken === true;
+  }
+
+  /** Deletes the members of a group that match a condition on `group_member m`; returns their ids. */
+  private async deleteMembers(groupId: string, where: SqlFragment): Promise<string[]> {
+    const rows = await this.em.execute<{ member_id: string }[]>(
+      `delete from group_member m where m.tenant_id = ? and m.group_id = ? and ${where.sql} returning m.member_id`,
+      [this.tenantId, groupId, ...where.params],
+    );
+    return rows.map((r) => r.member_id);
+  }
+
+  /** Checks members to add: they exist in the tenant, and no group ends up containing itself. */
+  private async membersToAdd(groupId: string, ids: string[]): Promise<GroupMember[]> {
+    const unique = [...new Set(ids)];
+    const found = await this.resolveMembers(unique);
+    const known = new Set(found.map((m) => m.value));
+    const missing = unique.find((id) => !known.has(id));
+    if (missing !== undefined) throw new MeridianError('INVALID_INPUT', `Member '${missing}' does not exist in this tenant.`, { field: 'members' });
+    const groups = found.filter((m) => m.type === 'Group').map((m) => m.value);
+    if (groups.includes(groupId)) throw new MeridianError('INVALID_INPUT', 'A group cannot be a member of itself.', { field: 'members' });
+    if (groups.length > 0) {
+      // Adding group C to G closes a cycle when G is already inside C, at any depth.
+      const [cycle] = await this.em.execute<{ id: string }[]>(
+        `with recursive inside (id, depth) as (
+            select member_id, 1 from group_member where tenant_id = ? and group_id = any(?::uuid[]) and member_type = 'Group'
+            union
+            select gm.member_id, i.depth + 1 from group_member gm join inside i on gm.group_id = i.id
+             where gm.tenant_id = ? and gm.member_type = 'Group' and i.depth < 32
+          )
+          select id from inside where id = ? limit 1`,
+        [this.tenantId, pgArray(groups), this.tenantId, groupId],
+      );
+      if (cycle) throw new MeridianError('INVALID_INPUT', 'Adding this group would make the group contain itself.', { field: 'members' });
+    }
+    return found;
   }
 
   record(event: DomainEvent, context: RequestContext): Promise<void> {
@@ -236,6 +341,49 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
   }
 }
 
+/** A position in a sorted listing (RFC 9865 cursor): the sort key and id of the last row, and the order it belongs to. */
+interface ListCursor {
+  v: string | null;
+  id: string;
+  s: string;
+  d: 'asc' | 'desc';
+}
+
+function encodeListCursor(cursor: ListCursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+/** Decodes a cursor; INVALID_CURSOR when it is malformed or was issued for another sort order (RFC 9865 §6). */
+function decodeListCursor(text: string, sortName: string, direction: 'asc' | 'desc'): ListCursor {
+  let value: Partial<ListCursor> | undefined;
+  try {
+    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<ListCursor>;
+  } catch {
+    value = undefined;
+  }
+  if (
+    !value ||
+    (typeof value.v !== 'string' && value.v !== null) ||
+    typeof value.id !== 'string' ||
+    !isUuid(value.id) ||
+    value.s !== sortName ||
+    value.d !== direction
+  ) {
+    throw new MeridianError('INVALID_CURSOR', 'The cursor is not valid for this query.', { field: 'cursor' });
+  }
+  return { v: value.v ?? null, id: value.id, s: value.s, d: value.d };
+}
+
+/** Rows after the cursor in `order by expr <dir> nulls last, id <dir>`. */
+function keysetAfter(expr: string, op: '<' | '>', after: ListCursor): SqlFragment {
+  if (after.v === null) return { sql: `((${expr}) is null and r.id ${op} ?::uuid)`, params: [after.id] };
+  // The key travels as text; PostgreSQL casts it back to the type of the expression it is compared with.
+  return {
+    sql: `((${expr}) ${op} ? or ((${expr}) = ? and r.id ${op} ?::uuid) or (${expr}) is null)`,
+    params: [after.v, after.v, after.id],
+  };
+}
+
 /** The PostgreSQL implementation of the core {@link DirectoryStore}. */
 export class PostgresDirectoryStore implements DirectoryStore {
   constructor(
@@ -251,13 +399,13 @@ export class PostgresDirectoryStore implements DirectoryStore {
     }
   }
 
-  async get(tenantId: string, kind: ResourceKind, id: string): Promise<ScimResource | undefined> {
+  async get(tenantId: string, kind: ResourceKind, id: string, include: ResourceIncludes = ALL): Promise<ScimResource | undefined> {
     if (!isUuid(id)) return undefined;
     const em = this.orm.em.fork();
     const [row] = await em.execute<ResourceRow[]>(`select * from ${TABLE[kind]} r where r.tenant_id = ? and r.id = ?`, [tenantId, id]);
     if (!row) return undefined;
     const resource = toResource(kind, row);
-    await decorate(em, tenantId, kind, [resource]);
+    await decorate(em, tenantId, kind, [resource], include);
     return resource;
   }
 
@@ -301,21 +449,42 @@ export class PostgresDirectoryStore implements DirectoryStore {
 
   private async listUnchecked(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
     const em = this.orm.em.fork();
-    const where = query.filter ? filterToSql(kind, query.filter) : { sql: 'true', params: [] };
+    const shape = query.shape ?? resourceShapes[kind];
+    const where = query.filter ? filterToSql(kind, query.filter, shape) : { sql: 'true', params: [] };
     const [count] = await em.execute<{ total: string }[]>(
       `select count(*) as total from ${TABLE[kind]} r where r.tenant_id = ? and ${where.sql}`,
       [tenantId, ...where.params],
     );
     const total = Number(count?.total ?? 0);
     if (query.count === 0) return { totalResults: total, resources: [] };
-    // Stable order for startIndex paging: creation time, then id (RFC 7644 §3.4.2.4).
-    const rows = await em.execute<ResourceRow[]>(
-      `select * from ${TABLE[kind]} r where r.tenant_id = ? and ${where.sql}
-        order by r.created_at, r.id limit ? offset ?`,
-      [tenantId, ...where.params, query.count, query.startIndex - 1],
-    );
+    // Stable order: the sort key, then the id, so that equal keys never swap between pages (RFC 7644 §3.4.2.4).
+    const sortExpr = query.sortBy ? sortToSql(kind, query.sortBy, shape).expr : 'r.created_at';
+    const descending = query.sortOrder === 'descending';
+    const direction = descending ? 'desc' : 'asc';
+    const orderBy = `order by ${sortExpr} ${direction} nulls last, r.id ${direction}`;
+    const select = `select r.*, (${sortExpr})::text as sort_key from ${TABLE[kind]} r where r.tenant_id = ? and ${where.sql}`;
+    let rows: (ResourceRow & { sort_key: string | null })[];
+    if (query.cursor === undefined) {
+      rows = await em.execute(`${select} ${orderBy} limit ? offset ?`, [tenantId, ...where.params, query.count, query.startIndex - 1]);
+    } else {
+      const sortName = query.sortBy ? formatPath(query.sortBy).toLowerCase() : '';
+      const after = query.cursor === '' ? undefined : decodeListCursor(query.cursor, sortName, direction);
+      const keyset = after === undefined ? { sql: 'true', params: [] as unknown[] } : keysetAfter(sortExpr, descending ? '<' : '>', after);
+      rows = await em.execute(`${select} and ${keyset.sql} ${orderBy} limit ?`, [tenantId, ...where.params, ...keyset.params, query.count + 1]);
+      if (rows.length > query.count) {
+        rows = rows.slice(0, query.count);
+        const last = rows[rows.length - 1];
+        const resources = rows.map((row) => toResource(kind, row));
+        await decorate(em, tenantId, kind, resources, query.include);
+        return {
+          totalResults: total,
+          resources,
+          ...(last ? { nextCursor: encodeListCursor({ v: last.sort_key, id: last.id, s: sortName, d: direction }) } : {}),
+        };
+      }
+    }
     const resources = rows.map((row) => toResource(kind, row));
-    await decorate(em, tenantId, kind, resources);
+    await decorate(em, tenantId, kind, resources, query.include);
     return { totalResults: total, resources };
   }
 }
