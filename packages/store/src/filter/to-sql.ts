@@ -198,6 +198,11 @@ class FilterTranslator {
     return { sql, params: this.params };
   }
 
+  translateMembers(filter: Filter): SqlFragment {
+    const sql = this.memberFilter(filter);
+    return { sql, params: this.params };
+  }
+
   private bind(value: unknown): string {
     this.params.push(value);
     return '?';
@@ -449,4 +454,13 @@ export function sortToSql(kind: ResourceKind, path: AttributePath, shape: Resour
   const type = valueKind(leaf);
   const text = jsonText('r.attributes', leaf === def ? keys : [...keys, leaf.name], invalidSort);
   return sortKey({ expr: typed(text, type), kind: type, caseExact: leaf.caseExact });
+}
+
+/**
+ * Translates a filter over group member sub-attributes (`value`, `type`),
+ * as in a PATCH path `members[type eq "Group"]`, into a condition on the
+ * member table aliased `m`.
+ */
+export function memberFilterToSql(filter: Filter): SqlFragment {
+  return new FilterTranslator('Group', resourceShapes.Group).translateMembers(filter);
 }
