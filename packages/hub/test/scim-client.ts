@@ -1,0 +1,90 @@
+import { expect } from '@jest/globals';
+import { SCHEMA } from '@meridian/core';
+import type { FastifyInstance } from 'fastify';
+import type { HubHarness } from './harness.js';
+
+/** A JSON object on the wire. */
+export type Json = Record<string, unknown>;
+
+/** HTTP methods the SCIM routes answer. */
+export type ScimMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** Options of one request. */
+export interface ScimRequestOptions {
+  token?: string;
+  /** A value to send as JSON, or a string sent as it is. */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** What came back: the status, the headers and the parsed JSON body (undefined when empty). */
+export interface ScimResponse {
+  status: number;
+  headers: Record<string, string | string[] | number | undefined>;
+  body: Json;
+  /** The raw body text, to tell "empty" from "{}". */
+  text: string;
+}
+
+/** A SCIM client bound to an app: `path` is relative to `/scim/v2`. */
+export type ScimClient = (method: ScimMethod, path: string, options?: ScimRequestOptions) => Promise<ScimResponse>;
+
+/** Builds an `inject`-based SCIM client for the hub app. */
+export function scimClient(app: () => FastifyInstance): ScimClient {
+  return async (method, path, options = {}) => {
+    const response = await app().inject({
+      method,
+      url: `/scim/v2${path}`,
+      headers: {
+        ...(options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {}),
+        ...(options.body !== undefined ? { 'content-type': 'application/scim+json' } : {}),
+        ...options.headers,
+      },
+      ...(options.body !== undefined ? { payload: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) } : {}),
+    });
+    return {
+      status: response.statusCode,
+      headers: response.headers,
+      body: (response.body ? JSON.parse(response.body) : undefined) as Json,
+      text: response.body,
+    };
+  };
+}
+
+/** `?filter=...` with the filter URL-encoded, plus any further parameters. */
+export function query(params: Record<string, string | number>): string {
+  return `?${Object.entries(params)
+    .map(([k, v]) => `${k}=${encodeURIComponent(String(v))}`)
+    .join('&')}`;
+}
+
+/** A PatchOp request body (RFC 7644 §3.5.2). */
+export function patchOp(...operations: Json[]): Json {
+  return { schemas: [SCHEMA.patchOp], Operations: operations };
+}
+
+/** The `Resources` of a ListResponse. */
+export function resourcesOf(res: ScimResponse): Json[] {
+  return res.body.Resources as Json[];
+}
+
+/** Rows of the event tables, to prove a failed request wrote nothing. */
+export async function eventCounts(hub: HubHarness): Promise<{ outbox: number; audit: number }> {
+  const [row] = await hub.db.query<{ outbox: string; audit: string }>(
+    'select (select count(*) from outbox_event) as outbox, (select count(*) from audit_event) as audit',
+  );
+  return { outbox: Number(row?.outbox), audit: Number(row?.audit) };
+}
+
+/** The SCIM content type every response carries. */
+export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
+
+/** The wire body of a SCIM error (RFC 7644 §3.12): `status` is a string. */
+export function scimError(status: number, scimType?: string): Json {
+  return {
+    schemas: [SCHEMA.error],
+    status: String(status),
+    ...(scimType !== undefined ? { scimType } : {}),
+    detail: expect.any(String),
+  };
+}
