@@ -48,13 +48,13 @@ export type {
   ResourceWrite,
 } from './ports/directory.js';
 export type { SelfServicePolicy, TenantSettingsStore } from './ports/tenant-settings.js';
-export { etagOf, type GroupMember, type GroupMembership, type ScimResource } from './scim/resource.js';
 export {
   type AttributeSelection,
   isAttributeReturned,
   parseAttributeSelection,
   projectResource,
 } from './scim/projection.js';
+export { etagOf, type GroupMember, type GroupMembership, type ScimResource } from './scim/resource.js';
 export { type JsonObject, parseResourceInput, type ResourceInput } from './scim/resource-input.js';
 export { coreSchemaOf, type ResourceKind, type ResourceShape, resourceShapes } from './scim/resource-types.js';
 export { parseSchemaExtension, type SchemaExtension, shapeWithExtensions, toSchemaDefinition } from './scim/schema-extension.js';
@@ -69,7 +69,6 @@ export type {
 } from './scim/schema-types.js';
 export { enterpriseUserSchema, groupSchema, resourceTypes, SCHEMA, schemas, userSchema } from './scim/schemas.js';
 export { AdminService, checkPage, parseScopes } from './tenancy/admin-service.js';
-export { TenantSettingsService } from './tenancy/tenant-settings-service.js';
 export {
   type Actor,
   type ApiToken,
@@ -82,3 +81,4 @@ export {
   type Scope,
   type Tenant,
 } from './tenancy/model.js';
+export { TenantSettingsService } from './tenancy/tenant-settings-service.js';

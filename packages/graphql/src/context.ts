@@ -1,9 +1,10 @@
-import type { AdminService, Principal, ResourceService } from '@meridian/core';
+import type { AdminService, Principal, ResourceService, TenantSettingsService } from '@meridian/core';
 
 /** Services the resolvers call; the hub builds them once. */
 export interface GraphqlServices {
   admin: AdminService;
   resources: ResourceService;
+  settings: TenantSettingsService;
 }
 
 /** Per-request context. */

@@ -76,6 +76,35 @@ describe('meridian CLI', () => {
     expect(badScope.stderr).toContain("Unknown scope 'scim:everything'");
   });
 
+  it('declares a schema extension from a file and sets the self-service policy', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'meridian-cli-'));
+    const file = join(dir, 'acme.json');
+    const urn = 'urn:example:params:scim:schemas:extension:acme:2.0:Group';
+    await writeFile(file, JSON.stringify({ id: urn, name: 'AcmeGroup', resourceType: 'Group', attributes: [{ name: 'costCenter' }] }));
+    const created = await meridian('schema', 'create', '--tenant', 'emea', '--file', file, '--json');
+    expect(created.code).toBe(0);
+    expect(JSON.parse(created.stdout)).toMatchObject({ id: urn, resourceType: 'Group' });
+    const listed = await meridian('schema', 'list', '--tenant', 'emea', '--json');
+    expect(JSON.parse(listed.stdout).map((e: { id: string }) => e.id)).toEqual([urn]);
+    const deleted = await meridian('schema', 'delete', '--tenant', 'emea', '--id', urn, '--json');
+    expect(JSON.parse(deleted.stdout)).toEqual({ deleted: urn });
+
+    await writeFile(file, '{ not json');
+    const bad = await meridian('schema', 'create', '--tenant', 'emea', '--file', file);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('as JSON');
+
+    const policy = await meridian('tenant', 'policy', '--tenant', 'emea', '--self-service', 'phoneNumbers,addresses', '--json');
+    expect(JSON.parse(policy.stdout)).toEqual({ editableAttributes: ['phoneNumbers', 'addresses'] });
+    const shown = await meridian('tenant', 'policy', '--tenant', 'emea');
+    expect(shown.stdout).toContain('phoneNumbers, addresses');
+    const unknown = await meridian('tenant', 'policy', '--tenant', 'emea', '--self-service', 'shoeSize', '--json');
+    expect(JSON.parse(unknown.stderr).error.code).toBe('INVALID_INPUT');
+  });
+
   it('rejects invalid configuration naming the variable', async () => {
     const { code, stderr } = await run(process.execPath, [main, 'community', 'list'], {
       env: { ...process.env, DATABASE_URL: 'mysql://x', PORT: 'abc' },

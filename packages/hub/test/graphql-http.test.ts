@@ -95,6 +95,131 @@ describe('GraphQL', () => {
   });
 });
 
+describe('tenant settings', () => {
+  const extension = {
+    id: 'urn:example:params:scim:schemas:extension:acme:2.0:User',
+    name: 'AcmeUser',
+    resourceType: 'User',
+    attributes: [
+      { name: 'badgeNumber', uniqueness: 'server' },
+      { name: 'site', type: 'complex', subAttributes: [{ name: 'building' }, { name: 'floor', type: 'integer' }] },
+    ],
+  };
+
+  it('declares a schema extension that SCIM then validates and publishes', async () => {
+    const created = await gql(
+      'mutation($e: SchemaExtensionInput!) { createSchemaExtension(tenant: "emea", extension: $e) { id resourceType attributes { name type uniqueness subAttributes { name type } } } }',
+      hub.tenants.emea.token,
+      { e: extension },
+    );
+    expect(created.body.errors).toBeUndefined();
+    expect(created.body.data?.createSchemaExtension).toEqual({
+      id: extension.id,
+      resourceType: 'User',
+      attributes: [
+        { name: 'badgeNumber', type: 'string', uniqueness: 'server', subAttributes: null },
+        {
+          name: 'site',
+          type: 'complex',
+          uniqueness: 'none',
+          subAttributes: [
+            { name: 'building', type: 'string' },
+            { name: 'floor', type: 'integer' },
+          ],
+        },
+      ],
+    });
+    const listed = await gql('{ tenant(slug: "emea") { schemaExtensions { id } } }', hub.tenants.emea.token);
+    expect(listed.body.data?.tenant.schemaExtensions).toEqual([{ id: extension.id }]);
+
+    const schemas = await hub.app.inject({
+      method: 'GET',
+      url: `/scim/v2/Schemas/${extension.id}`,
+      headers: { authorization: `Bearer ${hub.tenants.emea.token}` },
+    });
+    expect(schemas.statusCode).toBe(200);
+    const other = await hub.app.inject({
+      method: 'GET',
+      url: `/scim/v2/Schemas/${extension.id}`,
+      headers: { authorization: `Bearer ${hub.tenants.apac.token}` },
+    });
+    expect(other.statusCode).toBe(404);
+
+    const duplicate = await gql(
+      'mutation($e: SchemaExtensionInput!) { createSchemaExtension(tenant: "emea", extension: $e) { id } }',
+      hub.tenants.emea.token,
+      { e: extension },
+    );
+    expect(duplicate.body.errors?.[0]?.extensions).toEqual({ code: 'UNIQUENESS', field: 'id' });
+  });
+
+  it('rejects invalid extension definitions, naming the field', async () => {
+    const reserved = await gql(
+      'mutation($e: SchemaExtensionInput!) { createSchemaExtension(tenant: "emea", extension: $e) { id } }',
+      hub.tenants.emea.token,
+      { e: { ...extension, id: 'urn:ietf:params:scim:schemas:extension:mine:2.0:User' } },
+    );
+    expect(reserved.body.errors?.[0]?.extensions).toEqual({ code: 'INVALID_INPUT', field: 'id' });
+    const nested = await gql(
+      'mutation($e: SchemaExtensionInput!) { createSchemaExtension(tenant: "emea", extension: $e) { id } }',
+      hub.tenants.emea.token,
+      {
+        e: {
+          ...extension,
+          id: 'urn:example:nested:User',
+          attributes: [{ name: 'a', type: 'complex', subAttributes: [{ name: 'b', type: 'complex', subAttributes: [{ name: 'c' }] }] }],
+        },
+      },
+    );
+    expect(nested.body.errors?.[0]?.extensions).toEqual({ code: 'INVALID_INPUT', field: 'attributes[0].subAttributes[0].type' });
+  });
+
+  it("sets the self-service policy, and only the tenant's admins may", async () => {
+    const set = await gql(
+      'mutation { setSelfServicePolicy(tenant: "emea", editableAttributes: ["PhoneNumbers", "name.givenName"]) { editableAttributes } }',
+      hub.tenants.emea.token,
+    );
+    expect(set.body.data?.setSelfServicePolicy.editableAttributes).toEqual(['phoneNumbers', 'name.givenName']);
+    const readOnlyAttribute = await gql(
+      'mutation { setSelfServicePolicy(tenant: "emea", editableAttributes: ["groups"]) { editableAttributes } }',
+      hub.tenants.emea.token,
+    );
+    expect(readOnlyAttribute.body.errors?.[0]?.extensions).toEqual({ code: 'INVALID_INPUT', field: 'editableAttributes' });
+    const foreign = await gql(
+      'mutation { setSelfServicePolicy(tenant: "emea", editableAttributes: ["title"]) { editableAttributes } }',
+      hub.tenants.apac.token,
+    );
+    expect(foreign.body.errors?.[0]?.extensions.code).toBe('NOT_FOUND');
+    const read = await gql('{ tenant(slug: "emea") { selfServicePolicy { editableAttributes } } }', hub.adminToken);
+    expect(read.body.data?.tenant.selfServicePolicy.editableAttributes).toEqual(['phoneNumbers', 'name.givenName']);
+  });
+
+  it("issues an end user's /Me token bound to their User, with exactly scim:me", async () => {
+    const issued = await gql(
+      'mutation { createToken(tenant: "emea", scopes: ["scim:me"], user: "gql-1@emea") { token record { scopes } } }',
+      hub.tenants.emea.token,
+    );
+    expect(issued.body.errors).toBeUndefined();
+    const me = await hub.app.inject({
+      method: 'GET',
+      url: '/scim/v2/Me',
+      headers: { authorization: `Bearer ${issued.body.data?.createToken.token}` },
+    });
+    expect(me.statusCode).toBe(200);
+    expect(me.json().userName).toBe('gql-1@emea');
+    const broad = await gql(
+      'mutation { createToken(tenant: "emea", scopes: ["scim:me", "scim:read"], user: "gql-1@emea") { token } }',
+      hub.tenants.emea.token,
+    );
+    expect(broad.body.errors?.[0]?.extensions).toEqual({ code: 'INVALID_INPUT', field: 'scopes' });
+    const nobody = await gql(
+      'mutation { createToken(tenant: "emea", scopes: ["scim:me"], user: "nobody") { token } }',
+      hub.tenants.emea.token,
+    );
+    expect(nobody.body.errors?.[0]?.extensions).toEqual({ code: 'NOT_FOUND', field: 'user' });
+  });
+});
+
 describe('health', () => {
   it('answers /healthz and /readyz', async () => {
     expect((await hub.app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });

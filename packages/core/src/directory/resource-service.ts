@@ -197,7 +197,13 @@ export class ResourceService {
    * Patches the end user's own User; only attributes the tenant's
    * self-service policy lists may change (draft-ietf-scim-use-cases §3.4).
    */
-  async patchOwn(tenantId: string, userId: string, body: unknown, context: RequestContext, options: PatchOptions = {}): Promise<ScimResource> {
+  async patchOwn(
+    tenantId: string,
+    userId: string,
+    body: unknown,
+    context: RequestContext,
+    options: PatchOptions = {},
+  ): Promise<ScimResource> {
     const policy = await this.schemas.selfServicePolicy(tenantId);
     return this.patchWith(tenantId, 'User', userId, body, context, { include: ALL, ...options }, policy);
   }
@@ -254,10 +260,9 @@ export class ResourceService {
         assertOnlyEditable(shape, before, { ...input.attributes, ...externalIdOf(input) }, input.password !== undefined, policy);
       }
       assertImmutableUnchanged(shape, current.attributes, input.attributes);
-      const passwordHash = input.password === undefined ? undefined : hashes.get(input.password);
-      if (input.password !== undefined && passwordHash === undefined) {
-        throw new TypeError('Every password a PATCH can produce is hashed before the transaction.');
-      }
+      // Rare spellings (a URN-qualified password path) were not hashed ahead; hash them here.
+      const passwordHash =
+        input.password === undefined ? undefined : (hashes.get(input.password) ?? (await this.passwords.hash(input.password)));
       const attributes = { ...input.attributes };
       delete attributes.members;
       const values: ResourceWrite = { externalId: input.externalId, attributes, extensionSchemas: input.extensionSchemas };
@@ -347,7 +352,9 @@ async function assertUnique(
 ): Promise<void> {
   for (const unique of uniqueAttributes(shape, attributes)) {
     if (await tx.valueTaken(kind, unique.keys, unique.value, unique.caseExact, exceptId)) {
-      throw new MeridianError('UNIQUENESS', `Another ${kind} already has this '${unique.keys.join(':')}'.`, { field: unique.keys.join(':') });
+      throw new MeridianError('UNIQUENESS', `Another ${kind} already has this '${unique.keys.join(':')}'.`, {
+        field: unique.keys.join(':'),
+      });
     }
   }
 }
@@ -391,7 +398,10 @@ function notFound(kind: ResourceKind, id: string): MeridianError {
 
 /** The stored document a PATCH works on: attributes and externalId, never members or a password. */
 function documentOf(resource: ScimResource): JsonObject {
-  return { ...(JSON.parse(JSON.stringify(resource.attributes)) as JsonObject), ...(resource.externalId !== undefined ? { externalId: resource.externalId } : {}) };
+  return {
+    ...(JSON.parse(JSON.stringify(resource.attributes)) as JsonObject),
+    ...(resource.externalId !== undefined ? { externalId: resource.externalId } : {}),
+  };
 }
 
 function externalIdOf(input: ResourceInput): JsonObject {

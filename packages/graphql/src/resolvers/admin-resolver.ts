@@ -4,13 +4,10 @@ import type { GraphqlContext } from '../context.js';
 import { CommunityConnection, GroupConnection, TenantConnection, UserConnection } from '../types/connections.js';
 import { CommunityNode, IssuedTokenNode, TenantNode, TokenNode } from '../types/objects.js';
 import { toCommunityNode, toConnection, toGroupNode, toTenantNode, toTokenNode, toUserNode } from './mapping.js';
+import { contextOf } from './request-context.js';
 
 function requireRead(principal: Principal): void {
   if (!hasScope(principal, 'graphql:read')) throw new MeridianError('FORBIDDEN', "This token lacks the 'graphql:read' scope.");
-}
-
-function contextOf(ctx: GraphqlContext) {
-  return { actor: { type: 'token' as const, id: ctx.principal.tokenId }, requestId: ctx.requestId, sourceAddress: ctx.sourceAddress };
 }
 
 @Resolver(() => CommunityNode)
@@ -127,10 +124,15 @@ export class TenantResolver {
     @Arg('scopes', () => [String]) scopes: string[],
     @Arg('name', () => String, { nullable: true }) name?: string | null,
     @Arg('expiresInDays', () => Int, { nullable: true }) expiresInDays?: number | null,
+    @Arg('user', () => String, {
+      nullable: true,
+      description: "For an end user's /Me token (scopes [scim:me]): their User's id or userName.",
+    })
+    user?: string | null,
   ) {
     const issued = await ctx.services.admin.issueToken(
       ctx.principal,
-      { tenant, scopes, ...(name ? { name } : {}), ...(expiresInDays ? { expiresInDays } : {}) },
+      { tenant, scopes, ...(name ? { name } : {}), ...(expiresInDays ? { expiresInDays } : {}), ...(user ? { user } : {}) },
       contextOf(ctx),
     );
     return { token: issued.token, record: toTokenNode(issued.record) };

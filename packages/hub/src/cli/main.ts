@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { isMeridianError, type Principal, type RequestContext } from '@meridian/core';
 import { Command, Option } from 'commander';
@@ -105,35 +105,109 @@ export function buildCli(): Command {
       }),
     );
 
+  tenant
+    .command('policy')
+    .description('show or set the self-service policy: the User attributes end users may change through /Me')
+    .requiredOption('--tenant <tenant>', 'tenant slug or id')
+    .option(
+      '--self-service <attributes>',
+      "comma-separated attribute paths, e.g. phoneNumbers,addresses,name.givenName,password; '' for none",
+    )
+    .addOption(json())
+    .action(async (flags: JsonFlag & { tenant: string; selfService?: string }) =>
+      withRuntime(async ({ admin, settings }) => {
+        const found = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
+        const policy =
+          flags.selfService === undefined
+            ? await settings.selfServicePolicy(found.id)
+            : await settings.setSelfServicePolicy(found.id, flags.selfService.split(','), cliContext());
+        print(flags, policy, `Self-service for ${found.slug}: ${policy.editableAttributes.join(', ') || '(nothing: /Me is read-only)'}`);
+      }),
+    );
+
+  const schema = program.command('schema').description("a tenant's custom SCIM schema extensions");
+  schema
+    .command('create')
+    .description('declare a schema extension from a JSON file (RFC 7643 §7 attribute definitions)')
+    .requiredOption('--tenant <tenant>', 'tenant slug or id')
+    .requiredOption('--file <file>', "JSON: { id: 'urn:…', name, resourceType: 'User'|'Group', attributes: [...] }")
+    .addOption(json())
+    .action(async (flags: JsonFlag & { tenant: string; file: string }) =>
+      withRuntime(async ({ admin, settings }) => {
+        const found = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
+        let definition: unknown;
+        try {
+          definition = JSON.parse(await readFile(flags.file, 'utf8'));
+        } catch (error) {
+          throw new CliUsageError(`Cannot read ${flags.file} as JSON: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        const created = await settings.createExtension(found.id, definition, cliContext());
+        print(flags, created, `Declared ${created.id} on ${created.resourceType} in ${found.slug}.`);
+      }),
+    );
+  schema
+    .command('list')
+    .requiredOption('--tenant <tenant>', 'tenant slug or id')
+    .addOption(json())
+    .action(async (flags: JsonFlag & { tenant: string }) =>
+      withRuntime(async ({ admin, settings }) => {
+        const found = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
+        const list = await settings.extensions(found.id);
+        print(flags, list, list.map((e) => `${e.id}\t${e.resourceType}\t${e.attributes.length} attributes`).join('\n') || 'No extensions.');
+      }),
+    );
+  schema
+    .command('delete')
+    .description('remove an extension no resource carries any more')
+    .requiredOption('--tenant <tenant>', 'tenant slug or id')
+    .requiredOption('--id <urn>', 'the extension URN')
+    .addOption(json())
+    .action(async (flags: JsonFlag & { tenant: string; id: string }) =>
+      withRuntime(async ({ admin, settings }) => {
+        const found = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
+        await settings.deleteExtension(found.id, flags.id, cliContext());
+        print(flags, { deleted: flags.id }, `Removed ${flags.id} from ${found.slug}.`);
+      }),
+    );
+
   const token = program.command('token').description('API tokens');
   token
     .command('create')
     .option('--tenant <tenant>', 'tenant slug or id')
     .option('--platform', 'a platform admin token instead of a tenant token')
-    .requiredOption('--scopes <scopes>', 'comma-separated: scim:read,scim:write,graphql:read,graphql:write (admin for platform tokens)')
+    .requiredOption(
+      '--scopes <scopes>',
+      'comma-separated: scim:read,scim:write,graphql:read,graphql:write; scim:me with --user; admin for platform tokens',
+    )
+    .option('--user <user>', "an end user's token for /Me: the id or userName of their User (scopes: scim:me)")
     .option('--name <name>', 'label shown in token lists')
     .option('--expires-in-days <days>', 'expire after this many days', (v) => Number(v))
     .addOption(json())
-    .action(async (flags: JsonFlag & { tenant?: string; platform?: boolean; scopes: string; name?: string; expiresInDays?: number }) => {
-      if (!flags.platform && !flags.tenant) throw new CliUsageError('Give --tenant <slug>, or --platform for a platform token.');
-      await withRuntime(async ({ admin }) => {
-        const issued = await admin.issueToken(
-          CLI_PRINCIPAL,
-          {
-            tenant: flags.platform ? null : (flags.tenant ?? null),
-            scopes: flags.scopes,
-            ...(flags.name ? { name: flags.name } : {}),
-            ...(flags.expiresInDays !== undefined ? { expiresInDays: flags.expiresInDays } : {}),
-          },
-          cliContext(),
-        );
-        print(
-          flags,
-          { token: issued.token, ...issued.record },
-          `Token (shown once, store it now):\n${issued.token}\nid ${issued.record.id}, scopes ${issued.record.scopes.join(',')}`,
-        );
-      });
-    });
+    .action(
+      async (
+        flags: JsonFlag & { tenant?: string; platform?: boolean; scopes: string; user?: string; name?: string; expiresInDays?: number },
+      ) => {
+        if (!flags.platform && !flags.tenant) throw new CliUsageError('Give --tenant <slug>, or --platform for a platform token.');
+        await withRuntime(async ({ admin }) => {
+          const issued = await admin.issueToken(
+            CLI_PRINCIPAL,
+            {
+              tenant: flags.platform ? null : (flags.tenant ?? null),
+              scopes: flags.scopes,
+              ...(flags.user ? { user: flags.user } : {}),
+              ...(flags.name ? { name: flags.name } : {}),
+              ...(flags.expiresInDays !== undefined ? { expiresInDays: flags.expiresInDays } : {}),
+            },
+            cliContext(),
+          );
+          print(
+            flags,
+            { token: issued.token, ...issued.record },
+            `Token (shown once, store it now):\n${issued.token}\nid ${issued.record.id}, scopes ${issued.record.scopes.join(',')}`,
+          );
+        });
+      },
+    );
   token
     .command('list')
     .option('--tenant <tenant>', 'tenant slug or id (platform tokens when omitted)')
@@ -173,7 +247,6 @@ export function buildCli(): Command {
     .action(async (flags: { out: string; check?: boolean }) => {
       const text = renderConfigurationReference();
       if (flags.check) {
-        const { readFile } = await import('node:fs/promises');
         const current = await readFile(flags.out, 'utf8').catch(() => '');
         if (current !== text) throw new CliUsageError(`${flags.out} is out of date: run \`pnpm meridian config docs\`.`);
         return;

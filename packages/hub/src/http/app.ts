@@ -69,6 +69,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     baseUrl: `${config.publicUrl}/scim/v2`,
     limits: { maxResults: config.scimMaxResults },
   });
-  await registerGraphql(app, { services: { admin: runtime.admin, resources: runtime.resources }, authenticate });
+  await registerGraphql(app, {
+    services: { admin: runtime.admin, resources: runtime.resources, settings: runtime.settings },
+    authenticate,
+  });
   return app;
 }

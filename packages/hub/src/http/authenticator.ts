@@ -20,6 +20,12 @@ export function createAuthenticator(store: AdminStore, adminToken: string | unde
     if (!token) return undefined;
     return token.tenantId === null
       ? { kind: 'platform', tokenId: token.id, scopes: token.scopes }
-      : { kind: 'tenant', tokenId: token.id, tenantId: token.tenantId, scopes: token.scopes, ...(token.userId ? { userId: token.userId } : {}) };
+      : {
+          kind: 'tenant',
+          tokenId: token.id,
+          tenantId: token.tenantId,
+          scopes: token.scopes,
+          ...(token.userId ? { userId: token.userId } : {}),
+        };
   };
 }

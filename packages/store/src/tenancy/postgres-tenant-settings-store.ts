@@ -38,11 +38,12 @@ export class PostgresTenantSettingsStore implements TenantSettingsStore {
 
   createExtension(tenantId: string, extension: SchemaExtension, context: RequestContext): Promise<SchemaExtension> {
     return this.write(async (em, now) => {
-      const [existing] = await em.execute<{ id: string }[]>('select id from schema_extension where tenant_id = ? and lower(urn) = lower(?)', [
-        tenantId,
-        extension.id,
-      ]);
-      if (existing) throw new MeridianError('UNIQUENESS', `The tenant already has the schema extension '${extension.id}'.`, { field: 'id' });
+      const [existing] = await em.execute<{ id: string }[]>(
+        'select id from schema_extension where tenant_id = ? and lower(urn) = lower(?)',
+        [tenantId, extension.id],
+      );
+      if (existing)
+        throw new MeridianError('UNIQUENESS', `The tenant already has the schema extension '${extension.id}'.`, { field: 'id' });
       const id = uuidv7();
       await em.execute(
         'insert into schema_extension (id, tenant_id, urn, resource_type, definition, created_at) values (?, ?, ?, ?, ?, ?)',
@@ -71,9 +72,13 @@ export class PostgresTenantSettingsStore implements TenantSettingsStore {
         [tenantId, pgArray([row.urn])],
       );
       if (Number(used?.n ?? 0) > 0) {
-        throw new MeridianError('CONFLICT', `${used?.n} ${row.resource_type} resources still carry '${row.urn}'; remove its values first.`, {
-          field: 'id',
-        });
+        throw new MeridianError(
+          'CONFLICT',
+          `${used?.n} ${row.resource_type} resources still carry '${row.urn}'; remove its values first.`,
+          {
+            field: 'id',
+          },
+        );
       }
       await em.execute('delete from schema_extension where tenant_id = ? and lower(urn) = lower(?)', [tenantId, urn]);
       await recordEvent(
