@@ -8,5 +8,6 @@ export default async function globalSetup() {
   const dataDir = resolve(process.env.MERIDIAN_DATA_DIR ?? '.meridian', 'test');
   const server = await prepareTestServer(dataDir);
   process.env.MERIDIAN_TEST_ADMIN_URL = server.adminUrl;
+  process.env.MERIDIAN_TEST_TEMPLATE = server.template;
   globalThis.__meridianTestServer = server;
 }

@@ -2,8 +2,25 @@ import { randomBytes } from 'node:crypto';
 import { acquireEmbeddedDatabase, createOrm, type EmbeddedDatabase, type MikroORM, migrate } from '@meridian/store';
 import pg from 'pg';
 
-const TEMPLATE = 'meridian_test_template';
 const PREFIX = 'meridian_test_';
+
+/**
+ * Test databases carry the id of the jest run that made them
+ * (`meridian_test_<pid>_…`), so that runs sharing a server never drop each
+ * other's databases; a run cleans up what dead runs left behind.
+ */
+function runPrefix(pid: number): string {
+  return `${PREFIX}${pid}_`;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /** Replaces the database name of a PostgreSQL URL. */
 export function withDatabase(url: string, database: string): string {
@@ -26,6 +43,8 @@ async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T
 export interface TestServer {
   /** URL of a maintenance database on the server, used to create and drop test databases. */
   adminUrl: string;
+  /** The migrated database every test file of this run clones. */
+  template: string;
   embedded: EmbeddedDatabase | undefined;
 }
 
@@ -40,21 +59,30 @@ export async function prepareTestServer(dataDir: string): Promise<TestServer> {
     embedded = await acquireEmbeddedDatabase({ dataDir, port: 0, role: 'server', database: 'postgres' });
     adminUrl = embedded.url;
   }
+  const prefix = runPrefix(process.pid);
+  const template = `${prefix}template`;
   await withClient(adminUrl, async (client) => {
-    const stale = await client.query<{ datname: string }>('select datname from pg_database where datname like $1', [`${PREFIX}%`]);
-    for (const row of stale.rows) await client.query(`drop database if exists ${client.escapeIdentifier(row.datname)} with (force)`);
-    await client.query(`create database ${TEMPLATE}`);
+    const existing = await client.query<{ datname: string }>('select datname from pg_database where datname like $1', [`${PREFIX}%`]);
+    for (const { datname } of existing.rows) {
+      const pid = Number(/^meridian_test_(\d+)_/.exec(datname)?.[1] ?? Number.NaN);
+      // Databases of an older naming, or of a run that has ended, are leftovers.
+      if (Number.isNaN(pid) || pid === process.pid || !isAlive(pid)) {
+        await client.query(`drop database if exists ${client.escapeIdentifier(datname)} with (force)`);
+      }
+    }
+    await client.query(`create database ${client.escapeIdentifier(template)}`);
   });
-  const orm = await createOrm({ url: withDatabase(adminUrl, TEMPLATE), poolSize: 1 });
+  const orm = await createOrm({ url: withDatabase(adminUrl, template), poolSize: 1 });
   await migrate(orm);
   await orm.close(true);
-  return { adminUrl, embedded };
+  return { adminUrl, template, embedded };
 }
 
 /** Jest global teardown: drops the test databases and stops an embedded server. */
 export async function cleanupTestServer(server: TestServer): Promise<void> {
   await withClient(server.adminUrl, async (client) => {
-    const rows = await client.query<{ datname: string }>('select datname from pg_database where datname like $1', [`${PREFIX}%`]);
+    const prefix = server.template.slice(0, -'template'.length);
+    const rows = await client.query<{ datname: string }>('select datname from pg_database where starts_with(datname, $1)', [prefix]);
     for (const row of rows.rows) await client.query(`drop database if exists ${client.escapeIdentifier(row.datname)} with (force)`);
   });
   await server.embedded?.release();
@@ -69,12 +97,13 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
-/** Clones the migrated template into a new database. Needs `MERIDIAN_TEST_ADMIN_URL` from the global setup. */
+/** Clones the migrated template into a new database. Needs `MERIDIAN_TEST_ADMIN_URL` and `MERIDIAN_TEST_TEMPLATE` from the global setup. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const adminUrl = process.env.MERIDIAN_TEST_ADMIN_URL;
-  if (!adminUrl) throw new TypeError('MERIDIAN_TEST_ADMIN_URL is not set: run the tests through jest with the global setup.');
-  const name = `${PREFIX}${randomBytes(6).toString('hex')}`;
-  await withClient(adminUrl, (client) => client.query(`create database ${name} template ${TEMPLATE}`));
+  const template = process.env.MERIDIAN_TEST_TEMPLATE;
+  if (!adminUrl || !template) throw new TypeError('MERIDIAN_TEST_ADMIN_URL is not set: run the tests through jest with the global setup.');
+  const name = `${template.slice(0, -'template'.length)}${randomBytes(6).toString('hex')}`;
+  await withClient(adminUrl, (client) => client.query(`create database ${name} template ${template}`));
   const url = withDatabase(adminUrl, name);
   const orm = await createOrm({ url, poolSize: 5 });
   const pool = new pg.Pool({ connectionString: url, max: 2 });
