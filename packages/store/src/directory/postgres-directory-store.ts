@@ -256,7 +256,8 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
           break;
         case 'remove': {
           const ids = change.ids.filter(isUuid);
-          if (ids.length > 0) removed.push(...(await this.deleteMembers(groupId, { sql: 'm.member_id = any(?::uuid[])', params: [pgArray(ids)] })));
+          if (ids.length > 0)
+            removed.push(...(await this.deleteMembers(groupId, { sql: 'm.member_id = any(?::uuid[])', params: [pgArray(ids)] })));
           break;
         }
         case 'removeWhere':
@@ -279,9 +280,17 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
     return { added, removed };
   }
 
-  async valueTaken(kind: ResourceKind, keys: string[], value: string | number | boolean, caseExact: boolean, exceptId?: string): Promise<boolean> {
+  async valueTaken(
+    kind: ResourceKind,
+    keys: string[],
+    value: string | number | boolean,
+    caseExact: boolean,
+    exceptId?: string,
+  ): Promise<boolean> {
     const text = typeof value === 'string' && !caseExact ? value.toLowerCase() : String(value);
-    await this.em.execute('select pg_advisory_xact_lock(hashtextextended(?, 11))', [`unique:${this.tenantId}:${kind}:${keys.join(':')}:${text}`]);
+    await this.em.execute('select pg_advisory_xact_lock(hashtextextended(?, 11))', [
+      `unique:${this.tenantId}:${kind}:${keys.join(':')}:${text}`,
+    ]);
     const path = `'{${keys.map((k) => `"${k.replace(/["\\']/g, '')}"`).join(',')}}'`;
     const column = caseExact ? `(r.attributes #>> ${path})` : `lower(r.attributes #>> ${path})`;
     const [row] = await this.em.execute<{ taken: boolean }[]>(
@@ -306,7 +315,8 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
     const found = await this.resolveMembers(unique);
     const known = new Set(found.map((m) => m.value));
     const missing = unique.find((id) => !known.has(id));
-    if (missing !== undefined) throw new MeridianError('INVALID_INPUT', `Member '${missing}' does not exist in this tenant.`, { field: 'members' });
+    if (missing !== undefined)
+      throw new MeridianError('INVALID_INPUT', `Member '${missing}' does not exist in this tenant.`, { field: 'members' });
     const groups = found.filter((m) => m.type === 'Group').map((m) => m.value);
     if (groups.includes(groupId)) throw new MeridianError('INVALID_INPUT', 'A group cannot be a member of itself.', { field: 'members' });
     if (groups.length > 0) {
@@ -382,6 +392,16 @@ function keysetAfter(expr: string, op: '<' | '>', after: ListCursor): SqlFragmen
     sql: `((${expr}) ${op} ? or ((${expr}) = ? and r.id ${op} ?::uuid) or (${expr}) is null)`,
     params: [after.v, after.v, after.id],
   };
+}
+
+/** True when a cursor key converts to the type of the sort expression; PostgreSQL converts a parameter before reading any row. */
+async function keyFits(em: EntityManager, kind: ResourceKind, expr: string, key: string): Promise<boolean> {
+  try {
+    await em.execute(`select 1 from ${TABLE[kind]} r where false and (${expr}) = ?`, [key]);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The PostgreSQL implementation of the core {@link DirectoryStore}. */
@@ -470,7 +490,20 @@ export class PostgresDirectoryStore implements DirectoryStore {
       const sortName = query.sortBy ? formatPath(query.sortBy).toLowerCase() : '';
       const after = query.cursor === '' ? undefined : decodeListCursor(query.cursor, sortName, direction);
       const keyset = after === undefined ? { sql: 'true', params: [] as unknown[] } : keysetAfter(sortExpr, descending ? '<' : '>', after);
-      rows = await em.execute(`${select} and ${keyset.sql} ${orderBy} limit ?`, [tenantId, ...where.params, ...keyset.params, query.count + 1]);
+      try {
+        rows = await em.execute(`${select} and ${keyset.sql} ${orderBy} limit ?`, [
+          tenantId,
+          ...where.params,
+          ...keyset.params,
+          query.count + 1,
+        ]);
+      } catch (error) {
+        // RFC 9865 §6: a key that is not of the sorted type comes from a cursor we did not issue, not from a bad request value.
+        if (after?.v != null && !(await keyFits(em, kind, sortExpr, after.v))) {
+          throw new MeridianError('INVALID_CURSOR', 'The cursor is not valid for this query.', { field: 'cursor', cause: error });
+        }
+        throw error;
+      }
       if (rows.length > query.count) {
         rows = rows.slice(0, query.count);
         const last = rows[rows.length - 1];
