@@ -217,7 +217,13 @@ export class ResourceService {
     return this.store.transaction(tenantId, async (tx) => {
       const current = await requireCurrent(tx, 'User', userId, preconditions, NONE);
       // A PUT of one's own User keeps what the policy does not let them change.
-      assertOnlyEditable(shape, documentOf(current), { ...input.attributes, ...externalIdOf(input) }, input.password !== undefined, policy);
+      assertOnlyEditable(
+        shape,
+        withDefaults(documentOf(current)),
+        withDefaults({ ...input.attributes, ...externalIdOf(input) }),
+        input.password !== undefined,
+        policy,
+      );
       assertImmutableUnchanged(shape, current.attributes, input.attributes);
       const values = await toWrite(tx, 'User', input, passwordHash);
       await assertUnique(tx, shape, 'User', input.attributes, userId);
@@ -257,7 +263,13 @@ export class ResourceService {
       const input = parseResourceInput(shape, { schemas: [coreSchemaOf(kind)], ...result.document });
       if (policy) {
         if (result.memberChanges.length > 0) throw new MeridianError('FORBIDDEN', 'End users cannot change group members.');
-        assertOnlyEditable(shape, before, { ...input.attributes, ...externalIdOf(input) }, input.password !== undefined, policy);
+        assertOnlyEditable(
+          shape,
+          withDefaults(before),
+          withDefaults({ ...input.attributes, ...externalIdOf(input) }),
+          input.password !== undefined,
+          policy,
+        );
       }
       assertImmutableUnchanged(shape, current.attributes, input.attributes);
       // Rare spellings (a URN-qualified password path) were not hashed ahead; hash them here.
@@ -402,6 +414,14 @@ function documentOf(resource: ScimResource): JsonObject {
     ...(JSON.parse(JSON.stringify(resource.attributes)) as JsonObject),
     ...(resource.externalId !== undefined ? { externalId: resource.externalId } : {}),
   };
+}
+
+/**
+ * A User document with the value an unassigned `active` stands for (the store and every rendering read it as true),
+ * so that a self-service PUT of what GET /Me returned changes nothing.
+ */
+function withDefaults(document: JsonObject): JsonObject {
+  return document.active === undefined ? { ...document, active: true } : document;
 }
 
 function externalIdOf(input: ResourceInput): JsonObject {
