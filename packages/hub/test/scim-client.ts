@@ -88,3 +88,17 @@ export function scimError(status: number, scimType?: string): Json {
     detail: expect.any(String),
   };
 }
+
+/**
+ * A client that checks what every real client relies on, on every response:
+ * a body comes as `application/scim+json`, and 204/304 come without one.
+ */
+export function checkedScimClient(app: () => FastifyInstance): ScimClient {
+  const send = scimClient(app);
+  return async (method, path, options) => {
+    const res = await send(method, path, options);
+    if (res.status === 204 || res.status === 304) expect(res.text).toBe('');
+    else expect(res.headers['content-type']).toBe(SCIM_CONTENT_TYPE);
+    return res;
+  };
+}
