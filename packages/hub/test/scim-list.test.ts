@@ -307,6 +307,20 @@ describe('RFC 7644 §3.4.2.5 attributes and excludedAttributes', () => {
     });
   });
 
+  it('attributes and excludedAttributes with a whole extension URN', async () => {
+    const only = await scim('GET', `/Users/${user.id}?attributes=${SCHEMA.enterpriseUser}`, { token: token() });
+    expect(only.body).toEqual({
+      schemas: [SCHEMA.user, SCHEMA.enterpriseUser],
+      id: user.id,
+      [SCHEMA.enterpriseUser]: { employeeNumber: 'E-1', department: 'Sales' },
+      meta: meta(),
+    });
+    const without = await scim('GET', `/Users/${user.id}?excludedAttributes=${SCHEMA.enterpriseUser}`, { token: token() });
+    expect(without.body.schemas).toEqual([SCHEMA.user]);
+    expect(without.body[SCHEMA.enterpriseUser]).toBeUndefined();
+    expect(without.body.userName).toBe('select@example.com');
+  });
+
   it('excludedAttributes=emails drops emails and keeps the rest', async () => {
     const full = await scim('GET', `/Users/${user.id}`, { token: token() });
     const res = await scim('GET', `/Users/${user.id}?excludedAttributes=emails`, { token: token() });
@@ -501,6 +515,29 @@ describe('RFC 7644 §3.4.2.2 filters', () => {
     expect(await names(`${SCHEMA.enterpriseUser}:department eq "sales"`)).toEqual(['flt-ann']);
     expect(await names(`${SCHEMA.enterpriseUser}:manager.value eq "${people.ann?.id}"`)).toEqual(['flt-dee']);
     expect(await names(`${SCHEMA.enterpriseUser}:department pr`)).toEqual(['flt-ann', 'flt-bob']);
+  });
+
+  it('filters Groups by member: members[value eq] and members.value', async () => {
+    const group = await createGroup({ displayName: 'flt-group', members: [{ value: people.bob?.id }] });
+    await createGroup({ displayName: 'flt-empty-group' });
+    for (const filter of [
+      `members[value eq "${people.bob?.id}"]`,
+      `members.value eq "${people.bob?.id}"`,
+      'displayName sw "flt-" and members pr',
+    ]) {
+      const res = await list('/Groups', { filter, excludedAttributes: 'members' });
+      expect(res.status).toBe(200);
+      expect(ids(res)).toEqual([group.id]);
+    }
+  });
+
+  it('refuses a filter on the computed User groups with 400 invalidFilter instead of silently matching nothing', async () => {
+    const group = await createGroup({ displayName: 'flt-groups-attr', members: [{ value: people.ann?.id }] });
+    for (const filter of [`groups.value eq "${group.id}"`, `groups[value eq "${group.id}"]`, 'groups pr']) {
+      const res = await list('/Users', { filter });
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual(scimError(400, 'invalidFilter'));
+    }
   });
 
   it.each([

@@ -243,6 +243,7 @@ class FilterTranslator {
         throw invalid(`Unsupported attribute '${formatPath(path)}'.`);
       }
       if (this.kind === 'Group' && top === 'members') return this.members(path, condition);
+      if (this.kind === 'User' && top === 'groups') throw computedGroups();
     }
     const { def, keys } = resolveAttribute(this.shape, path, invalid);
     if (def.multiValued) {
@@ -290,6 +291,7 @@ class FilterTranslator {
     if (this.kind === 'Group' && path.attribute.toLowerCase() === 'members' && path.schema === undefined) {
       return `exists (select 1 from group_member m where m.group_id = r.id and ${this.memberFilter(inner)})`;
     }
+    if (this.kind === 'User' && isCorePath(this.shape, path) && path.attribute.toLowerCase() === 'groups') throw computedGroups();
     const { def, keys } = resolveAttribute(this.shape, path, invalid);
     if (def.type !== 'complex' || !def.subAttributes) throw invalid(`'${formatPath(path)}' has no sub-attributes to filter on.`);
     const subs = def.subAttributes;
@@ -369,6 +371,14 @@ class FilterTranslator {
       }
     }
   }
+}
+
+/**
+ * A User's `groups` (RFC 7643 §4.1.2) are computed from group_member, direct and nested, and are not in the
+ * stored attributes: a filter on them would silently match nothing, so it is refused.
+ */
+function computedGroups(): MeridianError {
+  return invalid("Users cannot be filtered by 'groups'; filter Groups by 'members.value' instead.");
 }
 
 function presence(operand: Operand): string {
