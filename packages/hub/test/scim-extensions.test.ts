@@ -329,3 +329,81 @@ describe('invalid extension definitions', () => {
     });
   });
 });
+
+describe('returned, writeOnly and required on extension attributes (RFC 7643 §7)', () => {
+  const VAULT = 'urn:example:params:scim:schemas:extension:vault:2.0:User';
+  let holder: Json;
+  beforeAll(async () => {
+    await hub.runtime.settings.createExtension(
+      hub.tenants.emea.id,
+      {
+        id: VAULT,
+        name: 'Vault',
+        resourceType: 'User',
+        attributes: [
+          { name: 'pin', mutability: 'writeOnly' },
+          { name: 'secret', returned: 'never' },
+          { name: 'note', returned: 'request' },
+          { name: 'owner', required: true },
+          { name: 'locker', type: 'complex', subAttributes: [{ name: 'number' }, { name: 'code', returned: 'never' }] },
+        ],
+      },
+      ctx,
+    );
+    const res = await scim('POST', '/Users', {
+      token: emea(),
+      body: {
+        schemas: [SCHEMA.user, VAULT],
+        userName: 'vault-holder@example.com',
+        [VAULT]: { pin: '1234', secret: 's3cr3t', note: 'hello', owner: 'me', locker: { number: '42', code: '0000' } },
+      },
+    });
+    expect(res.status).toBe(201);
+    holder = res.body;
+  });
+
+  it('never returns writeOnly or returned:never values, not even when asked for by name', async () => {
+    expect(holder[VAULT]).toEqual({ owner: 'me', locker: { number: '42' } });
+    expect(JSON.stringify(holder)).not.toMatch(/1234|s3cr3t|0000/);
+    for (const attributes of [`${VAULT}:pin,${VAULT}:secret`, `${VAULT}:locker`, `${VAULT}:locker.code`, VAULT]) {
+      const res = await scim('GET', `/Users/${holder.id}${query({ attributes })}`, { token: emea() });
+      expect(res.status).toBe(200);
+      expect(res.text).not.toMatch(/1234|s3cr3t|0000/);
+    }
+    const whole = await scim('GET', `/Users/${holder.id}${query({ attributes: VAULT })}`, { token: emea() });
+    expect(whole.body[VAULT]).toEqual({ note: 'hello', owner: 'me', locker: { number: '42' } });
+  });
+
+  it('returns returned:request values only when asked for', async () => {
+    const asked = await scim('GET', `/Users/${holder.id}${query({ attributes: `${VAULT}:note` })}`, { token: emea() });
+    expect(asked.body[VAULT]).toEqual({ note: 'hello' });
+  });
+
+  it('refuses to filter or sort on values it never returns, so they cannot be probed', async () => {
+    for (const filter of [`${VAULT}:pin eq "1234"`, `${VAULT}:secret sw "s"`, `${VAULT}:locker.code eq "0000"`]) {
+      const res = await scim('GET', `/Users${query({ filter })}`, { token: emea() });
+      expect(res.status).toBe(400);
+      expect(res.body).toEqual(scimError(400, 'invalidFilter'));
+    }
+    const sorted = await scim('GET', `/Users${query({ sortBy: `${VAULT}:secret` })}`, { token: emea() });
+    expect(sorted.status).toBe(400);
+    expect(sorted.body).toEqual(scimError(400, 'invalidValue'));
+  });
+
+  it('requires the required attributes of an extension a resource carries, on create and on PATCH', async () => {
+    const before = await eventCounts(hub);
+    const created = await scim('POST', '/Users', {
+      token: emea(),
+      body: { userName: 'vault-2@example.com', [VAULT]: { note: 'no owner' } },
+    });
+    expect(created.status).toBe(400);
+    expect(created.body).toEqual(scimError(400, 'invalidValue'));
+    const patched = await scim('PATCH', `/Users/${holder.id}`, { token: emea(), body: patchOp({ op: 'remove', path: `${VAULT}:owner` }) });
+    expect(patched.status).toBe(400);
+    expect(patched.body).toEqual(scimError(400, 'invalidValue'));
+    expect(await eventCounts(hub)).toEqual(before);
+    // Without the extension at all, nothing of it is required.
+    const plain = await scim('POST', '/Users', { token: emea(), body: { userName: 'vault-3@example.com' } });
+    expect(plain.status).toBe(201);
+  });
+});

@@ -100,6 +100,11 @@ function keepSubAttributes(value: unknown, def: AttributeDefinition, keep: (sub:
   return Array.isArray(value) ? value.map(project) : project(value);
 }
 
+/** RFC 7643 §7: `returned: never` and `writeOnly` values "SHALL NOT be returned", whatever the request asks for. */
+function isHidden(def: AttributeDefinition): boolean {
+  return def.returned === 'never' || def.mutability === 'writeOnly';
+}
+
 function projectAttribute(
   shape: ResourceShape,
   selection: AttributeSelection,
@@ -107,18 +112,23 @@ function projectAttribute(
   def: AttributeDefinition,
   value: unknown,
 ): unknown {
-  if (def.returned === 'never') return undefined;
-  if (def.returned === 'always') return value;
+  if (isHidden(def)) return undefined;
+  const visible = (sub: AttributeDefinition): boolean => !isHidden(sub);
+  if (def.returned === 'always') return def.subAttributes ? keepSubAttributes(value, def, visible) : value;
   const included = mentions(shape, selection.attributes, container, def);
   const excluded = mentions(shape, selection.excludedAttributes, container, def);
   if (selection.attributes) {
-    if (included.whole) return value;
+    if (included.whole) return def.subAttributes ? keepSubAttributes(value, def, visible) : value;
     if (included.subs.length === 0) return undefined;
-    return keepSubAttributes(value, def, (sub) => sub.returned === 'always' || included.subs.includes(sub.name.toLowerCase()));
+    return keepSubAttributes(
+      value,
+      def,
+      (sub) => visible(sub) && (sub.returned === 'always' || included.subs.includes(sub.name.toLowerCase())),
+    );
   }
   if (def.returned === 'request' || excluded.whole) return undefined;
   const dropped = (sub: AttributeDefinition): boolean =>
-    sub.returned === 'never' || sub.returned === 'request' || (sub.returned !== 'always' && excluded.subs.includes(sub.name.toLowerCase()));
+    isHidden(sub) || sub.returned === 'request' || (sub.returned !== 'always' && excluded.subs.includes(sub.name.toLowerCase()));
   return def.subAttributes ? keepSubAttributes(value, def, (sub) => !dropped(sub)) : value;
 }
 

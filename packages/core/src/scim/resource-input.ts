@@ -138,6 +138,8 @@ export function parseResourceInput(shape: ResourceShape, body: unknown): Resourc
       }
       const normalized = normalizeObject(extension.attributes, value, extension.id);
       if (Object.keys(normalized).length > 0) {
+        // An optional extension, once present, must carry its required attributes (RFC 7643 §7 `required`).
+        assertRequired(extension, normalized, `${extension.id}:`);
         attributes[extension.id] = normalized;
         extensionSchemas.push(extension.id);
       }
@@ -157,12 +159,12 @@ export function parseResourceInput(shape: ResourceShape, body: unknown): Resourc
   return { attributes, extensionSchemas, password, externalId };
 }
 
-function assertRequired(schema: SchemaDefinition, attributes: JsonObject): void {
+function assertRequired(schema: SchemaDefinition, attributes: JsonObject, prefix = ''): void {
   for (const def of schema.attributes) {
     if (!def.required) continue;
     const value = attributes[def.name];
     if (value === undefined || value === '') {
-      throw new MeridianError('INVALID_INPUT', `Attribute '${def.name}' is required.`, { field: def.name });
+      throw new MeridianError('INVALID_INPUT', `Attribute '${prefix}${def.name}' is required.`, { field: `${prefix}${def.name}` });
     }
   }
 }

@@ -107,9 +107,13 @@ function typed(text: string, kind: ValueKind): string {
   }
 }
 
+/**
+ * The definition of an attribute a client may filter or sort on. Values that are never returned
+ * (RFC 7643 §7 `returned: never`, `writeOnly`) count as unknown, or a filter could probe them.
+ */
 function findDef(list: AttributeDefinition[], name: string): AttributeDefinition | undefined {
   const lower = name.toLowerCase();
-  return list.find((d) => d.name.toLowerCase() === lower);
+  return list.find((d) => d.name.toLowerCase() === lower && d.returned !== 'never' && d.mutability !== 'writeOnly');
 }
 
 function isCorePath(shape: ResourceShape, path: AttributePath): boolean {
@@ -125,7 +129,7 @@ function resolveAttribute(shape: ResourceShape, path: AttributePath, fail: Fail)
     return { def, keys: [ext.id, def.name] };
   }
   const def = findDef(shape.core.attributes, path.attribute);
-  if (!def || def.returned === 'never') throw fail(`Unknown attribute '${formatPath(path)}'.`);
+  if (!def) throw fail(`Unknown attribute '${formatPath(path)}'.`);
   return { def, keys: [def.name] };
 }
 
