@@ -163,6 +163,16 @@ describe('RFC 7644 §3.5.2.3 replace', () => {
     ]);
   });
 
+  it('answers 400 noTarget when a filter that is not a plain eq matches no value, and writes nothing', async () => {
+    const user = await createUser({ addresses: [{ type: 'home', locality: 'Springfield' }] });
+    const before = await eventCounts(hub);
+    const res = await patch('Users', user.id, { op: 'replace', path: 'addresses[locality sw "Z"].country', value: 'NZ' });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual(scimError(400, 'noTarget'));
+    expect(await eventCounts(hub)).toEqual(before);
+    expect(await read('Users', user.id)).toEqual(user);
+  });
+
   it('replaces a whole multi-valued attribute without a filter', async () => {
     const user = await createUser({
       phoneNumbers: [
