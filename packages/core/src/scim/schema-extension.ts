@@ -81,6 +81,8 @@ function parseAttribute(input: unknown, field: string, nested: boolean): Attribu
     }
     definition.referenceTypes = types;
   }
+  // RFC 7643 §7: a writeOnly attribute is never returned; publish it that way.
+  if (definition.mutability === 'writeOnly') definition.returned = 'never';
   if (definition.uniqueness === 'server' && (type === 'complex' || definition.multiValued)) {
     throw invalid(`'${field}': only single-valued simple attributes can be unique.`, `${field}.uniqueness`);
   }

@@ -203,9 +203,8 @@ describe('Entra ID: user lifecycle', () => {
     expect(asObject.body[ENTERPRISE]).toEqual({ employeeNumber: '3003', department: 'Analytics', manager: { value: state.managerId } });
   });
 
-  // NOT SUPPORTED YET: `manager` unqualified, compared as a whole, is an unknown attribute to the filter translator (400 invalidFilter).
-  // `it.failing` keeps the client's expectation on record and turns red the day the filter form works: make it `it` then.
-  it.failing('checks the manager with filter=id eq ".." and manager eq ".."', async () => {
+  // `manager` is an enterprise attribute named without its URN, and compared as a whole: it stands for manager.value.
+  it('checks the manager with filter=id eq ".." and manager eq ".."', async () => {
     const right = await scim('GET', `/Users${query({ filter: `id eq "${state.userId}" and manager eq "${state.managerId}"` })}`);
     expect(right.status).toBe(200);
     expect(resourcesOf(right).map((r) => r.id)).toEqual([state.userId]);

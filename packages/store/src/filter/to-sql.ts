@@ -129,8 +129,14 @@ function resolveAttribute(shape: ResourceShape, path: AttributePath, fail: Fail)
     return { def, keys: [ext.id, def.name] };
   }
   const def = findDef(shape.core.attributes, path.attribute);
-  if (!def) throw fail(`Unknown attribute '${formatPath(path)}'.`);
-  return { def, keys: [def.name] };
+  if (def) return { def, keys: [def.name] };
+  // Clients write extension attributes unqualified (Entra ID: `manager eq "…"`): a name that
+  // exactly one extension defines resolves to it.
+  const owners = path.schema === undefined ? shape.extensions.filter((ext) => findDef(ext.attributes, path.attribute)) : [];
+  const owner = owners.length === 1 ? owners[0] : undefined;
+  const extDef = owner ? findDef(owner.attributes, path.attribute) : undefined;
+  if (!owner || !extDef) throw fail(`Unknown attribute '${formatPath(path)}'.`);
+  return { def: extDef, keys: [owner.id, extDef.name] };
 }
 
 type LeafFilter = Exclude<Filter, { op: 'and' | 'or' | 'not' | 'valuePath' }>;
@@ -260,7 +266,15 @@ class FilterTranslator {
       const exact = `exists (select 1 from jsonb_array_elements(coalesce(r.attributes #> ${jsonKeys(keys)}, '[]'::jsonb)) e where ${condition(inner)})`;
       return prefilter ? `(${prefilter} and ${exact})` : exact;
     }
-    const leaf = path.subAttribute !== undefined && def.subAttributes ? findDef(def.subAttributes, path.subAttribute) : def;
+    // A complex attribute named without a sub-attribute stands for its `value` (`manager eq "id"`);
+    // one without a `value` can still be tested for presence (`name pr`).
+    const implied =
+      path.subAttribute === undefined && def.type === 'complex' ? def.subAttributes && findDef(def.subAttributes, 'value') : undefined;
+    if (path.subAttribute === undefined && def.type === 'complex' && !implied) {
+      return condition({ expr: `nullif(${jsonText('r.attributes', keys)}, '{}')`, kind: 'string', caseExact: true });
+    }
+    const subName = path.subAttribute ?? implied?.name;
+    const leaf = subName !== undefined && def.subAttributes ? findDef(def.subAttributes, subName) : def;
     if (!leaf || (path.subAttribute !== undefined && !def.subAttributes)) throw invalid(`Unknown attribute '${formatPath(path)}'.`);
     if (leaf.type === 'complex') throw invalid(`Filter on a sub-attribute of '${formatPath(path)}'.`);
     const allKeys = leaf === def ? keys : [...keys, leaf.name];
