@@ -517,6 +517,18 @@ describe('RFC 7644 §3.4.2.2 filters', () => {
     expect(await names(`${SCHEMA.enterpriseUser}:department pr`)).toEqual(['flt-ann', 'flt-bob']);
   });
 
+  it('resolves unqualified extension attributes and compares a complex attribute by its value (Entra: manager eq)', async () => {
+    expect(await names(`manager eq "${people.ann?.id}"`)).toEqual(['flt-dee']);
+    expect(await names(`department eq "engineering"`)).toEqual(['flt-bob']);
+    expect(await names('manager pr')).toEqual(['flt-dee']);
+  });
+
+  it('tests a complex attribute without a value for presence: name pr', async () => {
+    await createUser({ userName: 'flt-eve', name: { givenName: 'Eve' } });
+    expect(await names('name pr')).toEqual(['flt-eve']);
+    expect(await names('not (name pr) and userName eq "flt-eve"')).toEqual([]);
+  });
+
   it('filters Groups by member: members[value eq] and members.value', async () => {
     const group = await createGroup({ displayName: 'flt-group', members: [{ value: people.bob?.id }] });
     await createGroup({ displayName: 'flt-empty-group' });
