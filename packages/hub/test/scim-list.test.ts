@@ -479,7 +479,7 @@ describe('RFC 7644 §3.4.2.2 filters', () => {
   };
 
   it('compares dates: meta.created gt', async () => {
-    const created = (people.bob?.meta as Json).created as string;
+    const created = ((people.bob as Json).meta as Json).created as string;
     const later = Object.values(people)
       .filter((p) => ((p.meta as Json).created as string) > created)
       .map((p) => p.userName);

@@ -205,9 +205,7 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
   );
   app.get<{ Params: { id: string } }>('/Schemas/:id', async (request, reply) => {
     const wanted = request.params.id.toLowerCase();
-    const found = schemaResources(baseUrl, await settings.extensions(tenantOf(request))).find(
-      (s) => String(s.id).toLowerCase() === wanted,
-    );
+    const found = schemaResources(baseUrl, await settings.extensions(tenantOf(request))).find((s) => String(s.id).toLowerCase() === wanted);
     if (!found) throw new MeridianError('NOT_FOUND', `Schema '${request.params.id}' not found.`);
     return send(reply, 200, found);
   });
@@ -217,9 +215,13 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
     const params = (request.body ?? {}) as Record<string, unknown>;
     const list = parseListRequest(params, limits);
     if (list.query.cursor !== undefined || list.query.sortBy !== undefined) {
-      throw new MeridianError('INVALID_INPUT', "A search at the root pages by 'startIndex' and does not sort; search /Users or /Groups for that.", {
-        field: list.query.cursor !== undefined ? 'cursor' : 'sortBy',
-      });
+      throw new MeridianError(
+        'INVALID_INPUT',
+        "A search at the root pages by 'startIndex' and does not sort; search /Users or /Groups for that.",
+        {
+          field: list.query.cursor !== undefined ? 'cursor' : 'sortBy',
+        },
+      );
     }
     const tenantId = tenantOf(request);
     const shape = await shapesOf(tenantId);
@@ -249,7 +251,8 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
       room -= page.resources.length;
       skip = Math.max(0, skip - page.totalResults);
     }
-    if (applicable === 0 && list.query.filter) throw new MeridianError('INVALID_FILTER', 'The filter names no attribute of any resource type.');
+    if (applicable === 0 && list.query.filter)
+      throw new MeridianError('INVALID_FILTER', 'The filter names no attribute of any resource type.');
     return send(reply, 200, listResponse({ totalResults: total, resources: [] }, list, items));
   });
 
@@ -288,7 +291,9 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
 
   for (const [endpoint, kind] of Object.entries(ENDPOINTS)) {
     // List and filter (RFC 7644 §3.4.2), by index or by cursor (RFC 9865).
-    app.get(`/${endpoint}`, async (request, reply) => send(reply, 200, await listKind(request, kind, request.query as Record<string, unknown>)));
+    app.get(`/${endpoint}`, async (request, reply) =>
+      send(reply, 200, await listKind(request, kind, request.query as Record<string, unknown>)),
+    );
     app.post(`/${endpoint}/.search`, async (request, reply) =>
       send(reply, 200, await listKind(request, kind, (request.body ?? {}) as Record<string, unknown>)),
     );
@@ -333,7 +338,11 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
         include,
       });
       const body = render(updated, shape(kind), selection);
-      if (quiet) return reply.code(204).header('etag', (body.meta as { version: string }).version).send();
+      if (quiet)
+        return reply
+          .code(204)
+          .header('etag', (body.meta as { version: string }).version)
+          .send();
       return sendResource(reply, 200, body);
     });
 
