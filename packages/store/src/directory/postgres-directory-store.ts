@@ -18,7 +18,6 @@ import {
   type ResourceKind,
   type ResourcePage,
   type ResourceQuery,
-  type ResourceShape,
   type ResourceWrite,
   resourceShapes,
   type ScimResource,
