@@ -1,0 +1,311 @@
+#!/usr/bin/env node
+// `pnpm bench`: seeds (or reuses) a PostgreSQL database, then measures the hub's
+// SCIM API against a bare Fastify + pg baseline in the same run. See docs/benchmarks.md.
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { SCHEMA } from '@meridian/core';
+import pg from 'pg';
+import { machineBusyMs, postgresCpuMs, postgresDelta, processCpuMs } from './cpu.js';
+import { type FilterTarget, issueTenantToken, prepareDatabase, sampleTargets } from './database.js';
+import { explainFilter, type FilterPlan } from './explain.js';
+import { type LoadResult, type RequestSpec, runLoad } from './load.js';
+import { type BenchOptions, parseOptions, USAGE } from './options.js';
+import { measurePatch, type PatchResult } from './patch.js';
+import { type BenchReport, machineInfo, renderReport, type ScenarioResult, type StatementCount, spliceReport } from './report.js';
+import { type ServerProcess, startBaseline, startHub } from './servers.js';
+import { SqlCapture } from './sql-capture.js';
+
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+interface Scenario {
+  name: string;
+  target: number;
+  /** The filter text for target `t` (GET scenarios), or undefined for the create. */
+  filter?: (t: FilterTarget) => string;
+}
+
+const SCENARIOS: Scenario[] = [
+  { name: 'GET /Users?filter=userName eq', target: 0.6, filter: (t) => `userName eq "${t.userName}"` },
+  { name: 'GET /Users?filter=emails co', target: 0.6, filter: (t) => `emails co "${t.emailFragment}"` },
+  { name: 'GET /Users?filter=name.familyName sw', target: 0.6, filter: (t) => `name.familyName sw "${t.familyName}"` },
+  { name: 'POST /Users (create, no password)', target: 0.6 },
+];
+
+function requestsFor(scenario: Scenario, targets: FilterTarget[], run: string): () => RequestSpec {
+  let n = 0;
+  const filter = scenario.filter;
+  if (filter) {
+    return () => {
+      const target = targets[n++ % targets.length] as FilterTarget;
+      return { method: 'GET', path: `/scim/v2/Users?filter=${encodeURIComponent(filter(target))}` };
+    };
+  }
+  return () => {
+    const i = n++;
+    const userName = `created-${run}-${i}@t1.example.org`;
+    return {
+      method: 'POST',
+      path: '/scim/v2/Users',
+      body: JSON.stringify({
+        schemas: [SCHEMA.user, SCHEMA.enterpriseUser],
+        userName,
+        name: { givenName: 'Created', familyName: `Run${i}`, formatted: `Created Run${i}` },
+        displayName: `Created Run${i}`,
+        emails: [{ value: userName, type: 'work', primary: true }],
+        active: true,
+        [SCHEMA.enterpriseUser]: { employeeNumber: `C${run}${i}`, department: 'Engineering' },
+      }),
+    };
+  };
+}
+
+/** One request through fetch: the status and, for an error, the SCIM detail. */
+async function probe(baseUrl: string, token: string, spec: RequestSpec): Promise<string | undefined> {
+  const response = await fetch(`${baseUrl}${spec.path}`, {
+    method: spec.method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' },
+    ...(spec.body === undefined ? {} : { body: spec.body }),
+  });
+  const text = await response.text();
+  if (response.status < 300) return undefined;
+  try {
+    return `${response.status} ${String((JSON.parse(text) as { detail?: unknown }).detail ?? text.slice(0, 200))}`;
+  } catch {
+    return `${response.status} ${text.slice(0, 200)}`;
+  }
+}
+
+function best(a: LoadResult | undefined, b: LoadResult): LoadResult {
+  return a === undefined || b.rps > a.rps ? b : a;
+}
+
+async function measure(
+  server: ServerProcess,
+  token: string,
+  options: BenchOptions,
+  next: () => RequestSpec,
+  label: string,
+): Promise<LoadResult> {
+  // A short warm-up (JIT, connection pools, caches), then the measured run.
+  await runLoad({ baseUrl: server.url, token, connections: options.connections, seconds: 2, next });
+  const cpuBefore = await processCpuMs(server.pid);
+  const pgBefore = await postgresCpuMs();
+  const busyBefore = await machineBusyMs();
+  const selfBefore = process.cpuUsage();
+  const result = await runLoad({ baseUrl: server.url, token, connections: options.connections, seconds: options.duration, next });
+  const self = process.cpuUsage(selfBefore);
+  const busyAfter = await machineBusyMs();
+  const cpuAfter = await processCpuMs(server.pid);
+  const pgSpent = postgresDelta(pgBefore, await postgresCpuMs());
+  if (result.requests > 0) {
+    if (cpuBefore !== undefined && cpuAfter !== undefined) result.serverCpuMs = (cpuAfter - cpuBefore) / result.requests;
+    if (pgSpent !== undefined) result.postgresCpuMs = pgSpent / result.requests;
+  }
+  if (busyBefore !== undefined && busyAfter !== undefined && cpuBefore !== undefined && cpuAfter !== undefined && pgSpent !== undefined) {
+    // Whatever else kept the cores busy meanwhile (other work on the machine), in cores.
+    const others = busyAfter - busyBefore - (cpuAfter - cpuBefore) - pgSpent - (self.user + self.system) / 1000;
+    result.otherCores = Math.max(0, others) / (result.seconds * 1000);
+  }
+  log(
+    `  ${label}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50.toFixed(1)} ms, p95 ${result.p95.toFixed(1)} ms, ` +
+      `CPU/request ${result.serverCpuMs?.toFixed(2) ?? '?'} ms + PostgreSQL ${result.postgresCpuMs?.toFixed(2) ?? '?'} ms, ` +
+      `other processes ${result.otherCores?.toFixed(2) ?? '?'} cores, errors ${result.errors}`,
+  );
+  return result;
+}
+
+/** A request to record: `warm` first (a process's first request also fills caches), then `measured`. */
+interface Probe {
+  name: string;
+  warm: RequestSpec;
+  measured: RequestSpec;
+}
+
+/** Sends one request of each kind through a capturing proxy and lists the statements each one cost. */
+async function captureStatements(
+  start: (databaseUrl: string) => Promise<ServerProcess>,
+  databaseUrl: string,
+  token: string,
+  probes: Probe[],
+): Promise<Map<string, string[]>> {
+  const target = new URL(databaseUrl);
+  const capture = new SqlCapture(target.hostname, Number(target.port || 5432));
+  const port = await capture.listen();
+  const proxied = new URL(databaseUrl);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(port);
+  const server = await start(proxied.toString());
+  const found = new Map<string, string[]>();
+  try {
+    for (const { name, warm, measured } of probes) {
+      await probe(server.url, token, warm);
+      await new Promise((r) => setTimeout(r, 100));
+      const since = performance.now();
+      await probe(server.url, token, measured);
+      await new Promise((r) => setTimeout(r, 100));
+      found.set(name, capture.since(since));
+    }
+  } finally {
+    await server.stop();
+    await capture.close();
+  }
+  return found;
+}
+
+function patchAdd(groupId: string, member: string | undefined): RequestSpec {
+  return {
+    method: 'PATCH',
+    path: `/scim/v2/Groups/${groupId}`,
+    body: JSON.stringify({
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'add', path: 'members', value: [{ value: member }] }],
+    }),
+  };
+}
+
+async function run(options: BenchOptions): Promise<BenchReport> {
+  const load = loadavg()[0] ?? 0;
+  const runId = randomBytes(3).toString('hex');
+  const notes: string[] = [];
+  const db = await prepareDatabase(options, log);
+  const token = await issueTenantToken(db.url, db.tenantSlug);
+  const targets = await sampleTargets(db.url, db.tenantId, 2_000);
+  if (targets.length === 0) throw new Error('The bench tenant has no users: run with --reseed.');
+
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  let postgres: string;
+  let settings: string;
+  const plans: FilterPlan[] = [];
+  try {
+    postgres = `PostgreSQL ${(await client.query<{ v: string }>(`select current_setting('server_version') as v`)).rows[0]?.v ?? '?'}`;
+    const shown = await client.query<{ name: string; setting: string }>(
+      `select name, current_setting(name) as setting from pg_settings
+        where name in ('shared_buffers', 'work_mem', 'synchronous_commit', 'max_connections', 'jit') order by name`,
+    );
+    settings = shown.rows.map((r) => `${r.name}=${r.setting}`).join(', ');
+    const sample = targets[0] as FilterTarget;
+    for (const scenario of SCENARIOS) {
+      if (!scenario.filter) continue;
+      const plan = await explainFilter(client, db.tenantId, scenario.filter(sample));
+      log(`plan of ${plan.filter}: count ${plan.countIndexes.join(', ') || 'NO INDEX'}; page ${plan.pageIndexes.join(', ') || 'NO INDEX'}`);
+      plans.push(plan);
+    }
+  } finally {
+    await client.end();
+  }
+
+  const adminToken = randomBytes(24).toString('hex');
+  const startHubAt = (databaseUrl: string) => startHub({ databaseUrl, logLevel: options.hubLogLevel, adminToken });
+  const startBaselineAt = (databaseUrl: string) => startBaseline({ databaseUrl });
+
+  log('recording the statements of one request of each kind');
+  const probes = (tag: string): Probe[] =>
+    SCENARIOS.map((s) => {
+      const next = requestsFor(s, targets.slice(1, 3), `${runId}${tag}`);
+      return { name: s.name, warm: next(), measured: next() };
+    });
+  const patchProbe: Probe = {
+    name: `PATCH /Groups/{id} (add a member to the ${options.bigGroup.toLocaleString('en-US')}-member group)`,
+    warm: patchAdd(db.bigGroupId, db.patchCandidates[998]),
+    measured: patchAdd(db.bigGroupId, db.patchCandidates[999]),
+  };
+  const hubStatements = await captureStatements(startHubAt, db.url, token, [...probes('h'), patchProbe]);
+  const baselineStatements = await captureStatements(startBaselineAt, db.url, token, probes('b'));
+  const statements: StatementCount[] = [...probes('h'), patchProbe].map((p) => ({
+    request: p.name,
+    hub: hubStatements.get(p.name) ?? [],
+    baseline: baselineStatements.get(p.name),
+  }));
+
+  const baseline = await startBaselineAt(db.url);
+  const hub = await startHubAt(db.url);
+  const scenarios: ScenarioResult[] = [];
+  const patches: PatchResult[] = [];
+  try {
+    for (const scenario of SCENARIOS) {
+      log(`${scenario.name}`);
+      const next = requestsFor(scenario, targets, runId);
+      for (const [label, server] of [
+        ['hub', hub],
+        ['baseline', baseline],
+      ] as const) {
+        const problem = await probe(server.url, token, next());
+        if (problem) notes.push(`${scenario.name} on the ${label}: the first request answered ${problem}.`);
+      }
+      // Alternating rounds, best of each: background noise (autovacuum, checkpoints) hits both sides alike.
+      let baselineResult: LoadResult | undefined;
+      let hubResult: LoadResult | undefined;
+      for (let round = 1; round <= options.rounds; round++) {
+        baselineResult = best(baselineResult, await measure(baseline, token, options, next, `baseline, round ${round}`));
+        hubResult = best(hubResult, await measure(hub, token, options, next, `hub, round ${round}`));
+      }
+      if (!baselineResult || !hubResult) throw new TypeError('--rounds is at least 1');
+      scenarios.push({ name: scenario.name, target: scenario.target, hub: hubResult, baseline: baselineResult });
+    }
+    log('PATCH: add and remove one member, small and large group in turn');
+    patches.push(
+      ...(await measurePatch({
+        baseUrl: hub.url,
+        token,
+        groups: [
+          { label: 'small group', id: db.smallGroupId, members: options.smallGroup },
+          { label: 'large group', id: db.bigGroupId, members: options.bigGroup },
+        ],
+        candidates: db.patchCandidates,
+        iterations: options.patchIterations,
+        warmup: 10,
+      })),
+    );
+    for (const p of patches) {
+      log(`  ${p.group}: add p50 ${p.add.p50.toFixed(1)} ms, remove p50 ${p.remove.p50.toFixed(1)} ms, errors ${JSON.stringify(p.errors)}`);
+    }
+  } finally {
+    await hub.stop();
+    await baseline.stop();
+  }
+
+  const seed = db.seededNow
+    ? `seeded in this run in ${db.seedSeconds?.toFixed(0)} s`
+    : `reused (seeded in ${db.seedSeconds?.toFixed(0)} s)`;
+  return {
+    machine: machineInfo(postgres, settings, load),
+    setup: [
+      `Data: ${options.users.toLocaleString('en-US')} users in ${options.tenants} tenants (database \`${options.database}\`, ${seed}); every request goes to the largest tenant (${db.tenantUsers.toLocaleString('en-US')} users, the two groups).`,
+      `Load: autocannon, ${options.connections} connections, ${options.duration} s per measurement after a 2 s warm-up, best of ${options.rounds} alternating rounds per server; each GET filters for another of ${targets.length.toLocaleString('en-US')} random users of the tenant; each create posts a new user with name, work email and the enterprise extension.`,
+      `Hub: \`meridian serve --role api\` (built), LOG_LEVEL=${options.hubLogLevel} (request logs to /dev/null). Baseline: packages/bench/src/baseline-server.ts, Fastify + pg with the same SQL. Both in their own process, pools of 10 connections, on the same machine as PostgreSQL and the load tool.`,
+      `PATCH: ${options.patchIterations} add + remove pairs per group after 10 warm-up pairs, one request at a time, the two groups in turn.`,
+    ],
+    scenarios,
+    patches,
+    plans,
+    statements,
+    notes,
+  };
+}
+
+async function main(): Promise<void> {
+  let options: BenchOptions | 'help';
+  try {
+    options = parseOptions(process.argv.slice(2), process.env);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (options === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const report = await run(options);
+  const markdown = renderReport(report);
+  process.stdout.write(`${markdown}\n`);
+  if (options.write) {
+    const existing = await readFile(options.out, 'utf8').catch(() => undefined);
+    await writeFile(options.out, spliceReport(existing, markdown));
+    log(`wrote ${options.out}`);
+  }
+}
+
+await main();
