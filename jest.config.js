@@ -13,7 +13,7 @@ const swc = [
   },
 ];
 
-const packages = ['core', 'store', 'scim', 'graphql', 'replication', 'hub'];
+const packages = ['core', 'store', 'scim', 'graphql', 'connector-sdk', 'replication', 'hub'];
 
 /** @type {import('jest').Config} */
 export default {
@@ -29,6 +29,7 @@ export default {
     extensionsToTreatAsEsm: ['.ts'],
     transform: { '^.+\\.ts$': swc },
     moduleNameMapper: {
+      '^@meridian/connector-sdk/testing$': '<rootDir>/packages/connector-sdk/src/testing/index.ts',
       '^@meridian/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts',
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },
