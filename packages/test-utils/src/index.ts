@@ -6,3 +6,12 @@ export {
   type TestServer,
   withDatabase,
 } from './database.js';
+export {
+  type FakeScimFault,
+  type FakeScimFaultMatch,
+  type FakeScimState,
+  FakeScimTarget,
+  type FakeScimTargetOptions,
+  type RecordedRequest,
+  type UserNameRejection,
+} from './fake-scim-target.js';
