@@ -25,7 +25,7 @@ export {
 export { ERROR_CODES, type ErrorCode, isMeridianError, MeridianError, type MeridianErrorOptions } from './errors/meridian-error.js';
 export { type DomainEvent, EVENT_TYPES, type EventResourceType, type EventType, resourceEventType } from './events/domain-event.js';
 export type { AttributePath, CompareOperator, CompareValue, Filter } from './filter/ast.js';
-export { matchesFilter } from './filter/evaluate.js';
+export { type FilterShape, matchesFilter, matchesResource } from './filter/evaluate.js';
 export { type FilterLimits, formatPath, parseAttributePath, parseScimFilter } from './filter/parse.js';
 export { applyPatch, type MemberChange, type PatchResult } from './patch/apply.js';
 export { type PatchOp, type PatchOperation, type PatchPath, parsePatchPath, parsePatchRequest } from './patch/parse.js';

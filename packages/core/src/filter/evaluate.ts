@@ -210,3 +210,93 @@ function evaluate(value: unknown, filter: Filter, defs: AttributeDefinition[]): 
 export function matchesFilter(value: unknown, filter: Filter, subAttributes: AttributeDefinition[]): boolean {
   return evaluate(value, filter, subAttributes);
 }
+
+/** Attributes every resource has (RFC 7643 §3.1), for filters on a whole resource. */
+const COMMON_ATTRIBUTES: AttributeDefinition[] = [
+  common('id', 'string', true),
+  common('externalId', 'string', true),
+  {
+    ...common('meta', 'complex', false),
+    subAttributes: [
+      common('resourceType', 'string', true),
+      common('created', 'dateTime', false),
+      common('lastModified', 'dateTime', false),
+      common('version', 'string', true),
+      common('location', 'string', true),
+    ],
+  },
+];
+
+function common(name: string, type: AttributeDefinition['type'], caseExact: boolean): AttributeDefinition {
+  return {
+    name,
+    type,
+    multiValued: false,
+    description: '',
+    required: false,
+    caseExact,
+    mutability: 'readOnly',
+    returned: 'default',
+    uniqueness: 'none',
+  };
+}
+
+/** The schemas a resource filter resolves paths against: the core schema and its extensions. */
+export interface FilterShape {
+  core: { id: string; attributes: AttributeDefinition[] };
+  extensions: { id: string; attributes: AttributeDefinition[] }[];
+}
+
+/** Where a path of a resource filter points: the object holding it, its definitions, and the path without its schema. */
+function locate(
+  resource: JsonObject,
+  path: AttributePath,
+  shape: FilterShape,
+): { container: unknown; defs: AttributeDefinition[]; path: AttributePath } {
+  const bare: AttributePath = {
+    attribute: path.attribute,
+    ...(path.subAttribute !== undefined ? { subAttribute: path.subAttribute } : {}),
+  };
+  const coreDefs = [...COMMON_ATTRIBUTES, ...shape.core.attributes];
+  if (path.schema !== undefined) {
+    const urn = path.schema.toLowerCase();
+    if (urn === shape.core.id.toLowerCase()) return { container: resource, defs: coreDefs, path: bare };
+    const extension = shape.extensions.find((e) => e.id.toLowerCase() === urn);
+    return { container: extension ? lookup(resource, extension.id) : undefined, defs: extension?.attributes ?? [], path: bare };
+  }
+  if (findDef(coreDefs, path.attribute)) return { container: resource, defs: coreDefs, path: bare };
+  // An unqualified extension attribute (Entra ID's 'manager eq'), as the SQL translation reads it.
+  const extension = shape.extensions.find((e) => findDef(e.attributes, path.attribute));
+  if (extension) return { container: lookup(resource, extension.id), defs: extension.attributes, path: bare };
+  return { container: resource, defs: coreDefs, path: bare };
+}
+
+function evaluateResource(resource: JsonObject, filter: Filter, shape: FilterShape): boolean {
+  switch (filter.op) {
+    case 'and':
+      return evaluateResource(resource, filter.left, shape) && evaluateResource(resource, filter.right, shape);
+    case 'or':
+      return evaluateResource(resource, filter.left, shape) || evaluateResource(resource, filter.right, shape);
+    case 'not':
+      return !evaluateResource(resource, filter.filter, shape);
+    default: {
+      const { container, defs, path } = locate(resource, filter.path, shape);
+      return evaluate(container, { ...filter, path }, defs);
+    }
+  }
+}
+
+/**
+ * Tests a whole resource against a SCIM filter in memory (RFC 7644 §3.4.2.2),
+ * with the same semantics as a list query: schema-qualified and unqualified
+ * extension paths, `id`, `externalId` and `meta` sub-attributes. `resource`
+ * is the SCIM document (core attributes at top level, extensions under their
+ * URN, `groups`/`members` when the caller loaded them). Throws
+ * `INVALID_FILTER` when an operator or literal does not fit the type.
+ *
+ * @example
+ * matchesResource({ userName: 'ann', active: true }, parseScimFilter('active eq true'), resourceShapes.User) // true
+ */
+export function matchesResource(resource: JsonObject, filter: Filter, shape: FilterShape): boolean {
+  return evaluateResource(resource, filter, shape);
+}

@@ -1,0 +1,1 @@
+export { type ConformanceOptions, type ConformanceSubject, outboundGroup, outboundUser, runConnectorConformance } from './conformance.js';
