@@ -13,4 +13,16 @@ export { filterToSql, type SortExpression, type SqlFragment, sortToSql } from '.
 export { createOrm, migrate, type OrmOptions } from './orm/create-orm.js';
 export { translateDatabaseError } from './orm/database-errors.js';
 export { Argon2PasswordHasher } from './secrets/argon2-password-hasher.js';
+export {
+  formatSecretKeys,
+  generateSecretKey,
+  type OpenSecretBoxOptions,
+  openSecretBox,
+  parseSecretKeys,
+  SECRET_KEYS_FILE,
+  SecretBox,
+  SecretBoxError,
+  type SecretBoxErrorCode,
+  type SecretKey,
+} from './secrets/secret-box.js';
 export { PostgresTenantSettingsStore } from './tenancy/postgres-tenant-settings-store.js';
