@@ -1,32 +1,51 @@
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import type { Principal } from '@meridian/core';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
 import type { GraphqlContext, GraphqlServices } from './context.js';
 import { formatGraphqlError } from './errors.js';
+import { complexityLimitPlugin, DEFAULT_GRAPHQL_LIMITS, depthLimitRule, type GraphqlLimits } from './limits.js';
 import { buildMeridianSchema } from './schema.js';
 
 /** Options of {@link registerGraphql}. */
 export interface GraphqlOptions {
   services: GraphqlServices;
   authenticate(authorization: string | undefined): Promise<Principal | undefined>;
+  /**
+   * Called once a request is authenticated; answers the seconds to wait when
+   * the caller is over its rate limit (the request is then refused with
+   * `RATE_LIMITED`), or undefined to let it through.
+   */
+  throttle?(request: FastifyRequest, principal: Principal): Promise<number | undefined>;
+  limits?: Partial<GraphqlLimits>;
   path?: string;
+}
+
+/** The wire body of an error raised before GraphQL runs (body parsing, size). */
+function transportError(message: string, code: string) {
+  return { errors: [{ message, extensions: { code } }] };
 }
 
 /** Mounts Apollo Server with the Meridian schema on a Fastify app at `/graphql`. */
 export async function registerGraphql(app: FastifyInstance, options: GraphqlOptions): Promise<void> {
+  const limits: GraphqlLimits = { ...DEFAULT_GRAPHQL_LIMITS, ...options.limits };
+  const schema = await buildMeridianSchema();
   const apollo = new ApolloServer<GraphqlContext>({
-    schema: await buildMeridianSchema(),
+    schema,
     formatError: formatGraphqlError,
     includeStacktraceInErrorResponses: false,
+    // Introspection stays on: the explorer needs it, and the schema is public in the repository anyway.
+    introspection: true,
+    validationRules: [depthLimitRule(limits.maxDepth)],
+    // Apollo's guard against fragments that multiply into millions of selections.
+    maxRecursiveSelections: true,
     // No CDN-hosted landing page: the hub works offline.
-    plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginLandingPageDisabled()],
+    plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginLandingPageDisabled(), complexityLimitPlugin(schema, limits.maxComplexity)],
   });
   await apollo.start();
-  await app.register(fastifyApollo(apollo), {
-    path: options.path ?? '/graphql',
+  const handler = fastifyApolloHandler(apollo, {
     context: async (request) => {
       const principal = await options.authenticate(request.headers.authorization);
       if (!principal) {
@@ -37,7 +56,33 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
           },
         });
       }
+      const wait = await options.throttle?.(request, principal);
+      if (wait !== undefined) {
+        throw new GraphQLError(`Too many requests for this tenant; retry after ${wait} seconds.`, {
+          extensions: { code: 'RATE_LIMITED', http: { status: 429, headers: new HeaderMap([['retry-after', String(wait)]]) } },
+        });
+      }
       return { principal, services: options.services, requestId: request.id, sourceAddress: request.ip };
     },
+  });
+  // Its own scope, so body errors answer in GraphQL's shape rather than Fastify's.
+  await app.register(async (scope) => {
+    scope.setErrorHandler((error: { statusCode?: number }, request, reply) => {
+      const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+      if (status >= 500) request.log.error({ err: error }, 'GraphQL request failed');
+      const message =
+        status === 413
+          ? `The request body is larger than ${limits.maxBodyBytes} bytes.`
+          : status === 415
+            ? 'Send the GraphQL request as application/json.'
+            : status >= 500
+              ? 'Internal server error.'
+              : 'The request body is not valid JSON.';
+      return reply
+        .code(status)
+        .header('content-type', 'application/json; charset=utf-8')
+        .send(transportError(message, status >= 500 ? 'INTERNAL_SERVER_ERROR' : 'BAD_REQUEST'));
+    });
+    scope.route({ method: ['GET', 'POST', 'OPTIONS'], url: options.path ?? '/graphql', bodyLimit: limits.maxBodyBytes, handler });
   });
 }

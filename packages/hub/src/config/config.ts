@@ -1,3 +1,4 @@
+import { parseSecretKeys, SecretBoxError } from '@meridian/store';
 import { z } from 'zod';
 
 /** One documented environment variable; `docs/configuration.md` is generated from this list. */
@@ -34,6 +35,38 @@ export const VARIABLES: Variable[] = [
   },
   { name: 'LOG_LEVEL', description: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.', default: 'info' },
   { name: 'MERIDIAN_SCIM_MAX_RESULTS', description: 'Largest page a SCIM list returns (`count` is capped to it).', default: '200' },
+  {
+    name: 'MERIDIAN_RATE_LIMIT_PER_TOKEN',
+    description:
+      'Requests per minute one bearer token may make (SCIM and GraphQL); beyond it the hub answers 429 with `Retry-After`. `0` turns it off. Counters live in Redis when `REDIS_URL` is set, so every hub process shares them.',
+    default: '3000',
+  },
+  {
+    name: 'MERIDIAN_RATE_LIMIT_PER_TENANT',
+    description: 'Requests per minute all tokens of one tenant may make together. `0` turns it off.',
+    default: '6000',
+  },
+  {
+    name: 'MERIDIAN_RATE_LIMIT_PER_IP',
+    description:
+      'Requests per minute from one client address without a token, or with a token that fails authentication. `0` turns it off. Behind a reverse proxy every client shares the proxy address.',
+    default: '300',
+  },
+  {
+    name: 'MERIDIAN_GRAPHQL_MAX_DEPTH',
+    description: 'Deepest field nesting a GraphQL operation may have (introspection excepted).',
+    default: '12',
+  },
+  {
+    name: 'MERIDIAN_GRAPHQL_MAX_COMPLEXITY',
+    description: 'Highest estimated cost of a GraphQL operation: each field costs 1, a connection costs `first` times its selection.',
+    default: '25000',
+  },
+  {
+    name: 'MERIDIAN_SECRET_KEYS',
+    description:
+      'Keys that encrypt secrets at rest (connector credentials), comma-separated `keyId:base64-of-32-bytes`; the first encrypts, all decrypt, so a new key goes first to rotate. When unset, one is generated into `MERIDIAN_DATA_DIR/secret-keys` (mode 0600) on first start.',
+  },
 ];
 
 const optionalUrl = (protocols: string[], name: string) =>
@@ -54,6 +87,17 @@ const port = (name: string, fallback: number) =>
     .max(65535, `${name} must be 1-65535`)
     .default(fallback);
 
+// An empty value takes the default: coercing '' would silently turn the limit off.
+const perMinute = (name: string, fallback: number) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.coerce
+      .number({ message: `${name} must be a number` })
+      .int(`${name} must be a whole number of requests per minute`)
+      .min(0, `${name} must be 0 (off) or more`)
+      .default(fallback),
+  );
+
 const schema = z.object({
   PORT: port('PORT', 4000),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
@@ -69,6 +113,29 @@ const schema = z.object({
     .refine((v) => v === undefined || v.length >= 32, { message: 'MERIDIAN_ADMIN_TOKEN must be at least 32 characters' }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MERIDIAN_SCIM_MAX_RESULTS: z.coerce.number().int().min(1).max(10_000).default(200),
+  MERIDIAN_RATE_LIMIT_PER_TOKEN: perMinute('MERIDIAN_RATE_LIMIT_PER_TOKEN', 3000),
+  MERIDIAN_RATE_LIMIT_PER_TENANT: perMinute('MERIDIAN_RATE_LIMIT_PER_TENANT', 6000),
+  MERIDIAN_RATE_LIMIT_PER_IP: perMinute('MERIDIAN_RATE_LIMIT_PER_IP', 300),
+  MERIDIAN_GRAPHQL_MAX_DEPTH: z.coerce.number({ message: 'MERIDIAN_GRAPHQL_MAX_DEPTH must be a number' }).int().min(2).max(100).default(12),
+  MERIDIAN_GRAPHQL_MAX_COMPLEXITY: z.coerce
+    .number({ message: 'MERIDIAN_GRAPHQL_MAX_COMPLEXITY must be a number' })
+    .int()
+    .min(10)
+    .max(100_000_000)
+    .default(25_000),
+  MERIDIAN_SECRET_KEYS: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v))
+    .superRefine((v, ctx) => {
+      if (v === undefined) return;
+      try {
+        parseSecretKeys(v);
+      } catch (error) {
+        // The message names the entry, never its key material.
+        ctx.addIssue({ code: 'custom', message: error instanceof SecretBoxError ? error.message : 'MERIDIAN_SECRET_KEYS is invalid' });
+      }
+    }),
 });
 
 /** The validated configuration. */
@@ -83,6 +150,11 @@ export interface HubConfig {
   adminToken: string | undefined;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   scimMaxResults: number;
+  /** Requests per minute; 0 = off. */
+  rateLimits: { perToken: number; perTenant: number; perIp: number };
+  graphqlLimits: { maxDepth: number; maxComplexity: number };
+  /** `MERIDIAN_SECRET_KEYS` as given (validated); the store's `openSecretBox` parses it. */
+  secretKeys: string | undefined;
 }
 
 /** Thrown when the environment is invalid; the message lists every problem. */
@@ -109,6 +181,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminToken: e.MERIDIAN_ADMIN_TOKEN,
     logLevel: e.LOG_LEVEL,
     scimMaxResults: e.MERIDIAN_SCIM_MAX_RESULTS,
+    rateLimits: {
+      perToken: e.MERIDIAN_RATE_LIMIT_PER_TOKEN,
+      perTenant: e.MERIDIAN_RATE_LIMIT_PER_TENANT,
+      perIp: e.MERIDIAN_RATE_LIMIT_PER_IP,
+    },
+    graphqlLimits: { maxDepth: e.MERIDIAN_GRAPHQL_MAX_DEPTH, maxComplexity: e.MERIDIAN_GRAPHQL_MAX_COMPLEXITY },
+    secretKeys: e.MERIDIAN_SECRET_KEYS,
   };
 }
 

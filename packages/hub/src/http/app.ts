@@ -6,27 +6,54 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { HubConfig } from '../config/config.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { createAuthenticator } from './authenticator.js';
+import { registerRateLimits } from './rate-limit.js';
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
   config: HubConfig;
   runtime: Runtime;
   queue?: JobQueue | undefined;
-  /** pino options, or false for no request logging (tests). */
+  /** pino options (level, stream; redaction is always added), or false for no request logging (tests). */
   logger?: boolean | Record<string, unknown>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * Log paths that may carry a secret: credentials in headers, passwords and
+ * tokens in bodies (pino never logs bodies today; these guard a future debug
+ * hook). The secret scan test (test/secret-scan.test.ts) holds this to account.
+ */
+export const REDACTED_LOG_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["proxy-authorization"]',
+  'req.headers["x-api-key"]',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'authorization',
+  'password',
+  'token',
+  'secret',
+  '*.password',
+  '*.token',
+  '*.secret',
+  '*.authorization',
+];
+
 /** Builds the hub's HTTP application: SCIM, GraphQL and health endpoints. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, runtime, queue } = options;
   const app = Fastify({
-    logger: options.logger ?? {
-      level: config.logLevel,
-      // Secrets never reach the logs: credentials are redacted wherever they appear.
-      redact: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.password', '*.token'],
-    },
+    logger:
+      options.logger === false
+        ? false
+        : {
+            level: config.logLevel,
+            // Secrets never reach the logs: credentials are redacted wherever they appear, whatever the caller adds.
+            ...(typeof options.logger === 'object' ? options.logger : {}),
+            redact: { paths: REDACTED_LOG_PATHS, censor: '[REDACTED]' },
+          },
     bodyLimit: 1_048_576,
     trustProxy: false,
     genReqId: (request) => {
@@ -39,6 +66,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const authenticate = createAuthenticator(runtime.adminStore, config.adminToken);
+  // Before the SCIM and GraphQL routes, so their requests inherit the limit hooks.
+  const rateLimits = await registerRateLimits(app, { ...config.rateLimits, redisUrl: config.redisUrl });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
@@ -72,6 +101,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await registerGraphql(app, {
     services: { admin: runtime.admin, resources: runtime.resources, settings: runtime.settings },
     authenticate,
+    throttle: async (request, principal) =>
+      principal.kind === 'tenant' ? rateLimits.throttleTenant(request, principal.tenantId) : undefined,
+    limits: config.graphqlLimits,
   });
   return app;
 }
