@@ -13,7 +13,7 @@ import {
   type RemoteObject,
   type RemoteRef,
 } from '@meridian/connector-sdk';
-import { type ResourceKind, SCHEMA } from '@meridian/core';
+import { coreSchemaOf, type ResourceKind, SCHEMA } from '@meridian/core';
 import type { ScimConnectorConfig, ScimConnectorSecrets } from './config.js';
 import { isObject, ScimHttpClient, type ScimReply } from './http/scim-http-client.js';
 import { diffAttributes, type ScimPatchOperation } from './patch/diff-attributes.js';
@@ -162,12 +162,8 @@ export class ScimPushConnector implements Connector {
    */
   async update(ref: RemoteRef, object: OutboundObject, previous?: OutboundObject): Promise<RemoteRef> {
     if (await this.#patchSupported()) {
-      let before = previous?.attributes;
-      if (!before) {
-        const current = await this.get(ref);
-        if (!current) throw gone(ref);
-        before = current.attributes;
-      }
+      // Members are not compared here, so a large group's member list is not even loaded.
+      const before = previous?.attributes ?? (await this.#read(ref, { withoutMembers: true }));
       const operations = diffAttributes(before, object.attributes);
       if (operations.length === 0) return ref;
       const reply = await this.#tryPatch(ref, operations);
@@ -315,27 +311,27 @@ export class ScimPushConnector implements Connector {
   /** One change as PATCH operations, or as a read-modify-PUT when the target lacks PATCH. */
   async #change(ref: RemoteRef, operations: ScimPatchOperation[], modify: (current: JsonObject) => JsonObject): Promise<void> {
     if ((await this.#patchSupported()) && (await this.#tryPatch(ref, operations))) return;
-    await this.#put(ref, modify(await this.#read(ref)));
+    await this.#put(ref, modify(writable(await this.#read(ref))));
   }
 
   async #putMembers(ref: RemoteRef, delta: MembershipDelta): Promise<void> {
-    const current = await this.#http.send({ method: 'GET', path: pathOf(ref) }, [404]);
-    if (current.status === 404 || !current.body) throw gone(ref);
+    const current = await this.#read(ref);
     const removed = new Set(delta.remove);
-    const members: JsonObject[] = (Array.isArray(current.body.members) ? current.body.members : [])
+    const members: JsonObject[] = (Array.isArray(current.members) ? current.members : [])
       .filter(isObject)
       .filter((m) => !removed.has(String(m.value)))
       .map((m) => ({ value: m.value, ...(m.type !== undefined ? { type: m.type } : {}) }));
     const present = new Set(members.map((m) => String(m.value)));
     members.push(...delta.add.filter((m) => !present.has(m.remoteId)).map(memberValue));
-    await this.#put(ref, { ...writable(current.body), members });
+    await this.#put(ref, { ...writable(current), members });
   }
 
-  /** The remote object as a writable document (for read-modify-PUT); `NOT_FOUND` when gone. */
-  async #read(ref: RemoteRef): Promise<JsonObject> {
-    const reply = await this.#http.send({ method: 'GET', path: pathOf(ref) }, [404]);
+  /** The remote object as the target returns it; `NOT_FOUND` when gone. */
+  async #read(ref: RemoteRef, options: { withoutMembers?: boolean } = {}): Promise<JsonObject> {
+    const query = options.withoutMembers && ref.kind === 'Group' ? { excludedAttributes: 'members' } : {};
+    const reply = await this.#http.send({ method: 'GET', path: pathOf(ref), query }, [404]);
     if (reply.status === 404 || !reply.body) throw gone(ref);
-    return writable(reply.body);
+    return reply.body;
   }
 
   async #put(ref: RemoteRef, body: JsonObject): Promise<ScimReply> {
@@ -345,7 +341,7 @@ export class ScimPushConnector implements Connector {
   /** The body of a POST or PUT: the mapped attributes, with the core schema when the mapping gave none. */
   #document(object: OutboundObject): JsonObject {
     const { members: _members, groups: _groups, id: _id, meta: _meta, ...attributes } = object.attributes;
-    const schemas = Array.isArray(attributes.schemas) ? attributes.schemas : [object.kind === 'User' ? SCHEMA.user : SCHEMA.group];
+    const schemas = Array.isArray(attributes.schemas) ? attributes.schemas : [coreSchemaOf(object.kind)];
     return { ...attributes, schemas };
   }
 }

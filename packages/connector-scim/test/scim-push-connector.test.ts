@@ -97,6 +97,20 @@ describe('ScimPushConnector: writes', () => {
     expect(operationsOf(target.requests[2]?.body)).toEqual([{ op: 'replace', path: 'displayName', value: 'Ada L.' }]);
   });
 
+  it('reads a group without its members to diff an update; the members stay', async () => {
+    const { target, connector } = await setup({}, { usePatch: true });
+    const members = seedUsers(target, 3);
+    const group = outboundGroup('G1', 'staff', members);
+    const ref = await connector.create(group);
+    await connector.update(ref, { ...group, attributes: { ...group.attributes, displayName: 'Staff' } });
+    expect(target.requests.slice(1).map((r) => [r.method, r.query.excludedAttributes])).toEqual([
+      ['GET', 'members'],
+      ['PATCH', undefined],
+    ]);
+    expect(operationsOf(target.requests[2]?.body)).toEqual([{ op: 'replace', path: 'displayName', value: 'Staff' }]);
+    expect(target.membersOf(ref.remoteId)).toHaveLength(3);
+  });
+
   it('uses PUT when the target does not support PATCH, detected from /ServiceProviderConfig', async () => {
     const { target, connector } = await setup({ patch: false });
     expect(await connector.testConnection()).toMatchObject({ ok: true, message: expect.stringContaining('updates use PUT') });

@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import {
   applyPatch,
+  coreSchemaOf,
   etagOf,
   type Filter,
   groupSchema,
@@ -494,7 +495,7 @@ export class FakeScimTarget {
       }
     }
     const password = current.password;
-    this.#write(current, { schemas: [SCHEMA.user], ...result.document }, members);
+    this.#write(current, { schemas: [coreSchemaOf(current.kind)], ...result.document }, members);
     current.password ??= password;
     return current;
   }
@@ -543,7 +544,7 @@ export class FakeScimTarget {
 
   #render(resource: StoredResource, withoutMembers = false): JsonObject {
     const document: JsonObject = {
-      schemas: [resource.kind === 'User' ? SCHEMA.user : SCHEMA.group, ...resource.extensionSchemas],
+      schemas: [coreSchemaOf(resource.kind), ...resource.extensionSchemas],
       id: resource.id,
       ...(resource.externalId !== undefined ? { externalId: resource.externalId } : {}),
       ...structuredClone(resource.attributes),

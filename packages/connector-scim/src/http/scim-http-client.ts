@@ -53,7 +53,7 @@ export class ScimHttpClient {
   }
 
   /** The absolute URL of a path below the base URL. */
-  urlOf(path: string, query: ScimRequest['query'] = {}): string {
+  #urlOf(path: string, query: ScimRequest['query'] = {}): string {
     const params = Object.entries(query)
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
@@ -77,7 +77,7 @@ export class ScimHttpClient {
   }
 
   async #attempt(request: ScimRequest, accept: readonly number[]): Promise<ScimReply> {
-    const url = this.urlOf(request.path, request.query);
+    const url = this.#urlOf(request.path, request.query);
     const headers: Record<string, string> = { accept: ACCEPT };
     if (request.body !== undefined) headers['content-type'] = 'application/scim+json';
     const record = (): ConnectorRequestRecord => ({
