@@ -47,6 +47,25 @@ export type {
   ResourceQuery,
   ResourceWrite,
 } from './ports/directory.js';
+export {
+  type CircuitState,
+  type DeadLetter,
+  type DeadLetterWrite,
+  type DeleteMode,
+  LINK_STATUSES,
+  type LinkStatus,
+  type LinkUpdate,
+  type PasswordForwarding,
+  type PendingPassword,
+  pendingPasswordContext,
+  type RelayJob,
+  type ReplicationLink,
+  type ReplicationStore,
+  type ReplicationTarget,
+  type ReplicationTargetWrite,
+  type RequestChange,
+  type TargetStatusCounts,
+} from './ports/replication.js';
 export type { SelfServicePolicy, TenantSettingsStore } from './ports/tenant-settings.js';
 export {
   type AttributeSelection,

@@ -1,1 +1,31 @@
+export {
+  DEFAULT_TUNING,
+  graceJobId,
+  ReplicationContext,
+  type ReplicationDeps,
+  type ReplicationTuning,
+  type ResourceSource,
+  type Sealer,
+  targetSecretsContext,
+} from './engine/context.js';
+export {
+  ReplicationEngine,
+  type ReplicationEngineOptions,
+  type ResourceReplicationStatus,
+} from './engine/replication-engine.js';
+export { ResourceSynchronizer, type SyncOperation, type SyncResult, SyncStepError } from './engine/synchronizer.js';
+export { retryDelay, WorkerHost } from './engine/worker-host.js';
 export { type JobQueue, type JobQueueOptions, openJobQueue, type QueueBackendKind } from './queue/job-queue.js';
+export { openTargetQueues, type SyncJobData, type TargetQueues, type TargetQueuesOptions } from './queue/target-queues.js';
+export {
+  type DriftAction,
+  type DriftItem,
+  type DriftKind,
+  differingAttributes,
+  type ReconcileReport,
+  Reconciler,
+} from './reconcile/reconciler.js';
+export { OutboxRelay } from './relay/outbox-relay.js';
+export { type DeliveryOutcome, DeliveryWaiter, type ReplicationOutcome } from './status/delivery-waiter.js';
+export { buildTargetRuntime, ConnectorRegistry, type TargetRuntime } from './targets/connector-registry.js';
+export { type TargetChanges, type TargetInput, TargetService } from './targets/target-service.js';

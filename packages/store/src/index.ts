@@ -12,6 +12,12 @@ export { GENESIS_HASH, hashAuditEntry, recordEvent, redactSecrets } from './even
 export { filterToSql, type SortExpression, type SqlFragment, sortToSql } from './filter/to-sql.js';
 export { createOrm, migrate, type OrmOptions } from './orm/create-orm.js';
 export { translateDatabaseError } from './orm/database-errors.js';
+export {
+  PENDING_PASSWORD_TTL_MS,
+  PostgresPasswordForwarding,
+  type SecretSealer,
+} from './replication/pending-passwords.js';
+export { PostgresReplicationStore, platformScope, tenantScope } from './replication/postgres-replication-store.js';
 export { Argon2PasswordHasher } from './secrets/argon2-password-hasher.js';
 export {
   formatSecretKeys,

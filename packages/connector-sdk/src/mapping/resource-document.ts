@@ -21,6 +21,8 @@ export function resourceDocument(resource: ScimResource): JsonObject {
     },
   };
   delete document.password;
+  // The hub reads an unassigned `active` as true (the store's default); a target must not read it otherwise.
+  if (resource.kind === 'User' && document.active === undefined) document.active = true;
   if (resource.kind === 'Group') document.members = resource.members.map((m) => ({ ...m }));
   else if (resource.groups.length > 0) document.groups = resource.groups.map((g) => ({ ...g }));
   return document;

@@ -13,6 +13,7 @@ import type {
   ResourceQuery,
   ResourceWrite,
 } from '../ports/directory.js';
+import type { PasswordForwarding } from '../ports/replication.js';
 import type { SelfServicePolicy } from '../ports/tenant-settings.js';
 import type { GroupMember, ScimResource } from '../scim/resource.js';
 import { type JsonObject, parseResourceInput, type ResourceInput } from '../scim/resource-input.js';
@@ -57,6 +58,8 @@ export class ResourceService {
     private readonly store: DirectoryStore,
     private readonly passwords: PasswordHasher,
     private readonly schemas: TenantSchemaSource = BUILT_IN,
+    /** Hands clear passwords, sealed, to replication for targets that accept them (issue 5). */
+    private readonly forwarding?: PasswordForwarding,
   ) {}
 
   /** The shape of a resource kind in a tenant, custom extensions included. */
@@ -74,6 +77,7 @@ export class ResourceService {
       const values = await toWrite(tx, kind, input, passwordHash);
       await assertUnique(tx, shape, kind, input.attributes, undefined);
       const created = await tx.insert(kind, values);
+      await this.forwardPassword(tx, tenantId, created.id, created.version, input.password);
       await tx.record(
         {
           type: resourceEventType(kind, 'created'),
@@ -108,6 +112,7 @@ export class ResourceService {
       const values = await toWrite(tx, kind, input, passwordHash);
       await assertUnique(tx, shape, kind, input.attributes, id);
       const updated = await tx.update(kind, id, current.version, values);
+      await this.forwardPassword(tx, tenantId, id, updated.version, input.password);
       await tx.record(
         {
           type: resourceEventType(kind, 'replaced'),
@@ -228,6 +233,7 @@ export class ResourceService {
       const values = await toWrite(tx, 'User', input, passwordHash);
       await assertUnique(tx, shape, 'User', input.attributes, userId);
       const updated = await tx.update('User', userId, current.version, values);
+      await this.forwardPassword(tx, tenantId, userId, updated.version, input.password);
       await tx.record(
         {
           type: resourceEventType('User', 'replaced'),
@@ -281,6 +287,7 @@ export class ResourceService {
       if (passwordHash !== undefined) values.passwordHash = passwordHash;
       await assertUnique(tx, shape, kind, attributes, id);
       const updated = await tx.update(kind, id, current.version, values);
+      await this.forwardPassword(tx, tenantId, id, updated.version, input.password);
       const members = await applyMemberChanges(tx, kind, id, result.memberChanges);
       await tx.record(
         {
@@ -301,6 +308,17 @@ export class ResourceService {
       const include = options.include ?? NONE;
       return include.members || include.groups ? ((await tx.find(kind, id, include)) ?? updated) : updated;
     });
+  }
+
+  /** Only users carry passwords; the forwarding port decides whether any target takes it. */
+  private async forwardPassword(
+    tx: DirectoryTransaction,
+    tenantId: string,
+    userId: string,
+    version: number,
+    password: string | undefined,
+  ): Promise<void> {
+    if (password !== undefined && this.forwarding) await this.forwarding.forward(tx, tenantId, userId, version, password);
   }
 
   private hashPassword(password: string | undefined): Promise<string | undefined> {

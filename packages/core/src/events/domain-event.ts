@@ -10,6 +10,12 @@ export type EventType =
   | 'group.replaced'
   | 'group.updated'
   | 'group.deleted'
+  | 'target.created'
+  | 'target.updated'
+  | 'target.deleted'
+  | 'replication.delivered'
+  | 'replication.dead_lettered'
+  | 'replication.replayed'
   | 'community.created'
   | 'tenant.created'
   | 'tenant.policy_changed'
@@ -28,6 +34,12 @@ export const EVENT_TYPES: readonly EventType[] = [
   'group.replaced',
   'group.updated',
   'group.deleted',
+  'target.created',
+  'target.updated',
+  'target.deleted',
+  'replication.delivered',
+  'replication.dead_lettered',
+  'replication.replayed',
   'community.created',
   'tenant.created',
   'tenant.policy_changed',
@@ -38,7 +50,7 @@ export const EVENT_TYPES: readonly EventType[] = [
 ];
 
 /** The kinds of resource an event can be about. */
-export type EventResourceType = ResourceKind | 'Community' | 'Tenant' | 'Token' | 'Schema';
+export type EventResourceType = ResourceKind | 'Community' | 'Tenant' | 'Token' | 'Schema' | 'Target';
 
 /**
  * A change, written in the same transaction as the change itself: once to the

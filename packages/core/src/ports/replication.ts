@@ -1,0 +1,269 @@
+import type { DomainEvent } from '../events/domain-event.js';
+import type { ResourceKind } from '../scim/resource-types.js';
+import type { RequestContext } from '../tenancy/model.js';
+import type { DirectoryTransaction } from './directory.js';
+
+/** What a target does when a resource is deleted in the hub or leaves its scope. */
+export type DeleteMode = 'delete' | 'deactivate' | 'grace';
+
+/** State of a target's circuit breaker: `open` pauses it, `half_open` lets one job through to probe. */
+export type CircuitState = 'closed' | 'open' | 'half_open';
+
+/**
+ * Where one hub resource stands at one target:
+ * - `pending`: a change is queued; `retrying`: the last attempt failed and will be retried;
+ * - `synced`: the target holds the hub's state; `out_of_scope`: the scoping filter keeps it away;
+ * - `deactivated`, `grace` (deactivated, deletion scheduled), `deleted`: the delete mode was applied;
+ * - `dead_lettered`: a permanent failure an admin must look at (and may replay).
+ */
+export type LinkStatus = 'pending' | 'synced' | 'deactivated' | 'grace' | 'deleted' | 'out_of_scope' | 'retrying' | 'dead_lettered';
+
+/** Every link status, for docs and GraphQL enums. */
+export const LINK_STATUSES: readonly LinkStatus[] = [
+  'pending',
+  'synced',
+  'deactivated',
+  'grace',
+  'deleted',
+  'out_of_scope',
+  'retrying',
+  'dead_lettered',
+];
+
+/** A downstream system a tenant replicates to. Secrets are never part of it. */
+export interface ReplicationTarget {
+  id: string;
+  tenantId: string;
+  name: string;
+  /** The connector kind (`scim`, `memory`, ...). */
+  kind: string;
+  config: Record<string, unknown>;
+  /** Names of the secrets stored (encrypted) for this target; never their values. */
+  secretNames: string[];
+  deleteMode: DeleteMode;
+  /** For `grace`: how long a deactivated account waits before it is deleted. */
+  graceSeconds: number | null;
+  /** SCIM filters per kind (`{ User?: string | false, Group?: string | false }`). */
+  scoping: Record<string, unknown>;
+  /** Attribute mapping per kind (JSONata rules). */
+  mapping: Record<string, unknown>;
+  /** Clear passwords are delivered to this target (when its connector accepts them). */
+  pushPasswords: boolean;
+  /** A disabled target receives nothing and keeps no queue; a paused one queues without delivering. */
+  enabled: boolean;
+  paused: boolean;
+  rateLimit: { max: number; durationMs: number } | null;
+  concurrency: number;
+  maxAttempts: number;
+  circuitState: CircuitState;
+  consecutiveFailures: number;
+  circuitOpenedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Values of a target to store; `sealedSecrets` is a SecretBox envelope, never clear text. */
+export interface ReplicationTargetWrite {
+  name: string;
+  kind: string;
+  config: Record<string, unknown>;
+  secretNames: string[];
+  sealedSecrets: string | null;
+  deleteMode: DeleteMode;
+  graceSeconds: number | null;
+  scoping: Record<string, unknown>;
+  mapping: Record<string, unknown>;
+  pushPasswords: boolean;
+  enabled: boolean;
+  paused: boolean;
+  rateLimit: { max: number; durationMs: number } | null;
+  concurrency: number;
+  maxAttempts: number;
+}
+
+/** The link of one hub resource to its remote object at one target. */
+export interface ReplicationLink {
+  targetId: string;
+  tenantId: string;
+  kind: ResourceKind;
+  localId: string;
+  remoteId: string | null;
+  status: LinkStatus;
+  /** The highest hub version the relay has queued for this target. */
+  wantedVersion: number;
+  /** The highest hub version a finished job has brought to the target (or decided about). */
+  handledVersion: number;
+  pushedVersion: number | null;
+  /** Hash of the last pushed mapped attributes: an unchanged object is not pushed again. */
+  pushedHash: string | null;
+  pushedAttributes: Record<string, unknown> | null;
+  /** Remote ids of a group's members as last pushed. */
+  pushedMembers: string[];
+  attempts: number;
+  lastError: string | null;
+  graceUntil: Date | null;
+  updatedAt: Date;
+}
+
+/** What a finished (or failed) job records on a link. */
+export interface LinkUpdate {
+  remoteId: string | null;
+  status: LinkStatus;
+  /** Versions up to this one are covered; the stored value only grows. `'wanted'` covers all the relay queued (a deleted resource). */
+  handledVersion: number | 'wanted';
+  pushedVersion?: number | null;
+  pushedHash?: string | null;
+  pushedAttributes?: Record<string, unknown> | null;
+  pushedMembers?: string[];
+  attempts?: number;
+  lastError?: string | null;
+  graceUntil?: Date | null;
+}
+
+/** A permanent failure kept for an admin, with what was sent and what came back (credentials removed). */
+export interface DeadLetter {
+  id: string;
+  tenantId: string;
+  targetId: string;
+  kind: ResourceKind;
+  localId: string;
+  resourceVersion: number | null;
+  /** `create`, `update`, `delete`, `deactivate`, `password`, `members`, `map`, ... */
+  operation: string;
+  reason: string;
+  errorCode: string | null;
+  request: unknown;
+  response: unknown;
+  createdAt: Date;
+  replayedAt: Date | null;
+}
+
+/** A dead letter to record. */
+export type DeadLetterWrite = Omit<DeadLetter, 'id' | 'createdAt' | 'replayedAt'>;
+
+/** One job the relay hands to the queue: bring `resourceId` at `targetId` up to date. */
+export interface RelayJob {
+  tenantId: string;
+  targetId: string;
+  kind: ResourceKind;
+  resourceId: string;
+  /** The hub version of the event that caused it. */
+  version: number;
+  eventId: string;
+  requestId: string;
+}
+
+/** Counts of a target's links by outcome. */
+export interface TargetStatusCounts {
+  targetId: string;
+  name: string;
+  pending: number;
+  delivered: number;
+  failed: number;
+  deadLettered: number;
+  skipped: number;
+}
+
+/** One resource a request changed, and the version it wrote. */
+export interface RequestChange {
+  kind: ResourceKind;
+  resourceId: string;
+  version: number;
+}
+
+/** A clear password waiting for the targets that accept one (sealed). */
+export interface PendingPassword {
+  id: string;
+  version: number;
+  ciphertext: string;
+}
+
+/**
+ * Persistence of replication: targets, links, dead letters, the outbox relay
+ * and pending passwords. Target-management methods take the tenant; the
+ * relay and the workers run for the whole hub and address targets by id.
+ */
+export interface ReplicationStore {
+  createTarget(tenantId: string, values: ReplicationTargetWrite, context: RequestContext): Promise<ReplicationTarget>;
+  updateTarget(tenantId: string, targetId: string, values: ReplicationTargetWrite, context: RequestContext): Promise<ReplicationTarget>;
+  deleteTarget(tenantId: string, targetId: string, context: RequestContext): Promise<void>;
+  listTargets(tenantId: string): Promise<ReplicationTarget[]>;
+  /** A target of the tenant by id or name. */
+  findTarget(tenantId: string, idOrName: string): Promise<ReplicationTarget | undefined>;
+  /** Any tenant's target, for workers. */
+  getTarget(targetId: string): Promise<ReplicationTarget | undefined>;
+  /** The sealed secrets of a target, for workers. */
+  sealedSecrets(targetId: string): Promise<string | null>;
+  /** Every enabled target of the hub, for worker hosts. */
+  enabledTargets(): Promise<ReplicationTarget[]>;
+
+  /** Counts one more consecutive transient failure; returns the count. */
+  recordFailure(targetId: string): Promise<number>;
+  /** Resets the failure count; closes the circuit. Returns the state it left. */
+  recordSuccess(targetId: string): Promise<CircuitState>;
+  setCircuit(targetId: string, state: CircuitState, now: Date): Promise<void>;
+
+  /**
+   * One relay step, in one transaction: claims up to `limit` pending outbox
+   * events (`for update skip locked`), marks their links pending, hands the
+   * jobs to `enqueue`, and marks the events dispatched only when it resolved.
+   * Returns how many events it dispatched.
+   */
+  relay(limit: number, enqueue: (jobs: RelayJob[]) => Promise<void>, now: Date): Promise<number>;
+
+  getLink(targetId: string, kind: ResourceKind, localId: string): Promise<ReplicationLink | undefined>;
+  /** Links of resources at one target (for group members). */
+  links(targetId: string, kind: ResourceKind, localIds: string[]): Promise<ReplicationLink[]>;
+  linkByRemoteId(targetId: string, kind: ResourceKind, remoteId: string): Promise<ReplicationLink | undefined>;
+  /** Records a job's outcome on the link, and its audit event when given, in one transaction. */
+  saveLink(
+    tenantId: string,
+    targetId: string,
+    kind: ResourceKind,
+    localId: string,
+    update: LinkUpdate,
+    event?: DomainEvent,
+  ): Promise<ReplicationLink>;
+  /** Marks a link pending (replay, reconciliation) so that a queued job is visible. */
+  markPending(tenantId: string, targetId: string, kind: ResourceKind, localId: string, version: number): Promise<void>;
+  /** Links of one resource at every target of its tenant. */
+  linksOf(tenantId: string, kind: ResourceKind, localId: string): Promise<ReplicationLink[]>;
+  /** Every link of a target (reconciliation). */
+  targetLinks(targetId: string, kind: ResourceKind): Promise<ReplicationLink[]>;
+  statusCounts(tenantId: string): Promise<TargetStatusCounts[]>;
+
+  /** Records a dead letter, the link's status and the audit event, in one transaction. */
+  deadLetter(letter: DeadLetterWrite, update: LinkUpdate, event: DomainEvent): Promise<DeadLetter>;
+  deadLetters(tenantId: string, options: { targetId?: string; includeReplayed?: boolean; limit: number }): Promise<DeadLetter[]>;
+  getDeadLetter(tenantId: string, id: string): Promise<DeadLetter | undefined>;
+  markReplayed(tenantId: string, id: string, now: Date, context: RequestContext): Promise<DeadLetter>;
+
+  /** The resources a request changed (from its outbox events), for `Prefer: wait`. */
+  requestChanges(tenantId: string, requestId: string): Promise<RequestChange[]>;
+
+  /** Seconds a SCIM write of the tenant waits for its deliveries when the client sends no `Prefer: wait` (0: none). */
+  waitPolicy(tenantId: string): Promise<number>;
+  setWaitPolicy(tenantId: string, seconds: number, context: RequestContext): Promise<number>;
+
+  /** The newest pending password of a user still owed to `targetId`. */
+  pendingPassword(tenantId: string, userId: string, targetId: string): Promise<PendingPassword | undefined>;
+  /** The target took the password (or no longer needs it): it leaves every pending row of the user; empty rows are erased. */
+  passwordHandled(tenantId: string, userId: string, targetId: string): Promise<void>;
+  /** Erases expired pending passwords; returns how many. */
+  erasePendingPasswords(now: Date): Promise<number>;
+}
+
+/**
+ * Hands a clear password to replication, sealed, inside the write's
+ * transaction (so it exists exactly when the change does). Implementations
+ * keep it only for targets that accept passwords, and erase it after
+ * delivery or expiry.
+ */
+export interface PasswordForwarding {
+  forward(tx: DirectoryTransaction, tenantId: string, userId: string, version: number, password: string): Promise<void>;
+}
+
+/** The SecretBox context a pending password is sealed under, so an envelope cannot be moved to another user. */
+export function pendingPasswordContext(tenantId: string, userId: string): string {
+  return `pending_password:${tenantId}:${userId}`;
+}

@@ -1,0 +1,193 @@
+import type { ConnectorLogger, ConnectorSecrets } from '@meridian/connector-sdk';
+import {
+  type Clock,
+  MeridianError,
+  type Page,
+  type PageRequest,
+  type ReplicationStore,
+  type ReplicationTarget,
+  type ResourceIncludes,
+  type ResourceKind,
+  type ResourceShape,
+  type ScimResource,
+} from '@meridian/core';
+import type { SyncJobData, TargetQueues } from '../queue/target-queues.js';
+import { buildTargetRuntime, type ConnectorRegistry, type TargetRuntime } from '../targets/connector-registry.js';
+
+/** Reads the hub's resources for replication (the directory store and the tenant's shapes). */
+export interface ResourceSource {
+  get(tenantId: string, kind: ResourceKind, id: string, include?: ResourceIncludes): Promise<ScimResource | undefined>;
+  shapeOf(tenantId: string, kind: ResourceKind): Promise<ResourceShape>;
+  page(tenantId: string, kind: ResourceKind, page: PageRequest): Promise<Page<ScimResource>>;
+}
+
+/** Seals and opens secrets at rest (the store's SecretBox). */
+export interface Sealer {
+  encrypt(plaintext: string, context?: string): string;
+  decrypt(ciphertext: string, context?: string): string;
+}
+
+/** Tunables of the engine; the defaults suit production, tests shorten the waits. */
+export interface ReplicationTuning {
+  /** First retry delay; doubles per attempt, with full jitter. */
+  backoffBaseMs: number;
+  /** Longest retry delay. */
+  backoffMaxMs: number;
+  /** Consecutive transient failures that open a target's circuit. */
+  circuitThreshold: number;
+  /** How long an open circuit stays open before one probe job goes through. */
+  circuitCooldownMs: number;
+  /** How often the relay polls the outbox when it found nothing. */
+  relayIntervalMs: number;
+  /** Outbox events per relay transaction. */
+  relayBatchSize: number;
+  /** How often worker hosts re-read the targets (new, changed, paused). */
+  targetRefreshMs: number;
+}
+
+/** Production defaults. */
+export const DEFAULT_TUNING: ReplicationTuning = {
+  backoffBaseMs: 1000,
+  backoffMaxMs: 10 * 60 * 1000,
+  circuitThreshold: 5,
+  circuitCooldownMs: 30_000,
+  relayIntervalMs: 250,
+  relayBatchSize: 500,
+  targetRefreshMs: 2000,
+};
+
+/** The SecretBox context of a target's secrets: an envelope cannot be moved to another tenant. */
+export function targetSecretsContext(tenantId: string): string {
+  return `replication_target:${tenantId}`;
+}
+
+const silentLogger: ConnectorLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** What every part of the engine shares. */
+export interface ReplicationDeps {
+  store: ReplicationStore;
+  queues: TargetQueues;
+  registry: ConnectorRegistry;
+  sealer: Sealer;
+  resources: ResourceSource;
+  clock: Clock;
+  logger?: ConnectorLogger;
+  tuning?: Partial<ReplicationTuning>;
+  /** The HTTP client connectors use (tests may substitute one). */
+  fetch?: typeof globalThis.fetch;
+}
+
+/**
+ * The shared state of the engine in one process: dependencies, tuning, and
+ * a cache of target runtimes (connector, mapping, scoping) per target version.
+ */
+export class ReplicationContext {
+  readonly store: ReplicationStore;
+  readonly queues: TargetQueues;
+  readonly registry: ConnectorRegistry;
+  readonly sealer: Sealer;
+  readonly resources: ResourceSource;
+  readonly clock: Clock;
+  readonly logger: ConnectorLogger;
+  readonly tuning: ReplicationTuning;
+  private readonly fetch: typeof globalThis.fetch;
+  private readonly runtimes = new Map<string, { stamp: number; runtime: TargetRuntime }>();
+
+  constructor(deps: ReplicationDeps) {
+    this.store = deps.store;
+    this.queues = deps.queues;
+    this.registry = deps.registry;
+    this.sealer = deps.sealer;
+    this.resources = deps.resources;
+    this.clock = deps.clock;
+    this.logger = deps.logger ?? silentLogger;
+    this.tuning = { ...DEFAULT_TUNING, ...deps.tuning };
+    this.fetch = deps.fetch ?? globalThis.fetch;
+  }
+
+  /** Opens a target's secrets. */
+  openSecrets(target: ReplicationTarget, sealed: string | null): ConnectorSecrets {
+    if (sealed === null) return {};
+    return JSON.parse(this.sealer.decrypt(sealed, targetSecretsContext(target.tenantId))) as ConnectorSecrets;
+  }
+
+  /** Seals a target's secrets. */
+  sealSecrets(tenantId: string, secrets: ConnectorSecrets): string | null {
+    return Object.keys(secrets).length === 0 ? null : this.sealer.encrypt(JSON.stringify(secrets), targetSecretsContext(tenantId));
+  }
+
+  /** The runtime of a target as stored now; rebuilt when the target changed. */
+  async runtimeOf(target: ReplicationTarget): Promise<TargetRuntime> {
+    const cached = this.runtimes.get(target.id);
+    const stamp = target.updatedAt.getTime();
+    if (cached && cached.stamp === stamp) {
+      // Circuit and failure counters change without a new version: hand out the current row.
+      cached.runtime.target = target;
+      return cached.runtime;
+    }
+    await cached?.runtime.connector.close?.().catch(() => undefined);
+    const secrets = this.openSecrets(target, await this.store.sealedSecrets(target.id));
+    const runtime = buildTargetRuntime(this.registry, target, secrets, { logger: this.logger, clock: this.clock, fetch: this.fetch });
+    this.runtimes.set(target.id, { stamp, runtime });
+    return runtime;
+  }
+
+  /** Forgets a target's cached runtime (it was deleted or disabled). */
+  async forget(targetId: string): Promise<void> {
+    const cached = this.runtimes.get(targetId);
+    this.runtimes.delete(targetId);
+    await cached?.runtime.connector.close?.().catch(() => undefined);
+  }
+
+  /**
+   * Queues a sync of one resource at one target. Jobs of one (target,
+   * resource) share a deduplication id: while one waits, more are dropped
+   * (the waiting one will load the newest state); while one runs, the newest
+   * is kept and starts when it finishes (`keepLastIfActive`), so one resource
+   * is never pushed by two workers at once and a later change is never lost.
+   */
+  async enqueue(data: SyncJobData, jobSuffix: string): Promise<void> {
+    const key = `${data.targetId}-${data.kind}-${data.resourceId}`;
+    await this.queues.queue(data.targetId).add('sync', data, {
+      jobId: `${key}-${jobSuffix}`,
+      deduplication: { id: key, keepLastIfActive: true },
+      // The processor counts attempts against the target's own limit and dead-letters; BullMQ only retries.
+      attempts: 1000,
+      backoff: { type: 'meridian' },
+      removeOnComplete: true,
+      removeOnFail: { count: 1000 },
+    });
+  }
+
+  /** Queues the deletion that ends a grace period; it survives restarts and is removed when the person returns. */
+  async scheduleGraceDelete(data: SyncJobData, delayMs: number): Promise<void> {
+    await this.queues.queue(data.targetId).add('grace-delete', data, {
+      jobId: graceJobId(data.kind, data.resourceId),
+      delay: delayMs,
+      attempts: 1000,
+      backoff: { type: 'meridian' },
+      removeOnComplete: true,
+      removeOnFail: { count: 1000 },
+    });
+  }
+
+  /** Removes a scheduled grace deletion; the job also re-checks the link, so a job that already started does nothing. */
+  async cancelGraceDelete(targetId: string, kind: ResourceKind, localId: string): Promise<void> {
+    try {
+      await this.queues.queue(targetId).remove(graceJobId(kind, localId));
+    } catch {
+      // A running or locked job cannot be removed; it finds the link no longer in grace and stops.
+    }
+  }
+}
+
+/** The job id of a grace deletion (no ':' in BullMQ ids). */
+export function graceJobId(kind: ResourceKind, localId: string): string {
+  return `grace-${kind}-${localId}`;
+}
+
+/** Throws `NOT_FOUND` for a missing target. */
+export function requireTarget<T>(found: T | undefined, idOrName: string): T {
+  if (found === undefined) throw new MeridianError('NOT_FOUND', `Target '${idOrName}' not found.`);
+  return found;
+}

@@ -1,0 +1,158 @@
+import type { DeadLetter, LinkStatus, RequestContext, ResourceKind, TargetStatusCounts } from '@meridian/core';
+import { MeridianError } from '@meridian/core';
+import { type ReconcileReport, Reconciler } from '../reconcile/reconciler.js';
+import { OutboxRelay } from '../relay/outbox-relay.js';
+import { DeliveryWaiter, type ReplicationOutcome } from '../status/delivery-waiter.js';
+import { TargetService } from '../targets/target-service.js';
+import { ReplicationContext, type ReplicationDeps } from './context.js';
+import { WorkerHost } from './worker-host.js';
+
+/** Where one resource stands at one target (GraphQL `replicationStatus`). */
+export interface ResourceReplicationStatus {
+  targetId: string;
+  target: string;
+  status: LinkStatus;
+  remoteId: string | null;
+  /** The highest hub version queued, and the highest delivered (or decided about). */
+  wantedVersion: number;
+  handledVersion: number;
+  pushedVersion: number | null;
+  attempts: number;
+  lastError: string | null;
+  graceUntil: Date | null;
+  updatedAt: Date;
+}
+
+/** Options of {@link ReplicationEngine}. */
+export interface ReplicationEngineOptions {
+  /** BullMQ lock of a running job; a killed worker's jobs run again after it (and the stalled check) pass. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+/**
+ * The replication engine of one process: the outbox relay, the target
+ * workers, and what admins call (targets, status, dead letters, replay,
+ * reconciliation, waiting for deliveries). `meridian serve --role worker|all`
+ * starts the relay and the workers; API and CLI processes only use the rest.
+ */
+export class ReplicationEngine {
+  readonly ctx: ReplicationContext;
+  readonly targets: TargetService;
+  readonly relay: OutboxRelay;
+  readonly workers: WorkerHost;
+  private readonly waiter: DeliveryWaiter;
+  private readonly reconciler: Reconciler;
+  private started = false;
+
+  constructor(deps: ReplicationDeps, options: ReplicationEngineOptions = {}) {
+    this.ctx = new ReplicationContext(deps);
+    this.workers = new WorkerHost(this.ctx, options);
+    this.targets = new TargetService(this.ctx, () => {
+      if (this.started) void this.workers.refresh().catch(() => undefined);
+    });
+    this.relay = new OutboxRelay(this.ctx);
+    this.waiter = new DeliveryWaiter(this.ctx);
+    this.reconciler = new Reconciler(this.ctx);
+  }
+
+  /** Starts the relay and the workers of every enabled target. */
+  async start(): Promise<void> {
+    this.started = true;
+    await this.workers.start();
+    this.relay.start();
+  }
+
+  /** Stops the relay and the workers; running jobs finish first. */
+  async stop(): Promise<void> {
+    this.started = false;
+    await this.relay.stop();
+    await this.workers.stop();
+  }
+
+  /** Stops everything and closes the queues. */
+  async close(): Promise<void> {
+    await this.stop();
+    await this.ctx.queues.close();
+  }
+
+  /** Per target of the tenant: how many resources are pending, delivered, failing, dead-lettered, out of scope. */
+  statusCounts(tenantId: string): Promise<TargetStatusCounts[]> {
+    return this.ctx.store.statusCounts(tenantId);
+  }
+
+  /** Where one resource stands at each target of its tenant. */
+  async resourceStatus(tenantId: string, kind: ResourceKind, resourceId: string): Promise<ResourceReplicationStatus[]> {
+    const [links, targets] = await Promise.all([this.ctx.store.linksOf(tenantId, kind, resourceId), this.ctx.store.listTargets(tenantId)]);
+    const names = new Map(targets.map((t) => [t.id, t.name]));
+    return links.map((l) => ({
+      targetId: l.targetId,
+      target: names.get(l.targetId) ?? l.targetId,
+      status: l.status,
+      remoteId: l.remoteId,
+      wantedVersion: l.wantedVersion,
+      handledVersion: l.handledVersion,
+      pushedVersion: l.pushedVersion,
+      attempts: l.attempts,
+      lastError: l.lastError,
+      graceUntil: l.graceUntil,
+      updatedAt: l.updatedAt,
+    }));
+  }
+
+  /** Dead letters of a tenant (of one target), newest first; replayed ones only when asked. */
+  async deadLetters(tenantId: string, options: { target?: string; includeReplayed?: boolean; limit?: number } = {}): Promise<DeadLetter[]> {
+    const targetId = options.target === undefined ? undefined : (await this.targets.get(tenantId, options.target)).id;
+    const limit = options.limit ?? 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw new MeridianError('INVALID_INPUT', "'limit' is from 1 to 1000.", { field: 'limit' });
+    return this.ctx.store.deadLetters(tenantId, {
+      ...(targetId !== undefined ? { targetId } : {}),
+      includeReplayed: options.includeReplayed ?? false,
+      limit,
+    });
+  }
+
+  /**
+   * Replays a dead letter: the resource's CURRENT state is queued for its
+   * target again (state-based, so replaying twice is harmless).
+   */
+  async replay(tenantId: string, deadLetterId: string, context: RequestContext): Promise<DeadLetter> {
+    const letter = await this.ctx.store.getDeadLetter(tenantId, deadLetterId);
+    if (!letter) throw new MeridianError('NOT_FOUND', `Dead letter '${deadLetterId}' not found.`);
+    if (letter.replayedAt !== null) throw new MeridianError('CONFLICT', `Dead letter '${deadLetterId}' was replayed already.`);
+    await this.ctx.store.markPending(tenantId, letter.targetId, letter.kind, letter.localId, letter.resourceVersion ?? 0);
+    await this.ctx.enqueue(
+      {
+        tenantId,
+        targetId: letter.targetId,
+        kind: letter.kind,
+        resourceId: letter.localId,
+        version: letter.resourceVersion ?? 0,
+        requestId: context.requestId,
+      },
+      `replay${letter.id}`,
+    );
+    return this.ctx.store.markReplayed(tenantId, deadLetterId, this.ctx.clock.now(), context);
+  }
+
+  /** Compares the hub with a target and, unless `dryRun`, fixes what differs (also the initial load of a new target). */
+  async reconcile(tenantId: string, target: string, options: { dryRun: boolean }): Promise<ReconcileReport> {
+    const found = await this.targets.get(tenantId, target);
+    return this.reconciler.reconcile(await this.ctx.runtimeOf(found), options);
+  }
+
+  /** Waits up to `timeoutMs` for the deliveries of what a request changed. */
+  waitFor(tenantId: string, requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<ReplicationOutcome> {
+    return this.waiter.waitFor(tenantId, requestId, timeoutMs, signal);
+  }
+
+  /** The tenant's default wait (seconds) for SCIM writes without `Prefer: wait`. */
+  waitPolicy(tenantId: string): Promise<number> {
+    return this.ctx.store.waitPolicy(tenantId);
+  }
+
+  setWaitPolicy(tenantId: string, seconds: number, context: RequestContext): Promise<number> {
+    return this.ctx.store.setWaitPolicy(tenantId, seconds, context);
+  }
+}

@@ -1,0 +1,425 @@
+import { createHash } from 'node:crypto';
+import {
+  ConnectorError,
+  isConnectorError,
+  isInScope,
+  mapResource,
+  type OutboundMember,
+  type OutboundObject,
+  type RemoteRef,
+} from '@meridian/connector-sdk';
+import {
+  type DomainEvent,
+  type LinkUpdate,
+  pendingPasswordContext,
+  type ReplicationLink,
+  type ReplicationTarget,
+  type ResourceKind,
+  type ScimResource,
+} from '@meridian/core';
+import type { SyncJobData } from '../queue/target-queues.js';
+import type { TargetRuntime } from '../targets/connector-registry.js';
+import type { ReplicationContext } from './context.js';
+
+/** What one job did, for logs and tests. */
+export type SyncOperation =
+  | 'created'
+  | 'adopted'
+  | 'updated'
+  | 'unchanged'
+  | 'deactivated'
+  | 'grace'
+  | 'deleted'
+  | 'out_of_scope'
+  | 'skipped';
+
+/** The outcome of one sync. */
+export interface SyncResult {
+  operation: SyncOperation;
+  remoteId: string | null;
+  version: number | null;
+}
+
+/** A failure at a named step, so the dead letter says what was being done. */
+export class SyncStepError extends Error {
+  override readonly name = 'SyncStepError';
+  constructor(
+    readonly operation: string,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+async function step<T>(operation: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw error instanceof SyncStepError ? error : new SyncStepError(operation, error);
+  }
+}
+
+function hashOf(attributes: Record<string, unknown>, members: string[]): string {
+  return createHash('sha256')
+    .update(JSON.stringify(sortKeys({ attributes, members: [...members].sort() })))
+    .digest('hex');
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((k) => [k, sortKeys((value as Record<string, unknown>)[k])]),
+  );
+}
+
+function isCode(error: unknown, code: ConnectorError['code']): boolean {
+  const inner = error instanceof SyncStepError ? error.cause : error;
+  return isConnectorError(inner) && inner.code === code;
+}
+
+/** Link statuses whose remote object stands for a live hub resource. */
+const LIVE: ReadonlySet<string> = new Set(['synced', 'pending', 'retrying', 'dead_lettered']);
+
+/**
+ * Brings one resource at one target to the hub's CURRENT state (DESIGN.md
+ * "Data flow", step 6): state-based, so a retry, a duplicate or a replay
+ * has the effect of one push.
+ */
+export class ResourceSynchronizer {
+  constructor(private readonly ctx: ReplicationContext) {}
+
+  /** Runs one sync job. Connector failures are thrown as {@link SyncStepError}. */
+  async sync(runtime: TargetRuntime, data: SyncJobData, options: { force?: boolean } = {}): Promise<SyncResult> {
+    const force = options.force === true;
+    const { target, connector } = runtime;
+    const { tenantId, kind, resourceId } = data;
+    if (!connector.capabilities.kinds.includes(kind)) {
+      await this.save(target, kind, resourceId, { remoteId: null, status: 'out_of_scope', handledVersion: 'wanted', lastError: null });
+      return { operation: 'skipped', remoteId: null, version: null };
+    }
+    const link = await this.ctx.store.getLink(target.id, kind, resourceId);
+    const resource = await this.ctx.resources.get(tenantId, kind, resourceId, { members: kind === 'Group', groups: kind === 'User' });
+    const inScope = resource !== undefined && isInScope(runtime.scoping, resource, await this.ctx.resources.shapeOf(tenantId, kind));
+    const result =
+      inScope && resource ? await this.push(runtime, resource, link, force) : await this.retire(runtime, data, resource, link, force);
+    // A change that landed while we pushed gets its own job (kept by deduplication until this one ends).
+    const now = await this.ctx.resources.get(tenantId, kind, resourceId, { members: false, groups: false });
+    if ((now?.version ?? null) !== (resource?.version ?? null)) {
+      await this.ctx.enqueue({ ...data, version: now?.version ?? data.version }, `r${Date.now()}${Math.floor(Math.random() * 1e6)}`);
+    }
+    return result;
+  }
+
+  private async save(target: ReplicationTarget, kind: ResourceKind, localId: string, update: LinkUpdate, event?: DomainEvent) {
+    return this.ctx.store.saveLink(target.tenantId, target.id, kind, localId, update, event);
+  }
+
+  private delivered(
+    target: ReplicationTarget,
+    resource: { kind: ResourceKind; id: string },
+    version: number | undefined,
+    operation: SyncOperation,
+    remoteId: string | null,
+  ): DomainEvent {
+    return {
+      type: 'replication.delivered',
+      tenantId: target.tenantId,
+      resourceType: resource.kind,
+      resourceId: resource.id,
+      ...(version !== undefined ? { version } : {}),
+      before: null,
+      after: { targetId: target.id, target: target.name, operation, remoteId },
+    };
+  }
+
+  /** The members of a group that exist at this target, by their remote ids. */
+  private async outboundMembers(target: ReplicationTarget, resource: ScimResource): Promise<OutboundMember[]> {
+    if (resource.kind !== 'Group' || resource.members.length === 0) return [];
+    const out: OutboundMember[] = [];
+    for (const kind of ['User', 'Group'] as const) {
+      const ids = resource.members.filter((m) => m.type === kind).map((m) => m.value);
+      const links = new Map((await this.ctx.store.links(target.id, kind, ids)).map((l) => [l.localId, l]));
+      for (const member of resource.members) {
+        if (member.type !== kind) continue;
+        const link = links.get(member.value);
+        // Only members the target holds as live objects; the others arrive when their own sync creates them.
+        if (link?.remoteId && (link.status === 'synced' || link.status === 'pending' || link.status === 'retrying')) {
+          out.push({
+            kind,
+            localId: member.value,
+            remoteId: link.remoteId,
+            ...(member.display !== undefined ? { display: member.display } : {}),
+          });
+        }
+      }
+    }
+    return out;
+  }
+
+  private async push(
+    runtime: TargetRuntime,
+    resource: ScimResource,
+    link: ReplicationLink | undefined,
+    force: boolean,
+  ): Promise<SyncResult> {
+    const { target, connector } = runtime;
+    const attributes = await step('map', () => mapResource(runtime.mapping, resource));
+    const members = await this.outboundMembers(target, resource);
+    const object: OutboundObject = { kind: resource.kind, localId: resource.id, version: resource.version, attributes, members };
+    const memberIds = members.map((m) => m.remoteId);
+    const hash = hashOf(attributes, connector.capabilities.membershipDeltas ? [] : memberIds);
+
+    if (link?.status === 'grace') await this.ctx.cancelGraceDelete(target.id, resource.kind, resource.id);
+
+    let ref: RemoteRef | undefined = link?.remoteId ? { kind: resource.kind, remoteId: link.remoteId } : undefined;
+    let operation: SyncOperation = 'updated';
+    let pushedMembers = link?.pushedMembers ?? [];
+    if (ref === undefined) {
+      ({ ref, operation } = await this.createOrAdopt(runtime, object));
+      pushedMembers = operation === 'created' ? memberIds : [];
+      // Remember the remote object at once: a failure in a later step must not create it twice.
+      await this.save(target, resource.kind, resource.id, { remoteId: ref.remoteId, status: 'pending', handledVersion: 0 });
+      if (operation === 'adopted') await step('update', () => connector.update(ref as RemoteRef, object));
+    } else if (
+      !force &&
+      link?.pushedHash === hash &&
+      link.status !== 'deactivated' &&
+      link.status !== 'grace' &&
+      link.status !== 'out_of_scope'
+    ) {
+      operation = 'unchanged';
+    } else {
+      try {
+        await step('update', () => connector.update(ref as RemoteRef, object));
+      } catch (error) {
+        if (!isCode(error, 'NOT_FOUND')) throw error;
+        // The remote object is gone (deleted at the target): create it again.
+        ({ ref, operation } = await this.createOrAdopt(runtime, object));
+        pushedMembers = operation === 'created' ? memberIds : [];
+        await this.save(target, resource.kind, resource.id, { remoteId: ref.remoteId, status: 'pending', handledVersion: 0 });
+        if (operation === 'adopted') await step('update', () => connector.update(ref as RemoteRef, object));
+      }
+    }
+
+    if (resource.kind === 'Group' && connector.capabilities.membershipDeltas && connector.updateMembers) {
+      const desired = new Set(memberIds);
+      const previous = new Set(pushedMembers);
+      const add = members.filter((m) => !previous.has(m.remoteId));
+      const remove = [...previous].filter((id) => !desired.has(id));
+      if (add.length > 0 || remove.length > 0) {
+        await step('members', () =>
+          (connector.updateMembers as NonNullable<typeof connector.updateMembers>)(ref as RemoteRef, { add, remove }),
+        );
+        if (operation === 'unchanged') operation = 'updated';
+      }
+    }
+
+    if (resource.kind === 'User') await this.deliverPassword(runtime, resource, ref);
+
+    const remoteId = ref.remoteId;
+    await this.save(
+      target,
+      resource.kind,
+      resource.id,
+      {
+        remoteId,
+        status: 'synced',
+        handledVersion: resource.version,
+        pushedVersion: resource.version,
+        pushedHash: hash,
+        pushedAttributes: attributes,
+        pushedMembers: memberIds,
+        attempts: 0,
+        lastError: null,
+        graceUntil: null,
+      },
+      operation === 'unchanged' ? undefined : this.delivered(target, resource, resource.version, operation, remoteId),
+    );
+    // A user the target did not hold before: its groups can now list it.
+    if ((operation === 'created' || operation === 'adopted') && resource.kind === 'User') {
+      for (const group of resource.groups.filter((g) => g.type === 'direct')) {
+        await this.ctx.enqueue(
+          { tenantId: target.tenantId, targetId: target.id, kind: 'Group', resourceId: group.value, version: 0 },
+          `m${resource.id}${Date.now()}`,
+        );
+      }
+    }
+    return { operation, remoteId, version: resource.version };
+  }
+
+  /** First push: adopt an existing remote object (connector.match) or create one; a create CONFLICT falls back to matching. */
+  private async createOrAdopt(runtime: TargetRuntime, object: OutboundObject): Promise<{ ref: RemoteRef; operation: SyncOperation }> {
+    const { connector } = runtime;
+    const match = connector.capabilities.match && connector.match ? connector.match.bind(connector) : undefined;
+    if (match) {
+      const found = await step('match', () => match(object));
+      if (found) return { ref: await this.adopt(runtime, object, found.ref), operation: 'adopted' };
+    }
+    try {
+      return { ref: await step('create', () => connector.create(object)), operation: 'created' };
+    } catch (error) {
+      if (!isCode(error, 'CONFLICT') || !match) throw error;
+      const found = await step('match', () => match(object));
+      if (!found) throw error;
+      return { ref: await this.adopt(runtime, object, found.ref), operation: 'adopted' };
+    }
+  }
+
+  /**
+   * Takes over a remote object. One that another live hub resource holds is
+   * a conflict; one left by a deleted or departed resource (deactivated,
+   * waiting out its grace period) is handed over: the person returned.
+   */
+  private async adopt(runtime: TargetRuntime, object: OutboundObject, ref: RemoteRef): Promise<RemoteRef> {
+    const { target } = runtime;
+    const holder = await this.ctx.store.linkByRemoteId(target.id, object.kind, ref.remoteId);
+    if (holder && holder.localId !== object.localId) {
+      if (LIVE.has(holder.status)) {
+        throw new SyncStepError(
+          'match',
+          conflict(`The remote ${object.kind} '${ref.remoteId}' already stands for hub resource ${holder.localId}.`),
+        );
+      }
+      if (holder.status === 'grace') await this.ctx.cancelGraceDelete(target.id, holder.kind, holder.localId);
+      await this.save(target, holder.kind, holder.localId, {
+        remoteId: null,
+        status: holder.status === 'out_of_scope' ? 'out_of_scope' : 'deleted',
+        handledVersion: 'wanted',
+        graceUntil: null,
+        lastError: `handed over to ${object.localId}`,
+      });
+    }
+    return ref;
+  }
+
+  private async deliverPassword(runtime: TargetRuntime, resource: ScimResource, ref: RemoteRef): Promise<void> {
+    const { target, connector } = runtime;
+    if (!target.pushPasswords) return;
+    const pending = await this.ctx.store.pendingPassword(target.tenantId, resource.id, target.id);
+    if (!pending) return;
+    if (connector.capabilities.password && connector.setPassword) {
+      const password = this.ctx.sealer.decrypt(pending.ciphertext, pendingPasswordContext(target.tenantId, resource.id));
+      const setPassword = connector.setPassword.bind(connector);
+      await step('password', () => setPassword(ref, password));
+    }
+    await this.ctx.store.passwordHandled(target.tenantId, resource.id, target.id);
+  }
+
+  /** The resource is deleted in the hub or out of scope: apply the target's delete mode. */
+  private async retire(
+    runtime: TargetRuntime,
+    data: SyncJobData,
+    resource: ScimResource | undefined,
+    link: ReplicationLink | undefined,
+    force: boolean,
+  ): Promise<SyncResult> {
+    const { target, connector } = runtime;
+    const { kind, resourceId } = data;
+    const gone = resource === undefined;
+    const handled: number | 'wanted' = resource ? resource.version : 'wanted';
+    const restStatus = gone ? 'deleted' : 'out_of_scope';
+    if (kind === 'User') await this.ctx.store.passwordHandled(target.tenantId, resourceId, target.id);
+    if (!link?.remoteId) {
+      await this.save(target, kind, resourceId, {
+        remoteId: null,
+        status: restStatus,
+        handledVersion: handled,
+        lastError: null,
+        attempts: 0,
+      });
+      return { operation: gone ? 'skipped' : 'out_of_scope', remoteId: null, version: resource?.version ?? null };
+    }
+    const ref: RemoteRef = { kind, remoteId: link.remoteId };
+    const canDeactivate = kind === 'User' && connector.capabilities.deactivate && connector.deactivate !== undefined;
+    const mode = canDeactivate ? target.deleteMode : 'delete';
+    const subject = { kind, id: resourceId };
+
+    if (mode === 'delete') {
+      await step('delete', () => connector.delete(ref));
+      await this.save(
+        target,
+        kind,
+        resourceId,
+        { remoteId: null, status: restStatus, handledVersion: handled, attempts: 0, lastError: null, graceUntil: null, pushedHash: null },
+        this.delivered(target, subject, resource?.version, 'deleted', link.remoteId),
+      );
+      return { operation: 'deleted', remoteId: link.remoteId, version: resource?.version ?? null };
+    }
+
+    const deactivate = (connector.deactivate as NonNullable<typeof connector.deactivate>).bind(connector);
+    if (mode === 'deactivate') {
+      const already = link.status === 'deactivated' && !force;
+      if (!already) await step('deactivate', () => deactivate(ref));
+      await this.save(
+        target,
+        kind,
+        resourceId,
+        { remoteId: link.remoteId, status: 'deactivated', handledVersion: handled, attempts: 0, lastError: null, pushedHash: null },
+        already ? undefined : this.delivered(target, subject, resource?.version, 'deactivated', link.remoteId),
+      );
+      return { operation: 'deactivated', remoteId: link.remoteId, version: resource?.version ?? null };
+    }
+
+    // grace: deactivate now, delete when the grace period ends unless the person returns.
+    if (link.status === 'grace' && !force) {
+      await this.save(target, kind, resourceId, { remoteId: link.remoteId, status: 'grace', handledVersion: handled });
+      return { operation: 'grace', remoteId: link.remoteId, version: resource?.version ?? null };
+    }
+    if (link.status !== 'deactivated' || force) await step('deactivate', () => deactivate(ref));
+    const delayMs = (target.graceSeconds ?? 0) * 1000;
+    await this.ctx.scheduleGraceDelete(
+      { tenantId: target.tenantId, targetId: target.id, kind, resourceId, version: resource?.version ?? 0 },
+      delayMs,
+    );
+    await this.save(
+      target,
+      kind,
+      resourceId,
+      {
+        remoteId: link.remoteId,
+        status: 'grace',
+        handledVersion: handled,
+        attempts: 0,
+        lastError: null,
+        pushedHash: null,
+        graceUntil: new Date(this.ctx.clock.now().getTime() + delayMs),
+      },
+      this.delivered(target, subject, resource?.version, 'grace', link.remoteId),
+    );
+    return { operation: 'grace', remoteId: link.remoteId, version: resource?.version ?? null };
+  }
+
+  /** The end of a grace period: delete the remote object unless the person came back. */
+  async graceDelete(runtime: TargetRuntime, data: SyncJobData): Promise<SyncResult> {
+    const { target, connector } = runtime;
+    const link = await this.ctx.store.getLink(target.id, data.kind, data.resourceId);
+    if (link?.status !== 'grace' || !link.remoteId) return { operation: 'skipped', remoteId: null, version: null };
+    const resource = await this.ctx.resources.get(data.tenantId, data.kind, data.resourceId, { members: false, groups: true });
+    if (resource && isInScope(runtime.scoping, resource, await this.ctx.resources.shapeOf(data.tenantId, data.kind))) {
+      return { operation: 'skipped', remoteId: link.remoteId, version: resource.version };
+    }
+    const remoteId = link.remoteId;
+    await step('delete', () => connector.delete({ kind: data.kind, remoteId }));
+    await this.save(
+      target,
+      data.kind,
+      data.resourceId,
+      {
+        remoteId: null,
+        status: resource ? 'out_of_scope' : 'deleted',
+        handledVersion: link.handledVersion,
+        graceUntil: null,
+        lastError: null,
+      },
+      this.delivered(target, { kind: data.kind, id: data.resourceId }, resource?.version, 'deleted', remoteId),
+    );
+    return { operation: 'deleted', remoteId, version: resource?.version ?? null };
+  }
+}
+
+function conflict(message: string): ConnectorError {
+  return new ConnectorError('permanent', message, { code: 'CONFLICT' });
+}

@@ -1,0 +1,253 @@
+import { isConnectorError } from '@meridian/connector-sdk';
+import { isMeridianError, type ReplicationTarget } from '@meridian/core';
+import type { Job, Worker } from 'bullmq';
+import type { SyncJobData } from '../queue/target-queues.js';
+import type { ReplicationContext } from './context.js';
+import { ResourceSynchronizer, type SyncResult, SyncStepError } from './synchronizer.js';
+
+/** Exponential backoff with full jitter between half and all of the step; a target's `Retry-After` wins. */
+export function retryDelay(
+  attemptsMade: number,
+  error: unknown,
+  baseMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
+  const inner = error instanceof SyncStepError ? error.cause : error;
+  if (isConnectorError(inner) && inner.retryAfterMs !== undefined) return Math.max(0, inner.retryAfterMs);
+  const step = Math.min(maxMs, baseMs * 2 ** Math.max(0, attemptsMade - 1));
+  return Math.round(step / 2 + random() * (step / 2));
+}
+
+function describe(error: unknown): string {
+  const inner = error instanceof SyncStepError ? error.cause : error;
+  const message = inner instanceof Error ? inner.message : String(inner);
+  return message.slice(0, 2000);
+}
+
+const SKIPPED: SyncResult = { operation: 'skipped', remoteId: null, version: null };
+
+interface HostedWorker {
+  worker: Worker<SyncJobData>;
+  concurrency: number;
+  stamp: number;
+}
+
+/**
+ * Runs the workers of every enabled target in this process (one BullMQ
+ * worker per target queue), keeps each queue's pause state, concurrency and
+ * rate limit in line with the target's row, and drives the circuit breaker:
+ * N consecutive transient failures pause the target; after a cool-down one
+ * probe job goes through (half-open); its success closes the circuit.
+ */
+export class WorkerHost {
+  private readonly synchronizer: ResourceSynchronizer;
+  private readonly workers = new Map<string, HostedWorker>();
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly ctx: ReplicationContext,
+    private readonly options: { lockDurationMs?: number; stalledIntervalMs?: number } = {},
+  ) {
+    this.synchronizer = new ResourceSynchronizer(ctx);
+  }
+
+  /** Starts the workers of the current targets and keeps following them. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.refresh();
+    this.timer = setInterval(
+      () => void this.refresh().catch((error) => this.ctx.logger.error('worker refresh failed', { error: describe(error) })),
+      this.ctx.tuning.targetRefreshMs,
+    );
+    this.timer.unref();
+  }
+
+  /** Re-reads the targets now (after an admin change in this process). */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.doRefresh().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<void> {
+    if (this.stopped) return;
+    const targets = await this.ctx.store.enabledTargets();
+    const live = new Set(targets.map((t) => t.id));
+    for (const [id, hosted] of this.workers) {
+      if (!live.has(id)) {
+        this.workers.delete(id);
+        await hosted.worker.close();
+        await this.ctx.forget(id);
+      }
+    }
+    for (const target of targets) {
+      if (this.stopped) return;
+      await this.applyCircuitCooldown(target);
+      await this.ensureWorker(target);
+      await this.applyQueueState(target);
+    }
+  }
+
+  private async ensureWorker(target: ReplicationTarget): Promise<void> {
+    const hosted = this.workers.get(target.id);
+    if (hosted && hosted.concurrency === target.concurrency) return;
+    if (hosted) {
+      this.workers.delete(target.id);
+      await hosted.worker.close();
+    }
+    let worker: Worker<SyncJobData> | undefined;
+    worker = this.ctx.queues.worker(target.id, (job, token) => this.process(job, worker as Worker<SyncJobData>, token), {
+      concurrency: target.concurrency,
+      lockDuration: this.options.lockDurationMs ?? 30_000,
+      stalledInterval: this.options.stalledIntervalMs ?? 30_000,
+      maxStalledCount: 100,
+      settings: {
+        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
+          retryDelay(attemptsMade, error, this.ctx.tuning.backoffBaseMs, this.ctx.tuning.backoffMaxMs),
+      },
+    });
+    worker.on('error', (error) => this.ctx.logger.error('replication worker error', { target: target.id, error: describe(error) }));
+    this.workers.set(target.id, { worker, concurrency: target.concurrency, stamp: 0 });
+  }
+
+  private async applyQueueState(target: ReplicationTarget): Promise<void> {
+    const queue = this.ctx.queues.queue(target.id);
+    const hosted = this.workers.get(target.id);
+    const stamp = target.updatedAt.getTime() + (target.circuitState === 'half_open' ? 1 : 0);
+    if (hosted && hosted.stamp !== stamp) {
+      // Global (all processes) limits of this target's queue; one probe at a time while half-open.
+      await queue.setGlobalConcurrency(target.circuitState === 'half_open' ? 1 : target.concurrency);
+      if (target.rateLimit) await queue.setGlobalRateLimit(target.rateLimit.max, target.rateLimit.durationMs);
+      else await queue.removeGlobalRateLimit();
+      hosted.stamp = stamp;
+    }
+    const shouldPause = target.paused || target.circuitState === 'open';
+    if ((await queue.isPaused()) !== shouldPause) {
+      if (shouldPause) await queue.pause();
+      else await queue.resume();
+    }
+  }
+
+  private async applyCircuitCooldown(target: ReplicationTarget): Promise<void> {
+    if (target.circuitState !== 'open' || target.circuitOpenedAt === null) return;
+    if (target.circuitOpenedAt.getTime() + this.ctx.tuning.circuitCooldownMs > this.ctx.clock.now().getTime()) return;
+    await this.ctx.store.setCircuit(target.id, 'half_open', this.ctx.clock.now());
+    target.circuitState = 'half_open';
+    this.ctx.logger.info('circuit half-open: probing the target', { target: target.id });
+  }
+
+  private async openCircuit(target: ReplicationTarget): Promise<void> {
+    await this.ctx.store.setCircuit(target.id, 'open', this.ctx.clock.now());
+    await this.ctx.queues.queue(target.id).pause();
+    this.ctx.logger.warn('circuit open: target paused after consecutive failures', { target: target.id });
+  }
+
+  /** Processes one job of a target's queue. Exported for tests through {@link WorkerHost.processForTest}. */
+  private async process(job: Job<SyncJobData>, worker: Worker<SyncJobData>, _token?: string): Promise<SyncResult> {
+    const data = job.data;
+    const target = await this.ctx.store.getTarget(data.targetId);
+    if (!target?.enabled) return SKIPPED;
+    try {
+      const runtime = await this.ctx.runtimeOf(target);
+      const result =
+        job.name === 'grace-delete' ? await this.synchronizer.graceDelete(runtime, data) : await this.synchronizer.sync(runtime, data);
+      if (target.consecutiveFailures > 0 || target.circuitState !== 'closed') {
+        const previous = await this.ctx.store.recordSuccess(target.id);
+        if (previous !== 'closed') {
+          await this.ctx.queues.queue(target.id).setGlobalConcurrency(target.concurrency);
+          this.ctx.logger.info('circuit closed', { target: target.id });
+        }
+      }
+      return result;
+    } catch (error) {
+      return this.fail(job, worker, target, error);
+    }
+  }
+
+  private async fail(job: Job<SyncJobData>, worker: Worker<SyncJobData>, target: ReplicationTarget, error: unknown): Promise<SyncResult> {
+    const data = job.data;
+    const inner = error instanceof SyncStepError ? error.cause : error;
+    const operation = error instanceof SyncStepError ? error.operation : job.name === 'grace-delete' ? 'delete' : 'connect';
+    const kind = isConnectorError(inner)
+      ? inner.kind
+      : isMeridianError(inner) && (inner.code === 'INVALID_CONFIG' || inner.code === 'INVALID_INPUT')
+        ? 'permanent'
+        : 'transient';
+    const link = await this.ctx.store.getLink(target.id, data.kind, data.resourceId);
+
+    if (kind === 'rate_limited') {
+      // 429 / 503 with Retry-After: the whole target waits; the job goes back without spending an attempt.
+      const waitMs = (isConnectorError(inner) ? inner.retryAfterMs : undefined) ?? 1000;
+      await this.ctx.store.saveLink(target.tenantId, target.id, data.kind, data.resourceId, {
+        remoteId: link?.remoteId ?? null,
+        status: 'retrying',
+        handledVersion: 0,
+        lastError: `rate limited: ${describe(error)}`,
+      });
+      await worker.rateLimit(waitMs);
+      throw this.ctx.queues.rateLimitError();
+    }
+
+    const attempts = job.attemptsMade + 1;
+    if (kind === 'transient') {
+      const failures = await this.ctx.store.recordFailure(target.id);
+      if (target.circuitState === 'half_open' || (target.circuitState === 'closed' && failures >= this.ctx.tuning.circuitThreshold)) {
+        await this.openCircuit(target);
+      }
+    }
+    if (kind === 'permanent' || attempts >= target.maxAttempts) {
+      const reason = kind === 'permanent' ? describe(error) : `gave up after ${attempts} attempts: ${describe(error)}`;
+      await this.ctx.store.deadLetter(
+        {
+          tenantId: target.tenantId,
+          targetId: target.id,
+          kind: data.kind,
+          localId: data.resourceId,
+          resourceVersion: data.version || null,
+          operation,
+          reason,
+          errorCode: isConnectorError(inner)
+            ? (inner.code ?? (inner.status !== undefined ? `HTTP_${inner.status}` : null))
+            : isMeridianError(inner)
+              ? inner.code
+              : null,
+          request: isConnectorError(inner) ? (inner.request ?? null) : null,
+          response: isConnectorError(inner) ? (inner.response ?? null) : null,
+        },
+        { remoteId: link?.remoteId ?? null, status: 'dead_lettered', handledVersion: 0, attempts, lastError: reason },
+        {
+          type: 'replication.dead_lettered',
+          tenantId: target.tenantId,
+          resourceType: data.kind,
+          resourceId: data.resourceId,
+          before: null,
+          after: { targetId: target.id, target: target.name, operation, reason },
+        },
+      );
+      this.ctx.logger.warn('replication dead-lettered', { target: target.id, resource: data.resourceId, operation, reason });
+      return SKIPPED;
+    }
+    await this.ctx.store.saveLink(target.tenantId, target.id, data.kind, data.resourceId, {
+      remoteId: link?.remoteId ?? null,
+      status: 'retrying',
+      handledVersion: 0,
+      attempts,
+      lastError: describe(error),
+    });
+    throw inner instanceof Error ? inner : new Error(describe(error));
+  }
+
+  /** Stops every worker of this process (running jobs finish first). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.refreshing?.catch(() => undefined);
+    const hosted = [...this.workers.values()];
+    this.workers.clear();
+    await Promise.all(hosted.map((h) => h.worker.close()));
+  }
+}

@@ -1,0 +1,124 @@
+import { createPostgresBackend, type Processor, Queue, Worker, type WorkerOptions, withBackend } from 'bullmq';
+import type { QueueBackendKind } from './job-queue.js';
+
+/** Options of {@link openTargetQueues}. */
+export interface TargetQueuesOptions {
+  /** Redis URL: BullMQ runs on Redis when set. */
+  redisUrl?: string | undefined;
+  /** PostgreSQL URL: BullMQ's PostgreSQL backend (schema `bullmq`) otherwise. */
+  databaseUrl: string;
+  /** Queue-name prefix; tests give each run its own. No ':' allowed. */
+  prefix?: string;
+}
+
+/** The data of a replication job: bring one resource at one target up to date. */
+export interface SyncJobData {
+  tenantId: string;
+  targetId: string;
+  kind: 'User' | 'Group';
+  resourceId: string;
+  /** The hub version that caused the job (informational: the worker always loads the current state). */
+  version: number;
+  requestId?: string;
+}
+
+/**
+ * One BullMQ queue per target, on Redis or on BullMQ's PostgreSQL backend:
+ * pausing a queue pauses exactly one target (admin pause, open circuit),
+ * and BullMQ's global rate limit and concurrency apply per target.
+ */
+export interface TargetQueues {
+  readonly backend: QueueBackendKind;
+  /** The queue name of a target. */
+  nameOf(targetId: string): string;
+  /** The (cached) queue of a target. */
+  queue(targetId: string): Queue<SyncJobData>;
+  /** A new worker for a target's queue. */
+  worker(targetId: string, processor: Processor<SyncJobData>, options: Omit<WorkerOptions, 'connection'>): Worker<SyncJobData>;
+  /** The error a processor throws after `worker.rateLimit(ms)` to put its job back without spending an attempt. */
+  rateLimitError(): Error;
+  /** Drops a target's queue and every job in it. */
+  drop(targetId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+function redisConnection(redisUrl: string) {
+  const url = new URL(redisUrl);
+  return {
+    host: url.hostname,
+    port: Number(url.port || 6379),
+    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(url.pathname.length > 1 ? { db: Number(url.pathname.slice(1)) } : {}),
+    maxRetriesPerRequest: null,
+  };
+}
+
+/** Opens the per-target replication queues on Redis (`redisUrl`) or PostgreSQL. */
+export function openTargetQueues(options: TargetQueuesOptions): TargetQueues {
+  const prefix = options.prefix ?? 'meridian-replication';
+  if (prefix.includes(':')) throw new TypeError('BullMQ queue names may not contain ":"');
+  const queues = new Map<string, Queue<SyncJobData>>();
+  const nameOf = (targetId: string) => `${prefix}-${targetId}`;
+
+  if (options.redisUrl) {
+    const connection = redisConnection(options.redisUrl);
+    return {
+      backend: 'redis',
+      nameOf,
+      queue(targetId) {
+        let queue = queues.get(targetId);
+        if (!queue) {
+          queue = new Queue<SyncJobData>(nameOf(targetId), { connection });
+          queues.set(targetId, queue);
+        }
+        return queue;
+      },
+      worker: (targetId, processor, workerOptions) =>
+        new Worker<SyncJobData>(nameOf(targetId), processor, { ...workerOptions, connection }),
+      rateLimitError: () => Worker.RateLimitError(),
+      async drop(targetId) {
+        const queue = this.queue(targetId);
+        await queue.obliterate({ force: true });
+        await queue.close();
+        queues.delete(targetId);
+      },
+      async close() {
+        await Promise.all([...queues.values()].map((q) => q.close()));
+        queues.clear();
+      },
+    };
+  }
+
+  const classes = withBackend(createPostgresBackend);
+  // A config object (not a bare string) so that the schema applies; small pools, one per queue or worker.
+  const connection = { connectionString: options.databaseUrl, schema: 'bullmq', max: 2, migrate: true };
+  return {
+    backend: 'postgres',
+    nameOf,
+    queue(targetId) {
+      let queue = queues.get(targetId);
+      if (!queue) {
+        queue = new classes.Queue<SyncJobData>(nameOf(targetId), { connection }) as unknown as Queue<SyncJobData>;
+        queues.set(targetId, queue);
+      }
+      return queue;
+    },
+    worker: (targetId, processor, workerOptions) =>
+      new classes.Worker<SyncJobData>(nameOf(targetId), processor as never, {
+        ...workerOptions,
+        connection,
+      }) as unknown as Worker<SyncJobData>,
+    rateLimitError: () => classes.Worker.RateLimitError(),
+    async drop(targetId) {
+      const queue = this.queue(targetId);
+      await queue.obliterate({ force: true });
+      await queue.close();
+      queues.delete(targetId);
+    },
+    async close() {
+      await Promise.all([...queues.values()].map((q) => q.close()));
+      queues.clear();
+    },
+  };
+}

@@ -1,0 +1,214 @@
+import {
+  type AttributeMapping,
+  type ConnectionTestResult,
+  type ConnectorSecrets,
+  compileMapping,
+  compileScoping,
+  type ScopingFilter,
+} from '@meridian/connector-sdk';
+import { type DeleteMode, MeridianError, type ReplicationTarget, type ReplicationTargetWrite, type RequestContext } from '@meridian/core';
+import { type ReplicationContext, requireTarget } from '../engine/context.js';
+import { buildTargetRuntime } from './connector-registry.js';
+
+/** A target as an admin describes it (CLI, GraphQL). */
+export interface TargetInput {
+  name: string;
+  /** The connector kind: `scim`, `memory`, ... */
+  kind: string;
+  config?: Record<string, unknown>;
+  /** Secret values (a bearer token, a password); stored sealed, never shown again. */
+  secrets?: Record<string, string>;
+  deleteMode?: DeleteMode;
+  /** For `grace`: seconds between deactivation and deletion. */
+  graceSeconds?: number | null;
+  scoping?: ScopingFilter;
+  mapping?: AttributeMapping;
+  pushPasswords?: boolean;
+  enabled?: boolean;
+  paused?: boolean;
+  rateLimit?: { max: number; durationMs: number } | null;
+  concurrency?: number;
+  maxAttempts?: number;
+}
+
+/** Changes to a target; `secrets` are merged, a null value removes one. */
+export type TargetChanges = Partial<Omit<TargetInput, 'secrets'>> & { secrets?: Record<string, string | null> };
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
+const DELETE_MODES: readonly DeleteMode[] = ['delete', 'deactivate', 'grace'];
+
+function invalid(message: string, field: string): MeridianError {
+  return new MeridianError('INVALID_CONFIG', message, { field });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function integerIn(value: unknown, min: number, max: number, field: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(`'${field}' must be a whole number from ${min} to ${max}.`, field);
+  }
+  return value;
+}
+
+/**
+ * Targets of a tenant: create (config checked by the connector's factory,
+ * secrets sealed), change, pause and resume, test the connection, delete.
+ */
+export class TargetService {
+  constructor(
+    private readonly ctx: ReplicationContext,
+    private readonly onChange: () => void = () => {},
+  ) {}
+
+  /** Checks an admin's input and turns it into the row to store. */
+  private prepare(tenantId: string, input: TargetInput, secrets: ConnectorSecrets): ReplicationTargetWrite {
+    if (typeof input.name !== 'string' || !NAME.test(input.name)) {
+      throw invalid("A target name is 1-64 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit.", 'name');
+    }
+    const factory = this.ctx.registry.factory(input.kind);
+    const config = input.config ?? {};
+    if (!isObject(config)) throw invalid('A target config is a JSON object.', 'config');
+    for (const name of Object.keys(secrets)) {
+      if (!factory.secretNames.includes(name)) {
+        throw invalid(
+          `The ${factory.kind} connector takes no secret '${name}'; it takes: ${factory.secretNames.join(', ') || 'none'}.`,
+          `secrets.${name}`,
+        );
+      }
+    }
+    factory.validateConfig(config, secrets);
+    const deleteMode = input.deleteMode ?? 'deactivate';
+    if (!DELETE_MODES.includes(deleteMode)) throw invalid(`'deleteMode' is one of ${DELETE_MODES.join(', ')}.`, 'deleteMode');
+    const graceSeconds = deleteMode === 'grace' ? integerIn(input.graceSeconds, 1, 3650 * 86_400, 'graceSeconds') : null;
+    compileMapping(input.mapping ?? {});
+    compileScoping(input.scoping ?? {});
+    const rateLimit = input.rateLimit ?? null;
+    if (rateLimit !== null) {
+      integerIn(rateLimit.max, 1, 1_000_000, 'rateLimit.max');
+      integerIn(rateLimit.durationMs, 1, 86_400_000, 'rateLimit.durationMs');
+    }
+    return {
+      name: input.name,
+      kind: factory.kind,
+      config,
+      secretNames: Object.keys(secrets).sort(),
+      sealedSecrets: this.ctx.sealSecrets(tenantId, secrets),
+      deleteMode,
+      graceSeconds,
+      scoping: (input.scoping ?? {}) as Record<string, unknown>,
+      mapping: (input.mapping ?? {}) as Record<string, unknown>,
+      pushPasswords: input.pushPasswords ?? false,
+      enabled: input.enabled ?? true,
+      paused: input.paused ?? false,
+      rateLimit,
+      concurrency: integerIn(input.concurrency ?? 4, 1, 256, 'concurrency'),
+      maxAttempts: integerIn(input.maxAttempts ?? 12, 1, 100, 'maxAttempts'),
+    };
+  }
+
+  private checkSecrets(secrets: unknown): Record<string, string> {
+    if (secrets === undefined) return {};
+    if (!isObject(secrets) || Object.values(secrets).some((v) => typeof v !== 'string' || v === '')) {
+      throw invalid('Secrets are an object of non-empty strings.', 'secrets');
+    }
+    return secrets as Record<string, string>;
+  }
+
+  /** Creates a target; its queue starts with the next worker refresh. */
+  async create(tenantId: string, input: TargetInput, context: RequestContext): Promise<ReplicationTarget> {
+    const created = await this.ctx.store.createTarget(tenantId, this.prepare(tenantId, input, this.checkSecrets(input.secrets)), context);
+    if (created.paused) await this.applyPause(created);
+    this.onChange();
+    return created;
+  }
+
+  /** Changes a target; secrets are merged (null removes one). */
+  async update(tenantId: string, idOrName: string, changes: TargetChanges, context: RequestContext): Promise<ReplicationTarget> {
+    const current = await this.get(tenantId, idOrName);
+    const secrets: Record<string, string> = { ...this.ctx.openSecrets(current, await this.ctx.store.sealedSecrets(current.id)) };
+    if (changes.secrets !== undefined) {
+      if (!isObject(changes.secrets)) throw invalid('Secrets are an object of strings.', 'secrets');
+      for (const [name, value] of Object.entries(changes.secrets)) {
+        if (value === null) delete secrets[name];
+        else secrets[name] = this.checkSecrets({ [name]: value })[name] as string;
+      }
+    }
+    const merged: TargetInput = {
+      name: changes.name ?? current.name,
+      kind: changes.kind ?? current.kind,
+      config: changes.config ?? current.config,
+      deleteMode: changes.deleteMode ?? current.deleteMode,
+      graceSeconds: changes.graceSeconds !== undefined ? changes.graceSeconds : current.graceSeconds,
+      scoping: (changes.scoping ?? current.scoping) as ScopingFilter,
+      mapping: (changes.mapping ?? current.mapping) as AttributeMapping,
+      pushPasswords: changes.pushPasswords ?? current.pushPasswords,
+      enabled: changes.enabled ?? current.enabled,
+      paused: changes.paused ?? current.paused,
+      rateLimit: changes.rateLimit !== undefined ? changes.rateLimit : current.rateLimit,
+      concurrency: changes.concurrency ?? current.concurrency,
+      maxAttempts: changes.maxAttempts ?? current.maxAttempts,
+    };
+    const updated = await this.ctx.store.updateTarget(tenantId, current.id, this.prepare(tenantId, merged, secrets), context);
+    if (current.paused !== updated.paused) await this.applyPause(updated);
+    this.onChange();
+    return updated;
+  }
+
+  /** Stops deliveries to a target; changes keep queueing. */
+  pause(tenantId: string, idOrName: string, context: RequestContext): Promise<ReplicationTarget> {
+    return this.update(tenantId, idOrName, { paused: true }, context);
+  }
+
+  /** Resumes deliveries: the queued changes go out. */
+  resume(tenantId: string, idOrName: string, context: RequestContext): Promise<ReplicationTarget> {
+    return this.update(tenantId, idOrName, { paused: false }, context);
+  }
+
+  private async applyPause(target: ReplicationTarget): Promise<void> {
+    // Worker hosts converge on the stored state; pausing here makes it immediate for this process.
+    const queue = this.ctx.queues.queue(target.id);
+    if (target.paused) await queue.pause();
+    else if (target.circuitState !== 'open') await queue.resume();
+  }
+
+  /** Deletes a target, its links, dead letters and queued jobs. Remote objects stay as they are. */
+  async delete(tenantId: string, idOrName: string, context: RequestContext): Promise<void> {
+    const target = await this.get(tenantId, idOrName);
+    await this.ctx.store.deleteTarget(tenantId, target.id, context);
+    await this.ctx.queues.drop(target.id).catch(() => undefined);
+    await this.ctx.forget(target.id);
+    this.onChange();
+  }
+
+  list(tenantId: string): Promise<ReplicationTarget[]> {
+    return this.ctx.store.listTargets(tenantId);
+  }
+
+  /** A target by id or name; `NOT_FOUND` otherwise. */
+  async get(tenantId: string, idOrName: string): Promise<ReplicationTarget> {
+    return requireTarget(await this.ctx.store.findTarget(tenantId, idOrName), idOrName);
+  }
+
+  /** Calls the connector's `testConnection`; a failure is a result, not an error. */
+  async test(tenantId: string, idOrName: string): Promise<ConnectionTestResult> {
+    const target = await this.get(tenantId, idOrName);
+    const started = Date.now();
+    try {
+      const secrets = this.ctx.openSecrets(target, await this.ctx.store.sealedSecrets(target.id));
+      const runtime = buildTargetRuntime(this.ctx.registry, target, secrets, {
+        logger: this.ctx.logger,
+        clock: this.ctx.clock,
+        fetch: globalThis.fetch,
+      });
+      try {
+        return await runtime.connector.testConnection();
+      } finally {
+        await runtime.connector.close?.();
+      }
+    } catch (error) {
+      return { ok: false, message: error instanceof Error ? error.message : String(error), latencyMs: Date.now() - started };
+    }
+  }
+}

@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { memoryConnectorFactory } from '@meridian/connector-sdk';
+import { AdminService, type Principal, type ReplicationTarget, type RequestContext, ResourceService, systemClock } from '@meridian/core';
+import { ConnectorRegistry, openTargetQueues, ReplicationEngine, type ReplicationTuning, type TargetInput } from '@meridian/replication';
+import {
+  Argon2PasswordHasher,
+  generateSecretKey,
+  PostgresAdminStore,
+  PostgresDirectoryStore,
+  PostgresPasswordForwarding,
+  PostgresReplicationStore,
+  SecretBox,
+} from '@meridian/store';
+import type { TestDatabase } from '@meridian/test-utils';
+
+export const platform: Principal = { kind: 'platform', tokenId: 'test', scopes: ['admin'] };
+
+/** A request context with its own request id (Prefer: wait looks changes up by it). */
+export function contextOf(requestId = `req-${randomUUID()}`): RequestContext {
+  return { actor: { type: 'cli', id: 'test' }, requestId };
+}
+
+/** Short waits so that retries, circuits and grace periods play out in a test. */
+export const FAST: Partial<ReplicationTuning> = {
+  backoffBaseMs: 20,
+  backoffMaxMs: 200,
+  circuitThreshold: 3,
+  circuitCooldownMs: 400,
+  relayIntervalMs: 20,
+  targetRefreshMs: 100,
+};
+
+/** The hub side of a replication test: store, services and one engine on the given backend. */
+export interface ReplicationHarness {
+  db: TestDatabase;
+  engine: ReplicationEngine;
+  store: PostgresReplicationStore;
+  resources: ResourceService;
+  admin: AdminService;
+  box: SecretBox;
+  /** A fresh tenant (targets of other tests do not see its changes). */
+  tenant(): Promise<string>;
+  /** A target of the reference connector writing to the memory target `memoryName`. */
+  target(tenantId: string, memoryName: string, extra?: Partial<TargetInput>): Promise<ReplicationTarget>;
+  close(): Promise<void>;
+}
+
+let communityMade: Promise<void> | undefined;
+
+export async function replicationHarness(
+  db: TestDatabase,
+  redisUrl: string | undefined,
+  tuning: Partial<ReplicationTuning> = FAST,
+): Promise<ReplicationHarness> {
+  const box = new SecretBox([generateSecretKey()]);
+  const directory = new PostgresDirectoryStore(db.orm, systemClock);
+  const store = new PostgresReplicationStore(db.orm, systemClock);
+  const resources = new ResourceService(
+    directory,
+    new Argon2PasswordHasher(),
+    undefined,
+    new PostgresPasswordForwarding(db.orm, box, systemClock),
+  );
+  const admin = new AdminService(new PostgresAdminStore(db.orm, systemClock), systemClock);
+  communityMade ??= admin.createCommunity(platform, { slug: 'coi', name: 'CoI' }, contextOf()).then(() => undefined);
+  await communityMade;
+  const queues = openTargetQueues({ databaseUrl: db.url, redisUrl, prefix: `mrt-${process.pid}-${randomUUID().slice(0, 8)}` });
+  const engine = new ReplicationEngine(
+    {
+      store,
+      queues,
+      registry: new ConnectorRegistry([memoryConnectorFactory]),
+      sealer: box,
+      resources: {
+        get: (tenantId, kind, id, include) => directory.get(tenantId, kind, id, include),
+        shapeOf: (tenantId, kind) => resources.shapeOf(tenantId, kind),
+        page: (tenantId, kind, page) => directory.page(tenantId, kind, page),
+      },
+      clock: systemClock,
+      tuning,
+    },
+    { lockDurationMs: 5000, stalledIntervalMs: 5000 },
+  );
+  let tenants = 0;
+  return {
+    db,
+    engine,
+    store,
+    resources,
+    admin,
+    box,
+    async tenant() {
+      tenants += 1;
+      const slug = `t${randomUUID().slice(0, 8)}${tenants}`;
+      return (await admin.createTenant(platform, { slug, name: slug, community: 'coi' }, contextOf())).id;
+    },
+    target: (tenantId, memoryName, extra = {}) =>
+      engine.targets.create(tenantId, { name: `to-${memoryName}`, kind: 'memory', config: { target: memoryName }, ...extra }, contextOf()),
+    close: () => engine.close(),
+  };
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

@@ -1,0 +1,847 @@
+import {
+  type CircuitState,
+  type Clock,
+  type DeadLetter,
+  type DeadLetterWrite,
+  type DomainEvent,
+  type LinkStatus,
+  type LinkUpdate,
+  MeridianError,
+  type PendingPassword,
+  type RelayJob,
+  type ReplicationLink,
+  type ReplicationStore,
+  type ReplicationTarget,
+  type ReplicationTargetWrite,
+  type RequestChange,
+  type RequestContext,
+  type ResourceKind,
+  type TargetStatusCounts,
+} from '@meridian/core';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { v7 as uuidv7 } from 'uuid';
+import { recordEvent } from '../events/event-recorder.js';
+import { translateDatabaseError } from '../orm/database-errors.js';
+import { pgArray } from '../orm/sql.js';
+
+// The session settings the row-level security policies read (ADR 0010); set per transaction by MikroORM.
+const TENANT_SETTING = 'meridian.tenant_id';
+const SCOPE_SETTING = 'meridian.scope';
+
+/** An entity manager whose transactions are scoped to one tenant. */
+export function tenantScope(orm: MikroORM, tenantId: string): EntityManager {
+  return orm.em.fork({ session: { variables: { [TENANT_SETTING]: tenantId } } });
+}
+
+/** An entity manager for the relay and the workers, which work across tenants. */
+export function platformScope(orm: MikroORM): EntityManager {
+  return orm.em.fork({ session: { variables: { [SCOPE_SETTING]: 'platform' } } });
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface TargetRow {
+  id: string;
+  tenant_id: string;
+  name: string;
+  kind: string;
+  config: Record<string, unknown>;
+  secret_names: string[] | null;
+  delete_mode: ReplicationTarget['deleteMode'];
+  grace_seconds: number | null;
+  scoping: Record<string, unknown>;
+  mapping: Record<string, unknown>;
+  push_passwords: boolean;
+  enabled: boolean;
+  paused: boolean;
+  rate_limit_max: number | null;
+  rate_limit_duration_ms: number | null;
+  concurrency: number;
+  max_attempts: number;
+  circuit_state: CircuitState;
+  consecutive_failures: number;
+  circuit_opened_at: Date | string | null;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+interface LinkRow {
+  target_id: string;
+  tenant_id: string;
+  resource_kind: ResourceKind;
+  local_id: string;
+  remote_id: string | null;
+  status: LinkStatus;
+  wanted_version: number;
+  handled_version: number;
+  pushed_version: number | null;
+  pushed_hash: string | null;
+  pushed_attributes: Record<string, unknown> | null;
+  pushed_members: string[] | null;
+  attempts: number;
+  last_error: string | null;
+  grace_until: Date | string | null;
+  updated_at: Date | string;
+}
+
+interface DeadLetterRow {
+  id: string;
+  tenant_id: string;
+  target_id: string;
+  resource_kind: ResourceKind;
+  local_id: string;
+  resource_version: number | null;
+  operation: string;
+  reason: string;
+  error_code: string | null;
+  request: unknown;
+  response: unknown;
+  created_at: Date | string;
+  replayed_at: Date | string | null;
+}
+
+const TARGET_COLUMNS = `id, tenant_id, name, kind, config, delete_mode, grace_seconds, scoping, mapping, push_passwords, enabled, paused,
+  rate_limit_max, rate_limit_duration_ms, concurrency, max_attempts, circuit_state, consecutive_failures, circuit_opened_at,
+  created_at, updated_at,
+  coalesce((select array_agg(value) from jsonb_array_elements_text(config -> '$secrets') value), '{}') as secret_names`;
+
+function date(value: Date | string): Date {
+  return value instanceof Date ? value : new Date(value);
+}
+
+function maybeDate(value: Date | string | null): Date | null {
+  return value === null ? null : date(value);
+}
+
+function json<T>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}
+
+function toTarget(row: TargetRow): ReplicationTarget {
+  const config = { ...json<Record<string, unknown>>(row.config) };
+  delete config.$secrets;
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    name: row.name,
+    kind: row.kind,
+    config,
+    secretNames: row.secret_names ?? [],
+    deleteMode: row.delete_mode,
+    graceSeconds: row.grace_seconds,
+    scoping: json(row.scoping),
+    mapping: json(row.mapping),
+    pushPasswords: row.push_passwords,
+    enabled: row.enabled,
+    paused: row.paused,
+    rateLimit:
+      row.rate_limit_max !== null && row.rate_limit_duration_ms !== null
+        ? { max: row.rate_limit_max, durationMs: row.rate_limit_duration_ms }
+        : null,
+    concurrency: row.concurrency,
+    maxAttempts: row.max_attempts,
+    circuitState: row.circuit_state,
+    consecutiveFailures: row.consecutive_failures,
+    circuitOpenedAt: maybeDate(row.circuit_opened_at),
+    createdAt: date(row.created_at),
+    updatedAt: date(row.updated_at),
+  };
+}
+
+function toLink(row: LinkRow): ReplicationLink {
+  return {
+    targetId: row.target_id,
+    tenantId: row.tenant_id,
+    kind: row.resource_kind,
+    localId: row.local_id,
+    remoteId: row.remote_id,
+    status: row.status,
+    wantedVersion: Number(row.wanted_version),
+    handledVersion: Number(row.handled_version),
+    pushedVersion: row.pushed_version === null ? null : Number(row.pushed_version),
+    pushedHash: row.pushed_hash,
+    pushedAttributes: row.pushed_attributes === null ? null : json(row.pushed_attributes),
+    pushedMembers: row.pushed_members ?? [],
+    attempts: row.attempts,
+    lastError: row.last_error,
+    graceUntil: maybeDate(row.grace_until),
+    updatedAt: date(row.updated_at),
+  };
+}
+
+function toDeadLetter(row: DeadLetterRow): DeadLetter {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    targetId: row.target_id,
+    kind: row.resource_kind,
+    localId: row.local_id,
+    resourceVersion: row.resource_version === null ? null : Number(row.resource_version),
+    operation: row.operation,
+    reason: row.reason,
+    errorCode: row.error_code,
+    request: row.request === null ? null : json(row.request),
+    response: row.response === null ? null : json(row.response),
+    createdAt: date(row.created_at),
+    replayedAt: maybeDate(row.replayed_at),
+  };
+}
+
+/** The config column keeps the names of the target's secrets under `$secrets` (never their values). */
+function configColumn(values: ReplicationTargetWrite): string {
+  return JSON.stringify({ ...values.config, $secrets: values.secretNames });
+}
+
+/** Audit view of a target: what changed, secrets never (only their names). */
+function targetAudit(target: ReplicationTarget): Record<string, unknown> {
+  return {
+    name: target.name,
+    kind: target.kind,
+    config: target.config,
+    secretNames: target.secretNames,
+    deleteMode: target.deleteMode,
+    graceSeconds: target.graceSeconds,
+    scoping: target.scoping,
+    mapping: target.mapping,
+    pushPasswords: target.pushPasswords,
+    enabled: target.enabled,
+    paused: target.paused,
+    rateLimit: target.rateLimit,
+    concurrency: target.concurrency,
+  };
+}
+
+const RESOURCE_EVENT = /^(user|group)\./;
+
+/** The PostgreSQL implementation of the core {@link ReplicationStore}. */
+export class PostgresReplicationStore implements ReplicationStore {
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly clock: Clock,
+  ) {}
+
+  private async tenant<T>(tenantId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
+    try {
+      return await tenantScope(this.orm, tenantId).transactional(work);
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+  }
+
+  private async platform<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+    try {
+      return await platformScope(this.orm).transactional(work);
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+  }
+
+  private async targetRow(em: EntityManager, where: string, params: unknown[], lock = false): Promise<ReplicationTarget | undefined> {
+    const [row] = await em.execute<TargetRow[]>(
+      `select ${TARGET_COLUMNS} from replication_target where ${where}${lock ? ' for update' : ''}`,
+      params,
+    );
+    return row && toTarget(row);
+  }
+
+  async createTarget(tenantId: string, values: ReplicationTargetWrite, context: RequestContext): Promise<ReplicationTarget> {
+    return this.tenant(tenantId, async (em) => {
+      const now = this.clock.now();
+      const [taken] = await em.execute<{ id: string }[]>(
+        'select id from replication_target where tenant_id = ? and lower(name) = lower(?)',
+        [tenantId, values.name],
+      );
+      if (taken) throw new MeridianError('UNIQUENESS', `The tenant already has a target named '${values.name}'.`, { field: 'name' });
+      const id = uuidv7();
+      await em.execute(
+        `insert into replication_target (id, tenant_id, name, kind, config, secrets, delete_mode, grace_seconds, scoping, mapping,
+           push_passwords, enabled, paused, rate_limit_max, rate_limit_duration_ms, concurrency, max_attempts, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          id,
+          tenantId,
+          values.name,
+          values.kind,
+          configColumn(values),
+          values.sealedSecrets,
+          values.deleteMode,
+          values.graceSeconds,
+          JSON.stringify(values.scoping),
+          JSON.stringify(values.mapping),
+          values.pushPasswords,
+          values.enabled,
+          values.paused,
+          values.rateLimit?.max ?? null,
+          values.rateLimit?.durationMs ?? null,
+          values.concurrency,
+          values.maxAttempts,
+          now,
+          now,
+        ],
+      );
+      const created = await this.targetRow(em, 'id = ?', [id]);
+      if (!created) throw new TypeError('A target inserted in this transaction must be readable.');
+      await recordEvent(
+        em,
+        { type: 'target.created', tenantId, resourceType: 'Target', resourceId: id, before: null, after: targetAudit(created) },
+        context,
+        now,
+      );
+      return created;
+    });
+  }
+
+  async updateTarget(
+    tenantId: string,
+    targetId: string,
+    values: ReplicationTargetWrite,
+    context: RequestContext,
+  ): Promise<ReplicationTarget> {
+    return this.tenant(tenantId, async (em) => {
+      const now = this.clock.now();
+      const before = await this.targetRow(em, 'tenant_id = ? and id = ?', [tenantId, targetId], true);
+      if (!before) throw new MeridianError('NOT_FOUND', `Target '${targetId}' not found.`);
+      const [taken] = await em.execute<{ id: string }[]>(
+        'select id from replication_target where tenant_id = ? and lower(name) = lower(?) and id <> ?',
+        [tenantId, values.name, targetId],
+      );
+      if (taken) throw new MeridianError('UNIQUENESS', `The tenant already has a target named '${values.name}'.`, { field: 'name' });
+      await em.execute(
+        `update replication_target set name = ?, kind = ?, config = ?, secrets = ?, delete_mode = ?, grace_seconds = ?, scoping = ?,
+           mapping = ?, push_passwords = ?, enabled = ?, paused = ?, rate_limit_max = ?, rate_limit_duration_ms = ?, concurrency = ?,
+           max_attempts = ?, updated_at = ?
+         where tenant_id = ? and id = ?`,
+        [
+          values.name,
+          values.kind,
+          configColumn(values),
+          values.sealedSecrets,
+          values.deleteMode,
+          values.graceSeconds,
+          JSON.stringify(values.scoping),
+          JSON.stringify(values.mapping),
+          values.pushPasswords,
+          values.enabled,
+          values.paused,
+          values.rateLimit?.max ?? null,
+          values.rateLimit?.durationMs ?? null,
+          values.concurrency,
+          values.maxAttempts,
+          now,
+          tenantId,
+          targetId,
+        ],
+      );
+      const after = await this.targetRow(em, 'id = ?', [targetId]);
+      if (!after) throw new TypeError('A target updated in this transaction must be readable.');
+      await recordEvent(
+        em,
+        {
+          type: 'target.updated',
+          tenantId,
+          resourceType: 'Target',
+          resourceId: targetId,
+          before: targetAudit(before),
+          after: targetAudit(after),
+        },
+        context,
+        now,
+      );
+      return after;
+    });
+  }
+
+  async deleteTarget(tenantId: string, targetId: string, context: RequestContext): Promise<void> {
+    await this.tenant(tenantId, async (em) => {
+      const now = this.clock.now();
+      const before = await this.targetRow(em, 'tenant_id = ? and id = ?', [tenantId, targetId], true);
+      if (!before) throw new MeridianError('NOT_FOUND', `Target '${targetId}' not found.`);
+      await em.execute('delete from replication_target where tenant_id = ? and id = ?', [tenantId, targetId]);
+      await em.execute('update pending_password set targets = array_remove(targets, ?::uuid) where tenant_id = ?', [targetId, tenantId]);
+      await em.execute("delete from pending_password where tenant_id = ? and targets = '{}'", [tenantId]);
+      await recordEvent(
+        em,
+        { type: 'target.deleted', tenantId, resourceType: 'Target', resourceId: targetId, before: targetAudit(before), after: null },
+        context,
+        now,
+      );
+    });
+  }
+
+  listTargets(tenantId: string): Promise<ReplicationTarget[]> {
+    return this.tenant(tenantId, async (em) =>
+      (
+        await em.execute<TargetRow[]>(`select ${TARGET_COLUMNS} from replication_target where tenant_id = ? order by created_at, id`, [
+          tenantId,
+        ])
+      ).map(toTarget),
+    );
+  }
+
+  findTarget(tenantId: string, idOrName: string): Promise<ReplicationTarget | undefined> {
+    return this.tenant(tenantId, (em) =>
+      UUID.test(idOrName)
+        ? this.targetRow(em, 'tenant_id = ? and id = ?', [tenantId, idOrName])
+        : this.targetRow(em, 'tenant_id = ? and lower(name) = lower(?)', [tenantId, idOrName]),
+    );
+  }
+
+  getTarget(targetId: string): Promise<ReplicationTarget | undefined> {
+    if (!UUID.test(targetId)) return Promise.resolve(undefined);
+    return this.platform((em) => this.targetRow(em, 'id = ?', [targetId]));
+  }
+
+  async sealedSecrets(targetId: string): Promise<string | null> {
+    const [row] = await this.platform((em) =>
+      em.execute<{ secrets: string | null }[]>('select secrets from replication_target where id = ?', [targetId]),
+    );
+    return row?.secrets ?? null;
+  }
+
+  enabledTargets(): Promise<ReplicationTarget[]> {
+    return this.platform(async (em) =>
+      (await em.execute<TargetRow[]>(`select ${TARGET_COLUMNS} from replication_target where enabled order by created_at, id`)).map(
+        toTarget,
+      ),
+    );
+  }
+
+  async recordFailure(targetId: string): Promise<number> {
+    const [row] = await this.platform((em) =>
+      em.execute<{ consecutive_failures: number }[]>(
+        'update replication_target set consecutive_failures = consecutive_failures + 1 where id = ? returning consecutive_failures',
+        [targetId],
+      ),
+    );
+    return row?.consecutive_failures ?? 0;
+  }
+
+  async recordSuccess(targetId: string): Promise<CircuitState> {
+    return this.platform(async (em) => {
+      const [before] = await em.execute<{ circuit_state: CircuitState; consecutive_failures: number }[]>(
+        'select circuit_state, consecutive_failures from replication_target where id = ?',
+        [targetId],
+      );
+      if (before && (before.circuit_state !== 'closed' || before.consecutive_failures !== 0)) {
+        await em.execute(
+          "update replication_target set consecutive_failures = 0, circuit_state = 'closed', circuit_opened_at = null where id = ?",
+          [targetId],
+        );
+      }
+      return before?.circuit_state ?? 'closed';
+    });
+  }
+
+  async setCircuit(targetId: string, state: CircuitState, now: Date): Promise<void> {
+    await this.platform((em) =>
+      em.execute(
+        `update replication_target set circuit_state = ?,
+           circuit_opened_at = case when ? = 'open' then ? when ? = 'closed' then null else circuit_opened_at end,
+           consecutive_failures = case when ? = 'closed' then 0 else consecutive_failures end
+         where id = ?`,
+        [state, state, now, state, state, targetId],
+      ),
+    );
+  }
+
+  async relay(limit: number, enqueue: (jobs: RelayJob[]) => Promise<void>, now: Date): Promise<number> {
+    return this.platform(async (em) => {
+      const events = await em.execute<
+        {
+          id: string;
+          tenant_id: string | null;
+          type: string;
+          resource_type: string;
+          resource_id: string;
+          resource_version: number | null;
+          request_id: string;
+        }[]
+      >(
+        `select id, tenant_id, type, resource_type, resource_id, resource_version, request_id
+         from outbox_event where dispatched_at is null order by id limit ? for update skip locked`,
+        [limit],
+      );
+      if (events.length === 0) return 0;
+      const resourceEvents = events.filter(
+        (e) =>
+          e.tenant_id !== null &&
+          RESOURCE_EVENT.test(e.type) &&
+          (e.resource_type === 'User' || e.resource_type === 'Group') &&
+          UUID.test(e.resource_id),
+      );
+      const tenants = [...new Set(resourceEvents.map((e) => e.tenant_id as string))];
+      const targets =
+        tenants.length === 0
+          ? []
+          : await em.execute<{ id: string; tenant_id: string }[]>(
+              'select id, tenant_id from replication_target where enabled and tenant_id = any(?::uuid[]) order by id',
+              [pgArray(tenants)],
+            );
+      // One job per (target, resource): the newest event of a resource in this batch stands for the others.
+      const jobs = new Map<string, RelayJob>();
+      for (const event of resourceEvents) {
+        for (const target of targets) {
+          if (target.tenant_id !== event.tenant_id) continue;
+          const key = `${target.id}-${event.resource_type}-${event.resource_id}`;
+          const version = Number(event.resource_version ?? 0);
+          const previous = jobs.get(key);
+          if (previous && previous.version >= version) continue;
+          jobs.set(key, {
+            tenantId: event.tenant_id as string,
+            targetId: target.id,
+            kind: event.resource_type as ResourceKind,
+            resourceId: event.resource_id,
+            version,
+            eventId: String(event.id),
+            requestId: event.request_id,
+          });
+        }
+      }
+      const list = [...jobs.values()].sort((a, b) => (a.targetId + a.resourceId < b.targetId + b.resourceId ? -1 : 1));
+      // The links are marked (and locked) before the jobs exist: a worker that finishes first waits for this
+      // transaction, then sees the version it must cover.
+      for (const job of list) {
+        await em.execute(
+          `insert into replication_link (target_id, tenant_id, resource_kind, local_id, status, wanted_version, updated_at)
+           values (?, ?, ?, ?, 'pending', ?, ?)
+           on conflict (target_id, resource_kind, local_id) do update set
+             wanted_version = greatest(replication_link.wanted_version, excluded.wanted_version),
+             status = case when replication_link.handled_version >= excluded.wanted_version then replication_link.status else 'pending' end,
+             updated_at = excluded.updated_at`,
+          [job.targetId, job.tenantId, job.kind, job.resourceId, job.version, now],
+        );
+      }
+      if (list.length > 0) await enqueue(list);
+      await em.execute('update outbox_event set dispatched_at = ? where id = any(?::bigint[])', [
+        now,
+        pgArray(events.map((e) => String(e.id))),
+      ]);
+      return events.length;
+    });
+  }
+
+  async getLink(targetId: string, kind: ResourceKind, localId: string): Promise<ReplicationLink | undefined> {
+    const [row] = await this.platform((em) =>
+      em.execute<LinkRow[]>('select * from replication_link where target_id = ? and resource_kind = ? and local_id = ?', [
+        targetId,
+        kind,
+        localId,
+      ]),
+    );
+    return row && toLink(row);
+  }
+
+  async links(targetId: string, kind: ResourceKind, localIds: string[]): Promise<ReplicationLink[]> {
+    const ids = localIds.filter((id) => UUID.test(id));
+    if (ids.length === 0) return [];
+    const rows = await this.platform((em) =>
+      em.execute<LinkRow[]>('select * from replication_link where target_id = ? and resource_kind = ? and local_id = any(?::uuid[])', [
+        targetId,
+        kind,
+        pgArray(ids),
+      ]),
+    );
+    return rows.map(toLink);
+  }
+
+  async linkByRemoteId(targetId: string, kind: ResourceKind, remoteId: string): Promise<ReplicationLink | undefined> {
+    const [row] = await this.platform((em) =>
+      em.execute<LinkRow[]>('select * from replication_link where target_id = ? and resource_kind = ? and remote_id = ? limit 1', [
+        targetId,
+        kind,
+        remoteId,
+      ]),
+    );
+    return row && toLink(row);
+  }
+
+  private async writeLink(
+    em: EntityManager,
+    tenantId: string,
+    targetId: string,
+    kind: ResourceKind,
+    localId: string,
+    update: LinkUpdate,
+  ): Promise<ReplicationLink> {
+    const now = this.clock.now();
+    const set = (column: string, present: boolean) => (present ? `excluded.${column}` : `replication_link.${column}`);
+    const handled = update.handledVersion === 'wanted' ? null : update.handledVersion;
+    const [row] = await em.execute<LinkRow[]>(
+      `insert into replication_link (target_id, tenant_id, resource_kind, local_id, remote_id, status, wanted_version, handled_version,
+         pushed_version, pushed_hash, pushed_attributes, pushed_members, attempts, last_error, grace_until, updated_at)
+       values (?, ?, ?, ?, ?, ?, coalesce(?, 0), coalesce(?, 0), ?, ?, ?, ?, ?, ?, ?, ?)
+       on conflict (target_id, resource_kind, local_id) do update set
+         remote_id = excluded.remote_id,
+         handled_version = greatest(replication_link.handled_version, ${handled === null ? 'replication_link.wanted_version' : 'excluded.handled_version'}),
+         status = case
+           when excluded.status in ('synced', 'out_of_scope', 'deactivated', 'grace', 'deleted')
+             and replication_link.wanted_version > greatest(replication_link.handled_version, ${handled === null ? 'replication_link.wanted_version' : 'excluded.handled_version'})
+           then 'pending' else excluded.status end,
+         pushed_version = ${set('pushed_version', update.pushedVersion !== undefined)},
+         pushed_hash = ${set('pushed_hash', update.pushedHash !== undefined)},
+         pushed_attributes = ${set('pushed_attributes', update.pushedAttributes !== undefined)},
+         pushed_members = ${set('pushed_members', update.pushedMembers !== undefined)},
+         attempts = ${set('attempts', update.attempts !== undefined)},
+         last_error = ${set('last_error', update.lastError !== undefined)},
+         grace_until = ${set('grace_until', update.graceUntil !== undefined)},
+         updated_at = excluded.updated_at
+       returning *`,
+      [
+        targetId,
+        tenantId,
+        kind,
+        localId,
+        update.remoteId,
+        update.status,
+        handled,
+        handled,
+        update.pushedVersion ?? null,
+        update.pushedHash ?? null,
+        update.pushedAttributes === undefined || update.pushedAttributes === null ? null : JSON.stringify(update.pushedAttributes),
+        pgArray(update.pushedMembers ?? []),
+        update.attempts ?? 0,
+        update.lastError ?? null,
+        update.graceUntil ?? null,
+        now,
+      ],
+    );
+    if (!row) throw new TypeError('An upserted link must be returned.');
+    return toLink(row);
+  }
+
+  saveLink(
+    tenantId: string,
+    targetId: string,
+    kind: ResourceKind,
+    localId: string,
+    update: LinkUpdate,
+    event?: DomainEvent,
+  ): Promise<ReplicationLink> {
+    return this.tenant(tenantId, async (em) => {
+      const link = await this.writeLink(em, tenantId, targetId, kind, localId, update);
+      if (event)
+        await recordEvent(
+          em,
+          event,
+          { actor: { type: 'system', id: 'replication' }, requestId: `replication-${targetId}` },
+          this.clock.now(),
+        );
+      return link;
+    });
+  }
+
+  async markPending(tenantId: string, targetId: string, kind: ResourceKind, localId: string, version: number): Promise<void> {
+    await this.tenant(tenantId, (em) =>
+      em.execute(
+        `insert into replication_link (target_id, tenant_id, resource_kind, local_id, status, wanted_version, updated_at)
+         values (?, ?, ?, ?, 'pending', ?, ?)
+         on conflict (target_id, resource_kind, local_id) do update set status = 'pending',
+           wanted_version = greatest(replication_link.wanted_version, excluded.wanted_version), updated_at = excluded.updated_at`,
+        [targetId, tenantId, kind, localId, version, this.clock.now()],
+      ),
+    );
+  }
+
+  async linksOf(tenantId: string, kind: ResourceKind, localId: string): Promise<ReplicationLink[]> {
+    if (!UUID.test(localId)) return [];
+    const rows = await this.tenant(tenantId, (em) =>
+      em.execute<LinkRow[]>(
+        'select * from replication_link where tenant_id = ? and resource_kind = ? and local_id = ? order by target_id',
+        [tenantId, kind, localId],
+      ),
+    );
+    return rows.map(toLink);
+  }
+
+  async targetLinks(targetId: string, kind: ResourceKind): Promise<ReplicationLink[]> {
+    const rows = await this.platform((em) =>
+      em.execute<LinkRow[]>('select * from replication_link where target_id = ? and resource_kind = ? order by local_id', [targetId, kind]),
+    );
+    return rows.map(toLink);
+  }
+
+  async statusCounts(tenantId: string): Promise<TargetStatusCounts[]> {
+    const rows = await this.tenant(tenantId, (em) =>
+      em.execute<{ id: string; name: string; pending: string; delivered: string; failed: string; dead: string; skipped: string }[]>(
+        `select t.id, t.name,
+           count(l.*) filter (where l.status = 'pending') as pending,
+           count(l.*) filter (where l.status in ('synced', 'deactivated', 'grace', 'deleted')) as delivered,
+           count(l.*) filter (where l.status = 'retrying') as failed,
+           count(l.*) filter (where l.status = 'dead_lettered') as dead,
+           count(l.*) filter (where l.status = 'out_of_scope') as skipped
+         from replication_target t left join replication_link l on l.target_id = t.id
+         where t.tenant_id = ? group by t.id, t.name, t.created_at order by t.created_at, t.id`,
+        [tenantId],
+      ),
+    );
+    return rows.map((r) => ({
+      targetId: r.id,
+      name: r.name,
+      pending: Number(r.pending),
+      delivered: Number(r.delivered),
+      failed: Number(r.failed),
+      deadLettered: Number(r.dead),
+      skipped: Number(r.skipped),
+    }));
+  }
+
+  deadLetter(letter: DeadLetterWrite, update: LinkUpdate, event: DomainEvent): Promise<DeadLetter> {
+    return this.tenant(letter.tenantId, async (em) => {
+      const now = this.clock.now();
+      const id = uuidv7();
+      const [row] = await em.execute<DeadLetterRow[]>(
+        `insert into replication_dead_letter (id, tenant_id, target_id, resource_kind, local_id, resource_version, operation, reason,
+           error_code, request, response, created_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *`,
+        [
+          id,
+          letter.tenantId,
+          letter.targetId,
+          letter.kind,
+          letter.localId,
+          letter.resourceVersion,
+          letter.operation,
+          letter.reason,
+          letter.errorCode,
+          letter.request === undefined || letter.request === null ? null : JSON.stringify(letter.request),
+          letter.response === undefined || letter.response === null ? null : JSON.stringify(letter.response),
+          now,
+        ],
+      );
+      await this.writeLink(em, letter.tenantId, letter.targetId, letter.kind, letter.localId, update);
+      await recordEvent(em, event, { actor: { type: 'system', id: 'replication' }, requestId: `replication-${letter.targetId}` }, now);
+      if (!row) throw new TypeError('An inserted dead letter must be returned.');
+      return toDeadLetter(row);
+    });
+  }
+
+  async deadLetters(tenantId: string, options: { targetId?: string; includeReplayed?: boolean; limit: number }): Promise<DeadLetter[]> {
+    if (options.targetId !== undefined && !UUID.test(options.targetId)) return [];
+    const rows = await this.tenant(tenantId, (em) =>
+      em.execute<DeadLetterRow[]>(
+        `select * from replication_dead_letter where tenant_id = ?
+           ${options.targetId !== undefined ? 'and target_id = ?' : ''} ${options.includeReplayed ? '' : 'and replayed_at is null'}
+         order by created_at desc, id desc limit ?`,
+        [tenantId, ...(options.targetId !== undefined ? [options.targetId] : []), options.limit],
+      ),
+    );
+    return rows.map(toDeadLetter);
+  }
+
+  async getDeadLetter(tenantId: string, id: string): Promise<DeadLetter | undefined> {
+    if (!UUID.test(id)) return undefined;
+    const [row] = await this.tenant(tenantId, (em) =>
+      em.execute<DeadLetterRow[]>('select * from replication_dead_letter where tenant_id = ? and id = ?', [tenantId, id]),
+    );
+    return row && toDeadLetter(row);
+  }
+
+  markReplayed(tenantId: string, id: string, now: Date, context: RequestContext): Promise<DeadLetter> {
+    return this.tenant(tenantId, async (em) => {
+      const [row] = await em.execute<DeadLetterRow[]>(
+        'update replication_dead_letter set replayed_at = ? where tenant_id = ? and id = ? returning *',
+        [now, tenantId, id],
+      );
+      if (!row) throw new MeridianError('NOT_FOUND', `Dead letter '${id}' not found.`);
+      const letter = toDeadLetter(row);
+      await recordEvent(
+        em,
+        {
+          type: 'replication.replayed',
+          tenantId,
+          resourceType: letter.kind,
+          resourceId: letter.localId,
+          before: null,
+          after: { targetId: letter.targetId, deadLetterId: letter.id, operation: letter.operation },
+        },
+        context,
+        now,
+      );
+      return letter;
+    });
+  }
+
+  async requestChanges(tenantId: string, requestId: string): Promise<RequestChange[]> {
+    const rows = await this.tenant(tenantId, (em) =>
+      em.execute<{ resource_type: ResourceKind; resource_id: string; version: number }[]>(
+        `select resource_type, resource_id, max(resource_version) as version from outbox_event
+         where tenant_id = ? and request_id = ? and resource_type in ('User', 'Group') and (type like 'user.%' or type like 'group.%')
+         group by resource_type, resource_id`,
+        [tenantId, requestId],
+      ),
+    );
+    return rows.map((r) => ({ kind: r.resource_type, resourceId: r.resource_id, version: Number(r.version ?? 0) }));
+  }
+
+  async waitPolicy(tenantId: string): Promise<number> {
+    const [row] = await this.tenant(tenantId, (em) =>
+      em.execute<{ wait_seconds: number }[]>('select wait_seconds from replication_policy where tenant_id = ?', [tenantId]),
+    );
+    return row?.wait_seconds ?? 0;
+  }
+
+  setWaitPolicy(tenantId: string, seconds: number, context: RequestContext): Promise<number> {
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > 300) {
+      return Promise.reject(
+        new MeridianError('INVALID_INPUT', 'The wait policy is a whole number of seconds from 0 to 300.', { field: 'waitSeconds' }),
+      );
+    }
+    return this.tenant(tenantId, async (em) => {
+      const now = this.clock.now();
+      const before = await em.execute<{ wait_seconds: number }[]>(
+        'select wait_seconds from replication_policy where tenant_id = ? for update',
+        [tenantId],
+      );
+      await em.execute(
+        `insert into replication_policy (tenant_id, wait_seconds, updated_at) values (?, ?, ?)
+         on conflict (tenant_id) do update set wait_seconds = excluded.wait_seconds, updated_at = excluded.updated_at`,
+        [tenantId, seconds, now],
+      );
+      await recordEvent(
+        em,
+        {
+          type: 'tenant.policy_changed',
+          tenantId,
+          resourceType: 'Tenant',
+          resourceId: tenantId,
+          before: { replicationWaitSeconds: before[0]?.wait_seconds ?? 0 },
+          after: { replicationWaitSeconds: seconds },
+        },
+        context,
+        now,
+      );
+      return seconds;
+    });
+  }
+
+  async pendingPassword(tenantId: string, userId: string, targetId: string): Promise<PendingPassword | undefined> {
+    const [row] = await this.tenant(tenantId, (em) =>
+      em.execute<{ id: string; resource_version: number; ciphertext: string }[]>(
+        `select id, resource_version, ciphertext from pending_password
+         where tenant_id = ? and user_id = ? and ? = any(targets) and expires_at > ?
+         order by resource_version desc, created_at desc limit 1`,
+        [tenantId, userId, targetId, this.clock.now()],
+      ),
+    );
+    return row && { id: row.id, version: Number(row.resource_version), ciphertext: row.ciphertext };
+  }
+
+  async passwordHandled(tenantId: string, userId: string, targetId: string): Promise<void> {
+    await this.tenant(tenantId, async (em) => {
+      await em.execute('update pending_password set targets = array_remove(targets, ?::uuid) where tenant_id = ? and user_id = ?', [
+        targetId,
+        tenantId,
+        userId,
+      ]);
+      // Erased as soon as every target took it: the clear password is not kept beyond delivery.
+      await em.execute("delete from pending_password where tenant_id = ? and user_id = ? and targets = '{}'", [tenantId, userId]);
+    });
+  }
+
+  async erasePendingPasswords(now: Date): Promise<number> {
+    const rows = await this.platform((em) =>
+      em.execute<{ id: string }[]>('delete from pending_password where expires_at <= ? returning id', [now]),
+    );
+    return rows.length;
+  }
+}
