@@ -203,7 +203,8 @@ export async function prepareDatabase(options: BenchOptions, log: (m: string) =>
     return rowCount === 1;
   });
   const previous = exists && !options.reseed ? await readSeed(url) : undefined;
-  const reuse = previous !== undefined && JSON.stringify(previous.config) === JSON.stringify(wanted);
+  // Field by field: jsonb does not keep the key order.
+  const reuse = previous !== undefined && (Object.keys(wanted) as (keyof SeedConfig)[]).every((k) => previous.config[k] === wanted[k]);
   let seedSeconds = previous?.seconds;
   if (!reuse) {
     log(exists ? `rebuilding database ${options.database}` : `creating database ${options.database}`);

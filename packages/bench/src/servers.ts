@@ -73,6 +73,10 @@ export async function startHub(options: { databaseUrl: string; logLevel: string;
       MERIDIAN_ADMIN_TOKEN: options.adminToken,
       LOG_LEVEL: options.logLevel,
       REDIS_URL: '',
+      // The bench measures capacity, not the abuse limits: one token sends thousands of requests a second.
+      MERIDIAN_RATE_LIMIT_PER_TOKEN: '0',
+      MERIDIAN_RATE_LIMIT_PER_TENANT: '0',
+      MERIDIAN_RATE_LIMIT_PER_IP: '0',
     },
     // Request logs go to /dev/null: pino still formats every line, as in production.
     stdio: ['ignore', 'ignore', 'pipe'],
