@@ -1,19 +1,27 @@
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { type GraphQLSchema, getIntrospectionQuery, parse, specifiedRules, validate } from 'graphql';
 import { getComplexity } from 'graphql-query-complexity';
 import type { GraphqlServices } from './context.js';
-import { connectionEstimator, DEFAULT_GRAPHQL_LIMITS, depthLimitRule } from './limits.js';
+import { connectionEstimator, DEFAULT_GRAPHQL_LIMITS, depthLimitRule, knownOperationTypeRule } from './limits.js';
 import { registerGraphql } from './plugin.js';
 import { buildMeridianSchema } from './schema.js';
 
 let schema: GraphQLSchema;
 let app: FastifyInstance;
 let wait: number | undefined;
+const logs: string[] = [];
 
 beforeAll(async () => {
   schema = await buildMeridianSchema();
-  app = Fastify({ logger: false });
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  app = Fastify({ logger: { level: 'error', stream } });
   // Refused requests never reach a resolver, so no services are needed.
   await registerGraphql(app, {
     services: {} as GraphqlServices,
@@ -74,6 +82,21 @@ describe('depthLimitRule', () => {
     expect(validate(schema, parse(fanOut), [...specifiedRules, depthLimitRule(12)]).map((e) => e.message)).toEqual([
       'Maximum introspection depth exceeded',
     ]);
+  });
+});
+
+// Regression (issue 4, fuzzing): `subscription { x }` answered INTERNAL_SERVER_ERROR.
+describe('regression: a subscription answered an internal error', () => {
+  it('refuses an operation type the schema lacks as a validation failure', async () => {
+    expect(validate(schema, parse('subscription S { x }'), [knownOperationTypeRule]).map((e) => e.message)).toEqual([
+      'The schema has no subscription operations.',
+    ]);
+    const res = await post({ query: 'subscription { __typename }' });
+    expect(res.status).toBe(400);
+    expect(res.body.errors?.[0]).toMatchObject({
+      message: 'The schema has no subscription operations.',
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    });
   });
 });
 
@@ -145,5 +168,19 @@ describe('limits on the wire', () => {
     } finally {
       wait = undefined;
     }
+  });
+});
+
+describe('unexpected errors', () => {
+  it('answers INTERNAL_SERVER_ERROR without detail and logs the cause for the operator', async () => {
+    // No services behind this app: the resolver fails with a TypeError.
+    const res = await post({ query: '{ tenants { totalCount } }' });
+    expect(res.body.errors).toEqual([
+      { message: 'Internal server error.', path: ['tenants'], extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+    ]);
+    const logged = logs.map((line) => JSON.parse(line) as { msg: string; err?: { type: string }; path?: unknown });
+    expect(logged).toContainEqual(
+      expect.objectContaining({ msg: 'GraphQL operation failed', err: expect.objectContaining({ type: 'TypeError' }), path: ['tenants'] }),
+    );
   });
 });

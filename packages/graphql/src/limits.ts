@@ -89,6 +89,19 @@ export function depthLimitRule(maxDepth: number): ValidationRule {
 }
 
 /**
+ * Refuses an operation whose root type the schema lacks (a `subscription`):
+ * graphql-js 16 only notices at execution, which answers an internal error
+ * (issue 4, found by fuzzing; graphql-js 17 has KnownOperationTypesRule).
+ */
+export const knownOperationTypeRule: ValidationRule = (context: ValidationContext): ASTVisitor => ({
+  OperationDefinition(operation: OperationDefinitionNode) {
+    if (!context.getSchema().getRootType(operation.operation)) {
+      context.reportError(new GraphQLError(`The schema has no ${operation.operation} operations.`, { nodes: [operation] }));
+    }
+  },
+});
+
+/**
  * Cost of a field: 1, plus its selection's cost, times `first` on a
  * connection (`users(first: 200) { ... }` costs 200 times one node).
  * Introspection costs nothing: it reads the in-memory schema.

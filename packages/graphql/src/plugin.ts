@@ -1,12 +1,12 @@
-import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
-import type { Principal } from '@meridian/core';
+import { MeridianError, type Principal } from '@meridian/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
 import type { GraphqlContext, GraphqlServices } from './context.js';
 import { formatGraphqlError } from './errors.js';
-import { complexityLimitPlugin, DEFAULT_GRAPHQL_LIMITS, depthLimitRule, type GraphqlLimits } from './limits.js';
+import { complexityLimitPlugin, DEFAULT_GRAPHQL_LIMITS, depthLimitRule, type GraphqlLimits, knownOperationTypeRule } from './limits.js';
 import { buildMeridianSchema } from './schema.js';
 
 /** Options of {@link registerGraphql}. */
@@ -28,6 +28,27 @@ function transportError(message: string, code: string) {
   return { errors: [{ message, extensions: { code } }] };
 }
 
+/**
+ * Logs errors that are neither domain errors nor GraphQL's own (a resolver
+ * that threw a TypeError, a lost database connection): the client sees only
+ * INTERNAL_SERVER_ERROR, so the cause must reach the operator.
+ */
+function unexpectedErrorLogPlugin(app: FastifyInstance): ApolloServerPlugin<GraphqlContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didEncounterErrors({ errors, contextValue }) {
+          for (const error of errors) {
+            const cause = error.originalError;
+            if (cause === undefined || cause instanceof MeridianError || cause instanceof GraphQLError) continue;
+            app.log.error({ err: cause, reqId: contextValue?.requestId, path: error.path }, 'GraphQL operation failed');
+          }
+        },
+      };
+    },
+  };
+}
+
 /** Mounts Apollo Server with the Meridian schema on a Fastify app at `/graphql`. */
 export async function registerGraphql(app: FastifyInstance, options: GraphqlOptions): Promise<void> {
   const limits: GraphqlLimits = { ...DEFAULT_GRAPHQL_LIMITS, ...options.limits };
@@ -38,11 +59,16 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
     includeStacktraceInErrorResponses: false,
     // Introspection stays on: the explorer needs it, and the schema is public in the repository anyway.
     introspection: true,
-    validationRules: [depthLimitRule(limits.maxDepth)],
+    validationRules: [knownOperationTypeRule, depthLimitRule(limits.maxDepth)],
     // Apollo's guard against fragments that multiply into millions of selections.
     maxRecursiveSelections: true,
     // No CDN-hosted landing page: the hub works offline.
-    plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginLandingPageDisabled(), complexityLimitPlugin(schema, limits.maxComplexity)],
+    plugins: [
+      fastifyApolloDrainPlugin(app),
+      ApolloServerPluginLandingPageDisabled(),
+      complexityLimitPlugin(schema, limits.maxComplexity),
+      unexpectedErrorLogPlugin(app),
+    ],
   });
   await apollo.start();
   const handler = fastifyApolloHandler(apollo, {

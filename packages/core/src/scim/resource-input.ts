@@ -39,7 +39,9 @@ function coerceScalar(def: AttributeDefinition, value: unknown, path: string): u
     case 'string':
     case 'reference':
     case 'binary':
-      return typeof value === 'string' ? value : fail();
+      if (typeof value !== 'string') return fail();
+      assertNoNul(value, path);
+      return value;
     case 'boolean':
       if (typeof value === 'boolean') return value;
       if (typeof value === 'string' && /^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
@@ -52,6 +54,16 @@ function coerceScalar(def: AttributeDefinition, value: unknown, path: string): u
       return typeof value === 'string' && DATE_TIME.test(value) && !Number.isNaN(Date.parse(value)) ? value : fail();
     case 'complex':
       return fail();
+  }
+}
+
+/**
+ * PostgreSQL text and jsonb cannot hold U+0000: refused here as bad input
+ * rather than failing in the database (issue 4, found by fuzzing).
+ */
+function assertNoNul(value: string, path: string): void {
+  if (value.includes('\u0000')) {
+    throw new MeridianError('INVALID_INPUT', `Attribute '${path}' must not contain the NUL character (U+0000).`, { field: path });
   }
 }
 
@@ -125,6 +137,7 @@ export function parseResourceInput(shape: ResourceShape, body: unknown): Resourc
       if (value !== null && typeof value !== 'string') {
         throw new MeridianError('INVALID_INPUT', "'externalId' must be a string.", { field: 'externalId' });
       }
+      if (value !== null) assertNoNul(value, 'externalId');
       externalId = value ?? undefined;
       continue;
     }

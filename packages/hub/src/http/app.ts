@@ -6,6 +6,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { HubConfig } from '../config/config.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { createAuthenticator } from './authenticator.js';
+import { LOG_REDACTION } from './log-redaction.js';
 import { registerRateLimits } from './rate-limit.js';
 
 /** Options of {@link buildApp}. */
@@ -19,28 +20,6 @@ export interface AppOptions {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/**
- * Log paths that may carry a secret: credentials in headers, passwords and
- * tokens in bodies (pino never logs bodies today; these guard a future debug
- * hook). The secret scan test (test/secret-scan.test.ts) holds this to account.
- */
-export const REDACTED_LOG_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers["proxy-authorization"]',
-  'req.headers["x-api-key"]',
-  'res.headers["set-cookie"]',
-  'headers.authorization',
-  'authorization',
-  'password',
-  'token',
-  'secret',
-  '*.password',
-  '*.token',
-  '*.secret',
-  '*.authorization',
-];
-
 /** Builds the hub's HTTP application: SCIM, GraphQL and health endpoints. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, runtime, queue } = options;
@@ -52,7 +31,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
             level: config.logLevel,
             // Secrets never reach the logs: credentials are redacted wherever they appear, whatever the caller adds.
             ...(typeof options.logger === 'object' ? options.logger : {}),
-            redact: { paths: REDACTED_LOG_PATHS, censor: '[REDACTED]' },
+            ...LOG_REDACTION,
           },
     bodyLimit: 1_048_576,
     trustProxy: false,
