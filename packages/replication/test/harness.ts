@@ -40,8 +40,10 @@ export interface ReplicationHarness {
   box: SecretBox;
   /** A fresh tenant (targets of other tests do not see its changes). */
   tenant(): Promise<string>;
-  /** A target of the reference connector writing to the memory target `memoryName`. */
+  /** A target of the reference connector writing to the memory target `memoryName`; removed by {@link cleanup}. */
   target(tenantId: string, memoryName: string, extra?: Partial<TargetInput>): Promise<ReplicationTarget>;
+  /** Deletes the targets made so far (their workers and queues hold database connections). */
+  cleanup(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -82,6 +84,7 @@ export async function replicationHarness(
     { lockDurationMs: 5000, stalledIntervalMs: 5000 },
   );
   let tenants = 0;
+  const made: ReplicationTarget[] = [];
   return {
     db,
     engine,
@@ -94,8 +97,19 @@ export async function replicationHarness(
       const slug = `t${randomUUID().slice(0, 8)}${tenants}`;
       return (await admin.createTenant(platform, { slug, name: slug, community: 'coi' }, contextOf())).id;
     },
-    target: (tenantId, memoryName, extra = {}) =>
-      engine.targets.create(tenantId, { name: `to-${memoryName}`, kind: 'memory', config: { target: memoryName }, ...extra }, contextOf()),
+    async target(tenantId, memoryName, extra = {}) {
+      const created = await engine.targets.create(
+        tenantId,
+        { name: `to-${memoryName}`, kind: 'memory', config: { target: memoryName }, ...extra },
+        contextOf(),
+      );
+      made.push(created);
+      return created;
+    },
+    async cleanup() {
+      for (const target of made.splice(0)) await engine.targets.delete(target.tenantId, target.id, contextOf()).catch(() => undefined);
+      await engine.workers.refresh();
+    },
     close: () => engine.close(),
   };
 }

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConnectorError, memoryTarget } from '@meridian/connector-sdk';
 import { type LinkStatus, type ResourceKind, SCHEMA } from '@meridian/core';
 import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
@@ -32,6 +32,9 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
   beforeAll(async () => {
     h = await replicationHarness(db, redisUrl);
     await h.engine.start();
+  });
+  afterEach(async () => {
+    await h.cleanup();
   });
   afterAll(async () => {
     await h.close();

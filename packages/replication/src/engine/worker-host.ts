@@ -102,8 +102,8 @@ export class WorkerHost {
     let worker: Worker<SyncJobData> | undefined;
     worker = this.ctx.queues.worker(target.id, (job, token) => this.process(job, worker as Worker<SyncJobData>, token), {
       concurrency: target.concurrency,
-      lockDuration: this.options.lockDurationMs ?? 30_000,
-      stalledInterval: this.options.stalledIntervalMs ?? 30_000,
+      lockDuration: this.options.lockDurationMs ?? 15_000,
+      stalledInterval: this.options.stalledIntervalMs ?? 15_000,
       maxStalledCount: 100,
       settings: {
         backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>

@@ -91,8 +91,10 @@ export function openTargetQueues(options: TargetQueuesOptions): TargetQueues {
   }
 
   const classes = withBackend(createPostgresBackend);
-  // A config object (not a bare string) so that the schema applies; small pools, one per queue or worker.
-  const connection = { connectionString: options.databaseUrl, schema: 'bullmq', max: 2, migrate: true };
+  // A config object (not a bare string) so that the schema applies. Every queue and worker owns a pool (and a worker
+  // a LISTEN connection): keep them small, since a process holds one queue and one worker per target.
+  const connection = { connectionString: options.databaseUrl, schema: 'bullmq', max: 1, migrate: true };
+  const workerConnection = { ...connection, max: 2 };
   return {
     backend: 'postgres',
     nameOf,
@@ -107,7 +109,7 @@ export function openTargetQueues(options: TargetQueuesOptions): TargetQueues {
     worker: (targetId, processor, workerOptions) =>
       new classes.Worker<SyncJobData>(nameOf(targetId), processor as never, {
         ...workerOptions,
-        connection,
+        connection: workerConnection,
       }) as unknown as Worker<SyncJobData>,
     rateLimitError: () => classes.Worker.RateLimitError(),
     async drop(targetId) {

@@ -483,7 +483,8 @@ export class PostgresReplicationStore implements ReplicationStore {
         for (const target of targets) {
           if (target.tenant_id !== event.tenant_id) continue;
           const key = `${target.id}-${event.resource_type}-${event.resource_id}`;
-          const version = Number(event.resource_version ?? 0);
+          // A deletion counts as the version after the resource's last one, so that its delivery is tracked apart.
+          const version = Number(event.resource_version ?? 0) + (event.type.endsWith('.deleted') ? 1 : 0);
           const previous = jobs.get(key);
           if (previous && previous.version >= version) continue;
           jobs.set(key, {
@@ -764,7 +765,7 @@ export class PostgresReplicationStore implements ReplicationStore {
   async requestChanges(tenantId: string, requestId: string): Promise<RequestChange[]> {
     const rows = await this.tenant(tenantId, (em) =>
       em.execute<{ resource_type: ResourceKind; resource_id: string; version: number }[]>(
-        `select resource_type, resource_id, max(resource_version) as version from outbox_event
+        `select resource_type, resource_id, max(resource_version + case when type like '%.deleted' then 1 else 0 end) as version from outbox_event
          where tenant_id = ? and request_id = ? and resource_type in ('User', 'Group') and (type like 'user.%' or type like 'group.%')
          group by resource_type, resource_id`,
         [tenantId, requestId],
