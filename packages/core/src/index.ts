@@ -1,4 +1,33 @@
 export {
+  AUTHENTICATION_FAILURE_REASONS,
+  type AuditCheckpoint,
+  type AuditEntry,
+  type AuditQuery,
+  type AuthenticationFailure,
+  type AuthenticationFailureReason,
+  PLATFORM_CHAIN,
+} from './audit/audit-entry.js';
+export type {
+  AnchoredCheckpoints,
+  AuditLog,
+  AuditPublicKey,
+  AuditVerifyOptions,
+  CheckpointOutcome,
+  CheckpointPolicy,
+  PruneOutcome,
+} from './audit/audit-log.js';
+export { AuditService, canReadAuditLog } from './audit/audit-service.js';
+export {
+  AUDIT_BREAK_KINDS,
+  type AuditBreak,
+  type AuditBreakKind,
+  type ChainVerification,
+  type CheckpointSummary,
+  chainLabel,
+  describeAuditBreak,
+  describeSeqRange,
+} from './audit/audit-verification.js';
+export {
   BULK_SCHEMA,
   type BulkFailure,
   type BulkMethod,

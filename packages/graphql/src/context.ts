@@ -1,10 +1,11 @@
-import type { AdminService, Principal, ResourceService, TenantSettingsService } from '@meridian/core';
+import type { AdminService, AuditService, Principal, ResourceService, TenantSettingsService } from '@meridian/core';
 
 /** Services the resolvers call; the hub builds them once. */
 export interface GraphqlServices {
   admin: AdminService;
   resources: ResourceService;
   settings: TenantSettingsService;
+  audit: AuditService;
 }
 
 /** Per-request context. */

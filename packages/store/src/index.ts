@@ -1,6 +1,35 @@
 export type { MikroORM } from '@mikro-orm/postgresql';
 export { decodeCursor, encodeCursor, type KeysetCursor } from './admin/cursor.js';
 export { hashTokenSecret, PostgresAdminStore } from './admin/postgres-admin-store.js';
+export { type AuditAppend, appendAuditEntry, recordAuthenticationFailure } from './audit/append-audit-entry.js';
+export { PostgresAuditLog, type PostgresAuditLogOptions } from './audit/postgres-audit-log.js';
+export {
+  AUDIT_SIGNING_KEY_FILE,
+  AuditKeyError,
+  type AuditKeyring,
+  type AuditKeyringOptions,
+  type AuditSigningKey,
+  auditKeyId,
+  checkpointPayload,
+  formatAuditSigningKey,
+  generateAuditSigningKey,
+  openAuditKeyring,
+  parseAuditPublicKey,
+  parseAuditSigningKey,
+  signCheckpoint,
+  staticAuditKeyring,
+  verifyCheckpointSignature,
+} from './audit/signing-key.js';
+export {
+  type AuditHashInput,
+  type ChainStart,
+  type ChainWalk,
+  GENESIS_START,
+  type StoredAuditRow,
+  type TrustedCheckpoint,
+  type VerifyAuditChainOptions,
+  verifyAuditChain,
+} from './audit/verify-audit-chain.js';
 export { isUuid, PostgresDirectoryStore } from './directory/postgres-directory-store.js';
 export {
   acquireEmbeddedDatabase,

@@ -22,7 +22,8 @@ export type EventType =
   | 'schema.created'
   | 'schema.deleted'
   | 'token.created'
-  | 'token.revoked';
+  | 'token.revoked'
+  | 'auth.failed';
 
 /** Every event type, for docs and exhaustive tests. */
 export const EVENT_TYPES: readonly EventType[] = [
@@ -47,6 +48,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'schema.deleted',
   'token.created',
   'token.revoked',
+  'auth.failed',
 ];
 
 /** The kinds of resource an event can be about. */

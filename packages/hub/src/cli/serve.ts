@@ -2,7 +2,7 @@ import { type JobQueue, openJobQueue } from '@meridian/replication';
 import type { FastifyInstance } from 'fastify';
 import type { HubConfig } from '../config/config.js';
 import { buildApp } from '../http/app.js';
-import { openRuntime } from '../runtime/runtime.js';
+import { openRuntime, type Runtime } from '../runtime/runtime.js';
 
 /** Starts the hub and keeps it running until SIGINT / SIGTERM. */
 export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): Promise<void> {
@@ -14,6 +14,8 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
     queue = await openJobQueue({ redisUrl: config.redisUrl, databaseUrl: runtime.databaseUrl });
     if (runtime.applied.length > 0) say(`[meridian] Applied migrations: ${runtime.applied.join(', ')}`);
     await bootstrapAdminToken(config, runtime, say);
+    const auditKey = await runtime.auditLog.signingKey();
+    say(`[meridian] Audit checkpoints are signed with key ${auditKey.keyId} (${auditKey.fingerprint}).`);
     if (role !== 'worker') {
       app = await buildApp({ config, runtime, queue });
       await app.listen({ port: config.port, host: config.host });
@@ -26,6 +28,7 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
     throw error;
   }
   const openQueue = queue;
+  const checkpoints = startCheckpointTimer(config, runtime, say);
 
   const database = config.databaseUrl ? 'PostgreSQL at DATABASE_URL' : `embedded PostgreSQL in ${config.dataDir}/pg`;
   say(
@@ -50,6 +53,7 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
     if (stopping) return;
     stopping = true;
     say(`[meridian] ${signal}: shutting down.`);
+    clearInterval(checkpoints);
     await app?.close();
     await openQueue.close();
     await runtime.close();
@@ -69,4 +73,39 @@ async function bootstrapAdminToken(config: HubConfig, runtime: Awaited<ReturnTyp
     { actor: { type: 'system', id: 'bootstrap' }, requestId: 'bootstrap' },
   );
   say(['', 'Platform admin token (shown once; store it now, or set MERIDIAN_ADMIN_TOKEN):', `  ${issued.token}`, ''].join('\n'));
+}
+
+/**
+ * Signs audit checkpoints while the hub runs: a chain gets one once
+ * `MERIDIAN_AUDIT_CHECKPOINT_ENTRIES` entries were appended since its last
+ * one, or once its last one is `MERIDIAN_AUDIT_CHECKPOINT_MINUTES` old. Every
+ * hub process may run this: a checkpoint is unique per (chain, seq).
+ */
+function startCheckpointTimer(config: HubConfig, runtime: Runtime, say: (m: string) => void): NodeJS.Timeout {
+  const { checkpointEveryEntries, checkpointEveryMinutes } = config.audit;
+  const everyMs = checkpointEveryMinutes > 0 ? checkpointEveryMinutes * 60_000 : Number.POSITIVE_INFINITY;
+  // Often enough for the entry count to matter, never more than every 5 seconds.
+  const tickMs = Math.min(60_000, Math.max(5_000, Number.isFinite(everyMs) ? everyMs : 60_000));
+  let running = false;
+  const tick = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const outcomes = await runtime.auditLog.checkpoint({ everyEntries: checkpointEveryEntries, everyMs });
+      for (const o of outcomes.filter((x) => x.status === 'refused')) {
+        // Never signed over: a broken chain is for a person to look at.
+        say(
+          `[meridian] Audit chain '${o.chain}' is not checkpointed at ${o.seq}: ${o.breaks.map((b) => b.message).join('; ')}. Run meridian audit verify.`,
+        );
+      }
+    } catch (error) {
+      say(`[meridian] Audit checkpoint failed: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), tickMs);
+  timer.unref();
+  setTimeout(() => void tick(), 1_000).unref();
+  return timer;
 }

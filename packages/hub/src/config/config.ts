@@ -1,4 +1,4 @@
-import { parseSecretKeys, SecretBoxError } from '@meridian/store';
+import { AuditKeyError, parseAuditSigningKey, parseSecretKeys, SecretBoxError } from '@meridian/store';
 import { z } from 'zod';
 
 /** One documented environment variable; `docs/configuration.md` is generated from this list. */
@@ -66,6 +66,27 @@ export const VARIABLES: Variable[] = [
     name: 'MERIDIAN_SECRET_KEYS',
     description:
       'Keys that encrypt secrets at rest (connector credentials), comma-separated `keyId:base64-of-32-bytes`; the first encrypts, all decrypt, so a new key goes first to rotate. When unset, one is generated into `MERIDIAN_DATA_DIR/secret-keys` (mode 0600) on first start.',
+  },
+  {
+    name: 'MERIDIAN_AUDIT_SIGNING_KEY',
+    description:
+      'Ed25519 key that signs audit checkpoints: a PKCS#8 PEM private key (`\\n` escapes allowed) or the base64 of a 32-byte seed. Every hub process and CLI of one deployment needs the same key. When unset, one is generated into `MERIDIAN_DATA_DIR/audit-signing-key.pem` (mode 0600) on first start and its fingerprint is logged. See [audit.md](audit.md).',
+  },
+  {
+    name: 'MERIDIAN_AUDIT_CHECKPOINT_ENTRIES',
+    description: 'The serving hub signs a checkpoint of a chain once this many entries were appended since its last one.',
+    default: '1000',
+  },
+  {
+    name: 'MERIDIAN_AUDIT_CHECKPOINT_MINUTES',
+    description:
+      'The serving hub also signs a checkpoint of a chain with new entries when its last one is this old. `0` turns the timer off.',
+    default: '60',
+  },
+  {
+    name: 'MERIDIAN_AUDIT_RETENTION_DAYS',
+    description:
+      'Audit entries older than this may be removed by `meridian audit prune`, up to the newest signed checkpoint older than that. When unset, entries are kept forever.',
   },
 ];
 
@@ -136,6 +157,36 @@ const schema = z.object({
         ctx.addIssue({ code: 'custom', message: error instanceof SecretBoxError ? error.message : 'MERIDIAN_SECRET_KEYS is invalid' });
       }
     }),
+  MERIDIAN_AUDIT_SIGNING_KEY: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v))
+    .superRefine((v, ctx) => {
+      if (v === undefined) return;
+      try {
+        parseAuditSigningKey(v);
+      } catch (error) {
+        // The message says what is wrong, never the key.
+        ctx.addIssue({ code: 'custom', message: error instanceof AuditKeyError ? error.message : 'MERIDIAN_AUDIT_SIGNING_KEY is invalid' });
+      }
+    }),
+  MERIDIAN_AUDIT_CHECKPOINT_ENTRIES: z.coerce
+    .number({ message: 'MERIDIAN_AUDIT_CHECKPOINT_ENTRIES must be a number' })
+    .int()
+    .min(1, 'MERIDIAN_AUDIT_CHECKPOINT_ENTRIES must be at least 1')
+    .default(1000),
+  MERIDIAN_AUDIT_CHECKPOINT_MINUTES: z.coerce
+    .number({ message: 'MERIDIAN_AUDIT_CHECKPOINT_MINUTES must be a number' })
+    .min(0, 'MERIDIAN_AUDIT_CHECKPOINT_MINUTES must be 0 (off) or more')
+    .max(10_080, 'MERIDIAN_AUDIT_CHECKPOINT_MINUTES must be at most 10080 (a week)')
+    .default(60),
+  MERIDIAN_AUDIT_RETENTION_DAYS: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : Number(v)))
+    .refine((v) => v === undefined || (Number.isInteger(v) && v >= 1), {
+      message: 'MERIDIAN_AUDIT_RETENTION_DAYS must be a whole number of days, at least 1',
+    }),
 });
 
 /** The validated configuration. */
@@ -155,6 +206,15 @@ export interface HubConfig {
   graphqlLimits: { maxDepth: number; maxComplexity: number };
   /** `MERIDIAN_SECRET_KEYS` as given (validated); the store's `openSecretBox` parses it. */
   secretKeys: string | undefined;
+  audit: {
+    /** `MERIDIAN_AUDIT_SIGNING_KEY` as given (validated); the store's `openAuditKeyring` parses it. */
+    signingKey: string | undefined;
+    checkpointEveryEntries: number;
+    /** 0: no timer. */
+    checkpointEveryMinutes: number;
+    /** Undefined: keep forever. */
+    retentionDays: number | undefined;
+  };
 }
 
 /** Thrown when the environment is invalid; the message lists every problem. */
@@ -188,6 +248,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     graphqlLimits: { maxDepth: e.MERIDIAN_GRAPHQL_MAX_DEPTH, maxComplexity: e.MERIDIAN_GRAPHQL_MAX_COMPLEXITY },
     secretKeys: e.MERIDIAN_SECRET_KEYS,
+    audit: {
+      signingKey: e.MERIDIAN_AUDIT_SIGNING_KEY,
+      checkpointEveryEntries: e.MERIDIAN_AUDIT_CHECKPOINT_ENTRIES,
+      checkpointEveryMinutes: e.MERIDIAN_AUDIT_CHECKPOINT_MINUTES,
+      retentionDays: e.MERIDIAN_AUDIT_RETENTION_DAYS,
+    },
   };
 }
 

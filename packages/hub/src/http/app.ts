@@ -78,7 +78,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     limits: { maxResults: config.scimMaxResults },
   });
   await registerGraphql(app, {
-    services: { admin: runtime.admin, resources: runtime.resources, settings: runtime.settings },
+    services: { admin: runtime.admin, resources: runtime.resources, settings: runtime.settings, audit: runtime.audit },
     authenticate,
     throttle: async (request, principal) =>
       principal.kind === 'tenant' ? rateLimits.throttleTenant(request, principal.tenantId) : undefined,

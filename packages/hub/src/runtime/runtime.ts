@@ -1,4 +1,4 @@
-import { AdminService, ResourceService, systemClock, TenantSettingsService } from '@meridian/core';
+import { AdminService, AuditService, ResourceService, systemClock, TenantSettingsService } from '@meridian/core';
 import {
   Argon2PasswordHasher,
   acquireEmbeddedDatabase,
@@ -7,7 +7,9 @@ import {
   type EmbeddedRole,
   type MikroORM,
   migrate,
+  openAuditKeyring,
   PostgresAdminStore,
+  PostgresAuditLog,
   PostgresDirectoryStore,
   PostgresTenantSettingsStore,
 } from '@meridian/store';
@@ -22,6 +24,9 @@ export interface Runtime {
   admin: AdminService;
   resources: ResourceService;
   settings: TenantSettingsService;
+  /** The audit log: verification, signed checkpoints, retention, authentication failures. */
+  auditLog: PostgresAuditLog;
+  audit: AuditService;
   /** Migrations applied while opening. */
   applied: string[];
   close(): Promise<void>;
@@ -40,6 +45,9 @@ export async function openRuntime(config: HubConfig, role: EmbeddedRole, log: (m
     const applied = await migrate(orm);
     const adminStore = new PostgresAdminStore(orm, systemClock);
     const settings = new TenantSettingsService(new PostgresTenantSettingsStore(orm, systemClock), systemClock);
+    // The signing key is read (or generated) on first use: commands that never sign or verify touch no key file.
+    const keyring = openAuditKeyring({ configured: config.audit.signingKey, dataDir: config.dataDir, log });
+    const auditLog = new PostgresAuditLog(orm, systemClock, { keyring });
     return {
       orm,
       databaseUrl,
@@ -48,6 +56,8 @@ export async function openRuntime(config: HubConfig, role: EmbeddedRole, log: (m
       admin: new AdminService(adminStore, systemClock),
       resources: new ResourceService(new PostgresDirectoryStore(orm, systemClock), new Argon2PasswordHasher(), settings),
       settings,
+      auditLog,
+      audit: new AuditService(auditLog, adminStore),
       applied,
       async close() {
         await orm.close(true);
