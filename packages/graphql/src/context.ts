@@ -1,10 +1,13 @@
 import type { AdminService, AuditService, Principal, ResourceService, TenantSettingsService } from '@meridian/core';
+import type { ReplicationAdmin } from './types/replication.js';
 
 /** Services the resolvers call; the hub builds them once. */
 export interface GraphqlServices {
   admin: AdminService;
   resources: ResourceService;
   settings: TenantSettingsService;
+  /** The replication engine (issue 5); absent when the hub runs without it. */
+  replication?: ReplicationAdmin;
   audit: AuditService;
 }
 

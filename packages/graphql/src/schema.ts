@@ -3,13 +3,17 @@ import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphq
 import { buildSchema } from 'type-graphql';
 import { CommunityResolver, TenantResolver } from './resolvers/admin-resolver.js';
 import { AuditResolver } from './resolvers/audit-resolver.js';
+import { ReplicationResolver } from './resolvers/replication-resolver.js';
 import { TenantSettingsResolver } from './resolvers/settings-resolver.js';
 
 let built: Promise<GraphQLSchema> | undefined;
 
 /** Builds the GraphQL schema from the resolvers (once per process). */
 export function buildMeridianSchema(): Promise<GraphQLSchema> {
-  built ??= buildSchema({ resolvers: [CommunityResolver, TenantResolver, TenantSettingsResolver, AuditResolver], validate: false });
+  built ??= buildSchema({
+    resolvers: [CommunityResolver, TenantResolver, TenantSettingsResolver, AuditResolver, ReplicationResolver],
+    validate: false,
+  });
   return built;
 }
 

@@ -424,6 +424,33 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     }
   });
 
+  it('finds a remote object a killed worker created but did not record, instead of leaving it behind', async () => {
+    const tenantId = await h.tenant();
+    const name = memoryName('unrecorded');
+    const target = await h.target(tenantId, name, { deleteMode: 'delete', paused: true });
+    const created = await h.resources.create(tenantId, 'User', user('ghost@example.org'), contextOf());
+    // What a worker killed between the target's 201 and the link update leaves: the intent, and the object.
+    await h.store.saveLink(tenantId, target.id, 'User', created.id, {
+      remoteId: null,
+      status: 'pending',
+      handledVersion: 0,
+      pushedAttributes: { schemas: [SCHEMA.user], userName: 'ghost@example.org', externalId: created.id },
+    });
+    memoryTarget(name).objects.set('ghost-1', {
+      id: 'ghost-1',
+      kind: 'User',
+      attributes: { userName: 'ghost@example.org', externalId: created.id },
+      members: new Set(),
+      password: undefined,
+      version: 1,
+    });
+    await h.resources.delete(tenantId, 'User', created.id, contextOf());
+    await h.engine.targets.resume(tenantId, target.id, contextOf());
+    await untilStatus(target.id, 'User', created.id, 'deleted');
+    expect(memoryTarget(name).objects.has('ghost-1')).toBe(false);
+    expect(memoryTarget(name).callsOf('create')).toHaveLength(0);
+  });
+
   it('reconciles: reports drift per object in a dry run, then fixes it', async () => {
     const tenantId = await h.tenant();
     const name = memoryName('reconcile');

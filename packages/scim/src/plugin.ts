@@ -22,6 +22,7 @@ import { resourceTypeResources, type ScimLimits, schemaResources, serviceProvide
 import { scimErrorBody, toScimError } from './http/errors.js';
 import { parseEtag } from './http/etag.js';
 import { type ListRequest, parseListRequest } from './http/list-request.js';
+import { type ReplicationWaitOptions, registerPreferWait } from './replication/prefer-wait.js';
 import { renderResource } from './resources/render.js';
 
 /** Options of the SCIM plugin. */
@@ -34,6 +35,8 @@ export interface ScimPluginOptions {
   /** Absolute base URL of the SCIM service, e.g. `https://hub.example.com/scim/v2`. */
   baseUrl: string;
   limits?: Partial<ScimLimits>;
+  /** Waiting for downstream results (`Prefer: wait`, use case 2.3.1); writes answer at once when absent. */
+  replication?: ReplicationWaitOptions;
 }
 
 type TenantPrincipal = Principal & { kind: 'tenant' };
@@ -133,6 +136,8 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
     }
     request.scimPrincipal = principal;
   });
+
+  if (options.replication) registerPreferWait(app, options.replication);
 
   const contextOf = (request: FastifyRequest): RequestContext => ({
     actor: { type: 'token', id: request.scimPrincipal?.tokenId ?? 'unknown' },

@@ -15,6 +15,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, type HubConfig, loadConfig, renderConfigurationReference } from '../config/config.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { serve } from './serve.js';
+import { registerTargetCommands } from './target-commands.js';
 
 /** The CLI acts as the local platform administrator: it has direct access to the database. */
 const CLI_PRINCIPAL: Principal = { kind: 'platform', tokenId: 'cli', scopes: ['admin'] };
@@ -246,6 +247,14 @@ export function buildCli(): Command {
         print(flags, revoked, `Revoked token ${revoked.id}.`);
       }),
     );
+
+  registerTargetCommands(program, {
+    withRuntime,
+    print,
+    context: cliContext,
+    principal: CLI_PRINCIPAL,
+    usageError: (message) => new CliUsageError(message),
+  });
 
   const config = program.command('config').description('configuration');
   config

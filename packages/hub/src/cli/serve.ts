@@ -14,6 +14,8 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
     queue = await openJobQueue({ redisUrl: config.redisUrl, databaseUrl: runtime.databaseUrl });
     if (runtime.applied.length > 0) say(`[meridian] Applied migrations: ${runtime.applied.join(', ')}`);
     await bootstrapAdminToken(config, runtime, say);
+    // The outbox relay and the target workers (issue 5): any number of worker processes may run them side by side.
+    if (role !== 'api') await runtime.replication.start();
     const auditKey = await runtime.auditLog.signingKey();
     say(`[meridian] Audit checkpoints are signed with key ${auditKey.keyId} (${auditKey.fingerprint}).`);
     if (role !== 'worker') {
@@ -44,6 +46,7 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
         : []),
       `  Database   ${database}`,
       `  Queue      BullMQ on ${openQueue.backend === 'redis' ? 'Redis (REDIS_URL)' : 'PostgreSQL'}`,
+      `  Replication ${role === 'api' ? 'delivered by worker processes' : 'relay and target workers running'}`,
       '',
     ].join('\n'),
   );

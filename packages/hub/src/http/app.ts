@@ -75,10 +75,20 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     settings: runtime.settings,
     authenticate,
     baseUrl: `${config.publicUrl}/scim/v2`,
+    replication: {
+      waitFor: (tenantId, requestId, timeoutMs) => runtime.replication.waitFor(tenantId, requestId, timeoutMs),
+      defaultWaitSeconds: (tenantId) => runtime.replication.waitPolicy(tenantId),
+    },
     limits: { maxResults: config.scimMaxResults },
   });
   await registerGraphql(app, {
-    services: { admin: runtime.admin, resources: runtime.resources, settings: runtime.settings, audit: runtime.audit },
+    services: {
+      admin: runtime.admin,
+      resources: runtime.resources,
+      settings: runtime.settings,
+      audit: runtime.audit,
+      replication: runtime.replication,
+    },
     authenticate,
     throttle: async (request, principal) =>
       principal.kind === 'tenant' ? rateLimits.throttleTenant(request, principal.tenantId) : undefined,

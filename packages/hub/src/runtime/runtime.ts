@@ -1,4 +1,7 @@
+import { scimConnectorFactory } from '@meridian/connector-scim';
+import { memoryConnectorFactory } from '@meridian/connector-sdk';
 import { AdminService, AuditService, ResourceService, systemClock, TenantSettingsService } from '@meridian/core';
+import { ConnectorRegistry, openTargetQueues, ReplicationEngine } from '@meridian/replication';
 import {
   Argon2PasswordHasher,
   acquireEmbeddedDatabase,
@@ -8,9 +11,12 @@ import {
   type MikroORM,
   migrate,
   openAuditKeyring,
+  openSecretBox,
   PostgresAdminStore,
   PostgresAuditLog,
   PostgresDirectoryStore,
+  PostgresPasswordForwarding,
+  PostgresReplicationStore,
   PostgresTenantSettingsStore,
 } from '@meridian/store';
 import type { HubConfig } from '../config/config.js';
@@ -24,6 +30,8 @@ export interface Runtime {
   admin: AdminService;
   resources: ResourceService;
   settings: TenantSettingsService;
+  /** Replication (issue 5): targets, relay, workers, status; `serve --role worker|all` starts its relay and workers. */
+  replication: ReplicationEngine;
   /** The audit log: verification, signed checkpoints, retention, authentication failures. */
   auditLog: PostgresAuditLog;
   audit: AuditService;
@@ -48,18 +56,41 @@ export async function openRuntime(config: HubConfig, role: EmbeddedRole, log: (m
     // The signing key is read (or generated) on first use: commands that never sign or verify touch no key file.
     const keyring = openAuditKeyring({ configured: config.audit.signingKey, dataDir: config.dataDir, log });
     const auditLog = new PostgresAuditLog(orm, systemClock, { keyring });
+    // Connector secrets and passwords on their way to targets are sealed with the hub's SecretBox.
+    const secretBox = await openSecretBox({ configured: config.secretKeys, dataDir: config.dataDir, log });
+    const directory = new PostgresDirectoryStore(orm, systemClock);
+    const resources = new ResourceService(
+      directory,
+      new Argon2PasswordHasher(),
+      settings,
+      new PostgresPasswordForwarding(orm, secretBox, systemClock),
+    );
+    const replication = new ReplicationEngine({
+      store: new PostgresReplicationStore(orm, systemClock),
+      queues: openTargetQueues({ redisUrl: config.redisUrl, databaseUrl }),
+      registry: new ConnectorRegistry([scimConnectorFactory, memoryConnectorFactory]),
+      sealer: secretBox,
+      resources: {
+        get: (tenantId, kind, id, include) => directory.get(tenantId, kind, id, include),
+        shapeOf: (tenantId, kind) => resources.shapeOf(tenantId, kind),
+        page: (tenantId, kind, page) => directory.page(tenantId, kind, page),
+      },
+      clock: systemClock,
+    });
     return {
       orm,
       databaseUrl,
       embedded,
       adminStore,
       admin: new AdminService(adminStore, systemClock),
-      resources: new ResourceService(new PostgresDirectoryStore(orm, systemClock), new Argon2PasswordHasher(), settings),
+      resources,
+      replication,
       settings,
       auditLog,
       audit: new AuditService(auditLog, adminStore),
       applied,
       async close() {
+        await replication.close();
         await orm.close(true);
         await embedded?.release();
       },

@@ -178,6 +178,7 @@ export class ResourceSynchronizer {
     let operation: SyncOperation = 'updated';
     let pushedMembers = link?.pushedMembers ?? [];
     if (ref === undefined) {
+      await this.recordCreateIntent(target, resource, attributes);
       ({ ref, operation } = await this.createOrAdopt(runtime, object));
       pushedMembers = operation === 'created' ? memberIds : [];
       // Remember the remote object at once: a failure in a later step must not create it twice.
@@ -197,6 +198,7 @@ export class ResourceSynchronizer {
       } catch (error) {
         if (!isCode(error, 'NOT_FOUND')) throw error;
         // The remote object is gone (deleted at the target): create it again.
+        await this.recordCreateIntent(target, resource, attributes);
         ({ ref, operation } = await this.createOrAdopt(runtime, object));
         pushedMembers = operation === 'created' ? memberIds : [];
         await this.save(target, resource.kind, resource.id, { remoteId: ref.remoteId, status: 'pending', handledVersion: 0 });
@@ -248,6 +250,37 @@ export class ResourceSynchronizer {
       }
     }
     return { operation, remoteId, version: resource.version };
+  }
+
+  /**
+   * Writes down, before a create, what is about to be created: a worker killed after the target
+   * created the object but before the link recorded it leaves this behind, and the next job finds
+   * the object by it (connector.match) instead of creating a second one or leaving it behind.
+   */
+  private async recordCreateIntent(target: ReplicationTarget, resource: ScimResource, attributes: Record<string, unknown>): Promise<void> {
+    await this.save(target, resource.kind, resource.id, {
+      remoteId: null,
+      status: 'pending',
+      handledVersion: 0,
+      pushedAttributes: attributes,
+    });
+  }
+
+  /** A remote object a killed worker may have created without recording it (see {@link recordCreateIntent}). */
+  private async unrecordedRemote(
+    runtime: TargetRuntime,
+    kind: ResourceKind,
+    localId: string,
+    link: ReplicationLink | undefined,
+  ): Promise<string | null> {
+    const { connector, target } = runtime;
+    if (!link || link.remoteId || !link.pushedAttributes || !connector.capabilities.match || !connector.match) return null;
+    const match = connector.match.bind(connector);
+    const attributes = link.pushedAttributes;
+    const found = await step('match', () => match({ kind, localId, version: 0, attributes, members: [] }));
+    if (!found) return null;
+    const holder = await this.ctx.store.linkByRemoteId(target.id, kind, found.ref.remoteId);
+    return holder && holder.localId !== localId ? null : found.ref.remoteId;
   }
 
   /** First push: adopt an existing remote object (connector.match) or create one; a create CONFLICT falls back to matching. */
@@ -322,17 +355,19 @@ export class ResourceSynchronizer {
     const handled: number | 'wanted' = resource ? resource.version : 'wanted';
     const restStatus = gone ? 'deleted' : 'out_of_scope';
     if (kind === 'User') await this.ctx.store.passwordHandled(target.tenantId, resourceId, target.id);
-    if (!link?.remoteId) {
+    const remoteId = link?.remoteId ?? (await this.unrecordedRemote(runtime, kind, resourceId, link));
+    if (!link || !remoteId) {
       await this.save(target, kind, resourceId, {
         remoteId: null,
         status: restStatus,
         handledVersion: handled,
         lastError: null,
         attempts: 0,
+        pushedAttributes: null,
       });
       return { operation: gone ? 'skipped' : 'out_of_scope', remoteId: null, version: resource?.version ?? null };
     }
-    const ref: RemoteRef = { kind, remoteId: link.remoteId };
+    const ref: RemoteRef = { kind, remoteId };
     const canDeactivate = kind === 'User' && connector.capabilities.deactivate && connector.deactivate !== undefined;
     const mode = canDeactivate ? target.deleteMode : 'delete';
     const subject = { kind, id: resourceId };
@@ -343,10 +378,19 @@ export class ResourceSynchronizer {
         target,
         kind,
         resourceId,
-        { remoteId: null, status: restStatus, handledVersion: handled, attempts: 0, lastError: null, graceUntil: null, pushedHash: null },
-        this.delivered(target, subject, resource?.version, 'deleted', link.remoteId),
+        {
+          remoteId: null,
+          status: restStatus,
+          handledVersion: handled,
+          attempts: 0,
+          lastError: null,
+          graceUntil: null,
+          pushedHash: null,
+          pushedAttributes: null,
+        },
+        this.delivered(target, subject, resource?.version, 'deleted', remoteId),
       );
-      return { operation: 'deleted', remoteId: link.remoteId, version: resource?.version ?? null };
+      return { operation: 'deleted', remoteId: remoteId, version: resource?.version ?? null };
     }
 
     const deactivate = (connector.deactivate as NonNullable<typeof connector.deactivate>).bind(connector);
@@ -357,16 +401,16 @@ export class ResourceSynchronizer {
         target,
         kind,
         resourceId,
-        { remoteId: link.remoteId, status: 'deactivated', handledVersion: handled, attempts: 0, lastError: null, pushedHash: null },
-        already ? undefined : this.delivered(target, subject, resource?.version, 'deactivated', link.remoteId),
+        { remoteId: remoteId, status: 'deactivated', handledVersion: handled, attempts: 0, lastError: null, pushedHash: null },
+        already ? undefined : this.delivered(target, subject, resource?.version, 'deactivated', remoteId),
       );
-      return { operation: 'deactivated', remoteId: link.remoteId, version: resource?.version ?? null };
+      return { operation: 'deactivated', remoteId: remoteId, version: resource?.version ?? null };
     }
 
     // grace: deactivate now, delete when the grace period ends unless the person returns.
     if (link.status === 'grace' && !force) {
-      await this.save(target, kind, resourceId, { remoteId: link.remoteId, status: 'grace', handledVersion: handled });
-      return { operation: 'grace', remoteId: link.remoteId, version: resource?.version ?? null };
+      await this.save(target, kind, resourceId, { remoteId: remoteId, status: 'grace', handledVersion: handled });
+      return { operation: 'grace', remoteId: remoteId, version: resource?.version ?? null };
     }
     if (link.status !== 'deactivated' || force) await step('deactivate', () => deactivate(ref));
     const delayMs = (target.graceSeconds ?? 0) * 1000;
@@ -379,7 +423,7 @@ export class ResourceSynchronizer {
       kind,
       resourceId,
       {
-        remoteId: link.remoteId,
+        remoteId: remoteId,
         status: 'grace',
         handledVersion: handled,
         attempts: 0,
@@ -387,9 +431,9 @@ export class ResourceSynchronizer {
         pushedHash: null,
         graceUntil: new Date(this.ctx.clock.now().getTime() + delayMs),
       },
-      this.delivered(target, subject, resource?.version, 'grace', link.remoteId),
+      this.delivered(target, subject, resource?.version, 'grace', remoteId),
     );
-    return { operation: 'grace', remoteId: link.remoteId, version: resource?.version ?? null };
+    return { operation: 'grace', remoteId: remoteId, version: resource?.version ?? null };
   }
 
   /** The end of a grace period: delete the remote object unless the person came back. */
