@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConnectorError, memoryTarget } from '@meridian/connector-sdk';
-import { type LinkStatus, type ResourceKind, SCHEMA } from '@meridian/core';
+import { type DirectoryStore, type LinkStatus, type ResourceKind, ResourceService, SCHEMA, systemClock } from '@meridian/core';
+import { Argon2PasswordHasher, PostgresDirectoryStore, PostgresPasswordForwarding } from '@meridian/store';
 import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
 import { contextOf, eventually, type ReplicationHarness, replicationHarness } from './harness.js';
 
@@ -314,6 +315,37 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const link = await untilStatus(target.id, 'User', created.id, 'synced');
     expect(memoryTarget(name).objects.get(link.remoteId as string)?.password).toBe('Correct-Horse-9');
     expect(await db.query('select id from pending_password where user_id = $1', [created.id])).toHaveLength(0);
+  });
+
+  it('a pending password is written in the write transaction: a failed write leaves none', async () => {
+    const tenantId = await h.tenant();
+    await h.target(tenantId, memoryName('pw-atomic'), { pushPasswords: true });
+    const directory = new PostgresDirectoryStore(db.orm, systemClock);
+    // A store whose transaction fails after the password was handed over (at the outbox write).
+    const failing: DirectoryStore = {
+      transaction: (t, work) =>
+        directory.transaction(t, (tx) =>
+          work(
+            new Proxy(tx, {
+              get: (inner, key) => (key === 'record' ? () => Promise.reject(new Error('outbox down')) : Reflect.get(inner, key, inner)),
+            }),
+          ),
+        ),
+      get: (...args) => directory.get(...args),
+      list: (...args) => directory.list(...args),
+      page: (...args) => directory.page(...args),
+    };
+    const resources = new ResourceService(
+      failing,
+      new Argon2PasswordHasher(),
+      undefined,
+      new PostgresPasswordForwarding(db.orm, h.box, systemClock),
+    );
+    await expect(
+      resources.create(tenantId, 'User', user('atomic@example.org', { password: 'Correct-Horse-9' }), contextOf()),
+    ).rejects.toThrow('outbox down');
+    expect(await db.query('select id from pending_password where tenant_id = $1', [tenantId])).toHaveLength(0);
+    expect(await db.query("select id from scim_user where user_name = 'atomic@example.org'")).toHaveLength(0);
   });
 
   it('keeps no password when no target takes passwords', async () => {

@@ -1,0 +1,1 @@
+export { type AcmeConfig, AcmeConnector, acmeConnectorFactory } from './acme-connector.js';
