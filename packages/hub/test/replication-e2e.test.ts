@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
-import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
+import { createTestDatabase, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../src/config/config.js';
 import { buildApp } from '../src/http/app.js';
@@ -146,6 +146,42 @@ describe.each(backends)('replication end to end on BullMQ %s', (_backend, redisU
     expect(deleted.headers.get('meridian-replication-complete')).toBe('true');
     expect(deleted.headers.get('meridian-replication')).toContain('status=deleted');
     expect(await westUserOf(user.body?.id as string)).toBeUndefined();
+  });
+
+  it('retries a faulty HTTP target (503, 429 with Retry-After, dropped connections) until the change arrives once', async () => {
+    const csp = await FakeScimTarget.start({ token: 'csp-token' });
+    try {
+      await runtime.replication.targets.create(
+        east.id,
+        {
+          name: 'flaky',
+          kind: 'scim',
+          config: { baseUrl: csp.url, timeoutMs: 2000 },
+          secrets: { token: 'csp-token' },
+          scoping: { Group: false },
+        },
+        system,
+      );
+      csp.failNext({ type: 'status', status: 503 }, { times: 2, match: { method: 'POST', path: '/Users' } });
+      csp.failNext({ type: 'rateLimited', retryAfter: 1 }, { times: 1, match: { method: 'POST', path: '/Users' } });
+      csp.failNext({ type: 'drop' }, { times: 1, match: { method: 'POST', path: '/Users' } });
+      const created = await scim(
+        east.token,
+        'POST',
+        '/Users',
+        { schemas: [SCHEMA.user], userName: 'flaky@east.example' },
+        { prefer: 'wait=20' },
+      );
+      const outcome = created.body?.[REPLICATION_URN] as { complete: boolean; targets: { target: string; status: string }[] };
+      expect(outcome.complete).toBe(true);
+      expect(outcome.targets.find((t) => t.target === 'flaky')?.status).toBe('synced');
+      // A dropped connection may have created the user before the socket closed: the retry adopts it, never a second one.
+      expect(csp.users.filter((u) => u.userName === 'flaky@east.example')).toHaveLength(1);
+      expect(csp.requestsTo('POST', '/Users').map((r) => r.fault ?? r.status)).toEqual(expect.arrayContaining(['status', 'rateLimited']));
+    } finally {
+      await runtime.replication.targets.delete(east.id, 'flaky', system);
+      await csp.close();
+    }
   });
 
   it('a tenant policy makes writes wait without a Prefer header; a permanent failure is reported and dead-lettered', async () => {
