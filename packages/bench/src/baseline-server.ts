@@ -2,7 +2,10 @@
 // runs for `GET /Users?filter=` and `POST /Users` (hub-sql.ts) and renders the same
 // SCIM JSON, so the hub/baseline ratio is what the hub's own layers cost.
 //
-// Included: bearer token lookup by SHA-256 hash, the filter parsed by the hub's parser and translated by
+// Included: the connections act as the application role, and every request's
+// statements run in transactions that set the tenant (or the platform scope) first,
+// as the hub's store does under row-level security (ADR 0010); bearer token lookup
+// by SHA-256 hash, the filter parsed by the hub's parser and translated by
 // the hub's filterToSql, count + page + group memberships of the page, and for a
 // create one transaction with the user row, the re-read `for update`, its
 // memberships, the outbox event and the hash-chained audit entry (advisory lock,
@@ -14,6 +17,7 @@ import { filterToSql, hashAuditEntry, hashTokenSecret } from '@meridian/store';
 import Fastify from 'fastify';
 import pg from 'pg';
 import {
+  APP_CONNECTION_OPTIONS,
   AUDIT_LAST,
   AUDIT_LOCK,
   countSql,
@@ -23,6 +27,7 @@ import {
   INSERT_USER,
   numberPlaceholders,
   pageSql,
+  SET_SCOPE,
   TOKEN_LOOKUP,
   USER_GROUPS,
 } from './hub-sql.js';
@@ -45,7 +50,7 @@ interface Membership {
 }
 
 const env = process.env;
-const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: Number(env.POOL_SIZE ?? 10) });
+const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: Number(env.POOL_SIZE ?? 10), options: APP_CONNECTION_OPTIONS });
 const baseUrl = `${env.BASE_URL ?? 'http://localhost'}/scim/v2`;
 const CONTENT_TYPE = 'application/scim+json; charset=utf-8';
 
@@ -60,15 +65,34 @@ function uuidv7(): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** Runs `work` in one transaction that first sets the tenant, or the platform scope, as the hub's store does. */
+async function inScope<T>(scope: { tenantId: string } | 'platform', work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    await client.query(SET_SCOPE, scope === 'platform' ? ['meridian.scope', 'platform'] : ['meridian.tenant_id', scope.tenantId]);
+    const result = await work(client);
+    await client.query('commit');
+    return result;
+  } catch (error) {
+    await client.query('rollback').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
 async function authenticate(header: string | undefined): Promise<{ tokenId: string; tenantId: string } | undefined> {
   const secret = /^Bearer +(\S+)$/i.exec(header ?? '')?.[1];
   if (!secret) return undefined;
-  const result = await pool.query<{ id: string; tenant_id: string | null }>(TOKEN_LOOKUP, [hashTokenSecret(secret), new Date()]);
+  const result = await inScope('platform', (client) =>
+    client.query<{ id: string; tenant_id: string | null }>(TOKEN_LOOKUP, [hashTokenSecret(secret), new Date()]),
+  );
   const row = result.rows[0];
   return row?.tenant_id ? { tokenId: row.id, tenantId: row.tenant_id } : undefined;
 }
 
-async function groupsOf(client: pg.Pool | pg.PoolClient, tenantId: string, ids: string[]): Promise<Map<string, Membership[]>> {
+async function groupsOf(client: pg.PoolClient, tenantId: string, ids: string[]): Promise<Map<string, Membership[]>> {
   const byUser = new Map<string, Membership[]>();
   if (ids.length === 0) return byUser;
   const { rows } = await client.query<{ member_id: string; group_id: string; display_name: string; depth: number }>(USER_GROUPS, [
@@ -122,13 +146,16 @@ app.get<{ Querystring: { filter?: string; count?: string; startIndex?: string } 
   const fragment = request.query.filter ? filterToSql('User', parseScimFilter(request.query.filter)) : { sql: 'true', params: [] };
   const where = numberPlaceholders(fragment.sql, 2);
   const next = 2 + fragment.params.length;
-  const total = await pool.query<{ total: string }>(countSql(where), [auth.tenantId, ...fragment.params]);
-  const page = await pool.query<UserRow>(pageSql(where, next), [auth.tenantId, ...fragment.params, count, startIndex - 1]);
-  const groups = await groupsOf(
-    pool,
-    auth.tenantId,
-    page.rows.map((r) => r.id),
-  );
+  const { total, page, groups } = await inScope({ tenantId: auth.tenantId }, async (client) => {
+    const total = await client.query<{ total: string }>(countSql(where), [auth.tenantId, ...fragment.params]);
+    const page = await client.query<UserRow>(pageSql(where, next), [auth.tenantId, ...fragment.params, count, startIndex - 1]);
+    const groups = await groupsOf(
+      client,
+      auth.tenantId,
+      page.rows.map((r) => r.id),
+    );
+    return { total, page, groups };
+  });
   return reply.type(CONTENT_TYPE).send({
     schemas: [SCHEMA.listResponse],
     totalResults: Number(total.rows[0]?.total ?? 0),
@@ -156,6 +183,7 @@ app.post<{ Body: JsonObject }>('/scim/v2/Users', async (request, reply) => {
   const client = await pool.connect();
   try {
     await client.query('begin');
+    await client.query(SET_SCOPE, ['meridian.tenant_id', auth.tenantId]);
     const id = uuidv7();
     const now = new Date();
     await client.query(INSERT_USER, [

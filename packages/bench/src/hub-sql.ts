@@ -4,7 +4,19 @@
 // server and the EXPLAIN step use these texts; the bench also records what the hub
 // really sent to PostgreSQL for one request (sql-capture.ts), so a drift shows in the report.
 
-/** Token lookup by the SHA-256 of the secret (the hub writes `last_used_at` at most once a minute on top). */
+/**
+ * The hub's connections act as the application role, set at connection start-up
+ * (store/src/orm/create-orm.ts): row-level security applies to every statement (ADR 0010).
+ */
+export const APP_CONNECTION_OPTIONS = '-c role=meridian_app';
+
+/**
+ * The first statement of every transaction, after `begin`: `$1` is `meridian.tenant_id`
+ * with the tenant as `$2`, or `meridian.scope` with `platform` (store/src/orm/sql.ts).
+ */
+export const SET_SCOPE = 'select set_config($1, $2, true)';
+
+/** Token lookup by the SHA-256 of the secret, in a platform-scope transaction (the hub writes `last_used_at` at most once a minute on top). */
 export const TOKEN_LOOKUP =
   'select * from api_token where secret_hash = $1 and revoked_at is null and (expires_at is null or expires_at > $2)';
 

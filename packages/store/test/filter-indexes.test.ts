@@ -7,8 +7,9 @@ import {
   type ResourceShape,
   resourceShapes,
 } from '@meridian/core';
-import { filterToSql, sortToSql } from '@meridian/store';
+import { createOrm, filterToSql, type MikroORM, sortToSql } from '@meridian/store';
 import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
+import { forkForTenant } from '../src/orm/sql.js';
 
 // Enough rows that a sequential scan costs more than an index scan, in two tenants.
 const USERS = 20_000;
@@ -18,6 +19,8 @@ const otherTenantId = '00000000-0000-7000-8000-000000000002';
 const TABLE: Record<ResourceKind, string> = { User: 'scim_user', Group: 'scim_group' };
 
 let db: TestDatabase;
+/** The schema owner, whom row-level security does not bind (ADR 0010). */
+let owner: MikroORM;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -57,9 +60,13 @@ beforeAll(async () => {
   );
   await db.query('analyze scim_user');
   await db.query('analyze scim_group');
+  owner = await createOrm({ url: db.url, poolSize: 1, role: null });
 }, 120_000);
 
-afterAll(() => db.close());
+afterAll(async () => {
+  await owner.close(true);
+  await db.close();
+});
 
 interface PlanNode {
   'Node Type': string;
@@ -81,9 +88,14 @@ function countQuery(kind: ResourceKind, filter: string): { sql: string; params: 
   };
 }
 
+/**
+ * The plan without row-level security: that the filter's SQL matches its index expression. Under the
+ * policies, PostgreSQL applies them before conditions that are not LEAKPROOF (lower(), LIKE, jsonb
+ * operators) and cannot use these expression indexes: the tenant's rows are scanned (ADR 0010).
+ */
 async function plannedIndexes(kind: ResourceKind, filter: string): Promise<string[]> {
   const { sql, params } = countQuery(kind, filter);
-  const [row] = await db.orm.em.fork().execute<{ 'QUERY PLAN': { Plan: PlanNode }[] }[]>(`explain (format json) ${sql}`, params);
+  const [row] = await owner.em.fork().execute<{ 'QUERY PLAN': { Plan: PlanNode }[] }[]>(`explain (format json) ${sql}`, params);
   const plan = row?.['QUERY PLAN'][0]?.Plan;
   if (!plan) throw new TypeError('EXPLAIN returned no plan');
   return indexScans(plan);
@@ -91,7 +103,7 @@ async function plannedIndexes(kind: ResourceKind, filter: string): Promise<strin
 
 async function count(kind: ResourceKind, filter: string): Promise<number> {
   const { sql, params } = countQuery(kind, filter);
-  const [row] = await db.orm.em.fork().execute<{ total: string }[]>(sql, params);
+  const [row] = await forkForTenant(db.orm, tenantId).transactional((em) => em.execute<{ total: string }[]>(sql, params));
   return Number(row?.total);
 }
 

@@ -72,7 +72,8 @@ export async function prepareTestServer(dataDir: string): Promise<TestServer> {
     }
     await client.query(`create database ${client.escapeIdentifier(template)}`);
   });
-  const orm = await createOrm({ url: withDatabase(adminUrl, template), poolSize: 1 });
+  // Migrations run as the server's user (the owner); the role they create does not exist before them.
+  const orm = await createOrm({ url: withDatabase(adminUrl, template), poolSize: 1, role: null });
   await migrate(orm);
   await orm.close(true);
   return { adminUrl, template, embedded };
@@ -91,8 +92,9 @@ export async function cleanupTestServer(server: TestServer): Promise<void> {
 /** A fresh, migrated database for one test file. */
 export interface TestDatabase {
   url: string;
+  /** Acts as the application role, like the hub: the row-level security policies apply (ADR 0010). */
   orm: MikroORM;
-  /** Runs SQL directly, for assertions on what was written. */
+  /** Runs SQL directly as the server's user, for setup and assertions on what was written; row-level security does not apply. */
   query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<R[]>;
   close(): Promise<void>;
 }

@@ -23,6 +23,7 @@ import type { HubConfig } from '../config/config.js';
 
 /** The database, stores and services one process works with. */
 export interface Runtime {
+  /** Acts as the application role `meridian_app`: row-level security applies to every query (ADR 0010). */
   orm: MikroORM;
   databaseUrl: string;
   embedded: EmbeddedDatabase | undefined;
@@ -40,7 +41,11 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** Opens PostgreSQL (embedded unless `DATABASE_URL` is set), applies pending migrations and builds the services. */
+/**
+ * Opens PostgreSQL (embedded unless `DATABASE_URL` is set), applies pending migrations and builds the services.
+ * Migrations run as `DATABASE_URL`'s own user, on a connection of their own; the
+ * services' connections act as `meridian_app`, never as the owner (ADR 0010).
+ */
 export async function openRuntime(config: HubConfig, role: EmbeddedRole, log: (message: string) => void = () => {}): Promise<Runtime> {
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.databaseUrl;
@@ -50,7 +55,13 @@ export async function openRuntime(config: HubConfig, role: EmbeddedRole, log: (m
   }
   try {
     const orm = await createOrm({ url: databaseUrl });
-    const applied = await migrate(orm);
+    let applied: string[];
+    try {
+      applied = await migrate(orm);
+    } catch (error) {
+      await orm.close(true);
+      throw error;
+    }
     const adminStore = new PostgresAdminStore(orm, systemClock);
     const settings = new TenantSettingsService(new PostgresTenantSettingsStore(orm, systemClock), systemClock);
     // The signing key is read (or generated) on first use: commands that never sign or verify touch no key file.

@@ -18,7 +18,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { isUuid } from '../directory/postgres-directory-store.js';
 import { recordEvent } from '../events/event-recorder.js';
 import { translateDatabaseError } from '../orm/database-errors.js';
-import { pgArray } from '../orm/sql.js';
+import { forkForPlatform, pgArray } from '../orm/sql.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 
 /** Token secrets start with this, so that secret scanners recognise them. */
@@ -72,7 +72,12 @@ const toTenant = (r: { id: string; slug: string; name: string; community_id: str
   createdAt: new Date(r.created_at),
 });
 
-/** The PostgreSQL implementation of the core {@link AdminStore}. */
+/**
+ * The PostgreSQL implementation of the core {@link AdminStore}. Its work spans
+ * tenants (communities, tenants, tokens, authentication by secret hash), so every
+ * transaction runs in platform scope (ADR 0010); the core's `AdminService`
+ * decides which principal may ask for what.
+ */
 export class PostgresAdminStore implements AdminStore {
   constructor(
     private readonly orm: MikroORM,
@@ -81,10 +86,15 @@ export class PostgresAdminStore implements AdminStore {
 
   private async write<T>(work: (em: EntityManager, now: Date) => Promise<T>): Promise<T> {
     try {
-      return await this.orm.em.fork().transactional((em) => work(em, this.clock.now()));
+      return await forkForPlatform(this.orm).transactional((em) => work(em, this.clock.now()));
     } catch (error) {
       throw translateDatabaseError(error);
     }
+  }
+
+  /** Runs the statements of one read in one transaction in platform scope. */
+  private read<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+    return forkForPlatform(this.orm).transactional(work);
   }
 
   createCommunity(values: { slug: string; name: string }, context: RequestContext): Promise<Community> {
@@ -113,10 +123,11 @@ export class PostgresAdminStore implements AdminStore {
   }
 
   async findCommunity(slugOrId: string): Promise<Community | undefined> {
-    const em = this.orm.em.fork();
-    const [row] = await em.execute<{ id: string; slug: string; name: string; created_at: Date }[]>(
-      isUuid(slugOrId) ? 'select * from community where id = ?' : 'select * from community where slug = ?',
-      [isUuid(slugOrId) ? slugOrId : slugOrId.toLowerCase()],
+    const [row] = await this.read((em) =>
+      em.execute<{ id: string; slug: string; name: string; created_at: Date }[]>(
+        isUuid(slugOrId) ? 'select * from community where id = ?' : 'select * from community where slug = ?',
+        [isUuid(slugOrId) ? slugOrId : slugOrId.toLowerCase()],
+      ),
     );
     return row ? toCommunity(row) : undefined;
   }
@@ -152,10 +163,11 @@ export class PostgresAdminStore implements AdminStore {
   }
 
   async findTenant(slugOrId: string): Promise<Tenant | undefined> {
-    const em = this.orm.em.fork();
-    const [row] = await em.execute<{ id: string; slug: string; name: string; community_id: string; created_at: Date }[]>(
-      isUuid(slugOrId) ? 'select * from tenant where id = ?' : 'select * from tenant where slug = ?',
-      [isUuid(slugOrId) ? slugOrId : slugOrId.toLowerCase()],
+    const [row] = await this.read((em) =>
+      em.execute<{ id: string; slug: string; name: string; community_id: string; created_at: Date }[]>(
+        isUuid(slugOrId) ? 'select * from tenant where id = ?' : 'select * from tenant where slug = ?',
+        [isUuid(slugOrId) ? slugOrId : slugOrId.toLowerCase()],
+      ),
     );
     return row ? toTenant(row) : undefined;
   }
@@ -175,38 +187,14 @@ export class PostgresAdminStore implements AdminStore {
   }
 
   /** Keyset pagination over (created_at, id): stays fast on any page. */
-  private async page<R extends { id: string; created_at: Date }, T>(
+  private page<R extends { id: string; created_at: Date }, T>(
     table: 'community' | 'tenant',
     conditions: string[],
     params: unknown[],
     page: PageRequest,
     map: (row: R) => T,
   ): Promise<Page<T>> {
-    const em = this.orm.em.fork();
-    const where = conditions.length > 0 ? conditions.join(' and ') : 'true';
-    const [count] = await em.execute<{ total: string }[]>(`select count(*) as total from ${table} where ${where}`, params);
-    const keyset: string[] = [];
-    const keysetParams: unknown[] = [];
-    if (page.after !== undefined) {
-      const cursor = decodeCursor(page.after);
-      keyset.push('(created_at, id) > (?::timestamptz, ?::uuid)');
-      keysetParams.push(cursor.t, cursor.id);
-    }
-    const rows = await em.execute<R[]>(`select * from ${table} where ${[where, ...keyset].join(' and ')} order by created_at, id limit ?`, [
-      ...params,
-      ...keysetParams,
-      page.first + 1,
-    ]);
-    const hasNextPage = rows.length > page.first;
-    const items = rows.slice(0, page.first);
-    const cursors = items.map((row) => encodeCursor({ t: new Date(row.created_at).toISOString(), id: row.id }));
-    return {
-      items: items.map(map),
-      cursors,
-      totalCount: Number(count?.total ?? 0),
-      endCursor: cursors[cursors.length - 1] ?? null,
-      hasNextPage,
-    };
+    return this.read((em) => pageRows(em, table, conditions, params, page, map));
   }
 
   issueToken(request: TokenRequest, context: RequestContext): Promise<IssuedToken> {
@@ -247,12 +235,13 @@ export class PostgresAdminStore implements AdminStore {
   }
 
   async listTokens(tenantId: string | null): Promise<ApiToken[]> {
-    const em = this.orm.em.fork();
-    const rows = await em.execute<TokenRow[]>(
-      tenantId === null
-        ? 'select * from api_token where tenant_id is null order by created_at, id'
-        : 'select * from api_token where tenant_id = ? order by created_at, id',
-      tenantId === null ? [] : [tenantId],
+    const rows = await this.read((em) =>
+      em.execute<TokenRow[]>(
+        tenantId === null
+          ? 'select * from api_token where tenant_id is null order by created_at, id'
+          : 'select * from api_token where tenant_id = ? order by created_at, id',
+        tenantId === null ? [] : [tenantId],
+      ),
     );
     return rows.map(toToken);
   }
@@ -284,22 +273,24 @@ export class PostgresAdminStore implements AdminStore {
 
   async authenticate(secret: string): Promise<ApiToken | undefined> {
     if (!secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return undefined;
-    const em = this.orm.em.fork();
     const now = this.clock.now();
-    const [row] = await em.execute<TokenRow[]>(
-      `select * from api_token where secret_hash = ? and revoked_at is null and (expires_at is null or expires_at > ?)`,
-      [hashTokenSecret(secret), now],
-    );
-    if (!row) return undefined;
-    // The use is recorded at most once a minute per token, so that reads stay reads.
-    if (row.last_used_at === null || now.getTime() - new Date(row.last_used_at).getTime() > 60_000) {
-      await em.execute(
-        `update api_token set last_used_at = ? where id = ? and (last_used_at is null or last_used_at < ?::timestamptz - interval '1 minute')`,
-        [now, row.id, now],
+    // The tenant is not known before the token is found: a platform-scope lookup by the hash of a 256-bit secret.
+    return this.read(async (em) => {
+      const [row] = await em.execute<TokenRow[]>(
+        `select * from api_token where secret_hash = ? and revoked_at is null and (expires_at is null or expires_at > ?)`,
+        [hashTokenSecret(secret), now],
       );
-      row.last_used_at = now;
-    }
-    return toToken(row);
+      if (!row) return undefined;
+      // The use is recorded at most once a minute per token, so that reads stay reads.
+      if (row.last_used_at === null || now.getTime() - new Date(row.last_used_at).getTime() > 60_000) {
+        await em.execute(
+          `update api_token set last_used_at = ? where id = ? and (last_used_at is null or last_used_at < ?::timestamptz - interval '1 minute')`,
+          [now, row.id, now],
+        );
+        row.last_used_at = now;
+      }
+      return toToken(row);
+    });
   }
 }
 
@@ -314,4 +305,39 @@ async function findUserId(em: EntityManager, tenantId: string | null, user: stri
         );
   if (!row) throw new MeridianError('NOT_FOUND', `User '${user}' not found in the tenant.`, { field: 'user' });
   return row.id;
+}
+
+/** One page of communities or tenants, in the caller's transaction. */
+async function pageRows<R extends { id: string; created_at: Date }, T>(
+  em: EntityManager,
+  table: 'community' | 'tenant',
+  conditions: string[],
+  params: unknown[],
+  page: PageRequest,
+  map: (row: R) => T,
+): Promise<Page<T>> {
+  const where = conditions.length > 0 ? conditions.join(' and ') : 'true';
+  const [count] = await em.execute<{ total: string }[]>(`select count(*) as total from ${table} where ${where}`, params);
+  const keyset: string[] = [];
+  const keysetParams: unknown[] = [];
+  if (page.after !== undefined) {
+    const cursor = decodeCursor(page.after);
+    keyset.push('(created_at, id) > (?::timestamptz, ?::uuid)');
+    keysetParams.push(cursor.t, cursor.id);
+  }
+  const rows = await em.execute<R[]>(`select * from ${table} where ${[where, ...keyset].join(' and ')} order by created_at, id limit ?`, [
+    ...params,
+    ...keysetParams,
+    page.first + 1,
+  ]);
+  const hasNextPage = rows.length > page.first;
+  const items = rows.slice(0, page.first);
+  const cursors = items.map((row) => encodeCursor({ t: new Date(row.created_at).toISOString(), id: row.id }));
+  return {
+    items: items.map(map),
+    cursors,
+    totalCount: Number(count?.total ?? 0),
+    endCursor: cursors[cursors.length - 1] ?? null,
+    hasNextPage,
+  };
 }

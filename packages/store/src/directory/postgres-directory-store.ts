@@ -29,7 +29,7 @@ import { decodeCursor, encodeCursor } from '../admin/cursor.js';
 import { recordEvent } from '../events/event-recorder.js';
 import { filterToSql, memberFilterToSql, type SqlFragment, sortToSql } from '../filter/to-sql.js';
 import { translateDatabaseError } from '../orm/database-errors.js';
-import { pgArray } from '../orm/sql.js';
+import { forkForTenant, pgArray } from '../orm/sql.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -412,62 +412,78 @@ export class PostgresDirectoryStore implements DirectoryStore {
 
   async transaction<T>(tenantId: string, work: (tx: DirectoryTransaction) => Promise<T>): Promise<T> {
     try {
-      return await this.orm.em.fork().transactional((em) => work(new PostgresDirectoryTransaction(em, tenantId, this.clock)));
+      return await forkForTenant(this.orm, tenantId).transactional((em) =>
+        work(new PostgresDirectoryTransaction(em, tenantId, this.clock)),
+      );
     } catch (error) {
       throw translateDatabaseError(error);
     }
+  }
+
+  /** Runs the statements of one read in one transaction scoped to the tenant (ADR 0010): the policies need the tenant set. */
+  private read<T>(tenantId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
+    return forkForTenant(this.orm, tenantId).transactional(work);
   }
 
   async get(tenantId: string, kind: ResourceKind, id: string, include: ResourceIncludes = ALL): Promise<ScimResource | undefined> {
     if (!isUuid(id)) return undefined;
-    const em = this.orm.em.fork();
-    const [row] = await em.execute<ResourceRow[]>(`select * from ${TABLE[kind]} r where r.tenant_id = ? and r.id = ?`, [tenantId, id]);
-    if (!row) return undefined;
-    const resource = toResource(kind, row);
-    await decorate(em, tenantId, kind, [resource], include);
-    return resource;
+    return this.read(tenantId, async (em) => {
+      const [row] = await em.execute<ResourceRow[]>(`select * from ${TABLE[kind]} r where r.tenant_id = ? and r.id = ?`, [tenantId, id]);
+      if (!row) return undefined;
+      const resource = toResource(kind, row);
+      await decorate(em, tenantId, kind, [resource], include);
+      return resource;
+    });
   }
 
   async page(tenantId: string, kind: ResourceKind, page: PageRequest, filter?: Filter): Promise<Page<ScimResource>> {
     try {
-      const em = this.orm.em.fork();
-      const where = filter ? filterToSql(kind, filter) : { sql: 'true', params: [] };
-      const [count] = await em.execute<{ total: string }[]>(
-        `select count(*) as total from ${TABLE[kind]} r where r.tenant_id = ? and ${where.sql}`,
-        [tenantId, ...where.params],
-      );
-      const keyset = page.after === undefined ? undefined : decodeCursor(page.after);
-      const rows = await em.execute<ResourceRow[]>(
-        `select * from ${TABLE[kind]} r where r.tenant_id = ? and ${where.sql}
-           ${keyset ? 'and (r.created_at, r.id) > (?::timestamptz, ?::uuid)' : ''}
-         order by r.created_at, r.id limit ?`,
-        [tenantId, ...where.params, ...(keyset ? [keyset.t, keyset.id] : []), page.first + 1],
-      );
-      const items = rows.slice(0, page.first).map((row) => toResource(kind, row));
-      await decorate(em, tenantId, kind, items);
-      const cursors = items.map((r) => encodeCursor({ t: r.created.toISOString(), id: r.id }));
-      return {
-        items,
-        cursors,
-        totalCount: Number(count?.total ?? 0),
-        endCursor: cursors[cursors.length - 1] ?? null,
-        hasNextPage: rows.length > page.first,
-      };
+      return await this.read(tenantId, (em) => this.pageUnchecked(em, tenantId, kind, page, filter));
     } catch (error) {
       throw translateDatabaseError(error);
     }
+  }
+
+  private async pageUnchecked(
+    em: EntityManager,
+    tenantId: string,
+    kind: ResourceKind,
+    page: PageRequest,
+    filter?: Filter,
+  ): Promise<Page<ScimResource>> {
+    const where = filter ? filterToSql(kind, filter) : { sql: 'true', params: [] };
+    const [count] = await em.execute<{ total: string }[]>(
+      `select count(*) as total from ${TABLE[kind]} r where r.tenant_id = ? and ${where.sql}`,
+      [tenantId, ...where.params],
+    );
+    const keyset = page.after === undefined ? undefined : decodeCursor(page.after);
+    const rows = await em.execute<ResourceRow[]>(
+      `select * from ${TABLE[kind]} r where r.tenant_id = ? and ${where.sql}
+         ${keyset ? 'and (r.created_at, r.id) > (?::timestamptz, ?::uuid)' : ''}
+       order by r.created_at, r.id limit ?`,
+      [tenantId, ...where.params, ...(keyset ? [keyset.t, keyset.id] : []), page.first + 1],
+    );
+    const items = rows.slice(0, page.first).map((row) => toResource(kind, row));
+    await decorate(em, tenantId, kind, items);
+    const cursors = items.map((r) => encodeCursor({ t: r.created.toISOString(), id: r.id }));
+    return {
+      items,
+      cursors,
+      totalCount: Number(count?.total ?? 0),
+      endCursor: cursors[cursors.length - 1] ?? null,
+      hasNextPage: rows.length > page.first,
+    };
   }
 
   async list(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
     try {
-      return await this.listUnchecked(tenantId, kind, query);
+      return await this.read(tenantId, (em) => this.listUnchecked(em, tenantId, kind, query));
     } catch (error) {
       throw translateDatabaseError(error);
     }
   }
 
-  private async listUnchecked(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
-    const em = this.orm.em.fork();
+  private async listUnchecked(em: EntityManager, tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
     const shape = query.shape ?? resourceShapes[kind];
     const where = query.filter ? filterToSql(kind, query.filter, shape) : { sql: 'true', params: [] };
     const [count] = await em.execute<{ total: string }[]>(
@@ -498,7 +514,8 @@ export class PostgresDirectoryStore implements DirectoryStore {
         ]);
       } catch (error) {
         // RFC 9865 §6: a key that is not of the sorted type comes from a cursor we did not issue, not from a bad request value.
-        if (after?.v != null && !(await keyFits(em, kind, sortExpr, after.v))) {
+        // The failed statement aborted this transaction: the probe runs in one of its own.
+        if (after?.v != null && !(await keyFits(forkForTenant(this.orm, tenantId), kind, sortExpr, after.v))) {
           throw new MeridianError('INVALID_CURSOR', 'The cursor is not valid for this query.', { field: 'cursor', cause: error });
         }
         throw error;

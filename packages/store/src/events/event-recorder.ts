@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { DomainEvent, RequestContext } from '@meridian/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import canonicalize from 'canonicalize';
+import { SCOPE_SETTING, TENANT_SETTING } from '../orm/sql.js';
 
 /** The hash that starts every audit chain. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -47,8 +48,18 @@ export function redactSecrets(value: unknown): unknown {
  * Writes one outbox event and one audit entry for a change, in the caller's
  * transaction. Audit entries are hash-chained per tenant; a transaction-scoped
  * advisory lock serialises appends to one chain.
+ *
+ * The transaction must be scoped to the event's tenant, or to the platform
+ * (`forkForTenant` / `forkForPlatform`): the row-level security policies see the
+ * chain head only there, and accept the rows only there. A platform event
+ * (`tenantId: null`, the chain `''`) needs platform scope.
  */
 export async function recordEvent(em: EntityManager, event: DomainEvent, context: RequestContext, now: Date): Promise<void> {
+  // A fork of forkForTenant / forkForPlatform knows its scope: a mismatch is a programming error. Without one, the policies decide.
+  const scope = em.getSessionContext()?.variables;
+  if (scope && scope[SCOPE_SETTING] !== 'platform' && (event.tenantId === null || scope[TENANT_SETTING] !== event.tenantId)) {
+    throw new TypeError(`A ${event.type} event must be recorded in a transaction scoped to its tenant or to the platform.`);
+  }
   await em.execute(
     `insert into outbox_event (tenant_id, type, resource_type, resource_id, resource_version, request_id, created_at)
      values (?, ?, ?, ?, ?, ?, ?)`,

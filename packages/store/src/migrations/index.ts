@@ -2,6 +2,7 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126000000_initial } from './Migration20261126000000_initial.js';
 import { Migration20261126100000_search_indexes } from './Migration20261126100000_search_indexes.js';
 import { Migration20261126200000_tenant_schema } from './Migration20261126200000_tenant_schema.js';
+import { Migration20261126300000_row_level_security } from './Migration20261126300000_row_level_security.js';
 import { Migration20261126320000_audit_checkpoints } from './Migration20261126320000_audit_checkpoints.js';
 import { Migration20261126400000_replication } from './Migration20261126400000_replication.js';
 
@@ -12,4 +13,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126200000_tenant_schema', class: Migration20261126200000_tenant_schema },
   { name: 'Migration20261126400000_replication', class: Migration20261126400000_replication },
   { name: 'Migration20261126320000_audit_checkpoints', class: Migration20261126320000_audit_checkpoints },
+  { name: 'Migration20261126300000_row_level_security', class: Migration20261126300000_row_level_security },
 ];

@@ -10,7 +10,7 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { recordEvent } from '../events/event-recorder.js';
 import { translateDatabaseError } from '../orm/database-errors.js';
-import { pgArray } from '../orm/sql.js';
+import { forkForTenant, pgArray } from '../orm/sql.js';
 
 /** The PostgreSQL implementation of the core {@link TenantSettingsStore}. */
 export class PostgresTenantSettingsStore implements TenantSettingsStore {
@@ -19,25 +19,30 @@ export class PostgresTenantSettingsStore implements TenantSettingsStore {
     private readonly clock: Clock,
   ) {}
 
-  private async write<T>(work: (em: EntityManager, now: Date) => Promise<T>): Promise<T> {
+  /** Every transaction is scoped to the tenant whose settings it reads or writes (ADR 0010). */
+  private async write<T>(tenantId: string, work: (em: EntityManager, now: Date) => Promise<T>): Promise<T> {
     try {
-      return await this.orm.em.fork().transactional((em) => work(em, this.clock.now()));
+      return await forkForTenant(this.orm, tenantId).transactional((em) => work(em, this.clock.now()));
     } catch (error) {
       throw translateDatabaseError(error);
     }
   }
 
+  private read<T>(tenantId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
+    return forkForTenant(this.orm, tenantId).transactional(work);
+  }
+
   async listExtensions(tenantId: string): Promise<SchemaExtension[]> {
-    const rows = await this.orm.em
-      .fork()
-      .execute<{ definition: SchemaExtension }[]>('select definition from schema_extension where tenant_id = ? order by created_at, id', [
+    const rows = await this.read(tenantId, (em) =>
+      em.execute<{ definition: SchemaExtension }[]>('select definition from schema_extension where tenant_id = ? order by created_at, id', [
         tenantId,
-      ]);
+      ]),
+    );
     return rows.map((r) => r.definition);
   }
 
   createExtension(tenantId: string, extension: SchemaExtension, context: RequestContext): Promise<SchemaExtension> {
-    return this.write(async (em, now) => {
+    return this.write(tenantId, async (em, now) => {
       const [existing] = await em.execute<{ id: string }[]>(
         'select id from schema_extension where tenant_id = ? and lower(urn) = lower(?)',
         [tenantId, extension.id],
@@ -60,7 +65,7 @@ export class PostgresTenantSettingsStore implements TenantSettingsStore {
   }
 
   deleteExtension(tenantId: string, urn: string, context: RequestContext): Promise<boolean> {
-    return this.write(async (em, now) => {
+    return this.write(tenantId, async (em, now) => {
       const [row] = await em.execute<{ urn: string; resource_type: 'User' | 'Group'; definition: SchemaExtension }[]>(
         'select urn, resource_type, definition from schema_extension where tenant_id = ? and lower(urn) = lower(?) for update',
         [tenantId, urn],
@@ -92,14 +97,14 @@ export class PostgresTenantSettingsStore implements TenantSettingsStore {
   }
 
   async getSelfServicePolicy(tenantId: string): Promise<SelfServicePolicy> {
-    const [row] = await this.orm.em
-      .fork()
-      .execute<{ self_service_attributes: string[] }[]>('select self_service_attributes from tenant where id = ?', [tenantId]);
+    const [row] = await this.read(tenantId, (em) =>
+      em.execute<{ self_service_attributes: string[] }[]>('select self_service_attributes from tenant where id = ?', [tenantId]),
+    );
     return { editableAttributes: row?.self_service_attributes ?? [] };
   }
 
   setSelfServicePolicy(tenantId: string, policy: SelfServicePolicy, context: RequestContext): Promise<SelfServicePolicy> {
-    return this.write(async (em, now) => {
+    return this.write(tenantId, async (em, now) => {
       const [before] = await em.execute<{ self_service_attributes: string[] }[]>(
         'select self_service_attributes from tenant where id = ? for update',
         [tenantId],
