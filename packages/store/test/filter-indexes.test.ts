@@ -109,7 +109,7 @@ async function count(kind: ResourceKind, filter: string): Promise<number> {
 
 describe('filters run on an index', () => {
   it.each([
-    ['User', 'userName eq "USER123@example.com"', 'scim_user_tenant_user_name_key', 1],
+    ['User', 'userName eq "USER123@example.com"', 'scim_user_tenant_user_name_key_index', 1],
     ['User', 'emails co "user1234@mail"', 'scim_user_emails_trgm_index', 1],
     ['User', 'emails.value co "r1234@mail34.example"', 'scim_user_emails_trgm_index', 1],
     ['User', 'emails.value eq "user1234@mail34.example.org"', 'scim_user_emails_trgm_index', 1],
@@ -117,10 +117,10 @@ describe('filters run on an index', () => {
     ['User', 'emails.value ew "1234@home.example"', 'scim_user_emails_trgm_index', 2],
     ['User', 'emails[type eq "work"].value eq "user1234@mail34.example.org"', 'scim_user_emails_trgm_index', 1],
     ['User', 'emails[type eq "work" and value co "user1234@"]', 'scim_user_emails_trgm_index', 1],
-    ['User', 'name.familyName sw "family1234"', 'scim_user_tenant_family_name_index', 11],
-    ['User', 'name.familyName eq "FAMILY1234"', 'scim_user_tenant_family_name_index', 1],
+    ['User', 'name.familyName sw "family1234"', 'scim_user_tenant_family_name_key_index', 11],
+    ['User', 'name.familyName eq "FAMILY1234"', 'scim_user_tenant_family_name_key_index', 1],
     ['User', 'externalId eq "ext-1234"', 'scim_user_tenant_external_id_index', 1],
-    ['Group', 'displayName eq "group 123"', 'scim_group_tenant_display_name_key', 1],
+    ['Group', 'displayName eq "group 123"', 'scim_group_tenant_display_name_key_index', 1],
   ] as [ResourceKind, string, string, number][])('%s %s uses %s', async (kind, filter, index, matches) => {
     const scans = await plannedIndexes(kind, filter);
     expect(scans.some((s) => /^(Index Scan|Index Only Scan|Bitmap Index Scan): /.test(s) && s.endsWith(`: ${index}`))).toBe(true);

@@ -24,18 +24,24 @@ interface Operand {
   expr: string;
   kind: ValueKind;
   caseExact: boolean;
+  /**
+   * A stored lower-cased copy of a case-insensitive value (migration
+   * 20261126500000_search_keys). `eq` and `sw` compare it with leakproof
+   * operators, so they stay index scans under row-level security.
+   */
+  searchKey?: string;
 }
 
 const COLUMNS: Record<ResourceKind, Record<string, Operand>> = {
   User: {
     id: { expr: 'r.id::text', kind: 'string', caseExact: true },
-    username: { expr: 'r.user_name', kind: 'string', caseExact: false },
+    username: { expr: 'r.user_name', kind: 'string', caseExact: false, searchKey: 'r.user_name_key' },
     externalid: { expr: 'r.external_id', kind: 'string', caseExact: true },
     active: { expr: 'r.active', kind: 'boolean', caseExact: true },
   },
   Group: {
     id: { expr: 'r.id::text', kind: 'string', caseExact: true },
-    displayname: { expr: 'r.display_name', kind: 'string', caseExact: false },
+    displayname: { expr: 'r.display_name', kind: 'string', caseExact: false, searchKey: 'r.display_name_key' },
     externalid: { expr: 'r.external_id', kind: 'string', caseExact: true },
   },
 };
@@ -279,6 +285,9 @@ class FilterTranslator {
     if (leaf.type === 'complex') throw invalid(`Filter on a sub-attribute of '${formatPath(path)}'.`);
     const allKeys = leaf === def ? keys : [...keys, leaf.name];
     const kind = valueKind(leaf);
+    if (this.kind === 'User' && allKeys.length === 2 && allKeys[0] === 'name' && allKeys[1] === 'familyName') {
+      return condition({ expr: typed(jsonText('r.attributes', allKeys), kind), kind, caseExact: false, searchKey: 'r.family_name_key' });
+    }
     // Case-insensitive strings compare as lower(...), which is what the expression indexes hold (e.g. name.familyName).
     return condition({ expr: typed(jsonText('r.attributes', allKeys), kind), kind, caseExact: leaf.caseExact });
   }
@@ -370,6 +379,13 @@ class FilterTranslator {
         const right = (v: string): string => (operand.caseExact ? bind(v) : `lower(${bind(v)})`);
         const like = (pattern: string): string => `(${left} like ${right(pattern)} escape '\\')`;
         const escaped = value.replace(/[\\%_]/g, (c) => `\\${c}`);
+        // lower() of a bound value touches no row, so it does not stop the index under row-level security.
+        if (operand.searchKey && op === 'eq') return `(${operand.searchKey} = lower(${bind(value)}))`;
+        if (operand.searchKey && op === 'sw') {
+          // The range lets the text_pattern_ops index find the prefix; starts_with keeps the result exact.
+          const prefix = `lower(${bind(value)})`;
+          return `(${operand.searchKey} ~>=~ ${prefix} and ${operand.searchKey} ~<~ (lower(${bind(value)}) || chr(1114111)) and starts_with(${operand.searchKey}, lower(${bind(value)})))`;
+        }
         switch (op) {
           case 'eq':
             return `(${left} = ${right(value)})`;
