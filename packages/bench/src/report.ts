@@ -111,8 +111,9 @@ export function renderReport(report: BenchReport): string {
   }
   lines.push(
     '',
-    'CPU per request of the runs above, from /proc: the server process, and all PostgreSQL processes (which also counts other',
-    "databases' work meanwhile); the last column is how many cores other processes on the machine kept busy during the run.",
+    'CPU per request, from /proc, the lowest of the rounds (contention only adds to it): the server process, and all PostgreSQL',
+    "processes (which also counts other databases' work meanwhile); the last column is how many cores other processes on the",
+    'machine kept busy during the rounds in the table above.',
     '',
     '| scenario | hub ms | baseline ms | hub − baseline ms | PostgreSQL ms (hub) | PostgreSQL ms (baseline) | other load, cores (hub / baseline) |',
     '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
