@@ -96,6 +96,7 @@ export {
   type TargetStatusCounts,
 } from './ports/replication.js';
 export type { SelfServicePolicy, TenantSettingsStore } from './ports/tenant-settings.js';
+export type { TrustedIssuerStore } from './ports/trusted-issuers.js';
 export {
   type AttributeSelection,
   isAttributeReturned,
@@ -116,7 +117,7 @@ export type {
   Uniqueness,
 } from './scim/schema-types.js';
 export { enterpriseUserSchema, groupSchema, resourceTypes, SCHEMA, schemas, userSchema } from './scim/schemas.js';
-export { AdminService, checkPage, parseScopes } from './tenancy/admin-service.js';
+export { AdminService, checkPage, type IssueTokenValues, parseScopes, type TokenOwner } from './tenancy/admin-service.js';
 export {
   type Actor,
   type ApiToken,
@@ -129,4 +130,45 @@ export {
   type Scope,
   type Tenant,
 } from './tenancy/model.js';
+export {
+  ACTION_RULES,
+  ACTIONS,
+  type Action,
+  type ActionRule,
+  type AuthorizationDecision,
+  authorize,
+  type DenialReason,
+  decideAuthorization,
+  OPERATIONS,
+  type Operation,
+  type OperationTarget,
+  permissionMatrix,
+  principalOfRole,
+  type ResourceContext,
+  resourceOfTenant,
+  roleMayTake,
+  scimActionOf,
+} from './tenancy/permissions.js';
+export {
+  isRole,
+  type PrincipalLevel,
+  parseRole,
+  ROLE_DEFINITIONS,
+  ROLES,
+  type Role,
+  type RoleDefinition,
+  scopesOfRole,
+} from './tenancy/roles.js';
 export { TenantSettingsService } from './tenancy/tenant-settings-service.js';
+export {
+  DEFAULT_JWT_ALGORITHMS,
+  JWT_ALGORITHMS,
+  type JwtAlgorithm,
+  type NewTrustedIssuer,
+  parseJwtAlgorithms,
+  parseRoleMap,
+  parseTrustedIssuer,
+  type TrustedIssuer,
+  type TrustedIssuerInput,
+} from './tenancy/trusted-issuer.js';
+export { TrustedIssuerService } from './tenancy/trusted-issuer-service.js';

@@ -1,4 +1,4 @@
-import type { AdminService, AuditService, Principal, ResourceService, TenantSettingsService } from '@meridian/core';
+import type { AdminService, AuditService, Principal, ResourceService, TenantSettingsService, TrustedIssuerService } from '@meridian/core';
 import type { ReplicationAdmin } from './types/replication.js';
 
 /** Services the resolvers call; the hub builds them once. */
@@ -9,6 +9,7 @@ export interface GraphqlServices {
   /** The replication engine (issue 5); absent when the hub runs without it. */
   replication?: ReplicationAdmin;
   audit: AuditService;
+  issuers: TrustedIssuerService;
 }
 
 /** Per-request context. */

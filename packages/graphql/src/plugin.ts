@@ -2,7 +2,7 @@ import { ApolloServer, type ApolloServerPlugin, HeaderMap } from '@apollo/server
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
 import { MeridianError, type Principal } from '@meridian/core';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
 import type { GraphqlContext, GraphqlServices } from './context.js';
 import { formatGraphqlError } from './errors.js';
@@ -12,7 +12,8 @@ import { buildMeridianSchema } from './schema.js';
 /** Options of {@link registerGraphql}. */
 export interface GraphqlOptions {
   services: GraphqlServices;
-  authenticate(authorization: string | undefined): Promise<Principal | undefined>;
+  /** Resolves the `Authorization` header to a principal, or undefined when it is missing or invalid (logging why to `log`). */
+  authenticate(authorization: string | undefined, log?: FastifyBaseLogger): Promise<Principal | undefined>;
   /**
    * Called once a request is authenticated; answers the seconds to wait when
    * the caller is over its rate limit (the request is then refused with
@@ -73,14 +74,20 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
   await apollo.start();
   const handler = fastifyApolloHandler(apollo, {
     context: async (request) => {
-      const principal = await options.authenticate(request.headers.authorization);
+      const principal = await options.authenticate(request.headers.authorization, request.log);
       if (!principal) {
-        throw new GraphQLError('Authentication is required: send a valid bearer token.', {
-          extensions: {
-            code: 'UNAUTHENTICATED',
-            http: { status: 401, headers: new HeaderMap([['www-authenticate', 'Bearer realm="meridian"']]) },
+        // RFC 6750 §3.1: the challenge names the error, never why the token failed (that is logged at debug level).
+        const challenge =
+          request.headers.authorization === undefined ? 'Bearer realm="meridian"' : 'Bearer realm="meridian", error="invalid_token"';
+        throw new GraphQLError(
+          request.headers.authorization === undefined ? 'Authentication is required: send a bearer token.' : 'Invalid token.',
+          {
+            extensions: {
+              code: 'UNAUTHENTICATED',
+              http: { status: 401, headers: new HeaderMap([['www-authenticate', challenge]]) },
+            },
           },
-        });
+        );
       }
       const wait = await options.throttle?.(request, principal);
       if (wait !== undefined) {

@@ -3,6 +3,7 @@ import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphq
 import { buildSchema } from 'type-graphql';
 import { CommunityResolver, TenantResolver } from './resolvers/admin-resolver.js';
 import { AuditResolver } from './resolvers/audit-resolver.js';
+import { TrustedIssuerResolver } from './resolvers/issuer-resolver.js';
 import { ReplicationResolver } from './resolvers/replication-resolver.js';
 import { TenantSettingsResolver } from './resolvers/settings-resolver.js';
 
@@ -11,7 +12,7 @@ let built: Promise<GraphQLSchema> | undefined;
 /** Builds the GraphQL schema from the resolvers (once per process). */
 export function buildMeridianSchema(): Promise<GraphQLSchema> {
   built ??= buildSchema({
-    resolvers: [CommunityResolver, TenantResolver, TenantSettingsResolver, AuditResolver, ReplicationResolver],
+    resolvers: [CommunityResolver, TenantResolver, TenantSettingsResolver, TrustedIssuerResolver, AuditResolver, ReplicationResolver],
     validate: false,
   });
   return built;

@@ -1,6 +1,6 @@
 import {
   type AttributeSelection,
-  hasScope,
+  decideAuthorization,
   isAttributeReturned,
   MeridianError,
   type Principal,
@@ -13,10 +13,10 @@ import {
   type ResourceShape,
   SCHEMA,
   type ScimResource,
-  type Scope,
+  scimActionOf,
   type TenantSettingsService,
 } from '@meridian/core';
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { DEFAULT_BULK_MAX_OPERATIONS, registerBulkRoute } from './bulk/route.js';
 import { resourceTypeResources, type ScimLimits, schemaResources, serviceProviderConfig } from './discovery/service-provider-config.js';
 import { scimErrorBody, toScimError } from './http/errors.js';
@@ -30,8 +30,8 @@ export interface ScimPluginOptions {
   resources: ResourceService;
   /** The tenant's schema extensions, for discovery. */
   settings: Pick<TenantSettingsService, 'extensions'>;
-  /** Resolves the `Authorization` header to a principal, or undefined when it is missing or invalid. */
-  authenticate(authorization: string | undefined): Promise<Principal | undefined>;
+  /** Resolves the `Authorization` header to a principal, or undefined when it is missing or invalid (logging why to `log`). */
+  authenticate(authorization: string | undefined, log?: FastifyBaseLogger): Promise<Principal | undefined>;
   /** Absolute base URL of the SCIM service, e.g. `https://hub.example.com/scim/v2`. */
   baseUrl: string;
   limits?: Partial<ScimLimits>;
@@ -66,13 +66,10 @@ function ifMatchVersion(request: FastifyRequest): { ifMatchVersion?: number } {
   return etag === undefined || etag === 'any' ? {} : { ifMatchVersion: etag };
 }
 
-/** The scope a request needs: reads (including POST `.search`) need `scim:read`, `/Me` needs `scim:me`. */
-function neededScope(request: FastifyRequest): Scope | undefined {
-  const path = (request.routeOptions.url ?? request.url).replace(/^\/scim\/v2/, '');
-  if (/^\/(ServiceProviderConfig|ResourceTypes|Schemas)(\/|$)/.test(path)) return undefined;
-  if (/^\/Me(\/|$)/.test(path)) return 'scim:me';
-  if (request.method === 'GET' || request.method === 'HEAD' || /\/\.search$/.test(path)) return 'scim:read';
-  return 'scim:write';
+/** The route of a request relative to the SCIM base (`/Users/:id`), or its path when no route matched (404). */
+function routeOf(request: FastifyRequest, prefix: string): string {
+  const route = request.routeOptions.url ?? request.url.replace(/\?.*$/, '');
+  return route.startsWith(prefix) ? route.slice(prefix.length) : route;
 }
 
 /** What a rendered resource needs loaded: members and groups are computed and can be large. */
@@ -115,25 +112,30 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
 
   app.setNotFoundHandler((_request, reply) => send(reply, 404, scimErrorBody(404, 'No such SCIM endpoint.')));
 
+  // Every request is authorized by the permission matrix (core permissions.ts): its route names the action.
   app.addHook('onRequest', async (request, reply) => {
-    const principal = await options.authenticate(request.headers.authorization);
+    const principal = await options.authenticate(request.headers.authorization, request.log);
     if (!principal) {
+      // RFC 6750 §3.1: why a token is invalid is not the caller's business (the reason is logged at debug level).
       const invalid = request.headers.authorization !== undefined;
       reply.header('www-authenticate', invalid ? 'Bearer realm="meridian", error="invalid_token"' : 'Bearer realm="meridian"');
-      return send(reply, 401, scimErrorBody(401, 'Authentication is required: send a valid bearer token.'));
+      return send(reply, 401, scimErrorBody(401, invalid ? 'Invalid token.' : 'Authentication is required: send a bearer token.'));
     }
-    if (principal.kind !== 'tenant') {
-      return send(
-        reply,
-        403,
-        scimErrorBody(403, 'SCIM needs a tenant token; platform tokens administer tenants through the CLI and GraphQL.'),
-      );
+    const decision = decideAuthorization(principal, scimActionOf(request.method, routeOf(request, app.prefix)));
+    if (!decision.allowed) {
+      if (decision.reason === 'level') {
+        return send(
+          reply,
+          403,
+          scimErrorBody(403, 'SCIM needs a tenant token; platform and community tokens administer tenants through the CLI and GraphQL.'),
+        );
+      }
+      if (decision.scope !== undefined) {
+        reply.header('www-authenticate', `Bearer realm="meridian", error="insufficient_scope", scope="${decision.scope}"`);
+      }
+      return send(reply, 403, scimErrorBody(403, decision.message));
     }
-    const needed = neededScope(request);
-    if (needed !== undefined && !hasScope(principal, needed)) {
-      reply.header('www-authenticate', `Bearer realm="meridian", error="insufficient_scope", scope="${needed}"`);
-      return send(reply, 403, scimErrorBody(403, `This token lacks the '${needed}' scope.`));
-    }
+    if (principal.kind !== 'tenant') throw new TypeError('every SCIM action is a tenant action');
     request.scimPrincipal = principal;
   });
 

@@ -30,6 +30,7 @@ export {
   type VerifyAuditChainOptions,
   verifyAuditChain,
 } from './audit/verify-audit-chain.js';
+export { PostgresIssuerStore } from './auth/postgres-issuer-store.js';
 export { isUuid, PostgresDirectoryStore } from './directory/postgres-directory-store.js';
 export {
   acquireEmbeddedDatabase,

@@ -23,6 +23,8 @@ export type EventType =
   | 'schema.deleted'
   | 'token.created'
   | 'token.revoked'
+  | 'issuer.created'
+  | 'issuer.deleted'
   | 'auth.failed';
 
 /** Every event type, for docs and exhaustive tests. */
@@ -48,11 +50,13 @@ export const EVENT_TYPES: readonly EventType[] = [
   'schema.deleted',
   'token.created',
   'token.revoked',
+  'issuer.created',
+  'issuer.deleted',
   'auth.failed',
 ];
 
 /** The kinds of resource an event can be about. */
-export type EventResourceType = ResourceKind | 'Community' | 'Tenant' | 'Token' | 'Schema' | 'Target';
+export type EventResourceType = ResourceKind | 'Community' | 'Tenant' | 'Token' | 'Schema' | 'Issuer' | 'Target';
 
 /**
  * A change, written in the same transaction as the change itself: once to the

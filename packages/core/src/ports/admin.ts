@@ -1,12 +1,17 @@
 import type { ApiToken, Community, RequestContext, Scope, Tenant } from '../tenancy/model.js';
+import type { Role } from '../tenancy/roles.js';
 
 /** Input of a new API token. */
 export interface TokenRequest {
   name: string;
-  /** Null for a platform token. */
+  /** The tenant of a tenant token; null for a community or platform token. */
   tenantId: string | null;
+  /** The community of a community token (then `tenantId` is null). */
+  communityId?: string | null;
   /** For an end-user token: the id or userName of its User in the tenant. */
   user?: string;
+  /** The role the token is issued for; `scopes` are then that role's. */
+  role?: Role;
   scopes: Scope[];
   expiresAt: Date | null;
 }
@@ -42,7 +47,12 @@ export interface AdminStore {
   findTenant(slugOrId: string): Promise<Tenant | undefined>;
   listTenants(page: PageRequest, filter?: { communityId?: string; tenantId?: string }): Promise<Page<Tenant>>;
   issueToken(request: TokenRequest, context: RequestContext): Promise<IssuedToken>;
+  /** The tokens of a tenant, or the platform tokens when `tenantId` is null. */
   listTokens(tenantId: string | null): Promise<ApiToken[]>;
+  /** The tokens of a community (not those of its tenants). */
+  listCommunityTokens(communityId: string): Promise<ApiToken[]>;
+  /** One token by id, live or not; undefined when there is none. */
+  findToken(id: string): Promise<ApiToken | undefined>;
   revokeToken(id: string, context: RequestContext): Promise<ApiToken | undefined>;
   /** Resolves a bearer secret to its live token (not revoked, not expired), recording its use. */
   authenticate(secret: string): Promise<ApiToken | undefined>;

@@ -4,6 +4,7 @@ import type { Clock } from '../ports/clock.js';
 import {
   type ApiToken,
   type Community,
+  hasScope,
   isValidSlug,
   type Principal,
   type RequestContext,
@@ -11,6 +12,8 @@ import {
   type Scope,
   type Tenant,
 } from './model.js';
+import { type Action, authorize, decideAuthorization, type ResourceContext, resourceOfTenant } from './permissions.js';
+import { type PrincipalLevel, parseRole, ROLE_DEFINITIONS, type Role } from './roles.js';
 
 const MAX_PAGE = 500;
 
@@ -54,7 +57,40 @@ export function checkPage(page: PageRequest): PageRequest {
   return page;
 }
 
-/** Administration of communities, tenants and tokens, with validation and authorization. */
+/** What a token is for: a tenant, or a community, or (neither) the platform. */
+export interface TokenOwner {
+  tenant?: string | null | undefined;
+  community?: string | null | undefined;
+}
+
+/** Input of {@link AdminService.issueToken}: a role or explicit scopes, for a tenant, a community or the platform. */
+export interface IssueTokenValues extends TokenOwner {
+  /** Comma-separated or listed scopes; give these or `role`. */
+  scopes?: string | string[] | undefined;
+  /** A role name (`provisioner`, …); the token gets exactly that role's scopes. */
+  role?: string | undefined;
+  name?: string | undefined;
+  expiresInDays?: number | undefined;
+  /** For an end user's `/Me` token: the id or userName of their User. */
+  user?: string | undefined;
+}
+
+const present = (value: string | null | undefined): value is string => value !== undefined && value !== null && value.trim() !== '';
+
+/**
+ * Whether `principal` may put `scope` on a token it issues. Least privilege:
+ * nobody hands out what they do not hold, except that a community admin
+ * staffs its community's tenants (every scope but `admin`) and a tenant's
+ * admin may bind an end user of its tenant to `/Me`.
+ */
+function mayGrant(principal: Principal, scope: Scope): boolean {
+  if (hasScope(principal, 'admin')) return true;
+  if (scope === 'admin') return false;
+  if (principal.kind === 'community') return true;
+  return principal.scopes.includes(scope) || (principal.kind === 'tenant' && scope === 'scim:me');
+}
+
+/** Administration of communities, tenants and tokens, with validation; every decision goes through {@link authorize}. */
 export class AdminService {
   constructor(
     private readonly store: AdminStore,
@@ -63,44 +99,57 @@ export class AdminService {
 
   /** Creates a community (platform admins only). */
   async createCommunity(principal: Principal, values: { slug: string; name: string }, context: RequestContext): Promise<Community> {
-    requirePlatform(principal);
+    authorize(principal, 'community.create', {});
     const slug = requireSlug(values.slug, 'slug');
     const name = requireName(values.name, 'name');
     return this.store.createCommunity({ slug, name }, context);
   }
 
-  /** Creates a tenant in an existing community (platform admins only). */
+  /** Creates a tenant in an existing community (platform admins, and community admins in their own community). */
   async createTenant(
     principal: Principal,
     values: { slug: string; name: string; community: string },
     context: RequestContext,
   ): Promise<Tenant> {
-    requirePlatform(principal);
+    authorize(principal, 'tenant.create');
     const slug = requireSlug(values.slug, 'slug');
     const name = requireName(values.name, 'name');
-    const community = await this.store.findCommunity(values.community);
-    if (!community) {
-      throw new MeridianError('NOT_FOUND', `Community '${values.community}' not found.`, { field: 'community' });
-    }
+    const community = await this.authorizeCommunity(principal, 'tenant.create', values.community);
     return this.store.createTenant({ slug, name, communityId: community.id }, context);
   }
 
-  /** Issues a token for a tenant (by slug or id), or a platform token when `tenant` is null. */
-  async issueToken(
-    principal: Principal,
-    values: { tenant: string | null; scopes: string | string[]; name?: string; expiresInDays?: number; user?: string },
-    context: RequestContext,
-  ): Promise<IssuedToken> {
-    const tenant = values.tenant === null ? null : await this.visibleTenant(principal, values.tenant);
-    if (tenant === null) requirePlatform(principal);
-    else requireTenantAdmin(principal, tenant.id);
-    const scopes = parseScopes(values.scopes);
-    if (tenant !== null && scopes.includes('admin')) {
+  /**
+   * Issues a token for a tenant or a community (by slug or id), or a platform
+   * token when neither is given; for a role (its scopes) or explicit scopes.
+   */
+  async issueToken(principal: Principal, values: IssueTokenValues, context: RequestContext): Promise<IssuedToken> {
+    authorize(principal, 'token.manage');
+    const { level, tenant, community } = await this.tokenOwner(principal, values, 'token.manage');
+    const hasScopes =
+      values.scopes !== undefined && (Array.isArray(values.scopes) ? values.scopes.length > 0 : values.scopes.trim() !== '');
+    let role: Role | undefined;
+    if (present(values.role)) {
+      if (hasScopes) throw new MeridianError('INVALID_INPUT', 'Give a role or scopes, not both.', { field: 'role' });
+      role = parseRole(values.role);
+      const roleLevel = ROLE_DEFINITIONS[role].level;
+      if (roleLevel !== level) {
+        throw new MeridianError('INVALID_INPUT', `The role '${role}' is for ${roleLevel} tokens, not ${level} tokens.`, { field: 'role' });
+      }
+    }
+    const scopes = role ? [...ROLE_DEFINITIONS[role].scopes] : parseScopes(values.scopes ?? []);
+    if (level !== 'platform' && scopes.includes('admin')) {
       throw new MeridianError('INVALID_INPUT', "The 'admin' scope is only for platform tokens.", { field: 'scopes' });
+    }
+    if (level === 'community' && scopes.some((s) => s.startsWith('scim:'))) {
+      throw new MeridianError('INVALID_INPUT', 'SCIM scopes need a tenant token: SCIM works inside one tenant.', { field: 'scopes' });
+    }
+    const ungrantable = scopes.find((scope) => !mayGrant(principal, scope));
+    if (ungrantable !== undefined) {
+      throw new MeridianError('FORBIDDEN', `This token cannot grant the '${ungrantable}' scope.`, { field: role ? 'role' : 'scopes' });
     }
     // Least privilege: an end user's token does /Me and nothing else, and only an end user's token does /Me.
     const user = values.user?.trim();
-    if (user !== undefined && user !== '' && (tenant === null || scopes.length !== 1 || scopes[0] !== 'scim:me')) {
+    if (user !== undefined && user !== '' && (tenant === undefined || scopes.length !== 1 || scopes[0] !== 'scim:me')) {
       throw new MeridianError('INVALID_INPUT', "A token for a user is a tenant token with exactly the 'scim:me' scope.", {
         field: 'scopes',
       });
@@ -115,29 +164,31 @@ export class AdminService {
       }
       expiresAt = new Date(this.clock.now().getTime() + values.expiresInDays * 86_400_000);
     }
-    const name = requireName(values.name ?? `${tenant?.slug ?? 'platform'} token`, 'name');
-    const request: TokenRequest = { name, tenantId: tenant?.id ?? null, scopes, expiresAt };
+    const name = requireName(values.name ?? `${tenant?.slug ?? community?.slug ?? 'platform'} token`, 'name');
+    const request: TokenRequest = { name, tenantId: tenant?.id ?? null, communityId: community?.id ?? null, scopes, expiresAt };
+    if (role !== undefined) request.role = role;
     if (user !== undefined && user !== '') request.user = user;
     return this.store.issueToken(request, context);
   }
 
-  /** Lists the tokens of a tenant, or the platform tokens when `tenant` is null. */
-  async listTokens(principal: Principal, tenant: string | null): Promise<ApiToken[]> {
-    if (tenant === null) {
-      requirePlatform(principal);
-      return this.store.listTokens(null);
-    }
-    const found = await this.visibleTenant(principal, tenant);
-    requireTenantAdmin(principal, found.id);
-    return this.store.listTokens(found.id);
+  /** Lists the tokens of a tenant or a community, or the platform tokens when neither is given. */
+  async listTokens(principal: Principal, owner: TokenOwner): Promise<ApiToken[]> {
+    authorize(principal, 'token.manage');
+    const { tenant, community } = await this.tokenOwner(principal, owner, 'token.manage');
+    if (tenant) return this.store.listTokens(tenant.id);
+    if (community) return this.store.listCommunityTokens(community.id);
+    return this.store.listTokens(null);
   }
 
-  /** Revokes a token; a tenant admin may only revoke its own tenant's tokens. */
+  /** Revokes a token in the principal's reach that it could have issued; NOT_FOUND for any other. */
   async revokeToken(principal: Principal, id: string, context: RequestContext): Promise<ApiToken> {
-    if (principal.kind !== 'platform') {
-      const own = await this.store.listTokens(principal.tenantId);
-      if (!own.some((t) => t.id === id)) throw new MeridianError('NOT_FOUND', `Token '${id}' not found.`);
+    authorize(principal, 'token.manage');
+    const token = await this.store.findToken(id);
+    if (!token || !decideAuthorization(principal, 'token.manage', await this.resourceOfToken(token)).allowed) {
+      throw new MeridianError('NOT_FOUND', `Token '${id}' not found.`);
     }
+    const kept = token.scopes.find((scope) => !mayGrant(principal, scope));
+    if (kept !== undefined) throw new MeridianError('FORBIDDEN', `This token cannot revoke a token holding the '${kept}' scope.`);
     const revoked = await this.store.revokeToken(id, context);
     if (!revoked) throw new MeridianError('NOT_FOUND', `Token '${id}' not found.`);
     return revoked;
@@ -146,9 +197,11 @@ export class AdminService {
   /** Lists communities visible to the principal. */
   async listCommunities(principal: Principal, page: PageRequest): Promise<Page<Community>> {
     checkPage(page);
+    authorize(principal, 'community.read');
     if (principal.kind === 'platform') return this.store.listCommunities(page);
-    const tenant = await this.store.findTenant(principal.tenantId);
-    const community = tenant ? await this.store.findCommunity(tenant.communityId) : undefined;
+    const communityId =
+      principal.kind === 'community' ? principal.communityId : (await this.store.findTenant(principal.tenantId))?.communityId;
+    const community = communityId === undefined ? undefined : await this.store.findCommunity(communityId);
     const items = community && page.after === undefined && page.first > 0 ? [community] : [];
     return { items, cursors: items.map((c) => c.id), totalCount: community ? 1 : 0, endCursor: null, hasNextPage: false };
   }
@@ -156,46 +209,78 @@ export class AdminService {
   /** Lists tenants visible to the principal, optionally within one community. */
   async listTenants(principal: Principal, page: PageRequest, community?: string): Promise<Page<Tenant>> {
     checkPage(page);
-    let communityId: string | undefined;
+    authorize(principal, 'tenant.read');
+    const none: Page<Tenant> = { items: [], cursors: [], totalCount: 0, endCursor: null, hasNextPage: false };
+    const filter: { communityId?: string; tenantId?: string } = {};
     if (community !== undefined) {
       const found = await this.store.findCommunity(community);
-      if (!found) return { items: [], cursors: [], totalCount: 0, endCursor: null, hasNextPage: false };
-      communityId = found.id;
+      if (!found) return none;
+      filter.communityId = found.id;
     }
-    const filter: { communityId?: string; tenantId?: string } = {};
-    if (communityId !== undefined) filter.communityId = communityId;
+    if (principal.kind === 'community') {
+      if (filter.communityId !== undefined && filter.communityId !== principal.communityId) return none;
+      filter.communityId = principal.communityId;
+    }
     if (principal.kind === 'tenant') filter.tenantId = principal.tenantId;
     return this.store.listTenants(page, filter);
   }
 
-  /** Finds a tenant the principal may administer (platform admin, or the tenant's own admin token). */
-  async authorizeTenantAdmin(principal: Principal, slugOrId: string): Promise<Tenant> {
-    const tenant = await this.visibleTenant(principal, slugOrId);
-    requireTenantAdmin(principal, tenant.id);
-    return tenant;
-  }
-
   /**
-   * Finds a tenant the principal may see. A tenant token asking for another
-   * tenant gets NOT_FOUND, so that existence does not leak.
+   * Finds a tenant (slug or id) and authorizes `action` on it: FORBIDDEN when
+   * the principal may not take the action at all, NOT_FOUND when the tenant
+   * does not exist or is out of its reach, so that existence does not leak.
    */
-  async visibleTenant(principal: Principal, slugOrId: string): Promise<Tenant> {
+  async authorizeTenant(principal: Principal, action: Action, slugOrId: string): Promise<Tenant> {
+    authorize(principal, action);
     const tenant = await this.store.findTenant(slugOrId);
-    if (!tenant || (principal.kind === 'tenant' && principal.tenantId !== tenant.id)) {
+    if (!tenant || !decideAuthorization(principal, action, resourceOfTenant(tenant)).allowed) {
       throw new MeridianError('NOT_FOUND', `Tenant '${slugOrId}' not found.`, { field: 'tenant' });
     }
     return tenant;
   }
-}
 
-function requirePlatform(principal: Principal): void {
-  if (principal.kind !== 'platform' || !principal.scopes.includes('admin')) {
-    throw new MeridianError('FORBIDDEN', 'This operation needs a platform admin token.');
+  /** Finds a community (slug or id) and authorizes `action` on it, like {@link authorizeTenant}. */
+  async authorizeCommunity(principal: Principal, action: Action, slugOrId: string): Promise<Community> {
+    authorize(principal, action);
+    const community = await this.store.findCommunity(slugOrId);
+    if (!community || !decideAuthorization(principal, action, { communityId: community.id }).allowed) {
+      throw new MeridianError('NOT_FOUND', `Community '${slugOrId}' not found.`, { field: 'community' });
+    }
+    return community;
   }
-}
 
-function requireTenantAdmin(principal: Principal, tenantId: string): void {
-  if (principal.kind === 'platform' && principal.scopes.includes('admin')) return;
-  if (principal.kind === 'tenant' && principal.tenantId === tenantId && principal.scopes.includes('graphql:write')) return;
-  throw new MeridianError('FORBIDDEN', 'This operation needs an admin token for the tenant.');
+  /** Finds a tenant whose settings the principal may change (`settings.write`). */
+  async authorizeTenantAdmin(principal: Principal, slugOrId: string): Promise<Tenant> {
+    return this.authorizeTenant(principal, 'settings.write', slugOrId);
+  }
+
+  /** Finds a tenant the principal may see (`tenant.read`); NOT_FOUND for one out of its reach. */
+  async visibleTenant(principal: Principal, slugOrId: string): Promise<Tenant> {
+    return this.authorizeTenant(principal, 'tenant.read', slugOrId);
+  }
+
+  /** The resource a tenant's, a community's or a platform token belongs to. */
+  private async resourceOfToken(token: ApiToken): Promise<ResourceContext> {
+    if (token.tenantId !== null) {
+      const tenant = await this.store.findTenant(token.tenantId);
+      return tenant ? resourceOfTenant(tenant) : { tenantId: token.tenantId };
+    }
+    return token.communityId !== null ? { communityId: token.communityId } : {};
+  }
+
+  /** Resolves who a token (or a list of them) is for, authorizing `action` there. */
+  private async tokenOwner(
+    principal: Principal,
+    owner: TokenOwner,
+    action: Action,
+  ): Promise<{ level: PrincipalLevel; tenant?: Tenant; community?: Community }> {
+    if (present(owner.tenant) && present(owner.community)) {
+      throw new MeridianError('INVALID_INPUT', 'A token belongs to a tenant or to a community, not both.', { field: 'community' });
+    }
+    if (present(owner.tenant)) return { level: 'tenant', tenant: await this.authorizeTenant(principal, action, owner.tenant) };
+    if (present(owner.community))
+      return { level: 'community', community: await this.authorizeCommunity(principal, action, owner.community) };
+    authorize(principal, action, {});
+    return { level: 'platform' };
+  }
 }

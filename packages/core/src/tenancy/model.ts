@@ -1,3 +1,5 @@
+import type { Role } from './roles.js';
+
 /** A community of interest: a group of tenants sharing a global directory. */
 export interface Community {
   id: string;
@@ -16,22 +18,38 @@ export interface Tenant {
 }
 
 /**
- * Scopes an API token may carry. `scim:me` is the end user's: read and
- * self-service edits of their own User through `/Me`, nothing else.
+ * Scopes a token may carry; roles ({@link Role}) are named bundles of them.
+ * `scim:me` is the end user's: read and self-service edits of their own User
+ * through `/Me`, nothing else. `directory:read` reads users and groups in the
+ * token's reach without administering anything; `audit:read` reads the audit
+ * log; `admin` (platform tokens only) holds every scope.
  */
-export type Scope = 'scim:read' | 'scim:write' | 'scim:me' | 'graphql:read' | 'graphql:write' | 'admin';
+export type Scope = 'scim:read' | 'scim:write' | 'scim:me' | 'graphql:read' | 'graphql:write' | 'directory:read' | 'audit:read' | 'admin';
 
-/** Every scope, in a stable order. */
-export const SCOPES: readonly Scope[] = ['scim:read', 'scim:write', 'scim:me', 'graphql:read', 'graphql:write', 'admin'];
+/** Every scope, in a stable order: the one list of them. */
+export const SCOPES: readonly Scope[] = [
+  'scim:read',
+  'scim:write',
+  'scim:me',
+  'graphql:read',
+  'graphql:write',
+  'directory:read',
+  'audit:read',
+  'admin',
+];
 
 /** An API token as listed (never with its secret). */
 export interface ApiToken {
   id: string;
   name: string;
-  /** Null for a platform token. */
+  /** The tenant of a tenant token; null for a community or platform token. */
   tenantId: string | null;
+  /** The community of a community token; null otherwise. */
+  communityId: string | null;
   /** The User an end-user token belongs to (`scim:me`); null otherwise. */
   userId: string | null;
+  /** The role the token was issued for, when it was issued for one (its scopes are then the role's). */
+  role: Role | null;
   scopes: Scope[];
   /** The first characters of the token, to recognise it in lists. */
   prefix: string;
@@ -41,9 +59,14 @@ export interface ApiToken {
   lastUsedAt: Date | null;
 }
 
-/** Who is calling: resolved from a bearer token. */
+/**
+ * Who is calling: resolved from a bearer token. `kind` is where the caller
+ * acts: everywhere, across one community, or inside one tenant. Decisions on
+ * what it may do are taken by `authorize` (permissions.ts), never ad hoc.
+ */
 export type Principal =
   | { kind: 'platform'; tokenId: string; scopes: Scope[] }
+  | { kind: 'community'; tokenId: string; communityId: string; scopes: Scope[] }
   | { kind: 'tenant'; tokenId: string; tenantId: string; scopes: Scope[]; userId?: string };
 
 /** The actor recorded in audit entries. */

@@ -1,4 +1,4 @@
-import { hasScope, MeridianError, type Principal, parseScimFilter } from '@meridian/core';
+import { authorize, MeridianError, parseScimFilter, resourceOfTenant } from '@meridian/core';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphqlContext } from '../context.js';
 import { CommunityConnection, GroupConnection, TenantConnection, UserConnection } from '../types/connections.js';
@@ -6,9 +6,7 @@ import { CommunityNode, IssuedTokenNode, TenantNode, TokenNode } from '../types/
 import { toCommunityNode, toConnection, toGroupNode, toTenantNode, toTokenNode, toUserNode } from './mapping.js';
 import { contextOf } from './request-context.js';
 
-function requireRead(principal: Principal): void {
-  if (!hasScope(principal, 'graphql:read')) throw new MeridianError('FORBIDDEN', "This token lacks the 'graphql:read' scope.");
-}
+// Every check below is `authorize` (core permissions.ts), inside the services or here; docs/security.md lists them.
 
 @Resolver(() => CommunityNode)
 export class CommunityResolver {
@@ -18,7 +16,6 @@ export class CommunityResolver {
     @Arg('first', () => Int, { defaultValue: 50 }) first: number,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
   ) {
-    requireRead(ctx.principal);
     const page = await ctx.services.admin.listCommunities(ctx.principal, { first, after: after ?? undefined });
     return toConnection(page, toCommunityNode);
   }
@@ -32,6 +29,11 @@ export class CommunityResolver {
   ) {
     const page = await ctx.services.admin.listTenants(ctx.principal, { first, after: after ?? undefined }, community.id);
     return toConnection(page, toTenantNode);
+  }
+
+  @FieldResolver(() => [TokenNode], { description: 'API tokens of this community, not of its tenants (platform or community admins).' })
+  async tokens(@Root() community: CommunityNode, @Ctx() ctx: GraphqlContext) {
+    return (await ctx.services.admin.listTokens(ctx.principal, { community: community.id })).map(toTokenNode);
   }
 
   @Mutation(() => CommunityNode, { description: 'Creates a community (platform admin).' })
@@ -49,14 +51,12 @@ export class TenantResolver {
     @Arg('after', () => String, { nullable: true }) after?: string | null,
     @Arg('community', () => String, { nullable: true }) community?: string | null,
   ) {
-    requireRead(ctx.principal);
     const page = await ctx.services.admin.listTenants(ctx.principal, { first, after: after ?? undefined }, community ?? undefined);
     return toConnection(page, toTenantNode);
   }
 
   @Query(() => TenantNode, { description: 'One tenant by slug or id.' })
   async tenant(@Ctx() ctx: GraphqlContext, @Arg('slug', () => String) slug: string) {
-    requireRead(ctx.principal);
     return toTenantNode(await ctx.services.admin.visibleTenant(ctx.principal, slug));
   }
 
@@ -76,6 +76,7 @@ export class TenantResolver {
     @Arg('after', () => String, { nullable: true }) after?: string | null,
     @Arg('filter', () => String, { nullable: true }) filter?: string | null,
   ) {
+    authorize(ctx.principal, 'directory.read', resourceOfTenant(tenant));
     const page = await ctx.services.resources.page(
       tenant.id,
       'User',
@@ -93,6 +94,7 @@ export class TenantResolver {
     @Arg('after', () => String, { nullable: true }) after?: string | null,
     @Arg('filter', () => String, { nullable: true }) filter?: string | null,
   ) {
+    authorize(ctx.principal, 'directory.read', resourceOfTenant(tenant));
     const page = await ctx.services.resources.page(
       tenant.id,
       'Group',
@@ -102,12 +104,12 @@ export class TenantResolver {
     return toConnection(page, toGroupNode);
   }
 
-  @FieldResolver(() => [TokenNode], { description: 'API tokens of this tenant (tenant or platform admins).' })
+  @FieldResolver(() => [TokenNode], { description: 'API tokens of this tenant (tenant, community or platform admins).' })
   async tokens(@Root() tenant: TenantNode, @Ctx() ctx: GraphqlContext) {
-    return (await ctx.services.admin.listTokens(ctx.principal, tenant.id)).map(toTokenNode);
+    return (await ctx.services.admin.listTokens(ctx.principal, { tenant: tenant.id })).map(toTokenNode);
   }
 
-  @Mutation(() => TenantNode, { description: 'Creates a tenant in a community (platform admin).' })
+  @Mutation(() => TenantNode, { description: 'Creates a tenant in a community (platform admin, or the community’s admin).' })
   async createTenant(
     @Ctx() ctx: GraphqlContext,
     @Arg('slug', () => String) slug: string,
@@ -117,22 +119,40 @@ export class TenantResolver {
     return toTenantNode(await ctx.services.admin.createTenant(ctx.principal, { slug, name, community }, contextOf(ctx)));
   }
 
-  @Mutation(() => IssuedTokenNode, { description: 'Issues an API token for a tenant; the secret is returned only here.' })
+  @Mutation(() => IssuedTokenNode, {
+    description:
+      'Issues an API token for a tenant or a community (neither: a platform token), for a role or explicit scopes; the secret is returned only here.',
+  })
   async createToken(
     @Ctx() ctx: GraphqlContext,
-    @Arg('tenant', () => String) tenant: string,
-    @Arg('scopes', () => [String]) scopes: string[],
+    @Arg('tenant', () => String, { nullable: true, description: 'Tenant slug or id.' }) tenant?: string | null,
+    @Arg('community', () => String, { nullable: true, description: 'Community slug or id, for a community token.' })
+    community?: string | null,
+    @Arg('role', () => String, {
+      nullable: true,
+      description: 'A role (provisioner, office_admin, auditor, end_user, community_admin, hr_reader, relying_party, platform_admin).',
+    })
+    role?: string | null,
+    @Arg('scopes', () => [String], { nullable: true, description: 'Explicit scopes, instead of a role.' }) scopes?: string[] | null,
     @Arg('name', () => String, { nullable: true }) name?: string | null,
     @Arg('expiresInDays', () => Int, { nullable: true }) expiresInDays?: number | null,
     @Arg('user', () => String, {
       nullable: true,
-      description: "For an end user's /Me token (scopes [scim:me]): their User's id or userName.",
+      description: "For an end user's /Me token (role end_user, or scopes [scim:me]): their User's id or userName.",
     })
     user?: string | null,
   ) {
     const issued = await ctx.services.admin.issueToken(
       ctx.principal,
-      { tenant, scopes, ...(name ? { name } : {}), ...(expiresInDays ? { expiresInDays } : {}), ...(user ? { user } : {}) },
+      {
+        tenant: tenant ?? null,
+        community: community ?? null,
+        ...(role ? { role } : {}),
+        ...(scopes ? { scopes } : {}),
+        ...(name ? { name } : {}),
+        ...(expiresInDays ? { expiresInDays } : {}),
+        ...(user ? { user } : {}),
+      },
       contextOf(ctx),
     );
     return { token: issued.token, record: toTokenNode(issued.record) };

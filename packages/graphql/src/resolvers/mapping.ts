@@ -25,6 +25,7 @@ export function toTokenNode(t: ApiToken): TokenNode {
     name: t.name,
     prefix: t.prefix,
     scopes: t.scopes,
+    role: t.role,
     createdAt: t.createdAt,
     expiresAt: t.expiresAt,
     revokedAt: t.revokedAt,

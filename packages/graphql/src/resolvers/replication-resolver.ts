@@ -42,7 +42,7 @@ function kindOf(kind: string): ResourceKind {
 export class ReplicationResolver {
   @FieldResolver(() => [ReplicationTargetNode], { description: "The tenant's replication targets." })
   async replicationTargets(@Root() tenant: TenantNode, @Ctx() ctx: GraphqlContext) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant.id);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.read', tenant.id);
     return (await engineOf(ctx).targets.list(found.id)).map(toTargetNode);
   }
 
@@ -50,7 +50,7 @@ export class ReplicationResolver {
     description: 'Per target: pending, delivered, failed, dead-lettered and skipped resources.',
   })
   async replicationCounts(@Root() tenant: TenantNode, @Ctx() ctx: GraphqlContext) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant.id);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.read', tenant.id);
     return engineOf(ctx).statusCounts(found.id);
   }
 
@@ -62,7 +62,7 @@ export class ReplicationResolver {
     @Arg('includeReplayed', () => Boolean, { defaultValue: false }) includeReplayed?: boolean,
     @Arg('limit', () => Int, { defaultValue: 100 }) limit?: number,
   ) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant.id);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.read', tenant.id);
     const letters = await engineOf(ctx).deadLetters(found.id, {
       ...(target ? { target } : {}),
       includeReplayed: includeReplayed ?? false,
@@ -73,7 +73,7 @@ export class ReplicationResolver {
 
   @FieldResolver(() => Int, { description: 'Seconds a SCIM write waits for its deliveries when the client sends no Prefer: wait.' })
   async replicationWaitSeconds(@Root() tenant: TenantNode, @Ctx() ctx: GraphqlContext) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant.id);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.read', tenant.id);
     return engineOf(ctx).waitPolicy(found.id);
   }
 
@@ -84,7 +84,7 @@ export class ReplicationResolver {
     @Arg('kind', () => String, { description: 'User or Group.' }) kind: string,
     @Arg('id', () => ID) id: string,
   ) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.read', tenant);
     return engineOf(ctx).resourceStatus(found.id, kindOf(kind), id);
   }
 
@@ -94,7 +94,7 @@ export class ReplicationResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('input', () => ReplicationTargetInputType) input: ReplicationTargetInputType,
   ) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
     const values = plain(input);
     if (!values.name || !values.kind)
       throw new MeridianError('INVALID_INPUT', 'A new target needs a name and a kind.', { field: values.name ? 'kind' : 'name' });
@@ -108,7 +108,7 @@ export class ReplicationResolver {
     @Arg('target', () => String, { description: 'Target id or name.' }) target: string,
     @Arg('input', () => ReplicationTargetInputType) input: ReplicationTargetInputType,
   ) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
     return toTargetNode(await engineOf(ctx).targets.update(found.id, target, plain(input), contextOf(ctx)));
   }
 
@@ -118,7 +118,7 @@ export class ReplicationResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('target', () => String) target: string,
   ) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
     await engineOf(ctx).targets.delete(found.id, target, contextOf(ctx));
     return true;
   }
@@ -129,7 +129,7 @@ export class ReplicationResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('target', () => String) target: string,
   ) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
     return toTargetNode(await engineOf(ctx).targets.pause(found.id, target, contextOf(ctx)));
   }
 
@@ -139,7 +139,7 @@ export class ReplicationResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('target', () => String) target: string,
   ) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
     return toTargetNode(await engineOf(ctx).targets.resume(found.id, target, contextOf(ctx)));
   }
 
@@ -149,14 +149,14 @@ export class ReplicationResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('target', () => String) target: string,
   ) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
     const result = await engineOf(ctx).targets.test(found.id, target);
     return Object.assign(new ConnectionTestNode(), { ok: result.ok, message: result.message, latencyMs: result.latencyMs ?? null });
   }
 
   @Mutation(() => DeadLetterNode, { description: "Replays a dead letter: the resource's current state is queued for its target again." })
   async replayDeadLetter(@Ctx() ctx: GraphqlContext, @Arg('tenant', () => String) tenant: string, @Arg('id', () => ID) id: string) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
     return toDeadLetterNode(await engineOf(ctx).replay(found.id, id, contextOf(ctx)));
   }
 
@@ -167,7 +167,7 @@ export class ReplicationResolver {
     @Arg('target', () => String) target: string,
     @Arg('dryRun', () => Boolean, { defaultValue: true }) dryRun: boolean,
   ) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
     return toReconcileNode(await engineOf(ctx).reconcile(found.id, target, { dryRun }));
   }
 
@@ -177,7 +177,7 @@ export class ReplicationResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('seconds', () => Int) seconds: number,
   ) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
     return engineOf(ctx).setWaitPolicy(found.id, seconds, contextOf(ctx));
   }
 }

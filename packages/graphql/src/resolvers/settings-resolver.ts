@@ -14,18 +14,18 @@ function toNode(extension: SchemaExtension): SchemaExtensionNode {
   return extension as unknown as SchemaExtensionNode;
 }
 
-/** Per-tenant settings: custom schema extensions and the self-service policy (tenant or platform admins). */
+/** Per-tenant settings: custom schema extensions and the self-service policy (`settings.read`, `settings.write`). */
 @Resolver(() => TenantNode)
 export class TenantSettingsResolver {
   @FieldResolver(() => [SchemaExtensionNode], { description: "The tenant's custom SCIM schema extensions." })
   async schemaExtensions(@Root() tenant: TenantNode, @Ctx() ctx: GraphqlContext) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant.id);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'settings.read', tenant.id);
     return (await ctx.services.settings.extensions(found.id)).map(toNode);
   }
 
   @FieldResolver(() => SelfServicePolicyNode, { description: 'What end users may change on their own User through /Me.' })
   async selfServicePolicy(@Root() tenant: TenantNode, @Ctx() ctx: GraphqlContext) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant.id);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'settings.read', tenant.id);
     return ctx.services.settings.selfServicePolicy(found.id);
   }
 
@@ -35,7 +35,7 @@ export class TenantSettingsResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('extension', () => SchemaExtensionInput) extension: SchemaExtensionInput,
   ) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'settings.write', tenant);
     return toNode(await ctx.services.settings.createExtension(found.id, plain(extension), contextOf(ctx)));
   }
 
@@ -45,7 +45,7 @@ export class TenantSettingsResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('id', () => String) id: string,
   ) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'settings.write', tenant);
     await ctx.services.settings.deleteExtension(found.id, id, contextOf(ctx));
     return true;
   }
@@ -56,7 +56,7 @@ export class TenantSettingsResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('editableAttributes', () => [String]) editableAttributes: string[],
   ) {
-    const found = await ctx.services.admin.authorizeTenantAdmin(ctx.principal, tenant);
+    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'settings.write', tenant);
     return ctx.services.settings.setSelfServicePolicy(found.id, editableAttributes, contextOf(ctx));
   }
 }

@@ -163,6 +163,9 @@ export class TokenNode {
   @Field(() => [String])
   scopes!: string[];
 
+  @Field(() => String, { nullable: true, description: 'The role the token was issued for (its scopes are that role’s), if any.' })
+  role!: string | null;
+
   @Field(() => Date)
   createdAt!: Date;
 

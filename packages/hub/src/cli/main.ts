@@ -10,8 +10,12 @@ import {
   PLATFORM_CHAIN,
   type Principal,
   type RequestContext,
+  ROLES,
+  type TrustedIssuer,
 } from '@meridian/core';
 import { Command, Option } from 'commander';
+import { updateSecurityDoc } from '../auth/security-docs.js';
+import { openTrustedIssuers } from '../auth/trusted-issuers.js';
 import { ConfigError, type HubConfig, loadConfig, renderConfigurationReference } from '../config/config.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { serve } from './serve.js';
@@ -183,27 +187,44 @@ export function buildCli(): Command {
   const token = program.command('token').description('API tokens');
   token
     .command('create')
+    .description('issue a token for a role or explicit scopes (docs/security.md lists what each allows)')
     .option('--tenant <tenant>', 'tenant slug or id')
+    .option('--community <community>', 'community slug or id: a community token (community_admin, hr_reader, relying_party)')
     .option('--platform', 'a platform admin token instead of a tenant token')
-    .requiredOption(
+    .option('--role <role>', `a role: ${ROLES.join(', ')}`)
+    .option(
       '--scopes <scopes>',
-      'comma-separated: scim:read,scim:write,graphql:read,graphql:write; scim:me with --user; admin for platform tokens',
+      'instead of --role, comma-separated: scim:read,scim:write,graphql:read,graphql:write,directory:read,audit:read; scim:me with --user; admin for platform tokens',
     )
-    .option('--user <user>', "an end user's token for /Me: the id or userName of their User (scopes: scim:me)")
+    .option('--user <user>', "an end user's token for /Me: the id or userName of their User (role end_user)")
     .option('--name <name>', 'label shown in token lists')
     .option('--expires-in-days <days>', 'expire after this many days', (v) => Number(v))
     .addOption(json())
     .action(
       async (
-        flags: JsonFlag & { tenant?: string; platform?: boolean; scopes: string; user?: string; name?: string; expiresInDays?: number },
+        flags: JsonFlag & {
+          tenant?: string;
+          community?: string;
+          platform?: boolean;
+          role?: string;
+          scopes?: string;
+          user?: string;
+          name?: string;
+          expiresInDays?: number;
+        },
       ) => {
-        if (!flags.platform && !flags.tenant) throw new CliUsageError('Give --tenant <slug>, or --platform for a platform token.');
+        if ([flags.platform, flags.tenant, flags.community].filter(Boolean).length !== 1) {
+          throw new CliUsageError('Give one of --tenant <slug>, --community <slug>, or --platform for a platform token.');
+        }
+        if (!flags.role === !flags.scopes) throw new CliUsageError('Give --role <role> or --scopes <scopes>.');
         await withRuntime(async ({ admin }) => {
           const issued = await admin.issueToken(
             CLI_PRINCIPAL,
             {
-              tenant: flags.platform ? null : (flags.tenant ?? null),
-              scopes: flags.scopes,
+              tenant: flags.tenant ?? null,
+              community: flags.community ?? null,
+              ...(flags.role ? { role: flags.role } : {}),
+              ...(flags.scopes ? { scopes: flags.scopes } : {}),
               ...(flags.user ? { user: flags.user } : {}),
               ...(flags.name ? { name: flags.name } : {}),
               ...(flags.expiresInDays !== undefined ? { expiresInDays: flags.expiresInDays } : {}),
@@ -213,18 +234,19 @@ export function buildCli(): Command {
           print(
             flags,
             { token: issued.token, ...issued.record },
-            `Token (shown once, store it now):\n${issued.token}\nid ${issued.record.id}, scopes ${issued.record.scopes.join(',')}`,
+            `Token (shown once, store it now):\n${issued.token}\nid ${issued.record.id}, ${issued.record.role ? `role ${issued.record.role}, ` : ''}scopes ${issued.record.scopes.join(',')}`,
           );
         });
       },
     );
   token
     .command('list')
-    .option('--tenant <tenant>', 'tenant slug or id (platform tokens when omitted)')
+    .option('--tenant <tenant>', 'tenant slug or id (platform tokens when neither this nor --community is given)')
+    .option('--community <community>', "community slug or id: the community's own tokens")
     .addOption(json())
-    .action(async (flags: JsonFlag & { tenant?: string }) =>
+    .action(async (flags: JsonFlag & { tenant?: string; community?: string }) =>
       withRuntime(async ({ admin }) => {
-        const tokens = await admin.listTokens(CLI_PRINCIPAL, flags.tenant ?? null);
+        const tokens = await admin.listTokens(CLI_PRINCIPAL, { tenant: flags.tenant, community: flags.community });
         print(
           flags,
           tokens,
@@ -247,6 +269,95 @@ export function buildCli(): Command {
         print(flags, revoked, `Revoked token ${revoked.id}.`);
       }),
     );
+
+  const issuer = program.command('issuer').description('trusted JWT issuers: OAuth 2.0 / OIDC providers whose tokens the hub accepts');
+  issuer
+    .command('add')
+    .description('trust an issuer for one tenant or one community')
+    .option('--tenant <tenant>', 'tenant slug or id: its tokens act in this tenant')
+    .option('--community <community>', "community slug or id: its tokens act across this community's tenants")
+    .requiredOption('--issuer <url>', 'the exact iss of its tokens')
+    .requiredOption('--audience <aud>', 'the aud its tokens must carry')
+    .requiredOption('--jwks-uri <url>', 'where it publishes its keys (https; http only on localhost)')
+    .option('--algorithms <list>', 'allowed algorithms, comma-separated (default RS256,ES256,EdDSA; never none or HS*)')
+    .option('--roles-claim <claim>', 'the claim listing roles (default roles; a dotted path reaches into objects)')
+    .option('--tenant-claim <claim>', 'community issuers: the claim naming the tenant of tenant-level roles (default tenant)')
+    .option('--subject-claim <claim>', "the claim holding an end user's userName (default sub)")
+    .option('--role-map <map>', "claim value to role, e.g. 'hr=hr_reader,scim=provisioner' (default: role names map to themselves)")
+    .addOption(json())
+    .action(
+      async (
+        flags: JsonFlag & {
+          tenant?: string;
+          community?: string;
+          issuer: string;
+          audience: string;
+          jwksUri: string;
+          algorithms?: string;
+          rolesClaim?: string;
+          tenantClaim?: string;
+          subjectClaim?: string;
+          roleMap?: string;
+        },
+      ) =>
+        withRuntime(async (runtime) => {
+          const added = await openTrustedIssuers(runtime).service.add(
+            CLI_PRINCIPAL,
+            {
+              tenant: flags.tenant,
+              community: flags.community,
+              issuer: flags.issuer,
+              audience: flags.audience,
+              jwksUri: flags.jwksUri,
+              algorithms: flags.algorithms,
+              rolesClaim: flags.rolesClaim,
+              tenantClaim: flags.tenantClaim,
+              subjectClaim: flags.subjectClaim,
+              roleMap: flags.roleMap,
+            },
+            cliContext(),
+          );
+          print(flags, added, `Trusted ${added.issuer} (aud ${added.audience}) as ${added.id}.`);
+        }),
+    );
+  issuer
+    .command('list')
+    .option('--tenant <tenant>', 'only the issuers of this tenant')
+    .option('--community <community>', 'only the issuers of this community')
+    .addOption(json())
+    .action(async (flags: JsonFlag & { tenant?: string; community?: string }) =>
+      withRuntime(async (runtime) => {
+        const list = await openTrustedIssuers(runtime).service.list(CLI_PRINCIPAL, { tenant: flags.tenant, community: flags.community });
+        print(flags, list, list.map(describeIssuer).join('\n') || 'No trusted issuers.');
+      }),
+    );
+  issuer
+    .command('remove')
+    .argument('<id>', 'trusted issuer id')
+    .addOption(json())
+    .action(async (id: string, flags: JsonFlag) =>
+      withRuntime(async (runtime) => {
+        const removed = await openTrustedIssuers(runtime).service.remove(CLI_PRINCIPAL, id, cliContext());
+        print(flags, removed, `Removed ${removed.issuer} (${removed.id}); running hubs stop accepting its tokens within 30 seconds.`);
+      }),
+    );
+
+  program
+    .command('security')
+    .description('security reference')
+    .command('docs')
+    .description('write the role and permission tables of docs/security.md from the permission matrix')
+    .option('--out <file>', 'the file', 'docs/security.md')
+    .option('--check', 'fail when the file differs from the generated tables')
+    .action(async (flags: { out: string; check?: boolean }) => {
+      const current = await readFile(flags.out, 'utf8');
+      const text = updateSecurityDoc(current);
+      if (flags.check) {
+        if (current !== text) throw new CliUsageError(`${flags.out} is out of date: run \`pnpm meridian security docs\`.`);
+        return;
+      }
+      await writeFile(flags.out, text);
+    });
 
   registerTargetCommands(program, {
     withRuntime,
@@ -289,6 +400,14 @@ export function buildCli(): Command {
 
   addAuditCommands(program);
   return program;
+}
+
+function describeIssuer(i: TrustedIssuer): string {
+  const owner = i.tenantId ? `tenant ${i.tenantId}` : `community ${i.communityId}`;
+  const roles = Object.entries(i.roleMap)
+    .map(([value, role]) => `${value}=${role}`)
+    .join(',');
+  return `${i.id}\t${i.issuer}\taud ${i.audience}\t${owner}\t${i.algorithms.join(',')}\t${roles}`;
 }
 
 function redactUrl(url: string): string {

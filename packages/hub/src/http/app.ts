@@ -3,6 +3,7 @@ import { registerGraphql } from '@meridian/graphql';
 import type { JobQueue } from '@meridian/replication';
 import { scimPlugin } from '@meridian/scim';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { openTrustedIssuers } from '../auth/trusted-issuers.js';
 import type { HubConfig } from '../config/config.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { createAuthenticator } from './authenticator.js';
@@ -44,7 +45,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
 
-  const authenticate = createAuthenticator(runtime.adminStore, config.adminToken);
+  const issuers = openTrustedIssuers(runtime);
+  const authenticate = createAuthenticator(runtime.adminStore, config.adminToken, issuers.verifyJwt);
   // Before the SCIM and GraphQL routes, so their requests inherit the limit hooks.
   const rateLimits = await registerRateLimits(app, { ...config.rateLimits, redisUrl: config.redisUrl });
 
@@ -86,6 +88,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       admin: runtime.admin,
       resources: runtime.resources,
       settings: runtime.settings,
+      issuers: issuers.service,
       audit: runtime.audit,
       replication: runtime.replication,
     },

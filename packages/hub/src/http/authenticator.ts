@@ -1,31 +1,59 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AdminStore, Principal } from '@meridian/core';
+import { type JwtVerifier, looksLikeJwt } from '../auth/jwt-authenticator.js';
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
+/** Where refusals are logged: the request's logger. */
+export interface AuthLog {
+  debug(details: Record<string, unknown>, message: string): void;
+  warn(details: Record<string, unknown>, message: string): void;
+}
+
+/** Resolves an `Authorization` header to a principal, or undefined when it is missing or invalid. */
+export type Authenticate = (authorization: string | undefined, log?: AuthLog) => Promise<Principal | undefined>;
+
 /**
  * Resolves `Authorization: Bearer <token>` (RFC 6750 §2.1) to a principal:
- * the configured platform admin token, or a stored API token.
+ * the configured platform admin token, a stored API token (`mrd_…`), or a JWT
+ * from a trusted issuer. Why a token was refused is logged at debug level,
+ * without the token; the caller only ever learns "invalid token".
  */
-export function createAuthenticator(store: AdminStore, adminToken: string | undefined) {
+export function createAuthenticator(store: AdminStore, adminToken: string | undefined, verifyJwt?: JwtVerifier): Authenticate {
   const adminDigest = adminToken === undefined ? undefined : digest(adminToken);
-  return async (authorization: string | undefined): Promise<Principal | undefined> => {
+  return async (authorization, log) => {
     const match = authorization === undefined ? null : /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization);
     const secret = match?.[1];
-    if (!secret) return undefined;
+    if (!secret) {
+      if (authorization !== undefined) log?.debug({ reason: 'MALFORMED' }, 'bearer token refused');
+      return undefined;
+    }
     if (adminDigest && timingSafeEqual(digest(secret), adminDigest)) {
       return { kind: 'platform', tokenId: 'env:MERIDIAN_ADMIN_TOKEN', scopes: ['admin'] };
     }
+    if (verifyJwt && looksLikeJwt(secret)) {
+      const verified = await verifyJwt(secret);
+      if (verified.ok) return verified.principal;
+      // An unreachable key set is the operator's problem, not the caller's: say so louder.
+      const level = verified.reason === 'JWKS_UNAVAILABLE' ? 'warn' : 'debug';
+      log?.[level]({ reason: verified.reason, issuerId: verified.issuerId }, 'JWT bearer token refused');
+      return undefined;
+    }
     const token = await store.authenticate(secret);
-    if (!token) return undefined;
-    return token.tenantId === null
-      ? { kind: 'platform', tokenId: token.id, scopes: token.scopes }
-      : {
-          kind: 'tenant',
-          tokenId: token.id,
-          tenantId: token.tenantId,
-          scopes: token.scopes,
-          ...(token.userId ? { userId: token.userId } : {}),
-        };
+    if (!token) {
+      log?.debug({ reason: 'UNKNOWN_TOKEN' }, 'bearer token refused');
+      return undefined;
+    }
+    if (token.tenantId !== null) {
+      return {
+        kind: 'tenant',
+        tokenId: token.id,
+        tenantId: token.tenantId,
+        scopes: token.scopes,
+        ...(token.userId ? { userId: token.userId } : {}),
+      };
+    }
+    if (token.communityId !== null) return { kind: 'community', tokenId: token.id, communityId: token.communityId, scopes: token.scopes };
+    return { kind: 'platform', tokenId: token.id, scopes: token.scopes };
   };
 }

@@ -9,6 +9,7 @@ import {
   type Page,
   type PageRequest,
   type RequestContext,
+  type Role,
   type Scope,
   type Tenant,
   type TokenRequest,
@@ -32,7 +33,9 @@ export function hashTokenSecret(secret: string): string {
 interface TokenRow {
   id: string;
   tenant_id: string | null;
+  community_id: string | null;
   user_id: string | null;
+  role: string | null;
   name: string;
   prefix: string;
   scopes: string[];
@@ -46,7 +49,9 @@ function toToken(row: TokenRow): ApiToken {
   return {
     id: row.id,
     tenantId: row.tenant_id,
+    communityId: row.community_id,
     userId: row.user_id,
+    role: row.role as Role | null,
     name: row.name,
     prefix: row.prefix,
     scopes: row.scopes as Scope[],
@@ -204,7 +209,9 @@ export class PostgresAdminStore implements AdminStore {
       const row: TokenRow = {
         id: uuidv7(),
         tenant_id: request.tenantId,
+        community_id: request.communityId ?? null,
         user_id: userId,
+        role: request.role ?? null,
         name: request.name,
         prefix: token.slice(0, 10),
         scopes: request.scopes,
@@ -214,9 +221,21 @@ export class PostgresAdminStore implements AdminStore {
         last_used_at: null,
       };
       await em.execute(
-        `insert into api_token (id, tenant_id, user_id, name, prefix, secret_hash, scopes, created_at, expires_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [row.id, row.tenant_id, row.user_id, row.name, row.prefix, hashTokenSecret(token), pgArray(row.scopes), now, row.expires_at],
+        `insert into api_token (id, tenant_id, community_id, user_id, role, name, prefix, secret_hash, scopes, created_at, expires_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          row.id,
+          row.tenant_id,
+          row.community_id,
+          row.user_id,
+          row.role,
+          row.name,
+          row.prefix,
+          hashTokenSecret(token),
+          pgArray(row.scopes),
+          now,
+          row.expires_at,
+        ],
       );
       await recordEvent(
         em,
@@ -225,7 +244,14 @@ export class PostgresAdminStore implements AdminStore {
           tenantId: request.tenantId,
           resourceType: 'Token',
           resourceId: row.id,
-          after: { name: row.name, scopes: row.scopes, userId: row.user_id, expiresAt: row.expires_at?.toISOString() ?? null },
+          after: {
+            name: row.name,
+            scopes: row.scopes,
+            role: row.role,
+            communityId: row.community_id,
+            userId: row.user_id,
+            expiresAt: row.expires_at?.toISOString() ?? null,
+          },
         },
         context,
         now,
@@ -238,12 +264,25 @@ export class PostgresAdminStore implements AdminStore {
     const rows = await this.read((em) =>
       em.execute<TokenRow[]>(
         tenantId === null
-          ? 'select * from api_token where tenant_id is null order by created_at, id'
+          ? 'select * from api_token where tenant_id is null and community_id is null order by created_at, id'
           : 'select * from api_token where tenant_id = ? order by created_at, id',
         tenantId === null ? [] : [tenantId],
       ),
     );
     return rows.map(toToken);
+  }
+
+  async listCommunityTokens(communityId: string): Promise<ApiToken[]> {
+    const rows = await this.read((em) =>
+      em.execute<TokenRow[]>('select * from api_token where community_id = ? order by created_at, id', [communityId]),
+    );
+    return rows.map(toToken);
+  }
+
+  async findToken(id: string): Promise<ApiToken | undefined> {
+    if (!isUuid(id)) return undefined;
+    const [row] = await this.read((em) => em.execute<TokenRow[]>('select * from api_token where id = ?', [id]));
+    return row ? toToken(row) : undefined;
   }
 
   revokeToken(id: string, context: RequestContext): Promise<ApiToken | undefined> {

@@ -3,6 +3,7 @@ import { Migration20261126000000_initial } from './Migration20261126000000_initi
 import { Migration20261126100000_search_indexes } from './Migration20261126100000_search_indexes.js';
 import { Migration20261126200000_tenant_schema } from './Migration20261126200000_tenant_schema.js';
 import { Migration20261126300000_row_level_security } from './Migration20261126300000_row_level_security.js';
+import { Migration20261126310000_trusted_issuers } from './Migration20261126310000_trusted_issuers.js';
 import { Migration20261126320000_audit_checkpoints } from './Migration20261126320000_audit_checkpoints.js';
 import { Migration20261126400000_replication } from './Migration20261126400000_replication.js';
 import { Migration20261126500000_search_keys } from './Migration20261126500000_search_keys.js';
@@ -13,6 +14,7 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126100000_search_indexes', class: Migration20261126100000_search_indexes },
   { name: 'Migration20261126200000_tenant_schema', class: Migration20261126200000_tenant_schema },
   { name: 'Migration20261126300000_row_level_security', class: Migration20261126300000_row_level_security },
+  { name: 'Migration20261126310000_trusted_issuers', class: Migration20261126310000_trusted_issuers },
   { name: 'Migration20261126320000_audit_checkpoints', class: Migration20261126320000_audit_checkpoints },
   { name: 'Migration20261126400000_replication', class: Migration20261126400000_replication },
   { name: 'Migration20261126500000_search_keys', class: Migration20261126500000_search_keys },
