@@ -62,7 +62,7 @@ describe('tokens for a role', () => {
       field: 'role',
     });
     const appointed = await gql(communityAdmin, 'mutation { createToken(tenant: "emea", role: "auditor") { record { id scopes } } }');
-    expect(appointed.data?.createToken.record.scopes).toEqual(['audit:read', 'graphql:read']);
+    expect(appointed.data?.createToken.record.scopes).toEqual(['audit:read']);
     // Nor can the office revoke the auditor it could not have appointed.
     expect(errorOf(await gql(office, `mutation { revokeToken(id: "${appointed.data?.createToken.record.id}") { id } }`))?.code).toBe(
       'FORBIDDEN',

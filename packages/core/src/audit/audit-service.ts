@@ -1,20 +1,22 @@
 import { MeridianError } from '../errors/meridian-error.js';
 import type { AdminStore, Page, PageRequest } from '../ports/admin.js';
 import { checkPage } from '../tenancy/admin-service.js';
-import { hasScope, type Principal } from '../tenancy/model.js';
+import type { Principal } from '../tenancy/model.js';
+import { decideAuthorization } from '../tenancy/permissions.js';
 import { type AuditEntry, type AuditQuery, PLATFORM_CHAIN } from './audit-entry.js';
 import type { AuditLog } from './audit-log.js';
 import type { ChainVerification } from './audit-verification.js';
 
 /**
- * True when the principal may read a chain: the platform admin reads every
- * chain; a tenant token with `graphql:read` reads its own tenant's chain.
- * The one place that decides, so that roles (an `auditor`) change it here only.
+ * True when the principal may read a chain: the `audit.read` action of the
+ * permission matrix (platform tokens read every chain, a tenant's auditor or
+ * administrator reads its own tenant's chain).
  */
 export function canReadAuditLog(principal: Principal, tenantId: string | null): boolean {
-  if (principal.kind === 'platform') return principal.scopes.includes('admin');
-  if (principal.kind !== 'tenant') return false;
-  return tenantId !== null && principal.tenantId === tenantId && hasScope(principal, 'graphql:read');
+  if (!decideAuthorization(principal, 'audit.read', tenantId === null ? {} : { tenantId }).allowed) return false;
+  // The platform chain is the platform's: only platform tokens read it.
+  if (principal.kind === 'platform') return true;
+  return principal.kind === 'tenant' && tenantId !== null && principal.tenantId === tenantId;
 }
 
 const MAX_FILTER_LENGTH = 200;
@@ -85,5 +87,8 @@ export class AuditService {
 }
 
 function forbidden(): MeridianError {
-  return new MeridianError('FORBIDDEN', 'Reading the audit log needs a platform admin token or a graphql:read token of the tenant.');
+  return new MeridianError(
+    'FORBIDDEN',
+    'Reading the audit log needs an audit:read or graphql:read token of the tenant, or a platform token.',
+  );
 }

@@ -65,13 +65,11 @@ export const ROLE_DEFINITIONS: Readonly<Record<Role, RoleDefinition>> = {
     scopes: ['directory:read'],
     description: "Reads users and groups of every tenant of its community (the global directory's `people` comes with issue 6).",
   },
-  // graphql:read lets it check entries against what they refer to; it also keeps AuditService's own
-  // check (canReadAuditLog, which asks for graphql:read) passing until that calls authorize('audit.read').
+  // Least privilege: the audit log and the tenant it belongs to, nothing of the directory itself.
   auditor: {
     level: 'tenant',
-    scopes: ['audit:read', 'graphql:read'],
-    description:
-      "Reads and verifies its tenant's audit log, and reads the directory, settings and delivery state it refers to; changes nothing.",
+    scopes: ['audit:read'],
+    description: "Reads and verifies its tenant's audit log; changes nothing and reads nothing else.",
   },
   end_user: {
     level: 'tenant',
