@@ -13,6 +13,8 @@ interface PlanNode {
 /** How PostgreSQL runs the two queries of one filtered list. */
 export interface FilterPlan {
   filter: string;
+  /** `as the hub` (application role, policies) or `as the owner` (no policies). */
+  as: string;
   /** `Node Type: index` of every index the plans use, count query first. */
   countIndexes: string[];
   pageIndexes: string[];
@@ -45,8 +47,33 @@ function seqScansOf(plan: PlanNode): string[] {
   return found;
 }
 
-/** EXPLAIN ANALYZE of the count and page queries the hub runs for `filter` in the tenant. */
-export async function explainFilter(client: pg.Client, tenantId: string, filter: string): Promise<FilterPlan> {
+/**
+ * EXPLAIN ANALYZE of the count and page queries the hub runs for `filter` in the tenant.
+ * With `asApplication`, as the hub runs them: as the role `meridian_app` in a transaction
+ * scoped to the tenant, so the row-level security policies apply (ADR 0010); without it,
+ * as the connecting user (the schema owner or a superuser), which shows whether the SQL
+ * matches its index at all.
+ */
+export async function explainFilter(client: pg.Client, tenantId: string, filter: string, asApplication: boolean): Promise<FilterPlan> {
+  await client.query('begin');
+  try {
+    if (asApplication) {
+      await client.query('set local role meridian_app');
+      await client.query(`select set_config('meridian.tenant_id', $1, true)`, [tenantId]);
+    }
+    return await explainInTransaction(client, tenantId, filter);
+  } finally {
+    await client.query('rollback');
+  }
+}
+
+/** Whether the database has the application role of row-level security. */
+export async function hasApplicationRole(client: pg.Client): Promise<boolean> {
+  const { rowCount } = await client.query(`select 1 from pg_roles where rolname = 'meridian_app'`);
+  return rowCount === 1;
+}
+
+async function explainInTransaction(client: pg.Client, tenantId: string, filter: string): Promise<FilterPlan> {
   const fragment = filterToSql('User', parseScimFilter(filter));
   const where = numberPlaceholders(fragment.sql, 2);
   const count = { sql: countSql(where), params: [tenantId, ...fragment.params] };
@@ -74,6 +101,7 @@ export async function explainFilter(client: pg.Client, tenantId: string, filter:
   const pagePlan = await json(page);
   return {
     filter,
+    as: '',
     countIndexes: indexesOf(countPlan.Plan),
     pageIndexes: indexesOf(pagePlan.Plan),
     seqScans: [...seqScansOf(countPlan.Plan), ...seqScansOf(pagePlan.Plan)],

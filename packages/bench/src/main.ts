@@ -8,7 +8,7 @@ import { SCHEMA } from '@meridian/core';
 import pg from 'pg';
 import { machineBusyMs, postgresCpuMs, postgresDelta, processCpuMs } from './cpu.js';
 import { type FilterTarget, issueTenantToken, prepareDatabase, sampleTargets } from './database.js';
-import { explainFilter, type FilterPlan } from './explain.js';
+import { explainFilter, type FilterPlan, hasApplicationRole } from './explain.js';
 import { type LoadResult, type RequestSpec, runLoad } from './load.js';
 import { type BenchOptions, parseOptions, USAGE } from './options.js';
 import { measurePatch, type PatchResult } from './patch.js';
@@ -225,11 +225,22 @@ async function run(options: BenchOptions): Promise<BenchReport> {
     );
     settings = shown.rows.map((r) => `${r.name}=${r.setting}`).join(', ');
     const sample = targets[0] as FilterTarget;
-    for (const scenario of SCENARIOS) {
-      if (!scenario.filter) continue;
-      const plan = await explainFilter(client, db.tenantId, scenario.filter(sample));
-      log(`plan of ${plan.filter}: count ${plan.countIndexes.join(', ') || 'NO INDEX'}; page ${plan.pageIndexes.join(', ') || 'NO INDEX'}`);
-      plans.push(plan);
+    // As the hub runs them (row-level security applies), and as the owner (does the SQL match its index at all?).
+    const views: [string, boolean][] = (await hasApplicationRole(client))
+      ? [
+          ['as the hub (meridian_app, tenant policies)', true],
+          ['as the owner (no policies)', false],
+        ]
+      : [['as the hub', false]];
+    for (const [as, asApplication] of views) {
+      for (const scenario of SCENARIOS) {
+        if (!scenario.filter) continue;
+        const plan = { ...(await explainFilter(client, db.tenantId, scenario.filter(sample), asApplication)), as };
+        log(
+          `plan of ${plan.filter} ${as}: count ${plan.countIndexes.join(', ') || 'NO INDEX'}; page ${plan.pageIndexes.join(', ') || 'NO INDEX'}`,
+        );
+        plans.push(plan);
+      }
     }
   } finally {
     await client.end();

@@ -157,14 +157,17 @@ export function renderReport(report: BenchReport): string {
     lines.push(`**${s.request}**`, '', '```sql', ...s.hub.map((q) => (q.length > 400 ? `${q.slice(0, 400)} …` : q)), '```', '');
   }
   lines.push('</details>', '', '### Query plans of the filtered lists', '');
-  lines.push('| filter | count query uses | page query uses | seq scans | count ms | page ms |', '| --- | --- | --- | --- | ---: | ---: |');
+  lines.push(
+    '| filter | run | count query uses | page query uses | seq scans | count ms | page ms |',
+    '| --- | --- | --- | --- | --- | ---: | ---: |',
+  );
   for (const p of report.plans) {
     lines.push(
-      `| \`${p.filter}\` | ${p.countIndexes.join(', ') || '**no index**'} | ${p.pageIndexes.join(', ') || '**no index**'} | ${p.seqScans.join(', ') || 'none'} | ${ms(p.countMs)} | ${ms(p.pageMs)} |`,
+      `| \`${p.filter}\` | ${p.as} | ${p.countIndexes.join(', ') || '**no index**'} | ${p.pageIndexes.join(', ') || '**no index**'} | ${p.seqScans.join(', ') || 'none'} | ${ms(p.countMs)} | ${ms(p.pageMs)} |`,
     );
   }
   lines.push('');
-  for (const p of report.plans) lines.push(`\`${p.filter}\` (EXPLAIN ANALYZE):`, '', '```', p.text, '```', '');
+  for (const p of report.plans) lines.push(`\`${p.filter}\`, ${p.as} (EXPLAIN ANALYZE):`, '', '```', p.text, '```', '');
   if (report.notes.length > 0) lines.push('### Notes from this run', '', ...report.notes.map((n) => `- ${n}`), '');
   return lines.join('\n');
 }
