@@ -1,0 +1,213 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SCHEMA } from '@meridian/core';
+import { type HubHarness, startHub } from './harness.js';
+import { type Json, query, scimClient } from './scim-client.js';
+
+// Issue 4, "tenant isolation twice": the APAC office probes every SCIM endpoint and every tenant-taking
+// GraphQL operation with the EMEA office's ids and slug. Nothing may leak, and nothing of EMEA may change.
+
+let hub: HubHarness;
+const scim = scimClient(() => hub.app);
+const victim = { userId: '', groupId: '', tokenId: '', userName: 'secret-person@emea' };
+const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+
+beforeAll(async () => {
+  hub = await startHub();
+  const emea = hub.tenants.emea.token;
+  const user = await scim('POST', '/Users', { token: emea, body: { userName: victim.userName, title: 'Director' } });
+  victim.userId = user.body.id as string;
+  const group = await scim('POST', '/Groups', {
+    token: emea,
+    body: { displayName: 'EMEA secret group', members: [{ value: victim.userId }] },
+  });
+  victim.groupId = group.body.id as string;
+  const tokens = await hub.db.query<{ id: string }>('select id from api_token where tenant_id = $1 order by created_at limit 1', [
+    hub.tenants.emea.id,
+  ]);
+  victim.tokenId = tokens[0]?.id ?? '';
+});
+afterAll(() => hub.close());
+
+/** Everything EMEA holds, as one digest: any change by a probe shows. */
+async function emeaDigest(): Promise<string> {
+  const tenant = hub.tenants.emea.id;
+  const parts = await Promise.all([
+    hub.db.query('select id, user_name, attributes, version, password_hash from scim_user where tenant_id = $1 order by id', [tenant]),
+    hub.db.query('select id, display_name, attributes, version from scim_group where tenant_id = $1 order by id', [tenant]),
+    hub.db.query('select group_id, member_id from group_member where tenant_id = $1 order by 1, 2', [tenant]),
+    hub.db.query('select id, revoked_at, scopes from api_token where tenant_id = $1 order by id', [tenant]),
+    hub.db.query('select self_service_attributes from tenant where id = $1', [tenant]),
+    hub.db.query('select count(*)::int as n from outbox_event where tenant_id = $1', [tenant]),
+    hub.db.query("select count(*)::int as n from audit_event where chain = $1 and action <> 'auth.failed'", [tenant]),
+  ]);
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+}
+
+/**
+ * The probe must learn nothing it did not send: no EMEA name or attribute, and (with
+ * `includingIds`, for answers to requests that did not name them) no EMEA id.
+ */
+function expectNoLeak(body: unknown, includingIds = false): void {
+  const text = JSON.stringify(body ?? '');
+  const secrets = [victim.userName, 'EMEA secret group', 'Director', ...(includingIds ? [victim.userId, victim.groupId] : [])];
+  for (const secret of secrets) expect(text).not.toContain(secret);
+}
+
+describe('SCIM with another tenant’s ids', () => {
+  const apac = () => hub.tenants.apac.token;
+
+  it('answers 404 to every read and write addressed to an EMEA resource, and changes nothing', async () => {
+    const before = await emeaDigest();
+    const patch = { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'title', value: 'Pwned' }] };
+    const probes: [string, string, Json | undefined][] = [];
+    for (const [endpoint, id] of [
+      ['Users', victim.userId],
+      ['Groups', victim.groupId],
+    ] as const) {
+      probes.push(['GET', `/${endpoint}/${id}`, undefined]);
+      probes.push(['GET', `/${endpoint}/${id}?attributes=id`, undefined]);
+      probes.push(['PUT', `/${endpoint}/${id}`, endpoint === 'Users' ? { userName: 'pwned' } : { displayName: 'pwned' }]);
+      probes.push(['PATCH', `/${endpoint}/${id}`, patch]);
+      probes.push(['DELETE', `/${endpoint}/${id}`, undefined]);
+    }
+    for (const [method, path, body] of probes) {
+      const res = await scim(method, path, { token: apac(), ...(body ? { body } : {}) });
+      expect([method, path, res.status]).toEqual([method, path, 404]);
+      expect(res.body).toMatchObject({ schemas: [SCHEMA.error], status: '404' });
+      expectNoLeak(res.body);
+    }
+    expect(await emeaDigest()).toBe(before);
+  });
+
+  it('finds nothing of EMEA through filters and searches', async () => {
+    const lists = [
+      await scim('GET', `/Users${query({ filter: `id eq "${victim.userId}"` })}`, { token: apac() }),
+      await scim('GET', `/Users${query({ filter: `userName eq "${victim.userName}"` })}`, { token: apac() }),
+      await scim('GET', `/Groups${query({ filter: `members[value eq "${victim.userId}"]` })}`, { token: apac() }),
+      await scim('GET', `/Groups${query({ filter: `id eq "${victim.groupId}"` })}`, { token: apac() }),
+      await scim('POST', '/Users/.search', { token: apac(), body: { filter: `id eq "${victim.userId}"` } }),
+      await scim('POST', '/.search', { token: apac(), body: { filter: `id eq "${victim.groupId}" or id eq "${victim.userId}"` } }),
+      await scim('GET', `/Users${query({ cursor: '', count: 200 })}`, { token: apac() }),
+    ];
+    for (const res of lists) {
+      expect(res.status).toBe(200);
+      expectNoLeak(res.body, true);
+    }
+    expect(lists.slice(0, 6).map((r) => r.body.totalResults)).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
+  it('cannot reference an EMEA user as a member, in a create, a PATCH or a Bulk request', async () => {
+    const before = await emeaDigest();
+    const create = await scim('POST', '/Groups', { token: apac(), body: { displayName: 'probe', members: [{ value: victim.userId }] } });
+    expect(create.status).toBe(400);
+    expectNoLeak(create.body);
+    const own = await scim('POST', '/Groups', { token: apac(), body: { displayName: 'apac own' } });
+    const add = await scim('PATCH', `/Groups/${own.body.id}`, {
+      token: apac(),
+      body: { schemas: [PATCH_OP], Operations: [{ op: 'add', path: 'members', value: [{ value: victim.userId }] }] },
+    });
+    expect(add.status).toBe(400);
+    const bulk = await scim('POST', '/Bulk', {
+      token: apac(),
+      body: {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'],
+        Operations: [
+          { method: 'PUT', path: `/Users/${victim.userId}`, data: { userName: 'pwned' } },
+          {
+            method: 'PATCH',
+            path: `/Groups/${victim.groupId}`,
+            data: { schemas: [PATCH_OP], Operations: [{ op: 'remove', path: 'members' }] },
+          },
+          { method: 'DELETE', path: `/Users/${victim.userId}` },
+        ],
+      },
+    });
+    expect(bulk.status).toBe(200);
+    expect((bulk.body.Operations as Json[]).map((op) => op.status)).toEqual(['404', '404', '404']);
+    expect(await emeaDigest()).toBe(before);
+  });
+
+  it('keeps uniqueness per tenant: the same userName in APAC is not a conflict that would reveal EMEA’s user', async () => {
+    const res = await scim('POST', '/Users', { token: apac(), body: { userName: victim.userName } });
+    expect(res.status).toBe(201);
+    expect(res.body.id).not.toBe(victim.userId);
+  });
+});
+
+describe('GraphQL with another tenant’s slug and ids', () => {
+  async function gql(text: string, variables: Record<string, unknown> = {}) {
+    const res = await hub.app.inject({
+      method: 'POST',
+      url: '/graphql',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${hub.tenants.apac.token}` },
+      payload: JSON.stringify({ query: text, variables }),
+    });
+    return res.json() as { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] };
+  }
+
+  const target = { kind: 'scim', name: 'probe', config: { baseUrl: 'https://example.invalid/scim/v2' }, secrets: { token: 'x' } };
+  /** One probe per tenant-scoped operation of the schema; the guard below fails when a new one is missing. */
+  const PROBES: Record<string, [string, Record<string, unknown>?]> = {
+    tenant: ['{ tenant(slug: "emea") { id } }'],
+    auditEvents: ['{ auditEvents(tenant: "emea") { totalCount } }'],
+    auditVerification: ['{ auditVerification(tenant: "emea") { ok } }'],
+    replicationStatus: [`{ replicationStatus(tenant: "emea", kind: "User", id: "${'$'}{user}") { __typename } }`],
+    trustedIssuers: ['{ trustedIssuers(tenant: "emea") { id } }'],
+    createToken: ['mutation { createToken(tenant: "emea", scopes: ["scim:read"]) { token } }'],
+    revokeToken: ['mutation($id: ID!) { revokeToken(id: $id) { id } }', { id: '${token}' }],
+    setSelfServicePolicy: ['mutation { setSelfServicePolicy(tenant: "emea", editableAttributes: ["title"]) { editableAttributes } }'],
+    createSchemaExtension: [
+      'mutation($e: SchemaExtensionInput!) { createSchemaExtension(tenant: "emea", extension: $e) { id } }',
+      { e: { id: 'urn:example:probe:User', name: 'Probe', resourceType: 'User', attributes: [{ name: 'x' }] } },
+    ],
+    deleteSchemaExtension: ['mutation { deleteSchemaExtension(tenant: "emea", id: "urn:example:probe:User") }'],
+    createReplicationTarget: [
+      'mutation($i: ReplicationTargetInput!) { createReplicationTarget(tenant: "emea", input: $i) { id } }',
+      { i: target },
+    ],
+    updateReplicationTarget: [
+      'mutation($i: ReplicationTargetInput!) { updateReplicationTarget(tenant: "emea", target: "probe", input: $i) { id } }',
+      { i: { paused: true } },
+    ],
+    deleteReplicationTarget: ['mutation { deleteReplicationTarget(tenant: "emea", target: "probe") }'],
+    pauseReplicationTarget: ['mutation { pauseReplicationTarget(tenant: "emea", target: "probe") { id } }'],
+    resumeReplicationTarget: ['mutation { resumeReplicationTarget(tenant: "emea", target: "probe") { id } }'],
+    testReplicationTarget: ['mutation { testReplicationTarget(tenant: "emea", target: "probe") { ok } }'],
+    reconcileReplicationTarget: ['mutation { reconcileReplicationTarget(tenant: "emea", target: "probe") { dryRun } }'],
+    replayDeadLetter: ['mutation { replayDeadLetter(tenant: "emea", id: "1") { id } }'],
+    setReplicationWaitSeconds: ['mutation { setReplicationWaitSeconds(tenant: "emea", seconds: 5) }'],
+    addTrustedIssuer: [
+      'mutation($i: TrustedIssuerInput!) { addTrustedIssuer(input: $i) { id } }',
+      { i: { tenant: 'emea', issuer: 'https://idp.example', audience: 'meridian', jwksUri: 'https://idp.example/jwks' } },
+    ],
+  };
+
+  it('probes every GraphQL operation that takes a tenant or a tenant-owned id', () => {
+    const sdl = readFileSync(fileURLToPath(new URL('../../graphql/schema.graphql', import.meta.url)), 'utf8');
+    const operations = [...sdl.matchAll(/^type (?:Query|Mutation) \{([\s\S]*?)^\}/gm)]
+      .flatMap((m) => [...(m[1] ?? '').matchAll(/^ {2}(\w+)(\([\s\S]*?\))?:/gm)])
+      .filter((m) => /\b(tenant|input|id|target)\b\s*:/.test(m[2] ?? ''))
+      .map((m) => m[1] as string);
+    const unprobed = operations.filter((name) => !(name in PROBES) && name !== 'removeTrustedIssuer');
+    expect(unprobed).toEqual([]);
+  });
+
+  it('answers every probe with an error, leaks nothing and changes nothing of EMEA', async () => {
+    const before = await emeaDigest();
+    for (const [name, [text, variables = {}]] of Object.entries(PROBES)) {
+      const bound = JSON.parse(
+        JSON.stringify({ text, variables }).replaceAll('${user}', victim.userId).replaceAll('${token}', victim.tokenId),
+      ) as { text: string; variables: Record<string, unknown> };
+      const res = await gql(bound.text, bound.variables);
+      expect([name, res.errors?.[0]?.extensions?.code]).toEqual([name, expect.stringMatching(/^(NOT_FOUND|FORBIDDEN)$/)]);
+      expectNoLeak(res.data, true);
+    }
+    const lists = await gql('{ tenants { edges { node { slug } } } communities { edges { node { slug } } } }');
+    expect(JSON.stringify(lists.data)).not.toContain('emea');
+    expect(JSON.stringify(lists.data)).not.toContain('"coi"');
+    expect(await emeaDigest()).toBe(before);
+  });
+});
