@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
 import { type HubHarness, startHub } from './harness.js';
-import { type Json, query, scimClient } from './scim-client.js';
+import { type Json, query, type ScimMethod, scimClient } from './scim-client.js';
 
 // Issue 4, "tenant isolation twice": the APAC office probes every SCIM endpoint and every tenant-taking
 // GraphQL operation with the EMEA office's ids and slug. Nothing may leak, and nothing of EMEA may change.
@@ -62,7 +62,7 @@ describe('SCIM with another tenant’s ids', () => {
   it('answers 404 to every read and write addressed to an EMEA resource, and changes nothing', async () => {
     const before = await emeaDigest();
     const patch = { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'title', value: 'Pwned' }] };
-    const probes: [string, string, Json | undefined][] = [];
+    const probes: [ScimMethod, string, Json | undefined][] = [];
     for (const [endpoint, id] of [
       ['Users', victim.userId],
       ['Groups', victim.groupId],
@@ -154,10 +154,10 @@ describe('GraphQL with another tenant’s slug and ids', () => {
     tenant: ['{ tenant(slug: "emea") { id } }'],
     auditEvents: ['{ auditEvents(tenant: "emea") { totalCount } }'],
     auditVerification: ['{ auditVerification(tenant: "emea") { ok } }'],
-    replicationStatus: [`{ replicationStatus(tenant: "emea", kind: "User", id: "${'$'}{user}") { __typename } }`],
+    replicationStatus: ['{ replicationStatus(tenant: "emea", kind: "User", id: "@USER@") { __typename } }'],
     trustedIssuers: ['{ trustedIssuers(tenant: "emea") { id } }'],
     createToken: ['mutation { createToken(tenant: "emea", scopes: ["scim:read"]) { token } }'],
-    revokeToken: ['mutation($id: ID!) { revokeToken(id: $id) { id } }', { id: '${token}' }],
+    revokeToken: ['mutation($id: ID!) { revokeToken(id: $id) { id } }', { id: '@TOKEN@' }],
     setSelfServicePolicy: ['mutation { setSelfServicePolicy(tenant: "emea", editableAttributes: ["title"]) { editableAttributes } }'],
     createSchemaExtension: [
       'mutation($e: SchemaExtensionInput!) { createSchemaExtension(tenant: "emea", extension: $e) { id } }',
@@ -199,7 +199,7 @@ describe('GraphQL with another tenant’s slug and ids', () => {
     const before = await emeaDigest();
     for (const [name, [text, variables = {}]] of Object.entries(PROBES)) {
       const bound = JSON.parse(
-        JSON.stringify({ text, variables }).replaceAll('${user}', victim.userId).replaceAll('${token}', victim.tokenId),
+        JSON.stringify({ text, variables }).replaceAll('@USER@', victim.userId).replaceAll('@TOKEN@', victim.tokenId),
       ) as { text: string; variables: Record<string, unknown> };
       const res = await gql(bound.text, bound.variables);
       expect([name, res.errors?.[0]?.extensions?.code]).toEqual([name, expect.stringMatching(/^(NOT_FOUND|FORBIDDEN)$/)]);
