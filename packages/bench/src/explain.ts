@@ -7,6 +7,9 @@ interface PlanNode {
   'Node Type': string;
   'Index Name'?: string;
   'Relation Name'?: string;
+  'Rows Removed by Filter'?: number;
+  'Rows Removed by Index Recheck'?: number;
+  'Actual Loops'?: number;
   Plans?: PlanNode[];
 }
 
@@ -20,6 +23,8 @@ export interface FilterPlan {
   pageIndexes: string[];
   /** Sequential scans of a table, which a filtered list should not need. */
   seqScans: string[];
+  /** Rows both queries read and then threw away (filter, index recheck): an index that narrows nothing. */
+  rowsDiscarded: number;
   countMs: number;
   pageMs: number;
   /** EXPLAIN ANALYZE text of both queries. */
@@ -37,6 +42,14 @@ function indexesOf(plan: PlanNode): string[] {
     if (n['Index Name']) found.push(`${n['Node Type']}: ${n['Index Name']}`);
   });
   return found;
+}
+
+function discardedOf(plan: PlanNode): number {
+  let total = 0;
+  walk(plan, (n) => {
+    total += ((n['Rows Removed by Filter'] ?? 0) + (n['Rows Removed by Index Recheck'] ?? 0)) * (n['Actual Loops'] ?? 1);
+  });
+  return total;
 }
 
 function seqScansOf(plan: PlanNode): string[] {
@@ -105,6 +118,7 @@ async function explainInTransaction(client: pg.Client, tenantId: string, filter:
     countIndexes: indexesOf(countPlan.Plan),
     pageIndexes: indexesOf(pagePlan.Plan),
     seqScans: [...seqScansOf(countPlan.Plan), ...seqScansOf(pagePlan.Plan)],
+    rowsDiscarded: discardedOf(countPlan.Plan) + discardedOf(pagePlan.Plan),
     countMs: countPlan['Execution Time'],
     pageMs: pagePlan['Execution Time'],
     text: `-- count\n${await text(count)}\n-- page\n${await text(page)}`,

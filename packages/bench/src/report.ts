@@ -158,12 +158,12 @@ export function renderReport(report: BenchReport): string {
   }
   lines.push('</details>', '', '### Query plans of the filtered lists', '');
   lines.push(
-    '| filter | run | count query uses | page query uses | seq scans | count ms | page ms |',
-    '| --- | --- | --- | --- | --- | ---: | ---: |',
+    '| filter | run | count query uses | page query uses | seq scans | rows read and discarded | count ms | page ms |',
+    '| --- | --- | --- | --- | --- | ---: | ---: | ---: |',
   );
   for (const p of report.plans) {
     lines.push(
-      `| \`${p.filter}\` | ${p.as} | ${p.countIndexes.join(', ') || '**no index**'} | ${p.pageIndexes.join(', ') || '**no index**'} | ${p.seqScans.join(', ') || 'none'} | ${ms(p.countMs)} | ${ms(p.pageMs)} |`,
+      `| \`${p.filter}\` | ${p.as} | ${p.countIndexes.join(', ') || '**no index**'} | ${p.pageIndexes.join(', ') || '**no index**'} | ${p.seqScans.join(', ') || 'none'} | ${int(p.rowsDiscarded)} | ${ms(p.countMs)} | ${ms(p.pageMs)} |`,
     );
   }
   lines.push('');
