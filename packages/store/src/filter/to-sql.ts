@@ -304,7 +304,9 @@ class FilterTranslator {
     if (!indexed) return undefined;
     const patterns = valueTests.flatMap((c) => (c.op === 'pr' ? [] : (jsonArrayPattern(c.op, c.value) ?? [])));
     if (patterns.length === 0) return undefined;
-    return patterns.map((p) => `(${indexed} like lower(${this.bind(p)}) escape '\\')`).join(' and ');
+    // The trigram index lives in scim_user_search, read through a SECURITY DEFINER function so that the
+    // LIKE is not held behind the row-level security policies (migration 20261126600000_email_search).
+    return patterns.map((p) => `r.id in (select meridian_users_with_emails_like(lower(${this.bind(p)})))`).join(' and ');
   }
 
   private members(path: AttributePath, condition: (operand: Operand) => string): string {

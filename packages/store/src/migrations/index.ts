@@ -7,6 +7,7 @@ import { Migration20261126310000_trusted_issuers } from './Migration202611263100
 import { Migration20261126320000_audit_checkpoints } from './Migration20261126320000_audit_checkpoints.js';
 import { Migration20261126400000_replication } from './Migration20261126400000_replication.js';
 import { Migration20261126500000_search_keys } from './Migration20261126500000_search_keys.js';
+import { Migration20261126600000_email_search } from './Migration20261126600000_email_search.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -18,4 +19,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126320000_audit_checkpoints', class: Migration20261126320000_audit_checkpoints },
   { name: 'Migration20261126400000_replication', class: Migration20261126400000_replication },
   { name: 'Migration20261126500000_search_keys', class: Migration20261126500000_search_keys },
+  { name: 'Migration20261126600000_email_search', class: Migration20261126600000_email_search },
 ];
