@@ -105,6 +105,8 @@ export class WorkerHost {
       lockDuration: this.options.lockDurationMs ?? 15_000,
       stalledInterval: this.options.stalledIntervalMs ?? 15_000,
       maxStalledCount: 100,
+      // BullMQ honours a manual rateLimit (Retry-After) only on a worker that has a limiter; this one never binds.
+      limiter: { max: 1_000_000, duration: 1000 },
       settings: {
         backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
           retryDelay(attemptsMade, error, this.ctx.tuning.backoffBaseMs, this.ctx.tuning.backoffMaxMs),
