@@ -46,6 +46,8 @@ describe('parseScimFilter (RFC 7644 §3.4.2.2)', () => {
     'emails[type eq "w"',
     'a eq 1 b',
     'emails[x[y eq 1]]',
+    'userName eq "\\u0000"',
+    'emails[value co "a\u0000b"]',
   ])('rejects %p with INVALID_FILTER', (text) => {
     expect(() => parseScimFilter(text)).toThrow(MeridianError);
     try {

@@ -212,7 +212,12 @@ class Parser {
     const token = this.tokens[this.pos];
     if (!token) throw invalid('Expected a value at the end of the filter.');
     this.pos++;
-    if (token.kind === 'string' || token.kind === 'number') return token.value;
+    if (token.kind === 'string') {
+      // PostgreSQL text cannot hold U+0000, and no stored value contains it: refuse rather than fail in the database.
+      if (token.value.includes('\u0000')) throw invalid(`The string at position ${token.at} contains the NUL character (U+0000).`);
+      return token.value;
+    }
+    if (token.kind === 'number') return token.value;
     if (token.kind === 'word') {
       const word = token.text.toLowerCase();
       if (word === 'true') return true;
