@@ -43,6 +43,30 @@ export {
   executeBulk,
   parseBulkRequest,
 } from './bulk/execute.js';
+export {
+  type AccountFacts,
+  type AccountValues,
+  accountValuesOf,
+  CORRELATION_ATTRIBUTES,
+  type ConflictCandidate,
+  type CorrelationAttribute,
+  correlationKeys,
+  DEFAULT_CORRELATION,
+  type DirectoryRules,
+  PERSON_ATTRIBUTES,
+  type PersonAttribute,
+  parseCorrelationRules,
+  parsePersonAttribute,
+  type ResolvedPerson,
+  resolvePerson,
+  ruleOfKey,
+} from './community/global-directory.js';
+export {
+  type DirectoryRulesView,
+  GlobalDirectoryService,
+  MAX_PEOPLE_PAGE,
+  type PeopleArguments,
+} from './community/global-directory-service.js';
 export { assertImmutableUnchanged, assertOnlyEditable, sameJson } from './directory/attribute-rules.js';
 export {
   MAX_START_INDEX,
@@ -76,6 +100,18 @@ export type {
   ResourceQuery,
   ResourceWrite,
 } from './ports/directory.js';
+export type {
+  AccountLink,
+  DirectoryAccount,
+  DirectoryAccountGroup,
+  DirectoryConflict,
+  GlobalDirectoryStore,
+  PeopleQuery,
+  PeopleSortField,
+  PeopleWhere,
+  Person,
+  ProjectionStep,
+} from './ports/global-directory.js';
 export {
   type CircuitState,
   type DeadLetter,

@@ -31,6 +31,7 @@ beforeAll(async () => {
   tokens.office_admin = await issue('office_admin', { tenant: 'emea' });
   tokens.provisioner = await issue('provisioner', { tenant: 'emea' });
   tokens.hr_reader = await issue('hr_reader', { community: 'coi' });
+  tokens.hr_provider = await issue('hr_provider', { community: 'coi' });
   tokens.auditor = await issue('auditor', { tenant: 'emea' });
   tokens.end_user = await issue('end_user', { tenant: 'emea' }, 'me@emea');
   tokens.relying_party = await issue('relying_party', { community: 'coi' });

@@ -1,3 +1,4 @@
+export { DirectoryProjector } from './directory/directory-projector.js';
 export {
   DEFAULT_TUNING,
   graceJobId,

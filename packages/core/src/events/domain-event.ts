@@ -25,6 +25,11 @@ export type EventType =
   | 'token.revoked'
   | 'issuer.created'
   | 'issuer.deleted'
+  | 'directory.rules_changed'
+  | 'directory.linked'
+  | 'directory.unlinked'
+  | 'directory.released'
+  | 'directory.pinned'
   | 'auth.failed';
 
 /** Every event type, for docs and exhaustive tests. */
@@ -52,11 +57,16 @@ export const EVENT_TYPES: readonly EventType[] = [
   'token.revoked',
   'issuer.created',
   'issuer.deleted',
+  'directory.rules_changed',
+  'directory.linked',
+  'directory.unlinked',
+  'directory.released',
+  'directory.pinned',
   'auth.failed',
 ];
 
 /** The kinds of resource an event can be about. */
-export type EventResourceType = ResourceKind | 'Community' | 'Tenant' | 'Token' | 'Schema' | 'Issuer' | 'Target';
+export type EventResourceType = ResourceKind | 'Community' | 'Tenant' | 'Token' | 'Schema' | 'Issuer' | 'Target' | 'Person';
 
 /**
  * A change, written in the same transaction as the change itself: once to the

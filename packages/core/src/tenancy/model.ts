@@ -21,10 +21,21 @@ export interface Tenant {
  * Scopes a token may carry; roles ({@link Role}) are named bundles of them.
  * `scim:me` is the end user's: read and self-service edits of their own User
  * through `/Me`, nothing else. `directory:read` reads users and groups in the
- * token's reach without administering anything; `audit:read` reads the audit
- * log; `admin` (platform tokens only) holds every scope.
+ * token's reach (and, at community level, the global directory's people)
+ * without administering anything; `hr:write` drives joiner, mover and leaver
+ * changes of accounts through GraphQL; `audit:read` reads the audit log;
+ * `admin` (platform tokens only) holds every scope.
  */
-export type Scope = 'scim:read' | 'scim:write' | 'scim:me' | 'graphql:read' | 'graphql:write' | 'directory:read' | 'audit:read' | 'admin';
+export type Scope =
+  | 'scim:read'
+  | 'scim:write'
+  | 'scim:me'
+  | 'graphql:read'
+  | 'graphql:write'
+  | 'directory:read'
+  | 'hr:write'
+  | 'audit:read'
+  | 'admin';
 
 /** Every scope, in a stable order: the one list of them. */
 export const SCOPES: readonly Scope[] = [
@@ -34,6 +45,7 @@ export const SCOPES: readonly Scope[] = [
   'graphql:read',
   'graphql:write',
   'directory:read',
+  'hr:write',
   'audit:read',
   'admin',
 ];

@@ -17,6 +17,9 @@ export type Action =
   | 'tenant.create'
   | 'tenant.read'
   | 'directory.read'
+  | 'people.read'
+  | 'people.manage'
+  | 'hr.write'
   | 'settings.read'
   | 'settings.write'
   | 'token.manage'
@@ -42,7 +45,7 @@ export const ACTION_RULES: Readonly<Record<Action, ActionRule>> = {
   'scim.discovery': { scopes: [], levels: TENANT_ONLY, description: 'SCIM discovery: what this tenant’s endpoint supports' },
   'scim.read': { scopes: ['scim:read'], levels: TENANT_ONLY, description: 'read and search SCIM Users and Groups of the tenant' },
   'scim.write': { scopes: ['scim:write'], levels: TENANT_ONLY, description: 'create, replace, patch and delete SCIM Users and Groups' },
-  'scim.me': { scopes: ['scim:me'], levels: TENANT_ONLY, description: "the end user's own User through /Me" },
+  'scim.me': { scopes: ['scim:me'], levels: TENANT_ONLY, description: "the end user's own User through SCIM /Me and GraphQL `me`" },
   'community.create': { scopes: ['admin'], levels: ['platform'], description: 'create communities' },
   // audit:read may look tenants up too, so that an auditor can name the tenant whose log it reads.
   'community.read': {
@@ -56,6 +59,22 @@ export const ACTION_RULES: Readonly<Record<Action, ActionRule>> = {
     scopes: ['graphql:read', 'directory:read'],
     levels: ALL_LEVELS,
     description: 'read users and groups of the tenants in reach',
+  },
+  // The global directory spans a community: tokens above the tenant read it (a tenant token reads its own accounts).
+  'people.read': {
+    scopes: ['graphql:read', 'directory:read'],
+    levels: ADMIN_LEVELS,
+    description: "read the community's global directory: people, their linked accounts and conflicts",
+  },
+  'people.manage': {
+    scopes: ['graphql:write'],
+    levels: ADMIN_LEVELS,
+    description: 'set correlation and authority rules, link and unlink accounts by hand, resolve conflicts',
+  },
+  'hr.write': {
+    scopes: ['hr:write', 'graphql:write'],
+    levels: ALL_LEVELS,
+    description: 'joiner, mover and leaver changes of accounts, and group membership, through GraphQL',
   },
   'settings.read': { scopes: ['graphql:read'], levels: ALL_LEVELS, description: 'read schema extensions and the self-service policy' },
   'settings.write': { scopes: ['graphql:write'], levels: ALL_LEVELS, description: 'change schema extensions and the self-service policy' },

@@ -14,6 +14,7 @@ export type Role =
   | 'office_admin'
   | 'provisioner'
   | 'hr_reader'
+  | 'hr_provider'
   | 'auditor'
   | 'end_user'
   | 'relying_party';
@@ -33,6 +34,7 @@ export const ROLES: readonly Role[] = [
   'office_admin',
   'provisioner',
   'hr_reader',
+  'hr_provider',
   'auditor',
   'end_user',
   'relying_party',
@@ -63,7 +65,13 @@ export const ROLE_DEFINITIONS: Readonly<Record<Role, RoleDefinition>> = {
   hr_reader: {
     level: 'community',
     scopes: ['directory:read'],
-    description: "Reads users and groups of every tenant of its community (the global directory's `people` comes with issue 6).",
+    description: "Reads the community's global directory (people) and the accounts and groups of every tenant of its community.",
+  },
+  hr_provider: {
+    level: 'community',
+    scopes: ['directory:read', 'hr:write'],
+    description:
+      'An HR system: reads the global directory and drives joiners, movers and leavers (accounts and group membership) in every tenant of its community.',
   },
   // Least privilege: the audit log and the tenant it belongs to, nothing of the directory itself.
   auditor: {
@@ -79,7 +87,7 @@ export const ROLE_DEFINITIONS: Readonly<Record<Role, RoleDefinition>> = {
   relying_party: {
     level: 'community',
     scopes: ['directory:read'],
-    description: 'A downstream application: reads users and groups of its community (limited to released attributes with issue 6).',
+    description: "A downstream application: reads the community's global directory and the users and groups of its tenants.",
   },
 };
 

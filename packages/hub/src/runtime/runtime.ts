@@ -1,6 +1,6 @@
 import { scimConnectorFactory } from '@meridian/connector-scim';
 import { memoryConnectorFactory } from '@meridian/connector-sdk';
-import { AdminService, AuditService, ResourceService, systemClock, TenantSettingsService } from '@meridian/core';
+import { AdminService, AuditService, GlobalDirectoryService, ResourceService, systemClock, TenantSettingsService } from '@meridian/core';
 import { ConnectorRegistry, openTargetQueues, ReplicationEngine } from '@meridian/replication';
 import {
   Argon2PasswordHasher,
@@ -15,6 +15,7 @@ import {
   PostgresAdminStore,
   PostgresAuditLog,
   PostgresDirectoryStore,
+  PostgresGlobalDirectoryStore,
   PostgresPasswordForwarding,
   PostgresReplicationStore,
   PostgresTenantSettingsStore,
@@ -33,6 +34,8 @@ export interface Runtime {
   settings: TenantSettingsService;
   /** Replication (issue 5): targets, relay, workers, status; `serve --role worker|all` starts its relay and workers. */
   replication: ReplicationEngine;
+  /** The communities' global directories (issue 6); the replication engine's projector keeps them. */
+  directory: GlobalDirectoryService;
   /** The audit log: verification, signed checkpoints, retention, authentication failures. */
   auditLog: PostgresAuditLog;
   audit: AuditService;
@@ -76,6 +79,7 @@ export async function openRuntime(config: HubConfig, role: EmbeddedRole, log: (m
       settings,
       new PostgresPasswordForwarding(orm, secretBox, systemClock),
     );
+    const globalDirectory = new PostgresGlobalDirectoryStore(orm, systemClock);
     const replication = new ReplicationEngine({
       store: new PostgresReplicationStore(orm, systemClock),
       queues: openTargetQueues({ redisUrl: config.redisUrl, databaseUrl }),
@@ -87,13 +91,16 @@ export async function openRuntime(config: HubConfig, role: EmbeddedRole, log: (m
         page: (tenantId, kind, page) => directory.page(tenantId, kind, page),
       },
       clock: systemClock,
+      directory: globalDirectory,
     });
+    const admin = new AdminService(adminStore, systemClock);
     return {
       orm,
       databaseUrl,
       embedded,
       adminStore,
-      admin: new AdminService(adminStore, systemClock),
+      admin,
+      directory: new GlobalDirectoryService(globalDirectory, admin, systemClock),
       resources,
       replication,
       settings,

@@ -1,6 +1,7 @@
 import type { ConnectorLogger, ConnectorSecrets } from '@meridian/connector-sdk';
 import {
   type Clock,
+  type GlobalDirectoryStore,
   MeridianError,
   type Page,
   type PageRequest,
@@ -75,6 +76,8 @@ export interface ReplicationDeps {
   tuning?: Partial<ReplicationTuning>;
   /** The HTTP client connectors use (tests may substitute one). */
   fetch?: typeof globalThis.fetch;
+  /** The communities' global directories, fed by the relay; absent: no projection in this process. */
+  directory?: GlobalDirectoryStore;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { DeadLetter, LinkStatus, RequestContext, ResourceKind, TargetStatusCounts } from '@meridian/core';
 import { MeridianError } from '@meridian/core';
+import { DirectoryProjector } from '../directory/directory-projector.js';
 import { type ReconcileReport, Reconciler } from '../reconcile/reconciler.js';
 import { OutboxRelay } from '../relay/outbox-relay.js';
 import { DeliveryWaiter, type ReplicationOutcome } from '../status/delivery-waiter.js';
@@ -41,6 +42,8 @@ export class ReplicationEngine {
   readonly targets: TargetService;
   readonly relay: OutboxRelay;
   readonly workers: WorkerHost;
+  /** Keeps the global directories; undefined when the engine was built without one. */
+  readonly projector: DirectoryProjector | undefined;
   private readonly waiter: DeliveryWaiter;
   private readonly reconciler: Reconciler;
   private started = false;
@@ -51,7 +54,8 @@ export class ReplicationEngine {
     this.targets = new TargetService(this.ctx, () => {
       if (this.started) void this.workers.refresh().catch(() => undefined);
     });
-    this.relay = new OutboxRelay(this.ctx);
+    this.projector = deps.directory ? new DirectoryProjector(deps.directory, this.ctx.clock, this.ctx.logger) : undefined;
+    this.relay = new OutboxRelay(this.ctx, () => this.projector?.kick());
     this.waiter = new DeliveryWaiter(this.ctx);
     this.reconciler = new Reconciler(this.ctx);
   }
@@ -61,12 +65,14 @@ export class ReplicationEngine {
     this.started = true;
     await this.workers.start();
     this.relay.start();
+    this.projector?.start();
   }
 
   /** Stops the relay and the workers; running jobs finish first. */
   async stop(): Promise<void> {
     this.started = false;
     await this.relay.stop();
+    await this.projector?.stop();
     await this.workers.stop();
   }
 

@@ -19,7 +19,11 @@ export class OutboxRelay {
   private wake: (() => void) | undefined;
   private lastSweep = 0;
 
-  constructor(private readonly ctx: ReplicationContext) {}
+  /** `onDispatched` runs after a step that dispatched events (the global directory's projector wakes up). */
+  constructor(
+    private readonly ctx: ReplicationContext,
+    private readonly onDispatched?: () => void,
+  ) {}
 
   /** One relay step; returns how many events it dispatched. */
   async runOnce(): Promise<number> {
@@ -29,7 +33,9 @@ export class OutboxRelay {
       const erased = await this.ctx.store.erasePendingPasswords(now);
       if (erased > 0) this.ctx.logger.info('erased expired pending passwords', { erased });
     }
-    return this.ctx.store.relay(this.ctx.tuning.relayBatchSize, (jobs) => this.enqueue(jobs), now);
+    const dispatched = await this.ctx.store.relay(this.ctx.tuning.relayBatchSize, (jobs) => this.enqueue(jobs), now);
+    if (dispatched > 0) this.onDispatched?.();
+    return dispatched;
   }
 
   /** Runs steps until the outbox is empty. */

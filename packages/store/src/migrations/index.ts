@@ -8,6 +8,7 @@ import { Migration20261126320000_audit_checkpoints } from './Migration2026112632
 import { Migration20261126400000_replication } from './Migration20261126400000_replication.js';
 import { Migration20261126500000_search_keys } from './Migration20261126500000_search_keys.js';
 import { Migration20261126600000_email_search } from './Migration20261126600000_email_search.js';
+import { Migration20261126700000_global_directory } from './Migration20261126700000_global_directory.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -20,4 +21,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126400000_replication', class: Migration20261126400000_replication },
   { name: 'Migration20261126500000_search_keys', class: Migration20261126500000_search_keys },
   { name: 'Migration20261126600000_email_search', class: Migration20261126600000_email_search },
+  { name: 'Migration20261126700000_global_directory', class: Migration20261126700000_global_directory },
 ];

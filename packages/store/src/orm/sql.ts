@@ -39,3 +39,15 @@ export function forkForTenant(orm: MikroORM, tenantId: string): EntityManager {
 export function forkForPlatform(orm: MikroORM): EntityManager {
   return orm.em.fork({ session: { variables: { [SCOPE_SETTING]: 'platform' } } });
 }
+
+/** The setting that opens one community's global directory (migration 20261126700000, ADR 0015). */
+export const COMMUNITY_SETTING = 'meridian.community_id';
+
+/**
+ * An entity manager whose transactions read one community's global directory
+ * (people, their accounts, conflicts) and that community's tenant rows, and
+ * nothing of any tenant's own tables.
+ */
+export function forkForCommunity(orm: MikroORM, communityId: string): EntityManager {
+  return orm.em.fork({ session: { variables: { [COMMUNITY_SETTING]: communityId } } });
+}

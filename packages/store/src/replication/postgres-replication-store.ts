@@ -214,6 +214,34 @@ function targetAudit(target: ReplicationTarget): Record<string, unknown> {
 const RESOURCE_EVENT = /^(user|group)\./;
 
 /** The PostgreSQL implementation of the core {@link ReplicationStore}. */
+/**
+ * The global directory is fed by the same events (DESIGN.md step 7, ADR 0015):
+ * each User or Group changed in the batch is queued once for projection, in
+ * the transaction that marks its events dispatched, so a crash loses neither.
+ */
+async function feedGlobalDirectory(
+  em: EntityManager,
+  events: readonly { tenant_id: string | null; resource_type: string; resource_id: string }[],
+  now: Date,
+): Promise<void> {
+  const unique = new Map<string, { tenantId: string; kind: string; id: string }>();
+  for (const e of events)
+    unique.set(`${e.tenant_id}/${e.resource_type}/${e.resource_id}`, {
+      tenantId: e.tenant_id as string,
+      kind: e.resource_type,
+      id: e.resource_id,
+    });
+  if (unique.size === 0) return;
+  const items = [...unique.values()];
+  await em.execute(
+    `insert into directory_inbox (tenant_id, resource_type, resource_id, community_id, enqueued_at, not_before)
+     select e.tenant_id, e.kind, e.id, t.community_id, ?, ?
+     from unnest(?::uuid[], ?::text[], ?::uuid[]) as e(tenant_id, kind, id) join tenant t on t.id = e.tenant_id
+     on conflict (tenant_id, resource_type, resource_id) do update set not_before = least(directory_inbox.not_before, excluded.not_before), attempts = 0`,
+    [now, now, pgArray(items.map((i) => i.tenantId)), pgArray(items.map((i) => i.kind)), pgArray(items.map((i) => i.id))],
+  );
+}
+
 export class PostgresReplicationStore implements ReplicationStore {
   constructor(
     private readonly orm: MikroORM,
@@ -513,6 +541,7 @@ export class PostgresReplicationStore implements ReplicationStore {
         );
       }
       if (list.length > 0) await enqueue(list);
+      await feedGlobalDirectory(em, resourceEvents, now);
       await em.execute('update outbox_event set dispatched_at = ? where id = any(?::bigint[])', [
         now,
         pgArray(events.map((e) => String(e.id))),

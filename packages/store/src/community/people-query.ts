@@ -1,0 +1,179 @@
+import { type Filter, MeridianError, type PeopleQuery, type PeopleSortField, SCHEMA } from '@meridian/core';
+
+/** A person column the filters and sorts may use, and how it compares. */
+interface PersonColumn {
+  sql: string;
+  kind: 'text' | 'exact' | 'boolean' | 'time' | 'uuid';
+}
+
+const text = (sql: string): PersonColumn => ({ sql, kind: 'text' });
+
+/**
+ * SCIM attribute paths of a person (docs/global-directory.md), keyed by the
+ * lower-cased `attribute[.subAttribute]`; enterprise-extension paths may carry
+ * their URN. Text compares case-insensitively, identifiers exactly.
+ */
+const COLUMNS: Record<string, PersonColumn> = {
+  id: { sql: 'p.id', kind: 'uuid' },
+  displayname: text('p.display_name'),
+  'name.givenname': text('p.given_name'),
+  givenname: text('p.given_name'),
+  'name.familyname': text('p.family_name'),
+  familyname: text('p.family_name'),
+  emails: text('p.email'),
+  'emails.value': text('p.email'),
+  email: text('p.email'),
+  phonenumbers: text('p.phone_number'),
+  'phonenumbers.value': text('p.phone_number'),
+  phonenumber: text('p.phone_number'),
+  title: text('p.title'),
+  department: text('p.department'),
+  organization: text('p.organization'),
+  division: text('p.division'),
+  costcenter: text('p.cost_center'),
+  employeenumber: { sql: 'p.employee_number', kind: 'exact' },
+  active: { sql: 'p.active', kind: 'boolean' },
+  'meta.created': { sql: 'p.created_at', kind: 'time' },
+  'meta.lastmodified': { sql: 'p.updated_at', kind: 'time' },
+};
+
+function columnOf(path: { schema?: string; attribute: string; subAttribute?: string }): PersonColumn {
+  if (path.schema !== undefined && path.schema !== SCHEMA.enterpriseUser && path.schema !== SCHEMA.user) {
+    throw new MeridianError('INVALID_FILTER', `People have no attributes of schema '${path.schema}'.`, { field: 'filter' });
+  }
+  const key = (path.subAttribute ? `${path.attribute}.${path.subAttribute}` : path.attribute).toLowerCase();
+  const column = COLUMNS[key];
+  if (!column) {
+    throw new MeridianError(
+      'INVALID_FILTER',
+      `People cannot be filtered by '${key}'. Filterable: displayName, name.givenName, name.familyName, emails, phoneNumbers, title, department, organization, division, costCenter, employeeNumber, active, id, meta.created, meta.lastModified.`,
+      { field: 'filter' },
+    );
+  }
+  return column;
+}
+
+const LIKE_ESCAPE = /[\\%_]/g;
+const escapeLike = (value: string) => value.replace(LIKE_ESCAPE, (c) => `\\${c}`);
+
+/** Appends the SQL of a SCIM filter over `person p` to `params`. */
+export function personFilterSql(filter: Filter, params: unknown[]): string {
+  switch (filter.op) {
+    case 'and':
+    case 'or':
+      return `(${personFilterSql(filter.left, params)} ${filter.op} ${personFilterSql(filter.right, params)})`;
+    case 'not':
+      return `(not coalesce(${personFilterSql(filter.filter, params)}, false))`;
+    case 'valuePath':
+      throw new MeridianError('INVALID_FILTER', 'People have single-valued attributes: value filters ([...]) do not apply.', {
+        field: 'filter',
+      });
+    case 'pr': {
+      const column = columnOf(filter.path);
+      return column.kind === 'text' || column.kind === 'exact'
+        ? `(${column.sql} is not null and ${column.sql} <> '')`
+        : `(${column.sql} is not null)`;
+    }
+    default: {
+      const column = columnOf(filter.path);
+      const { op, value } = filter;
+      if (value === null) {
+        if (op === 'eq') return `(${column.sql} is null)`;
+        if (op === 'ne') return `(${column.sql} is not null)`;
+        throw new MeridianError('INVALID_FILTER', `'${op}' cannot compare with null.`, { field: 'filter' });
+      }
+      if (column.kind === 'boolean') {
+        if (typeof value !== 'boolean' || (op !== 'eq' && op !== 'ne')) {
+          throw new MeridianError('INVALID_FILTER', "'active' compares with eq or ne and true or false.", { field: 'filter' });
+        }
+        params.push(value);
+        return `(${column.sql} ${op === 'eq' ? '=' : '<>'} ?)`;
+      }
+      if (typeof value !== 'string') {
+        throw new MeridianError('INVALID_FILTER', `Compare '${filter.path.attribute}' with a string.`, { field: 'filter' });
+      }
+      if (column.kind === 'uuid') {
+        if (op !== 'eq' && op !== 'ne') throw new MeridianError('INVALID_FILTER', "'id' compares with eq or ne.", { field: 'filter' });
+        if (!/^[0-9a-f-]{36}$/i.test(value)) return op === 'eq' ? '(false)' : '(true)';
+        params.push(value);
+        return `(${column.sql} ${op === 'eq' ? '=' : '<>'} ?::uuid)`;
+      }
+      if (column.kind === 'time') {
+        if (Number.isNaN(Date.parse(value))) {
+          throw new MeridianError('INVALID_FILTER', `'${value}' is not a date-time.`, { field: 'filter' });
+        }
+        const sqlOp = { eq: '=', ne: '<>', gt: '>', ge: '>=', lt: '<', le: '<=' }[op as 'eq'];
+        if (sqlOp === undefined) throw new MeridianError('INVALID_FILTER', `'${op}' does not apply to a date-time.`, { field: 'filter' });
+        params.push(new Date(value));
+        return `(${column.sql} ${sqlOp} ?)`;
+      }
+      const lhs = column.kind === 'text' ? `lower(${column.sql})` : column.sql;
+      const v = column.kind === 'text' ? value.toLowerCase() : value;
+      switch (op) {
+        case 'eq':
+          params.push(v);
+          return `(${lhs} = ?)`;
+        case 'ne':
+          params.push(v);
+          return `(${lhs} is distinct from ?)`;
+        case 'co':
+          params.push(`%${escapeLike(v)}%`);
+          return `(${lhs} like ?)`;
+        case 'sw':
+          params.push(`${escapeLike(v)}%`);
+          return `(${lhs} like ?)`;
+        case 'ew':
+          params.push(`%${escapeLike(v)}`);
+          return `(${lhs} like ?)`;
+        default:
+          params.push(v);
+          return `(${lhs} ${{ gt: '>', ge: '>=', lt: '<', le: '<=' }[op]} ?)`;
+      }
+    }
+  }
+}
+
+/** The sort column of each sort field (the indexed key for names). */
+export const SORT_COLUMNS: Record<PeopleSortField, { sql: string; time: boolean }> = {
+  displayName: { sql: 'p.display_name_key', time: false },
+  familyName: { sql: 'p.family_name_key', time: false },
+  employeeNumber: { sql: "coalesce(p.employee_number, '')", time: false },
+  createdAt: { sql: 'p.created_at', time: true },
+  updatedAt: { sql: 'p.updated_at', time: true },
+};
+
+/** The position after which a page starts, bound to its sort. */
+interface PeopleCursor {
+  s: PeopleSortField;
+  d: boolean;
+  k: string;
+  id: string;
+}
+
+export function encodePeopleCursor(cursor: PeopleCursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+/** Decodes a cursor made for the same sort; INVALID_CURSOR otherwise. */
+export function decodePeopleCursor(text: string, query: Pick<PeopleQuery, 'sortBy' | 'descending'>): PeopleCursor {
+  let value: Partial<PeopleCursor> | undefined;
+  try {
+    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<PeopleCursor>;
+  } catch {
+    value = undefined;
+  }
+  if (
+    !value ||
+    typeof value.k !== 'string' ||
+    typeof value.id !== 'string' ||
+    !/^[0-9a-f-]{36}$/i.test(value.id) ||
+    typeof value.s !== 'string' ||
+    !(value.s in SORT_COLUMNS)
+  ) {
+    throw new MeridianError('INVALID_CURSOR', 'The cursor is not valid.', { field: 'after' });
+  }
+  if (value.s !== query.sortBy || Boolean(value.d) !== query.descending) {
+    throw new MeridianError('INVALID_CURSOR', 'The cursor belongs to another sort order.', { field: 'after' });
+  }
+  return value as PeopleCursor;
+}

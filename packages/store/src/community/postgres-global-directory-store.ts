@@ -1,0 +1,938 @@
+import {
+  type AccountFacts,
+  type AccountValues,
+  accountValuesOf,
+  type Clock,
+  type CorrelationAttribute,
+  correlationKeys,
+  DEFAULT_CORRELATION,
+  type DirectoryAccount,
+  type DirectoryAccountGroup,
+  type DirectoryConflict,
+  type DirectoryRules,
+  type GlobalDirectoryStore,
+  MeridianError,
+  type Page,
+  type PeopleQuery,
+  type Person,
+  type PersonAttribute,
+  type ProjectionStep,
+  type RequestContext,
+  resolvePerson,
+  ruleOfKey,
+} from '@meridian/core';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { v7 as uuidv7 } from 'uuid';
+import { decodeCursor, encodeCursor } from '../admin/cursor.js';
+import { recordEvent } from '../events/event-recorder.js';
+import { translateDatabaseError } from '../orm/database-errors.js';
+import { forkForCommunity, forkForPlatform, pgArray } from '../orm/sql.js';
+import { decodePeopleCursor, encodePeopleCursor, personFilterSql, SORT_COLUMNS } from './people-query.js';
+
+type AccountRef = { tenantId: string; userId: string };
+
+interface PersonRow {
+  id: string;
+  community_id: string;
+  display_name: string | null;
+  given_name: string | null;
+  family_name: string | null;
+  email: string | null;
+  phone_number: string | null;
+  title: string | null;
+  department: string | null;
+  organization: string | null;
+  division: string | null;
+  cost_center: string | null;
+  employee_number: string | null;
+  manager_person_id: string | null;
+  active: boolean;
+  sources: Person['sources'];
+  pinned: Person['pinned'];
+  conflict_count: number;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+  sort_key?: string | Date;
+}
+
+interface AccountRow {
+  tenant_id: string;
+  user_id: string;
+  community_id: string;
+  person_id: string;
+  link: string;
+  pinned: boolean;
+  user_name: string;
+  external_id: string | null;
+  display_name: string | null;
+  active: boolean;
+  account_values: AccountValues;
+  user_version: number;
+  linked_at: Date;
+  updated_at: Date;
+}
+
+/** Person attributes and their columns (the manager is stored as its person). */
+const PERSON_COLUMNS: [Exclude<PersonAttribute, 'manager'>, string][] = [
+  ['displayName', 'display_name'],
+  ['givenName', 'given_name'],
+  ['familyName', 'family_name'],
+  ['email', 'email'],
+  ['phoneNumber', 'phone_number'],
+  ['title', 'title'],
+  ['department', 'department'],
+  ['organization', 'organization'],
+  ['division', 'division'],
+  ['costCenter', 'cost_center'],
+  ['employeeNumber', 'employee_number'],
+];
+
+const PERSON_SELECT = `p.id, p.community_id, ${PERSON_COLUMNS.map(([, c]) => `p.${c}`).join(', ')}, p.manager_person_id, p.active,
+  p.sources, p.pinned, p.conflict_count, p.version, p.created_at, p.updated_at`;
+
+function toPerson(row: PersonRow): Person {
+  const values: Person['values'] = {};
+  for (const [attribute, column] of PERSON_COLUMNS) {
+    const value = row[column as keyof PersonRow];
+    if (typeof value === 'string') values[attribute] = value;
+  }
+  return {
+    id: row.id,
+    communityId: row.community_id,
+    values,
+    managerPersonId: row.manager_person_id,
+    active: row.active,
+    sources: row.sources ?? {},
+    pinned: row.pinned ?? {},
+    conflictCount: row.conflict_count,
+    version: row.version,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+function toAccount(row: AccountRow): DirectoryAccount {
+  return {
+    tenantId: row.tenant_id,
+    userId: row.user_id,
+    communityId: row.community_id,
+    personId: row.person_id,
+    link: row.link as DirectoryAccount['link'],
+    pinned: row.pinned,
+    userName: row.user_name,
+    externalId: row.external_id,
+    displayName: row.display_name,
+    active: row.active,
+    values: row.account_values ?? {},
+    userVersion: row.user_version,
+    linkedAt: new Date(row.linked_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+function toFacts(account: DirectoryAccount): AccountFacts {
+  return {
+    tenantId: account.tenantId,
+    userId: account.userId,
+    userName: account.userName,
+    externalId: account.externalId,
+    active: account.active,
+    values: account.values,
+    linkedAt: account.linkedAt,
+  };
+}
+
+const ACCOUNT_SELECT = `a.tenant_id, a.user_id, a.community_id, a.person_id, a.link, a.pinned, a.user_name, a.external_id,
+  a.display_name, a.active, a.account_values, a.user_version, a.linked_at, a.updated_at`;
+
+/** Two uuid arrays, bound as single parameters, for `unnest(?::uuid[], ?::uuid[])`. */
+function refArrays(refs: readonly AccountRef[]): [string, string] {
+  return [pgArray(refs.map((r) => r.tenantId)), pgArray(refs.map((r) => r.userId))];
+}
+
+const PROJECTION_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
+
+/**
+ * The global directory in PostgreSQL (ADR 0015). Reads run in a transaction
+ * of the community (`forkForCommunity`): row-level security shows that
+ * community's directory and nothing else. The projection and the admin writes
+ * run as platform work, because they read tenant tables and write the audit
+ * chains; each statement names its community.
+ */
+export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly clock: Clock,
+  ) {}
+
+  private async community<T>(communityId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
+    try {
+      return await forkForCommunity(this.orm, communityId).transactional(work);
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+  }
+
+  private async platform<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+    try {
+      return await forkForPlatform(this.orm).transactional(work);
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+  }
+
+  // ---- rules ---------------------------------------------------------------------------------------------------------
+
+  private async loadRules(em: EntityManager, communityId: string): Promise<DirectoryRules> {
+    const [row] = await em.execute<{ correlation: string[]; authority: DirectoryRules['authority'] }[]>(
+      'select correlation, authority from directory_settings where community_id = ?',
+      [communityId],
+    );
+    return row
+      ? { correlation: row.correlation as CorrelationAttribute[], authority: row.authority ?? {} }
+      : { correlation: [...DEFAULT_CORRELATION], authority: {} };
+  }
+
+  rules(communityId: string): Promise<DirectoryRules> {
+    return this.community(communityId, (em) => this.loadRules(em, communityId));
+  }
+
+  async setRules(communityId: string, rules: DirectoryRules, context: RequestContext): Promise<DirectoryRules> {
+    const now = this.clock.now();
+    return this.platform(async (em) => {
+      const before = await this.loadRules(em, communityId);
+      await em.execute(
+        `insert into directory_settings (community_id, correlation, authority, updated_at) values (?, ?::text[], ?, ?)
+         on conflict (community_id) do update set correlation = excluded.correlation, authority = excluded.authority, updated_at = excluded.updated_at`,
+        [communityId, pgArray(rules.correlation), JSON.stringify(rules.authority), now],
+      );
+      await recordEvent(
+        em,
+        {
+          type: 'directory.rules_changed',
+          tenantId: null,
+          resourceType: 'Community',
+          resourceId: communityId,
+          before: { ...before },
+          after: { ...rules },
+        },
+        context,
+        now,
+      );
+      // Every account is correlated and resolved again under the new rules.
+      await this.enqueueAll(em, communityId, now, 'User');
+      return rules;
+    });
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------------------------------
+
+  people(communityId: string, query: PeopleQuery): Promise<Page<Person>> {
+    return this.community(communityId, async (em) => {
+      const params: unknown[] = [communityId];
+      const where: string[] = ['p.community_id = ?'];
+      const w = query.where ?? {};
+      const like = (v: string) => `%${v.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      if (w.displayNameContains !== undefined) {
+        where.push('p.display_name_key like ?');
+        params.push(like(w.displayNameContains));
+      }
+      if (w.familyName !== undefined) {
+        where.push('p.family_name_key = ?');
+        params.push(w.familyName.toLowerCase());
+      }
+      for (const [key, column] of [
+        ['department', 'department'],
+        ['title', 'title'],
+        ['email', 'email'],
+      ] as const) {
+        const value = w[key];
+        if (value !== undefined) {
+          where.push(`lower(p.${column}) = ?`);
+          params.push(value.toLowerCase());
+        }
+      }
+      if (w.employeeNumber !== undefined) {
+        where.push('p.employee_number = ?');
+        params.push(w.employeeNumber);
+      }
+      if (w.active !== undefined) {
+        where.push('p.active = ?');
+        params.push(w.active);
+      }
+      if (w.hasConflicts !== undefined) where.push(w.hasConflicts ? 'p.conflict_count > 0' : 'p.conflict_count = 0');
+      if (w.tenantId !== undefined) {
+        where.push('exists (select 1 from directory_account a where a.person_id = p.id and a.tenant_id = ?)');
+        params.push(w.tenantId);
+      }
+      if (query.filter) where.push(personFilterSql(query.filter, params));
+      const countParams = [...params];
+      const sort = SORT_COLUMNS[query.sortBy];
+      const direction = query.descending ? 'desc' : 'asc';
+      if (query.after) {
+        const cursor = decodePeopleCursor(query.after, query);
+        where.push(`(${sort.sql}, p.id) ${query.descending ? '<' : '>'} (?, ?)`);
+        params.push(sort.time ? new Date(cursor.k) : cursor.k, cursor.id);
+      }
+      params.push(query.first + 1);
+      const rows = await em.execute<PersonRow[]>(
+        `select ${PERSON_SELECT}, ${sort.sql} as sort_key from person p where ${where.join(' and ')}
+         order by ${sort.sql} ${direction}, p.id ${direction} limit ?`,
+        params,
+      );
+      const items = rows.slice(0, query.first);
+      let totalCount = -1;
+      if (query.withTotalCount) {
+        const whereWithoutCursor = query.after ? where.slice(0, -1) : where;
+        const [count] = await em.execute<{ n: string }[]>(
+          `select count(*) as n from person p where ${whereWithoutCursor.join(' and ')}`,
+          countParams,
+        );
+        totalCount = Number(count?.n ?? 0);
+      }
+      const cursors = items.map((row) =>
+        encodePeopleCursor({
+          s: query.sortBy,
+          d: query.descending,
+          k: row.sort_key instanceof Date ? row.sort_key.toISOString() : String(row.sort_key ?? ''),
+          id: row.id,
+        }),
+      );
+      return {
+        items: items.map(toPerson),
+        cursors,
+        totalCount,
+        endCursor: cursors.at(-1) ?? null,
+        hasNextPage: rows.length > query.first,
+      };
+    });
+  }
+
+  peopleByIds(communityId: string, ids: readonly string[]): Promise<Person[]> {
+    const valid = ids.filter((id) => /^[0-9a-f-]{36}$/i.test(id));
+    if (valid.length === 0) return Promise.resolve([]);
+    return this.community(communityId, async (em) =>
+      (
+        await em.execute<PersonRow[]>(`select ${PERSON_SELECT} from person p where p.community_id = ? and p.id = any(?::uuid[])`, [
+          communityId,
+          pgArray(valid),
+        ])
+      ).map(toPerson),
+    );
+  }
+
+  accountsOfPeople(communityId: string, personIds: readonly string[]): Promise<DirectoryAccount[]> {
+    if (personIds.length === 0) return Promise.resolve([]);
+    return this.community(communityId, async (em) =>
+      (
+        await em.execute<AccountRow[]>(
+          `select ${ACCOUNT_SELECT} from directory_account a where a.community_id = ? and a.person_id = any(?::uuid[])
+           order by a.linked_at, a.user_id`,
+          [communityId, pgArray([...personIds])],
+        )
+      ).map(toAccount),
+    );
+  }
+
+  accounts(communityId: string, refs: readonly AccountRef[]): Promise<DirectoryAccount[]> {
+    if (refs.length === 0) return Promise.resolve([]);
+    return this.community(communityId, async (em) =>
+      (
+        await em.execute<AccountRow[]>(
+          `select ${ACCOUNT_SELECT} from directory_account a
+           join unnest(?::uuid[], ?::uuid[]) as r(tenant_id, user_id) on r.tenant_id = a.tenant_id and r.user_id = a.user_id
+           where a.community_id = ?`,
+          [...refArrays(refs), communityId],
+        )
+      ).map(toAccount),
+    );
+  }
+
+  groupsOfAccounts(communityId: string, refs: readonly AccountRef[]): Promise<DirectoryAccountGroup[]> {
+    if (refs.length === 0) return Promise.resolve([]);
+    return this.community(communityId, async (em) =>
+      (
+        await em.execute<{ tenant_id: string; user_id: string; group_id: string; display_name: string }[]>(
+          `select g.tenant_id, g.user_id, g.group_id, g.display_name from directory_account_group g
+           join unnest(?::uuid[], ?::uuid[]) as r(tenant_id, user_id) on r.tenant_id = g.tenant_id and r.user_id = g.user_id
+           where g.community_id = ? order by g.display_name, g.group_id`,
+          [...refArrays(refs), communityId],
+        )
+      ).map((r) => ({ tenantId: r.tenant_id, userId: r.user_id, groupId: r.group_id, displayName: r.display_name })),
+    );
+  }
+
+  conflicts(
+    communityId: string,
+    page: { first: number; after?: string | undefined; personIds?: readonly string[] },
+  ): Promise<Page<DirectoryConflict>> {
+    return this.community(communityId, async (em) => {
+      const where = ['c.community_id = ?'];
+      const params: unknown[] = [communityId];
+      if (page.personIds) {
+        where.push('c.person_id = any(?::uuid[])');
+        params.push(pgArray([...page.personIds]));
+      }
+      const countParams = [...params];
+      if (page.after) {
+        const cursor = decodeCursor(page.after);
+        where.push('(c.created_at, c.id) > (?, ?)');
+        params.push(new Date(cursor.t), cursor.id);
+      }
+      params.push(page.first + 1);
+      const rows = await em.execute<
+        {
+          id: string;
+          community_id: string;
+          kind: 'attribute' | 'correlation';
+          person_id: string | null;
+          attribute: PersonAttribute | null;
+          tenant_id: string | null;
+          user_id: string | null;
+          candidates: DirectoryConflict['candidates'];
+          created_at: Date;
+          updated_at: Date;
+        }[]
+      >(
+        `select c.id, c.community_id, c.kind, c.person_id, c.attribute, c.tenant_id, c.user_id, c.candidates, c.created_at, c.updated_at
+         from directory_conflict c where ${where.join(' and ')} order by c.created_at, c.id limit ?`,
+        params,
+      );
+      const [count] = await em.execute<{ n: string }[]>(
+        `select count(*) as n from directory_conflict c where ${where.slice(0, page.after ? -1 : undefined).join(' and ')}`,
+        countParams,
+      );
+      const items = rows.slice(0, page.first).map((r) => ({
+        id: r.id,
+        communityId: r.community_id,
+        kind: r.kind,
+        personId: r.person_id,
+        attribute: r.attribute,
+        tenantId: r.tenant_id,
+        userId: r.user_id,
+        candidates: r.candidates,
+        createdAt: new Date(r.created_at),
+        updatedAt: new Date(r.updated_at),
+      }));
+      const cursors = items.map((c) => encodeCursor({ t: c.createdAt.toISOString(), id: c.id }));
+      return {
+        items,
+        cursors,
+        totalCount: Number(count?.n ?? 0),
+        endCursor: cursors.at(-1) ?? null,
+        hasNextPage: rows.length > page.first,
+      };
+    });
+  }
+
+  // ---- admin writes --------------------------------------------------------------------------------------------------
+
+  private async lockCommunity(em: EntityManager, communityId: string): Promise<void> {
+    await em.execute('select pg_advisory_xact_lock(hashtextextended(?, 7))', [`directory:${communityId}`]);
+  }
+
+  private async accountRow(em: EntityManager, communityId: string, ref: AccountRef): Promise<AccountRow> {
+    const [row] = await em.execute<AccountRow[]>(
+      `select ${ACCOUNT_SELECT} from directory_account a where a.community_id = ? and a.tenant_id = ? and a.user_id = ?`,
+      [communityId, ref.tenantId, ref.userId],
+    );
+    if (!row) throw new MeridianError('NOT_FOUND', 'The account is not in the global directory (yet).', { field: 'account' });
+    return row;
+  }
+
+  async link(communityId: string, account: AccountRef, personId: string, context: RequestContext): Promise<string> {
+    const now = this.clock.now();
+    return this.platform(async (em) => {
+      await this.lockCommunity(em, communityId);
+      const row = await this.accountRow(em, communityId, account);
+      const [person] = await em.execute<{ id: string }[]>('select id from person where community_id = ? and id = ?', [
+        communityId,
+        personId,
+      ]);
+      if (!person) throw new MeridianError('NOT_FOUND', `Person '${personId}' not found.`, { field: 'person' });
+      await this.moveAccount(em, row, personId, 'manual', true, now);
+      await em.execute("delete from directory_conflict where kind = 'correlation' and tenant_id = ? and user_id = ?", [
+        account.tenantId,
+        account.userId,
+      ]);
+      const rules = await this.loadRules(em, communityId);
+      await this.recompute(em, communityId, [row.person_id, personId], rules, now);
+      await this.recordAccountEvent(
+        em,
+        'directory.linked',
+        account,
+        { personId: row.person_id },
+        { personId, link: 'manual' },
+        context,
+        now,
+      );
+      return personId;
+    });
+  }
+
+  async unlink(communityId: string, account: AccountRef, context: RequestContext): Promise<string> {
+    const now = this.clock.now();
+    return this.platform(async (em) => {
+      await this.lockCommunity(em, communityId);
+      const row = await this.accountRow(em, communityId, account);
+      const personId = uuidv7();
+      await this.insertEmptyPerson(em, communityId, personId, now);
+      await this.moveAccount(em, row, personId, 'manual', true, now);
+      await em.execute("delete from directory_conflict where kind = 'correlation' and tenant_id = ? and user_id = ?", [
+        account.tenantId,
+        account.userId,
+      ]);
+      const rules = await this.loadRules(em, communityId);
+      await this.recompute(em, communityId, [row.person_id, personId], rules, now);
+      await this.recordAccountEvent(
+        em,
+        'directory.unlinked',
+        account,
+        { personId: row.person_id },
+        { personId, link: 'manual' },
+        context,
+        now,
+      );
+      return personId;
+    });
+  }
+
+  async release(communityId: string, account: AccountRef, context: RequestContext): Promise<void> {
+    const now = this.clock.now();
+    await this.platform(async (em) => {
+      const row = await this.accountRow(em, communityId, account);
+      await em.execute('update directory_account set pinned = false, updated_at = ? where tenant_id = ? and user_id = ?', [
+        now,
+        account.tenantId,
+        account.userId,
+      ]);
+      await this.enqueue(em, [{ tenantId: account.tenantId, kind: 'User', id: account.userId, communityId }], now);
+      await this.recordAccountEvent(em, 'directory.released', account, { pinned: row.pinned }, { pinned: false }, context, now);
+    });
+  }
+
+  async pin(
+    communityId: string,
+    personId: string,
+    attribute: PersonAttribute,
+    tenantId: string | null,
+    context: RequestContext,
+  ): Promise<void> {
+    const now = this.clock.now();
+    await this.platform(async (em) => {
+      await this.lockCommunity(em, communityId);
+      const [row] = await em.execute<{ pinned: Person['pinned'] }[]>(
+        'select pinned from person where community_id = ? and id = ? for update',
+        [communityId, personId],
+      );
+      if (!row) throw new MeridianError('NOT_FOUND', `Person '${personId}' not found.`, { field: 'person' });
+      if (tenantId !== null) {
+        const [has] = await em.execute<{ n: string }[]>(
+          'select count(*) as n from directory_account where person_id = ? and tenant_id = ?',
+          [personId, tenantId],
+        );
+        if (Number(has?.n ?? 0) === 0) {
+          throw new MeridianError('INVALID_INPUT', 'The person has no account in that tenant.', { field: 'tenant' });
+        }
+      }
+      const pinned = { ...(row.pinned ?? {}) };
+      if (tenantId === null) delete pinned[attribute];
+      else pinned[attribute] = tenantId;
+      await em.execute('update person set pinned = ? where id = ?', [JSON.stringify(pinned), personId]);
+      await this.recompute(em, communityId, [personId], await this.loadRules(em, communityId), now);
+      await recordEvent(
+        em,
+        {
+          type: 'directory.pinned',
+          tenantId: null,
+          resourceType: 'Person',
+          resourceId: personId,
+          before: { pinned: row.pinned ?? {} },
+          after: { pinned },
+        },
+        context,
+        now,
+      );
+    });
+  }
+
+  private async recordAccountEvent(
+    em: EntityManager,
+    type: 'directory.linked' | 'directory.unlinked' | 'directory.released',
+    account: AccountRef,
+    before: Record<string, unknown>,
+    after: Record<string, unknown>,
+    context: RequestContext,
+    now: Date,
+  ): Promise<void> {
+    // In the account's tenant chain: the office sees who moved its account, and when.
+    await recordEvent(
+      em,
+      { type, tenantId: account.tenantId, resourceType: 'User', resourceId: account.userId, before, after },
+      context,
+      now,
+    );
+  }
+
+  // ---- projection ----------------------------------------------------------------------------------------------------
+
+  private async enqueue(
+    em: EntityManager,
+    items: readonly { tenantId: string; kind: 'User' | 'Group'; id: string; communityId: string }[],
+    now: Date,
+  ): Promise<void> {
+    if (items.length === 0) return;
+    await em.execute(
+      `insert into directory_inbox (tenant_id, resource_type, resource_id, community_id, enqueued_at, not_before)
+       select e.tenant_id, e.kind, e.id, e.community_id, ?, ? from unnest(?::uuid[], ?::text[], ?::uuid[], ?::uuid[]) as e(tenant_id, kind, id, community_id)
+       on conflict (tenant_id, resource_type, resource_id) do update set not_before = least(directory_inbox.not_before, excluded.not_before), attempts = 0`,
+      [
+        now,
+        now,
+        pgArray(items.map((i) => i.tenantId)),
+        pgArray(items.map((i) => i.kind)),
+        pgArray(items.map((i) => i.id)),
+        pgArray(items.map((i) => i.communityId)),
+      ],
+    );
+  }
+
+  private async enqueueAll(em: EntityManager, communityId: string, now: Date, kind?: 'User' | 'Group'): Promise<number> {
+    const parts: string[] = [];
+    if (kind !== 'Group')
+      parts.push("select u.tenant_id, 'User' as kind, u.id from scim_user u join tenant t on t.id = u.tenant_id where t.community_id = ?");
+    if (kind !== 'User')
+      parts.push(
+        "select g.tenant_id, 'Group' as kind, g.id from scim_group g join tenant t on t.id = g.tenant_id where t.community_id = ?",
+      );
+    const rows = await em.execute<{ n: string }[]>(
+      `with queued as (
+         insert into directory_inbox (tenant_id, resource_type, resource_id, community_id, enqueued_at, not_before)
+         select r.tenant_id, r.kind, r.id, ?, ?, ? from (${parts.join(' union all ')}) r
+         on conflict (tenant_id, resource_type, resource_id) do update set not_before = least(directory_inbox.not_before, excluded.not_before), attempts = 0
+         returning 1
+       ) select count(*) as n from queued`,
+      [communityId, now, now, ...parts.map(() => communityId)],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  enqueueCommunity(communityId: string, now: Date): Promise<number> {
+    return this.platform((em) => this.enqueueAll(em, communityId, now));
+  }
+
+  async pendingProjections(communityId?: string): Promise<number> {
+    const [row] = await this.platform((em) =>
+      em.execute<{ n: string }[]>(
+        `select count(*) as n from directory_inbox${communityId ? ' where community_id = ?' : ''}`,
+        communityId ? [communityId] : [],
+      ),
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  async projectDue(limit: number, now: Date): Promise<ProjectionStep[]> {
+    const steps: ProjectionStep[] = [];
+    while (steps.length < limit) {
+      let claimed: { tenant_id: string; resource_type: 'User' | 'Group'; resource_id: string; community_id: string } | undefined;
+      try {
+        claimed = await this.platform(async (em) => {
+          const [entry] = await em.execute<
+            { tenant_id: string; resource_type: 'User' | 'Group'; resource_id: string; community_id: string }[]
+          >(
+            `delete from directory_inbox where (tenant_id, resource_type, resource_id) = (
+               select tenant_id, resource_type, resource_id from directory_inbox where not_before <= ?
+               order by not_before, enqueued_at limit 1 for update skip locked)
+             returning tenant_id, resource_type, resource_id, community_id`,
+            [now],
+          );
+          if (!entry) return undefined;
+          if (entry.resource_type === 'User')
+            await this.projectUser(em, entry.community_id, entry.tenant_id, entry.resource_id, this.clock.now());
+          else await this.projectGroup(em, entry.community_id, entry.tenant_id, entry.resource_id);
+          return entry;
+        });
+      } catch (error) {
+        await this.deferFailed(now, error);
+        throw error;
+      }
+      if (!claimed) break;
+      steps.push({ tenantId: claimed.tenant_id, kind: claimed.resource_type, resourceId: claimed.resource_id });
+    }
+    return steps;
+  }
+
+  /** After a failed projection, the entry that failed is tried again later (the oldest due entry is the one that was claimed). */
+  private async deferFailed(now: Date, error: unknown): Promise<void> {
+    const message = error instanceof Error ? error.message.slice(0, 500) : String(error);
+    await this.platform(async (em) => {
+      const [entry] = await em.execute<{ tenant_id: string; resource_type: string; resource_id: string; attempts: number }[]>(
+        `select tenant_id, resource_type, resource_id, attempts from directory_inbox where not_before <= ?
+         order by not_before, enqueued_at limit 1 for update skip locked`,
+        [now],
+      );
+      if (!entry) return;
+      const delay = PROJECTION_RETRY_MS[Math.min(entry.attempts, PROJECTION_RETRY_MS.length - 1)] ?? 600_000;
+      await em.execute(
+        `update directory_inbox set attempts = attempts + 1, last_error = ?, not_before = ?
+         where tenant_id = ? and resource_type = ? and resource_id = ?`,
+        [message, new Date(now.getTime() + delay), entry.tenant_id, entry.resource_type, entry.resource_id],
+      );
+    });
+  }
+
+  private async projectGroup(em: EntityManager, communityId: string, tenantId: string, groupId: string): Promise<void> {
+    const [group] = await em.execute<{ display_name: string }[]>('select display_name from scim_group where tenant_id = ? and id = ?', [
+      tenantId,
+      groupId,
+    ]);
+    if (!group) {
+      await em.execute('delete from directory_account_group where tenant_id = ? and group_id = ?', [tenantId, groupId]);
+      return;
+    }
+    await em.execute(
+      `delete from directory_account_group d where d.tenant_id = ? and d.group_id = ?
+         and not exists (select 1 from group_member m where m.group_id = d.group_id and m.member_id = d.user_id and m.member_type = 'User')`,
+      [tenantId, groupId],
+    );
+    await em.execute(
+      `insert into directory_account_group (tenant_id, user_id, group_id, community_id, display_name)
+       select m.tenant_id, m.member_id, m.group_id, ?, ? from group_member m where m.group_id = ? and m.tenant_id = ? and m.member_type = 'User'
+       on conflict (tenant_id, user_id, group_id) do update set display_name = excluded.display_name
+         where directory_account_group.display_name <> excluded.display_name`,
+      [communityId, group.display_name, groupId, tenantId],
+    );
+  }
+
+  private async insertEmptyPerson(em: EntityManager, communityId: string, personId: string, now: Date): Promise<void> {
+    await em.execute('insert into person (id, community_id, active, created_at, updated_at) values (?, ?, true, ?, ?)', [
+      personId,
+      communityId,
+      now,
+      now,
+    ]);
+  }
+
+  private async moveAccount(em: EntityManager, row: AccountRow, personId: string, link: string, pinned: boolean, now: Date): Promise<void> {
+    await em.execute(
+      `update directory_account set person_id = ?, link = ?, pinned = ?, updated_at = ?,
+         linked_at = case when person_id = ? then linked_at else ? end
+       where tenant_id = ? and user_id = ?`,
+      [personId, link, pinned, now, personId, now, row.tenant_id, row.user_id],
+    );
+  }
+
+  /**
+   * Projects one account from its User's current state (state-based: running
+   * it twice changes nothing). Under the community's lock: correlation reads
+   * the links other projections write.
+   */
+  private async projectUser(em: EntityManager, communityId: string, tenantId: string, userId: string, now: Date): Promise<void> {
+    await this.lockCommunity(em, communityId);
+    const rules = await this.loadRules(em, communityId);
+    const [user] = await em.execute<
+      { user_name: string; external_id: string | null; active: boolean; attributes: Record<string, unknown>; version: number }[]
+    >('select user_name, external_id, active, attributes, version from scim_user where tenant_id = ? and id = ?', [tenantId, userId]);
+    const [existing] = await em.execute<AccountRow[]>(
+      `select ${ACCOUNT_SELECT} from directory_account a where a.tenant_id = ? and a.user_id = ? for update`,
+      [tenantId, userId],
+    );
+    const dependents = await this.managedPeople(em, tenantId, userId);
+    if (!user) {
+      if (!existing) return;
+      await em.execute('delete from directory_account where tenant_id = ? and user_id = ?', [tenantId, userId]);
+      await em.execute('delete from directory_account_group where tenant_id = ? and user_id = ?', [tenantId, userId]);
+      await em.execute("delete from directory_conflict where kind = 'correlation' and tenant_id = ? and user_id = ?", [tenantId, userId]);
+      await this.recompute(em, communityId, [existing.person_id, ...dependents], rules, now);
+      return;
+    }
+    const values = accountValuesOf(user.attributes);
+    const keys = correlationKeys({ userName: user.user_name, externalId: user.external_id, values }, rules.correlation);
+
+    let personId: string;
+    let link: string;
+    let conflict: { personId: string; rule: string }[] | undefined;
+    if (existing?.pinned) {
+      personId = existing.person_id;
+      link = existing.link;
+    } else {
+      const matches =
+        keys.length === 0
+          ? []
+          : await em.execute<{ key: string; person_id: string }[]>(
+              `select k.key, a.person_id from directory_account_key k
+               join directory_account a on a.tenant_id = k.tenant_id and a.user_id = k.user_id
+               where k.community_id = ? and k.key = any(?::text[]) and not (k.tenant_id = ? and k.user_id = ?)`,
+              [communityId, pgArray(keys), tenantId, userId],
+            );
+      // Each matching person, with the first rule (in the community's order) that matched it.
+      const candidates = new Map<string, string>();
+      for (const key of keys) {
+        for (const m of matches) if (m.key === key && !candidates.has(m.person_id)) candidates.set(m.person_id, ruleOfKey(key));
+      }
+      const alone = async (): Promise<string> => {
+        if (existing) {
+          const [others] = await em.execute<{ n: string }[]>(
+            'select count(*) as n from directory_account where person_id = ? and not (tenant_id = ? and user_id = ?)',
+            [existing.person_id, tenantId, userId],
+          );
+          if (Number(others?.n ?? 0) === 0) return existing.person_id;
+        }
+        const id = uuidv7();
+        await this.insertEmptyPerson(em, communityId, id, now);
+        return id;
+      };
+      if (candidates.size === 1) {
+        const [[match, rule]] = [...candidates] as [[string, string]];
+        personId = match;
+        link = `rule:${rule}`;
+      } else if (candidates.size === 0) {
+        personId = await alone();
+        link = 'none';
+      } else {
+        // The rules point at several people: link to none of them (or stay), and let an admin decide.
+        conflict = [...candidates].map(([id, rule]) => ({ personId: id, rule }));
+        personId = existing && candidates.has(existing.person_id) ? existing.person_id : await alone();
+        link = existing && personId === existing.person_id ? existing.link : 'none';
+      }
+    }
+    const displayName = values.displayName ?? null;
+    await em.execute(
+      `insert into directory_account (tenant_id, user_id, community_id, person_id, link, pinned, user_name, external_id, display_name,
+         active, account_values, user_version, linked_at, updated_at)
+       values (?, ?, ?, ?, ?, false, ?, ?, ?, ?, ?, ?, ?, ?)
+       on conflict (tenant_id, user_id) do update set
+         linked_at = case when directory_account.person_id = excluded.person_id then directory_account.linked_at else excluded.linked_at end,
+         person_id = excluded.person_id, link = excluded.link, user_name = excluded.user_name, external_id = excluded.external_id,
+         display_name = excluded.display_name, active = excluded.active, account_values = excluded.account_values,
+         user_version = excluded.user_version, updated_at = excluded.updated_at`,
+      [
+        tenantId,
+        userId,
+        communityId,
+        personId,
+        link,
+        user.user_name,
+        user.external_id,
+        displayName,
+        user.active,
+        JSON.stringify(values),
+        user.version,
+        now,
+        now,
+      ],
+    );
+    await em.execute('delete from directory_account_key where tenant_id = ? and user_id = ?', [tenantId, userId]);
+    if (keys.length > 0) {
+      await em.execute(
+        `insert into directory_account_key (community_id, key, tenant_id, user_id)
+         select ?, k, ?, ? from unnest(?::text[]) as k on conflict do nothing`,
+        [communityId, tenantId, userId, pgArray(keys)],
+      );
+    }
+    if (conflict) {
+      await em.execute(
+        `insert into directory_conflict (id, community_id, kind, person_id, attribute, tenant_id, user_id, candidates, created_at, updated_at)
+         values (?, ?, 'correlation', ?, null, ?, ?, ?, ?, ?)
+         on conflict (tenant_id, user_id) where kind = 'correlation' do update set person_id = excluded.person_id,
+           candidates = excluded.candidates, updated_at = excluded.updated_at`,
+        [uuidv7(), communityId, personId, tenantId, userId, JSON.stringify(conflict), now, now],
+      );
+    } else {
+      await em.execute("delete from directory_conflict where kind = 'correlation' and tenant_id = ? and user_id = ?", [tenantId, userId]);
+    }
+    const touched = [personId, ...dependents];
+    if (existing && existing.person_id !== personId) touched.push(existing.person_id);
+    await this.recompute(em, communityId, touched, rules, now);
+  }
+
+  /** People whose accounts name this account as their manager: their manager is this account's person. */
+  private async managedPeople(em: EntityManager, tenantId: string, userId: string): Promise<string[]> {
+    const rows = await em.execute<{ person_id: string }[]>(
+      "select distinct person_id from directory_account where tenant_id = ? and account_values ->> 'manager' = ?",
+      [tenantId, userId],
+    );
+    return rows.map((r) => r.person_id);
+  }
+
+  /** Resolves the given people again from their accounts; a person left without accounts is removed. */
+  private async recompute(
+    em: EntityManager,
+    communityId: string,
+    personIds: readonly string[],
+    rules: DirectoryRules,
+    now: Date,
+  ): Promise<void> {
+    for (const personId of [...new Set(personIds)]) {
+      const accounts = (
+        await em.execute<AccountRow[]>(`select ${ACCOUNT_SELECT} from directory_account a where a.person_id = ?`, [personId])
+      ).map(toAccount);
+      if (accounts.length === 0) {
+        await em.execute('update person set manager_person_id = null where manager_person_id = ?', [personId]);
+        await em.execute('delete from person where id = ?', [personId]);
+        continue;
+      }
+      const [current] = await em.execute<{ pinned: Person['pinned']; conflicts: string }[]>(
+        `select pinned, (select count(*) from directory_conflict c where c.kind = 'correlation' and c.person_id = p.id) as conflicts
+         from person p where p.id = ?`,
+        [personId],
+      );
+      const managerRefs = accounts
+        .filter((a) => a.values.manager)
+        .map((a) => ({ tenantId: a.tenantId, userId: a.values.manager as string }));
+      const managers = new Map<string, string>();
+      if (managerRefs.length > 0) {
+        const rows = await em.execute<{ tenant_id: string; user_id: string; person_id: string }[]>(
+          `select a.tenant_id, a.user_id, a.person_id from directory_account a
+           join unnest(?::uuid[], ?::text[]) as r(tenant_id, user_id) on r.tenant_id = a.tenant_id and r.user_id = a.user_id::text`,
+          [pgArray(managerRefs.map((r) => r.tenantId)), pgArray(managerRefs.map((r) => r.userId))],
+        );
+        for (const r of rows) managers.set(`${r.tenant_id}/${r.user_id}`, r.person_id);
+      }
+      const resolved = resolvePerson(accounts.map(toFacts), rules.authority, current?.pinned ?? {}, (tenantId, userId) =>
+        managers.get(`${tenantId}/${userId}`),
+      );
+      const manager = resolved.values.manager;
+      const managerPersonId = manager && /^[0-9a-f-]{36}$/i.test(manager) && manager !== personId ? manager : null;
+      const conflicted = Object.keys(resolved.conflicts) as PersonAttribute[];
+      const columns = PERSON_COLUMNS.map(([, c]) => c);
+      const values = PERSON_COLUMNS.map(([a]) => resolved.values[a] ?? null);
+      await em.execute(
+        `insert into person (id, community_id, ${columns.join(', ')}, manager_person_id, active, display_name_key, family_name_key,
+           sources, conflict_count, version, created_at, updated_at)
+         values (?, ?, ${columns.map(() => '?').join(', ')}, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+         on conflict (id) do update set ${columns.map((c) => `${c} = excluded.${c}`).join(', ')},
+           manager_person_id = excluded.manager_person_id, active = excluded.active, display_name_key = excluded.display_name_key,
+           family_name_key = excluded.family_name_key, sources = excluded.sources, conflict_count = excluded.conflict_count,
+           version = person.version + 1, updated_at = excluded.updated_at`,
+        [
+          personId,
+          communityId,
+          ...values,
+          managerPersonId,
+          resolved.active,
+          (resolved.values.displayName ?? '').toLowerCase(),
+          (resolved.values.familyName ?? '').toLowerCase(),
+          JSON.stringify(resolved.sources),
+          conflicted.length + Number(current?.conflicts ?? 0),
+          now,
+          now,
+        ],
+      );
+      await em.execute(`delete from directory_conflict where person_id = ? and kind = 'attribute' and not (attribute = any(?::text[]))`, [
+        personId,
+        pgArray(conflicted),
+      ]);
+      for (const attribute of conflicted) {
+        await em.execute(
+          `insert into directory_conflict (id, community_id, kind, person_id, attribute, candidates, created_at, updated_at)
+           values (?, ?, 'attribute', ?, ?, ?, ?, ?)
+           on conflict (person_id, attribute) where kind = 'attribute' do update set candidates = excluded.candidates, updated_at = excluded.updated_at
+             where directory_conflict.candidates <> excluded.candidates`,
+          [uuidv7(), communityId, personId, attribute, JSON.stringify(resolved.conflicts[attribute]), now, now],
+        );
+      }
+    }
+  }
+}
