@@ -1,4 +1,12 @@
-import type { AdminService, AuditService, Principal, ResourceService, TenantSettingsService, TrustedIssuerService } from '@meridian/core';
+import type {
+  AdminService,
+  AuditService,
+  GlobalDirectoryService,
+  Principal,
+  ResourceService,
+  TenantSettingsService,
+  TrustedIssuerService,
+} from '@meridian/core';
 import type { ReplicationAdmin } from './types/replication.js';
 
 /** Services the resolvers call; the hub builds them once. */
@@ -10,6 +18,8 @@ export interface GraphqlServices {
   replication?: ReplicationAdmin;
   audit: AuditService;
   issuers: TrustedIssuerService;
+  /** The communities' global directories (issue 6). */
+  people: GlobalDirectoryService;
 }
 
 /** Per-request context. */
@@ -18,4 +28,6 @@ export interface GraphqlContext {
   services: GraphqlServices;
   requestId: string;
   sourceAddress: string;
+  /** This request's DataLoaders, by key (see `requestLoader`). */
+  loaders: Map<string, unknown>;
 }

@@ -95,7 +95,7 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
           extensions: { code: 'RATE_LIMITED', http: { status: 429, headers: new HeaderMap([['retry-after', String(wait)]]) } },
         });
       }
-      return { principal, services: options.services, requestId: request.id, sourceAddress: request.ip };
+      return { principal, services: options.services, requestId: request.id, sourceAddress: request.ip, loaders: new Map() };
     },
   });
   // Its own scope, so body errors answer in GraphQL's shape rather than Fastify's.
