@@ -2,7 +2,7 @@
 // store/src/directory/postgres-directory-store.ts, store/src/events/event-recorder.ts
 // and store/src/admin/postgres-admin-store.ts (with `$n` placeholders). The baseline
 // server and the EXPLAIN step use these texts; the bench also records what the hub
-// really sent to PostgreSQL for one request (sql-capture.ts), so a drift shows in the report.
+// really sent to PostgreSQL for one request (SqlCapture, packages/test-utils), so a drift shows in the report.
 
 /**
  * The hub's connections act as the application role, set at connection start-up

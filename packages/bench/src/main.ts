@@ -14,7 +14,7 @@ import { type BenchOptions, parseOptions, USAGE } from './options.js';
 import { measurePatch, type PatchResult } from './patch.js';
 import { type BenchReport, machineInfo, renderReport, type ScenarioResult, type StatementCount, spliceReport } from './report.js';
 import { type ServerProcess, startBaseline, startHub } from './servers.js';
-import { SqlCapture } from './sql-capture.js';
+import { SqlCapture } from '@meridian/test-utils';
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 

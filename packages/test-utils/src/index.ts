@@ -15,3 +15,4 @@ export {
   type RecordedRequest,
   type UserNameRejection,
 } from './fake-scim-target.js';
+export { type CapturedStatement, SqlCapture } from './sql-capture.js';

@@ -1,4 +1,4 @@
-import { SqlCapture } from '../sql-capture.js';
+import { SqlCapture } from '@meridian/test-utils';
 import { type HubProducer, type HubSetup, startWorker, waitForLinks } from './hub.js';
 import type { TargetProcess } from './targets.js';
 import type { Change } from './workload.js';
@@ -17,7 +17,7 @@ export interface DeliveryStatements {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Runs a second worker through a recording proxy (sql-capture.ts) and makes
+ * Runs a second worker through a recording proxy (SqlCapture, packages/test-utils) and makes
  * one create and one update, one at a time, waiting for each to reach every
  * target: which statements one delivery costs the worker, and how many.
  * `warmup` changes go first, unrecorded, so that what a worker loads once

@@ -326,7 +326,7 @@ export function renderReplicationReport(report: ReplicationReport): string {
       '',
       '### Statements the hub worker sends per delivery',
       '',
-      'A second worker, through a recording proxy (`sql-capture.ts`), after the measurements and after one unrecorded',
+      'A second worker, through a recording proxy (`SqlCapture` in test-utils), after the measurements and after one unrecorded',
       "create and update (what a worker loads once: target secrets, the tenant's schema): one change at a time, from",
       'its commit until a second after both targets acknowledged it and the links were synced (the relay also',
       "dispatches the deliveries' own `replication.delivered` events). The idle worker's polling over the same window",
