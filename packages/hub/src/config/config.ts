@@ -63,6 +63,12 @@ export const VARIABLES: Variable[] = [
     default: '25000',
   },
   {
+    name: 'MERIDIAN_GRAPHQL_EXPLORER',
+    description:
+      'Serves the GraphQL explorer (GraphiQL, bundled with the hub, no CDN) at `/explorer`, and redirects browsers that open `/graphql` there: `true` or `false`. The page needs no token to load; every query it runs does. See [explorer.md](explorer.md).',
+    default: 'true',
+  },
+  {
     name: 'MERIDIAN_SECRET_KEYS',
     description:
       'Keys that encrypt secrets at rest (connector credentials), comma-separated `keyId:base64-of-32-bytes`; the first encrypts, all decrypt, so a new key goes first to rotate. When unset, one is generated into `MERIDIAN_DATA_DIR/secret-keys` (mode 0600) on first start.',
@@ -144,6 +150,11 @@ const schema = z.object({
     .min(10)
     .max(100_000_000)
     .default(25_000),
+  // An empty value takes the default, like the rate limits; anything but true or false is a mistake worth stopping for.
+  MERIDIAN_GRAPHQL_EXPLORER: z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
+    z.enum(['true', 'false'], { message: 'MERIDIAN_GRAPHQL_EXPLORER must be true or false' }).default('true'),
+  ),
   MERIDIAN_SECRET_KEYS: z
     .string()
     .optional()
@@ -204,6 +215,8 @@ export interface HubConfig {
   /** Requests per minute; 0 = off. */
   rateLimits: { perToken: number; perTenant: number; perIp: number };
   graphqlLimits: { maxDepth: number; maxComplexity: number };
+  /** Whether `/explorer` serves the GraphQL explorer. */
+  graphqlExplorer: boolean;
   /** `MERIDIAN_SECRET_KEYS` as given (validated); the store's `openSecretBox` parses it. */
   secretKeys: string | undefined;
   audit: {
@@ -247,6 +260,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       perIp: e.MERIDIAN_RATE_LIMIT_PER_IP,
     },
     graphqlLimits: { maxDepth: e.MERIDIAN_GRAPHQL_MAX_DEPTH, maxComplexity: e.MERIDIAN_GRAPHQL_MAX_COMPLEXITY },
+    graphqlExplorer: e.MERIDIAN_GRAPHQL_EXPLORER === 'true',
     secretKeys: e.MERIDIAN_SECRET_KEYS,
     audit: {
       signingKey: e.MERIDIAN_AUDIT_SIGNING_KEY,

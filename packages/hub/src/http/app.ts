@@ -7,6 +7,7 @@ import { openTrustedIssuers } from '../auth/trusted-issuers.js';
 import type { HubConfig } from '../config/config.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { createAuthenticator } from './authenticator.js';
+import { registerExplorer } from './explorer.js';
 import { LOG_REDACTION } from './log-redaction.js';
 import { registerRateLimits } from './rate-limit.js';
 
@@ -49,6 +50,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const authenticate = createAuthenticator(runtime.adminStore, config.adminToken, issuers.verifyJwt);
   // Before the SCIM and GraphQL routes, so their requests inherit the limit hooks.
   const rateLimits = await registerRateLimits(app, { ...config.rateLimits, redisUrl: config.redisUrl });
+  registerExplorer(app, { enabled: config.graphqlExplorer });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
