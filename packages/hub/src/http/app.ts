@@ -93,6 +93,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       issuers: issuers.service,
       audit: runtime.audit,
       replication: runtime.replication,
+      people: runtime.directory,
     },
     authenticate,
     throttle: async (request, principal) =>

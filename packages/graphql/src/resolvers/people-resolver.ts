@@ -1,0 +1,372 @@
+import {
+  type DirectoryAccount,
+  type DirectoryAccountGroup,
+  type DirectoryConflict,
+  type DirectoryRulesView,
+  isMeridianError,
+  type Person,
+  type PersonAttribute,
+  parseScimFilter,
+  type Tenant,
+} from '@meridian/core';
+import DataLoader from 'dataloader';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphqlContext } from '../context.js';
+import { requestLoader } from '../loaders.js';
+import { TenantNode } from '../types/objects.js';
+import {
+  AuthorityRuleInput,
+  ConflictConnection,
+  ConflictNode,
+  DirectoryRulesNode,
+  LinkedAccountNode,
+  LinkedGroupNode,
+  PersonConnection,
+  PersonFilter,
+  PersonNode,
+  PersonSortField,
+  SortDirection,
+} from '../types/person.js';
+import { toTenantNode } from './mapping.js';
+import { contextOf } from './request-context.js';
+
+// The community's global directory (issue 6). Queries authorize `people.read` on the community
+// (GlobalDirectoryService); nested fields load through per-request DataLoaders keyed by community,
+// so a page of people with their accounts, managers and groups costs a constant number of statements.
+
+function toPersonNode(p: Person): PersonNode {
+  const v = p.values;
+  return Object.assign(new PersonNode(), {
+    id: p.id,
+    communityId: p.communityId,
+    managerPersonId: p.managerPersonId,
+    displayName: v.displayName ?? null,
+    givenName: v.givenName ?? null,
+    familyName: v.familyName ?? null,
+    email: v.email ?? null,
+    phoneNumber: v.phoneNumber ?? null,
+    title: v.title ?? null,
+    department: v.department ?? null,
+    organization: v.organization ?? null,
+    division: v.division ?? null,
+    costCenter: v.costCenter ?? null,
+    employeeNumber: v.employeeNumber ?? null,
+    active: p.active,
+    sources: Object.entries(p.sources).map(([attribute, source]) => ({
+      attribute,
+      accountId: source.userId,
+      tenantId: source.tenantId,
+      pinned: p.pinned[attribute as PersonAttribute] === source.tenantId,
+    })),
+    conflictCount: p.conflictCount,
+    version: p.version,
+    createdAt: p.createdAt,
+    updatedAt: p.updatedAt,
+  });
+}
+
+function toLinkedAccountNode(a: DirectoryAccount): LinkedAccountNode {
+  return Object.assign(new LinkedAccountNode(), {
+    id: a.userId,
+    tenantId: a.tenantId,
+    communityId: a.communityId,
+    personId: a.personId,
+    userName: a.userName,
+    displayName: a.displayName,
+    externalId: a.externalId,
+    active: a.active,
+    email: a.values.email ?? null,
+    employeeNumber: a.values.employeeNumber ?? null,
+    department: a.values.department ?? null,
+    title: a.values.title ?? null,
+    link: a.link,
+    pinned: a.pinned,
+    linkedAt: a.linkedAt,
+  });
+}
+
+function toConflictNode(c: DirectoryConflict): ConflictNode {
+  return Object.assign(new ConflictNode(), {
+    id: c.id,
+    kind: c.kind,
+    personId: c.personId,
+    attribute: c.attribute,
+    accountId: c.userId,
+    tenantId: c.tenantId,
+    candidates: c.candidates.map((candidate) =>
+      'personId' in candidate
+        ? { accountId: null, tenantId: null, value: null, personId: candidate.personId, rule: candidate.rule }
+        : { accountId: candidate.userId, tenantId: candidate.tenantId, value: candidate.value, personId: null, rule: null },
+    ),
+    createdAt: c.createdAt,
+  });
+}
+
+function toRulesNode(view: DirectoryRulesView): DirectoryRulesNode {
+  return { correlation: view.correlation, authority: view.authority.map((a) => ({ attribute: a.attribute, tenants: a.tenants })) };
+}
+
+/** True when the selection of this field asks for `name` directly (or through a fragment, which is taken to). */
+function selects(info: GraphQLResolveInfo, name: string): boolean {
+  return info.fieldNodes.some((node) => (node.selectionSet?.selections ?? []).some((s) => s.kind !== 'Field' || s.name.value === name));
+}
+
+const accountKey = (tenantId: string, userId: string) => `${tenantId}/${userId}`;
+
+/** The loaders of one community, for this request. */
+function loaders(ctx: GraphqlContext, communityId: string) {
+  const store = ctx.services.people.store;
+  return {
+    people: requestLoader(
+      ctx,
+      `people.byId:${communityId}`,
+      () =>
+        new DataLoader<string, Person | undefined>(async (ids) => {
+          const found = new Map((await store.peopleByIds(communityId, ids)).map((p) => [p.id, p]));
+          return ids.map((id) => found.get(id));
+        }),
+    ),
+    accounts: requestLoader(
+      ctx,
+      `people.accounts:${communityId}`,
+      () =>
+        new DataLoader<string, DirectoryAccount[]>(async (personIds) => {
+          const rows = await store.accountsOfPeople(communityId, personIds);
+          return personIds.map((id) => rows.filter((a) => a.personId === id));
+        }),
+    ),
+    groups: requestLoader(
+      ctx,
+      `people.groups:${communityId}`,
+      () =>
+        new DataLoader<string, DirectoryAccountGroup[]>(async (keys) => {
+          const refs = keys.map((k) => {
+            const [tenantId = '', userId = ''] = k.split('/');
+            return { tenantId, userId };
+          });
+          const rows = await store.groupsOfAccounts(communityId, refs);
+          return keys.map((k) => rows.filter((g) => accountKey(g.tenantId, g.userId) === k));
+        }),
+    ),
+    conflicts: requestLoader(
+      ctx,
+      `people.conflicts:${communityId}`,
+      () =>
+        new DataLoader<string, DirectoryConflict[]>(async (personIds) => {
+          const page = await store.conflicts(communityId, { first: 500, personIds });
+          return personIds.map((id) => page.items.filter((c) => c.personId === id));
+        }),
+    ),
+    // The community's tenants, read once per request: LinkedAccount.tenant never costs a statement per account.
+    tenants: requestLoader(
+      ctx,
+      `people.tenants:${communityId}`,
+      () =>
+        new DataLoader<string, Tenant | undefined>(async (ids) => {
+          const page = await ctx.services.admin.listTenants(ctx.principal, { first: 500 }, communityId);
+          const byId = new Map(page.items.map((t) => [t.id, t]));
+          return ids.map((id) => byId.get(id));
+        }),
+    ),
+  };
+}
+
+@Resolver(() => PersonNode)
+export class PeopleResolver {
+  @Query(() => PersonConnection, {
+    description:
+      "The community's global directory: one entry per person, across its offices. `filter` takes structured arguments, `scimFilter` a SCIM filter over the person's attributes; keyset paging.",
+  })
+  async people(
+    @Ctx() ctx: GraphqlContext,
+    @Info() info: GraphQLResolveInfo,
+    @Arg('community', () => String, { nullable: true, description: "Community slug or id; a community token's own when omitted." })
+    community?: string | null,
+    @Arg('first', () => Int, { defaultValue: 50 }) first = 50,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+    @Arg('filter', () => PersonFilter, { nullable: true }) filter?: PersonFilter | null,
+    @Arg('scimFilter', () => String, { nullable: true, description: 'e.g. department eq "Sales" and emails co "@example.com"' })
+    scimFilter?: string | null,
+    @Arg('sortBy', () => PersonSortField, { defaultValue: PersonSortField.DISPLAY_NAME }) sortBy = PersonSortField.DISPLAY_NAME,
+    @Arg('sortDirection', () => SortDirection, { defaultValue: SortDirection.ASC }) sortDirection = SortDirection.ASC,
+  ): Promise<PersonConnection> {
+    const where = filter ? Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined && v !== null)) : undefined;
+    const { page } = await ctx.services.people.people(ctx.principal, {
+      community: community ?? undefined,
+      first,
+      after: after ?? undefined,
+      ...(where ? { where } : {}),
+      filter: scimFilter ? parseScimFilter(scimFilter) : undefined,
+      sortBy,
+      descending: sortDirection === SortDirection.DESC,
+      withTotalCount: selects(info, 'totalCount'),
+    });
+    const people = loaders(ctx, page.items[0]?.communityId ?? '');
+    for (const person of page.items) people.people.prime(person.id, person);
+    return {
+      totalCount: page.totalCount,
+      pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+      edges: page.items.map((p, i) => ({ cursor: page.cursors[i] ?? '', node: toPersonNode(p) })),
+    };
+  }
+
+  @Query(() => PersonNode, { nullable: true, description: 'One person of the global directory; null when there is none.' })
+  async person(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('id', () => ID) id: string,
+    @Arg('community', () => String, { nullable: true }) community?: string | null,
+  ): Promise<PersonNode | null> {
+    try {
+      return toPersonNode(await ctx.services.people.person(ctx.principal, id, community));
+    } catch (error) {
+      if (isMeridianError(error) && error.code === 'NOT_FOUND' && error.field === 'id') return null;
+      throw error;
+    }
+  }
+
+  @Query(() => ConflictConnection, { description: 'What the rules could not settle, oldest first.' })
+  async directoryConflicts(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('community', () => String, { nullable: true }) community?: string | null,
+    @Arg('first', () => Int, { defaultValue: 50 }) first = 50,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ): Promise<ConflictConnection> {
+    const page = await ctx.services.people.conflicts(ctx.principal, community, { first, ...(after ? { after } : {}) });
+    return {
+      totalCount: page.totalCount,
+      pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
+      edges: page.items.map((c, i) => ({ cursor: page.cursors[i] ?? '', node: toConflictNode(c) })),
+    };
+  }
+
+  @Query(() => DirectoryRulesNode, { description: "The community's correlation and source-of-authority rules." })
+  async directoryRules(@Ctx() ctx: GraphqlContext, @Arg('community', () => String, { nullable: true }) community?: string | null) {
+    return toRulesNode(await ctx.services.people.rules(ctx.principal, community));
+  }
+
+  @FieldResolver(() => PersonNode, { nullable: true, description: "The manager's person, when the manager's account is in the directory." })
+  async manager(@Root() person: PersonNode, @Ctx() ctx: GraphqlContext): Promise<PersonNode | null> {
+    if (!person.managerPersonId) return null;
+    const manager = await loaders(ctx, person.communityId).people.load(person.managerPersonId);
+    return manager ? toPersonNode(manager) : null;
+  }
+
+  @FieldResolver(() => [LinkedAccountNode], { description: 'The accounts of this person in the offices, oldest link first.' })
+  async accounts(@Root() person: PersonNode, @Ctx() ctx: GraphqlContext): Promise<LinkedAccountNode[]> {
+    return (await loaders(ctx, person.communityId).accounts.load(person.id)).map(toLinkedAccountNode);
+  }
+
+  @FieldResolver(() => [LinkedGroupNode], { description: 'Groups the accounts of this person belong to directly, in every office.' })
+  async groups(@Root() person: PersonNode, @Ctx() ctx: GraphqlContext): Promise<LinkedGroupNode[]> {
+    const l = loaders(ctx, person.communityId);
+    const accounts = await l.accounts.load(person.id);
+    const groups = await Promise.all(accounts.map((a) => l.groups.load(accountKey(a.tenantId, a.userId))));
+    return groups.flat().map((g) => ({ id: g.groupId, displayName: g.displayName, accountId: g.userId, tenantId: g.tenantId }));
+  }
+
+  @FieldResolver(() => [ConflictNode], { description: "This person's unresolved conflicts." })
+  async conflicts(@Root() person: PersonNode, @Ctx() ctx: GraphqlContext): Promise<ConflictNode[]> {
+    if (person.conflictCount === 0) return [];
+    return (await loaders(ctx, person.communityId).conflicts.load(person.id)).map(toConflictNode);
+  }
+
+  @Mutation(() => DirectoryRulesNode, {
+    description:
+      "Replaces a community's rules (community or platform admins): correlation attributes in order, and per attribute the tenants whose value wins. Every account is projected again.",
+  })
+  async setDirectoryRules(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('community', () => String, { nullable: true }) community?: string | null,
+    @Arg('correlation', () => [String], { nullable: true, description: 'employeeNumber, email, externalId, userName; [] links nothing.' })
+    correlation?: string[] | null,
+    @Arg('authority', () => [AuthorityRuleInput], { nullable: true }) authority?: AuthorityRuleInput[] | null,
+  ) {
+    const view = await ctx.services.people.setRules(
+      ctx.principal,
+      community,
+      { correlation: correlation ?? undefined, authority: authority ?? undefined },
+      contextOf(ctx),
+    );
+    return toRulesNode(view);
+  }
+
+  @Mutation(() => PersonNode, { description: 'Links an account to a person by hand (audited); the rules leave it there until released.' })
+  async linkAccount(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('tenant', () => String) tenant: string,
+    @Arg('account', () => ID, { description: "The account's User id." }) account: string,
+    @Arg('person', () => ID) person: string,
+    @Arg('community', () => String, { nullable: true }) community?: string | null,
+  ) {
+    return toPersonNode(await ctx.services.people.link(ctx.principal, { community, tenant, account, person }, contextOf(ctx)));
+  }
+
+  @Mutation(() => PersonNode, {
+    description: 'Takes an account out of its person into a person of its own, by hand (audited). Answers the new person.',
+  })
+  async unlinkAccount(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('tenant', () => String) tenant: string,
+    @Arg('account', () => ID) account: string,
+    @Arg('community', () => String, { nullable: true }) community?: string | null,
+  ) {
+    return toPersonNode(await ctx.services.people.unlink(ctx.principal, { community, tenant, account }, contextOf(ctx)));
+  }
+
+  @Mutation(() => Boolean, { description: 'Hands an account linked or unlinked by hand back to the correlation rules (audited).' })
+  async releaseAccount(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('tenant', () => String) tenant: string,
+    @Arg('account', () => ID) account: string,
+    @Arg('community', () => String, { nullable: true }) community?: string | null,
+  ) {
+    await ctx.services.people.release(ctx.principal, { community, tenant, account }, contextOf(ctx));
+    return true;
+  }
+
+  @Mutation(() => PersonNode, {
+    description:
+      "Resolves an attribute of one person: the tenant's value wins from now on; tenant null hands it back to the rules (audited).",
+  })
+  async pinAttribute(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('person', () => ID) person: string,
+    @Arg('attribute', () => String) attribute: string,
+    @Arg('tenant', () => String, { nullable: true }) tenant?: string | null,
+    @Arg('community', () => String, { nullable: true }) community?: string | null,
+  ) {
+    return toPersonNode(
+      await ctx.services.people.pin(ctx.principal, { community, person, attribute, tenant: tenant ?? null }, contextOf(ctx)),
+    );
+  }
+
+  @Mutation(() => Int, {
+    description: 'Projects every account and group of the community again (after a restore, say); answers how many were queued.',
+  })
+  async rebuildDirectory(@Ctx() ctx: GraphqlContext, @Arg('community', () => String, { nullable: true }) community?: string | null) {
+    return ctx.services.people.rebuild(ctx.principal, community);
+  }
+}
+
+@Resolver(() => LinkedAccountNode)
+export class LinkedAccountResolver {
+  @FieldResolver(() => TenantNode, { description: 'The office (tenant) the account belongs to.' })
+  async tenant(@Root() account: LinkedAccountNode, @Ctx() ctx: GraphqlContext): Promise<TenantNode> {
+    const tenant = await loaders(ctx, account.communityId).tenants.load(account.tenantId);
+    if (!tenant) throw new Error(`Tenant ${account.tenantId} of a linked account is not in its community.`);
+    return toTenantNode(tenant);
+  }
+
+  @FieldResolver(() => PersonNode, { description: 'The person this account is linked to.' })
+  async person(@Root() account: LinkedAccountNode, @Ctx() ctx: GraphqlContext): Promise<PersonNode | null> {
+    const person = await loaders(ctx, account.communityId).people.load(account.personId);
+    return person ? toPersonNode(person) : null;
+  }
+
+  @FieldResolver(() => [LinkedGroupNode], { description: 'Groups this account belongs to directly.' })
+  async groups(@Root() account: LinkedAccountNode, @Ctx() ctx: GraphqlContext): Promise<LinkedGroupNode[]> {
+    const groups = await loaders(ctx, account.communityId).groups.load(accountKey(account.tenantId, account.id));
+    return groups.map((g) => ({ id: g.groupId, displayName: g.displayName, accountId: g.userId, tenantId: g.tenantId }));
+  }
+}
