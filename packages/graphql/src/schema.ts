@@ -1,9 +1,12 @@
 import 'reflect-metadata';
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
+import { AccountResolver, ReplicationTargetResolver } from './resolvers/account-resolver.js';
 import { CommunityResolver, TenantResolver } from './resolvers/admin-resolver.js';
 import { AuditResolver } from './resolvers/audit-resolver.js';
+import { HrResolver } from './resolvers/hr-resolver.js';
 import { TrustedIssuerResolver } from './resolvers/issuer-resolver.js';
+import { LinkedAccountResolver, PeopleResolver } from './resolvers/people-resolver.js';
 import { ReplicationResolver } from './resolvers/replication-resolver.js';
 import { TenantSettingsResolver } from './resolvers/settings-resolver.js';
 
@@ -12,7 +15,19 @@ let built: Promise<GraphQLSchema> | undefined;
 /** Builds the GraphQL schema from the resolvers (once per process). */
 export function buildMeridianSchema(): Promise<GraphQLSchema> {
   built ??= buildSchema({
-    resolvers: [CommunityResolver, TenantResolver, TenantSettingsResolver, TrustedIssuerResolver, AuditResolver, ReplicationResolver],
+    resolvers: [
+      CommunityResolver,
+      TenantResolver,
+      TenantSettingsResolver,
+      TrustedIssuerResolver,
+      AuditResolver,
+      ReplicationResolver,
+      AccountResolver,
+      HrResolver,
+      ReplicationTargetResolver,
+      PeopleResolver,
+      LinkedAccountResolver,
+    ],
     validate: false,
   });
   return built;

@@ -179,6 +179,28 @@ describe('GraphQL with another tenant’s slug and ids', () => {
     reconcileReplicationTarget: ['mutation { reconcileReplicationTarget(tenant: "emea", target: "probe") { dryRun } }'],
     replayDeadLetter: ['mutation { replayDeadLetter(tenant: "emea", id: "1") { id } }'],
     setReplicationWaitSeconds: ['mutation { setReplicationWaitSeconds(tenant: "emea", seconds: 5) }'],
+    // The global directory: an office token reads no community's directory, and changes none.
+    person: ['{ person(id: "@USER@") { id } }'],
+    linkAccount: ['mutation { linkAccount(tenant: "emea", account: "@USER@", person: "@USER@") { id } }'],
+    unlinkAccount: ['mutation { unlinkAccount(tenant: "emea", account: "@USER@") { id } }'],
+    releaseAccount: ['mutation { releaseAccount(tenant: "emea", account: "@USER@") }'],
+    pinAttribute: ['mutation { pinAttribute(person: "@USER@", attribute: "title", tenant: "emea") { id } }'],
+    accounts: ['{ accounts(tenant: "emea") { totalCount edges { node { id } } } }'],
+    account: ['{ account(tenant: "emea", id: "@USER@") { id userName } }'],
+    groups: ['{ groups(tenant: "emea") { totalCount } }'],
+    targets: ['{ targets(tenant: "emea") { id } }'],
+    createAccount: ['mutation { createAccount(tenant: "emea", input: { userName: "probe@emea" }) { id } }'],
+    updateAccount: ['mutation { updateAccount(tenant: "emea", id: "@USER@", input: { title: "Pwned" }) { id } }'],
+    moveAccount: ['mutation { moveAccount(tenant: "emea", id: "@USER@", title: "Pwned") { id } }'],
+    suspendAccount: ['mutation { suspendAccount(tenant: "emea", id: "@USER@") { id } }'],
+    restoreAccount: ['mutation { restoreAccount(tenant: "emea", id: "@USER@") { id } }'],
+    terminateAccount: ['mutation { terminateAccount(tenant: "emea", id: "@USER@") }'],
+    createGroup: ['mutation { createGroup(tenant: "emea", displayName: "probe") { id } }'],
+    deleteGroup: ['mutation { deleteGroup(tenant: "emea", id: "@GROUP@") }'],
+    addGroupMembers: ['mutation { addGroupMembers(tenant: "emea", group: "@GROUP@", members: ["@USER@"]) { id } }'],
+    removeGroupMembers: ['mutation { removeGroupMembers(tenant: "emea", group: "@GROUP@", members: ["@USER@"]) { id } }'],
+    // APAC's office token is no end user's: refused before anything is read.
+    updateMe: ['mutation { updateMe(input: { title: "Pwned" }) { id } }'],
     addTrustedIssuer: [
       'mutation($i: TrustedIssuerInput!) { addTrustedIssuer(input: $i) { id } }',
       { i: { tenant: 'emea', issuer: 'https://idp.example', audience: 'meridian', jwksUri: 'https://idp.example/jwks' } },
@@ -199,7 +221,10 @@ describe('GraphQL with another tenant’s slug and ids', () => {
     const before = await emeaDigest();
     for (const [name, [text, variables = {}]] of Object.entries(PROBES)) {
       const bound = JSON.parse(
-        JSON.stringify({ text, variables }).replaceAll('@USER@', victim.userId).replaceAll('@TOKEN@', victim.tokenId),
+        JSON.stringify({ text, variables })
+          .replaceAll('@USER@', victim.userId)
+          .replaceAll('@GROUP@', victim.groupId)
+          .replaceAll('@TOKEN@', victim.tokenId),
       ) as { text: string; variables: Record<string, unknown> };
       const res = await gql(bound.text, bound.variables);
       expect([name, res.errors?.[0]?.extensions?.code]).toEqual([name, expect.stringMatching(/^(NOT_FOUND|FORBIDDEN)$/)]);

@@ -47,6 +47,17 @@ async function fresh(): Promise<{ user: string; group: string }> {
   return { user: user.body.id as string, group: group.body.id as string };
 }
 
+/** A fresh User of emea, projected into coi's global directory: its id and its person's. */
+async function projected(): Promise<{ user: string; person: string }> {
+  const { user } = await fresh();
+  await hub.runtime.replication.relay.drain();
+  await hub.runtime.replication.projector?.drain();
+  const coi = await hub.runtime.adminStore.findCommunity('coi');
+  const [account] = await hub.runtime.directory.store.accounts(coi?.id ?? '', [{ tenantId: hub.tenants.emea.id, userId: user }]);
+  if (!account) throw new Error('the fresh user was not projected');
+  return { user, person: account.personId };
+}
+
 /** One request per SCIM operation; `{id}` is a fresh resource of the tenant. */
 const SCIM_REQUESTS: Record<string, (ids: { user: string; group: string }, token: string) => Promise<{ path: string; body?: unknown }>> = {
   'GET /ServiceProviderConfig': async () => ({ path: '/ServiceProviderConfig' }),
@@ -107,6 +118,60 @@ const GRAPHQL_REQUESTS: Record<string, GraphqlSample> = {
   'Query.tenant': async () => ({ query: '{ tenant(slug: "emea") { id } }' }),
   'Tenant.users': async () => ({ query: '{ tenant(slug: "emea") { users { totalCount } } }' }),
   'Tenant.groups': async () => ({ query: '{ tenant(slug: "emea") { groups { totalCount } } }' }),
+  'Query.accounts': async () => ({ query: '{ accounts(tenant: "emea", first: 1) { totalCount } }' }),
+  'Query.account': async () => ({
+    query: 'query($id: ID!) { account(tenant: "emea", id: $id) { id } }',
+    variables: { id: (await fresh()).user },
+  }),
+  'Query.groups': async () => ({ query: '{ groups(tenant: "emea", first: 1) { totalCount } }' }),
+  'Query.me': async () => ({ query: '{ me { id userName } }' }),
+  'Mutation.createAccount': async (role) => ({
+    query: 'mutation($u: String!) { createAccount(tenant: "emea", input: { userName: $u }) { id } }',
+    variables: { u: `hr-${slugOf(role)}-${Math.random().toString(36).slice(2)}@emea` },
+  }),
+  'Mutation.updateAccount': async () => ({
+    query: 'mutation($id: ID!) { updateAccount(tenant: "emea", id: $id, input: { title: "Engineer" }) { version } }',
+    variables: { id: (await fresh()).user },
+  }),
+  'Mutation.moveAccount': async () => ({
+    query: 'mutation($id: ID!) { moveAccount(tenant: "emea", id: $id, department: "Sales") { department } }',
+    variables: { id: (await fresh()).user },
+  }),
+  'Mutation.suspendAccount': async () => ({
+    query: 'mutation($id: ID!) { suspendAccount(tenant: "emea", id: $id) { active } }',
+    variables: { id: (await fresh()).user },
+  }),
+  'Mutation.restoreAccount': async () => ({
+    query: 'mutation($id: ID!) { restoreAccount(tenant: "emea", id: $id) { active } }',
+    variables: { id: (await fresh()).user },
+  }),
+  'Mutation.terminateAccount': async () => ({
+    query: 'mutation($id: ID!) { terminateAccount(tenant: "emea", id: $id) }',
+    variables: { id: (await fresh()).user },
+  }),
+  'Mutation.createGroup': async (role) => ({
+    query: 'mutation($n: String!) { createGroup(tenant: "emea", displayName: $n) { id } }',
+    variables: { n: `hr-${slugOf(role)}-${Math.random().toString(36).slice(2)}` },
+  }),
+  'Mutation.deleteGroup': async () => ({
+    query: 'mutation($id: ID!) { deleteGroup(tenant: "emea", id: $id) }',
+    variables: { id: (await fresh()).group },
+  }),
+  'Mutation.addGroupMembers': async () => {
+    const { user, group } = await fresh();
+    return {
+      query: 'mutation($g: ID!, $m: [ID!]!) { addGroupMembers(tenant: "emea", group: $g, members: $m) { id } }',
+      variables: { g: group, m: [user] },
+    };
+  },
+  'Mutation.removeGroupMembers': async () => {
+    const { user, group } = await fresh();
+    return {
+      query: 'mutation($g: ID!, $m: [ID!]!) { removeGroupMembers(tenant: "emea", group: $g, members: $m) { id } }',
+      variables: { g: group, m: [user] },
+    };
+  },
+  'Mutation.updateMe': async () => ({ query: 'mutation { updateMe(input: { nickName: "Self" }) { id } }' }),
   'Tenant.schemaExtensions': async () => ({ query: '{ tenant(slug: "emea") { schemaExtensions { id } } }' }),
   'Tenant.selfServicePolicy': async () => ({ query: '{ tenant(slug: "emea") { selfServicePolicy { editableAttributes } } }' }),
   'Tenant.tokens': async () => ({ query: '{ tenant(slug: "emea") { tokens { id } } }' }),
@@ -156,6 +221,11 @@ const GRAPHQL_REQUESTS: Record<string, GraphqlSample> = {
   'Tenant.replicationCounts': async () => ({ query: '{ tenant(slug: "emea") { replicationCounts { targetId } } }' }),
   'Tenant.deadLetters': async () => ({ query: '{ tenant(slug: "emea") { deadLetters { id } } }' }),
   'Tenant.replicationWaitSeconds': async () => ({ query: '{ tenant(slug: "emea") { replicationWaitSeconds } }' }),
+  'Query.targets': async () => ({ query: '{ targets(tenant: "emea") { id } }' }),
+  'Account.replicationStatus': async () => ({
+    query: 'query($id: ID!) { account(tenant: "emea", id: $id) { replicationStatus { status } } }',
+    variables: { id: (await fresh()).user },
+  }),
   'Query.replicationStatus': async () => ({
     query: 'query($id: ID!) { replicationStatus(tenant: "emea", kind: "User", id: $id) { status } }',
     variables: { id: (await fresh()).user },
@@ -191,6 +261,27 @@ const GRAPHQL_REQUESTS: Record<string, GraphqlSample> = {
   'Mutation.setReplicationWaitSeconds': async () => ({ query: 'mutation { setReplicationWaitSeconds(tenant: "emea", seconds: 0) }' }),
   'Query.auditEvents': async () => ({ query: '{ auditEvents(tenant: "emea", first: 1) { totalCount } }' }),
   'Query.auditVerification': async () => ({ query: '{ auditVerification(tenant: "emea") { ok } }' }),
+  'Query.people': async () => ({ query: '{ people(community: "coi", first: 1) { totalCount } }' }),
+  'Query.person': async () => ({ query: `{ person(community: "coi", id: "${(await projected()).person}") { id } }` }),
+  'Query.directoryConflicts': async () => ({ query: '{ directoryConflicts(community: "coi") { totalCount } }' }),
+  'Query.directoryRules': async () => ({ query: '{ directoryRules(community: "coi") { correlation } }' }),
+  'Mutation.setDirectoryRules': async () => ({
+    query: 'mutation { setDirectoryRules(community: "coi", correlation: ["employeeNumber"]) { correlation } }',
+  }),
+  'Mutation.linkAccount': async () => {
+    const { user, person } = await projected();
+    return { query: `mutation { linkAccount(community: "coi", tenant: "emea", account: "${user}", person: "${person}") { id } }` };
+  },
+  'Mutation.unlinkAccount': async () => ({
+    query: `mutation { unlinkAccount(community: "coi", tenant: "emea", account: "${(await projected()).user}") { id } }`,
+  }),
+  'Mutation.releaseAccount': async () => ({
+    query: `mutation { releaseAccount(community: "coi", tenant: "emea", account: "${(await projected()).user}") }`,
+  }),
+  'Mutation.pinAttribute': async () => ({
+    query: `mutation { pinAttribute(community: "coi", person: "${(await projected()).person}", attribute: "displayName", tenant: "emea") { id } }`,
+  }),
+  'Mutation.rebuildDirectory': async () => ({ query: 'mutation { rebuildDirectory(community: "coi") }' }),
 };
 
 /** A fresh in-memory replication target of emea, made by the platform admin; its name. */
@@ -290,7 +381,7 @@ describe('the GraphQL matrix', () => {
     expect(inSchema.length).toBeGreaterThan(10);
     const classified = OPERATIONS.filter((o) => o.api === 'GraphQL').map((o) => o.name);
     expect(inSchema.filter((f) => !classified.includes(f))).toEqual([]);
-    const objectFields = new Set([...inSchema, ...fieldsOf('Tenant'), ...fieldsOf('Community')]);
+    const objectFields = new Set([...inSchema, ...fieldsOf('Tenant'), ...fieldsOf('Community'), ...fieldsOf('Account')]);
     expect(classified.filter((c) => !objectFields.has(c))).toEqual([]);
   });
 });

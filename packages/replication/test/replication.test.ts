@@ -332,6 +332,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
           ),
         ),
       get: (...args) => directory.get(...args),
+      getMany: (...args) => directory.getMany(...args),
       list: (...args) => directory.list(...args),
       page: (...args) => directory.page(...args),
     };

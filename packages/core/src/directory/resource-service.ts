@@ -178,6 +178,11 @@ export class ResourceService {
     return found;
   }
 
+  /** The resources among `ids` that exist in the tenant, in one read; missing ids are left out (batch loads, e.g. GraphQL DataLoaders). */
+  getMany(tenantId: string, kind: ResourceKind, ids: readonly string[], include: ResourceIncludes = ALL): Promise<ScimResource[]> {
+    return ids.length === 0 ? Promise.resolve([]) : this.store.getMany(tenantId, kind, ids, include);
+  }
+
   /** A cursor page of resources in creation order. */
   page(tenantId: string, kind: ResourceKind, page: PageRequest, filter?: Filter): Promise<Page<ScimResource>> {
     return this.store.page(tenantId, kind, checkPage(page), filter);

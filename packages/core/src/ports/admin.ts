@@ -45,6 +45,8 @@ export interface AdminStore {
   listCommunities(page: PageRequest): Promise<Page<Community>>;
   createTenant(values: { slug: string; name: string; communityId: string }, context: RequestContext): Promise<Tenant>;
   findTenant(slugOrId: string): Promise<Tenant | undefined>;
+  /** The tenants among `ids` (ids, not slugs) that exist, in one read; order is not kept. */
+  findTenants(ids: readonly string[]): Promise<Tenant[]>;
   listTenants(page: PageRequest, filter?: { communityId?: string; tenantId?: string }): Promise<Page<Tenant>>;
   issueToken(request: TokenRequest, context: RequestContext): Promise<IssuedToken>;
   /** The tokens of a tenant, or the platform tokens when `tenantId` is null. */

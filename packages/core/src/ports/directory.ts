@@ -35,6 +35,8 @@ export interface ResourcePage {
   resources: ScimResource[];
   /** RFC 9865: the cursor of the next page, in cursor mode, when there is one. */
   nextCursor?: string;
+  /** In cursor mode: the cursor after each resource, in the same order (Relay edges). */
+  cursors?: string[];
 }
 
 /** What a member change did, for the audit diff. */
@@ -85,6 +87,8 @@ export interface DirectoryStore {
   /** Runs `work` in one transaction; nothing is written when it throws. */
   transaction<T>(tenantId: string, work: (tx: DirectoryTransaction) => Promise<T>): Promise<T>;
   get(tenantId: string, kind: ResourceKind, id: string, include?: ResourceIncludes): Promise<ScimResource | undefined>;
+  /** The resources among `ids` that exist in the tenant, in one read (batch loads); order is not kept. */
+  getMany(tenantId: string, kind: ResourceKind, ids: readonly string[], include?: ResourceIncludes): Promise<ScimResource[]>;
   list(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage>;
   /** A keyset-paginated page in creation order, for cursor clients (GraphQL). */
   page(tenantId: string, kind: ResourceKind, page: PageRequest, filter?: Filter): Promise<Page<ScimResource>>;

@@ -1,9 +1,10 @@
 import { authorize, MeridianError, parseScimFilter, resourceOfTenant } from '@meridian/core';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphqlContext } from '../context.js';
-import { CommunityConnection, GroupConnection, TenantConnection, UserConnection } from '../types/connections.js';
+import { toAccountNode } from '../types/account.js';
+import { AccountConnection, CommunityConnection, GroupConnection, TenantConnection } from '../types/connections.js';
 import { CommunityNode, IssuedTokenNode, TenantNode, TokenNode } from '../types/objects.js';
-import { toCommunityNode, toConnection, toGroupNode, toTenantNode, toTokenNode, toUserNode } from './mapping.js';
+import { toCommunityNode, toConnection, toGroupNode, toTenantNode, toTokenNode } from './mapping.js';
 import { contextOf } from './request-context.js';
 
 // Every check below is `authorize` (core permissions.ts), inside the services or here; docs/security.md lists them.
@@ -68,7 +69,10 @@ export class TenantResolver {
     return toCommunityNode(found);
   }
 
-  @FieldResolver(() => UserConnection, { description: 'Users of this tenant, in creation order; `filter` is a SCIM filter.' })
+  @FieldResolver(() => AccountConnection, {
+    description:
+      'User accounts of this tenant, in creation order; `filter` is a SCIM filter. `Query.accounts` also sorts and filters by field.',
+  })
   async users(
     @Root() tenant: TenantNode,
     @Ctx() ctx: GraphqlContext,
@@ -83,7 +87,7 @@ export class TenantResolver {
       { first, after: after ?? undefined },
       filter ? parseScimFilter(filter) : undefined,
     );
-    return toConnection(page, toUserNode);
+    return toConnection(page, (r) => toAccountNode(r, tenant.id));
   }
 
   @FieldResolver(() => GroupConnection, { description: 'Groups of this tenant, in creation order; `filter` is a SCIM filter.' })

@@ -1,6 +1,6 @@
-import { type ApiToken, type Community, type JsonObject, type Page, SCHEMA, type ScimResource, type Tenant } from '@meridian/core';
+import type { ApiToken, Community, Page, ScimResource, Tenant } from '@meridian/core';
 import type { Connection } from '../types/connections.js';
-import { CommunityNode, GroupNode, TenantNode, type TokenNode, UserNode } from '../types/objects.js';
+import { CommunityNode, GroupNode, TenantNode, type TokenNode } from '../types/objects.js';
 
 /** Builds a Relay connection from a core page. */
 export function toConnection<T, N>(page: Page<T>, map: (item: T) => N): Connection<N> {
@@ -31,31 +31,6 @@ export function toTokenNode(t: ApiToken): TokenNode {
     revokedAt: t.revokedAt,
     lastUsedAt: t.lastUsedAt,
   };
-}
-
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-
-export function toUserNode(r: ScimResource): UserNode {
-  const a = r.attributes;
-  const name = (a.name ?? {}) as JsonObject;
-  const enterprise = (a[SCHEMA.enterpriseUser] ?? {}) as JsonObject;
-  const emails = Array.isArray(a.emails) ? (a.emails as JsonObject[]) : [];
-  return Object.assign(new UserNode(), {
-    id: r.id,
-    userName: String(a.userName),
-    displayName: str(a.displayName),
-    givenName: str(name.givenName),
-    familyName: str(name.familyName),
-    externalId: r.externalId ?? null,
-    active: a.active !== false,
-    emails: emails.map((e) => ({ value: String(e.value ?? ''), type: str(e.type), primary: e.primary === true })),
-    employeeNumber: str(enterprise.employeeNumber),
-    department: str(enterprise.department),
-    groups: r.groups.map((g) => ({ id: g.value, displayName: g.display, direct: g.type === 'direct' })),
-    version: r.version,
-    createdAt: r.created,
-    updatedAt: r.lastModified,
-  });
 }
 
 export function toGroupNode(r: ScimResource): GroupNode {

@@ -1,6 +1,7 @@
 import type { ClassType } from 'type-graphql';
 import { Field, Int, ObjectType } from 'type-graphql';
-import { CommunityNode, GroupNode, PageInfo, TenantNode, UserNode } from './objects.js';
+import { AccountNode } from './account.js';
+import { CommunityNode, GroupNode, PageInfo, TenantNode } from './objects.js';
 
 /** A Relay connection page. */
 export interface Connection<T> {
@@ -35,5 +36,5 @@ function connectionOf<T extends object>(node: ClassType<T>, name: string) {
 
 export const CommunityConnection = connectionOf(CommunityNode, 'Community');
 export const TenantConnection = connectionOf(TenantNode, 'Tenant');
-export const UserConnection = connectionOf(UserNode, 'User');
+export const AccountConnection = connectionOf(AccountNode, 'Account');
 export const GroupConnection = connectionOf(GroupNode, 'Group');

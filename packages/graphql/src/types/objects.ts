@@ -44,7 +44,7 @@ export class TenantNode {
   createdAt!: Date;
 }
 
-@ObjectType('Email', { description: 'An email address of a user.' })
+@ObjectType('Email', { description: 'An email address of an account.' })
 export class EmailNode {
   @Field(() => String)
   value!: string;
@@ -56,7 +56,7 @@ export class EmailNode {
   primary!: boolean;
 }
 
-@ObjectType('GroupMembership', { description: 'A group a user belongs to.' })
+@ObjectType('GroupMembership', { description: 'A group an account belongs to.' })
 export class MembershipNode {
   @Field(() => ID)
   id!: string;
@@ -78,51 +78,6 @@ export class MemberNode {
 
   @Field(() => String, { nullable: true })
   display!: string | null;
-}
-
-@ObjectType('User', { description: 'A user account of a tenant (SCIM User).' })
-export class UserNode {
-  @Field(() => ID)
-  id!: string;
-
-  @Field(() => String)
-  userName!: string;
-
-  @Field(() => String, { nullable: true })
-  displayName!: string | null;
-
-  @Field(() => String, { nullable: true })
-  givenName!: string | null;
-
-  @Field(() => String, { nullable: true })
-  familyName!: string | null;
-
-  @Field(() => String, { nullable: true })
-  externalId!: string | null;
-
-  @Field(() => Boolean)
-  active!: boolean;
-
-  @Field(() => [EmailNode])
-  emails!: EmailNode[];
-
-  @Field(() => String, { nullable: true, description: 'Enterprise extension employeeNumber.' })
-  employeeNumber!: string | null;
-
-  @Field(() => String, { nullable: true, description: 'Enterprise extension department.' })
-  department!: string | null;
-
-  @Field(() => [MembershipNode])
-  groups!: MembershipNode[];
-
-  @Field(() => Int)
-  version!: number;
-
-  @Field(() => Date)
-  createdAt!: Date;
-
-  @Field(() => Date)
-  updatedAt!: Date;
 }
 
 @ObjectType('Group', { description: 'A group of a tenant (SCIM Group).' })

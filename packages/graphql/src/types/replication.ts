@@ -104,6 +104,9 @@ export class ReplicationTargetNode {
   @Field(() => ID)
   id!: string;
 
+  /** The tenant of the target, for its field resolvers (counts, dead letters). */
+  tenantId!: string;
+
   @Field(() => String)
   name!: string;
 
@@ -391,6 +394,7 @@ export class ReconcileReportNode {
 export function toTargetNode(target: ReplicationTarget): ReplicationTargetNode {
   return Object.assign(new ReplicationTargetNode(), {
     id: target.id,
+    tenantId: target.tenantId,
     name: target.name,
     kind: target.kind,
     config: target.config,

@@ -177,6 +177,18 @@ export class PostgresAdminStore implements AdminStore {
     return row ? toTenant(row) : undefined;
   }
 
+  async findTenants(ids: readonly string[]): Promise<Tenant[]> {
+    const uuids = ids.filter(isUuid);
+    if (uuids.length === 0) return [];
+    const rows = await this.read((em) =>
+      em.execute<{ id: string; slug: string; name: string; community_id: string; created_at: Date }[]>(
+        'select * from tenant where id = any(?::uuid[])',
+        [pgArray(uuids)],
+      ),
+    );
+    return rows.map(toTenant);
+  }
+
   listTenants(page: PageRequest, filter: { communityId?: string; tenantId?: string } = {}): Promise<Page<Tenant>> {
     const conditions: string[] = [];
     const params: unknown[] = [];

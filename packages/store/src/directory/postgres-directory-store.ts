@@ -436,6 +436,20 @@ export class PostgresDirectoryStore implements DirectoryStore {
     });
   }
 
+  async getMany(tenantId: string, kind: ResourceKind, ids: readonly string[], include: ResourceIncludes = ALL): Promise<ScimResource[]> {
+    const uuids = [...new Set(ids.filter(isUuid))];
+    if (uuids.length === 0) return [];
+    return this.read(tenantId, async (em) => {
+      const rows = await em.execute<ResourceRow[]>(`select * from ${TABLE[kind]} r where r.tenant_id = ? and r.id = any(?::uuid[])`, [
+        tenantId,
+        pgArray(uuids),
+      ]);
+      const resources = rows.map((row) => toResource(kind, row));
+      await decorate(em, tenantId, kind, resources, include);
+      return resources;
+    });
+  }
+
   async page(tenantId: string, kind: ResourceKind, page: PageRequest, filter?: Filter): Promise<Page<ScimResource>> {
     try {
       return await this.read(tenantId, (em) => this.pageUnchecked(em, tenantId, kind, page, filter));
@@ -520,17 +534,13 @@ export class PostgresDirectoryStore implements DirectoryStore {
         }
         throw error;
       }
-      if (rows.length > query.count) {
-        rows = rows.slice(0, query.count);
-        const last = rows[rows.length - 1];
-        const resources = rows.map((row) => toResource(kind, row));
-        await decorate(em, tenantId, kind, resources, query.include);
-        return {
-          totalResults: total,
-          resources,
-          ...(last ? { nextCursor: encodeListCursor({ v: last.sort_key, id: last.id, s: sortName, d: direction }) } : {}),
-        };
-      }
+      const more = rows.length > query.count;
+      rows = rows.slice(0, query.count);
+      const cursors = rows.map((row) => encodeListCursor({ v: row.sort_key, id: row.id, s: sortName, d: direction }));
+      const resources = rows.map((row) => toResource(kind, row));
+      await decorate(em, tenantId, kind, resources, query.include);
+      const next = more ? cursors[cursors.length - 1] : undefined;
+      return { totalResults: total, resources, cursors, ...(next !== undefined ? { nextCursor: next } : {}) };
     }
     const resources = rows.map((row) => toResource(kind, row));
     await decorate(em, tenantId, kind, resources, query.include);
