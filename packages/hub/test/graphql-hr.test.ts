@@ -343,6 +343,36 @@ describe('accounts: filters, sorting, paging', () => {
   });
 });
 
+describe('replication targets and account status', () => {
+  it('lists targets with their counts and dead letters, and an account’s status per target', async () => {
+    const created = await gql(
+      hub.adminToken,
+      'mutation { createReplicationTarget(tenant: "emea", input: { name: "hr-mirror", kind: "memory", config: { target: "hr-mirror" } }) { id } }',
+    );
+    expect(created.errors).toBeUndefined();
+    const account = (await gql(hr, CREATE, { input: { userName: 'replicated@emea' } })).data?.createAccount.id;
+    const res = await gql(
+      hub.tenants.emea.token,
+      'query($id: ID!) { targets(tenant: "emea") { name counts { name pending } deadLetters { id } } account(tenant: "emea", id: $id) { replicationStatus { target status } } }',
+      { id: account },
+    );
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.targets).toEqual([{ name: 'hr-mirror', counts: { name: 'hr-mirror', pending: expect.any(Number) }, deadLetters: [] }]);
+    // The same as Query.replicationStatus (no worker runs here: nothing is linked yet).
+    const direct = await gql(
+      hub.tenants.emea.token,
+      'query($id: ID!) { replicationStatus(tenant: "emea", kind: "User", id: $id) { target status } }',
+      {
+        id: account,
+      },
+    );
+    expect(res.data?.account.replicationStatus).toEqual(direct.data?.replicationStatus);
+    // An HR token reads accounts but not replication.
+    const denied = await gql(hr, '{ targets(tenant: "emea") { name } }');
+    expect(denied.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
+  });
+});
+
 describe('statements per page of accounts', () => {
   let capture: SqlCapture;
   let runtime: Runtime;
