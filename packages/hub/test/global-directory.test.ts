@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type Person, SCHEMA } from '@meridian/core';
+import { forkForPlatform } from '@meridian/store';
 import { type HubHarness, startHub } from './harness.js';
 import { type Json, scimClient } from './scim-client.js';
 
@@ -230,5 +231,35 @@ describe('the global directory of a community', () => {
     await expect(hub.runtime.directory.people(office, { community: 'coi', first: 5, withTotalCount: false })).rejects.toMatchObject({
       code: 'FORBIDDEN',
     });
+  });
+});
+
+describe('the projector', () => {
+  it('projects around an entry that fails, keeps it queued with its error, and loses nothing', async () => {
+    // An entry naming a community that does not exist: projecting its new person fails on the foreign key.
+    const poison = '00000000-0000-4000-8000-000000000001';
+    const platformScope = () => forkForPlatform(hub.runtime.orm);
+    await createUser('amer', 'frank', { ...enterprise({ employeeNumber: 'E8' }), userName: 'frank@amer.example', displayName: 'Frank' });
+    await platformScope().execute(
+      `insert into directory_inbox (tenant_id, resource_type, resource_id, community_id, enqueued_at, not_before)
+       values (?, 'User', ?, ?, now() - interval '1 minute', now() - interval '1 minute')`,
+      [amerId, ids.frank?.id, poison],
+    );
+    await createUser('amer', 'erin', { ...enterprise({ employeeNumber: 'E9' }), userName: 'erin@amer.example', displayName: 'Erin' });
+    await settle();
+    expect((await personOf('erin')).values.displayName).toBe('Erin');
+    const [left] = await platformScope().execute<{ attempts: number; last_error: string }[]>(
+      'select attempts, last_error from directory_inbox where community_id = ?',
+      [poison],
+    );
+    expect(left?.attempts).toBe(1);
+    expect(left?.last_error).toMatch(/foreign key|violates/);
+    // Put right, it goes through.
+    await platformScope().execute('update directory_inbox set community_id = ?, not_before = now() where community_id = ?', [
+      coiId,
+      poison,
+    ]);
+    await settle();
+    expect((await personOf('frank')).values.displayName).toBe('Frank');
   });
 });

@@ -43,6 +43,7 @@ export { GENESIS_HASH, hashAuditEntry, recordEvent, redactSecrets } from './even
 export { filterToSql, type SortExpression, type SqlFragment, sortToSql } from './filter/to-sql.js';
 export { createOrm, migrate, type OrmOptions } from './orm/create-orm.js';
 export { translateDatabaseError } from './orm/database-errors.js';
+export { forkForCommunity, forkForPlatform, forkForTenant } from './orm/sql.js';
 export {
   PENDING_PASSWORD_TTL_MS,
   PostgresPasswordForwarding,

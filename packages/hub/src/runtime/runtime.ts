@@ -79,7 +79,11 @@ export async function openRuntime(config: HubConfig, role: EmbeddedRole, log: (m
       settings,
       new PostgresPasswordForwarding(orm, secretBox, systemClock),
     );
-    const globalDirectory = new PostgresGlobalDirectoryStore(orm, systemClock);
+    const globalDirectory = new PostgresGlobalDirectoryStore(orm, systemClock, (entry, error) =>
+      log(
+        `global directory: projecting ${entry.resource_type} ${entry.resource_id} failed, retrying later: ${error instanceof Error ? error.message : String(error)}`,
+      ),
+    );
     const replication = new ReplicationEngine({
       store: new PostgresReplicationStore(orm, systemClock),
       queues: openTargetQueues({ redisUrl: config.redisUrl, databaseUrl }),

@@ -152,6 +152,17 @@ function refArrays(refs: readonly AccountRef[]): [string, string] {
 }
 
 const PROJECTION_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
+/** Inbox entries projected in one transaction. */
+const PROJECTION_BATCH = 50;
+
+interface InboxEntry {
+  tenant_id: string;
+  resource_type: 'User' | 'Group';
+  resource_id: string;
+  community_id: string;
+  enqueued_at: Date;
+  attempts?: number;
+}
 
 /**
  * The global directory in PostgreSQL (ADR 0015). Reads run in a transaction
@@ -161,9 +172,11 @@ const PROJECTION_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
  * chains; each statement names its community.
  */
 export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
+  /** `onProjectionError` hears of each entry whose projection failed (it is retried later). */
   constructor(
     private readonly orm: MikroORM,
     private readonly clock: Clock,
+    private readonly onProjectionError?: (entry: { tenant_id: string; resource_type: string; resource_id: string }, error: unknown) => void,
   ) {}
 
   private async community<T>(communityId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
@@ -635,51 +648,111 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
   async projectDue(limit: number, now: Date): Promise<ProjectionStep[]> {
     const steps: ProjectionStep[] = [];
     while (steps.length < limit) {
-      let claimed: { tenant_id: string; resource_type: 'User' | 'Group'; resource_id: string; community_id: string } | undefined;
+      const size = Math.min(PROJECTION_BATCH, limit - steps.length);
+      let batch: InboxEntry[];
       try {
-        claimed = await this.platform(async (em) => {
-          const [entry] = await em.execute<
-            { tenant_id: string; resource_type: 'User' | 'Group'; resource_id: string; community_id: string }[]
-          >(
-            `delete from directory_inbox where (tenant_id, resource_type, resource_id) = (
-               select tenant_id, resource_type, resource_id from directory_inbox where not_before <= ?
-               order by not_before, enqueued_at limit 1 for update skip locked)
-             returning tenant_id, resource_type, resource_id, community_id`,
-            [now],
-          );
-          if (!entry) return undefined;
-          if (entry.resource_type === 'User')
-            await this.projectUser(em, entry.community_id, entry.tenant_id, entry.resource_id, this.clock.now());
-          else await this.projectGroup(em, entry.community_id, entry.tenant_id, entry.resource_id);
-          return entry;
-        });
-      } catch (error) {
-        await this.deferFailed(now, error);
-        throw error;
+        batch = await this.platform((em) => this.projectBatch(em, this.claim(em, now, size)));
+      } catch {
+        // One entry of the batch fails: project them one by one, so that only that one waits.
+        batch = await this.projectSingly(now, size);
       }
-      if (!claimed) break;
-      steps.push({ tenantId: claimed.tenant_id, kind: claimed.resource_type, resourceId: claimed.resource_id });
+      if (batch.length === 0) break;
+      steps.push(...batch.map((e) => ({ tenantId: e.tenant_id, kind: e.resource_type, resourceId: e.resource_id })));
+      if (batch.length < size) break;
     }
     return steps;
   }
 
-  /** After a failed projection, the entry that failed is tried again later (the oldest due entry is the one that was claimed). */
-  private async deferFailed(now: Date, error: unknown): Promise<void> {
-    const message = error instanceof Error ? error.message.slice(0, 500) : String(error);
-    await this.platform(async (em) => {
-      const [entry] = await em.execute<{ tenant_id: string; resource_type: string; resource_id: string; attempts: number }[]>(
-        `select tenant_id, resource_type, resource_id, attempts from directory_inbox where not_before <= ?
-         order by not_before, enqueued_at limit 1 for update skip locked`,
-        [now],
-      );
-      if (!entry) return;
-      const delay = PROJECTION_RETRY_MS[Math.min(entry.attempts, PROJECTION_RETRY_MS.length - 1)] ?? 600_000;
-      await em.execute(
-        `update directory_inbox set attempts = attempts + 1, last_error = ?, not_before = ?
-         where tenant_id = ? and resource_type = ? and resource_id = ?`,
-        [message, new Date(now.getTime() + delay), entry.tenant_id, entry.resource_type, entry.resource_id],
-      );
-    });
+  /** Claims (removes) up to `size` due entries; a rollback puts them back. Other projectors skip them meanwhile. */
+  private claim(em: EntityManager, now: Date, size: number): Promise<InboxEntry[]> {
+    return em.execute<InboxEntry[]>(
+      `delete from directory_inbox where (tenant_id, resource_type, resource_id) in (
+         select tenant_id, resource_type, resource_id from directory_inbox where not_before <= ?
+         order by not_before, enqueued_at limit ? for update skip locked)
+       returning tenant_id, resource_type, resource_id, community_id, enqueued_at`,
+      [now, size],
+    );
+  }
+
+  /**
+   * Projects claimed entries in one transaction. Communities are locked once
+   * each, in id order (so two projectors never wait on each other in a
+   * cycle), and their rules read once; within a community, entries keep the
+   * order they were queued in.
+   */
+  private async projectBatch(em: EntityManager, claimed: Promise<InboxEntry[]>): Promise<InboxEntry[]> {
+    const entries = await claimed;
+    const ordered = [...entries].sort(
+      (a, b) =>
+        (a.community_id < b.community_id ? -1 : a.community_id > b.community_id ? 1 : 0) ||
+        +new Date(a.enqueued_at) - +new Date(b.enqueued_at),
+    );
+    const rules = new Map<string, DirectoryRules>();
+    for (const entry of ordered) {
+      if (entry.resource_type === 'Group') {
+        await this.projectGroup(em, entry.community_id, entry.tenant_id, entry.resource_id);
+        continue;
+      }
+      let communityRules = rules.get(entry.community_id);
+      if (!communityRules) {
+        await this.lockCommunity(em, entry.community_id);
+        communityRules = await this.loadRules(em, entry.community_id);
+        rules.set(entry.community_id, communityRules);
+      }
+      await this.projectUser(em, entry.community_id, entry.tenant_id, entry.resource_id, communityRules, this.clock.now());
+    }
+    return entries;
+  }
+
+  /** Projects up to `size` entries one transaction each; a failing entry is tried again later, with growing delays. */
+  private async projectSingly(now: Date, size: number): Promise<InboxEntry[]> {
+    const done: InboxEntry[] = [];
+    const failed = new Set<string>();
+    while (done.length < size) {
+      let entry: InboxEntry | undefined;
+      let error: unknown;
+      await this.platform(async (em) => {
+        const skip = [...failed];
+        [entry] = await em.execute<InboxEntry[]>(
+          `select tenant_id, resource_type, resource_id, community_id, enqueued_at, attempts from directory_inbox
+           where not_before <= ? and not ((tenant_id::text || '/' || resource_type || '/' || resource_id::text) = any(?::text[]))
+           order by not_before, enqueued_at limit 1 for update skip locked`,
+          [now, pgArray(skip)],
+        );
+        if (!entry) return;
+        try {
+          await em.transactional((inner) => this.projectBatch(inner, Promise.resolve([entry as InboxEntry])));
+          await em.execute('delete from directory_inbox where tenant_id = ? and resource_type = ? and resource_id = ?', [
+            entry.tenant_id,
+            entry.resource_type,
+            entry.resource_id,
+          ]);
+        } catch (caught) {
+          // The savepoint rolled back the projection; the entry stays, due later.
+          error = caught;
+          const delay = PROJECTION_RETRY_MS[Math.min(entry.attempts ?? 0, PROJECTION_RETRY_MS.length - 1)] ?? 600_000;
+          await em.execute(
+            `update directory_inbox set attempts = attempts + 1, last_error = ?, not_before = ?
+             where tenant_id = ? and resource_type = ? and resource_id = ?`,
+            [
+              (caught instanceof Error ? caught.message : String(caught)).slice(0, 500),
+              new Date(now.getTime() + delay),
+              entry.tenant_id,
+              entry.resource_type,
+              entry.resource_id,
+            ],
+          );
+        }
+      });
+      if (!entry) break;
+      const claimed = entry as InboxEntry;
+      if (error === undefined) done.push(claimed);
+      else {
+        failed.add(`${claimed.tenant_id}/${claimed.resource_type}/${claimed.resource_id}`);
+        this.onProjectionError?.(claimed, error);
+      }
+    }
+    return done;
   }
 
   private async projectGroup(em: EntityManager, communityId: string, tenantId: string, groupId: string): Promise<void> {
@@ -728,9 +801,14 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
    * it twice changes nothing). Under the community's lock: correlation reads
    * the links other projections write.
    */
-  private async projectUser(em: EntityManager, communityId: string, tenantId: string, userId: string, now: Date): Promise<void> {
-    await this.lockCommunity(em, communityId);
-    const rules = await this.loadRules(em, communityId);
+  private async projectUser(
+    em: EntityManager,
+    communityId: string,
+    tenantId: string,
+    userId: string,
+    rules: DirectoryRules,
+    now: Date,
+  ): Promise<void> {
     const [user] = await em.execute<
       { user_name: string; external_id: string | null; active: boolean; attributes: Record<string, unknown>; version: number }[]
     >('select user_name, external_id, active, attributes, version from scim_user where tenant_id = ? and id = ?', [tenantId, userId]);
