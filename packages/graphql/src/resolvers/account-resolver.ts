@@ -44,7 +44,7 @@ const SORT_PATHS: Record<AccountSortField, AttributePath | undefined> = {
 };
 
 /** The structured filter as a SCIM filter AST, its conditions ANDed; undefined when it sets none. */
-export function accountFilterToScim(filter: AccountFilter | null | undefined): Filter | undefined {
+function accountFilterToScim(filter: AccountFilter | null | undefined): Filter | undefined {
   if (!filter) return undefined;
   const conditions: Filter[] = [];
   const add = (value: string | boolean | null | undefined, op: 'eq' | 'co', path: AttributePath) => {

@@ -168,6 +168,9 @@ export class HrResolver {
     @Arg('ifVersion', () => Int, { nullable: true }) ifVersion?: number | null,
   ) {
     const found = await hrTenant(ctx, tenant);
+    if (department == null && manager == null && title == null) {
+      throw new MeridianError('INVALID_INPUT', 'Give a department, a manager or a title.', { field: 'department' });
+    }
     const input = Object.assign(new AccountChangeInput(), {
       ...(department != null ? { department } : {}),
       ...(manager != null ? { manager } : {}),
