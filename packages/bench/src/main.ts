@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { SCHEMA } from '@meridian/core';
+import { SqlCapture } from '@meridian/test-utils';
 import pg from 'pg';
 import { machineBusyMs, postgresCpuMs, postgresDelta, processCpuMs } from './cpu.js';
 import { type FilterTarget, issueTenantToken, prepareDatabase, sampleTargets } from './database.js';
@@ -14,7 +15,6 @@ import { type BenchOptions, parseOptions, USAGE } from './options.js';
 import { measurePatch, type PatchResult } from './patch.js';
 import { type BenchReport, machineInfo, renderReport, type ScenarioResult, type StatementCount, spliceReport } from './report.js';
 import { type ServerProcess, startBaseline, startHub } from './servers.js';
-import { SqlCapture } from '@meridian/test-utils';
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
 

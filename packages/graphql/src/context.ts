@@ -7,6 +7,7 @@ import type {
   TenantSettingsService,
   TrustedIssuerService,
 } from '@meridian/core';
+import type { DirectoryExportAdmin } from './resolvers/directory-export-resolver.js';
 import type { ReplicationAdmin } from './types/replication.js';
 
 /** Services the resolvers call; the hub builds them once. */
@@ -20,6 +21,8 @@ export interface GraphqlServices {
   issuers: TrustedIssuerService;
   /** The communities' global directories (issue 6). */
   people: GlobalDirectoryService;
+  /** Pushes of global directories to external directories; absent when the hub runs without them. */
+  directoryExports?: DirectoryExportAdmin;
 }
 
 /** Per-request context. */

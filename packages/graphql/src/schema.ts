@@ -4,6 +4,7 @@ import { buildSchema } from 'type-graphql';
 import { AccountResolver, ReplicationTargetResolver } from './resolvers/account-resolver.js';
 import { CommunityResolver, TenantResolver } from './resolvers/admin-resolver.js';
 import { AuditResolver } from './resolvers/audit-resolver.js';
+import { DirectoryExportResolver } from './resolvers/directory-export-resolver.js';
 import { HrResolver } from './resolvers/hr-resolver.js';
 import { TrustedIssuerResolver } from './resolvers/issuer-resolver.js';
 import { LinkedAccountResolver, PeopleResolver } from './resolvers/people-resolver.js';
@@ -26,6 +27,7 @@ export function buildMeridianSchema(): Promise<GraphQLSchema> {
       HrResolver,
       ReplicationTargetResolver,
       PeopleResolver,
+      DirectoryExportResolver,
       LinkedAccountResolver,
     ],
     validate: false,

@@ -185,6 +185,9 @@ describe('GraphQL with another tenant’s slug and ids', () => {
     unlinkAccount: ['mutation { unlinkAccount(tenant: "emea", account: "@USER@") { id } }'],
     releaseAccount: ['mutation { releaseAccount(tenant: "emea", account: "@USER@") }'],
     pinAttribute: ['mutation { pinAttribute(person: "@USER@", attribute: "title", tenant: "emea") { id } }'],
+    createDirectoryExport: [
+      'mutation { createDirectoryExport(input: { name: "probe", kind: "memory", config: { target: "probe" } }) { id } }',
+    ],
     accounts: ['{ accounts(tenant: "emea") { totalCount edges { node { id } } } }'],
     account: ['{ account(tenant: "emea", id: "@USER@") { id userName } }'],
     groups: ['{ groups(tenant: "emea") { totalCount } }'],

@@ -1,3 +1,4 @@
+export { DirectoryExporter, type DirectoryExportInput, DirectoryExports, personAsUser } from './directory/directory-exports.js';
 export { DirectoryProjector } from './directory/directory-projector.js';
 export {
   DEFAULT_TUNING,

@@ -30,6 +30,8 @@ export type EventType =
   | 'directory.unlinked'
   | 'directory.released'
   | 'directory.pinned'
+  | 'directory.export_created'
+  | 'directory.export_deleted'
   | 'auth.failed';
 
 /** Every event type, for docs and exhaustive tests. */
@@ -62,11 +64,22 @@ export const EVENT_TYPES: readonly EventType[] = [
   'directory.unlinked',
   'directory.released',
   'directory.pinned',
+  'directory.export_created',
+  'directory.export_deleted',
   'auth.failed',
 ];
 
 /** The kinds of resource an event can be about. */
-export type EventResourceType = ResourceKind | 'Community' | 'Tenant' | 'Token' | 'Schema' | 'Issuer' | 'Target' | 'Person';
+export type EventResourceType =
+  | ResourceKind
+  | 'Community'
+  | 'Tenant'
+  | 'Token'
+  | 'Schema'
+  | 'Issuer'
+  | 'Target'
+  | 'Person'
+  | 'DirectoryExport';
 
 /**
  * A change, written in the same transaction as the change itself: once to the

@@ -139,3 +139,72 @@ export interface GlobalDirectoryStore {
   /** Inbox entries waiting, per community, for status and tests. */
   pendingProjections(communityId?: string): Promise<number>;
 }
+
+/** A push of a community's global directory to an external directory, through a connector. Secrets are never part of it. */
+export interface DirectoryExport {
+  id: string;
+  communityId: string;
+  name: string;
+  /** The connector kind (`scim`, `memory`, ...). */
+  kind: string;
+  config: Record<string, unknown>;
+  /** Names of the secrets stored (sealed) for it; never their values. */
+  secretNames: string[];
+  enabled: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** Where the people of a community stand at one export. */
+export interface DirectoryExportCounts {
+  exportId: string;
+  name: string;
+  pending: number;
+  synced: number;
+  deleted: number;
+  failed: number;
+}
+
+/** One person to bring to one export: its current state, or undefined when the person is gone. */
+export interface ExportWork {
+  exportId: string;
+  communityId: string;
+  personId: string;
+  remoteId: string | null;
+  pushedHash: string | null;
+  attempts: number;
+  person: Person | undefined;
+}
+
+/** What pushing one person did. */
+export interface ExportOutcome {
+  status: 'synced' | 'deleted' | 'failed' | 'retry';
+  remoteId: string | null;
+  pushedHash: string | null;
+  /** The person version pushed; the link stays pending when the person changed since. */
+  pushedVersion: number | null;
+  lastError: string | null;
+  /** For `retry`: when to try again. */
+  notBefore?: Date;
+}
+
+/** Storage of directory exports and their per-person links. */
+export interface DirectoryExportStore {
+  /** Creates an export and queues every person of the community for it; audited. */
+  createExport(
+    communityId: string,
+    values: { name: string; kind: string; config: Record<string, unknown>; secretNames: string[]; sealedSecrets: string | null },
+    context: RequestContext,
+  ): Promise<DirectoryExport>;
+  listExports(communityId: string): Promise<DirectoryExport[]>;
+  /** By id or name; undefined when the community has none such. */
+  findExport(communityId: string, idOrName: string): Promise<DirectoryExport | undefined>;
+  /** Removes an export and its links (remote objects stay); audited. */
+  deleteExport(communityId: string, exportId: string, context: RequestContext): Promise<void>;
+  exportCounts(communityId: string): Promise<DirectoryExportCounts[]>;
+  /** The export and its sealed secrets, for the exporter (platform work). */
+  exportForPush(exportId: string): Promise<{ export: DirectoryExport; sealedSecrets: string | null } | undefined>;
+  /** Leases up to `limit` due pending links (other exporters skip them for `leaseMs`) with their persons' current state. */
+  claimExportWork(limit: number, now: Date, leaseMs: number): Promise<ExportWork[]>;
+  recordExport(exportId: string, personId: string, outcome: ExportOutcome, now: Date): Promise<void>;
+}

@@ -303,6 +303,9 @@ export const OPERATIONS: readonly Operation[] = [
   graphql('Mutation.releaseAccount', 'people.manage', 'community'),
   graphql('Mutation.pinAttribute', 'people.manage', 'community'),
   graphql('Mutation.rebuildDirectory', 'people.manage', 'community'),
+  graphql('Query.directoryExports', 'people.read', 'community'),
+  graphql('Mutation.createDirectoryExport', 'people.manage', 'community'),
+  graphql('Mutation.deleteDirectoryExport', 'people.manage', 'community'),
   graphql('Query.auditEvents', 'audit.read', 'tenant'),
   graphql('Query.auditVerification', 'audit.read', 'tenant'),
 ];

@@ -94,6 +94,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       audit: runtime.audit,
       replication: runtime.replication,
       people: runtime.directory,
+      ...(runtime.replication.directoryExports ? { directoryExports: runtime.replication.directoryExports } : {}),
     },
     authenticate,
     throttle: async (request, principal) =>

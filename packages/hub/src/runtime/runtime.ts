@@ -84,6 +84,8 @@ export async function openRuntime(config: HubConfig, role: EmbeddedRole, log: (m
         `global directory: projecting ${entry.resource_type} ${entry.resource_id} failed, retrying later: ${error instanceof Error ? error.message : String(error)}`,
       ),
     );
+    const admin = new AdminService(adminStore, systemClock);
+    const people = new GlobalDirectoryService(globalDirectory, admin, systemClock);
     const replication = new ReplicationEngine({
       store: new PostgresReplicationStore(orm, systemClock),
       queues: openTargetQueues({ redisUrl: config.redisUrl, databaseUrl }),
@@ -96,15 +98,15 @@ export async function openRuntime(config: HubConfig, role: EmbeddedRole, log: (m
       },
       clock: systemClock,
       directory: globalDirectory,
+      people,
     });
-    const admin = new AdminService(adminStore, systemClock);
     return {
       orm,
       databaseUrl,
       embedded,
       adminStore,
       admin,
-      directory: new GlobalDirectoryService(globalDirectory, admin, systemClock),
+      directory: people,
       resources,
       replication,
       settings,

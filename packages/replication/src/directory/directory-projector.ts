@@ -20,15 +20,19 @@ export class DirectoryProjector {
   private wake: (() => void) | undefined;
   private woken = false;
 
+  /** `onProjected` runs after a step that projected something (the directory exporter wakes up). */
   constructor(
     private readonly store: GlobalDirectoryStore,
     private readonly clock: Clock,
     private readonly logger: ConnectorLogger,
+    private readonly onProjected?: () => void,
   ) {}
 
   /** Projects what is due; answers how many entries it projected. */
   async runOnce(): Promise<number> {
-    return (await this.store.projectDue(STEP_SIZE, this.clock.now())).length;
+    const projected = (await this.store.projectDue(STEP_SIZE, this.clock.now())).length;
+    if (projected > 0) this.onProjected?.();
+    return projected;
   }
 
   /** Projects until nothing is due (tests, `meridian directory rebuild`). */

@@ -1,6 +1,8 @@
 import type { ConnectorLogger, ConnectorSecrets } from '@meridian/connector-sdk';
 import {
   type Clock,
+  type DirectoryExportStore,
+  type GlobalDirectoryService,
   type GlobalDirectoryStore,
   MeridianError,
   type Page,
@@ -77,7 +79,9 @@ export interface ReplicationDeps {
   /** The HTTP client connectors use (tests may substitute one). */
   fetch?: typeof globalThis.fetch;
   /** The communities' global directories, fed by the relay; absent: no projection in this process. */
-  directory?: GlobalDirectoryStore;
+  directory?: GlobalDirectoryStore & DirectoryExportStore;
+  /** The global directory service: authorizes the admin operations of directory exports. */
+  people?: GlobalDirectoryService;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { DeadLetter, LinkStatus, RequestContext, ResourceKind, TargetStatusCounts } from '@meridian/core';
 import { MeridianError } from '@meridian/core';
+import { DirectoryExports } from '../directory/directory-exports.js';
 import { DirectoryProjector } from '../directory/directory-projector.js';
 import { type ReconcileReport, Reconciler } from '../reconcile/reconciler.js';
 import { OutboxRelay } from '../relay/outbox-relay.js';
@@ -44,6 +45,8 @@ export class ReplicationEngine {
   readonly workers: WorkerHost;
   /** Keeps the global directories; undefined when the engine was built without one. */
   readonly projector: DirectoryProjector | undefined;
+  /** Pushes of communities' global directories to external directories; undefined without a global directory. */
+  readonly directoryExports: DirectoryExports | undefined;
   private readonly waiter: DeliveryWaiter;
   private readonly reconciler: Reconciler;
   private started = false;
@@ -54,7 +57,10 @@ export class ReplicationEngine {
     this.targets = new TargetService(this.ctx, () => {
       if (this.started) void this.workers.refresh().catch(() => undefined);
     });
-    this.projector = deps.directory ? new DirectoryProjector(deps.directory, this.ctx.clock, this.ctx.logger) : undefined;
+    this.directoryExports = deps.directory && deps.people ? new DirectoryExports(deps.directory, deps.people, this.ctx) : undefined;
+    this.projector = deps.directory
+      ? new DirectoryProjector(deps.directory, this.ctx.clock, this.ctx.logger, () => this.directoryExports?.exporter.kick())
+      : undefined;
     this.relay = new OutboxRelay(this.ctx, () => this.projector?.kick());
     this.waiter = new DeliveryWaiter(this.ctx);
     this.reconciler = new Reconciler(this.ctx);
@@ -66,6 +72,7 @@ export class ReplicationEngine {
     await this.workers.start();
     this.relay.start();
     this.projector?.start();
+    this.directoryExports?.exporter.start();
   }
 
   /** Stops the relay and the workers; running jobs finish first. */
@@ -73,6 +80,7 @@ export class ReplicationEngine {
     this.started = false;
     await this.relay.stop();
     await this.projector?.stop();
+    await this.directoryExports?.exporter.stop();
     await this.workers.stop();
   }
 

@@ -9,7 +9,12 @@ import {
   type DirectoryAccount,
   type DirectoryAccountGroup,
   type DirectoryConflict,
+  type DirectoryExport,
+  type DirectoryExportCounts,
+  type DirectoryExportStore,
   type DirectoryRules,
+  type ExportOutcome,
+  type ExportWork,
   type GlobalDirectoryStore,
   MeridianError,
   type Page,
@@ -143,6 +148,34 @@ function toFacts(account: DirectoryAccount): AccountFacts {
   };
 }
 
+interface ExportRow {
+  id: string;
+  community_id: string;
+  name: string;
+  kind: string;
+  config: Record<string, unknown>;
+  secret_names: string[] | null;
+  enabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const EXPORT_SELECT = 'id, community_id, name, kind, config, secret_names, enabled, created_at, updated_at';
+
+function toExport(row: ExportRow): DirectoryExport {
+  return {
+    id: row.id,
+    communityId: row.community_id,
+    name: row.name,
+    kind: row.kind,
+    config: row.config ?? {},
+    secretNames: row.secret_names ?? [],
+    enabled: row.enabled,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
 const ACCOUNT_SELECT = `a.tenant_id, a.user_id, a.community_id, a.person_id, a.link, a.pinned, a.user_name, a.external_id,
   a.display_name, a.active, a.account_values, a.user_version, a.linked_at, a.updated_at`;
 
@@ -171,7 +204,7 @@ interface InboxEntry {
  * run as platform work, because they read tenant tables and write the audit
  * chains; each statement names its community.
  */
-export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
+export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, DirectoryExportStore {
   /** `onProjectionError` hears of each entry whose projection failed (it is retried later). */
   constructor(
     private readonly orm: MikroORM,
@@ -841,10 +874,12 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
           : await em.execute<{ key: string; person_id: string }[]>(
               `select k.key, a.person_id from directory_account_key k
                join directory_account a on a.tenant_id = k.tenant_id and a.user_id = k.user_id
-               where k.community_id = ? and k.key = any(?::text[]) and not (k.tenant_id = ? and k.user_id = ?)`,
+               where k.community_id = ? and k.key = any(?::text[]) and not (k.tenant_id = ? and k.user_id = ?) and not a.pinned`,
               [communityId, pgArray(keys), tenantId, userId],
             );
-      // Each matching person, with the first rule (in the community's order) that matched it.
+      // Each matching person, with the first rule (in the community's order) that matched it. Accounts an admin
+      // placed by hand do not attract others: an account unlinked from a person must not pull that person's
+      // other accounts after it.
       const candidates = new Map<string, string>();
       for (const key of keys) {
         for (const m of matches) if (m.key === key && !candidates.has(m.person_id)) candidates.set(m.person_id, ruleOfKey(key));
@@ -949,6 +984,7 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
       if (accounts.length === 0) {
         await em.execute('update person set manager_person_id = null where manager_person_id = ?', [personId]);
         await em.execute('delete from person where id = ?', [personId]);
+        await this.markExports(em, communityId, personId, now);
         continue;
       }
       const [current] = await em.execute<{ pinned: Person['pinned']; conflicts: string }[]>(
@@ -998,6 +1034,7 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
           now,
         ],
       );
+      await this.markExports(em, communityId, personId, now);
       await em.execute(`delete from directory_conflict where person_id = ? and kind = 'attribute' and not (attribute = any(?::text[]))`, [
         personId,
         pgArray(conflicted),
@@ -1012,5 +1049,217 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
         );
       }
     }
+  }
+
+  // ---- exports -------------------------------------------------------------------------------------------------------
+
+  /** Marks a person's links of every enabled export of the community pending, at the person's current version. */
+  private async markExports(em: EntityManager, communityId: string, personId: string, now: Date): Promise<void> {
+    await em.execute(
+      `insert into directory_export_link (export_id, person_id, community_id, status, wanted_version, not_before, updated_at)
+       select e.id, ?, e.community_id, 'pending', coalesce((select version from person where id = ?), 0), ?, ?
+       from directory_export e where e.community_id = ? and e.enabled
+       on conflict (export_id, person_id) do update set status = 'pending', wanted_version = excluded.wanted_version,
+         not_before = excluded.not_before, attempts = 0, last_error = null, updated_at = excluded.updated_at`,
+      [personId, personId, now, now, communityId],
+    );
+  }
+
+  async createExport(
+    communityId: string,
+    values: { name: string; kind: string; config: Record<string, unknown>; secretNames: string[]; sealedSecrets: string | null },
+    context: RequestContext,
+  ): Promise<DirectoryExport> {
+    const now = this.clock.now();
+    return this.platform(async (em) => {
+      const [existing] = await em.execute<{ id: string }[]>('select id from directory_export where community_id = ? and name = ?', [
+        communityId,
+        values.name,
+      ]);
+      if (existing) throw new MeridianError('UNIQUENESS', `The community already has an export named '${values.name}'.`, { field: 'name' });
+      const id = uuidv7();
+      await em.execute(
+        `insert into directory_export (id, community_id, name, kind, config, secret_names, sealed_secrets, enabled, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?::text[], ?, true, ?, ?)`,
+        [
+          id,
+          communityId,
+          values.name,
+          values.kind,
+          JSON.stringify(values.config),
+          pgArray(values.secretNames),
+          values.sealedSecrets,
+          now,
+          now,
+        ],
+      );
+      // Every person goes out once: the initial load.
+      await em.execute(
+        `insert into directory_export_link (export_id, person_id, community_id, status, wanted_version, not_before, updated_at)
+         select ?, p.id, p.community_id, 'pending', p.version, ?, ? from person p where p.community_id = ?`,
+        [id, now, now, communityId],
+      );
+      await recordEvent(
+        em,
+        {
+          type: 'directory.export_created',
+          tenantId: null,
+          resourceType: 'DirectoryExport',
+          resourceId: id,
+          after: { communityId, name: values.name, kind: values.kind, config: values.config, secretNames: values.secretNames },
+        },
+        context,
+        now,
+      );
+      const [row] = await em.execute<ExportRow[]>(`select ${EXPORT_SELECT} from directory_export where id = ?`, [id]);
+      return toExport(row as ExportRow);
+    });
+  }
+
+  listExports(communityId: string): Promise<DirectoryExport[]> {
+    return this.community(communityId, async (em) =>
+      (
+        await em.execute<ExportRow[]>(`select ${EXPORT_SELECT} from directory_export where community_id = ? order by name`, [communityId])
+      ).map(toExport),
+    );
+  }
+
+  async findExport(communityId: string, idOrName: string): Promise<DirectoryExport | undefined> {
+    const [row] = await this.community(communityId, (em) =>
+      em.execute<ExportRow[]>(`select ${EXPORT_SELECT} from directory_export where community_id = ? and (name = ? or id::text = ?)`, [
+        communityId,
+        idOrName,
+        idOrName,
+      ]),
+    );
+    return row ? toExport(row) : undefined;
+  }
+
+  async deleteExport(communityId: string, exportId: string, context: RequestContext): Promise<void> {
+    const now = this.clock.now();
+    await this.platform(async (em) => {
+      const [row] = await em.execute<ExportRow[]>(`select ${EXPORT_SELECT} from directory_export where community_id = ? and id = ?`, [
+        communityId,
+        exportId,
+      ]);
+      if (!row) throw new MeridianError('NOT_FOUND', `Export '${exportId}' not found.`, { field: 'export' });
+      await em.execute('delete from directory_export where id = ?', [exportId]);
+      await recordEvent(
+        em,
+        {
+          type: 'directory.export_deleted',
+          tenantId: null,
+          resourceType: 'DirectoryExport',
+          resourceId: exportId,
+          before: { name: row.name, kind: row.kind },
+        },
+        context,
+        now,
+      );
+    });
+  }
+
+  exportCounts(communityId: string): Promise<DirectoryExportCounts[]> {
+    return this.community(communityId, async (em) => {
+      const rows = await em.execute<{ id: string; name: string; status: string | null; n: string }[]>(
+        `select e.id, e.name, l.status, count(l.person_id) as n from directory_export e
+         left join directory_export_link l on l.export_id = e.id
+         where e.community_id = ? group by e.id, e.name, l.status order by e.name`,
+        [communityId],
+      );
+      const counts = new Map<string, DirectoryExportCounts>();
+      for (const row of rows) {
+        const entry = counts.get(row.id) ?? { exportId: row.id, name: row.name, pending: 0, synced: 0, deleted: 0, failed: 0 };
+        if (row.status === 'pending' || row.status === 'synced' || row.status === 'deleted' || row.status === 'failed') {
+          entry[row.status] = Number(row.n);
+        }
+        counts.set(row.id, entry);
+      }
+      return [...counts.values()];
+    });
+  }
+
+  async exportForPush(exportId: string): Promise<{ export: DirectoryExport; sealedSecrets: string | null } | undefined> {
+    const [row] = await this.platform((em) =>
+      em.execute<(ExportRow & { sealed_secrets: string | null })[]>(
+        `select ${EXPORT_SELECT}, sealed_secrets from directory_export where id = ?`,
+        [exportId],
+      ),
+    );
+    return row ? { export: toExport(row), sealedSecrets: row.sealed_secrets } : undefined;
+  }
+
+  claimExportWork(limit: number, now: Date, leaseMs: number): Promise<ExportWork[]> {
+    return this.platform(async (em) => {
+      const links = await em.execute<
+        {
+          export_id: string;
+          person_id: string;
+          community_id: string;
+          remote_id: string | null;
+          pushed_hash: string | null;
+          attempts: number;
+        }[]
+      >(
+        `update directory_export_link l set not_before = ? from (
+           select export_id, person_id from directory_export_link where status = 'pending' and not_before <= ?
+           order by not_before limit ? for update skip locked) due
+         where l.export_id = due.export_id and l.person_id = due.person_id
+         returning l.export_id, l.person_id, l.community_id, l.remote_id, l.pushed_hash, l.attempts`,
+        [new Date(now.getTime() + leaseMs), now, limit],
+      );
+      if (links.length === 0) return [];
+      const people = new Map(
+        (
+          await em.execute<PersonRow[]>(`select ${PERSON_SELECT} from person p where p.id = any(?::uuid[])`, [
+            pgArray([...new Set(links.map((l) => l.person_id))]),
+          ])
+        ).map((row) => [row.id, toPerson(row)]),
+      );
+      return links.map((l) => ({
+        exportId: l.export_id,
+        communityId: l.community_id,
+        personId: l.person_id,
+        remoteId: l.remote_id,
+        pushedHash: l.pushed_hash,
+        attempts: l.attempts,
+        person: people.get(l.person_id),
+      }));
+    });
+  }
+
+  async recordExport(exportId: string, personId: string, outcome: ExportOutcome, now: Date): Promise<void> {
+    await this.platform(async (em) => {
+      if (outcome.status === 'retry') {
+        await em.execute(
+          `update directory_export_link set attempts = attempts + 1, last_error = ?, not_before = ?, updated_at = ?
+           where export_id = ? and person_id = ?`,
+          [outcome.lastError, outcome.notBefore ?? now, now, exportId, personId],
+        );
+        return;
+      }
+      // A person changed while it was being pushed stays pending: its newer version goes out next.
+      await em.execute(
+        `update directory_export_link set
+           status = case when ? = 'synced' and wanted_version > coalesce(?::integer, 0) then 'pending' else ? end,
+           not_before = ?, remote_id = ?, pushed_hash = ?, pushed_version = ?, last_error = ?, updated_at = ?,
+           attempts = case when ? = 'failed' then attempts + 1 else 0 end
+         where export_id = ? and person_id = ?`,
+        [
+          outcome.status,
+          outcome.pushedVersion,
+          outcome.status,
+          now,
+          outcome.remoteId,
+          outcome.pushedHash,
+          outcome.pushedVersion,
+          outcome.lastError,
+          now,
+          outcome.status,
+          exportId,
+          personId,
+        ],
+      );
+    });
   }
 }
