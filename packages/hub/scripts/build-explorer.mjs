@@ -4,7 +4,7 @@
 // serves. Issue 6: the page works offline, so nothing is fetched from a CDN and
 // no bundle is checked in. esbuild-wasm rather than esbuild: it has no install
 // script, so the workspace's build-script allow-list needs no exception.
-import { rm } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild-wasm';
@@ -32,6 +32,19 @@ const monacoCssFromGraphiqlStyle = {
     build.onLoad({ filter: /[\\/]monaco-editor[\\/]esm[\\/].*\.css$/ }, () => ({ contents: '', loader: 'css' }));
   },
 };
+
+/** The newest modification time of the inputs: the explorer's sources, this script, the hub's package.json. */
+async function newestInput() {
+  const files = [fileURLToPath(import.meta.url), join(hub, 'package.json'), ...(await readdir(source)).map((f) => join(source, f))];
+  const times = await Promise.all(files.map(async (f) => (await stat(f)).mtimeMs));
+  return Math.max(...times);
+}
+
+// `--if-stale` (npm start): keep a bundle that is newer than its inputs, so a start costs no rebuild.
+if (process.argv.includes('--if-stale')) {
+  const built = await stat(join(outdir, 'client.js')).catch(() => undefined);
+  if (built && built.mtimeMs >= (await newestInput())) process.exit(0);
+}
 
 const started = Date.now();
 await rm(outdir, { recursive: true, force: true });
