@@ -842,27 +842,53 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
     rules: DirectoryRules,
     now: Date,
   ): Promise<void> {
-    const [user] = await em.execute<
-      { user_name: string; external_id: string | null; active: boolean; attributes: Record<string, unknown>; version: number }[]
-    >('select user_name, external_id, active, attributes, version from scim_user where tenant_id = ? and id = ?', [tenantId, userId]);
-    const [existing] = await em.execute<AccountRow[]>(
-      `select ${ACCOUNT_SELECT} from directory_account a where a.tenant_id = ? and a.user_id = ? for update`,
-      [tenantId, userId],
+    // One read: the User, its directory account, the people it manages, and whether its person has other accounts.
+    const [state] = await em.execute<
+      {
+        user_name: string | null;
+        external_id: string | null;
+        active: boolean | null;
+        attributes: Record<string, unknown> | null;
+        version: number | null;
+        existing: AccountRow | null;
+        dependents: string[];
+        others: string;
+      }[]
+    >(
+      `select u.user_name, u.external_id, u.active, u.attributes, u.version,
+         (select row_to_json(a) from (select ${ACCOUNT_SELECT} from directory_account a where a.tenant_id = ? and a.user_id = ?) a) as existing,
+         array(select distinct d.person_id::text from directory_account d where d.tenant_id = ? and d.account_values ->> 'manager' = ?) as dependents,
+         (select count(*) from directory_account o
+           where o.person_id = (select x.person_id from directory_account x where x.tenant_id = ? and x.user_id = ?)
+             and not (o.tenant_id = ? and o.user_id = ?)) as others
+       from (select 1) as one left join scim_user u on u.tenant_id = ? and u.id = ?`,
+      [tenantId, userId, tenantId, userId, tenantId, userId, tenantId, userId, tenantId, userId],
     );
-    const dependents = await this.managedPeople(em, tenantId, userId);
-    if (!user) {
+    const existing = state?.existing ?? undefined;
+    const dependents = state?.dependents ?? [];
+    if (!state || state.user_name === null || state.attributes === null) {
       if (!existing) return;
-      await em.execute('delete from directory_account where tenant_id = ? and user_id = ?', [tenantId, userId]);
-      await em.execute('delete from directory_account_group where tenant_id = ? and user_id = ?', [tenantId, userId]);
-      await em.execute("delete from directory_conflict where kind = 'correlation' and tenant_id = ? and user_id = ?", [tenantId, userId]);
+      await em.execute(
+        `with gone as (delete from directory_account where tenant_id = ? and user_id = ?),
+              groups as (delete from directory_account_group where tenant_id = ? and user_id = ?)
+         delete from directory_conflict where kind = 'correlation' and tenant_id = ? and user_id = ?`,
+        [tenantId, userId, tenantId, userId, tenantId, userId],
+      );
       await this.recompute(em, communityId, [existing.person_id, ...dependents], rules, now);
       return;
     }
-    const values = accountValuesOf(user.attributes);
+    const user = {
+      user_name: state.user_name,
+      external_id: state.external_id,
+      active: state.active !== false,
+      version: Number(state.version),
+    };
+    const values = accountValuesOf(state.attributes);
     const keys = correlationKeys({ userName: user.user_name, externalId: user.external_id, values }, rules.correlation);
 
     let personId: string;
     let link: string;
+    let newPerson = false;
     let conflict: { personId: string; rule: string }[] | undefined;
     if (existing?.pinned) {
       personId = existing.person_id;
@@ -884,43 +910,62 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
       for (const key of keys) {
         for (const m of matches) if (m.key === key && !candidates.has(m.person_id)) candidates.set(m.person_id, ruleOfKey(key));
       }
-      const alone = async (): Promise<string> => {
-        if (existing) {
-          const [others] = await em.execute<{ n: string }[]>(
-            'select count(*) as n from directory_account where person_id = ? and not (tenant_id = ? and user_id = ?)',
-            [existing.person_id, tenantId, userId],
-          );
-          if (Number(others?.n ?? 0) === 0) return existing.person_id;
-        }
-        const id = uuidv7();
-        await this.insertEmptyPerson(em, communityId, id, now);
-        return id;
+      // Standing alone: in its own person if it has one to itself, else in a new one.
+      const alone = (): string => {
+        if (existing && Number(state.others) === 0) return existing.person_id;
+        newPerson = true;
+        return uuidv7();
       };
       if (candidates.size === 1) {
         const [[match, rule]] = [...candidates] as [[string, string]];
         personId = match;
         link = `rule:${rule}`;
       } else if (candidates.size === 0) {
-        personId = await alone();
+        personId = alone();
         link = 'none';
       } else {
         // The rules point at several people: link to none of them (or stay), and let an admin decide.
         conflict = [...candidates].map(([id, rule]) => ({ personId: id, rule }));
-        personId = existing && candidates.has(existing.person_id) ? existing.person_id : await alone();
+        personId = existing && candidates.has(existing.person_id) ? existing.person_id : alone();
         link = existing && personId === existing.person_id ? existing.link : 'none';
       }
     }
-    const displayName = values.displayName ?? null;
+    // One statement: the new person (if any), the account, its correlation keys, its correlation conflict. The
+    // foreign keys are checked at the end of the statement, when the person and the account exist.
     await em.execute(
-      `insert into directory_account (tenant_id, user_id, community_id, person_id, link, pinned, user_name, external_id, display_name,
-         active, account_values, user_version, linked_at, updated_at)
-       values (?, ?, ?, ?, ?, false, ?, ?, ?, ?, ?, ?, ?, ?)
-       on conflict (tenant_id, user_id) do update set
-         linked_at = case when directory_account.person_id = excluded.person_id then directory_account.linked_at else excluded.linked_at end,
-         person_id = excluded.person_id, link = excluded.link, user_name = excluded.user_name, external_id = excluded.external_id,
-         display_name = excluded.display_name, active = excluded.active, account_values = excluded.account_values,
-         user_version = excluded.user_version, updated_at = excluded.updated_at`,
+      `with new_person as (
+         insert into person (id, community_id, active, created_at, updated_at) select ?, ?, true, ?, ? where ?
+       ),
+       account as (
+         insert into directory_account (tenant_id, user_id, community_id, person_id, link, pinned, user_name, external_id, display_name,
+           active, account_values, user_version, linked_at, updated_at)
+         values (?, ?, ?, ?, ?, false, ?, ?, ?, ?, ?, ?, ?, ?)
+         on conflict (tenant_id, user_id) do update set
+           linked_at = case when directory_account.person_id = excluded.person_id then directory_account.linked_at else excluded.linked_at end,
+           person_id = excluded.person_id, link = excluded.link, user_name = excluded.user_name, external_id = excluded.external_id,
+           display_name = excluded.display_name, active = excluded.active, account_values = excluded.account_values,
+           user_version = excluded.user_version, updated_at = excluded.updated_at
+       ),
+       stale_keys as (
+         delete from directory_account_key where tenant_id = ? and user_id = ? and not (key = any(?::text[]))
+       ),
+       new_keys as (
+         insert into directory_account_key (community_id, key, tenant_id, user_id)
+         select ?, k, ?, ? from unnest(?::text[]) as k on conflict do nothing
+       ),
+       settled as (
+         delete from directory_conflict where kind = 'correlation' and tenant_id = ? and user_id = ? and ?
+       )
+       insert into directory_conflict (id, community_id, kind, person_id, attribute, tenant_id, user_id, candidates, created_at, updated_at)
+       select ?, ?, 'correlation', ?, null, ?, ?, ?, ?, ? where ?
+       on conflict (tenant_id, user_id) where kind = 'correlation' do update set person_id = excluded.person_id,
+         candidates = excluded.candidates, updated_at = excluded.updated_at`,
       [
+        personId,
+        communityId,
+        now,
+        now,
+        newPerson,
         tenantId,
         userId,
         communityId,
@@ -928,48 +973,44 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
         link,
         user.user_name,
         user.external_id,
-        displayName,
+        values.displayName ?? null,
         user.active,
         JSON.stringify(values),
         user.version,
         now,
         now,
+        tenantId,
+        userId,
+        pgArray(keys),
+        communityId,
+        tenantId,
+        userId,
+        pgArray(keys),
+        tenantId,
+        userId,
+        conflict === undefined,
+        uuidv7(),
+        communityId,
+        personId,
+        tenantId,
+        userId,
+        JSON.stringify(conflict ?? []),
+        now,
+        now,
+        conflict !== undefined,
       ],
     );
-    await em.execute('delete from directory_account_key where tenant_id = ? and user_id = ?', [tenantId, userId]);
-    if (keys.length > 0) {
-      await em.execute(
-        `insert into directory_account_key (community_id, key, tenant_id, user_id)
-         select ?, k, ?, ? from unnest(?::text[]) as k on conflict do nothing`,
-        [communityId, tenantId, userId, pgArray(keys)],
-      );
-    }
-    if (conflict) {
-      await em.execute(
-        `insert into directory_conflict (id, community_id, kind, person_id, attribute, tenant_id, user_id, candidates, created_at, updated_at)
-         values (?, ?, 'correlation', ?, null, ?, ?, ?, ?, ?)
-         on conflict (tenant_id, user_id) where kind = 'correlation' do update set person_id = excluded.person_id,
-           candidates = excluded.candidates, updated_at = excluded.updated_at`,
-        [uuidv7(), communityId, personId, tenantId, userId, JSON.stringify(conflict), now, now],
-      );
-    } else {
-      await em.execute("delete from directory_conflict where kind = 'correlation' and tenant_id = ? and user_id = ?", [tenantId, userId]);
-    }
     const touched = [personId, ...dependents];
     if (existing && existing.person_id !== personId) touched.push(existing.person_id);
     await this.recompute(em, communityId, touched, rules, now);
   }
 
-  /** People whose accounts name this account as their manager: their manager is this account's person. */
-  private async managedPeople(em: EntityManager, tenantId: string, userId: string): Promise<string[]> {
-    const rows = await em.execute<{ person_id: string }[]>(
-      "select distinct person_id from directory_account where tenant_id = ? and account_values ->> 'manager' = ?",
-      [tenantId, userId],
-    );
-    return rows.map((r) => r.person_id);
-  }
-
-  /** Resolves the given people again from their accounts; a person left without accounts is removed. */
+  /**
+   * Resolves the given people again from their accounts, in two statements
+   * whatever their number: one read (accounts, the person's pins, the
+   * managers' people), one write (people, export links, conflicts). A person
+   * left without accounts is removed.
+   */
   private async recompute(
     em: EntityManager,
     communityId: string,
@@ -977,93 +1018,122 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
     rules: DirectoryRules,
     now: Date,
   ): Promise<void> {
-    for (const personId of [...new Set(personIds)]) {
-      const accounts = (
-        await em.execute<AccountRow[]>(`select ${ACCOUNT_SELECT} from directory_account a where a.person_id = ?`, [personId])
-      ).map(toAccount);
-      if (accounts.length === 0) {
-        await em.execute('update person set manager_person_id = null where manager_person_id = ?', [personId]);
-        await em.execute('delete from person where id = ?', [personId]);
-        await this.markExports(em, communityId, personId, now);
-        continue;
-      }
-      const [current] = await em.execute<{ pinned: Person['pinned']; conflicts: string }[]>(
-        `select pinned, (select count(*) from directory_conflict c where c.kind = 'correlation' and c.person_id = p.id) as conflicts
-         from person p where p.id = ?`,
-        [personId],
+    const ids = [...new Set(personIds)];
+    if (ids.length === 0) return;
+    const rows = await em.execute<
+      (AccountRow & { person_pinned: Person['pinned']; correlation_conflicts: string; manager_person: string | null })[]
+    >(
+      `select ${ACCOUNT_SELECT}, p.pinned as person_pinned, m.person_id as manager_person,
+         (select count(*) from directory_conflict c where c.kind = 'correlation' and c.person_id = a.person_id) as correlation_conflicts
+       from directory_account a join person p on p.id = a.person_id
+       left join directory_account m on m.tenant_id = a.tenant_id
+         and m.user_id = (case when a.account_values ->> 'manager' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                               then (a.account_values ->> 'manager')::uuid end)
+       where a.person_id = any(?::uuid[])`,
+      [pgArray(ids)],
+    );
+    const gone = ids.filter((id) => !rows.some((r) => r.person_id === id));
+    const people: Record<string, unknown>[] = [];
+    const conflicts: { id: string; person_id: string; attribute: string; candidates: unknown }[] = [];
+    const conflicted: string[] = [];
+    for (const personId of ids.filter((id) => !gone.includes(id))) {
+      const mine = rows.filter((r) => r.person_id === personId);
+      const managers = new Map(
+        mine.filter((r) => r.manager_person).map((r) => [`${r.tenant_id}/${r.account_values.manager}`, r.manager_person as string]),
       );
-      const managerRefs = accounts
-        .filter((a) => a.values.manager)
-        .map((a) => ({ tenantId: a.tenantId, userId: a.values.manager as string }));
-      const managers = new Map<string, string>();
-      if (managerRefs.length > 0) {
-        const rows = await em.execute<{ tenant_id: string; user_id: string; person_id: string }[]>(
-          `select a.tenant_id, a.user_id, a.person_id from directory_account a
-           join unnest(?::uuid[], ?::text[]) as r(tenant_id, user_id) on r.tenant_id = a.tenant_id and r.user_id = a.user_id::text`,
-          [pgArray(managerRefs.map((r) => r.tenantId)), pgArray(managerRefs.map((r) => r.userId))],
-        );
-        for (const r of rows) managers.set(`${r.tenant_id}/${r.user_id}`, r.person_id);
-      }
-      const resolved = resolvePerson(accounts.map(toFacts), rules.authority, current?.pinned ?? {}, (tenantId, userId) =>
+      const resolved = resolvePerson(mine.map(toAccount).map(toFacts), rules.authority, mine[0]?.person_pinned ?? {}, (tenantId, userId) =>
         managers.get(`${tenantId}/${userId}`),
       );
       const manager = resolved.values.manager;
-      const managerPersonId = manager && /^[0-9a-f-]{36}$/i.test(manager) && manager !== personId ? manager : null;
-      const conflicted = Object.keys(resolved.conflicts) as PersonAttribute[];
-      const columns = PERSON_COLUMNS.map(([, c]) => c);
-      const values = PERSON_COLUMNS.map(([a]) => resolved.values[a] ?? null);
-      await em.execute(
-        `insert into person (id, community_id, ${columns.join(', ')}, manager_person_id, active, display_name_key, family_name_key,
+      const attributes = Object.keys(resolved.conflicts) as PersonAttribute[];
+      const person: Record<string, unknown> = {
+        id: personId,
+        manager_person_id: manager && /^[0-9a-f-]{36}$/i.test(manager) && manager !== personId ? manager : null,
+        active: resolved.active,
+        display_name_key: (resolved.values.displayName ?? '').toLowerCase(),
+        family_name_key: (resolved.values.familyName ?? '').toLowerCase(),
+        sources: resolved.sources,
+        conflict_count: attributes.length + Number(mine[0]?.correlation_conflicts ?? 0),
+      };
+      for (const [attribute, column] of PERSON_COLUMNS) person[column] = resolved.values[attribute] ?? null;
+      people.push(person);
+      for (const attribute of attributes) {
+        conflicted.push(`${personId}/${attribute}`);
+        conflicts.push({ id: uuidv7(), person_id: personId, attribute, candidates: resolved.conflicts[attribute] });
+      }
+    }
+    const columns = PERSON_COLUMNS.map(([, c]) => c);
+    // The person record type for jsonb_to_recordset: every column the write sets.
+    const recordType = [
+      'id uuid',
+      ...columns.map((c) => `${c} text`),
+      'manager_person_id uuid',
+      'active boolean',
+      'display_name_key text',
+      'family_name_key text',
+      'sources jsonb',
+      'conflict_count integer',
+    ].join(', ');
+    await em.execute(
+      `with gone_managers as (
+         update person set manager_person_id = null where manager_person_id = any(?::uuid[]) and not (id = any(?::uuid[]))
+       ),
+       gone_people as (
+         delete from person where id = any(?::uuid[]) and community_id = ?
+       ),
+       upserted as (
+         insert into person (id, community_id, ${columns.join(', ')}, manager_person_id, active, display_name_key, family_name_key,
            sources, conflict_count, version, created_at, updated_at)
-         values (?, ?, ${columns.map(() => '?').join(', ')}, ?, ?, ?, ?, ?, ?, 1, ?, ?)
+         select r.id, ?, ${columns.map((c) => `r.${c}`).join(', ')}, r.manager_person_id, r.active, r.display_name_key, r.family_name_key,
+           r.sources, r.conflict_count, 1, ?, ?
+         from jsonb_to_recordset(?::jsonb) as r(${recordType})
          on conflict (id) do update set ${columns.map((c) => `${c} = excluded.${c}`).join(', ')},
            manager_person_id = excluded.manager_person_id, active = excluded.active, display_name_key = excluded.display_name_key,
            family_name_key = excluded.family_name_key, sources = excluded.sources, conflict_count = excluded.conflict_count,
-           version = person.version + 1, updated_at = excluded.updated_at`,
-        [
-          personId,
-          communityId,
-          ...values,
-          managerPersonId,
-          resolved.active,
-          (resolved.values.displayName ?? '').toLowerCase(),
-          (resolved.values.familyName ?? '').toLowerCase(),
-          JSON.stringify(resolved.sources),
-          conflicted.length + Number(current?.conflicts ?? 0),
-          now,
-          now,
-        ],
-      );
-      await this.markExports(em, communityId, personId, now);
-      await em.execute(`delete from directory_conflict where person_id = ? and kind = 'attribute' and not (attribute = any(?::text[]))`, [
-        personId,
+           version = person.version + 1, updated_at = excluded.updated_at
+         returning id, version
+       ),
+       exported as (
+         insert into directory_export_link (export_id, person_id, community_id, status, wanted_version, not_before, updated_at)
+         select e.id, changed.id, e.community_id, 'pending', changed.version, ?, ?
+         from (select id, version from upserted union all select g, 0 from unnest(?::uuid[]) as g) as changed
+         cross join directory_export e where e.community_id = ? and e.enabled
+         on conflict (export_id, person_id) do update set status = 'pending', wanted_version = excluded.wanted_version,
+           not_before = excluded.not_before, attempts = 0, last_error = null, updated_at = excluded.updated_at
+       ),
+       settled as (
+         delete from directory_conflict where person_id = any(?::uuid[]) and kind = 'attribute'
+           and not ((person_id::text || '/' || attribute) = any(?::text[]))
+       )
+       insert into directory_conflict (id, community_id, kind, person_id, attribute, candidates, created_at, updated_at)
+       select c.id, ?, 'attribute', c.person_id, c.attribute, c.candidates, ?, ?
+       from jsonb_to_recordset(?::jsonb) as c(id uuid, person_id uuid, attribute text, candidates jsonb)
+       on conflict (person_id, attribute) where kind = 'attribute' do update set candidates = excluded.candidates, updated_at = excluded.updated_at
+         where directory_conflict.candidates <> excluded.candidates`,
+      [
+        pgArray(gone),
+        pgArray(people.map((p) => p.id as string)),
+        pgArray(gone),
+        communityId,
+        communityId,
+        now,
+        now,
+        JSON.stringify(people),
+        now,
+        now,
+        pgArray(gone),
+        communityId,
+        pgArray(ids),
         pgArray(conflicted),
-      ]);
-      for (const attribute of conflicted) {
-        await em.execute(
-          `insert into directory_conflict (id, community_id, kind, person_id, attribute, candidates, created_at, updated_at)
-           values (?, ?, 'attribute', ?, ?, ?, ?, ?)
-           on conflict (person_id, attribute) where kind = 'attribute' do update set candidates = excluded.candidates, updated_at = excluded.updated_at
-             where directory_conflict.candidates <> excluded.candidates`,
-          [uuidv7(), communityId, personId, attribute, JSON.stringify(resolved.conflicts[attribute]), now, now],
-        );
-      }
-    }
+        communityId,
+        now,
+        now,
+        JSON.stringify(conflicts),
+      ],
+    );
   }
 
   // ---- exports -------------------------------------------------------------------------------------------------------
-
-  /** Marks a person's links of every enabled export of the community pending, at the person's current version. */
-  private async markExports(em: EntityManager, communityId: string, personId: string, now: Date): Promise<void> {
-    await em.execute(
-      `insert into directory_export_link (export_id, person_id, community_id, status, wanted_version, not_before, updated_at)
-       select e.id, ?, e.community_id, 'pending', coalesce((select version from person where id = ?), 0), ?, ?
-       from directory_export e where e.community_id = ? and e.enabled
-       on conflict (export_id, person_id) do update set status = 'pending', wanted_version = excluded.wanted_version,
-         not_before = excluded.not_before, attempts = 0, last_error = null, updated_at = excluded.updated_at`,
-      [personId, personId, now, now, communityId],
-    );
-  }
 
   async createExport(
     communityId: string,
