@@ -153,7 +153,7 @@ describe('people through GraphQL', () => {
     const filtered = await gql(
       hub.app,
       hrToken,
-      `{ people(first: 100, filter: { department: "sales", tenant: "amer" }, scimFilter: "displayName sw \\"Person\\"", sortBy: EMPLOYEE_NUMBER, sortDirection: DESC) {
+      `{ people(first: 100, filter: { department: "sales", tenant: "amer" }, scimFilter: "displayName sw \\"Person\\"", sortBy: EMPLOYEE_NUMBER, sortOrder: DESCENDING) {
           totalCount edges { node { employeeNumber } } } }`,
     );
     expect(filtered.errors).toBeUndefined();

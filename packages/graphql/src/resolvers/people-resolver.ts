@@ -14,6 +14,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphqlContext } from '../context.js';
 import { requestLoader } from '../loaders.js';
+import { SortOrder } from '../types/account.js';
 import { TenantNode } from '../types/objects.js';
 import {
   AuthorityRuleInput,
@@ -26,7 +27,6 @@ import {
   PersonFilter,
   PersonNode,
   PersonSortField,
-  SortDirection,
 } from '../types/person.js';
 import { toTenantNode } from './mapping.js';
 import { contextOf } from './request-context.js';
@@ -189,7 +189,7 @@ export class PeopleResolver {
     @Arg('scimFilter', () => String, { nullable: true, description: 'e.g. department eq "Sales" and emails co "@example.com"' })
     scimFilter?: string | null,
     @Arg('sortBy', () => PersonSortField, { defaultValue: PersonSortField.DISPLAY_NAME }) sortBy = PersonSortField.DISPLAY_NAME,
-    @Arg('sortDirection', () => SortDirection, { defaultValue: SortDirection.ASC }) sortDirection = SortDirection.ASC,
+    @Arg('sortOrder', () => SortOrder, { defaultValue: SortOrder.ASCENDING }) sortOrder = SortOrder.ASCENDING,
   ): Promise<PersonConnection> {
     const where = filter ? Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined && v !== null)) : undefined;
     const { page } = await ctx.services.people.people(ctx.principal, {
@@ -199,7 +199,7 @@ export class PeopleResolver {
       ...(where ? { where } : {}),
       filter: scimFilter ? parseScimFilter(scimFilter) : undefined,
       sortBy,
-      descending: sortDirection === SortDirection.DESC,
+      descending: sortOrder === SortOrder.DESCENDING,
       withTotalCount: selects(info, 'totalCount'),
     });
     const people = loaders(ctx, page.items[0]?.communityId ?? '');

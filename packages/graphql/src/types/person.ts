@@ -13,12 +13,6 @@ export enum PersonSortField {
 }
 registerEnumType(PersonSortField, { name: 'PersonSortField', description: 'How people are ordered; ties are broken by id.' });
 
-export enum SortDirection {
-  ASC = 'asc',
-  DESC = 'desc',
-}
-registerEnumType(SortDirection, { name: 'SortDirection' });
-
 @InputType({ description: 'Structured filters of `people`; every one given must hold (and the SCIM `filter` too).' })
 export class PersonFilter {
   @Field(() => String, { nullable: true, description: 'Case-insensitive substring of the display name.' })
