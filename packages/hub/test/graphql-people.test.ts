@@ -135,6 +135,20 @@ describe('people through GraphQL', () => {
       ['emea', 'p00@emea.example'],
     ]);
     expect(p00.groups.map((g: Json) => g.displayName).sort()).toEqual(['AMER staff', 'EMEA staff']);
+    const full = await gql(
+      hub.app,
+      hrToken,
+      '{ people(first: 1, filter: { employeeNumber: "E00" }) { edges { node { accounts { account { userName manager { displayName } tenant { slug } } } } } } }',
+    );
+    expect(full.errors).toBeUndefined();
+    expect(
+      full.data?.people.edges[0].node.accounts
+        .map((a: Json) => a.account)
+        .sort((a: Json, b: Json) => String(a.userName).localeCompare(String(b.userName))),
+    ).toEqual([
+      { userName: 'p00@amer.example', manager: { displayName: 'Zoe Boss' }, tenant: { slug: 'amer' } },
+      { userName: 'p00@emea.example', manager: { displayName: 'Zoe Boss' }, tenant: { slug: 'emea' } },
+    ]);
     const p01 = people.edges.find((e: Json) => (e.node as Json).employeeNumber === 'E01').node;
     expect(p01.accounts).toHaveLength(1);
     // Sorted by display name, then id.

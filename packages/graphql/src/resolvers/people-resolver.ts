@@ -1,4 +1,5 @@
 import {
+  authorize,
   type DirectoryAccount,
   type DirectoryAccountGroup,
   type DirectoryConflict,
@@ -7,6 +8,7 @@ import {
   type Person,
   type PersonAttribute,
   parseScimFilter,
+  resourceOfTenant,
   type Tenant,
 } from '@meridian/core';
 import DataLoader from 'dataloader';
@@ -14,7 +16,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Ctx, FieldResolver, ID, Info, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphqlContext } from '../context.js';
 import { requestLoader } from '../loaders.js';
-import { SortOrder } from '../types/account.js';
+import { AccountNode, SortOrder, toAccountNode } from '../types/account.js';
 import { TenantNode } from '../types/objects.js';
 import {
   AuthorityRuleInput,
@@ -28,6 +30,7 @@ import {
   PersonNode,
   PersonSortField,
 } from '../types/person.js';
+import { accountLoader } from './account-loaders.js';
 import { toTenantNode } from './mapping.js';
 import { contextOf } from './request-context.js';
 
@@ -362,6 +365,19 @@ export class LinkedAccountResolver {
   async person(@Root() account: LinkedAccountNode, @Ctx() ctx: GraphqlContext): Promise<PersonNode | null> {
     const person = await loaders(ctx, account.communityId).people.load(account.personId);
     return person ? toPersonNode(person) : null;
+  }
+
+  @FieldResolver(() => AccountNode, {
+    nullable: true,
+    description:
+      "The office's account itself (its current state, manager, replication status), for a caller who may read that tenant's accounts; one read per tenant on the page.",
+  })
+  async account(@Root() linked: LinkedAccountNode, @Ctx() ctx: GraphqlContext): Promise<AccountNode | null> {
+    const tenant = await loaders(ctx, linked.communityId).tenants.load(linked.tenantId);
+    if (!tenant) return null;
+    authorize(ctx.principal, 'directory.read', resourceOfTenant(tenant));
+    const resource = await accountLoader(ctx, linked.tenantId).load(linked.id);
+    return resource ? toAccountNode(resource, linked.tenantId) : null;
   }
 
   @FieldResolver(() => [LinkedGroupNode], { description: 'Groups this account belongs to directly.' })
