@@ -487,53 +487,44 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
     return row;
   }
 
-  async link(communityId: string, account: AccountRef, personId: string, context: RequestContext): Promise<string> {
-    const now = this.clock.now();
-    return this.platform(async (em) => {
-      await this.lockCommunity(em, communityId);
-      const row = await this.accountRow(em, communityId, account);
-      const [person] = await em.execute<{ id: string }[]>('select id from person where community_id = ? and id = ?', [
-        communityId,
-        personId,
-      ]);
-      if (!person) throw new MeridianError('NOT_FOUND', `Person '${personId}' not found.`, { field: 'person' });
-      await this.moveAccount(em, row, personId, 'manual', true, now);
-      await em.execute("delete from directory_conflict where kind = 'correlation' and tenant_id = ? and user_id = ?", [
-        account.tenantId,
-        account.userId,
-      ]);
-      const rules = await this.loadRules(em, communityId);
-      await this.recompute(em, communityId, [row.person_id, personId], rules, now);
-      await this.recordAccountEvent(
-        em,
-        'directory.linked',
-        account,
-        { personId: row.person_id },
-        { personId, link: 'manual' },
-        context,
-        now,
-      );
-      return personId;
-    });
+  link(communityId: string, account: AccountRef, personId: string, context: RequestContext): Promise<string> {
+    return this.place(communityId, account, personId, context);
   }
 
-  async unlink(communityId: string, account: AccountRef, context: RequestContext): Promise<string> {
+  unlink(communityId: string, account: AccountRef, context: RequestContext): Promise<string> {
+    return this.place(communityId, account, 'new', context);
+  }
+
+  /**
+   * Puts an account by hand into a person (`'new'`: one of its own), pinned so
+   * the rules leave it there; settles its correlation conflict, resolves both
+   * people again, and audits the move in the account's tenant chain.
+   */
+  private async place(communityId: string, account: AccountRef, target: string | 'new', context: RequestContext): Promise<string> {
     const now = this.clock.now();
     return this.platform(async (em) => {
       await this.lockCommunity(em, communityId);
       const row = await this.accountRow(em, communityId, account);
-      const personId = uuidv7();
-      await this.insertEmptyPerson(em, communityId, personId, now);
+      let personId = target;
+      if (target === 'new') {
+        personId = uuidv7();
+        await this.insertEmptyPerson(em, communityId, personId, now);
+      } else {
+        const [person] = await em.execute<{ id: string }[]>('select id from person where community_id = ? and id = ?', [
+          communityId,
+          target,
+        ]);
+        if (!person) throw new MeridianError('NOT_FOUND', `Person '${target}' not found.`, { field: 'person' });
+      }
       await this.moveAccount(em, row, personId, 'manual', true, now);
       await em.execute("delete from directory_conflict where kind = 'correlation' and tenant_id = ? and user_id = ?", [
         account.tenantId,
         account.userId,
       ]);
-      const rules = await this.loadRules(em, communityId);
-      await this.recompute(em, communityId, [row.person_id, personId], rules, now);
+      await this.recompute(em, communityId, [row.person_id, personId], await this.loadRules(em, communityId), now);
       await this.recordAccountEvent(
         em,
-        'directory.unlinked',
+        target === 'new' ? 'directory.unlinked' : 'directory.linked',
         account,
         { personId: row.person_id },
         { personId, link: 'manual' },
