@@ -18,6 +18,7 @@ import { updateSecurityDoc } from '../auth/security-docs.js';
 import { openTrustedIssuers } from '../auth/trusted-issuers.js';
 import { ConfigError, type HubConfig, loadConfig, renderConfigurationReference } from '../config/config.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
+import { registerDirectoryCommands } from './directory-commands.js';
 import { serve } from './serve.js';
 import { registerTargetCommands } from './target-commands.js';
 
@@ -360,6 +361,13 @@ export function buildCli(): Command {
     });
 
   registerTargetCommands(program, {
+    withRuntime,
+    print,
+    context: cliContext,
+    principal: CLI_PRINCIPAL,
+    usageError: (message) => new CliUsageError(message),
+  });
+  registerDirectoryCommands(program, {
     withRuntime,
     print,
     context: cliContext,
