@@ -22,6 +22,7 @@ import {
   SCHEMA,
 } from '@meridian/core';
 import type { ReplicationContext } from '../engine/context.js';
+import { PollingLoop } from '../engine/polling-loop.js';
 import { retryDelay } from '../engine/worker-host.js';
 
 /** People one exporter step pushes. */
@@ -139,15 +140,20 @@ export class DirectoryExports {
  * leased, so a crashed exporter's work comes back.
  */
 export class DirectoryExporter {
-  private running: Promise<void> | undefined;
-  private stopping = false;
-  private wake: (() => void) | undefined;
+  private readonly loop: PollingLoop;
   private readonly connectors = new Map<string, { stamp: number; connector: Connector }>();
 
   constructor(
     private readonly store: DirectoryExportStore,
     private readonly ctx: ReplicationContext,
-  ) {}
+  ) {
+    this.loop = new PollingLoop(() => this.runOnce(), {
+      name: 'directory export step',
+      fullStep: STEP_SIZE,
+      idleMs: () => IDLE_MS,
+      logger: ctx.logger,
+    });
+  }
 
   private async connectorOf(exportId: string): Promise<Connector | undefined> {
     const found = await this.store.exportForPush(exportId);
@@ -257,42 +263,15 @@ export class DirectoryExporter {
   }
 
   start(): void {
-    if (this.running) return;
-    this.stopping = false;
-    this.running = this.loop();
+    this.loop.start();
   }
 
   kick(): void {
-    this.wake?.();
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopping) {
-      let handled = 0;
-      try {
-        handled = await this.runOnce();
-      } catch (error) {
-        this.ctx.logger.error('directory export step failed', { error: error instanceof Error ? error.message : String(error) });
-      }
-      if (this.stopping) break;
-      if (handled < STEP_SIZE) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, IDLE_MS);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wake = undefined;
-      }
-    }
+    this.loop.kick();
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
-    this.wake?.();
-    await this.running;
-    this.running = undefined;
+    await this.loop.stop();
     for (const { connector } of this.connectors.values()) await connector.close?.();
     this.connectors.clear();
   }

@@ -1,5 +1,6 @@
 import type { ConnectorLogger } from '@meridian/connector-sdk';
 import type { Clock, GlobalDirectoryStore } from '@meridian/core';
+import { PollingLoop } from '../engine/polling-loop.js';
 
 /** Inbox entries one step projects before it yields. */
 const STEP_SIZE = 200;
@@ -15,18 +16,22 @@ const IDLE_MS = 500;
  * retried later, with growing delays, without holding up the others.
  */
 export class DirectoryProjector {
-  private running: Promise<void> | undefined;
-  private stopping = false;
-  private wake: (() => void) | undefined;
-  private woken = false;
+  private readonly loop: PollingLoop;
 
   /** `onProjected` runs after a step that projected something (the directory exporter wakes up). */
   constructor(
     private readonly store: GlobalDirectoryStore,
     private readonly clock: Clock,
-    private readonly logger: ConnectorLogger,
+    logger: ConnectorLogger,
     private readonly onProjected?: () => void,
-  ) {}
+  ) {
+    this.loop = new PollingLoop(() => this.runOnce(), {
+      name: 'global directory projection',
+      fullStep: STEP_SIZE,
+      idleMs: () => IDLE_MS,
+      logger,
+    });
+  }
 
   /** Projects what is due; answers how many entries it projected. */
   async runOnce(): Promise<number> {
@@ -35,7 +40,7 @@ export class DirectoryProjector {
     return projected;
   }
 
-  /** Projects until nothing is due (tests, `meridian directory rebuild`). */
+  /** Projects until nothing is due (tests, `meridian directory rebuild --wait`). */
   async drain(): Promise<number> {
     let total = 0;
     for (;;) {
@@ -46,48 +51,15 @@ export class DirectoryProjector {
   }
 
   start(): void {
-    if (this.running) return;
-    this.stopping = false;
-    this.running = this.loop();
+    this.loop.start();
   }
 
   /** Wakes the loop now: the relay just queued entries. */
   kick(): void {
-    this.woken = true;
-    this.wake?.();
+    this.loop.kick();
   }
 
-  private async loop(): Promise<void> {
-    let failures = 0;
-    while (!this.stopping) {
-      this.woken = false;
-      let projected = 0;
-      try {
-        projected = await this.runOnce();
-        failures = 0;
-      } catch (error) {
-        failures += 1;
-        this.logger.error('global directory projection failed', { error: error instanceof Error ? error.message : String(error) });
-      }
-      if (this.stopping) break;
-      if (projected < STEP_SIZE && !this.woken) {
-        const wait = failures > 0 ? Math.min(30_000, IDLE_MS * 2 ** failures) : IDLE_MS;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, wait);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wake = undefined;
-      }
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.wake?.();
-    await this.running;
-    this.running = undefined;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }

@@ -1,5 +1,6 @@
 import type { RelayJob } from '@meridian/core';
 import type { ReplicationContext } from '../engine/context.js';
+import { PollingLoop } from '../engine/polling-loop.js';
 
 const ENQUEUE_CHUNK = 50;
 const PASSWORD_SWEEP_MS = 60_000;
@@ -14,16 +15,21 @@ const PASSWORD_SWEEP_MS = 60_000;
  * again, and deduplication plus state-based pushes make that harmless.
  */
 export class OutboxRelay {
-  private running: Promise<void> | undefined;
-  private stopping = false;
-  private wake: (() => void) | undefined;
+  private readonly loop: PollingLoop;
   private lastSweep = 0;
 
   /** `onDispatched` runs after a step that dispatched events (the global directory's projector wakes up). */
   constructor(
     private readonly ctx: ReplicationContext,
     private readonly onDispatched?: () => void,
-  ) {}
+  ) {
+    this.loop = new PollingLoop(() => this.runOnce(), {
+      name: 'outbox relay step',
+      fullStep: ctx.tuning.relayBatchSize,
+      idleMs: () => ctx.tuning.relayIntervalMs,
+      logger: ctx.logger,
+    });
+  }
 
   /** One relay step; returns how many events it dispatched. */
   async runOnce(): Promise<number> {
@@ -70,47 +76,16 @@ export class OutboxRelay {
 
   /** Starts polling the outbox. */
   start(): void {
-    if (this.running) return;
-    this.stopping = false;
-    this.running = this.loop();
+    this.loop.start();
   }
 
   /** Wakes the loop now (a write in this process just committed). */
   kick(): void {
-    this.wake?.();
-  }
-
-  private async loop(): Promise<void> {
-    let failures = 0;
-    while (!this.stopping) {
-      let dispatched = 0;
-      try {
-        dispatched = await this.runOnce();
-        failures = 0;
-      } catch (error) {
-        failures += 1;
-        this.ctx.logger.error('outbox relay step failed', { error: error instanceof Error ? error.message : String(error) });
-      }
-      if (this.stopping) break;
-      if (dispatched < this.ctx.tuning.relayBatchSize) {
-        const wait = failures > 0 ? Math.min(30_000, this.ctx.tuning.relayIntervalMs * 2 ** failures) : this.ctx.tuning.relayIntervalMs;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, wait);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wake = undefined;
-      }
-    }
+    this.loop.kick();
   }
 
   /** Stops polling after the current step. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    this.wake?.();
-    await this.running;
-    this.running = undefined;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }
