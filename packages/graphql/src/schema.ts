@@ -7,7 +7,7 @@ import { AuditResolver } from './resolvers/audit-resolver.js';
 import { DirectoryExportResolver } from './resolvers/directory-export-resolver.js';
 import { HrResolver } from './resolvers/hr-resolver.js';
 import { TrustedIssuerResolver } from './resolvers/issuer-resolver.js';
-import { LinkedAccountResolver, PeopleResolver } from './resolvers/people-resolver.js';
+import { AccountPersonResolver, LinkedAccountResolver, PeopleResolver } from './resolvers/people-resolver.js';
 import { ReplicationResolver } from './resolvers/replication-resolver.js';
 import { TenantSettingsResolver } from './resolvers/settings-resolver.js';
 
@@ -27,6 +27,7 @@ export function buildMeridianSchema(): Promise<GraphQLSchema> {
       HrResolver,
       ReplicationTargetResolver,
       PeopleResolver,
+      AccountPersonResolver,
       DirectoryExportResolver,
       LinkedAccountResolver,
     ],

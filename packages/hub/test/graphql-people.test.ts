@@ -149,6 +149,18 @@ describe('people through GraphQL', () => {
       { userName: 'p00@amer.example', manager: { displayName: 'Zoe Boss' }, tenant: { slug: 'amer' } },
       { userName: 'p00@emea.example', manager: { displayName: 'Zoe Boss' }, tenant: { slug: 'emea' } },
     ]);
+    const fromAccount = await gql(
+      hub.app,
+      hrToken,
+      '{ accounts(tenant: "amer", first: 1, filter: { employeeNumber: "E00" }) { edges { node { person { id displayName } } } } }',
+    );
+    expect(fromAccount.data?.accounts.edges[0].node.person).toEqual({ id: p00.id, displayName: 'Person 00' });
+    const office = await gql(
+      hub.app,
+      hub.tenants.emea.token,
+      '{ accounts(tenant: "emea", first: 1) { edges { node { userName person { id } } } } }',
+    );
+    expect(office.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
     const p01 = people.edges.find((e: Json) => (e.node as Json).employeeNumber === 'E01').node;
     expect(p01.accounts).toHaveLength(1);
     // Sorted by display name, then id.

@@ -265,6 +265,7 @@ const GRAPHQL_REQUESTS: Record<string, GraphqlSample> = {
   'Query.person': async () => ({ query: `{ person(community: "coi", id: "${(await projected()).person}") { id } }` }),
   'Query.directoryConflicts': async () => ({ query: '{ directoryConflicts(community: "coi") { totalCount } }' }),
   'Query.directoryRules': async () => ({ query: '{ directoryRules(community: "coi") { correlation } }' }),
+  'Account.person': async () => ({ query: '{ accounts(tenant: "emea", first: 1) { edges { node { person { id } } } } }' }),
   'Mutation.setDirectoryRules': async () => ({
     query: 'mutation { setDirectoryRules(community: "coi", correlation: ["employeeNumber"]) { correlation } }',
   }),

@@ -297,6 +297,7 @@ export const OPERATIONS: readonly Operation[] = [
   graphql('Query.person', 'people.read', 'community'),
   graphql('Query.directoryConflicts', 'people.read', 'community'),
   graphql('Query.directoryRules', 'people.read', 'community'),
+  graphql('Account.person', 'people.read', 'community'),
   graphql('Mutation.setDirectoryRules', 'people.manage', 'community'),
   graphql('Mutation.linkAccount', 'people.manage', 'community'),
   graphql('Mutation.unlinkAccount', 'people.manage', 'community'),

@@ -30,7 +30,7 @@ import {
   PersonNode,
   PersonSortField,
 } from '../types/person.js';
-import { accountLoader } from './account-loaders.js';
+import { accountLoader, tenantLoader } from './account-loaders.js';
 import { toTenantNode } from './mapping.js';
 import { contextOf } from './request-context.js';
 
@@ -150,6 +150,19 @@ function loaders(ctx: GraphqlContext, communityId: string) {
           });
           const rows = await store.groupsOfAccounts(communityId, refs);
           return keys.map((k) => rows.filter((g) => accountKey(g.tenantId, g.userId) === k));
+        }),
+    ),
+    byAccount: requestLoader(
+      ctx,
+      `people.byAccount:${communityId}`,
+      () =>
+        new DataLoader<string, DirectoryAccount | undefined>(async (keys) => {
+          const refs = keys.map((k) => {
+            const [tenantId = '', userId = ''] = k.split('/');
+            return { tenantId, userId };
+          });
+          const rows = await store.accounts(communityId, refs);
+          return keys.map((k) => rows.find((a) => accountKey(a.tenantId, a.userId) === k));
         }),
     ),
     conflicts: requestLoader(
@@ -384,5 +397,22 @@ export class LinkedAccountResolver {
   async groups(@Root() account: LinkedAccountNode, @Ctx() ctx: GraphqlContext): Promise<LinkedGroupNode[]> {
     const groups = await loaders(ctx, account.communityId).groups.load(accountKey(account.tenantId, account.id));
     return groups.map((g) => ({ id: g.groupId, displayName: g.displayName, accountId: g.userId, tenantId: g.tenantId }));
+  }
+}
+
+@Resolver(() => AccountNode)
+export class AccountPersonResolver {
+  @FieldResolver(() => PersonNode, {
+    nullable: true,
+    description: "The account's person in its community's global directory (for tokens that may read it); null until it is projected.",
+  })
+  async person(@Root() account: AccountNode, @Ctx() ctx: GraphqlContext): Promise<PersonNode | null> {
+    const tenant = await tenantLoader(ctx).load(account.tenantId);
+    if (!tenant) return null;
+    authorize(ctx.principal, 'people.read', { communityId: tenant.communityId });
+    const l = loaders(ctx, tenant.communityId);
+    const linked = await l.byAccount.load(accountKey(tenant.id, account.id));
+    const person = linked ? await l.people.load(linked.personId) : undefined;
+    return person ? toPersonNode(person) : null;
   }
 }
