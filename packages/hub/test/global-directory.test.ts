@@ -183,6 +183,23 @@ describe('the global directory of a community', () => {
     expect(actions).toEqual(expect.arrayContaining(['directory.linked', 'directory.unlinked']));
   });
 
+  it('hands an account unlinked by hand back to the rules on release', async () => {
+    const alice = await personOf('alice.emea');
+    const amer = ids['alice.amer'];
+    if (!amer) throw new Error('alice.amer');
+    const alone = await hub.runtime.directory.unlink(platform, { community: 'coi', tenant: 'amer', account: amer.id }, ctx);
+    expect(alone.id).not.toBe(alice.id);
+    // The rules leave it alone, and the account left behind stays where it is too.
+    await hub.runtime.directory.rebuild(platform, 'coi');
+    await settle();
+    expect((await personOf('alice.amer')).id).toBe(alone.id);
+    expect((await personOf('alice.emea')).id).toBe(alice.id);
+    await hub.runtime.directory.release(platform, { community: 'coi', tenant: 'amer', account: amer.id }, ctx);
+    await settle();
+    expect((await personOf('alice.amer')).id).toBe(alice.id);
+    expect(await hub.runtime.directory.store.peopleByIds(coiId, [alone.id])).toEqual([]);
+  });
+
   it('lists an account that matches several people as a correlation conflict instead of merging them', async () => {
     await hub.runtime.directory.setRules(platform, 'coi', { correlation: ['employeeNumber', 'email'] }, ctx);
     await createUser('emea', 'dave', { ...enterprise({ employeeNumber: 'E7' }), userName: 'dave@emea.example', displayName: 'Dave' });
