@@ -91,8 +91,8 @@ describe('the global directory of a community', () => {
         [amerId, expect.any(String)],
       ].sort(),
     );
-    // The first account stands alone until the second links to it by the rule.
-    expect(accounts.map((a) => a.link)).toContain('rule:employeeNumber');
+    // Both are linked by the rule, the first one too once the second joined it.
+    expect(accounts.map((a) => a.link)).toEqual(['rule:employeeNumber', 'rule:employeeNumber']);
     expect(alice.values).toMatchObject({ displayName: 'Alice Smith', givenName: 'Alice', familyName: 'Smith', employeeNumber: 'E1' });
     // Emails compare case-insensitively: the two offices agree.
     expect(alice.values.email).toBe('alice@example.com');
@@ -187,8 +187,15 @@ describe('the global directory of a community', () => {
     const alice = await personOf('alice.emea');
     const amer = ids['alice.amer'];
     if (!amer) throw new Error('alice.amer');
-    const alone = await hub.runtime.directory.unlink(platform, { community: 'coi', tenant: 'amer', account: amer.id }, ctx);
+    // By userName, as an admin would type it.
+    const alone = await hub.runtime.directory.unlink(platform, { community: 'coi', tenant: 'amer', account: 'ASmith@amer.example' }, ctx);
     expect(alone.id).not.toBe(alice.id);
+    await expect(
+      hub.runtime.directory.unlink(platform, { community: 'coi', tenant: 'amer', account: 'nobody@amer.example' }, ctx),
+    ).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      field: 'account',
+    });
     // The rules leave it alone, and the account left behind stays where it is too.
     await hub.runtime.directory.rebuild(platform, 'coi');
     await settle();

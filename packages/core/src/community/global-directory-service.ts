@@ -185,7 +185,10 @@ export class GlobalDirectoryService {
   ): Promise<{ tenantId: string; userId: string }> {
     const t = await this.tenantOf(principal, community, tenant);
     if (UUID.test(user)) return { tenantId: t.id, userId: user };
-    throw new MeridianError('INVALID_INPUT', 'Name the account by its User id.', { field: 'account' });
+    const found = await this.store.accountByUserName(community.id, t.id, user);
+    if (!found)
+      throw new MeridianError('NOT_FOUND', `Tenant '${t.slug}' has no account '${user}' in the global directory.`, { field: 'account' });
+    return { tenantId: t.id, userId: found.userId };
   }
 
   /** Links an account to a person by hand; the rules then leave it there. Answers the person. */

@@ -119,6 +119,8 @@ export interface GlobalDirectoryStore {
   accountsOfPeople(communityId: string, personIds: readonly string[]): Promise<DirectoryAccount[]>;
   /** Accounts by tenant and user id. */
   accounts(communityId: string, refs: readonly { tenantId: string; userId: string }[]): Promise<DirectoryAccount[]>;
+  /** An account by its tenant and userName (case-insensitive, as SCIM compares it). */
+  accountByUserName(communityId: string, tenantId: string, userName: string): Promise<DirectoryAccount | undefined>;
   groupsOfAccounts(communityId: string, refs: readonly { tenantId: string; userId: string }[]): Promise<DirectoryAccountGroup[]>;
   conflicts(
     communityId: string,

@@ -311,7 +311,7 @@ export class PeopleResolver {
   async linkAccount(
     @Ctx() ctx: GraphqlContext,
     @Arg('tenant', () => String) tenant: string,
-    @Arg('account', () => ID, { description: "The account's User id." }) account: string,
+    @Arg('account', () => ID, { description: "The account's User id or userName." }) account: string,
     @Arg('person', () => ID) person: string,
     @Arg('community', () => String, { nullable: true }) community?: string | null,
   ) {
@@ -324,7 +324,7 @@ export class PeopleResolver {
   async unlinkAccount(
     @Ctx() ctx: GraphqlContext,
     @Arg('tenant', () => String) tenant: string,
-    @Arg('account', () => ID) account: string,
+    @Arg('account', () => ID, { description: "The account's User id or userName." }) account: string,
     @Arg('community', () => String, { nullable: true }) community?: string | null,
   ) {
     return toPersonNode(await ctx.services.people.unlink(ctx.principal, { community, tenant, account }, contextOf(ctx)));
@@ -334,7 +334,7 @@ export class PeopleResolver {
   async releaseAccount(
     @Ctx() ctx: GraphqlContext,
     @Arg('tenant', () => String) tenant: string,
-    @Arg('account', () => ID) account: string,
+    @Arg('account', () => ID, { description: "The account's User id or userName." }) account: string,
     @Arg('community', () => String, { nullable: true }) community?: string | null,
   ) {
     await ctx.services.people.release(ctx.principal, { community, tenant, account }, contextOf(ctx));

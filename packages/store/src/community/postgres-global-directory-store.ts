@@ -381,6 +381,16 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
     );
   }
 
+  async accountByUserName(communityId: string, tenantId: string, userName: string): Promise<DirectoryAccount | undefined> {
+    const [row] = await this.community(communityId, (em) =>
+      em.execute<AccountRow[]>(
+        `select ${ACCOUNT_SELECT} from directory_account a where a.community_id = ? and a.tenant_id = ? and lower(a.user_name) = lower(?)`,
+        [communityId, tenantId, userName],
+      ),
+    );
+    return row ? toAccount(row) : undefined;
+  }
+
   accounts(communityId: string, refs: readonly AccountRef[]): Promise<DirectoryAccount[]> {
     if (refs.length === 0) return Promise.resolve([]);
     return this.community(communityId, async (em) =>
@@ -937,6 +947,10 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
            display_name = excluded.display_name, active = excluded.active, account_values = excluded.account_values,
            user_version = excluded.user_version, updated_at = excluded.updated_at
        ),
+       partners as (
+         update directory_account set link = ?, updated_at = ?
+         where person_id = ? and link = 'none' and not pinned and not (tenant_id = ? and user_id = ?) and ?
+       ),
        stale_keys as (
          delete from directory_account_key where tenant_id = ? and user_id = ? and not (key = any(?::text[]))
        ),
@@ -970,6 +984,12 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
         user.version,
         now,
         now,
+        link,
+        now,
+        personId,
+        tenantId,
+        userId,
+        link.startsWith('rule:'),
         tenantId,
         userId,
         pgArray(keys),
