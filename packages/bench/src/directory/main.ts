@@ -1,0 +1,425 @@
+#!/usr/bin/env node
+// `pnpm bench:directory`: the global directory (issue 6) at 1,000,000 accounts. Seeds (or
+// reuses) a database like `pnpm bench`, fills the community's directory with set-based SQL
+// and checks a sample against the real projector; then measures people(first: 100) through
+// GraphQL against a bare replay of the same SQL, and the time from a SCIM write to its
+// visibility in the directory. See docs/benchmarks.md.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AdminService, type Principal, type RequestContext, systemClock } from '@meridian/core';
+import { createOrm, PostgresAdminStore } from '@meridian/store';
+import pg from 'pg';
+import { issueTenantToken } from '../database.js';
+import type { LoadResult } from '../load.js';
+import { waitForQuiet } from '../replication/sampler.js';
+import { machineInfo } from '../report.js';
+import { captureStatements } from './capture.js';
+import { explainPlan, type StatementPlan } from './explain.js';
+import { bestRound, measureLoad, sequential } from './graphql-load.js';
+import { type BenchProcess, hubEnvironment, spawnServer, startHubProcess } from './hub-process.js';
+import { type DirectoryBenchOptions, parseDirectoryOptions, USAGE } from './options.js';
+import { postGraphql, type QueryScenario, queryScenarios, scenarioTargets } from './queries.js';
+import { planStatements, type ReplayPlan, replayPlan } from './replay.js';
+import { type DirectoryReport, type QueryResult, renderDirectoryReport, spliceDirectory } from './report.js';
+import { prepareDirectoryDatabase } from './seed.js';
+import { settleDirectory, verifyProjection } from './verify.js';
+import { makeWrites, measureVisibility, type VisibilityResult, type WriteOutcome, writeTargets } from './visibility.js';
+
+const log = (message: string) => process.stderr.write(`[bench:directory] ${message}\n`);
+const platform: Principal = { kind: 'platform', tokenId: 'bench', scopes: ['admin'] };
+const context: RequestContext = { actor: { type: 'system', id: 'bench' }, requestId: 'bench-directory-setup' };
+/** Offices the visibility phases write to (their SCIM tokens). */
+const WRITING_TENANTS = 10;
+const POLL_MS = 5;
+
+async function communityToken(url: string, community: string): Promise<string> {
+  const orm = await createOrm({ url, poolSize: 1 });
+  try {
+    const admin = new AdminService(new PostgresAdminStore(orm, systemClock), systemClock);
+    return (await admin.issueToken(platform, { community, role: 'hr_reader', name: 'bench-directory' }, context)).token;
+  } finally {
+    await orm.close(true);
+  }
+}
+
+async function serverSettings(url: string): Promise<{ postgres: string; settings: string }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const version = await client.query<{ v: string }>(`select current_setting('server_version') as v`);
+    const shown = await client.query<{ name: string; setting: string }>(
+      `select name, current_setting(name) as setting from pg_settings
+        where name in ('shared_buffers', 'work_mem', 'synchronous_commit', 'max_connections', 'jit') order by name`,
+    );
+    return {
+      postgres: `PostgreSQL ${version.rows[0]?.v ?? '?'}`,
+      settings: shown.rows.map((r) => `${r.name}=${r.setting}`).join(', '),
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+/** The `data` of a GraphQL answer, for comparing the hub's with the baseline's. */
+function dataOf(json: unknown): string {
+  return JSON.stringify((json as { data?: unknown } | undefined)?.data ?? null);
+}
+
+async function measureQueries(
+  options: DirectoryBenchOptions,
+  hub: BenchProcess,
+  baseline: BenchProcess,
+  token: string,
+  scenarios: QueryScenario[],
+  captured: Map<string, { statements: string[]; people: number; plan: ReplayPlan }>,
+  notes: string[],
+): Promise<QueryResult[]> {
+  const results: QueryResult[] = [];
+  for (const scenario of scenarios) {
+    const found = captured.get(scenario.key);
+    if (!found) continue;
+    log(scenario.name);
+    const path = `/graphql/${scenario.key}`;
+    const fromHub = await postGraphql(hub.url, token, scenario.body);
+    const fromBaseline = await postGraphql(baseline.url, token, scenario.body, path);
+    const sameAnswer = dataOf(fromHub.json) === dataOf(fromBaseline.json);
+    if (!sameAnswer)
+      notes.push(
+        `${scenario.name}: the baseline's answer differs from the hub's (${fromBaseline.status}, ${fromBaseline.errors.join('; ')}).`,
+      );
+    await waitForQuiet(60, log);
+    const hubSequential = await sequential(hub.url, '/graphql', token, scenario.body, options.samples, 15);
+    const baselineSequential = await sequential(baseline.url, path, token, scenario.body, options.samples, 15);
+    log(
+      `  one at a time: hub p50 ${hubSequential.p50.toFixed(1)} ms p95 ${hubSequential.p95.toFixed(1)} ms; ` +
+        `baseline p50 ${baselineSequential.p50.toFixed(1)} ms p95 ${baselineSequential.p95.toFixed(1)} ms`,
+    );
+    const hubRounds: LoadResult[] = [];
+    const baselineRounds: LoadResult[] = [];
+    for (let round = 1; round <= options.rounds; round++) {
+      await waitForQuiet(60, log);
+      baselineRounds.push(await measureLoad(baseline, path, token, scenario.body, options.connections, options.duration));
+      await waitForQuiet(60, log);
+      hubRounds.push(await measureLoad(hub, '/graphql', token, scenario.body, options.connections, options.duration));
+      const [b, h] = [baselineRounds.at(-1), hubRounds.at(-1)] as [LoadResult, LoadResult];
+      log(
+        `  round ${round}: hub ${h.rps.toFixed(0)} req/s p50 ${h.p50.toFixed(1)} ms (CPU ${h.serverCpuMs?.toFixed(2) ?? '?'} + PostgreSQL ${h.postgresCpuMs?.toFixed(2) ?? '?'} ms); ` +
+          `baseline ${b.rps.toFixed(0)} req/s p50 ${b.p50.toFixed(1)} ms (CPU ${b.serverCpuMs?.toFixed(2) ?? '?'} + PostgreSQL ${b.postgresCpuMs?.toFixed(2) ?? '?'} ms)`,
+      );
+    }
+    results.push({
+      key: scenario.key,
+      name: scenario.name,
+      people: found.people,
+      statements: found.statements,
+      transactions: found.plan.flat().length,
+      hubSequential,
+      baselineSequential,
+      hub: bestRound(hubRounds),
+      baseline: bestRound(baselineRounds),
+      sameAnswer,
+    });
+  }
+  return results;
+}
+
+async function measureWrites(
+  options: DirectoryBenchOptions,
+  hubEnv: Awaited<ReturnType<typeof hubEnvironment>>,
+  url: string,
+  communityId: string,
+  hrToken: string,
+  runId: string,
+): Promise<{ results: VisibilityResult[]; spotCheck: string; setup: string[] }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  let tenants: { id: string; slug: string }[];
+  try {
+    // The smaller offices (the first holds the large groups of `pnpm bench`).
+    tenants = (
+      await client.query<{ id: string; slug: string }>(
+        `select id, slug from tenant where community_id = $1 and slug <> 'bench-1' order by created_at, slug limit $2`,
+        [communityId, WRITING_TENANTS],
+      )
+    ).rows;
+  } finally {
+    await client.end();
+  }
+  const withTokens = [];
+  for (const t of tenants) withTokens.push({ ...t, token: await issueTenantToken(url, t.slug) });
+  const tokens = new Map(withTokens.map((t) => [t.id, t.token]));
+  const targets = await writeTargets(url, communityId, withTokens, options.writes + options.burst);
+  const steadyWrites = makeWrites(targets, options.writes, `${runId}s`);
+  const burstWrites = makeWrites(targets, options.burst, `${runId}b`);
+
+  log('visibility: meridian serve --role all (API, relay and projector in one process)');
+  const hub = await startHubProcess(hubEnv, 'all', url);
+  const results: VisibilityResult[] = [];
+  const all: WriteOutcome[] = [];
+  try {
+    // The process's first requests fill caches (token, tenant settings): not part of the measurement.
+    const warm = makeWrites(targets, 6, `${runId}w`);
+    for (const w of warm) {
+      await fetch(`${hub.url}${w.path}`, {
+        method: w.method,
+        headers: { authorization: `Bearer ${tokens.get(w.tenantId)}`, 'content-type': 'application/scim+json' },
+        body: w.body,
+      }).then((r) => r.arrayBuffer());
+    }
+    await new Promise((r) => setTimeout(r, 2_000));
+    await waitForQuiet(60, log);
+    for (const [label, writes, pace] of [
+      [`steady, ${options.rate} writes/s`, steadyWrites, { rate: options.rate }],
+      [`burst, ${options.burstConcurrency} clients as fast as they can`, burstWrites, { concurrency: options.burstConcurrency }],
+    ] as const) {
+      log(`  ${label}: ${writes.length} writes`);
+      const { result, outcomes } = await measureVisibility({
+        label,
+        baseUrl: hub.url,
+        databaseUrl: url,
+        writes,
+        tokens,
+        pace,
+        pollMs: POLL_MS,
+        waitSeconds: 180,
+        log,
+      });
+      all.push(...outcomes);
+      results.push(result);
+      log(
+        `    SCIM p50 ${result.scim.p50.toFixed(0)} ms; visible p50 ${result.visible.p50.toFixed(0)} ms, p95 ${result.visible.p95.toFixed(0)} ms, ` +
+          `max ${result.visible.max.toFixed(0)} ms; all visible ${result.drainSeconds.toFixed(1)} s after the first write; failed ${result.failed}, unseen ${result.unseen}`,
+      );
+      await new Promise((r) => setTimeout(r, 3_000));
+    }
+    // The GraphQL view of some joins: the person lists the new office's account.
+    const joins = all.filter((o) => o.write.kind === 'join' && o.visibleAt !== undefined).slice(0, 10);
+    let listed = 0;
+    for (const o of joins) {
+      const answer = await postGraphql(
+        hub.url,
+        hrToken,
+        JSON.stringify({
+          query:
+            'query($e: String) { people(first: 5, filter: { employeeNumber: $e }) { edges { node { accounts { id tenant { slug } } } } } }',
+          variables: { e: o.write.employeeNumber },
+        }),
+      );
+      const edges =
+        (answer.json as { data?: { people?: { edges?: { node: { accounts: { id: string }[] } }[] } } })?.data?.people?.edges ?? [];
+      if (edges.length === 1 && edges[0]?.node.accounts.some((a) => a.id === o.userId)) listed++;
+    }
+    const spotCheck = `Through GraphQL, after the phases: for ${listed} of ${joins.length} sampled joins, \`people(filter: { employeeNumber })\` returns exactly one person, whose \`accounts\` list the new office's account.`;
+    const setup = [
+      `Hub: \`meridian serve --role all\` (built): the API, the outbox relay (every ${250} ms, its default) and the directory projector in one process, LOG_LEVEL=${options.hubLogLevel}.`,
+      `Writes: over SCIM to ${tenants.length} offices (\`${tenants[0]?.slug}\` … \`${tenants.at(-1)?.slug}\`), in turn a new user with a new employeeNumber (a new person), a new user with the employeeNumber, name and email of an existing person who has no account in that office (the person gains an office: correlation, and the person is resolved again from 2–4 accounts), and a PATCH of \`title\` of a seeded user (its person is resolved again); each write touches a person no other write touches.`,
+      `Steady: ${options.writes} writes, one every ${(1000 / options.rate).toFixed(0)} ms whatever the previous is doing. Burst: ${options.burst} writes from ${options.burstConcurrency} clients, each sending its next write when the last is answered.`,
+      `Visible: a bare pg client polls every ${POLL_MS} ms, as the superuser (platform view, past row-level security), \`directory_account.user_version\` of every write still waiting, one statement for all of them; a write is visible at the time of the first poll that finds its version (the one in the SCIM response's ETag) or a later one. The projector writes the account and its person in one transaction, so the person is updated by then too. Polling GraphQL would add the hub's own request to each sample, and under load its queueing; the row is exact and cheap. Latency is from the SCIM response (the client has it) to that poll; resolution ±${POLL_MS} ms.`,
+    ];
+    return { results, spotCheck, setup };
+  } finally {
+    await hub.stop();
+  }
+}
+
+function fasterList(queries: QueryResult[], plans: StatementPlan[], visibility: VisibilityResult[]): string[] {
+  const list: string[] = [];
+  const q = (key: string) => queries.find((x) => x.key === key);
+  const plan = (scenario: string, label: string) => plans.find((p) => p.scenario === scenario && p.label === label);
+  const first = q('first');
+  if (first) {
+    const transactions = first.transactions;
+    const directory = first.statements.filter((s) => /\b(person|directory_\w+)\b/.test(s) && !/^select set_config/.test(s)).length;
+    list.push(
+      `**Fewer transactions per query.** A page costs ${first.statements.length} statements in ${transactions} transactions, of which ${directory} read the directory; every store call opens its own transaction (\`begin\`, \`set_config\`, statement, \`commit\`), the community is looked up twice (once for \`people\`, once more for \`Account.tenant\`'s loader), and the tenants are counted before they are listed (\`listTenants\` with a \`totalCount\` nobody reads). One community transaction for the page and its loaders, and the tenants' slugs from a per-process cache (they change rarely), would leave about 5 statements in 2 transactions.`,
+    );
+  }
+  const count = plan('count', 'count');
+  const withCount = q('count');
+  if (count && withCount && first) {
+    list.push(
+      `**\`totalCount\` counts the whole community**: ${ms1(count.ms)} ms of PostgreSQL per request (${int1(count.hit + count.read)} buffers), which takes the page from ${ms1(first.hubSequential.p50)} to ${ms1(withCount.hubSequential.p50)} ms. It is only computed when selected; a UI should ask for it once, not per page, or the count could come from a per-community counter kept by the projector (or \`pg_class.reltuples\`-style estimates for "about 800,000").`,
+    );
+  }
+  const scim = plan('scim', 'page');
+  const family = plan('family', 'page');
+  if (scim && family) {
+    list.push(
+      `**SCIM filters on names miss the index.** \`scimFilter: name.familyName eq\` compares \`lower(p.family_name)\`, which no index covers: the page reads the community in display-name order and discards ${int1(scim.discarded)} rows (${ms1(scim.ms)} ms), while the structured \`filter: { familyName }\` uses \`family_name_key\` (${ms1(family.ms)} ms). The SCIM translation could use the stored keys (\`family_name_key\`, \`display_name_key\`) for \`eq\`/\`sw\` on those attributes, as the SCIM user search does (migration 20261126500000); \`lower(department)\`, \`lower(email)\`, \`lower(title)\` need expression indexes (community_id, lower(x)) or stored keys too.`,
+    );
+  }
+  const department = plan('department', 'page');
+  if (department) {
+    list.push(
+      `**Structured filters without an index walk the sort order.** \`filter: { department }\` reads people in display-name order and drops those of other departments (${int1(department.discarded)} rows read and discarded, ${ms1(department.ms)} ms): cheap while the value is common, a scan of the community when it is rare. An index on (community_id, lower(department), display_name_key, id) serves filter and order together.`,
+    );
+  }
+  const accounts = plan('deep', 'accounts of the page');
+  const groups = plan('deep', 'groups of the accounts');
+  if (accounts && groups) {
+    list.push(
+      `**The loaders' statements are cheap** (accounts of the page ${ms1(accounts.ms)} ms, groups ${ms1(groups.ms)} ms at the deep page): the cost of a page is in the hub's layers and round trips, not in PostgreSQL; compare the CPU columns above.`,
+    );
+  }
+  const steady = visibility[0];
+  if (steady) {
+    list.push(
+      `**Visibility waits for the relay's poll.** Nothing wakes the relay when the API process commits a write (\`OutboxRelay.kick()\` exists but no write path calls it), so a change waits for the next 250 ms poll (relay p50 ${ms1(steady.relay.p50)} ms, max ${ms1(steady.relay.max)} ms in the steady phase) before the projector is kicked; the projection itself takes ${ms1(steady.projection.p50)} ms at p50. Kicking the relay after a commit in the same process (or LISTEN/NOTIFY across processes) would take most of the ${ms1(steady.visible.p50)} ms p50 away.`,
+    );
+  }
+  const burst = visibility[1];
+  if (burst) {
+    list.push(
+      `**Under a burst** the inbox reached ${burst.maxInbox} entries and the outbox ${burst.maxOutbox} undispatched events; the last of ${burst.writes} writes was visible ${burst.drainSeconds.toFixed(1)} s after the first was sent (p95 ${ms1(burst.visible.p95)} ms). One projector works the inbox one community at a time under the community's advisory lock, so a community's projections are serial whatever the number of worker processes; batching (50 entries per transaction) is what raises its rate.`,
+    );
+  }
+  return list;
+}
+
+const ms1 = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : '—');
+const int1 = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
+
+async function run(options: DirectoryBenchOptions): Promise<DirectoryReport> {
+  const load = loadavg()[0] ?? 0;
+  const runId = randomBytes(3).toString('hex');
+  const notes: string[] = [];
+  const db = await prepareDirectoryDatabase(options, log);
+  const { communityId, communitySlug } = db.seed;
+
+  log('settling the directory (leftovers of earlier runs go through the real relay and projector)');
+  const settled = await settleDirectory(db.url, communityId);
+  if (settled.relayed + settled.removed + settled.projected > 0) {
+    log(`  relayed ${settled.relayed} events, removed ${settled.removed} users of earlier runs, projected ${settled.projected} entries`);
+  }
+  log(`checking the seeding against the real projector (${options.verifySample} accounts)`);
+  const verification = await verifyProjection(db.url, communityId, options.verifySample);
+  log(
+    `  ${verification.accounts} accounts, ${verification.people} people, ${verification.groups} groups projected again: ${verification.differences.length} rows differ`,
+  );
+  if (verification.differences.length > 0) {
+    for (const d of verification.differences.slice(0, 5)) log(`    ${d.slice(0, 400)}`);
+    throw new Error(
+      'The SQL seeding does not match the projector: the measurements would be of the wrong data. Fix seed.ts, then --reseed.',
+    );
+  }
+
+  const hrToken = await communityToken(db.url, communitySlug);
+  const targets = await scenarioTargets(db.url, communityId);
+  const scenarios = queryScenarios(targets);
+  const { postgres, settings } = await serverSettings(db.url);
+  const hubEnv = await hubEnvironment(options.hubLogLevel);
+  const planDir = await mkdtemp(join(tmpdir(), 'meridian-bench-directory-plans-'));
+  let queries: QueryResult[] = [];
+  const plans: StatementPlan[] = [];
+  let visibility: Awaited<ReturnType<typeof measureWrites>>;
+  try {
+    log('recording the statements of one request of each query');
+    const recorded = await captureStatements(hubEnv, db.url, hrToken, scenarios);
+    const captured = new Map<string, { statements: string[]; people: number; plan: ReplayPlan }>();
+    for (const [key, found] of recorded) {
+      if (found.errors.length > 0) throw new Error(`${key}: the hub answered ${found.errors.join('; ')}`);
+      const plan = replayPlan(found.statements);
+      if (planStatements(plan) !== found.statements.length)
+        notes.push(`${key}: the replay plan has ${planStatements(plan)} statements, the hub sent ${found.statements.length}.`);
+      captured.set(key, { ...found, plan });
+      log(
+        `  ${key}: ${found.statements.length} statements in ${plan.flat().length} transactions (${plan.length} waves), ${found.people} people`,
+      );
+    }
+    const plansFile = join(planDir, 'plans.json');
+    await writeFile(plansFile, JSON.stringify(Object.fromEntries([...captured].map(([k, v]) => [k, v.plan]))));
+
+    log('EXPLAIN (ANALYZE, BUFFERS) of the directory statements');
+    for (const [key, only] of [
+      ['deep', undefined],
+      ['count', ['count']],
+      ['department', ['page']],
+      ['family', ['page']],
+      ['scim', ['page']],
+    ] as const) {
+      const found = captured.get(key);
+      if (found) plans.push(...(await explainPlan(db.url, key, found.plan, only ? [...only] : undefined)));
+    }
+
+    const baseline = await spawnServer({
+      script: fileURLToPath(new URL('baseline-server.js', import.meta.url)),
+      args: [],
+      env: { DATABASE_URL: db.url, BASELINE_PLANS: plansFile },
+      readyPath: '/healthz',
+    });
+    const hub = await startHubProcess(hubEnv, 'api', db.url);
+    try {
+      queries = await measureQueries(options, hub, baseline, hrToken, scenarios, captured, notes);
+    } finally {
+      await hub.stop();
+      await baseline.stop();
+    }
+    visibility = await measureWrites(options, hubEnv, db.url, communityId, hrToken, runId);
+  } finally {
+    await hubEnv.close();
+    await rm(planDir, { recursive: true, force: true });
+  }
+
+  const seed = db.seed;
+  const byAccounts = Object.entries(seed.peopleByAccounts)
+    .sort(([a], [b]) => Number(a) - Number(b))
+    .map(([n, people]) => `${people.toLocaleString('en-US')} with ${n}`)
+    .join(', ');
+  const seedOrigin = db.seededNow
+    ? `seeded in this run in ${seed.seconds.toFixed(0)} s`
+    : `reused (seeded in ${seed.seconds.toFixed(0)} s)`;
+  return {
+    machine: machineInfo(postgres, settings, load),
+    setup: [
+      `Data: ${options.users.toLocaleString('en-US')} users in ${options.tenants} offices of one community (database \`${options.database}\`; the users' seed of \`pnpm bench\`, ${db.baseOrigin}; the directory ${seedOrigin}): ${seed.people.toLocaleString('en-US')} people with ${seed.accounts.toLocaleString('en-US')} accounts (people by accounts: ${byAccounts}), ${seed.withManager.toLocaleString('en-US')} with a manager, ${seed.accountGroups.toLocaleString('en-US')} direct group memberships, ${seed.conflicts.toLocaleString('en-US')} conflicts.`,
+      `Seeding checked in this run: ${verification.accounts} accounts (${verification.mix}) and ${verification.groups} groups queued in \`directory_inbox\` and projected again by the store's \`projectDue\` (the projector's code): ${verification.differences.length === 0 ? `all rows of their ${verification.people} people, accounts, keys, conflicts and group memberships unchanged` : `**${verification.differences.length} rows changed**`} (the columns it rewrites every time, \`updated_at\` and \`version\`, left out).`,
+      `Queries: the community's \`hr_reader\` token; the deep page starts after the person at the middle of the community in the default order (display name, id), by a cursor made like the store's; \`${targets.familyName}\` is the most common family name.`,
+      `Hub: \`meridian serve --role api\` (built), LOG_LEVEL=${options.hubLogLevel} (request logs to /dev/null), rate limits off. Baseline: packages/bench/src/directory/baseline-server.ts, Fastify + pg replaying the statements the hub sent for one request of the query (recorded through SqlCapture, literals included), in the same transactions and with the same concurrency, as \`meridian_app\`, and building the same JSON. Both in their own process, pools of 10 connections, on the machine of PostgreSQL and the load tool.`,
+      `One at a time: ${options.samples} requests per query and server after 5 warm-up requests (at most 15 s). Throughput: autocannon, ${options.connections} connections, ${options.duration} s after a 2 s warm-up, best of ${options.rounds} alternating rounds per server; before each measurement the bench waits (up to 60 s) until other processes use less than a quarter of a core.`,
+    ],
+    verification,
+    connections: options.connections,
+    queries,
+    plans,
+    visibility: visibility.results,
+    visibilitySetup: visibility.setup,
+    spotCheck: visibility.spotCheck,
+    faster: fasterList(queries, plans, visibility.results),
+    notes,
+  };
+}
+
+async function main(): Promise<void> {
+  let options: DirectoryBenchOptions | 'help';
+  try {
+    options = parseDirectoryOptions(process.argv.slice(2), process.env);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (options === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const report = await run(options);
+  const markdown = renderDirectoryReport(report);
+  process.stdout.write(`${markdown}\n`);
+  if (options.write) {
+    const existing = await readFile(options.out, 'utf8').catch(() => undefined);
+    await writeFile(options.out, spliceDirectory(existing, markdown));
+    log(`wrote ${options.out}`);
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  const code = (error as { code?: string }).code;
+  log(`failed: ${(error as Error).message}${code ? ` (SQLSTATE ${code})` : ''}`);
+  if (code === undefined) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
+  process.exitCode = 1;
+}
