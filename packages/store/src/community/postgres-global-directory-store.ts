@@ -185,6 +185,28 @@ function refArrays(refs: readonly AccountRef[]): [string, string] {
 }
 
 const PROJECTION_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
+/** The rules as a projection step reads them, with whether the community exports its directory. */
+type ProjectionRules = DirectoryRules & { exporting: boolean };
+
+/**
+ * Joins data-modifying statements into one (`with a as (...), b as (...) select 1`), leaving out the parts a
+ * call does not need, so PostgreSQL plans only what runs. Every part runs, referenced or not.
+ */
+function statementOf(parts: readonly (StatementPart | false | undefined)[]): { sql: string; params: unknown[] } {
+  const used = parts.filter((p): p is StatementPart => Boolean(p));
+  return {
+    sql: `with ${used.map((p, i) => `${p.name ?? `s${i}`} as (${p.sql})`).join(',\n')}\nselect 1`,
+    params: used.flatMap((p) => p.params),
+  };
+}
+
+/** One part of {@link statementOf}; `name` when a later part reads what it returns. */
+interface StatementPart {
+  name?: string;
+  sql: string;
+  params: unknown[];
+}
+
 /** Inbox entries projected in one transaction. */
 const PROJECTION_BATCH = 50;
 
@@ -238,6 +260,20 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
     return row
       ? { correlation: row.correlation as CorrelationAttribute[], authority: row.authority ?? {} }
       : { correlation: [...DEFAULT_CORRELATION], authority: {} };
+  }
+
+  /** The rules, and whether the community exports its directory: what a projection step needs to know, in one read. */
+  private async projectionRules(em: EntityManager, communityId: string): Promise<ProjectionRules> {
+    const [row] = await em.execute<{ correlation: string[] | null; authority: DirectoryRules['authority'] | null; exporting: boolean }[]>(
+      `select s.correlation, s.authority, exists (select 1 from directory_export e where e.community_id = ? and e.enabled) as exporting
+       from (select 1) as one left join directory_settings s on s.community_id = ?`,
+      [communityId, communityId],
+    );
+    return {
+      correlation: (row?.correlation as CorrelationAttribute[] | null) ?? [...DEFAULT_CORRELATION],
+      authority: row?.authority ?? {},
+      exporting: row?.exporting === true,
+    };
   }
 
   rules(communityId: string): Promise<DirectoryRules> {
@@ -531,7 +567,7 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
         account.tenantId,
         account.userId,
       ]);
-      await this.recompute(em, communityId, [row.person_id, personId], await this.loadRules(em, communityId), now);
+      await this.recompute(em, communityId, [row.person_id, personId], await this.projectionRules(em, communityId), now);
       await this.recordAccountEvent(
         em,
         target === 'new' ? 'directory.unlinked' : 'directory.linked',
@@ -587,7 +623,7 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
       if (tenantId === null) delete pinned[attribute];
       else pinned[attribute] = tenantId;
       await em.execute('update person set pinned = ? where id = ?', [JSON.stringify(pinned), personId]);
-      await this.recompute(em, communityId, [personId], await this.loadRules(em, communityId), now);
+      await this.recompute(em, communityId, [personId], await this.projectionRules(em, communityId), now);
       await recordEvent(
         em,
         {
@@ -721,7 +757,7 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
         (a.community_id < b.community_id ? -1 : a.community_id > b.community_id ? 1 : 0) ||
         +new Date(a.enqueued_at) - +new Date(b.enqueued_at),
     );
-    const rules = new Map<string, DirectoryRules>();
+    const rules = new Map<string, ProjectionRules>();
     for (const entry of ordered) {
       if (entry.resource_type === 'Group') {
         await this.projectGroup(em, entry.community_id, entry.tenant_id, entry.resource_id);
@@ -730,7 +766,7 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
       let communityRules = rules.get(entry.community_id);
       if (!communityRules) {
         await this.lockCommunity(em, entry.community_id);
-        communityRules = await this.loadRules(em, entry.community_id);
+        communityRules = await this.projectionRules(em, entry.community_id);
         rules.set(entry.community_id, communityRules);
       }
       await this.projectUser(em, entry.community_id, entry.tenant_id, entry.resource_id, communityRules, this.clock.now());
@@ -840,7 +876,7 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
     communityId: string,
     tenantId: string,
     userId: string,
-    rules: DirectoryRules,
+    rules: ProjectionRules,
     now: Date,
   ): Promise<void> {
     // One read: the User, its directory account, the people it manages, and whether its person has other accounts.
@@ -854,6 +890,7 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
         existing: AccountRow | null;
         dependents: string[];
         others: string;
+        had_conflict: boolean;
       }[]
     >(
       `select u.user_name, u.external_id, u.active, u.attributes, u.version,
@@ -861,9 +898,10 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
          array(select distinct d.person_id::text from directory_account d where d.tenant_id = ? and d.account_values ->> 'manager' = ?) as dependents,
          (select count(*) from directory_account o
            where o.person_id = (select x.person_id from directory_account x where x.tenant_id = ? and x.user_id = ?)
-             and not (o.tenant_id = ? and o.user_id = ?)) as others
+             and not (o.tenant_id = ? and o.user_id = ?)) as others,
+         exists (select 1 from directory_conflict c where c.kind = 'correlation' and c.tenant_id = ? and c.user_id = ?) as had_conflict
        from (select 1) as one left join scim_user u on u.tenant_id = ? and u.id = ?`,
-      [tenantId, userId, tenantId, userId, tenantId, userId, tenantId, userId, tenantId, userId],
+      [tenantId, userId, tenantId, userId, tenantId, userId, tenantId, userId, tenantId, userId, tenantId, userId],
     );
     const existing = state?.existing ?? undefined;
     const dependents = state?.dependents ?? [];
@@ -933,84 +971,65 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
     }
     // One statement: the new person (if any), the account, its correlation keys, its correlation conflict. The
     // foreign keys are checked at the end of the statement, when the person and the account exist.
-    await em.execute(
-      `with new_person as (
-         insert into person (id, community_id, active, created_at, updated_at) select ?, ?, true, ?, ? where ?
-       ),
-       account as (
-         insert into directory_account (tenant_id, user_id, community_id, person_id, link, pinned, user_name, external_id, display_name,
-           active, account_values, user_version, linked_at, updated_at)
-         values (?, ?, ?, ?, ?, false, ?, ?, ?, ?, ?, ?, ?, ?)
-         on conflict (tenant_id, user_id) do update set
-           linked_at = case when directory_account.person_id = excluded.person_id then directory_account.linked_at else excluded.linked_at end,
-           person_id = excluded.person_id, link = excluded.link, user_name = excluded.user_name, external_id = excluded.external_id,
-           display_name = excluded.display_name, active = excluded.active, account_values = excluded.account_values,
-           user_version = excluded.user_version, updated_at = excluded.updated_at
-       ),
-       partners as (
-         update directory_account set link = ?, updated_at = ?
-         where person_id = ? and link = 'none' and not pinned and not (tenant_id = ? and user_id = ?) and ?
-       ),
-       stale_keys as (
-         delete from directory_account_key where tenant_id = ? and user_id = ? and not (key = any(?::text[]))
-       ),
-       new_keys as (
-         insert into directory_account_key (community_id, key, tenant_id, user_id)
-         select ?, k, ?, ? from unnest(?::text[]) as k on conflict do nothing
-       ),
-       settled as (
-         delete from directory_conflict where kind = 'correlation' and tenant_id = ? and user_id = ? and ?
-       )
-       insert into directory_conflict (id, community_id, kind, person_id, attribute, tenant_id, user_id, candidates, created_at, updated_at)
-       select ?, ?, 'correlation', ?, null, ?, ?, ?, ?, ? where ?
-       on conflict (tenant_id, user_id) where kind = 'correlation' do update set person_id = excluded.person_id,
-         candidates = excluded.candidates, updated_at = excluded.updated_at`,
-      [
-        personId,
-        communityId,
-        now,
-        now,
-        newPerson,
-        tenantId,
-        userId,
-        communityId,
-        personId,
-        link,
-        user.user_name,
-        user.external_id,
-        values.displayName ?? null,
-        user.active,
-        JSON.stringify(values),
-        user.version,
-        now,
-        now,
-        link,
-        now,
-        personId,
-        tenantId,
-        userId,
-        link.startsWith('rule:'),
-        tenantId,
-        userId,
-        pgArray(keys),
-        communityId,
-        tenantId,
-        userId,
-        pgArray(keys),
-        tenantId,
-        userId,
-        conflict === undefined,
-        uuidv7(),
-        communityId,
-        personId,
-        tenantId,
-        userId,
-        JSON.stringify(conflict ?? []),
-        now,
-        now,
-        conflict !== undefined,
-      ],
-    );
+    const write = statementOf([
+      newPerson && {
+        sql: 'insert into person (id, community_id, active, created_at, updated_at) values (?, ?, true, ?, ?)',
+        params: [personId, communityId, now, now],
+      },
+      {
+        sql: `insert into directory_account (tenant_id, user_id, community_id, person_id, link, pinned, user_name, external_id, display_name,
+                active, account_values, user_version, linked_at, updated_at)
+              values (?, ?, ?, ?, ?, false, ?, ?, ?, ?, ?, ?, ?, ?)
+              on conflict (tenant_id, user_id) do update set
+                linked_at = case when directory_account.person_id = excluded.person_id then directory_account.linked_at else excluded.linked_at end,
+                person_id = excluded.person_id, link = excluded.link, user_name = excluded.user_name, external_id = excluded.external_id,
+                display_name = excluded.display_name, active = excluded.active, account_values = excluded.account_values,
+                user_version = excluded.user_version, updated_at = excluded.updated_at`,
+        params: [
+          tenantId,
+          userId,
+          communityId,
+          personId,
+          link,
+          user.user_name,
+          user.external_id,
+          values.displayName ?? null,
+          user.active,
+          JSON.stringify(values),
+          user.version,
+          now,
+          now,
+        ],
+      },
+      // Accounts that stood alone in the person it joins were linked by the same rule.
+      link.startsWith('rule:') && {
+        sql: `update directory_account set link = ?, updated_at = ?
+              where person_id = ? and link = 'none' and not pinned and not (tenant_id = ? and user_id = ?)`,
+        params: [link, now, personId, tenantId, userId],
+      },
+      {
+        sql: 'delete from directory_account_key where tenant_id = ? and user_id = ? and not (key = any(?::text[]))',
+        params: [tenantId, userId, pgArray(keys)],
+      },
+      keys.length > 0 && {
+        sql: `insert into directory_account_key (community_id, key, tenant_id, user_id)
+              select ?, k, ?, ? from unnest(?::text[]) as k on conflict do nothing`,
+        params: [communityId, tenantId, userId, pgArray(keys)],
+      },
+      conflict === undefined &&
+        state.had_conflict && {
+          sql: "delete from directory_conflict where kind = 'correlation' and tenant_id = ? and user_id = ?",
+          params: [tenantId, userId],
+        },
+      conflict !== undefined && {
+        sql: `insert into directory_conflict (id, community_id, kind, person_id, attribute, tenant_id, user_id, candidates, created_at, updated_at)
+              values (?, ?, 'correlation', ?, null, ?, ?, ?, ?, ?)
+              on conflict (tenant_id, user_id) where kind = 'correlation' do update set person_id = excluded.person_id,
+                candidates = excluded.candidates, updated_at = excluded.updated_at`,
+        params: [uuidv7(), communityId, personId, tenantId, userId, JSON.stringify(conflict), now, now],
+      },
+    ]);
+    await em.execute(write.sql, write.params);
     const touched = [personId, ...dependents];
     if (existing && existing.person_id !== personId) touched.push(existing.person_id);
     await this.recompute(em, communityId, touched, rules, now);
@@ -1026,15 +1045,20 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
     em: EntityManager,
     communityId: string,
     personIds: readonly string[],
-    rules: DirectoryRules,
+    rules: ProjectionRules,
     now: Date,
   ): Promise<void> {
     const ids = [...new Set(personIds)];
     if (ids.length === 0) return;
     const rows = await em.execute<
-      (AccountRow & { person_pinned: Person['pinned']; correlation_conflicts: string; manager_person: string | null })[]
+      (AccountRow & {
+        person_pinned: Person['pinned'];
+        person_conflicts: number;
+        correlation_conflicts: string;
+        manager_person: string | null;
+      })[]
     >(
-      `select ${ACCOUNT_SELECT}, p.pinned as person_pinned, m.person_id as manager_person,
+      `select ${ACCOUNT_SELECT}, p.pinned as person_pinned, p.conflict_count as person_conflicts, m.person_id as manager_person,
          (select count(*) from directory_conflict c where c.kind = 'correlation' and c.person_id = a.person_id) as correlation_conflicts
        from directory_account a join person p on p.id = a.person_id
        left join directory_account m on m.tenant_id = a.tenant_id
@@ -1044,6 +1068,8 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
       [pgArray(ids)],
     );
     const gone = ids.filter((id) => !rows.some((r) => r.person_id === id));
+    // Attribute conflicts to settle: only people that had some (a removed person's go with it).
+    const hadConflicts = rows.some((r) => Number(r.person_conflicts) > 0);
     const people: Record<string, unknown>[] = [];
     const conflicts: { id: string; person_id: string; attribute: string; candidates: unknown }[] = [];
     const conflicted: string[] = [];
@@ -1085,63 +1111,53 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
       'sources jsonb',
       'conflict_count integer',
     ].join(', ');
-    await em.execute(
-      `with gone_managers as (
-         update person set manager_person_id = null where manager_person_id = any(?::uuid[]) and not (id = any(?::uuid[]))
-       ),
-       gone_people as (
-         delete from person where id = any(?::uuid[]) and community_id = ?
-       ),
-       upserted as (
-         insert into person (id, community_id, ${columns.join(', ')}, manager_person_id, active, display_name_key, family_name_key,
-           sources, conflict_count, version, created_at, updated_at)
-         select r.id, ?, ${columns.map((c) => `r.${c}`).join(', ')}, r.manager_person_id, r.active, r.display_name_key, r.family_name_key,
-           r.sources, r.conflict_count, 1, ?, ?
-         from jsonb_to_recordset(?::jsonb) as r(${recordType})
-         on conflict (id) do update set ${columns.map((c) => `${c} = excluded.${c}`).join(', ')},
-           manager_person_id = excluded.manager_person_id, active = excluded.active, display_name_key = excluded.display_name_key,
-           family_name_key = excluded.family_name_key, sources = excluded.sources, conflict_count = excluded.conflict_count,
-           version = person.version + 1, updated_at = excluded.updated_at
-         returning id, version
-       ),
-       exported as (
-         insert into directory_export_link (export_id, person_id, community_id, status, wanted_version, not_before, updated_at)
-         select e.id, changed.id, e.community_id, 'pending', changed.version, ?, ?
-         from (select id, version from upserted union all select g, 0 from unnest(?::uuid[]) as g) as changed
-         cross join directory_export e where e.community_id = ? and e.enabled
-         on conflict (export_id, person_id) do update set status = 'pending', wanted_version = excluded.wanted_version,
-           not_before = excluded.not_before, attempts = 0, last_error = null, updated_at = excluded.updated_at
-       ),
-       settled as (
-         delete from directory_conflict where person_id = any(?::uuid[]) and kind = 'attribute'
-           and not ((person_id::text || '/' || attribute) = any(?::text[]))
-       )
-       insert into directory_conflict (id, community_id, kind, person_id, attribute, candidates, created_at, updated_at)
-       select c.id, ?, 'attribute', c.person_id, c.attribute, c.candidates, ?, ?
-       from jsonb_to_recordset(?::jsonb) as c(id uuid, person_id uuid, attribute text, candidates jsonb)
-       on conflict (person_id, attribute) where kind = 'attribute' do update set candidates = excluded.candidates, updated_at = excluded.updated_at
-         where directory_conflict.candidates <> excluded.candidates`,
-      [
-        pgArray(gone),
-        pgArray(people.map((p) => p.id as string)),
-        pgArray(gone),
-        communityId,
-        communityId,
-        now,
-        now,
-        JSON.stringify(people),
-        now,
-        now,
-        pgArray(gone),
-        communityId,
-        pgArray(ids),
-        pgArray(conflicted),
-        communityId,
-        now,
-        now,
-        JSON.stringify(conflicts),
-      ],
-    );
+    const write = statementOf([
+      gone.length > 0 && {
+        sql: 'update person set manager_person_id = null where manager_person_id = any(?::uuid[]) and not (id = any(?::uuid[]))',
+        params: [pgArray(gone), pgArray(people.map((p) => p.id as string))],
+      },
+      gone.length > 0 && { sql: 'delete from person where id = any(?::uuid[]) and community_id = ?', params: [pgArray(gone), communityId] },
+      people.length > 0 && {
+        name: 'upserted',
+        sql: `insert into person (id, community_id, ${columns.join(', ')}, manager_person_id, active, display_name_key, family_name_key,
+                sources, conflict_count, version, created_at, updated_at)
+              select r.id, ?, ${columns.map((c) => `r.${c}`).join(', ')}, r.manager_person_id, r.active, r.display_name_key, r.family_name_key,
+                r.sources, r.conflict_count, 1, ?, ?
+              from jsonb_to_recordset(?::jsonb) as r(${recordType})
+              on conflict (id) do update set ${columns.map((c) => `${c} = excluded.${c}`).join(', ')},
+                manager_person_id = excluded.manager_person_id, active = excluded.active, display_name_key = excluded.display_name_key,
+                family_name_key = excluded.family_name_key, sources = excluded.sources, conflict_count = excluded.conflict_count,
+                version = person.version + 1, updated_at = excluded.updated_at
+              returning id, version`,
+        params: [communityId, now, now, JSON.stringify(people)],
+      },
+      // Each changed or removed person is due at every export of the community, at its new version.
+      rules.exporting && {
+        sql: `insert into directory_export_link (export_id, person_id, community_id, status, wanted_version, not_before, updated_at)
+              select e.id, changed.id, e.community_id, 'pending', changed.version, ?, ?
+              from (${people.length > 0 ? 'select id, version from upserted' : ''}${people.length > 0 && gone.length > 0 ? ' union all ' : ''}${
+                gone.length > 0 ? 'select g, 0 from unnest(?::uuid[]) as g' : ''
+              }) as changed (id, version)
+              cross join directory_export e where e.community_id = ? and e.enabled
+              on conflict (export_id, person_id) do update set status = 'pending', wanted_version = excluded.wanted_version,
+                not_before = excluded.not_before, attempts = 0, last_error = null, updated_at = excluded.updated_at`,
+        params: [now, now, ...(gone.length > 0 ? [pgArray(gone)] : []), communityId],
+      },
+      hadConflicts && {
+        sql: `delete from directory_conflict where person_id = any(?::uuid[]) and kind = 'attribute'
+                and not ((person_id::text || '/' || attribute) = any(?::text[]))`,
+        params: [pgArray(ids), pgArray(conflicted)],
+      },
+      conflicts.length > 0 && {
+        sql: `insert into directory_conflict (id, community_id, kind, person_id, attribute, candidates, created_at, updated_at)
+              select c.id, ?, 'attribute', c.person_id, c.attribute, c.candidates, ?, ?
+              from jsonb_to_recordset(?::jsonb) as c(id uuid, person_id uuid, attribute text, candidates jsonb)
+              on conflict (person_id, attribute) where kind = 'attribute' do update set candidates = excluded.candidates, updated_at = excluded.updated_at
+                where directory_conflict.candidates <> excluded.candidates`,
+        params: [communityId, now, now, JSON.stringify(conflicts)],
+      },
+    ]);
+    if (write.params.length > 0) await em.execute(write.sql, write.params);
   }
 
   // ---- exports -------------------------------------------------------------------------------------------------------
