@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { AdminService, type Principal, type RequestContext, systemClock } from '@meridian/core';
 import { createOrm, PostgresAdminStore } from '@meridian/store';
 import pg from 'pg';
-import { issueTenantToken } from '../database.js';
+import { issueTenantToken, tenantSizes } from '../database.js';
 import type { LoadResult } from '../load.js';
 import { waitForQuiet } from '../replication/sampler.js';
 import { machineInfo } from '../report.js';
@@ -21,6 +21,8 @@ import { explainPlan, type StatementPlan } from './explain.js';
 import { bestRound, measureLoad, sequential } from './graphql-load.js';
 import { type BenchProcess, hubEnvironment, spawnServer, startHubProcess } from './hub-process.js';
 import { type DirectoryBenchOptions, parseDirectoryOptions, USAGE } from './options.js';
+import { type HubProfile, profileHub } from './profile.js';
+import { measureProjection, type ProjectionRate, type ProjectionStatement } from './projection.js';
 import { postGraphql, type QueryScenario, queryScenarios, scenarioTargets } from './queries.js';
 import { planStatements, type ReplayPlan, replayPlan } from './replay.js';
 import { type DirectoryReport, type QueryResult, renderDirectoryReport, spliceDirectory } from './report.js';
@@ -34,6 +36,8 @@ const context: RequestContext = { actor: { type: 'system', id: 'bench' }, reques
 /** Offices the visibility phases write to (their SCIM tokens). */
 const WRITING_TENANTS = 10;
 const POLL_MS = 5;
+/** Existing accounts the projector re-projects per group of offices. */
+const PROJECTION_SAMPLE = 50;
 
 async function communityToken(url: string, community: string): Promise<string> {
   const orm = await createOrm({ url, poolSize: 1 });
@@ -126,6 +130,21 @@ async function measureQueries(
   return results;
 }
 
+/** The offices the visibility phases write to: the smaller ones (the first holds the large groups of `pnpm bench`). */
+async function writingTenants(url: string, communityId: string): Promise<{ id: string; slug: string }[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ id: string; slug: string }>(
+      `select id, slug from tenant where community_id = $1 and slug <> 'bench-1' order by created_at, slug limit $2`,
+      [communityId, WRITING_TENANTS],
+    );
+    return rows;
+  } finally {
+    await client.end();
+  }
+}
+
 async function measureWrites(
   options: DirectoryBenchOptions,
   hubEnv: Awaited<ReturnType<typeof hubEnvironment>>,
@@ -134,20 +153,7 @@ async function measureWrites(
   hrToken: string,
   runId: string,
 ): Promise<{ results: VisibilityResult[]; spotCheck: string; setup: string[] }> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  let tenants: { id: string; slug: string }[];
-  try {
-    // The smaller offices (the first holds the large groups of `pnpm bench`).
-    tenants = (
-      await client.query<{ id: string; slug: string }>(
-        `select id, slug from tenant where community_id = $1 and slug <> 'bench-1' order by created_at, slug limit $2`,
-        [communityId, WRITING_TENANTS],
-      )
-    ).rows;
-  } finally {
-    await client.end();
-  }
+  const tenants = await writingTenants(url, communityId);
   const withTokens = [];
   for (const t of tenants) withTokens.push({ ...t, token: await issueTenantToken(url, t.slug) });
   const tokens = new Map(withTokens.map((t) => [t.id, t.token]));
@@ -225,60 +231,89 @@ async function measureWrites(
   }
 }
 
-function fasterList(queries: QueryResult[], plans: StatementPlan[], visibility: VisibilityResult[]): string[] {
+/** What the run's numbers say would make the directory faster, most effect first. */
+function fasterList(
+  queries: QueryResult[],
+  plans: StatementPlan[],
+  visibility: VisibilityResult[],
+  projection: { rates: ProjectionRate[]; statements: ProjectionStatement[] },
+  profile: HubProfile | undefined,
+): string[] {
   const list: string[] = [];
   const q = (key: string) => queries.find((x) => x.key === key);
   const plan = (scenario: string, label: string) => plans.find((p) => p.scenario === scenario && p.label === label);
+  const [small, large] = projection.rates;
+  const slow = projection.statements.filter((s) => s.appMs > 5 * Math.max(0.5, s.ownerMs));
+  if (small && large && slow.length > 0) {
+    const manager = slow.some((s) => s.sql.includes("->> 'manager'"));
+    list.push(
+      `**The projector's statements lose their index under row-level security.** Projecting one existing account takes ${ms1(small.msPerEntry)} ms (${small.label}) and ${ms1(large.msPerEntry)} ms (${large.label}) (${small.statementsPerEntry.toFixed(1)} statements each), so one community's projections run at ${Math.round(1000 / small.msPerEntry)} and ${Math.round(1000 / large.msPerEntry)} accounts/s. ` +
+        `${slow.length} of its ${projection.statements.length} statements take ${slow.map((x) => `${ms1(x.appMs)} ms`).join(' and ')} as the projector runs them (\`meridian_app\`, platform scope) against ${slow.map((x) => `${ms1(x.ownerMs)} ms`).join(' and ')} as the owner, reading and discarding ${slow.map((x) => int1(x.appDiscarded)).join(' and ')} rows (plans below). ` +
+        (manager
+          ? "Both compare `account_values ->> 'manager'`: `->>` is not LEAKPROOF, so PostgreSQL applies the community policy first and uses `directory_account_manager_index` only for its `tenant_id` prefix, then filters every account of the office (the dependents' lookup), and cannot use the primary key for the manager's account (the recompute's join on a uuid computed from that expression). A typed `manager_user_id uuid` column written by the projector, indexed on (tenant_id, manager_user_id) and compared with uuid `=` (leakproof), serves both; for the join, the manager's id computed in a materialized CTE before joining also keeps the primary key."
+          : 'Their conditions are not LEAKPROOF, so PostgreSQL applies the community policy before them and cannot use their index.'),
+    );
+  }
+  const steady = visibility[0];
+  if (steady) {
+    list.push(
+      `**Visibility waits for the relay's poll.** Nothing wakes the relay when the API process commits a write (\`OutboxRelay.kick()\` exists; no write path calls it), so a change waits for the next 250 ms poll (relay p50 ${ms1(steady.relay.p50)} ms, max ${ms1(steady.relay.max)} ms at ${steady.writes} writes in the steady phase), then the projector is kicked and projects it (${ms1(steady.projection.p50)} ms at p50 from dispatch). Kicking the relay after a commit in the same process, and LISTEN/NOTIFY across processes, would take most of the ${ms1(steady.visible.p50)} ms p50 away.`,
+    );
+  }
+  const burst = visibility[1];
+  if (burst) {
+    list.push(
+      `**A burst queues behind one serial projector.** ${burst.writes} writes were answered in ${burst.writeSeconds.toFixed(1)} s; the inbox reached ${burst.maxInbox} entries and the last write was visible ${burst.drainSeconds.toFixed(1)} s after the first was sent (visible p50 ${ms1(burst.visible.p50)} ms, p95 ${ms1(burst.visible.p95)} ms). A community's projections run under its advisory lock, so more worker processes do not help; what helps is a cheaper projection (the projector table above).`,
+    );
+  }
   const first = q('first');
+  if (first && profile) {
+    const graphql = profile.buckets
+      .filter((b) => /^(graphql|@apollo\/server|type-graphql|graphql-query-complexity|@graphql-tools)/.test(b.name))
+      .reduce((n, b) => n + b.ms, 0);
+    const gc = profile.buckets.find((b) => b.name === 'garbage collection')?.ms ?? 0;
+    const top = profile.functions[0];
+    list.push(
+      `**The hub's CPU per page is ${cpu1(first.hub.serverCpuMs)} ms against the baseline's ${cpu1(first.baseline.serverCpuMs)} ms** for the same statements and the same JSON (first page; throughput ${ratio1(first.hub.rps, first.baseline.rps)} of the baseline's). Under the profiler: GraphQL execution (graphql-js, Apollo, type-graphql) ${ms1(graphql)} ms per request, garbage collection ${ms1(gc)} ms` +
+        (top ? `, and the hub's own costliest line is ${top.name} at ${ms1(top.ms)} ms` : '') +
+        '. ' +
+        (top?.name.includes('accountKey')
+          ? 'That is the groups DataLoader matching every group row against every account key, building a key string per comparison (accounts × rows per page); grouping the rows by key once (a Map) makes it linear, and the accounts loader has the same shape. '
+          : '') +
+        '`loaders(ctx, communityId)` also builds its seven loader closures and keys again on every field it serves (several hundred times per page).',
+    );
+  }
   if (first) {
-    const transactions = first.transactions;
     const directory = first.statements.filter((s) => /\b(person|directory_\w+)\b/.test(s) && !/^select set_config/.test(s)).length;
     list.push(
-      `**Fewer transactions per query.** A page costs ${first.statements.length} statements in ${transactions} transactions, of which ${directory} read the directory; every store call opens its own transaction (\`begin\`, \`set_config\`, statement, \`commit\`), the community is looked up twice (once for \`people\`, once more for \`Account.tenant\`'s loader), and the tenants are counted before they are listed (\`listTenants\` with a \`totalCount\` nobody reads). One community transaction for the page and its loaders, and the tenants' slugs from a per-process cache (they change rarely), would leave about 5 statements in 2 transactions.`,
+      `**Fewer transactions per query.** A page costs ${first.statements.length} statements in ${first.transactions} transactions, of which ${directory} read the directory: every store call is a transaction of its own (\`begin\`, \`set_config\`, statement, \`commit\`), the community is read twice (for \`people\` and again in \`listTenants\` for \`LinkedAccount.tenant\`'s loader), and the tenants are counted before they are listed (a \`totalCount\` nobody reads). The page, accounts, managers and groups in one community transaction, and the community's tenants from a short per-process cache, would leave the token lookup and one transaction.`,
     );
   }
   const count = plan('count', 'count');
   const withCount = q('count');
   if (count && withCount && first) {
     list.push(
-      `**\`totalCount\` counts the whole community**: ${ms1(count.ms)} ms of PostgreSQL per request (${int1(count.hit + count.read)} buffers), which takes the page from ${ms1(first.hubSequential.p50)} to ${ms1(withCount.hubSequential.p50)} ms. It is only computed when selected; a UI should ask for it once, not per page, or the count could come from a per-community counter kept by the projector (or \`pg_class.reltuples\`-style estimates for "about 800,000").`,
+      `**\`totalCount\` counts the whole community**: ${ms1(count.ms)} ms of PostgreSQL (${int1(count.hit + count.read)} buffers) per request, which takes the page from ${ms1(first.hubSequential.p50)} to ${ms1(withCount.hubSequential.p50)} ms at p50 and throughput from ${int1(first.hub.rps)} to ${int1(withCount.hub.rps)} req/s. It is computed only when selected: a client should ask for it once, not with every page; or the projector keeps a count per community.`,
     );
   }
   const scim = plan('scim', 'page');
   const family = plan('family', 'page');
   if (scim && family) {
     list.push(
-      `**SCIM filters on names miss the index.** \`scimFilter: name.familyName eq\` compares \`lower(p.family_name)\`, which no index covers: the page reads the community in display-name order and discards ${int1(scim.discarded)} rows (${ms1(scim.ms)} ms), while the structured \`filter: { familyName }\` uses \`family_name_key\` (${ms1(family.ms)} ms). The SCIM translation could use the stored keys (\`family_name_key\`, \`display_name_key\`) for \`eq\`/\`sw\` on those attributes, as the SCIM user search does (migration 20261126500000); \`lower(department)\`, \`lower(email)\`, \`lower(title)\` need expression indexes (community_id, lower(x)) or stored keys too.`,
+      `**SCIM filters on names miss the index.** \`scimFilter: name.familyName eq\` compares \`lower(p.family_name)\`, which no index covers: the page walks the community in display-name order and discards ${int1(scim.discarded)} rows (${ms1(scim.ms)} ms), where the structured \`filter: { familyName }\` uses \`family_name_key\` (${ms1(family.ms)} ms). The SCIM translation could compare the stored keys (\`family_name_key\`, \`display_name_key\`) for \`eq\`/\`sw\`, as the SCIM user search does (migration 20261126500000); \`lower(department)\`, \`lower(email)\` and \`lower(title)\` need keys or expression indexes too.`,
     );
   }
   const department = plan('department', 'page');
   if (department) {
     list.push(
-      `**Structured filters without an index walk the sort order.** \`filter: { department }\` reads people in display-name order and drops those of other departments (${int1(department.discarded)} rows read and discarded, ${ms1(department.ms)} ms): cheap while the value is common, a scan of the community when it is rare. An index on (community_id, lower(department), display_name_key, id) serves filter and order together.`,
-    );
-  }
-  const accounts = plan('deep', 'accounts of the page');
-  const groups = plan('deep', 'groups of the accounts');
-  if (accounts && groups) {
-    list.push(
-      `**The loaders' statements are cheap** (accounts of the page ${ms1(accounts.ms)} ms, groups ${ms1(groups.ms)} ms at the deep page): the cost of a page is in the hub's layers and round trips, not in PostgreSQL; compare the CPU columns above.`,
-    );
-  }
-  const steady = visibility[0];
-  if (steady) {
-    list.push(
-      `**Visibility waits for the relay's poll.** Nothing wakes the relay when the API process commits a write (\`OutboxRelay.kick()\` exists but no write path calls it), so a change waits for the next 250 ms poll (relay p50 ${ms1(steady.relay.p50)} ms, max ${ms1(steady.relay.max)} ms in the steady phase) before the projector is kicked; the projection itself takes ${ms1(steady.projection.p50)} ms at p50. Kicking the relay after a commit in the same process (or LISTEN/NOTIFY across processes) would take most of the ${ms1(steady.visible.p50)} ms p50 away.`,
-    );
-  }
-  const burst = visibility[1];
-  if (burst) {
-    list.push(
-      `**Under a burst** the inbox reached ${burst.maxInbox} entries and the outbox ${burst.maxOutbox} undispatched events; the last of ${burst.writes} writes was visible ${burst.drainSeconds.toFixed(1)} s after the first was sent (p95 ${ms1(burst.visible.p95)} ms). One projector works the inbox one community at a time under the community's advisory lock, so a community's projections are serial whatever the number of worker processes; batching (50 entries per transaction) is what raises its rate.`,
+      `**Filters without an index walk the sort order.** \`filter: { department }\` reads people in display-name order and drops those of other departments (${int1(department.discarded)} rows read and discarded, ${ms1(department.ms)} ms): tolerable for a common value, a scan of the community for a rare one. An index on (community_id, lower(department), display_name_key, id) serves filter and order together.`,
     );
   }
   return list;
 }
 
+const cpu1 = (n: number | undefined) => (n === undefined ? '?' : n.toFixed(1));
+const ratio1 = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : '—');
 const ms1 = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : '—');
 const int1 = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—');
 
@@ -287,6 +322,9 @@ async function run(options: DirectoryBenchOptions): Promise<DirectoryReport> {
   const runId = randomBytes(3).toString('hex');
   const notes: string[] = [];
   const db = await prepareDirectoryDatabase(options, log);
+  // The commit is read now: other work may commit while the bench runs.
+  const { postgres, settings } = await serverSettings(db.url);
+  const machine = machineInfo(postgres, settings, load);
   const { communityId, communitySlug } = db.seed;
 
   log('settling the directory (leftovers of earlier runs go through the real relay and projector)');
@@ -306,15 +344,31 @@ async function run(options: DirectoryBenchOptions): Promise<DirectoryReport> {
     );
   }
 
+  const sizeOf = (k: number) => (tenantSizes(options)[k] ?? 0).toLocaleString('en-US');
+  log(`the real projector on existing accounts: offices of ~${sizeOf(1)} users, then the office of ${sizeOf(0)}`);
+  const writing = await writingTenants(db.url, communityId);
+  const projection = await measureProjection(
+    db.url,
+    communityId,
+    [
+      { label: `accounts of ${writing[0]?.slug} … ${writing.at(-1)?.slug} (~${sizeOf(1)} users each)`, slugs: writing.map((t) => t.slug) },
+      { label: `accounts of bench-1 (${sizeOf(0)} users)`, slugs: ['bench-1'] },
+    ],
+    PROJECTION_SAMPLE,
+  );
+  for (const r of projection.rates) {
+    log(`  ${r.label}: ${r.msPerEntry.toFixed(1)} ms and ${r.statementsPerEntry.toFixed(1)} statements per account (${r.entries})`);
+  }
+
   const hrToken = await communityToken(db.url, communitySlug);
   const targets = await scenarioTargets(db.url, communityId);
   const scenarios = queryScenarios(targets);
-  const { postgres, settings } = await serverSettings(db.url);
   const hubEnv = await hubEnvironment(options.hubLogLevel);
   const planDir = await mkdtemp(join(tmpdir(), 'meridian-bench-directory-plans-'));
   let queries: QueryResult[] = [];
   const plans: StatementPlan[] = [];
   let visibility: Awaited<ReturnType<typeof measureWrites>>;
+  let profile: HubProfile | undefined;
   try {
     log('recording the statements of one request of each query');
     const recorded = await captureStatements(hubEnv, db.url, hrToken, scenarios);
@@ -357,6 +411,12 @@ async function run(options: DirectoryBenchOptions): Promise<DirectoryReport> {
       await hub.stop();
       await baseline.stop();
     }
+    const first = scenarios.find((s) => s.key === 'first');
+    if (first) {
+      log('the hub under node --cpu-prof, first page');
+      await waitForQuiet(60, log);
+      profile = await profileHub(hubEnv, db.url, hrToken, first.body, options.connections, options.duration);
+    }
     visibility = await measureWrites(options, hubEnv, db.url, communityId, hrToken, runId);
   } finally {
     await hubEnv.close();
@@ -372,7 +432,7 @@ async function run(options: DirectoryBenchOptions): Promise<DirectoryReport> {
     ? `seeded in this run in ${seed.seconds.toFixed(0)} s`
     : `reused (seeded in ${seed.seconds.toFixed(0)} s)`;
   return {
-    machine: machineInfo(postgres, settings, load),
+    machine,
     setup: [
       `Data: ${options.users.toLocaleString('en-US')} users in ${options.tenants} offices of one community (database \`${options.database}\`; the users' seed of \`pnpm bench\`, ${db.baseOrigin}; the directory ${seedOrigin}): ${seed.people.toLocaleString('en-US')} people with ${seed.accounts.toLocaleString('en-US')} accounts (people by accounts: ${byAccounts}), ${seed.withManager.toLocaleString('en-US')} with a manager, ${seed.accountGroups.toLocaleString('en-US')} direct group memberships, ${seed.conflicts.toLocaleString('en-US')} conflicts.`,
       `Seeding checked in this run: ${verification.accounts} accounts (${verification.mix}) and ${verification.groups} groups queued in \`directory_inbox\` and projected again by the store's \`projectDue\` (the projector's code): ${verification.differences.length === 0 ? `all rows of their ${verification.people} people, accounts, keys, conflicts and group memberships unchanged` : `**${verification.differences.length} rows changed**`} (the columns it rewrites every time, \`updated_at\` and \`version\`, left out).`,
@@ -387,7 +447,10 @@ async function run(options: DirectoryBenchOptions): Promise<DirectoryReport> {
     visibility: visibility.results,
     visibilitySetup: visibility.setup,
     spotCheck: visibility.spotCheck,
-    faster: fasterList(queries, plans, visibility.results),
+    projectionRates: projection.rates,
+    projectionStatements: projection.statements,
+    profile,
+    faster: fasterList(queries, plans, visibility.results, projection, profile),
     notes,
   };
 }

@@ -2,6 +2,8 @@ import type { LoadResult } from '../load.js';
 import type { MachineInfo } from '../report.js';
 import type { StatementPlan } from './explain.js';
 import type { SequentialResult } from './graphql-load.js';
+import type { HubProfile } from './profile.js';
+import type { ProjectionRate, ProjectionStatement } from './projection.js';
 import type { ProjectionCheck } from './verify.js';
 import type { Spread, VisibilityResult } from './visibility.js';
 
@@ -31,6 +33,9 @@ export interface DirectoryReport {
   visibility: VisibilityResult[];
   visibilitySetup: string[];
   spotCheck: string;
+  projectionRates: ProjectionRate[];
+  projectionStatements: ProjectionStatement[];
+  profile: HubProfile | undefined;
   faster: string[];
   notes: string[];
 }
@@ -146,6 +151,57 @@ export function renderDirectoryReport(report: DirectoryReport): string {
   for (const p of report.plans) {
     const name = report.queries.find((q) => q.key === p.scenario)?.name ?? p.scenario;
     lines.push(`<details><summary>${name}: ${p.label}</summary>`, '', '```', p.text, '```', '', '</details>', '');
+  }
+  if (report.profile) {
+    const p = report.profile;
+    lines.push(
+      "### Where the hub's CPU goes (first page)",
+      '',
+      `The hub under \`node --cpu-prof\`, the same load as a throughput round (${int(p.requests)} requests in the measured seconds); self time per request, by package, and the hub's own lines with the most. The profiler adds overhead: compare the rows, not the total with the table above.`,
+      '',
+      '| where | ms per request |',
+      '| --- | ---: |',
+      ...p.buckets.map((b) => `| ${b.name} | ${b.ms.toFixed(2)} |`),
+      '',
+      '| hub code (the compiled line where the function starts) | ms per request |',
+      '| --- | ---: |',
+      ...p.functions.map((f) => `| ${f.name.replace(/\|/g, '\\|')} | ${f.ms.toFixed(2)} |`),
+      '',
+    );
+  }
+  if (report.projectionRates.length > 0) {
+    lines.push(
+      '### The projector, one account at a time',
+      '',
+      "The store's `projectDue` (the hub's projector code, as `meridian_app`) re-projecting random existing accounts, in the bench process, while no hub runs; then the statements of one account's projection under EXPLAIN ANALYZE as the projector runs them (`meridian_app`, platform scope: row-level security applies) and as the owner.",
+      '',
+      '| accounts | projected | ms per account | statements per account |',
+      '| --- | ---: | ---: | ---: |',
+      ...report.projectionRates.map((r) => `| ${r.label} | ${r.entries} | ${ms(r.msPerEntry)} | ${r.statementsPerEntry.toFixed(1)} |`),
+      '',
+      '| statement (one account of the last row above) | ms as the projector | ms as the owner | rows read and discarded (projector) |',
+      '| --- | ---: | ---: | ---: |',
+      ...report.projectionStatements.map(
+        (st) => `| \`${st.sql.slice(0, 90).replace(/\|/g, '\\|')} …\` | ${ms(st.appMs)} | ${ms(st.ownerMs)} | ${int(st.appDiscarded)} |`,
+      ),
+      '',
+    );
+    for (const st of report.projectionStatements.filter((x) => x.appMs > 5 * Math.max(0.5, x.ownerMs))) {
+      lines.push(
+        `<details><summary>As the projector runs it: <code>${st.sql.slice(0, 80).replace(/</g, '&lt;')} …</code></summary>`,
+        '',
+        '```sql',
+        st.sql.length > 1500 ? `${st.sql.slice(0, 1500)} …` : st.sql,
+        '```',
+        '',
+        '```',
+        st.appPlan,
+        '```',
+        '',
+        '</details>',
+        '',
+      );
+    }
   }
   lines.push(
     '### SCIM write → visible in the global directory',
