@@ -65,7 +65,7 @@ export function renderDirectoryReport(report: DirectoryReport): string {
     'directory. Setup, seeding and method: [below](#how-the-directory-bench-works).',
     '',
     '```sh',
-    'pnpm bench:directory            # seeds or reuses meridian_bench_directory (~6 min the first time), then ~15 min',
+    'pnpm bench:directory            # seeds or reuses meridian_bench_directory (~8 min the first time), then ~13 min',
     'pnpm bench:directory --write    # also puts the report here, between the directory markers',
     'pnpm bench:directory --help     # sizes, durations, --reseed',
     '```',
