@@ -22,6 +22,8 @@ export interface GraphqlOptions {
   throttle?(request: FastifyRequest, principal: Principal): Promise<number | undefined>;
   limits?: Partial<GraphqlLimits>;
   path?: string;
+  /** Called after a mutation answered (the hub wakes its outbox relay). */
+  onMutation?: () => void;
 }
 
 /** The wire body of an error raised before GraphQL runs (body parsing, size). */
@@ -69,6 +71,15 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
       ApolloServerPluginLandingPageDisabled(),
       complexityLimitPlugin(schema, limits.maxComplexity),
       unexpectedErrorLogPlugin(app),
+      {
+        async requestDidStart() {
+          return {
+            async willSendResponse({ operation }) {
+              if (operation?.operation === 'mutation') options.onMutation?.();
+            },
+          };
+        },
+      },
     ],
   });
   await apollo.start();

@@ -232,7 +232,7 @@ function accountValuesSql(a: string): string {
 }
 
 const ACCOUNT_COLUMNS =
-  'tenant_id, user_id, community_id, person_id, link, pinned, user_name, external_id, display_name, active, account_values, user_version, linked_at, updated_at';
+  'tenant_id, user_id, community_id, person_id, link, pinned, user_name, external_id, display_name, active, account_values, manager_user_id, user_version, linked_at, updated_at';
 
 /** Person columns and the account attribute each resolves from (the store's PERSON_COLUMNS). */
 const PERSON_COLUMNS: [string, string][] = [
@@ -393,6 +393,7 @@ async function seedDirectory(url: string, options: DirectoryBenchOptions, wanted
          select a.tenant_id, a.id as user_id, $1::uuid as community_id, md5('bench-person-' || a.person_key)::uuid as person_id,
                 case when count(*) over (partition by a.person_key) > 1 then 'rule:employeeNumber' else 'none' end as link, false as pinned,
                 a.user_name, a.external_id, a.vals ->> 'displayName' as display_name, a.active, a.vals as account_values,
+                case when a.vals ->> 'manager' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$' then (a.vals ->> 'manager')::uuid end as manager_user_id,
                 a.version as user_version, a.created_at as linked_at, now() as updated_at
            from (select s.*, v.vals,
                         coalesce('employeeNumber:' || (v.vals ->> 'employeeNumber'), 'account:' || s.tenant_id || '/' || s.id) as person_key

@@ -32,7 +32,7 @@ async function snapshot(client: pg.Client, refs: Ref[], personIds: string[], gro
     (
       await client.query(
         `select x.tenant_id, x.user_id, x.community_id, x.person_id, x.link, x.pinned, x.user_name, x.external_id, x.display_name,
-                x.active, x.account_values, x.user_version, x.linked_at from directory_account x ${inRefs}`,
+                x.active, x.account_values, x.manager_user_id, x.user_version, x.linked_at from directory_account x ${inRefs}`,
         [tenants, users],
       )
     ).rows,

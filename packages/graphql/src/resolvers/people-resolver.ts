@@ -9,7 +9,6 @@ import {
   type PersonAttribute,
   parseScimFilter,
   resourceOfTenant,
-  type Tenant,
 } from '@meridian/core';
 import DataLoader from 'dataloader';
 import type { GraphQLResolveInfo } from 'graphql';
@@ -117,75 +116,50 @@ function selects(info: GraphQLResolveInfo, name: string): boolean {
 
 const accountKey = (tenantId: string, userId: string) => `${tenantId}/${userId}`;
 
-/** The loaders of one community, for this request. */
+/** Groups rows by a key, in one pass. */
+function groupBy<T>(rows: readonly T[], key: (row: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const k = key(row);
+    const list = groups.get(k);
+    if (list) list.push(row);
+    else groups.set(k, [row]);
+  }
+  return groups;
+}
+
+const refOfKey = (k: string) => {
+  const [tenantId = '', userId = ''] = k.split('/');
+  return { tenantId, userId };
+};
+
+/** The loaders of one community, for this request (built once per request and community). */
 function loaders(ctx: GraphqlContext, communityId: string) {
-  const store = ctx.services.people.store;
-  return {
-    people: requestLoader(
-      ctx,
-      `people.byId:${communityId}`,
-      () =>
-        new DataLoader<string, Person | undefined>(async (ids) => {
-          const found = new Map((await store.peopleByIds(communityId, ids)).map((p) => [p.id, p]));
-          return ids.map((id) => found.get(id));
-        }),
-    ),
-    accounts: requestLoader(
-      ctx,
-      `people.accounts:${communityId}`,
-      () =>
-        new DataLoader<string, DirectoryAccount[]>(async (personIds) => {
-          const rows = await store.accountsOfPeople(communityId, personIds);
-          return personIds.map((id) => rows.filter((a) => a.personId === id));
-        }),
-    ),
-    groups: requestLoader(
-      ctx,
-      `people.groups:${communityId}`,
-      () =>
-        new DataLoader<string, DirectoryAccountGroup[]>(async (keys) => {
-          const refs = keys.map((k) => {
-            const [tenantId = '', userId = ''] = k.split('/');
-            return { tenantId, userId };
-          });
-          const rows = await store.groupsOfAccounts(communityId, refs);
-          return keys.map((k) => rows.filter((g) => accountKey(g.tenantId, g.userId) === k));
-        }),
-    ),
-    byAccount: requestLoader(
-      ctx,
-      `people.byAccount:${communityId}`,
-      () =>
-        new DataLoader<string, DirectoryAccount | undefined>(async (keys) => {
-          const refs = keys.map((k) => {
-            const [tenantId = '', userId = ''] = k.split('/');
-            return { tenantId, userId };
-          });
-          const rows = await store.accounts(communityId, refs);
-          return keys.map((k) => rows.find((a) => accountKey(a.tenantId, a.userId) === k));
-        }),
-    ),
-    conflicts: requestLoader(
-      ctx,
-      `people.conflicts:${communityId}`,
-      () =>
-        new DataLoader<string, DirectoryConflict[]>(async (personIds) => {
-          const page = await store.conflicts(communityId, { first: 500, personIds });
-          return personIds.map((id) => page.items.filter((c) => c.personId === id));
-        }),
-    ),
-    // The community's tenants, read once per request: LinkedAccount.tenant never costs a statement per account.
-    tenants: requestLoader(
-      ctx,
-      `people.tenants:${communityId}`,
-      () =>
-        new DataLoader<string, Tenant | undefined>(async (ids) => {
-          const page = await ctx.services.admin.listTenants(ctx.principal, { first: 500 }, communityId);
-          const byId = new Map(page.items.map((t) => [t.id, t]));
-          return ids.map((id) => byId.get(id));
-        }),
-    ),
-  };
+  return requestLoader(ctx, `people:${communityId}`, () => {
+    const store = ctx.services.people.store;
+    return {
+      people: new DataLoader<string, Person | undefined>(async (ids) => {
+        const found = new Map((await store.peopleByIds(communityId, ids)).map((p) => [p.id, p]));
+        return ids.map((id) => found.get(id));
+      }),
+      accounts: new DataLoader<string, DirectoryAccount[]>(async (personIds) => {
+        const byPerson = groupBy(await store.accountsOfPeople(communityId, personIds), (a) => a.personId);
+        return personIds.map((id) => byPerson.get(id) ?? []);
+      }),
+      groups: new DataLoader<string, DirectoryAccountGroup[]>(async (keys) => {
+        const byAccount = groupBy(await store.groupsOfAccounts(communityId, keys.map(refOfKey)), (g) => accountKey(g.tenantId, g.userId));
+        return keys.map((k) => byAccount.get(k) ?? []);
+      }),
+      byAccount: new DataLoader<string, DirectoryAccount | undefined>(async (keys) => {
+        const found = new Map((await store.accounts(communityId, keys.map(refOfKey))).map((a) => [accountKey(a.tenantId, a.userId), a]));
+        return keys.map((k) => found.get(k));
+      }),
+      conflicts: new DataLoader<string, DirectoryConflict[]>(async (personIds) => {
+        const byPerson = groupBy((await store.conflicts(communityId, { first: 500, personIds })).items, (c) => c.personId ?? '');
+        return personIds.map((id) => byPerson.get(id) ?? []);
+      }),
+    };
+  });
 }
 
 @Resolver(() => PersonNode)
@@ -369,8 +343,9 @@ export class PeopleResolver {
 export class LinkedAccountResolver {
   @FieldResolver(() => TenantNode, { description: 'The office (tenant) the account belongs to.' })
   async tenant(@Root() account: LinkedAccountNode, @Ctx() ctx: GraphqlContext): Promise<TenantNode> {
-    const tenant = await loaders(ctx, account.communityId).tenants.load(account.tenantId);
-    if (!tenant) throw new Error(`Tenant ${account.tenantId} of a linked account is not in its community.`);
+    // The account was read within the caller's community: its tenant needs no check of its own.
+    const tenant = await tenantLoader(ctx).load(account.tenantId);
+    if (!tenant) throw new Error(`Tenant ${account.tenantId} of a linked account does not exist.`);
     return toTenantNode(tenant);
   }
 
@@ -386,7 +361,7 @@ export class LinkedAccountResolver {
       "The office's account itself (its current state, manager, replication status), for a caller who may read that tenant's accounts; one read per tenant on the page.",
   })
   async account(@Root() linked: LinkedAccountNode, @Ctx() ctx: GraphqlContext): Promise<AccountNode | null> {
-    const tenant = await loaders(ctx, linked.communityId).tenants.load(linked.tenantId);
+    const tenant = await tenantLoader(ctx).load(linked.tenantId);
     if (!tenant) return null;
     authorize(ctx.principal, 'directory.read', resourceOfTenant(tenant));
     const resource = await accountLoader(ctx, linked.tenantId).load(linked.id);

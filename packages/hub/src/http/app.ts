@@ -52,6 +52,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const rateLimits = await registerRateLimits(app, { ...config.rateLimits, redisUrl: config.redisUrl });
   registerExplorer(app, { enabled: config.graphqlExplorer });
 
+  // A SCIM write that succeeded has an outbox event waiting: wake this process's relay (if it runs one) instead
+  // of leaving the event to its next poll. Replication and the global directory both start there. GraphQL
+  // mutations do the same (registerGraphql's onMutation).
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400 && request.url.startsWith('/scim/')) {
+      runtime.replication.relay.kick();
+    }
+  });
+
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const checks: Record<string, string> = {};
@@ -97,6 +106,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       ...(runtime.replication.directoryExports ? { directoryExports: runtime.replication.directoryExports } : {}),
     },
     authenticate,
+    onMutation: () => runtime.replication.relay.kick(),
     throttle: async (request, principal) =>
       principal.kind === 'tenant' ? rateLimits.throttleTenant(request, principal.tenantId) : undefined,
     limits: config.graphqlLimits,

@@ -3,10 +3,12 @@ import { type Filter, MeridianError, type PeopleQuery, type PeopleSortField, SCH
 /** A person column the filters and sorts may use, and how it compares. */
 interface PersonColumn {
   sql: string;
-  kind: 'text' | 'exact' | 'boolean' | 'time' | 'uuid';
+  /** `key`: a column that holds the lower-cased value already (indexed for names): compared without lower(). */
+  kind: 'text' | 'key' | 'exact' | 'boolean' | 'time' | 'uuid';
 }
 
 const text = (sql: string): PersonColumn => ({ sql, kind: 'text' });
+const key = (sql: string): PersonColumn => ({ sql, kind: 'key' });
 
 /**
  * SCIM attribute paths of a person (docs/global-directory.md), keyed by the
@@ -15,14 +17,14 @@ const text = (sql: string): PersonColumn => ({ sql, kind: 'text' });
  */
 const COLUMNS: Record<string, PersonColumn> = {
   id: { sql: 'p.id', kind: 'uuid' },
-  displayname: text('p.display_name'),
+  displayname: key('p.display_name_key'),
   'name.givenname': text('p.given_name'),
   givenname: text('p.given_name'),
-  'name.familyname': text('p.family_name'),
-  familyname: text('p.family_name'),
-  emails: text('p.email'),
-  'emails.value': text('p.email'),
-  email: text('p.email'),
+  'name.familyname': key('p.family_name_key'),
+  familyname: key('p.family_name_key'),
+  emails: key('p.email'),
+  'emails.value': key('p.email'),
+  email: key('p.email'),
   phonenumbers: text('p.phone_number'),
   'phonenumbers.value': text('p.phone_number'),
   phonenumber: text('p.phone_number'),
@@ -70,7 +72,7 @@ export function personFilterSql(filter: Filter, params: unknown[]): string {
       });
     case 'pr': {
       const column = columnOf(filter.path);
-      return column.kind === 'text' || column.kind === 'exact'
+      return column.kind === 'text' || column.kind === 'key' || column.kind === 'exact'
         ? `(${column.sql} is not null and ${column.sql} <> '')`
         : `(${column.sql} is not null)`;
     }
@@ -108,7 +110,7 @@ export function personFilterSql(filter: Filter, params: unknown[]): string {
         return `(${column.sql} ${sqlOp} ?)`;
       }
       const lhs = column.kind === 'text' ? `lower(${column.sql})` : column.sql;
-      const v = column.kind === 'text' ? value.toLowerCase() : value;
+      const v = column.kind === 'text' || column.kind === 'key' ? value.toLowerCase() : value;
       switch (op) {
         case 'eq':
           params.push(v);

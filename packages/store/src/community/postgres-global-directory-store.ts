@@ -185,6 +185,9 @@ function refArrays(refs: readonly AccountRef[]): [string, string] {
 }
 
 const PROJECTION_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
+/** A manager reference that can name a User (its id); anything else names no account. */
+const UUID_TEXT = /^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$/i;
+
 /** The rules as a projection step reads them, with whether the community exports its directory. */
 type ProjectionRules = DirectoryRules & { exporting: boolean };
 
@@ -895,7 +898,7 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
     >(
       `select u.user_name, u.external_id, u.active, u.attributes, u.version,
          (select row_to_json(a) from (select ${ACCOUNT_SELECT} from directory_account a where a.tenant_id = ? and a.user_id = ?) a) as existing,
-         array(select distinct d.person_id::text from directory_account d where d.tenant_id = ? and d.account_values ->> 'manager' = ?) as dependents,
+         array(select distinct d.person_id::text from directory_account d where d.tenant_id = ? and d.manager_user_id = ?) as dependents,
          (select count(*) from directory_account o
            where o.person_id = (select x.person_id from directory_account x where x.tenant_id = ? and x.user_id = ?)
              and not (o.tenant_id = ? and o.user_id = ?)) as others,
@@ -978,13 +981,13 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
       },
       {
         sql: `insert into directory_account (tenant_id, user_id, community_id, person_id, link, pinned, user_name, external_id, display_name,
-                active, account_values, user_version, linked_at, updated_at)
-              values (?, ?, ?, ?, ?, false, ?, ?, ?, ?, ?, ?, ?, ?)
+                active, account_values, manager_user_id, user_version, linked_at, updated_at)
+              values (?, ?, ?, ?, ?, false, ?, ?, ?, ?, ?, ?, ?, ?, ?)
               on conflict (tenant_id, user_id) do update set
                 linked_at = case when directory_account.person_id = excluded.person_id then directory_account.linked_at else excluded.linked_at end,
                 person_id = excluded.person_id, link = excluded.link, user_name = excluded.user_name, external_id = excluded.external_id,
                 display_name = excluded.display_name, active = excluded.active, account_values = excluded.account_values,
-                user_version = excluded.user_version, updated_at = excluded.updated_at`,
+                manager_user_id = excluded.manager_user_id, user_version = excluded.user_version, updated_at = excluded.updated_at`,
         params: [
           tenantId,
           userId,
@@ -996,6 +999,7 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
           values.displayName ?? null,
           user.active,
           JSON.stringify(values),
+          values.manager && UUID_TEXT.test(values.manager) ? values.manager : null,
           user.version,
           now,
           now,
@@ -1061,9 +1065,7 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore, Direc
       `select ${ACCOUNT_SELECT}, p.pinned as person_pinned, p.conflict_count as person_conflicts, m.person_id as manager_person,
          (select count(*) from directory_conflict c where c.kind = 'correlation' and c.person_id = a.person_id) as correlation_conflicts
        from directory_account a join person p on p.id = a.person_id
-       left join directory_account m on m.tenant_id = a.tenant_id
-         and m.user_id = (case when a.account_values ->> 'manager' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
-                               then (a.account_values ->> 'manager')::uuid end)
+       left join directory_account m on m.tenant_id = a.tenant_id and m.user_id = a.manager_user_id
        where a.person_id = any(?::uuid[])`,
       [pgArray(ids)],
     );

@@ -10,6 +10,7 @@ import { Migration20261126500000_search_keys } from './Migration20261126500000_s
 import { Migration20261126600000_email_search } from './Migration20261126600000_email_search.js';
 import { Migration20261126700000_global_directory } from './Migration20261126700000_global_directory.js';
 import { Migration20261126710000_directory_exports } from './Migration20261126710000_directory_exports.js';
+import { Migration20261126720000_directory_manager_key } from './Migration20261126720000_directory_manager_key.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -24,4 +25,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126600000_email_search', class: Migration20261126600000_email_search },
   { name: 'Migration20261126700000_global_directory', class: Migration20261126700000_global_directory },
   { name: 'Migration20261126710000_directory_exports', class: Migration20261126710000_directory_exports },
+  { name: 'Migration20261126720000_directory_manager_key', class: Migration20261126720000_directory_manager_key },
 ];
