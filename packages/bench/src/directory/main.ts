@@ -257,7 +257,9 @@ function fasterList(
   const steady = visibility[0];
   if (steady) {
     list.push(
-      `**Visibility waits for the relay's poll.** Nothing wakes the relay when the API process commits a write (\`OutboxRelay.kick()\` exists; no write path calls it), so a change waits for the next 250 ms poll (relay p50 ${ms1(steady.relay.p50)} ms, max ${ms1(steady.relay.max)} ms at ${steady.writes} writes in the steady phase), then the projector is kicked and projects it (${ms1(steady.projection.p50)} ms at p50 from dispatch). Kicking the relay after a commit in the same process, and LISTEN/NOTIFY across processes, would take most of the ${ms1(steady.visible.p50)} ms p50 away.`,
+      steady.relay.p50 < 50
+        ? `**Visibility is the projection.** A SCIM write wakes the relay of its process (relay p50 ${ms1(steady.relay.p50)} ms at ${steady.writes} writes in the steady phase), which wakes the projector (${ms1(steady.projection.p50)} ms at p50 from dispatch): ${ms1(steady.visible.p50)} ms at p50 in all. With the API and the worker in separate processes (\`--role api\`, \`--role worker\`), the worker's relay still waits for its 250 ms poll; LISTEN/NOTIFY would carry the wake-up across processes.`
+        : `**Visibility waits for the relay's poll.** A change waits for the relay's next 250 ms poll (relay p50 ${ms1(steady.relay.p50)} ms, max ${ms1(steady.relay.max)} ms at ${steady.writes} writes in the steady phase), then the projector is kicked and projects it (${ms1(steady.projection.p50)} ms at p50 from dispatch). Waking the relay when a write commits, in the same process and through LISTEN/NOTIFY across processes, would take most of the ${ms1(steady.visible.p50)} ms p50 away.`,
     );
   }
   const burst = visibility[1];
@@ -279,14 +281,13 @@ function fasterList(
         '. ' +
         (top?.name.includes('accountKey')
           ? 'That is the groups DataLoader matching every group row against every account key, building a key string per comparison (accounts × rows per page); grouping the rows by key once (a Map) makes it linear, and the accounts loader has the same shape. '
-          : '') +
-        '`loaders(ctx, communityId)` also builds its seven loader closures and keys again on every field it serves (several hundred times per page).',
+          : ''),
     );
   }
   if (first) {
     const directory = first.statements.filter((s) => /\b(person|directory_\w+)\b/.test(s) && !/^select set_config/.test(s)).length;
     list.push(
-      `**Fewer transactions per query.** A page costs ${first.statements.length} statements in ${first.transactions} transactions, of which ${directory} read the directory: every store call is a transaction of its own (\`begin\`, \`set_config\`, statement, \`commit\`), the community is read twice (for \`people\` and again in \`listTenants\` for \`LinkedAccount.tenant\`'s loader), and the tenants are counted before they are listed (a \`totalCount\` nobody reads). The page, accounts, managers and groups in one community transaction, and the community's tenants from a short per-process cache, would leave the token lookup and one transaction.`,
+      `**Fewer transactions per query.** A page costs ${first.statements.length} statements in ${first.transactions} transactions, of which ${directory} read the directory: every store call is a transaction of its own (\`begin\`, \`set_config\`, statement, \`commit\`). The page, accounts, managers and groups in one community transaction, and tenants from a short per-process cache, would leave the token lookup and one transaction.`,
     );
   }
   const count = plan('count', 'count');
@@ -298,7 +299,7 @@ function fasterList(
   }
   const scim = plan('scim', 'page');
   const family = plan('family', 'page');
-  if (scim && family) {
+  if (scim && family && scim.ms > 5 * Math.max(1, family.ms)) {
     list.push(
       `**SCIM filters on names miss the index.** \`scimFilter: name.familyName eq\` compares \`lower(p.family_name)\`, which no index covers: the page walks the community in display-name order and discards ${int1(scim.discarded)} rows (${ms1(scim.ms)} ms), where the structured \`filter: { familyName }\` uses \`family_name_key\` (${ms1(family.ms)} ms). The SCIM translation could compare the stored keys (\`family_name_key\`, \`display_name_key\`) for \`eq\`/\`sw\`, as the SCIM user search does (migration 20261126500000); \`lower(department)\`, \`lower(email)\` and \`lower(title)\` need keys or expression indexes too.`,
     );
@@ -306,7 +307,7 @@ function fasterList(
   const department = plan('department', 'page');
   if (department) {
     list.push(
-      `**Filters without an index walk the sort order.** \`filter: { department }\` reads people in display-name order and drops those of other departments (${int1(department.discarded)} rows read and discarded, ${ms1(department.ms)} ms): tolerable for a common value, a scan of the community for a rare one. An index on (community_id, lower(department), display_name_key, id) serves filter and order together.`,
+      `**Filters walk the sort order.** \`filter: { department }\` reads people in display-name order and drops those of other departments (${int1(department.discarded)} rows read and discarded, ${ms1(department.ms)} ms): tolerable for a common value, a scan of the community for a rare one. The (community_id, lower(department)) index finds a department but not in page order; one on (community_id, lower(department), display_name_key, id) would serve filter and order together.`,
     );
   }
   return list;
