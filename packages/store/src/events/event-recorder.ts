@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { DomainEvent, RequestContext } from '@meridian/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import canonicalize from 'canonicalize';
+import { appendAuditEntry } from '../audit/append-audit-entry.js';
 import { SCOPE_SETTING, TENANT_SETTING } from '../orm/sql.js';
 
 /** The hash that starts every audit chain. */
@@ -66,50 +67,20 @@ export async function recordEvent(em: EntityManager, event: DomainEvent, context
     [event.tenantId, event.type, event.resourceType, event.resourceId, event.version ?? null, context.requestId, now],
   );
 
-  const chain = event.tenantId ?? '';
-  await em.execute('select pg_advisory_xact_lock(hashtextextended(?, 7))', [`audit:${chain}`]);
-  const [last] = await em.execute<{ seq: string; hash: string }[]>(
-    'select seq, hash from audit_event where chain = ? order by seq desc limit 1',
-    [chain],
-  );
-  const diff =
-    event.before === undefined && event.after === undefined
-      ? null
-      : (redactSecrets({ before: event.before ?? null, after: event.after ?? null }) as Record<string, unknown>);
-  const entry: AuditHashInput = {
-    chain,
-    seq: last ? Number(last.seq) + 1 : 1,
-    tenantId: event.tenantId,
-    actorType: context.actor.type,
-    actorId: context.actor.id,
-    action: event.type,
-    resourceType: event.resourceType,
-    resourceId: event.resourceId,
-    requestId: context.requestId,
-    sourceAddress: context.sourceAddress ?? null,
-    diff,
-    createdAt: now.toISOString(),
-    prevHash: last?.hash ?? GENESIS_HASH,
-  };
-  await em.execute(
-    `insert into audit_event (chain, seq, tenant_id, actor_type, actor_id, action, resource_type, resource_id,
-       request_id, source_address, diff, created_at, prev_hash, hash)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [
-      entry.chain,
-      entry.seq,
-      entry.tenantId,
-      entry.actorType,
-      entry.actorId,
-      entry.action,
-      entry.resourceType,
-      entry.resourceId,
-      entry.requestId,
-      entry.sourceAddress,
-      diff === null ? null : JSON.stringify(diff),
-      now,
-      entry.prevHash,
-      hashAuditEntry(entry),
-    ],
+  await appendAuditEntry(
+    em,
+    {
+      chain: event.tenantId ?? '',
+      tenantId: event.tenantId,
+      actorType: context.actor.type,
+      actorId: context.actor.id,
+      action: event.type,
+      resourceType: event.resourceType,
+      resourceId: event.resourceId,
+      requestId: context.requestId,
+      sourceAddress: context.sourceAddress ?? null,
+      diff: event.before === undefined && event.after === undefined ? null : { before: event.before ?? null, after: event.after ?? null },
+    },
+    now,
   );
 }
