@@ -1,6 +1,6 @@
 import { ApolloServer, type ApolloServerPlugin, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { fastifyApolloDrainPlugin, fastifyApolloHandler } from '@as-integrations/fastify';
+import { fastifyApolloHandler } from '@as-integrations/fastify';
 import { MeridianError, type Principal } from '@meridian/core';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
@@ -62,12 +62,14 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
     includeStacktraceInErrorResponses: false,
     // Introspection stays on: the explorer needs it, and the schema is public in the repository anyway.
     introspection: true,
+    // The host process owns its signals: Apollo would stop on SIGTERM and then send SIGTERM to the process
+    // again, which the hub reads as a second signal (exit at once). It stops when the Fastify app closes.
+    stopOnTerminationSignals: false,
     validationRules: [knownOperationTypeRule, depthLimitRule(limits.maxDepth)],
     // Apollo's guard against fragments that multiply into millions of selections.
     maxRecursiveSelections: true,
     // No CDN-hosted landing page: the hub works offline.
     plugins: [
-      fastifyApolloDrainPlugin(app),
       ApolloServerPluginLandingPageDisabled(),
       complexityLimitPlugin(schema, limits.maxComplexity),
       unexpectedErrorLogPlugin(app),
@@ -83,6 +85,8 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
     ],
   });
   await apollo.start();
+  // Fastify's close drains the HTTP connections; Apollo's drain plugin would call close again from inside it and wait forever.
+  app.addHook('onClose', async () => apollo.stop());
   const handler = fastifyApolloHandler(apollo, {
     context: async (request) => {
       const principal = await options.authenticate(request.headers.authorization, request.log);

@@ -36,13 +36,18 @@ export { isUuid, PostgresDirectoryStore } from './directory/postgres-directory-s
 export {
   acquireEmbeddedDatabase,
   type EmbeddedDatabase,
+  EmbeddedDatabaseError,
   type EmbeddedDatabaseOptions,
+  type EmbeddedErrorReason,
   type EmbeddedRole,
+  type EmbeddedState,
+  isPortFree,
 } from './embedded/embedded-database.js';
 export { GENESIS_HASH, hashAuditEntry, recordEvent, redactSecrets } from './events/event-recorder.js';
 export { filterToSql, type SortExpression, type SqlFragment, sortToSql } from './filter/to-sql.js';
+export { type CheckDatabaseOptions, checkDatabase, DatabaseConnectError, type DatabaseProblem } from './orm/check-database.js';
 export { createOrm, migrate, type OrmOptions } from './orm/create-orm.js';
-export { translateDatabaseError } from './orm/database-errors.js';
+export { isConnectionFailure, translateDatabaseError } from './orm/database-errors.js';
 export { forkForCommunity, forkForPlatform, forkForTenant } from './orm/sql.js';
 export {
   PENDING_PASSWORD_TTL_MS,

@@ -28,7 +28,11 @@ export const VARIABLES: Variable[] = [
       "Redis URL (`redis://host:6379/0`). When set, BullMQ runs on Redis; otherwise on BullMQ's PostgreSQL backend beside the data.",
   },
   { name: 'MERIDIAN_DATA_DIR', description: 'Directory for the embedded PostgreSQL cluster and its settings.', default: '.meridian' },
-  { name: 'MERIDIAN_EMBEDDED_PG_PORT', description: 'Port of the embedded PostgreSQL (127.0.0.1 only).', default: '54329' },
+  {
+    name: 'MERIDIAN_EMBEDDED_PG_PORT',
+    description:
+      'Port of the embedded PostgreSQL (127.0.0.1 only). When unset, the first start picks a free port and keeps it in `MERIDIAN_DATA_DIR`; a later start moves it when it is taken. A port set here must be free.',
+  },
   {
     name: 'MERIDIAN_ADMIN_TOKEN',
     description: 'Platform admin bearer token (at least 32 characters). When unset, the first start issues one and prints it once.',
@@ -106,13 +110,13 @@ const optionalUrl = (protocols: string[], name: string) =>
       message: `${name} must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
     });
 
-const port = (name: string, fallback: number) =>
+const portNumber = (name: string) =>
   z.coerce
     .number({ message: `${name} must be a number` })
     .int()
     .min(1, `${name} must be 1-65535`)
-    .max(65535, `${name} must be 1-65535`)
-    .default(fallback);
+    .max(65535, `${name} must be 1-65535`);
+const port = (name: string, fallback: number) => portNumber(name).default(fallback);
 
 // An empty value takes the default: coercing '' would silently turn the limit off.
 const perMinute = (name: string, fallback: number) =>
@@ -132,7 +136,7 @@ const schema = z.object({
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:'], 'DATABASE_URL'),
   REDIS_URL: optionalUrl(['redis:', 'rediss:'], 'REDIS_URL'),
   MERIDIAN_DATA_DIR: z.string().trim().min(1).default('.meridian'),
-  MERIDIAN_EMBEDDED_PG_PORT: port('MERIDIAN_EMBEDDED_PG_PORT', 54329),
+  MERIDIAN_EMBEDDED_PG_PORT: z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), portNumber('MERIDIAN_EMBEDDED_PG_PORT').optional()),
   MERIDIAN_ADMIN_TOKEN: z
     .string()
     .optional()
@@ -208,7 +212,8 @@ export interface HubConfig {
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
   dataDir: string;
-  embeddedPgPort: number;
+  /** Unset: the port kept in the data directory, or a free one. */
+  embeddedPgPort: number | undefined;
   adminToken: string | undefined;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   scimMaxResults: number;

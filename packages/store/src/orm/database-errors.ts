@@ -13,6 +13,9 @@ const CONSTRAINT_MESSAGES: Record<string, string> = {
  */
 export function translateDatabaseError(error: unknown): unknown {
   if (error instanceof MeridianError) return error;
+  if (isConnectionFailure(error)) {
+    return new MeridianError('UNAVAILABLE', 'The database is unavailable; retry shortly.', { cause: error });
+  }
   const pg = findPgError(error);
   if (!pg) return error;
   switch (pg.code) {
@@ -28,6 +31,12 @@ export function translateDatabaseError(error: unknown): unknown {
     case '22008':
     case '22003':
       return new MeridianError('INVALID_INPUT', 'A value has an invalid format.', { cause: error });
+    // Class 53: insufficient resources (disk full, out of memory, too many connections).
+    case '53000':
+    case '53100':
+    case '53200':
+    case '53300':
+      return new MeridianError('UNAVAILABLE', 'The database is out of resources; retry shortly.', { cause: error });
     case '54001':
       return new MeridianError('INVALID_FILTER', 'The filter is too complex.', { cause: error });
     default:
@@ -53,4 +62,33 @@ function findPgError(error: unknown): { code: string; constraint?: string } | un
     current = candidate.cause;
   }
   return undefined;
+}
+
+/** Node socket errors of a connection that is gone or was never made. */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/**
+ * True when `error` says the database could not be reached, not that a
+ * statement was wrong: a refused or broken connection, a server shutting
+ * down (SQLSTATE class 08, 57P01-57P03), or a pool that could not connect.
+ */
+export function isConnectionFailure(error: unknown): boolean {
+  let current: unknown = error;
+  for (let i = 0; i < 5 && current; i++) {
+    const candidate = current as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+    const code = typeof candidate.code === 'string' ? candidate.code : '';
+    if (SOCKET_CODES.has(code) || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03') return true;
+    const message = typeof candidate.message === 'string' ? candidate.message : '';
+    if (
+      /Connection terminated|terminating connection due to administrator command|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+        message,
+      )
+    ) {
+      return true;
+    }
+    // AggregateError of a refused connection to several addresses (localhost resolving to ::1 and 127.0.0.1).
+    if (Array.isArray(candidate.errors) && candidate.errors.some((e) => isConnectionFailure(e))) return true;
+    current = candidate.cause;
+  }
+  return false;
 }
