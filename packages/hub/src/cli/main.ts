@@ -77,6 +77,7 @@ export function buildCli(): Command {
   const community = program.command('community').description('communities of interest');
   community
     .command('create')
+    .description('create a community of interest; prints its id')
     .requiredOption('--slug <slug>', 'short unique name, e.g. yourcoi')
     .requiredOption('--name <name>', 'display name')
     .addOption(json())
@@ -88,6 +89,7 @@ export function buildCli(): Command {
     );
   community
     .command('list')
+    .description('list the communities: slug, name and id')
     .addOption(json())
     .action(async (flags: JsonFlag) =>
       withRuntime(async ({ admin }) => {
@@ -99,6 +101,7 @@ export function buildCli(): Command {
   const tenant = program.command('tenant').description('tenants (offices)');
   tenant
     .command('create')
+    .description('create a tenant (an office) in a community; prints its id')
     .requiredOption('--slug <slug>', 'short unique name, e.g. emea')
     .requiredOption('--name <name>', 'display name')
     .requiredOption('--community <community>', 'community slug or id')
@@ -111,6 +114,7 @@ export function buildCli(): Command {
     );
   tenant
     .command('list')
+    .description("list the tenants, all or one community's: slug, name and id")
     .option('--community <community>', 'only tenants of this community')
     .addOption(json())
     .action(async (flags: JsonFlag & { community?: string }) =>
@@ -162,6 +166,7 @@ export function buildCli(): Command {
     );
   schema
     .command('list')
+    .description("list a tenant's schema extensions")
     .requiredOption('--tenant <tenant>', 'tenant slug or id')
     .addOption(json())
     .action(async (flags: JsonFlag & { tenant: string }) =>
@@ -242,6 +247,7 @@ export function buildCli(): Command {
     );
   token
     .command('list')
+    .description("list a tenant's, a community's or the platform's tokens: id, prefix, scopes, state (never the secret)")
     .option('--tenant <tenant>', 'tenant slug or id (platform tokens when neither this nor --community is given)')
     .option('--community <community>', "community slug or id: the community's own tokens")
     .addOption(json())
@@ -262,6 +268,7 @@ export function buildCli(): Command {
     );
   token
     .command('revoke')
+    .description('revoke a token by id; it stops working at once')
     .argument('<id>', 'token id')
     .addOption(json())
     .action(async (id: string, flags: JsonFlag) =>
@@ -323,6 +330,7 @@ export function buildCli(): Command {
     );
   issuer
     .command('list')
+    .description('list the trusted issuers, all or those of one tenant or community')
     .option('--tenant <tenant>', 'only the issuers of this tenant')
     .option('--community <community>', 'only the issuers of this community')
     .addOption(json())
@@ -334,6 +342,7 @@ export function buildCli(): Command {
     );
   issuer
     .command('remove')
+    .description('stop trusting an issuer by id; running hubs stop accepting its tokens within 30 seconds')
     .argument('<id>', 'trusted issuer id')
     .addOption(json())
     .action(async (id: string, flags: JsonFlag) =>
@@ -525,7 +534,7 @@ function addAuditCommands(program: Command): void {
     .description('recompute the hash chains and check the signed checkpoints; exit 1 naming each break')
     .option('--tenant <tenant>', 'only this tenant (slug or id)')
     .option('--platform', 'only the platform chain')
-    .option('--anchors <file>', 'checkpoints kept outside the hub (the output of `meridian audit checkpoints --json`)')
+    .option('--anchors <file>', 'checkpoints kept outside the hub (the output of `pnpm meridian audit checkpoints --json`)')
     .addOption(json())
     .action(async (flags: JsonFlag & { tenant?: string; platform?: boolean; anchors?: string }) =>
       withRuntime(async (runtime) => {

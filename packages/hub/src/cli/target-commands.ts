@@ -196,6 +196,7 @@ export function registerTargetCommands(program: Command, cli: TargetCommandHelpe
 
   target
     .command('list')
+    .description("list a tenant's targets: id, name, kind and whether each is delivering, paused or has its circuit open")
     .requiredOption('--tenant <tenant>', 'tenant slug or id')
     .addOption(json())
     .action(async (flags: TargetFlags) =>
