@@ -19,6 +19,7 @@ import { openTrustedIssuers } from '../auth/trusted-issuers.js';
 import { ConfigError, type HubConfig, loadConfig, renderConfigurationReference } from '../config/config.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { registerDirectoryCommands } from './directory-commands.js';
+import { registerSecretsCommands } from './secrets-commands.js';
 import { serve } from './serve.js';
 import { registerTargetCommands } from './target-commands.js';
 
@@ -383,6 +384,8 @@ export function buildCli(): Command {
     principal: CLI_PRINCIPAL,
     usageError: (message) => new CliUsageError(message),
   });
+
+  registerSecretsCommands(program, { withRuntime, print });
 
   const config = program.command('config').description('configuration');
   config
