@@ -84,8 +84,8 @@ function isCode(error: unknown, code: ConnectorError['code']): boolean {
 const LIVE: ReadonlySet<string> = new Set(['synced', 'pending', 'retrying', 'dead_lettered']);
 
 /**
- * Brings one resource at one target to the hub's CURRENT state (DESIGN.md
- * "Data flow", step 6): state-based, so a retry, a duplicate or a replay
+ * Brings one resource at one target to the hub's CURRENT state (docs/architecture.md,
+ * "The flow of one change", step 6): state-based, so a retry, a duplicate or a replay
  * has the effect of one push.
  */
 export class ResourceSynchronizer {

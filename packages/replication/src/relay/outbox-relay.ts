@@ -6,7 +6,7 @@ const ENQUEUE_CHUNK = 50;
 const PASSWORD_SWEEP_MS = 60_000;
 
 /**
- * Moves outbox events into the target queues (DESIGN.md "Data flow", step 5).
+ * Moves outbox events into the target queues (docs/architecture.md, "The flow of one change", step 5).
  * Each step claims a batch of pending events (`for update skip locked`, so
  * relays in several processes share the work), marks the links pending,
  * enqueues one de-duplicated job per (target, resource) and marks the events

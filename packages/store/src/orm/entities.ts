@@ -2,7 +2,7 @@ import { defineEntity, p } from '@mikro-orm/core';
 
 // Entities never leave the store: repositories translate them into core types.
 // References are mapped as uuid scalar properties (the migration declares the
-// foreign keys), so every table stays keyed by tenant and shardable (DESIGN.md).
+// foreign keys), so every table stays keyed by tenant and shardable (docs/architecture.md, "Tables").
 
 export const CommunityEntity = defineEntity({
   name: 'CommunityEntity',

@@ -215,7 +215,7 @@ const RESOURCE_EVENT = /^(user|group)\./;
 
 /** The PostgreSQL implementation of the core {@link ReplicationStore}. */
 /**
- * The global directory is fed by the same events (DESIGN.md step 7, ADR 0015):
+ * The global directory is fed by the same events (docs/architecture.md, "The flow of one change", step 7; ADR 0015):
  * each User or Group changed in the batch is queued once for projection, in
  * the transaction that marks its events dispatched, so a crash loses neither.
  */
