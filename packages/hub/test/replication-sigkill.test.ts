@@ -20,6 +20,12 @@ const backends = [['postgres', undefined], ...(process.env.REDIS_URL ? [['redis'
   string,
   string | undefined,
 ][];
+// Without REDIS_URL only the PostgreSQL backend runs; the Redis runs are skipped, and the run says so.
+if (!process.env.REDIS_URL) {
+  console.warn(
+    "Skipped: 'a worker killed mid-burst on BullMQ redis' (REDIS_URL is not set; bash .ci/run sets it when a Redis server is installed).",
+  );
+}
 
 const outputs: string[] = [];
 
