@@ -24,6 +24,8 @@ export interface GraphqlOptions {
   path?: string;
   /** Called after a mutation answered (the hub wakes its outbox relay). */
   onMutation?: () => void;
+  /** Turns an error the services let through into a domain error where it can (a lost database connection: `UNAVAILABLE`). */
+  translateError?: (error: unknown) => unknown;
 }
 
 /** The wire body of an error raised before GraphQL runs (body parsing, size). */
@@ -58,7 +60,11 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
   const schema = await buildMeridianSchema();
   const apollo = new ApolloServer<GraphqlContext>({
     schema,
-    formatError: formatGraphqlError,
+    formatError: (formatted, error) => {
+      const original = (error as { originalError?: unknown }).originalError;
+      const translated = original === undefined || !options.translateError ? original : options.translateError(original);
+      return formatGraphqlError(formatted, translated === original ? error : { originalError: translated });
+    },
     includeStacktraceInErrorResponses: false,
     // Introspection stays on: the explorer needs it, and the schema is public in the repository anyway.
     introspection: true,
@@ -89,7 +95,18 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
   app.addHook('onClose', async () => apollo.stop());
   const handler = fastifyApolloHandler(apollo, {
     context: async (request) => {
-      const principal = await options.authenticate(request.headers.authorization, request.log);
+      let principal: Principal | undefined;
+      try {
+        principal = await options.authenticate(request.headers.authorization, request.log);
+      } catch (error) {
+        const translated = options.translateError ? options.translateError(error) : error;
+        if (translated instanceof MeridianError && translated.code === 'UNAVAILABLE') {
+          throw new GraphQLError(translated.message, {
+            extensions: { code: 'UNAVAILABLE', http: { status: 503, headers: new HeaderMap([['retry-after', '5']]) } },
+          });
+        }
+        throw error;
+      }
       if (!principal) {
         // RFC 6750 §3.1: the challenge names the error, never why the token failed (that is logged at debug level).
         const challenge =

@@ -37,6 +37,12 @@ export interface ScimPluginOptions {
   limits?: Partial<ScimLimits>;
   /** Waiting for downstream results (`Prefer: wait`, use case 2.3.1); writes answer at once when absent. */
   replication?: ReplicationWaitOptions;
+  /**
+   * Turns an error the services let through into a domain error where it can
+   * (the hub gives the store's translation: a lost database connection becomes
+   * `UNAVAILABLE`, answered 503 instead of 500).
+   */
+  translateError?: (error: unknown) => unknown;
 }
 
 type TenantPrincipal = Principal & { kind: 'tenant' };
@@ -105,8 +111,9 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
   );
 
   app.setErrorHandler((error, request, reply) => {
-    const { status, body } = toScimError(error);
-    if (status >= 500) request.log.error({ err: error }, 'SCIM request failed');
+    const { status, body } = toScimError(options.translateError ? options.translateError(error) : error);
+    if (status === 500) request.log.error({ err: error }, 'SCIM request failed');
+    if (status === 503) reply.header('retry-after', '5');
     return send(reply, status, body);
   });
 

@@ -126,3 +126,31 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/** True when the test server has a database of that name (tests of what may and may not create one). */
+export async function testDatabaseExists(name: string): Promise<boolean> {
+  return withClient(adminUrlOfRun(), async (client) => {
+    const found = await client.query('select 1 from pg_database where datname = $1', [name]);
+    return (found.rowCount ?? 0) > 0;
+  });
+}
+
+/** Drops a database a test made on the test server. */
+export async function dropTestDatabase(name: string): Promise<void> {
+  await withClient(adminUrlOfRun(), async (client) => {
+    await client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`);
+  });
+}
+
+/** A name on the test server that this run's cleanup drops if a test does not. */
+export function testDatabaseName(label: string): string {
+  const template = process.env.MERIDIAN_TEST_TEMPLATE;
+  if (!template) throw new TypeError('MERIDIAN_TEST_TEMPLATE is not set: run the tests through jest (its global setup sets it).');
+  return `${template.slice(0, -'template'.length)}${label}_${randomBytes(3).toString('hex')}`;
+}
+
+function adminUrlOfRun(): string {
+  const url = process.env.MERIDIAN_TEST_ADMIN_URL;
+  if (!url) throw new TypeError('MERIDIAN_TEST_ADMIN_URL is not set: run the tests through jest (its global setup sets it).');
+  return url;
+}

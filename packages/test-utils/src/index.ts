@@ -1,9 +1,12 @@
 export {
   cleanupTestServer,
   createTestDatabase,
+  dropTestDatabase,
   prepareTestServer,
   type TestDatabase,
   type TestServer,
+  testDatabaseExists,
+  testDatabaseName,
   withDatabase,
 } from './database.js';
 export {

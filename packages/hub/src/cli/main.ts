@@ -17,7 +17,8 @@ import { Command, Option } from 'commander';
 import { updateSecurityDoc } from '../auth/security-docs.js';
 import { openTrustedIssuers } from '../auth/trusted-issuers.js';
 import { ConfigError, type HubConfig, loadConfig, renderConfigurationReference } from '../config/config.js';
-import { openRuntime, type Runtime } from '../runtime/runtime.js';
+import { openRuntime, type Runtime, type RuntimeOptions } from '../runtime/runtime.js';
+import { describeStartupError } from '../runtime/startup-errors.js';
 import { registerDirectoryCommands } from './directory-commands.js';
 import { registerSecretsCommands } from './secrets-commands.js';
 import { serve } from './serve.js';
@@ -38,10 +39,15 @@ function print(flags: JsonFlag, value: unknown, human: string): void {
   process.stdout.write(flags.json ? `${JSON.stringify(value, null, 2)}\n` : `${human}\n`);
 }
 
+type RuntimeWork<T> = (runtime: Runtime, config: HubConfig) => Promise<T>;
+
 /** Runs one CLI command against the database, whether the hub is running or not. */
-async function withRuntime<T>(work: (runtime: Runtime, config: HubConfig) => Promise<T>): Promise<T> {
+async function withRuntime<T>(
+  ...args: [work: RuntimeWork<T>] | [options: RuntimeOptions, work: RuntimeWork<T>]
+): Promise<T> {
+  const [options, work] = args.length === 1 ? [{}, args[0]] : args;
   const config = loadConfig();
-  const runtime = await openRuntime(config, 'client');
+  const runtime = await openRuntime(config, 'client', undefined, undefined, options);
   try {
     return await work(runtime, config);
   } finally {
@@ -64,9 +70,10 @@ export function buildCli(): Command {
   program
     .command('migrate')
     .description('apply pending database migrations')
+    .option('--create-database', "create the database named in DATABASE_URL when the server has none (it is never created otherwise)")
     .addOption(json())
-    .action(async (flags: JsonFlag) =>
-      withRuntime(async (runtime) => {
+    .action(async (flags: JsonFlag & { createDatabase?: boolean }) =>
+      withRuntime({ createDatabase: flags.createDatabase ?? false }, async (runtime) => {
         print(
           flags,
           { applied: runtime.applied },
@@ -449,7 +456,8 @@ export async function runCli(argv: string[]): Promise<void> {
       const code = isMeridianError(error) ? error.code : error instanceof ConfigError ? 'INVALID_CONFIG' : 'USAGE';
       process.stderr.write(json ? `${JSON.stringify({ error: { code, message: error.message } })}\n` : `error: ${error.message}\n`);
     } else {
-      process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+      const message = describeStartupError(error);
+      process.stderr.write(json ? `${JSON.stringify({ error: { code: 'STARTUP', message } })}\n` : `error: ${message}\n`);
     }
     process.exitCode = 1;
   }

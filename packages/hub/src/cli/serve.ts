@@ -1,38 +1,81 @@
 import { type JobQueue, openJobQueue } from '@meridian/replication';
+import { isPortFree } from '@meridian/store';
 import type { FastifyInstance } from 'fastify';
 import type { HubConfig } from '../config/config.js';
 import { buildApp } from '../http/app.js';
+import { createHubLogger, replicationLogger } from '../runtime/logger.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
+import { StartupError } from '../runtime/startup-errors.js';
 
-/** Starts the hub and keeps it running until SIGINT / SIGTERM. */
+/**
+ * Starts the hub and keeps it running until SIGINT / SIGTERM. The first signal
+ * stops it in order (in-flight requests finish, workers stop taking jobs, the
+ * embedded PostgreSQL stops) and exits 0; a second one exits at once.
+ */
 export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): Promise<void> {
   const say = (message: string) => process.stdout.write(`${message}\n`);
-  const runtime = await openRuntime(config, 'server', (m) => say(`[meridian] ${m}`));
+  // Checked before anything has side effects: no migration, no printed admin token, for a hub that cannot listen.
+  if (role !== 'worker' && !(await isPortFree(config.port, config.host))) {
+    throw new StartupError(
+      `Port ${config.port} on ${config.host} is in use by another program. Set PORT to a free port (e.g. PORT=${config.port + 1}).`,
+    );
+  }
+  let runtime: Runtime | undefined;
   let queue: JobQueue | undefined;
   let app: FastifyInstance | undefined;
-  try {
+  let checkpoints: NodeJS.Timeout | undefined;
+  let stopping: Promise<void> | undefined;
+  const close = async () => {
+    clearInterval(checkpoints);
+    await app?.close().catch(() => {});
+    await queue?.close().catch(() => {});
+    await runtime?.close().catch(() => {});
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      say(`[meridian] ${signal} again: exiting now.`);
+      runtime?.embedded?.abort();
+      process.exit(1);
+    }
+    say(`[meridian] ${signal}: shutting down.`);
+    stopping = started.then(close, close).then(() => {
+      say('[meridian] Stopped.');
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const started = (async () => {
+    // One logger for the process: request lines and the replication engine's lines share its stream and redaction.
+    const logger = createHubLogger(config);
+    runtime = await openRuntime(config, 'server', (m) => say(`[meridian] ${m}`), replicationLogger(logger), { supervise: true });
+    if (stopping) return;
     queue = await openJobQueue({ redisUrl: config.redisUrl, databaseUrl: runtime.databaseUrl });
     if (runtime.applied.length > 0) say(`[meridian] Applied migrations: ${runtime.applied.join(', ')}`);
     await bootstrapAdminToken(config, runtime, say);
     // The outbox relay and the target workers (issue 5): any number of worker processes may run them side by side.
-    if (role !== 'api') await runtime.replication.start();
+    if (role !== 'api' && !stopping) await runtime.replication.start();
     const auditKey = await runtime.auditLog.signingKey();
     say(`[meridian] Audit checkpoints are signed with key ${auditKey.keyId} (${auditKey.fingerprint}).`);
-    if (role !== 'worker') {
-      app = await buildApp({ config, runtime, queue });
+    if (role !== 'worker' && !stopping) {
+      app = await buildApp({ config, runtime, queue, loggerInstance: logger });
       await app.listen({ port: config.port, host: config.host });
     }
+  })();
+  try {
+    await started;
   } catch (error) {
     // Nothing may outlive a failed start: the embedded database is released for the next one.
-    await app?.close().catch(() => {});
-    await queue?.close().catch(() => {});
-    await runtime.close();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await close();
     throw error;
   }
-  const openQueue = queue;
-  const checkpoints = startCheckpointTimer(config, runtime, say);
+  if (stopping || !runtime || !queue) return;
+  checkpoints = startCheckpointTimer(config, runtime, say);
 
-  const database = config.databaseUrl ? 'PostgreSQL at DATABASE_URL' : `embedded PostgreSQL in ${config.dataDir}/pg`;
+  const database = config.databaseUrl ? 'PostgreSQL at DATABASE_URL' : `embedded PostgreSQL (data in ${config.dataDir})`;
   say(
     [
       '',
@@ -45,25 +88,12 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
           ]
         : []),
       `  Database   ${database}`,
-      `  Queue      BullMQ on ${openQueue.backend === 'redis' ? 'Redis (REDIS_URL)' : 'PostgreSQL'}`,
+      `  Queue      BullMQ on ${queue.backend === 'redis' ? 'Redis (REDIS_URL)' : 'PostgreSQL'}`,
       `  Replication ${role === 'api' ? 'delivered by worker processes' : 'relay and target workers running'}`,
+      '  Stop       Ctrl+C or SIGTERM (twice to exit at once)',
       '',
     ].join('\n'),
   );
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    say(`[meridian] ${signal}: shutting down.`);
-    clearInterval(checkpoints);
-    await app?.close();
-    await openQueue.close();
-    await runtime.close();
-    process.exit(0);
-  };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
 }
 
 /** On first start, issues the platform admin token and prints it once (unless MERIDIAN_ADMIN_TOKEN is set). */

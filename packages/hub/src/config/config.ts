@@ -37,6 +37,12 @@ export const VARIABLES: Variable[] = [
     name: 'MERIDIAN_ADMIN_TOKEN',
     description: 'Platform admin bearer token (at least 32 characters). When unset, the first start issues one and prints it once.',
   },
+  {
+    name: 'MERIDIAN_READY_MIN_FREE_MB',
+    description:
+      'Free space, in MiB, that the disk holding `MERIDIAN_DATA_DIR` must have for `/readyz` to answer 200; below it `/readyz` answers 503 with `disk: full`.',
+    default: '100',
+  },
   { name: 'LOG_LEVEL', description: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.', default: 'info' },
   { name: 'MERIDIAN_SCIM_MAX_RESULTS', description: 'Largest page a SCIM list returns (`count` is capped to it).', default: '200' },
   {
@@ -136,12 +142,20 @@ const schema = z.object({
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:'], 'DATABASE_URL'),
   REDIS_URL: optionalUrl(['redis:', 'rediss:'], 'REDIS_URL'),
   MERIDIAN_DATA_DIR: z.string().trim().min(1).default('.meridian'),
-  MERIDIAN_EMBEDDED_PG_PORT: z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), portNumber('MERIDIAN_EMBEDDED_PG_PORT').optional()),
+  MERIDIAN_EMBEDDED_PG_PORT: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    portNumber('MERIDIAN_EMBEDDED_PG_PORT').optional(),
+  ),
   MERIDIAN_ADMIN_TOKEN: z
     .string()
     .optional()
     .transform((v) => (v === '' ? undefined : v))
     .refine((v) => v === undefined || v.length >= 32, { message: 'MERIDIAN_ADMIN_TOKEN must be at least 32 characters' }),
+  MERIDIAN_READY_MIN_FREE_MB: z.coerce
+    .number({ message: 'MERIDIAN_READY_MIN_FREE_MB must be a number' })
+    .int()
+    .min(0, 'MERIDIAN_READY_MIN_FREE_MB must be 0 or more')
+    .default(100),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MERIDIAN_SCIM_MAX_RESULTS: z.coerce.number().int().min(1).max(10_000).default(200),
   MERIDIAN_RATE_LIMIT_PER_TOKEN: perMinute('MERIDIAN_RATE_LIMIT_PER_TOKEN', 3000),
@@ -212,6 +226,8 @@ export interface HubConfig {
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
   dataDir: string;
+  /** Free bytes the data directory's disk needs for `/readyz` to pass. */
+  readyMinFreeBytes: number;
   /** Unset: the port kept in the data directory, or a free one. */
   embeddedPgPort: number | undefined;
   adminToken: string | undefined;
@@ -256,6 +272,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: e.REDIS_URL,
     dataDir: e.MERIDIAN_DATA_DIR,
     embeddedPgPort: e.MERIDIAN_EMBEDDED_PG_PORT,
+    readyMinFreeBytes: e.MERIDIAN_READY_MIN_FREE_MB * 1_048_576,
     adminToken: e.MERIDIAN_ADMIN_TOKEN,
     logLevel: e.LOG_LEVEL,
     scimMaxResults: e.MERIDIAN_SCIM_MAX_RESULTS,

@@ -2,13 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { registerGraphql } from '@meridian/graphql';
 import type { JobQueue } from '@meridian/replication';
 import { scimPlugin } from '@meridian/scim';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { translateDatabaseError } from '@meridian/store';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import type { Logger } from 'pino';
 import { openTrustedIssuers } from '../auth/trusted-issuers.js';
 import type { HubConfig } from '../config/config.js';
+import { createHubLogger, type HubLoggerOptions } from '../runtime/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { createAuthenticator } from './authenticator.js';
+import { createAuthenticator, identifyRequests } from './authenticator.js';
+import { diskState, registerAvailabilityGate } from './availability.js';
 import { registerExplorer } from './explorer.js';
-import { LOG_REDACTION } from './log-redaction.js';
+import { redactQueryValues } from './log-redaction.js';
 import { registerRateLimits } from './rate-limit.js';
 
 /** Options of {@link buildApp}. */
@@ -16,25 +20,67 @@ export interface AppOptions {
   config: HubConfig;
   runtime: Runtime;
   queue?: JobQueue | undefined;
-  /** pino options (level, stream; redaction is always added), or false for no request logging (tests). */
-  logger?: boolean | Record<string, unknown>;
+  /** The process's root logger ({@link createHubLogger}); `meridian serve` hands the one the replication engine logs to. */
+  loggerInstance?: Logger;
+  /** Without `loggerInstance`: the level and stream of a logger made for this app (redaction is always added), or false for none (tests). */
+  logger?: boolean | HubLoggerOptions;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Routes of probes: their request lines are logged at debug level. */
+const PROBES: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
+
+/**
+ * One log line per request, when its response is done: `request completed`
+ * with method, route template, URL (query values redacted), status, duration,
+ * request id (`reqId`), and the tenant and token id (`actor`) of the caller
+ * once authenticated. Probes log at debug, 5xx at error, everything else at
+ * info. Fastify's own "incoming request" line and its lines for 404s and
+ * handled 4xx are dropped; its line for an unhandled 5xx (with the error) stays.
+ */
+class RequestLogController extends LogController {
+  override incomingRequest(): void {}
+
+  override routeNotFound(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const route = request.routeOptions.url;
+    const status = reply.statusCode;
+    const level = status >= 500 || error ? 'error' : route !== undefined && PROBES.has(route) ? 'debug' : 'info';
+    const log: FastifyBaseLogger & Partial<Pick<Logger, 'isLevelEnabled'>> = request.log;
+    // Probes come every few seconds: skip building their line unless debug is on.
+    if (log.isLevelEnabled?.(level) === false) return;
+    log[level](
+      {
+        method: request.method,
+        route,
+        url: redactQueryValues(request.url),
+        status,
+        durationMs: Math.round(reply.elapsedTime * 10) / 10,
+        tenant: request.tenantId,
+        actor: request.tokenId,
+        ...(error ? { err: error } : {}),
+      },
+      'request completed',
+    );
+  }
+
+  override defaultErrorLog(error: Error, request: FastifyRequest, reply: FastifyReply): void {
+    // A 4xx is the caller's doing, and its request line says so; an unexpected 5xx keeps its error line.
+    if (reply.statusCode >= 500) super.defaultErrorLog(error, request, reply);
+  }
+}
 
 /** Builds the hub's HTTP application: SCIM, GraphQL and health endpoints. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, runtime, queue } = options;
+  // Secrets never reach the logs: the hub's logger redacts credentials wherever they appear.
+  const logger =
+    options.loggerInstance ??
+    (options.logger === false ? undefined : createHubLogger(config, typeof options.logger === 'object' ? options.logger : {}));
   const app = Fastify({
-    logger:
-      options.logger === false
-        ? false
-        : {
-            level: config.logLevel,
-            // Secrets never reach the logs: credentials are redacted wherever they appear, whatever the caller adds.
-            ...(typeof options.logger === 'object' ? options.logger : {}),
-            ...LOG_REDACTION,
-          },
+    ...(logger ? { loggerInstance: logger as FastifyBaseLogger } : { logger: false }),
+    logController: new RequestLogController(),
     bodyLimit: 1_048_576,
     trustProxy: false,
     genReqId: (request) => {
@@ -47,10 +93,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const issuers = openTrustedIssuers(runtime);
-  const authenticate = createAuthenticator(runtime.adminStore, config.adminToken, issuers.verifyJwt);
+  // The requests it authenticates carry their tenant and token id, for their log line.
+  const authenticate = identifyRequests(app, createAuthenticator(runtime.adminStore, config.adminToken, issuers.verifyJwt));
   // Before the SCIM and GraphQL routes, so their requests inherit the limit hooks.
   const rateLimits = await registerRateLimits(app, { ...config.rateLimits, redisUrl: config.redisUrl });
   registerExplorer(app, { enabled: config.graphqlExplorer });
+  // While the embedded PostgreSQL is being restarted, SCIM and GraphQL answer 503 at once (issue 11).
+  registerAvailabilityGate(app, runtime.embedded);
 
   // A SCIM write that succeeded has an outbox event waiting: wake this process's relay (if it runs one) instead
   // of leaving the event to its next poll. Replication and the global directory both start there. GraphQL
@@ -78,7 +127,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         checks.queue = 'unavailable';
       }
     }
-    const ready = Object.values(checks).every((v) => v === 'ok');
+    // A full disk fails PostgreSQL's writes and the hub's key and log files alike.
+    checks.disk = await diskState(config.dataDir, config.readyMinFreeBytes);
+    const ready = Object.values(checks).every((v) => v === 'ok' || v === 'unknown');
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'unavailable', checks });
   });
 
@@ -93,6 +144,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       defaultWaitSeconds: (tenantId) => runtime.replication.waitPolicy(tenantId),
     },
     limits: { maxResults: config.scimMaxResults },
+    translateError: translateDatabaseError,
   });
   await registerGraphql(app, {
     services: {
@@ -107,6 +159,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     authenticate,
     onMutation: () => runtime.replication.relay.kick(),
+    translateError: translateDatabaseError,
     throttle: async (request, principal) =>
       principal.kind === 'tenant' ? rateLimits.throttleTenant(request, principal.tenantId) : undefined,
     limits: config.graphqlLimits,

@@ -1,6 +1,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AdminStore, Principal } from '@meridian/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type JwtVerifier, looksLikeJwt } from '../auth/jwt-authenticator.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated principal's tenant, when it acts in one (set by {@link identifyRequests}); for the request's log line. */
+    tenantId?: string | undefined;
+    /** The authenticated principal's token id (never its secret); for the request's log line. */
+    tokenId?: string | undefined;
+  }
+}
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
@@ -55,5 +65,30 @@ export function createAuthenticator(store: AdminStore, adminToken: string | unde
     }
     if (token.communityId !== null) return { kind: 'community', tokenId: token.id, communityId: token.communityId, scopes: token.scopes };
     return { kind: 'platform', tokenId: token.id, scopes: token.scopes };
+  };
+}
+
+/**
+ * Wraps an authenticator so the requests it authenticates carry their
+ * principal's `tenantId` and `tokenId` (for the request log line). SCIM and
+ * GraphQL pass `request.log` to `authenticate`: each request has its own child
+ * logger, which leads back to the request.
+ */
+export function identifyRequests(app: FastifyInstance, authenticate: Authenticate): Authenticate {
+  const requests = new WeakMap<object, FastifyRequest>();
+  app.decorateRequest('tenantId', undefined);
+  app.decorateRequest('tokenId', undefined);
+  app.addHook('onRequest', async (request) => {
+    // Without logging every request shares one null logger: nothing to log, nothing to map.
+    if (request.log !== app.log) requests.set(request.log, request);
+  });
+  return async (authorization, log) => {
+    const principal = await authenticate(authorization, log);
+    const request = log === undefined ? undefined : requests.get(log);
+    if (principal && request) {
+      request.tokenId = principal.tokenId;
+      request.tenantId = principal.kind === 'tenant' ? principal.tenantId : undefined;
+    }
+    return principal;
   };
 }

@@ -62,7 +62,55 @@ export function scrubUrl(url: string): string {
   return changed ? `${url.slice(0, cut)}?${params.toString()}` : url;
 }
 
-/** pino options that keep secrets out of the logs; `app.ts` adds them to every logger. */
+/** Query parameters whose values a request line keeps: they name attributes, pages and sort order, never a person. */
+const KEPT_QUERY_PARAMETERS: ReadonlySet<string> = new Set([
+  'attributes',
+  'excludedAttributes',
+  'startIndex',
+  'count',
+  'sortBy',
+  'sortOrder',
+  'cursor',
+]);
+/** What a kept value may look like (attribute paths and URNs, numbers, opaque cursors); anything else is censored too. */
+const KEPT_VALUE = /^[\w:.,\-+/=$ ]{0,512}$/;
+/** What a parameter name may look like to be logged; an odd one may be data sent as a name. */
+const PARAMETER_NAME = /^[\w.\-[\]]{1,64}$/;
+
+function decodeQueryPart(raw: string): string {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' '));
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * A request URL for the request log line: every query value is `[REDACTED]`
+ * (a `filter` carries names and addresses, a GraphQL GET its query) except
+ * those of `attributes`, `excludedAttributes`, `startIndex`, `count`,
+ * `sortBy`, `sortOrder` and `cursor`. A parameter whose name does not look
+ * like one is censored whole.
+ */
+export function redactQueryValues(url: string): string {
+  const cut = url.indexOf('?');
+  if (cut < 0 || cut === url.length - 1) return url;
+  const pairs = url
+    .slice(cut + 1)
+    .split('&')
+    .map((pair) => {
+      if (pair === '') return pair;
+      const eq = pair.indexOf('=');
+      const rawName = eq < 0 ? pair : pair.slice(0, eq);
+      const name = decodeQueryPart(rawName);
+      if (!PARAMETER_NAME.test(name)) return CENSOR;
+      if (eq < 0) return rawName;
+      return KEPT_QUERY_PARAMETERS.has(name) && KEPT_VALUE.test(decodeQueryPart(pair.slice(eq + 1))) ? pair : `${rawName}=${CENSOR}`;
+    });
+  return `${url.slice(0, cut)}?${pairs.join('&')}`;
+}
+
+/** pino options that keep secrets out of the logs; `createHubLogger` (runtime/logger.ts) adds them to the hub's logger. */
 export const LOG_REDACTION = {
   // Fast path for the places credentials are known to sit.
   redact: {

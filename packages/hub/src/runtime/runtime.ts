@@ -1,10 +1,11 @@
 import { scimConnectorFactory } from '@meridian/connector-scim';
-import { memoryConnectorFactory } from '@meridian/connector-sdk';
+import { type ConnectorLogger, memoryConnectorFactory } from '@meridian/connector-sdk';
 import { AdminService, AuditService, GlobalDirectoryService, ResourceService, systemClock, TenantSettingsService } from '@meridian/core';
 import { ConnectorRegistry, openTargetQueues, ReplicationEngine } from '@meridian/replication';
 import {
   Argon2PasswordHasher,
   acquireEmbeddedDatabase,
+  checkDatabase,
   createOrm,
   type EmbeddedDatabase,
   type EmbeddedRole,
@@ -44,16 +45,41 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/** Options of {@link openRuntime}. */
+export interface RuntimeOptions {
+  /** Creates the database named in `DATABASE_URL` when the server has none (`meridian migrate --create-database`). */
+  createDatabase?: boolean;
+  /** Restarts the embedded PostgreSQL when it dies (the serving hub). */
+  supervise?: boolean;
+}
+
 /**
  * Opens PostgreSQL (embedded unless `DATABASE_URL` is set), applies pending migrations and builds the services.
  * Migrations run as `DATABASE_URL`'s own user, on a connection of their own; the
  * services' connections act as `meridian_app`, never as the owner (ADR 0010).
+ * `logger` receives the replication engine's structured lines (dead letters, circuit changes); silent by default.
  */
-export async function openRuntime(config: HubConfig, role: EmbeddedRole, log: (message: string) => void = () => {}): Promise<Runtime> {
+export async function openRuntime(
+  config: HubConfig,
+  role: EmbeddedRole,
+  log: (message: string) => void = () => {},
+  logger?: ConnectorLogger,
+  options: RuntimeOptions = {},
+): Promise<Runtime> {
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.databaseUrl;
-  if (!databaseUrl) {
-    embedded = await acquireEmbeddedDatabase({ dataDir: config.dataDir, port: config.embeddedPgPort, role, log });
+  if (databaseUrl) {
+    // Before MikroORM sees the URL: it would create a database it does not find, and a typo would make an empty hub.
+    const { created } = await checkDatabase(databaseUrl, { create: options.createDatabase ?? false });
+    if (created) log('Created the database named in DATABASE_URL.');
+  } else {
+    embedded = await acquireEmbeddedDatabase({
+      dataDir: config.dataDir,
+      port: config.embeddedPgPort,
+      role,
+      log,
+      supervise: options.supervise ?? false,
+    });
     databaseUrl = embedded.url;
   }
   try {
@@ -99,6 +125,7 @@ export async function openRuntime(config: HubConfig, role: EmbeddedRole, log: (m
       clock: systemClock,
       directory: globalDirectory,
       people,
+      logger,
     });
     return {
       orm,

@@ -1,4 +1,5 @@
 import { createPostgresBackend, Queue, withBackend } from 'bullmq';
+import { quiet } from './target-queues.js';
 
 /** Which BullMQ backend holds the jobs. */
 export type QueueBackendKind = 'redis' | 'postgres';
@@ -41,11 +42,14 @@ export async function openJobQueue(options: JobQueueOptions): Promise<JobQueue> 
         maxRetriesPerRequest: null,
       },
     });
+    quiet(queue);
     await queue.waitUntilReady();
     return { backend: 'redis', queue, ping: async () => void (await queue.getJobCounts('waiting')), close: () => queue.close() };
   }
   const { Queue: PostgresQueue } = withBackend(createPostgresBackend);
-  const queue = new PostgresQueue(name, { connection: { connectionString: options.databaseUrl, schema: 'bullmq', max: 4, migrate: true } });
+  const queue = quiet(
+    new PostgresQueue(name, { connection: { connectionString: options.databaseUrl, schema: 'bullmq', max: 4, migrate: true } }),
+  );
   await queue.waitUntilReady();
   return {
     backend: 'postgres',

@@ -54,6 +54,17 @@ function redisConnection(redisUrl: string) {
   };
 }
 
+/**
+ * A BullMQ queue re-throws an 'error' event nobody listens to and prints it
+ * with its stack. Its connection errors (the database restarting, Redis
+ * failing over) are retried by BullMQ and show in readiness and job outcomes;
+ * they need no listener beyond this one.
+ */
+export function quiet<Q extends { on(event: 'error', listener: (error: Error) => void): unknown }>(queue: Q): Q {
+  queue.on('error', () => {});
+  return queue;
+}
+
 /** Opens the per-target replication queues on Redis (`redisUrl`) or PostgreSQL. */
 export function openTargetQueues(options: TargetQueuesOptions): TargetQueues {
   const prefix = options.prefix ?? 'meridian-replication';
@@ -69,7 +80,7 @@ export function openTargetQueues(options: TargetQueuesOptions): TargetQueues {
       queue(targetId) {
         let queue = queues.get(targetId);
         if (!queue) {
-          queue = new Queue<SyncJobData>(nameOf(targetId), { connection });
+          queue = quiet(new Queue<SyncJobData>(nameOf(targetId), { connection }));
           queues.set(targetId, queue);
         }
         return queue;
@@ -101,7 +112,7 @@ export function openTargetQueues(options: TargetQueuesOptions): TargetQueues {
     queue(targetId) {
       let queue = queues.get(targetId);
       if (!queue) {
-        queue = new classes.Queue<SyncJobData>(nameOf(targetId), { connection }) as unknown as Queue<SyncJobData>;
+        queue = quiet(new classes.Queue<SyncJobData>(nameOf(targetId), { connection }) as unknown as Queue<SyncJobData>);
         queues.set(targetId, queue);
       }
       return queue;
