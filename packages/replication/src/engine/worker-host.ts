@@ -112,7 +112,22 @@ export class WorkerHost {
           retryDelay(attemptsMade, error, this.ctx.tuning.backoffBaseMs, this.ctx.tuning.backoffMaxMs),
       },
     });
-    worker.on('error', (error) => this.ctx.logger.error('replication worker error', { target: target.id, error: describe(error) }));
+    worker.on('error', (error) =>
+      this.ctx.logger.error('replication worker error', { tenant: target.tenantId, target: target.id, reason: describe(error) }),
+    );
+    // A job the processor never settled (it dead-letters once the target's maxAttempts are spent) that BullMQ gave up on.
+    worker.on('failed', (job, error) => {
+      if (!job?.finishedOn) return;
+      this.ctx.logger.error('replication retries exhausted', {
+        tenant: job.data.tenantId,
+        target: job.data.targetId,
+        resource: job.data.resourceId,
+        resourceType: job.data.kind,
+        attempts: job.attemptsMade,
+        reason: describe(error),
+        ...(job.data.requestId ? { reqId: job.data.requestId } : {}),
+      });
+    });
     this.workers.set(target.id, { worker, concurrency: target.concurrency, stamp: 0 });
   }
 
@@ -139,13 +154,22 @@ export class WorkerHost {
     if (target.circuitOpenedAt.getTime() + this.ctx.tuning.circuitCooldownMs > this.ctx.clock.now().getTime()) return;
     await this.ctx.store.setCircuit(target.id, 'half_open', this.ctx.clock.now());
     target.circuitState = 'half_open';
-    this.ctx.logger.info('circuit half-open: probing the target', { target: target.id });
+    this.ctx.logger.info('circuit half-open: probing the target', { tenant: target.tenantId, target: target.id });
   }
 
-  private async openCircuit(target: ReplicationTarget): Promise<void> {
+  /** Opens a target's circuit; `cause` is the job whose failure tripped it. */
+  private async openCircuit(target: ReplicationTarget, cause: Record<string, unknown>): Promise<void> {
+    // Jobs failing side by side may each trip it: the one that finds it not yet open says so.
+    const before = (await this.ctx.store.getTarget(target.id))?.circuitState;
     await this.ctx.store.setCircuit(target.id, 'open', this.ctx.clock.now());
     await this.ctx.queues.queue(target.id).pause();
-    this.ctx.logger.warn('circuit open: target paused after consecutive failures', { target: target.id });
+    if (before !== 'open') {
+      this.ctx.logger.warn('circuit open: target paused after consecutive failures', {
+        tenant: target.tenantId,
+        target: target.id,
+        ...cause,
+      });
+    }
   }
 
   /** Processes one job of a target's queue. Exported for tests through {@link WorkerHost.processForTest}. */
@@ -161,7 +185,12 @@ export class WorkerHost {
         const previous = await this.ctx.store.recordSuccess(target.id);
         if (previous !== 'closed') {
           await this.ctx.queues.queue(target.id).setGlobalConcurrency(target.concurrency);
-          this.ctx.logger.info('circuit closed', { target: target.id });
+          this.ctx.logger.info('circuit closed', {
+            tenant: target.tenantId,
+            target: target.id,
+            resource: data.resourceId,
+            resourceType: data.kind,
+          });
         }
       }
       return result;
@@ -195,10 +224,19 @@ export class WorkerHost {
     }
 
     const attempts = job.attemptsMade + 1;
+    // What every log line about this job says (ids only: never a payload, a secret or a password).
+    const subject = {
+      tenant: target.tenantId,
+      target: target.id,
+      resource: data.resourceId,
+      resourceType: data.kind,
+      operation,
+      ...(data.requestId ? { reqId: data.requestId } : {}),
+    };
     if (kind === 'transient') {
       const failures = await this.ctx.store.recordFailure(target.id);
       if (target.circuitState === 'half_open' || (target.circuitState === 'closed' && failures >= this.ctx.tuning.circuitThreshold)) {
-        await this.openCircuit(target);
+        await this.openCircuit(target, { ...subject, failures, reason: describe(error) });
       }
     }
     if (kind === 'permanent' || attempts >= target.maxAttempts) {
@@ -230,7 +268,8 @@ export class WorkerHost {
           after: { targetId: target.id, target: target.name, operation, reason },
         },
       );
-      this.ctx.logger.warn('replication dead-lettered', { target: target.id, resource: data.resourceId, operation, reason });
+      // One line per dead letter, whether the failure was permanent or the retries ran out (`failure: transient`).
+      this.ctx.logger.warn('replication dead-lettered', { ...subject, attempts, failure: kind, reason });
       return SKIPPED;
     }
     await this.ctx.store.saveLink(target.tenantId, target.id, data.kind, data.resourceId, {
@@ -240,6 +279,7 @@ export class WorkerHost {
       attempts,
       lastError: describe(error),
     });
+    this.ctx.logger.debug('replication retrying', { ...subject, attempts, maxAttempts: target.maxAttempts, reason: describe(error) });
     throw inner instanceof Error ? inner : new Error(describe(error));
   }
 
