@@ -42,9 +42,7 @@ function print(flags: JsonFlag, value: unknown, human: string): void {
 type RuntimeWork<T> = (runtime: Runtime, config: HubConfig) => Promise<T>;
 
 /** Runs one CLI command against the database, whether the hub is running or not. */
-async function withRuntime<T>(
-  ...args: [work: RuntimeWork<T>] | [options: RuntimeOptions, work: RuntimeWork<T>]
-): Promise<T> {
+async function withRuntime<T>(...args: [work: RuntimeWork<T>] | [options: RuntimeOptions, work: RuntimeWork<T>]): Promise<T> {
   const [options, work] = args.length === 1 ? [{}, args[0]] : args;
   const config = loadConfig();
   const runtime = await openRuntime(config, 'client', undefined, undefined, options);
@@ -70,7 +68,7 @@ export function buildCli(): Command {
   program
     .command('migrate')
     .description('apply pending database migrations')
-    .option('--create-database', "create the database named in DATABASE_URL when the server has none (it is never created otherwise)")
+    .option('--create-database', 'create the database named in DATABASE_URL when the server has none (it is never created otherwise)')
     .addOption(json())
     .action(async (flags: JsonFlag & { createDatabase?: boolean }) =>
       withRuntime({ createDatabase: flags.createDatabase ?? false }, async (runtime) => {
