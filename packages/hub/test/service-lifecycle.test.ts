@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { dropTestDatabase, testDatabaseExists, testDatabaseName, withDatabase } from '@meridian/test-utils';
+import { createTestDatabase, dropTestDatabase, testDatabaseExists, testDatabaseName, withDatabase } from '@meridian/test-utils';
 
 // Issue 11: the hub installs, starts and stops like a real service. Real hub processes, real
 // embedded PostgreSQL servers, real signals.
@@ -136,6 +136,39 @@ describe('starting the hub', () => {
     expect(hub.output()).toMatch(/Cannot reach a PostgreSQL server at 127\.0\.0\.1:\d+/);
     expect(hub.output()).toContain('Check the host and port in DATABASE_URL');
     expect(hub.output()).not.toContain('undefined');
+  });
+
+  it('names MERIDIAN_EMBEDDED_PG_PORT when the port set there is taken', async () => {
+    const { port } = await occupiedPort();
+    const hub = run(['serve'], {
+      PORT: String(await freePort()),
+      MERIDIAN_DATA_DIR: await tempDir(),
+      MERIDIAN_EMBEDDED_PG_PORT: String(port),
+    });
+    expect(await hub.exited).toBe(1);
+    expect(hub.output()).toContain(`Port ${port} (127.0.0.1) is in use by another program`);
+    expect(hub.output()).toContain('MERIDIAN_EMBEDDED_PG_PORT');
+    expect(hub.output()).not.toMatch(/Platform admin token|undefined/);
+  });
+
+  it('answers /readyz 503 with disk: full when the data directory has less free space than required', async () => {
+    const port = await freePort();
+    const db = await createTestDatabase();
+    cleanup.push(() => db.close());
+    const hub = run(['serve'], {
+      PORT: String(port),
+      DATABASE_URL: db.url,
+      MERIDIAN_DATA_DIR: await tempDir(),
+      MERIDIAN_ADMIN_TOKEN: ADMIN_TOKEN,
+      // More than any test machine has: the disk counts as full.
+      MERIDIAN_READY_MIN_FREE_MB: String(1024 ** 3),
+    });
+    await waitFor(() => hub.output().includes('Meridian hub is running'), `hub start:\n${hub.output()}`);
+    const ready = await status(`http://127.0.0.1:${port}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(JSON.parse(ready.body)).toMatchObject({ status: 'unavailable', checks: { database: 'ok', disk: 'full' } });
+    hub.child.kill('SIGTERM');
+    expect(await hub.exited).toBe(0);
   });
 
   it('names MERIDIAN_DATA_DIR when the data directory cannot be written', async () => {
