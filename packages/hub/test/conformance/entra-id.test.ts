@@ -5,7 +5,7 @@ import { type HubHarness, startHub } from '../harness.js';
 import { checkedScimClient, type Json, patchOp, query, resourcesOf, scimError } from '../scim-client.js';
 
 // Microsoft Entra ID provisioning, replayed in the order it sends requests
-// (shared/reference/scim-client-behaviour.md). Each step depends on the ones before it.
+// (docs/scim.md, "Client conformance"). Each step depends on the ones before it.
 
 let hub: HubHarness;
 beforeAll(async () => {
