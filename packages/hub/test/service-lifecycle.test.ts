@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { createTestDatabase, dropTestDatabase, testDatabaseExists, testDatabaseName, withDatabase } from '@meridian/test-utils';
@@ -70,7 +70,13 @@ async function occupiedPort(): Promise<{ port: number; server: Server }> {
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'meridian-lifecycle-'));
-  cleanup.push(() => rm(dir, { recursive: true, force: true }));
+  cleanup.push(async () => {
+    // As root in a private folder the cluster lives under /var/lib/meridian: remove it with its data directory.
+    const settings = await readFile(join(dir, 'pg-settings.json'), 'utf8').catch(() => '{}');
+    const { clusterDir } = JSON.parse(settings) as { clusterDir?: string };
+    if (clusterDir) await rm(dirname(clusterDir), { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
+  });
   return dir;
 }
 
