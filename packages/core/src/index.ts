@@ -144,6 +144,16 @@ export {
   parseAttributeSelection,
   projectResource,
 } from './scim/projection.js';
+export {
+  ATTRIBUTE_LIMITS,
+  type AttributeLimit,
+  assertText,
+  DEFAULT_MAX_LENGTH,
+  MAX_VALUES,
+  maxLengthOf,
+  maxValuesOf,
+  textProblem,
+} from './scim/input-limits.js';
 export { etagOf, type GroupMember, type GroupMembership, type ScimResource } from './scim/resource.js';
 export { type JsonObject, parseResourceInput, type ResourceInput } from './scim/resource-input.js';
 export { coreSchemaOf, type ResourceKind, type ResourceShape, resourceShapes } from './scim/resource-types.js';

@@ -8,6 +8,7 @@ import type { GraphqlContext, GraphqlServices } from './context.js';
 import { formatGraphqlError } from './errors.js';
 import { complexityLimitPlugin, DEFAULT_GRAPHQL_LIMITS, depthLimitRule, type GraphqlLimits, knownOperationTypeRule } from './limits.js';
 import { buildMeridianSchema } from './schema.js';
+import { stringInputPlugin } from './string-inputs.js';
 
 /** Options of {@link registerGraphql}. */
 export interface GraphqlOptions {
@@ -77,6 +78,8 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
     // No CDN-hosted landing page: the hub works offline.
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
+      // Before the cost: a string no resolver may see refuses the operation whatever it costs (issue 12).
+      stringInputPlugin(),
       complexityLimitPlugin(schema, limits.maxComplexity),
       unexpectedErrorLogPlugin(app),
       {

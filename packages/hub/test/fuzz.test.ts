@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { SCHEMA } from '@meridian/core';
+import { maxLengthOf, parseSchemaExtension, type ResourceShape, resourceShapes, SCHEMA, shapeWithExtensions } from '@meridian/core';
 import { buildMeridianSchema } from '@meridian/graphql';
 import fc from 'fast-check';
 import {
@@ -7,6 +7,7 @@ import {
   type GraphQLObjectType,
   type GraphQLSchema,
   getNamedType,
+  isEnumType,
   isInputObjectType,
   isListType,
   isNonNullType,
@@ -884,8 +885,15 @@ const mutation = fc
  * list of random choices: fields that exist, arguments of the right types
  * (mostly), nested selections down to scalars.
  */
-function schemaOperation(schema: GraphQLSchema, choices: number[], filters: string[], kind: 'query' | 'mutation'): string {
+function schemaOperation(
+  schema: GraphQLSchema,
+  choices: number[],
+  filters: string[],
+  kind: 'query' | 'mutation',
+  slot?: StringSlot,
+): string {
   let at = 0;
+  let strings = 0;
   const pick = (n: number) => (n <= 0 ? 0 : (choices[at++ % choices.length] as number) % n);
   const INTS = ['0', '1', '2', '10', '50', '-1', '501', '2147483647'];
   const STRINGS = [
@@ -901,8 +909,8 @@ function schemaOperation(schema: GraphQLSchema, choices: number[], filters: stri
     '"admin"',
     '"urn:example:fuzz:2.0:User"',
   ];
-  const value = (type: GraphQLInputType, depth: number): string => {
-    if (isNonNullType(type)) return value(type.ofType, depth);
+  const value = (type: GraphQLInputType, depth: number, required = false): string => {
+    if (isNonNullType(type)) return value(type.ofType, depth, true);
     if (isListType(type)) return `[${Array.from({ length: pick(3) }, () => value(type.ofType, depth + 1)).join(', ')}]`;
     if (isInputObjectType(type)) {
       if (depth > 3) return '{}';
@@ -912,6 +920,15 @@ function schemaOperation(schema: GraphQLSchema, choices: number[], filters: stri
     const name = getNamedType(type).name;
     if (name === 'Int') return INTS[pick(INTS.length)] as string;
     if (name === 'Boolean') return pick(2) ? 'true' : 'false';
+    if (slot) {
+      // A string slot: the slot-th place a string can go (String, ID, custom scalars) takes the variable $bad.
+      const named = getNamedType(type);
+      if (isEnumType(named)) return (named.getValues()[pick(named.getValues().length)] as { name: string }).name;
+      if (strings++ === slot.index) {
+        slot.type = `${name}${required ? '!' : ''}`;
+        return '$bad';
+      }
+    }
     return STRINGS[pick(STRINGS.length)] as string;
   };
   const selection = (type: GraphQLObjectType, depth: number): string => {
@@ -934,7 +951,16 @@ function schemaOperation(schema: GraphQLSchema, choices: number[], filters: stri
     return `{ ${parts.join(' ')} }`;
   };
   const root = kind === 'query' ? schema.getQueryType() : schema.getMutationType();
-  return `${kind} ${selection(root as GraphQLObjectType, 0)}`;
+  const body = selection(root as GraphQLObjectType, 0);
+  if (slot) slot.count = strings;
+  return slot?.type === undefined ? `${kind} ${body}` : `${kind} Bad($bad: ${slot.type}) ${body}`;
+}
+
+/** Where {@link schemaOperation} puts the variable `$bad`: the index-th string place; it fills in the type and the count. */
+interface StringSlot {
+  index: number;
+  type?: string;
+  count?: number;
 }
 
 const schemaQuery = fc
@@ -1147,6 +1173,301 @@ describe('fuzzing headers', () => {
             const errors = (res.json as { errors?: { extensions?: { code?: unknown } }[] }).errors;
             expect(typeof errors?.[0]?.extensions?.code).toBe('string');
           }
+        },
+      ),
+      runs(200),
+    );
+  });
+});
+
+// ---------------------------------------------------------------- issue 12: long strings, NUL, lone surrogates
+
+// Every writable string of a User (core, enterprise and a tenant extension) and a Group, on every SCIM write
+// path, and every place a GraphQL operation takes a string: a value beyond its limit, a NUL or an unpaired
+// surrogate is a client error naming the attribute or argument, never a 5xx; a value at its limit is accepted.
+
+const LIMITS_EXTENSION = 'urn:example:params:scim:schemas:extension:fuzzlimits:2.0:User';
+
+/** One place a SCIM write can put a string: `attribute` (sub-attribute after a dot) of `schema` (undefined: externalId). */
+interface StringLeaf {
+  kind: 'Users' | 'Groups';
+  schema: string | undefined;
+  attribute: string;
+  sub: string | undefined;
+  multiValued: boolean;
+  maxLength: number;
+}
+
+function stringLeaves(): StringLeaf[] {
+  const leaves: StringLeaf[] = [];
+  const textTypes = new Set(['string', 'reference', 'binary']);
+  const shapes: ['Users' | 'Groups', ResourceShape][] = [
+    ['Users', shapeWithExtensions('User', [limitsExtension])],
+    ['Groups', resourceShapes.Group],
+  ];
+  for (const [kind, shape] of shapes) {
+    leaves.push({
+      kind,
+      schema: undefined,
+      attribute: 'externalId',
+      sub: undefined,
+      multiValued: false,
+      maxLength: maxLengthOf(undefined, 'externalId'),
+    });
+    for (const schema of [shape.core, ...shape.extensions]) {
+      for (const def of schema.attributes) {
+        if (def.mutability === 'readOnly') continue;
+        if (textTypes.has(def.type)) {
+          leaves.push({
+            kind,
+            schema: schema.id,
+            attribute: def.name,
+            sub: undefined,
+            multiValued: def.multiValued,
+            maxLength: maxLengthOf(schema.id, def.name, def.type),
+          });
+        }
+        for (const sub of def.subAttributes ?? []) {
+          if (sub.mutability === 'readOnly' || !textTypes.has(sub.type)) continue;
+          const maxLength = maxLengthOf(schema.id, `${def.name}.${sub.name}`, sub.type);
+          leaves.push({ kind, schema: schema.id, attribute: def.name, sub: sub.name, multiValued: def.multiValued, maxLength });
+        }
+      }
+    }
+  }
+  return leaves;
+}
+
+const limitsExtension = parseSchemaExtension({
+  id: LIMITS_EXTENSION,
+  name: 'FuzzLimits',
+  resourceType: 'User',
+  attributes: [
+    { name: 'badge', type: 'string' },
+    { name: 'site', type: 'reference' },
+    { name: 'tags', type: 'string', multiValued: true },
+    {
+      name: 'desk',
+      type: 'complex',
+      subAttributes: [
+        { name: 'room', type: 'string' },
+        { name: 'plan', type: 'reference' },
+      ],
+    },
+    { name: 'keys', type: 'complex', multiValued: true, subAttributes: [{ name: 'serial', type: 'binary' }] },
+  ],
+});
+
+/** Characters of 1 to 4 UTF-8 bytes, pairs included. */
+const anyCharacter = fc.oneof(
+  fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+  fc.integer({ min: 0xa0, max: 0x7ff }).map((c) => String.fromCharCode(c)),
+  fc.integer({ min: 0x4e00, max: 0x9fff }).map((c) => String.fromCharCode(c)),
+  fc.integer({ min: 0x1f300, max: 0x1faff }).map((c) => String.fromCodePoint(c)),
+  fc.constantFrom('İ', 'ẞ', 'Ⱥ', 'ǅ', '\t', '%', '"', '\\'),
+);
+const pattern = fc.string({ unit: anyCharacter, minLength: 1, maxLength: 12 });
+
+/** Exactly `n` characters: the pattern's characters between 4-byte ones that vary, so that nothing compresses them. */
+function ofLength(text: string, n: number, seed: number): string {
+  const characters = [...text];
+  return Array.from({ length: n }, (_, i) =>
+    i % 2 === 0 ? characters[(i / 2) % characters.length] : String.fromCodePoint(0x20000 + ((i * 7919 + seed * 104_729) % 0xa6d0)),
+  ).join('');
+}
+
+/** A NUL or an unpaired surrogate put between two characters of `text`. */
+function withBadCharacter(text: string, at: number, bad: string): string {
+  const characters = [...text];
+  const i = at % (characters.length + 1);
+  return [...characters.slice(0, i), bad, ...characters.slice(i)].join('');
+}
+
+type Badness = 'long' | 'nul' | 'lone' | 'max';
+const badness = fc.constantFrom<Badness>('long', 'nul', 'lone', 'max');
+const badCharacter = (kind: Badness) =>
+  kind === 'nul' ? fc.constant('\u0000') : fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
+
+/** A string of the given badness for a place of `maxLength` characters. */
+function badText(kind: Badness, maxLength: number): fc.Arbitrary<string> {
+  if (kind === 'long' || kind === 'max') {
+    return fc
+      .tuple(pattern, fc.integer({ min: 1, max: 3000 }))
+      .map(([text, extra]) => ofLength(text, kind === 'max' ? maxLength : maxLength + extra, serial++));
+  }
+  return fc.tuple(pattern, fc.nat(), badCharacter(kind)).map(([text, at, bad]) => withBadCharacter(text, at, bad));
+}
+
+/** The attributes of a body that put `value` at the leaf. */
+function fragmentOf(leaf: StringLeaf, value: string): Json {
+  if (leaf.schema === undefined) return { externalId: value };
+  const inner = leaf.sub === undefined ? value : { [leaf.sub]: value };
+  const attribute = { [leaf.attribute]: leaf.multiValued ? [inner] : inner };
+  return leaf.schema === LIMITS_EXTENSION || leaf.schema === EXTENSION ? { [leaf.schema]: attribute } : attribute;
+}
+
+/** How an error names the leaf once list indexes are taken out: `emails.value`, `<urn>:desk.room`. */
+function leafField(leaf: StringLeaf): string {
+  const head = leaf.schema === LIMITS_EXTENSION || leaf.schema === EXTENSION ? `${leaf.schema}:${leaf.attribute}` : leaf.attribute;
+  return leaf.sub === undefined ? head : `${head}.${leaf.sub}`;
+}
+
+type LeafWrite = 'POST' | 'PUT' | 'PATCH path' | 'PATCH value' | 'Bulk POST' | 'Bulk PATCH' | 'PUT /Me' | 'PATCH /Me';
+const limitsTarget = { user: '', group: '', meToken: '' };
+
+async function writeLeaf(how: LeafWrite, leaf: StringLeaf, value: string): Promise<{ status: number; body: Json; raw: Reply }> {
+  const fragment = fragmentOf(leaf, value);
+  const schemas = leaf.kind === 'Users' ? [SCHEMA.user, EXTENSION, LIMITS_EXTENSION] : [SCHEMA.group];
+  const base: Json = leaf.kind === 'Users' ? { schemas, userName: `limits-${serial++}` } : { schemas, displayName: `limits-${serial++}` };
+  const id = leaf.kind === 'Users' ? limitsTarget.user : limitsTarget.group;
+  const head = leaf.schema === LIMITS_EXTENSION || leaf.schema === EXTENSION ? `${leaf.schema}:${leaf.attribute}` : leaf.attribute;
+  const element = leaf.sub === undefined ? value : { [leaf.sub]: value };
+  const pathOperation =
+    leaf.sub !== undefined && !leaf.multiValued
+      ? { op: 'replace', path: `${head}.${leaf.sub}`, value }
+      : { op: 'replace', path: head, value: leaf.multiValued ? [element] : element };
+  const patch = (operation: Json) => ({ schemas: [SCHEMA.patchOp], Operations: [operation] });
+  const bulk = async (operation: Json) => {
+    const raw = await send('POST', '/scim/v2/Bulk', { body: JSON.stringify({ schemas: [BULK_REQUEST], Operations: [operation] }) });
+    const [op] = ((raw.json as Json | undefined)?.Operations as Json[] | undefined) ?? [];
+    return raw.status === 200 && op
+      ? { status: Number(op.status), body: (op.response ?? {}) as Json, raw }
+      : { status: raw.status, body: raw.json as Json, raw };
+  };
+  const direct = async (method: string, url: string, body: Json, token?: string) => {
+    const raw = await send(method, url, { body: JSON.stringify(body), ...(token ? { token } : {}) });
+    return { status: raw.status, body: (raw.json ?? {}) as Json, raw };
+  };
+  switch (how) {
+    case 'POST':
+      return direct('POST', `/scim/v2/${leaf.kind}`, { ...base, ...fragment });
+    case 'PUT':
+      return direct('PUT', `/scim/v2/${leaf.kind}/${id}`, { ...base, ...fragment });
+    case 'PATCH path':
+      return direct('PATCH', `/scim/v2/${leaf.kind}/${id}`, patch(pathOperation));
+    case 'PATCH value':
+      return direct('PATCH', `/scim/v2/${leaf.kind}/${id}`, patch({ op: 'replace', value: fragment }));
+    case 'Bulk POST':
+      return bulk({ method: 'POST', path: `/${leaf.kind}`, bulkId: 'l1', data: { ...base, ...fragment } });
+    case 'Bulk PATCH':
+      return bulk({ method: 'PATCH', path: `/${leaf.kind}/${id}`, data: patch(pathOperation) });
+    case 'PUT /Me':
+      return direct('PUT', '/scim/v2/Me', { schemas, userName: 'limits-self', ...fragment }, limitsTarget.meToken);
+    case 'PATCH /Me':
+      return direct('PATCH', '/scim/v2/Me', patch(pathOperation), limitsTarget.meToken);
+  }
+}
+
+describe('fuzzing long strings, NUL and lone surrogates (issue 12)', () => {
+  let leaves: StringLeaf[];
+  let hrLimits = '';
+  beforeAll(async () => {
+    const ctx = { actor: { type: 'system' as const, id: 'fuzz' }, requestId: 'fuzz-limits' };
+    const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
+    await hub.runtime.settings.createExtension(hub.tenants.emea.id, { ...limitsExtension }, ctx);
+    const create = async (path: string, body: Json) => {
+      const res = await send('POST', `/scim/v2${path}`, { body: JSON.stringify(body) });
+      expect(res.status).toBe(201);
+      return (res.json as Json).id as string;
+    };
+    limitsTarget.user = await create('/Users', { userName: 'limits-target' });
+    limitsTarget.group = await create('/Groups', { displayName: 'limits-group' });
+    await create('/Users', { userName: 'limits-self' });
+    limitsTarget.meToken = (
+      await hub.runtime.admin.issueToken(platform, { tenant: 'emea', scopes: ['scim:me'], user: 'limits-self' }, ctx)
+    ).token;
+    leaves = stringLeaves();
+    hrLimits = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'hr_provider' }, ctx)).token;
+  });
+
+  it('every writable string attribute, on every SCIM write path: beyond its limit, NUL or a lone surrogate is 400 invalidValue naming it; at its limit it is stored', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(10_000).chain((i) => {
+          const leaf = leaves[i % leaves.length] as StringLeaf;
+          const paths: LeafWrite[] = ['POST', 'PUT', 'PATCH path', 'PATCH value', 'Bulk POST', 'Bulk PATCH'];
+          if (leaf.kind === 'Users') paths.push('PUT /Me', 'PATCH /Me');
+          return fc.tuple(
+            fc.constant(leaf),
+            fc.constantFrom(...paths),
+            badness.chain((kind) => fc.tuple(fc.constant(kind), badText(kind, leaf.maxLength))),
+          );
+        }),
+        async ([leaf, how, [kind, value]]) => {
+          const before = await snapshot();
+          const res = await writeLeaf(how, leaf, value);
+          count(`limits ${how}`, res.status);
+          if (res.status >= 500) throw new Error(`${res.status}: ${res.raw.text.slice(0, 300)}`);
+          if (kind === 'max') {
+            // Members and the manager must be accounts of the tenant and /Me is held to its policy: those may refuse,
+            // anything else stores the value.
+            const mustExist = leafField(leaf).startsWith('members.') || leafField(leaf) === `${EXTENSION}:manager.value`;
+            if (!mustExist && !how.includes('/Me')) expect(res.status).toBeLessThan(300);
+            return;
+          }
+          expect(res.status).toBe(400);
+          expect(res.body).toEqual(expect.objectContaining({ schemas: [SCHEMA.error], status: '400', scimType: 'invalidValue' }));
+          const named = /^Attribute '(.+?)' (must|has) /.exec(String(res.body.detail))?.[1];
+          expect(named?.replace(/\[\d+\]/g, '')).toBe(leafField(leaf));
+          expect(await snapshot()).toEqual(before);
+        },
+      ),
+      runs(240),
+    );
+  });
+
+  it('every place a GraphQL operation takes a string: NUL or a lone surrogate is 400 INVALID_INPUT naming the argument; a long string is never a 5xx', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.nat(1000), { minLength: 16, maxLength: 64 }),
+        fc.constantFrom('query' as const, 'mutation' as const),
+        fc.nat(60),
+        fc.constantFrom<Badness>('nul', 'lone', 'long'),
+        pattern,
+        fc.nat(),
+        fc.integer({ min: 0xd800, max: 0xdfff }),
+        fc.constantFrom('tenant', 'admin', 'hr'),
+        async (choices, kind, index, how, text, at, surrogate, who) => {
+          let slot: StringSlot = { index };
+          let query = schemaOperation(graphqlSchema, choices, [], kind, slot);
+          if (!slot.count) return;
+          if (slot.type === undefined) {
+            slot = { index: index % slot.count };
+            query = schemaOperation(graphqlSchema, choices, [], kind, slot);
+          }
+          const bad =
+            how === 'long'
+              ? ofLength(text, 3000, serial++)
+              : withBadCharacter(text, at, how === 'nul' ? '\u0000' : String.fromCharCode(surrogate));
+          const variables = { bad: slot.type?.startsWith('JSONObject') ? { key: bad } : bad };
+          const token = who === 'admin' ? hub.adminToken : who === 'hr' ? hrLimits : hub.tenants.emea.token;
+          const before = await snapshot();
+          const body = JSON.stringify({ query, variables });
+          const res = await send('POST', '/graphql', { body, token, headers: { 'content-type': 'application/json' } });
+          count(`limits graphql ${how}`, res.status);
+          if (res.status >= 500) throw new Error(`${res.status}: ${res.text.slice(0, 300)} for ${query}`);
+          const json = res.json as { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: Json }[] };
+          for (const error of json.errors ?? []) {
+            if (error.extensions?.code === 'INTERNAL_SERVER_ERROR') throw new Error(`internal error for ${query}`);
+          }
+          if (how === 'long') {
+            const wrote = json.data && Object.values(json.data).some((v) => v !== null);
+            if (!wrote && rootMutationFields(body) <= 1) expect(await snapshot()).toEqual(before);
+            return;
+          }
+          const [first] = json.errors ?? [];
+          // An operation the generator got wrong fails validation before any argument is looked at.
+          if (first?.extensions?.code === 'GRAPHQL_VALIDATION_FAILED') return;
+          expect(res.status).toBe(400);
+          expect(json.errors).toHaveLength(1);
+          expect(first?.extensions?.code).toBe('INVALID_INPUT');
+          const field = String(first?.extensions?.field);
+          expect(first?.message).toMatch(
+            new RegExp(
+              `^Argument '${field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' must (not contain the NUL character|be well-formed Unicode)`,
+            ),
+          );
+          expect(await snapshot()).toEqual(before);
         },
       ),
       runs(200),

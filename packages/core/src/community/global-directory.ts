@@ -1,4 +1,5 @@
 import { MeridianError } from '../errors/meridian-error.js';
+import { maxLengthOf, textProblem } from '../scim/input-limits.js';
 import { SCHEMA } from '../scim/schemas.js';
 
 /**
@@ -58,14 +59,24 @@ export interface AccountFacts {
   linkedAt: Date;
 }
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
+/**
+ * A value the directory can hold: a non-blank string within the attribute's
+ * input limit. Every write path enforces the limits (input-limits.ts); values
+ * stored before they existed may exceed them and would not fit the
+ * directory's indexes, so they are left out rather than failing the
+ * projection of the account on every attempt (issue 12).
+ */
+const str = (v: unknown, maxLength: number): string | undefined =>
+  typeof v === 'string' && v.trim() !== '' && textProblem(v, maxLength) === undefined ? v.trim() : undefined;
 
 /** Picks the primary element of a multi-valued attribute, else the first (RFC 7643 §2.4). */
-function primaryValue(list: unknown): string | undefined {
+function primaryValue(list: unknown, maxLength: number): string | undefined {
   if (!Array.isArray(list)) return undefined;
-  const items = list.filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null && str(e.value) !== undefined);
+  const items = list.filter(
+    (e): e is Record<string, unknown> => typeof e === 'object' && e !== null && str(e.value, maxLength) !== undefined,
+  );
   const chosen = items.find((e) => e.primary === true) ?? items.find((e) => e.type === 'work') ?? items[0];
-  return chosen ? str(chosen.value) : undefined;
+  return chosen ? str(chosen.value, maxLength) : undefined;
 }
 
 /** What a SCIM User (its stored attributes) contributes to its person. */
@@ -73,19 +84,22 @@ export function accountValuesOf(attributes: Record<string, unknown>): AccountVal
   const name = (attributes.name ?? {}) as Record<string, unknown>;
   const enterprise = (attributes[SCHEMA.enterpriseUser] ?? {}) as Record<string, unknown>;
   const manager = enterprise.manager;
+  const user = (attribute: string) => maxLengthOf(SCHEMA.user, attribute);
+  const ext = (attribute: string) => maxLengthOf(SCHEMA.enterpriseUser, attribute);
+  const managerValue = typeof manager === 'object' && manager !== null ? (manager as Record<string, unknown>).value : manager;
   const values: AccountValues = {
-    displayName: str(attributes.displayName) ?? str(name.formatted),
-    givenName: str(name.givenName),
-    familyName: str(name.familyName),
-    email: primaryValue(attributes.emails)?.toLowerCase(),
-    phoneNumber: primaryValue(attributes.phoneNumbers),
-    title: str(attributes.title),
-    department: str(enterprise.department),
-    organization: str(enterprise.organization),
-    division: str(enterprise.division),
-    costCenter: str(enterprise.costCenter),
-    employeeNumber: str(enterprise.employeeNumber),
-    manager: typeof manager === 'object' && manager !== null ? str((manager as Record<string, unknown>).value) : str(manager),
+    displayName: str(attributes.displayName, user('displayName')) ?? str(name.formatted, user('name.formatted')),
+    givenName: str(name.givenName, user('name.givenName')),
+    familyName: str(name.familyName, user('name.familyName')),
+    email: primaryValue(attributes.emails, user('emails.value'))?.toLowerCase(),
+    phoneNumber: primaryValue(attributes.phoneNumbers, user('phoneNumbers.value')),
+    title: str(attributes.title, user('title')),
+    department: str(enterprise.department, ext('department')),
+    organization: str(enterprise.organization, ext('organization')),
+    division: str(enterprise.division, ext('division')),
+    costCenter: str(enterprise.costCenter, ext('costCenter')),
+    employeeNumber: str(enterprise.employeeNumber, ext('employeeNumber')),
+    manager: str(managerValue, ext('manager.value')),
   };
   for (const key of Object.keys(values) as PersonAttribute[]) if (values[key] === undefined) delete values[key];
   return values;
@@ -112,7 +126,10 @@ export function correlationKeys(
             ? (account.externalId ?? undefined)
             : account.userName;
     const value = raw?.trim();
-    if (!value) continue;
+    // A value stored before the input limits existed may be too long for the key index: it links nothing (issue 12).
+    const limit =
+      rule === 'externalId' ? maxLengthOf(undefined, 'externalId') : rule === 'userName' ? maxLengthOf(SCHEMA.user, 'userName') : Infinity;
+    if (!value || textProblem(value, limit) !== undefined) continue;
     keys.push(`${rule}:${rule === 'employeeNumber' || rule === 'externalId' ? value : value.toLowerCase()}`);
   }
   return keys;

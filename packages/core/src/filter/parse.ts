@@ -1,4 +1,5 @@
 import { MeridianError } from '../errors/meridian-error.js';
+import { textProblem } from '../scim/input-limits.js';
 import type { AttributePath, CompareOperator, CompareValue, Filter } from './ast.js';
 
 /** Limits that keep a hostile filter from costing more than it is worth. */
@@ -213,8 +214,10 @@ class Parser {
     if (!token) throw invalid('Expected a value at the end of the filter.');
     this.pos++;
     if (token.kind === 'string') {
-      // PostgreSQL text cannot hold U+0000, and no stored value contains it: refuse rather than fail in the database.
-      if (token.value.includes('\u0000')) throw invalid(`The string at position ${token.at} contains the NUL character (U+0000).`);
+      // The one text rule of every input string (input-limits.ts): PostgreSQL text cannot hold U+0000, and an
+      // unpaired surrogate has no UTF-8 form; refuse rather than fail in the database or match U+FFFD.
+      const problem = textProblem(token.value);
+      if (problem !== undefined) throw invalid(`The string at position ${token.at} ${problem}.`);
       return token.value;
     }
     if (token.kind === 'number') return token.value;

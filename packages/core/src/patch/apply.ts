@@ -2,9 +2,11 @@ import { MeridianError } from '../errors/meridian-error.js';
 import type { Filter } from '../filter/ast.js';
 import { matchesFilter } from '../filter/evaluate.js';
 import { formatPath } from '../filter/parse.js';
+import { assertText, maxLengthOf } from '../scim/input-limits.js';
 import type { JsonObject } from '../scim/resource-input.js';
 import type { ResourceShape } from '../scim/resource-types.js';
 import type { AttributeDefinition, SchemaDefinition } from '../scim/schema-types.js';
+import { SCHEMA } from '../scim/schemas.js';
 import { type PatchOp, type PatchOperation, type PatchPath, parsePatchPath } from './parse.js';
 
 /** One change to a group's member list; the store applies it row by row. */
@@ -585,16 +587,25 @@ class PatchEngine {
       this.memberChanges.push({ kind: 'removeAll' });
       return;
     }
-    const ids = memberIds(value, target.text);
+    const ids = memberIds(value, target.text, target.def.subAttributes ?? []);
     if (ids.length > 0) this.memberChanges.push({ kind: op === 'remove' ? 'remove' : 'add', ids });
   }
 }
 
-function memberIds(value: unknown, field: string): string[] {
+function memberIds(value: unknown, field: string, subs: AttributeDefinition[]): string[] {
   if (value === null || value === undefined) return [];
   const ids: string[] = [];
   for (const element of Array.isArray(value) ? value : [value]) {
     if (element === null) continue;
+    if (isObject(element)) {
+      // The one text rule of every input string (input-limits.ts), for the member's strings as for any other.
+      for (const [key, v] of Object.entries(element)) {
+        if (typeof v !== 'string') continue;
+        const sub = findDef(subs, key);
+        const name = sub?.name ?? key;
+        assertText(v, `${field}.${name}`, maxLengthOf(SCHEMA.group, `members.${name}`, sub?.type));
+      }
+    }
     const id = isObject(element) ? element[Object.keys(element).find((k) => k.toLowerCase() === 'value') ?? 'value'] : undefined;
     if (typeof id !== 'string' || id === '') {
       throw new MeridianError('INVALID_INPUT', `Each member needs a string 'value'.`, { field });

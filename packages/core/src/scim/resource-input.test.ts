@@ -24,7 +24,7 @@ describe('regression: a NUL character in a string attribute answered 500', () =>
     ['User', { userName: 'u', emails: [{ value: 'x\u0000@example.com' }] }, 'emails[0].value'],
     ['User', { userName: 'u', password: 'p\u0000' }, 'password'],
     ['User', { userName: 'u', externalId: 'e\u0000' }, 'externalId'],
-    ['User', { userName: 'u', [SCHEMA.enterpriseUser]: { employeeNumber: '\u0000' } }, `${SCHEMA.enterpriseUser}.employeeNumber`],
+    ['User', { userName: 'u', [SCHEMA.enterpriseUser]: { employeeNumber: '\u0000' } }, `${SCHEMA.enterpriseUser}:employeeNumber`],
   ] as const)('refuses a %s with NUL in %j as INVALID_INPUT naming the attribute', (kind, body, field) => {
     const error = errorOf(() => parseResourceInput(resourceShapes[kind], body));
     expect(error.code).toBe('INVALID_INPUT');

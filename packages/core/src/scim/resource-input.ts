@@ -1,4 +1,5 @@
 import { MeridianError } from '../errors/meridian-error.js';
+import { assertText, maxLengthOf, maxValuesOf } from './input-limits.js';
 import type { ResourceShape } from './resource-types.js';
 import type { AttributeDefinition, SchemaDefinition } from './schema-types.js';
 
@@ -27,11 +28,21 @@ function findAttribute(list: AttributeDefinition[], name: string): AttributeDefi
   return list.find((a) => a.name.toLowerCase() === lower);
 }
 
+/** Where a value sits: `field` names it in errors (`emails[0].value`), `schema` and `attribute` find its limits (`emails.value`). */
+interface Where {
+  field: string;
+  schema: string;
+  attribute: string;
+}
+
 /**
  * Coerces one scalar to the attribute's type. Real clients send booleans as
  * "True"/"False" strings (Entra ID), so those are accepted for booleans.
+ * Strings follow the one text rule and the attribute's length limit
+ * (input-limits.ts).
  */
-function coerceScalar(def: AttributeDefinition, value: unknown, path: string): unknown {
+function coerceScalar(def: AttributeDefinition, value: unknown, where: Where): unknown {
+  const path = where.field;
   const fail = (): never => {
     throw new MeridianError('INVALID_INPUT', `Attribute '${path}' must be of type ${def.type}.`, { field: path });
   };
@@ -40,7 +51,7 @@ function coerceScalar(def: AttributeDefinition, value: unknown, path: string): u
     case 'reference':
     case 'binary':
       if (typeof value !== 'string') return fail();
-      assertNoNul(value, path);
+      assertText(value, path, maxLengthOf(where.schema, where.attribute, def.type));
       return value;
     case 'boolean':
       if (typeof value === 'boolean') return value;
@@ -57,35 +68,32 @@ function coerceScalar(def: AttributeDefinition, value: unknown, path: string): u
   }
 }
 
-/**
- * PostgreSQL text and jsonb cannot hold U+0000: refused here as bad input
- * rather than failing in the database (issue 4, found by fuzzing).
- */
-function assertNoNul(value: string, path: string): void {
-  if (value.includes('\u0000')) {
-    throw new MeridianError('INVALID_INPUT', `Attribute '${path}' must not contain the NUL character (U+0000).`, { field: path });
-  }
-}
-
-function normalizeValue(def: AttributeDefinition, value: unknown, path: string): unknown {
+function normalizeValue(def: AttributeDefinition, value: unknown, where: Where): unknown {
   if (def.type === 'complex') {
     if (!isObject(value)) {
-      throw new MeridianError('INVALID_INPUT', `Attribute '${path}' must be an object.`, { field: path });
+      throw new MeridianError('INVALID_INPUT', `Attribute '${where.field}' must be an object.`, { field: where.field });
     }
-    return normalizeObject(def.subAttributes ?? [], value, path);
+    return normalizeObject(def.subAttributes ?? [], value, where);
   }
-  return coerceScalar(def, value, path);
+  return coerceScalar(def, value, where);
 }
 
-function normalizeAttribute(def: AttributeDefinition, value: unknown, path: string): unknown {
+function normalizeAttribute(def: AttributeDefinition, value: unknown, where: Where): unknown {
+  const path = where.field;
   if (def.multiValued) {
-    const list = Array.isArray(value) ? value : [value];
-    return list.filter((v) => v !== null).map((v, i) => normalizeValue(def, v, `${path}[${i}]`));
+    const list = (Array.isArray(value) ? value : [value]).filter((v) => v !== null);
+    const most = maxValuesOf(where.schema, where.attribute);
+    if (list.length > most) {
+      throw new MeridianError('INVALID_INPUT', `Attribute '${path}' has ${list.length} values; at most ${most} are accepted.`, {
+        field: path,
+      });
+    }
+    return list.map((v, i) => normalizeValue(def, v, { ...where, field: `${path}[${i}]` }));
   }
   if (Array.isArray(value)) {
     throw new MeridianError('INVALID_INPUT', `Attribute '${path}' is single-valued.`, { field: path });
   }
-  return normalizeValue(def, value, path);
+  return normalizeValue(def, value, where);
 }
 
 /**
@@ -93,16 +101,17 @@ function normalizeAttribute(def: AttributeDefinition, value: unknown, path: stri
  * canonical names, typed values, readOnly attributes dropped (RFC 7643 §7:
  * readOnly values in a request are ignored), unknown attributes rejected.
  */
-function normalizeObject(defs: AttributeDefinition[], input: JsonObject, prefix: string): JsonObject {
+function normalizeObject(defs: AttributeDefinition[], input: JsonObject, where: Where, separator = '.'): JsonObject {
   const out: JsonObject = {};
   for (const [key, value] of Object.entries(input)) {
     const def = findAttribute(defs, key);
-    const path = prefix ? `${prefix}.${key}` : key;
+    const path = where.field ? `${where.field}${separator}${key}` : key;
     if (!def) {
       throw new MeridianError('INVALID_INPUT', `Unknown attribute '${path}'.`, { field: path });
     }
     if (def.mutability === 'readOnly' || value === null) continue;
-    const normalized = normalizeAttribute(def, value, path);
+    const attribute = where.attribute ? `${where.attribute}.${def.name}` : def.name;
+    const normalized = normalizeAttribute(def, value, { field: path, schema: where.schema, attribute });
     if (Array.isArray(normalized) && normalized.length === 0) continue;
     out[def.name] = normalized;
   }
@@ -137,7 +146,7 @@ export function parseResourceInput(shape: ResourceShape, body: unknown): Resourc
       if (value !== null && typeof value !== 'string') {
         throw new MeridianError('INVALID_INPUT', "'externalId' must be a string.", { field: 'externalId' });
       }
-      if (value !== null) assertNoNul(value, 'externalId');
+      if (value !== null) assertText(value, 'externalId', maxLengthOf(undefined, 'externalId'));
       externalId = value ?? undefined;
       continue;
     }
@@ -149,7 +158,8 @@ export function parseResourceInput(shape: ResourceShape, body: unknown): Resourc
       if (!isObject(value)) {
         throw new MeridianError('INVALID_INPUT', `'${key}' must be an object.`, { field: key });
       }
-      const normalized = normalizeObject(extension.attributes, value, extension.id);
+      // Fields of an extension are named as SCIM paths name them: `<urn>:<attribute>`.
+      const normalized = normalizeObject(extension.attributes, value, { field: extension.id, schema: extension.id, attribute: '' }, ':');
       if (Object.keys(normalized).length > 0) {
         // An optional extension, once present, must carry its required attributes (RFC 7643 §7 `required`).
         assertRequired(extension, normalized, `${extension.id}:`);
@@ -161,7 +171,7 @@ export function parseResourceInput(shape: ResourceShape, body: unknown): Resourc
     coreInput[key] = value;
   }
 
-  const core = normalizeObject(shape.core.attributes, coreInput, '');
+  const core = normalizeObject(shape.core.attributes, coreInput, { field: '', schema: shape.core.id, attribute: '' });
   let password: string | undefined;
   if (typeof core.password === 'string') {
     password = core.password;

@@ -176,7 +176,15 @@ export class HrResolver {
       ...(manager != null ? { manager } : {}),
       ...(title != null ? { title } : {}),
     });
-    return this.change(ctx, found, id, input, ifVersion);
+    try {
+      return await this.change(ctx, found, id, input, ifVersion);
+    } catch (error) {
+      // This mutation's fields are arguments of their own, not fields of an `input` object: name them so.
+      if (isMeridianError(error) && error.field?.startsWith('input.')) {
+        throw new MeridianError(error.code, error.message, { field: error.field.slice('input.'.length), cause: error });
+      }
+      throw error;
+    }
   }
 
   @Mutation(() => AccountNode, { description: 'A leaver, first step: deactivates the account (active = false).' })
