@@ -18,6 +18,12 @@ export const scimConnectorFactory: ConnectorFactory<ScimConnectorConfig> = {
   validateConfig(config: unknown, secrets: ConnectorSecrets): ScimConnectorConfig {
     return parseScimConnectorConfig(config, secrets);
   },
+  destinations(config: ScimConnectorConfig) {
+    return [{ field: 'config.baseUrl', url: config.baseUrl }];
+  },
+  acceptsPasswords(config: ScimConnectorConfig): boolean {
+    return config.supportsPassword;
+  },
   create(config: ScimConnectorConfig, secrets: ConnectorSecrets, context: ConnectorContext): Connector {
     return new ScimPushConnector(config, readScimSecrets(secrets), context);
   },

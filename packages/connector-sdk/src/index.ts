@@ -24,6 +24,7 @@ export {
   type Connector,
   type ConnectorCapabilities,
   type ConnectorContext,
+  type ConnectorDestination,
   ConnectorError,
   type ConnectorErrorCode,
   type ConnectorErrorKind,

@@ -94,8 +94,9 @@ export type ConnectorErrorKind = 'transient' | 'permanent' | 'rate_limited';
  * - `CONFLICT`: a create collided with an existing object; the engine tries `match` and adopts it.
  * - `UNAUTHORIZED`: credentials rejected (permanent; the admin must fix the target's secrets).
  * - `UNSUPPORTED`: the target cannot do this (permanent).
+ * - `OUTBOUND_REFUSED`: the hub's outbound request policy refused the destination; nothing was sent (permanent).
  */
-export type ConnectorErrorCode = 'NOT_FOUND' | 'CONFLICT' | 'UNAUTHORIZED' | 'UNSUPPORTED';
+export type ConnectorErrorCode = 'NOT_FOUND' | 'CONFLICT' | 'UNAUTHORIZED' | 'UNSUPPORTED' | 'OUTBOUND_REFUSED';
 
 /** The request that failed, as recorded in the dead-letter list; never carries secrets. */
 export interface ConnectorRequestRecord {
@@ -182,7 +183,13 @@ export interface ConnectorLogger {
 export interface ConnectorContext {
   logger: ConnectorLogger;
   clock: Clock;
-  /** The HTTP client to use (tests may substitute one); the platform `fetch` by default. */
+  /**
+   * The HTTP client to use: the hub hands out its outbound `fetch`, which
+   * enforces the outbound request policy at connect time and follows no
+   * redirects. A refused destination rejects with an error whose `cause`
+   * chain holds an `OutboundRefusedError` (core's `findOutboundRefusal`); treat
+   * it as permanent. Never open sockets of your own: they would bypass the policy.
+   */
   fetch: typeof globalThis.fetch;
   /** Aborted when the hub shuts down or the job's time is up. */
   signal?: AbortSignal | undefined;
@@ -225,6 +232,14 @@ export interface Connector {
   close?(): Promise<void>;
 }
 
+/** A URL a connector's config makes it send requests to. */
+export interface ConnectorDestination {
+  /** The config field that holds it, as errors name it (`config.baseUrl`). */
+  field: string;
+  /** The absolute URL (its origin is what secrets are bound to). */
+  url: string;
+}
+
 /**
  * Makes connectors of one kind. The hub registers one factory per kind
  * (`scim`, `memory`, ...) and keeps each target's `config` (plain JSON) and
@@ -242,6 +257,21 @@ export interface ConnectorFactory<Config = JsonObject> {
    * `MeridianError` with code `INVALID_CONFIG` naming the field otherwise.
    */
   validateConfig(config: unknown, secrets: ConnectorSecrets): Config;
+  /**
+   * The URLs a connector of this config sends requests to, with the config
+   * field that holds each (`config.baseUrl`). The hub checks them against its
+   * outbound request policy when a target or export is created or changed,
+   * and binds the stored secrets to their origins: a changed origin drops
+   * them unless new ones come with the change. Omitted: the kind makes no
+   * network requests of its own.
+   */
+  destinations?(config: Config): readonly ConnectorDestination[];
+  /**
+   * Whether a connector of this config accepts clear passwords
+   * (`capabilities.password`). A target may only be set to push passwords when
+   * this answers true; omitted means it never does.
+   */
+  acceptsPasswords?(config: Config): boolean;
   /** A connector for one target; cheap, called per worker process. */
   create(config: Config, secrets: ConnectorSecrets, context: ConnectorContext): Connector;
 }

@@ -80,6 +80,28 @@ export { type DomainEvent, EVENT_TYPES, type EventResourceType, type EventType, 
 export type { AttributePath, CompareOperator, CompareValue, Filter } from './filter/ast.js';
 export { type FilterShape, matchesFilter, matchesResource } from './filter/evaluate.js';
 export { type FilterLimits, formatPath, parseAttributePath, parseScimFilter } from './filter/parse.js';
+export {
+  type AddressClass,
+  type AddressClassification,
+  type AllowEntry,
+  allowListOpensAddress,
+  allowListOpensHost,
+  checkOutboundAddress,
+  checkOutboundTarget,
+  classifyAddress,
+  findOutboundRefusal,
+  formatIpAddress,
+  type IpAddress,
+  isLocalhostName,
+  NO_ALLOWED_DESTINATIONS,
+  normalizeHost,
+  OUTBOUND_POLICY_NAME,
+  type OutboundAllowList,
+  OutboundRefusedError,
+  type OutboundVerdict,
+  parseIpAddress,
+  parseOutboundAllowList,
+} from './outbound/address-policy.js';
 export { applyPatch, type MemberChange, type PatchResult } from './patch/apply.js';
 export { type PatchOp, type PatchOperation, type PatchPath, parsePatchPath, parsePatchRequest } from './patch/parse.js';
 export type {
@@ -119,12 +141,14 @@ export type {
 } from './ports/global-directory.js';
 export {
   type CircuitState,
+  checkWaitSeconds,
   type DeadLetter,
   type DeadLetterWrite,
   type DeleteMode,
   LINK_STATUSES,
   type LinkStatus,
   type LinkUpdate,
+  MAX_REPLICATION_WAIT_SECONDS,
   type PasswordForwarding,
   type PendingPassword,
   pendingPasswordContext,
@@ -222,4 +246,4 @@ export {
   type TrustedIssuer,
   type TrustedIssuerInput,
 } from './tenancy/trusted-issuer.js';
-export { TrustedIssuerService } from './tenancy/trusted-issuer-service.js';
+export { type OutboundUrlCheck, TrustedIssuerService } from './tenancy/trusted-issuer-service.js';

@@ -17,10 +17,21 @@ export interface HubHarness {
 const system = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
 const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
 
-export async function startHub(): Promise<HubHarness> {
+/** Options of {@link startHub}. */
+export interface HubOptions {
+  /** More environment variables, e.g. `MERIDIAN_OUTBOUND_ALLOW: '127.0.0.1'` for a test that talks to a server on this machine. */
+  env?: Record<string, string>;
+}
+
+export async function startHub(options: HubOptions = {}): Promise<HubHarness> {
   const db = await createTestDatabase();
   const adminToken = 'test-admin-token-0123456789abcdefghijklmnop';
-  const config = loadConfig({ DATABASE_URL: db.url, MERIDIAN_ADMIN_TOKEN: adminToken, MERIDIAN_PUBLIC_URL: 'https://hub.test' });
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    MERIDIAN_ADMIN_TOKEN: adminToken,
+    MERIDIAN_PUBLIC_URL: 'https://hub.test',
+    ...options.env,
+  });
   const runtime = await openRuntime(config, 'client');
   const app = await buildApp({ config, runtime, logger: false });
   const { admin } = runtime;

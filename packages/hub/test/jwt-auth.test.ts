@@ -41,7 +41,8 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
 
-  hub = await startHub();
+  // The JWKS server runs on this machine: the outbound request policy must be told to open it (plain http too).
+  hub = await startHub({ env: { MERIDIAN_OUTBOUND_ALLOW: '127.0.0.1' } });
   const created = await scim('POST', '/Users', { token: hub.tenants.emea.token, body: { userName: 'ada@emea', nickName: 'Ada' } });
   expect(created.status).toBe(201);
   const service = openTrustedIssuers(hub.runtime).service;
@@ -289,6 +290,7 @@ describe('issuer lookups and keys', () => {
       issuers: new (await import('@meridian/store')).PostgresIssuerStore(hub.runtime.orm, { now: () => new Date() }),
       tenants: hub.runtime.adminStore,
       issuerCacheMs: 0,
+      fetch: hub.runtime.outbound.fetchFor({ httpsOnly: true }),
     });
     const token = await sign({}, { iss: `${base}/temporary` });
     expect(await verify(token)).toMatchObject({

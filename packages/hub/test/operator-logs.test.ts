@@ -37,6 +37,8 @@ beforeAll(async () => {
     MERIDIAN_ADMIN_TOKEN: adminToken,
     MERIDIAN_PUBLIC_URL: 'https://hub.test',
     MERIDIAN_SECRET_KEYS: `k1:${Buffer.alloc(32, 9).toString('base64')}`,
+    // The fake target listens on 127.0.0.1: the outbound request policy opens it for this hub only.
+    MERIDIAN_OUTBOUND_ALLOW: '127.0.0.1',
   });
   const logger = createHubLogger(config, { level: 'debug', stream: { write: (line: string) => void raw.push(line) } });
   runtime = await openRuntime(config, 'client', undefined, replicationLogger(logger));

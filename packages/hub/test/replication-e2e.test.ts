@@ -39,6 +39,8 @@ describe.each(backends)('replication end to end on BullMQ %s', (_backend, redisU
       ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
       MERIDIAN_PUBLIC_URL: 'http://127.0.0.1',
       MERIDIAN_SECRET_KEYS: `k1:${Buffer.alloc(32, 7).toString('base64')}`,
+      // Hub to hub on one machine, and the fake CSP, are on 127.0.0.1: the outbound request policy must open it.
+      MERIDIAN_OUTBOUND_ALLOW: '127.0.0.1',
     });
     runtime = await openRuntime(config, 'client');
     app = await buildApp({ config, runtime, logger: false });

@@ -91,6 +91,8 @@ describe.each(backends)('a worker killed mid-burst on BullMQ %s', (_backend, red
       MERIDIAN_DATA_DIR: dataDir,
       MERIDIAN_ADMIN_TOKEN: 'sigkill-admin-token-0123456789abcdefghijkl',
       LOG_LEVEL: 'warn',
+      // The fake target listens on 127.0.0.1; the workers (child processes) get the same allow-list.
+      MERIDIAN_OUTBOUND_ALLOW: '127.0.0.1',
       ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
     };
     runtime = await openRuntime(loadConfig(env), 'client');

@@ -140,7 +140,7 @@ describe('trusted issuers through GraphQL', () => {
   it.each([
     ['an HMAC algorithm', { algorithms: ['HS256'] }, 'algorithms'],
     ["'none'", { algorithms: ['none'] }, 'algorithms'],
-    ['a plain-http JWKS URI', { jwksUri: 'http://login.example.com/keys' }, 'jwksUri'],
+    ['a JWKS URI that is not a URL', { jwksUri: 'login.example.com/keys' }, 'jwksUri'],
     ['an issuer that is not a URL', { issuer: 'not a url' }, 'issuer'],
     ['a community role in a tenant issuer', { roleMap: [{ claimValue: 'hr', role: 'hr_reader' }] }, 'roleMap'],
     ['platform_admin', { tenant: null, community: 'coi', roleMap: [{ claimValue: 'root', role: 'platform_admin' }] }, 'roleMap'],
@@ -151,6 +151,19 @@ describe('trusted issuers through GraphQL', () => {
       code: 'INVALID_INPUT',
       field,
     });
+  });
+
+  it.each([
+    ['a plain-http JWKS URI', 'http://login.example.com/keys', 'must use https'],
+    ['a JWKS URI on the loopback interface', 'https://127.0.0.1:8443/keys', 'a loopback address (127.0.0.0/8)'],
+    ['a plain-http JWKS URI on localhost', 'http://localhost:8080/keys', 'must use https'],
+    ['a JWKS URI at the metadata service', 'https://169.254.169.254/keys', 'a link-local address (169.254.0.0/16)'],
+    ['a JWKS URI on a private IPv6 address', 'https://[fd00::1]/keys', 'a unique-local address (fc00::/7)'],
+  ])('refuses %s with INVALID_CONFIG from the outbound request policy', async (_name, jwksUri, why) => {
+    const res = await gql(hub.adminToken, add, input({ audience: `aud-${jwksUri}`, jwksUri }));
+    expect(errorOf(res)).toEqual({ code: 'INVALID_CONFIG', field: 'jwksUri' });
+    expect(res.errors?.[0]?.message).toContain("'jwksUri': Refused by the hub's outbound request policy");
+    expect(res.errors?.[0]?.message).toContain(why);
   });
 
   it('is for platform and community admins, within reach', async () => {

@@ -57,6 +57,7 @@ async function meridian(keys: string, ...args: string[]): Promise<{ code: number
     MERIDIAN_SECRET_KEYS: keys,
     MERIDIAN_DATA_DIR: dataDir,
     LOG_LEVEL: 'silent',
+    MERIDIAN_OUTBOUND_ALLOW: '127.0.0.1',
   };
   delete env.REDIS_URL;
   try {
@@ -85,7 +86,14 @@ async function sealedKeys(): Promise<Record<string, string[]>> {
 
 function openWith(keys: string): Promise<Runtime> {
   return openRuntime(
-    loadConfig({ DATABASE_URL: db.url, MERIDIAN_SECRET_KEYS: keys, MERIDIAN_DATA_DIR: dataDir, LOG_LEVEL: 'silent' }),
+    loadConfig({
+      DATABASE_URL: db.url,
+      MERIDIAN_SECRET_KEYS: keys,
+      MERIDIAN_DATA_DIR: dataDir,
+      LOG_LEVEL: 'silent',
+      // The fake targets listen on 127.0.0.1.
+      MERIDIAN_OUTBOUND_ALLOW: '127.0.0.1',
+    }),
     'client',
   );
 }

@@ -29,6 +29,8 @@ beforeAll(async () => {
     MERIDIAN_SECRET_KEYS: `k1:${Buffer.alloc(32, 3).toString('base64')}`,
     MERIDIAN_DATA_DIR: dataDir,
     LOG_LEVEL: 'silent',
+    // The fake target listens on 127.0.0.1: the CLI's outbound request policy must open it.
+    MERIDIAN_OUTBOUND_ALLOW: '127.0.0.1',
   };
   runtime = await openRuntime(loadConfig(env), 'client');
   await runtime.admin.createCommunity(platform, { slug: 'coi', name: 'CoI' }, system);
@@ -175,6 +177,99 @@ describe('meridian target', () => {
     expect(JSON.parse((await meridian('target', 'dead-letters', '--tenant', 'emea', '--json')).stdout)).toEqual([]);
     expect(JSON.parse((await meridian('target', 'wait-policy', '--tenant', 'emea', '--seconds', '5', '--json')).stdout)).toEqual({
       waitSeconds: 5,
+    });
+  });
+
+  it("keeps the stored token away from a new --url: regression for 'the secret went to the new URL'", async () => {
+    const elsewhere = await FakeScimTarget.start({ token: 'elsewhere-token' });
+    try {
+      const moved = await meridian('target', 'update', '--tenant', 'emea', '--target', targetId, '--url', elsewhere.url, '--json');
+      expect(moved.code).toBe(1);
+      expect(JSON.parse(moved.stderr)).toEqual({
+        error: {
+          code: 'INVALID_CONFIG',
+          message: `The target moves to another destination (${new URL(elsewhere.url).origin}): its stored secrets (token) stay with the old one. Give them again in the same change.`,
+        },
+      });
+      expect(JSON.parse((await meridian('target', 'test', '--tenant', 'emea', '--target', targetId, '--json')).stdout)).toMatchObject({
+        ok: true,
+      });
+      expect(elsewhere.requests).toEqual([]);
+
+      const withToken = await meridian(
+        'target',
+        'update',
+        '--tenant',
+        'emea',
+        '--target',
+        targetId,
+        '--url',
+        elsewhere.url,
+        '--token',
+        'elsewhere-token',
+        '--json',
+      );
+      expect(withToken.code).toBe(0);
+      expect(JSON.parse(withToken.stdout)).toMatchObject({ secretNames: ['token'], config: { baseUrl: elsewhere.url } });
+      expect(JSON.parse((await meridian('target', 'test', '--tenant', 'emea', '--target', targetId, '--json')).stdout)).toMatchObject({
+        ok: true,
+      });
+      expect(elsewhere.requests.every((r) => r.headers.authorization === 'Bearer elsewhere-token')).toBe(true);
+      // Back where it was, with the original token given again.
+      const back = ['target', 'update', '--tenant', 'emea', '--target', targetId, '--url', target.url, '--token', 'csp-token', '--json'];
+      expect((await meridian(...back)).code).toBe(0);
+    } finally {
+      await elsewhere.close();
+    }
+  });
+
+  it('refuses an inward --url, --push-passwords without password support and a wait policy above the limit, each with a coded error', async () => {
+    const inward = await meridian(
+      'target',
+      'create',
+      '--tenant',
+      'emea',
+      '--kind',
+      'scim',
+      '--url',
+      'http://10.0.0.5/scim',
+      '--token',
+      'x',
+      '--json',
+    );
+    expect(inward.code).toBe(1);
+    expect(JSON.parse(inward.stderr)).toEqual({
+      error: {
+        code: 'INVALID_CONFIG',
+        message:
+          "'config.baseUrl': Refused by the hub's outbound request policy: 10.0.0.5 is a private address (10.0.0.0/8); only public addresses are reachable unless MERIDIAN_OUTBOUND_ALLOW opens it.",
+      },
+    });
+    const passwords = await meridian(
+      'target',
+      'create',
+      '--tenant',
+      'emea',
+      '--kind',
+      'scim',
+      '--url',
+      target.url,
+      '--token',
+      'x',
+      '--push-passwords',
+      '--json',
+    );
+    expect(passwords.code).toBe(1);
+    expect(JSON.parse(passwords.stderr).error).toEqual({
+      code: 'INVALID_CONFIG',
+      message:
+        "'pushPasswords' needs a connector that accepts passwords; this scim target is not configured to (for scim: config.supportsPassword: true).",
+    });
+    const wait = await meridian('target', 'wait-policy', '--tenant', 'emea', '--seconds', '300', '--json');
+    expect(wait.code).toBe(1);
+    expect(JSON.parse(wait.stderr).error).toEqual({
+      code: 'INVALID_INPUT',
+      message: 'The wait policy is a whole number of seconds from 0 to 30 (the longest a write waits for its deliveries).',
     });
   });
 });

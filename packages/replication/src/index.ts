@@ -17,6 +17,7 @@ export {
 } from './engine/replication-engine.js';
 export { ResourceSynchronizer, type SyncOperation, type SyncResult, SyncStepError } from './engine/synchronizer.js';
 export { retryDelay, WorkerHost } from './engine/worker-host.js';
+export { type HostResolver, OutboundHttp, type OutboundHttpOptions } from './outbound/outbound-http.js';
 export { type JobQueue, type JobQueueOptions, openJobQueue, type QueueBackendKind } from './queue/job-queue.js';
 export { openTargetQueues, type SyncJobData, type TargetQueues, type TargetQueuesOptions } from './queue/target-queues.js';
 export {

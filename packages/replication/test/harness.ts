@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { memoryConnectorFactory } from '@meridian/connector-sdk';
+import { type ConnectorFactory, memoryConnectorFactory } from '@meridian/connector-sdk';
 import { AdminService, type Principal, type ReplicationTarget, type RequestContext, ResourceService, systemClock } from '@meridian/core';
-import { ConnectorRegistry, openTargetQueues, ReplicationEngine, type ReplicationTuning, type TargetInput } from '@meridian/replication';
+import {
+  ConnectorRegistry,
+  type OutboundHttp,
+  openTargetQueues,
+  ReplicationEngine,
+  type ReplicationTuning,
+  type TargetInput,
+} from '@meridian/replication';
 import {
   Argon2PasswordHasher,
   generateSecretKey,
@@ -49,10 +56,17 @@ export interface ReplicationHarness {
 
 let communityMade: Promise<void> | undefined;
 
+/** What a test may add to the harness's engine: more connector kinds, an outbound policy of its own. */
+export interface HarnessExtras {
+  factories?: ConnectorFactory<unknown>[];
+  outbound?: OutboundHttp;
+}
+
 export async function replicationHarness(
   db: TestDatabase,
   redisUrl: string | undefined,
   tuning: Partial<ReplicationTuning> = FAST,
+  extras: HarnessExtras = {},
 ): Promise<ReplicationHarness> {
   const box = new SecretBox([generateSecretKey()]);
   const directory = new PostgresDirectoryStore(db.orm, systemClock);
@@ -71,7 +85,8 @@ export async function replicationHarness(
     {
       store,
       queues,
-      registry: new ConnectorRegistry([memoryConnectorFactory]),
+      registry: new ConnectorRegistry([memoryConnectorFactory, ...(extras.factories ?? [])]),
+      ...(extras.outbound ? { outbound: extras.outbound } : {}),
       sealer: box,
       resources: {
         get: (tenantId, kind, id, include) => directory.get(tenantId, kind, id, include),

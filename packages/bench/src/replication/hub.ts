@@ -48,6 +48,8 @@ export async function prepareHub(serverUrl: string, database: string, backend: B
     MERIDIAN_AUDIT_SIGNING_KEY: randomBytes(32).toString('base64'),
     MERIDIAN_ADMIN_TOKEN: randomBytes(24).toString('hex'),
     MERIDIAN_PUBLIC_URL: 'http://127.0.0.1:1',
+    // The bench's fake CSPs listen on 127.0.0.1: the outbound request policy opens it for the bench hub and its workers.
+    MERIDIAN_OUTBOUND_ALLOW: '127.0.0.1',
   };
   const config = loadConfig({ ...env, REDIS_URL: env.REDIS_URL || undefined });
   const runtime = await openRuntime(config, 'client');

@@ -7,6 +7,7 @@ import {
   classifyHttpStatus,
   type JsonObject,
 } from '@meridian/connector-sdk';
+import { findOutboundRefusal } from '@meridian/core';
 
 /** HTTP methods a SCIM client sends. */
 export type ScimMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -120,6 +121,15 @@ export class ScimHttpClient {
     }
     if (this.#context.signal?.aborted) {
       return new ConnectorError('transient', `${what} was aborted (shutdown or job deadline).`, { request: record, cause: error });
+    }
+    // The hub's outbound policy refused the destination before any connection: retrying cannot help.
+    const refusal = findOutboundRefusal(error);
+    if (refusal) {
+      return new ConnectorError('permanent', `SCIM target not contacted on ${what}: ${refusal.message}`, {
+        code: 'OUTBOUND_REFUSED',
+        request: record,
+        cause: refusal,
+      });
     }
     const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
     const reason = typeof cause?.code === 'string' ? cause.code : error instanceof Error ? error.message : String(error);

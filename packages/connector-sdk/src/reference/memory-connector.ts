@@ -321,6 +321,7 @@ export const memoryConnectorFactory: ConnectorFactory<MemoryConnectorConfig> = {
     }
     return { target };
   },
+  acceptsPasswords: () => CAPABILITIES.password,
   create(config: MemoryConnectorConfig, secrets: ConnectorSecrets, _context: ConnectorContext): Connector {
     return new MemoryConnector(memoryTarget(config.target), secrets.token);
   },

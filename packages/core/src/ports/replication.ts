@@ -1,3 +1,4 @@
+import { MeridianError } from '../errors/meridian-error.js';
 import type { DomainEvent } from '../events/domain-event.js';
 import type { ResourceKind } from '../scim/resource-types.js';
 import type { RequestContext } from '../tenancy/model.js';
@@ -29,6 +30,25 @@ export const LINK_STATUSES: readonly LinkStatus[] = [
   'retrying',
   'dead_lettered',
 ];
+
+/**
+ * The longest a SCIM write waits for its deliveries, in seconds: the most a
+ * tenant's wait policy may be set to, and the most a `Prefer: wait=N` is
+ * honoured for (docs/replication.md, "Waiting for the downstream result").
+ */
+export const MAX_REPLICATION_WAIT_SECONDS = 30;
+
+/** Checks a wait policy: a whole number of seconds from 0 to {@link MAX_REPLICATION_WAIT_SECONDS}; `INVALID_INPUT` naming `waitSeconds` otherwise. */
+export function checkWaitSeconds(seconds: unknown): number {
+  if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 0 || seconds > MAX_REPLICATION_WAIT_SECONDS) {
+    throw new MeridianError(
+      'INVALID_INPUT',
+      `The wait policy is a whole number of seconds from 0 to ${MAX_REPLICATION_WAIT_SECONDS} (the longest a write waits for its deliveries).`,
+      { field: 'waitSeconds' },
+    );
+  }
+  return seconds;
+}
 
 /** A downstream system a tenant replicates to. Secrets are never part of it. */
 export interface ReplicationTarget {
@@ -79,6 +99,15 @@ export interface ReplicationTargetWrite {
   rateLimit: { max: number; durationMs: number } | null;
   concurrency: number;
   maxAttempts: number;
+  /**
+   * Set when this write moves the target to other origins (scheme, host, port)
+   * or another kind: where it was, where it goes, and the names of the stored
+   * secrets dropped because no new value came with the change. Recorded in
+   * the audit entry, never a value (docs/security.md, "Secrets stay with their
+   * destination"); keys that look like secrets would be redacted there, hence
+   * `dropped`.
+   */
+  originChange?: { from: string[]; to: string[]; dropped: string[] };
 }
 
 /** The link of one hub resource to its remote object at one target. */

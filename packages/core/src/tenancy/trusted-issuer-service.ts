@@ -8,13 +8,26 @@ import { parseTrustedIssuer, type TrustedIssuer, type TrustedIssuerInput } from 
 const present = (value: string | null | undefined): value is string => value !== undefined && value !== null && value.trim() !== '';
 
 /**
+ * Checks a URL the hub will fetch against the outbound request policy
+ * (docs/security.md, "Outbound requests"); throws `INVALID_CONFIG` naming
+ * `field` when the policy refuses it. The hub's implementation resolves the
+ * host name, so it is a port rather than a pure function.
+ */
+export interface OutboundUrlCheck {
+  checkUrl(url: string, field: string): Promise<void>;
+}
+
+/**
  * Trusted JWT issuers of tenants and communities: validation, and
  * authorization through `authorize` (`issuer.read`, `issuer.manage`).
+ * The JWKS URI must pass the outbound request policy (`outbound`): https,
+ * unless the operator's allow-list opens the host, and never an inward address.
  */
 export class TrustedIssuerService {
   constructor(
     private readonly store: TrustedIssuerStore,
     private readonly admin: AdminService,
+    private readonly outbound: OutboundUrlCheck,
   ) {}
 
   /** Trusts an issuer for one tenant or one community (platform and community admins). */
@@ -27,10 +40,14 @@ export class TrustedIssuerService {
     }
     if (present(input.tenant)) {
       const tenant = await this.admin.authorizeTenant(principal, 'issuer.manage', input.tenant);
-      return this.store.create({ ...parseTrustedIssuer(input, 'tenant'), tenantId: tenant.id, communityId: null }, context);
+      const parsed = parseTrustedIssuer(input, 'tenant');
+      await this.outbound.checkUrl(parsed.jwksUri, 'jwksUri');
+      return this.store.create({ ...parsed, tenantId: tenant.id, communityId: null }, context);
     }
     const community = await this.admin.authorizeCommunity(principal, 'issuer.manage', input.community as string);
-    return this.store.create({ ...parseTrustedIssuer(input, 'community'), tenantId: null, communityId: community.id }, context);
+    const parsed = parseTrustedIssuer(input, 'community');
+    await this.outbound.checkUrl(parsed.jwksUri, 'jwksUri');
+    return this.store.create({ ...parsed, tenantId: null, communityId: community.id }, context);
   }
 
   /** The issuers of a tenant or a community, or (platform only) all of them. */

@@ -76,6 +76,9 @@ export interface TrustedIssuerInput {
 // Core does no IO and has no URL parser: these patterns accept https URLs, and plain http only on the loopback interface.
 const HTTPS_URL = /^https:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?(?:[/?][^\s#]*)?$/;
 const LOOPBACK_URL = /^http:\/\/(?:localhost|127\.0\.0\.1|\[::1\])(?::\d{1,5})?(?:[/?][^\s#]*)?$/;
+// A JWKS URI is fetched: its shape is checked here (http or https, a host name or an IP literal), and the
+// outbound request policy decides where it may point and whether plain http is allowed (TrustedIssuerService).
+const FETCHED_URL = /^https?:\/\/(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?(?:[/?][^\s#]*)?$/;
 const CLAIM_NAME = /^[\x21-\x7e]{1,200}$/;
 const MAX_ROLE_MAPPINGS = 100;
 
@@ -83,6 +86,14 @@ function requireUrl(value: string, field: string): string {
   const url = value.trim();
   if (url.length > 2048 || !(HTTPS_URL.test(url) || LOOPBACK_URL.test(url))) {
     throw new MeridianError('INVALID_INPUT', `'${field}' must be an https URL (http only on localhost).`, { field });
+  }
+  return url;
+}
+
+function requireFetchedUrl(value: string, field: string): string {
+  const url = value.trim();
+  if (url.length > 2048 || !FETCHED_URL.test(url)) {
+    throw new MeridianError('INVALID_INPUT', `'${field}' must be an https URL.`, { field });
   }
   return url;
 }
@@ -175,7 +186,7 @@ export function parseTrustedIssuer(
   return {
     issuer: requireUrl(input.issuer, 'issuer'),
     audience,
-    jwksUri: requireUrl(input.jwksUri, 'jwksUri'),
+    jwksUri: requireFetchedUrl(input.jwksUri, 'jwksUri'),
     algorithms: parseJwtAlgorithms(input.algorithms),
     rolesClaim: claimName(input.rolesClaim, 'roles', 'rolesClaim'),
     tenantClaim: level === 'community' ? claimName(input.tenantClaim, 'tenant', 'tenantClaim') : null,

@@ -1,4 +1,4 @@
-import { MeridianError, type ResourceKind } from '@meridian/core';
+import { MAX_REPLICATION_WAIT_SECONDS, MeridianError, type ResourceKind } from '@meridian/core';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphqlContext } from '../context.js';
 import { TenantNode } from '../types/objects.js';
@@ -171,7 +171,9 @@ export class ReplicationResolver {
     return toReconcileNode(await engineOf(ctx).reconcile(found.id, target, { dryRun }));
   }
 
-  @Mutation(() => Int, { description: 'Sets how long SCIM writes of the tenant wait for their deliveries by default (0-300 s).' })
+  @Mutation(() => Int, {
+    description: `Sets how long SCIM writes of the tenant wait for their deliveries by default (0-${MAX_REPLICATION_WAIT_SECONDS} s, the longest any write waits).`,
+  })
   async setReplicationWaitSeconds(
     @Ctx() ctx: GraphqlContext,
     @Arg('tenant', () => String) tenant: string,

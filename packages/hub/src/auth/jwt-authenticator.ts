@@ -9,7 +9,7 @@ import {
   type TrustedIssuer,
   type TrustedIssuerStore,
 } from '@meridian/core';
-import { createRemoteJWKSet, decodeJwt, errors, type JWTPayload, jwtVerify } from 'jose';
+import { createRemoteJWKSet, customFetch, decodeJwt, errors, type JWTPayload, jwtVerify } from 'jose';
 
 /**
  * Why a JWT was refused. Logged at debug level (never with the token) and
@@ -50,6 +50,12 @@ export interface JwtAuthenticatorOptions {
   issuerCacheMs?: number;
   /** JWKS request timeout. Default 5 seconds. */
   jwksTimeoutMs?: number;
+  /**
+   * The HTTP client JWKS are fetched with: the hub's outbound request policy,
+   * https only unless the allow-list opens the host (`OutboundHttp.fetchFor({ httpsOnly: true })`).
+   * Required, so that no key set is fetched around the policy.
+   */
+  fetch: typeof globalThis.fetch;
 }
 
 const MAX_TOKEN_LENGTH = 16_384;
@@ -132,7 +138,10 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtVer
   const keySetOf = (issuer: TrustedIssuer) => {
     let keySet = keySets.get(issuer.jwksUri);
     if (!keySet) {
-      keySet = createRemoteJWKSet(new URL(issuer.jwksUri), { timeoutDuration: options.jwksTimeoutMs ?? 5_000 });
+      keySet = createRemoteJWKSet(new URL(issuer.jwksUri), {
+        timeoutDuration: options.jwksTimeoutMs ?? 5_000,
+        [customFetch]: options.fetch,
+      });
       keySets.set(issuer.jwksUri, keySet);
     }
     return keySet;

@@ -10,10 +10,17 @@ export interface TrustedIssuers {
 }
 
 /** Builds the trusted-issuer service and JWT verifier on a runtime's database. */
-export function openTrustedIssuers(runtime: Pick<Runtime, 'orm' | 'adminStore' | 'admin'>): TrustedIssuers {
+export function openTrustedIssuers(runtime: Pick<Runtime, 'orm' | 'adminStore' | 'admin' | 'outbound'>): TrustedIssuers {
   const store = new PostgresIssuerStore(runtime.orm, systemClock);
   return {
-    service: new TrustedIssuerService(store, runtime.admin),
-    verifyJwt: createJwtAuthenticator({ issuers: store, tenants: runtime.adminStore }),
+    // The JWKS URI answers to the outbound request policy when an issuer is added and on every fetch; https only unless the allow-list opens the host.
+    service: new TrustedIssuerService(store, runtime.admin, {
+      checkUrl: (url, field) => runtime.outbound.checkUrl(url, field, { httpsOnly: true }),
+    }),
+    verifyJwt: createJwtAuthenticator({
+      issuers: store,
+      tenants: runtime.adminStore,
+      fetch: runtime.outbound.fetchFor({ httpsOnly: true }),
+    }),
   };
 }

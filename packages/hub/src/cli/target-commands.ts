@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { DeleteMode, Principal, ReplicationTarget, RequestContext } from '@meridian/core';
+import { type DeleteMode, MAX_REPLICATION_WAIT_SECONDS, type Principal, type ReplicationTarget, type RequestContext } from '@meridian/core';
 import type { TargetChanges, TargetInput } from '@meridian/replication';
 import { type Command, Option } from 'commander';
 import type { Runtime } from '../runtime/runtime.js';
@@ -59,14 +59,20 @@ function view(target: ReplicationTarget) {
 
 function withTargetOptions(command: Command): Command {
   return command
-    .option('--url <url>', 'base URL of the target (config.baseUrl; the SCIM base URL for --kind scim)')
+    .option(
+      '--url <url>',
+      'base URL of the target (config.baseUrl; the SCIM base URL for --kind scim); a new scheme, host or port drops the stored token unless --token comes with it',
+    )
     .option('--token <token>', 'bearer token of the target (stored encrypted)')
     .option('--config <json>', 'more connector config as a JSON object')
     .option('--delete-mode <mode>', 'delete | deactivate | grace:<days> (deactivate now, delete after <days>)')
     .option('--scope-users <filter>', "SCIM filter of the users that go to the target; 'none' for no users")
     .option('--scope-groups <filter>', "SCIM filter of the groups that go to the target; 'none' for no groups")
     .option('--mapping <file>', 'attribute mapping (JSON: { User?: { identity?, exclude?, attributes? }, Group?: ... })')
-    .option('--push-passwords', 'deliver passwords set in the hub to this target (when its connector accepts them)')
+    .option(
+      '--push-passwords',
+      'deliver passwords set in the hub to this target; its connector must accept them (scim: --config \'{"supportsPassword":true}\')',
+    )
     .option('--rate-limit <rate>', 'at most <n>/<seconds>s deliveries, e.g. 50/1s')
     .option('--concurrency <n>', 'deliveries in flight at once (all workers together)')
     .option('--max-attempts <n>', 'attempts before a transient failure is dead-lettered');
@@ -369,7 +375,7 @@ export function registerTargetCommands(program: Command, cli: TargetCommandHelpe
     .command('wait-policy')
     .description('show or set how long SCIM writes wait for their deliveries when the client sends no Prefer: wait')
     .requiredOption('--tenant <tenant>', 'tenant slug or id')
-    .option('--seconds <seconds>', '0 (answer at once) to 300')
+    .option('--seconds <seconds>', `0 (answer at once) to ${MAX_REPLICATION_WAIT_SECONDS}, the longest any write waits`)
     .addOption(json())
     .action(async (flags: TargetFlags & { seconds?: string }) =>
       cli.withRuntime(async ({ admin, replication }) => {

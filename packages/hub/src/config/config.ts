@@ -1,3 +1,4 @@
+import { type OutboundAllowList, parseOutboundAllowList } from '@meridian/core';
 import { AuditKeyError, parseAuditSigningKey, parseSecretKeys, SecretBoxError } from '@meridian/store';
 import { z } from 'zod';
 
@@ -98,6 +99,11 @@ export const VARIABLES: Variable[] = [
     description:
       'The serving hub also signs a checkpoint of a chain with new entries when its last one is this old. `0` turns the timer off.',
     default: '60',
+  },
+  {
+    name: 'MERIDIAN_OUTBOUND_ALLOW',
+    description:
+      'Destinations the hub may reach although they are not public addresses, for requests made on behalf of tenants and communities (replication targets, directory exports, JWKS): comma-separated host names (`scim.internal`, `*.corp.example`), IP addresses and CIDR ranges, IPv4 and IPv6 (`10.20.0.0/16`, `fd00::/8`). A listed host may also use plain http for `jwksUri`. When unset, only public unicast addresses are reachable. See [security.md](security.md#outbound-requests).',
   },
   {
     name: 'MERIDIAN_AUDIT_RETENTION_DAYS',
@@ -209,6 +215,18 @@ const schema = z.object({
     .min(0, 'MERIDIAN_AUDIT_CHECKPOINT_MINUTES must be 0 (off) or more')
     .max(10_080, 'MERIDIAN_AUDIT_CHECKPOINT_MINUTES must be at most 10080 (a week)')
     .default(60),
+  MERIDIAN_OUTBOUND_ALLOW: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v))
+    .superRefine((v, ctx) => {
+      if (v === undefined) return;
+      try {
+        parseOutboundAllowList(v);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : 'MERIDIAN_OUTBOUND_ALLOW is invalid' });
+      }
+    }),
   MERIDIAN_AUDIT_RETENTION_DAYS: z
     .string()
     .optional()
@@ -238,6 +256,8 @@ export interface HubConfig {
   graphqlLimits: { maxDepth: number; maxComplexity: number };
   /** Whether `/explorer` serves the GraphQL explorer. */
   graphqlExplorer: boolean;
+  /** `MERIDIAN_OUTBOUND_ALLOW`, parsed: what the outbound request policy opens beyond public addresses. */
+  outboundAllow: OutboundAllowList;
   /** `MERIDIAN_SECRET_KEYS` as given (validated); the store's `openSecretBox` parses it. */
   secretKeys: string | undefined;
   audit: {
@@ -283,6 +303,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     graphqlLimits: { maxDepth: e.MERIDIAN_GRAPHQL_MAX_DEPTH, maxComplexity: e.MERIDIAN_GRAPHQL_MAX_COMPLEXITY },
     graphqlExplorer: e.MERIDIAN_GRAPHQL_EXPLORER === 'true',
+    outboundAllow: parseOutboundAllowList(e.MERIDIAN_OUTBOUND_ALLOW),
     secretKeys: e.MERIDIAN_SECRET_KEYS,
     audit: {
       signingKey: e.MERIDIAN_AUDIT_SIGNING_KEY,

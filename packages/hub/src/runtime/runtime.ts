@@ -1,7 +1,7 @@
 import { scimConnectorFactory } from '@meridian/connector-scim';
 import { type ConnectorLogger, memoryConnectorFactory } from '@meridian/connector-sdk';
 import { AdminService, AuditService, GlobalDirectoryService, ResourceService, systemClock, TenantSettingsService } from '@meridian/core';
-import { ConnectorRegistry, openTargetQueues, ReplicationEngine } from '@meridian/replication';
+import { ConnectorRegistry, OutboundHttp, openTargetQueues, ReplicationEngine } from '@meridian/replication';
 import {
   Argon2PasswordHasher,
   acquireEmbeddedDatabase,
@@ -37,6 +37,11 @@ export interface Runtime {
   replication: ReplicationEngine;
   /** The communities' global directories (issue 6); the replication engine's projector keeps them. */
   directory: GlobalDirectoryService;
+  /**
+   * The outbound request policy and its `fetch`: every request made on behalf of a tenant or a community
+   * (replication, directory exports, JWKS) goes through it (docs/security.md, "Outbound requests").
+   */
+  outbound: OutboundHttp;
   /** The audit log: verification, signed checkpoints, retention, authentication failures. */
   auditLog: PostgresAuditLog;
   audit: AuditService;
@@ -112,7 +117,9 @@ export async function openRuntime(
     );
     const admin = new AdminService(adminStore, systemClock);
     const people = new GlobalDirectoryService(globalDirectory, admin, systemClock);
+    const outbound = new OutboundHttp({ allow: config.outboundAllow });
     const replication = new ReplicationEngine({
+      outbound,
       store: new PostgresReplicationStore(orm, systemClock),
       queues: openTargetQueues({ redisUrl: config.redisUrl, databaseUrl }),
       registry: new ConnectorRegistry([scimConnectorFactory, memoryConnectorFactory]),
@@ -136,12 +143,14 @@ export async function openRuntime(
       directory: people,
       resources,
       replication,
+      outbound,
       settings,
       auditLog,
       audit: new AuditService(auditLog, adminStore),
       applied,
       async close() {
         await replication.close();
+        await outbound.close();
         await orm.close(true);
         await embedded?.release();
       },

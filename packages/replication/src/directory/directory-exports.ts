@@ -14,6 +14,7 @@ import {
   type DirectoryExportStore,
   type ExportOutcome,
   type ExportWork,
+  findOutboundRefusal,
   type GlobalDirectoryService,
   MeridianError,
   type Person,
@@ -106,7 +107,9 @@ export class DirectoryExports {
     }
     const factory = this.ctx.registry.factory(input.kind);
     const secrets: ConnectorSecrets = input.secrets ?? {};
-    factory.validateConfig(input.config ?? {}, secrets);
+    const validated = factory.validateConfig(input.config ?? {}, secrets);
+    // The export's URLs answer to the outbound request policy like a target's (INVALID_CONFIG naming the field).
+    for (const destination of factory.destinations?.(validated) ?? []) await this.ctx.outbound.checkUrl(destination.url, destination.field);
     const sealed =
       Object.keys(secrets).length === 0 ? null : this.ctx.sealer.encrypt(JSON.stringify(secrets), exportSecretsContext(scope.id));
     const created = await this.store.createExport(
@@ -169,7 +172,7 @@ export class DirectoryExporter {
     const connector = factory.create(factory.validateConfig(found.export.config, secrets), secrets, {
       logger: this.ctx.logger,
       clock: this.ctx.clock,
-      fetch: globalThis.fetch,
+      fetch: this.ctx.fetch,
     });
     this.connectors.set(exportId, { stamp, connector });
     return connector;
@@ -245,8 +248,10 @@ export class DirectoryExporter {
         return synced(await connector.update(adopted.ref, object));
       }
     } catch (error) {
-      const message = error instanceof Error ? error.message.slice(0, 500) : String(error);
-      const kind = isConnectorError(error) ? error.kind : 'transient';
+      const refusal = findOutboundRefusal(error);
+      const message = refusal ? `Not sent: ${refusal.message}` : error instanceof Error ? error.message.slice(0, 500) : String(error);
+      // A destination the outbound policy refuses is permanent, whatever the connector made of it.
+      const kind = refusal ? 'permanent' : isConnectorError(error) ? error.kind : 'transient';
       if (kind === 'permanent')
         return { status: 'failed', remoteId: item.remoteId, pushedHash: item.pushedHash, pushedVersion: null, lastError: message };
       const delay = retryDelay(item.attempts + 1, error, this.ctx.tuning.backoffBaseMs, this.ctx.tuning.backoffMaxMs);

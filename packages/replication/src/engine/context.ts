@@ -14,6 +14,7 @@ import {
   type ResourceShape,
   type ScimResource,
 } from '@meridian/core';
+import { OutboundHttp } from '../outbound/outbound-http.js';
 import type { SyncJobData, TargetQueues } from '../queue/target-queues.js';
 import { buildTargetRuntime, type ConnectorRegistry, type TargetRuntime } from '../targets/connector-registry.js';
 
@@ -76,8 +77,12 @@ export interface ReplicationDeps {
   clock: Clock;
   logger?: ConnectorLogger;
   tuning?: Partial<ReplicationTuning>;
-  /** The HTTP client connectors use (tests may substitute one). */
-  fetch?: typeof globalThis.fetch;
+  /**
+   * The outbound HTTP policy every connector request goes through (targets,
+   * connection tests, directory exports). The hub passes the one it also
+   * gives the JWT authenticator; absent: a strict one (public addresses only).
+   */
+  outbound?: OutboundHttp;
   /** The communities' global directories, fed by the relay; absent: no projection in this process. */
   directory?: GlobalDirectoryStore & DirectoryExportStore;
   /** The global directory service: authorizes the admin operations of directory exports. */
@@ -97,7 +102,11 @@ export class ReplicationContext {
   readonly clock: Clock;
   readonly logger: ConnectorLogger;
   readonly tuning: ReplicationTuning;
-  private readonly fetch: typeof globalThis.fetch;
+  readonly outbound: OutboundHttp;
+  /** The policy-checked `fetch` handed to every connector. */
+  readonly fetch: typeof globalThis.fetch;
+  /** True when this context made its own {@link OutboundHttp} (and closes it). */
+  readonly ownsOutbound: boolean;
   private readonly runtimes = new Map<string, { stamp: number; runtime: TargetRuntime }>();
 
   constructor(deps: ReplicationDeps) {
@@ -109,7 +118,9 @@ export class ReplicationContext {
     this.clock = deps.clock;
     this.logger = deps.logger ?? silentLogger;
     this.tuning = { ...DEFAULT_TUNING, ...deps.tuning };
-    this.fetch = deps.fetch ?? globalThis.fetch;
+    this.ownsOutbound = deps.outbound === undefined;
+    this.outbound = deps.outbound ?? new OutboundHttp();
+    this.fetch = this.outbound.fetch;
   }
 
   /** Opens a target's secrets. */

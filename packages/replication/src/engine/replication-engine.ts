@@ -1,5 +1,5 @@
 import type { DeadLetter, LinkStatus, RequestContext, ResourceKind, TargetStatusCounts } from '@meridian/core';
-import { MeridianError } from '@meridian/core';
+import { checkWaitSeconds, MAX_REPLICATION_WAIT_SECONDS, MeridianError } from '@meridian/core';
 import { DirectoryExports } from '../directory/directory-exports.js';
 import { DirectoryProjector } from '../directory/directory-projector.js';
 import { type ReconcileReport, Reconciler } from '../reconcile/reconciler.js';
@@ -88,6 +88,7 @@ export class ReplicationEngine {
   async close(): Promise<void> {
     await this.stop();
     await this.ctx.queues.close();
+    if (this.ctx.ownsOutbound) await this.ctx.outbound.close();
   }
 
   /** Per target of the tenant: how many resources are pending, delivered, failing, dead-lettered, out of scope. */
@@ -156,9 +157,9 @@ export class ReplicationEngine {
     return this.reconciler.reconcile(await this.ctx.runtimeOf(found), options);
   }
 
-  /** Waits up to `timeoutMs` for the deliveries of what a request changed. */
+  /** Waits up to `timeoutMs` (at most {@link MAX_REPLICATION_WAIT_SECONDS}) for the deliveries of what a request changed. */
   waitFor(tenantId: string, requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<ReplicationOutcome> {
-    return this.waiter.waitFor(tenantId, requestId, timeoutMs, signal);
+    return this.waiter.waitFor(tenantId, requestId, Math.min(timeoutMs, MAX_REPLICATION_WAIT_SECONDS * 1000), signal);
   }
 
   /** The tenant's default wait (seconds) for SCIM writes without `Prefer: wait`. */
@@ -166,7 +167,8 @@ export class ReplicationEngine {
     return this.ctx.store.waitPolicy(tenantId);
   }
 
-  setWaitPolicy(tenantId: string, seconds: number, context: RequestContext): Promise<number> {
-    return this.ctx.store.setWaitPolicy(tenantId, seconds, context);
+  /** Sets the tenant's default wait: 0 to {@link MAX_REPLICATION_WAIT_SECONDS}, the longest any write waits; `INVALID_INPUT` beyond. */
+  async setWaitPolicy(tenantId: string, seconds: number, context: RequestContext): Promise<number> {
+    return this.ctx.store.setWaitPolicy(tenantId, checkWaitSeconds(seconds), context);
   }
 }

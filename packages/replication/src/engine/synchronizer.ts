@@ -337,6 +337,14 @@ export class ResourceSynchronizer {
       const password = this.ctx.sealer.decrypt(pending.ciphertext, pendingPasswordContext(target.tenantId, resource.id));
       const setPassword = connector.setPassword.bind(connector);
       await step('password', () => setPassword(ref, password));
+    } else {
+      // Create and update refuse pushPasswords on such a connector; a row stored before that rule says so instead of staying silent.
+      this.ctx.logger.warn('password not delivered: the target does not accept passwords', {
+        tenant: target.tenantId,
+        target: target.id,
+        resource: resource.id,
+        resourceType: 'User',
+      });
     }
     await this.ctx.store.passwordHandled(target.tenantId, resource.id, target.id);
   }

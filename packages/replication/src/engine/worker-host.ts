@@ -1,5 +1,5 @@
 import { isConnectorError } from '@meridian/connector-sdk';
-import { isMeridianError, type ReplicationTarget } from '@meridian/core';
+import { findOutboundRefusal, isMeridianError, type ReplicationTarget } from '@meridian/core';
 import type { Job, Worker } from 'bullmq';
 import type { SyncJobData } from '../queue/target-queues.js';
 import type { ReplicationContext } from './context.js';
@@ -203,11 +203,15 @@ export class WorkerHost {
     const data = job.data;
     const inner = error instanceof SyncStepError ? error.cause : error;
     const operation = error instanceof SyncStepError ? error.operation : job.name === 'grace-delete' ? 'delete' : 'connect';
-    const kind = isConnectorError(inner)
-      ? inner.kind
-      : isMeridianError(inner) && (inner.code === 'INVALID_CONFIG' || inner.code === 'INVALID_INPUT')
-        ? 'permanent'
-        : 'transient';
+    // The outbound policy refused the destination, whatever the connector made of it: nothing was sent, and retrying cannot help.
+    const refusal = findOutboundRefusal(inner);
+    const kind = refusal
+      ? 'permanent'
+      : isConnectorError(inner)
+        ? inner.kind
+        : isMeridianError(inner) && (inner.code === 'INVALID_CONFIG' || inner.code === 'INVALID_INPUT')
+          ? 'permanent'
+          : 'transient';
     const link = await this.ctx.store.getLink(target.id, data.kind, data.resourceId);
 
     if (kind === 'rate_limited') {
@@ -240,7 +244,11 @@ export class WorkerHost {
       }
     }
     if (kind === 'permanent' || attempts >= target.maxAttempts) {
-      const reason = kind === 'permanent' ? describe(error) : `gave up after ${attempts} attempts: ${describe(error)}`;
+      const reason = refusal
+        ? `Not sent: ${refusal.message}`
+        : kind === 'permanent'
+          ? describe(error)
+          : `gave up after ${attempts} attempts: ${describe(error)}`;
       await this.ctx.store.deadLetter(
         {
           tenantId: target.tenantId,
@@ -250,13 +258,16 @@ export class WorkerHost {
           resourceVersion: data.version || null,
           operation,
           reason,
-          errorCode: isConnectorError(inner)
-            ? (inner.code ?? (inner.status !== undefined ? `HTTP_${inner.status}` : null))
-            : isMeridianError(inner)
-              ? inner.code
-              : null,
+          errorCode: refusal
+            ? 'OUTBOUND_REFUSED'
+            : isConnectorError(inner)
+              ? (inner.code ?? (inner.status !== undefined ? `HTTP_${inner.status}` : null))
+              : isMeridianError(inner)
+                ? inner.code
+                : null,
           request: isConnectorError(inner) ? (inner.request ?? null) : null,
-          response: isConnectorError(inner) ? (inner.response ?? null) : null,
+          // A refused request reached no one: there is no response to record.
+          response: isConnectorError(inner) && !refusal ? (inner.response ?? null) : null,
         },
         { remoteId: link?.remoteId ?? null, status: 'dead_lettered', handledVersion: 0, attempts, lastError: reason },
         {

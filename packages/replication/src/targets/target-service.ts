@@ -1,12 +1,20 @@
 import {
   type AttributeMapping,
   type ConnectionTestResult,
+  type ConnectorDestination,
   type ConnectorSecrets,
   compileMapping,
   compileScoping,
   type ScopingFilter,
 } from '@meridian/connector-sdk';
-import { type DeleteMode, MeridianError, type ReplicationTarget, type ReplicationTargetWrite, type RequestContext } from '@meridian/core';
+import {
+  type DeleteMode,
+  findOutboundRefusal,
+  MeridianError,
+  type ReplicationTarget,
+  type ReplicationTargetWrite,
+  type RequestContext,
+} from '@meridian/core';
 import { type ReplicationContext, requireTarget } from '../engine/context.js';
 import { buildTargetRuntime } from './connector-registry.js';
 
@@ -35,6 +43,24 @@ export interface TargetInput {
 export type TargetChanges = Partial<Omit<TargetInput, 'secrets'>> & { secrets?: Record<string, string | null> };
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
+
+/** The origins (scheme, host, port) of a config's destinations, in order. */
+function originsOf(destinations: readonly ConnectorDestination[]): string[] {
+  return destinations.map((d) => (URL.canParse(d.url) ? new URL(d.url).origin : d.url)).sort();
+}
+
+function sameOrigins(a: readonly ConnectorDestination[], b: readonly ConnectorDestination[]): boolean {
+  return JSON.stringify(originsOf(a)) === JSON.stringify(originsOf(b));
+}
+
+function sameUrls(a: readonly ConnectorDestination[] | undefined, b: readonly ConnectorDestination[] | undefined): boolean {
+  return JSON.stringify(a?.map((d) => d.url)) === JSON.stringify(b?.map((d) => d.url));
+}
+
+function describeOrigins(destinations: readonly ConnectorDestination[] | undefined): string {
+  const origins = originsOf(destinations ?? []);
+  return origins.length > 0 ? origins.join(', ') : 'another connector';
+}
 const DELETE_MODES: readonly DeleteMode[] = ['delete', 'deactivate', 'grace'];
 
 function invalid(message: string, field: string): MeridianError {
@@ -78,7 +104,15 @@ export class TargetService {
         );
       }
     }
-    factory.validateConfig(config, secrets);
+    const validated = factory.validateConfig(config, secrets);
+    if (input.pushPasswords === true && !(factory.acceptsPasswords?.(validated) ?? false)) {
+      throw invalid(
+        factory.acceptsPasswords === undefined
+          ? `'pushPasswords' needs a connector that accepts passwords; the ${factory.kind} connector never does.`
+          : `'pushPasswords' needs a connector that accepts passwords; this ${factory.kind} target is not configured to (for scim: config.supportsPassword: true).`,
+        'pushPasswords',
+      );
+    }
     const deleteMode = input.deleteMode ?? 'deactivate';
     if (!DELETE_MODES.includes(deleteMode)) throw invalid(`'deleteMode' is one of ${DELETE_MODES.join(', ')}.`, 'deleteMode');
     const graceSeconds = deleteMode === 'grace' ? integerIn(input.graceSeconds, 1, 3650 * 86_400, 'graceSeconds') : null;
@@ -116,29 +150,67 @@ export class TargetService {
     return secrets as Record<string, string>;
   }
 
+  /** The URLs a target's config sends requests to; undefined when the config does not validate. */
+  private destinationsOf(
+    kind: string,
+    config: Record<string, unknown>,
+    secrets: ConnectorSecrets,
+  ): readonly ConnectorDestination[] | undefined {
+    try {
+      const factory = this.ctx.registry.factory(kind);
+      return factory.destinations?.(factory.validateConfig(config, secrets)) ?? [];
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Checks each destination against the outbound request policy; `INVALID_CONFIG` naming the field. */
+  private async checkDestinations(destinations: readonly ConnectorDestination[] | undefined): Promise<void> {
+    for (const destination of destinations ?? []) await this.ctx.outbound.checkUrl(destination.url, destination.field);
+  }
+
   /** Creates a target; its queue starts with the next worker refresh. */
   async create(tenantId: string, input: TargetInput, context: RequestContext): Promise<ReplicationTarget> {
-    const created = await this.ctx.store.createTarget(tenantId, this.prepare(tenantId, input, this.checkSecrets(input.secrets)), context);
+    const secrets = this.checkSecrets(input.secrets);
+    const values = this.prepare(tenantId, input, secrets);
+    await this.checkDestinations(this.destinationsOf(values.kind, values.config, secrets));
+    const created = await this.ctx.store.createTarget(tenantId, values, context);
     if (created.paused) await this.applyPause(created);
     this.onChange();
     return created;
   }
 
-  /** Changes a target; secrets are merged (null removes one). */
+  /**
+   * Changes a target; secrets are merged (null removes one). Stored secrets
+   * stay with the destination they were given for: when the change moves the
+   * target to another origin (scheme, host, port) or kind, every stored
+   * secret not given again in this change is dropped, and the audit entry
+   * says so (`originChange: { from, to, dropped }`).
+   */
   async update(tenantId: string, idOrName: string, changes: TargetChanges, context: RequestContext): Promise<ReplicationTarget> {
     const current = await this.get(tenantId, idOrName);
-    const secrets: Record<string, string> = { ...this.ctx.openSecrets(current, await this.ctx.store.sealedSecrets(current.id)) };
+    const stored = this.ctx.openSecrets(current, await this.ctx.store.sealedSecrets(current.id));
+    const secrets: Record<string, string> = { ...stored };
+    const given = new Set<string>();
     if (changes.secrets !== undefined) {
       if (!isObject(changes.secrets)) throw invalid('Secrets are an object of strings.', 'secrets');
       for (const [name, value] of Object.entries(changes.secrets)) {
+        given.add(name);
         if (value === null) delete secrets[name];
         else secrets[name] = this.checkSecrets({ [name]: value })[name] as string;
       }
     }
+    const kind = changes.kind ?? current.kind;
+    const config = changes.config ?? current.config;
+    const before = this.destinationsOf(current.kind, current.config, stored);
+    const after = this.destinationsOf(kind, config, secrets);
+    const moved = kind !== current.kind || before === undefined || after === undefined || !sameOrigins(before, after);
+    const dropped = moved ? Object.keys(stored).filter((name) => !given.has(name) && name in secrets) : [];
+    for (const name of dropped) delete secrets[name];
     const merged: TargetInput = {
       name: changes.name ?? current.name,
-      kind: changes.kind ?? current.kind,
-      config: changes.config ?? current.config,
+      kind,
+      config,
       deleteMode: changes.deleteMode ?? current.deleteMode,
       graceSeconds: changes.graceSeconds !== undefined ? changes.graceSeconds : current.graceSeconds,
       scoping: (changes.scoping ?? current.scoping) as ScopingFilter,
@@ -150,7 +222,22 @@ export class TargetService {
       concurrency: changes.concurrency ?? current.concurrency,
       maxAttempts: changes.maxAttempts ?? current.maxAttempts,
     };
-    const updated = await this.ctx.store.updateTarget(tenantId, current.id, this.prepare(tenantId, merged, secrets), context);
+    let values: ReplicationTargetWrite;
+    try {
+      values = this.prepare(tenantId, merged, secrets);
+    } catch (error) {
+      const field = error instanceof MeridianError ? error.field : undefined;
+      if (field?.startsWith('secrets.') && dropped.includes(field.slice('secrets.'.length))) {
+        throw invalid(
+          `The target moves to another destination (${describeOrigins(after)}): its stored secrets (${dropped.join(', ')}) stay with the old one. Give them again in the same change.`,
+          field,
+        );
+      }
+      throw error;
+    }
+    if (moved) values.originChange = { from: originsOf(before ?? []), to: originsOf(after ?? []), dropped };
+    if (moved || !sameUrls(before, after)) await this.checkDestinations(after);
+    const updated = await this.ctx.store.updateTarget(tenantId, current.id, values, context);
     if (current.paused !== updated.paused) await this.applyPause(updated);
     this.onChange();
     return updated;
@@ -200,7 +287,7 @@ export class TargetService {
       const runtime = buildTargetRuntime(this.ctx.registry, target, secrets, {
         logger: this.ctx.logger,
         clock: this.ctx.clock,
-        fetch: globalThis.fetch,
+        fetch: this.ctx.fetch,
       });
       try {
         return await runtime.connector.testConnection();
@@ -208,7 +295,9 @@ export class TargetService {
         await runtime.connector.close?.();
       }
     } catch (error) {
-      return { ok: false, message: error instanceof Error ? error.message : String(error), latencyMs: Date.now() - started };
+      const refusal = findOutboundRefusal(error);
+      const message = refusal ? refusal.message : error instanceof Error ? error.message : String(error);
+      return { ok: false, message, latencyMs: Date.now() - started };
     }
   }
 }

@@ -1,3 +1,4 @@
+import { MAX_REPLICATION_WAIT_SECONDS } from '@meridian/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /** Where one change of a request stands at one target. */
@@ -26,14 +27,13 @@ export interface ReplicationWaitOptions {
   waitFor(tenantId: string, requestId: string, timeoutMs: number): Promise<ReplicationWaitOutcome>;
   /** The tenant's policy: seconds to wait when the client sends no `Prefer: wait` (0: answer at once). */
   defaultWaitSeconds?(tenantId: string): Promise<number>;
-  /** The longest wait honoured, in seconds (default 30). */
+  /** The longest wait honoured, in seconds (default and upper bound: core's `MAX_REPLICATION_WAIT_SECONDS`, the wait policy's limit too). */
   maxWaitSeconds?: number;
 }
 
 /** The extension a waited-for response body carries (its URN is added to `schemas`). */
 export const REPLICATION_OUTCOME_URN = 'urn:meridian:params:scim:schemas:extension:replication:2.0:Outcome';
 
-const DEFAULT_MAX_WAIT_SECONDS = 30;
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const RESOURCE_PATH = /\/(Users|Groups|Bulk|Me)(\/[^/?]*)?(\?|$)/;
 
@@ -83,7 +83,7 @@ function tenantOf(request: FastifyRequest): string | undefined {
  * way: a timeout only means some deliveries are still pending.
  */
 export function registerPreferWait(app: FastifyInstance, options: ReplicationWaitOptions): void {
-  const max = options.maxWaitSeconds ?? DEFAULT_MAX_WAIT_SECONDS;
+  const max = Math.min(options.maxWaitSeconds ?? MAX_REPLICATION_WAIT_SECONDS, MAX_REPLICATION_WAIT_SECONDS);
   app.addHook('onSend', async (request, reply, payload) => {
     if (!WRITES.has(request.method) || reply.statusCode < 200 || reply.statusCode >= 300) return payload;
     if (!RESOURCE_PATH.test(request.url)) return payload;

@@ -1,6 +1,7 @@
 import {
   type CircuitState,
   type Clock,
+  checkWaitSeconds,
   type DeadLetter,
   type DeadLetterWrite,
   type DomainEvent,
@@ -370,7 +371,8 @@ export class PostgresReplicationStore implements ReplicationStore {
           resourceType: 'Target',
           resourceId: targetId,
           before: targetAudit(before),
-          after: targetAudit(after),
+          // A move to other origins names the secrets it left behind (never their values).
+          after: values.originChange ? { ...targetAudit(after), originChange: values.originChange } : targetAudit(after),
         },
         context,
         now,
@@ -811,10 +813,10 @@ export class PostgresReplicationStore implements ReplicationStore {
   }
 
   setWaitPolicy(tenantId: string, seconds: number, context: RequestContext): Promise<number> {
-    if (!Number.isInteger(seconds) || seconds < 0 || seconds > 300) {
-      return Promise.reject(
-        new MeridianError('INVALID_INPUT', 'The wait policy is a whole number of seconds from 0 to 300.', { field: 'waitSeconds' }),
-      );
+    try {
+      checkWaitSeconds(seconds);
+    } catch (error) {
+      return Promise.reject(error);
     }
     return this.tenant(tenantId, async (em) => {
       const now = this.clock.now();
