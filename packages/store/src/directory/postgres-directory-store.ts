@@ -30,6 +30,7 @@ import { recordEvent } from '../events/event-recorder.js';
 import { filterToSql, memberFilterToSql, type SqlFragment, sortToSql } from '../filter/to-sql.js';
 import { translateDatabaseError } from '../orm/database-errors.js';
 import { forkForTenant, pgArray } from '../orm/sql.js';
+import { isMissingMember, MemberWriteError, missingMember, translateCycleError } from './group-graph-errors.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -98,22 +99,23 @@ async function decorate(
     }
     return;
   }
-  // RFC 7643 §4.1.2: groups, direct and through nested groups.
-  const rows = await em.execute<{ member_id: string; group_id: string; display_name: string; depth: number }[]>(
-    `with recursive memberships (member_id, group_id, depth) as (
-        select member_id, group_id, 1 from group_member where tenant_id = ? and member_id = any(?::uuid[])
+  // RFC 7643 §4.1.2: groups, direct and through nested groups, at any depth. A row is (member, group, direct): each
+  // is produced at most twice and UNION drops repeats, so the query ends on any graph, a cycle included.
+  const rows = await em.execute<{ member_id: string; group_id: string; display_name: string; direct: boolean }[]>(
+    `with recursive memberships (member_id, group_id, direct) as (
+        select member_id, group_id, true from group_member where tenant_id = ? and member_id = any(?::uuid[])
         union
-        select m.member_id, gm.group_id, m.depth + 1
+        select m.member_id, gm.group_id, false
           from memberships m join group_member gm on gm.tenant_id = ? and gm.member_id = m.group_id
-         where m.depth < 32
       )
-      select distinct on (m.member_id, m.group_id) m.member_id, m.group_id, g.display_name, m.depth
+      select m.member_id, m.group_id, g.display_name, bool_or(m.direct) as direct
         from memberships m join scim_group g on g.id = m.group_id
-       order by m.member_id, m.group_id, m.depth`,
+       group by m.member_id, m.group_id, g.display_name
+       order by m.member_id, m.group_id`,
     [tenantId, pgArray(ids), tenantId],
   );
   for (const row of rows) {
-    const membership: GroupMembership = { value: row.group_id, display: row.display_name, type: row.depth === 1 ? 'direct' : 'indirect' };
+    const membership: GroupMembership = { value: row.group_id, display: row.display_name, type: row.direct ? 'direct' : 'indirect' };
     byId.get(row.member_id)?.groups.push(membership);
   }
 }
@@ -127,10 +129,13 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
 
   async find(kind: ResourceKind, id: string, include: ResourceIncludes = ALL): Promise<ScimResource | undefined> {
     if (!isUuid(id)) return undefined;
-    const [row] = await this.em.execute<ResourceRow[]>(`select * from ${TABLE[kind]} r where r.tenant_id = ? and r.id = ? for update`, [
-      this.tenantId,
-      id,
-    ]);
+    // NO KEY UPDATE: writers of this resource wait for each other, while a membership that references it (a foreign key
+    // check takes KEY SHARE) does not; with FOR UPDATE, A += B and B += A at once would deadlock instead of one of them
+    // being refused as a cycle. A delete still takes the full lock and waits for those memberships (ADR 0018).
+    const [row] = await this.em.execute<ResourceRow[]>(
+      `select * from ${TABLE[kind]} r where r.tenant_id = ? and r.id = ? for no key update`,
+      [this.tenantId, id],
+    );
     if (!row) return undefined;
     const resource = toResource(kind, row);
     await decorate(this.em, this.tenantId, kind, [resource], include);
@@ -239,7 +244,9 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
   }
 
   async remove(kind: ResourceKind, id: string): Promise<void> {
-    // A deleted resource is no longer anybody's member (RFC 7644 §3.6).
+    // A deleted resource is no longer anybody's member (RFC 7644 §3.6). The member foreign keys cascade, and also remove
+    // a membership a concurrent transaction commits meanwhile; deleting the visible ones first, before the resource row
+    // is locked, keeps such a transaction that is replacing a group's members from deadlocking with this one (ADR 0018).
     await this.em.execute('delete from group_member where tenant_id = ? and member_id = ?', [this.tenantId, id]);
     await this.em.execute(`delete from ${TABLE[kind]} where tenant_id = ? and id = ?`, [this.tenantId, id]);
   }
@@ -265,13 +272,7 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
         case 'add': {
           const members = await this.membersToAdd(groupId, change.ids);
           if (members.length === 0) break;
-          const rows = await this.em.execute<{ member_id: string }[]>(
-            `insert into group_member (group_id, member_id, tenant_id, member_type, created_at)
-             select ?, m.id, ?, m.type, ? from unnest(?::uuid[], ?::text[]) as m(id, type)
-             on conflict do nothing returning member_id`,
-            [groupId, this.tenantId, now, pgArray(members.map((m) => m.value)), pgArray(members.map((m) => m.type))],
-          );
-          added.push(...rows.map((r) => r.member_id));
+          added.push(...(await this.insertMembers(groupId, members, now)));
           break;
         }
       }
@@ -308,7 +309,10 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
     return rows.map((r) => r.member_id);
   }
 
-  /** Checks members to add: they exist in the tenant, and no group ends up containing itself. */
+  /**
+   * Checks members to add: they exist in the tenant, and a group is not its own member. Cycles through nested groups,
+   * at any depth and under any interleaving, are refused by the database when the rows are inserted (ADR 0018).
+   */
   private async membersToAdd(groupId: string, ids: string[]): Promise<GroupMember[]> {
     const unique = [...new Set(ids)];
     const found = await this.resolveMembers(unique);
@@ -316,21 +320,8 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
     const missing = unique.find((id) => !known.has(id));
     if (missing !== undefined)
       throw new MeridianError('INVALID_INPUT', `Member '${missing}' does not exist in this tenant.`, { field: 'members' });
-    const groups = found.filter((m) => m.type === 'Group').map((m) => m.value);
-    if (groups.includes(groupId)) throw new MeridianError('INVALID_INPUT', 'A group cannot be a member of itself.', { field: 'members' });
-    if (groups.length > 0) {
-      // Adding group C to G closes a cycle when G is already inside C, at any depth.
-      const [cycle] = await this.em.execute<{ id: string }[]>(
-        `with recursive inside (id, depth) as (
-            select member_id, 1 from group_member where tenant_id = ? and group_id = any(?::uuid[]) and member_type = 'Group'
-            union
-            select gm.member_id, i.depth + 1 from group_member gm join inside i on gm.group_id = i.id
-             where gm.tenant_id = ? and gm.member_type = 'Group' and i.depth < 32
-          )
-          select id from inside where id = ? limit 1`,
-        [this.tenantId, pgArray(groups), this.tenantId, groupId],
-      );
-      if (cycle) throw new MeridianError('INVALID_INPUT', 'Adding this group would make the group contain itself.', { field: 'members' });
+    if (found.some((m) => m.type === 'Group' && m.value === groupId)) {
+      throw new MeridianError('INVALID_INPUT', 'A group cannot be a member of itself.', { field: 'members' });
     }
     return found;
   }
@@ -340,13 +331,27 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
   }
 
   private async writeMembers(groupId: string, members: GroupMember[], now: Date): Promise<void> {
-    if (members.length === 0) return;
-    await this.em.execute(
-      `insert into group_member (group_id, member_id, tenant_id, member_type, created_at)
-       select ?, m.id, ?, m.type, ? from unnest(?::uuid[], ?::text[]) as m(id, type)
-       on conflict do nothing`,
-      [groupId, this.tenantId, now, pgArray(members.map((m) => m.value)), pgArray(members.map((m) => m.type))],
-    );
+    if (members.length > 0) await this.insertMembers(groupId, members, now);
+  }
+
+  /**
+   * Inserts membership rows, keeping those already there; returns the member ids inserted. The database refuses a
+   * member that a concurrent transaction deleted (foreign key) and a group that would close a cycle (trigger): the
+   * error carries the ids, for {@link PostgresDirectoryStore.transaction} to say which (ADR 0018).
+   */
+  private async insertMembers(groupId: string, members: GroupMember[], now: Date): Promise<string[]> {
+    const ids = members.map((m) => m.value);
+    try {
+      const rows = await this.em.execute<{ member_id: string }[]>(
+        `insert into group_member (group_id, member_id, tenant_id, member_type, created_at)
+         select ?, m.id, ?, m.type, ? from unnest(?::uuid[], ?::text[]) as m(id, type)
+         on conflict do nothing returning member_id`,
+        [groupId, this.tenantId, now, pgArray(ids), pgArray(members.map((m) => m.type))],
+      );
+      return rows.map((r) => r.member_id);
+    } catch (error) {
+      throw new MemberWriteError(ids, { cause: error });
+    }
   }
 }
 
@@ -416,8 +421,28 @@ export class PostgresDirectoryStore implements DirectoryStore {
         work(new PostgresDirectoryTransaction(em, tenantId, this.clock)),
       );
     } catch (error) {
-      throw translateDatabaseError(error);
+      throw translateDatabaseError(await this.explainMemberWrite(tenantId, error));
     }
+  }
+
+  /**
+   * A refused membership insert, as a domain error: a cycle is named from the trigger's detail; a member deleted by a
+   * concurrent transaction is found with a new read, since its key check failed only once that delete had committed.
+   */
+  private async explainMemberWrite(tenantId: string, error: unknown): Promise<unknown> {
+    if (!(error instanceof MemberWriteError)) return translateCycleError(error);
+    if (!isMissingMember(error.cause)) return translateCycleError(error.cause);
+    const ids = pgArray(error.memberIds);
+    const present = await this.read(tenantId, (em) =>
+      em.execute<{ id: string }[]>(
+        'select id from scim_user where tenant_id = ? and id = any(?::uuid[]) union all select id from scim_group where tenant_id = ? and id = any(?::uuid[])',
+        [tenantId, ids, tenantId, ids],
+      ),
+    ).then(
+      (rows) => new Set(rows.map((r) => r.id)),
+      () => undefined,
+    );
+    return missingMember(present && error.memberIds.find((id) => !present.has(id)), error.cause);
   }
 
   /** Runs the statements of one read in one transaction scoped to the tenant (ADR 0010): the policies need the tenant set. */

@@ -11,6 +11,7 @@ import { Migration20261126600000_email_search } from './Migration20261126600000_
 import { Migration20261126700000_global_directory } from './Migration20261126700000_global_directory.js';
 import { Migration20261126710000_directory_exports } from './Migration20261126710000_directory_exports.js';
 import { Migration20261126720000_directory_manager_key } from './Migration20261126720000_directory_manager_key.js';
+import { Migration20261207100000_group_graph_integrity } from './Migration20261207100000_group_graph_integrity.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -26,4 +27,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126700000_global_directory', class: Migration20261126700000_global_directory },
   { name: 'Migration20261126710000_directory_exports', class: Migration20261126710000_directory_exports },
   { name: 'Migration20261126720000_directory_manager_key', class: Migration20261126720000_directory_manager_key },
+  { name: 'Migration20261207100000_group_graph_integrity', class: Migration20261207100000_group_graph_integrity },
 ];
