@@ -5,6 +5,7 @@ export {
   type AuditQuery,
   type AuthenticationFailure,
   type AuthenticationFailureReason,
+  type FailedCredential,
   PLATFORM_CHAIN,
 } from './audit/audit-entry.js';
 export type {
@@ -16,7 +17,16 @@ export type {
   CheckpointPolicy,
   PruneOutcome,
 } from './audit/audit-log.js';
-export { AuditService, canReadAuditLog } from './audit/audit-service.js';
+export { AuditService, canReadAuditLog, type PendingAuditEntries } from './audit/audit-service.js';
+export {
+  AUTH_FAILURE_PREFIX_LENGTH,
+  AuthenticationFailureAggregator,
+  type AuthenticationFailureSummary,
+  authFailureAddress,
+  authFailurePrefix,
+  DEFAULT_MAX_PENDING_SUMMARIES,
+  OVERFLOW_DETAIL,
+} from './audit/auth-failure-aggregator.js';
 export {
   AUDIT_BREAK_KINDS,
   type AuditBreak,
@@ -109,6 +119,7 @@ export type {
   IssuedToken,
   Page,
   PageRequest,
+  TokenAuthentication,
   TokenRequest,
 } from './ports/admin.js';
 export { type Clock, systemClock } from './ports/clock.js';
@@ -192,7 +203,15 @@ export type {
   Uniqueness,
 } from './scim/schema-types.js';
 export { enterpriseUserSchema, groupSchema, resourceTypes, SCHEMA, schemas, userSchema } from './scim/schemas.js';
-export { AdminService, checkPage, type IssueTokenValues, parseScopes, type TokenOwner } from './tenancy/admin-service.js';
+export {
+  AdminService,
+  checkExpiresInDays,
+  checkPage,
+  type IssueTokenValues,
+  MAX_TOKEN_DAYS,
+  parseScopes,
+  type TokenOwner,
+} from './tenancy/admin-service.js';
 export {
   type Actor,
   type ApiToken,

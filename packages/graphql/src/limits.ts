@@ -1,11 +1,14 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
   type ASTVisitor,
+  type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
   GraphQLError,
+  type GraphQLNamedType,
   type GraphQLSchema,
   type InlineFragmentNode,
+  isObjectType,
   Kind,
   type OperationDefinitionNode,
   type SelectionSetNode,
@@ -114,20 +117,90 @@ export const connectionEstimator: ComplexityEstimator = ({ type, field, args, ch
   return 1 + childComplexity;
 };
 
+/**
+ * Fields whose cost grows with what is stored, not with their arguments: one
+ * `auditVerification` reads and rehashes its whole chain. They may appear
+ * once per operation (one alias, wherever it is spread from); a second one is
+ * refused before any resolver runs, whatever the operation's estimated cost.
+ */
+export const ONCE_PER_OPERATION: ReadonlySet<string> = new Set(['Query.auditVerification']);
+
+/**
+ * How many times each {@link ONCE_PER_OPERATION} field would execute in an
+ * operation: its distinct response paths (alias or name), through fragments
+ * and inline fragments. Selections graphql-js merges (the same alias twice)
+ * count once.
+ */
+export function onceFieldCounts(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  fields: ReadonlySet<string> = ONCE_PER_OPERATION,
+): Map<string, number> {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
+  }
+  const paths = new Map<string, Set<string>>();
+  const walk = (type: GraphQLNamedType | undefined | null, selectionSet: SelectionSetNode | undefined, path: string, visiting: Set<string>) => {
+    if (!selectionSet || !type) return;
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) {
+        const name = selection.name.value;
+        const key = `${path}/${selection.alias?.value ?? name}`;
+        const coordinate = `${type.name}.${name}`;
+        if (fields.has(coordinate)) {
+          const seen = paths.get(coordinate) ?? new Set<string>();
+          seen.add(key);
+          paths.set(coordinate, seen);
+        }
+        const field = isObjectType(type) ? type.getFields()[name] : undefined;
+        if (field && selection.selectionSet) walk(unwrap(field.type), selection.selectionSet, key, visiting);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const condition = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type;
+        walk(condition ?? undefined, selection.selectionSet, path, visiting);
+      } else {
+        const name = selection.name.value;
+        const fragment = fragments.get(name);
+        if (!fragment || visiting.has(name)) continue;
+        visiting.add(name);
+        walk(schema.getType(fragment.typeCondition.name.value) ?? undefined, fragment.selectionSet, path, visiting);
+        visiting.delete(name);
+      }
+    }
+  };
+  walk(schema.getRootType(operation.operation) ?? undefined, operation.selectionSet, '', new Set());
+  return new Map([...paths].map(([coordinate, keys]) => [coordinate, keys.size]));
+}
+
+function unwrap(type: unknown): GraphQLNamedType | undefined {
+  let current = type as { ofType?: unknown; name?: string };
+  while (current && current.ofType !== undefined) current = current.ofType as { ofType?: unknown; name?: string };
+  return current as GraphQLNamedType | undefined;
+}
+
 function limitError(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: LIMIT_ERROR_CODE, http: { status: 400 } } });
 }
 
 /**
  * An Apollo plugin refusing operations whose estimated cost exceeds
- * `maxComplexity`. It runs once the operation is known, because the cost
+ * `maxComplexity`, or that ask for a {@link ONCE_PER_OPERATION} field more than once. It runs once the operation is known, because the cost
  * depends on variables (`first: $n`), which validation rules do not see.
  */
 export function complexityLimitPlugin(schema: GraphQLSchema, maxComplexity: number): ApolloServerPlugin {
   return {
     async requestDidStart() {
       return {
-        async didResolveOperation({ document, request, operationName }) {
+        async didResolveOperation({ document, request, operationName, operation }) {
+          for (const [coordinate, count] of operation ? onceFieldCounts(schema, document, operation) : []) {
+            if (count > 1) {
+              const field = coordinate.slice(coordinate.indexOf('.') + 1);
+              throw limitError(
+                `'${field}' may be asked once per request (it reads a whole audit chain); this operation asks for it ${count} times. Send one request per chain.`,
+              );
+            }
+          }
           let cost: number;
           try {
             cost = getComplexity({

@@ -57,8 +57,19 @@ export interface AuditCheckpoint {
   signature: string;
 }
 
-/** Why a request could not be authenticated (the wire answer is always 401). */
-export type AuthenticationFailureReason = 'missing_token' | 'malformed_token' | 'invalid_token' | 'expired_token' | 'revoked_token';
+/**
+ * Why a request could not be authenticated (the wire answer is always 401):
+ * no token; not a bearer token; unknown, badly signed or otherwise invalid;
+ * expired; revoked; or bound to a User who is suspended (`active: false`) or
+ * gone.
+ */
+export type AuthenticationFailureReason =
+  | 'missing_token'
+  | 'malformed_token'
+  | 'invalid_token'
+  | 'expired_token'
+  | 'revoked_token'
+  | 'inactive_user';
 
 /** Every authentication failure reason. */
 export const AUTHENTICATION_FAILURE_REASONS: readonly AuthenticationFailureReason[] = [
@@ -67,13 +78,31 @@ export const AUTHENTICATION_FAILURE_REASONS: readonly AuthenticationFailureReaso
   'invalid_token',
   'expired_token',
   'revoked_token',
+  'inactive_user',
 ];
 
-/** An authentication failure, recorded as `auth.failed` in the platform chain. */
+/** What a refused credential was, when the hub could tell without trusting the caller: a stored API token, or a trusted issuer. */
+export interface FailedCredential {
+  type: 'Token' | 'Issuer';
+  id: string;
+}
+
+/** An authentication failure, recorded as `auth.failed`. */
 export interface AuthenticationFailure {
   sourceAddress: string | null | undefined;
   requestId: string;
   reason: AuthenticationFailureReason;
   /** The start of the presented token; at most its first 8 characters are kept, never the secret. */
   tokenPrefix?: string | undefined;
+  /**
+   * The tenant the credential provably belongs to (a revoked or expired API
+   * token of the tenant, a JWT whose signature the tenant's issuer keys
+   * verified): the failure is recorded in that tenant's chain. Otherwise, and
+   * for anything the caller could have made up, in the platform chain.
+   */
+  tenantId?: string | null | undefined;
+  /** The stored token or trusted issuer the credential belongs to, when known. */
+  credential?: FailedCredential | undefined;
+  /** The finer reason (`BAD_SIGNATURE`, `AUDIENCE_MISMATCH`, `UNKNOWN_TOKEN`, …), for auditors; never sent to the caller. */
+  detail?: string | undefined;
 }

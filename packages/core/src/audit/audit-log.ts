@@ -2,6 +2,7 @@ import type { Page, PageRequest } from '../ports/admin.js';
 import type { RequestContext } from '../tenancy/model.js';
 import type { AuditCheckpoint, AuditEntry, AuditQuery, AuthenticationFailure } from './audit-entry.js';
 import type { AuditBreak, ChainVerification } from './audit-verification.js';
+import type { AuthenticationFailureSummary } from './auth-failure-aggregator.js';
 
 /** Options of {@link AuditLog.verify}. */
 export interface AuditVerifyOptions {
@@ -85,6 +86,12 @@ export interface AuditLog {
    * itself recorded (`audit.pruned`).
    */
   prune(before: Date, context: RequestContext): Promise<PruneOutcome[]>;
-  /** Appends `auth.failed` to the platform chain. */
+  /** Appends one `auth.failed` entry for one failure to the platform chain. */
   recordAuthenticationFailure(failure: AuthenticationFailure): Promise<void>;
+  /**
+   * Appends one `auth.failed` entry per summary (failures of one minute,
+   * counted), each to its tenant's chain or the platform chain, in one
+   * transaction: all of them or none.
+   */
+  recordAuthenticationFailures(summaries: readonly AuthenticationFailureSummary[]): Promise<void>;
 }

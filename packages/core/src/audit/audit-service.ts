@@ -1,8 +1,9 @@
 import { MeridianError } from '../errors/meridian-error.js';
-import type { AdminStore, Page, PageRequest } from '../ports/admin.js';
+import type { Page, PageRequest } from '../ports/admin.js';
 import { checkPage } from '../tenancy/admin-service.js';
 import type { Principal } from '../tenancy/model.js';
 import { decideAuthorization } from '../tenancy/permissions.js';
+import { resolveTenantReference, type TenantLookup } from '../tenancy/tenant-reference.js';
 import { type AuditEntry, type AuditQuery, PLATFORM_CHAIN } from './audit-entry.js';
 import type { AuditLog } from './audit-log.js';
 import type { ChainVerification } from './audit-verification.js';
@@ -40,15 +41,40 @@ function checkQuery(query: AuditQuery): AuditQuery {
   return query;
 }
 
+/**
+ * Audit entries a process holds before writing them (the hub's counted
+ * authentication failures, written once a minute): written before every read,
+ * so that an auditor sees what this process has seen.
+ */
+export interface PendingAuditEntries {
+  flush(): Promise<void>;
+}
+
 /** Reading and verifying the audit log, with authorization. */
 export class AuditService {
+  private readonly pending = new Set<PendingAuditEntries>();
+  /** Verifications in progress by chain: a request for a chain already being verified joins that run. */
+  private readonly verifying = new Map<string, Promise<ChainVerification>>();
+
   constructor(
     private readonly log: AuditLog,
-    private readonly tenants: Pick<AdminStore, 'findTenant'>,
+    private readonly tenants: TenantLookup,
   ) {}
 
+  /** Registers entries to write before each read; returns the function that unregisters them. */
+  addPendingEntries(source: PendingAuditEntries): () => void {
+    this.pending.add(source);
+    return () => this.pending.delete(source);
+  }
+
+  /** Writes the pending entries; a failure leaves them pending and does not fail the read. */
+  private async flushPending(): Promise<void> {
+    await Promise.all([...this.pending].map((source) => source.flush().catch(() => undefined)));
+  }
+
   /**
-   * A page of a chain's entries, oldest first. `tenant` is a slug or id; when
+   * A page of a chain's entries, oldest first. `tenant` is a slug (of the
+   * caller's community), `<community>/<slug>` or an id; when
    * omitted, a tenant token reads its own tenant and the platform admin the
    * platform chain.
    */
@@ -56,15 +82,31 @@ export class AuditService {
     checkPage(page);
     checkQuery(query);
     const chain = await this.readableChain(principal, tenant);
+    await this.flushPending();
     return this.log.list(chain, query, page);
   }
 
-  /** Verifies one chain (same choice of chain as {@link events}). */
+  /**
+   * Verifies one chain (same choice of chain as {@link events}). It reads the
+   * whole chain, so concurrent requests for one chain share one run: asking
+   * for it many times at once costs what asking once does.
+   */
   async verification(principal: Principal, tenant: string | null | undefined): Promise<ChainVerification> {
     const chain = await this.readableChain(principal, tenant);
-    const [result] = await this.log.verify({ chain });
-    if (!result) throw new TypeError(`The audit log returned no verification for chain '${chain}'.`);
-    return result;
+    const running = this.verifying.get(chain);
+    if (running) return running;
+    const run = (async () => {
+      await this.flushPending();
+      const [result] = await this.log.verify({ chain });
+      if (!result) throw new TypeError(`The audit log returned no verification for chain '${chain}'.`);
+      return result;
+    })();
+    this.verifying.set(chain, run);
+    try {
+      return await run;
+    } finally {
+      if (this.verifying.get(chain) === run) this.verifying.delete(chain);
+    }
   }
 
   /**
@@ -77,7 +119,7 @@ export class AuditService {
       if (!canReadAuditLog(principal, principal.kind === 'tenant' ? principal.tenantId : null)) throw forbidden();
       return chain;
     }
-    const found = await this.tenants.findTenant(tenant.trim());
+    const found = await resolveTenantReference(this.tenants, principal, tenant);
     if (!found || (principal.kind === 'tenant' && principal.tenantId !== found.id)) {
       throw new MeridianError('NOT_FOUND', `Tenant '${tenant}' not found.`, { field: 'tenant' });
     }

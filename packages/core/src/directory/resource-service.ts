@@ -18,6 +18,7 @@ import type { SelfServicePolicy } from '../ports/tenant-settings.js';
 import type { GroupMember, ScimResource } from '../scim/resource.js';
 import { type JsonObject, parseResourceInput, type ResourceInput } from '../scim/resource-input.js';
 import { coreSchemaOf, type ResourceKind, type ResourceShape, resourceShapes } from '../scim/resource-types.js';
+import { SCHEMA } from '../scim/schemas.js';
 import { checkPage } from '../tenancy/admin-service.js';
 import type { RequestContext } from '../tenancy/model.js';
 import { assertImmutableUnchanged, assertOnlyEditable, uniqueAttributes } from './attribute-rules.js';
@@ -74,7 +75,7 @@ export class ResourceService {
     // argon2id is slow on purpose: hash before the transaction opens, not inside it.
     const passwordHash = await this.hashPassword(input.password);
     return this.store.transaction(tenantId, async (tx) => {
-      const values = await toWrite(tx, kind, input, passwordHash);
+      const values = await toWrite(tx, kind, input, passwordHash, undefined);
       await assertUnique(tx, shape, kind, input.attributes, undefined);
       const created = await tx.insert(kind, values);
       await this.forwardPassword(tx, tenantId, created.id, created.version, input.password);
@@ -109,7 +110,7 @@ export class ResourceService {
     return this.store.transaction(tenantId, async (tx) => {
       const current = await requireCurrent(tx, kind, id, preconditions, { members: kind === 'Group', groups: false });
       assertImmutableUnchanged(shape, current.attributes, input.attributes);
-      const values = await toWrite(tx, kind, input, passwordHash);
+      const values = await toWrite(tx, kind, input, passwordHash, current);
       await assertUnique(tx, shape, kind, input.attributes, id);
       const updated = await tx.update(kind, id, current.version, values);
       await this.forwardPassword(tx, tenantId, id, updated.version, input.password);
@@ -235,7 +236,7 @@ export class ResourceService {
         policy,
       );
       assertImmutableUnchanged(shape, current.attributes, input.attributes);
-      const values = await toWrite(tx, 'User', input, passwordHash);
+      const values = await toWrite(tx, 'User', input, passwordHash, current);
       await assertUnique(tx, shape, 'User', input.attributes, userId);
       const updated = await tx.update('User', userId, current.version, values);
       await this.forwardPassword(tx, tenantId, userId, updated.version, input.password);
@@ -286,11 +287,9 @@ export class ResourceService {
       // Rare spellings (a URN-qualified password path) were not hashed ahead; hash them here.
       const passwordHash =
         input.password === undefined ? undefined : (hashes.get(input.password) ?? (await this.passwords.hash(input.password)));
-      const attributes = { ...input.attributes };
-      delete attributes.members;
-      const values: ResourceWrite = { externalId: input.externalId, attributes, extensionSchemas: input.extensionSchemas };
-      if (passwordHash !== undefined) values.passwordHash = passwordHash;
-      await assertUnique(tx, shape, kind, attributes, id);
+      // A group's members change row by row below, never as a list.
+      const values = await toWrite(tx, kind, input, passwordHash, current, { members: false });
+      await assertUnique(tx, shape, kind, values.attributes, id);
       const updated = await tx.update(kind, id, current.version, values);
       await this.forwardPassword(tx, tenantId, id, updated.version, input.password);
       const members = await applyMemberChanges(tx, kind, id, result.memberChanges);
@@ -363,18 +362,56 @@ async function requireCurrent(
   return current;
 }
 
+/**
+ * The values every write stores (create, replace and patch, through SCIM,
+ * Bulk, `/Me` and GraphQL alike), with the references they make resolved
+ * inside the tenant: a group's members, a user's manager. `current` is the
+ * stored resource a replace or patch starts from.
+ */
 async function toWrite(
   tx: DirectoryTransaction,
   kind: ResourceKind,
   input: ResourceInput,
   passwordHash: string | undefined,
+  current: ScimResource | undefined,
+  options: { members: boolean } = { members: true },
 ): Promise<ResourceWrite> {
   const attributes = { ...input.attributes };
   delete attributes.members;
   const values: ResourceWrite = { externalId: input.externalId, attributes, extensionSchemas: input.extensionSchemas };
-  if (kind === 'Group') values.members = await resolveGroupMembers(tx, input);
+  if (kind === 'Group' && options.members) values.members = await resolveGroupMembers(tx, input);
+  if (kind === 'User') await assertManagerInTenant(tx, attributes, current?.attributes);
   if (passwordHash !== undefined) values.passwordHash = passwordHash;
   return values;
+}
+
+/** The enterprise extension's `manager.value` of a User's attributes, when it names one. */
+function managerOf(attributes: JsonObject | undefined): string | undefined {
+  const enterprise = attributes?.[SCHEMA.enterpriseUser];
+  if (typeof enterprise !== 'object' || enterprise === null || Array.isArray(enterprise)) return undefined;
+  const manager = (enterprise as JsonObject).manager;
+  if (typeof manager !== 'object' || manager === null || Array.isArray(manager)) return undefined;
+  const value = (manager as JsonObject).value;
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
+ * A User's manager (enterprise `manager.value`, RFC 7643 §4.3) is a User of
+ * the same tenant: an id of another tenant or community, a Group, or an id
+ * that does not exist is INVALID_INPUT, with the same message in each case so
+ * that the answer says nothing about other tenants. Only a new value is
+ * checked: a manager deleted since it was set does not block other changes.
+ */
+async function assertManagerInTenant(tx: DirectoryTransaction, attributes: JsonObject, before: JsonObject | undefined): Promise<void> {
+  const manager = managerOf(attributes);
+  if (manager === undefined || manager === managerOf(before)) return;
+  // resolveMembers reads in the transaction's tenant only (and takes no lock).
+  const [found] = await tx.resolveMembers([manager]);
+  if (found?.type !== 'User') {
+    throw new MeridianError('INVALID_INPUT', `The manager '${manager}' is not a User of this tenant.`, {
+      field: `${SCHEMA.enterpriseUser}:manager.value`,
+    });
+  }
 }
 
 /** RFC 7643 §2.1 `uniqueness: server` on tenant extension attributes (userName and displayName have unique indexes). */

@@ -22,6 +22,17 @@ export interface IssuedToken {
   record: ApiToken;
 }
 
+/**
+ * The outcome of looking up a bearer secret: the live token, or why it is
+ * refused. `unknown` (no such token) carries no token; a revoked or expired
+ * token, or one bound to a User who is suspended (`active: false`) or gone,
+ * carries the token so that the refusal can be recorded where it belongs.
+ */
+export type TokenAuthentication =
+  | { ok: true; token: ApiToken }
+  | { ok: false; reason: 'unknown' }
+  | { ok: false; reason: 'revoked' | 'expired' | 'inactive_user'; token: ApiToken };
+
 /** A page of items and the cursor to the next page. */
 export interface Page<T> {
   items: T[];
@@ -43,8 +54,18 @@ export interface AdminStore {
   createCommunity(values: { slug: string; name: string }, context: RequestContext): Promise<Community>;
   findCommunity(slugOrId: string): Promise<Community | undefined>;
   listCommunities(page: PageRequest): Promise<Page<Community>>;
+  /** Creates a tenant; UNIQUENESS when its community already has a tenant with this slug (slugs are unique per community). */
   createTenant(values: { slug: string; name: string; communityId: string }, context: RequestContext): Promise<Tenant>;
+  /**
+   * A tenant by id, or by slug when exactly one community has a tenant with
+   * it. Slugs are unique per community only: name a tenant to a caller with
+   * `resolveTenantReference`, which looks in the caller's community.
+   */
   findTenant(slugOrId: string): Promise<Tenant | undefined>;
+  /** A tenant of one community, by id or slug; undefined for a tenant of any other community. */
+  findTenantInCommunity(communityId: string, slugOrId: string): Promise<Tenant | undefined>;
+  /** The tenants with this slug, across communities, at most `limit` of them. */
+  findTenantsBySlug(slug: string, limit: number): Promise<Tenant[]>;
   /** The tenants among `ids` (ids, not slugs) that exist, in one read; order is not kept. */
   findTenants(ids: readonly string[]): Promise<Tenant[]>;
   listTenants(page: PageRequest, filter?: { communityId?: string; tenantId?: string }): Promise<Page<Tenant>>;
@@ -56,6 +77,11 @@ export interface AdminStore {
   /** One token by id, live or not; undefined when there is none. */
   findToken(id: string): Promise<ApiToken | undefined>;
   revokeToken(id: string, context: RequestContext): Promise<ApiToken | undefined>;
-  /** Resolves a bearer secret to its live token (not revoked, not expired), recording its use. */
+  /**
+   * Resolves a bearer secret to its live token (not revoked, not expired, and
+   * for an end user's token, its User still exists and is active), recording its use.
+   */
   authenticate(secret: string): Promise<ApiToken | undefined>;
+  /** Like {@link authenticate}, and says why a token is refused. */
+  authenticateToken(secret: string): Promise<TokenAuthentication>;
 }

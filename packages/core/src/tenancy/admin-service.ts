@@ -14,6 +14,7 @@ import {
 } from './model.js';
 import { type Action, authorize, decideAuthorization, type ResourceContext, resourceOfTenant } from './permissions.js';
 import { type PrincipalLevel, parseRole, ROLE_DEFINITIONS, type Role } from './roles.js';
+import { resolveTenantReference } from './tenant-reference.js';
 
 const MAX_PAGE = 500;
 
@@ -57,6 +58,27 @@ export function checkPage(page: PageRequest): PageRequest {
   return page;
 }
 
+/** The longest lifetime a token may be issued with, in days (ten years). */
+export const MAX_TOKEN_DAYS = 3650;
+
+/**
+ * Checks a token's lifetime in days: a whole number from 1 to
+ * {@link MAX_TOKEN_DAYS}, or absent (undefined or null) for a token that does
+ * not expire. 0, negatives, fractions, NaN and anything larger are refused,
+ * never read as "no expiry".
+ */
+export function checkExpiresInDays(days: unknown): number | null {
+  if (days === undefined || days === null) return null;
+  if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > MAX_TOKEN_DAYS) {
+    throw new MeridianError(
+      'INVALID_INPUT',
+      `'expiresInDays' must be a whole number of days from 1 to ${MAX_TOKEN_DAYS}; leave it out for a token that does not expire.`,
+      { field: 'expiresInDays' },
+    );
+  }
+  return days;
+}
+
 /** What a token is for: a tenant, or a community, or (neither) the platform. */
 export interface TokenOwner {
   tenant?: string | null | undefined;
@@ -70,7 +92,8 @@ export interface IssueTokenValues extends TokenOwner {
   /** A role name (`provisioner`, …); the token gets exactly that role's scopes. */
   role?: string | undefined;
   name?: string | undefined;
-  expiresInDays?: number | undefined;
+  /** Whole days from 1 to {@link MAX_TOKEN_DAYS}; absent for a token that does not expire. */
+  expiresInDays?: number | null | undefined;
   /** For an end user's `/Me` token: the id or userName of their User. */
   user?: string | undefined;
 }
@@ -157,13 +180,8 @@ export class AdminService {
     if ((user === undefined || user === '') && scopes.includes('scim:me')) {
       throw new MeridianError('INVALID_INPUT', "The 'scim:me' scope needs the user the token belongs to.", { field: 'user' });
     }
-    let expiresAt: Date | null = null;
-    if (values.expiresInDays !== undefined) {
-      if (!Number.isFinite(values.expiresInDays) || values.expiresInDays <= 0 || values.expiresInDays > 3650) {
-        throw new MeridianError('INVALID_INPUT', "'expiresInDays' must be between 0 and 3650.", { field: 'expiresInDays' });
-      }
-      expiresAt = new Date(this.clock.now().getTime() + values.expiresInDays * 86_400_000);
-    }
+    const days = checkExpiresInDays(values.expiresInDays);
+    const expiresAt = days === null ? null : new Date(this.clock.now().getTime() + days * 86_400_000);
     const name = requireName(values.name ?? `${tenant?.slug ?? community?.slug ?? 'platform'} token`, 'name');
     const request: TokenRequest = { name, tenantId: tenant?.id ?? null, communityId: community?.id ?? null, scopes, expiresAt };
     if (role !== undefined) request.role = role;
@@ -226,13 +244,15 @@ export class AdminService {
   }
 
   /**
-   * Finds a tenant (slug or id) and authorizes `action` on it: FORBIDDEN when
+   * Finds a tenant (id, slug in the caller's community, or `<community>/<slug>`;
+   * see {@link resolveTenantReference}) and authorizes `action` on it: FORBIDDEN when
    * the principal may not take the action at all, NOT_FOUND when the tenant
    * does not exist or is out of its reach, so that existence does not leak.
    */
   async authorizeTenant(principal: Principal, action: Action, slugOrId: string): Promise<Tenant> {
     authorize(principal, action);
-    const tenant = await this.store.findTenant(slugOrId);
+    // A slug is read in the caller's community (slugs are unique per community, ADR 0019).
+    const tenant = await resolveTenantReference(this.store, principal, slugOrId);
     if (!tenant || !decideAuthorization(principal, action, resourceOfTenant(tenant)).allowed) {
       throw new MeridianError('NOT_FOUND', `Tenant '${slugOrId}' not found.`, { field: 'tenant' });
     }

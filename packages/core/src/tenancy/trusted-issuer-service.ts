@@ -42,12 +42,12 @@ export class TrustedIssuerService {
       const tenant = await this.admin.authorizeTenant(principal, 'issuer.manage', input.tenant);
       const parsed = parseTrustedIssuer(input, 'tenant');
       await this.outbound.checkUrl(parsed.jwksUri, 'jwksUri');
-      return this.store.create({ ...parsed, tenantId: tenant.id, communityId: null }, context);
+      return this.store.create({ ...parsed, tenantId: tenant.id, communityId: null, ownerCommunityId: tenant.communityId }, context);
     }
     const community = await this.admin.authorizeCommunity(principal, 'issuer.manage', input.community as string);
     const parsed = parseTrustedIssuer(input, 'community');
     await this.outbound.checkUrl(parsed.jwksUri, 'jwksUri');
-    return this.store.create({ ...parsed, tenantId: null, communityId: community.id }, context);
+    return this.store.create({ ...parsed, tenantId: null, communityId: community.id, ownerCommunityId: community.id }, context);
   }
 
   /** The issuers of a tenant or a community, or (platform only) all of them. */

@@ -35,6 +35,12 @@ export interface TrustedIssuer {
   /** Exactly one of `tenantId` and `communityId` is set. */
   tenantId: string | null;
   communityId: string | null;
+  /**
+   * The community the issuer belongs to: `communityId`, or the tenant's
+   * community. `(issuer, audience)` is unique within it, never across
+   * communities, so that one community can neither see nor block another's.
+   */
+  ownerCommunityId: string;
   /** The `iss` the tokens carry, compared exactly. */
   issuer: string;
   /** The `aud` the tokens must carry (RFC 7519 §4.1.3). */
@@ -173,7 +179,7 @@ export function parseRoleMap(
 export function parseTrustedIssuer(
   input: TrustedIssuerInput,
   level: 'tenant' | 'community',
-): Omit<NewTrustedIssuer, 'tenantId' | 'communityId'> {
+): Omit<NewTrustedIssuer, 'tenantId' | 'communityId' | 'ownerCommunityId'> {
   const audience = input.audience.trim();
   if (audience === '' || audience.length > 2048) {
     throw new MeridianError('INVALID_INPUT', "'audience' must be 1 to 2048 characters.", { field: 'audience' });

@@ -56,7 +56,10 @@ export class TenantResolver {
     return toConnection(page, toTenantNode);
   }
 
-  @Query(() => TenantNode, { description: 'One tenant by slug or id.' })
+  @Query(() => TenantNode, {
+    description:
+      "One tenant: its slug (read in the caller's community; slugs are unique per community), `<community>/<slug>`, or its id.",
+  })
   async tenant(@Ctx() ctx: GraphqlContext, @Arg('slug', () => String) slug: string) {
     return toTenantNode(await ctx.services.admin.visibleTenant(ctx.principal, slug));
   }
@@ -139,7 +142,11 @@ export class TenantResolver {
     role?: string | null,
     @Arg('scopes', () => [String], { nullable: true, description: 'Explicit scopes, instead of a role.' }) scopes?: string[] | null,
     @Arg('name', () => String, { nullable: true }) name?: string | null,
-    @Arg('expiresInDays', () => Int, { nullable: true }) expiresInDays?: number | null,
+    @Arg('expiresInDays', () => Int, {
+      nullable: true,
+      description: 'Lifetime in whole days, from 1 to 3650; omit it (or null) for a token that does not expire. 0 and negatives are refused.',
+    })
+    expiresInDays?: number | null,
     @Arg('user', () => String, {
       nullable: true,
       description: "For an end user's /Me token (role end_user, or scopes [scim:me]): their User's id or userName.",
@@ -154,7 +161,8 @@ export class TenantResolver {
         ...(role ? { role } : {}),
         ...(scopes ? { scopes } : {}),
         ...(name ? { name } : {}),
-        ...(expiresInDays ? { expiresInDays } : {}),
+        // 0 is a value to refuse, not "no expiry": only an absent argument means a token that does not expire.
+        expiresInDays: expiresInDays ?? null,
         ...(user ? { user } : {}),
       },
       contextOf(ctx),

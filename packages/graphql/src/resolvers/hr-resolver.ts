@@ -112,12 +112,14 @@ function joinerBody(input: AccountInput): JsonObject {
   return body;
 }
 
-/** The manager must be an account of the same tenant, and not the account itself. */
-async function checkManager(ctx: GraphqlContext, tenantId: string, manager: string | null | undefined, self?: string): Promise<void> {
-  if (manager === undefined || manager === null || manager === '') return;
-  if (manager === self) throw new MeridianError('INVALID_INPUT', 'An account cannot be its own manager.', { field: 'input.manager' });
-  const [found] = await ctx.services.resources.getMany(tenantId, 'User', [manager], { members: false, groups: false });
-  if (!found) throw new MeridianError('INVALID_INPUT', `Manager '${manager}' is no account of this tenant.`, { field: 'input.manager' });
+/**
+ * An account is not its own manager. That the manager is a User of the same tenant is the core's rule, checked on
+ * every write path where references are resolved (ResourceService), and its error names `input.manager` here.
+ */
+function checkManager(manager: string | null | undefined, self?: string): void {
+  if (manager !== undefined && manager !== null && manager !== '' && manager === self) {
+    throw new MeridianError('INVALID_INPUT', 'An account cannot be its own manager.', { field: 'input.manager' });
+  }
 }
 
 function hrTenant(ctx: GraphqlContext, tenant: string): Promise<Tenant> {
@@ -137,7 +139,6 @@ export class HrResolver {
     @Arg('input', () => AccountInput) input: AccountInput,
   ) {
     const found = await hrTenant(ctx, tenant);
-    await checkManager(ctx, found.id, input.manager);
     const created = await translated('User', () => ctx.services.resources.create(found.id, 'User', joinerBody(input), contextOf(ctx)));
     return toAccountNode(created, found.id);
   }
@@ -277,7 +278,7 @@ export class HrResolver {
 
   private async change(ctx: GraphqlContext, tenant: Tenant, id: string, input: AccountChangeInput, ifVersion: number | null | undefined) {
     const body = changesToPatch(input);
-    await checkManager(ctx, tenant.id, input.manager, id);
+    checkManager(input.manager, id);
     const updated = await translated('User', () =>
       ctx.services.resources.patch(tenant.id, 'User', id, body, contextOf(ctx), { include: GROUPS_ONLY, ...checkVersion(ifVersion) }),
     );

@@ -20,6 +20,7 @@ export type JwtFailureReason =
   | 'UNKNOWN_ISSUER'
   | 'AUDIENCE_MISMATCH'
   | 'AMBIGUOUS_AUDIENCE'
+  | 'AMBIGUOUS_ISSUER'
   | 'ALGORITHM_NOT_ALLOWED'
   | 'UNKNOWN_KEY'
   | 'BAD_SIGNATURE'
@@ -34,7 +35,17 @@ export type JwtFailureReason =
 /** The outcome of verifying one JWT. */
 export type JwtVerification =
   | { ok: true; principal: Principal; issuerId: string }
-  | { ok: false; reason: JwtFailureReason; issuerId?: string | undefined };
+  | {
+      ok: false;
+      reason: JwtFailureReason;
+      issuerId?: string | undefined;
+      /**
+       * The tenant the token provably belongs to: set when the issuer's keys
+       * verified its signature and it names a tenant (a tenant issuer, or a
+       * community issuer's tenant claim), so that the refusal can be recorded there.
+       */
+      tenantId?: string | undefined;
+    };
 
 /** Verifies a compact JWT bearer token and maps its claims to a principal. */
 export type JwtVerifier = (token: string) => Promise<JwtVerification>;
@@ -42,7 +53,7 @@ export type JwtVerifier = (token: string) => Promise<JwtVerification>;
 /** Options of {@link createJwtAuthenticator}. */
 export interface JwtAuthenticatorOptions {
   issuers: Pick<TrustedIssuerStore, 'findByIssuer' | 'findActiveUserId'>;
-  tenants: Pick<AdminStore, 'findTenant'>;
+  tenants: Pick<AdminStore, 'findTenantInCommunity'>;
   clock?: Clock;
   /** Leeway for `exp` and `nbf` (RFC 7519 §4.1.4: "a small leeway"). Default 30 seconds. */
   clockToleranceSeconds?: number;
@@ -87,6 +98,9 @@ function rolesOf(payload: JWTPayload, issuer: TrustedIssuer): Role[] {
   return [...new Set(values.flatMap((value) => map.get(value) ?? []))];
 }
 
+/** Failures jose reports only after the signature verified (claims are checked last). */
+const SIGNED_CLAIM_FAILURES: ReadonlySet<JwtFailureReason> = new Set(['EXPIRED', 'NOT_YET_VALID', 'INVALID_CLAIMS']);
+
 function reasonOf(error: unknown): JwtFailureReason {
   if (error instanceof errors.JWTExpired) return 'EXPIRED';
   if (error instanceof errors.JWTClaimValidationFailed) return error.claim === 'nbf' ? 'NOT_YET_VALID' : 'INVALID_CLAIMS';
@@ -107,9 +121,10 @@ function reasonOf(error: unknown): JwtFailureReason {
 
 /**
  * Builds the verifier of JWT bearer tokens from trusted issuers (RFC 7519,
- * RFC 9068): finds the issuer configuration by `iss` and `aud`, verifies the
- * signature with the issuer's JWKS (fetched and cached by `jose`) under its
- * algorithm allow-list, checks `iss`, `aud`, `exp` and `nbf` with a small
+ * RFC 9068): finds the issuer configuration by `iss` and `aud` (and, when
+ * several communities trust the same pair, by whose keys verify the
+ * signature; refused when more than one do), verifies the signature with the
+ * issuer's JWKS (fetched and cached by `jose`) under its algorithm allow-list, checks `iss`, `aud`, `exp` and `nbf` with a small
  * leeway, and maps the claims to a tenant or community principal.
  */
 export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtVerifier {
@@ -163,31 +178,56 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtVer
     const audiences = typeof unverified.aud === 'string' ? [unverified.aud] : Array.isArray(unverified.aud) ? unverified.aud : [];
     const candidates = configured.filter((c) => audiences.includes(c.audience));
     if (candidates.length === 0) return { ok: false, reason: 'AUDIENCE_MISMATCH' };
-    if (candidates.length > 1) return { ok: false, reason: 'AMBIGUOUS_AUDIENCE' };
-    const issuer = candidates[0] as TrustedIssuer;
-    const fail = (reason: JwtFailureReason): JwtVerification => ({ ok: false, reason, issuerId: issuer.id });
+    // (issuer, audience) is unique in a community: a token naming two audiences of one community is ambiguous.
+    if (new Set(candidates.map((c) => c.ownerCommunityId)).size < candidates.length) return { ok: false, reason: 'AMBIGUOUS_AUDIENCE' };
 
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, keySetOf(issuer), {
-        issuer: issuer.issuer,
-        audience: issuer.audience,
-        algorithms: issuer.algorithms,
-        clockTolerance: tolerance,
-        requiredClaims: ['exp', 'sub'],
-        currentDate: clock.now(),
-      }));
-    } catch (error) {
-      return fail(reasonOf(error));
+    // Each community decides alone whom it trusts, so several may trust the same `iss` and `aud`. The signature
+    // then tells them apart: a configuration counts only when its own keys verify the token. A token that more than
+    // one community's keys verify is refused, never given to one of them, let alone several.
+    const verifyWith = async (issuer: TrustedIssuer): Promise<{ issuer: TrustedIssuer; payload?: JWTPayload; reason?: JwtFailureReason }> => {
+      try {
+        const { payload } = await jwtVerify(token, keySetOf(issuer), {
+          issuer: issuer.issuer,
+          audience: issuer.audience,
+          algorithms: issuer.algorithms,
+          clockTolerance: tolerance,
+          requiredClaims: ['exp', 'sub'],
+          currentDate: clock.now(),
+        });
+        return { issuer, payload };
+      } catch (error) {
+        return { issuer, reason: reasonOf(error) };
+      }
+    };
+    const results = await Promise.all(candidates.map(verifyWith));
+    const verified = results.filter((r) => r.payload !== undefined);
+    if (verified.length > 1) return { ok: false, reason: 'AMBIGUOUS_ISSUER' };
+    if (verified.length === 0) {
+      // Expired, not yet valid or a bad claim: jose checks claims only once the signature verified, so the token is that issuer's.
+      const signed = results.filter((r) => r.reason !== undefined && SIGNED_CLAIM_FAILURES.has(r.reason));
+      if (signed.length > 1) return { ok: false, reason: 'AMBIGUOUS_ISSUER' };
+      const [failed] = signed.length === 1 ? signed : results;
+      if (!failed?.reason) return { ok: false, reason: 'BAD_SIGNATURE' };
+      const tenantOfFailed = signed.length === 1 ? failed.issuer.tenantId : null;
+      return { ok: false, reason: failed.reason, issuerId: failed.issuer.id, ...(tenantOfFailed ? { tenantId: tenantOfFailed } : {}) };
     }
-
+    const { issuer, payload } = verified[0] as { issuer: TrustedIssuer; payload: JWTPayload };
+    // From here on the signature verified: a refusal names the tenant the token acts in, when it names one.
     let tenantId = issuer.tenantId;
+    const fail = (reason: JwtFailureReason): JwtVerification => ({
+      ok: false,
+      reason,
+      issuerId: issuer.id,
+      ...(tenantId !== null ? { tenantId } : {}),
+    });
+
     if (tenantId === null) {
       const claimed = claimOf(payload, issuer.tenantClaim ?? 'tenant');
       if (claimed !== undefined && claimed !== null && claimed !== '') {
-        const tenant = typeof claimed === 'string' ? await options.tenants.findTenant(claimed) : undefined;
-        // A community issuer speaks for its own community's tenants only.
-        if (!tenant || tenant.communityId !== issuer.communityId) return fail('UNKNOWN_TENANT');
+        // A community issuer speaks for its own community's tenants only: the slug is looked up there, never elsewhere.
+        const tenant =
+          typeof claimed === 'string' ? await options.tenants.findTenantInCommunity(issuer.communityId as string, claimed) : undefined;
+        if (!tenant) return fail('UNKNOWN_TENANT');
         tenantId = tenant.id;
       }
     }

@@ -210,7 +210,7 @@ export function buildCli(): Command {
     )
     .option('--user <user>', "an end user's token for /Me: the id or userName of their User (role end_user)")
     .option('--name <name>', 'label shown in token lists')
-    .option('--expires-in-days <days>', 'expire after this many days', (v) => Number(v))
+    .option('--expires-in-days <days>', 'expire after this many whole days, 1 to 3650 (default: never)', parseWholeNumber)
     .addOption(json())
     .action(
       async (
@@ -439,6 +439,15 @@ function redactUrl(url: string): string {
   const parsed = new URL(url);
   if (parsed.password) parsed.password = '***';
   return parsed.toString();
+}
+
+/**
+ * A whole number as typed (`30`, `-1`); anything else (`1.5`, `1e3`, `0x10`,
+ * `abc`, ``) is NaN, so that the core refuses it with the valid range rather
+ * than reading it as something else.
+ */
+function parseWholeNumber(text: string): number {
+  return /^[+-]?\d+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN;
 }
 
 /** A usage error: printed without a stack trace. */

@@ -81,7 +81,12 @@ function withTargetOptions(command: Command): Command {
 function parseDeleteMode(text: string, fail: (m: string) => Error): { deleteMode: DeleteMode; graceSeconds: number | null } {
   if (text === 'delete' || text === 'deactivate') return { deleteMode: text, graceSeconds: null };
   const grace = /^grace:(\d+(?:\.\d+)?)$/.exec(text);
-  if (grace) return { deleteMode: 'grace', graceSeconds: Math.max(1, Math.round(Number(grace[1]) * 86_400)) };
+  if (grace) {
+    // grace:0 (or a fraction that rounds to no second) is refused, never stretched to a second.
+    const seconds = Math.round(Number(grace[1]) * 86_400);
+    if (seconds < 1 || seconds > 3650 * 86_400) throw fail(`--delete-mode grace:<days> takes more than 0 and at most 3650 days, not '${grace[1]}'.`);
+    return { deleteMode: 'grace', graceSeconds: seconds };
+  }
   throw fail(`--delete-mode is delete, deactivate or grace:<days>, not '${text}'.`);
 }
 

@@ -5,6 +5,7 @@ import { scimPlugin } from '@meridian/scim';
 import { translateDatabaseError } from '@meridian/store';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
+import { AuthFailureRecorder } from '../auth/auth-failure-recorder.js';
 import { openTrustedIssuers } from '../auth/trusted-issuers.js';
 import type { HubConfig } from '../config/config.js';
 import { createHubLogger, type HubLoggerOptions } from '../runtime/logger.js';
@@ -93,8 +94,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const issuers = openTrustedIssuers(runtime);
+  // Refused credentials become auth.failed entries, counted per minute and written off the request path (docs/audit.md);
+  // what is pending is written before each audit read and when the app closes.
+  const authFailures = new AuthFailureRecorder(runtime.auditLog, {
+    onError: (error) => app.log.warn({ err: error }, 'authentication failures could not be written to the audit log; they stay pending'),
+  }).start();
+  const detachAuthFailures = runtime.audit.addPendingEntries(authFailures);
+  app.addHook('onClose', async () => {
+    detachAuthFailures();
+    await authFailures.close().catch(() => undefined);
+  });
   // The requests it authenticates carry their tenant and token id, for their log line.
-  const authenticate = identifyRequests(app, createAuthenticator(runtime.adminStore, config.adminToken, issuers.verifyJwt));
+  const authenticate = identifyRequests(app, createAuthenticator(runtime.adminStore, config.adminToken, issuers.verifyJwt), authFailures);
   // Before the SCIM and GraphQL routes, so their requests inherit the limit hooks.
   const rateLimits = await registerRateLimits(app, { ...config.rateLimits, redisUrl: config.redisUrl });
   registerExplorer(app, { enabled: config.graphqlExplorer });

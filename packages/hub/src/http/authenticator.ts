@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { AdminStore, Principal } from '@meridian/core';
+import type { AdminStore, AuthenticationFailure, AuthenticationFailureReason, Principal } from '@meridian/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { type JwtVerifier, looksLikeJwt } from '../auth/jwt-authenticator.js';
+import { type JwtFailureReason, type JwtVerifier, looksLikeJwt } from '../auth/jwt-authenticator.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,71 +23,149 @@ export interface AuthLog {
 /** Resolves an `Authorization` header to a principal, or undefined when it is missing or invalid. */
 export type Authenticate = (authorization: string | undefined, log?: AuthLog) => Promise<Principal | undefined>;
 
+/** Why a request was refused, as the audit log records it; the request's address and id are added where the request is known. */
+export type AuthRefusal = Omit<AuthenticationFailure, 'sourceAddress' | 'requestId'>;
+
+/** The outcome of authenticating one `Authorization` header. */
+export type AuthOutcome = { principal: Principal; refusal?: undefined } | { principal?: undefined; refusal: AuthRefusal };
+
+/** An {@link Authenticate} that can also say why it refused. */
+export type Authenticator = Authenticate & {
+  outcome(authorization: string | undefined, log?: AuthLog): Promise<AuthOutcome>;
+};
+
+/** Receives each refusal with the request's address and id (the hub's {@link AuthFailureRecorder}). */
+export interface AuthFailureSink {
+  add(failure: AuthenticationFailure): void;
+}
+
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/** JWT refusals that come after the signature verified with the issuer's keys: the token is the issuer's, not made up. */
+const SIGNED_REFUSALS: ReadonlySet<JwtFailureReason> = new Set([
+  'EXPIRED',
+  'NOT_YET_VALID',
+  'INVALID_CLAIMS',
+  'NO_ROLE',
+  'UNKNOWN_TENANT',
+  'UNKNOWN_USER',
+]);
+
+function jwtReason(reason: JwtFailureReason): AuthenticationFailureReason {
+  switch (reason) {
+    case 'EXPIRED':
+      return 'expired_token';
+    case 'MALFORMED':
+      return 'malformed_token';
+    case 'UNKNOWN_USER':
+      return 'inactive_user';
+    default:
+      return 'invalid_token';
+  }
+}
+
 /**
  * Resolves `Authorization: Bearer <token>` (RFC 6750 §2.1) to a principal:
  * the configured platform admin token, a stored API token (`mrd_…`), or a JWT
  * from a trusted issuer. Why a token was refused is logged at debug level,
- * without the token; the caller only ever learns "invalid token".
+ * without the token; the caller only ever learns "invalid token". The
+ * returned function's `outcome` also says why, for the audit log.
  */
-export function createAuthenticator(store: AdminStore, adminToken: string | undefined, verifyJwt?: JwtVerifier): Authenticate {
+export function createAuthenticator(store: AdminStore, adminToken: string | undefined, verifyJwt?: JwtVerifier): Authenticator {
   const adminDigest = adminToken === undefined ? undefined : digest(adminToken);
-  return async (authorization, log) => {
-    const match = authorization === undefined ? null : /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(authorization);
-    const secret = match?.[1];
+  const outcome = async (authorization: string | undefined, log?: AuthLog): Promise<AuthOutcome> => {
+    if (authorization === undefined) return { refusal: { reason: 'missing_token', detail: 'MISSING' } };
+    const secret = BEARER.exec(authorization)?.[1];
     if (!secret) {
-      if (authorization !== undefined) log?.debug({ reason: 'MALFORMED' }, 'bearer token refused');
-      return undefined;
+      log?.debug({ reason: 'MALFORMED' }, 'bearer token refused');
+      // Not a bearer token (Basic credentials, garbage): nothing of it is kept.
+      return { refusal: { reason: 'malformed_token', detail: 'MALFORMED' } };
     }
     if (adminDigest && timingSafeEqual(digest(secret), adminDigest)) {
-      return { kind: 'platform', tokenId: 'env:MERIDIAN_ADMIN_TOKEN', scopes: ['admin'] };
+      return { principal: { kind: 'platform', tokenId: 'env:MERIDIAN_ADMIN_TOKEN', scopes: ['admin'] } };
     }
     if (verifyJwt && looksLikeJwt(secret)) {
       const verified = await verifyJwt(secret);
-      if (verified.ok) return verified.principal;
+      if (verified.ok) return { principal: verified.principal };
       // An unreachable key set is the operator's problem, not the caller's: say so louder.
-      const level = verified.reason === 'JWKS_UNAVAILABLE' ? 'warn' : 'debug';
+      const level = verified.reason === 'JWKS_UNAVAILABLE' || verified.reason === 'AMBIGUOUS_ISSUER' ? 'warn' : 'debug';
       log?.[level]({ reason: verified.reason, issuerId: verified.issuerId }, 'JWT bearer token refused');
-      return undefined;
-    }
-    const token = await store.authenticate(secret);
-    if (!token) {
-      log?.debug({ reason: 'UNKNOWN_TOKEN' }, 'bearer token refused');
-      return undefined;
-    }
-    if (token.tenantId !== null) {
+      const signed = SIGNED_REFUSALS.has(verified.reason);
       return {
-        kind: 'tenant',
-        tokenId: token.id,
-        tenantId: token.tenantId,
-        scopes: token.scopes,
-        ...(token.userId ? { userId: token.userId } : {}),
+        refusal: {
+          reason: jwtReason(verified.reason),
+          detail: verified.reason,
+          tokenPrefix: secret,
+          ...(verified.issuerId !== undefined ? { credential: { type: 'Issuer' as const, id: verified.issuerId } } : {}),
+          ...(signed && verified.tenantId ? { tenantId: verified.tenantId } : {}),
+        },
       };
     }
-    if (token.communityId !== null) return { kind: 'community', tokenId: token.id, communityId: token.communityId, scopes: token.scopes };
-    return { kind: 'platform', tokenId: token.id, scopes: token.scopes };
+    const found = await store.authenticateToken(secret);
+    if (!found.ok) {
+      log?.debug({ reason: found.reason === 'unknown' ? 'UNKNOWN_TOKEN' : found.reason.toUpperCase() }, 'bearer token refused');
+      if (found.reason === 'unknown') {
+        // A prefix only of what looks like an API token: anything else may be a mistyped admin token or another system's secret.
+        return { refusal: { reason: 'invalid_token', detail: 'UNKNOWN_TOKEN', ...(secret.startsWith('mrd_') ? { tokenPrefix: secret } : {}) } };
+      }
+      // The secret matched a stored token: the refusal belongs to the token's tenant (the platform's for other tokens).
+      return {
+        refusal: {
+          reason: found.reason === 'revoked' ? 'revoked_token' : found.reason === 'expired' ? 'expired_token' : 'inactive_user',
+          detail: found.reason.toUpperCase(),
+          tokenPrefix: secret,
+          tenantId: found.token.tenantId,
+          credential: { type: 'Token', id: found.token.id },
+        },
+      };
+    }
+    const token = found.token;
+    if (token.tenantId !== null) {
+      return {
+        principal: {
+          kind: 'tenant',
+          tokenId: token.id,
+          tenantId: token.tenantId,
+          scopes: token.scopes,
+          ...(token.userId ? { userId: token.userId } : {}),
+        },
+      };
+    }
+    if (token.communityId !== null) {
+      return { principal: { kind: 'community', tokenId: token.id, communityId: token.communityId, scopes: token.scopes } };
+    }
+    return { principal: { kind: 'platform', tokenId: token.id, scopes: token.scopes } };
   };
+  const authenticate: Authenticate = async (authorization, log) => (await outcome(authorization, log)).principal;
+  return Object.assign(authenticate, { outcome });
 }
 
 /**
  * Wraps an authenticator so the requests it authenticates carry their
- * principal's `tenantId` and `tokenId` (for the request log line). SCIM and
- * GraphQL pass `request.log` to `authenticate`: each request has its own child
- * logger, which leads back to the request.
+ * principal's `tenantId` and `tokenId` (for the request log line), and every
+ * refusal reaches `failures` (the audit log's `auth.failed`) with the
+ * request's address and id. SCIM and GraphQL pass `request.log` to
+ * `authenticate`: each request has its own child logger, which leads back to
+ * the request.
  */
-export function identifyRequests(app: FastifyInstance, authenticate: Authenticate): Authenticate {
+export function identifyRequests(app: FastifyInstance, authenticator: Authenticator, failures?: AuthFailureSink): Authenticate {
   const requests = new WeakMap<object, FastifyRequest>();
   app.decorateRequest('tenantId', undefined);
   app.decorateRequest('tokenId', undefined);
   app.addHook('onRequest', async (request) => {
-    // Without logging every request shares one null logger: nothing to log, nothing to map.
-    if (request.log !== app.log) requests.set(request.log, request);
+    // Without logging every request shares one null logger: give each its own (it logs nothing either) so it leads back here.
+    if (request.log === app.log) request.log = Object.create(app.log) as typeof request.log;
+    requests.set(request.log, request);
   });
   return async (authorization, log) => {
-    const principal = await authenticate(authorization, log);
+    const { principal, refusal } = await authenticator.outcome(authorization, log);
     const request = log === undefined ? undefined : requests.get(log);
     if (principal && request) {
       request.tokenId = principal.tokenId;
       request.tenantId = principal.kind === 'tenant' ? principal.tenantId : undefined;
+    }
+    if (refusal && failures) {
+      failures.add({ ...refusal, sourceAddress: request?.ip ?? null, requestId: request?.id ?? 'unknown' });
     }
     return principal;
   };

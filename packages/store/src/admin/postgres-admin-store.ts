@@ -12,6 +12,7 @@ import {
   type Role,
   type Scope,
   type Tenant,
+  type TokenAuthentication,
   type TokenRequest,
 } from '@meridian/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
@@ -69,7 +70,15 @@ const toCommunity = (r: { id: string; slug: string; name: string; created_at: Da
   createdAt: new Date(r.created_at),
 });
 
-const toTenant = (r: { id: string; slug: string; name: string; community_id: string; created_at: Date }): Tenant => ({
+interface TenantRow {
+  id: string;
+  slug: string;
+  name: string;
+  community_id: string;
+  created_at: Date;
+}
+
+const toTenant = (r: TenantRow): Tenant => ({
   id: r.id,
   slug: r.slug,
   name: r.name,
@@ -141,7 +150,19 @@ export class PostgresAdminStore implements AdminStore {
     return this.page('community', [], [], page, toCommunity);
   }
 
-  createTenant(values: { slug: string; name: string; communityId: string }, context: RequestContext): Promise<Tenant> {
+  async createTenant(values: { slug: string; name: string; communityId: string }, context: RequestContext): Promise<Tenant> {
+    try {
+      return await this.insertTenant(values, context);
+    } catch (error) {
+      // The slug is taken in this community (the caller's own): another community's slugs never conflict.
+      if (error instanceof MeridianError && error.code === 'UNIQUENESS') {
+        throw new MeridianError('UNIQUENESS', `The community already has a tenant with the slug '${values.slug}'.`, { field: 'slug' });
+      }
+      throw error;
+    }
+  }
+
+  private insertTenant(values: { slug: string; name: string; communityId: string }, context: RequestContext): Promise<Tenant> {
     return this.write(async (em, now) => {
       const tenant: Tenant = { id: uuidv7(), slug: values.slug, name: values.name, communityId: values.communityId, createdAt: now };
       await em.execute('insert into tenant (id, community_id, slug, name, created_at) values (?, ?, ?, ?, ?)', [
@@ -168,13 +189,31 @@ export class PostgresAdminStore implements AdminStore {
   }
 
   async findTenant(slugOrId: string): Promise<Tenant | undefined> {
+    if (isUuid(slugOrId)) {
+      const [row] = await this.read((em) => em.execute<TenantRow[]>('select * from tenant where id = ?', [slugOrId]));
+      return row ? toTenant(row) : undefined;
+    }
+    // Slugs are unique per community: a slug alone names a tenant only when one community has it.
+    const found = await this.findTenantsBySlug(slugOrId, 2);
+    return found.length === 1 ? found[0] : undefined;
+  }
+
+  async findTenantInCommunity(communityId: string, slugOrId: string): Promise<Tenant | undefined> {
+    if (!isUuid(communityId)) return undefined;
     const [row] = await this.read((em) =>
-      em.execute<{ id: string; slug: string; name: string; community_id: string; created_at: Date }[]>(
-        isUuid(slugOrId) ? 'select * from tenant where id = ?' : 'select * from tenant where slug = ?',
-        [isUuid(slugOrId) ? slugOrId : slugOrId.toLowerCase()],
+      em.execute<TenantRow[]>(
+        isUuid(slugOrId) ? 'select * from tenant where community_id = ? and id = ?' : 'select * from tenant where community_id = ? and slug = ?',
+        [communityId, isUuid(slugOrId) ? slugOrId : slugOrId.toLowerCase()],
       ),
     );
     return row ? toTenant(row) : undefined;
+  }
+
+  async findTenantsBySlug(slug: string, limit: number): Promise<Tenant[]> {
+    const rows = await this.read((em) =>
+      em.execute<TenantRow[]>('select * from tenant where slug = ? order by created_at, id limit ?', [slug.toLowerCase(), limit]),
+    );
+    return rows.map(toTenant);
   }
 
   async findTenants(ids: readonly string[]): Promise<Tenant[]> {
@@ -323,24 +362,37 @@ export class PostgresAdminStore implements AdminStore {
   }
 
   async authenticate(secret: string): Promise<ApiToken | undefined> {
-    if (!secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return undefined;
+    const outcome = await this.authenticateToken(secret);
+    return outcome.ok ? outcome.token : undefined;
+  }
+
+  async authenticateToken(secret: string): Promise<TokenAuthentication> {
+    if (!secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return { ok: false, reason: 'unknown' };
     const now = this.clock.now();
     // The tenant is not known before the token is found: a platform-scope lookup by the hash of a 256-bit secret.
     return this.read(async (em) => {
-      const [row] = await em.execute<TokenRow[]>(
-        `select * from api_token where secret_hash = ? and revoked_at is null and (expires_at is null or expires_at > ?)`,
-        [hashTokenSecret(secret), now],
+      // An end user's token lives as long as its User is there and active: suspended (`active: false`) is refused too.
+      const [row] = await em.execute<(TokenRow & { user_active: boolean | null })[]>(
+        `select t.*, u.active as user_active
+           from api_token t left join scim_user u on u.id = t.user_id and u.tenant_id = t.tenant_id
+          where t.secret_hash = ?`,
+        [hashTokenSecret(secret)],
       );
-      if (!row) return undefined;
+      if (!row) return { ok: false, reason: 'unknown' };
+      const { user_active: userActive, ...tokenRow } = row;
+      const token = toToken(tokenRow);
+      if (token.revokedAt !== null) return { ok: false, reason: 'revoked', token };
+      if (token.expiresAt !== null && token.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'expired', token };
+      if (token.userId !== null && userActive !== true) return { ok: false, reason: 'inactive_user', token };
       // The use is recorded at most once a minute per token, so that reads stay reads.
       if (row.last_used_at === null || now.getTime() - new Date(row.last_used_at).getTime() > 60_000) {
         await em.execute(
           `update api_token set last_used_at = ? where id = ? and (last_used_at is null or last_used_at < ?::timestamptz - interval '1 minute')`,
           [now, row.id, now],
         );
-        row.last_used_at = now;
+        token.lastUsedAt = now;
       }
-      return toToken(row);
+      return { ok: true, token };
     });
   }
 }

@@ -1,4 +1,11 @@
-import { AUTHENTICATION_FAILURE_REASONS, type AuthenticationFailure, PLATFORM_CHAIN } from '@meridian/core';
+import {
+  AUTHENTICATION_FAILURE_REASONS,
+  type AuthenticationFailure,
+  type AuthenticationFailureSummary,
+  authFailureAddress,
+  authFailurePrefix,
+  PLATFORM_CHAIN,
+} from '@meridian/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type AuditHashInput, GENESIS_HASH, hashAuditEntry, redactSecrets } from '../events/event-recorder.js';
 
@@ -75,9 +82,6 @@ export async function appendAuditEntry(
   return { seq: entry.seq, hash };
 }
 
-/** How much of a presented token an `auth.failed` entry keeps: enough to recognise a token family, never enough to use. */
-const PREFIX_LENGTH = 8;
-
 /**
  * Appends `auth.failed` to the platform chain, in the caller's transaction.
  * Only the first 8 characters of the token are kept (for `mrd_` tokens, 4
@@ -87,8 +91,7 @@ export async function recordAuthenticationFailure(em: EntityManager, failure: Au
   if (!AUTHENTICATION_FAILURE_REASONS.includes(failure.reason)) {
     throw new TypeError(`Unknown authentication failure reason '${String(failure.reason)}'.`);
   }
-  const prefix = failure.tokenPrefix?.slice(0, PREFIX_LENGTH).replace(/[^A-Za-z0-9._~+/=-]/g, '') ?? '';
-  const sourceAddress = failure.sourceAddress ? failure.sourceAddress.slice(0, 64) : null;
+  const prefix = authFailurePrefix(failure.tokenPrefix);
   await appendAuditEntry(
     em,
     {
@@ -100,9 +103,53 @@ export async function recordAuthenticationFailure(em: EntityManager, failure: Au
       resourceType: 'Token',
       resourceId: prefix,
       requestId: failure.requestId.slice(0, 128),
-      sourceAddress,
+      sourceAddress: authFailureAddress(failure.sourceAddress),
       // `prefix`, not `tokenPrefix`: redactSecrets would hide any key that says "token".
       diff: { before: null, after: { reason: failure.reason, ...(prefix === '' ? {} : { prefix }) } },
+    },
+    now,
+  );
+}
+
+/**
+ * Appends the `auth.failed` entry of one minute's counted failures, in the
+ * caller's transaction (which must be in platform scope: the entry may go to
+ * a tenant's chain or the platform's). The resource is the stored token or
+ * issuer the credential belongs to when known, else the token prefix; the
+ * diff holds the reason, the count, the first and last failure's time and
+ * the last request id (the first is the entry's request id).
+ */
+export async function recordAuthenticationFailureSummary(em: EntityManager, summary: AuthenticationFailureSummary, now: Date): Promise<void> {
+  if (!AUTHENTICATION_FAILURE_REASONS.includes(summary.reason)) {
+    throw new TypeError(`Unknown authentication failure reason '${String(summary.reason)}'.`);
+  }
+  const prefix = authFailurePrefix(summary.tokenPrefix);
+  await appendAuditEntry(
+    em,
+    {
+      chain: summary.tenantId ?? PLATFORM_CHAIN,
+      tenantId: summary.tenantId,
+      actorType: 'anonymous',
+      actorId: prefix === '' ? 'anonymous' : `prefix:${prefix}`,
+      action: 'auth.failed',
+      resourceType: summary.credential?.type ?? 'Token',
+      resourceId: summary.credential?.id ?? prefix,
+      requestId: summary.firstRequestId.slice(0, 128),
+      sourceAddress: authFailureAddress(summary.sourceAddress),
+      // No key may say "token": redactSecrets would hide its value.
+      diff: {
+        before: null,
+        after: {
+          reason: summary.reason,
+          count: summary.count,
+          minute: summary.minute.toISOString(),
+          firstAt: summary.firstAt.toISOString(),
+          lastAt: summary.lastAt.toISOString(),
+          lastRequestId: summary.lastRequestId.slice(0, 128),
+          ...(prefix === '' ? {} : { prefix }),
+          ...(summary.detail === null ? {} : { detail: summary.detail }),
+        },
+      },
     },
     now,
   );

@@ -9,6 +9,7 @@ import {
   type AuditQuery,
   type AuditVerifyOptions,
   type AuthenticationFailure,
+  type AuthenticationFailureSummary,
   type ChainVerification,
   type CheckpointOutcome,
   type CheckpointPolicy,
@@ -24,7 +25,7 @@ import {
 } from '@meridian/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { translateDatabaseError } from '../orm/database-errors.js';
-import { appendAuditEntry, recordAuthenticationFailure } from './append-audit-entry.js';
+import { appendAuditEntry, recordAuthenticationFailure, recordAuthenticationFailureSummary } from './append-audit-entry.js';
 import {
   type AuditKeyring,
   auditKeyId,
@@ -295,6 +296,16 @@ export class PostgresAuditLog implements AuditLog {
 
   async recordAuthenticationFailure(failure: AuthenticationFailure): Promise<void> {
     await this.transaction((em) => recordAuthenticationFailure(em, failure, this.clock.now()));
+  }
+
+  async recordAuthenticationFailures(summaries: readonly AuthenticationFailureSummary[]): Promise<void> {
+    if (summaries.length === 0) return;
+    // Chains in a fixed order, so that two processes flushing at once take the chain locks in the same order.
+    const ordered = [...summaries].sort((a, b) => (a.tenantId ?? '').localeCompare(b.tenantId ?? '') || a.minute.getTime() - b.minute.getTime());
+    await this.transaction(async (em) => {
+      const now = this.clock.now();
+      for (const summary of ordered) await recordAuthenticationFailureSummary(em, summary, now);
+    });
   }
 
   // ---- verification --------------------------------------------------------

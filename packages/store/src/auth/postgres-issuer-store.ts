@@ -19,6 +19,7 @@ interface IssuerRow {
   id: string;
   tenant_id: string | null;
   community_id: string | null;
+  owner_community_id: string;
   issuer: string;
   audience: string;
   jwks_uri: string;
@@ -35,6 +36,7 @@ function toIssuer(row: IssuerRow): TrustedIssuer {
     id: row.id,
     tenantId: row.tenant_id,
     communityId: row.community_id,
+    ownerCommunityId: row.owner_community_id,
     issuer: row.issuer,
     audience: row.audience,
     jwksUri: row.jwks_uri,
@@ -45,6 +47,14 @@ function toIssuer(row: IssuerRow): TrustedIssuer {
     roleMap: row.role_map,
     createdAt: new Date(row.created_at),
   };
+}
+
+function duplicateIssuer(): MeridianError {
+  return new MeridianError(
+    'UNIQUENESS',
+    'This community already trusts this issuer for this audience: one configuration per issuer and audience in a community.',
+    { field: 'audience' },
+  );
 }
 
 /** What the audit log keeps of an issuer: its whole configuration (it holds no secret). */
@@ -79,7 +89,10 @@ export class PostgresIssuerStore implements TrustedIssuerStore {
     try {
       return await forkForPlatform(this.orm).transactional((em) => work(em, this.clock.now()));
     } catch (error) {
-      throw translateDatabaseError(error);
+      const translated = translateDatabaseError(error);
+      // Two admins adding the same issuer at once: the unique index decides, with the same answer as the check.
+      if (translated instanceof MeridianError && translated.code === 'UNIQUENESS') throw duplicateIssuer();
+      throw translated;
     }
   }
 
@@ -89,28 +102,22 @@ export class PostgresIssuerStore implements TrustedIssuerStore {
 
   create(values: NewTrustedIssuer, context: RequestContext): Promise<TrustedIssuer> {
     return this.write(async (em, now) => {
-      const [existing] = await em.execute<{ id: string }[]>('select id from trusted_issuer where issuer = ? and audience = ?', [
-        values.issuer,
-        values.audience,
-      ]);
-      if (existing) {
-        throw new MeridianError(
-          'UNIQUENESS',
-          'This issuer is already trusted for this audience: one configuration per issuer and audience.',
-          {
-            field: 'audience',
-          },
-        );
-      }
+      // Unique within the issuer's community only: another community's issuers are neither visible nor in the way.
+      const [existing] = await em.execute<{ id: string }[]>(
+        'select id from trusted_issuer where owner_community_id = ? and issuer = ? and audience = ?',
+        [values.ownerCommunityId, values.issuer, values.audience],
+      );
+      if (existing) throw duplicateIssuer();
       const issuer: TrustedIssuer = { ...values, id: uuidv7(), createdAt: now };
       await em.execute(
-        `insert into trusted_issuer (id, tenant_id, community_id, issuer, audience, jwks_uri, algorithms, roles_claim, tenant_claim,
-           subject_claim, role_map, created_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `insert into trusted_issuer (id, tenant_id, community_id, owner_community_id, issuer, audience, jwks_uri, algorithms, roles_claim,
+           tenant_claim, subject_claim, role_map, created_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           issuer.id,
           issuer.tenantId,
           issuer.communityId,
+          issuer.ownerCommunityId,
           issuer.issuer,
           issuer.audience,
           issuer.jwksUri,

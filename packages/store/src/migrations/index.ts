@@ -12,6 +12,7 @@ import { Migration20261126700000_global_directory } from './Migration20261126700
 import { Migration20261126710000_directory_exports } from './Migration20261126710000_directory_exports.js';
 import { Migration20261126720000_directory_manager_key } from './Migration20261126720000_directory_manager_key.js';
 import { Migration20261207100000_group_graph_integrity } from './Migration20261207100000_group_graph_integrity.js';
+import { Migration20261207200000_community_scoped_names } from './Migration20261207200000_community_scoped_names.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -28,4 +29,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261126710000_directory_exports', class: Migration20261126710000_directory_exports },
   { name: 'Migration20261126720000_directory_manager_key', class: Migration20261126720000_directory_manager_key },
   { name: 'Migration20261207100000_group_graph_integrity', class: Migration20261207100000_group_graph_integrity },
+  { name: 'Migration20261207200000_community_scoped_names', class: Migration20261207200000_community_scoped_names },
 ];
