@@ -19,15 +19,6 @@ export type {
 } from './audit/audit-log.js';
 export { AuditService, canReadAuditLog, type PendingAuditEntries } from './audit/audit-service.js';
 export {
-  AUTH_FAILURE_PREFIX_LENGTH,
-  AuthenticationFailureAggregator,
-  type AuthenticationFailureSummary,
-  authFailureAddress,
-  authFailurePrefix,
-  DEFAULT_MAX_PENDING_SUMMARIES,
-  OVERFLOW_DETAIL,
-} from './audit/auth-failure-aggregator.js';
-export {
   AUDIT_BREAK_KINDS,
   type AuditBreak,
   type AuditBreakKind,
@@ -37,6 +28,15 @@ export {
   describeAuditBreak,
   describeSeqRange,
 } from './audit/audit-verification.js';
+export {
+  AUTH_FAILURE_PREFIX_LENGTH,
+  AuthenticationFailureAggregator,
+  type AuthenticationFailureSummary,
+  authFailureAddress,
+  authFailurePrefix,
+  DEFAULT_MAX_PENDING_SUMMARIES,
+  OVERFLOW_DETAIL,
+} from './audit/auth-failure-aggregator.js';
 export {
   BULK_SCHEMA,
   type BulkFailure,
@@ -174,12 +174,6 @@ export {
 export type { SelfServicePolicy, TenantSettingsStore } from './ports/tenant-settings.js';
 export type { TrustedIssuerStore } from './ports/trusted-issuers.js';
 export {
-  type AttributeSelection,
-  isAttributeReturned,
-  parseAttributeSelection,
-  projectResource,
-} from './scim/projection.js';
-export {
   ATTRIBUTE_LIMITS,
   type AttributeLimit,
   assertText,
@@ -189,6 +183,12 @@ export {
   maxValuesOf,
   textProblem,
 } from './scim/input-limits.js';
+export {
+  type AttributeSelection,
+  isAttributeReturned,
+  parseAttributeSelection,
+  projectResource,
+} from './scim/projection.js';
 export { etagOf, type GroupMember, type GroupMembership, type ScimResource } from './scim/resource.js';
 export { type JsonObject, parseResourceInput, type ResourceInput } from './scim/resource-input.js';
 export { coreSchemaOf, type ResourceKind, type ResourceShape, resourceShapes } from './scim/resource-types.js';

@@ -142,7 +142,12 @@ export function onceFieldCounts(
     if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
   }
   const paths = new Map<string, Set<string>>();
-  const walk = (type: GraphQLNamedType | undefined | null, selectionSet: SelectionSetNode | undefined, path: string, visiting: Set<string>) => {
+  const walk = (
+    type: GraphQLNamedType | undefined | null,
+    selectionSet: SelectionSetNode | undefined,
+    path: string,
+    visiting: Set<string>,
+  ) => {
     if (!selectionSet || !type) return;
     for (const selection of selectionSet.selections) {
       if (selection.kind === Kind.FIELD) {

@@ -41,7 +41,9 @@ beforeAll(async () => {
   keys.idp = await generateKeyPair('RS256', { extractable: true });
   keys.stranger = await generateKeyPair('RS256', { extractable: true });
   const published = { keys: [{ ...(await exportJWK(keys.idp.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }] };
-  jwks = createServer((_request, response) => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(published)));
+  jwks = createServer((_request, response) =>
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(published)),
+  );
   await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}`;
 
@@ -71,7 +73,13 @@ beforeAll(async () => {
   ids.issuer = (
     await openTrustedIssuers(hub.runtime).service.add(
       platform,
-      { tenant: 'emea', issuer: `${base}/emea`, audience: AUDIENCE, jwksUri: `${base}/jwks`, roleMap: 'scim=provisioner,employee=end_user' },
+      {
+        tenant: 'emea',
+        issuer: `${base}/emea`,
+        audience: AUDIENCE,
+        jwksUri: `${base}/jwks`,
+        roleMap: 'scim=provisioner,employee=end_user',
+      },
       ctx,
     )
   ).id;
@@ -260,7 +268,12 @@ describe('a flood of bad tokens', () => {
     const flood = `mrd_Flood${'x'.repeat(39)}`;
     for (const remoteAddress of ['198.51.100.7', '198.51.100.8']) {
       for (let i = 0; i < 150; i++) {
-        const res = await hub.app.inject({ method: 'GET', url: '/scim/v2/Users', headers: { authorization: `Bearer ${flood}` }, remoteAddress });
+        const res = await hub.app.inject({
+          method: 'GET',
+          url: '/scim/v2/Users',
+          headers: { authorization: `Bearer ${flood}` },
+          remoteAddress,
+        });
         expect(res.statusCode).toBe(401);
       }
     }
@@ -290,9 +303,15 @@ describe('tokens of suspended and deleted users', () => {
     expect(graphql.body).toEqual({ errors: [{ message: 'Invalid token.', extensions: { code: 'UNAUTHENTICATED' } }] });
 
     // Restored, the same token works again: it was refused for its user, not revoked.
-    await scim('PATCH', `/Users/${ids.bob}`, { token: hub.tenants.emea.token, body: patchOp({ op: 'replace', path: 'active', value: true }) });
+    await scim('PATCH', `/Users/${ids.bob}`, {
+      token: hub.tenants.emea.token,
+      body: patchOp({ op: 'replace', path: 'active', value: true }),
+    });
     expect((await scim('GET', '/Me', { token: tokens.suspended })).status).toBe(200);
-    await scim('PATCH', `/Users/${ids.bob}`, { token: hub.tenants.emea.token, body: patchOp({ op: 'replace', path: 'active', value: false }) });
+    await scim('PATCH', `/Users/${ids.bob}`, {
+      token: hub.tenants.emea.token,
+      body: patchOp({ op: 'replace', path: 'active', value: false }),
+    });
 
     const entries = await failures(tokens.auditor);
     const refused = entries.filter((e) => e.diff.after.reason === 'inactive_user' && e.resourceId === ids.suspended);
@@ -314,7 +333,10 @@ describe('tokens of suspended and deleted users', () => {
   it("refuses an end user's JWT once the user is suspended, and audits it in the tenant's chain", async () => {
     const token = await jwt({ sub: 'dora@emea', roles: ['employee'] });
     expect((await scim('GET', '/Me', { token })).status).toBe(200);
-    await scim('PATCH', `/Users/${ids.dora}`, { token: hub.tenants.emea.token, body: patchOp({ op: 'replace', path: 'active', value: false }) });
+    await scim('PATCH', `/Users/${ids.dora}`, {
+      token: hub.tenants.emea.token,
+      body: patchOp({ op: 'replace', path: 'active', value: false }),
+    });
     expect((await scim('GET', '/Me', { token })).status).toBe(401);
     expect((await gql(token, '{ me { userName } }')).status).toBe(401);
     const entries = (await failures(tokens.auditor)).filter((e) => e.diff.after.reason === 'inactive_user' && e.resourceType === 'Issuer');

@@ -49,7 +49,11 @@ describe('auditVerification in one operation', () => {
       '{ ...A ...B } fragment A on Query { a: auditVerification { ok } } fragment B on Query { b: auditVerification { ok } }',
       2,
     ],
-    ['inline fragments', '{ ... on Query { a: auditVerification { ok } } ... { b: auditVerification { ok } c: auditVerification { ok } } }', 3],
+    [
+      'inline fragments',
+      '{ ... on Query { a: auditVerification { ok } } ... { b: auditVerification { ok } c: auditVerification { ok } } }',
+      3,
+    ],
     ['an alias beside a fragment', '{ x: auditVerification { ok } ...F } fragment F on Query { y: auditVerification { ok } }', 2],
   ])('refuses %s', async (_name, query, count) => {
     const res = await gql(query as string);
@@ -60,7 +64,9 @@ describe('auditVerification in one operation', () => {
   it('answers one, also when the same field is selected twice under one name (GraphQL merges them)', async () => {
     const once = await gql('{ auditVerification(tenant: "emea") { ok } }');
     expect(once.body).toEqual({ data: { auditVerification: { ok: true } } });
-    const merged = await gql('{ auditVerification(tenant: "emea") { ok } ...F } fragment F on Query { auditVerification(tenant: "emea") { lastSeq } }');
+    const merged = await gql(
+      '{ auditVerification(tenant: "emea") { ok } ...F } fragment F on Query { auditVerification(tenant: "emea") { lastSeq } }',
+    );
     expect(merged.status).toBe(200);
     expect(merged.body.data?.auditVerification).toMatchObject({ ok: true, lastSeq: expect.any(Number) });
   });
@@ -73,7 +79,9 @@ describe('auditVerification in one operation', () => {
   });
 
   it('gives concurrent requests for one chain the same report', async () => {
-    const results = await Promise.all(Array.from({ length: 20 }, () => gql('{ auditVerification(tenant: "emea") { ok lastSeq entriesChecked } }')));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => gql('{ auditVerification(tenant: "emea") { ok lastSeq entriesChecked } }')),
+    );
     const reports = results.map((r) => JSON.stringify(r.body));
     expect(new Set(reports).size).toBe(1);
     expect(results[0]?.body.data?.auditVerification).toMatchObject({ ok: true });

@@ -76,11 +76,11 @@ describe('tenant slugs are unique per community', () => {
   it("lets a community use a slug another community has, without telling it (regression: createTenant said 'A tenant with this slug already exists.')", async () => {
     const res = await gql(admins.other, CREATE_TENANT, { slug: 'emea', c: 'other' });
     expect(res.body.errors).toBeUndefined();
-    otherEmea = (res.body.data?.createTenant as { id: string }).id;
+    otherEmea = (res.body.data as { createTenant: { id: string } }).createTenant.id;
     expect(otherEmea).not.toBe(hub.tenants.emea.id);
     const back = await gql(admins.coi, CREATE_TENANT, { slug: 'apac', c: 'coi' });
     expect(back.body.errors).toBeUndefined();
-    coiApac = (back.body.data?.createTenant as { id: string }).id;
+    coiApac = (back.body.data as { createTenant: { id: string } }).createTenant.id;
   });
 
   it('refuses a slug taken in the caller’s own community, and says so', async () => {
@@ -192,7 +192,8 @@ describe('trusted issuers are unique per community', () => {
   async function actsIn(token: string): Promise<string | number> {
     const res = await gql(token, '{ communities { edges { node { slug } } } }');
     if (res.status !== 200) return res.status;
-    return ((res.body.data?.communities as { edges: { node: { slug: string } }[] }).edges[0] as { node: { slug: string } }).node.slug;
+    return ((res.body.data as { communities: { edges: { node: { slug: string } }[] } }).communities.edges[0] as { node: { slug: string } })
+      .node.slug;
   }
 
   it('lets two communities trust the same issuer and audience (regression: the second was refused as already trusted)', async () => {
@@ -204,7 +205,7 @@ describe('trusted issuers are unique per community', () => {
     // Each sees its own, never the other's.
     const list = 'query ($c: String) { trustedIssuers(community: $c) { id communityId } }';
     const mine = (await gql(admins.other, list, { c: 'other' })).body.data?.trustedIssuers as Json[];
-    expect(mine).toEqual([{ id: (second.body.data?.addTrustedIssuer as Json).id, communityId: expect.any(String) }]);
+    expect(mine).toEqual([{ id: (second.body.data as { addTrustedIssuer: Json }).addTrustedIssuer.id, communityId: expect.any(String) }]);
     expect(errorShape((await gql(admins.other, list, { c: 'coi' })).body, 'coi')).toEqual(
       errorShape((await gql(admins.other, list, { c: 'nope' })).body, 'nope'),
     );
@@ -224,9 +225,9 @@ describe('trusted issuers are unique per community', () => {
     expect((await gql(admins.coi, ADD, issuer('coi', '/shared', 'https://hub.test'))).body).toEqual(expected);
     const forTenant = issuer('coi', '/shared', 'https://hub.test');
     const { community: _community, ...rest } = forTenant.i;
-    expect((await gql(admins.coi, ADD, { i: { ...rest, tenant: 'emea', roleMap: [{ claimValue: 'p', role: 'provisioner' }] } })).body).toEqual(
-      expected,
-    );
+    expect(
+      (await gql(admins.coi, ADD, { i: { ...rest, tenant: 'emea', roleMap: [{ claimValue: 'p', role: 'provisioner' }] } })).body,
+    ).toEqual(expected);
   });
 
   it('sends a token to the community whose audience it carries', async () => {
@@ -254,7 +255,9 @@ describe('trusted issuers are unique per community', () => {
       hub.adminToken,
       '{ auditEvents(action: "auth.failed", first: 500) { edges { node { chain resourceType diff } } } }',
     );
-    const entries = (res.body.data?.auditEvents as { edges: { node: { chain: string; diff: { after: Json } } }[] }).edges.map((e) => e.node);
+    const entries = (
+      res.body.data as { auditEvents: { edges: { node: { chain: string; diff: { after: Json } } }[] } }
+    ).auditEvents.edges.map((e) => e.node);
     const ambiguous = entries.filter((e) => e.diff.after.detail === 'AMBIGUOUS_ISSUER');
     expect(ambiguous.reduce((sum, e) => sum + (e.diff.after.count as number), 0)).toBe(2);
     expect(ambiguous.every((e) => e.chain === '' && e.diff.after.reason === 'invalid_token')).toBe(true);
@@ -282,6 +285,7 @@ describe('trusted issuers are unique per community', () => {
     expect(row?.tenant_id).not.toBe(hub.tenants.emea.id);
     expect((await gql(admins.other, TENANT, { s: 'emea' })).body.data?.tenant).toEqual({ id: row?.tenant_id, slug: 'emea' });
     // A tenant of another community, by its qualified name or id: refused.
-    for (const office of ['coi/emea', hub.tenants.emea.id]) expect((await scim('GET', '/Users', { token: await sign(office) })).status).toBe(401);
+    for (const office of ['coi/emea', hub.tenants.emea.id])
+      expect((await scim('GET', '/Users', { token: await sign(office) })).status).toBe(401);
   });
 });

@@ -45,7 +45,12 @@ const manager = (value: string) => ({ schemas: [SCHEMA.user, ENTERPRISE], [ENTER
 
 /** The SCIM answer to a manager outside the tenant: the same whatever the id is. */
 function refused(value: string): Json {
-  return { schemas: [SCHEMA.error], status: '400', scimType: 'invalidValue', detail: `The manager '${value}' is not a User of this tenant.` };
+  return {
+    schemas: [SCHEMA.error],
+    status: '400',
+    scimType: 'invalidValue',
+    detail: `The manager '${value}' is not a User of this tenant.`,
+  };
 }
 
 /** Every id a manager must not be, by why. */
@@ -92,7 +97,11 @@ describe('a manager outside the tenant is refused on every write path, and nothi
         schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'],
         Operations: [
           { method: 'POST', path: '/Users', bulkId: 'a', data: { userName: 'bulk-a@emea', ...manager(ids.foreign) } },
-          { method: 'PATCH', path: `/Users/${ids.worker}`, data: patchOp({ op: 'add', path: `${ENTERPRISE}:manager`, value: { value: ids.neighbour } }) },
+          {
+            method: 'PATCH',
+            path: `/Users/${ids.worker}`,
+            data: patchOp({ op: 'add', path: `${ENTERPRISE}:manager`, value: { value: ids.neighbour } }),
+          },
           { method: 'POST', path: '/Users', bulkId: 'b', data: { userName: 'bulk-b@emea', ...manager(ids.boss) } },
         ],
       },
@@ -108,13 +117,19 @@ describe('a manager outside the tenant is refused on every write path, and nothi
 
   it('SCIM /Me: an end user cannot name a manager outside the tenant either', async () => {
     for (const value of [ids.foreign, ids.neighbour]) {
-      const patch = await scim('PATCH', '/Me', { token: meToken, body: patchOp({ op: 'add', path: `${ENTERPRISE}:manager`, value: { value } }) });
+      const patch = await scim('PATCH', '/Me', {
+        token: meToken,
+        body: patchOp({ op: 'add', path: `${ENTERPRISE}:manager`, value: { value } }),
+      });
       expect(patch.body).toEqual(refused(value));
       const put = await scim('PUT', '/Me', { token: meToken, body: { userName: 'self@emea', ...manager(value) } });
       expect(put.body).toEqual(refused(value));
     }
     expect(await managerOf(ids.self)).toBeUndefined();
-    const allowed = await scim('PATCH', '/Me', { token: meToken, body: patchOp({ op: 'add', path: `${ENTERPRISE}:manager`, value: { value: ids.boss } }) });
+    const allowed = await scim('PATCH', '/Me', {
+      token: meToken,
+      body: patchOp({ op: 'add', path: `${ENTERPRISE}:manager`, value: { value: ids.boss } }),
+    });
     expect(allowed.status).toBe(200);
   });
 
@@ -129,11 +144,16 @@ describe('a manager outside the tenant is refused on every write path, and nothi
       return JSON.parse(res.body) as { errors?: Json[] };
     };
     for (const value of [ids.foreign, ids.neighbour, ids.group]) {
-      const create = await gql('mutation ($m: ID) { createAccount(tenant: "emea", input: { userName: "gql@emea", manager: $m }) { id } }', { m: value });
+      const create = await gql('mutation ($m: ID) { createAccount(tenant: "emea", input: { userName: "gql@emea", manager: $m }) { id } }', {
+        m: value,
+      });
       expect(create.errors).toEqual([
         { message: refused(value).detail, path: ['createAccount'], extensions: { code: 'INVALID_INPUT', field: 'input.manager' } },
       ]);
-      const move = await gql('mutation ($id: ID!, $m: ID) { moveAccount(tenant: "emea", id: $id, manager: $m) { id } }', { id: ids.worker, m: value });
+      const move = await gql('mutation ($id: ID!, $m: ID) { moveAccount(tenant: "emea", id: $id, manager: $m) { id } }', {
+        id: ids.worker,
+        m: value,
+      });
       expect(move.errors?.[0]?.extensions).toEqual({ code: 'INVALID_INPUT', field: 'manager' });
     }
   });
@@ -141,7 +161,10 @@ describe('a manager outside the tenant is refused on every write path, and nothi
 
 describe('a manager inside the tenant', () => {
   it('is accepted on every path', async () => {
-    const put = await scim('PUT', `/Users/${ids.worker}`, { token: provisioner(), body: { userName: 'worker@emea', ...manager(ids.boss) } });
+    const put = await scim('PUT', `/Users/${ids.worker}`, {
+      token: provisioner(),
+      body: { userName: 'worker@emea', ...manager(ids.boss) },
+    });
     expect(put.status).toBe(200);
     expect(await managerOf(ids.worker)).toEqual({ value: ids.boss });
     const amer = await scim('POST', '/Users', { token: amerToken, body: { userName: 'second@amer', ...manager(ids.neighbour) } });
@@ -152,7 +175,10 @@ describe('a manager inside the tenant', () => {
     const leaving = await created(provisioner(), '/Users', { userName: 'leaving@emea' });
     const report = await created(provisioner(), '/Users', { userName: 'report@emea', ...manager(leaving) });
     expect((await scim('DELETE', `/Users/${leaving}`, { token: provisioner() })).status).toBe(204);
-    const retitle = await scim('PATCH', `/Users/${report}`, { token: provisioner(), body: patchOp({ op: 'replace', path: 'title', value: 'Lead' }) });
+    const retitle = await scim('PATCH', `/Users/${report}`, {
+      token: provisioner(),
+      body: patchOp({ op: 'replace', path: 'title', value: 'Lead' }),
+    });
     expect(retitle.status).toBe(200);
     // Naming the gone manager anew is refused like any id nobody has.
     const renamed = await scim('PATCH', `/Users/${ids.worker}`, {

@@ -76,7 +76,9 @@ describe('createToken(expiresInDays) over GraphQL', () => {
 
   it('regression: expiresInDays: 0 issued a token that never expires; a literal 0 is refused like a variable', async () => {
     const res = await gql('mutation { createToken(tenant: "emea", role: "provisioner", expiresInDays: 0) { token } }');
-    expect(res.body.errors).toEqual([{ message: RANGE, path: ['createToken'], extensions: { code: 'INVALID_INPUT', field: 'expiresInDays' } }]);
+    expect(res.body.errors).toEqual([
+      { message: RANGE, path: ['createToken'], extensions: { code: 'INVALID_INPUT', field: 'expiresInDays' } },
+    ]);
   });
 
   it('refuses fractions and numbers beyond Int before any resolver runs', async () => {
@@ -89,14 +91,14 @@ describe('createToken(expiresInDays) over GraphQL', () => {
 
   it('issues a token for 1 to 3650 days, and one that never expires when the argument is absent or null', async () => {
     const one = await gql(CREATE, { days: 1 });
-    const expiresAt = Date.parse((one.body.data?.createToken as { record: { expiresAt: string } }).record.expiresAt);
+    const expiresAt = Date.parse((one.body.data as { createToken: { record: { expiresAt: string } } }).createToken.record.expiresAt);
     expect(expiresAt - Date.now()).toBeGreaterThan(86_400_000 - 60_000);
     expect(expiresAt - Date.now()).toBeLessThanOrEqual(86_400_000);
     const max = await gql(CREATE, { days: 3650 });
-    expect((max.body.data?.createToken as { record: { expiresAt: string | null } }).record.expiresAt).not.toBeNull();
+    expect((max.body.data as { createToken: { record: { expiresAt: string | null } } }).createToken.record.expiresAt).not.toBeNull();
     for (const variables of [{}, { days: null }]) {
       const never = await gql(CREATE, variables);
-      expect((never.body.data?.createToken as { record: { expiresAt: string | null } }).record.expiresAt).toBeNull();
+      expect((never.body.data as { createToken: { record: { expiresAt: string | null } } }).createToken.record.expiresAt).toBeNull();
     }
   });
 });
@@ -142,10 +144,12 @@ describe('the numbers of a replication target', () => {
     [{ maxAttempts: 0 }, 'maxAttempts'],
     [{ maxAttempts: 1_000_000 }, 'maxAttempts'],
   ])('refuses %p over GraphQL, naming %s', async (input, field) => {
-    const res = await gql(
-      'mutation ($input: ReplicationTargetInput!) { createReplicationTarget(tenant: "emea", input: $input) { id } }',
-      { input: { name: 'numbers', kind: 'memory', ...input } },
-    );
-    expect((res.body.errors as { extensions: { code: string; field: string } }[])[0]?.extensions).toEqual({ code: 'INVALID_CONFIG', field });
+    const res = await gql('mutation ($input: ReplicationTargetInput!) { createReplicationTarget(tenant: "emea", input: $input) { id } }', {
+      input: { name: 'numbers', kind: 'memory', ...input },
+    });
+    expect((res.body.errors as { extensions: { code: string; field: string } }[])[0]?.extensions).toEqual({
+      code: 'INVALID_CONFIG',
+      field,
+    });
   });
 });

@@ -57,8 +57,7 @@ export class TenantResolver {
   }
 
   @Query(() => TenantNode, {
-    description:
-      "One tenant: its slug (read in the caller's community; slugs are unique per community), `<community>/<slug>`, or its id.",
+    description: "One tenant: its slug (read in the caller's community; slugs are unique per community), `<community>/<slug>`, or its id.",
   })
   async tenant(@Ctx() ctx: GraphqlContext, @Arg('slug', () => String) slug: string) {
     return toTenantNode(await ctx.services.admin.visibleTenant(ctx.principal, slug));
@@ -144,7 +143,8 @@ export class TenantResolver {
     @Arg('name', () => String, { nullable: true }) name?: string | null,
     @Arg('expiresInDays', () => Int, {
       nullable: true,
-      description: 'Lifetime in whole days, from 1 to 3650; omit it (or null) for a token that does not expire. 0 and negatives are refused.',
+      description:
+        'Lifetime in whole days, from 1 to 3650; omit it (or null) for a token that does not expire. 0 and negatives are refused.',
     })
     expiresInDays?: number | null,
     @Arg('user', () => String, {

@@ -184,7 +184,9 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtVer
     // Each community decides alone whom it trusts, so several may trust the same `iss` and `aud`. The signature
     // then tells them apart: a configuration counts only when its own keys verify the token. A token that more than
     // one community's keys verify is refused, never given to one of them, let alone several.
-    const verifyWith = async (issuer: TrustedIssuer): Promise<{ issuer: TrustedIssuer; payload?: JWTPayload; reason?: JwtFailureReason }> => {
+    const verifyWith = async (
+      issuer: TrustedIssuer,
+    ): Promise<{ issuer: TrustedIssuer; payload?: JWTPayload; reason?: JwtFailureReason }> => {
       try {
         const { payload } = await jwtVerify(token, keySetOf(issuer), {
           issuer: issuer.issuer,

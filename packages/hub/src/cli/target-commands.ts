@@ -84,7 +84,8 @@ function parseDeleteMode(text: string, fail: (m: string) => Error): { deleteMode
   if (grace) {
     // grace:0 (or a fraction that rounds to no second) is refused, never stretched to a second.
     const seconds = Math.round(Number(grace[1]) * 86_400);
-    if (seconds < 1 || seconds > 3650 * 86_400) throw fail(`--delete-mode grace:<days> takes more than 0 and at most 3650 days, not '${grace[1]}'.`);
+    if (seconds < 1 || seconds > 3650 * 86_400)
+      throw fail(`--delete-mode grace:<days> takes more than 0 and at most 3650 days, not '${grace[1]}'.`);
     return { deleteMode: 'grace', graceSeconds: seconds };
   }
   throw fail(`--delete-mode is delete, deactivate or grace:<days>, not '${text}'.`);

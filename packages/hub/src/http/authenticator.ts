@@ -106,7 +106,9 @@ export function createAuthenticator(store: AdminStore, adminToken: string | unde
       log?.debug({ reason: found.reason === 'unknown' ? 'UNKNOWN_TOKEN' : found.reason.toUpperCase() }, 'bearer token refused');
       if (found.reason === 'unknown') {
         // A prefix only of what looks like an API token: anything else may be a mistyped admin token or another system's secret.
-        return { refusal: { reason: 'invalid_token', detail: 'UNKNOWN_TOKEN', ...(secret.startsWith('mrd_') ? { tokenPrefix: secret } : {}) } };
+        return {
+          refusal: { reason: 'invalid_token', detail: 'UNKNOWN_TOKEN', ...(secret.startsWith('mrd_') ? { tokenPrefix: secret } : {}) },
+        };
       }
       // The secret matched a stored token: the refusal belongs to the token's tenant (the platform's for other tokens).
       return {

@@ -202,7 +202,9 @@ export class PostgresAdminStore implements AdminStore {
     if (!isUuid(communityId)) return undefined;
     const [row] = await this.read((em) =>
       em.execute<TenantRow[]>(
-        isUuid(slugOrId) ? 'select * from tenant where community_id = ? and id = ?' : 'select * from tenant where community_id = ? and slug = ?',
+        isUuid(slugOrId)
+          ? 'select * from tenant where community_id = ? and id = ?'
+          : 'select * from tenant where community_id = ? and slug = ?',
         [communityId, isUuid(slugOrId) ? slugOrId : slugOrId.toLowerCase()],
       ),
     );

@@ -119,7 +119,11 @@ export async function recordAuthenticationFailure(em: EntityManager, failure: Au
  * diff holds the reason, the count, the first and last failure's time and
  * the last request id (the first is the entry's request id).
  */
-export async function recordAuthenticationFailureSummary(em: EntityManager, summary: AuthenticationFailureSummary, now: Date): Promise<void> {
+export async function recordAuthenticationFailureSummary(
+  em: EntityManager,
+  summary: AuthenticationFailureSummary,
+  now: Date,
+): Promise<void> {
   if (!AUTHENTICATION_FAILURE_REASONS.includes(summary.reason)) {
     throw new TypeError(`Unknown authentication failure reason '${String(summary.reason)}'.`);
   }

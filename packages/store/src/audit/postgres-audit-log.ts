@@ -301,7 +301,9 @@ export class PostgresAuditLog implements AuditLog {
   async recordAuthenticationFailures(summaries: readonly AuthenticationFailureSummary[]): Promise<void> {
     if (summaries.length === 0) return;
     // Chains in a fixed order, so that two processes flushing at once take the chain locks in the same order.
-    const ordered = [...summaries].sort((a, b) => (a.tenantId ?? '').localeCompare(b.tenantId ?? '') || a.minute.getTime() - b.minute.getTime());
+    const ordered = [...summaries].sort(
+      (a, b) => (a.tenantId ?? '').localeCompare(b.tenantId ?? '') || a.minute.getTime() - b.minute.getTime(),
+    );
     await this.transaction(async (em) => {
       const now = this.clock.now();
       for (const summary of ordered) await recordAuthenticationFailureSummary(em, summary, now);

@@ -18,10 +18,12 @@ export const CommunityEntity = defineEntity({
 export const TenantEntity = defineEntity({
   name: 'TenantEntity',
   tableName: 'tenant',
+  // Slugs are unique per community, not across the hub (ADR 0019).
+  uniques: [{ name: 'tenant_community_slug_key', properties: ['communityId', 'slug'] }],
   properties: {
     id: p.uuid().primary(),
     communityId: p.uuid().fieldName('community_id'),
-    slug: p.string().unique('tenant_slug_key'),
+    slug: p.string(),
     name: p.string(),
     createdAt: p.datetime().fieldName('created_at'),
   },
