@@ -165,6 +165,36 @@ describe('the outbound request policy through GraphQL (no allow-list)', () => {
     expect(internalRequests).toBe(0);
   });
 
+  it('fails a directory export push the policy refuses, with its reason and without retrying, and the internal service gets nothing', async () => {
+    const opened: Runtime = await openRuntime(loadConfig({ DATABASE_URL: hub.db.url, MERIDIAN_OUTBOUND_ALLOW: '127.0.0.1' }), 'client');
+    try {
+      await opened.replication.directoryExports?.create(
+        platform,
+        'coi',
+        { name: 'internal-export', kind: 'scim', config: { baseUrl: `http://127.0.0.1:${internalPort}/scim` }, secrets: { token: 'x' } },
+        ctx,
+      );
+    } finally {
+      await opened.close();
+    }
+    const scim = scimClient(() => hub.app);
+    expect((await scim('POST', '/Users', { token: hub.tenants.emea.token, body: { userName: 'exported@emea' } })).status).toBe(201);
+    await hub.runtime.replication.relay.drain();
+    await hub.runtime.replication.projector?.drain();
+    await hub.runtime.replication.directoryExports?.exporter.drain();
+    const links = await hub.db.query<{ status: string; attempts: number; last_error: string }>(
+      "select l.status, l.attempts, l.last_error from directory_export_link l join directory_export e on e.id = l.export_id where e.name = 'internal-export'",
+    );
+    expect(links.length).toBeGreaterThan(0);
+    for (const link of links) {
+      expect(link.status).toBe('failed');
+      expect(link.last_error).toBe(
+        "Not sent: Refused by the hub's outbound request policy: 127.0.0.1 is a loopback address (127.0.0.0/8); only public addresses are reachable unless MERIDIAN_OUTBOUND_ALLOW opens it.",
+      );
+    }
+    expect(internalRequests).toBe(0);
+  });
+
   it('never fetches a JWKS the policy refuses, even for an issuer stored while its host was opened', async () => {
     const keys = await generateKeyPair('ES256');
     let jwksRequests = 0;
