@@ -108,7 +108,7 @@ describe('the outbound request policy through GraphQL (no allow-list)', () => {
     expect(internalRequests).toBe(0);
   });
 
-  it('dead-letters a push refused at send time with a reason naming the policy, never the internal answer, and tests fail the same way', async () => {
+  it("dead-letters a push refused at send time with a reason naming the policy: regression for 'the internal service's answer read back through deadLetters { response }'", async () => {
     // A target made while an operator had opened 127.0.0.1 (another hub process on the same database, with the allow-list);
     // this hub, without it, must not deliver there.
     const opened: Runtime = await openRuntime(loadConfig({ DATABASE_URL: hub.db.url, MERIDIAN_OUTBOUND_ALLOW: '127.0.0.1' }), 'client');
@@ -309,7 +309,7 @@ describe('secrets stay with their destination, through GraphQL', () => {
     );
   });
 
-  it('takes a wait policy up to the one limit and refuses more with a clear error', async () => {
+  it("takes a wait policy up to the one limit and refuses more at set time: regression for 'a 300 s policy accepted while writes waited 30 s'", async () => {
     const set = (seconds: number) => gql(office, `mutation { setReplicationWaitSeconds(tenant: "emea", seconds: ${seconds}) }`);
     expect((await set(30)).data?.setReplicationWaitSeconds).toBe(30);
     const refused = await set(300);
