@@ -27,6 +27,8 @@ export interface AppOptions {
   logger?: boolean | HubLoggerOptions;
 }
 
+/** How long in-flight requests may take to finish when the app closes. */
+const CLOSE_GRACE_MS = 10_000;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Routes of probes: their request lines are logged at debug level. */
 const PROBES: ReadonlySet<string> = new Set(['/healthz', '/readyz']);
@@ -92,6 +94,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+
+  // Closing waits for in-flight requests; a client that keeps a connection busy beyond the grace period is cut off,
+  // so that nothing outside the hub can keep it from stopping.
+  let closeGrace: NodeJS.Timeout | undefined;
+  app.addHook('preClose', async () => {
+    closeGrace = setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS);
+    closeGrace.unref();
+  });
+  app.addHook('onClose', async () => clearTimeout(closeGrace));
 
   const issuers = openTrustedIssuers(runtime);
   // Refused credentials become auth.failed entries, counted per minute and written off the request path (docs/audit.md);
