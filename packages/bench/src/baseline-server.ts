@@ -95,14 +95,14 @@ async function authenticate(header: string | undefined): Promise<{ tokenId: stri
 async function groupsOf(client: pg.PoolClient, tenantId: string, ids: string[]): Promise<Map<string, Membership[]>> {
   const byUser = new Map<string, Membership[]>();
   if (ids.length === 0) return byUser;
-  const { rows } = await client.query<{ member_id: string; group_id: string; display_name: string; depth: number }>(USER_GROUPS, [
+  const { rows } = await client.query<{ member_id: string; group_id: string; display_name: string; direct: boolean }>(USER_GROUPS, [
     tenantId,
     ids,
     tenantId,
   ]);
   for (const row of rows) {
     const list = byUser.get(row.member_id) ?? [];
-    list.push({ value: row.group_id, display: row.display_name, type: row.depth === 1 ? 'direct' : 'indirect' });
+    list.push({ value: row.group_id, display: row.display_name, type: row.direct ? 'direct' : 'indirect' });
     byUser.set(row.member_id, list);
   }
   return byUser;

@@ -31,21 +31,21 @@ export function pageSql(where: string, next: number): string {
 }
 
 /** Groups of a page of users, direct and nested (RFC 7643 §4.1.2). */
-export const USER_GROUPS = `with recursive memberships (member_id, group_id, depth) as (
-        select member_id, group_id, 1 from group_member where tenant_id = $1 and member_id = any($2::uuid[])
+export const USER_GROUPS = `with recursive memberships (member_id, group_id, direct) as (
+        select member_id, group_id, true from group_member where tenant_id = $1 and member_id = any($2::uuid[])
         union
-        select m.member_id, gm.group_id, m.depth + 1
+        select m.member_id, gm.group_id, false
           from memberships m join group_member gm on gm.tenant_id = $3 and gm.member_id = m.group_id
-         where m.depth < 32
       )
-      select distinct on (m.member_id, m.group_id) m.member_id, m.group_id, g.display_name, m.depth
+      select m.member_id, m.group_id, g.display_name, bool_or(m.direct) as direct
         from memberships m join scim_group g on g.id = m.group_id
-       order by m.member_id, m.group_id, m.depth`;
+       group by m.member_id, m.group_id, g.display_name
+       order by m.member_id, m.group_id`;
 
 export const INSERT_USER = `insert into scim_user (id, tenant_id, user_name, external_id, active, attributes, extension_schemas, password_hash, version, created_at, updated_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10)`;
 
-export const FIND_USER_FOR_UPDATE = 'select * from scim_user r where r.tenant_id = $1 and r.id = $2 for update';
+export const FIND_USER_FOR_UPDATE = 'select * from scim_user r where r.tenant_id = $1 and r.id = $2 for no key update';
 
 export const INSERT_OUTBOX = `insert into outbox_event (tenant_id, type, resource_type, resource_id, resource_version, request_id, created_at)
      values ($1, $2, $3, $4, $5, $6, $7)`;
