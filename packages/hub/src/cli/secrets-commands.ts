@@ -1,15 +1,9 @@
 import { pendingPasswordContext } from '@meridian/core';
 import { targetSecretsContext } from '@meridian/replication';
 import { forkForPlatform, openSecretBox, type SecretBox, SecretBoxError } from '@meridian/store';
-import { type Command, Option } from 'commander';
-import type { HubConfig } from '../config/config.js';
+import type { Command } from 'commander';
 import type { Runtime } from '../runtime/runtime.js';
-
-/** What the `secrets` commands borrow from the CLI (main.ts). */
-export interface SecretsCommandHelpers {
-  withRuntime<T>(work: (runtime: Runtime, config: HubConfig) => Promise<T>): Promise<T>;
-  print(flags: { json?: boolean }, value: unknown, human: string): void;
-}
+import { type JsonFlag, jsonOption, print, withRuntime } from './common.js';
 
 interface SealedRow {
   id: string;
@@ -191,15 +185,15 @@ function describeReport(report: RotationReport): string {
  * other configured keys open the old envelopes; once none is left, they can go
  * (docs/security.md, "Encrypted secrets at rest").
  */
-export function registerSecretsCommands(program: Command, cli: SecretsCommandHelpers): void {
+export function registerSecretsCommands(program: Command): void {
   const secrets = program.command('secrets').description('secrets encrypted at rest with the SecretBox (MERIDIAN_SECRET_KEYS)');
   secrets
     .command('rotate')
     .description('re-seal every encrypted secret with the primary key (the first of MERIDIAN_SECRET_KEYS); exit 1 if any does not open')
     .option('--dry-run', 'count what would be re-sealed and check that everything opens; write nothing')
-    .addOption(new Option('--json', 'print machine-readable JSON'))
-    .action(async (flags: { json?: boolean; dryRun?: boolean }) =>
-      cli.withRuntime(async (runtime, config) => {
+    .addOption(jsonOption())
+    .action(async (flags: JsonFlag & { dryRun?: boolean }) =>
+      withRuntime(async (runtime, config) => {
         const box = await openSecretBox({ configured: config.secretKeys, dataDir: config.dataDir });
         const dryRun = flags.dryRun === true;
         const failures: Failure[] = [];
@@ -217,7 +211,7 @@ export function registerSecretsCommands(program: Command, cli: SecretsCommandHel
           places,
           failures,
         };
-        cli.print(flags, report, describeReport(report));
+        print(flags, report, describeReport(report));
         if (report.failed > 0) process.exitCode = 1;
       }),
     );
