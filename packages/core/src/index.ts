@@ -213,6 +213,15 @@ export {
   type TokenOwner,
 } from './tenancy/admin-service.js';
 export {
+  type JwtClaims,
+  type JwtClaimsMapping,
+  type JwtClaimsRefusal,
+  type JwtLookups,
+  jwtClaim,
+  principalOfJwtClaims,
+  rolesOfJwtClaims,
+} from './tenancy/jwt-claims.js';
+export {
   type Actor,
   type ApiToken,
   type Community,

@@ -1,10 +1,10 @@
 import {
   type AdminStore,
   type Clock,
+  type JwtClaimsRefusal,
+  type JwtLookups,
   type Principal,
-  ROLE_DEFINITIONS,
-  type Role,
-  type Scope,
+  principalOfJwtClaims,
   systemClock,
   type TrustedIssuer,
   type TrustedIssuerStore,
@@ -28,9 +28,8 @@ export type JwtFailureReason =
   | 'NOT_YET_VALID'
   | 'INVALID_CLAIMS'
   | 'JWKS_UNAVAILABLE'
-  | 'NO_ROLE'
-  | 'UNKNOWN_TENANT'
-  | 'UNKNOWN_USER';
+  // The verified claims map to no principal (core's principalOfJwtClaims): NO_ROLE, UNKNOWN_TENANT, UNKNOWN_USER.
+  | JwtClaimsRefusal;
 
 /** The outcome of verifying one JWT. */
 export type JwtVerification =
@@ -47,7 +46,7 @@ export type JwtVerification =
       tenantId?: string | undefined;
     };
 
-/** Verifies a compact JWT bearer token and maps its claims to a principal. */
+/** Verifies a compact JWT bearer token and maps its claims to a principal (core's `principalOfJwtClaims`). */
 export type JwtVerifier = (token: string) => Promise<JwtVerification>;
 
 /** Options of {@link createJwtAuthenticator}. */
@@ -79,25 +78,6 @@ export function looksLikeJwt(token: string): boolean {
   return token.length <= MAX_TOKEN_LENGTH && COMPACT_JWS.test(token);
 }
 
-/** A claim by exact name, else by dotted path into nested objects (`realm_access.roles`). */
-function claimOf(payload: JWTPayload, name: string): unknown {
-  if (Object.hasOwn(payload, name)) return payload[name];
-  let current: unknown = payload;
-  for (const part of name.split('.')) {
-    if (typeof current !== 'object' || current === null || Array.isArray(current) || !Object.hasOwn(current, part)) return undefined;
-    current = (current as Record<string, unknown>)[part];
-  }
-  return current;
-}
-
-/** The roles a token's claim grants through the issuer's role map; values not mapped grant nothing. */
-function rolesOf(payload: JWTPayload, issuer: TrustedIssuer): Role[] {
-  const claim = claimOf(payload, issuer.rolesClaim);
-  const values = typeof claim === 'string' ? claim.split(/\s+/) : Array.isArray(claim) ? claim.filter((v) => typeof v === 'string') : [];
-  const map = new Map(Object.entries(issuer.roleMap));
-  return [...new Set(values.flatMap((value) => map.get(value) ?? []))];
-}
-
 /** Failures jose reports only after the signature verified (claims are checked last). */
 const SIGNED_CLAIM_FAILURES: ReadonlySet<JwtFailureReason> = new Set(['EXPIRED', 'NOT_YET_VALID', 'INVALID_CLAIMS']);
 
@@ -125,7 +105,8 @@ function reasonOf(error: unknown): JwtFailureReason {
  * several communities trust the same pair, by whose keys verify the
  * signature; refused when more than one do), verifies the signature with the
  * issuer's JWKS (fetched and cached by `jose`) under its algorithm allow-list, checks `iss`, `aud`, `exp` and `nbf` with a small
- * leeway, and maps the claims to a tenant or community principal.
+ * leeway, and maps the verified claims to a tenant or community principal by the core's rule
+ * (`principalOfJwtClaims`), making the lookups it asks for: the claimed tenant, an end user's User.
  */
 export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtVerifier {
   const clock = options.clock ?? systemClock;
@@ -214,45 +195,30 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): JwtVer
       return { ok: false, reason: failed.reason, issuerId: failed.issuer.id, ...(tenantOfFailed ? { tenantId: tenantOfFailed } : {}) };
     }
     const { issuer, payload } = verified[0] as { issuer: TrustedIssuer; payload: JWTPayload };
-    // From here on the signature verified: a refusal names the tenant the token acts in, when it names one.
-    let tenantId = issuer.tenantId;
-    const fail = (reason: JwtFailureReason): JwtVerification => ({
-      ok: false,
-      reason,
-      issuerId: issuer.id,
-      ...(tenantId !== null ? { tenantId } : {}),
-    });
-
-    if (tenantId === null) {
-      const claimed = claimOf(payload, issuer.tenantClaim ?? 'tenant');
-      if (claimed !== undefined && claimed !== null && claimed !== '') {
-        // A community issuer speaks for its own community's tenants only: the slug is looked up there, never elsewhere.
-        const tenant =
-          typeof claimed === 'string' ? await options.tenants.findTenantInCommunity(issuer.communityId as string, claimed) : undefined;
-        if (!tenant) return fail('UNKNOWN_TENANT');
-        tenantId = tenant.id;
-      }
+    // The signature verified: who the token is, is the core's rule. The hub only makes the lookups it asks for, in order.
+    const found: JwtLookups = {};
+    let mapping = principalOfJwtClaims(payload, issuer, found);
+    if (mapping.kind === 'find-tenant') {
+      found.tenantId = (await options.tenants.findTenantInCommunity(mapping.communityId, mapping.slug))?.id ?? null;
+      mapping = principalOfJwtClaims(payload, issuer, found);
     }
-    const level = tenantId === null ? 'community' : 'tenant';
-    const roles = rolesOf(payload, issuer).filter((role) => ROLE_DEFINITIONS[role].level === level);
-    if (roles.length === 0) return fail('NO_ROLE');
-    const scopes = [...new Set(roles.flatMap((role) => ROLE_DEFINITIONS[role].scopes))] as Scope[];
-    const tokenId = `jwt:${issuer.id}:${String(payload.sub).slice(0, 256)}`;
-
-    if (tenantId === null) {
-      return {
-        ok: true,
-        issuerId: issuer.id,
-        principal: { kind: 'community', tokenId, communityId: issuer.communityId as string, scopes },
-      };
+    if (mapping.kind === 'find-user') {
+      found.userId = (await options.issuers.findActiveUserId(mapping.tenantId, mapping.userName)) ?? null;
+      mapping = principalOfJwtClaims(payload, issuer, found);
     }
-    const principal: Principal = { kind: 'tenant', tokenId, tenantId, scopes };
-    if (roles.includes('end_user')) {
-      const userName = claimOf(payload, issuer.subjectClaim);
-      const userId = typeof userName === 'string' ? await options.issuers.findActiveUserId(tenantId, userName) : undefined;
-      if (userId === undefined) return fail('UNKNOWN_USER');
-      principal.userId = userId;
+    switch (mapping.kind) {
+      case 'principal':
+        return { ok: true, issuerId: issuer.id, principal: mapping.principal };
+      case 'refused':
+        // A refusal names the tenant the token acts in, when it names one, so that it is recorded in that tenant's chain.
+        return {
+          ok: false,
+          reason: mapping.reason,
+          issuerId: issuer.id,
+          ...(mapping.tenantId !== undefined ? { tenantId: mapping.tenantId } : {}),
+        };
+      default:
+        throw new TypeError(`principalOfJwtClaims asked for a lookup twice: ${mapping.kind}`);
     }
-    return { ok: true, issuerId: issuer.id, principal };
   };
 }

@@ -10,7 +10,7 @@ interface Variable {
 }
 
 /** Every environment variable the hub and the CLI read. */
-export const VARIABLES: Variable[] = [
+const VARIABLES: Variable[] = [
   { name: 'PORT', description: 'HTTP port of the hub.', default: '4000' },
   { name: 'HOST', description: 'Address the hub binds to. Use `0.0.0.0` in containers.', default: '127.0.0.1' },
   {
@@ -141,6 +141,25 @@ const perMinute = (name: string, fallback: number) =>
       .default(fallback),
   );
 
+/**
+ * An optional setting whose value `parse` must accept (empty is unset). The
+ * problem reported is `parse`'s own message when it throws a `known` error
+ * (which says what is wrong, never the secret), a generic one otherwise.
+ */
+const parsedSetting = (name: string, parse: (value: string) => unknown, known: new (...args: never[]) => Error) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v))
+    .superRefine((v, ctx) => {
+      if (v === undefined) return;
+      try {
+        parse(v);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: error instanceof known ? error.message : `${name} is invalid` });
+      }
+    });
+
 const schema = z.object({
   PORT: port('PORT', 4000),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
@@ -179,32 +198,9 @@ const schema = z.object({
     (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
     z.enum(['true', 'false'], { message: 'MERIDIAN_GRAPHQL_EXPLORER must be true or false' }).default('true'),
   ),
-  MERIDIAN_SECRET_KEYS: z
-    .string()
-    .optional()
-    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v))
-    .superRefine((v, ctx) => {
-      if (v === undefined) return;
-      try {
-        parseSecretKeys(v);
-      } catch (error) {
-        // The message names the entry, never its key material.
-        ctx.addIssue({ code: 'custom', message: error instanceof SecretBoxError ? error.message : 'MERIDIAN_SECRET_KEYS is invalid' });
-      }
-    }),
-  MERIDIAN_AUDIT_SIGNING_KEY: z
-    .string()
-    .optional()
-    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v))
-    .superRefine((v, ctx) => {
-      if (v === undefined) return;
-      try {
-        parseAuditSigningKey(v);
-      } catch (error) {
-        // The message says what is wrong, never the key.
-        ctx.addIssue({ code: 'custom', message: error instanceof AuditKeyError ? error.message : 'MERIDIAN_AUDIT_SIGNING_KEY is invalid' });
-      }
-    }),
+  // The messages name the entry, never its key material.
+  MERIDIAN_SECRET_KEYS: parsedSetting('MERIDIAN_SECRET_KEYS', parseSecretKeys, SecretBoxError),
+  MERIDIAN_AUDIT_SIGNING_KEY: parsedSetting('MERIDIAN_AUDIT_SIGNING_KEY', parseAuditSigningKey, AuditKeyError),
   MERIDIAN_AUDIT_CHECKPOINT_ENTRIES: z.coerce
     .number({ message: 'MERIDIAN_AUDIT_CHECKPOINT_ENTRIES must be a number' })
     .int()
@@ -215,18 +211,7 @@ const schema = z.object({
     .min(0, 'MERIDIAN_AUDIT_CHECKPOINT_MINUTES must be 0 (off) or more')
     .max(10_080, 'MERIDIAN_AUDIT_CHECKPOINT_MINUTES must be at most 10080 (a week)')
     .default(60),
-  MERIDIAN_OUTBOUND_ALLOW: z
-    .string()
-    .optional()
-    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v))
-    .superRefine((v, ctx) => {
-      if (v === undefined) return;
-      try {
-        parseOutboundAllowList(v);
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : 'MERIDIAN_OUTBOUND_ALLOW is invalid' });
-      }
-    }),
+  MERIDIAN_OUTBOUND_ALLOW: parsedSetting('MERIDIAN_OUTBOUND_ALLOW', parseOutboundAllowList, Error),
   MERIDIAN_AUDIT_RETENTION_DAYS: z
     .string()
     .optional()
