@@ -15,11 +15,12 @@ import {
   type TokenAuthentication,
   type TokenRequest,
 } from '@meridian/core';
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, InferEntity, MikroORM } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { isUuid } from '../directory/postgres-directory-store.js';
 import { recordEvent } from '../events/event-recorder.js';
 import { translateDatabaseError } from '../orm/database-errors.js';
+import { CommunityEntity, TenantEntity } from '../orm/entities.js';
 import { forkForPlatform, pgArray } from '../orm/sql.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 
@@ -70,6 +71,13 @@ const toCommunity = (r: { id: string; slug: string; name: string; created_at: Da
   createdAt: new Date(r.created_at),
 });
 
+const communityOf = (e: InferEntity<typeof CommunityEntity>): Community => ({
+  id: e.id,
+  slug: e.slug,
+  name: e.name,
+  createdAt: e.createdAt,
+});
+
 interface TenantRow {
   id: string;
   slug: string;
@@ -84,6 +92,14 @@ const toTenant = (r: TenantRow): Tenant => ({
   name: r.name,
   communityId: r.community_id,
   createdAt: new Date(r.created_at),
+});
+
+const tenantOf = (e: InferEntity<typeof TenantEntity>): Tenant => ({
+  id: e.id,
+  slug: e.slug,
+  name: e.name,
+  communityId: e.communityId,
+  createdAt: e.createdAt,
 });
 
 /**
@@ -137,13 +153,10 @@ export class PostgresAdminStore implements AdminStore {
   }
 
   async findCommunity(slugOrId: string): Promise<Community | undefined> {
-    const [row] = await this.read((em) =>
-      em.execute<{ id: string; slug: string; name: string; created_at: Date }[]>(
-        isUuid(slugOrId) ? 'select * from community where id = ?' : 'select * from community where slug = ?',
-        [isUuid(slugOrId) ? slugOrId : slugOrId.toLowerCase()],
-      ),
+    const found = await this.read((em) =>
+      em.findOne(CommunityEntity, isUuid(slugOrId) ? { id: slugOrId } : { slug: slugOrId.toLowerCase() }),
     );
-    return row ? toCommunity(row) : undefined;
+    return found ? communityOf(found) : undefined;
   }
 
   async listCommunities(page: PageRequest): Promise<Page<Community>> {
@@ -190,8 +203,8 @@ export class PostgresAdminStore implements AdminStore {
 
   async findTenant(slugOrId: string): Promise<Tenant | undefined> {
     if (isUuid(slugOrId)) {
-      const [row] = await this.read((em) => em.execute<TenantRow[]>('select * from tenant where id = ?', [slugOrId]));
-      return row ? toTenant(row) : undefined;
+      const found = await this.read((em) => em.findOne(TenantEntity, { id: slugOrId }));
+      return found ? tenantOf(found) : undefined;
     }
     // Slugs are unique per community: a slug alone names a tenant only when one community has it.
     const found = await this.findTenantsBySlug(slugOrId, 2);
@@ -200,22 +213,17 @@ export class PostgresAdminStore implements AdminStore {
 
   async findTenantInCommunity(communityId: string, slugOrId: string): Promise<Tenant | undefined> {
     if (!isUuid(communityId)) return undefined;
-    const [row] = await this.read((em) =>
-      em.execute<TenantRow[]>(
-        isUuid(slugOrId)
-          ? 'select * from tenant where community_id = ? and id = ?'
-          : 'select * from tenant where community_id = ? and slug = ?',
-        [communityId, isUuid(slugOrId) ? slugOrId : slugOrId.toLowerCase()],
-      ),
+    const found = await this.read((em) =>
+      em.findOne(TenantEntity, isUuid(slugOrId) ? { communityId, id: slugOrId } : { communityId, slug: slugOrId.toLowerCase() }),
     );
-    return row ? toTenant(row) : undefined;
+    return found ? tenantOf(found) : undefined;
   }
 
   async findTenantsBySlug(slug: string, limit: number): Promise<Tenant[]> {
-    const rows = await this.read((em) =>
-      em.execute<TenantRow[]>('select * from tenant where slug = ? order by created_at, id limit ?', [slug.toLowerCase(), limit]),
+    const found = await this.read((em) =>
+      em.find(TenantEntity, { slug: slug.toLowerCase() }, { orderBy: { createdAt: 'asc', id: 'asc' }, limit }),
     );
-    return rows.map(toTenant);
+    return found.map(tenantOf);
   }
 
   async findTenants(ids: readonly string[]): Promise<Tenant[]> {
