@@ -116,7 +116,7 @@ const INSERT_USERS = `
                     from generate_series($2::int, $3::int) i) n) s`;
 
 /** The uuid of seeded user `i`: `md5('bench-user-i')::uuid`, so SQL and the bench agree without a lookup. */
-export function seededUserId(i: number): string {
+function seededUserId(i: number): string {
   const hex = createHash('md5').update(`bench-user-${i}`).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -1,8 +1,5 @@
-import { type ErrorCode, MeridianError } from '@meridian/core';
+import { MeridianError } from '@meridian/core';
 import type { GraphQLFormattedError } from 'graphql';
-
-/** HTTP status for GraphQL errors whose code means the whole request failed. */
-const HTTP_STATUS: Partial<Record<ErrorCode, number>> = { UNAUTHENTICATED: 401, RATE_LIMITED: 429 };
 
 /**
  * Formats errors for the wire: a domain error keeps its code, message and
@@ -26,5 +23,3 @@ export function formatGraphqlError(formatted: GraphQLFormattedError, error: unkn
     extensions: { code: 'INTERNAL_SERVER_ERROR' },
   };
 }
-
-export { HTTP_STATUS };

@@ -31,7 +31,7 @@ export interface GraphqlLimits {
 export const DEFAULT_GRAPHQL_LIMITS: GraphqlLimits = { maxDepth: 12, maxComplexity: 25_000, maxBodyBytes: 102_400 };
 
 /** The `extensions.code` of a request refused for its depth or cost: it is a validation failure like any other. */
-export const LIMIT_ERROR_CODE = 'GRAPHQL_VALIDATION_FAILED';
+const LIMIT_ERROR_CODE = 'GRAPHQL_VALIDATION_FAILED';
 
 const isIntrospection = (name: string) => name.startsWith('__');
 /** The largest `first` the core accepts on any connection. */
@@ -123,7 +123,7 @@ export const connectionEstimator: ComplexityEstimator = ({ type, field, args, ch
  * once per operation (one alias, wherever it is spread from); a second one is
  * refused before any resolver runs, whatever the operation's estimated cost.
  */
-export const ONCE_PER_OPERATION: ReadonlySet<string> = new Set(['Query.auditVerification']);
+const ONCE_PER_OPERATION: ReadonlySet<string> = new Set(['Query.auditVerification']);
 
 /**
  * How many times each {@link ONCE_PER_OPERATION} field would execute in an
@@ -131,7 +131,7 @@ export const ONCE_PER_OPERATION: ReadonlySet<string> = new Set(['Query.auditVeri
  * and inline fragments. Selections graphql-js merges (the same alias twice)
  * count once.
  */
-export function onceFieldCounts(
+function onceFieldCounts(
   schema: GraphQLSchema,
   document: DocumentNode,
   operation: OperationDefinitionNode,

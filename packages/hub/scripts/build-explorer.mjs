@@ -63,10 +63,11 @@ await esbuild.build({
 // Monaco runs its language services in web workers, loaded by URL from the hub (see workers.js).
 await esbuild.build({
   ...common,
+  // Resolved here (as esbuild would from the hub) so that the dependency on each package is visible to knip.
   entryPoints: {
-    'editor.worker': 'monaco-editor/esm/vs/editor/editor.worker.js',
-    'json.worker': 'monaco-editor/esm/vs/language/json/json.worker.js',
-    'graphql.worker': 'monaco-graphql/esm/graphql.worker.js',
+    'editor.worker': fileURLToPath(import.meta.resolve('monaco-editor/esm/vs/editor/editor.worker.js')),
+    'json.worker': fileURLToPath(import.meta.resolve('monaco-editor/esm/vs/language/json/json.worker.js')),
+    'graphql.worker': fileURLToPath(import.meta.resolve('monaco-graphql/esm/graphql.worker.js')),
   },
   outdir: join(outdir, 'workers'),
   format: 'iife',

@@ -10,7 +10,7 @@ export type Json = Record<string, unknown>;
 export type ScimMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** Options of one request. */
-export interface ScimRequestOptions {
+interface ScimRequestOptions {
   token?: string;
   /** A value to send as JSON, or a string sent as it is. */
   body?: unknown;

@@ -27,7 +27,7 @@ function discardedOf(node: PlanNode): number {
 }
 
 /** What a directory statement is, for the report. */
-export function statementLabel(sql: string): string | undefined {
+function statementLabel(sql: string): string | undefined {
   if (/^select count\(\*\) as n from person p\b/.test(sql)) return 'count';
   if (/\bfrom person p where p\.community_id = .* and p\.id = any\(/.test(sql)) return 'managers (people by id)';
   if (/\bfrom person p where\b.*\border by\b/.test(sql)) return 'page';

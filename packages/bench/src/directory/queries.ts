@@ -1,7 +1,7 @@
 import pg from 'pg';
 
 /** The fields an HR provider reads for each person of a page (issue 6). */
-export const PAGE_FIELDS =
+const PAGE_FIELDS =
   'edges { node { id displayName accounts { id userName tenant { slug } } groups { displayName } manager { displayName } } } pageInfo { endCursor hasNextPage }';
 
 /** One GraphQL request the bench measures. */
@@ -62,7 +62,7 @@ export function queryScenarios(t: ScenarioTargets): QueryScenario[] {
 }
 
 /** Encodes a people cursor as the store does: base64url of `{ s, d, k, id }`. */
-export function peopleCursor(sortKey: string, id: string): string {
+function peopleCursor(sortKey: string, id: string): string {
   return Buffer.from(JSON.stringify({ s: 'displayName', d: false, k: sortKey, id })).toString('base64url');
 }
 

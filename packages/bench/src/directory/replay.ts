@@ -6,7 +6,7 @@
 // the same time, so the replay has the hub's transactions and concurrency.
 
 /** One transaction: `begin`, its scope statement, its statements, `commit`. */
-export interface ReplayTransaction {
+interface ReplayTransaction {
   /** `select set_config(...)`: the scope (community or platform) the transaction opens with. */
   scope: string;
   statements: string[];

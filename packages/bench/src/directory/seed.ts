@@ -13,7 +13,7 @@ const DEPARTMENTS = 'Engineering Finance Sales Legal Operations Research Support
 const CONFLICTING_DEPARTMENT = 'Consulting';
 
 /** What the directory seeding made, as recorded in `bench_directory_seed`. */
-export interface DirectorySeed {
+interface DirectorySeed {
   communityId: string;
   communitySlug: string;
   people: number;

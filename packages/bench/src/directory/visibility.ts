@@ -33,7 +33,7 @@ export interface Spread {
   max: number;
 }
 
-export function spread(values: number[]): Spread {
+function spread(values: number[]): Spread {
   const sorted = [...values].sort((a, b) => a - b);
   return { n: sorted.length, p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95), max: sorted.at(-1) ?? Number.NaN };
 }

@@ -52,7 +52,7 @@ export interface PhaseOptions {
 }
 
 /** The last change of each user: the state every target must end up with. */
-export function finalChanges(changes: Change[]): number[] {
+function finalChanges(changes: Change[]): number[] {
   const last = new Map<number, number>();
   for (const c of changes) last.set(c.user, Math.max(last.get(c.user) ?? -1, c.seq));
   return [...last.values()];

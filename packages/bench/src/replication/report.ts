@@ -362,8 +362,8 @@ export function renderReplicationReport(report: ReplicationReport): string {
   return lines.join('\n');
 }
 
-export const BEGIN = '<!-- replication:begin -->';
-export const END = '<!-- replication:end -->';
+const BEGIN = '<!-- replication:begin -->';
+const END = '<!-- replication:end -->';
 
 /** Puts the generated part between the replication markers, appending the markers at the end of the document when absent. */
 export function spliceReplication(existing: string | undefined, generated: string): string {

@@ -22,7 +22,7 @@ export function changeList(count: number, firstUser: number, firstSeq: number): 
 }
 
 /** The marker every change writes into `title`, so that a target's copy says which change it holds. */
-export const marker = (seq: number) => `bench-${seq}`;
+const marker = (seq: number) => `bench-${seq}`;
 
 /** The change a `title` marker stands for, or undefined. */
 export function markerSeq(title: unknown): number | undefined {
@@ -31,7 +31,7 @@ export function markerSeq(title: unknown): number | undefined {
   return Number.isInteger(seq) ? seq : undefined;
 }
 
-export function userName(run: string, user: number): string {
+function userName(run: string, user: number): string {
   return `repl-${run}-${user}@bench.example.org`;
 }
 
@@ -51,7 +51,7 @@ export function createBody(run: string, change: Change): Record<string, unknown>
 }
 
 /** The operations of an update: a new title (the marker) and a new displayName. */
-export function updateOperations(change: Change): { op: 'replace'; path: string; value: string }[] {
+function updateOperations(change: Change): { op: 'replace'; path: string; value: string }[] {
   return [
     { op: 'replace', path: 'title', value: marker(change.seq) },
     { op: 'replace', path: 'displayName', value: `Bench User${change.user} (updated)` },

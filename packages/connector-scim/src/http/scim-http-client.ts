@@ -10,7 +10,7 @@ import {
 import { findOutboundRefusal } from '@meridian/core';
 
 /** HTTP methods a SCIM client sends. */
-export type ScimMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+type ScimMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** One SCIM request: `path` is relative to the base URL. */
 export interface ScimRequest {

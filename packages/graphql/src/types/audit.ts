@@ -4,7 +4,7 @@ import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { PageInfo } from './objects.js';
 
 /** GraphQL enum values are upper case; each maps to the core's break kind. */
-export const AuditBreakKindEnum: Record<string, AuditBreakKind> = {
+const AuditBreakKindEnum: Record<string, AuditBreakKind> = {
   MODIFIED: 'modified',
   DELETED: 'deleted',
   INSERTED: 'inserted',

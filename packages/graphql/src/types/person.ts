@@ -4,6 +4,7 @@ import { PageInfo } from './objects.js';
 // The global directory's types (issue 6, docs/global-directory.md). Plain data built by the
 // people resolver from core values; fields that need another load are field resolvers there.
 
+/** Every member is a value of the GraphQL enum `PersonSortField`: clients name them, TypeScript rarely does. @public */
 export enum PersonSortField {
   DISPLAY_NAME = 'displayName',
   FAMILY_NAME = 'familyName',

@@ -32,7 +32,7 @@ export type JwtFailureReason =
   | JwtClaimsRefusal;
 
 /** The outcome of verifying one JWT. */
-export type JwtVerification =
+type JwtVerification =
   | { ok: true; principal: Principal; issuerId: string }
   | {
       ok: false;

@@ -1,7 +1,7 @@
 import { ACTION_RULES, ACTIONS, permissionMatrix, ROLE_DEFINITIONS, ROLES, SCOPES } from '@meridian/core';
 
 /** The generated parts of docs/security.md, by block name. */
-export type SecurityDocBlock = 'roles' | 'actions' | 'matrix';
+type SecurityDocBlock = 'roles' | 'actions' | 'matrix';
 
 const YES = '✓';
 const NO = '—';
@@ -13,7 +13,7 @@ function table(header: string[], rows: string[][]): string {
 const code = (value: string) => `\`${value}\``;
 
 /** Renders the tables of docs/security.md from the core's roles, actions and operations (permissions.ts). */
-export function renderSecurityTables(): Record<SecurityDocBlock, string> {
+function renderSecurityTables(): Record<SecurityDocBlock, string> {
   const roles = table(
     ['Role', 'Token for', 'Scopes', 'What it is for'],
     ROLES.map((role) => {

@@ -15,7 +15,7 @@ declare module 'fastify' {
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /** Where refusals are logged: the request's logger. */
-export interface AuthLog {
+interface AuthLog {
   debug(details: Record<string, unknown>, message: string): void;
   warn(details: Record<string, unknown>, message: string): void;
 }
@@ -24,10 +24,10 @@ export interface AuthLog {
 export type Authenticate = (authorization: string | undefined, log?: AuthLog) => Promise<Principal | undefined>;
 
 /** Why a request was refused, as the audit log records it; the request's address and id are added where the request is known. */
-export type AuthRefusal = Omit<AuthenticationFailure, 'sourceAddress' | 'requestId'>;
+type AuthRefusal = Omit<AuthenticationFailure, 'sourceAddress' | 'requestId'>;
 
 /** The outcome of authenticating one `Authorization` header. */
-export type AuthOutcome = { principal: Principal; refusal?: undefined } | { principal?: undefined; refusal: AuthRefusal };
+type AuthOutcome = { principal: Principal; refusal?: undefined } | { principal?: undefined; refusal: AuthRefusal };
 
 /** An {@link Authenticate} that can also say why it refused. */
 export type Authenticator = Authenticate & {

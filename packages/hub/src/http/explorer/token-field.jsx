@@ -1,7 +1,7 @@
 import { useId } from 'react';
 
 /** The key the token is kept under; sessionStorage, so it goes with the tab. */
-export const TOKEN_KEY = 'meridian.explorer.token';
+const TOKEN_KEY = 'meridian.explorer.token';
 
 export function readStoredToken() {
   try {
