@@ -171,8 +171,25 @@ export {
   type RequestChange,
   type TargetStatusCounts,
 } from './ports/replication.js';
+export type {
+  DeadLetterQuery,
+  DeliveryOutcome,
+  DeliveryWaiting,
+  DriftAction,
+  DriftItem,
+  DriftKind,
+  ReconcileReport,
+  ReplicationAdmin,
+  ReplicationOutcome,
+  ReplicationTargets,
+  ResourceReplicationStatus,
+  TargetChanges,
+  TargetInput,
+  TargetTestResult,
+} from './ports/replication-admin.js';
 export type { SelfServicePolicy, TenantSettingsStore } from './ports/tenant-settings.js';
 export type { TrustedIssuerStore } from './ports/trusted-issuers.js';
+export { ReplicationService } from './replication/replication-service.js';
 export {
   ATTRIBUTE_LIMITS,
   type AttributeLimit,
@@ -262,6 +279,7 @@ export {
   type RoleDefinition,
   scopesOfRole,
 } from './tenancy/roles.js';
+export { authorizeTenantRef, type TenantAuthorizer, type TenantRef } from './tenancy/tenant-access.js';
 export { TenantSettingsService } from './tenancy/tenant-settings-service.js';
 export {
   DEFAULT_JWT_ALGORITHMS,

@@ -3,20 +3,20 @@ import type {
   AuditService,
   GlobalDirectoryService,
   Principal,
+  ReplicationService,
   ResourceService,
   TenantSettingsService,
   TrustedIssuerService,
 } from '@meridian/core';
 import type { DirectoryExportAdmin } from './resolvers/directory-export-resolver.js';
-import type { ReplicationAdmin } from './types/replication.js';
 
 /** Services the resolvers call; the hub builds them once. */
 export interface GraphqlServices {
   admin: AdminService;
   resources: ResourceService;
   settings: TenantSettingsService;
-  /** The replication engine (issue 5); absent when the hub runs without it. */
-  replication?: ReplicationAdmin;
+  /** Replication targets, status and dead letters (issue 5), authorized in core; absent when the hub runs without replication. */
+  replication?: ReplicationService;
   audit: AuditService;
   issuers: TrustedIssuerService;
   /** The communities' global directories (issue 6). */

@@ -1,3 +1,5 @@
+// The admin contract is core's (ports/replication-admin.ts); these two stay reachable here for the CLI's imports.
+export type { TargetChanges, TargetInput } from '@meridian/core';
 export { DirectoryExporter, type DirectoryExportInput, DirectoryExports, personAsUser } from './directory/directory-exports.js';
 export { DirectoryProjector } from './directory/directory-projector.js';
 export {
@@ -10,25 +12,14 @@ export {
   type Sealer,
   targetSecretsContext,
 } from './engine/context.js';
-export {
-  ReplicationEngine,
-  type ReplicationEngineOptions,
-  type ResourceReplicationStatus,
-} from './engine/replication-engine.js';
+export { ReplicationEngine, type ReplicationEngineOptions } from './engine/replication-engine.js';
 export { ResourceSynchronizer, type SyncOperation, type SyncResult, SyncStepError } from './engine/synchronizer.js';
 export { retryDelay, WorkerHost } from './engine/worker-host.js';
 export { type HostResolver, OutboundHttp, type OutboundHttpOptions } from './outbound/outbound-http.js';
 export { type JobQueue, type JobQueueOptions, openJobQueue, type QueueBackendKind } from './queue/job-queue.js';
 export { openTargetQueues, type SyncJobData, type TargetQueues, type TargetQueuesOptions } from './queue/target-queues.js';
-export {
-  type DriftAction,
-  type DriftItem,
-  type DriftKind,
-  differingAttributes,
-  type ReconcileReport,
-  Reconciler,
-} from './reconcile/reconciler.js';
+export { differingAttributes, Reconciler } from './reconcile/reconciler.js';
 export { OutboxRelay } from './relay/outbox-relay.js';
-export { type DeliveryOutcome, DeliveryWaiter, type ReplicationOutcome } from './status/delivery-waiter.js';
+export { DeliveryWaiter } from './status/delivery-waiter.js';
 export { buildTargetRuntime, ConnectorRegistry, type TargetRuntime } from './targets/connector-registry.js';
-export { type TargetChanges, type TargetInput, TargetService } from './targets/target-service.js';
+export { TargetService } from './targets/target-service.js';

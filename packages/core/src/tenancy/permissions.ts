@@ -334,13 +334,18 @@ const OWN_RESOURCE: Record<OperationTarget, ResourceContext | undefined> = {
   list: undefined,
 };
 
-/** A principal holding exactly the scopes of `role`, in its own tenant or community. */
-export function principalOfRole(role: Role): Principal {
+/**
+ * A principal holding exactly the scopes of `role`, in its own tenant or
+ * community: the stand-ins of the matrix, or those `own` names (tests and
+ * tools acting as a role in a real tenant or community).
+ */
+export function principalOfRole(role: Role, own: { tenantId?: string; communityId?: string; userId?: string } = {}): Principal {
   const { level, scopes } = ROLE_DEFINITIONS[role];
   const tokenId = `role:${role}`;
   if (level === 'platform') return { kind: 'platform', tokenId, scopes: [...scopes] };
-  if (level === 'community') return { kind: 'community', tokenId, communityId: OWN.communityId, scopes: [...scopes] };
-  return { kind: 'tenant', tokenId, tenantId: OWN.tenantId, scopes: [...scopes], ...(role === 'end_user' ? { userId: 'own-user' } : {}) };
+  if (level === 'community') return { kind: 'community', tokenId, communityId: own.communityId ?? OWN.communityId, scopes: [...scopes] };
+  const tenantId = own.tenantId ?? OWN.tenantId;
+  return { kind: 'tenant', tokenId, tenantId, scopes: [...scopes], ...(role === 'end_user' ? { userId: own.userId ?? 'own-user' } : {}) };
 }
 
 /**

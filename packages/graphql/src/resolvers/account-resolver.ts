@@ -5,7 +5,6 @@ import {
   isMeridianError,
   MeridianError,
   parseScimFilter,
-  resourceOfTenant,
   SCHEMA,
   type Tenant,
 } from '@meridian/core';
@@ -25,6 +24,7 @@ import {
 } from '../types/replication.js';
 import { accountLoader, primeTenant, tenantLoader } from './account-loaders.js';
 import { toConnection, toGroupNode, toTenantNode } from './mapping.js';
+import { replicationOf } from './replication-resolver.js';
 
 // The per-office side of issue 6: accounts of one tenant, read by office admins, HR systems
 // and (their own, `me`) end users. Writes are in hr-resolver.ts.
@@ -190,24 +190,15 @@ export class AccountResolver {
 
   @FieldResolver(() => [ReplicationStatusNode], { description: 'Where the account stands at each replication target of its tenant.' })
   async replicationStatus(@Root() account: AccountNode, @Ctx() ctx: GraphqlContext) {
-    const tenant = await tenantLoader(ctx).load(account.tenantId);
-    if (!tenant) throw new MeridianError('NOT_FOUND', 'Tenant not found.');
-    authorize(ctx.principal, 'replication.read', resourceOfTenant(tenant));
-    return engineOf(ctx).resourceStatus(tenant.id, 'User', account.id);
+    return replicationOf(ctx).resourceStatus(ctx.principal, await loadedTenant(ctx, account.tenantId), 'User', account.id);
   }
 }
 
-function engineOf(ctx: GraphqlContext) {
-  const engine = ctx.services.replication;
-  if (!engine) throw new MeridianError('UNAVAILABLE', 'Replication is not configured on this hub.');
-  return engine;
-}
-
-/** A target reached through a mutation (`replication.manage`) still needs `replication.read` for its status. */
-async function authorizeTargetRead(ctx: GraphqlContext, target: ReplicationTargetNode): Promise<void> {
-  const tenant = await tenantLoader(ctx).load(target.tenantId);
+/** The tenant of an account or target already read, batched per request; the service it is passed to authorizes. */
+async function loadedTenant(ctx: GraphqlContext, tenantId: string): Promise<Tenant> {
+  const tenant = await tenantLoader(ctx).load(tenantId);
   if (!tenant) throw new MeridianError('NOT_FOUND', 'Tenant not found.');
-  authorize(ctx.principal, 'replication.read', resourceOfTenant(tenant));
+  return tenant;
 }
 
 /** Replication targets by tenant, with their delivery counts and dead letters. */
@@ -215,8 +206,7 @@ async function authorizeTargetRead(ctx: GraphqlContext, target: ReplicationTarge
 export class ReplicationTargetResolver {
   @Query(() => [ReplicationTargetNode], { description: "A tenant's replication targets (the same as Tenant.replicationTargets)." })
   async targets(@Ctx() ctx: GraphqlContext, @Arg('tenant', () => String) tenant: string) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.read', tenant);
-    return (await engineOf(ctx).targets.list(found.id)).map(toTargetNode);
+    return (await replicationOf(ctx).targets(ctx.principal, tenant)).map(toTargetNode);
   }
 
   @FieldResolver(() => ReplicationCountsNode, {
@@ -224,9 +214,12 @@ export class ReplicationTargetResolver {
     description: 'Pending, delivered, failed, dead-lettered and skipped resources.',
   })
   async counts(@Root() target: ReplicationTargetNode, @Ctx() ctx: GraphqlContext) {
-    await authorizeTargetRead(ctx, target);
+    // A target reached through a mutation (`replication.manage`) still needs `replication.read` for its counts: the service checks.
+    const tenant = await loadedTenant(ctx, target.tenantId);
     // One count query per tenant and request, however many targets ask.
-    const all = await requestLoader(ctx, `replication.counts:${target.tenantId}`, () => engineOf(ctx).statusCounts(target.tenantId));
+    const all = await requestLoader(ctx, `replication.counts:${target.tenantId}`, () =>
+      replicationOf(ctx).statusCounts(ctx.principal, tenant),
+    );
     return all.find((c) => c.targetId === target.id) ?? null;
   }
 
@@ -236,7 +229,7 @@ export class ReplicationTargetResolver {
     @Ctx() ctx: GraphqlContext,
     @Arg('limit', () => Int, { defaultValue: 20 }) limit: number,
   ) {
-    await authorizeTargetRead(ctx, target);
-    return (await engineOf(ctx).deadLetters(target.tenantId, { target: target.id, limit })).map(toDeadLetterNode);
+    const tenant = await loadedTenant(ctx, target.tenantId);
+    return (await replicationOf(ctx).deadLetters(ctx.principal, tenant, { target: target.id, limit })).map(toDeadLetterNode);
   }
 }

@@ -1,4 +1,4 @@
-import { MAX_REPLICATION_WAIT_SECONDS, MeridianError, type ResourceKind } from '@meridian/core';
+import { MAX_REPLICATION_WAIT_SECONDS, MeridianError, type ReplicationService, type TargetInput } from '@meridian/core';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphqlContext } from '../context.js';
 import { TenantNode } from '../types/objects.js';
@@ -6,10 +6,8 @@ import {
   ConnectionTestNode,
   DeadLetterNode,
   ReconcileReportNode,
-  type ReplicationAdmin,
   ReplicationCountsNode,
   ReplicationStatusNode,
-  type ReplicationTargetInput,
   ReplicationTargetInputType,
   ReplicationTargetNode,
   toDeadLetterNode,
@@ -18,40 +16,35 @@ import {
 } from '../types/replication.js';
 import { contextOf } from './request-context.js';
 
-function engineOf(ctx: GraphqlContext): ReplicationAdmin {
-  const engine = ctx.services.replication;
-  if (!engine) throw new MeridianError('UNAVAILABLE', 'Replication is not configured on this hub.');
-  return engine;
+/** Core's replication service, which authorizes every call; UNAVAILABLE on a hub without replication. */
+export function replicationOf(ctx: GraphqlContext): ReplicationService {
+  const replication = ctx.services.replication;
+  if (!replication) throw new MeridianError('UNAVAILABLE', 'Replication is not configured on this hub.');
+  return replication;
 }
 
 /** Input objects carry no prototype surprises into the engine: copy them to plain JSON, without absent fields. */
-function plain(input: ReplicationTargetInputType): Partial<ReplicationTargetInput> {
-  return JSON.parse(JSON.stringify(input)) as Partial<ReplicationTargetInput>;
-}
-
-function kindOf(kind: string): ResourceKind {
-  if (kind !== 'User' && kind !== 'Group') throw new MeridianError('INVALID_INPUT', "'kind' is User or Group.", { field: 'kind' });
-  return kind;
+function plain(input: ReplicationTargetInputType): Partial<TargetInput> {
+  return JSON.parse(JSON.stringify(input)) as Partial<TargetInput>;
 }
 
 /**
  * Replication targets of a tenant, their status and dead letters
- * (issue 5). Tenant administrators only: targets hold credentials.
+ * (issue 5). Tenant administrators only, as core's `ReplicationService`
+ * decides (`replication.read`, `replication.manage`): targets hold credentials.
  */
 @Resolver(() => TenantNode)
 export class ReplicationResolver {
   @FieldResolver(() => [ReplicationTargetNode], { description: "The tenant's replication targets." })
   async replicationTargets(@Root() tenant: TenantNode, @Ctx() ctx: GraphqlContext) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.read', tenant.id);
-    return (await engineOf(ctx).targets.list(found.id)).map(toTargetNode);
+    return (await replicationOf(ctx).targets(ctx.principal, tenant)).map(toTargetNode);
   }
 
   @FieldResolver(() => [ReplicationCountsNode], {
     description: 'Per target: pending, delivered, failed, dead-lettered and skipped resources.',
   })
   async replicationCounts(@Root() tenant: TenantNode, @Ctx() ctx: GraphqlContext) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.read', tenant.id);
-    return engineOf(ctx).statusCounts(found.id);
+    return replicationOf(ctx).statusCounts(ctx.principal, tenant);
   }
 
   @FieldResolver(() => [DeadLetterNode], { description: 'Permanent failures, newest first; replayed ones when asked.' })
@@ -62,8 +55,7 @@ export class ReplicationResolver {
     @Arg('includeReplayed', () => Boolean, { defaultValue: false }) includeReplayed?: boolean,
     @Arg('limit', () => Int, { defaultValue: 100 }) limit?: number,
   ) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.read', tenant.id);
-    const letters = await engineOf(ctx).deadLetters(found.id, {
+    const letters = await replicationOf(ctx).deadLetters(ctx.principal, tenant, {
       ...(target ? { target } : {}),
       includeReplayed: includeReplayed ?? false,
       limit: limit ?? 100,
@@ -73,8 +65,7 @@ export class ReplicationResolver {
 
   @FieldResolver(() => Int, { description: 'Seconds a SCIM write waits for its deliveries when the client sends no Prefer: wait.' })
   async replicationWaitSeconds(@Root() tenant: TenantNode, @Ctx() ctx: GraphqlContext) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.read', tenant.id);
-    return engineOf(ctx).waitPolicy(found.id);
+    return replicationOf(ctx).waitPolicy(ctx.principal, tenant);
   }
 
   @Query(() => [ReplicationStatusNode], { description: 'Where one User or Group stands at each target of its tenant.' })
@@ -84,8 +75,7 @@ export class ReplicationResolver {
     @Arg('kind', () => String, { description: 'User or Group.' }) kind: string,
     @Arg('id', () => ID) id: string,
   ) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.read', tenant);
-    return engineOf(ctx).resourceStatus(found.id, kindOf(kind), id);
+    return replicationOf(ctx).resourceStatus(ctx.principal, tenant, kind, id);
   }
 
   @Mutation(() => ReplicationTargetNode, { description: 'Creates a replication target; its secrets are stored encrypted.' })
@@ -94,11 +84,7 @@ export class ReplicationResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('input', () => ReplicationTargetInputType) input: ReplicationTargetInputType,
   ) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
-    const values = plain(input);
-    if (!values.name || !values.kind)
-      throw new MeridianError('INVALID_INPUT', 'A new target needs a name and a kind.', { field: values.name ? 'kind' : 'name' });
-    return toTargetNode(await engineOf(ctx).targets.create(found.id, values as ReplicationTargetInput, contextOf(ctx)));
+    return toTargetNode(await replicationOf(ctx).createTarget(ctx.principal, tenant, plain(input), contextOf(ctx)));
   }
 
   @Mutation(() => ReplicationTargetNode, { description: 'Changes a target (mapping, scoping, secrets, limits, ...).' })
@@ -108,8 +94,7 @@ export class ReplicationResolver {
     @Arg('target', () => String, { description: 'Target id or name.' }) target: string,
     @Arg('input', () => ReplicationTargetInputType) input: ReplicationTargetInputType,
   ) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
-    return toTargetNode(await engineOf(ctx).targets.update(found.id, target, plain(input), contextOf(ctx)));
+    return toTargetNode(await replicationOf(ctx).updateTarget(ctx.principal, tenant, target, plain(input), contextOf(ctx)));
   }
 
   @Mutation(() => Boolean, { description: 'Deletes a target, its queue, links and dead letters; remote objects stay.' })
@@ -118,8 +103,7 @@ export class ReplicationResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('target', () => String) target: string,
   ) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
-    await engineOf(ctx).targets.delete(found.id, target, contextOf(ctx));
+    await replicationOf(ctx).deleteTarget(ctx.principal, tenant, target, contextOf(ctx));
     return true;
   }
 
@@ -129,8 +113,7 @@ export class ReplicationResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('target', () => String) target: string,
   ) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
-    return toTargetNode(await engineOf(ctx).targets.pause(found.id, target, contextOf(ctx)));
+    return toTargetNode(await replicationOf(ctx).pauseTarget(ctx.principal, tenant, target, contextOf(ctx)));
   }
 
   @Mutation(() => ReplicationTargetNode, { description: 'Resumes deliveries to a target.' })
@@ -139,8 +122,7 @@ export class ReplicationResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('target', () => String) target: string,
   ) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
-    return toTargetNode(await engineOf(ctx).targets.resume(found.id, target, contextOf(ctx)));
+    return toTargetNode(await replicationOf(ctx).resumeTarget(ctx.principal, tenant, target, contextOf(ctx)));
   }
 
   @Mutation(() => ConnectionTestNode, { description: "Tests a target's connection and credentials without changing anything." })
@@ -149,15 +131,13 @@ export class ReplicationResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('target', () => String) target: string,
   ) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
-    const result = await engineOf(ctx).targets.test(found.id, target);
+    const result = await replicationOf(ctx).testTarget(ctx.principal, tenant, target);
     return Object.assign(new ConnectionTestNode(), { ok: result.ok, message: result.message, latencyMs: result.latencyMs ?? null });
   }
 
   @Mutation(() => DeadLetterNode, { description: "Replays a dead letter: the resource's current state is queued for its target again." })
   async replayDeadLetter(@Ctx() ctx: GraphqlContext, @Arg('tenant', () => String) tenant: string, @Arg('id', () => ID) id: string) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
-    return toDeadLetterNode(await engineOf(ctx).replay(found.id, id, contextOf(ctx)));
+    return toDeadLetterNode(await replicationOf(ctx).replay(ctx.principal, tenant, id, contextOf(ctx)));
   }
 
   @Mutation(() => ReconcileReportNode, { description: 'Compares the hub with a target object by object; fixes the drift unless dryRun.' })
@@ -167,8 +147,7 @@ export class ReplicationResolver {
     @Arg('target', () => String) target: string,
     @Arg('dryRun', () => Boolean, { defaultValue: true }) dryRun: boolean,
   ) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
-    return toReconcileNode(await engineOf(ctx).reconcile(found.id, target, { dryRun }));
+    return toReconcileNode(await replicationOf(ctx).reconcile(ctx.principal, tenant, target, { dryRun }));
   }
 
   @Mutation(() => Int, {
@@ -179,7 +158,6 @@ export class ReplicationResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('seconds', () => Int) seconds: number,
   ) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'replication.manage', tenant);
-    return engineOf(ctx).setWaitPolicy(found.id, seconds, contextOf(ctx));
+    return replicationOf(ctx).setWaitPolicy(ctx.principal, tenant, seconds, contextOf(ctx));
   }
 }

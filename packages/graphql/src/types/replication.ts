@@ -1,94 +1,6 @@
-import type { DeadLetter, ReplicationTarget, RequestContext, ResourceKind, TargetStatusCounts } from '@meridian/core';
+import type { DeadLetter, ReconcileReport, ReplicationTarget } from '@meridian/core';
 import { GraphQLJSON, GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
-
-/** A target as an admin describes it (mirrors the replication engine's input). */
-export interface ReplicationTargetInput {
-  name: string;
-  kind: string;
-  config?: Record<string, unknown>;
-  secrets?: Record<string, string>;
-  deleteMode?: 'delete' | 'deactivate' | 'grace';
-  graceSeconds?: number | null;
-  scoping?: Record<string, unknown>;
-  mapping?: Record<string, unknown>;
-  pushPasswords?: boolean;
-  enabled?: boolean;
-  paused?: boolean;
-  rateLimit?: { max: number; durationMs: number } | null;
-  concurrency?: number;
-  maxAttempts?: number;
-}
-
-/** One resource's state at one target. */
-export interface ReplicationLinkView {
-  targetId: string;
-  target: string;
-  status: string;
-  remoteId: string | null;
-  wantedVersion: number;
-  handledVersion: number;
-  pushedVersion: number | null;
-  attempts: number;
-  lastError: string | null;
-  graceUntil: Date | null;
-  updatedAt: Date;
-}
-
-/** One drifting object of a reconciliation. */
-export interface DriftView {
-  kind: ResourceKind;
-  localId: string | null;
-  remoteId: string | null;
-  name: string | null;
-  drift: string;
-  differences: string[];
-  action: string;
-  applied?: boolean;
-  error?: string;
-}
-
-/** A reconciliation report. */
-export interface ReconcileView {
-  targetId: string;
-  target: string;
-  dryRun: boolean;
-  hubObjects: number;
-  remoteObjects: number;
-  inSync: number;
-  items: DriftView[];
-  fixed: number;
-  failed: number;
-}
-
-/**
- * What the GraphQL API needs of the replication engine; the hub passes the
- * engine (graphql does not depend on the replication package).
- */
-export interface ReplicationAdmin {
-  targets: {
-    list(tenantId: string): Promise<ReplicationTarget[]>;
-    get(tenantId: string, idOrName: string): Promise<ReplicationTarget>;
-    create(tenantId: string, input: ReplicationTargetInput, context: RequestContext): Promise<ReplicationTarget>;
-    update(
-      tenantId: string,
-      idOrName: string,
-      changes: Partial<ReplicationTargetInput>,
-      context: RequestContext,
-    ): Promise<ReplicationTarget>;
-    delete(tenantId: string, idOrName: string, context: RequestContext): Promise<void>;
-    pause(tenantId: string, idOrName: string, context: RequestContext): Promise<ReplicationTarget>;
-    resume(tenantId: string, idOrName: string, context: RequestContext): Promise<ReplicationTarget>;
-    test(tenantId: string, idOrName: string): Promise<{ ok: boolean; message: string; latencyMs?: number }>;
-  };
-  statusCounts(tenantId: string): Promise<TargetStatusCounts[]>;
-  resourceStatus(tenantId: string, kind: ResourceKind, resourceId: string): Promise<ReplicationLinkView[]>;
-  deadLetters(tenantId: string, options: { target?: string; includeReplayed?: boolean; limit?: number }): Promise<DeadLetter[]>;
-  replay(tenantId: string, deadLetterId: string, context: RequestContext): Promise<DeadLetter>;
-  reconcile(tenantId: string, target: string, options: { dryRun: boolean }): Promise<ReconcileView>;
-  waitPolicy(tenantId: string): Promise<number>;
-  setWaitPolicy(tenantId: string, seconds: number, context: RequestContext): Promise<number>;
-}
 
 @ObjectType('ReplicationRateLimit', { description: 'At most `max` deliveries per `durationMs` to a target, across all workers.' })
 export class RateLimitNode {
@@ -422,7 +334,7 @@ export function toDeadLetterNode(letter: DeadLetter): DeadLetterNode {
 }
 
 /** A reconciliation report as GraphQL shows it. */
-export function toReconcileNode(report: ReconcileView): ReconcileReportNode {
+export function toReconcileNode(report: ReconcileReport): ReconcileReportNode {
   return Object.assign(new ReconcileReportNode(), {
     ...report,
     items: report.items.map((i) => Object.assign(new DriftItemNode(), { ...i, applied: i.applied ?? null, error: i.error ?? null })),

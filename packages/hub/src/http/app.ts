@@ -175,7 +175,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       settings: runtime.settings,
       issuers: issuers.service,
       audit: runtime.audit,
-      replication: runtime.replication,
+      replication: runtime.replicationService,
       people: runtime.directory,
       ...(runtime.replication.directoryExports ? { directoryExports: runtime.replication.directoryExports } : {}),
     },

@@ -1,6 +1,14 @@
 import { scimConnectorFactory } from '@meridian/connector-scim';
 import { type ConnectorLogger, memoryConnectorFactory } from '@meridian/connector-sdk';
-import { AdminService, AuditService, GlobalDirectoryService, ResourceService, systemClock, TenantSettingsService } from '@meridian/core';
+import {
+  AdminService,
+  AuditService,
+  GlobalDirectoryService,
+  ReplicationService,
+  ResourceService,
+  systemClock,
+  TenantSettingsService,
+} from '@meridian/core';
 import { ConnectorRegistry, OutboundHttp, openTargetQueues, ReplicationEngine } from '@meridian/replication';
 import {
   Argon2PasswordHasher,
@@ -35,6 +43,8 @@ export interface Runtime {
   settings: TenantSettingsService;
   /** Replication (issue 5): targets, relay, workers, status; `serve --role worker|all` starts its relay and workers. */
   replication: ReplicationEngine;
+  /** The engine's admin surface for callers who must be authorized (GraphQL): targets, status, dead letters, replay, reconcile, wait policy. */
+  replicationService: ReplicationService;
   /** The communities' global directories (issue 6); the replication engine's projector keeps them. */
   directory: GlobalDirectoryService;
   /**
@@ -143,6 +153,7 @@ export async function openRuntime(
       directory: people,
       resources,
       replication,
+      replicationService: new ReplicationService(replication, admin),
       outbound,
       settings,
       auditLog,

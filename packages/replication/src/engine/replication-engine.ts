@@ -1,29 +1,24 @@
-import type { DeadLetter, LinkStatus, RequestContext, ResourceKind, TargetStatusCounts } from '@meridian/core';
+import type {
+  DeadLetter,
+  DeadLetterQuery,
+  DeliveryWaiting,
+  ReconcileReport,
+  ReplicationAdmin,
+  ReplicationOutcome,
+  RequestContext,
+  ResourceKind,
+  ResourceReplicationStatus,
+  TargetStatusCounts,
+} from '@meridian/core';
 import { checkWaitSeconds, MAX_REPLICATION_WAIT_SECONDS, MeridianError } from '@meridian/core';
 import { DirectoryExports } from '../directory/directory-exports.js';
 import { DirectoryProjector } from '../directory/directory-projector.js';
-import { type ReconcileReport, Reconciler } from '../reconcile/reconciler.js';
+import { Reconciler } from '../reconcile/reconciler.js';
 import { OutboxRelay } from '../relay/outbox-relay.js';
-import { DeliveryWaiter, type ReplicationOutcome } from '../status/delivery-waiter.js';
+import { DeliveryWaiter } from '../status/delivery-waiter.js';
 import { TargetService } from '../targets/target-service.js';
 import { ReplicationContext, type ReplicationDeps } from './context.js';
 import { WorkerHost } from './worker-host.js';
-
-/** Where one resource stands at one target (GraphQL `replicationStatus`). */
-export interface ResourceReplicationStatus {
-  targetId: string;
-  target: string;
-  status: LinkStatus;
-  remoteId: string | null;
-  /** The highest hub version queued, and the highest delivered (or decided about). */
-  wantedVersion: number;
-  handledVersion: number;
-  pushedVersion: number | null;
-  attempts: number;
-  lastError: string | null;
-  graceUntil: Date | null;
-  updatedAt: Date;
-}
 
 /** Options of {@link ReplicationEngine}. */
 export interface ReplicationEngineOptions {
@@ -37,8 +32,11 @@ export interface ReplicationEngineOptions {
  * workers, and what admins call (targets, status, dead letters, replay,
  * reconciliation, waiting for deliveries). `meridian serve --role worker|all`
  * starts the relay and the workers; API and CLI processes only use the rest.
+ * Its admin surface is core's {@link ReplicationAdmin} port, per tenant and
+ * unauthorized: callers reach it through core's `ReplicationService`, which
+ * authorizes them (the CLI acts as the platform).
  */
-export class ReplicationEngine {
+export class ReplicationEngine implements ReplicationAdmin, DeliveryWaiting {
   readonly ctx: ReplicationContext;
   readonly targets: TargetService;
   readonly relay: OutboxRelay;
@@ -116,7 +114,7 @@ export class ReplicationEngine {
   }
 
   /** Dead letters of a tenant (of one target), newest first; replayed ones only when asked. */
-  async deadLetters(tenantId: string, options: { target?: string; includeReplayed?: boolean; limit?: number } = {}): Promise<DeadLetter[]> {
+  async deadLetters(tenantId: string, options: DeadLetterQuery = {}): Promise<DeadLetter[]> {
     const targetId = options.target === undefined ? undefined : (await this.targets.get(tenantId, options.target)).id;
     const limit = options.limit ?? 100;
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000)

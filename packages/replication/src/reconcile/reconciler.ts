@@ -1,51 +1,8 @@
 import { isInScope, mapResource, type RemoteObject } from '@meridian/connector-sdk';
-import type { ReplicationLink, ResourceKind, ScimResource } from '@meridian/core';
+import type { DriftAction, DriftItem, DriftKind, ReconcileReport, ReplicationLink, ResourceKind, ScimResource } from '@meridian/core';
 import type { ReplicationContext } from '../engine/context.js';
 import { ResourceSynchronizer } from '../engine/synchronizer.js';
 import type { TargetRuntime } from '../targets/connector-registry.js';
-
-/**
- * How one object differs between the hub and the target:
- * - `missing`: the hub has it in scope, the target does not;
- * - `changed`: both have it, attributes or members differ;
- * - `unlinked`: the target has a matching object the hub never linked (adopt it);
- * - `stale`: the target still holds (an active) object the hub deleted or scoped out;
- * - `orphan`: the target has an object that matches nothing in the hub (reported only).
- */
-export type DriftKind = 'missing' | 'changed' | 'unlinked' | 'stale' | 'orphan';
-
-/** What fixing a drift does at the target. */
-export type DriftAction = 'create' | 'update' | 'adopt' | 'delete' | 'deactivate' | 'none';
-
-/** One object that differs, and what reconciling does (or did) about it. */
-export interface DriftItem {
-  kind: ResourceKind;
-  localId: string | null;
-  remoteId: string | null;
-  /** userName or displayName, for people reading the report. */
-  name: string | null;
-  drift: DriftKind;
-  /** Attribute paths that differ (for `changed`). */
-  differences: string[];
-  action: DriftAction;
-  /** Set when not a dry run: whether the fix went through. */
-  applied?: boolean;
-  error?: string;
-}
-
-/** The report of one reconciliation. */
-export interface ReconcileReport {
-  targetId: string;
-  target: string;
-  dryRun: boolean;
-  /** Objects looked at on each side. */
-  hubObjects: number;
-  remoteObjects: number;
-  inSync: number;
-  items: DriftItem[];
-  fixed: number;
-  failed: number;
-}
 
 function lower(value: unknown): string | undefined {
   return typeof value === 'string' ? value.toLowerCase() : undefined;

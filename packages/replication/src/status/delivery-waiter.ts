@@ -1,27 +1,5 @@
-import type { LinkStatus, ResourceKind } from '@meridian/core';
+import type { DeliveryOutcome, LinkStatus, ReplicationOutcome } from '@meridian/core';
 import type { ReplicationContext } from '../engine/context.js';
-
-/** Where one change stands at one target. */
-export interface DeliveryOutcome {
-  targetId: string;
-  target: string;
-  kind: ResourceKind;
-  resourceId: string;
-  /** The hub version the request wrote. */
-  version: number;
-  /** `pending` until a finished job covered `version`; then the link's status. */
-  status: LinkStatus;
-  remoteId: string | null;
-  error: string | null;
-}
-
-/** The per-target outcome of one request's changes. */
-export interface ReplicationOutcome {
-  /** True when every target reached a final status within the wait. */
-  complete: boolean;
-  waitedMs: number;
-  outcomes: DeliveryOutcome[];
-}
 
 const FINAL: ReadonlySet<LinkStatus> = new Set(['synced', 'deactivated', 'grace', 'deleted', 'out_of_scope', 'dead_lettered']);
 const POLL_MS = 50;

@@ -12,35 +12,14 @@ import {
   findOutboundRefusal,
   MeridianError,
   type ReplicationTarget,
+  type ReplicationTargets,
   type ReplicationTargetWrite,
   type RequestContext,
+  type TargetChanges,
+  type TargetInput,
 } from '@meridian/core';
 import { type ReplicationContext, requireTarget } from '../engine/context.js';
 import { buildTargetRuntime } from './connector-registry.js';
-
-/** A target as an admin describes it (CLI, GraphQL). */
-export interface TargetInput {
-  name: string;
-  /** The connector kind: `scim`, `memory`, ... */
-  kind: string;
-  config?: Record<string, unknown>;
-  /** Secret values (a bearer token, a password); stored sealed, never shown again. */
-  secrets?: Record<string, string>;
-  deleteMode?: DeleteMode;
-  /** For `grace`: seconds between deactivation and deletion. */
-  graceSeconds?: number | null;
-  scoping?: ScopingFilter;
-  mapping?: AttributeMapping;
-  pushPasswords?: boolean;
-  enabled?: boolean;
-  paused?: boolean;
-  rateLimit?: { max: number; durationMs: number } | null;
-  concurrency?: number;
-  maxAttempts?: number;
-}
-
-/** Changes to a target; `secrets` are merged, a null value removes one. */
-export type TargetChanges = Partial<Omit<TargetInput, 'secrets'>> & { secrets?: Record<string, string | null> };
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
 
@@ -81,8 +60,9 @@ function integerIn(value: unknown, min: number, max: number, field: string): num
 /**
  * Targets of a tenant: create (config checked by the connector's factory,
  * secrets sealed), change, pause and resume, test the connection, delete.
+ * The tenant is authorized by the caller (core's `ReplicationService`, or the CLI acting as the platform).
  */
-export class TargetService {
+export class TargetService implements ReplicationTargets {
   constructor(
     private readonly ctx: ReplicationContext,
     private readonly onChange: () => void = () => {},
@@ -116,8 +96,9 @@ export class TargetService {
     const deleteMode = input.deleteMode ?? 'deactivate';
     if (!DELETE_MODES.includes(deleteMode)) throw invalid(`'deleteMode' is one of ${DELETE_MODES.join(', ')}.`, 'deleteMode');
     const graceSeconds = deleteMode === 'grace' ? integerIn(input.graceSeconds, 1, 3650 * 86_400, 'graceSeconds') : null;
-    compileMapping(input.mapping ?? {});
-    compileScoping(input.scoping ?? {});
+    // The admin's JSON is checked by the connector SDK, which throws INVALID_CONFIG naming the field.
+    compileMapping((input.mapping ?? {}) as AttributeMapping);
+    compileScoping((input.scoping ?? {}) as ScopingFilter);
     const rateLimit = input.rateLimit ?? null;
     if (rateLimit !== null) {
       integerIn(rateLimit.max, 1, 1_000_000, 'rateLimit.max');
@@ -131,8 +112,8 @@ export class TargetService {
       sealedSecrets: this.ctx.sealSecrets(tenantId, secrets),
       deleteMode,
       graceSeconds,
-      scoping: (input.scoping ?? {}) as Record<string, unknown>,
-      mapping: (input.mapping ?? {}) as Record<string, unknown>,
+      scoping: input.scoping ?? {},
+      mapping: input.mapping ?? {},
       pushPasswords: input.pushPasswords ?? false,
       enabled: input.enabled ?? true,
       paused: input.paused ?? false,
@@ -213,8 +194,8 @@ export class TargetService {
       config,
       deleteMode: changes.deleteMode ?? current.deleteMode,
       graceSeconds: changes.graceSeconds !== undefined ? changes.graceSeconds : current.graceSeconds,
-      scoping: (changes.scoping ?? current.scoping) as ScopingFilter,
-      mapping: (changes.mapping ?? current.mapping) as AttributeMapping,
+      scoping: changes.scoping ?? current.scoping,
+      mapping: changes.mapping ?? current.mapping,
       pushPasswords: changes.pushPasswords ?? current.pushPasswords,
       enabled: changes.enabled ?? current.enabled,
       paused: changes.paused ?? current.paused,

@@ -1,32 +1,16 @@
-import { MAX_REPLICATION_WAIT_SECONDS } from '@meridian/core';
+import { type DeliveryWaiting, MAX_REPLICATION_WAIT_SECONDS, type ReplicationOutcome } from '@meridian/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
-/** Where one change of a request stands at one target. */
-export interface TargetDeliveryOutcome {
-  targetId: string;
-  target: string;
-  kind: 'User' | 'Group';
-  resourceId: string;
-  version: number;
-  /** pending, retrying, synced, deactivated, grace, deleted, out_of_scope or dead_lettered. */
-  status: string;
-  remoteId: string | null;
-  error: string | null;
-}
-
-/** What waiting for a request's deliveries found. */
-export interface ReplicationWaitOutcome {
-  complete: boolean;
-  waitedMs: number;
-  outcomes: TargetDeliveryOutcome[];
-}
-
-/** How the SCIM plugin waits for downstream results (use case 2.3.1); the hub passes the replication engine. */
+/**
+ * How the SCIM plugin waits for downstream results (use case 2.3.1), through
+ * core's {@link DeliveryWaiting} port; the hub passes the replication engine.
+ * The tenant is the one the write was made in, by the authenticated principal.
+ */
 export interface ReplicationWaitOptions {
   /** Waits up to `timeoutMs` for the deliveries of what request `requestId` changed. */
-  waitFor(tenantId: string, requestId: string, timeoutMs: number): Promise<ReplicationWaitOutcome>;
+  waitFor: DeliveryWaiting['waitFor'];
   /** The tenant's policy: seconds to wait when the client sends no `Prefer: wait` (0: answer at once). */
-  defaultWaitSeconds?(tenantId: string): Promise<number>;
+  defaultWaitSeconds?: DeliveryWaiting['waitPolicy'];
   /** The longest wait honoured, in seconds (default and upper bound: core's `MAX_REPLICATION_WAIT_SECONDS`, the wait policy's limit too). */
   maxWaitSeconds?: number;
 }
@@ -61,7 +45,7 @@ function sfString(value: string): string {
 }
 
 /** `Meridian-Replication`: one member per (target, resource) with its status, as an RFC 8941 list. */
-export function formatReplicationHeader(outcome: ReplicationWaitOutcome): string {
+export function formatReplicationHeader(outcome: ReplicationOutcome): string {
   return outcome.outcomes
     .map(
       (o) =>
