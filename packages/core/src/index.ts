@@ -77,6 +77,27 @@ export {
   MAX_PEOPLE_PAGE,
   type PeopleArguments,
 } from './community/global-directory-service.js';
+export {
+  type PeopleResolution,
+  type ResolutionAccount,
+  type ResolvedPersonRecord,
+  resolvePeople,
+} from './community/people-resolution.js';
+export {
+  type CorrelationCandidate,
+  type CurrentPlacement,
+  correlationCandidates,
+  correlationLookup,
+  type KeyMatch,
+  type ManualPlacement,
+  managerUserIdOf,
+  type Placement,
+  type PlacementInput,
+  placeAccount,
+  placeByHand,
+  removalResolves,
+  withPin,
+} from './community/placement.js';
 export { assertImmutableUnchanged, assertOnlyEditable, sameJson } from './directory/attribute-rules.js';
 export {
   MAX_START_INDEX,

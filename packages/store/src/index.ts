@@ -31,6 +31,7 @@ export {
   verifyAuditChain,
 } from './audit/verify-audit-chain.js';
 export { PostgresIssuerStore } from './auth/postgres-issuer-store.js';
+export { PostgresDirectoryExportStore } from './community/postgres-directory-export-store.js';
 export { PostgresGlobalDirectoryStore } from './community/postgres-global-directory-store.js';
 export { isUuid, PostgresDirectoryStore } from './directory/postgres-directory-store.js';
 export {

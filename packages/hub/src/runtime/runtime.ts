@@ -23,6 +23,7 @@ import {
   openSecretBox,
   PostgresAdminStore,
   PostgresAuditLog,
+  PostgresDirectoryExportStore,
   PostgresDirectoryStore,
   PostgresGlobalDirectoryStore,
   PostgresPasswordForwarding,
@@ -141,6 +142,7 @@ export async function openRuntime(
       },
       clock: systemClock,
       directory: globalDirectory,
+      directoryExports: new PostgresDirectoryExportStore(orm, systemClock),
       people,
       logger,
     });

@@ -84,7 +84,9 @@ export interface ReplicationDeps {
    */
   outbound?: OutboundHttp;
   /** The communities' global directories, fed by the relay; absent: no projection in this process. */
-  directory?: GlobalDirectoryStore & DirectoryExportStore;
+  directory?: GlobalDirectoryStore;
+  /** The exports of the communities' global directories; absent: no directory exports in this process. */
+  directoryExports?: DirectoryExportStore;
   /** The global directory service: authorizes the admin operations of directory exports. */
   people?: GlobalDirectoryService;
 }

@@ -55,7 +55,10 @@ export class ReplicationEngine implements ReplicationAdmin, DeliveryWaiting {
     this.targets = new TargetService(this.ctx, () => {
       if (this.started) void this.workers.refresh().catch(() => undefined);
     });
-    this.directoryExports = deps.directory && deps.people ? new DirectoryExports(deps.directory, deps.people, this.ctx) : undefined;
+    this.directoryExports =
+      deps.directory && deps.directoryExports && deps.people
+        ? new DirectoryExports(deps.directoryExports, deps.people, this.ctx)
+        : undefined;
     this.projector = deps.directory
       ? new DirectoryProjector(deps.directory, this.ctx.clock, this.ctx.logger, () => this.directoryExports?.exporter.kick())
       : undefined;

@@ -1,0 +1,131 @@
+import { type CorrelationAttribute, DEFAULT_CORRELATION, type DirectoryRules } from '@meridian/core';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { translateDatabaseError } from '../orm/database-errors.js';
+import { forkForCommunity, forkForPlatform, pgArray } from '../orm/sql.js';
+
+/**
+ * SQL the global directory's stores share: their transactions, the
+ * community's lock and rules, the projection inbox, and the joining of
+ * data-modifying statements into one.
+ */
+
+/**
+ * A transaction of the community (ADR 0015): row-level security shows that
+ * community's directory and nothing else. Database errors come out translated.
+ */
+export async function inCommunity<T>(orm: MikroORM, communityId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
+  try {
+    return await forkForCommunity(orm, communityId).transactional(work);
+  } catch (error) {
+    throw translateDatabaseError(error);
+  }
+}
+
+/**
+ * A platform transaction: the projection and the admin writes read tenant
+ * tables and write the audit chains; each statement names its community.
+ */
+export async function asPlatform<T>(orm: MikroORM, work: (em: EntityManager) => Promise<T>): Promise<T> {
+  try {
+    return await forkForPlatform(orm).transactional(work);
+  } catch (error) {
+    throw translateDatabaseError(error);
+  }
+}
+
+/** One part of {@link statementOf}; `name` when a later part reads what it returns. */
+interface StatementPart {
+  name?: string;
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * Joins data-modifying statements into one (`with a as (...), b as (...) select 1`), leaving out the parts a
+ * call does not need, so PostgreSQL plans only what runs. Every part runs, referenced or not.
+ */
+export function statementOf(parts: readonly (StatementPart | false | undefined)[]): { sql: string; params: unknown[] } {
+  const used = parts.filter((p): p is StatementPart => Boolean(p));
+  return {
+    sql: `with ${used.map((p, i) => `${p.name ?? `s${i}`} as (${p.sql})`).join(',\n')}\nselect 1`,
+    params: used.flatMap((p) => p.params),
+  };
+}
+
+/** Serialises the changes of one community's directory: correlation reads the links other projections write. */
+export async function lockCommunity(em: EntityManager, communityId: string): Promise<void> {
+  await em.execute('select pg_advisory_xact_lock(hashtextextended(?, 7))', [`directory:${communityId}`]);
+}
+
+/** The rules as a projection step reads them, with whether the community exports its directory. */
+export type ProjectionRules = DirectoryRules & { exporting: boolean };
+
+export async function loadRules(em: EntityManager, communityId: string): Promise<DirectoryRules> {
+  const [row] = await em.execute<{ correlation: string[]; authority: DirectoryRules['authority'] }[]>(
+    'select correlation, authority from directory_settings where community_id = ?',
+    [communityId],
+  );
+  return row
+    ? { correlation: row.correlation as CorrelationAttribute[], authority: row.authority ?? {} }
+    : { correlation: [...DEFAULT_CORRELATION], authority: {} };
+}
+
+/** The rules, and whether the community exports its directory: what a projection step needs to know, in one read. */
+export async function projectionRules(em: EntityManager, communityId: string): Promise<ProjectionRules> {
+  const [row] = await em.execute<{ correlation: string[] | null; authority: DirectoryRules['authority'] | null; exporting: boolean }[]>(
+    `select s.correlation, s.authority, exists (select 1 from directory_export e where e.community_id = ? and e.enabled) as exporting
+     from (select 1) as one left join directory_settings s on s.community_id = ?`,
+    [communityId, communityId],
+  );
+  return {
+    correlation: (row?.correlation as CorrelationAttribute[] | null) ?? [...DEFAULT_CORRELATION],
+    authority: row?.authority ?? {},
+    exporting: row?.exporting === true,
+  };
+}
+
+/** Queues resources for projection, in one statement; an entry already queued becomes due at once. */
+export async function enqueueProjections(
+  em: EntityManager,
+  items: readonly { tenantId: string; kind: 'User' | 'Group'; id: string; communityId: string }[],
+  now: Date,
+): Promise<void> {
+  if (items.length === 0) return;
+  await em.execute(
+    `insert into directory_inbox (tenant_id, resource_type, resource_id, community_id, enqueued_at, not_before)
+     select e.tenant_id, e.kind, e.id, e.community_id, ?, ? from unnest(?::uuid[], ?::text[], ?::uuid[], ?::uuid[]) as e(tenant_id, kind, id, community_id)
+     on conflict (tenant_id, resource_type, resource_id) do update set not_before = least(directory_inbox.not_before, excluded.not_before), attempts = 0`,
+    [
+      now,
+      now,
+      pgArray(items.map((i) => i.tenantId)),
+      pgArray(items.map((i) => i.kind)),
+      pgArray(items.map((i) => i.id)),
+      pgArray(items.map((i) => i.communityId)),
+    ],
+  );
+}
+
+/** Queues every User (and Group, unless `kind` says otherwise) of the community's tenants; answers how many. */
+export async function enqueueCommunityResources(
+  em: EntityManager,
+  communityId: string,
+  now: Date,
+  kind?: 'User' | 'Group',
+): Promise<number> {
+  const parts: string[] = [];
+  if (kind !== 'Group')
+    parts.push("select u.tenant_id, 'User' as kind, u.id from scim_user u join tenant t on t.id = u.tenant_id where t.community_id = ?");
+  if (kind !== 'User')
+    parts.push("select g.tenant_id, 'Group' as kind, g.id from scim_group g join tenant t on t.id = g.tenant_id where t.community_id = ?");
+  const rows = await em.execute<{ n: string }[]>(
+    `with queued as (
+       insert into directory_inbox (tenant_id, resource_type, resource_id, community_id, enqueued_at, not_before)
+       select r.tenant_id, r.kind, r.id, ?, ?, ? from (${parts.join(' union all ')}) r
+       on conflict (tenant_id, resource_type, resource_id) do update set not_before = least(directory_inbox.not_before, excluded.not_before), attempts = 0
+       returning 1
+     ) select count(*) as n from queued`,
+    [communityId, now, now, ...parts.map(() => communityId)],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
