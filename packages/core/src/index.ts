@@ -210,6 +210,19 @@ export type {
 } from './ports/replication-admin.js';
 export type { SelfServicePolicy, TenantSettingsStore } from './ports/tenant-settings.js';
 export type { TrustedIssuerStore } from './ports/trusted-issuers.js';
+export {
+  deliveryVersion,
+  type InboxItem,
+  isRelayed,
+  isResourceChange,
+  type OutboxEvent,
+  planRelay,
+  type RelayPlan,
+  type RelayTarget,
+  type RequestEventGroup,
+  relayTenants,
+  requestChangesOf,
+} from './replication/relay-plan.js';
 export { ReplicationService } from './replication/replication-service.js';
 export {
   ATTRIBUTE_LIMITS,

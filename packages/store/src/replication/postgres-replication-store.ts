@@ -5,7 +5,6 @@ import {
   type DeadLetter,
   type DeadLetterWrite,
   type DomainEvent,
-  type LinkStatus,
   type LinkUpdate,
   MeridianError,
   type PendingPassword,
@@ -24,6 +23,19 @@ import { v7 as uuidv7 } from 'uuid';
 import { recordEvent } from '../events/event-recorder.js';
 import { translateDatabaseError } from '../orm/database-errors.js';
 import { pgArray } from '../orm/sql.js';
+import { relayOutbox, requestChanges } from './outbox-relay.js';
+import {
+  configColumn,
+  type DeadLetterRow,
+  type LinkRow,
+  TARGET_COLUMNS,
+  type TargetRow,
+  targetAudit,
+  toDeadLetter,
+  toLink,
+  toTarget,
+  UUID,
+} from './replication-rows.js';
 
 // The session settings the row-level security policies read (ADR 0010); set per transaction by MikroORM.
 const TENANT_SETTING = 'meridian.tenant_id';
@@ -39,210 +51,12 @@ export function platformScope(orm: MikroORM): EntityManager {
   return orm.em.fork({ session: { variables: { [SCOPE_SETTING]: 'platform' } } });
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-interface TargetRow {
-  id: string;
-  tenant_id: string;
-  name: string;
-  kind: string;
-  config: Record<string, unknown>;
-  secret_names: string[] | null;
-  delete_mode: ReplicationTarget['deleteMode'];
-  grace_seconds: number | null;
-  scoping: Record<string, unknown>;
-  mapping: Record<string, unknown>;
-  push_passwords: boolean;
-  enabled: boolean;
-  paused: boolean;
-  rate_limit_max: number | null;
-  rate_limit_duration_ms: number | null;
-  concurrency: number;
-  max_attempts: number;
-  circuit_state: CircuitState;
-  consecutive_failures: number;
-  circuit_opened_at: Date | string | null;
-  created_at: Date | string;
-  updated_at: Date | string;
-}
-
-interface LinkRow {
-  target_id: string;
-  tenant_id: string;
-  resource_kind: ResourceKind;
-  local_id: string;
-  remote_id: string | null;
-  status: LinkStatus;
-  wanted_version: number;
-  handled_version: number;
-  pushed_version: number | null;
-  pushed_hash: string | null;
-  pushed_attributes: Record<string, unknown> | null;
-  pushed_members: string[] | null;
-  attempts: number;
-  last_error: string | null;
-  grace_until: Date | string | null;
-  updated_at: Date | string;
-}
-
-interface DeadLetterRow {
-  id: string;
-  tenant_id: string;
-  target_id: string;
-  resource_kind: ResourceKind;
-  local_id: string;
-  resource_version: number | null;
-  operation: string;
-  reason: string;
-  error_code: string | null;
-  request: unknown;
-  response: unknown;
-  created_at: Date | string;
-  replayed_at: Date | string | null;
-}
-
-const TARGET_COLUMNS = `id, tenant_id, name, kind, config, delete_mode, grace_seconds, scoping, mapping, push_passwords, enabled, paused,
-  rate_limit_max, rate_limit_duration_ms, concurrency, max_attempts, circuit_state, consecutive_failures, circuit_opened_at,
-  created_at, updated_at,
-  coalesce((select array_agg(value) from jsonb_array_elements_text(config -> '$secrets') value), '{}') as secret_names`;
-
-function date(value: Date | string): Date {
-  return value instanceof Date ? value : new Date(value);
-}
-
-function maybeDate(value: Date | string | null): Date | null {
-  return value === null ? null : date(value);
-}
-
-function json<T>(value: unknown): T {
-  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
-}
-
-function toTarget(row: TargetRow): ReplicationTarget {
-  const config = { ...json<Record<string, unknown>>(row.config) };
-  delete config.$secrets;
-  return {
-    id: row.id,
-    tenantId: row.tenant_id,
-    name: row.name,
-    kind: row.kind,
-    config,
-    secretNames: row.secret_names ?? [],
-    deleteMode: row.delete_mode,
-    graceSeconds: row.grace_seconds,
-    scoping: json(row.scoping),
-    mapping: json(row.mapping),
-    pushPasswords: row.push_passwords,
-    enabled: row.enabled,
-    paused: row.paused,
-    rateLimit:
-      row.rate_limit_max !== null && row.rate_limit_duration_ms !== null
-        ? { max: row.rate_limit_max, durationMs: row.rate_limit_duration_ms }
-        : null,
-    concurrency: row.concurrency,
-    maxAttempts: row.max_attempts,
-    circuitState: row.circuit_state,
-    consecutiveFailures: row.consecutive_failures,
-    circuitOpenedAt: maybeDate(row.circuit_opened_at),
-    createdAt: date(row.created_at),
-    updatedAt: date(row.updated_at),
-  };
-}
-
-function toLink(row: LinkRow): ReplicationLink {
-  return {
-    targetId: row.target_id,
-    tenantId: row.tenant_id,
-    kind: row.resource_kind,
-    localId: row.local_id,
-    remoteId: row.remote_id,
-    status: row.status,
-    wantedVersion: Number(row.wanted_version),
-    handledVersion: Number(row.handled_version),
-    pushedVersion: row.pushed_version === null ? null : Number(row.pushed_version),
-    pushedHash: row.pushed_hash,
-    pushedAttributes: row.pushed_attributes === null ? null : json(row.pushed_attributes),
-    pushedMembers: row.pushed_members ?? [],
-    attempts: row.attempts,
-    lastError: row.last_error,
-    graceUntil: maybeDate(row.grace_until),
-    updatedAt: date(row.updated_at),
-  };
-}
-
-function toDeadLetter(row: DeadLetterRow): DeadLetter {
-  return {
-    id: row.id,
-    tenantId: row.tenant_id,
-    targetId: row.target_id,
-    kind: row.resource_kind,
-    localId: row.local_id,
-    resourceVersion: row.resource_version === null ? null : Number(row.resource_version),
-    operation: row.operation,
-    reason: row.reason,
-    errorCode: row.error_code,
-    request: row.request === null ? null : json(row.request),
-    response: row.response === null ? null : json(row.response),
-    createdAt: date(row.created_at),
-    replayedAt: maybeDate(row.replayed_at),
-  };
-}
-
-/** The config column keeps the names of the target's secrets under `$secrets` (never their values). */
-function configColumn(values: ReplicationTargetWrite): string {
-  return JSON.stringify({ ...values.config, $secrets: values.secretNames });
-}
-
-/** Audit view of a target: what changed, secrets never (only their names). */
-function targetAudit(target: ReplicationTarget): Record<string, unknown> {
-  return {
-    name: target.name,
-    kind: target.kind,
-    config: target.config,
-    secretNames: target.secretNames,
-    deleteMode: target.deleteMode,
-    graceSeconds: target.graceSeconds,
-    scoping: target.scoping,
-    mapping: target.mapping,
-    pushPasswords: target.pushPasswords,
-    enabled: target.enabled,
-    paused: target.paused,
-    rateLimit: target.rateLimit,
-    concurrency: target.concurrency,
-  };
-}
-
-const RESOURCE_EVENT = /^(user|group)\./;
-
-/** The PostgreSQL implementation of the core {@link ReplicationStore}. */
 /**
- * The global directory is fed by the same events (docs/architecture.md, "The flow of one change", step 7; ADR 0015):
- * each User or Group changed in the batch is queued once for projection, in
- * the transaction that marks its events dispatched, so a crash loses neither.
+ * The PostgreSQL implementation of the core {@link ReplicationStore}:
+ * targets, links, dead letters, the outbox relay (outbox-relay.ts), the wait
+ * policy and pending passwords. Rows and their mapping are in
+ * replication-rows.ts.
  */
-async function feedGlobalDirectory(
-  em: EntityManager,
-  events: readonly { tenant_id: string | null; resource_type: string; resource_id: string }[],
-  now: Date,
-): Promise<void> {
-  const unique = new Map<string, { tenantId: string; kind: string; id: string }>();
-  for (const e of events)
-    unique.set(`${e.tenant_id}/${e.resource_type}/${e.resource_id}`, {
-      tenantId: e.tenant_id as string,
-      kind: e.resource_type,
-      id: e.resource_id,
-    });
-  if (unique.size === 0) return;
-  const items = [...unique.values()];
-  await em.execute(
-    `insert into directory_inbox (tenant_id, resource_type, resource_id, community_id, enqueued_at, not_before)
-     select e.tenant_id, e.kind, e.id, t.community_id, ?, ?
-     from unnest(?::uuid[], ?::text[], ?::uuid[]) as e(tenant_id, kind, id) join tenant t on t.id = e.tenant_id
-     on conflict (tenant_id, resource_type, resource_id) do update set not_before = least(directory_inbox.not_before, excluded.not_before), attempts = 0`,
-    [now, now, pgArray(items.map((i) => i.tenantId)), pgArray(items.map((i) => i.kind)), pgArray(items.map((i) => i.id))],
-  );
-}
-
 export class PostgresReplicationStore implements ReplicationStore {
   constructor(
     private readonly orm: MikroORM,
@@ -474,82 +288,9 @@ export class PostgresReplicationStore implements ReplicationStore {
     );
   }
 
-  async relay(limit: number, enqueue: (jobs: RelayJob[]) => Promise<void>, now: Date): Promise<number> {
-    return this.platform(async (em) => {
-      const events = await em.execute<
-        {
-          id: string;
-          tenant_id: string | null;
-          type: string;
-          resource_type: string;
-          resource_id: string;
-          resource_version: number | null;
-          request_id: string;
-        }[]
-      >(
-        `select id, tenant_id, type, resource_type, resource_id, resource_version, request_id
-         from outbox_event where dispatched_at is null order by id limit ? for update skip locked`,
-        [limit],
-      );
-      if (events.length === 0) return 0;
-      const resourceEvents = events.filter(
-        (e) =>
-          e.tenant_id !== null &&
-          RESOURCE_EVENT.test(e.type) &&
-          (e.resource_type === 'User' || e.resource_type === 'Group') &&
-          UUID.test(e.resource_id),
-      );
-      const tenants = [...new Set(resourceEvents.map((e) => e.tenant_id as string))];
-      const targets =
-        tenants.length === 0
-          ? []
-          : await em.execute<{ id: string; tenant_id: string }[]>(
-              'select id, tenant_id from replication_target where enabled and tenant_id = any(?::uuid[]) order by id',
-              [pgArray(tenants)],
-            );
-      // One job per (target, resource): the newest event of a resource in this batch stands for the others.
-      const jobs = new Map<string, RelayJob>();
-      for (const event of resourceEvents) {
-        for (const target of targets) {
-          if (target.tenant_id !== event.tenant_id) continue;
-          const key = `${target.id}-${event.resource_type}-${event.resource_id}`;
-          // A deletion counts as the version after the resource's last one, so that its delivery is tracked apart.
-          const version = Number(event.resource_version ?? 0) + (event.type.endsWith('.deleted') ? 1 : 0);
-          const previous = jobs.get(key);
-          if (previous && previous.version >= version) continue;
-          jobs.set(key, {
-            tenantId: event.tenant_id as string,
-            targetId: target.id,
-            kind: event.resource_type as ResourceKind,
-            resourceId: event.resource_id,
-            version,
-            eventId: String(event.id),
-            requestId: event.request_id,
-          });
-        }
-      }
-      const list = [...jobs.values()].sort((a, b) => (a.targetId + a.resourceId < b.targetId + b.resourceId ? -1 : 1));
-      // The links are marked (and locked) before the jobs exist: a worker that finishes first waits for this
-      // transaction, then sees the version it must cover.
-      for (const job of list) {
-        await em.execute(
-          `insert into replication_link (target_id, tenant_id, resource_kind, local_id, status, wanted_version, updated_at)
-           values (?, ?, ?, ?, 'pending', ?, ?)
-           on conflict (target_id, resource_kind, local_id) do update set
-             wanted_version = greatest(replication_link.wanted_version, excluded.wanted_version),
-             status = case when replication_link.handled_version >= excluded.wanted_version then replication_link.status else 'pending' end,
-             updated_at = excluded.updated_at`,
-          [job.targetId, job.tenantId, job.kind, job.resourceId, job.version, now],
-        );
-      }
-      if (list.length > 0) await enqueue(list);
-      await feedGlobalDirectory(em, resourceEvents, now);
-      await em.execute('update outbox_event set dispatched_at = ? where id = any(?::bigint[])', [
-        now,
-        pgArray(events.map((e) => String(e.id))),
-      ]);
-      return events.length;
-    });
+  /** One relay step (outbox-relay.ts): core's `planRelay` decides the jobs and the directory inbox. */
+  relay(limit: number, enqueue: (jobs: RelayJob[]) => Promise<void>, now: Date): Promise<number> {
+    return this.platform((em) => relayOutbox(em, limit, enqueue, now));
   }
 
   async getLink(targetId: string, kind: ResourceKind, localId: string): Promise<ReplicationLink | undefined> {
@@ -793,16 +534,8 @@ export class PostgresReplicationStore implements ReplicationStore {
     });
   }
 
-  async requestChanges(tenantId: string, requestId: string): Promise<RequestChange[]> {
-    const rows = await this.tenant(tenantId, (em) =>
-      em.execute<{ resource_type: ResourceKind; resource_id: string; version: number }[]>(
-        `select resource_type, resource_id, max(resource_version + case when type like '%.deleted' then 1 else 0 end) as version from outbox_event
-         where tenant_id = ? and request_id = ? and resource_type in ('User', 'Group') and (type like 'user.%' or type like 'group.%')
-         group by resource_type, resource_id`,
-        [tenantId, requestId],
-      ),
-    );
-    return rows.map((r) => ({ kind: r.resource_type, resourceId: r.resource_id, version: Number(r.version ?? 0) }));
+  requestChanges(tenantId: string, requestId: string): Promise<RequestChange[]> {
+    return this.tenant(tenantId, (em) => requestChanges(em, tenantId, requestId));
   }
 
   async waitPolicy(tenantId: string): Promise<number> {
