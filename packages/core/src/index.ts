@@ -100,6 +100,9 @@ export {
 } from './community/placement.js';
 export { assertImmutableUnchanged, assertOnlyEditable, sameJson } from './directory/attribute-rules.js';
 export {
+  type DirectoryAccess,
+  type DirectoryApi,
+  type DirectoryCaller,
   MAX_START_INDEX,
   type PatchOptions,
   ResourceService,

@@ -6,9 +6,21 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AdminService, type Principal, type RequestContext, ResourceService, SCHEMA, systemClock } from '@meridian/core';
+import {
+  AdminService,
+  type DirectoryCaller,
+  type Principal,
+  principalOfRole,
+  type RequestContext,
+  ResourceService,
+  SCHEMA,
+  systemClock,
+} from '@meridian/core';
 import { Argon2PasswordHasher, PostgresAdminStore, PostgresDirectoryStore } from '@meridian/store';
 import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
+
+/** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
+const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
 
 const run = promisify(execFile);
 
@@ -44,6 +56,7 @@ beforeAll(async () => {
   await admin.createTenant(platform, { slug: 'apac', name: 'APAC', community: 'coi' }, context);
   for (let i = 1; i <= 9; i++) {
     await resources.create(
+      scimCaller(emea),
       emea,
       'User',
       { schemas: [SCHEMA.user], userName: `user${i}@emea`, ...(i === 1 ? { password: 'Secret-Passw0rd!' } : {}) },

@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { SCHEMA } from '@meridian/core';
+import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
 import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
 import { loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
+
+/** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
+const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
 
 // `meridian directory …` (issue 6): two offices of one community hold the same person; the built CLI
 // rebuilds and reads the global directory, settles a conflict by an authority rule, links by hand,
@@ -48,6 +51,7 @@ beforeAll(async () => {
   const amer = await runtime.admin.createTenant(platform, { slug: 'amer', name: 'AMER', community: 'coi' }, system);
   const create = async (key: string, tenantId: string, userName: string, enterprise: Record<string, string>) => {
     const user = await runtime.resources.create(
+      scimCaller(tenantId),
       tenantId,
       'User',
       { schemas: [SCHEMA.user, SCHEMA.enterpriseUser], userName, displayName: 'Alice Smith', [SCHEMA.enterpriseUser]: enterprise },

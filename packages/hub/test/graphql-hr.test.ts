@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { SCHEMA } from '@meridian/core';
+import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
 import { SqlCapture } from '@meridian/test-utils';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../src/config/config.js';
@@ -7,6 +7,9 @@ import { buildApp } from '../src/http/app.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
 import { type HubHarness, startHub } from './harness.js';
 import { eventCounts } from './scim-client.js';
+
+/** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
+const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
 
 // Issue 6, the per-office and HR side of GraphQL: joiners, movers and leavers through the core's
 // commands (one outbox and one audit row each), group membership, self-service, and accounts
@@ -407,10 +410,11 @@ describe('statements per page of accounts', () => {
     const ids: string[] = [];
     for (let i = 0; i < n; i++) {
       const enterprise = i > 0 ? { [SCHEMA.enterpriseUser]: { manager: { value: ids[i - 1] } } } : {};
-      ids.push((await resources.create(tenant.id, 'User', { userName: `u${i}@${slug}`, ...enterprise }, ctx)).id);
+      ids.push((await resources.create(scimCaller(tenant.id), tenant.id, 'User', { userName: `u${i}@${slug}`, ...enterprise }, ctx)).id);
     }
     const members = (list: string[]) => list.map((value) => ({ value }));
     await resources.patch(
+      scimCaller(tenant.id),
       tenant.id,
       'User',
       ids[0] as string,
@@ -420,8 +424,8 @@ describe('statements per page of accounts', () => {
       },
       ctx,
     );
-    const inner = await resources.create(tenant.id, 'Group', { displayName: 'inner', members: members(ids) }, ctx);
-    await resources.create(tenant.id, 'Group', { displayName: 'outer', members: members([inner.id]) }, ctx);
+    const inner = await resources.create(scimCaller(tenant.id), tenant.id, 'Group', { displayName: 'inner', members: members(ids) }, ctx);
+    await resources.create(scimCaller(tenant.id), tenant.id, 'Group', { displayName: 'outer', members: members([inner.id]) }, ctx);
     return slug;
   }
 

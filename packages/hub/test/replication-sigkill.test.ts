@@ -4,10 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { SCHEMA } from '@meridian/core';
+import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
 import { createTestDatabase, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
 import { loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
+
+/** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
+const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
 
 // Crash safety (issue 5): a worker process killed with SIGKILL in the middle of a burst loses
 // nothing, and nothing takes effect twice, once another worker takes over. Real processes, a
@@ -131,7 +134,15 @@ describe.each(backends)('a worker killed mid-burst on BullMQ %s', (_backend, red
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) {
       ids.push(
-        (await resources.create(tenant.id, 'User', { schemas: [SCHEMA.user], userName: `u${i}@office.example`, title: 't0' }, system)).id,
+        (
+          await resources.create(
+            scimCaller(tenant.id),
+            tenant.id,
+            'User',
+            { schemas: [SCHEMA.user], userName: `u${i}@office.example`, title: 't0' },
+            system,
+          )
+        ).id,
       );
     }
     await until(() => target.requestsTo('POST', '/Users').length >= 5, 30_000, 'the first deliveries');
@@ -142,6 +153,7 @@ describe.each(backends)('a worker killed mid-burst on BullMQ %s', (_backend, red
     // Changes keep coming while no worker runs: updates, and deletes of some users.
     for (const [i, id] of ids.entries()) {
       await resources.patch(
+        scimCaller(tenant.id),
         tenant.id,
         'User',
         id,
@@ -150,7 +162,7 @@ describe.each(backends)('a worker killed mid-burst on BullMQ %s', (_backend, red
       );
     }
     const deleted = ids.slice(0, 5);
-    for (const id of deleted) await resources.delete(tenant.id, 'User', id, system);
+    for (const id of deleted) await resources.delete(scimCaller(tenant.id), tenant.id, 'User', id, system);
 
     workers.push(await startWorker(env));
     const kept = ids.slice(5);

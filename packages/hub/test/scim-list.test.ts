@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { SCHEMA } from '@meridian/core';
+import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
 import { type HubHarness, startHub } from './harness.js';
 import { type Json, query, resourcesOf, SCIM_CONTENT_TYPE, type ScimResponse, scimClient, scimError } from './scim-client.js';
+
+/** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
+const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
 
 // RFC 7644 §3.4.2 (list, filter, sort, page, attributes), §3.4.3 (POST .search) and RFC 9865 (cursor paging).
 
@@ -150,7 +153,15 @@ describe('RFC 7644 §3.4.2.4 index paging', () => {
   it('lowers a count above maxResults to 200', async () => {
     const pending: Promise<unknown>[] = [];
     for (let i = 0; i < 205; i++) {
-      pending.push(hub.runtime.resources.create(hub.tenants.emea.id, 'User', { userName: `bulk-${String(i).padStart(3, '0')}` }, setup));
+      pending.push(
+        hub.runtime.resources.create(
+          scimCaller(hub.tenants.emea.id),
+          hub.tenants.emea.id,
+          'User',
+          { userName: `bulk-${String(i).padStart(3, '0')}` },
+          setup,
+        ),
+      );
     }
     await Promise.all(pending);
     const res = await list('/Users', { filter: 'userName sw "bulk-"', count: 1000 });

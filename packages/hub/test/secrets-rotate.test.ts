@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { SCHEMA } from '@meridian/core';
+import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
 import { createTestDatabase, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
 import { loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
+
+/** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
+const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
 
 // `meridian secrets rotate` (docs/security.md, "Encrypted secrets at rest"): every SecretBox envelope in the
 // database (target credentials, directory export credentials, pending passwords) is re-sealed with the first
@@ -127,6 +130,7 @@ beforeAll(async () => {
       system,
     );
     await runtime.resources.create(
+      scimCaller(tenant.id),
       tenant.id,
       'User',
       { schemas: [SCHEMA.user], userName: 'ada@emea.example', displayName: 'Ada Lovelace', password: PASSWORD },

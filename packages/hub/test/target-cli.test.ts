@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { SCHEMA } from '@meridian/core';
+import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
 import { createTestDatabase, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
 import { loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
+
+/** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
+const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
 
 const run = promisify(execFile);
 const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
@@ -126,8 +129,20 @@ describe('meridian target', () => {
 
   it('reconciles: --dry-run plans per object, then the fix brings the target in line', async () => {
     const tenant = await runtime.admin.authorizeTenantAdmin(platform, 'emea');
-    const ann = await runtime.resources.create(tenant.id, 'User', { schemas: [SCHEMA.user], userName: 'ann@emea.example' }, system);
-    await runtime.resources.create(tenant.id, 'User', { schemas: [SCHEMA.user], userName: 'bob@emea.example' }, system);
+    const ann = await runtime.resources.create(
+      scimCaller(tenant.id),
+      tenant.id,
+      'User',
+      { schemas: [SCHEMA.user], userName: 'ann@emea.example' },
+      system,
+    );
+    await runtime.resources.create(
+      scimCaller(tenant.id),
+      tenant.id,
+      'User',
+      { schemas: [SCHEMA.user], userName: 'bob@emea.example' },
+      system,
+    );
     target.seed('User', { schemas: [SCHEMA.user], userName: 'bob@emea.example' });
     target.seed('User', { schemas: [SCHEMA.user], userName: 'stranger@csp.example' });
 

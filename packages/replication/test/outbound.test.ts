@@ -3,10 +3,20 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { scimConnectorFactory } from '@meridian/connector-scim';
 import { type ConnectorFactory, memoryConnectorFactory } from '@meridian/connector-sdk';
-import { MAX_REPLICATION_WAIT_SECONDS, MeridianError, OutboundRefusedError, SCHEMA } from '@meridian/core';
+import {
+  type DirectoryCaller,
+  MAX_REPLICATION_WAIT_SECONDS,
+  MeridianError,
+  OutboundRefusedError,
+  principalOfRole,
+  SCHEMA,
+} from '@meridian/core';
 import { OutboundHttp } from '@meridian/replication';
 import { createTestDatabase, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
 import { contextOf, eventually, type ReplicationHarness, replicationHarness } from './harness.js';
+
+/** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
+const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
 
 // Issue 12, "Outbound requests" and "Secrets stay with the destination": the hub's outbound request policy,
 // with real HTTP servers on this machine standing in for the hub's own network, and a resolver standing in for DNS.
@@ -279,7 +289,13 @@ describe('targets under the outbound request policy', () => {
       secrets: { token: 'rebind-token' },
       maxAttempts: 5,
     });
-    const user = await h.resources.create(tenantId, 'User', { schemas: [SCHEMA.user], userName: 'eve@example.org' }, contextOf());
+    const user = await h.resources.create(
+      scimCaller(tenantId),
+      tenantId,
+      'User',
+      { schemas: [SCHEMA.user], userName: 'eve@example.org' },
+      contextOf(),
+    );
     const [letter] = await eventually(
       async () => {
         const letters = await h.engine.deadLetters(tenantId);

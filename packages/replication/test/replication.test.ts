@@ -1,9 +1,21 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConnectorError, memoryTarget } from '@meridian/connector-sdk';
-import { type DirectoryStore, type LinkStatus, type ResourceKind, ResourceService, SCHEMA, systemClock } from '@meridian/core';
+import {
+  type DirectoryCaller,
+  type DirectoryStore,
+  type LinkStatus,
+  principalOfRole,
+  type ResourceKind,
+  ResourceService,
+  SCHEMA,
+  systemClock,
+} from '@meridian/core';
 import { Argon2PasswordHasher, PostgresDirectoryStore, PostgresPasswordForwarding } from '@meridian/store';
 import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
 import { contextOf, eventually, type ReplicationHarness, replicationHarness } from './harness.js';
+
+/** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
+const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -64,12 +76,19 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const tenantId = await h.tenant();
     const name = memoryName('basic');
     const target = await h.target(tenantId, name);
-    const created = await h.resources.create(tenantId, 'User', user('ann@example.org', { title: 'Clerk' }), contextOf());
+    const created = await h.resources.create(
+      scimCaller(tenantId),
+      tenantId,
+      'User',
+      user('ann@example.org', { title: 'Clerk' }),
+      contextOf(),
+    );
     const link = await untilStatus(target.id, 'User', created.id, 'synced', 1);
     const remote = memoryTarget(name).objects.get(link.remoteId as string);
     expect(remote?.attributes).toMatchObject({ userName: 'ann@example.org', externalId: created.id, title: 'Clerk' });
 
     const updated = await h.resources.patch(
+      scimCaller(tenantId),
       tenantId,
       'User',
       created.id,
@@ -91,10 +110,11 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const tenantId = await h.tenant();
     const name = memoryName('burst');
     const target = await h.target(tenantId, name, { paused: true });
-    const created = await h.resources.create(tenantId, 'User', user('burst@example.org'), contextOf());
+    const created = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('burst@example.org'), contextOf());
     let last = created;
     for (let i = 1; i <= 20; i++) {
       last = await h.resources.patch(
+        scimCaller(tenantId),
         tenantId,
         'User',
         created.id,
@@ -119,12 +139,19 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const name = memoryName('order');
     const target = await h.target(tenantId, name, { deleteMode: 'delete' });
     memoryTarget(name).delayMs = 30;
-    const created = await h.resources.create(tenantId, 'User', user('order@example.org'), contextOf());
+    const created = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('order@example.org'), contextOf());
     const link = await untilStatus(target.id, 'User', created.id, 'synced');
     for (let i = 0; i < 5; i++) {
-      await h.resources.patch(tenantId, 'User', created.id, patch([{ op: 'replace', path: 'title', value: `T${i}` }]), contextOf());
+      await h.resources.patch(
+        scimCaller(tenantId),
+        tenantId,
+        'User',
+        created.id,
+        patch([{ op: 'replace', path: 'title', value: `T${i}` }]),
+        contextOf(),
+      );
     }
-    await h.resources.delete(tenantId, 'User', created.id, contextOf());
+    await h.resources.delete(scimCaller(tenantId), tenantId, 'User', created.id, contextOf());
     await untilStatus(target.id, 'User', created.id, 'deleted');
     const calls = memoryTarget(name).calls.filter((c) => c.ok && c.remoteId === link.remoteId);
     expect(calls.at(-1)?.op).toBe('delete');
@@ -138,7 +165,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const name = memoryName('retry');
     const target = await h.target(tenantId, name);
     memoryTarget(name).inject({ op: 'create', times: 2, error: new ConnectorError('transient', 'Service Unavailable', { status: 503 }) });
-    const created = await h.resources.create(tenantId, 'User', user('retry@example.org'), contextOf());
+    const created = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('retry@example.org'), contextOf());
     const link = await untilStatus(target.id, 'User', created.id, 'synced');
     expect(
       memoryTarget(name)
@@ -158,7 +185,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
       error: new ConnectorError('rate_limited', 'Too Many Requests', { status: 429, retryAfterMs: 400 }),
     });
     const started = Date.now();
-    const created = await h.resources.create(tenantId, 'User', user('throttled@example.org'), contextOf());
+    const created = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('throttled@example.org'), contextOf());
     await untilStatus(target.id, 'User', created.id, 'synced');
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
     expect(
@@ -180,7 +207,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
         response: { status: 400, body: { detail: 'userName is not an email address', scimType: 'invalidValue' } },
       }),
     });
-    const created = await h.resources.create(tenantId, 'User', user('dead'), contextOf());
+    const created = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('dead'), contextOf());
     await untilStatus(target.id, 'User', created.id, 'dead_lettered');
     const [letter] = await h.engine.deadLetters(tenantId, { target: target.name });
     expect(letter).toMatchObject({
@@ -210,7 +237,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const name = memoryName('exhaust');
     const target = await h.target(tenantId, name, { maxAttempts: 2 });
     memoryTarget(name).inject({ op: 'create', times: 2, error: new ConnectorError('transient', 'Bad Gateway', { status: 502 }) });
-    const created = await h.resources.create(tenantId, 'User', user('exhaust@example.org'), contextOf());
+    const created = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('exhaust@example.org'), contextOf());
     await untilStatus(target.id, 'User', created.id, 'dead_lettered');
     const [letter] = await h.engine.deadLetters(tenantId);
     expect(letter?.reason).toBe('gave up after 2 attempts: Bad Gateway');
@@ -221,7 +248,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const name = memoryName('circuit');
     const target = await h.target(tenantId, name);
     memoryTarget(name).inject({ op: 'create', times: 4, error: new ConnectorError('transient', 'Service Unavailable', { status: 503 }) });
-    const created = await h.resources.create(tenantId, 'User', user('circuit@example.org'), contextOf());
+    const created = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('circuit@example.org'), contextOf());
     await eventually(async () => (await h.store.getTarget(target.id))?.circuitState === 'open', 10_000, 'the circuit to open');
     expect(await h.engine.ctx.queues.queue(target.id).isPaused()).toBe(true);
     await untilStatus(target.id, 'User', created.id, 'synced');
@@ -243,18 +270,26 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const name = memoryName('scope');
     const target = await h.target(tenantId, name, { scoping: { User: 'department eq "Ops"', Group: false } });
     const ops = await h.resources.create(
+      scimCaller(tenantId),
       tenantId,
       'User',
       user('ops@example.org', { [SCHEMA.enterpriseUser]: { department: 'Ops' } }),
       contextOf(),
     );
     const sales = await h.resources.create(
+      scimCaller(tenantId),
       tenantId,
       'User',
       user('sales@example.org', { [SCHEMA.enterpriseUser]: { department: 'Sales' } }),
       contextOf(),
     );
-    const group = await h.resources.create(tenantId, 'Group', { schemas: [SCHEMA.group], displayName: 'ops' }, contextOf());
+    const group = await h.resources.create(
+      scimCaller(tenantId),
+      tenantId,
+      'Group',
+      { schemas: [SCHEMA.group], displayName: 'ops' },
+      contextOf(),
+    );
     const link = await untilStatus(target.id, 'User', ops.id, 'synced');
     await untilStatus(target.id, 'User', sales.id, 'out_of_scope');
     await untilStatus(target.id, 'Group', group.id, 'out_of_scope');
@@ -266,6 +301,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     expect(memoryTarget(name).list('Group')).toHaveLength(0);
 
     await h.resources.patch(
+      scimCaller(tenantId),
       tenantId,
       'User',
       ops.id,
@@ -280,9 +316,10 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const tenantId = await h.tenant();
     const name = memoryName('groups');
     const target = await h.target(tenantId, name);
-    const a = await h.resources.create(tenantId, 'User', user('a@example.org'), contextOf());
-    const b = await h.resources.create(tenantId, 'User', user('b@example.org'), contextOf());
+    const a = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('a@example.org'), contextOf());
+    const b = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('b@example.org'), contextOf());
     const group = await h.resources.create(
+      scimCaller(tenantId),
       tenantId,
       'Group',
       { schemas: [SCHEMA.group], displayName: 'team', members: [{ value: a.id }, { value: b.id }] },
@@ -297,6 +334,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     expect([...(memoryTarget(name).objects.get(lg.remoteId as string)?.members ?? [])].sort()).toEqual([la.remoteId, lb.remoteId].sort());
 
     const changed = await h.resources.patch(
+      scimCaller(tenantId),
       tenantId,
       'Group',
       group.id,
@@ -311,7 +349,13 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const tenantId = await h.tenant();
     const name = memoryName('password');
     const target = await h.target(tenantId, name, { pushPasswords: true });
-    const created = await h.resources.create(tenantId, 'User', user('pw@example.org', { password: 'Correct-Horse-9' }), contextOf());
+    const created = await h.resources.create(
+      scimCaller(tenantId),
+      tenantId,
+      'User',
+      user('pw@example.org', { password: 'Correct-Horse-9' }),
+      contextOf(),
+    );
     const [sealed] = await db.query<{ ciphertext: string }>('select ciphertext from pending_password where user_id = $1', [created.id]);
     // Only sealed at rest, and only until delivery.
     expect(sealed?.ciphertext).toMatch(/^v1:/);
@@ -347,7 +391,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
       new PostgresPasswordForwarding(db.orm, h.box, systemClock),
     );
     await expect(
-      resources.create(tenantId, 'User', user('atomic@example.org', { password: 'Correct-Horse-9' }), contextOf()),
+      resources.create(scimCaller(tenantId), tenantId, 'User', user('atomic@example.org', { password: 'Correct-Horse-9' }), contextOf()),
     ).rejects.toThrow('outbox down');
     expect(await db.query('select id from pending_password where tenant_id = $1', [tenantId])).toHaveLength(0);
     expect(await db.query("select id from scim_user where user_name = 'atomic@example.org'")).toHaveLength(0);
@@ -356,7 +400,13 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
   it('keeps no password when no target takes passwords', async () => {
     const tenantId = await h.tenant();
     await h.target(tenantId, memoryName('nopw'));
-    const created = await h.resources.create(tenantId, 'User', user('nopw@example.org', { password: 'Correct-Horse-9' }), contextOf());
+    const created = await h.resources.create(
+      scimCaller(tenantId),
+      tenantId,
+      'User',
+      user('nopw@example.org', { password: 'Correct-Horse-9' }),
+      contextOf(),
+    );
     expect(await db.query('select id from pending_password where user_id = $1', [created.id])).toHaveLength(0);
   });
 
@@ -364,9 +414,9 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const tenantId = await h.tenant();
     const name = memoryName('grace');
     const target = await h.target(tenantId, name, { deleteMode: 'grace', graceSeconds: 1 });
-    const created = await h.resources.create(tenantId, 'User', user('leaver@example.org'), contextOf());
+    const created = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('leaver@example.org'), contextOf());
     const link = await untilStatus(target.id, 'User', created.id, 'synced');
-    await h.resources.delete(tenantId, 'User', created.id, contextOf());
+    await h.resources.delete(scimCaller(tenantId), tenantId, 'User', created.id, contextOf());
     await untilStatus(target.id, 'User', created.id, 'grace');
     expect(memoryTarget(name).objects.get(link.remoteId as string)?.attributes.active).toBe(false);
     await h.engine.stop();
@@ -379,11 +429,11 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const tenantId = await h.tenant();
     const name = memoryName('return');
     const target = await h.target(tenantId, name, { deleteMode: 'grace', graceSeconds: 2 });
-    const first = await h.resources.create(tenantId, 'User', user('back@example.org'), contextOf());
+    const first = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('back@example.org'), contextOf());
     const link = await untilStatus(target.id, 'User', first.id, 'synced');
-    await h.resources.delete(tenantId, 'User', first.id, contextOf());
+    await h.resources.delete(scimCaller(tenantId), tenantId, 'User', first.id, contextOf());
     await untilStatus(target.id, 'User', first.id, 'grace');
-    const again = await h.resources.create(tenantId, 'User', user('back@example.org'), contextOf());
+    const again = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('back@example.org'), contextOf());
     const adopted = await untilStatus(target.id, 'User', again.id, 'synced');
     expect(adopted.remoteId).toBe(link.remoteId);
     expect((await linkOf(target.id, 'User', first.id))?.status).toBe('deleted');
@@ -397,11 +447,25 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const tenantId = await h.tenant();
     const name = memoryName('rescope');
     const target = await h.target(tenantId, name, { deleteMode: 'grace', graceSeconds: 1, scoping: { User: 'active eq true' } });
-    const created = await h.resources.create(tenantId, 'User', user('mover@example.org', { active: true }), contextOf());
+    const created = await h.resources.create(
+      scimCaller(tenantId),
+      tenantId,
+      'User',
+      user('mover@example.org', { active: true }),
+      contextOf(),
+    );
     const link = await untilStatus(target.id, 'User', created.id, 'synced');
-    await h.resources.patch(tenantId, 'User', created.id, patch([{ op: 'replace', path: 'active', value: false }]), contextOf());
+    await h.resources.patch(
+      scimCaller(tenantId),
+      tenantId,
+      'User',
+      created.id,
+      patch([{ op: 'replace', path: 'active', value: false }]),
+      contextOf(),
+    );
     await untilStatus(target.id, 'User', created.id, 'grace');
     const back = await h.resources.patch(
+      scimCaller(tenantId),
       tenantId,
       'User',
       created.id,
@@ -419,7 +483,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const fast = await h.target(tenantId, memoryName('wait-a'));
     const paused = await h.target(tenantId, memoryName('wait-b'), { paused: true });
     const context = contextOf();
-    const created = await h.resources.create(tenantId, 'User', user('wait@example.org'), context);
+    const created = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('wait@example.org'), context);
     const outcome = await h.engine.waitFor(tenantId, context.requestId, 1500);
     expect(outcome.complete).toBe(false);
     const byTarget = Object.fromEntries(outcome.outcomes.map((o) => [o.targetId, o]));
@@ -435,7 +499,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
       const tenantId = await h.tenant();
       const name = memoryName('crash');
       const target = await h.target(tenantId, name);
-      const created = await h.resources.create(tenantId, 'User', user('crash@example.org'), contextOf());
+      const created = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('crash@example.org'), contextOf());
       await expect(
         h.store.relay(
           500,
@@ -465,7 +529,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const tenantId = await h.tenant();
     const name = memoryName('unrecorded');
     const target = await h.target(tenantId, name, { deleteMode: 'delete', paused: true });
-    const created = await h.resources.create(tenantId, 'User', user('ghost@example.org'), contextOf());
+    const created = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('ghost@example.org'), contextOf());
     // What a worker killed between the target's 201 and the link update leaves: the intent, and the object.
     await h.store.saveLink(tenantId, target.id, 'User', created.id, {
       remoteId: null,
@@ -481,7 +545,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
       password: undefined,
       version: 1,
     });
-    await h.resources.delete(tenantId, 'User', created.id, contextOf());
+    await h.resources.delete(scimCaller(tenantId), tenantId, 'User', created.id, contextOf());
     await h.engine.targets.resume(tenantId, target.id, contextOf());
     await untilStatus(target.id, 'User', created.id, 'deleted');
     expect(memoryTarget(name).objects.has('ghost-1')).toBe(false);
@@ -491,7 +555,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
   it('reconciles: reports drift per object in a dry run, then fixes it', async () => {
     const tenantId = await h.tenant();
     const name = memoryName('reconcile');
-    const existing = await h.resources.create(tenantId, 'User', user('early@example.org'), contextOf());
+    const existing = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('early@example.org'), contextOf());
     await h.engine.relay.drain().catch(() => undefined);
     const target = await h.target(tenantId, name);
     const remote = memoryTarget(name);

@@ -1,5 +1,6 @@
 import {
   type AttributeSelection,
+  type DirectoryCaller,
   decideAuthorization,
   isAttributeReturned,
   MeridianError,
@@ -119,7 +120,9 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
 
   app.setNotFoundHandler((_request, reply) => send(reply, 404, scimErrorBody(404, 'No such SCIM endpoint.')));
 
-  // Every request is authorized by the permission matrix (core permissions.ts): its route names the action.
+  // Every request is checked against the permission matrix (core permissions.ts) before its body is read: the
+  // route names the action, the core decides, and this hook only turns a refusal into SCIM's 401/403 and
+  // WWW-Authenticate (RFC 6750 §3.1). The core services decide again on every call the routes make.
   app.addHook('onRequest', async (request, reply) => {
     const principal = await options.authenticate(request.headers.authorization, request.log);
     if (!principal) {
@@ -159,6 +162,8 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
     return principal;
   };
   const tenantOf = (request: FastifyRequest): string => principalOf(request).tenantId;
+  /** The caller of the core services: SCIM acts in the token's own tenant. */
+  const callerOf = (request: FastifyRequest): DirectoryCaller => ({ principal: principalOf(request), api: 'scim' });
 
   /** The tenant's shapes of both kinds, loaded once per request. */
   const shapesOf = async (tenantId: string): Promise<(kind: ResourceKind) => ResourceShape> => {
@@ -189,7 +194,10 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
     const list = parseListRequest(params, limits);
     const tenantId = tenantOf(request);
     const shape = await shapesOf(tenantId);
-    const page = await resources.list(tenantId, kind, { ...list.query, include: includesFor(shape, kind, list.selection) });
+    const page = await resources.list(callerOf(request), tenantId, kind, {
+      ...list.query,
+      include: includesFor(shape, kind, list.selection),
+    });
     return listResponse(
       page,
       list,
@@ -248,7 +256,7 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
       let page: ResourcePage;
       try {
         // Ask for enough rows to fill the page after skipping what earlier kinds did not use.
-        page = await resources.list(tenantId, kind, {
+        page = await resources.list(callerOf(request), tenantId, kind, {
           ...list.query,
           startIndex: skip + 1,
           count: room,
@@ -270,26 +278,19 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
     return send(reply, 200, listResponse({ totalResults: total, resources: [] }, list, items));
   });
 
-  // The authenticated end user (RFC 7644 §3.11), changing only what the tenant's self-service policy allows.
-  const meOf = (request: FastifyRequest): { tenantId: string; userId: string } => {
-    const principal = principalOf(request);
-    if (principal.userId === undefined) throw new MeridianError('FORBIDDEN', "/Me needs an end user's token.");
-    return { tenantId: principal.tenantId, userId: principal.userId };
-  };
+  // The authenticated end user (RFC 7644 §3.11), changing only what the tenant's self-service policy allows;
+  // the core refuses a token that is not an end user's.
   app.get('/Me', async (request, reply) => {
-    const { tenantId, userId } = meOf(request);
-    const resource = await resources.getOwn(tenantId, userId);
-    return sendResource(reply, 200, render(resource, await resources.shapeOf(tenantId, 'User'), selectionOf(request)));
+    const resource = await resources.getOwn(callerOf(request));
+    return sendResource(reply, 200, render(resource, await resources.shapeOf(tenantOf(request), 'User'), selectionOf(request)));
   });
   app.put('/Me', async (request, reply) => {
-    const { tenantId, userId } = meOf(request);
-    const updated = await resources.replaceOwn(tenantId, userId, request.body, contextOf(request), ifMatchVersion(request));
-    return sendResource(reply, 200, render(updated, await resources.shapeOf(tenantId, 'User'), selectionOf(request)));
+    const updated = await resources.replaceOwn(callerOf(request), request.body, contextOf(request), ifMatchVersion(request));
+    return sendResource(reply, 200, render(updated, await resources.shapeOf(tenantOf(request), 'User'), selectionOf(request)));
   });
   app.patch('/Me', async (request, reply) => {
-    const { tenantId, userId } = meOf(request);
-    const updated = await resources.patchOwn(tenantId, userId, request.body, contextOf(request), ifMatchVersion(request));
-    return sendResource(reply, 200, render(updated, await resources.shapeOf(tenantId, 'User'), selectionOf(request)));
+    const updated = await resources.patchOwn(callerOf(request), request.body, contextOf(request), ifMatchVersion(request));
+    return sendResource(reply, 200, render(updated, await resources.shapeOf(tenantOf(request), 'User'), selectionOf(request)));
   });
   for (const method of ['POST', 'DELETE'] as const) {
     app.route({
@@ -301,7 +302,7 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
     });
   }
 
-  registerBulkRoute(app, { resources, baseUrl, maxOperations: limits.maxOperations, tenantOf, contextOf });
+  registerBulkRoute(app, { resources, baseUrl, maxOperations: limits.maxOperations, callerOf, tenantOf, contextOf });
 
   for (const [endpoint, kind] of Object.entries(ENDPOINTS)) {
     // List and filter (RFC 7644 §3.4.2), by index or by cursor (RFC 9865).
@@ -315,7 +316,7 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
     app.post(`/${endpoint}`, async (request, reply) => {
       const selection = selectionOf(request);
       const tenantId = tenantOf(request);
-      const created = await resources.create(tenantId, kind, request.body, contextOf(request));
+      const created = await resources.create(callerOf(request), tenantId, kind, request.body, contextOf(request));
       return sendResource(reply, 201, render(created, await resources.shapeOf(tenantId, kind), selection));
     });
 
@@ -323,7 +324,7 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
       const selection = selectionOf(request);
       const tenantId = tenantOf(request);
       const shape = await shapesOf(tenantId);
-      const resource = await resources.get(tenantId, kind, request.params.id, includesFor(shape, kind, selection));
+      const resource = await resources.get(callerOf(request), tenantId, kind, request.params.id, includesFor(shape, kind, selection));
       const body = render(resource, shape(kind), selection);
       const etag = (body.meta as { version: string }).version;
       const ifNoneMatch = parseEtag(request.headers['if-none-match']);
@@ -336,7 +337,15 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
     app.put<{ Params: { id: string } }>(`/${endpoint}/:id`, async (request, reply) => {
       const selection = selectionOf(request);
       const tenantId = tenantOf(request);
-      const updated = await resources.replace(tenantId, kind, request.params.id, request.body, contextOf(request), ifMatchVersion(request));
+      const updated = await resources.replace(
+        callerOf(request),
+        tenantId,
+        kind,
+        request.params.id,
+        request.body,
+        contextOf(request),
+        ifMatchVersion(request),
+      );
       return sendResource(reply, 200, render(updated, await resources.shapeOf(tenantId, kind), selection));
     });
 
@@ -347,7 +356,7 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
       const shape = await shapesOf(tenantId);
       const quiet = kind === 'Group' && !hasSelection(selection);
       const include = quiet ? { members: false, groups: false } : includesFor(shape, kind, selection);
-      const updated = await resources.patch(tenantId, kind, request.params.id, request.body, contextOf(request), {
+      const updated = await resources.patch(callerOf(request), tenantId, kind, request.params.id, request.body, contextOf(request), {
         ...ifMatchVersion(request),
         include,
       });
@@ -361,7 +370,7 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
     });
 
     app.delete<{ Params: { id: string } }>(`/${endpoint}/:id`, async (request, reply) => {
-      await resources.delete(tenantOf(request), kind, request.params.id, contextOf(request), ifMatchVersion(request));
+      await resources.delete(callerOf(request), tenantOf(request), kind, request.params.id, contextOf(request), ifMatchVersion(request));
       return reply.code(204).send();
     });
   }

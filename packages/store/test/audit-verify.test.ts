@@ -1,5 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AdminService, type AuditBreak, type Principal, type RequestContext, ResourceService, SCHEMA, systemClock } from '@meridian/core';
+import {
+  AdminService,
+  type AuditBreak,
+  type DirectoryCaller,
+  type Principal,
+  principalOfRole,
+  type RequestContext,
+  ResourceService,
+  SCHEMA,
+  systemClock,
+} from '@meridian/core';
 import {
   Argon2PasswordHasher,
   type AuditHashInput,
@@ -13,6 +23,9 @@ import {
   verifyAuditChain,
 } from '@meridian/store';
 import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
+
+/** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
+const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
 
 const context: RequestContext = { actor: { type: 'cli', id: 'test' }, requestId: 'req-audit', sourceAddress: '127.0.0.1' };
 const platform: Principal = { kind: 'platform', tokenId: 'test', scopes: ['admin'] };
@@ -37,7 +50,13 @@ afterAll(() => db.close());
 async function chainOf(slug: string, entries: number): Promise<string> {
   const tenant = await admin.createTenant(platform, { slug, name: slug, community: 'coi' }, context);
   for (let i = 1; i < entries; i++) {
-    await resources.create(tenant.id, 'User', { schemas: [SCHEMA.user], userName: `u${i}@${slug}`, displayName: `User ${i}` }, context);
+    await resources.create(
+      scimCaller(tenant.id),
+      tenant.id,
+      'User',
+      { schemas: [SCHEMA.user], userName: `u${i}@${slug}`, displayName: `User ${i}` },
+      context,
+    );
   }
   return tenant.id;
 }
@@ -301,7 +320,7 @@ describe('checkpoints', () => {
     expect(first.find((o) => o.chain === chain)?.status).toBe('created');
     const again = await log.checkpoint({ everyEntries: 1, everyMs: 0 });
     expect(again.find((o) => o.chain === chain)?.status).toBe('current');
-    await resources.create(chain, 'User', { schemas: [SCHEMA.user], userName: 'late@policy' }, context);
+    await resources.create(scimCaller(chain), chain, 'User', { schemas: [SCHEMA.user], userName: 'late@policy' }, context);
     const notDue = await log.checkpoint({ everyEntries: 5, everyMs: 3_600_000 });
     expect(notDue.find((o) => o.chain === chain)).toMatchObject({ status: 'current', seq: 4 });
     const due = await log.checkpoint({ everyEntries: 5, everyMs: 0 });
@@ -337,7 +356,7 @@ describe('retention', () => {
   it('prunes up to a signed checkpoint, keeps it as the anchor, records the prune, and the rest still verifies', async () => {
     const chain = await chainOf('retained', 9);
     await log.checkpoint({ everyEntries: 1, everyMs: 0 });
-    await resources.create(chain, 'User', { schemas: [SCHEMA.user], userName: 'after@retained' }, context);
+    await resources.create(scimCaller(chain), chain, 'User', { schemas: [SCHEMA.user], userName: 'after@retained' }, context);
 
     const outcomes = await log.prune(new Date(Date.now() + 60_000), context);
     expect(outcomes.find((o) => o.chain === chain)).toMatchObject({ status: 'pruned', anchorSeq: 9, deletedEntries: 9 });
@@ -352,7 +371,7 @@ describe('retention', () => {
     expect(result).toMatchObject({ ok: true, anchor: { seq: 9 }, lastSeq: 11, breaks: [] });
 
     // New writes continue the chain after the prune.
-    await resources.create(chain, 'User', { schemas: [SCHEMA.user], userName: 'later@retained' }, context);
+    await resources.create(scimCaller(chain), chain, 'User', { schemas: [SCHEMA.user], userName: 'later@retained' }, context);
     expect(await verify(chain)).toMatchObject({ ok: true, lastSeq: 12 });
 
     // An attacker who removes the anchor cannot pass the pruned chain off as complete.

@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   AdminService,
+  type DirectoryCaller,
   MeridianError,
   type Principal,
   parseScimFilter,
+  principalOfRole,
   type RequestContext,
   ResourceService,
   SCHEMA,
@@ -11,6 +13,9 @@ import {
 } from '@meridian/core';
 import { Argon2PasswordHasher, PostgresAdminStore, PostgresDirectoryStore } from '@meridian/store';
 import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
+
+/** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
+const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
 
 const context: RequestContext = { actor: { type: 'cli', id: 'test' }, requestId: 'req-1', sourceAddress: '127.0.0.1' };
 const platform: Principal = { kind: 'platform', tokenId: 'test', scopes: ['admin'] };
@@ -43,6 +48,7 @@ describe('a write', () => {
   it('stores the resource with exactly one outbox event and one audit entry', async () => {
     const before = await counts();
     const user = await resources.create(
+      scimCaller(tenantId),
       tenantId,
       'User',
       { schemas: [SCHEMA.user], userName: 'ada@example.com', password: 'S3cret!pass' },
@@ -76,7 +82,7 @@ describe('a write', () => {
 
   it('that fails leaves no resource, no outbox event and no audit entry', async () => {
     const before = await counts();
-    await expect(resources.create(tenantId, 'User', { userName: 'ADA@example.com' }, context)).rejects.toMatchObject({
+    await expect(resources.create(scimCaller(tenantId), tenantId, 'User', { userName: 'ADA@example.com' }, context)).rejects.toMatchObject({
       code: 'UNIQUENESS',
     });
     expect(await counts()).toEqual(before);
@@ -94,13 +100,17 @@ describe('a write', () => {
 
 describe('tenant isolation in the store', () => {
   it('does not find, replace or delete another tenant’s resource', async () => {
-    const user = await resources.create(tenantId, 'User', { userName: 'grace@example.com' }, context);
-    await expect(resources.get(otherTenantId, 'User', user.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(resources.replace(otherTenantId, 'User', user.id, { userName: 'x' }, context)).rejects.toMatchObject({
+    const user = await resources.create(scimCaller(tenantId), tenantId, 'User', { userName: 'grace@example.com' }, context);
+    await expect(resources.get(scimCaller(otherTenantId), otherTenantId, 'User', user.id)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(
+      resources.replace(scimCaller(otherTenantId), otherTenantId, 'User', user.id, { userName: 'x' }, context),
+    ).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });
-    await expect(resources.delete(otherTenantId, 'User', user.id, context)).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    const page = await resources.list(otherTenantId, 'User', {
+    await expect(resources.delete(scimCaller(otherTenantId), otherTenantId, 'User', user.id, context)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    const page = await resources.list(scimCaller(otherTenantId), otherTenantId, 'User', {
       startIndex: 1,
       count: 10,
       filter: parseScimFilter('userName eq "grace@example.com"'),
@@ -109,8 +119,8 @@ describe('tenant isolation in the store', () => {
   });
 
   it('lets the same userName exist in two tenants', async () => {
-    await resources.create(otherTenantId, 'User', { userName: 'grace@example.com' }, context);
-    const page = await resources.list(otherTenantId, 'User', {
+    await resources.create(scimCaller(otherTenantId), otherTenantId, 'User', { userName: 'grace@example.com' }, context);
+    const page = await resources.list(scimCaller(otherTenantId), otherTenantId, 'User', {
       startIndex: 1,
       count: 10,
       filter: parseScimFilter('userName eq "GRACE@example.com"'),
@@ -122,6 +132,7 @@ describe('tenant isolation in the store', () => {
 describe('filters in SQL', () => {
   beforeAll(async () => {
     await resources.create(
+      scimCaller(tenantId),
       tenantId,
       'User',
       {
@@ -148,39 +159,61 @@ describe('filters in SQL', () => {
     ['meta.created gt "2000-01-01T00:00:00Z" and userName sw "lin"', 1],
     ['title pr and userName eq "linus"', 0],
   ] as [string, number][])('%s matches %d', async (filter, expected) => {
-    const page = await resources.list(tenantId, 'User', { startIndex: 1, count: 10, filter: parseScimFilter(filter) });
+    const page = await resources.list(scimCaller(tenantId), tenantId, 'User', {
+      startIndex: 1,
+      count: 10,
+      filter: parseScimFilter(filter),
+    });
     expect(page.totalResults).toBe(expected);
   });
 
   it('rejects a filter on an unknown attribute with INVALID_FILTER', async () => {
-    await expect(resources.list(tenantId, 'User', { startIndex: 1, count: 10, filter: parseScimFilter('shoeSize eq 3') })).rejects.toEqual(
-      expect.any(MeridianError),
-    );
+    await expect(
+      resources.list(scimCaller(tenantId), tenantId, 'User', { startIndex: 1, count: 10, filter: parseScimFilter('shoeSize eq 3') }),
+    ).rejects.toEqual(expect.any(MeridianError));
   });
 });
 
 describe('groups', () => {
   it('stores members per row and computes direct and indirect groups of a user', async () => {
-    const user = await resources.create(tenantId, 'User', { userName: 'member@example.com', displayName: 'Member' }, context);
-    const inner = await resources.create(tenantId, 'Group', { displayName: 'Inner', members: [{ value: user.id }] }, context);
-    const outer = await resources.create(tenantId, 'Group', { displayName: 'Outer', members: [{ value: inner.id }] }, context);
+    const user = await resources.create(
+      scimCaller(tenantId),
+      tenantId,
+      'User',
+      { userName: 'member@example.com', displayName: 'Member' },
+      context,
+    );
+    const inner = await resources.create(
+      scimCaller(tenantId),
+      tenantId,
+      'Group',
+      { displayName: 'Inner', members: [{ value: user.id }] },
+      context,
+    );
+    const outer = await resources.create(
+      scimCaller(tenantId),
+      tenantId,
+      'Group',
+      { displayName: 'Outer', members: [{ value: inner.id }] },
+      context,
+    );
     expect(inner.members).toEqual([{ value: user.id, type: 'User', display: 'Member' }]);
     expect(outer.members).toEqual([{ value: inner.id, type: 'Group', display: 'Inner' }]);
-    const read = await resources.get(tenantId, 'User', user.id);
+    const read = await resources.get(scimCaller(tenantId), tenantId, 'User', user.id);
     expect(read.groups).toEqual(
       expect.arrayContaining([
         { value: inner.id, display: 'Inner', type: 'direct' },
         { value: outer.id, display: 'Outer', type: 'indirect' },
       ]),
     );
-    await resources.delete(tenantId, 'User', user.id, context);
-    expect((await resources.get(tenantId, 'Group', inner.id)).members).toEqual([]);
+    await resources.delete(scimCaller(tenantId), tenantId, 'User', user.id, context);
+    expect((await resources.get(scimCaller(tenantId), tenantId, 'Group', inner.id)).members).toEqual([]);
   });
 
   it('rejects a member from another tenant', async () => {
-    const stranger = await resources.create(otherTenantId, 'User', { userName: 'stranger' }, context);
+    const stranger = await resources.create(scimCaller(otherTenantId), otherTenantId, 'User', { userName: 'stranger' }, context);
     await expect(
-      resources.create(tenantId, 'Group', { displayName: 'G', members: [{ value: stranger.id }] }, context),
+      resources.create(scimCaller(tenantId), tenantId, 'Group', { displayName: 'G', members: [{ value: stranger.id }] }, context),
     ).rejects.toMatchObject({
       code: 'INVALID_INPUT',
     });

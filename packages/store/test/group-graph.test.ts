@@ -4,10 +4,22 @@
 // over connections of their own, with the interleavings spelled out, so that
 // what is proved does not depend on the store's own checks.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { AdminService, type Principal, type RequestContext, ResourceService, SCHEMA, systemClock } from '@meridian/core';
+import {
+  AdminService,
+  type DirectoryCaller,
+  type Principal,
+  principalOfRole,
+  type RequestContext,
+  ResourceService,
+  SCHEMA,
+  systemClock,
+} from '@meridian/core';
 import { Argon2PasswordHasher, PostgresAdminStore, PostgresDirectoryStore } from '@meridian/store';
 import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
 import pg from 'pg';
+
+/** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
+const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
 
 const context: RequestContext = { actor: { type: 'cli', id: 'test' }, requestId: 'group-graph', sourceAddress: '127.0.0.1' };
 const platform: Principal = { kind: 'platform', tokenId: 'test', scopes: ['admin'] };
@@ -55,12 +67,20 @@ let serial = 0;
 async function group(members: string[] = []): Promise<string> {
   serial++;
   const body = { schemas: [SCHEMA.group], displayName: `graph-${serial}`, members: members.map((value) => ({ value })) };
-  return (await resources.create(tenantId, 'Group', body, context)).id;
+  return (await resources.create(scimCaller(tenantId), tenantId, 'Group', body, context)).id;
 }
 
 async function user(): Promise<string> {
   serial++;
-  return (await resources.create(tenantId, 'User', { schemas: [SCHEMA.user], userName: `graph-${serial}@example.org` }, context)).id;
+  return (
+    await resources.create(
+      scimCaller(tenantId),
+      tenantId,
+      'User',
+      { schemas: [SCHEMA.user], userName: `graph-${serial}@example.org` },
+      context,
+    )
+  ).id;
 }
 
 /** A chain of `length` groups, each the only member of the one before; returns them outermost first. */
@@ -303,7 +323,7 @@ describe("a user's groups", () => {
     const u = await user();
     const ids: string[] = [];
     for (let i = 0; i < 100; i++) ids.unshift(await group(i === 0 ? [u] : ids.slice(0, 1)));
-    const found = await resources.get(tenantId, 'User', u);
+    const found = await resources.get(scimCaller(tenantId), tenantId, 'User', u);
     expect(found.groups).toHaveLength(100);
     expect(found.groups.filter((g) => g.type === 'direct').map((g) => g.value)).toEqual([ids[99]]);
     expect(new Set(found.groups.map((g) => g.value))).toEqual(new Set(ids));
@@ -320,7 +340,7 @@ describe("a user's groups", () => {
          values ($1, $2, $3, 'Group', now()), ($2, $1, $3, 'Group', now())`,
         [a, b, tenantId],
       );
-      const found = await resources.get(tenantId, 'User', u);
+      const found = await resources.get(scimCaller(tenantId), tenantId, 'User', u);
       expect(found.groups.map((g) => [g.value, g.type]).sort()).toEqual(
         [
           [a, 'direct'],

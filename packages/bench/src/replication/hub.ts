@@ -4,13 +4,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Principal, RequestContext } from '@meridian/core';
+import { type DirectoryCaller, type Principal, principalOfRole, type RequestContext } from '@meridian/core';
 import { loadConfig, openRuntime, type Runtime } from '@meridian/hub';
 import pg from 'pg';
 import { withDatabase } from '../database.js';
 import type { Backend } from './bullmq.js';
 import { wallNow } from './stats.js';
 import { type Change, createBody, patchBody } from './workload.js';
+
+/** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
+const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
 
 const platform: Principal = { kind: 'platform', tokenId: 'bench', scopes: ['admin'] };
 const setup: RequestContext = { actor: { type: 'system', id: 'bench' }, requestId: 'bench-replication-setup' };
@@ -183,12 +186,12 @@ export class HubProducer {
     const resources = this.hub.runtime.resources;
     let written: { id: string; version: number };
     if (change.op === 'create') {
-      written = await resources.create(this.hub.tenantId, 'User', createBody(this.run, change), context);
+      written = await resources.create(scimCaller(this.hub.tenantId), this.hub.tenantId, 'User', createBody(this.run, change), context);
       this.ids.set(change.user, written.id);
     } else {
       const id = this.ids.get(change.user);
       if (id === undefined) throw new Error(`User ${change.user} was not created.`);
-      written = await resources.patch(this.hub.tenantId, 'User', id, patchBody(change), context);
+      written = await resources.patch(scimCaller(this.hub.tenantId), this.hub.tenantId, 'User', id, patchBody(change), context);
     }
     this.commits.set(change.seq, { at: wallNow(), id: written.id, version: written.version });
   };

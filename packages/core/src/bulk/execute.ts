@@ -1,4 +1,4 @@
-import type { ResourceService } from '../directory/resource-service.js';
+import type { PatchOptions, WritePreconditions } from '../directory/resource-service.js';
 import { MeridianError } from '../errors/meridian-error.js';
 import type { ScimResource } from '../scim/resource.js';
 import type { JsonObject } from '../scim/resource-input.js';
@@ -41,8 +41,30 @@ export interface BulkRequestOptions {
   parseVersion(etag: string): number | undefined;
 }
 
-/** The ResourceService methods a bulk request calls. */
-export type BulkResources = Pick<ResourceService, 'create' | 'replace' | 'patch' | 'delete'>;
+/**
+ * The writes a bulk request runs, in a tenant the caller was authorized to
+ * write in (`ResourceService.bulk` authorizes once and binds them).
+ */
+export interface BulkResources {
+  create(tenantId: string, kind: ResourceKind, body: unknown, context: RequestContext): Promise<ScimResource>;
+  replace(
+    tenantId: string,
+    kind: ResourceKind,
+    id: string,
+    body: unknown,
+    context: RequestContext,
+    preconditions?: WritePreconditions,
+  ): Promise<ScimResource>;
+  patch(
+    tenantId: string,
+    kind: ResourceKind,
+    id: string,
+    body: unknown,
+    context: RequestContext,
+    options?: PatchOptions,
+  ): Promise<ScimResource>;
+  delete(tenantId: string, kind: ResourceKind, id: string, context: RequestContext, preconditions?: WritePreconditions): Promise<void>;
+}
 
 /** The resource an operation addressed or created. */
 export interface BulkTarget {

@@ -3,6 +3,7 @@ import type { Filter } from '../filter/ast.js';
 import type { Page } from '../ports/admin.js';
 import type { Clock } from '../ports/clock.js';
 import type {
+  DirectoryAccount,
   DirectoryConflict,
   GlobalDirectoryStore,
   PeopleQuery,
@@ -248,5 +249,19 @@ export class GlobalDirectoryService {
   async rebuild(principal: Principal, community?: string | null): Promise<number> {
     const scope = await this.community(principal, 'people.manage', community);
     return this.store.enqueueCommunity(scope.id, this.clock.now());
+  }
+
+  /**
+   * The global directory's entries (person, link, values) of the accounts
+   * `refs` of a community's tenants, in one read, for batch loads (GraphQL
+   * `Account.person`): `people.read` on the community, checked without a lookup.
+   */
+  async linkedAccounts(
+    principal: Principal,
+    communityId: string,
+    refs: readonly { tenantId: string; userId: string }[],
+  ): Promise<DirectoryAccount[]> {
+    authorize(principal, 'people.read', { communityId });
+    return refs.length === 0 ? [] : this.store.accounts(communityId, refs);
   }
 }

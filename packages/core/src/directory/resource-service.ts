@@ -1,3 +1,4 @@
+import { type BulkOutcome, type BulkRequest, type BulkResources, executeBulk } from '../bulk/execute.js';
 import { MeridianError } from '../errors/meridian-error.js';
 import { resourceEventType } from '../events/domain-event.js';
 import type { Filter } from '../filter/ast.js';
@@ -20,8 +21,38 @@ import { type JsonObject, parseResourceInput, type ResourceInput } from '../scim
 import { coreSchemaOf, type ResourceKind, type ResourceShape, resourceShapes } from '../scim/resource-types.js';
 import { SCHEMA } from '../scim/schemas.js';
 import { checkPage } from '../tenancy/admin-service.js';
-import type { RequestContext } from '../tenancy/model.js';
+import type { Principal, RequestContext, Tenant } from '../tenancy/model.js';
+import { type Action, authorize, resourceOfTenant } from '../tenancy/permissions.js';
+import { authorizeTenantRef, type TenantAuthorizer, type TenantRef } from '../tenancy/tenant-access.js';
 import { assertImmutableUnchanged, assertOnlyEditable, uniqueAttributes } from './attribute-rules.js';
+
+/**
+ * The API a directory call comes through. The permission matrix names a
+ * different action for each (permissions.ts `OPERATIONS`): SCIM reads
+ * `scim.read` and writes `scim.write` in the token's tenant; GraphQL reads
+ * `directory.read` and writes `hr.write` in any tenant in reach. A User's own
+ * account (`/Me`, `me`) is `scim.me` on both.
+ */
+export type DirectoryApi = 'scim' | 'graphql';
+
+/** Who calls the directory, and through which API: every {@link ResourceService} method takes it and authorizes. */
+export interface DirectoryCaller {
+  principal: Principal;
+  api: DirectoryApi;
+}
+
+/** What a call does with a tenant's accounts and groups. */
+export type DirectoryAccess = 'read' | 'write';
+
+const DIRECTORY_ACTIONS: Record<DirectoryApi, Record<DirectoryAccess, Action>> = {
+  scim: { read: 'scim.read', write: 'scim.write' },
+  graphql: { read: 'directory.read', write: 'hr.write' },
+};
+
+/** The action of `access` through the caller's API. */
+function actionOf(caller: DirectoryCaller, access: DirectoryAccess): Action {
+  return DIRECTORY_ACTIONS[caller.api][access];
+}
 
 /** Preconditions a client may attach to a write (RFC 7644 §3.14). */
 export interface WritePreconditions {
@@ -53,7 +84,12 @@ export interface PatchOptions extends WritePreconditions {
   include?: ResourceIncludes;
 }
 
-/** Creates, replaces, patches, deletes and reads SCIM resources of one tenant. */
+/**
+ * Creates, replaces, patches, deletes and reads the SCIM resources of a
+ * tenant. Every method takes the caller and authorizes it first, by the
+ * permission matrix, on the tenant it names (a tenant out of reach is
+ * NOT_FOUND, as one that does not exist); only then is the input read.
+ */
 export class ResourceService {
   constructor(
     private readonly store: DirectoryStore,
@@ -61,15 +97,126 @@ export class ResourceService {
     private readonly schemas: TenantSchemaSource = BUILT_IN,
     /** Hands clear passwords, sealed, to replication for targets that accept them (issue 5). */
     private readonly forwarding?: PasswordForwarding,
+    /** Finds the tenants callers name by slug or id (the admin service); without it, only a tenant principal's own tenant or a loaded tenant can be named. */
+    private readonly tenants?: TenantAuthorizer,
   ) {}
 
-  /** The shape of a resource kind in a tenant, custom extensions included. */
+  /**
+   * The shape of a resource kind in a tenant, custom extensions included.
+   * It checks nothing: a tenant's schema is what its SCIM discovery shows, and
+   * replication maps resources with it.
+   */
   shapeOf(tenantId: string, kind: ResourceKind): Promise<ResourceShape> {
     return this.schemas.shapeOf(tenantId, kind);
   }
 
+  /**
+   * Finds the tenant the caller names and authorizes `access` to its accounts
+   * and groups there (FORBIDDEN when the caller may not at all, NOT_FOUND when
+   * the tenant does not exist or is out of reach). The other methods check the
+   * same again; call this first to check the caller before reading its other
+   * arguments, or to keep the tenant (a loaded tenant is checked, not read).
+   */
+  async tenant(caller: DirectoryCaller, tenant: string, access: DirectoryAccess): Promise<Tenant>;
+  async tenant<T extends Pick<Tenant, 'id' | 'communityId'>>(caller: DirectoryCaller, tenant: T, access: DirectoryAccess): Promise<T>;
+  async tenant(caller: DirectoryCaller, tenant: TenantRef, access: DirectoryAccess): Promise<Pick<Tenant, 'id' | 'communityId'>> {
+    const action = actionOf(caller, access);
+    if (typeof tenant !== 'string') {
+      authorize(caller.principal, action, resourceOfTenant(tenant));
+      return tenant;
+    }
+    if (this.tenants) return this.tenants.authorizeTenant(caller.principal, action, tenant);
+    authorize(caller.principal, action);
+    throw new MeridianError('NOT_FOUND', `Tenant '${tenant}' not found.`, { field: 'tenant' });
+  }
+
+  /** The id of the tenant `tenant` names, once `access` to it is authorized. */
+  private tenantId(caller: DirectoryCaller, tenant: TenantRef, access: DirectoryAccess): Promise<string> {
+    return authorizeTenantRef(this.tenants, caller.principal, actionOf(caller, access), tenant);
+  }
+
+  /**
+   * The end user's own tenant and User (`/Me`, `me`): `scim.me`, and a token
+   * bound to a User; FORBIDDEN otherwise.
+   */
+  ownAccount(caller: DirectoryCaller): { tenantId: string; userId: string } {
+    const { principal } = caller;
+    authorize(principal, 'scim.me', principal.kind === 'tenant' ? { tenantId: principal.tenantId } : undefined);
+    if (principal.kind !== 'tenant' || principal.userId === undefined) {
+      throw new MeridianError('FORBIDDEN', caller.api === 'scim' ? "/Me needs an end user's token." : "'me' needs an end user's token.");
+    }
+    return { tenantId: principal.tenantId, userId: principal.userId };
+  }
+
   /** Creates a resource from a SCIM body (RFC 7644 §3.3). */
-  async create(tenantId: string, kind: ResourceKind, body: unknown, context: RequestContext): Promise<ScimResource> {
+  async create(
+    caller: DirectoryCaller,
+    tenant: TenantRef,
+    kind: ResourceKind,
+    body: unknown,
+    context: RequestContext,
+  ): Promise<ScimResource> {
+    return this.createIn(await this.tenantId(caller, tenant, 'write'), kind, body, context);
+  }
+
+  /** Replaces a resource with a SCIM body (RFC 7644 §3.5.1); immutable attributes keep their value. */
+  async replace(
+    caller: DirectoryCaller,
+    tenant: TenantRef,
+    kind: ResourceKind,
+    id: string,
+    body: unknown,
+    context: RequestContext,
+    preconditions: WritePreconditions = {},
+  ): Promise<ScimResource> {
+    return this.replaceIn(await this.tenantId(caller, tenant, 'write'), kind, id, body, context, preconditions);
+  }
+
+  /**
+   * Modifies a resource with a SCIM PatchOp body (RFC 7644 §3.5.2): all
+   * operations apply, or none. A group's members change row by row and
+   * are never loaded, so the cost does not depend on the group's size.
+   */
+  async patch(
+    caller: DirectoryCaller,
+    tenant: TenantRef,
+    kind: ResourceKind,
+    id: string,
+    body: unknown,
+    context: RequestContext,
+    options: PatchOptions = {},
+  ): Promise<ScimResource> {
+    return this.patchWith(await this.tenantId(caller, tenant, 'write'), kind, id, body, context, options, undefined);
+  }
+
+  /** Deletes a resource (RFC 7644 §3.6). */
+  async delete(
+    caller: DirectoryCaller,
+    tenant: TenantRef,
+    kind: ResourceKind,
+    id: string,
+    context: RequestContext,
+    preconditions: WritePreconditions = {},
+  ): Promise<void> {
+    await this.deleteIn(await this.tenantId(caller, tenant, 'write'), kind, id, context, preconditions);
+  }
+
+  /**
+   * Runs a SCIM bulk request (RFC 7644 §3.7) in the tenant: authorized once as
+   * a write, then each operation in its own transaction, as the single writes do.
+   */
+  async bulk(caller: DirectoryCaller, tenant: TenantRef, request: BulkRequest, context: RequestContext): Promise<BulkOutcome[]> {
+    const tenantId = await this.tenantId(caller, tenant, 'write');
+    const writes: BulkResources = {
+      create: (_tenantId, kind, body, ctx) => this.createIn(tenantId, kind, body, ctx),
+      replace: (_tenantId, kind, id, body, ctx, preconditions) => this.replaceIn(tenantId, kind, id, body, ctx, preconditions),
+      patch: (_tenantId, kind, id, body, ctx, options) => this.patchWith(tenantId, kind, id, body, ctx, options ?? {}, undefined),
+      delete: (_tenantId, kind, id, ctx, preconditions) => this.deleteIn(tenantId, kind, id, ctx, preconditions),
+    };
+    return executeBulk(writes, tenantId, request, context);
+  }
+
+  private async createIn(tenantId: string, kind: ResourceKind, body: unknown, context: RequestContext): Promise<ScimResource> {
     const shape = await this.shapeOf(tenantId, kind);
     const input = parseResourceInput(shape, body);
     // argon2id is slow on purpose: hash before the transaction opens, not inside it.
@@ -95,8 +242,7 @@ export class ResourceService {
     });
   }
 
-  /** Replaces a resource with a SCIM body (RFC 7644 §3.5.1); immutable attributes keep their value. */
-  async replace(
+  private async replaceIn(
     tenantId: string,
     kind: ResourceKind,
     id: string,
@@ -130,24 +276,7 @@ export class ResourceService {
     });
   }
 
-  /**
-   * Modifies a resource with a SCIM PatchOp body (RFC 7644 §3.5.2): all
-   * operations apply, or none. A group's members change row by row and
-   * are never loaded, so the cost does not depend on the group's size.
-   */
-  async patch(
-    tenantId: string,
-    kind: ResourceKind,
-    id: string,
-    body: unknown,
-    context: RequestContext,
-    options: PatchOptions = {},
-  ): Promise<ScimResource> {
-    return this.patchWith(tenantId, kind, id, body, context, options, undefined);
-  }
-
-  /** Deletes a resource (RFC 7644 §3.6). */
-  async delete(
+  private async deleteIn(
     tenantId: string,
     kind: ResourceKind,
     id: string,
@@ -173,24 +302,80 @@ export class ResourceService {
   }
 
   /** Reads one resource; NOT_FOUND when it does not exist in this tenant. */
-  async get(tenantId: string, kind: ResourceKind, id: string, include: ResourceIncludes = ALL): Promise<ScimResource> {
+  async get(
+    caller: DirectoryCaller,
+    tenant: TenantRef,
+    kind: ResourceKind,
+    id: string,
+    include: ResourceIncludes = ALL,
+  ): Promise<ScimResource> {
+    return this.getIn(await this.tenantId(caller, tenant, 'read'), kind, id, include);
+  }
+
+  private async getIn(tenantId: string, kind: ResourceKind, id: string, include: ResourceIncludes): Promise<ScimResource> {
     const found = await this.store.get(tenantId, kind, id, include);
     if (!found) throw notFound(kind, id);
     return found;
   }
 
   /** The resources among `ids` that exist in the tenant, in one read; missing ids are left out (batch loads, e.g. GraphQL DataLoaders). */
-  getMany(tenantId: string, kind: ResourceKind, ids: readonly string[], include: ResourceIncludes = ALL): Promise<ScimResource[]> {
-    return ids.length === 0 ? Promise.resolve([]) : this.store.getMany(tenantId, kind, ids, include);
+  async getMany(
+    caller: DirectoryCaller,
+    tenant: TenantRef,
+    kind: ResourceKind,
+    ids: readonly string[],
+    include: ResourceIncludes = ALL,
+  ): Promise<ScimResource[]> {
+    const tenantId = await this.tenantId(caller, tenant, 'read');
+    return ids.length === 0 ? [] : this.store.getMany(tenantId, kind, ids, include);
+  }
+
+  /**
+   * The resources among `ids` that a resource the caller has read or written
+   * names in its tenant (a User's manager), in one read like {@link getMany}.
+   * They come with that resource: whoever may read, write or (an end user)
+   * self-serve in the tenant reads them; anyone else gets what a read would.
+   */
+  async referenced(
+    caller: DirectoryCaller,
+    tenant: TenantRef,
+    kind: ResourceKind,
+    ids: readonly string[],
+    include: ResourceIncludes = ALL,
+  ): Promise<ScimResource[]> {
+    const tenantId = await this.tenantIdForAny(caller, tenant, [actionOf(caller, 'read'), actionOf(caller, 'write'), 'scim.me']);
+    return ids.length === 0 ? [] : this.store.getMany(tenantId, kind, ids, include);
+  }
+
+  /** The tenant's id once any of `actions` is authorized on it; the first action's refusal otherwise. */
+  private async tenantIdForAny(caller: DirectoryCaller, tenant: TenantRef, actions: readonly Action[]): Promise<string> {
+    let refusal: unknown;
+    for (const action of actions) {
+      try {
+        return await authorizeTenantRef(this.tenants, caller.principal, action, tenant);
+      } catch (error) {
+        if (!(error instanceof MeridianError)) throw error;
+        refusal ??= error;
+      }
+    }
+    throw refusal;
   }
 
   /** A cursor page of resources in creation order. */
-  page(tenantId: string, kind: ResourceKind, page: PageRequest, filter?: Filter): Promise<Page<ScimResource>> {
+  async page(
+    caller: DirectoryCaller,
+    tenant: TenantRef,
+    kind: ResourceKind,
+    page: PageRequest,
+    filter?: Filter,
+  ): Promise<Page<ScimResource>> {
+    const tenantId = await this.tenantId(caller, tenant, 'read');
     return this.store.page(tenantId, kind, checkPage(page), filter);
   }
 
   /** Lists a page of resources: index paging (RFC 7644 §3.4.2.4) or cursor paging (RFC 9865). */
-  async list(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
+  async list(caller: DirectoryCaller, tenant: TenantRef, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
+    const tenantId = await this.tenantId(caller, tenant, 'read');
     if (query.cursor === undefined && query.startIndex > MAX_START_INDEX) {
       throw new MeridianError('TOO_MANY', `startIndex beyond ${MAX_START_INDEX} is not served; page with 'cursor' (RFC 9865) instead.`, {
         field: 'startIndex',
@@ -199,28 +384,25 @@ export class ResourceService {
     return this.store.list(tenantId, kind, { ...query, shape: await this.shapeOf(tenantId, kind) });
   }
 
-  /** The end user's own User (`/Me`, RFC 7644 §3.11). */
-  getOwn(tenantId: string, userId: string): Promise<ScimResource> {
-    return this.get(tenantId, 'User', userId);
+  /** The end user's own User (`/Me`, RFC 7644 §3.11; GraphQL `me`); see {@link ownAccount}. */
+  async getOwn(caller: DirectoryCaller): Promise<ScimResource> {
+    const { tenantId, userId } = this.ownAccount(caller);
+    return this.getIn(tenantId, 'User', userId, ALL);
   }
 
   /**
    * Patches the end user's own User; only attributes the tenant's
    * self-service policy lists may change (draft-ietf-scim-use-cases §3.4).
    */
-  async patchOwn(
-    tenantId: string,
-    userId: string,
-    body: unknown,
-    context: RequestContext,
-    options: PatchOptions = {},
-  ): Promise<ScimResource> {
+  async patchOwn(caller: DirectoryCaller, body: unknown, context: RequestContext, options: PatchOptions = {}): Promise<ScimResource> {
+    const { tenantId, userId } = this.ownAccount(caller);
     const policy = await this.schemas.selfServicePolicy(tenantId);
     return this.patchWith(tenantId, 'User', userId, body, context, { include: ALL, ...options }, policy);
   }
 
   /** Replaces the end user's own User, under the same policy as {@link patchOwn}. */
-  async replaceOwn(tenantId: string, userId: string, body: unknown, context: RequestContext, preconditions: WritePreconditions = {}) {
+  async replaceOwn(caller: DirectoryCaller, body: unknown, context: RequestContext, preconditions: WritePreconditions = {}) {
+    const { tenantId, userId } = this.ownAccount(caller);
     const policy = await this.schemas.selfServicePolicy(tenantId);
     const shape = await this.shapeOf(tenantId, 'User');
     const input = parseResourceInput(shape, body);

@@ -2,6 +2,7 @@ import type { ScimResource, Tenant } from '@meridian/core';
 import DataLoader from 'dataloader';
 import type { GraphqlContext } from '../context.js';
 import { requestLoader } from '../loaders.js';
+import { callerOf } from './request-context.js';
 
 const GROUPS_ONLY = { members: false, groups: true };
 
@@ -27,14 +28,41 @@ export function primeTenant(ctx: GraphqlContext, tenant: Tenant): void {
   tenantLoader(ctx).prime(tenant.id, tenant);
 }
 
-/** User accounts of one tenant by id (with their groups), batched per request: a page's managers are one read. */
-export function accountLoader(ctx: GraphqlContext, tenantId: string): DataLoader<string, ScimResource | undefined> {
+type LoadedTenant = Pick<Tenant, 'id' | 'communityId'>;
+
+/**
+ * User accounts of one tenant by id (with their groups), batched per request:
+ * what `account` and a linked account read, one read per tenant. The core
+ * authorizes each batch (`directory.read`).
+ */
+export function accountLoader(ctx: GraphqlContext, tenant: LoadedTenant): DataLoader<string, ScimResource | undefined> {
   return requestLoader(
     ctx,
-    `accounts:${tenantId}`,
+    `accounts:${tenant.id}`,
     () =>
       new DataLoader<string, ScimResource | undefined>(async (ids) => {
-        const found = new Map((await ctx.services.resources.getMany(tenantId, 'User', ids, GROUPS_ONLY)).map((r) => [r.id, r]));
+        const found = new Map(
+          (await ctx.services.resources.getMany(callerOf(ctx), tenant, 'User', ids, GROUPS_ONLY)).map((r) => [r.id, r]),
+        );
+        return ids.map((id) => found.get(id));
+      }),
+  );
+}
+
+/**
+ * The Users accounts already read name as their manager, batched per request:
+ * a page's managers are one read. The core reads them for whoever read or
+ * wrote those accounts (`ResourceService.referenced`).
+ */
+export function managerLoader(ctx: GraphqlContext, tenant: LoadedTenant): DataLoader<string, ScimResource | undefined> {
+  return requestLoader(
+    ctx,
+    `managers:${tenant.id}`,
+    () =>
+      new DataLoader<string, ScimResource | undefined>(async (ids) => {
+        const found = new Map(
+          (await ctx.services.resources.referenced(callerOf(ctx), tenant, 'User', ids, GROUPS_ONLY)).map((r) => [r.id, r]),
+        );
         return ids.map((id) => found.get(id));
       }),
   );

@@ -1,13 +1,4 @@
-import {
-  type AttributePath,
-  authorize,
-  type Filter,
-  isMeridianError,
-  MeridianError,
-  parseScimFilter,
-  SCHEMA,
-  type Tenant,
-} from '@meridian/core';
+import { type AttributePath, type Filter, isMeridianError, MeridianError, parseScimFilter, SCHEMA, type Tenant } from '@meridian/core';
 import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 import type { GraphqlContext } from '../context.js';
 import { requestLoader } from '../loaders.js';
@@ -22,9 +13,10 @@ import {
   toDeadLetterNode,
   toTargetNode,
 } from '../types/replication.js';
-import { accountLoader, primeTenant, tenantLoader } from './account-loaders.js';
+import { accountLoader, managerLoader, primeTenant, tenantLoader } from './account-loaders.js';
 import { toConnection, toGroupNode, toTenantNode } from './mapping.js';
 import { replicationOf } from './replication-resolver.js';
+import { callerOf } from './request-context.js';
 
 // The per-office side of issue 6: accounts of one tenant, read by office admins, HR systems
 // and (their own, `me`) end users. Writes are in hr-resolver.ts.
@@ -82,19 +74,12 @@ function checkFirst(first: number): number {
   return first;
 }
 
-/** The end user's tenant and User: `scim.me` and a token bound to a User, as for SCIM /Me. */
-export function ownAccountOf(ctx: GraphqlContext): { tenantId: string; userId: string } {
-  const { principal } = ctx;
-  authorize(principal, 'scim.me', principal.kind === 'tenant' ? { tenantId: principal.tenantId } : undefined);
-  if (principal.kind !== 'tenant' || principal.userId === undefined) {
-    throw new MeridianError('FORBIDDEN', "'me' needs an end user's token.");
-  }
-  return { tenantId: principal.tenantId, userId: principal.userId };
-}
-
-/** Finds a tenant and authorizes `directory.read` there; its accounts' `tenant` then costs no further read. */
+/**
+ * The tenant a query names, once the core has authorized reading its accounts (before the other arguments are
+ * read, so that a caller who may not read learns nothing from them); its accounts' `tenant` then costs no further read.
+ */
 async function readableTenant(ctx: GraphqlContext, slugOrId: string): Promise<Tenant> {
-  const tenant = await ctx.services.admin.authorizeTenant(ctx.principal, 'directory.read', slugOrId);
+  const tenant = await ctx.services.resources.tenant(callerOf(ctx), slugOrId, 'read');
   primeTenant(ctx, tenant);
   return tenant;
 }
@@ -121,7 +106,7 @@ export class AccountResolver {
     const sortPath = SORT_PATHS[sortBy ?? AccountSortField.CREATED];
     let page: Awaited<ReturnType<typeof ctx.services.resources.list>>;
     try {
-      page = await ctx.services.resources.list(found.id, 'User', {
+      page = await ctx.services.resources.list(callerOf(ctx), found, 'User', {
         startIndex: 1,
         count,
         cursor: after ?? '',
@@ -146,7 +131,7 @@ export class AccountResolver {
   @Query(() => AccountNode, { nullable: true, description: 'One account of a tenant; null when there is none with this id.' })
   async account(@Ctx() ctx: GraphqlContext, @Arg('tenant', () => String) tenant: string, @Arg('id', () => ID) id: string) {
     const found = await readableTenant(ctx, tenant);
-    const resource = await accountLoader(ctx, found.id).load(id);
+    const resource = await accountLoader(ctx, found).load(id);
     return resource ? toAccountNode(resource, found.id) : null;
   }
 
@@ -160,7 +145,8 @@ export class AccountResolver {
   ) {
     const found = await readableTenant(ctx, tenant);
     const page = await ctx.services.resources.page(
-      found.id,
+      callerOf(ctx),
+      found,
       'Group',
       { first: checkFirst(first), after: after ?? undefined },
       parseFilterArgument(scimFilter, 'scimFilter'),
@@ -170,8 +156,9 @@ export class AccountResolver {
 
   @Query(() => AccountNode, { description: "The end user's own account (an end-user token, scope scim:me; the same as SCIM GET /Me)." })
   async me(@Ctx() ctx: GraphqlContext) {
-    const { tenantId, userId } = ownAccountOf(ctx);
-    return toAccountNode(await ctx.services.resources.getOwn(tenantId, userId), tenantId);
+    const caller = callerOf(ctx);
+    const resource = await ctx.services.resources.getOwn(caller);
+    return toAccountNode(resource, ctx.services.resources.ownAccount(caller).tenantId);
   }
 
   @FieldResolver(() => TenantNode, { description: 'The tenant the account belongs to.' })
@@ -184,7 +171,7 @@ export class AccountResolver {
   @FieldResolver(() => AccountNode, { nullable: true, description: "The account's manager (enterprise extension), in the same tenant." })
   async manager(@Root() account: AccountNode, @Ctx() ctx: GraphqlContext) {
     if (account.managerId === null) return null;
-    const manager = await accountLoader(ctx, account.tenantId).load(account.managerId);
+    const manager = await managerLoader(ctx, await loadedTenant(ctx, account.tenantId)).load(account.managerId);
     return manager ? toAccountNode(manager, account.tenantId) : null;
   }
 

@@ -1,13 +1,13 @@
-import { authorize, MeridianError, parseScimFilter, resourceOfTenant } from '@meridian/core';
+import { MeridianError, parseScimFilter } from '@meridian/core';
 import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphqlContext } from '../context.js';
 import { toAccountNode } from '../types/account.js';
 import { AccountConnection, CommunityConnection, GroupConnection, TenantConnection } from '../types/connections.js';
 import { CommunityNode, IssuedTokenNode, TenantNode, TokenNode } from '../types/objects.js';
 import { toCommunityNode, toConnection, toGroupNode, toTenantNode, toTokenNode } from './mapping.js';
-import { contextOf } from './request-context.js';
+import { callerOf, contextOf } from './request-context.js';
 
-// Every check below is `authorize` (core permissions.ts), inside the services or here; docs/security.md lists them.
+// Every check is taken by the core services these resolvers call (core permissions.ts); docs/security.md lists them.
 
 @Resolver(() => CommunityNode)
 export class CommunityResolver {
@@ -82,9 +82,11 @@ export class TenantResolver {
     @Arg('after', () => String, { nullable: true }) after?: string | null,
     @Arg('filter', () => String, { nullable: true }) filter?: string | null,
   ) {
-    authorize(ctx.principal, 'directory.read', resourceOfTenant(tenant));
+    // The caller first, then the filter.
+    const found = await ctx.services.resources.tenant(callerOf(ctx), tenant, 'read');
     const page = await ctx.services.resources.page(
-      tenant.id,
+      callerOf(ctx),
+      found,
       'User',
       { first, after: after ?? undefined },
       filter ? parseScimFilter(filter) : undefined,
@@ -100,9 +102,10 @@ export class TenantResolver {
     @Arg('after', () => String, { nullable: true }) after?: string | null,
     @Arg('filter', () => String, { nullable: true }) filter?: string | null,
   ) {
-    authorize(ctx.principal, 'directory.read', resourceOfTenant(tenant));
+    const found = await ctx.services.resources.tenant(callerOf(ctx), tenant, 'read');
     const page = await ctx.services.resources.page(
-      tenant.id,
+      callerOf(ctx),
+      found,
       'Group',
       { first, after: after ?? undefined },
       filter ? parseScimFilter(filter) : undefined,

@@ -3,12 +3,12 @@ import { Arg, Ctx, ID, Int, Mutation, Resolver } from 'type-graphql';
 import type { GraphqlContext } from '../context.js';
 import { AccountChangeInput, AccountInput, AccountNode, MeInput, toAccountNode } from '../types/account.js';
 import { GroupNode } from '../types/objects.js';
-import { ownAccountOf } from './account-resolver.js';
 import { toGroupNode } from './mapping.js';
-import { contextOf } from './request-context.js';
+import { callerOf, contextOf } from './request-context.js';
 
 // Joiners, movers and leavers (issue 6). Every write goes through the same core commands as
-// SCIM (ResourceService), so outbox, audit and replication apply alike; `hr.write` on the tenant.
+// SCIM (ResourceService), so outbox, audit and replication apply alike; the core authorizes
+// each one (`hr.write` on the tenant, through GraphQL).
 
 type PatchOperation = { op: 'add' | 'replace' | 'remove'; path: string; value?: unknown };
 
@@ -122,8 +122,9 @@ function checkManager(manager: string | null | undefined, self?: string): void {
   }
 }
 
+/** The tenant a mutation names, once the core has authorized writing there: before the input is translated, as before any write. */
 function hrTenant(ctx: GraphqlContext, tenant: string): Promise<Tenant> {
-  return ctx.services.admin.authorizeTenant(ctx.principal, 'hr.write', tenant);
+  return ctx.services.resources.tenant(callerOf(ctx), tenant, 'write');
 }
 
 function checkVersion(ifVersion: number | null | undefined): { ifMatchVersion?: number } {
@@ -139,7 +140,9 @@ export class HrResolver {
     @Arg('input', () => AccountInput) input: AccountInput,
   ) {
     const found = await hrTenant(ctx, tenant);
-    const created = await translated('User', () => ctx.services.resources.create(found.id, 'User', joinerBody(input), contextOf(ctx)));
+    const created = await translated('User', () =>
+      ctx.services.resources.create(callerOf(ctx), found, 'User', joinerBody(input), contextOf(ctx)),
+    );
     return toAccountNode(created, found.id);
   }
 
@@ -208,7 +211,7 @@ export class HrResolver {
     @Arg('ifVersion', () => Int, { nullable: true }) ifVersion?: number | null,
   ) {
     const found = await hrTenant(ctx, tenant);
-    await ctx.services.resources.delete(found.id, 'User', id, contextOf(ctx), checkVersion(ifVersion));
+    await ctx.services.resources.delete(callerOf(ctx), found, 'User', id, contextOf(ctx), checkVersion(ifVersion));
     return true;
   }
 
@@ -221,13 +224,13 @@ export class HrResolver {
   ) {
     const found = await hrTenant(ctx, tenant);
     const body = { schemas: [SCHEMA.group], displayName, ...(externalId ? { externalId } : {}) };
-    return toGroupNode(await translated('Group', () => ctx.services.resources.create(found.id, 'Group', body, contextOf(ctx))));
+    return toGroupNode(await translated('Group', () => ctx.services.resources.create(callerOf(ctx), found, 'Group', body, contextOf(ctx))));
   }
 
   @Mutation(() => Boolean, { description: 'Deletes a group; its members stay.' })
   async deleteGroup(@Ctx() ctx: GraphqlContext, @Arg('tenant', () => String) tenant: string, @Arg('id', () => ID) id: string) {
     const found = await hrTenant(ctx, tenant);
-    await ctx.services.resources.delete(found.id, 'Group', id, contextOf(ctx));
+    await ctx.services.resources.delete(callerOf(ctx), found, 'Group', id, contextOf(ctx));
     return true;
   }
 
@@ -268,11 +271,11 @@ export class HrResolver {
     @Arg('input', () => MeInput) input: MeInput,
     @Arg('ifVersion', () => Int, { nullable: true }) ifVersion?: number | null,
   ) {
-    const { tenantId, userId } = ownAccountOf(ctx);
+    const caller = callerOf(ctx);
+    // The caller first (an end user's token), then its input.
+    const { tenantId } = ctx.services.resources.ownAccount(caller);
     const body = changesToPatch(input);
-    const updated = await translated('User', () =>
-      ctx.services.resources.patchOwn(tenantId, userId, body, contextOf(ctx), checkVersion(ifVersion)),
-    );
+    const updated = await translated('User', () => ctx.services.resources.patchOwn(caller, body, contextOf(ctx), checkVersion(ifVersion)));
     return toAccountNode(updated, tenantId);
   }
 
@@ -280,7 +283,10 @@ export class HrResolver {
     const body = changesToPatch(input);
     checkManager(input.manager, id);
     const updated = await translated('User', () =>
-      ctx.services.resources.patch(tenant.id, 'User', id, body, contextOf(ctx), { include: GROUPS_ONLY, ...checkVersion(ifVersion) }),
+      ctx.services.resources.patch(callerOf(ctx), tenant, 'User', id, body, contextOf(ctx), {
+        include: GROUPS_ONLY,
+        ...checkVersion(ifVersion),
+      }),
     );
     return toAccountNode(updated, tenant.id);
   }
@@ -288,7 +294,9 @@ export class HrResolver {
   private async patchGroup(ctx: GraphqlContext, tenant: Tenant, group: string, members: string[], body: unknown) {
     if (members.length === 0) throw new MeridianError('INVALID_INPUT', 'Name at least one member.', { field: 'members' });
     return toGroupNode(
-      await ctx.services.resources.patch(tenant.id, 'Group', group, body, contextOf(ctx), { include: { members: true, groups: false } }),
+      await ctx.services.resources.patch(callerOf(ctx), tenant, 'Group', group, body, contextOf(ctx), {
+        include: { members: true, groups: false },
+      }),
     );
   }
 }

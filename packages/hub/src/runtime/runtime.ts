@@ -108,6 +108,7 @@ export async function openRuntime(
       throw error;
     }
     const adminStore = new PostgresAdminStore(orm, systemClock);
+    const admin = new AdminService(adminStore, systemClock);
     const settings = new TenantSettingsService(new PostgresTenantSettingsStore(orm, systemClock), systemClock);
     // The signing key is read (or generated) on first use: commands that never sign or verify touch no key file.
     const keyring = openAuditKeyring({ configured: config.audit.signingKey, dataDir: config.dataDir, log });
@@ -120,13 +121,14 @@ export async function openRuntime(
       new Argon2PasswordHasher(),
       settings,
       new PostgresPasswordForwarding(orm, secretBox, systemClock),
+      // Callers name tenants by slug or id; the admin service finds them and checks their reach.
+      admin,
     );
     const globalDirectory = new PostgresGlobalDirectoryStore(orm, systemClock, (entry, error) =>
       log(
         `global directory: projecting ${entry.resource_type} ${entry.resource_id} failed, retrying later: ${error instanceof Error ? error.message : String(error)}`,
       ),
     );
-    const admin = new AdminService(adminStore, systemClock);
     const people = new GlobalDirectoryService(globalDirectory, admin, systemClock);
     const outbound = new OutboundHttp({ allow: config.outboundAllow });
     const replication = new ReplicationEngine({

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { SCHEMA } from '@meridian/core';
+import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
 import { type HubHarness, startHub } from '../harness.js';
 import { checkedScimClient, type Json, patchOp, query, resourcesOf, scimError } from '../scim-client.js';
+
+/** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
+const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
 
 // Okta provisioning, replayed in the order it sends requests
 // (docs/scim.md, "Client conformance"). Each step depends on the ones before it.
@@ -131,7 +134,15 @@ describe('Okta: paging', () => {
   beforeAll(async () => {
     const pending: Promise<unknown>[] = [];
     for (let i = 0; i < 249; i++) {
-      pending.push(hub.runtime.resources.create(hub.tenants.emea.id, 'User', { userName: `okta-import-${i}@okta.example` }, setup));
+      pending.push(
+        hub.runtime.resources.create(
+          scimCaller(hub.tenants.emea.id),
+          hub.tenants.emea.id,
+          'User',
+          { userName: `okta-import-${i}@okta.example` },
+          setup,
+        ),
+      );
     }
     await Promise.all(pending);
   });

@@ -1,12 +1,12 @@
 import {
   BULK_SCHEMA,
   type BulkOutcome,
-  type BulkResources,
+  type DirectoryCaller,
   etagOf,
-  executeBulk,
   type JsonObject,
   parseBulkRequest,
   type RequestContext,
+  type ResourceService,
 } from '@meridian/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { scimErrorBody, toScimError } from '../http/errors.js';
@@ -17,11 +17,14 @@ export const DEFAULT_BULK_MAX_OPERATIONS = 1000;
 
 /** Options of {@link registerBulkRoute}. */
 export interface BulkRouteOptions {
-  resources: BulkResources;
+  /** Runs the operations, authorizing the caller to write in the tenant first. */
+  resources: Pick<ResourceService, 'bulk'>;
   /** Absolute base URL of the SCIM service, for each operation's `location`. */
   baseUrl: string;
   /** The most operations one request may carry (RFC 7644 §3.7.4); {@link DEFAULT_BULK_MAX_OPERATIONS} when omitted. */
   maxOperations?: number;
+  /** The caller of an authenticated request. */
+  callerOf(request: FastifyRequest): DirectoryCaller;
   /** The tenant of an authenticated request. */
   tenantOf(request: FastifyRequest): string;
   /** The audit context of an authenticated request. */
@@ -42,12 +45,12 @@ function parseVersion(etag: string): number | undefined {
  * `scim:write` check apply to it.
  */
 export function registerBulkRoute(app: FastifyInstance, options: BulkRouteOptions): void {
-  const { resources, baseUrl, tenantOf, contextOf } = options;
+  const { resources, baseUrl, callerOf, tenantOf, contextOf } = options;
   const maxOperations = options.maxOperations ?? DEFAULT_BULK_MAX_OPERATIONS;
 
   app.post('/Bulk', async (request, reply) => {
     const bulk = parseBulkRequest(request.body, { maxOperations, parseVersion });
-    const outcomes = await executeBulk(resources, tenantOf(request), bulk, contextOf(request));
+    const outcomes = await resources.bulk(callerOf(request), tenantOf(request), bulk, contextOf(request));
     const operations = outcomes.map((outcome) => {
       const { rendered, status } = renderOutcome(outcome, baseUrl);
       if (status >= 500 && !outcome.ok && outcome.reason.type === 'error') {
