@@ -55,7 +55,7 @@ export {
   PostgresPasswordForwarding,
   type SecretSealer,
 } from './replication/pending-passwords.js';
-export { PostgresReplicationStore, platformScope, tenantScope } from './replication/postgres-replication-store.js';
+export { PostgresReplicationStore } from './replication/postgres-replication-store.js';
 export { Argon2PasswordHasher } from './secrets/argon2-password-hasher.js';
 export {
   formatSecretKeys,

@@ -19,9 +19,9 @@ import type { EntityManager, InferEntity, MikroORM } from '@mikro-orm/postgresql
 import { v7 as uuidv7 } from 'uuid';
 import { isUuid } from '../directory/postgres-directory-store.js';
 import { recordEvent } from '../events/event-recorder.js';
-import { translateDatabaseError } from '../orm/database-errors.js';
 import { CommunityEntity, TenantEntity } from '../orm/entities.js';
-import { forkForPlatform, pgArray } from '../orm/sql.js';
+import { pgArray } from '../orm/sql.js';
+import { asPlatform } from '../orm/unit-of-work.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 
 /** Token secrets start with this, so that secret scanners recognise them. */
@@ -114,17 +114,13 @@ export class PostgresAdminStore implements AdminStore {
     private readonly clock: Clock,
   ) {}
 
-  private async write<T>(work: (em: EntityManager, now: Date) => Promise<T>): Promise<T> {
-    try {
-      return await forkForPlatform(this.orm).transactional((em) => work(em, this.clock.now()));
-    } catch (error) {
-      throw translateDatabaseError(error);
-    }
+  private write<T>(work: (em: EntityManager, now: Date) => Promise<T>): Promise<T> {
+    return asPlatform(this.orm, (em) => work(em, this.clock.now()));
   }
 
   /** Runs the statements of one read in one transaction in platform scope. */
   private read<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    return forkForPlatform(this.orm).transactional(work);
+    return asPlatform(this.orm, work);
   }
 
   createCommunity(values: { slug: string; name: string }, context: RequestContext): Promise<Community> {

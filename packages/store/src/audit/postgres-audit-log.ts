@@ -24,7 +24,7 @@ import {
   type RequestContext,
 } from '@meridian/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { translateDatabaseError } from '../orm/database-errors.js';
+import { asPlatform } from '../orm/unit-of-work.js';
 import { appendAuditEntry, recordAuthenticationFailure, recordAuthenticationFailureSummary } from './append-audit-entry.js';
 import {
   type AuditKeyring,
@@ -215,19 +215,9 @@ export class PostgresAuditLog implements AuditLog {
     this.window = options.window;
   }
 
-  private async transaction<T>(work: (em: EntityManager) => Promise<T>, readOnly = false): Promise<T> {
-    try {
-      return await this.orm.em.fork().transactional(
-        async (em) => {
-          await em.execute(`select set_config('meridian.scope', 'platform', true)`);
-          return work(em);
-        },
-        // One snapshot for a whole read: a verification never sees half of a concurrent prune.
-        readOnly ? { readOnly: true, isolationLevel: 'repeatable read' } : {},
-      );
-    } catch (error) {
-      throw translateDatabaseError(error);
-    }
+  private transaction<T>(work: (em: EntityManager) => Promise<T>, readOnly = false): Promise<T> {
+    // One snapshot for a whole read: a verification never sees half of a concurrent prune.
+    return asPlatform(this.orm, work, readOnly ? { transaction: { readOnly: true, isolationLevel: 'repeatable read' } } : {});
   }
 
   async list(chain: string, query: AuditQuery, page: PageRequest): Promise<Page<AuditEntry>> {

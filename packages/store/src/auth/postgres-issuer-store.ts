@@ -12,8 +12,8 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { isUuid } from '../directory/postgres-directory-store.js';
 import { recordEvent } from '../events/event-recorder.js';
-import { translateDatabaseError } from '../orm/database-errors.js';
-import { forkForPlatform, forkForTenant, pgArray } from '../orm/sql.js';
+import { pgArray } from '../orm/sql.js';
+import { asPlatform, inTenant } from '../orm/unit-of-work.js';
 
 interface IssuerRow {
   id: string;
@@ -87,17 +87,16 @@ export class PostgresIssuerStore implements TrustedIssuerStore {
 
   private async write<T>(work: (em: EntityManager, now: Date) => Promise<T>): Promise<T> {
     try {
-      return await forkForPlatform(this.orm).transactional((em) => work(em, this.clock.now()));
+      return await asPlatform(this.orm, (em) => work(em, this.clock.now()));
     } catch (error) {
-      const translated = translateDatabaseError(error);
       // Two admins adding the same issuer at once: the unique index decides, with the same answer as the check.
-      if (translated instanceof MeridianError && translated.code === 'UNIQUENESS') throw duplicateIssuer();
-      throw translated;
+      if (error instanceof MeridianError && error.code === 'UNIQUENESS') throw duplicateIssuer();
+      throw error;
     }
   }
 
   private read<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    return forkForPlatform(this.orm).transactional(work);
+    return asPlatform(this.orm, work);
   }
 
   create(values: NewTrustedIssuer, context: RequestContext): Promise<TrustedIssuer> {
@@ -203,7 +202,7 @@ export class PostgresIssuerStore implements TrustedIssuerStore {
 
   async findActiveUserId(tenantId: string, userName: string): Promise<string | undefined> {
     if (userName === '' || userName.length > 1024) return undefined;
-    const [row] = await forkForTenant(this.orm, tenantId).transactional((em) =>
+    const [row] = await inTenant(this.orm, tenantId, (em) =>
       em.execute<{ id: string }[]>('select id from scim_user where tenant_id = ? and lower(user_name) = lower(?) and active', [
         tenantId,
         userName,

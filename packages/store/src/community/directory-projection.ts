@@ -15,8 +15,9 @@ import {
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { pgArray } from '../orm/sql.js';
+import { asPlatform } from '../orm/unit-of-work.js';
 import { ACCOUNT_SELECT, type AccountRow, PERSON_COLUMNS, toAccount, toFacts } from './directory-rows.js';
-import { asPlatform, lockCommunity, type ProjectionRules, projectionRules, statementOf } from './directory-sql.js';
+import { lockCommunity, type ProjectionRules, projectionRules, statementOf } from './directory-sql.js';
 
 /**
  * The projection of the global directory (ADR 0015): inbox entries in, people

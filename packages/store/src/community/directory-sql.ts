@@ -1,37 +1,13 @@
 import { type CorrelationAttribute, DEFAULT_CORRELATION, type DirectoryRules } from '@meridian/core';
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { translateDatabaseError } from '../orm/database-errors.js';
-import { forkForCommunity, forkForPlatform, pgArray } from '../orm/sql.js';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { pgArray } from '../orm/sql.js';
 
 /**
- * SQL the global directory's stores share: their transactions, the
- * community's lock and rules, the projection inbox, and the joining of
- * data-modifying statements into one.
+ * SQL the global directory's stores share: the community's lock and rules,
+ * the projection inbox, and the joining of data-modifying statements into
+ * one. Their transactions are orm/unit-of-work.ts's `inCommunity` and
+ * `asPlatform`.
  */
-
-/**
- * A transaction of the community (ADR 0015): row-level security shows that
- * community's directory and nothing else. Database errors come out translated.
- */
-export async function inCommunity<T>(orm: MikroORM, communityId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
-  try {
-    return await forkForCommunity(orm, communityId).transactional(work);
-  } catch (error) {
-    throw translateDatabaseError(error);
-  }
-}
-
-/**
- * A platform transaction: the projection and the admin writes read tenant
- * tables and write the audit chains; each statement names its community.
- */
-export async function asPlatform<T>(orm: MikroORM, work: (em: EntityManager) => Promise<T>): Promise<T> {
-  try {
-    return await forkForPlatform(orm).transactional(work);
-  } catch (error) {
-    throw translateDatabaseError(error);
-  }
-}
 
 /** One part of {@link statementOf}; `name` when a later part reads what it returns. */
 interface StatementPart {

@@ -12,8 +12,8 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { recordEvent } from '../events/event-recorder.js';
 import { pgArray } from '../orm/sql.js';
+import { asPlatform, inCommunity } from '../orm/unit-of-work.js';
 import { EXPORT_SELECT, type ExportRow, PERSON_SELECT, type PersonRow, toExport, toPerson } from './directory-rows.js';
-import { asPlatform, inCommunity } from './directory-sql.js';
 
 /**
  * Pushes of a community's global directory to external directories, in

@@ -20,6 +20,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { decodeCursor, encodeCursor } from '../admin/cursor.js';
 import { recordEvent } from '../events/event-recorder.js';
 import { pgArray } from '../orm/sql.js';
+import { asPlatform, inCommunity } from '../orm/unit-of-work.js';
 import { insertEmptyPerson, moveAccount, type ProjectionErrorListener, projectDue, resolveAgain } from './directory-projection.js';
 import {
   ACCOUNT_SELECT,
@@ -32,10 +33,8 @@ import {
   toPerson,
 } from './directory-rows.js';
 import {
-  asPlatform,
   enqueueCommunityResources,
   enqueueProjections,
-  inCommunity,
   loadRules,
   lockCommunity,
   projectionRules,
@@ -46,7 +45,7 @@ import { decodePeopleCursor, encodePeopleCursor, personFilterSql, SORT_COLUMNS }
  * The global directory in PostgreSQL (ADR 0015), behind the core
  * {@link GlobalDirectoryStore}: its rules, its reads, the admin's links and
  * pins, and the projection (directory-projection.ts). Reads run in a
- * transaction of the community (`forkForCommunity`): row-level security
+ * transaction of the community (`inCommunity`): row-level security
  * shows that community's directory and nothing else. The projection and the
  * admin writes run as platform work, because they read tenant tables and
  * write the audit chains; each statement names its community. Core decides

@@ -28,8 +28,8 @@ import { v7 as uuidv7 } from 'uuid';
 import { decodeCursor, encodeCursor } from '../admin/cursor.js';
 import { recordEvent } from '../events/event-recorder.js';
 import { filterToSql, memberFilterToSql, type SqlFragment, sortToSql } from '../filter/to-sql.js';
-import { translateDatabaseError } from '../orm/database-errors.js';
-import { forkForTenant, pgArray } from '../orm/sql.js';
+import { pgArray } from '../orm/sql.js';
+import { inTenant } from '../orm/unit-of-work.js';
 import { isMissingMember, MemberWriteError, missingMember, translateCycleError } from './group-graph-errors.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -398,14 +398,15 @@ function keysetAfter(expr: string, op: '<' | '>', after: ListCursor): SqlFragmen
   };
 }
 
-/** True when a cursor key converts to the type of the sort expression; PostgreSQL converts a parameter before reading any row. */
-async function keyFits(em: EntityManager, kind: ResourceKind, expr: string, key: string): Promise<boolean> {
-  try {
-    await em.execute(`select 1 from ${TABLE[kind]} r where false and (${expr}) = ?`, [key]);
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * True when a cursor key converts to the type of the sort expression; PostgreSQL converts a parameter before reading any
+ * row. It runs in a transaction of its own: the one whose statement failed is aborted.
+ */
+function keyFits(orm: MikroORM, tenantId: string, kind: ResourceKind, expr: string, key: string): Promise<boolean> {
+  return inTenant(orm, tenantId, (em) => em.execute(`select 1 from ${TABLE[kind]} r where false and (${expr}) = ?`, [key])).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The PostgreSQL implementation of the core {@link DirectoryStore}. */
@@ -415,14 +416,10 @@ export class PostgresDirectoryStore implements DirectoryStore {
     private readonly clock: Clock,
   ) {}
 
-  async transaction<T>(tenantId: string, work: (tx: DirectoryTransaction) => Promise<T>): Promise<T> {
-    try {
-      return await forkForTenant(this.orm, tenantId).transactional((em) =>
-        work(new PostgresDirectoryTransaction(em, tenantId, this.clock)),
-      );
-    } catch (error) {
-      throw translateDatabaseError(await this.explainMemberWrite(tenantId, error));
-    }
+  transaction<T>(tenantId: string, work: (tx: DirectoryTransaction) => Promise<T>): Promise<T> {
+    return inTenant(this.orm, tenantId, (em) => work(new PostgresDirectoryTransaction(em, tenantId, this.clock)), {
+      explain: (error) => this.explainMemberWrite(tenantId, error),
+    });
   }
 
   /**
@@ -447,7 +444,7 @@ export class PostgresDirectoryStore implements DirectoryStore {
 
   /** Runs the statements of one read in one transaction scoped to the tenant (ADR 0010): the policies need the tenant set. */
   private read<T>(tenantId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
-    return forkForTenant(this.orm, tenantId).transactional(work);
+    return inTenant(this.orm, tenantId, work);
   }
 
   async get(tenantId: string, kind: ResourceKind, id: string, include: ResourceIncludes = ALL): Promise<ScimResource | undefined> {
@@ -475,12 +472,8 @@ export class PostgresDirectoryStore implements DirectoryStore {
     });
   }
 
-  async page(tenantId: string, kind: ResourceKind, page: PageRequest, filter?: Filter): Promise<Page<ScimResource>> {
-    try {
-      return await this.read(tenantId, (em) => this.pageUnchecked(em, tenantId, kind, page, filter));
-    } catch (error) {
-      throw translateDatabaseError(error);
-    }
+  page(tenantId: string, kind: ResourceKind, page: PageRequest, filter?: Filter): Promise<Page<ScimResource>> {
+    return this.read(tenantId, (em) => this.pageUnchecked(em, tenantId, kind, page, filter));
   }
 
   private async pageUnchecked(
@@ -514,12 +507,8 @@ export class PostgresDirectoryStore implements DirectoryStore {
     };
   }
 
-  async list(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
-    try {
-      return await this.read(tenantId, (em) => this.listUnchecked(em, tenantId, kind, query));
-    } catch (error) {
-      throw translateDatabaseError(error);
-    }
+  list(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
+    return this.read(tenantId, (em) => this.listUnchecked(em, tenantId, kind, query));
   }
 
   private async listUnchecked(em: EntityManager, tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
@@ -554,7 +543,7 @@ export class PostgresDirectoryStore implements DirectoryStore {
       } catch (error) {
         // RFC 9865 §6: a key that is not of the sorted type comes from a cursor we did not issue, not from a bad request value.
         // The failed statement aborted this transaction: the probe runs in one of its own.
-        if (after?.v != null && !(await keyFits(forkForTenant(this.orm, tenantId), kind, sortExpr, after.v))) {
+        if (after?.v != null && !(await keyFits(this.orm, tenantId, kind, sortExpr, after.v))) {
           throw new MeridianError('INVALID_CURSOR', 'The cursor is not valid for this query.', { field: 'cursor', cause: error });
         }
         throw error;

@@ -21,8 +21,8 @@ import {
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { recordEvent } from '../events/event-recorder.js';
-import { translateDatabaseError } from '../orm/database-errors.js';
 import { pgArray } from '../orm/sql.js';
+import { asPlatform, inTenant } from '../orm/unit-of-work.js';
 import { relayOutbox, requestChanges } from './outbox-relay.js';
 import {
   configColumn,
@@ -37,20 +37,6 @@ import {
   UUID,
 } from './replication-rows.js';
 
-// The session settings the row-level security policies read (ADR 0010); set per transaction by MikroORM.
-const TENANT_SETTING = 'meridian.tenant_id';
-const SCOPE_SETTING = 'meridian.scope';
-
-/** An entity manager whose transactions are scoped to one tenant. */
-export function tenantScope(orm: MikroORM, tenantId: string): EntityManager {
-  return orm.em.fork({ session: { variables: { [TENANT_SETTING]: tenantId } } });
-}
-
-/** An entity manager for the relay and the workers, which work across tenants. */
-export function platformScope(orm: MikroORM): EntityManager {
-  return orm.em.fork({ session: { variables: { [SCOPE_SETTING]: 'platform' } } });
-}
-
 /**
  * The PostgreSQL implementation of the core {@link ReplicationStore}:
  * targets, links, dead letters, the outbox relay (outbox-relay.ts), the wait
@@ -63,20 +49,14 @@ export class PostgresReplicationStore implements ReplicationStore {
     private readonly clock: Clock,
   ) {}
 
-  private async tenant<T>(tenantId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
-    try {
-      return await tenantScope(this.orm, tenantId).transactional(work);
-    } catch (error) {
-      throw translateDatabaseError(error);
-    }
+  /** A transaction scoped to one tenant. */
+  private tenant<T>(tenantId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
+    return inTenant(this.orm, tenantId, work);
   }
 
-  private async platform<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
-    try {
-      return await platformScope(this.orm).transactional(work);
-    } catch (error) {
-      throw translateDatabaseError(error);
-    }
+  /** A transaction for the relay and the workers, which work across tenants. */
+  private platform<T>(work: (em: EntityManager) => Promise<T>): Promise<T> {
+    return asPlatform(this.orm, work);
   }
 
   private async targetRow(em: EntityManager, where: string, params: unknown[], lock = false): Promise<ReplicationTarget | undefined> {

@@ -9,8 +9,8 @@ import {
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { recordEvent } from '../events/event-recorder.js';
-import { translateDatabaseError } from '../orm/database-errors.js';
-import { forkForTenant, pgArray } from '../orm/sql.js';
+import { pgArray } from '../orm/sql.js';
+import { inTenant } from '../orm/unit-of-work.js';
 
 /** The PostgreSQL implementation of the core {@link TenantSettingsStore}. */
 export class PostgresTenantSettingsStore implements TenantSettingsStore {
@@ -20,16 +20,12 @@ export class PostgresTenantSettingsStore implements TenantSettingsStore {
   ) {}
 
   /** Every transaction is scoped to the tenant whose settings it reads or writes (ADR 0010). */
-  private async write<T>(tenantId: string, work: (em: EntityManager, now: Date) => Promise<T>): Promise<T> {
-    try {
-      return await forkForTenant(this.orm, tenantId).transactional((em) => work(em, this.clock.now()));
-    } catch (error) {
-      throw translateDatabaseError(error);
-    }
+  private write<T>(tenantId: string, work: (em: EntityManager, now: Date) => Promise<T>): Promise<T> {
+    return inTenant(this.orm, tenantId, (em) => work(em, this.clock.now()));
   }
 
   private read<T>(tenantId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
-    return forkForTenant(this.orm, tenantId).transactional(work);
+    return inTenant(this.orm, tenantId, work);
   }
 
   async listExtensions(tenantId: string): Promise<SchemaExtension[]> {
