@@ -20,7 +20,7 @@ import {
 } from '@meridian/store';
 import type { TestDatabase } from '@meridian/test-utils';
 
-export const platform: Principal = { kind: 'platform', tokenId: 'test', scopes: ['admin'] };
+const platform: Principal = { kind: 'platform', tokenId: 'test', scopes: ['admin'] };
 
 /** A request context with its own request id (Prefer: wait looks changes up by it). */
 export function contextOf(requestId = `req-${randomUUID()}`): RequestContext {
@@ -28,7 +28,7 @@ export function contextOf(requestId = `req-${randomUUID()}`): RequestContext {
 }
 
 /** Short waits so that retries, circuits and grace periods play out in a test. */
-export const FAST: Partial<ReplicationTuning> = {
+const FAST: Partial<ReplicationTuning> = {
   backoffBaseMs: 20,
   backoffMaxMs: 200,
   circuitThreshold: 3,

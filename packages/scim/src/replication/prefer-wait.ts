@@ -16,7 +16,7 @@ export interface ReplicationWaitOptions {
 }
 
 /** The extension a waited-for response body carries (its URN is added to `schemas`). */
-export const REPLICATION_OUTCOME_URN = 'urn:meridian:params:scim:schemas:extension:replication:2.0:Outcome';
+const REPLICATION_OUTCOME_URN = 'urn:meridian:params:scim:schemas:extension:replication:2.0:Outcome';
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const RESOURCE_PATH = /\/(Users|Groups|Bulk|Me)(\/[^/?]*)?(\?|$)/;
@@ -28,7 +28,7 @@ const RESOURCE_PATH = /\/(Users|Groups|Bulk|Me)(\/[^/?]*)?(\?|$)/;
  * @example
  * parsePreferWait('return=minimal, wait=5') // 5
  */
-export function parsePreferWait(header: string | string[] | undefined): number | undefined {
+function parsePreferWait(header: string | string[] | undefined): number | undefined {
   if (header === undefined) return undefined;
   for (const value of Array.isArray(header) ? header : [header]) {
     for (const preference of value.split(',')) {
@@ -45,7 +45,7 @@ function sfString(value: string): string {
 }
 
 /** `Meridian-Replication`: one member per (target, resource) with its status, as an RFC 8941 list. */
-export function formatReplicationHeader(outcome: ReplicationOutcome): string {
+function formatReplicationHeader(outcome: ReplicationOutcome): string {
   return outcome.outcomes
     .map(
       (o) =>

@@ -1,7 +1,7 @@
 import { MeridianError } from '@meridian/core';
 
 /** The constraint the membership trigger names when a new member would close a cycle (migration 20261207100000). */
-export const ACYCLIC_CONSTRAINT = 'group_member_acyclic';
+const ACYCLIC_CONSTRAINT = 'group_member_acyclic';
 
 /** The foreign keys from a membership to its member (migration 20261207100000). */
 const MEMBER_KEYS = new Set(['group_member_member_user_fkey', 'group_member_member_group_fkey']);

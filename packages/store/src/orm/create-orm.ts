@@ -8,7 +8,7 @@ import { entities } from './entities.js';
  * only DML on the tables, so the row-level security policies always apply
  * (migration 20261126300000, ADR 0010).
  */
-export const APP_ROLE = 'meridian_app';
+const APP_ROLE = 'meridian_app';
 
 /** Options of {@link createOrm}. */
 export interface OrmOptions {

@@ -41,7 +41,7 @@ export function forkForPlatform(orm: MikroORM): EntityManager {
 }
 
 /** The setting that opens one community's global directory (migration 20261126700000, ADR 0015). */
-export const COMMUNITY_SETTING = 'meridian.community_id';
+const COMMUNITY_SETTING = 'meridian.community_id';
 
 /**
  * An entity manager whose transactions read one community's global directory
