@@ -75,7 +75,7 @@ export async function replicationHarness(
     directory,
     new Argon2PasswordHasher(),
     undefined,
-    new PostgresPasswordForwarding(db.orm, box, systemClock),
+    new PostgresPasswordForwarding(box, systemClock),
   );
   const admin = new AdminService(new PostgresAdminStore(db.orm, systemClock), systemClock);
   communityMade ??= admin.createCommunity(platform, { slug: 'coi', name: 'CoI' }, contextOf()).then(() => undefined);

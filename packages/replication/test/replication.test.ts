@@ -388,7 +388,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
       failing,
       new Argon2PasswordHasher(),
       undefined,
-      new PostgresPasswordForwarding(db.orm, h.box, systemClock),
+      new PostgresPasswordForwarding(h.box, systemClock),
     );
     await expect(
       resources.create(scimCaller(tenantId), tenantId, 'User', user('atomic@example.org', { password: 'Correct-Horse-9' }), contextOf()),

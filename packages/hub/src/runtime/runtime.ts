@@ -120,7 +120,7 @@ export async function openRuntime(
       directory,
       new Argon2PasswordHasher(),
       settings,
-      new PostgresPasswordForwarding(orm, secretBox, systemClock),
+      new PostgresPasswordForwarding(secretBox, systemClock),
       // Callers name tenants by slug or id; the admin service finds them and checks their reach.
       admin,
     );

@@ -120,9 +120,18 @@ async function decorate(
   }
 }
 
+/**
+ * The entity manager of a directory transaction this store opened, for a port that writes in the same transaction
+ * (password forwarding). Any other transaction is a programming error.
+ */
+export function entityManagerOf(tx: DirectoryTransaction): EntityManager {
+  if (!(tx instanceof PostgresDirectoryTransaction)) throw new TypeError('Not a transaction of the PostgreSQL directory store.');
+  return tx.em;
+}
+
 class PostgresDirectoryTransaction implements DirectoryTransaction {
   constructor(
-    private readonly em: EntityManager,
+    readonly em: EntityManager,
     private readonly tenantId: string,
     private readonly clock: Clock,
   ) {}

@@ -1,6 +1,6 @@
 import { type Clock, type DirectoryTransaction, type PasswordForwarding, pendingPasswordContext } from '@meridian/core';
-import type { MikroORM } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
+import { entityManagerOf } from '../directory/postgres-directory-store.js';
 import { pgArray } from '../orm/sql.js';
 
 /** Seals and opens secrets (the store's `SecretBox`). */
@@ -19,16 +19,14 @@ export const PENDING_PASSWORD_TTL_MS = 24 * 60 * 60 * 1000;
  */
 export class PostgresPasswordForwarding implements PasswordForwarding {
   constructor(
-    private readonly orm: MikroORM,
     private readonly sealer: SecretSealer,
     private readonly clock: Clock,
     private readonly ttlMs = PENDING_PASSWORD_TTL_MS,
   ) {}
 
-  async forward(_tx: DirectoryTransaction, tenantId: string, userId: string, version: number, password: string): Promise<void> {
-    // The directory store runs `work` inside `em.transactional`; MikroORM's transaction context hands us that
-    // transaction's entity manager, so the row commits or rolls back with the write.
-    const em = this.orm.em.getContext(false);
+  async forward(tx: DirectoryTransaction, tenantId: string, userId: string, version: number, password: string): Promise<void> {
+    // The row is written in the directory write's own transaction: it commits or rolls back with the write.
+    const em = entityManagerOf(tx);
     if (!em.isInTransaction()) throw new TypeError('PasswordForwarding.forward runs inside the write transaction.');
     const targets = await em.execute<{ id: string }[]>(
       'select id from replication_target where tenant_id = ? and enabled and push_passwords order by id',
