@@ -44,7 +44,8 @@ export {
   type EmbeddedState,
   isPortFree,
 } from './embedded/embedded-database.js';
-export { GENESIS_HASH, hashAuditEntry, recordEvent, redactSecrets } from './events/event-recorder.js';
+export { GENESIS_HASH, hashAuditEntry, redactSecrets } from './audit/audit-hash.js';
+export { recordEvent } from './events/event-recorder.js';
 export { filterToSql, type SortExpression, type SqlFragment, sortToSql } from './filter/to-sql.js';
 export { type CheckDatabaseOptions, checkDatabase, DatabaseConnectError, type DatabaseProblem } from './orm/check-database.js';
 export { createOrm, migrate, type OrmOptions } from './orm/create-orm.js';

@@ -7,7 +7,7 @@ import {
   PLATFORM_CHAIN,
 } from '@meridian/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type AuditHashInput, GENESIS_HASH, hashAuditEntry, redactSecrets } from '../events/event-recorder.js';
+import { type AuditHashInput, GENESIS_HASH, hashAuditEntry, redactSecrets } from './audit-hash.js';
 
 /** An audit entry that is not a change of a resource (no outbox event): an authentication failure, a prune. */
 export interface AuditAppend {

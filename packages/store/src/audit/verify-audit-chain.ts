@@ -1,5 +1,5 @@
 import { type AuditBreak, type AuditBreakKind, describeAuditBreak } from '@meridian/core';
-import { type AuditHashInput, GENESIS_HASH, hashAuditEntry } from '../events/event-recorder.js';
+import { type AuditHashInput, GENESIS_HASH, hashAuditEntry } from './audit-hash.js';
 
 export type { AuditHashInput };
 
