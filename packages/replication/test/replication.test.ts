@@ -104,6 +104,12 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
       [created.id],
     );
     expect(Number(delivered?.n)).toBe(2);
+    // A delivery is audited only: no outbox row for the relay to read and discard.
+    const [relayed] = await db.query<{ n: string }>(
+      "select count(*) as n from outbox_event where type like 'replication.%' and resource_id = $1",
+      [created.id],
+    );
+    expect(Number(relayed?.n)).toBe(0);
   });
 
   it('coalesces a burst into one push of the latest state', async () => {

@@ -2,6 +2,7 @@ export type { MikroORM } from '@mikro-orm/postgresql';
 export { decodeCursor, encodeCursor, type KeysetCursor } from './admin/cursor.js';
 export { hashTokenSecret, PostgresAdminStore } from './admin/postgres-admin-store.js';
 export { type AuditAppend, appendAuditEntry, recordAuthenticationFailure } from './audit/append-audit-entry.js';
+export { GENESIS_HASH, hashAuditEntry, redactSecrets } from './audit/audit-hash.js';
 export { PostgresAuditLog, type PostgresAuditLogOptions } from './audit/postgres-audit-log.js';
 export {
   AUDIT_SIGNING_KEY_FILE,
@@ -44,7 +45,6 @@ export {
   type EmbeddedState,
   isPortFree,
 } from './embedded/embedded-database.js';
-export { GENESIS_HASH, hashAuditEntry, redactSecrets } from './audit/audit-hash.js';
 export { recordEvent } from './events/event-recorder.js';
 export { filterToSql, type SortExpression, type SqlFragment, sortToSql } from './filter/to-sql.js';
 export { type CheckDatabaseOptions, checkDatabase, DatabaseConnectError, type DatabaseProblem } from './orm/check-database.js';

@@ -67,16 +67,14 @@ describe('a read that fails in the database', () => {
   it('keeps the work’s own domain errors and answers its result', async () => {
     const refused = new MeridianError('NOT_FOUND', 'No such thing.');
     await expect(inTenant(db.orm, TENANT, () => Promise.reject(refused))).rejects.toBe(refused);
-    await expect(asPlatform(db.orm, async (em) => (await em.execute<{ slug: string }[]>('select slug from tenant'))[0]?.slug)).resolves.toBe(
-      'office-13',
-    );
+    await expect(
+      asPlatform(db.orm, async (em) => (await em.execute<{ slug: string }[]>('select slug from tenant'))[0]?.slug),
+    ).resolves.toBe('office-13');
   });
 
   it('lets the caller name a failure before the common translation', async () => {
     const named = new MeridianError('INVALID_INPUT', 'Named by the caller.');
-    const error = await domainError(
-      inTenant(db.orm, TENANT, (em) => em.execute('select 1/0'), { explain: () => Promise.resolve(named) }),
-    );
+    const error = await domainError(inTenant(db.orm, TENANT, (em) => em.execute('select 1/0'), { explain: () => Promise.resolve(named) }));
     expect(error).toBe(named);
   });
 });

@@ -46,7 +46,7 @@ export async function captureDeliveries(
     await producer.apply(change);
     while ((await targets.open()).some((n) => n > 0)) await sleep(20);
     await waitForLinks(hub.databaseUrl, targetIds, 30);
-    // The relay also dispatches the `replication.delivered` events the deliveries wrote.
+    // Lets the worker's last statements of the change (its audit entries) finish inside this change's window.
     await sleep(1_000);
   };
   try {

@@ -204,21 +204,20 @@ export class HubProducer {
 
 /**
  * Reads the hub's own records of a phase as the superuser (past row-level
- * security): its \`replication.delivered\` events, how long before each
+ * security): its \`replication.delivered\` audit entries, how long before each
  * commit returned its outbox row was stamped, and how long after it the relay
  * marked the row dispatched (its jobs were in the queue by then).
  */
 export async function hubRecords(
   databaseUrl: string,
   commits: Map<number, HubCommit>,
-  outboxAfter: number,
+  deliveredBefore: number,
 ): Promise<{ delivered: number; commitGapMs: number[]; relayMs: number[] }> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const delivered = await client.query<{ n: string }>(
-      `select count(*) as n from outbox_event where type = 'replication.delivered' and id > $1`,
-      [outboxAfter],
+    const delivered = Number(
+      (await client.query<{ n: string }>(`select count(*) as n from audit_event where action = 'replication.delivered'`)).rows[0]?.n ?? 0,
     );
     const ids = [...new Set([...commits.values()].map((c) => c.id))];
     const created = await client.query<{ resource_id: string; resource_version: number; at: number; dispatched: number | null }>(
@@ -236,19 +235,19 @@ export async function hubRecords(
       commitGapMs.push(c.at - Number(row.at));
       if (row.dispatched !== null) relayMs.push(Number(row.dispatched) - c.at);
     }
-    return { relayMs, delivered: Number(delivered.rows[0]?.n ?? 0), commitGapMs };
+    return { relayMs, delivered: delivered - deliveredBefore, commitGapMs };
   } finally {
     await client.end();
   }
 }
 
-/** The highest outbox id so far (the hub's own records of a phase are those above it). */
-export async function outboxHead(databaseUrl: string): Promise<number> {
+/** How many deliveries the hub has audited so far (a phase's are those it adds). */
+export async function deliveredSoFar(databaseUrl: string): Promise<number> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ id: string | null }>('select max(id) as id from outbox_event');
-    return Number(rows[0]?.id ?? 0);
+    const { rows } = await client.query<{ n: string }>(`select count(*) as n from audit_event where action = 'replication.delivered'`);
+    return Number(rows[0]?.n ?? 0);
   } finally {
     await client.end();
   }

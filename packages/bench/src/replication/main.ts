@@ -13,10 +13,10 @@ import {
   APP,
   createTargets,
   deleteTargets,
+  deliveredSoFar,
   HubProducer,
   type HubSetup,
   hubRecords,
-  outboxHead,
   prepareHub,
   startWorker,
   waitForLinks,
@@ -106,7 +106,7 @@ async function measureHub(
     /** One measured phase (live) and the hub's own records of it. */
     const measure = async (changes: Change[], pace: Pace): Promise<[PhaseResult, HubRecords]> => {
       await waitForQuiet(options.quietSeconds, log);
-      const before = await outboxHead(hub.databaseUrl);
+      const before = await deliveredSoFar(hub.databaseUrl);
       const result = await runPhase(system, targets, TARGETS, changes, pace, sampler(), phase);
       const commits = new Map(
         changes.flatMap((c) => {

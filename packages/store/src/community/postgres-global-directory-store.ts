@@ -32,13 +32,7 @@ import {
   toAccount,
   toPerson,
 } from './directory-rows.js';
-import {
-  enqueueCommunityResources,
-  enqueueProjections,
-  loadRules,
-  lockCommunity,
-  projectionRules,
-} from './directory-sql.js';
+import { enqueueCommunityResources, enqueueProjections, loadRules, lockCommunity, projectionRules } from './directory-sql.js';
 import { decodePeopleCursor, encodePeopleCursor, personFilterSql, SORT_COLUMNS } from './people-query.js';
 
 /**

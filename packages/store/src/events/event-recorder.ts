@@ -9,22 +9,40 @@ import { SCOPE_SETTING, TENANT_SETTING } from '../orm/sql.js';
  * advisory lock serialises appends to one chain.
  *
  * The transaction must be scoped to the event's tenant, or to the platform
- * (`forkForTenant` / `forkForPlatform`): the row-level security policies see the
+ * (`inTenant` / `asPlatform`): the row-level security policies see the
  * chain head only there, and accept the rows only there. A platform event
  * (`tenantId: null`, the chain `''`) needs platform scope.
  */
 export async function recordEvent(em: EntityManager, event: DomainEvent, context: RequestContext, now: Date): Promise<void> {
-  // A fork of forkForTenant / forkForPlatform knows its scope: a mismatch is a programming error. Without one, the policies decide.
-  const scope = em.getSessionContext()?.variables;
-  if (scope && scope[SCOPE_SETTING] !== 'platform' && (event.tenantId === null || scope[TENANT_SETTING] !== event.tenantId)) {
-    throw new TypeError(`A ${event.type} event must be recorded in a transaction scoped to its tenant or to the platform.`);
-  }
+  checkScope(em, event);
   await em.execute(
     `insert into outbox_event (tenant_id, type, resource_type, resource_id, resource_version, request_id, created_at)
      values (?, ?, ?, ?, ?, ?, ?)`,
     [event.tenantId, event.type, event.resourceType, event.resourceId, event.version ?? null, context.requestId, now],
   );
+  await appendEventAudit(em, event, context, now);
+}
 
+/**
+ * Writes the audit entry of an event and no outbox row, in the caller's
+ * transaction (scoped as for {@link recordEvent}): for what nothing after the
+ * commit acts on, a delivery's result (`replication.delivered`,
+ * `replication.dead_lettered`), which the relay would only mark dispatched.
+ */
+export async function auditEvent(em: EntityManager, event: DomainEvent, context: RequestContext, now: Date): Promise<void> {
+  checkScope(em, event);
+  await appendEventAudit(em, event, context, now);
+}
+
+function checkScope(em: EntityManager, event: DomainEvent): void {
+  // A fork of forkForTenant / forkForPlatform knows its scope: a mismatch is a programming error. Without one, the policies decide.
+  const scope = em.getSessionContext()?.variables;
+  if (scope && scope[SCOPE_SETTING] !== 'platform' && (event.tenantId === null || scope[TENANT_SETTING] !== event.tenantId)) {
+    throw new TypeError(`A ${event.type} event must be recorded in a transaction scoped to its tenant or to the platform.`);
+  }
+}
+
+async function appendEventAudit(em: EntityManager, event: DomainEvent, context: RequestContext, now: Date): Promise<void> {
   await appendAuditEntry(
     em,
     {

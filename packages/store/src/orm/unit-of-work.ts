@@ -28,7 +28,12 @@ async function run<T>(em: EntityManager, work: (em: EntityManager) => Promise<T>
 }
 
 /** One transaction scoped to a tenant (`meridian.tenant_id`): the policies show that tenant's rows only. */
-export function inTenant<T>(orm: MikroORM, tenantId: string, work: (em: EntityManager) => Promise<T>, options: UnitOfWorkOptions = {}): Promise<T> {
+export function inTenant<T>(
+  orm: MikroORM,
+  tenantId: string,
+  work: (em: EntityManager) => Promise<T>,
+  options: UnitOfWorkOptions = {},
+): Promise<T> {
   return run(forkForTenant(orm, tenantId), work, options);
 }
 

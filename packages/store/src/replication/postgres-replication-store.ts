@@ -20,7 +20,7 @@ import {
 } from '@meridian/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
-import { recordEvent } from '../events/event-recorder.js';
+import { auditEvent, recordEvent } from '../events/event-recorder.js';
 import { pgArray } from '../orm/sql.js';
 import { asPlatform, inTenant } from '../orm/unit-of-work.js';
 import { relayOutbox, requestChanges } from './outbox-relay.js';
@@ -372,8 +372,9 @@ export class PostgresReplicationStore implements ReplicationStore {
   ): Promise<ReplicationLink> {
     return this.tenant(tenantId, async (em) => {
       const link = await this.writeLink(em, tenantId, targetId, kind, localId, update);
+      // The delivery's audit entry, without an outbox row: nothing after the commit acts on it.
       if (event)
-        await recordEvent(
+        await auditEvent(
           em,
           event,
           { actor: { type: 'system', id: 'replication' }, requestId: `replication-${targetId}` },
@@ -462,7 +463,7 @@ export class PostgresReplicationStore implements ReplicationStore {
         ],
       );
       await this.writeLink(em, letter.tenantId, letter.targetId, letter.kind, letter.localId, update);
-      await recordEvent(em, event, { actor: { type: 'system', id: 'replication' }, requestId: `replication-${letter.targetId}` }, now);
+      await auditEvent(em, event, { actor: { type: 'system', id: 'replication' }, requestId: `replication-${letter.targetId}` }, now);
       if (!row) throw new TypeError('An inserted dead letter must be returned.');
       return toDeadLetter(row);
     });
