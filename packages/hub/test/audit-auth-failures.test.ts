@@ -2,12 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
+import { type Json, patchOp, scimClient } from '@meridian/test-utils/apps';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { openTrustedIssuers } from '../src/auth/trusted-issuers.js';
 import { loadConfig } from '../src/config/config.js';
 import { buildApp } from '../src/http/app.js';
 import { type HubHarness, startHub } from './harness.js';
-import { type Json, patchOp, scimClient } from './scim-client.js';
 
 // Issue 12: every refused credential is audited as `auth.failed` (docs/audit.md), counted per minute and per
 // (chain, source address, token prefix, reason) so that a flood cannot flood the chain, written off the request

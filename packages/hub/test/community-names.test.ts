@@ -4,9 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type Json, scimClient } from '@meridian/test-utils/apps';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { type HubHarness, startHub } from './harness.js';
-import { type Json, scimClient } from './scim-client.js';
 
 // Issue 12 (ADR 0019): names a community chooses are its own. Tenant slugs and trusted issuers (issuer, audience)
 // are unique per community: one community admin can neither see that another community uses a name (every

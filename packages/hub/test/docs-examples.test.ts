@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { isMeridianError, SCHEMA } from '@meridian/core';
+import { type Json, scimClient } from '@meridian/test-utils/apps';
 import { Kind, parse } from 'graphql';
 import { type HubHarness, startHub } from './harness.js';
-import { type Json, scimClient } from './scim-client.js';
 
 // Issue 6: "docs/graphql.md shows the HR queries a provider needs, with examples that run", checked by running
 // them verbatim. Every ```graphql block of docs/graphql.md and docs/global-directory.md, and every command of the

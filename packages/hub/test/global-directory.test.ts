@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type Person, SCHEMA } from '@meridian/core';
 import { forkForPlatform } from '@meridian/store';
+import { type Json, scimClient } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from './harness.js';
-import { type Json, scimClient } from './scim-client.js';
 
 // Issue 6 / use case 3.4: two offices of one community create overlapping people over SCIM; the global
 // directory links them by the community's rules, shows the authoritative values, and lists what the rules

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
 import { SqlCapture } from '@meridian/test-utils';
+import { eventCounts } from '@meridian/test-utils/apps';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../src/config/config.js';
 import { buildApp } from '../src/http/app.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
 import { type HubHarness, startHub } from './harness.js';
-import { eventCounts } from './scim-client.js';
 
 /** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
 const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });

@@ -2,12 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { memoryTarget } from '@meridian/connector-sdk';
 import { SCHEMA } from '@meridian/core';
 import { SqlCapture } from '@meridian/test-utils';
+import { type Json, scimClient } from '@meridian/test-utils/apps';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../src/config/config.js';
 import { buildApp } from '../src/http/app.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
 import { type HubHarness, startHub } from './harness.js';
-import { type Json, scimClient } from './scim-client.js';
 
 // Issue 6: the global directory through GraphQL, as an HR provider uses it: people across offices with their
 // accounts, managers and groups, paged and filtered; the rules and conflicts; and what other tokens may not see.

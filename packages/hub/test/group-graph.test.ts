@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
+import { eventCounts, type Json, patchOp, type ScimResponse, scimClient } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from './harness.js';
-import { eventCounts, type Json, patchOp, type ScimResponse, scimClient } from './scim-client.js';
 
 // Issue 12, group graph integrity, over HTTP against a real PostgreSQL (ADR 0018):
 // no membership cycle at any depth, through any write path, or from requests

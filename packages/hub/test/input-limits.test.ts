@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ATTRIBUTE_LIMITS, DEFAULT_MAX_LENGTH, MAX_VALUES, SCHEMA } from '@meridian/core';
+import { eventCounts, type Json, patchOp, scimClient } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from './harness.js';
-import { eventCounts, type Json, patchOp, scimClient } from './scim-client.js';
 
 // Issue 12, "Inputs that still answer 500": a userName, externalId, name.familyName or Group displayName of
 // about 2,700 characters answered 500 (PostgreSQL's btree index row size); long displayName or emails were

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
+import { type Json, query, type ScimMethod, scimClient } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from './harness.js';
-import { type Json, query, type ScimMethod, scimClient } from './scim-client.js';
 
 // Issue 4, "tenant isolation twice": the APAC office probes every SCIM endpoint and every tenant-taking
 // GraphQL operation with the EMEA office's ids and slug. Nothing may leak, and nothing of EMEA may change.

@@ -2,12 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA, type TrustedIssuer } from '@meridian/core';
+import { type Json, scimClient } from '@meridian/test-utils/apps';
 import { base64url, type CryptoKey, exportJWK, exportSPKI, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { createJwtAuthenticator } from '../src/auth/jwt-authenticator.js';
 import { openTrustedIssuers } from '../src/auth/trusted-issuers.js';
 import { createAuthenticator } from '../src/http/authenticator.js';
 import { type HubHarness, startHub } from './harness.js';
-import { type Json, scimClient } from './scim-client.js';
 
 // Issue 4: OAuth 2.0 JWT bearer tokens (RFC 6750, RFC 7519) from issuers trusted per tenant or community, verified
 // against a real JWKS served over HTTP; every refusal is a bare 401 that says nothing about why.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
+import { eventCounts, type Json, patchOp, scimClient } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from './harness.js';
-import { eventCounts, type Json, patchOp, scimClient } from './scim-client.js';
 
 // Issue 12: SCIM accepted an enterprise `manager.value` naming a User of another tenant or community (GraphQL
 // refused it). The rule now lives where every write resolves its references (the core's ResourceService): a new

@@ -2,12 +2,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeScimTarget } from '@meridian/test-utils';
+import { scimClient } from '@meridian/test-utils/apps';
 import { generateKeyPair, SignJWT } from 'jose';
 import { openTrustedIssuers } from '../src/auth/trusted-issuers.js';
 import { ConfigError, loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
 import { type HubHarness, startHub } from './harness.js';
-import { scimClient } from './scim-client.js';
 
 // Issue 12: the outbound request policy through GraphQL (docs/security.md, "Outbound requests"), and the rule that a
 // target's stored secrets stay with the origin they were given for ("Secrets stay with their destination").

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Json } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from './harness.js';
-import type { Json } from './scim-client.js';
 
 // Issue 4: tokens issued for a role; least privilege when issuing and revoking; trusted issuers through GraphQL.
 

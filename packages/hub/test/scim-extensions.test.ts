@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
+import { eventCounts, type Json, patchOp, query, resourcesOf, scimClient, scimError } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from './harness.js';
-import { eventCounts, type Json, patchOp, query, resourcesOf, scimClient, scimError } from './scim-client.js';
 
 // Per-tenant schema extensions (RFC 7643 §3.3, §7): discovery, validation, uniqueness, mutability, filter and sort.
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
+import { eventCounts, type Json, patchOp, SCIM_CONTENT_TYPE, scimClient, scimError } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from './harness.js';
-import { eventCounts, type Json, patchOp, SCIM_CONTENT_TYPE, scimClient, scimError } from './scim-client.js';
 
 // RFC 7644 §3.11 /Me: the authenticated end user reads their own User and changes what the tenant's self-service policy allows.
 

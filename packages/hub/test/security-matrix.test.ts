@@ -3,9 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { BULK_SCHEMA, OPERATIONS, type Operation, permissionMatrix, ROLES, type Role, SCHEMA } from '@meridian/core';
 import { scimPlugin } from '@meridian/scim';
+import { type Json, patchOp, type ScimMethod, scimClient } from '@meridian/test-utils/apps';
 import Fastify from 'fastify';
 import { type HubHarness, startHub } from './harness.js';
-import { type Json, patchOp, type ScimMethod, scimClient } from './scim-client.js';
 
 // Issue 4: every SCIM endpoint and every GraphQL operation, called with a real token of every role, is
 // allowed or denied exactly as the permission matrix (core permissions.ts, docs/security.md) says.

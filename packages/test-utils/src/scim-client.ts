@@ -1,7 +1,7 @@
 import { expect } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
 import type { FastifyInstance } from 'fastify';
-import type { HubHarness } from './harness.js';
+import type { TestDatabase } from './database.js';
 
 /** A JSON object on the wire. */
 export type Json = Record<string, unknown>;
@@ -29,7 +29,7 @@ export interface ScimResponse {
 /** A SCIM client bound to an app: `path` is relative to `/scim/v2`. */
 export type ScimClient = (method: ScimMethod, path: string, options?: ScimRequestOptions) => Promise<ScimResponse>;
 
-/** Builds an `inject`-based SCIM client for the hub app. */
+/** Builds an `inject`-based SCIM client for an app that mounts SCIM at `/scim/v2` (the hub's or the SCIM harness's). */
 export function scimClient(app: () => FastifyInstance): ScimClient {
   return async (method, path, options = {}) => {
     const response = await app().inject({
@@ -69,8 +69,8 @@ export function resourcesOf(res: ScimResponse): Json[] {
 }
 
 /** Rows of the event tables, to prove a failed request wrote nothing. */
-export async function eventCounts(hub: HubHarness): Promise<{ outbox: number; audit: number }> {
-  const [row] = await hub.db.query<{ outbox: string; audit: string }>(
+export async function eventCounts(harness: { db: TestDatabase }): Promise<{ outbox: number; audit: number }> {
+  const [row] = await harness.db.query<{ outbox: string; audit: string }>(
     'select (select count(*) from outbox_event) as outbox, (select count(*) from audit_event) as audit',
   );
   return { outbox: Number(row?.outbox), audit: Number(row?.audit) };

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
+import { checkedScimClient, type Json, patchOp, query, resourcesOf, scimError } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from '../harness.js';
-import { checkedScimClient, type Json, patchOp, query, resourcesOf, scimError } from '../scim-client.js';
 
 // Microsoft Entra ID provisioning, replayed in the order it sends requests
 // (docs/scim.md, "Client conformance"). Each step depends on the ones before it.

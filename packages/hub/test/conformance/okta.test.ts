@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
+import { checkedScimClient, type Json, patchOp, query, resourcesOf, scimError } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from '../harness.js';
-import { checkedScimClient, type Json, patchOp, query, resourcesOf, scimError } from '../scim-client.js';
 
 /** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
 const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });

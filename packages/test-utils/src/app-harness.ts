@@ -1,0 +1,252 @@
+import { randomUUID } from 'node:crypto';
+import {
+  AdminService,
+  AuditService,
+  GlobalDirectoryService,
+  MeridianError,
+  type Principal,
+  ResourceService,
+  systemClock,
+  TenantSettingsService,
+  TrustedIssuerService,
+} from '@meridian/core';
+import { registerGraphql } from '@meridian/graphql';
+import { scimPlugin } from '@meridian/scim';
+import {
+  Argon2PasswordHasher,
+  createOrm,
+  generateSecretKey,
+  type MikroORM,
+  PostgresAdminStore,
+  PostgresAuditLog,
+  PostgresDirectoryStore,
+  PostgresGlobalDirectoryStore,
+  PostgresIssuerStore,
+  PostgresPasswordForwarding,
+  PostgresTenantSettingsStore,
+  SecretBox,
+  translateDatabaseError,
+} from '@meridian/store';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { createTestDatabase, type TestDatabase } from './database.js';
+
+/** The core services over the store on one database, as SCIM and GraphQL get them (no replication, no CLI). */
+export interface TestServices {
+  orm: MikroORM;
+  adminStore: PostgresAdminStore;
+  admin: AdminService;
+  resources: ResourceService;
+  settings: TenantSettingsService;
+  auditLog: PostgresAuditLog;
+  audit: AuditService;
+  issuers: TrustedIssuerService;
+  /** The communities' global directories; nothing projects accounts into them here (that is replication's job). */
+  people: GlobalDirectoryService;
+  close(): Promise<void>;
+}
+
+/** Opens the core services over the store on `databaseUrl` (already migrated). */
+export async function openTestServices(databaseUrl: string): Promise<TestServices> {
+  const orm = await createOrm({ url: databaseUrl });
+  const adminStore = new PostgresAdminStore(orm, systemClock);
+  const admin = new AdminService(adminStore, systemClock);
+  const settings = new TenantSettingsService(new PostgresTenantSettingsStore(orm, systemClock), systemClock);
+  const auditLog = new PostgresAuditLog(orm, systemClock);
+  const resources = new ResourceService(
+    new PostgresDirectoryStore(orm, systemClock),
+    new Argon2PasswordHasher(),
+    settings,
+    new PostgresPasswordForwarding(new SecretBox([generateSecretKey()]), systemClock),
+    admin,
+  );
+  const issuers = new TrustedIssuerService(new PostgresIssuerStore(orm, systemClock), admin, {
+    // JWKS URIs must be https; the hub's outbound policy also refuses inward addresses, which tests here do not need.
+    async checkUrl(url, field) {
+      if (!URL.canParse(url) || new URL(url).protocol !== 'https:') {
+        throw new MeridianError('INVALID_INPUT', `${field} must be an https URL.`, { field });
+      }
+    },
+  });
+  return {
+    orm,
+    adminStore,
+    admin,
+    resources,
+    settings,
+    auditLog,
+    audit: new AuditService(auditLog, adminStore),
+    issuers,
+    people: new GlobalDirectoryService(new PostgresGlobalDirectoryStore(orm, systemClock), admin, systemClock),
+    close: () => orm.close(true),
+  };
+}
+
+/** The platform token of the test apps; it authenticates as the hub's `MERIDIAN_ADMIN_TOKEN` does. */
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdefghijklmnop';
+
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/**
+ * Resolves `Authorization: Bearer <token>` to a principal: the admin token
+ * (a platform principal) or a stored API token. No JWTs and no auth-failure
+ * recording: those are the hub's wiring, tested there.
+ */
+function bearerAuthenticator(adminStore: PostgresAdminStore, adminToken: string) {
+  return async (authorization: string | undefined): Promise<Principal | undefined> => {
+    const secret = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
+    if (!secret) return undefined;
+    if (secret === adminToken) return { kind: 'platform', tokenId: 'env:MERIDIAN_ADMIN_TOKEN', scopes: ['admin'] };
+    const found = await adminStore.authenticateToken(secret);
+    if (!found.ok) return undefined;
+    const { id: tokenId, tenantId, communityId, userId, scopes } = found.token;
+    if (tenantId !== null) return { kind: 'tenant', tokenId, tenantId, scopes, ...(userId ? { userId } : {}) };
+    if (communityId !== null) return { kind: 'community', tokenId, communityId, scopes };
+    return { kind: 'platform', tokenId, scopes };
+  };
+}
+
+/** The kind of app a harness builds. */
+type TestAppKind = 'scim' | 'graphql';
+
+/** A Fastify app with the SCIM plugin at `/scim/v2` or GraphQL at `/graphql`, over {@link TestServices}. */
+export interface TestApp {
+  app: FastifyInstance;
+  services: TestServices;
+  close(): Promise<void>;
+}
+
+/** Builds the SCIM or GraphQL app over the services on `databaseUrl`, as the hub mounts them (base URL `https://hub.test`). */
+export async function buildTestApp(kind: TestAppKind, databaseUrl: string, adminToken = TEST_ADMIN_TOKEN): Promise<TestApp> {
+  const services = await openTestServices(databaseUrl);
+  const app = Fastify({ logger: false, bodyLimit: 1_048_576, genReqId: () => randomUUID() });
+  const authenticate = bearerAuthenticator(services.adminStore, adminToken);
+  try {
+    if (kind === 'scim') {
+      await app.register(scimPlugin, {
+        prefix: '/scim/v2',
+        resources: services.resources,
+        settings: services.settings,
+        authenticate,
+        baseUrl: 'https://hub.test/scim/v2',
+        translateError: translateDatabaseError,
+      });
+    } else {
+      await registerGraphql(app, {
+        services: {
+          admin: services.admin,
+          resources: services.resources,
+          settings: services.settings,
+          issuers: services.issuers,
+          audit: services.audit,
+          people: services.people,
+        },
+        authenticate,
+        translateError: translateDatabaseError,
+      });
+    }
+    await app.ready();
+  } catch (error) {
+    await app.close();
+    await services.close();
+    throw error;
+  }
+  return {
+    app,
+    services,
+    async close() {
+      await app.close();
+      await services.close();
+    },
+  };
+}
+
+/** A SCIM or GraphQL app on a fresh database, with two communities, two tenants and their tokens. */
+export interface AppHarness {
+  db: TestDatabase;
+  app: FastifyInstance;
+  services: TestServices;
+  adminToken: string;
+  tenants: { emea: { id: string; token: string; readOnly: string }; apac: { id: string; token: string } };
+  close(): Promise<void>;
+}
+
+const system = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
+const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
+
+/**
+ * Builds the app on a fresh test database with the hub harness's fixtures:
+ * communities `coi` and `other`, tenants `emea` (in `coi`: a token with every
+ * scope and a `scim:read` one) and `apac` (in `other`: every scope).
+ */
+async function startApp(kind: TestAppKind): Promise<AppHarness> {
+  const db = await createTestDatabase();
+  let built: TestApp | undefined;
+  try {
+    built = await buildTestApp(kind, db.url);
+    const { admin } = built.services;
+    await admin.createCommunity(platform, { slug: 'coi', name: 'CoI' }, system);
+    await admin.createCommunity(platform, { slug: 'other', name: 'Other CoI' }, system);
+    const emea = await admin.createTenant(platform, { slug: 'emea', name: 'EMEA', community: 'coi' }, system);
+    const apac = await admin.createTenant(platform, { slug: 'apac', name: 'APAC', community: 'other' }, system);
+    const all = ['scim:read', 'scim:write', 'graphql:read', 'graphql:write'];
+    const emeaToken = (await admin.issueToken(platform, { tenant: 'emea', scopes: all }, system)).token;
+    const readOnly = (await admin.issueToken(platform, { tenant: 'emea', scopes: ['scim:read'] }, system)).token;
+    const apacToken = (await admin.issueToken(platform, { tenant: 'apac', scopes: all }, system)).token;
+    const app = built;
+    return {
+      db,
+      app: app.app,
+      services: app.services,
+      adminToken: TEST_ADMIN_TOKEN,
+      tenants: { emea: { id: emea.id, token: emeaToken, readOnly }, apac: { id: apac.id, token: apacToken } },
+      async close() {
+        await app.close();
+        await db.close();
+      },
+    };
+  } catch (error) {
+    await built?.close();
+    await db.close();
+    throw error;
+  }
+}
+
+/** The SCIM app (Fastify + scimPlugin at `/scim/v2`) on a fresh test database; see {@link AppHarness}. */
+export function startScimApp(): Promise<AppHarness> {
+  return startApp('scim');
+}
+
+/** The GraphQL app (Fastify + registerGraphql at `/graphql`) on a fresh test database; see {@link AppHarness}. */
+export function startGraphqlApp(): Promise<AppHarness> {
+  return startApp('graphql');
+}
+
+/** One GraphQL error on the wire. */
+export interface GqlError {
+  message: string;
+  extensions: { code: string; field?: string; [key: string]: unknown };
+  path?: (string | number)[];
+}
+
+/** A GraphQL answer: the HTTP status and the parsed body. */
+export interface GqlResponse {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: GraphQL answers are checked field by field.
+  body: { data?: Record<string, any> | null; errors?: GqlError[] };
+}
+
+/** Posts one GraphQL operation to `/graphql` with `token` as bearer (none when undefined). */
+export async function gql(
+  app: FastifyInstance,
+  token: string | undefined,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<GqlResponse> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { 'content-type': 'application/json', ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) },
+    payload: JSON.stringify({ query, variables }),
+  });
+  return { status: res.statusCode, body: JSON.parse(res.body) as GqlResponse['body'] };
+}
