@@ -164,14 +164,28 @@ export async function openRuntime(
       audit: new AuditService(auditLog, adminStore),
       applied,
       async close() {
-        await replication.close();
-        await outbound.close();
-        await orm.close(true);
-        await embedded?.release();
+        try {
+          await replication.close();
+          await outbound.close();
+          // A connection lost in the middle of a transaction (the database restarted) can keep the pool from
+          // closing: give it a bounded time, then go on, so the embedded PostgreSQL is still stopped.
+          await settleWithin(orm.close(true), CLOSE_TIMEOUT_MS);
+        } finally {
+          await embedded?.release();
+        }
       },
     };
   } catch (error) {
     await embedded?.release();
     throw error;
   }
+}
+
+const CLOSE_TIMEOUT_MS = 10_000;
+
+/** Waits for `work` at most `ms`; a failure or a timeout is not the caller's concern (it is stopping). */
+async function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
