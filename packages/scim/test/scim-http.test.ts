@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
-import { type HubHarness, startHub } from './harness.js';
+import { type AppHarness, startScimApp } from '@meridian/test-utils/apps';
 
-let hub: HubHarness;
+let harness: AppHarness;
 beforeAll(async () => {
-  hub = await startHub();
+  harness = await startScimApp();
 });
-afterAll(() => hub.close());
+afterAll(() => harness.close());
 
 type Json = Record<string, unknown>;
 
@@ -15,7 +15,7 @@ async function scim(
   url: string,
   options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
 ) {
-  const response = await hub.app.inject({
+  const response = await harness.app.inject({
     method,
     url: `/scim/v2${url}`,
     headers: {
@@ -28,11 +28,11 @@ async function scim(
   return { status: response.statusCode, headers: response.headers, body: (response.body ? JSON.parse(response.body) : undefined) as Json };
 }
 
-const emea = () => hub.tenants.emea.token;
-const apac = () => hub.tenants.apac.token;
+const emea = () => harness.tenants.emea.token;
+const apac = () => harness.tenants.apac.token;
 
 async function counts() {
-  const [row] = await hub.db.query<{ outbox: string; audit: string }>(
+  const [row] = await harness.db.query<{ outbox: string; audit: string }>(
     'select (select count(*) from outbox_event) as outbox, (select count(*) from audit_event) as audit',
   );
   return { outbox: Number(row?.outbox), audit: Number(row?.audit) };
@@ -71,7 +71,7 @@ describe('RFC 7644 §3.3 create and §3.4.1 read', () => {
 
   it('answers 304 to If-None-Match with the current version', async () => {
     const created = await scim('POST', '/Users', { token: emea(), body: { userName: 'etag-user' } });
-    const res = await hub.app.inject({
+    const res = await harness.app.inject({
       method: 'GET',
       url: `/scim/v2/Users/${created.body.id}`,
       headers: { authorization: `Bearer ${emea()}`, 'if-none-match': 'W/"1"' },
@@ -224,7 +224,7 @@ describe('authentication and tenant isolation', () => {
 
   it('answers 403 to a write with a read-only token, and writes nothing', async () => {
     const before = await counts();
-    const res = await scim('POST', '/Users', { token: hub.tenants.emea.readOnly, body: { userName: 'nope' } });
+    const res = await scim('POST', '/Users', { token: harness.tenants.emea.readOnly, body: { userName: 'nope' } });
     expect(res.status).toBe(403);
     expect(await counts()).toEqual(before);
   });
@@ -243,13 +243,13 @@ describe('authentication and tenant isolation', () => {
   });
 
   it('revoked tokens stop working', async () => {
-    const issued = await hub.runtime.admin.issueToken(
+    const issued = await harness.services.admin.issueToken(
       { kind: 'platform', tokenId: 't', scopes: ['admin'] },
       { tenant: 'emea', scopes: ['scim:read'] },
       { actor: { type: 'system', id: 't' }, requestId: 'r' },
     );
     expect((await scim('GET', '/Users', { token: issued.token })).status).toBe(200);
-    await hub.runtime.admin.revokeToken({ kind: 'platform', tokenId: 't', scopes: ['admin'] }, issued.record.id, {
+    await harness.services.admin.revokeToken({ kind: 'platform', tokenId: 't', scopes: ['admin'] }, issued.record.id, {
       actor: { type: 'system', id: 't' },
       requestId: 'r',
     });
@@ -257,7 +257,7 @@ describe('authentication and tenant isolation', () => {
   });
 
   it('stores tokens only as hashes', async () => {
-    const rows = await hub.db.query<{ secret_hash: string }>('select secret_hash from api_token');
+    const rows = await harness.db.query<{ secret_hash: string }>('select secret_hash from api_token');
     expect(rows.some((r) => r.secret_hash.includes('mrd_'))).toBe(false);
     expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.secret_hash))).toBe(true);
   });

@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
-import { checkedScimClient, type Json, patchOp, query, resourcesOf, scimError } from '@meridian/test-utils/apps';
-import { type HubHarness, startHub } from '../harness.js';
+import {
+  type AppHarness,
+  checkedScimClient,
+  type Json,
+  patchOp,
+  query,
+  resourcesOf,
+  scimError,
+  startScimApp,
+} from '@meridian/test-utils/apps';
 
 /** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
 const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
@@ -9,15 +17,15 @@ const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principa
 // Okta provisioning, replayed in the order it sends requests
 // (docs/scim.md, "Client conformance"). Each step depends on the ones before it.
 
-let hub: HubHarness;
+let harness: AppHarness;
 beforeAll(async () => {
-  hub = await startHub();
+  harness = await startScimApp();
 });
-afterAll(() => hub.close());
+afterAll(() => harness.close());
 
-const send = checkedScimClient(() => hub.app);
+const send = checkedScimClient(() => harness.app);
 const scim = (method: Parameters<typeof send>[0], path: string, body?: unknown) =>
-  send(method, path, { token: hub.tenants.emea.token, ...(body !== undefined ? { body } : {}) });
+  send(method, path, { token: harness.tenants.emea.token, ...(body !== undefined ? { body } : {}) });
 const setup = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
 
 const BASE = 'https://hub.test/scim/v2';
@@ -25,7 +33,7 @@ const userName = 'isabella.jones@okta.example';
 const state: { user?: Json; userId?: string; groupId?: string; others?: string[] } = {};
 
 async function passwordHash(id: unknown): Promise<string | null> {
-  const [row] = await hub.db.query<{ password_hash: string | null }>('select password_hash from scim_user where id = $1', [id]);
+  const [row] = await harness.db.query<{ password_hash: string | null }>('select password_hash from scim_user where id = $1', [id]);
   return row?.password_hash ?? null;
 }
 
@@ -135,9 +143,9 @@ describe('Okta: paging', () => {
     const pending: Promise<unknown>[] = [];
     for (let i = 0; i < 249; i++) {
       pending.push(
-        hub.runtime.resources.create(
-          scimCaller(hub.tenants.emea.id),
-          hub.tenants.emea.id,
+        harness.services.resources.create(
+          scimCaller(harness.tenants.emea.id),
+          harness.tenants.emea.id,
           'User',
           { userName: `okta-import-${i}@okta.example` },
           setup,

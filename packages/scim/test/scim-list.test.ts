@@ -1,21 +1,30 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
-import { type Json, query, resourcesOf, SCIM_CONTENT_TYPE, type ScimResponse, scimClient, scimError } from '@meridian/test-utils/apps';
-import { type HubHarness, startHub } from './harness.js';
+import {
+  type AppHarness,
+  type Json,
+  query,
+  resourcesOf,
+  SCIM_CONTENT_TYPE,
+  type ScimResponse,
+  scimClient,
+  scimError,
+  startScimApp,
+} from '@meridian/test-utils/apps';
 
 /** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
 const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
 
 // RFC 7644 §3.4.2 (list, filter, sort, page, attributes), §3.4.3 (POST .search) and RFC 9865 (cursor paging).
 
-let hub: HubHarness;
+let harness: AppHarness;
 beforeAll(async () => {
-  hub = await startHub();
+  harness = await startScimApp();
 });
-afterAll(() => hub.close());
+afterAll(() => harness.close());
 
-const scim = scimClient(() => hub.app);
-const token = () => hub.tenants.emea.token;
+const scim = scimClient(() => harness.app);
+const token = () => harness.tenants.emea.token;
 const setup = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
 
 async function createUser(body: Json): Promise<Json> {
@@ -154,9 +163,9 @@ describe('RFC 7644 §3.4.2.4 index paging', () => {
     const pending: Promise<unknown>[] = [];
     for (let i = 0; i < 205; i++) {
       pending.push(
-        hub.runtime.resources.create(
-          scimCaller(hub.tenants.emea.id),
-          hub.tenants.emea.id,
+        harness.services.resources.create(
+          scimCaller(harness.tenants.emea.id),
+          harness.tenants.emea.id,
           'User',
           { userName: `bulk-${String(i).padStart(3, '0')}` },
           setup,
@@ -452,7 +461,7 @@ describe('RFC 7644 §3.4.3 POST .search', () => {
 
   it('needs only the read scope', async () => {
     const res = await scim('POST', '/Users/.search', {
-      token: hub.tenants.emea.readOnly,
+      token: harness.tenants.emea.readOnly,
       body: { schemas: [SCHEMA.searchRequest], count: 1 },
     });
     expect(res.status).toBe(200);

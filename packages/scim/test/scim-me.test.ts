@@ -1,21 +1,29 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
-import { eventCounts, type Json, patchOp, SCIM_CONTENT_TYPE, scimClient, scimError } from '@meridian/test-utils/apps';
-import { type HubHarness, startHub } from './harness.js';
+import {
+  type AppHarness,
+  eventCounts,
+  type Json,
+  patchOp,
+  SCIM_CONTENT_TYPE,
+  scimClient,
+  scimError,
+  startScimApp,
+} from '@meridian/test-utils/apps';
 
 // RFC 7644 §3.11 /Me: the authenticated end user reads their own User and changes what the tenant's self-service policy allows.
 
-let hub: HubHarness;
+let harness: AppHarness;
 let me: Json;
 let meToken: string;
 let otherToken: string;
-const scim = scimClient(() => hub.app);
+const scim = scimClient(() => harness.app);
 const ctx = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
 const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
-const provisioning = () => hub.tenants.emea.token;
+const provisioning = () => harness.tenants.emea.token;
 
 beforeAll(async () => {
-  hub = await startHub();
+  harness = await startScimApp();
   // No `active` on purpose: the server renders the default (true), and a GET-then-PUT must not count that as a change.
   const created = await scim('POST', '/Users', {
     token: provisioning(),
@@ -29,14 +37,15 @@ beforeAll(async () => {
   });
   expect(created.status).toBe(201);
   me = created.body;
-  await hub.runtime.settings.setSelfServicePolicy(hub.tenants.emea.id, ['phoneNumbers', 'name.givenName', 'password'], ctx);
-  meToken = (await hub.runtime.admin.issueToken(platform, { tenant: 'emea', scopes: ['scim:me'], user: 'self@example.com' }, ctx)).token;
+  await harness.services.settings.setSelfServicePolicy(harness.tenants.emea.id, ['phoneNumbers', 'name.givenName', 'password'], ctx);
+  meToken = (await harness.services.admin.issueToken(platform, { tenant: 'emea', scopes: ['scim:me'], user: 'self@example.com' }, ctx))
+    .token;
   const other = await scim('POST', '/Users', { token: provisioning(), body: { userName: 'other@example.com' } });
   expect(other.status).toBe(201);
-  otherToken = (await hub.runtime.admin.issueToken(platform, { tenant: 'emea', scopes: ['scim:me'], user: 'other@example.com' }, ctx))
+  otherToken = (await harness.services.admin.issueToken(platform, { tenant: 'emea', scopes: ['scim:me'], user: 'other@example.com' }, ctx))
     .token;
 });
-afterAll(() => hub.close());
+afterAll(() => harness.close());
 
 /** The user as provisioning sees it. */
 async function current(): Promise<Json> {
@@ -46,20 +55,20 @@ async function current(): Promise<Json> {
 }
 
 async function passwordHash(): Promise<string> {
-  const [row] = await hub.db.query<{ password_hash: string }>('select password_hash from scim_user where id = $1', [me.id]);
+  const [row] = await harness.db.query<{ password_hash: string }>('select password_hash from scim_user where id = $1', [me.id]);
   return row?.password_hash as string;
 }
 
 /** Runs a request that must be refused with 403 and must change nothing. */
 async function expectRefused(request: () => ReturnType<typeof scim>): Promise<void> {
   const before = await current();
-  const events = await eventCounts(hub);
+  const events = await eventCounts(harness);
   const hash = await passwordHash();
   const res = await request();
   expect(res.status).toBe(403);
   expect(res.headers['content-type']).toBe(SCIM_CONTENT_TYPE);
   expect(res.body).toEqual(scimError(403));
-  expect(await eventCounts(hub)).toEqual(events);
+  expect(await eventCounts(harness)).toEqual(events);
   expect(await current()).toEqual(before);
   expect(await passwordHash()).toBe(hash);
 }
@@ -89,7 +98,7 @@ describe('GET /Me', () => {
 
 describe('PATCH /Me', () => {
   it('changes phoneNumbers, which the policy allows', async () => {
-    const events = await eventCounts(hub);
+    const events = await eventCounts(harness);
     const res = await scim('PATCH', '/Me', {
       token: meToken,
       body: patchOp({ op: 'replace', path: 'phoneNumbers', value: [{ value: '+44 20 7946 0000', type: 'mobile' }] }),
@@ -97,7 +106,7 @@ describe('PATCH /Me', () => {
     expect(res.status).toBe(200);
     expect(res.body.phoneNumbers).toEqual([{ value: '+44 20 7946 0000', type: 'mobile' }]);
     expect(res.headers.etag).toBe((res.body.meta as Json).version);
-    expect(await eventCounts(hub)).toEqual({ outbox: events.outbox + 1, audit: events.audit + 1 });
+    expect(await eventCounts(harness)).toEqual({ outbox: events.outbox + 1, audit: events.audit + 1 });
     expect((await current()).phoneNumbers).toEqual([{ value: '+44 20 7946 0000', type: 'mobile' }]);
   });
 

@@ -1,15 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
-import { eventCounts, type Json, patchOp, query, resourcesOf, scimClient, scimError } from '@meridian/test-utils/apps';
-import { type HubHarness, startHub } from './harness.js';
+import {
+  type AppHarness,
+  eventCounts,
+  type Json,
+  patchOp,
+  query,
+  resourcesOf,
+  scimClient,
+  scimError,
+  startScimApp,
+} from '@meridian/test-utils/apps';
 
 // Per-tenant schema extensions (RFC 7643 §3.3, §7): discovery, validation, uniqueness, mutability, filter and sort.
 
-let hub: HubHarness;
-const scim = scimClient(() => hub.app);
+let harness: AppHarness;
+const scim = scimClient(() => harness.app);
 const ctx = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
-const emea = () => hub.tenants.emea.token;
-const apac = () => hub.tenants.apac.token;
+const emea = () => harness.tenants.emea.token;
+const apac = () => harness.tenants.apac.token;
 
 const ACME = 'urn:example:params:scim:schemas:extension:acme:2.0:User';
 const ACME_DEFINITION = {
@@ -24,10 +33,10 @@ const ACME_DEFINITION = {
 };
 
 beforeAll(async () => {
-  hub = await startHub();
-  await hub.runtime.settings.createExtension(hub.tenants.emea.id, ACME_DEFINITION, ctx);
+  harness = await startScimApp();
+  await harness.services.settings.createExtension(harness.tenants.emea.id, ACME_DEFINITION, ctx);
 });
-afterAll(() => hub.close());
+afterAll(() => harness.close());
 
 let serial = 0;
 function acmeUser(acme: Json, extra: Json = {}): Json {
@@ -113,11 +122,11 @@ describe('create, replace and patch with the extension', () => {
     ['a malformed dateTime', { hireDate: 'yesterday' }],
     ['an attribute the extension does not define', { shoeSize: 42 }],
   ])('answers 400 invalidValue to %s on create, and writes nothing', async (_name, acme) => {
-    const before = await eventCounts(hub);
+    const before = await eventCounts(harness);
     const res = await scim('POST', '/Users', { token: emea(), body: acmeUser(acme) });
     expect(res.status).toBe(400);
     expect(res.body).toEqual(scimError(400, 'invalidValue'));
-    expect(await eventCounts(hub)).toEqual(before);
+    expect(await eventCounts(harness)).toEqual(before);
   });
 
   it('validates types on PUT and PATCH too', async () => {
@@ -161,14 +170,14 @@ describe('create, replace and patch with the extension', () => {
 describe('uniqueness: server', () => {
   it('answers 409 uniqueness to a taken badgeNumber on create, PUT and PATCH, case-insensitively', async () => {
     const holder = await create({ badgeNumber: 'U-1' });
-    const before = await eventCounts(hub);
+    const before = await eventCounts(harness);
     for (const badge of ['U-1', 'u-1']) {
       const res = await scim('POST', '/Users', { token: emea(), body: acmeUser({ badgeNumber: badge }) });
       expect(res.status).toBe(409);
       expect(res.body).toEqual(scimError(409, 'uniqueness'));
     }
     const other = await create({ badgeNumber: 'U-2' });
-    const afterCreate = await eventCounts(hub);
+    const afterCreate = await eventCounts(harness);
     expect(afterCreate).toEqual({ outbox: before.outbox + 1, audit: before.audit + 1 });
     const put = await scim('PUT', `/Users/${other.id}`, { token: emea(), body: { ...other, [ACME]: { badgeNumber: 'U-1' } } });
     expect(put.status).toBe(409);
@@ -179,7 +188,7 @@ describe('uniqueness: server', () => {
     });
     expect(patch.status).toBe(409);
     expect(patch.body).toEqual(scimError(409, 'uniqueness'));
-    expect(await eventCounts(hub)).toEqual(afterCreate);
+    expect(await eventCounts(harness)).toEqual(afterCreate);
     expect((await read(other.id))[ACME]).toEqual({ badgeNumber: 'U-2' });
     // Keeping one's own value is no conflict.
     const same = await scim('PUT', `/Users/${holder.id}`, { token: emea(), body: { ...holder, displayName: 'Holder' } });
@@ -190,7 +199,7 @@ describe('uniqueness: server', () => {
     const holder = await create({ badgeNumber: 'U-FREE' });
     expect((await scim('DELETE', `/Users/${holder.id}`, { token: emea() })).status).toBe(204);
     await create({ badgeNumber: 'U-FREE' });
-    await hub.runtime.settings.createExtension(hub.tenants.apac.id, ACME_DEFINITION, ctx);
+    await harness.services.settings.createExtension(harness.tenants.apac.id, ACME_DEFINITION, ctx);
     const apacUser = await scim('POST', '/Users', { token: apac(), body: acmeUser({ badgeNumber: 'U-FREE' }) });
     expect(apacUser.status).toBe(201);
     expect(apacUser.body[ACME]).toEqual({ badgeNumber: 'U-FREE' });
@@ -200,7 +209,7 @@ describe('uniqueness: server', () => {
 describe('mutability: immutable', () => {
   it('keeps hireDate once set: a change or removal is 400 mutability, a repeat is fine', async () => {
     const user = await create({ hireDate: '2021-03-01T00:00:00Z' });
-    const before = await eventCounts(hub);
+    const before = await eventCounts(harness);
     const attempts = [
       () =>
         scim('PATCH', `/Users/${user.id}`, {
@@ -217,7 +226,7 @@ describe('mutability: immutable', () => {
       expect(res.status).toBe(400);
       expect(res.body).toEqual(scimError(400, 'mutability'));
     }
-    expect(await eventCounts(hub)).toEqual(before);
+    expect(await eventCounts(harness)).toEqual(before);
     expect(await read(user.id)).toEqual(user);
     const repeat = await scim('PUT', `/Users/${user.id}`, { token: emea(), body: { ...user, displayName: 'Repeat' } });
     expect(repeat.status).toBe(200);
@@ -286,7 +295,7 @@ describe('filter, sort and select on extension attributes', () => {
 });
 
 describe('invalid extension definitions', () => {
-  const define = (definition: Json) => hub.runtime.settings.createExtension(hub.tenants.emea.id, definition, ctx);
+  const define = (definition: Json) => harness.services.settings.createExtension(harness.tenants.emea.id, definition, ctx);
   const base = { id: 'urn:example:params:scim:schemas:extension:bad:2.0:User', name: 'Bad', resourceType: 'User' };
 
   it.each([
@@ -334,8 +343,8 @@ describe('returned, writeOnly and required on extension attributes (RFC 7643 §7
   const VAULT = 'urn:example:params:scim:schemas:extension:vault:2.0:User';
   let holder: Json;
   beforeAll(async () => {
-    await hub.runtime.settings.createExtension(
-      hub.tenants.emea.id,
+    await harness.services.settings.createExtension(
+      harness.tenants.emea.id,
       {
         id: VAULT,
         name: 'Vault',
@@ -391,7 +400,7 @@ describe('returned, writeOnly and required on extension attributes (RFC 7643 §7
   });
 
   it('requires the required attributes of an extension a resource carries, on create and on PATCH', async () => {
-    const before = await eventCounts(hub);
+    const before = await eventCounts(harness);
     const created = await scim('POST', '/Users', {
       token: emea(),
       body: { userName: 'vault-2@example.com', [VAULT]: { note: 'no owner' } },
@@ -401,7 +410,7 @@ describe('returned, writeOnly and required on extension attributes (RFC 7643 §7
     const patched = await scim('PATCH', `/Users/${holder.id}`, { token: emea(), body: patchOp({ op: 'remove', path: `${VAULT}:owner` }) });
     expect(patched.status).toBe(400);
     expect(patched.body).toEqual(scimError(400, 'invalidValue'));
-    expect(await eventCounts(hub)).toEqual(before);
+    expect(await eventCounts(harness)).toEqual(before);
     // Without the extension at all, nothing of it is required.
     const plain = await scim('POST', '/Users', { token: emea(), body: { userName: 'vault-3@example.com' } });
     expect(plain.status).toBe(201);

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
-import { type HubHarness, startHub } from './harness.js';
+import { type AppHarness, startScimApp } from '@meridian/test-utils/apps';
 
-let hub: HubHarness;
+let harness: AppHarness;
 beforeAll(async () => {
-  hub = await startHub();
+  harness = await startScimApp();
 });
-afterAll(() => hub.close());
+afterAll(() => harness.close());
 
 type Json = Record<string, unknown>;
 
@@ -15,11 +15,11 @@ const BULK_RESPONSE = 'urn:ietf:params:scim:api:messages:2.0:BulkResponse';
 const BASE = 'https://hub.test/scim/v2';
 
 async function scim(method: 'GET' | 'POST', url: string, options: { token?: string; body?: unknown } = {}) {
-  const response = await hub.app.inject({
+  const response = await harness.app.inject({
     method,
     url: `/scim/v2${url}`,
     headers: {
-      authorization: `Bearer ${options.token ?? hub.tenants.emea.token}`,
+      authorization: `Bearer ${options.token ?? harness.tenants.emea.token}`,
       ...(options.body !== undefined ? { 'content-type': 'application/scim+json' } : {}),
     },
     ...(options.body !== undefined ? { payload: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) } : {}),
@@ -35,7 +35,7 @@ const operationsOf = (res: { body: Json }) => res.body.Operations as Json[];
 const idOf = (location: unknown) => (location as string).split('/').pop() as string;
 
 async function counts() {
-  const [row] = await hub.db.query<Record<'users' | 'groups' | 'members' | 'outbox' | 'audit', string>>(
+  const [row] = await harness.db.query<Record<'users' | 'groups' | 'members' | 'outbox' | 'audit', string>>(
     `select (select count(*) from scim_user) as users, (select count(*) from scim_group) as groups,
             (select count(*) from group_member) as members, (select count(*) from outbox_event) as outbox,
             (select count(*) from audit_event) as audit`,
@@ -315,7 +315,7 @@ describe('RFC 7644 §3.7 bulk: requests rejected as a whole', () => {
     const res = await bulk(
       [{ method: 'POST', path: '/Users', bulkId: 'ro', data: { userName: 'read-only' } }],
       {},
-      hub.tenants.emea.readOnly,
+      harness.tenants.emea.readOnly,
     );
     expect(res.status).toBe(403);
     expect(await counts()).toEqual(before);

@@ -1,18 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
-import { eventCounts, type Json, patchOp, SCIM_CONTENT_TYPE, scimClient, scimError } from '@meridian/test-utils/apps';
-import { type HubHarness, startHub } from './harness.js';
+import {
+  type AppHarness,
+  eventCounts,
+  type Json,
+  patchOp,
+  SCIM_CONTENT_TYPE,
+  scimClient,
+  scimError,
+  startScimApp,
+} from '@meridian/test-utils/apps';
 
 // RFC 7644 §3.5.2: PATCH over HTTP, against a real PostgreSQL.
 
-let hub: HubHarness;
+let harness: AppHarness;
 beforeAll(async () => {
-  hub = await startHub();
+  harness = await startScimApp();
 });
-afterAll(() => hub.close());
+afterAll(() => harness.close());
 
-const scim = scimClient(() => hub.app);
-const token = () => hub.tenants.emea.token;
+const scim = scimClient(() => harness.app);
+const token = () => harness.tenants.emea.token;
 const BASE = 'https://hub.test/scim/v2';
 const EMPLOYEE_NUMBER = `${SCHEMA.enterpriseUser}:employeeNumber`;
 
@@ -165,11 +173,11 @@ describe('RFC 7644 §3.5.2.3 replace', () => {
 
   it('answers 400 noTarget when a filter that is not a plain eq matches no value, and writes nothing', async () => {
     const user = await createUser({ addresses: [{ type: 'home', locality: 'Springfield' }] });
-    const before = await eventCounts(hub);
+    const before = await eventCounts(harness);
     const res = await patch('Users', user.id, { op: 'replace', path: 'addresses[locality sw "Z"].country', value: 'NZ' });
     expect(res.status).toBe(400);
     expect(res.body).toEqual(scimError(400, 'noTarget'));
-    expect(await eventCounts(hub)).toEqual(before);
+    expect(await eventCounts(harness)).toEqual(before);
     expect(await read('Users', user.id)).toEqual(user);
   });
 
@@ -260,12 +268,12 @@ describe('RFC 7644 §3.5.2.2 remove', () => {
 
   it('answers 400 noTarget to a remove without a path, and writes nothing', async () => {
     const user = await createUser({ nickName: 'Keep' });
-    const before = await eventCounts(hub);
+    const before = await eventCounts(harness);
     const res = await patch('Users', user.id, { op: 'remove', value: { nickName: 'Keep' } });
     expect(res.status).toBe(400);
     expect(res.headers['content-type']).toBe(SCIM_CONTENT_TYPE);
     expect(res.body).toEqual(scimError(400, 'noTarget'));
-    expect(await eventCounts(hub)).toEqual(before);
+    expect(await eventCounts(harness)).toEqual(before);
     expect(await read('Users', user.id)).toEqual(user);
   });
 });
@@ -273,7 +281,7 @@ describe('RFC 7644 §3.5.2.2 remove', () => {
 describe('RFC 7644 §3.5.2 all or nothing, preconditions and errors', () => {
   it('applies no operation when one fails: 400, the resource unchanged, no outbox or audit rows', async () => {
     const user = await createUser({ displayName: 'Before', nickName: 'Before' });
-    const before = await eventCounts(hub);
+    const before = await eventCounts(harness);
     const res = await patch(
       'Users',
       user.id,
@@ -283,13 +291,13 @@ describe('RFC 7644 §3.5.2 all or nothing, preconditions and errors', () => {
     );
     expect(res.status).toBe(400);
     expect(res.body).toEqual(scimError(400, 'invalidPath'));
-    expect(await eventCounts(hub)).toEqual(before);
+    expect(await eventCounts(harness)).toEqual(before);
     expect(await read('Users', user.id)).toEqual(user);
   });
 
   it('applies no operation when the last one leaves an invalid value: 400 invalidValue', async () => {
     const user = await createUser({ displayName: 'Before' });
-    const before = await eventCounts(hub);
+    const before = await eventCounts(harness);
     const res = await patch(
       'Users',
       user.id,
@@ -298,7 +306,7 @@ describe('RFC 7644 §3.5.2 all or nothing, preconditions and errors', () => {
     );
     expect(res.status).toBe(400);
     expect(res.body).toEqual(scimError(400, 'invalidValue'));
-    expect(await eventCounts(hub)).toEqual(before);
+    expect(await eventCounts(harness)).toEqual(before);
     expect(await read('Users', user.id)).toEqual(user);
   });
 
@@ -306,7 +314,7 @@ describe('RFC 7644 §3.5.2 all or nothing, preconditions and errors', () => {
     const a = await createUser();
     const b = await createUser();
     const group = await createGroup('atomic-members', [a.id as string]);
-    const before = await eventCounts(hub);
+    const before = await eventCounts(harness);
     const res = await patch(
       'Groups',
       group.id,
@@ -316,13 +324,13 @@ describe('RFC 7644 §3.5.2 all or nothing, preconditions and errors', () => {
     );
     expect(res.status).toBe(400);
     expect(res.body).toEqual(scimError(400, 'invalidPath'));
-    expect(await eventCounts(hub)).toEqual(before);
+    expect(await eventCounts(harness)).toEqual(before);
     expect(await read('Groups', group.id)).toEqual(group);
   });
 
   it('answers 412 to a stale If-Match and writes nothing; the current version succeeds', async () => {
     const user = await createUser({ displayName: 'v1' });
-    const before = await eventCounts(hub);
+    const before = await eventCounts(harness);
     const stale = await scim('PATCH', `/Users/${user.id}`, {
       token: token(),
       body: patchOp({ op: 'replace', path: 'displayName', value: 'v2' }),
@@ -330,7 +338,7 @@ describe('RFC 7644 §3.5.2 all or nothing, preconditions and errors', () => {
     });
     expect(stale.status).toBe(412);
     expect(stale.body).toEqual(scimError(412));
-    expect(await eventCounts(hub)).toEqual(before);
+    expect(await eventCounts(harness)).toEqual(before);
     const fresh = await scim('PATCH', `/Users/${user.id}`, {
       token: token(),
       body: patchOp({ op: 'replace', path: 'displayName', value: 'v2' }),
@@ -338,7 +346,7 @@ describe('RFC 7644 §3.5.2 all or nothing, preconditions and errors', () => {
     });
     expect(fresh.status).toBe(200);
     expect(fresh.body).toMatchObject({ displayName: 'v2', meta: { version: 'W/"2"' } });
-    expect(await eventCounts(hub)).toEqual({ outbox: before.outbox + 1, audit: before.audit + 1 });
+    expect(await eventCounts(harness)).toEqual({ outbox: before.outbox + 1, audit: before.audit + 1 });
   });
 
   it.each([
@@ -347,11 +355,11 @@ describe('RFC 7644 §3.5.2 all or nothing, preconditions and errors', () => {
     ['server-owned meta', 'meta.created', '2020-01-01T00:00:00Z'],
   ])('answers 400 mutability to a change of %s, and writes nothing', async (_name, path, value) => {
     const user = await createUser();
-    const before = await eventCounts(hub);
+    const before = await eventCounts(harness);
     const res = await patch('Users', user.id, { op: 'replace', path, value });
     expect(res.status).toBe(400);
     expect(res.body).toEqual(scimError(400, 'mutability'));
-    expect(await eventCounts(hub)).toEqual(before);
+    expect(await eventCounts(harness)).toEqual(before);
     expect(await read('Users', user.id)).toEqual(user);
   });
 
@@ -398,11 +406,11 @@ describe('RFC 7644 §3.5.2 all or nothing, preconditions and errors', () => {
   it("answers 409 uniqueness when a PATCH takes another User's userName, and writes nothing", async () => {
     const taken = await createUser();
     const user = await createUser();
-    const before = await eventCounts(hub);
+    const before = await eventCounts(harness);
     const res = await patch('Users', user.id, { op: 'replace', path: 'userName', value: String(taken.userName).toUpperCase() });
     expect(res.status).toBe(409);
     expect(res.body).toEqual(scimError(409, 'uniqueness'));
-    expect(await eventCounts(hub)).toEqual(before);
+    expect(await eventCounts(harness)).toEqual(before);
     expect(await read('Users', user.id)).toEqual(user);
   });
 
@@ -422,12 +430,12 @@ describe('RFC 7644 §3.5.2 group members', () => {
 
   it('adds members: 204 with the new ETag and no body; the members are really there', async () => {
     const group = await createGroup('members-add');
-    const before = await eventCounts(hub);
+    const before = await eventCounts(harness);
     const res = await patch('Groups', group.id, { op: 'add', path: 'members', value: [{ value: id(0) }, { value: id(1) }] });
     expect(res.status).toBe(204);
     expect(res.headers.etag).toBe('W/"2"');
     expect(res.text).toBe('');
-    expect(await eventCounts(hub)).toEqual({ outbox: before.outbox + 1, audit: before.audit + 1 });
+    expect(await eventCounts(harness)).toEqual({ outbox: before.outbox + 1, audit: before.audit + 1 });
     const after = await read('Groups', group.id);
     expect(after.members).toEqual([
       { value: id(0), $ref: `${BASE}/Users/${id(0)}`, type: 'User', display: 'Member One' },
@@ -514,11 +522,11 @@ describe('RFC 7644 §3.5.2 group members', () => {
 
   it('rejects a group as its own member with 400 and writes nothing', async () => {
     const group = await createGroup('self-member', [id(0)]);
-    const before = await eventCounts(hub);
+    const before = await eventCounts(harness);
     const res = await patch('Groups', group.id, { op: 'add', path: 'members', value: [{ value: group.id }] });
     expect(res.status).toBe(400);
     expect(res.body).toEqual(scimError(400, 'invalidValue'));
-    expect(await eventCounts(hub)).toEqual(before);
+    expect(await eventCounts(harness)).toEqual(before);
     expect(await read('Groups', group.id)).toEqual(group);
   });
 
@@ -533,12 +541,12 @@ describe('RFC 7644 §3.5.2 group members', () => {
 
   it('rejects a member that does not exist in the tenant, and writes nothing', async () => {
     const group = await createGroup('unknown-member');
-    const foreign = await scim('POST', '/Users', { token: hub.tenants.apac.token, body: { userName: 'foreign-member' } });
-    const before = await eventCounts(hub);
+    const foreign = await scim('POST', '/Users', { token: harness.tenants.apac.token, body: { userName: 'foreign-member' } });
+    const before = await eventCounts(harness);
     const res = await patch('Groups', group.id, { op: 'add', path: 'members', value: [{ value: id(0) }, { value: foreign.body.id }] });
     expect(res.status).toBe(400);
     expect(res.body).toEqual(scimError(400, 'invalidValue'));
-    expect(await eventCounts(hub)).toEqual(before);
+    expect(await eventCounts(harness)).toEqual(before);
     expect((await read('Groups', group.id)).members).toEqual([]);
   });
 
@@ -570,7 +578,7 @@ describe('RFC 7644 §3.5.2 group members', () => {
 
 describe('password through PATCH', () => {
   async function passwordHash(id: unknown): Promise<string | null> {
-    const [row] = await hub.db.query<{ password_hash: string | null }>('select password_hash from scim_user where id = $1', [id]);
+    const [row] = await harness.db.query<{ password_hash: string | null }>('select password_hash from scim_user where id = $1', [id]);
     return row?.password_hash ?? null;
   }
 
@@ -594,7 +602,7 @@ describe('password through PATCH', () => {
 
     const read1 = await scim('GET', `/Users/${user.id}?attributes=password`, { token: token() });
     expect(read1.body.password).toBeUndefined();
-    const audit = await hub.db.query<{ n: string }>("select count(*) as n from audit_event where diff::text like '%Battery-Staple-2%'");
+    const audit = await harness.db.query<{ n: string }>("select count(*) as n from audit_event where diff::text like '%Battery-Staple-2%'");
     expect(Number(audit[0]?.n)).toBe(0);
   });
 

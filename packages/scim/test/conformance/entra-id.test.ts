@@ -1,21 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
-import { checkedScimClient, type Json, patchOp, query, resourcesOf, scimError } from '@meridian/test-utils/apps';
-import { type HubHarness, startHub } from '../harness.js';
+import {
+  type AppHarness,
+  checkedScimClient,
+  type Json,
+  patchOp,
+  query,
+  resourcesOf,
+  scimError,
+  startScimApp,
+} from '@meridian/test-utils/apps';
 
 // Microsoft Entra ID provisioning, replayed in the order it sends requests
 // (docs/scim.md, "Client conformance"). Each step depends on the ones before it.
 
-let hub: HubHarness;
+let harness: AppHarness;
 beforeAll(async () => {
-  hub = await startHub();
+  harness = await startScimApp();
 });
-afterAll(() => hub.close());
+afterAll(() => harness.close());
 
-const send = checkedScimClient(() => hub.app);
+const send = checkedScimClient(() => harness.app);
 const scim = (method: Parameters<typeof send>[0], path: string, body?: unknown) =>
-  send(method, path, { token: hub.tenants.emea.token, ...(body !== undefined ? { body } : {}) });
+  send(method, path, { token: harness.tenants.emea.token, ...(body !== undefined ? { body } : {}) });
 
 const BASE = 'https://hub.test/scim/v2';
 const ENTERPRISE = SCHEMA.enterpriseUser;
