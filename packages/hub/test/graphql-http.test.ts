@@ -225,6 +225,6 @@ describe('health', () => {
     expect((await hub.app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
     const ready = await hub.app.inject({ method: 'GET', url: '/readyz' });
     expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', disk: 'ok' } });
+    expect(ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', queue: 'ok', disk: 'ok' } });
   });
 });

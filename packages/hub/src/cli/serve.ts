@@ -1,4 +1,3 @@
-import { type JobQueue, openJobQueue } from '@meridian/replication';
 import { isPortFree } from '@meridian/store';
 import type { FastifyInstance } from 'fastify';
 import type { HubConfig } from '../config/config.js';
@@ -21,14 +20,12 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
     );
   }
   let runtime: Runtime | undefined;
-  let queue: JobQueue | undefined;
   let app: FastifyInstance | undefined;
   let checkpoints: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
   const close = async () => {
     clearInterval(checkpoints);
     await app?.close().catch(() => {});
-    await queue?.close().catch(() => {});
     await runtime?.close().catch(() => {});
   };
   const onSignal = (signal: NodeJS.Signals) => {
@@ -51,7 +48,6 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
     const logger = createHubLogger(config);
     runtime = await openRuntime(config, 'server', (m) => say(`[meridian] ${m}`), replicationLogger(logger), { supervise: true });
     if (stopping) return;
-    queue = await openJobQueue({ redisUrl: config.redisUrl, databaseUrl: runtime.databaseUrl });
     if (runtime.applied.length > 0) say(`[meridian] Applied migrations: ${runtime.applied.join(', ')}`);
     await bootstrapAdminToken(config, runtime, say);
     // The outbox relay and the target workers (issue 5): any number of worker processes may run them side by side.
@@ -59,7 +55,7 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
     const auditKey = await runtime.auditLog.signingKey();
     say(`[meridian] Audit checkpoints are signed with key ${auditKey.keyId} (${auditKey.fingerprint}).`);
     if (role !== 'worker' && !stopping) {
-      app = await buildApp({ config, runtime, queue, loggerInstance: logger });
+      app = await buildApp({ config, runtime, loggerInstance: logger });
       await app.listen({ port: config.port, host: config.host });
     }
   })();
@@ -72,7 +68,7 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
     await close();
     throw error;
   }
-  if (stopping || !runtime || !queue) return;
+  if (stopping || !runtime) return;
   checkpoints = startCheckpointTimer(config, runtime, say);
 
   const database = config.databaseUrl ? 'PostgreSQL at DATABASE_URL' : `embedded PostgreSQL (data in ${config.dataDir})`;
@@ -88,7 +84,7 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
           ]
         : []),
       `  Database   ${database}`,
-      `  Queue      BullMQ on ${queue.backend === 'redis' ? 'Redis (REDIS_URL)' : 'PostgreSQL'}`,
+      `  Queue      BullMQ on ${config.redisUrl ? 'Redis (REDIS_URL)' : 'PostgreSQL'}`,
       `  Replication ${role === 'api' ? 'delivered by worker processes' : 'relay and target workers running'}`,
       '  Stop       Ctrl+C or SIGTERM (twice to exit at once)',
       '',

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { registerGraphql } from '@meridian/graphql';
-import type { JobQueue } from '@meridian/replication';
 import { scimPlugin } from '@meridian/scim';
 import { translateDatabaseError } from '@meridian/store';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
@@ -20,7 +19,6 @@ import { registerRateLimits } from './rate-limit.js';
 export interface AppOptions {
   config: HubConfig;
   runtime: Runtime;
-  queue?: JobQueue | undefined;
   /** The process's root logger ({@link createHubLogger}); `meridian serve` hands the one the replication engine logs to. */
   loggerInstance?: Logger;
   /** Without `loggerInstance`: the level and stream of a logger made for this app (redaction is always added), or false for none (tests). */
@@ -76,7 +74,7 @@ class RequestLogController extends LogController {
 
 /** Builds the hub's HTTP application: SCIM, GraphQL and health endpoints. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  const { config, runtime, queue } = options;
+  const { config, runtime } = options;
   // Secrets never reach the logs: the hub's logger redacts credentials wherever they appear.
   const logger =
     options.loggerInstance ??
@@ -128,7 +126,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // mutations do the same (registerGraphql's onMutation).
   app.addHook('onResponse', async (request, reply) => {
     if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400 && request.url.startsWith('/scim/')) {
-      runtime.replication.relay.kick();
+      runtime.replication.kick();
     }
   });
 
@@ -136,18 +134,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.get('/readyz', async (_request, reply) => {
     const checks: Record<string, string> = {};
     try {
-      await runtime.orm.em.fork().execute('select 1');
+      await runtime.pingDatabase();
       checks.database = 'ok';
     } catch {
       checks.database = 'unavailable';
     }
-    if (queue) {
-      try {
-        await queue.ping();
-        checks.queue = 'ok';
-      } catch {
-        checks.queue = 'unavailable';
-      }
+    try {
+      await runtime.replication.pingQueue();
+      checks.queue = 'ok';
+    } catch {
+      checks.queue = 'unavailable';
     }
     // A full disk fails PostgreSQL's writes and the hub's key and log files alike.
     checks.disk = await diskState(config.dataDir, config.readyMinFreeBytes);
@@ -180,7 +176,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       ...(runtime.replication.directoryExports ? { directoryExports: runtime.replication.directoryExports } : {}),
     },
     authenticate,
-    onMutation: () => runtime.replication.relay.kick(),
+    onMutation: () => runtime.replication.kick(),
     translateError: translateDatabaseError,
     throttle: async (request, principal) =>
       principal.kind === 'tenant' ? rateLimits.throttleTenant(request, principal.tenantId) : undefined,

@@ -58,6 +58,8 @@ export interface Runtime {
   audit: AuditService;
   /** Migrations applied while opening. */
   applied: string[];
+  /** Resolves when the database answers (readiness). */
+  pingDatabase(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -163,6 +165,9 @@ export async function openRuntime(
       auditLog,
       audit: new AuditService(auditLog, adminStore),
       applied,
+      async pingDatabase() {
+        await orm.em.fork().execute('select 1');
+      },
       async close() {
         try {
           await replication.close();

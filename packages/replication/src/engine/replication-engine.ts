@@ -85,6 +85,16 @@ export class ReplicationEngine implements ReplicationAdmin, DeliveryWaiting {
     await this.workers.stop();
   }
 
+  /** Wakes this process's outbox relay now (a write just committed) instead of at its next poll. */
+  kick(): void {
+    this.relay.kick();
+  }
+
+  /** Resolves when the queue backend answers (readiness). */
+  pingQueue(): Promise<void> {
+    return this.ctx.queues.ping();
+  }
+
   /** Stops everything and closes the queues. */
   async close(): Promise<void> {
     await this.stop();

@@ -1,4 +1,5 @@
 import { createPostgresBackend, type Processor, Queue, Worker, type WorkerOptions, withBackend } from 'bullmq';
+import { Redis } from 'ioredis';
 import type { QueueBackendKind } from './job-queue.js';
 
 /** Options of {@link openTargetQueues}. */
@@ -39,6 +40,12 @@ export interface TargetQueues {
   rateLimitError(): Error;
   /** Drops a target's queue and every job in it. */
   drop(targetId: string): Promise<void>;
+  /**
+   * Resolves when the queue backend answers (readiness). Redis is asked
+   * directly; on the PostgreSQL backend the queues live in the hub's own
+   * database, whose check covers them.
+   */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -74,8 +81,15 @@ export function openTargetQueues(options: TargetQueuesOptions): TargetQueues {
 
   if (options.redisUrl) {
     const connection = redisConnection(options.redisUrl);
+    let probe: Redis | undefined;
     return {
       backend: 'redis',
+      async ping() {
+        probe ??= new Redis({ ...connection, lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+        probe.on('error', () => {});
+        if (probe.status === 'wait' || probe.status === 'end') await probe.connect();
+        await probe.ping();
+      },
       nameOf,
       queue(targetId) {
         let queue = queues.get(targetId);
@@ -97,6 +111,7 @@ export function openTargetQueues(options: TargetQueuesOptions): TargetQueues {
       async close() {
         await Promise.all([...queues.values()].map((q) => q.close()));
         queues.clear();
+        probe?.disconnect();
       },
     };
   }
@@ -108,6 +123,7 @@ export function openTargetQueues(options: TargetQueuesOptions): TargetQueues {
   const workerConnection = { ...connection, max: 2 };
   return {
     backend: 'postgres',
+    ping: async () => {},
     nameOf,
     queue(targetId) {
       let queue = queues.get(targetId);
