@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { memoryTarget } from '@meridian/connector-sdk';
+import { gql as post } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from './harness.js';
 
 let hub: HubHarness;
@@ -8,15 +9,9 @@ beforeAll(async () => {
 });
 afterAll(() => hub.close());
 
+/** The body of the answer to one operation, posted with the shared GraphQL helper; the platform admin's by default. */
 async function gql(query: string, variables?: Record<string, unknown>, token = hub.adminToken) {
-  const res = await hub.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    payload: JSON.stringify({ query, variables }),
-  });
-  // biome-ignore lint/suspicious/noExplicitAny: GraphQL answers are checked field by field.
-  return JSON.parse(res.body) as { data?: Record<string, any>; errors?: { message: string; extensions: Record<string, unknown> }[] };
+  return (await post(hub.app, token, query, variables)).body;
 }
 
 const TARGET_FIELDS = 'id name kind config secretNames deleteMode graceSeconds scoping paused circuitState';

@@ -106,7 +106,7 @@ function bearerAuthenticator(adminStore: PostgresAdminStore, adminToken: string)
 }
 
 /** The kind of app a harness builds. */
-type TestAppKind = 'scim' | 'graphql';
+export type TestAppKind = 'scim' | 'graphql';
 
 /** A Fastify app with the SCIM plugin at `/scim/v2` or GraphQL at `/graphql`, over {@link TestServices}. */
 export interface TestApp {
@@ -115,13 +115,24 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** Options of {@link buildTestApp} and {@link startGraphqlApp}. */
+export interface TestAppOptions {
+  /** Mounts SCIM beside GraphQL too, for GraphQL tests that check a write through SCIM. */
+  withScim?: boolean;
+}
+
 /** Builds the SCIM or GraphQL app over the services on `databaseUrl`, as the hub mounts them (base URL `https://hub.test`). */
-export async function buildTestApp(kind: TestAppKind, databaseUrl: string, adminToken = TEST_ADMIN_TOKEN): Promise<TestApp> {
+export async function buildTestApp(
+  kind: TestAppKind,
+  databaseUrl: string,
+  adminToken = TEST_ADMIN_TOKEN,
+  options: TestAppOptions = {},
+): Promise<TestApp> {
   const services = await openTestServices(databaseUrl);
   const app = Fastify({ logger: false, bodyLimit: 1_048_576, genReqId: () => randomUUID() });
   const authenticate = bearerAuthenticator(services.adminStore, adminToken);
   try {
-    if (kind === 'scim') {
+    if (kind === 'scim' || options.withScim) {
       await app.register(scimPlugin, {
         prefix: '/scim/v2',
         resources: services.resources,
@@ -130,7 +141,8 @@ export async function buildTestApp(kind: TestAppKind, databaseUrl: string, admin
         baseUrl: 'https://hub.test/scim/v2',
         translateError: translateDatabaseError,
       });
-    } else {
+    }
+    if (kind === 'graphql') {
       await registerGraphql(app, {
         services: {
           admin: services.admin,
@@ -178,11 +190,11 @@ const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' 
  * communities `coi` and `other`, tenants `emea` (in `coi`: a token with every
  * scope and a `scim:read` one) and `apac` (in `other`: every scope).
  */
-async function startApp(kind: TestAppKind): Promise<AppHarness> {
+async function startApp(kind: TestAppKind, options: TestAppOptions = {}): Promise<AppHarness> {
   const db = await createTestDatabase();
   let built: TestApp | undefined;
   try {
-    built = await buildTestApp(kind, db.url);
+    built = await buildTestApp(kind, db.url, TEST_ADMIN_TOKEN, options);
     const { admin } = built.services;
     await admin.createCommunity(platform, { slug: 'coi', name: 'CoI' }, system);
     await admin.createCommunity(platform, { slug: 'other', name: 'Other CoI' }, system);
@@ -217,8 +229,8 @@ export function startScimApp(): Promise<AppHarness> {
 }
 
 /** The GraphQL app (Fastify + registerGraphql at `/graphql`) on a fresh test database; see {@link AppHarness}. */
-export function startGraphqlApp(): Promise<AppHarness> {
-  return startApp('graphql');
+export function startGraphqlApp(options: TestAppOptions = {}): Promise<AppHarness> {
+  return startApp('graphql', options);
 }
 
 /** One GraphQL error on the wire. */

@@ -11,6 +11,8 @@ export {
   startScimApp,
   TEST_ADMIN_TOKEN,
   type TestApp,
+  type TestAppKind,
+  type TestAppOptions,
   type TestServices,
 } from './app-harness.js';
 export {

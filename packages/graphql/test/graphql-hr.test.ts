@@ -1,12 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
 import { SqlCapture } from '@meridian/test-utils';
-import { eventCounts } from '@meridian/test-utils/apps';
+import {
+  type AppHarness,
+  buildTestApp,
+  eventCounts,
+  type GqlResponse,
+  gql,
+  startGraphqlApp,
+  type TestApp,
+} from '@meridian/test-utils/apps';
 import type { FastifyInstance } from 'fastify';
-import { loadConfig } from '../src/config/config.js';
-import { buildApp } from '../src/http/app.js';
-import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
-import { type HubHarness, startHub } from './harness.js';
 
 /** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
 const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
@@ -15,37 +19,30 @@ const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principa
 // commands (one outbox and one audit row each), group membership, self-service, and accounts
 // whose tenant, manager and groups load in a constant number of statements.
 
-let hub: HubHarness;
+let harness: AppHarness;
 let hr: string;
 let endUser: string;
 const ctx = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
 const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
 
 beforeAll(async () => {
-  hub = await startHub();
-  hr = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'hr_provider' }, ctx)).token;
+  // The joiner is also read back through SCIM.
+  harness = await startGraphqlApp({ withScim: true });
+  hr = (await harness.services.admin.issueToken(platform, { community: 'coi', role: 'hr_provider' }, ctx)).token;
 });
-afterAll(() => hub.close());
+afterAll(() => harness.close());
 
-type GqlError = { message: string; extensions: { code: string; field?: string } };
-// biome-ignore lint/suspicious/noExplicitAny: GraphQL answers are checked field by field.
-type GqlAnswer = { data?: Record<string, any> | null; errors?: GqlError[] };
+type GqlAnswer = GqlResponse['body'];
 
-async function gql(token: string, query: string, variables?: Record<string, unknown>, app: FastifyInstance = hub.app): Promise<GqlAnswer> {
-  const res = await app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    payload: JSON.stringify({ query, variables }),
-  });
-  return JSON.parse(res.body) as GqlAnswer;
-}
+/** The body of the answer to one operation, posted with the shared GraphQL helper. */
+const answer = async (token: string, query: string, variables?: Record<string, unknown>, app: FastifyInstance = harness.app) =>
+  (await gql(app, token, query, variables)).body;
 
 /** Runs `work` and returns how many outbox and audit rows it wrote. */
 async function written(work: () => Promise<unknown>): Promise<{ outbox: number; audit: number }> {
-  const before = await eventCounts(hub);
+  const before = await eventCounts(harness);
   await work();
-  const after = await eventCounts(hub);
+  const after = await eventCounts(harness);
   return { outbox: after.outbox - before.outbox, audit: after.audit - before.audit };
 }
 
@@ -58,12 +55,12 @@ describe('joiner, mover, leaver with an hr_provider token', () => {
   let joinerId: string;
 
   it('creates a joiner with a manager: one outbox and one audit row', async () => {
-    const boss = await gql(hr, CREATE, { input: { userName: 'boss@emea', displayName: 'The Boss', department: 'Board' } });
+    const boss = await answer(hr, CREATE, { input: { userName: 'boss@emea', displayName: 'The Boss', department: 'Board' } });
     expect(boss.errors).toBeUndefined();
     managerId = boss.data?.createAccount.id;
     let res: GqlAnswer = {};
     const delta = await written(async () => {
-      res = await gql(hr, CREATE, {
+      res = await answer(hr, CREATE, {
         input: {
           userName: 'ada@emea',
           displayName: 'Ada Lovelace',
@@ -99,10 +96,10 @@ describe('joiner, mover, leaver with an hr_provider token', () => {
     });
     joinerId = res.data?.createAccount.id;
     // The same command as SCIM: the User reads back through SCIM with the enterprise manager.
-    const scim = await hub.app.inject({
+    const scim = await harness.app.inject({
       method: 'GET',
       url: `/scim/v2/Users/${joinerId}`,
-      headers: { authorization: `Bearer ${hub.tenants.emea.token}` },
+      headers: { authorization: `Bearer ${harness.tenants.emea.token}` },
     });
     expect(JSON.parse(scim.body)[SCHEMA.enterpriseUser]).toMatchObject({ department: 'Engines', manager: { value: managerId } });
   });
@@ -111,7 +108,7 @@ describe('joiner, mover, leaver with an hr_provider token', () => {
     const update = `mutation($id: ID!, $input: AccountChangeInput!, $v: Int) { updateAccount(tenant: "emea", id: $id, input: $input, ifVersion: $v) { ${ACCOUNT} } }`;
     let res: GqlAnswer = {};
     const delta = await written(async () => {
-      res = await gql(hr, update, { id: joinerId, input: { department: 'Analytical Engines', title: 'Lead' }, v: 1 });
+      res = await answer(hr, update, { id: joinerId, input: { department: 'Analytical Engines', title: 'Lead' }, v: 1 });
     });
     expect(res.errors).toBeUndefined();
     expect(delta).toEqual({ outbox: 1, audit: 1 });
@@ -125,17 +122,17 @@ describe('joiner, mover, leaver with an hr_provider token', () => {
     });
 
     const stale = await written(async () => {
-      res = await gql(hr, update, { id: joinerId, input: { title: 'Stale' }, v: 1 });
+      res = await answer(hr, update, { id: joinerId, input: { title: 'Stale' }, v: 1 });
     });
     expect(res.errors?.[0]?.extensions.code).toBe('PRECONDITION_FAILED');
     expect(stale).toEqual({ outbox: 0, audit: 0 });
 
     // A field given as null is removed.
-    res = await gql(hr, update, { id: joinerId, input: { title: null } });
+    res = await answer(hr, update, { id: joinerId, input: { title: null } });
     expect(res.errors).toBeUndefined();
     expect(res.data?.updateAccount).toMatchObject({ title: null, version: 3, department: 'Analytical Engines' });
 
-    res = await gql(
+    res = await answer(
       hr,
       `mutation($id: ID!) { moveAccount(tenant: "emea", id: $id, department: "Difference Engines", title: "Head") { ${ACCOUNT} } }`,
       {
@@ -158,7 +155,7 @@ describe('joiner, mover, leaver with an hr_provider token', () => {
     ] as const) {
       let res: GqlAnswer = {};
       const delta = await written(async () => {
-        res = await gql(hr, `mutation($id: ID!) { ${mutation}(tenant: "emea", id: $id) { active } }`, { id: joinerId });
+        res = await answer(hr, `mutation($id: ID!) { ${mutation}(tenant: "emea", id: $id) { active } }`, { id: joinerId });
       });
       expect(res.errors).toBeUndefined();
       expect(res.data?.[mutation]).toEqual({ active });
@@ -166,20 +163,20 @@ describe('joiner, mover, leaver with an hr_provider token', () => {
     }
     let res: GqlAnswer = {};
     const delta = await written(async () => {
-      res = await gql(hr, 'mutation($id: ID!) { terminateAccount(tenant: "emea", id: $id) }', { id: joinerId });
+      res = await answer(hr, 'mutation($id: ID!) { terminateAccount(tenant: "emea", id: $id) }', { id: joinerId });
     });
     expect(res).toEqual({ data: { terminateAccount: true } });
     expect(delta).toEqual({ outbox: 1, audit: 1 });
-    const gone = await gql(hr, 'query($id: ID!) { account(tenant: "emea", id: $id) { id } }', { id: joinerId });
+    const gone = await answer(hr, 'query($id: ID!) { account(tenant: "emea", id: $id) { id } }', { id: joinerId });
     expect(gone).toEqual({ data: { account: null } });
-    const again = await gql(hr, 'mutation($id: ID!) { terminateAccount(tenant: "emea", id: $id) }', { id: joinerId });
+    const again = await answer(hr, 'mutation($id: ID!) { terminateAccount(tenant: "emea", id: $id) }', { id: joinerId });
     expect(again.errors?.[0]?.extensions.code).toBe('NOT_FOUND');
   });
 });
 
 describe('errors', () => {
   it('names the input field: uniqueness, an unknown manager, nothing to change, a bad filter', async () => {
-    await gql(hr, CREATE, { input: { userName: 'taken@emea' } });
+    await answer(hr, CREATE, { input: { userName: 'taken@emea' } });
     const cases: [string, Record<string, unknown>, string, string][] = [
       [CREATE, { input: { userName: 'taken@emea' } }, 'UNIQUENESS', 'input.userName'],
       [CREATE, { input: { userName: 'x@emea', manager: '00000000-0000-7000-8000-000000000000' } }, 'INVALID_INPUT', 'input.manager'],
@@ -197,24 +194,24 @@ describe('errors', () => {
     for (const [query, variables, code, field] of cases) {
       let res: GqlAnswer = {};
       const delta = await written(async () => {
-        res = await gql(hr, query, variables);
+        res = await answer(hr, query, variables);
       });
       expect([query, res.errors?.[0]?.extensions]).toEqual([query, { code, field }]);
       expect(delta).toEqual({ outbox: 0, audit: 0 });
     }
-    const missing = await gql(hr, 'mutation { suspendAccount(tenant: "emea", id: "00000000-0000-7000-8000-000000000000") { id } }');
+    const missing = await answer(hr, 'mutation { suspendAccount(tenant: "emea", id: "00000000-0000-7000-8000-000000000000") { id } }');
     expect(missing.errors?.[0]?.extensions.code).toBe('NOT_FOUND');
   });
 
   it('answers NOT_FOUND to an office token of another community, and writes nothing', async () => {
-    const apac = hub.tenants.apac.token;
+    const apac = harness.tenants.apac.token;
     const delta = await written(async () => {
       for (const query of [
         'mutation { createAccount(tenant: "emea", input: { userName: "probe@emea" }) { id } }',
         '{ accounts(tenant: "emea") { totalCount } }',
         'mutation { createGroup(tenant: "emea", displayName: "probe") { id } }',
       ]) {
-        const res = await gql(apac, query);
+        const res = await answer(apac, query);
         expect(res.errors?.[0]?.extensions).toEqual({ code: 'NOT_FOUND', field: 'tenant' });
       }
     });
@@ -222,19 +219,19 @@ describe('errors', () => {
   });
 
   it('refuses HR writes to a read-only community token', async () => {
-    const reader = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'hr_reader' }, ctx)).token;
-    const res = await gql(reader, 'mutation { createAccount(tenant: "emea", input: { userName: "r@emea" }) { id } }');
+    const reader = (await harness.services.admin.issueToken(platform, { community: 'coi', role: 'hr_reader' }, ctx)).token;
+    const res = await answer(reader, 'mutation { createAccount(tenant: "emea", input: { userName: "r@emea" }) { id } }');
     expect(res.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
-    const read = await gql(reader, '{ accounts(tenant: "emea", first: 1) { totalCount } }');
+    const read = await answer(reader, '{ accounts(tenant: "emea", first: 1) { totalCount } }');
     expect(read.errors).toBeUndefined();
   });
 });
 
 describe('group membership', () => {
   it('creates a group, adds and removes members as rows, one outbox and one audit row per change', async () => {
-    const a = (await gql(hr, CREATE, { input: { userName: 'member-a@emea' } })).data?.createAccount.id;
-    const b = (await gql(hr, CREATE, { input: { userName: 'member-b@emea' } })).data?.createAccount.id;
-    const created = await gql(
+    const a = (await answer(hr, CREATE, { input: { userName: 'member-a@emea' } })).data?.createAccount.id;
+    const b = (await answer(hr, CREATE, { input: { userName: 'member-b@emea' } })).data?.createAccount.id;
+    const created = await answer(
       hr,
       'mutation { createGroup(tenant: "emea", displayName: "Engineers", externalId: "hr-42") { id externalId } }',
     );
@@ -245,36 +242,36 @@ describe('group membership', () => {
     const add = 'mutation($g: ID!, $m: [ID!]!) { addGroupMembers(tenant: "emea", group: $g, members: $m) { members { id type } } }';
     let res: GqlAnswer = {};
     let delta = await written(async () => {
-      res = await gql(hr, add, { g: group, m: [a, b] });
+      res = await answer(hr, add, { g: group, m: [a, b] });
     });
     expect(res.errors).toBeUndefined();
     expect(res.data?.addGroupMembers.members.map((m: { id: string }) => m.id).sort()).toEqual([a, b].sort());
     expect(delta).toEqual({ outbox: 1, audit: 1 });
-    const rows = await hub.db.query<{ member_id: string }>('select member_id from group_member where group_id = $1', [group]);
+    const rows = await harness.db.query<{ member_id: string }>('select member_id from group_member where group_id = $1', [group]);
     expect(rows.map((r) => r.member_id).sort()).toEqual([a, b].sort());
 
-    const account = await gql(hr, 'query($id: ID!) { account(tenant: "emea", id: $id) { groups { displayName direct } } }', { id: a });
+    const account = await answer(hr, 'query($id: ID!) { account(tenant: "emea", id: $id) { groups { displayName direct } } }', { id: a });
     expect(account.data?.account.groups).toEqual([{ displayName: 'Engineers', direct: true }]);
 
     const remove = 'mutation($g: ID!, $m: [ID!]!) { removeGroupMembers(tenant: "emea", group: $g, members: $m) { members { id } } }';
     delta = await written(async () => {
-      res = await gql(hr, remove, { g: group, m: [a] });
+      res = await answer(hr, remove, { g: group, m: [a] });
     });
     expect(res.errors).toBeUndefined();
     expect(res.data?.removeGroupMembers.members).toEqual([{ id: b }]);
     expect(delta).toEqual({ outbox: 1, audit: 1 });
 
-    const foreign = await gql(hr, add, { g: group, m: ['00000000-0000-7000-8000-000000000000'] });
+    const foreign = await answer(hr, add, { g: group, m: ['00000000-0000-7000-8000-000000000000'] });
     expect(foreign.errors?.[0]?.extensions.code).toBe('INVALID_INPUT');
 
-    const groups = await gql(
+    const groups = await answer(
       hr,
       '{ groups(tenant: "emea", scimFilter: "displayName eq \\"Engineers\\"") { totalCount edges { node { id } } } }',
     );
     expect(groups.data?.groups).toEqual({ totalCount: 1, edges: [{ node: { id: group } }] });
 
     delta = await written(async () => {
-      res = await gql(hr, 'mutation($g: ID!) { deleteGroup(tenant: "emea", id: $g) }', { g: group });
+      res = await answer(hr, 'mutation($g: ID!) { deleteGroup(tenant: "emea", id: $g) }', { g: group });
     });
     expect(res).toEqual({ data: { deleteGroup: true } });
     expect(delta).toEqual({ outbox: 1, audit: 1 });
@@ -283,35 +280,35 @@ describe('group membership', () => {
 
 describe('self-service: me and updateMe', () => {
   beforeAll(async () => {
-    await gql(hr, CREATE, { input: { userName: 'self@emea', displayName: 'Self', title: 'Clerk' } });
-    await hub.runtime.settings.setSelfServicePolicy(hub.tenants.emea.id, ['displayName', 'nickName'], ctx);
-    endUser = (await hub.runtime.admin.issueToken(platform, { tenant: 'emea', role: 'end_user', user: 'self@emea' }, ctx)).token;
+    await answer(hr, CREATE, { input: { userName: 'self@emea', displayName: 'Self', title: 'Clerk' } });
+    await harness.services.settings.setSelfServicePolicy(harness.tenants.emea.id, ['displayName', 'nickName'], ctx);
+    endUser = (await harness.services.admin.issueToken(platform, { tenant: 'emea', role: 'end_user', user: 'self@emea' }, ctx)).token;
   });
 
   it('reads the own account, as SCIM /Me does', async () => {
-    const res = await gql(endUser, '{ me { userName displayName title tenant { slug } } }');
+    const res = await answer(endUser, '{ me { userName displayName title tenant { slug } } }');
     expect(res).toEqual({ data: { me: { userName: 'self@emea', displayName: 'Self', title: 'Clerk', tenant: { slug: 'emea' } } } });
-    const office = await gql(hub.tenants.emea.token, '{ me { id } }');
+    const office = await answer(harness.tenants.emea.token, '{ me { id } }');
     expect(office.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
   });
 
   it('changes what the policy allows, and refuses anything else without writing', async () => {
     let res: GqlAnswer = {};
     let delta = await written(async () => {
-      res = await gql(endUser, 'mutation { updateMe(input: { displayName: "Me, Myself" }) { displayName version } }');
+      res = await answer(endUser, 'mutation { updateMe(input: { displayName: "Me, Myself" }) { displayName version } }');
     });
     expect(res).toEqual({ data: { updateMe: { displayName: 'Me, Myself', version: 2 } } });
     expect(delta).toEqual({ outbox: 1, audit: 1 });
 
     delta = await written(async () => {
-      res = await gql(endUser, 'mutation { updateMe(input: { displayName: "Sneaky", title: "Director" }) { id } }');
+      res = await answer(endUser, 'mutation { updateMe(input: { displayName: "Sneaky", title: "Director" }) { id } }');
     });
     expect(res.errors?.[0]?.extensions).toEqual({ code: 'FORBIDDEN', field: 'input.title' });
     expect(delta).toEqual({ outbox: 0, audit: 0 });
-    const me = await gql(endUser, '{ me { displayName title } }');
+    const me = await answer(endUser, '{ me { displayName title } }');
     expect(me.data?.me).toEqual({ displayName: 'Me, Myself', title: 'Clerk' });
 
-    const hrMe = await gql(hr, 'mutation { updateMe(input: { displayName: "HR" }) { id } }');
+    const hrMe = await answer(hr, 'mutation { updateMe(input: { displayName: "HR" }) { id } }');
     expect(hrMe.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
   });
 });
@@ -319,7 +316,7 @@ describe('self-service: me and updateMe', () => {
 describe('accounts: filters, sorting, paging', () => {
   it('filters by field and by SCIM filter, sorts, and pages by keyset cursors', async () => {
     for (const [i, dept] of ['Ops', 'Ops', 'Ops', 'Lab'].entries()) {
-      await gql(hr, CREATE, {
+      await answer(hr, CREATE, {
         input: { userName: `list-${i}@emea`, familyName: `Zed${3 - i}`, department: dept, employeeNumber: `L-${i}` },
       });
     }
@@ -328,17 +325,21 @@ describe('accounts: filters, sorting, paging', () => {
         totalCount pageInfo { hasNextPage endCursor } edges { cursor node { userName familyName } }
       }
     }`;
-    const first = await gql(hr, q, { f: { department: 'Ops' }, s: 'userName sw "list-"' });
+    const first = await answer(hr, q, { f: { department: 'Ops' }, s: 'userName sw "list-"' });
     expect(first.errors).toBeUndefined();
     expect(first.data?.accounts.totalCount).toBe(3);
     expect(first.data?.accounts.edges.map((e: { node: { familyName: string } }) => e.node.familyName)).toEqual(['Zed3', 'Zed2']);
     expect(first.data?.accounts.pageInfo.hasNextPage).toBe(true);
     expect(first.data?.accounts.edges[1].cursor).toBe(first.data?.accounts.pageInfo.endCursor);
-    const second = await gql(hr, q, { f: { department: 'Ops' }, s: 'userName sw "list-"', after: first.data?.accounts.pageInfo.endCursor });
+    const second = await answer(hr, q, {
+      f: { department: 'Ops' },
+      s: 'userName sw "list-"',
+      after: first.data?.accounts.pageInfo.endCursor,
+    });
     expect(second.data?.accounts.edges.map((e: { node: { familyName: string } }) => e.node.familyName)).toEqual(['Zed1']);
     expect(second.data?.accounts.pageInfo).toEqual({ hasNextPage: false, endCursor: expect.any(String) });
 
-    const one = await gql(
+    const one = await answer(
       hr,
       '{ accounts(tenant: "emea", filter: { employeeNumber: "L-3", active: true }) { totalCount edges { node { department } } } }',
     );
@@ -346,67 +347,31 @@ describe('accounts: filters, sorting, paging', () => {
   });
 });
 
-describe('replication targets and account status', () => {
-  it('lists targets with their counts and dead letters, and an account’s status per target', async () => {
-    const created = await gql(
-      hub.adminToken,
-      'mutation { createReplicationTarget(tenant: "emea", input: { name: "hr-mirror", kind: "memory", config: { target: "hr-mirror" } }) { id } }',
-    );
-    expect(created.errors).toBeUndefined();
-    const account = (await gql(hr, CREATE, { input: { userName: 'replicated@emea' } })).data?.createAccount.id;
-    const res = await gql(
-      hub.tenants.emea.token,
-      'query($id: ID!) { targets(tenant: "emea") { name counts { name pending } deadLetters { id } } account(tenant: "emea", id: $id) { replicationStatus { target status } } }',
-      { id: account },
-    );
-    expect(res.errors).toBeUndefined();
-    expect(res.data?.targets).toEqual([{ name: 'hr-mirror', counts: { name: 'hr-mirror', pending: expect.any(Number) }, deadLetters: [] }]);
-    // The same as Query.replicationStatus (no worker runs here: nothing is linked yet).
-    const direct = await gql(
-      hub.tenants.emea.token,
-      'query($id: ID!) { replicationStatus(tenant: "emea", kind: "User", id: $id) { target status } }',
-      {
-        id: account,
-      },
-    );
-    expect(res.data?.account.replicationStatus).toEqual(direct.data?.replicationStatus);
-    // An HR token reads accounts but not replication.
-    const denied = await gql(hr, '{ targets(tenant: "emea") { name } }');
-    expect(denied.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
-  });
-});
-
 describe('statements per page of accounts', () => {
   let capture: SqlCapture;
-  let runtime: Runtime;
+  let second: TestApp;
   let app: FastifyInstance;
 
   beforeAll(async () => {
-    // A second hub on the same database, through a proxy that records every statement it sends.
-    const target = new URL(hub.db.url);
+    // A second GraphQL app on the same database, through a proxy that records every statement it sends.
+    const target = new URL(harness.db.url);
     capture = new SqlCapture(target.hostname, Number(target.port || 5432));
-    const proxied = new URL(hub.db.url);
+    const proxied = new URL(harness.db.url);
     proxied.hostname = '127.0.0.1';
     proxied.port = String(await capture.listen());
-    const config = loadConfig({
-      DATABASE_URL: proxied.toString(),
-      MERIDIAN_ADMIN_TOKEN: hub.adminToken,
-      MERIDIAN_PUBLIC_URL: 'https://hub.test',
-    });
-    runtime = await openRuntime(config, 'client');
-    app = await buildApp({ config, runtime, logger: false });
+    second = await buildTestApp('graphql', proxied.toString(), harness.adminToken);
+    app = second.app;
   });
   afterAll(async () => {
-    await app.close();
-    await runtime.close();
+    await second.close();
     await capture.close();
   });
 
   /** A tenant of `n` accounts, each with a manager, in two groups, one of them nested. */
   async function tenantOf(n: number): Promise<string> {
     const slug = `bulk-${n}`;
-    const tenant = await hub.runtime.admin.createTenant(platform, { slug, name: slug, community: 'coi' }, ctx);
-    const { resources } = hub.runtime;
+    const tenant = await harness.services.admin.createTenant(platform, { slug, name: slug, community: 'coi' }, ctx);
+    const { resources } = harness.services;
     const ids: string[] = [];
     for (let i = 0; i < n; i++) {
       const enterprise = i > 0 ? { [SCHEMA.enterpriseUser]: { manager: { value: ids[i - 1] } } } : {};
@@ -431,11 +396,11 @@ describe('statements per page of accounts', () => {
 
   async function statementsOf(slug: string, n: number): Promise<string[]> {
     const query = `{ accounts(tenant: "${slug}", first: 100) { edges { node { id tenant { slug } manager { id userName } groups { displayName } } } } }`;
-    const warm = await gql(hub.adminToken, query, undefined, app);
+    const warm = await answer(harness.adminToken, query, undefined, app);
     expect(warm.errors).toBeUndefined();
     await new Promise((r) => setTimeout(r, 100));
     const since = performance.now();
-    const res = await gql(hub.adminToken, query, undefined, app);
+    const res = await answer(harness.adminToken, query, undefined, app);
     await new Promise((r) => setTimeout(r, 100));
     expect(res.errors).toBeUndefined();
     const edges = res.data?.accounts.edges as { node: { tenant: { slug: string }; manager: { id: string } | null; groups: unknown[] } }[];
