@@ -103,8 +103,9 @@ async function call(method: string, path: string, options: { token?: string; bod
  * once the response is done). Replication lines carry the `reqId` of the write that caused them too.
  */
 async function linesOf(requestId: string): Promise<Line[]> {
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  return lines().filter((line) => line.reqId === requestId && line.component !== 'replication');
+  const ofRequest = () => lines().filter((line) => line.reqId === requestId && line.component !== 'replication');
+  // The request line is the last one a request writes: wait for it, not for a fixed time.
+  return until(async () => (ofRequest().some((line) => line.msg === 'request completed') ? ofRequest() : undefined), 5_000);
 }
 
 async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
@@ -193,7 +194,8 @@ describe('replication log lines', () => {
     const id = created.body.id as string;
     const letter = await until(async () => (await runtime.replication.deadLetters(tenant.id)).find((l) => l.localId === id));
     expect(letter.reason).toMatch(/^gave up after 2 attempts/);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The log line follows the dead letter's row: wait until it is written.
+    await until(async () => lines().find((l) => l.msg === 'replication dead-lettered' && l.resource === id), 5_000);
 
     const logged = lines().filter((l) => l.msg === 'replication dead-lettered' && l.resource === id);
     expect(logged).toHaveLength(1);
