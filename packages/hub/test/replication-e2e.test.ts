@@ -222,4 +222,45 @@ describe.each(backends)('replication end to end on BullMQ %s', (_backend, redisU
       await runtime.replication.setWaitPolicy(east.id, 0, system);
     }
   });
+
+  // Regression (issue 13): deliveries were recorded under `replication-<target>`, losing the request that caused them.
+  it('carries the request id of a write to the link, the delivery audit entry and a dead letter it causes', async () => {
+    const created = await scim(
+      east.token,
+      'POST',
+      '/Users',
+      { schemas: [SCHEMA.user], userName: 'traced@east.example' },
+      { prefer: 'wait=10', 'x-request-id': 'trace-delivered-1' },
+    );
+    expect((created.body?.[REPLICATION_URN] as { targets: { status: string }[] } | undefined)?.targets[0]?.status).toBe('synced');
+    const delivered = await db.query<{ request_id: string }>(
+      `select request_id from audit_event where action = 'replication.delivered' and resource_id = $1`,
+      [created.body?.id],
+    );
+    expect(delivered.map((r) => r.request_id)).toEqual(['trace-delivered-1']);
+    const links = await db.query<{ request_id: string }>('select request_id from replication_link where local_id = $1', [created.body?.id]);
+    expect(links).toEqual([{ request_id: 'trace-delivered-1' }]);
+
+    await runtime.replication.targets.update(
+      east.id,
+      'west',
+      { mapping: { User: { attributes: { active: 'userName = "traced-bad@east.example" ? "not-a-boolean" : active' } } } },
+      system,
+    );
+    const bad = await scim(
+      east.token,
+      'POST',
+      '/Users',
+      { schemas: [SCHEMA.user], userName: 'traced-bad@east.example' },
+      { prefer: 'wait=10', 'x-request-id': 'trace-dead-1' },
+    );
+    expect((bad.body?.[REPLICATION_URN] as { targets: { status: string }[] } | undefined)?.targets[0]?.status).toBe('dead_lettered');
+    const letters = await runtime.replication.deadLetters(east.id, { target: 'west' });
+    expect(letters.find((l) => l.localId === bad.body?.id)).toMatchObject({ requestId: 'trace-dead-1' });
+    const audited = await db.query<{ request_id: string }>(
+      `select request_id from audit_event where action = 'replication.dead_lettered' and resource_id = $1`,
+      [bad.body?.id],
+    );
+    expect(audited.map((r) => r.request_id)).toEqual(['trace-dead-1']);
+  });
 });

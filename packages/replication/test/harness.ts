@@ -71,12 +71,7 @@ export async function replicationHarness(
   const box = new SecretBox([generateSecretKey()]);
   const directory = new PostgresDirectoryStore(db.orm, systemClock);
   const store = new PostgresReplicationStore(db.orm, systemClock);
-  const resources = new ResourceService(
-    directory,
-    new Argon2PasswordHasher(),
-    undefined,
-    new PostgresPasswordForwarding(box, systemClock),
-  );
+  const resources = new ResourceService(directory, new Argon2PasswordHasher(), undefined, new PostgresPasswordForwarding(box, systemClock));
   const admin = new AdminService(new PostgresAdminStore(db.orm, systemClock), systemClock);
   communityMade ??= admin.createCommunity(platform, { slug: 'coi', name: 'CoI' }, contextOf()).then(() => undefined);
   await communityMade;

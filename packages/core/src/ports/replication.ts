@@ -131,6 +131,8 @@ export interface ReplicationLink {
   attempts: number;
   lastError: string | null;
   graceUntil: Date | null;
+  /** The request whose change the last finished job delivered, when known. */
+  requestId: string | null;
   updatedAt: Date;
 }
 
@@ -147,6 +149,8 @@ export interface LinkUpdate {
   attempts?: number;
   lastError?: string | null;
   graceUntil?: Date | null;
+  /** The request whose change the job delivered: kept on the link and in the delivery's audit entry. */
+  requestId?: string | undefined;
 }
 
 /** A permanent failure kept for an admin, with what was sent and what came back (credentials removed). */
@@ -163,6 +167,8 @@ export interface DeadLetter {
   errorCode: string | null;
   request: unknown;
   response: unknown;
+  /** The request whose change failed to reach the target (unknown for letters older than this field). */
+  requestId: string | null;
   createdAt: Date;
   replayedAt: Date | null;
 }

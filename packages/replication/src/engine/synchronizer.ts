@@ -88,16 +88,20 @@ const LIVE: ReadonlySet<string> = new Set(['synced', 'pending', 'retrying', 'dea
  * "The flow of one change", step 6): state-based, so a retry, a duplicate or a replay
  * has the effect of one push.
  */
+/** A target's runtime for one job: the request whose change it delivers rides along to every record it writes. */
+type JobRuntime = TargetRuntime & { readonly requestId: string | undefined };
+
 export class ResourceSynchronizer {
   constructor(private readonly ctx: ReplicationContext) {}
 
   /** Runs one sync job. Connector failures are thrown as {@link SyncStepError}. */
-  async sync(runtime: TargetRuntime, data: SyncJobData, options: { force?: boolean } = {}): Promise<SyncResult> {
+  async sync(targetRuntime: TargetRuntime, data: SyncJobData, options: { force?: boolean } = {}): Promise<SyncResult> {
+    const runtime: JobRuntime = { ...targetRuntime, requestId: data.requestId };
     const force = options.force === true;
     const { target, connector } = runtime;
     const { tenantId, kind, resourceId } = data;
     if (!connector.capabilities.kinds.includes(kind)) {
-      await this.save(target, kind, resourceId, { remoteId: null, status: 'out_of_scope', handledVersion: 'wanted', lastError: null });
+      await this.save(runtime, kind, resourceId, { remoteId: null, status: 'out_of_scope', handledVersion: 'wanted', lastError: null });
       return { operation: 'skipped', remoteId: null, version: null };
     }
     const link = await this.ctx.store.getLink(target.id, kind, resourceId);
@@ -113,8 +117,10 @@ export class ResourceSynchronizer {
     return result;
   }
 
-  private async save(target: ReplicationTarget, kind: ResourceKind, localId: string, update: LinkUpdate, event?: DomainEvent) {
-    return this.ctx.store.saveLink(target.tenantId, target.id, kind, localId, update, event);
+  /** Records an outcome on the link, with the request whose change the job delivers. */
+  private async save(runtime: JobRuntime, kind: ResourceKind, localId: string, update: LinkUpdate, event?: DomainEvent) {
+    const { target, requestId } = runtime;
+    return this.ctx.store.saveLink(target.tenantId, target.id, kind, localId, { ...update, requestId }, event);
   }
 
   private delivered(
@@ -159,12 +165,7 @@ export class ResourceSynchronizer {
     return out;
   }
 
-  private async push(
-    runtime: TargetRuntime,
-    resource: ScimResource,
-    link: ReplicationLink | undefined,
-    force: boolean,
-  ): Promise<SyncResult> {
+  private async push(runtime: JobRuntime, resource: ScimResource, link: ReplicationLink | undefined, force: boolean): Promise<SyncResult> {
     const { target, connector } = runtime;
     const attributes = await step('map', () => mapResource(runtime.mapping, resource));
     const members = await this.outboundMembers(target, resource);
@@ -178,11 +179,11 @@ export class ResourceSynchronizer {
     let operation: SyncOperation = 'updated';
     let pushedMembers = link?.pushedMembers ?? [];
     if (ref === undefined) {
-      await this.recordCreateIntent(target, resource, attributes);
+      await this.recordCreateIntent(runtime, resource, attributes);
       ({ ref, operation } = await this.createOrAdopt(runtime, object));
       pushedMembers = operation === 'created' ? memberIds : [];
       // Remember the remote object at once: a failure in a later step must not create it twice.
-      await this.save(target, resource.kind, resource.id, { remoteId: ref.remoteId, status: 'pending', handledVersion: 0 });
+      await this.save(runtime, resource.kind, resource.id, { remoteId: ref.remoteId, status: 'pending', handledVersion: 0 });
       if (operation === 'adopted') await step('update', () => connector.update(ref as RemoteRef, object));
     } else if (
       !force &&
@@ -198,10 +199,10 @@ export class ResourceSynchronizer {
       } catch (error) {
         if (!isCode(error, 'NOT_FOUND')) throw error;
         // The remote object is gone (deleted at the target): create it again.
-        await this.recordCreateIntent(target, resource, attributes);
+        await this.recordCreateIntent(runtime, resource, attributes);
         ({ ref, operation } = await this.createOrAdopt(runtime, object));
         pushedMembers = operation === 'created' ? memberIds : [];
-        await this.save(target, resource.kind, resource.id, { remoteId: ref.remoteId, status: 'pending', handledVersion: 0 });
+        await this.save(runtime, resource.kind, resource.id, { remoteId: ref.remoteId, status: 'pending', handledVersion: 0 });
         if (operation === 'adopted') await step('update', () => connector.update(ref as RemoteRef, object));
       }
     }
@@ -223,7 +224,7 @@ export class ResourceSynchronizer {
 
     const remoteId = ref.remoteId;
     await this.save(
-      target,
+      runtime,
       resource.kind,
       resource.id,
       {
@@ -257,8 +258,8 @@ export class ResourceSynchronizer {
    * created the object but before the link recorded it leaves this behind, and the next job finds
    * the object by it (connector.match) instead of creating a second one or leaving it behind.
    */
-  private async recordCreateIntent(target: ReplicationTarget, resource: ScimResource, attributes: Record<string, unknown>): Promise<void> {
-    await this.save(target, resource.kind, resource.id, {
+  private async recordCreateIntent(runtime: JobRuntime, resource: ScimResource, attributes: Record<string, unknown>): Promise<void> {
+    await this.save(runtime, resource.kind, resource.id, {
       remoteId: null,
       status: 'pending',
       handledVersion: 0,
@@ -268,7 +269,7 @@ export class ResourceSynchronizer {
 
   /** A remote object a killed worker may have created without recording it (see {@link recordCreateIntent}). */
   private async unrecordedRemote(
-    runtime: TargetRuntime,
+    runtime: JobRuntime,
     kind: ResourceKind,
     localId: string,
     link: ReplicationLink | undefined,
@@ -284,7 +285,7 @@ export class ResourceSynchronizer {
   }
 
   /** First push: adopt an existing remote object (connector.match) or create one; a create CONFLICT falls back to matching. */
-  private async createOrAdopt(runtime: TargetRuntime, object: OutboundObject): Promise<{ ref: RemoteRef; operation: SyncOperation }> {
+  private async createOrAdopt(runtime: JobRuntime, object: OutboundObject): Promise<{ ref: RemoteRef; operation: SyncOperation }> {
     const { connector } = runtime;
     const match = connector.capabilities.match && connector.match ? connector.match.bind(connector) : undefined;
     if (match) {
@@ -306,7 +307,7 @@ export class ResourceSynchronizer {
    * a conflict; one left by a deleted or departed resource (deactivated,
    * waiting out its grace period) is handed over: the person returned.
    */
-  private async adopt(runtime: TargetRuntime, object: OutboundObject, ref: RemoteRef): Promise<RemoteRef> {
+  private async adopt(runtime: JobRuntime, object: OutboundObject, ref: RemoteRef): Promise<RemoteRef> {
     const { target } = runtime;
     const holder = await this.ctx.store.linkByRemoteId(target.id, object.kind, ref.remoteId);
     if (holder && holder.localId !== object.localId) {
@@ -317,7 +318,7 @@ export class ResourceSynchronizer {
         );
       }
       if (holder.status === 'grace') await this.ctx.cancelGraceDelete(target.id, holder.kind, holder.localId);
-      await this.save(target, holder.kind, holder.localId, {
+      await this.save(runtime, holder.kind, holder.localId, {
         remoteId: null,
         status: holder.status === 'out_of_scope' ? 'out_of_scope' : 'deleted',
         handledVersion: 'wanted',
@@ -328,7 +329,7 @@ export class ResourceSynchronizer {
     return ref;
   }
 
-  private async deliverPassword(runtime: TargetRuntime, resource: ScimResource, ref: RemoteRef): Promise<void> {
+  private async deliverPassword(runtime: JobRuntime, resource: ScimResource, ref: RemoteRef): Promise<void> {
     const { target, connector } = runtime;
     if (!target.pushPasswords) return;
     const pending = await this.ctx.store.pendingPassword(target.tenantId, resource.id, target.id);
@@ -351,7 +352,7 @@ export class ResourceSynchronizer {
 
   /** The resource is deleted in the hub or out of scope: apply the target's delete mode. */
   private async retire(
-    runtime: TargetRuntime,
+    runtime: JobRuntime,
     data: SyncJobData,
     resource: ScimResource | undefined,
     link: ReplicationLink | undefined,
@@ -365,7 +366,7 @@ export class ResourceSynchronizer {
     if (kind === 'User') await this.ctx.store.passwordHandled(target.tenantId, resourceId, target.id);
     const remoteId = link?.remoteId ?? (await this.unrecordedRemote(runtime, kind, resourceId, link));
     if (!link || !remoteId) {
-      await this.save(target, kind, resourceId, {
+      await this.save(runtime, kind, resourceId, {
         remoteId: null,
         status: restStatus,
         handledVersion: handled,
@@ -383,7 +384,7 @@ export class ResourceSynchronizer {
     if (mode === 'delete') {
       await step('delete', () => connector.delete(ref));
       await this.save(
-        target,
+        runtime,
         kind,
         resourceId,
         {
@@ -406,7 +407,7 @@ export class ResourceSynchronizer {
       const already = link.status === 'deactivated' && !force;
       if (!already) await step('deactivate', () => deactivate(ref));
       await this.save(
-        target,
+        runtime,
         kind,
         resourceId,
         { remoteId: remoteId, status: 'deactivated', handledVersion: handled, attempts: 0, lastError: null, pushedHash: null },
@@ -417,7 +418,7 @@ export class ResourceSynchronizer {
 
     // grace: deactivate now, delete when the grace period ends unless the person returns.
     if (link.status === 'grace' && !force) {
-      await this.save(target, kind, resourceId, { remoteId: remoteId, status: 'grace', handledVersion: handled });
+      await this.save(runtime, kind, resourceId, { remoteId: remoteId, status: 'grace', handledVersion: handled });
       return { operation: 'grace', remoteId: remoteId, version: resource?.version ?? null };
     }
     if (link.status !== 'deactivated' || force) await step('deactivate', () => deactivate(ref));
@@ -427,7 +428,7 @@ export class ResourceSynchronizer {
       delayMs,
     );
     await this.save(
-      target,
+      runtime,
       kind,
       resourceId,
       {
@@ -445,7 +446,8 @@ export class ResourceSynchronizer {
   }
 
   /** The end of a grace period: delete the remote object unless the person came back. */
-  async graceDelete(runtime: TargetRuntime, data: SyncJobData): Promise<SyncResult> {
+  async graceDelete(targetRuntime: TargetRuntime, data: SyncJobData): Promise<SyncResult> {
+    const runtime: JobRuntime = { ...targetRuntime, requestId: data.requestId };
     const { target, connector } = runtime;
     const link = await this.ctx.store.getLink(target.id, data.kind, data.resourceId);
     if (link?.status !== 'grace' || !link.remoteId) return { operation: 'skipped', remoteId: null, version: null };
@@ -456,7 +458,7 @@ export class ResourceSynchronizer {
     const remoteId = link.remoteId;
     await step('delete', () => connector.delete({ kind: data.kind, remoteId }));
     await this.save(
-      target,
+      runtime,
       data.kind,
       data.resourceId,
       {

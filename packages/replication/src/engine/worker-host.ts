@@ -268,8 +268,16 @@ export class WorkerHost {
           request: isConnectorError(inner) ? (inner.request ?? null) : null,
           // A refused request reached no one: there is no response to record.
           response: isConnectorError(inner) && !refusal ? (inner.response ?? null) : null,
+          requestId: data.requestId ?? null,
         },
-        { remoteId: link?.remoteId ?? null, status: 'dead_lettered', handledVersion: 0, attempts, lastError: reason },
+        {
+          remoteId: link?.remoteId ?? null,
+          status: 'dead_lettered',
+          handledVersion: 0,
+          attempts,
+          lastError: reason,
+          requestId: data.requestId,
+        },
         {
           type: 'replication.dead_lettered',
           tenantId: target.tenantId,

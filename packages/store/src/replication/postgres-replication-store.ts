@@ -321,8 +321,8 @@ export class PostgresReplicationStore implements ReplicationStore {
     const handled = update.handledVersion === 'wanted' ? null : update.handledVersion;
     const [row] = await em.execute<LinkRow[]>(
       `insert into replication_link (target_id, tenant_id, resource_kind, local_id, remote_id, status, wanted_version, handled_version,
-         pushed_version, pushed_hash, pushed_attributes, pushed_members, attempts, last_error, grace_until, updated_at)
-       values (?, ?, ?, ?, ?, ?, coalesce(?, 0), coalesce(?, 0), ?, ?, ?, ?, ?, ?, ?, ?)
+         pushed_version, pushed_hash, pushed_attributes, pushed_members, attempts, last_error, grace_until, request_id, updated_at)
+       values (?, ?, ?, ?, ?, ?, coalesce(?, 0), coalesce(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?)
        on conflict (target_id, resource_kind, local_id) do update set
          remote_id = excluded.remote_id,
          handled_version = greatest(replication_link.handled_version, ${handled === null ? 'replication_link.wanted_version' : 'excluded.handled_version'}),
@@ -337,6 +337,7 @@ export class PostgresReplicationStore implements ReplicationStore {
          attempts = ${set('attempts', update.attempts !== undefined)},
          last_error = ${set('last_error', update.lastError !== undefined)},
          grace_until = ${set('grace_until', update.graceUntil !== undefined)},
+         request_id = ${set('request_id', update.requestId !== undefined)},
          updated_at = excluded.updated_at
        returning *`,
       [
@@ -355,6 +356,7 @@ export class PostgresReplicationStore implements ReplicationStore {
         update.attempts ?? 0,
         update.lastError ?? null,
         update.graceUntil ?? null,
+        update.requestId ?? null,
         now,
       ],
     );
@@ -377,7 +379,7 @@ export class PostgresReplicationStore implements ReplicationStore {
         await auditEvent(
           em,
           event,
-          { actor: { type: 'system', id: 'replication' }, requestId: `replication-${targetId}` },
+          { actor: { type: 'system', id: 'replication' }, requestId: update.requestId ?? `replication-${targetId}` },
           this.clock.now(),
         );
       return link;
@@ -445,8 +447,8 @@ export class PostgresReplicationStore implements ReplicationStore {
       const id = uuidv7();
       const [row] = await em.execute<DeadLetterRow[]>(
         `insert into replication_dead_letter (id, tenant_id, target_id, resource_kind, local_id, resource_version, operation, reason,
-           error_code, request, response, created_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *`,
+           error_code, request, response, request_id, created_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) returning *`,
         [
           id,
           letter.tenantId,
@@ -459,11 +461,17 @@ export class PostgresReplicationStore implements ReplicationStore {
           letter.errorCode,
           letter.request === undefined || letter.request === null ? null : JSON.stringify(letter.request),
           letter.response === undefined || letter.response === null ? null : JSON.stringify(letter.response),
+          letter.requestId,
           now,
         ],
       );
       await this.writeLink(em, letter.tenantId, letter.targetId, letter.kind, letter.localId, update);
-      await auditEvent(em, event, { actor: { type: 'system', id: 'replication' }, requestId: `replication-${letter.targetId}` }, now);
+      await auditEvent(
+        em,
+        event,
+        { actor: { type: 'system', id: 'replication' }, requestId: letter.requestId ?? `replication-${letter.targetId}` },
+        now,
+      );
       if (!row) throw new TypeError('An inserted dead letter must be returned.');
       return toDeadLetter(row);
     });

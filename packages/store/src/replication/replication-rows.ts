@@ -54,6 +54,7 @@ export interface LinkRow {
   attempts: number;
   last_error: string | null;
   grace_until: Date | string | null;
+  request_id?: string | null;
   updated_at: Date | string;
 }
 
@@ -71,6 +72,7 @@ export interface DeadLetterRow {
   response: unknown;
   created_at: Date | string;
   replayed_at: Date | string | null;
+  request_id?: string | null;
 }
 
 export const TARGET_COLUMNS = `id, tenant_id, name, kind, config, delete_mode, grace_seconds, scoping, mapping, push_passwords, enabled, paused,
@@ -138,6 +140,7 @@ export function toLink(row: LinkRow): ReplicationLink {
     attempts: row.attempts,
     lastError: row.last_error,
     graceUntil: maybeDate(row.grace_until),
+    requestId: row.request_id ?? null,
     updatedAt: date(row.updated_at),
   };
 }
@@ -155,6 +158,7 @@ export function toDeadLetter(row: DeadLetterRow): DeadLetter {
     errorCode: row.error_code,
     request: row.request === null ? null : json(row.request),
     response: row.response === null ? null : json(row.response),
+    requestId: row.request_id ?? null,
     createdAt: date(row.created_at),
     replayedAt: maybeDate(row.replayed_at),
   };
