@@ -38,13 +38,12 @@ export { isUuid, PostgresDirectoryStore } from './directory/postgres-directory-s
 export {
   acquireEmbeddedDatabase,
   type EmbeddedDatabase,
-  EmbeddedDatabaseError,
   type EmbeddedDatabaseOptions,
-  type EmbeddedErrorReason,
   type EmbeddedRole,
   type EmbeddedState,
-  isPortFree,
 } from './embedded/embedded-database.js';
+export { EmbeddedDatabaseError, type EmbeddedErrorReason } from './embedded/embedded-errors.js';
+export { isPortFree } from './embedded/postgres-process.js';
 export { recordEvent } from './events/event-recorder.js';
 export { filterToSql, type SortExpression, type SqlFragment, sortToSql } from './filter/to-sql.js';
 export { type CheckDatabaseOptions, checkDatabase, DatabaseConnectError, type DatabaseProblem } from './orm/check-database.js';

