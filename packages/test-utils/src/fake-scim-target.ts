@@ -1,3 +1,5 @@
+// Over 600 lines on purpose: a whole SCIM service provider (Users, Groups, PATCH, filters, ETags) with
+// fault injection, so that connector and replication tests run against real HTTP and real protocol behaviour.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

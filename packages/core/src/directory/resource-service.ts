@@ -1,3 +1,5 @@
+// Over 600 lines on purpose: every SCIM and GraphQL read and write of Users and Groups goes through this one
+// service, which authorizes, validates, hashes passwords before the transaction and records each change.
 import { type BulkOutcome, type BulkRequest, type BulkResources, executeBulk } from '../bulk/execute.js';
 import { MeridianError } from '../errors/meridian-error.js';
 import { resourceEventType } from '../events/domain-event.js';

@@ -1,3 +1,5 @@
+// Over 600 lines on purpose: RFC 7644 §3.5.2's add, replace and remove, with value filters, for every
+// attribute shape, are one algorithm whose cases share their path resolution; split, they would share state.
 import { MeridianError } from '../errors/meridian-error.js';
 import type { Filter } from '../filter/ast.js';
 import { matchesFilter } from '../filter/evaluate.js';

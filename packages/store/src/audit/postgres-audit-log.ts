@@ -1,3 +1,5 @@
+// Over 600 lines on purpose: the one implementation of core's AuditLog port (append, read, verify, signed
+// checkpoints, retention, authentication failures); the hashing and appending it shares live in their own files.
 import type { KeyObject } from 'node:crypto';
 import {
   type AnchoredCheckpoints,

@@ -1,3 +1,5 @@
+// About 600 lines on purpose: the one implementation of core's ReplicationStore port (some 30 methods over
+// targets, links, dead letters and wait policies); its relay SQL and row mapping live in their own files.
 import {
   type CircuitState,
   type Clock,
