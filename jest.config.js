@@ -31,6 +31,7 @@ export default {
     moduleNameMapper: {
       '^@meridian/connector-sdk/testing$': '<rootDir>/packages/connector-sdk/src/testing/index.ts',
       '^@meridian/test-utils/apps$': '<rootDir>/packages/test-utils/src/apps.ts',
+      '^@meridian/test-utils/fuzz$': '<rootDir>/packages/test-utils/src/fuzz.ts',
       '^@meridian/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts',
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },
