@@ -1,5 +1,3 @@
-// The admin contract is core's (ports/replication-admin.ts); these two stay reachable here for the CLI's imports.
-export type { TargetChanges, TargetInput } from '@meridian/core';
 export { DirectoryExporter, type DirectoryExportInput, DirectoryExports, personAsUser } from './directory/directory-exports.js';
 export { DirectoryProjector } from './directory/directory-projector.js';
 export {

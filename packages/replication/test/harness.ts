@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { type ConnectorFactory, memoryConnectorFactory } from '@meridian/connector-sdk';
-import { AdminService, type Principal, type ReplicationTarget, type RequestContext, ResourceService, systemClock } from '@meridian/core';
 import {
-  ConnectorRegistry,
-  type OutboundHttp,
-  openTargetQueues,
-  ReplicationEngine,
-  type ReplicationTuning,
+  AdminService,
+  type Principal,
+  type ReplicationTarget,
+  type RequestContext,
+  ResourceService,
+  systemClock,
   type TargetInput,
-} from '@meridian/replication';
+} from '@meridian/core';
+import { ConnectorRegistry, type OutboundHttp, openTargetQueues, ReplicationEngine, type ReplicationTuning } from '@meridian/replication';
 import {
   Argon2PasswordHasher,
   generateSecretKey,

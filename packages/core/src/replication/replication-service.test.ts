@@ -124,6 +124,15 @@ describe('ReplicationService authorizes every call by the permission matrix', ()
   });
 });
 
+describe('ReplicationService.target (the CLI reads one target)', () => {
+  it.each(ROLES)('as %s: replication.read', async (role) => {
+    const { service, calls } = setup();
+    const result = await outcome(service.target(principalOfRole(role), { id: 'own-tenant', communityId: 'own-community' }, 'cloud'));
+    expect(result).toBe(roleMayTake(role, 'replication.read') ? 'allowed' : 'FORBIDDEN');
+    expect(calls.map((c) => [c.method, c.tenantId])).toEqual(result === 'allowed' ? [['targets.get', 'own-tenant']] : []);
+  });
+});
+
 describe('ReplicationService names tenants the way the admin service does', () => {
   const communityAdmin = principalOfRole('community_admin', { communityId: coi.id });
 

@@ -42,6 +42,11 @@ export class ReplicationService {
     return this.engine.targets.list(await this.tenantId(principal, READ, tenant));
   }
 
+  /** One target of the tenant, by id or name. */
+  async target(principal: Principal, tenant: TenantRef, target: string): Promise<ReplicationTarget> {
+    return this.engine.targets.get(await this.tenantId(principal, READ, tenant), target);
+  }
+
   /** Per target: pending, delivered, failed, dead-lettered and skipped resources. */
   async statusCounts(principal: Principal, tenant: TenantRef): Promise<TargetStatusCounts[]> {
     return this.engine.statusCounts(await this.tenantId(principal, READ, tenant));

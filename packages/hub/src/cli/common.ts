@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import type { Principal, RequestContext } from '@meridian/core';
+import type { AdminService, Principal, RequestContext, Tenant } from '@meridian/core';
 import { type Command, Option } from 'commander';
 import { type HubConfig, loadConfig } from '../config/config.js';
 import { openRuntime, type Runtime, type RuntimeOptions } from '../runtime/runtime.js';
@@ -11,6 +11,16 @@ import { openRuntime, type Runtime, type RuntimeOptions } from '../runtime/runti
 
 /** The CLI acts as the local platform administrator: it has direct access to the database. */
 export const CLI_PRINCIPAL: Principal = { kind: 'platform', tokenId: 'cli', scopes: ['admin'] };
+
+/**
+ * The tenant a CLI command names (`--tenant`), looked up once as the CLI
+ * principal sees it: the command prints its slug and checks the rest of its
+ * flags after it, as it always has. It decides nothing: the core service the
+ * tenant is handed to authorizes the action.
+ */
+export function cliTenant(admin: Pick<AdminService, 'visibleTenant'>, reference: string): Promise<Tenant> {
+  return admin.visibleTenant(CLI_PRINCIPAL, reference);
+}
 
 /** The context of one CLI write: the operating-system user as actor, a fresh request id. */
 export function cliContext(): RequestContext {

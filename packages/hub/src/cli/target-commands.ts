@@ -1,7 +1,16 @@
-import { MAX_REPLICATION_WAIT_SECONDS } from '@meridian/core';
-import type { TargetInput } from '@meridian/replication';
+import { MAX_REPLICATION_WAIT_SECONDS, type TargetInput } from '@meridian/core';
 import type { Command } from 'commander';
-import { CLI_PRINCIPAL, CliUsageError, cliContext, jsonOption, parseCount, print, requireTenant, withRuntime } from './common.js';
+import {
+  CLI_PRINCIPAL,
+  CliUsageError,
+  cliContext,
+  cliTenant,
+  jsonOption,
+  parseCount,
+  print,
+  requireTenant,
+  withRuntime,
+} from './common.js';
 import { changesOf, defaultName, type TargetFlags, view, withTargetOptions } from './target-options.js';
 
 /**
@@ -20,17 +29,17 @@ export function registerTargetCommands(program: Command): void {
   )
     .addOption(jsonOption())
     .action(async (flags: TargetFlags & { kind: string }) =>
-      withRuntime(async ({ admin, replication }) => {
-        const tenant = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
+      withRuntime(async ({ admin, replicationService: replication }) => {
+        const tenant = await cliTenant(admin, flags.tenant);
         const changes = await changesOf(flags);
-        const taken = new Set((await replication.targets.list(tenant.id)).map((t) => t.name.toLowerCase()));
+        const taken = new Set((await replication.targets(CLI_PRINCIPAL, tenant)).map((t) => t.name.toLowerCase()));
         const input: TargetInput = {
           ...changes,
           name: flags.name ?? defaultName(flags.kind, flags.url, taken),
           kind: flags.kind,
           secrets: (changes.secrets ?? {}) as Record<string, string>,
         };
-        const created = await replication.targets.create(tenant.id, input, cliContext());
+        const created = await replication.createTarget(CLI_PRINCIPAL, tenant, input, cliContext());
         print(flags, view(created), `Created target ${created.name} (${created.id}).`);
       }),
     );
@@ -42,11 +51,11 @@ export function registerTargetCommands(program: Command): void {
   )
     .addOption(jsonOption())
     .action(async (flags: TargetFlags & { target: string }) =>
-      withRuntime(async ({ admin, replication }) => {
-        const tenant = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
+      withRuntime(async ({ admin, replicationService: replication }) => {
+        const tenant = await cliTenant(admin, flags.tenant);
         const changes = await changesOf(flags);
         if (flags.name !== undefined) changes.name = flags.name;
-        const updated = await replication.targets.update(tenant.id, flags.target, changes, cliContext());
+        const updated = await replication.updateTarget(CLI_PRINCIPAL, tenant, flags.target, changes, cliContext());
         print(flags, view(updated), `Updated target ${updated.name}.`);
       }),
     );
@@ -58,9 +67,9 @@ export function registerTargetCommands(program: Command): void {
   )
     .addOption(jsonOption())
     .action(async (flags: TargetFlags) =>
-      withRuntime(async ({ admin, replication }) => {
-        const tenant = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
-        const list = await replication.targets.list(tenant.id);
+      withRuntime(async ({ admin, replicationService: replication }) => {
+        const tenant = await cliTenant(admin, flags.tenant);
+        const list = await replication.targets(CLI_PRINCIPAL, tenant);
         print(
           flags,
           list.map(view),
@@ -82,9 +91,12 @@ export function registerTargetCommands(program: Command): void {
       .requiredOption('--target <target>', 'target id or name')
       .addOption(jsonOption())
       .action(async (flags: TargetFlags & { target: string }) =>
-        withRuntime(async ({ admin, replication }) => {
-          const tenant = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
-          const changed = await replication.targets[verb](tenant.id, flags.target, cliContext());
+        withRuntime(async ({ admin, replicationService: replication }) => {
+          const tenant = await cliTenant(admin, flags.tenant);
+          const changed =
+            verb === 'pause'
+              ? await replication.pauseTarget(CLI_PRINCIPAL, tenant, flags.target, cliContext())
+              : await replication.resumeTarget(CLI_PRINCIPAL, tenant, flags.target, cliContext());
           print(flags, view(changed), `${changed.name} is ${changed.paused ? 'paused' : 'delivering'}.`);
         }),
       );
@@ -94,10 +106,10 @@ export function registerTargetCommands(program: Command): void {
     .requiredOption('--target <target>', 'target id or name')
     .addOption(jsonOption())
     .action(async (flags: TargetFlags & { target: string }) =>
-      withRuntime(async ({ admin, replication }) => {
-        const tenant = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
-        const found = await replication.targets.get(tenant.id, flags.target);
-        await replication.targets.delete(tenant.id, found.id, cliContext());
+      withRuntime(async ({ admin, replicationService: replication }) => {
+        const tenant = await cliTenant(admin, flags.tenant);
+        const found = await replication.target(CLI_PRINCIPAL, tenant, flags.target);
+        await replication.deleteTarget(CLI_PRINCIPAL, tenant, found.id, cliContext());
         print(flags, { deleted: found.id }, `Deleted target ${found.name}.`);
       }),
     );
@@ -106,9 +118,9 @@ export function registerTargetCommands(program: Command): void {
     .requiredOption('--target <target>', 'target id or name')
     .addOption(jsonOption())
     .action(async (flags: TargetFlags & { target: string }) =>
-      withRuntime(async ({ admin, replication }) => {
-        const tenant = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
-        const result = await replication.targets.test(tenant.id, flags.target);
+      withRuntime(async ({ admin, replicationService: replication }) => {
+        const tenant = await cliTenant(admin, flags.tenant);
+        const result = await replication.testTarget(CLI_PRINCIPAL, tenant, flags.target);
         print(flags, result, `${result.ok ? 'OK' : 'FAILED'}: ${result.message}`);
         if (!result.ok) process.exitCode = 1;
       }),
@@ -123,12 +135,12 @@ export function registerTargetCommands(program: Command): void {
     .option('--resource <kind/id>', 'where one resource stands, e.g. User/0192…')
     .addOption(jsonOption())
     .action(async (flags: TargetFlags & { resource?: string }) =>
-      withRuntime(async ({ admin, replication }) => {
-        const tenant = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
+      withRuntime(async ({ admin, replicationService: replication }) => {
+        const tenant = await cliTenant(admin, flags.tenant);
         if (flags.resource !== undefined) {
           const match = /^(User|Group)\/(.+)$/.exec(flags.resource);
           if (!match) throw new CliUsageError('--resource is User/<id> or Group/<id>.');
-          const links = await replication.resourceStatus(tenant.id, match[1] as 'User' | 'Group', match[2] as string);
+          const links = await replication.resourceStatus(CLI_PRINCIPAL, tenant, match[1] as 'User' | 'Group', match[2] as string);
           print(
             flags,
             links,
@@ -138,9 +150,9 @@ export function registerTargetCommands(program: Command): void {
           );
           return;
         }
-        let counts = await replication.statusCounts(tenant.id);
+        let counts = await replication.statusCounts(CLI_PRINCIPAL, tenant);
         if (flags.target !== undefined) {
-          const found = await replication.targets.get(tenant.id, flags.target);
+          const found = await replication.target(CLI_PRINCIPAL, tenant, flags.target);
           counts = counts.filter((c) => c.targetId === found.id);
         }
         print(
@@ -161,9 +173,9 @@ export function registerTargetCommands(program: Command): void {
     .option('--all', 'include replayed ones')
     .addOption(jsonOption())
     .action(async (flags: TargetFlags & { all?: boolean }) =>
-      withRuntime(async ({ admin, replication }) => {
-        const tenant = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
-        const letters = await replication.deadLetters(tenant.id, {
+      withRuntime(async ({ admin, replicationService: replication }) => {
+        const tenant = await cliTenant(admin, flags.tenant);
+        const letters = await replication.deadLetters(CLI_PRINCIPAL, tenant, {
           ...(flags.target !== undefined ? { target: flags.target } : {}),
           includeReplayed: flags.all === true,
         });
@@ -181,9 +193,9 @@ export function registerTargetCommands(program: Command): void {
     .requiredOption('--id <id>', 'dead letter id')
     .addOption(jsonOption())
     .action(async (flags: TargetFlags & { id: string }) =>
-      withRuntime(async ({ admin, replication }) => {
-        const tenant = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
-        const letter = await replication.replay(tenant.id, flags.id, cliContext());
+      withRuntime(async ({ admin, replicationService: replication }) => {
+        const tenant = await cliTenant(admin, flags.tenant);
+        const letter = await replication.replay(CLI_PRINCIPAL, tenant, flags.id, cliContext());
         print(flags, letter, `Queued ${letter.kind}/${letter.localId} for its target again.`);
       }),
     );
@@ -197,9 +209,9 @@ export function registerTargetCommands(program: Command): void {
     .option('--dry-run', 'only show the planned change per object')
     .addOption(jsonOption())
     .action(async (flags: TargetFlags & { target: string; dryRun?: boolean }) =>
-      withRuntime(async ({ admin, replication }) => {
-        const tenant = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
-        const report = await replication.reconcile(tenant.id, flags.target, { dryRun: flags.dryRun === true });
+      withRuntime(async ({ admin, replicationService: replication }) => {
+        const tenant = await cliTenant(admin, flags.tenant);
+        const report = await replication.reconcile(CLI_PRINCIPAL, tenant, flags.target, { dryRun: flags.dryRun === true });
         const lines = report.items.map(
           (i) =>
             `${i.drift}\t${i.kind}\t${i.name ?? '-'}\t${i.localId ?? '-'}\t${i.remoteId ?? '-'}\t${i.action}${i.differences.length ? `\t${i.differences.join(',')}` : ''}${i.applied === false ? `\tFAILED: ${i.error}` : ''}`,
@@ -218,12 +230,12 @@ export function registerTargetCommands(program: Command): void {
     .option('--seconds <seconds>', `0 (answer at once) to ${MAX_REPLICATION_WAIT_SECONDS}, the longest any write waits`)
     .addOption(jsonOption())
     .action(async (flags: TargetFlags & { seconds?: string }) =>
-      withRuntime(async ({ admin, replication }) => {
-        const tenant = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
+      withRuntime(async ({ admin, replicationService: replication }) => {
+        const tenant = await cliTenant(admin, flags.tenant);
         const seconds =
           flags.seconds === undefined
-            ? await replication.waitPolicy(tenant.id)
-            : await replication.setWaitPolicy(tenant.id, parseCount(flags.seconds, '--seconds'), cliContext());
+            ? await replication.waitPolicy(CLI_PRINCIPAL, tenant)
+            : await replication.setWaitPolicy(CLI_PRINCIPAL, tenant, parseCount(flags.seconds, '--seconds'), cliContext());
         print(flags, { waitSeconds: seconds }, `SCIM writes of ${tenant.slug} wait ${seconds} s for their deliveries by default.`);
       }),
     );

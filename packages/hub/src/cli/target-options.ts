@@ -1,5 +1,4 @@
-import type { DeleteMode, ReplicationTarget } from '@meridian/core';
-import type { TargetChanges } from '@meridian/replication';
+import type { DeleteMode, ReplicationTarget, TargetChanges } from '@meridian/core';
 import type { Command } from 'commander';
 import { CliUsageError, parseCount, readJsonFile } from './common.js';
 
