@@ -44,7 +44,7 @@ export interface Runtime {
   settings: TenantSettingsService;
   /** Replication (issue 5): targets, relay, workers, status; `serve --role worker|all` starts its relay and workers. */
   replication: ReplicationEngine;
-  /** The engine's admin surface for callers who must be authorized (GraphQL): targets, status, dead letters, replay, reconcile, wait policy. */
+  /** The engine's admin surface for callers who must be authorized (GraphQL, the CLI): targets, status, dead letters, replay, reconcile, wait policy. */
   replicationService: ReplicationService;
   /** The communities' global directories (issue 6); the replication engine's projector keeps them. */
   directory: GlobalDirectoryService;
