@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { gql } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from './harness.js';
 
 // Issue 12: `auditVerification` reads and rehashes a whole chain but cost one unit, so a query with 200 aliases of
@@ -13,16 +14,6 @@ beforeAll(async () => {
 });
 afterAll(() => hub.close());
 
-async function gql(query: string, token = hub.adminToken) {
-  const res = await hub.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    payload: JSON.stringify({ query }),
-  });
-  return { status: res.statusCode, body: JSON.parse(res.body) as { data?: Record<string, unknown> | null; errors?: unknown[] } };
-}
-
 const refusal = (count: number) => ({
   errors: [
     {
@@ -35,7 +26,7 @@ const refusal = (count: number) => ({
 describe('auditVerification in one operation', () => {
   it('regression: 200 aliases are refused at once with 400, instead of verifying the chain 200 times', async () => {
     const aliases = Array.from({ length: 200 }, (_, i) => `v${i}: auditVerification(tenant: "emea") { ok }`).join('\n');
-    const res = await gql(`{ ${aliases} }`);
+    const res = await gql(hub.app, hub.adminToken, `{ ${aliases} }`);
     expect(res.status).toBe(400);
     expect(res.body).toEqual(refusal(200));
   });
@@ -56,15 +47,17 @@ describe('auditVerification in one operation', () => {
     ],
     ['an alias beside a fragment', '{ x: auditVerification { ok } ...F } fragment F on Query { y: auditVerification { ok } }', 2],
   ])('refuses %s', async (_name, query, count) => {
-    const res = await gql(query as string);
+    const res = await gql(hub.app, hub.adminToken, query as string);
     expect(res.status).toBe(400);
     expect(res.body).toEqual(refusal(count as number));
   });
 
   it('answers one, also when the same field is selected twice under one name (GraphQL merges them)', async () => {
-    const once = await gql('{ auditVerification(tenant: "emea") { ok } }');
+    const once = await gql(hub.app, hub.adminToken, '{ auditVerification(tenant: "emea") { ok } }');
     expect(once.body).toEqual({ data: { auditVerification: { ok: true } } });
     const merged = await gql(
+      hub.app,
+      hub.adminToken,
       '{ auditVerification(tenant: "emea") { ok } ...F } fragment F on Query { auditVerification(tenant: "emea") { lastSeq } }',
     );
     expect(merged.status).toBe(200);
@@ -72,7 +65,7 @@ describe('auditVerification in one operation', () => {
   });
 
   it('still refuses for lack of permission first: an office token of another tenant learns nothing more', async () => {
-    const res = await gql('{ auditVerification(tenant: "apac") { ok } }', hub.tenants.emea.token);
+    const res = await gql(hub.app, hub.tenants.emea.token, '{ auditVerification(tenant: "apac") { ok } }');
     expect(res.body.errors).toEqual([
       { message: "Tenant 'apac' not found.", path: ['auditVerification'], extensions: { code: 'NOT_FOUND', field: 'tenant' } },
     ]);
@@ -80,7 +73,7 @@ describe('auditVerification in one operation', () => {
 
   it('gives concurrent requests for one chain the same report', async () => {
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => gql('{ auditVerification(tenant: "emea") { ok lastSeq entriesChecked } }')),
+      Array.from({ length: 20 }, () => gql(hub.app, hub.adminToken, '{ auditVerification(tenant: "emea") { ok lastSeq entriesChecked } }')),
     );
     const reports = results.map((r) => JSON.stringify(r.body));
     expect(new Set(reports).size).toBe(1);

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type Json, scimClient } from '@meridian/test-utils/apps';
+import { type GqlResponse, gql, type Json, scimClient } from '@meridian/test-utils/apps';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { type HubHarness, startHub } from './harness.js';
 
@@ -51,21 +51,11 @@ afterAll(async () => {
   await new Promise((resolve) => jwks.close(resolve));
 });
 
-async function gql(token: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await hub.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    payload: JSON.stringify({ query, variables }),
-  });
-  return { status: res.statusCode, body: JSON.parse(res.body) as { data?: Json | null; errors?: Json[] } };
-}
-
 const CREATE_TENANT = 'mutation ($slug: String!, $c: String!) { createTenant(slug: $slug, name: "Office", community: $c) { id slug } }';
 const TENANT = 'query ($s: String!) { tenant(slug: $s) { id slug } }';
 
 /** The error a caller gets, without the name it asked for (which its message repeats). */
-function errorShape(body: { errors?: Json[] }, name: string): Json[] | undefined {
+function errorShape(body: GqlResponse['body'], name: string): Json[] | undefined {
   return body.errors?.map((e) => ({ ...e, message: String(e.message).replace(name, '<name>') }));
 }
 
@@ -74,17 +64,17 @@ describe('tenant slugs are unique per community', () => {
   let coiApac: string;
 
   it("lets a community use a slug another community has, without telling it (regression: createTenant said 'A tenant with this slug already exists.')", async () => {
-    const res = await gql(admins.other, CREATE_TENANT, { slug: 'emea', c: 'other' });
+    const res = await gql(hub.app, admins.other, CREATE_TENANT, { slug: 'emea', c: 'other' });
     expect(res.body.errors).toBeUndefined();
     otherEmea = (res.body.data as { createTenant: { id: string } }).createTenant.id;
     expect(otherEmea).not.toBe(hub.tenants.emea.id);
-    const back = await gql(admins.coi, CREATE_TENANT, { slug: 'apac', c: 'coi' });
+    const back = await gql(hub.app, admins.coi, CREATE_TENANT, { slug: 'apac', c: 'coi' });
     expect(back.body.errors).toBeUndefined();
     coiApac = (back.body.data as { createTenant: { id: string } }).createTenant.id;
   });
 
   it('refuses a slug taken in the caller’s own community, and says so', async () => {
-    const res = await gql(admins.other, CREATE_TENANT, { slug: 'EMEA', c: 'other' });
+    const res = await gql(hub.app, admins.other, CREATE_TENANT, { slug: 'EMEA', c: 'other' });
     expect(res.body).toEqual({
       data: null,
       errors: [
@@ -98,38 +88,41 @@ describe('tenant slugs are unique per community', () => {
   });
 
   it('reads a slug in the caller’s community: each admin gets its own emea', async () => {
-    expect((await gql(admins.coi, TENANT, { s: 'emea' })).body.data?.tenant).toEqual({ id: hub.tenants.emea.id, slug: 'emea' });
-    expect((await gql(admins.other, TENANT, { s: 'emea' })).body.data?.tenant).toEqual({ id: otherEmea, slug: 'emea' });
-    expect((await gql(admins.other, TENANT, { s: 'apac' })).body.data?.tenant).toEqual({ id: hub.tenants.apac.id, slug: 'apac' });
-    expect((await gql(admins.coi, TENANT, { s: 'apac' })).body.data?.tenant).toEqual({ id: coiApac, slug: 'apac' });
+    expect((await gql(hub.app, admins.coi, TENANT, { s: 'emea' })).body.data?.tenant).toEqual({ id: hub.tenants.emea.id, slug: 'emea' });
+    expect((await gql(hub.app, admins.other, TENANT, { s: 'emea' })).body.data?.tenant).toEqual({ id: otherEmea, slug: 'emea' });
+    expect((await gql(hub.app, admins.other, TENANT, { s: 'apac' })).body.data?.tenant).toEqual({ id: hub.tenants.apac.id, slug: 'apac' });
+    expect((await gql(hub.app, admins.coi, TENANT, { s: 'apac' })).body.data?.tenant).toEqual({ id: coiApac, slug: 'apac' });
     // A tenant token reads its own tenant by slug, not the other community's namesake.
-    expect((await gql(hub.tenants.emea.token, TENANT, { s: 'emea' })).body.data?.tenant).toEqual({ id: hub.tenants.emea.id, slug: 'emea' });
+    expect((await gql(hub.app, hub.tenants.emea.token, TENANT, { s: 'emea' })).body.data?.tenant).toEqual({
+      id: hub.tenants.emea.id,
+      slug: 'emea',
+    });
   });
 
   it('answers a name of another community exactly as a name nobody uses', async () => {
-    const nobody = await gql(admins.coi, TENANT, { s: 'nosuch' });
+    const nobody = await gql(hub.app, admins.coi, TENANT, { s: 'nosuch' });
     expect(errorShape(nobody.body, 'nosuch')).toEqual([
       { message: "Tenant '<name>' not found.", path: ['tenant'], extensions: { code: 'NOT_FOUND', field: 'tenant' } },
     ]);
     for (const name of ['other/emea', 'other/apac', otherEmea, hub.tenants.apac.id]) {
-      const res = await gql(admins.coi, TENANT, { s: name });
+      const res = await gql(hub.app, admins.coi, TENANT, { s: name });
       expect([name, errorShape(res.body, name)]).toEqual([name, errorShape(nobody.body, 'nosuch')]);
     }
     // Another community, named to create a tenant in or to list: the answer of a community that does not exist.
-    const nope = await gql(admins.coi, CREATE_TENANT, { slug: 'x1', c: 'nope' });
-    const other = await gql(admins.coi, CREATE_TENANT, { slug: 'x1', c: 'other' });
+    const nope = await gql(hub.app, admins.coi, CREATE_TENANT, { slug: 'x1', c: 'nope' });
+    const other = await gql(hub.app, admins.coi, CREATE_TENANT, { slug: 'x1', c: 'other' });
     expect(errorShape(other.body, 'other')).toEqual(errorShape(nope.body, 'nope'));
     const list = 'query ($c: String) { tenants(community: $c) { totalCount } }';
-    expect((await gql(admins.coi, list, { c: 'other' })).body).toEqual((await gql(admins.coi, list, { c: 'nope' })).body);
+    expect((await gql(hub.app, admins.coi, list, { c: 'other' })).body).toEqual((await gql(hub.app, admins.coi, list, { c: 'nope' })).body);
     // Tokens for another community's tenant: the same.
     const token = 'mutation ($t: String) { createToken(tenant: $t, role: "provisioner") { token } }';
-    expect(errorShape((await gql(admins.coi, token, { t: 'other/emea' })).body, 'other/emea')).toEqual(
-      errorShape((await gql(admins.coi, token, { t: 'nosuch' })).body, 'nosuch'),
+    expect(errorShape((await gql(hub.app, admins.coi, token, { t: 'other/emea' })).body, 'other/emea')).toEqual(
+      errorShape((await gql(hub.app, admins.coi, token, { t: 'nosuch' })).body, 'nosuch'),
     );
   });
 
   it('makes the platform admin name a slug that several communities use by its community, or by id', async () => {
-    const ambiguous = await gql(hub.adminToken, TENANT, { s: 'emea' });
+    const ambiguous = await gql(hub.app, hub.adminToken, TENANT, { s: 'emea' });
     expect(ambiguous.body.errors).toEqual([
       {
         message: "Several communities have a tenant 'emea': name it as <community>/emea or by its id.",
@@ -137,9 +130,12 @@ describe('tenant slugs are unique per community', () => {
         extensions: { code: 'INVALID_INPUT', field: 'tenant' },
       },
     ]);
-    expect((await gql(hub.adminToken, TENANT, { s: 'coi/emea' })).body.data?.tenant).toEqual({ id: hub.tenants.emea.id, slug: 'emea' });
-    expect((await gql(hub.adminToken, TENANT, { s: 'other/EMEA' })).body.data?.tenant).toEqual({ id: otherEmea, slug: 'emea' });
-    expect((await gql(hub.adminToken, TENANT, { s: otherEmea })).body.data?.tenant).toEqual({ id: otherEmea, slug: 'emea' });
+    expect((await gql(hub.app, hub.adminToken, TENANT, { s: 'coi/emea' })).body.data?.tenant).toEqual({
+      id: hub.tenants.emea.id,
+      slug: 'emea',
+    });
+    expect((await gql(hub.app, hub.adminToken, TENANT, { s: 'other/EMEA' })).body.data?.tenant).toEqual({ id: otherEmea, slug: 'emea' });
+    expect((await gql(hub.app, hub.adminToken, TENANT, { s: otherEmea })).body.data?.tenant).toEqual({ id: otherEmea, slug: 'emea' });
   });
 
   it('takes <community>/<slug> on the CLI, and names the ambiguity of a bare slug', async () => {
@@ -190,24 +186,24 @@ describe('trusted issuers are unique per community', () => {
 
   /** The community a token acts in, or its HTTP status when refused. */
   async function actsIn(token: string): Promise<string | number> {
-    const res = await gql(token, '{ communities { edges { node { slug } } } }');
+    const res = await gql(hub.app, token, '{ communities { edges { node { slug } } } }');
     if (res.status !== 200) return res.status;
     return ((res.body.data as { communities: { edges: { node: { slug: string } }[] } }).communities.edges[0] as { node: { slug: string } })
       .node.slug;
   }
 
   it('lets two communities trust the same issuer and audience (regression: the second was refused as already trusted)', async () => {
-    const first = await gql(admins.coi, ADD, issuer('coi', '/shared', 'https://hub.test'));
+    const first = await gql(hub.app, admins.coi, ADD, issuer('coi', '/shared', 'https://hub.test'));
     expect(first.body.errors).toBeUndefined();
-    const second = await gql(admins.other, ADD, issuer('other', '/shared', 'https://hub.test'));
+    const second = await gql(hub.app, admins.other, ADD, issuer('other', '/shared', 'https://hub.test'));
     expect(second.body.errors).toBeUndefined();
     expect(second.body.data?.addTrustedIssuer).toMatchObject({ issuer: `${base}/shared`, audience: 'https://hub.test', tenantId: null });
     // Each sees its own, never the other's.
     const list = 'query ($c: String) { trustedIssuers(community: $c) { id communityId } }';
-    const mine = (await gql(admins.other, list, { c: 'other' })).body.data?.trustedIssuers as Json[];
+    const mine = (await gql(hub.app, admins.other, list, { c: 'other' })).body.data?.trustedIssuers as Json[];
     expect(mine).toEqual([{ id: (second.body.data as { addTrustedIssuer: Json }).addTrustedIssuer.id, communityId: expect.any(String) }]);
-    expect(errorShape((await gql(admins.other, list, { c: 'coi' })).body, 'coi')).toEqual(
-      errorShape((await gql(admins.other, list, { c: 'nope' })).body, 'nope'),
+    expect(errorShape((await gql(hub.app, admins.other, list, { c: 'coi' })).body, 'coi')).toEqual(
+      errorShape((await gql(hub.app, admins.other, list, { c: 'nope' })).body, 'nope'),
     );
   });
 
@@ -222,36 +218,37 @@ describe('trusted issuers are unique per community', () => {
         },
       ],
     };
-    expect((await gql(admins.coi, ADD, issuer('coi', '/shared', 'https://hub.test'))).body).toEqual(expected);
+    expect((await gql(hub.app, admins.coi, ADD, issuer('coi', '/shared', 'https://hub.test'))).body).toEqual(expected);
     const forTenant = issuer('coi', '/shared', 'https://hub.test');
     const { community: _community, ...rest } = forTenant.i;
     expect(
-      (await gql(admins.coi, ADD, { i: { ...rest, tenant: 'emea', roleMap: [{ claimValue: 'p', role: 'provisioner' }] } })).body,
+      (await gql(hub.app, admins.coi, ADD, { i: { ...rest, tenant: 'emea', roleMap: [{ claimValue: 'p', role: 'provisioner' }] } })).body,
     ).toEqual(expected);
   });
 
   it('sends a token to the community whose audience it carries', async () => {
-    expect((await gql(admins.coi, ADD, issuer('coi', '/by-audience', 'meridian-coi'))).body.errors).toBeUndefined();
-    expect((await gql(admins.other, ADD, issuer('other', '/by-audience', 'meridian-other'))).body.errors).toBeUndefined();
+    expect((await gql(hub.app, admins.coi, ADD, issuer('coi', '/by-audience', 'meridian-coi'))).body.errors).toBeUndefined();
+    expect((await gql(hub.app, admins.other, ADD, issuer('other', '/by-audience', 'meridian-other'))).body.errors).toBeUndefined();
     expect(await actsIn(await jwt('/by-audience', 'meridian-coi', keys.idp.privateKey))).toBe('coi');
     expect(await actsIn(await jwt('/by-audience', 'meridian-other', keys.idp.privateKey))).toBe('other');
   });
 
   it('sends a token to the one community whose keys verify it, so a namesake with other keys takes nothing over', async () => {
-    expect((await gql(admins.coi, ADD, issuer('coi', '/by-key', 'https://hub.test'))).body.errors).toBeUndefined();
+    expect((await gql(hub.app, admins.coi, ADD, issuer('coi', '/by-key', 'https://hub.test'))).body.errors).toBeUndefined();
     // The other community copies coi's issuer and audience, with keys of its own.
-    expect((await gql(admins.other, ADD, issuer('other', '/by-key', 'https://hub.test', '/rogue'))).body.errors).toBeUndefined();
+    expect((await gql(hub.app, admins.other, ADD, issuer('other', '/by-key', 'https://hub.test', '/rogue'))).body.errors).toBeUndefined();
     expect(await actsIn(await jwt('/by-key', 'https://hub.test', keys.idp.privateKey))).toBe('coi');
     expect(await actsIn(await jwt('/by-key', 'https://hub.test', keys.rogue.privateKey))).toBe('other');
   });
 
   it('refuses a token that two communities’ configurations both verify, and audits why', async () => {
-    expect((await gql(admins.coi, ADD, issuer('coi', '/twice', 'https://hub.test'))).body.errors).toBeUndefined();
-    expect((await gql(admins.other, ADD, issuer('other', '/twice', 'https://hub.test'))).body.errors).toBeUndefined();
+    expect((await gql(hub.app, admins.coi, ADD, issuer('coi', '/twice', 'https://hub.test'))).body.errors).toBeUndefined();
+    expect((await gql(hub.app, admins.other, ADD, issuer('other', '/twice', 'https://hub.test'))).body.errors).toBeUndefined();
     const token = await jwt('/twice', 'https://hub.test', keys.idp.privateKey);
     expect(await actsIn(token)).toBe(401);
     expect((await scim('GET', '/Users', { token })).status).toBe(401);
     const res = await gql(
+      hub.app,
       hub.adminToken,
       '{ auditEvents(action: "auth.failed", first: 500) { edges { node { chain resourceType diff } } } }',
     );
@@ -268,7 +265,7 @@ describe('trusted issuers are unique per community', () => {
       tenantClaim: 'office',
       roleMap: [{ claimValue: 'prov', role: 'provisioner' }],
     });
-    expect((await gql(admins.other, ADD, tenantIssuer)).body.errors).toBeUndefined();
+    expect((await gql(hub.app, admins.other, ADD, tenantIssuer)).body.errors).toBeUndefined();
     const now = Math.floor(Date.now() / 1000);
     const sign = (office: string) =>
       new SignJWT({ sub: 'hr-system', roles: ['prov'], office })
@@ -283,7 +280,7 @@ describe('trusted issuers are unique per community', () => {
     expect(created.status).toBe(201);
     const [row] = await hub.db.query<{ tenant_id: string }>('select tenant_id from scim_user where id = $1', [created.body.id]);
     expect(row?.tenant_id).not.toBe(hub.tenants.emea.id);
-    expect((await gql(admins.other, TENANT, { s: 'emea' })).body.data?.tenant).toEqual({ id: row?.tenant_id, slug: 'emea' });
+    expect((await gql(hub.app, admins.other, TENANT, { s: 'emea' })).body.data?.tenant).toEqual({ id: row?.tenant_id, slug: 'emea' });
     // A tenant of another community, by its qualified name or id: refused.
     for (const office of ['coi/emea', hub.tenants.emea.id])
       expect((await scim('GET', '/Users', { token: await sign(office) })).status).toBe(401);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { ATTRIBUTE_LIMITS, DEFAULT_MAX_LENGTH, MAX_VALUES, SCHEMA } from '@meridian/core';
-import { eventCounts, type Json, patchOp, scimClient } from '@meridian/test-utils/apps';
+import { eventCounts, gql, type Json, patchOp, scimClient } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from './harness.js';
 
 // Issue 12, "Inputs that still answer 500": a userName, externalId, name.familyName or Group displayName of
@@ -28,18 +28,6 @@ function wide(n: number, seed = 1): string {
 
 const tooLong = (field: string, max: number, has: number) => `Attribute '${field}' must be at most ${max} characters long (it has ${has}).`;
 const scimInvalid = (detail: string): Json => ({ schemas: [SCHEMA.error], status: '400', scimType: 'invalidValue', detail });
-
-type GqlAnswer = { status: number; body: { data?: Record<string, unknown> | null; errors?: Json[] } };
-
-async function gql(token: string, query: string, variables?: Record<string, unknown>): Promise<GqlAnswer> {
-  const res = await hub.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    payload: JSON.stringify({ query, ...(variables ? { variables } : {}) }),
-  });
-  return { status: res.statusCode, body: JSON.parse(res.body) as GqlAnswer['body'] };
-}
 
 /** Everything a write could leave behind, to prove a refused one wrote nothing. */
 async function footprint(): Promise<Json> {
@@ -244,20 +232,22 @@ describe('GraphQL writes of accounts and groups follow the same limits, naming t
     ],
   ])('createAccount (joiner): INVALID_INPUT naming %s (%#)', async (field, input, message) => {
     const before = await footprint();
-    expect(await gql(hr, CREATE, { input })).toEqual(error('createAccount', field, message));
+    expect(await gql(hub.app, hr, CREATE, { input })).toEqual(error('createAccount', field, message));
     expect(await footprint()).toEqual(before);
   });
 
   it('updateAccount, moveAccount and updateMe (movers and self-service)', async () => {
     const before = await footprint();
     const update = 'mutation($id: ID!, $input: AccountChangeInput!) { updateAccount(tenant: "emea", id: $id, input: $input) { id } }';
-    expect(await gql(hr, update, { id: userId, input: { familyName: wide(2700) } })).toEqual(
+    expect(await gql(hub.app, hr, update, { id: userId, input: { familyName: wide(2700) } })).toEqual(
       error('updateAccount', 'input.familyName', tooLong('name.familyName', 256, 2700)),
     );
     const move = 'mutation($id: ID!, $t: String) { moveAccount(tenant: "emea", id: $id, title: $t) { id } }';
-    expect(await gql(hr, move, { id: userId, t: 'T'.repeat(257) })).toEqual(error('moveAccount', 'title', tooLong('title', 256, 257)));
+    expect(await gql(hub.app, hr, move, { id: userId, t: 'T'.repeat(257) })).toEqual(
+      error('moveAccount', 'title', tooLong('title', 256, 257)),
+    );
     const me = 'mutation($input: MeInput!) { updateMe(input: $input) { id } }';
-    expect(await gql(meToken, me, { input: { nickName: wide(257) } })).toEqual(
+    expect(await gql(hub.app, meToken, me, { input: { nickName: wide(257) } })).toEqual(
       error('updateMe', 'input.nickName', tooLong('nickName', 256, 257)),
     );
     expect(await footprint()).toEqual(before);
@@ -265,8 +255,10 @@ describe('GraphQL writes of accounts and groups follow the same limits, naming t
 
   it('createGroup', async () => {
     const create = 'mutation($d: String!, $e: String) { createGroup(tenant: "emea", displayName: $d, externalId: $e) { id } }';
-    expect(await gql(hr, create, { d: wide(2700) })).toEqual(error('createGroup', 'displayName', tooLong('displayName', 256, 2700)));
-    expect(await gql(hr, create, { d: 'ok group', e: wide(600) })).toEqual(
+    expect(await gql(hub.app, hr, create, { d: wide(2700) })).toEqual(
+      error('createGroup', 'displayName', tooLong('displayName', 256, 2700)),
+    );
+    expect(await gql(hub.app, hr, create, { d: 'ok group', e: wide(600) })).toEqual(
       error('createGroup', 'externalId', tooLong('externalId', 512, 600)),
     );
   });
@@ -360,7 +352,7 @@ describe('regression: a NUL in a GraphQL argument answered INTERNAL_SERVER_ERROR
   it.each(CASES)('%s: 400 INVALID_INPUT naming the argument, before any resolver', async (_what, query, variables, field, problem) => {
     const before = await footprint();
     for (const token of [hub.adminToken, hr]) {
-      expect(await gql(token, query, variables)).toEqual(refused(field, problem));
+      expect(await gql(hub.app, token, query, variables)).toEqual(refused(field, problem));
     }
     expect(await footprint()).toEqual(before);
   });
@@ -368,12 +360,12 @@ describe('regression: a NUL in a GraphQL argument answered INTERNAL_SERVER_ERROR
   it('a JSON key counts as a string too', async () => {
     const query =
       'mutation($c: JSONObject) { createDirectoryExport(community: "coi", input: { name: "x", kind: "scim", config: $c }) { name } }';
-    expect(await gql(hub.adminToken, query, { c: { 'base\u0000': 'x' } })).toEqual(refused('input.config.base\u0000', NUL));
+    expect(await gql(hub.app, hub.adminToken, query, { c: { 'base\u0000': 'x' } })).toEqual(refused('input.config.base\u0000', NUL));
   });
 
   it('the hub keeps answering afterwards (a NUL used to break the database connection)', async () => {
-    for (let i = 0; i < 3; i++) await gql(hub.adminToken, '{ tenant(slug: "\\u0000") { id } }');
-    expect(await gql(hub.adminToken, '{ tenant(slug: "emea") { slug } }')).toEqual({
+    for (let i = 0; i < 3; i++) await gql(hub.app, hub.adminToken, '{ tenant(slug: "\\u0000") { id } }');
+    expect(await gql(hub.app, hub.adminToken, '{ tenant(slug: "emea") { slug } }')).toEqual({
       status: 200,
       body: { data: { tenant: { slug: 'emea' } } },
     });
