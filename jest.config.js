@@ -20,8 +20,6 @@ export default {
   globalSetup: '<rootDir>/jest.global-setup.js',
   globalTeardown: '<rootDir>/jest.global-teardown.js',
   testTimeout: 60_000,
-  // pg pools inside BullMQ's PostgreSQL backend linger after close; do not let them hold the run open.
-  forceExit: true,
   projects: packages.map((name) => ({
     displayName: name,
     rootDir: '.',
