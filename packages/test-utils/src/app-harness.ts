@@ -50,7 +50,7 @@ export async function openTestServices(databaseUrl: string): Promise<TestService
   const orm = await createOrm({ url: databaseUrl });
   const adminStore = new PostgresAdminStore(orm, systemClock);
   const admin = new AdminService(adminStore, systemClock);
-  const settings = new TenantSettingsService(new PostgresTenantSettingsStore(orm, systemClock), systemClock);
+  const settings = new TenantSettingsService(new PostgresTenantSettingsStore(orm, systemClock), systemClock, admin);
   const auditLog = new PostgresAuditLog(orm, systemClock);
   const resources = new ResourceService(
     new PostgresDirectoryStore(orm, systemClock),

@@ -5,7 +5,9 @@ import type { SelfServicePolicy, TenantSettingsStore } from '../ports/tenant-set
 import type { ResourceKind, ResourceShape } from '../scim/resource-types.js';
 import { parseSchemaExtension, type SchemaExtension, shapeWithExtensions } from '../scim/schema-extension.js';
 import type { AttributeDefinition } from '../scim/schema-types.js';
-import type { RequestContext } from './model.js';
+import type { Principal, RequestContext } from './model.js';
+import type { Action } from './permissions.js';
+import { authorizeTenantRef, type TenantAuthorizer, type TenantRef } from './tenant-access.js';
 
 /** How long a tenant's extensions are cached in this process. */
 const CACHE_TTL_MS = 30_000;
@@ -52,8 +54,15 @@ function canonicalPolicyPath(shape: ResourceShape, text: string): string {
 
 /**
  * Per-tenant settings: the custom schema extensions a tenant declares, and
- * its self-service policy. Callers authorize the tenant first
- * ({@link AdminService.authorizeTenantAdmin}).
+ * its self-service policy.
+ *
+ * Callers on behalf of someone (GraphQL, the CLI) use the methods that take
+ * the principal: they are authorized here by the permission matrix
+ * (`settings.read` to look, `settings.write` to change), on the tenant they
+ * name; a tenant out of reach is NOT_FOUND, as one that does not exist. The
+ * methods by tenant id serve the hub's own processes after that decision was
+ * made elsewhere: the SCIM service reading a tenant's shape for a request it
+ * has already authorized, replication, and test setup.
  */
 export class TenantSettingsService {
   private readonly cache = new Map<string, CacheEntry>();
@@ -61,7 +70,42 @@ export class TenantSettingsService {
   constructor(
     private readonly store: TenantSettingsStore,
     private readonly clock: Clock,
+    private readonly tenants?: TenantAuthorizer,
   ) {}
+
+  private tenantId(principal: Principal, action: Action, tenant: TenantRef): Promise<string> {
+    return authorizeTenantRef(this.tenants, principal, action, tenant);
+  }
+
+  /** The tenant's schema extensions, for a caller with `settings.read`. */
+  async extensionsFor(principal: Principal, tenant: TenantRef): Promise<SchemaExtension[]> {
+    return this.extensions(await this.tenantId(principal, 'settings.read', tenant));
+  }
+
+  /** The tenant's self-service policy, for a caller with `settings.read`. */
+  async selfServicePolicyFor(principal: Principal, tenant: TenantRef): Promise<SelfServicePolicy> {
+    return this.selfServicePolicy(await this.tenantId(principal, 'settings.read', tenant));
+  }
+
+  /** Declares a schema extension, for a caller with `settings.write`. */
+  async declareExtension(principal: Principal, tenant: TenantRef, definition: unknown, context: RequestContext): Promise<SchemaExtension> {
+    return this.createExtension(await this.tenantId(principal, 'settings.write', tenant), definition, context);
+  }
+
+  /** Removes a schema extension, for a caller with `settings.write`. */
+  async removeExtension(principal: Principal, tenant: TenantRef, urn: string, context: RequestContext): Promise<void> {
+    await this.deleteExtension(await this.tenantId(principal, 'settings.write', tenant), urn, context);
+  }
+
+  /** Sets the self-service policy, for a caller with `settings.write`. */
+  async changeSelfServicePolicy(
+    principal: Principal,
+    tenant: TenantRef,
+    editableAttributes: string[],
+    context: RequestContext,
+  ): Promise<SelfServicePolicy> {
+    return this.setSelfServicePolicy(await this.tenantId(principal, 'settings.write', tenant), editableAttributes, context);
+  }
 
   /** The tenant's schema extensions, cached for a short while. */
   async extensions(tenantId: string): Promise<SchemaExtension[]> {

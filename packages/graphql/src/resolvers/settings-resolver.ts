@@ -19,14 +19,12 @@ function toNode(extension: SchemaExtension): SchemaExtensionNode {
 export class TenantSettingsResolver {
   @FieldResolver(() => [SchemaExtensionNode], { description: "The tenant's custom SCIM schema extensions." })
   async schemaExtensions(@Root() tenant: TenantNode, @Ctx() ctx: GraphqlContext) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'settings.read', tenant.id);
-    return (await ctx.services.settings.extensions(found.id)).map(toNode);
+    return (await ctx.services.settings.extensionsFor(ctx.principal, tenant)).map(toNode);
   }
 
   @FieldResolver(() => SelfServicePolicyNode, { description: 'What end users may change on their own User through /Me.' })
   async selfServicePolicy(@Root() tenant: TenantNode, @Ctx() ctx: GraphqlContext) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'settings.read', tenant.id);
-    return ctx.services.settings.selfServicePolicy(found.id);
+    return ctx.services.settings.selfServicePolicyFor(ctx.principal, tenant);
   }
 
   @Mutation(() => SchemaExtensionNode, { description: 'Declares a custom schema extension for a tenant (slug or id).' })
@@ -35,8 +33,7 @@ export class TenantSettingsResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('extension', () => SchemaExtensionInput) extension: SchemaExtensionInput,
   ) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'settings.write', tenant);
-    return toNode(await ctx.services.settings.createExtension(found.id, plain(extension), contextOf(ctx)));
+    return toNode(await ctx.services.settings.declareExtension(ctx.principal, tenant, plain(extension), contextOf(ctx)));
   }
 
   @Mutation(() => Boolean, { description: 'Removes a schema extension that no resource carries any more.' })
@@ -45,8 +42,7 @@ export class TenantSettingsResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('id', () => String) id: string,
   ) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'settings.write', tenant);
-    await ctx.services.settings.deleteExtension(found.id, id, contextOf(ctx));
+    await ctx.services.settings.removeExtension(ctx.principal, tenant, id, contextOf(ctx));
     return true;
   }
 
@@ -56,7 +52,6 @@ export class TenantSettingsResolver {
     @Arg('tenant', () => String) tenant: string,
     @Arg('editableAttributes', () => [String]) editableAttributes: string[],
   ) {
-    const found = await ctx.services.admin.authorizeTenant(ctx.principal, 'settings.write', tenant);
-    return ctx.services.settings.setSelfServicePolicy(found.id, editableAttributes, contextOf(ctx));
+    return ctx.services.settings.changeSelfServicePolicy(ctx.principal, tenant, editableAttributes, contextOf(ctx));
   }
 }

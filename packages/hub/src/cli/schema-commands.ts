@@ -1,5 +1,15 @@
 import type { Command } from 'commander';
-import { CLI_PRINCIPAL, cliContext, type JsonFlag, jsonOption, print, readJsonFile, requireTenant, withRuntime } from './common.js';
+import {
+  CLI_PRINCIPAL,
+  cliContext,
+  cliTenant,
+  type JsonFlag,
+  jsonOption,
+  print,
+  readJsonFile,
+  requireTenant,
+  withRuntime,
+} from './common.js';
 
 /** `meridian schema …`: a tenant's custom SCIM schema extensions (ADR 0009). */
 export function registerSchemaCommands(program: Command): void {
@@ -9,9 +19,9 @@ export function registerSchemaCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (flags: JsonFlag & { tenant: string; file: string }) =>
       withRuntime(async ({ admin, settings }) => {
-        const found = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
+        const found = await cliTenant(admin, flags.tenant);
         const definition = await readJsonFile(flags.file);
-        const created = await settings.createExtension(found.id, definition, cliContext());
+        const created = await settings.declareExtension(CLI_PRINCIPAL, found, definition, cliContext());
         print(flags, created, `Declared ${created.id} on ${created.resourceType} in ${found.slug}.`);
       }),
     );
@@ -19,8 +29,7 @@ export function registerSchemaCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (flags: JsonFlag & { tenant: string }) =>
       withRuntime(async ({ admin, settings }) => {
-        const found = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
-        const list = await settings.extensions(found.id);
+        const list = await settings.extensionsFor(CLI_PRINCIPAL, await cliTenant(admin, flags.tenant));
         print(flags, list, list.map((e) => `${e.id}\t${e.resourceType}\t${e.attributes.length} attributes`).join('\n') || 'No extensions.');
       }),
     );
@@ -29,8 +38,8 @@ export function registerSchemaCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (flags: JsonFlag & { tenant: string; id: string }) =>
       withRuntime(async ({ admin, settings }) => {
-        const found = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
-        await settings.deleteExtension(found.id, flags.id, cliContext());
+        const found = await cliTenant(admin, flags.tenant);
+        await settings.removeExtension(CLI_PRINCIPAL, found, flags.id, cliContext());
         print(flags, { deleted: flags.id }, `Removed ${flags.id} from ${found.slug}.`);
       }),
     );

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { CLI_PRINCIPAL, cliContext, type JsonFlag, jsonOption, print, requireTenant, withRuntime } from './common.js';
+import { CLI_PRINCIPAL, cliContext, cliTenant, type JsonFlag, jsonOption, print, requireTenant, withRuntime } from './common.js';
 
 /** `meridian tenant …`: create and list tenants (offices), and their self-service policy. */
 export function registerTenantCommands(program: Command): void {
@@ -39,11 +39,11 @@ export function registerTenantCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (flags: JsonFlag & { tenant: string; selfService?: string }) =>
       withRuntime(async ({ admin, settings }) => {
-        const found = await admin.authorizeTenantAdmin(CLI_PRINCIPAL, flags.tenant);
+        const found = await cliTenant(admin, flags.tenant);
         const policy =
           flags.selfService === undefined
-            ? await settings.selfServicePolicy(found.id)
-            : await settings.setSelfServicePolicy(found.id, flags.selfService.split(','), cliContext());
+            ? await settings.selfServicePolicyFor(CLI_PRINCIPAL, found)
+            : await settings.changeSelfServicePolicy(CLI_PRINCIPAL, found, flags.selfService.split(','), cliContext());
         print(flags, policy, `Self-service for ${found.slug}: ${policy.editableAttributes.join(', ') || '(nothing: /Me is read-only)'}`);
       }),
     );

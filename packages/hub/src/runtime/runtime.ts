@@ -111,7 +111,7 @@ export async function openRuntime(
     }
     const adminStore = new PostgresAdminStore(orm, systemClock);
     const admin = new AdminService(adminStore, systemClock);
-    const settings = new TenantSettingsService(new PostgresTenantSettingsStore(orm, systemClock), systemClock);
+    const settings = new TenantSettingsService(new PostgresTenantSettingsStore(orm, systemClock), systemClock, admin);
     // The signing key is read (or generated) on first use: commands that never sign or verify touch no key file.
     const keyring = openAuditKeyring({ configured: config.audit.signingKey, dataDir: config.dataDir, log });
     const auditLog = new PostgresAuditLog(orm, systemClock, { keyring });
