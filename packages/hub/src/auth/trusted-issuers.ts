@@ -1,5 +1,4 @@
-import { systemClock, TrustedIssuerService } from '@meridian/core';
-import { PostgresIssuerStore } from '@meridian/store';
+import { TrustedIssuerService } from '@meridian/core';
 import type { Runtime } from '../runtime/runtime.js';
 import { createJwtAuthenticator, type JwtVerifier } from './jwt-authenticator.js';
 
@@ -9,9 +8,9 @@ export interface TrustedIssuers {
   verifyJwt: JwtVerifier;
 }
 
-/** Builds the trusted-issuer service and JWT verifier on a runtime's database. */
-export function openTrustedIssuers(runtime: Pick<Runtime, 'orm' | 'adminStore' | 'admin' | 'outbound'>): TrustedIssuers {
-  const store = new PostgresIssuerStore(runtime.orm, systemClock);
+/** Builds the trusted-issuer service and JWT verifier on a runtime's issuer store. */
+export function openTrustedIssuers(runtime: Pick<Runtime, 'issuerStore' | 'adminStore' | 'admin' | 'outbound'>): TrustedIssuers {
+  const store = runtime.issuerStore;
   return {
     // The JWKS URI answers to the outbound request policy when an issuer is added and on every fetch; https only unless the allow-list opens the host.
     service: new TrustedIssuerService(store, runtime.admin, {

@@ -26,6 +26,7 @@ import {
   PostgresDirectoryExportStore,
   PostgresDirectoryStore,
   PostgresGlobalDirectoryStore,
+  PostgresIssuerStore,
   PostgresPasswordForwarding,
   PostgresReplicationStore,
   PostgresTenantSettingsStore,
@@ -56,6 +57,8 @@ export interface Runtime {
   /** The audit log: verification, signed checkpoints, retention, authentication failures. */
   auditLog: PostgresAuditLog;
   audit: AuditService;
+  /** The trusted JWT issuers' store (the hub builds their service and verifier on it: auth/trusted-issuers.ts). */
+  issuerStore: PostgresIssuerStore;
   /** Migrations applied while opening. */
   applied: string[];
   /** Resolves when the database answers (readiness). */
@@ -165,6 +168,7 @@ export async function openRuntime(
       auditLog,
       audit: new AuditService(auditLog, adminStore),
       applied,
+      issuerStore: new PostgresIssuerStore(orm, systemClock),
       async pingDatabase() {
         await orm.em.fork().execute('select 1');
       },
