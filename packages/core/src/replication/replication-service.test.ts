@@ -1,34 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { MeridianError } from '../errors/meridian-error.js';
-import type { AdminStore } from '../ports/admin.js';
 import type { ReplicationTarget } from '../ports/replication.js';
 import type { ReplicationAdmin } from '../ports/replication-admin.js';
 import { AdminService } from '../tenancy/admin-service.js';
-import type { Community, Principal, Tenant } from '../tenancy/model.js';
+import type { Principal } from '../tenancy/model.js';
 import { OPERATIONS, principalOfRole, roleMayTake } from '../tenancy/permissions.js';
 import { ROLES } from '../tenancy/roles.js';
+import { apac, at, coi, context, emea, tenantStore } from '../tenancy/tenancy-fixtures.js';
 import { ReplicationService } from './replication-service.js';
-
-const context = { actor: { type: 'system' as const, id: 'test' }, requestId: 'r' };
-const at = new Date(0);
-const coi: Community = { id: 'c1000000-0000-7000-8000-000000000001', slug: 'coi', name: 'CoI', createdAt: at };
-const other: Community = { id: 'c2000000-0000-7000-8000-000000000002', slug: 'other', name: 'Other', createdAt: at };
-const emea: Tenant = { id: 'a1000000-0000-7000-8000-000000000001', slug: 'emea', name: 'EMEA', communityId: coi.id, createdAt: at };
-const apac: Tenant = { id: 'a2000000-0000-7000-8000-000000000002', slug: 'apac', name: 'APAC', communityId: other.id, createdAt: at };
-
-/** The admin store's tenant look-ups, in memory. */
-function tenantStore(): AdminStore {
-  const communities = [coi, other];
-  const tenants = [emea, apac];
-  const lookups: Pick<AdminStore, 'findTenant' | 'findCommunity' | 'findTenantInCommunity' | 'findTenantsBySlug'> = {
-    findTenant: async (ref) => tenants.find((t) => t.id === ref || t.slug === ref),
-    findCommunity: async (ref) => communities.find((c) => c.id === ref || c.slug === ref),
-    findTenantInCommunity: async (communityId, ref) =>
-      tenants.find((t) => t.communityId === communityId && (t.id === ref || t.slug === ref)),
-    findTenantsBySlug: async (slug, limit) => tenants.filter((t) => t.slug === slug).slice(0, limit),
-  };
-  return lookups as AdminStore;
-}
 
 /** An engine that records the tenant of each call it gets. */
 function fakeEngine() {
