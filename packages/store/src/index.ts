@@ -58,6 +58,12 @@ export {
 export { PostgresReplicationStore } from './replication/postgres-replication-store.js';
 export { Argon2PasswordHasher } from './secrets/argon2-password-hasher.js';
 export {
+  PostgresSealedSecrets,
+  type SealedColumn,
+  type SealedColumnReport,
+  type SealedEnvelope,
+} from './secrets/postgres-sealed-secrets.js';
+export {
   formatSecretKeys,
   generateSecretKey,
   type OpenSecretBoxOptions,

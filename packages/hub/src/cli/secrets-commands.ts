@@ -1,27 +1,21 @@
 import { pendingPasswordContext } from '@meridian/core';
 import { targetSecretsContext } from '@meridian/replication';
-import { forkForPlatform, openSecretBox, type SecretBox, SecretBoxError } from '@meridian/store';
+import {
+  openSecretBox,
+  PostgresSealedSecrets,
+  type SealedColumn,
+  type SealedColumnReport,
+  type SealedEnvelope,
+  type SecretBox,
+} from '@meridian/store';
 import type { Command } from 'commander';
-import type { Runtime } from '../runtime/runtime.js';
 import { type JsonFlag, jsonOption, print, withRuntime } from './common.js';
 
-interface SealedRow {
-  id: string;
-  sealed: string;
-  tenant_id: string | null;
-  community_id: string | null;
-  user_id: string | null;
-}
-
-/** One column that holds SecretBox envelopes, and the context each row's envelope is bound to. */
+/** One column that holds SecretBox envelopes, and the context each envelope is bound to. */
 interface SealedPlace {
-  name: string;
+  name: SealedColumn;
   label: string;
-  table: string;
-  column: string;
-  /** The columns the context is made of, selected as `tenant_id`, `community_id` and `user_id` (null when unused). */
-  select: string;
-  context(row: SealedRow): string;
+  context(envelope: SealedEnvelope): string;
 }
 
 /**
@@ -36,47 +30,23 @@ const PLACES: readonly SealedPlace[] = [
   {
     name: 'replication_target.secrets',
     label: 'replication target credentials',
-    table: 'replication_target',
-    column: 'secrets',
-    select: 'tenant_id, null::uuid as community_id, null::uuid as user_id',
-    context: (row) => targetSecretsContext(row.tenant_id as string),
+    context: (envelope) => targetSecretsContext(envelope.tenantId as string),
   },
   {
     name: 'directory_export.sealed_secrets',
     label: 'directory export credentials',
-    table: 'directory_export',
-    column: 'sealed_secrets',
-    select: 'null::uuid as tenant_id, community_id, null::uuid as user_id',
-    context: (row) => `directory_export:${row.community_id}`,
+    context: (envelope) => `directory_export:${envelope.communityId}`,
   },
   {
     name: 'pending_password.ciphertext',
     label: 'passwords on their way to targets',
-    table: 'pending_password',
-    column: 'ciphertext',
-    select: 'tenant_id, null::uuid as community_id, user_id',
-    context: (row) => pendingPasswordContext(row.tenant_id as string, row.user_id as string),
+    context: (envelope) => pendingPasswordContext(envelope.tenantId as string, envelope.userId as string),
   },
 ];
 
-/** Rows per transaction: each batch is locked, re-sealed and committed on its own. */
-const BATCH = 200;
-
-interface PlaceReport {
+interface PlaceReport extends Omit<SealedColumnReport, 'failures'> {
   name: string;
   label: string;
-  /** Envelopes found. */
-  sealed: number;
-  /** Sealed with the primary key already (and they open). */
-  current: number;
-  /** Sealed with another configured key: re-sealed, or to be re-sealed on a dry run. */
-  stale: number;
-  /** Written under the primary key by this run (0 on a dry run). */
-  resealed: number;
-  /** Envelopes that do not open: malformed, sealed with a key that is not configured, or altered. */
-  failed: number;
-  /** Envelopes found per key id, before this run. */
-  byKey: Record<string, number>;
 }
 
 interface Failure {
@@ -98,57 +68,16 @@ interface RotationReport {
   failures: Failure[];
 }
 
-/** The key id an envelope names, for the report; `?` when it is not an envelope. */
-function keyIdOf(envelope: string): string {
-  const [version, keyId] = envelope.split(':');
-  return version === 'v1' && keyId ? keyId : '?';
-}
-
 async function rotatePlace(
-  runtime: Runtime,
+  store: PostgresSealedSecrets,
   box: SecretBox,
   place: SealedPlace,
   dryRun: boolean,
   failures: Failure[],
 ): Promise<PlaceReport> {
-  const report: PlaceReport = { name: place.name, label: place.label, sealed: 0, current: 0, stale: 0, resealed: 0, failed: 0, byKey: {} };
-  let after = '00000000-0000-0000-0000-000000000000';
-  for (;;) {
-    const last = await forkForPlatform(runtime.orm).transactional(async (em) => {
-      // Locked while re-sealed, so a concurrent change of the same row waits for this batch.
-      const rows = await em.execute<SealedRow[]>(
-        `select id, ${place.column} as sealed, ${place.select} from ${place.table}
-          where ${place.column} is not null and id > ? order by id limit ${BATCH}${dryRun ? '' : ' for update'}`,
-        [after],
-      );
-      for (const row of rows) {
-        report.sealed++;
-        const keyId = keyIdOf(row.sealed);
-        report.byKey[keyId] = (report.byKey[keyId] ?? 0) + 1;
-        try {
-          const context = place.context(row);
-          if (!box.needsReencryption(row.sealed)) {
-            box.decrypt(row.sealed, context);
-            report.current++;
-            continue;
-          }
-          const resealed = box.reencrypt(row.sealed, context);
-          report.stale++;
-          if (!dryRun) {
-            await em.execute(`update ${place.table} set ${place.column} = ? where id = ?`, [resealed, row.id]);
-            report.resealed++;
-          }
-        } catch (error) {
-          if (!(error instanceof SecretBoxError)) throw error;
-          report.failed++;
-          failures.push({ place: place.name, id: row.id, code: error.code, message: error.message });
-        }
-      }
-      return rows.at(-1)?.id;
-    });
-    if (last === undefined) return report;
-    after = last;
-  }
+  const { failures: failed, ...counts } = await store.rotate(place.name, box, place.context, { dryRun });
+  for (const f of failed) failures.push({ place: place.name, ...f });
+  return { name: place.name, label: place.label, ...counts };
 }
 
 function describeReport(report: RotationReport): string {
@@ -198,7 +127,8 @@ export function registerSecretsCommands(program: Command): void {
         const dryRun = flags.dryRun === true;
         const failures: Failure[] = [];
         const places: PlaceReport[] = [];
-        for (const place of PLACES) places.push(await rotatePlace(runtime, box, place, dryRun, failures));
+        const store = new PostgresSealedSecrets(runtime.orm);
+        for (const place of PLACES) places.push(await rotatePlace(store, box, place, dryRun, failures));
         const sum = (key: 'sealed' | 'current' | 'stale' | 'resealed' | 'failed') => places.reduce((n, p) => n + p[key], 0);
         const report: RotationReport = {
           dryRun,
