@@ -330,3 +330,33 @@ export {
   type TrustedIssuerInput,
 } from './tenancy/trusted-issuer.js';
 export { type OutboundUrlCheck, TrustedIssuerService } from './tenancy/trusted-issuer-service.js';
+export {
+  type ClaimRegistration,
+  type ConsentItem,
+  claimsByScope,
+  claimsOfScopes,
+  consentedClaims,
+  consentItems,
+  describeSsoClaim,
+  parseSsoClaims,
+  releasedClaims,
+  SSO_CLAIMS,
+  SSO_SCOPES,
+  type SsoClaim,
+  type SsoClaimDefinition,
+} from './sso/claims.js';
+export type { RelyingPartyStore, RelyingPartyWithSecret, SsoGrant, SsoGrantStore } from './sso/ports.js';
+export {
+  applyRelyingPartyChanges,
+  type ClientType,
+  type ConsentMode,
+  DEFAULT_MAX_CACHE_SECONDS,
+  parseRedirectUri,
+  parseRelyingParty,
+  type RelyingParty,
+  type RelyingPartyChanges,
+  type RelyingPartyInput,
+  type RelyingPartyValues,
+  type SubjectType,
+} from './sso/relying-party.js';
+export { RelyingPartyService } from './sso/relying-party-service.js';

@@ -32,6 +32,13 @@ export type EventType =
   | 'directory.pinned'
   | 'directory.export_created'
   | 'directory.export_deleted'
+  | 'rp.created'
+  | 'rp.updated'
+  | 'rp.deleted'
+  | 'rp.secret_rotated'
+  | 'sso.consented'
+  | 'sso.released'
+  | 'sso.grant_revoked'
   | 'auth.failed';
 
 /** Every event type, for docs and exhaustive tests. */
@@ -66,6 +73,13 @@ export const EVENT_TYPES: readonly EventType[] = [
   'directory.pinned',
   'directory.export_created',
   'directory.export_deleted',
+  'rp.created',
+  'rp.updated',
+  'rp.deleted',
+  'rp.secret_rotated',
+  'sso.consented',
+  'sso.released',
+  'sso.grant_revoked',
   'auth.failed',
 ];
 
@@ -79,7 +93,9 @@ export type EventResourceType =
   | 'Issuer'
   | 'Target'
   | 'Person'
-  | 'DirectoryExport';
+  | 'DirectoryExport'
+  | 'RelyingParty'
+  | 'Grant';
 
 /**
  * A change, written in the same transaction as the change itself: once to the

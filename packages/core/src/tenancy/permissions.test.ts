@@ -27,6 +27,8 @@ const EXPECTED: Record<Action, Role[]> = {
   'replication.read': ['platform_admin', 'community_admin', 'office_admin'],
   'replication.manage': ['platform_admin', 'community_admin', 'office_admin'],
   'audit.read': ['platform_admin', 'office_admin', 'auditor'],
+  'sso.read': ['platform_admin', 'community_admin'],
+  'sso.manage': ['platform_admin', 'community_admin'],
 };
 
 const tenant = (scopes: Principal['scopes'], tenantId = 't1'): Principal => ({ kind: 'tenant', tokenId: 'x', tenantId, scopes });

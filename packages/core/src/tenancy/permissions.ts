@@ -27,7 +27,9 @@ export type Action =
   | 'issuer.manage'
   | 'replication.read'
   | 'replication.manage'
-  | 'audit.read';
+  | 'audit.read'
+  | 'sso.read'
+  | 'sso.manage';
 
 /** Who may take an action: a principal at one of `levels` holding any one of `scopes` (none listed: no scope needed). */
 export interface ActionRule {
@@ -94,6 +96,13 @@ export const ACTION_RULES: Readonly<Record<Action, ActionRule>> = {
   },
   // A tenant's administrators read its audit log too; an auditor reads it and nothing else. Community-wide reading comes later.
   'audit.read': { scopes: ['audit:read', 'graphql:read'], levels: ['platform', 'tenant'], description: 'read and verify the audit log' },
+  // Relying parties are registered per community (issue 15): a registration can receive any person's released attributes.
+  'sso.read': { scopes: ['graphql:read'], levels: ADMIN_LEVELS, description: "list the community's relying parties and their grants" },
+  'sso.manage': {
+    scopes: ['graphql:write'],
+    levels: ADMIN_LEVELS,
+    description: 'register, change and delete relying parties, rotate their secrets, revoke grants',
+  },
 };
 
 /** Every action, in a stable order. */
@@ -309,6 +318,15 @@ export const OPERATIONS: readonly Operation[] = [
   graphql('Mutation.deleteDirectoryExport', 'people.manage', 'community'),
   graphql('Query.auditEvents', 'audit.read', 'tenant'),
   graphql('Query.auditVerification', 'audit.read', 'tenant'),
+  graphql('Query.relyingParties', 'sso.read', 'community'),
+  graphql('Query.relyingPartyGrants', 'sso.read', 'community'),
+  graphql('Mutation.createRelyingParty', 'sso.manage', 'community'),
+  graphql('Mutation.updateRelyingParty', 'sso.manage', 'community'),
+  graphql('Mutation.deleteRelyingParty', 'sso.manage', 'community'),
+  graphql('Mutation.rotateRelyingPartySecret', 'sso.manage', 'community'),
+  graphql('Mutation.revokeGrant', 'sso.manage', 'community'),
+  graphql('Query.myGrants', 'scim.me', 'tenant'),
+  graphql('Mutation.revokeMyGrant', 'scim.me', 'tenant'),
 ];
 
 const SCIM_OPERATIONS = new Map(OPERATIONS.filter((o) => o.api === 'SCIM').map((o) => [o.name, o.action]));
