@@ -398,10 +398,10 @@ describe('statements per page of accounts', () => {
     const query = `{ accounts(tenant: "${slug}", first: 100) { edges { node { id tenant { slug } manager { id userName } groups { displayName } } } } }`;
     const warm = await answer(harness.adminToken, query, undefined, app);
     expect(warm.errors).toBeUndefined();
-    await new Promise((r) => setTimeout(r, 100));
+    await capture.quiet();
     const since = performance.now();
     const res = await answer(harness.adminToken, query, undefined, app);
-    await new Promise((r) => setTimeout(r, 100));
+    await capture.quiet();
     expect(res.errors).toBeUndefined();
     const edges = res.data?.accounts.edges as { node: { tenant: { slug: string }; manager: { id: string } | null; groups: unknown[] } }[];
     expect(edges).toHaveLength(n);

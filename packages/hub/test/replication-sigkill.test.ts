@@ -114,7 +114,7 @@ describe.each(backends)('a worker killed mid-burst on BullMQ %s', (_backend, red
     const { admin, resources, replication } = runtime;
     await admin.createCommunity(platform, { slug: 'coi', name: 'CoI' }, system);
     const tenant = await admin.createTenant(platform, { slug: 'office', name: 'Office', community: 'coi' }, system);
-    await replication.targets.create(
+    const csp = await replication.targets.create(
       tenant.id,
       {
         name: 'csp',
@@ -186,9 +186,19 @@ describe.each(backends)('a worker killed mid-burst on BullMQ %s', (_backend, red
           1,
         ),
     );
-    // Quiet for a moment: nothing more arrives.
+    // Then the hub runs dry (every event relayed, no job of the target waiting, delayed or running) and nothing
+    // more has arrived meanwhile: no replayed delivery was still on its way.
     const requests = target.requestsTo('POST', '/Users').length;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const queue = replication.ctx.queues.queue(csp.id);
+    await until(
+      async () => {
+        const [outbox] = await db.query<{ n: number }>('select count(*)::int as n from outbox_event where dispatched_at is null');
+        const jobs = await queue.getJobCounts('waiting', 'delayed', 'prioritized', 'active');
+        return outbox?.n === 0 && Object.values(jobs).every((n) => n === 0);
+      },
+      30_000,
+      'the outbox and the queue of the target to be empty',
+    );
     expect(target.requestsTo('POST', '/Users')).toHaveLength(requests);
 
     // Exactly once in effect: no hub user was created twice at the target (a replayed create is adopted, not repeated),

@@ -10,6 +10,7 @@ import {
   SCHEMA,
   systemClock,
 } from '@meridian/core';
+import { graceJobId } from '@meridian/replication';
 import { Argon2PasswordHasher, PostgresDirectoryStore, PostgresPasswordForwarding } from '@meridian/store';
 import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
 import { contextOf, eventually, type ReplicationHarness, replicationHarness } from './harness.js';
@@ -59,6 +60,30 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
 
   async function linkOf(targetId: string, kind: ResourceKind, id: string) {
     return h.store.getLink(targetId, kind, id);
+  }
+
+  /**
+   * Waits until a scheduled grace deletion is no longer in the target's queue: removed when the person came back,
+   * or run to its end (completed jobs are removed). After that no deletion of the resource can come.
+   */
+  async function untilGraceSettled(targetId: string, kind: ResourceKind, id: string) {
+    await eventually(
+      async () => (await h.engine.ctx.queues.queue(targetId).getJob(graceJobId(kind, id))) === undefined,
+      20_000,
+      `the grace deletion of ${kind} ${id} to be gone`,
+    );
+  }
+
+  /** Waits until the target's queue holds no job that is waiting, delayed or running: nothing more will be pushed. */
+  async function untilQueueIdle(targetId: string) {
+    await eventually(
+      async () => {
+        const counts = await h.engine.ctx.queues.queue(targetId).getJobCounts('waiting', 'delayed', 'prioritized', 'active');
+        return Object.values(counts).every((n) => n === 0);
+      },
+      20_000,
+      `the queue of target ${targetId} to be idle`,
+    );
   }
 
   async function untilStatus(targetId: string, kind: ResourceKind, id: string, status: LinkStatus, version?: number) {
@@ -443,7 +468,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const adopted = await untilStatus(target.id, 'User', again.id, 'synced');
     expect(adopted.remoteId).toBe(link.remoteId);
     expect((await linkOf(target.id, 'User', first.id))?.status).toBe('deleted');
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    await untilGraceSettled(target.id, 'User', first.id);
     const remote = memoryTarget(name).objects.get(link.remoteId as string);
     expect(remote?.attributes).toMatchObject({ userName: 'back@example.org', active: true, externalId: again.id });
     expect(memoryTarget(name).callsOf('delete')).toHaveLength(0);
@@ -479,7 +504,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
       contextOf(),
     );
     await untilStatus(target.id, 'User', created.id, 'synced', back.version);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await untilGraceSettled(target.id, 'User', created.id);
     expect(memoryTarget(name).objects.get(link.remoteId as string)?.attributes.active).toBe(true);
     expect(memoryTarget(name).callsOf('delete')).toHaveLength(0);
   });
@@ -523,7 +548,7 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
       expect(Number(pending?.n)).toBe(1);
       await h.engine.relay.drain();
       await untilStatus(target.id, 'User', created.id, 'synced');
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await untilQueueIdle(target.id);
       expect(memoryTarget(name).callsOf('create')).toHaveLength(1);
       expect(memoryTarget(name).list('User')).toHaveLength(1);
     } finally {

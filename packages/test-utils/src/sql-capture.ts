@@ -7,14 +7,20 @@ export interface CapturedStatement {
 }
 
 /**
- * A TCP proxy in front of PostgreSQL that records the SQL text of every Query
- * ('Q') and Parse ('P') message its clients send (PostgreSQL protocol 3). The
- * bench points one hub process at it to list the statements one request costs.
+ * A TCP proxy in front of PostgreSQL that records every statement its clients
+ * have executed (PostgreSQL protocol 3): the text of each simple Query ('Q'),
+ * and for the extended protocol the text of the prepared statement ('P') once
+ * per Execute ('E') of a portal bound ('B') to it, so a named statement
+ * prepared once and executed a thousand times is recorded a thousand times.
+ * The bench points one hub process at it to list the statements one request costs.
  */
 export class SqlCapture {
   readonly statements: CapturedStatement[] = [];
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  /** ReadyForQuery messages the server still owes: one per startup, simple Query and extended-protocol Sync. */
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(
     private readonly host: string,
@@ -34,6 +40,15 @@ export class SqlCapture {
     return this.statements.filter((s) => s.at >= since).map((s) => s.sql);
   }
 
+  /**
+   * Resolves once the server has answered everything the clients sent (a
+   * ReadyForQuery for every startup, Query and Sync), so no statement of a
+   * finished request is still on its way to {@link statements}.
+   */
+  quiet(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => this.waiting.push(resolve));
+  }
+
   async close(): Promise<void> {
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
@@ -44,6 +59,16 @@ export class SqlCapture {
     this.sockets.add(client).add(upstream);
     let buffer = Buffer.alloc(0);
     let started = false;
+    // Per connection: prepared statements by name, and what each portal is bound to.
+    const prepared = new Map<string, string>();
+    const portals = new Map<string, string>();
+    let answerBytes = 0;
+    let owed = 0;
+    const owe = (n: number) => {
+      owed += n;
+      this.owe(n);
+    };
+    let fromServer = Buffer.alloc(0);
     client.on('data', (chunk: Buffer) => {
       upstream.write(chunk);
       buffer = Buffer.concat([buffer, chunk]);
@@ -55,7 +80,13 @@ export class SqlCapture {
           if (buffer.length < length) return;
           const code = buffer.readInt32BE(4);
           buffer = buffer.subarray(length);
-          if (code !== 80877103 && code !== 80877104) started = true;
+          if (code !== 80877103 && code !== 80877104) {
+            started = true;
+            owe(1);
+          } else {
+            // The server answers an SSLRequest or GSSENCRequest with one byte, not a message.
+            answerBytes++;
+          }
           continue;
         }
         if (buffer.length < 5) return;
@@ -63,16 +94,46 @@ export class SqlCapture {
         const length = buffer.readInt32BE(1);
         if (buffer.length < 1 + length) return;
         const body = buffer.subarray(5, 1 + length);
+        if (type === 'Q' || type === 'S') owe(1);
         if (type === 'Q') this.record(body.subarray(0, body.indexOf(0)).toString());
         if (type === 'P') {
+          // Parse: statement name, then its text. The unnamed statement ('') is replaced by the next Parse.
           const nameEnd = body.indexOf(0);
-          this.record(body.subarray(nameEnd + 1, body.indexOf(0, nameEnd + 1)).toString());
+          prepared.set(body.subarray(0, nameEnd).toString(), body.subarray(nameEnd + 1, body.indexOf(0, nameEnd + 1)).toString());
         }
+        if (type === 'B') {
+          // Bind: portal name, then the statement name.
+          const portalEnd = body.indexOf(0);
+          const statement = body.subarray(portalEnd + 1, body.indexOf(0, portalEnd + 1)).toString();
+          portals.set(body.subarray(0, portalEnd).toString(), prepared.get(statement) ?? `(prepared statement ${statement})`);
+        }
+        if (type === 'E') {
+          const sql = portals.get(body.subarray(0, body.indexOf(0)).toString());
+          if (sql !== undefined) this.record(sql);
+        }
+        if (type === 'C' && body[0] === 0x53) prepared.delete(body.subarray(1, body.indexOf(0, 1)).toString());
         buffer = buffer.subarray(1 + length);
       }
     });
-    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    upstream.on('data', (chunk: Buffer) => {
+      client.write(chunk);
+      fromServer = Buffer.concat([fromServer, chunk]);
+      for (;;) {
+        if (answerBytes > 0) {
+          if (fromServer.length < 1) return;
+          fromServer = fromServer.subarray(1);
+          answerBytes--;
+          continue;
+        }
+        if (fromServer.length < 5) return;
+        const length = fromServer.readInt32BE(1);
+        if (fromServer.length < 1 + length) return;
+        if (fromServer[0] === 0x5a && owed > 0) owe(-1); // 'Z', ReadyForQuery
+        fromServer = fromServer.subarray(1 + length);
+      }
+    });
     const end = () => {
+      owe(-owed); // a closed connection owes nothing more
       client.destroy();
       upstream.destroy();
       this.sockets.delete(client);
@@ -80,6 +141,11 @@ export class SqlCapture {
     };
     client.on('close', end).on('error', end);
     upstream.on('close', end).on('error', end);
+  }
+
+  private owe(n: number): void {
+    this.inFlight += n;
+    if (this.inFlight === 0) for (const resolve of this.waiting.splice(0)) resolve();
   }
 
   private record(sql: string): void {
