@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
-import { type Json, patchOp, scimClient } from '@meridian/test-utils/apps';
+import { gql, type Json, patchOp, scimClient } from '@meridian/test-utils/apps';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { openTrustedIssuers } from '../src/auth/trusted-issuers.js';
 import { loadConfig } from '../src/config/config.js';
@@ -101,17 +101,6 @@ async function jwt(claims: JWTPayload = {}, options: { key?: CryptoKey; iss?: st
     .sign(options.key ?? keys.idp.privateKey);
 }
 
-async function gql(token: string | undefined, query: string, variables: Record<string, unknown> = {}, remoteAddress?: string) {
-  const res = await hub.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { 'content-type': 'application/json', ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) },
-    payload: JSON.stringify({ query, variables }),
-    ...(remoteAddress ? { remoteAddress } : {}),
-  });
-  return { status: res.statusCode, headers: res.headers, body: JSON.parse(res.body) as { data?: Json | null; errors?: Json[] } };
-}
-
 interface FailureEntry {
   chain: string;
   tenantId: string | null;
@@ -137,7 +126,7 @@ async function failures(token: string, tenant?: string): Promise<FailureEntry[]>
   const entries: FailureEntry[] = [];
   let after: string | null = null;
   for (;;) {
-    const res = await gql(token, FAILURES, { tenant, after });
+    const res = await gql(hub.app, token, FAILURES, { tenant, after });
     expect(res.body.errors).toBeUndefined();
     const page = res.body.data?.auditEvents as { pageInfo: { hasNextPage: boolean; endCursor: string }; edges: { node: FailureEntry }[] };
     entries.push(...page.edges.map((e) => e.node));
@@ -195,7 +184,7 @@ describe('authentication failures over SCIM and GraphQL', () => {
                 headers: { 'content-type': 'application/json', authorization: token as string },
                 payload: '{"query":"{ tenants { totalCount } }"}',
               })
-            : await gql(token, '{ tenants { totalCount } }').then((r) => ({ statusCode: r.status }));
+            : await gql(hub.app, token, '{ tenants { totalCount } }').then((r) => ({ statusCode: r.status }));
         expect([name, res.statusCode]).toEqual([name, 401]);
       }
     }
@@ -257,7 +246,9 @@ describe('authentication failures over SCIM and GraphQL', () => {
       [hub.adminToken, undefined],
       [tokens.auditor, 'emea'],
     ] as const) {
-      const res = await gql(token, 'query ($t: String) { auditVerification(tenant: $t) { ok breaks { message } } }', { t: tenant });
+      const res = await gql(hub.app, token, 'query ($t: String) { auditVerification(tenant: $t) { ok breaks { message } } }', {
+        t: tenant,
+      });
       expect(res.body.data?.auditVerification).toEqual({ ok: true, breaks: [] });
     }
   });
@@ -298,7 +289,7 @@ describe('tokens of suspended and deleted users', () => {
     expect(me.status).toBe(401);
     expect(me.headers['www-authenticate']).toBe('Bearer realm="meridian", error="invalid_token"');
     expect(me.body).toEqual({ schemas: [SCHEMA.error], status: '401', detail: 'Invalid token.' });
-    const graphql = await gql(tokens.suspended, '{ me { userName } }');
+    const graphql = await gql(hub.app, tokens.suspended, '{ me { userName } }');
     expect(graphql.status).toBe(401);
     expect(graphql.body).toEqual({ errors: [{ message: 'Invalid token.', extensions: { code: 'UNAUTHENTICATED' } }] });
 
@@ -325,7 +316,7 @@ describe('tokens of suspended and deleted users', () => {
     expect((await scim('GET', '/Me', { token: tokens.deleted })).status).toBe(200);
     expect((await scim('DELETE', `/Users/${id}`, { token: hub.tenants.emea.token })).status).toBe(204);
     expect((await scim('GET', '/Me', { token: tokens.deleted })).status).toBe(401);
-    expect((await gql(tokens.deleted, '{ me { userName } }')).status).toBe(401);
+    expect((await gql(hub.app, tokens.deleted, '{ me { userName } }')).status).toBe(401);
     const entries = await failures(hub.adminToken);
     expect(counted(entries, { reason: 'invalid_token', prefix: tokens.deleted.slice(0, 8) })).toBe(2);
   });
@@ -338,7 +329,7 @@ describe('tokens of suspended and deleted users', () => {
       body: patchOp({ op: 'replace', path: 'active', value: false }),
     });
     expect((await scim('GET', '/Me', { token })).status).toBe(401);
-    expect((await gql(token, '{ me { userName } }')).status).toBe(401);
+    expect((await gql(hub.app, token, '{ me { userName } }')).status).toBe(401);
     const entries = (await failures(tokens.auditor)).filter((e) => e.diff.after.reason === 'inactive_user' && e.resourceType === 'Issuer');
     expect(entries.reduce((sum, e) => sum + e.diff.after.count, 0)).toBe(2);
     expect(entries[0]).toMatchObject({ resourceId: ids.issuer, diff: { after: { detail: 'UNKNOWN_USER' } } });

@@ -40,7 +40,7 @@ export interface TestServices {
   auditLog: PostgresAuditLog;
   audit: AuditService;
   issuers: TrustedIssuerService;
-  /** The communities' global directories; nothing projects accounts into them here (that is replication's job). */
+  /** The communities' global directories; projectGlobalDirectory projects accounts into them when a test asks (the hub's replication does it after each write). */
   people: GlobalDirectoryService;
   close(): Promise<void>;
 }
@@ -115,10 +115,12 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** Options of {@link buildTestApp} and {@link startGraphqlApp}. */
+/** Options of {@link buildTestApp}, {@link startScimApp} and {@link startGraphqlApp}. */
 export interface TestAppOptions {
   /** Mounts SCIM beside GraphQL too, for GraphQL tests that check a write through SCIM. */
   withScim?: boolean;
+  /** Mounts GraphQL beside SCIM too, for SCIM tests that check the same rule through GraphQL. */
+  withGraphql?: boolean;
 }
 
 /** Builds the SCIM or GraphQL app over the services on `databaseUrl`, as the hub mounts them (base URL `https://hub.test`). */
@@ -142,7 +144,7 @@ export async function buildTestApp(
         translateError: translateDatabaseError,
       });
     }
-    if (kind === 'graphql') {
+    if (kind === 'graphql' || options.withGraphql) {
       await registerGraphql(app, {
         services: {
           admin: services.admin,
@@ -224,13 +226,30 @@ async function startApp(kind: TestAppKind, options: TestAppOptions = {}): Promis
 }
 
 /** The SCIM app (Fastify + scimPlugin at `/scim/v2`) on a fresh test database; see {@link AppHarness}. */
-export function startScimApp(): Promise<AppHarness> {
-  return startApp('scim');
+export function startScimApp(options: TestAppOptions = {}): Promise<AppHarness> {
+  return startApp('scim', options);
 }
 
 /** The GraphQL app (Fastify + registerGraphql at `/graphql`) on a fresh test database; see {@link AppHarness}. */
 export function startGraphqlApp(options: TestAppOptions = {}): Promise<AppHarness> {
   return startApp('graphql', options);
+}
+
+/**
+ * Projects every account and group of `community` into its global directory
+ * now: what the hub's relay and projector do in the background after each
+ * write (replication's job, tested in the hub), done here in the test's own
+ * time from the store: a rebuild queues them, then the due entries are
+ * projected until none is left. Answers how many entries were projected.
+ */
+export async function projectGlobalDirectory(services: TestServices, community: string): Promise<number> {
+  await services.people.rebuild(platform, community);
+  let projected = 0;
+  for (;;) {
+    const step = await services.people.store.projectDue(200, systemClock.now());
+    if (step.length === 0) return projected;
+    projected += step.length;
+  }
 }
 
 /** One GraphQL error on the wire. */

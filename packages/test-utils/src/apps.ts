@@ -7,6 +7,7 @@ export {
   type GqlResponse,
   gql,
   openTestServices,
+  projectGlobalDirectory,
   startGraphqlApp,
   startScimApp,
   TEST_ADMIN_TOKEN,

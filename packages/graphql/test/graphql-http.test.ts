@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { gql } from '@meridian/test-utils/apps';
-import { type HubHarness, startHub } from './harness.js';
+import { type AppHarness, gql, startGraphqlApp } from '@meridian/test-utils/apps';
 
-let hub: HubHarness;
+// GraphQL over HTTP on the GraphQL app: what each token sees, paging, filters, mutations and tenant settings.
+// The hub's own endpoints (/healthz, /readyz) are tested in packages/hub/test/health.test.ts.
+
+let hub: AppHarness;
 beforeAll(async () => {
-  hub = await startHub();
+  // Users are written, and schema extensions and /Me read back, through SCIM, mounted beside GraphQL.
+  hub = await startGraphqlApp({ withScim: true });
   for (let i = 0; i < 3; i++) {
     await hub.app.inject({
       method: 'POST',
@@ -229,14 +232,5 @@ describe('tenant settings', () => {
       'mutation { createToken(tenant: "emea", scopes: ["scim:me"], user: "nobody") { token } }',
     );
     expect(nobody.body.errors?.[0]?.extensions).toEqual({ code: 'NOT_FOUND', field: 'user' });
-  });
-});
-
-describe('health', () => {
-  it('answers /healthz and /readyz', async () => {
-    expect((await hub.app.inject({ method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok' });
-    const ready = await hub.app.inject({ method: 'GET', url: '/readyz' });
-    expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toEqual({ status: 'ready', checks: { database: 'ok', queue: 'ok', disk: 'ok' } });
   });
 });

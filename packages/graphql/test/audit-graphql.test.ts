@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type HubHarness, startHub } from './harness.js';
+import { type AppHarness, gql, startGraphqlApp } from '@meridian/test-utils/apps';
 
-let hub: HubHarness;
+let hub: AppHarness;
 const userIds: string[] = [];
 
 beforeAll(async () => {
-  hub = await startHub();
+  // The audited writes go through SCIM, mounted beside GraphQL.
+  hub = await startGraphqlApp({ withScim: true });
   for (let i = 0; i < 4; i++) {
     const res = await hub.app.inject({
       method: 'POST',
@@ -27,21 +28,6 @@ beforeAll(async () => {
 });
 afterAll(() => hub.close());
 
-interface GqlError {
-  message: string;
-  extensions: Record<string, unknown>;
-}
-
-async function gql(query: string, token: string, variables?: Record<string, unknown>) {
-  const res = await hub.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    payload: JSON.stringify({ query, variables }),
-  });
-  return JSON.parse(res.body) as { data?: Record<string, unknown> | null; errors?: GqlError[] };
-}
-
 const EVENTS = `query ($tenant: String, $actor: String, $resourceType: String, $resourceId: String, $action: String,
     $since: DateTimeISO, $until: DateTimeISO, $first: Int, $after: String) {
   auditEvents(tenant: $tenant, actor: $actor, resourceType: $resourceType, resourceId: $resourceId, action: $action,
@@ -55,7 +41,7 @@ const EVENTS = `query ($tenant: String, $actor: String, $resourceType: String, $
 type Event = { seq: number; action: string; actorType: string; actorId: string; resourceId: string; createdAt: string; diff: unknown };
 
 async function events(token: string, variables: Record<string, unknown> = {}) {
-  const body = await gql(EVENTS, token, variables);
+  const { body } = await gql(hub.app, token, EVENTS, variables);
   const connection = body.data?.auditEvents as
     | { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: { node: Event }[] }
     | undefined;
@@ -164,7 +150,7 @@ describe('GraphQL auditVerification', () => {
     chain tenant ok entriesChecked lastSeq lastCheckpoint { seq } anchor { seq } breaks { kind fromSeq toSeq message } } }`;
 
   it("reports an intact chain, then names the tampered entry; another tenant's token sees nothing", async () => {
-    const intact = await gql(VERIFY, hub.tenants.emea.token);
+    const intact = (await gql(hub.app, hub.tenants.emea.token, VERIFY)).body;
     expect(intact.data?.auditVerification).toEqual({
       chain: hub.tenants.emea.id,
       tenant: 'emea',
@@ -178,7 +164,7 @@ describe('GraphQL auditVerification', () => {
 
     await hub.db.query(`update audit_event set actor_id = 'someone-else' where chain = $1 and seq = 5`, [hub.tenants.emea.id]);
     await hub.db.query('delete from audit_event where chain = $1 and seq = 7', [hub.tenants.emea.id]);
-    const tampered = await gql(VERIFY, hub.adminToken, { tenant: 'emea' });
+    const tampered = (await gql(hub.app, hub.adminToken, VERIFY, { tenant: 'emea' })).body;
     expect(tampered.data?.auditVerification).toMatchObject({
       ok: false,
       lastSeq: 8,
@@ -188,10 +174,10 @@ describe('GraphQL auditVerification', () => {
       ],
     });
 
-    const other = await gql(VERIFY, hub.tenants.apac.token, { tenant: 'emea' });
+    const other = (await gql(hub.app, hub.tenants.apac.token, VERIFY, { tenant: 'emea' })).body;
     expect(other.data).toBeNull();
     expect(other.errors?.[0]?.extensions.code).toBe('NOT_FOUND');
-    const platform = await gql(VERIFY, hub.adminToken);
+    const platform = (await gql(hub.app, hub.adminToken, VERIFY)).body;
     expect(platform.data?.auditVerification).toMatchObject({ chain: '', tenant: null, ok: true });
   });
 });

@@ -1,21 +1,30 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
-import { eventCounts, type Json, patchOp, type ScimResponse, scimClient } from '@meridian/test-utils/apps';
-import { type HubHarness, startHub } from './harness.js';
+import {
+  type AppHarness,
+  eventCounts,
+  gql,
+  type Json,
+  patchOp,
+  type ScimResponse,
+  scimClient,
+  startScimApp,
+} from '@meridian/test-utils/apps';
 
 // Issue 12, group graph integrity, over HTTP against a real PostgreSQL (ADR 0018):
 // no membership cycle at any depth, through any write path, or from requests
 // that run at the same time; no membership of a deleted resource; a user's
 // `groups` complete at any depth. Concurrent requests are real: each runs its
-// own transaction on its own connection of the hub's pool.
+// own transaction on its own connection of the app's pool. GraphQL is mounted beside SCIM for the one rule
+// checked through addGroupMembers.
 
-let hub: HubHarness;
+let hub: AppHarness;
 let hr: string;
 beforeAll(async () => {
-  hub = await startHub();
+  hub = await startScimApp({ withGraphql: true });
   const ctx = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
   const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
-  hr = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'hr_provider' }, ctx)).token;
+  hr = (await hub.services.admin.issueToken(platform, { community: 'coi', role: 'hr_provider' }, ctx)).token;
 });
 afterAll(() => hub.close());
 
@@ -200,16 +209,11 @@ describe('a membership that would close a cycle through a long chain (regression
   it('is refused by the GraphQL addGroupMembers mutation with INVALID_INPUT on members', async () => {
     const prefix = 'gql40-';
     const ids = await chain(prefix, 40);
-    const res = await hub.app.inject({
-      method: 'POST',
-      url: '/graphql',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${hr}` },
-      payload: JSON.stringify({
-        query: 'mutation($g: ID!, $m: [ID!]!) { addGroupMembers(tenant: "emea", group: $g, members: $m) { id } }',
-        variables: { g: ids[39], m: [ids[0]] },
-      }),
+    const res = await gql(hub.app, hr, 'mutation($g: ID!, $m: [ID!]!) { addGroupMembers(tenant: "emea", group: $g, members: $m) { id } }', {
+      g: ids[39],
+      m: [ids[0]],
     });
-    expect(JSON.parse(res.body)).toEqual({
+    expect(res.body).toEqual({
       data: null,
       errors: [{ message: closingDetail(prefix, ids), path: ['addGroupMembers'], extensions: { code: 'INVALID_INPUT', field: 'members' } }],
     });
