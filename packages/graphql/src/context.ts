@@ -3,6 +3,7 @@ import type {
   AuditService,
   GlobalDirectoryService,
   Principal,
+  RelyingPartyService,
   ReplicationService,
   ResourceService,
   TenantSettingsService,
@@ -23,6 +24,8 @@ export interface GraphqlServices {
   people: GlobalDirectoryService;
   /** Pushes of global directories to external directories; absent when the hub runs without them. */
   directoryExports?: DirectoryExportAdmin;
+  /** Relying parties and grants (issue 15); absent when the hub runs without single sign-on. */
+  relyingParties?: RelyingPartyService;
 }
 
 /** Per-request context. */

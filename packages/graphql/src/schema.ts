@@ -10,6 +10,7 @@ import { TrustedIssuerResolver } from './resolvers/issuer-resolver.js';
 import { AccountPersonResolver, LinkedAccountResolver, PeopleResolver } from './resolvers/people-resolver.js';
 import { ReplicationResolver } from './resolvers/replication-resolver.js';
 import { TenantSettingsResolver } from './resolvers/settings-resolver.js';
+import { AccountGrantsResolver, RelyingPartyResolver } from './resolvers/sso-resolver.js';
 
 let built: Promise<GraphQLSchema> | undefined;
 
@@ -30,6 +31,8 @@ export function buildMeridianSchema(): Promise<GraphQLSchema> {
       AccountPersonResolver,
       DirectoryExportResolver,
       LinkedAccountResolver,
+      RelyingPartyResolver,
+      AccountGrantsResolver,
     ],
     validate: false,
   });

@@ -325,7 +325,7 @@ export const OPERATIONS: readonly Operation[] = [
   graphql('Mutation.deleteRelyingParty', 'sso.manage', 'community'),
   graphql('Mutation.rotateRelyingPartySecret', 'sso.manage', 'community'),
   graphql('Mutation.revokeGrant', 'sso.manage', 'community'),
-  graphql('Query.myGrants', 'scim.me', 'tenant'),
+  graphql('Account.grants', 'scim.me', 'tenant'),
   graphql('Mutation.revokeMyGrant', 'scim.me', 'tenant'),
 ];
 

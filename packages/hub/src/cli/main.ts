@@ -8,6 +8,7 @@ import { registerCommunityCommands } from './community-commands.js';
 import { registerConfigCommands } from './config-commands.js';
 import { registerDirectoryCommands } from './directory-commands.js';
 import { registerIssuerCommands } from './issuer-commands.js';
+import { registerRpCommands } from './rp-commands.js';
 import { registerSchemaCommands } from './schema-commands.js';
 import { registerSecretsCommands } from './secrets-commands.js';
 import { registerSecurityCommands } from './security-commands.js';
@@ -25,6 +26,7 @@ export function buildCli(): Command {
   registerSchemaCommands(program);
   registerTokenCommands(program);
   registerIssuerCommands(program);
+  registerRpCommands(program);
   registerSecurityCommands(program);
   registerTargetCommands(program);
   registerDirectoryCommands(program);

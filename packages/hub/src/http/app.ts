@@ -13,6 +13,7 @@ import { createAuthenticator, identifyRequests } from './authenticator.js';
 import { diskState, registerAvailabilityGate } from './availability.js';
 import { registerExplorer } from './explorer.js';
 import { redactQueryValues } from './log-redaction.js';
+import { registerOidc } from './oidc-routes.js';
 import { registerRateLimits } from './rate-limit.js';
 
 /** Options of {@link buildApp}. */
@@ -174,6 +175,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       replication: runtime.replicationService,
       people: runtime.directory,
       ...(runtime.replication.directoryExports ? { directoryExports: runtime.replication.directoryExports } : {}),
+      relyingParties: runtime.relyingParties,
     },
     authenticate,
     onMutation: () => runtime.replication.kick(),
@@ -182,5 +184,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       principal.kind === 'tenant' ? rateLimits.throttleTenant(request, principal.tenantId) : undefined,
     limits: config.graphqlLimits,
   });
+  // Each community's OpenID Provider at /oidc/{community} (issue 15, docs/sso.md).
+  await registerOidc(app, runtime, config);
   return app;
 }

@@ -4,6 +4,7 @@ import {
   AdminService,
   AuditService,
   GlobalDirectoryService,
+  RelyingPartyService,
   ReplicationService,
   ResourceService,
   systemClock,
@@ -27,8 +28,11 @@ import {
   PostgresDirectoryStore,
   PostgresGlobalDirectoryStore,
   PostgresIssuerStore,
+  PostgresOidcStore,
   PostgresPasswordForwarding,
+  PostgresRelyingPartyStore,
   PostgresReplicationStore,
+  PostgresSsoAccounts,
   PostgresTenantSettingsStore,
 } from '@meridian/store';
 import type { HubConfig } from '../config/config.js';
@@ -59,6 +63,10 @@ export interface Runtime {
   audit: AuditService;
   /** The trusted JWT issuers' store (the hub builds their service and verifier on it: auth/trusted-issuers.ts). */
   issuerStore: PostgresIssuerStore;
+  /** Relying parties of the communities and people's grants (issue 15), for GraphQL and the CLI. */
+  relyingParties: RelyingPartyService;
+  /** What the communities' OpenID Providers read and write (packages/oidc, mounted by the hub at /oidc/{community}). */
+  sso: { relyingParties: PostgresRelyingPartyStore; accounts: PostgresSsoAccounts; payloads: PostgresOidcStore; hasher: Argon2PasswordHasher };
   /** Migrations applied while opening. */
   applied: string[];
   /** Resolves when the database answers (readiness). */
@@ -121,9 +129,10 @@ export async function openRuntime(
     // Connector secrets and passwords on their way to targets are sealed with the hub's SecretBox.
     const secretBox = await openSecretBox({ configured: config.secretKeys, dataDir: config.dataDir, log });
     const directory = new PostgresDirectoryStore(orm, systemClock);
+    const hasher = new Argon2PasswordHasher();
     const resources = new ResourceService(
       directory,
-      new Argon2PasswordHasher(),
+      hasher,
       settings,
       new PostgresPasswordForwarding(secretBox, systemClock),
       // Callers name tenants by slug or id; the admin service finds them and checks their reach.
@@ -153,9 +162,17 @@ export async function openRuntime(
       people,
       logger,
     });
+    const sso = {
+      relyingParties: new PostgresRelyingPartyStore(orm, systemClock),
+      accounts: new PostgresSsoAccounts(orm, systemClock),
+      payloads: new PostgresOidcStore(orm, systemClock, secretBox),
+      hasher,
+    };
     return {
       orm,
       databaseUrl,
+      sso,
+      relyingParties: new RelyingPartyService(sso.relyingParties, sso.accounts, admin),
       embedded,
       adminStore,
       admin,

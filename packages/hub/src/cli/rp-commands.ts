@@ -1,0 +1,144 @@
+import type { RelyingParty, RelyingPartyChanges, RelyingPartyWithSecret } from '@meridian/core';
+import type { Command } from 'commander';
+import { CLI_PRINCIPAL, cliContext, type JsonFlag, jsonOption, parseWholeNumber, print, withRuntime } from './common.js';
+
+interface RpFlags extends JsonFlag {
+  community: string;
+  name?: string;
+  redirectUri?: string[];
+  postLogoutRedirectUri?: string[];
+  claims?: string;
+  optionalClaims?: string;
+  maxCache?: string;
+  consent?: string;
+  subjectType?: string;
+  public?: boolean;
+  clientCredentials?: boolean;
+  backchannelLogoutUri?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function describe(rp: RelyingParty): string {
+  const optional = rp.optionalClaims.length > 0 ? ` (optional: ${rp.optionalClaims.join(',')})` : '';
+  return `${rp.clientId}\t${rp.name}\t${rp.clientType}\tclaims ${rp.claims.join(',')}${optional}\tcache ${rp.maxCacheSeconds}s\tconsent ${rp.consent}\t${rp.redirectUris.join(' ')}`;
+}
+
+/** `--json` prints what an RP needs once: its client id and secret (the secret is never shown again). */
+function printSecret(flags: JsonFlag, made: RelyingPartyWithSecret, verb: string): void {
+  const { relyingParty: rp, clientSecret } = made;
+  const secretLine = clientSecret === null ? 'Public client: no secret, PKCE only.' : `client_secret: ${clientSecret}\nIt is shown this once; Meridian keeps only its hash.`;
+  print(flags, { client_id: rp.clientId, client_secret: clientSecret }, `${verb} ${rp.name}.\nclient_id: ${rp.clientId}\n${secretLine}`);
+}
+
+function changesOf(flags: RpFlags): RelyingPartyChanges {
+  const changes: RelyingPartyChanges = {};
+  if (flags.name !== undefined) changes.name = flags.name;
+  if (flags.redirectUri !== undefined) changes.redirectUris = flags.redirectUri;
+  if (flags.postLogoutRedirectUri !== undefined) changes.postLogoutRedirectUris = flags.postLogoutRedirectUri;
+  if (flags.claims !== undefined) changes.claims = flags.claims;
+  if (flags.optionalClaims !== undefined) changes.optionalClaims = flags.optionalClaims;
+  if (flags.maxCache !== undefined) changes.maxCacheSeconds = parseWholeNumber(flags.maxCache);
+  if (flags.consent !== undefined) changes.consent = flags.consent;
+  if (flags.subjectType !== undefined) changes.subjectType = flags.subjectType;
+  if (flags.clientCredentials !== undefined) changes.clientCredentials = flags.clientCredentials;
+  if (flags.backchannelLogoutUri !== undefined) changes.backchannelLogoutUri = flags.backchannelLogoutUri;
+  return changes;
+}
+
+function registrationOptions(command: Command): Command {
+  return command
+    .option('--redirect-uri <url>', 'where the person is sent back (https; http only on localhost); repeat for several', collect)
+    .option('--post-logout-redirect-uri <url>', 'where the person may be sent after logging out; repeat for several', collect)
+    .option('--claims <list>', 'claims it may receive, comma separated: standard claims (email, name, ...) or SCIM attribute paths')
+    .option('--optional-claims <list>', 'the part of --claims a person may refuse on the consent page')
+    .option('--max-cache <seconds>', 'how long it may keep released attributes (default 86400)')
+    .option('--consent <mode>', 'required (the person is asked; default) or implicit')
+    .option('--subject-type <type>', 'public (default) or pairwise: a different sub for this relying party')
+    .option('--client-credentials', 'it may also get tokens for itself (client credentials)')
+    .option('--backchannel-logout-uri <url>', 'where logout tokens are posted (OpenID Connect Back-Channel Logout)')
+    .addOption(jsonOption());
+}
+
+/** `meridian rp …`: relying parties of a community's OpenID Provider (docs/sso.md). */
+export function registerRpCommands(program: Command): void {
+  const rp = program.command('rp').description("relying parties: OpenID Connect clients of a community's issuer (docs/sso.md)");
+  registerCreateCommand(rp);
+  rp.command('list')
+    .description('list the relying parties of a community')
+    .requiredOption('--community <community>', 'community slug or id')
+    .addOption(jsonOption())
+    .action(async (flags: RpFlags) =>
+      withRuntime(async (runtime) => {
+        const list = await runtime.relyingParties.list(CLI_PRINCIPAL, flags.community);
+        print(flags, list, list.map(describe).join('\n') || 'No relying parties.');
+      }),
+    );
+  registrationOptions(
+    rp
+      .command('update')
+      .description('change a registration; options not given keep their value')
+      .argument('<client-id>', 'the client_id')
+      .requiredOption('--community <community>', 'community slug or id')
+      .option('--name <name>', 'the name people see on the consent page'),
+  ).action(async (clientId: string, flags: RpFlags) =>
+    withRuntime(async (runtime) => {
+      const updated = await runtime.relyingParties.update(CLI_PRINCIPAL, flags.community, clientId, changesOf(flags), cliContext());
+      print(flags, updated, `Updated ${updated.clientId}.\n${describe(updated)}`);
+    }),
+  );
+  rp.command('delete')
+    .description('delete a registration with its grants and tokens')
+    .argument('<client-id>', 'the client_id')
+    .requiredOption('--community <community>', 'community slug or id')
+    .addOption(jsonOption())
+    .action(async (clientId: string, flags: RpFlags) =>
+      withRuntime(async (runtime) => {
+        const deleted = await runtime.relyingParties.delete(CLI_PRINCIPAL, flags.community, clientId, cliContext());
+        print(flags, deleted, `Deleted ${deleted.clientId} (${deleted.name}); its tokens no longer work.`);
+      }),
+    );
+  rp.command('rotate-secret')
+    .description('replace the client secret; the old one stops working at once')
+    .argument('<client-id>', 'the client_id')
+    .requiredOption('--community <community>', 'community slug or id')
+    .addOption(jsonOption())
+    .action(async (clientId: string, flags: RpFlags) =>
+      withRuntime(async (runtime) => {
+        printSecret(flags, await runtime.relyingParties.rotateSecret(CLI_PRINCIPAL, flags.community, clientId, cliContext()), 'Rotated the secret of');
+      }),
+    );
+}
+
+function registerCreateCommand(rp: Command): void {
+  registrationOptions(
+    rp
+      .command('create')
+      .description('register a relying party; prints its client_id and client_secret once')
+      .requiredOption('--community <community>', 'community slug or id')
+      .requiredOption('--name <name>', 'the name people see on the consent page')
+      .option('--public', 'a public client (browser or native app): no secret, PKCE required'),
+  ).action(async (flags: RpFlags) =>
+    withRuntime(async (runtime) => {
+      const made = await runtime.relyingParties.create(
+        CLI_PRINCIPAL,
+        {
+          community: flags.community,
+          name: flags.name ?? '',
+          redirectUris: flags.redirectUri ?? [],
+          postLogoutRedirectUris: flags.postLogoutRedirectUri ?? null,
+          claims: flags.claims ?? '',
+          optionalClaims: flags.optionalClaims ?? null,
+          maxCacheSeconds: flags.maxCache === undefined ? null : parseWholeNumber(flags.maxCache),
+          consent: flags.consent ?? null,
+          subjectType: flags.subjectType ?? null,
+          clientType: flags.public ? 'public' : 'confidential',
+          clientCredentials: flags.clientCredentials ?? false,
+          backchannelLogoutUri: flags.backchannelLogoutUri ?? null,
+        },
+        cliContext(),
+      );
+      printSecret(flags, made, 'Registered');
+    }),
+  );
+}

@@ -1,0 +1,25 @@
+export { adapterFor, clientMetadataOf } from './adapter.js';
+export { type FormFields, type InteractionOutcome, Interactions } from './interactions.js';
+export { type CommunityKeys, communityKeys } from './keys.js';
+export { errorPage, escapeHtml, type PageTheme, type RenderedPage } from './pages.js';
+export type {
+  LoginAccount,
+  LoginFailureReason,
+  OidcAccounts,
+  OidcClientRecord,
+  OidcClients,
+  OidcCommunity,
+  OidcPayload,
+  OidcRequestContext,
+  OidcStorage,
+  PasswordVerifier,
+} from './ports.js';
+export {
+  type CommunityProvider,
+  CommunityProviders,
+  type CommunityProvidersOptions,
+  DEFAULT_THROTTLE,
+  oidcContext,
+  type ThrottleLimits,
+} from './provider.js';
+export { releaseClaims } from './release.js';

@@ -1,0 +1,214 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { claimsOfScopes, consentedClaims, consentItems, SSO_SCOPES } from '@meridian/core';
+import { consentPage, errorPage, loginPage, type RenderedPage } from './pages.js';
+import type { LoginAccount, OidcRequestContext } from './ports.js';
+import { type CommunityProvider, type CommunityProviders, originsOf } from './provider.js';
+
+/** What an interaction step answers: a page to show, or where to send the browser (303). */
+export type InteractionOutcome = { page: RenderedPage } | { redirect: string };
+
+/** A submitted form: each field's values. */
+export type FormFields = Record<string, string | string[] | undefined>;
+
+const first = (value: string | string[] | undefined): string => (Array.isArray(value) ? (value[0] ?? '') : (value ?? ''));
+const all = (value: string | string[] | undefined): string[] => (Array.isArray(value) ? value : value === undefined ? [] : [value]);
+
+type Details = Awaited<ReturnType<CommunityProvider['provider']['interactionDetails']>>;
+
+/** Sign-in and consent (issue 15): the pages of oidc-provider's interactions, and what their forms do. */
+export class Interactions {
+  constructor(private readonly providers: CommunityProviders) {}
+
+  /** `GET /oidc/{slug}/interaction/{uid}`: the page the interaction needs. */
+  async show(slug: string, uid: string, req: IncomingMessage, res: ServerResponse, context: OidcRequestContext): Promise<InteractionOutcome> {
+    const found = await this.providers.get(slug);
+    if (!found) return { page: errorPage({ name: 'Meridian', colour: '#1f4e8c' }, 'There is no such community.', 404) };
+    const details = await this.details(found, uid, req, res);
+    if (!details) return { page: errorPage(found.theme, 'This sign-in has expired. Go back to the application and start again.', 400) };
+    const rp = await this.client(found, details);
+    if (!rp) return { page: errorPage(found.theme, 'The application is not registered here.', 400) };
+    const action = `${found.issuerPath}/interaction/${details.uid}`;
+    if (details.prompt.name === 'login') {
+      const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
+      return { page: loginPage(found.theme, { action, clientName: rp.name, userName: hint }, originsOf(rp.redirectUris)) };
+    }
+    if (rp.consent === 'implicit') return this.consent(found, details, rp, { decision: 'allow', claim: [...rp.optionalClaims] }, req, res, context);
+    return {
+      page: consentPage(
+        found.theme,
+        { action, clientName: rp.name, items: consentItems(this.asked(details), rp), maxCacheSeconds: rp.maxCacheSeconds },
+        originsOf(rp.redirectUris),
+      ),
+    };
+  }
+
+  /** `POST /oidc/{slug}/interaction/{uid}`: the sign-in or consent form. */
+  async submit(
+    slug: string,
+    uid: string,
+    form: FormFields,
+    req: IncomingMessage,
+    res: ServerResponse,
+    context: OidcRequestContext,
+  ): Promise<InteractionOutcome> {
+    const found = await this.providers.get(slug);
+    if (!found) return { page: errorPage({ name: 'Meridian', colour: '#1f4e8c' }, 'There is no such community.', 404) };
+    const details = await this.details(found, uid, req, res);
+    if (!details) return { page: errorPage(found.theme, 'This sign-in has expired. Go back to the application and start again.', 400) };
+    const rp = await this.client(found, details);
+    if (!rp) return { page: errorPage(found.theme, 'The application is not registered here.', 400) };
+    const step = first(form.step);
+    if (step === 'login' && details.prompt.name === 'login') return this.login(found, details, rp, form, req, res, context);
+    if (step === 'consent' && details.prompt.name === 'consent') return this.consent(found, details, rp, form, req, res, context);
+    return { page: errorPage(found.theme, 'This step is not expected now. Go back to the application and start again.', 400) };
+  }
+
+  private async details(found: CommunityProvider, uid: string, req: IncomingMessage, res: ServerResponse): Promise<Details | undefined> {
+    try {
+      const details = await found.provider.interactionDetails(req, res);
+      return details.uid === uid ? details : undefined;
+    } catch {
+      // No interaction cookie, or an expired interaction: the person starts again at the relying party.
+      return undefined;
+    }
+  }
+
+  private client(found: CommunityProvider, details: Details) {
+    const clientId = typeof details.params.client_id === 'string' ? details.params.client_id : '';
+    return this.providers.options.clients.findClient(found.community.id, clientId);
+  }
+
+  private asked(details: Details): string[] {
+    const scope = typeof details.params.scope === 'string' ? details.params.scope.split(' ') : [];
+    const asked = new Set<string>(claimsOfScopes(scope));
+    if (typeof details.params.claims === 'string') {
+      try {
+        const parameter = JSON.parse(details.params.claims) as { userinfo?: object; id_token?: object };
+        for (const claim of [...Object.keys(parameter.userinfo ?? {}), ...Object.keys(parameter.id_token ?? {})]) asked.add(claim);
+      } catch {
+        // oidc-provider has already refused a malformed claims parameter.
+      }
+    }
+    return [...asked];
+  }
+
+  private async login(
+    found: CommunityProvider,
+    details: Details,
+    rp: { name: string; redirectUris: string[] },
+    form: FormFields,
+    req: IncomingMessage,
+    res: ServerResponse,
+    context: OidcRequestContext,
+  ): Promise<InteractionOutcome> {
+    const { accounts, passwords } = this.providers.options;
+    const limits = this.providers.throttle;
+    const communityId = found.community.id;
+    const userName = first(form.username).trim().slice(0, 1024);
+    const office = first(form.office).trim() || undefined;
+    const action = `${found.issuerPath}/interaction/${details.uid}`;
+    const again = (error: string | undefined, offices?: { slug: string; name: string }[], status?: number): InteractionOutcome => {
+      const page = loginPage(
+        found.theme,
+        { action, clientName: rp.name, userName, ...(offices ? { offices } : {}), ...(office ? { office } : {}), ...(error ? { error } : {}) },
+        originsOf(rp.redirectUris),
+      );
+      return { page: status ? { ...page, status } : page };
+    };
+    const addressKey = `address:${context.sourceAddress ?? 'unknown'}`;
+    const accountKey = `account:${userName.toLowerCase()}`;
+    const [accountFailures = 0, addressFailures = 0] = await accounts.failures(communityId, [accountKey, addressKey], limits.windowMs);
+    if (accountFailures >= limits.perAccount || addressFailures >= limits.perAddress) {
+      await accounts.recordLoginFailure(
+        communityId,
+        { keys: [], reason: 'throttled', tenantId: null, userId: null, userName },
+        limits.windowMs,
+        context,
+      );
+      return again('Too many failed attempts. Wait a few minutes and try again.', undefined, 429);
+    }
+    const fail = async (reason: 'unknown_account' | 'bad_password' | 'inactive' | 'not_in_directory', account?: LoginAccount) => {
+      await accounts.recordLoginFailure(
+        communityId,
+        { keys: [accountKey, addressKey], reason, tenantId: account?.tenantId ?? null, userId: account?.userId ?? null, userName },
+        limits.windowMs,
+        context,
+      );
+      return again(reason === 'inactive' ? 'This account is not active.' : 'The user name or password is wrong.');
+    };
+    if (userName === '') return again('Enter your user name and password.');
+    const candidates = await accounts.loginAccounts(communityId, userName, office);
+    if (candidates.length > 1) {
+      // The user name exists in several offices: the person says which one (the password is asked again).
+      return again(undefined, candidates.map((c) => ({ slug: c.tenantSlug, name: c.tenantName })));
+    }
+    const [account] = candidates;
+    const password = first(form.password);
+    if (!account) {
+      // Spend the same time as a wrong password, so that response times do not tell which accounts exist.
+      await passwords.verify(DUMMY_HASH, password);
+      return fail('unknown_account');
+    }
+    if (account.passwordHash === null || !(await passwords.verify(account.passwordHash, password))) return fail('bad_password', account);
+    if (!account.active) return fail('inactive', account);
+    if (account.personId === null) return fail('not_in_directory', account);
+    const person = await accounts.person(communityId, account.personId);
+    if (!person?.active) return fail('inactive', account);
+    await accounts.clearFailures(communityId, [accountKey]);
+    const returnTo = await found.provider.interactionResult(req, res, {
+      login: { accountId: account.personId, amr: ['pwd'], remember: false },
+    });
+    return { redirect: returnTo };
+  }
+
+  private async consent(
+    found: CommunityProvider,
+    details: Details,
+    rp: { clientId: string; claims: string[]; optionalClaims: string[] },
+    form: FormFields,
+    req: IncomingMessage,
+    res: ServerResponse,
+    context: OidcRequestContext,
+  ): Promise<InteractionOutcome> {
+    const { provider, community } = found;
+    const accountId = details.session?.accountId;
+    if (!accountId) return { page: errorPage(found.theme, 'You are not signed in. Go back to the application and start again.', 400) };
+    if (first(form.decision) !== 'allow') {
+      const returnTo = await provider.interactionResult(req, res, {
+        error: 'access_denied',
+        error_description: 'The person did not allow the release.',
+      });
+      return { redirect: returnTo };
+    }
+    const asked = this.asked(details);
+    const items = consentItems(asked, { claims: rp.claims as never, optionalClaims: rp.optionalClaims as never });
+    const consented = consentedClaims(items, all(form.claim));
+    // Everything asked that was not consented (refused, or not allowed by the registration) is rejected in the grant.
+    const rejected = asked.filter((claim) => !consented.includes(claim as never));
+    const grant = details.grantId
+      ? ((await provider.Grant.find(details.grantId)) ?? new provider.Grant({ accountId, clientId: rp.clientId }))
+      : new provider.Grant({ accountId, clientId: rp.clientId });
+    const scopes = (typeof details.params.scope === 'string' ? details.params.scope.split(' ') : []).filter((s) => SSO_SCOPES.includes(s));
+    grant.addOIDCScope(scopes.join(' '));
+    if (consented.length > 0) grant.addOIDCClaims(consented);
+    if (rejected.length > 0) grant.rejectOIDCClaims(rejected);
+    const grantId = await grant.save();
+    const person = await this.providers.options.accounts.person(community.id, accountId);
+    await this.providers.options.accounts.recordConsent(
+      community.id,
+      {
+        clientId: rp.clientId,
+        personId: accountId,
+        tenantId: person?.tenantId ?? null,
+        claims: consented,
+        refused: items.filter((i) => !consented.includes(i.claim)).map((i) => i.claim),
+      },
+      context,
+    );
+    const returnTo = await provider.interactionResult(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    return { redirect: returnTo };
+  }
+}
+
+/** An argon2id hash of a random string, verified when no account matches (timing). */
+const DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3wq8P7gJ0Z6o1sO1n4cZQm1m8y0bH6tG9xkq2s9yZ5E';

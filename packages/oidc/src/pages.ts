@@ -1,0 +1,155 @@
+import { createHash } from 'node:crypto';
+import type { ConsentItem } from '@meridian/core';
+
+// The pages a person sees (sign-in, office choice, consent, logout, errors):
+// server-rendered HTML that works without JavaScript, labelled for screen
+// readers, themed per community, with a Content-Security-Policy that allows
+// nothing but the page's own style block.
+
+/** How a community's pages look. */
+export interface PageTheme {
+  /** The community's name, shown as the page heading. */
+  name: string;
+  /** The accent colour (`#rrggbb`). */
+  colour: string;
+}
+
+/** A rendered page and the headers it must be sent with. */
+export interface RenderedPage {
+  status: number;
+  html: string;
+  headers: Record<string, string>;
+}
+
+/** HTML-escapes text for element content and attribute values. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const COLOUR = /^#[0-9a-fA-F]{6}$/;
+
+function styleOf(theme: PageTheme): string {
+  const accent = COLOUR.test(theme.colour) ? theme.colour : '#1f4e8c';
+  return [
+    'body{font-family:system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1b1b1b}',
+    'main{max-width:26rem;margin:3rem auto;padding:2rem;background:#fff;border-radius:.5rem;box-shadow:0 1px 3px rgba(0,0,0,.2)}',
+    `h1{font-size:1.4rem;margin-top:0;color:${accent}}`,
+    'label{display:block;margin:1rem 0 .3rem;font-weight:600}',
+    'input[type=text],input[type=password],select{width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem;border:1px solid #767676;border-radius:.25rem}',
+    `button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem;border:0;border-radius:.25rem;background:${accent};color:#fff;cursor:pointer}`,
+    'button.secondary{background:#5a5a5a;margin-left:.5rem}',
+    `:focus-visible{outline:3px solid ${accent};outline-offset:2px}`,
+    '.error{color:#a00;font-weight:600}',
+    'ul.claims{list-style:none;padding:0}ul.claims li{margin:.4rem 0}ul.claims label{display:inline;font-weight:400}',
+  ].join('');
+}
+
+/**
+ * Strict security headers for a page: CSP allowing only its own style block
+ * (by hash) and form posts to `formTargets`, no framing, no referrer, no caching.
+ */
+export function pageHeaders(style: string, formTargets: readonly string[] = []): Record<string, string> {
+  const hash = createHash('sha256').update(style).digest('base64');
+  const forms = ["'self'", ...formTargets].join(' ');
+  return {
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy': `default-src 'none'; style-src 'sha256-${hash}'; img-src 'self'; form-action ${forms}; frame-ancestors 'none'; base-uri 'none'`,
+    'x-frame-options': 'DENY',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'cache-control': 'no-store',
+    'cross-origin-opener-policy': 'same-origin',
+  };
+}
+
+/** A whole page around `body` (already escaped). */
+export function renderPage(theme: PageTheme, title: string, body: string, status = 200, formTargets: readonly string[] = []): RenderedPage {
+  const style = styleOf(theme);
+  const html = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)} – ${escapeHtml(theme.name)}</title>
+<style>${style}</style>
+</head>
+<body>
+<main>
+<h1>${escapeHtml(theme.name)}</h1>
+${body}
+</main>
+</body>
+</html>`;
+  return { status, html, headers: pageHeaders(style, formTargets) };
+}
+
+/** What the sign-in page shows. */
+export interface LoginPage {
+  action: string;
+  clientName: string;
+  userName?: string;
+  /** Offices to choose from, when the userName does not say which one. */
+  offices?: { slug: string; name: string }[];
+  office?: string;
+  error?: string;
+}
+
+/** The sign-in page: userName and password, and the office when it must be chosen. */
+export function loginPage(theme: PageTheme, page: LoginPage, formTargets: readonly string[]): RenderedPage {
+  const error = page.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(page.error)}</p>` : '';
+  const described = page.error ? ' aria-describedby="login-error"' : '';
+  const offices = page.offices?.length
+    ? `<label for="office">Office</label>
+<select id="office" name="office" required>
+${page.offices
+  .map((o) => `<option value="${escapeHtml(o.slug)}"${o.slug === page.office ? ' selected' : ''}>${escapeHtml(o.name)}</option>`)
+  .join('\n')}
+</select>`
+    : '';
+  const body = `<h2>Sign in to ${escapeHtml(page.clientName)}</h2>
+${error}
+<form method="post" action="${escapeHtml(page.action)}" novalidate>
+<input type="hidden" name="step" value="login">
+<label for="username">User name</label>
+<input type="text" id="username" name="username" autocomplete="username" required autofocus value="${escapeHtml(page.userName ?? '')}"${described}>
+<label for="password">Password</label>
+<input type="password" id="password" name="password" autocomplete="current-password" required${described}>
+${offices}
+<button type="submit">Sign in</button>
+</form>`;
+  return renderPage(theme, 'Sign in', body, page.error ? 401 : 200, formTargets);
+}
+
+/** The consent page: each attribute in plain words; optional ones can be unticked. */
+export function consentPage(
+  theme: PageTheme,
+  page: { action: string; clientName: string; items: ConsentItem[]; maxCacheSeconds: number },
+  formTargets: readonly string[],
+): RenderedPage {
+  const items = page.items
+    .map((item) =>
+      item.optional
+        ? `<li><input type="checkbox" id="claim-${item.claim}" name="claim" value="${item.claim}" checked> <label for="claim-${item.claim}">${escapeHtml(item.description)} (optional)</label></li>`
+        : `<li>${escapeHtml(item.description)} (required)</li>`,
+    )
+    .join('\n');
+  const days = page.maxCacheSeconds >= 86_400 ? `${Math.round(page.maxCacheSeconds / 86_400)} day(s)` : `${page.maxCacheSeconds} seconds`;
+  const body = `<h2>${escapeHtml(page.clientName)} asks for</h2>
+<form method="post" action="${escapeHtml(page.action)}">
+<input type="hidden" name="step" value="consent">
+<fieldset><legend>Your identifier, and:</legend>
+<ul class="claims">
+${items || '<li>nothing else</li>'}
+</ul>
+</fieldset>
+<p>${escapeHtml(page.clientName)} may keep these for at most ${escapeHtml(days)}. You can withdraw this later from your account.</p>
+<button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+</form>`;
+  return renderPage(theme, 'Consent', body, 200, formTargets);
+}
+
+/** An error page: what went wrong in words a person understands, never a stack or an internal detail. */
+export function errorPage(theme: PageTheme, message: string, status = 400): RenderedPage {
+  return renderPage(theme, 'Error', `<p class="error" role="alert">${escapeHtml(message)}</p>`, status);
+}

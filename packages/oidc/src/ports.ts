@@ -1,0 +1,92 @@
+import type { RelyingParty } from '@meridian/core';
+
+// What a community's OpenID Provider needs from the hub. The store implements
+// them (packages/store/src/sso); this package never touches PostgreSQL itself.
+
+/** A stored oidc-provider payload; `consumed` is set once a code or token was used. */
+export type OidcPayload = Record<string, unknown> & { consumed?: number };
+
+/** oidc-provider's storage for one community at a time (sessions, interactions, codes, tokens, grants) and the key material. */
+export interface OidcStorage {
+  upsert(communityId: string, model: string, id: string, payload: OidcPayload, expiresIn: number | undefined): Promise<void>;
+  find(communityId: string, model: string, id: string): Promise<OidcPayload | undefined>;
+  findByUid(communityId: string, model: string, uid: string): Promise<OidcPayload | undefined>;
+  findByUserCode(communityId: string, model: string, userCode: string): Promise<OidcPayload | undefined>;
+  consume(communityId: string, model: string, id: string): Promise<void>;
+  destroy(communityId: string, model: string, id: string): Promise<void>;
+  revokeByGrantId(communityId: string, grantId: string): Promise<void>;
+  /** Deletes expired payloads of a community; how many went. */
+  sweep(communityId: string, limit?: number): Promise<number>;
+  /** The community's key material of one kind, made by `make` on first use and sealed at rest. */
+  key(communityId: string, kind: 'signing' | 'cookies' | 'pairwise', make: () => Promise<string>): Promise<string>;
+}
+
+/** A registration with the SHA-256 (hex) of its client secret. */
+export type OidcClientRecord = RelyingParty & { secretHash: string | null };
+
+/** The community's relying parties. */
+export interface OidcClients {
+  findClient(communityId: string, clientId: string): Promise<OidcClientRecord | undefined>;
+}
+
+/** An office account found by its userName. */
+export interface LoginAccount {
+  tenantId: string;
+  tenantSlug: string;
+  tenantName: string;
+  userId: string;
+  userName: string;
+  passwordHash: string | null;
+  active: boolean;
+  personId: string | null;
+}
+
+/** Why a sign-in failed, for the audit log. */
+export type LoginFailureReason = 'unknown_account' | 'bad_password' | 'inactive' | 'throttled' | 'not_in_directory';
+
+/** Who did something, for the audit log. */
+export interface OidcRequestContext {
+  actor: { type: 'token' | 'cli' | 'system'; id: string };
+  requestId: string;
+  sourceAddress?: string;
+}
+
+/** People and offices of the community, the release ledger and sign-in throttling. */
+export interface OidcAccounts {
+  loginAccounts(communityId: string, userName: string, tenantSlug?: string): Promise<LoginAccount[]>;
+  offices(communityId: string): Promise<{ slug: string; name: string }[]>;
+  person(
+    communityId: string,
+    personId: string,
+  ): Promise<{ personId: string; active: boolean; values: Record<string, string>; tenantId: string | null } | undefined>;
+  recordRelease(
+    communityId: string,
+    release: { clientId: string; personId: string; tenantId: string | null; claims: string[]; maxCacheSeconds: number; use: string },
+    context: OidcRequestContext,
+  ): Promise<void>;
+  recordConsent(
+    communityId: string,
+    consent: { clientId: string; personId: string; tenantId: string | null; claims: string[]; refused: string[] },
+    context: OidcRequestContext,
+  ): Promise<void>;
+  failures(communityId: string, keys: string[], windowMs: number): Promise<number[]>;
+  recordLoginFailure(
+    communityId: string,
+    failure: { keys: string[]; reason: LoginFailureReason; tenantId: string | null; userId: string | null; userName: string },
+    windowMs: number,
+    context: OidcRequestContext,
+  ): Promise<void>;
+  clearFailures(communityId: string, keys: string[]): Promise<void>;
+}
+
+/** Verifies a password against its stored argon2id hash. */
+export interface PasswordVerifier {
+  verify(hash: string, password: string): Promise<boolean>;
+}
+
+/** A community as the provider needs it, with its page theme. */
+export interface OidcCommunity {
+  id: string;
+  slug: string;
+  name: string;
+}

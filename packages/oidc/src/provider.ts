@@ -1,0 +1,277 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { claimsByScope, SSO_SCOPES } from '@meridian/core';
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { adapterFor } from './adapter.js';
+import { type CommunityKeys, communityKeys } from './keys.js';
+import { escapeHtml, errorPage, type PageTheme, renderPage } from './pages.js';
+import type { OidcAccounts, OidcClients, OidcCommunity, OidcRequestContext, OidcStorage, PasswordVerifier } from './ports.js';
+import { releaseClaims } from './release.js';
+
+/** Sign-in throttling: at most `perAccount` failures per account and `perAddress` per client address within `windowMs`. */
+export interface ThrottleLimits {
+  perAccount: number;
+  perAddress: number;
+  windowMs: number;
+}
+
+/** Defaults: 5 failures per account and 50 per address in 15 minutes. */
+export const DEFAULT_THROTTLE: ThrottleLimits = { perAccount: 5, perAddress: 50, windowMs: 15 * 60_000 };
+
+/** Options of {@link CommunityProviders}. */
+export interface CommunityProvidersOptions {
+  /** `MERIDIAN_PUBLIC_URL`: issuers are `{publicUrl}/oidc/{community slug}`. */
+  publicUrl: string;
+  storage: OidcStorage;
+  clients: OidcClients;
+  accounts: OidcAccounts;
+  passwords: PasswordVerifier;
+  findCommunity(slug: string): Promise<OidcCommunity | undefined>;
+  /** The page theme of a community (default: its name and Meridian's blue). */
+  theme?(community: OidcCommunity): PageTheme;
+  /** The fetch of the outbound request policy, for back-channel logout requests. */
+  fetch?: typeof globalThis.fetch;
+  throttle?: Partial<ThrottleLimits>;
+  /** Called when a release could not be written to the ledger (the release itself was refused). */
+  onError?(error: unknown): void;
+}
+
+/** One community's provider and what its pages need. */
+export interface CommunityProvider {
+  community: OidcCommunity;
+  provider: Provider;
+  issuer: string;
+  /** The issuer's path (`/oidc/{slug}`, under the public URL's own path). */
+  issuerPath: string;
+  theme: PageTheme;
+}
+
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const SWEEP_EVERY_MS = 10 * 60_000;
+
+/** The audit context of a request to the provider. */
+export function oidcContext(ctx: { ip?: string; get?(name: string): string } | undefined, actor = 'oidc'): OidcRequestContext {
+  const requestId = ctx?.get?.('x-request-id') || `oidc-${Date.now().toString(36)}`;
+  return { actor: { type: 'system', id: actor }, requestId: requestId.slice(0, 128), ...(ctx?.ip ? { sourceAddress: ctx.ip } : {}) };
+}
+
+/** The origins a form may post or redirect to on a client's behalf (CSP `form-action` applies to redirects too). */
+export function originsOf(uris: readonly string[]): string[] {
+  const origins = new Set<string>();
+  for (const uri of uris) if (URL.canParse(uri)) origins.add(new URL(uri).origin);
+  return [...origins];
+}
+
+/**
+ * The communities' OpenID Providers (issue 15): one oidc-provider instance
+ * per community, made on first use and kept; every one stores in PostgreSQL,
+ * so any hub process serves any step of a flow.
+ */
+export class CommunityProviders {
+  readonly #made = new Map<string, Promise<CommunityProvider | undefined>>();
+  readonly #sweeper: NodeJS.Timeout;
+  readonly throttle: ThrottleLimits;
+
+  constructor(readonly options: CommunityProvidersOptions) {
+    this.throttle = { ...DEFAULT_THROTTLE, ...options.throttle };
+    this.#sweeper = setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
+    this.#sweeper.unref();
+  }
+
+  /** The provider of a community by slug; undefined when there is no such community. */
+  async get(slug: string): Promise<CommunityProvider | undefined> {
+    if (!SLUG.test(slug)) return undefined;
+    let made = this.#made.get(slug);
+    if (!made) {
+      made = this.#make(slug);
+      this.#made.set(slug, made);
+      // A community created later, or a failure (the database was away), is looked up again next time.
+      made.then(
+        (found) => found ?? this.#made.delete(slug),
+        () => this.#made.delete(slug),
+      );
+    }
+    return made;
+  }
+
+  /** Deletes expired payloads of the communities this process serves. */
+  async sweep(): Promise<void> {
+    for (const made of this.#made.values()) {
+      const found = await made.catch(() => undefined);
+      if (found) await this.options.storage.sweep(found.community.id).catch((error) => this.options.onError?.(error));
+    }
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
+  }
+
+  /**
+   * Hands a request for `/oidc/{slug}/…` to the community's provider: the
+   * path below the issuer goes to oidc-provider, which builds its URLs from
+   * the public URL (never from the request's Host).
+   */
+  async handle(slug: string, rest: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const found = await this.get(slug);
+    if (!found) return false;
+    const publicUrl = new URL(this.options.publicUrl);
+    const url = rest.startsWith('/') ? rest : `/${rest}`;
+    (req as IncomingMessage & { originalUrl?: string }).originalUrl = `${found.issuerPath}${url}`;
+    req.url = url;
+    req.headers['x-forwarded-proto'] = publicUrl.protocol.slice(0, -1);
+    req.headers['x-forwarded-host'] = publicUrl.host;
+    // The hub trusts no proxy header from clients (trustProxy is off): the address is the socket's.
+    delete req.headers['x-forwarded-for'];
+    await found.provider.callback()(req, res);
+    return true;
+  }
+
+  async #make(slug: string): Promise<CommunityProvider | undefined> {
+    const community = await this.options.findCommunity(slug);
+    if (!community || community.slug !== slug) return undefined;
+    const keys = await communityKeys(this.options.storage, community.id);
+    const issuer = `${this.options.publicUrl.replace(/\/+$/, '')}/oidc/${community.slug}`;
+    const issuerPath = new URL(issuer).pathname;
+    const theme = this.options.theme?.(community) ?? { name: community.name, colour: '#1f4e8c' };
+    const provider = new Provider(issuer, this.#configuration(community, keys, issuerPath, theme));
+    provider.proxy = true;
+    hashClientSecrets(provider);
+    provider.on('server_error', (_ctx, error) => this.options.onError?.(error));
+    // Use case 3.5: a userinfo answer says how long the relying party may keep it (RFC 9111 §5.2.2.1), privately.
+    provider.use(async (ctx, next) => {
+      await next();
+      const clientId = ctx.oidc?.route === 'userinfo' && ctx.status === 200 ? ctx.oidc.client?.clientId : undefined;
+      if (clientId === undefined) return;
+      const rp = await this.options.clients.findClient(community.id, clientId);
+      if (rp) ctx.set('cache-control', `private, max-age=${rp.maxCacheSeconds}`);
+    });
+    return { community, provider, issuer, issuerPath, theme };
+  }
+
+  #configuration(community: OidcCommunity, keys: CommunityKeys, issuerPath: string, theme: PageTheme): Configuration {
+    const { storage, clients, accounts } = this.options;
+    const onError = this.options.onError;
+    return {
+      adapter: adapterFor(community.id, storage, clients),
+      clients: [],
+      claims: claimsByScope(),
+      scopes: [...SSO_SCOPES],
+      // Released claims go into the ID token too (issue 15: the relying party checks them against the JWKS).
+      conformIdTokenClaims: false,
+      responseTypes: ['code'],
+      subjectTypes: ['public', 'pairwise'],
+      // OpenID Connect Core §8.1: the same person gets a different, stable sub per sector.
+      pairwiseIdentifier: async (_ctx, accountId, client) =>
+        createHmac('sha256', keys.pairwise).update(`${client.sectorIdentifier ?? client.clientId}:${accountId}`).digest('base64url'),
+      // RFC 7636 with S256 only (oidc-provider 9 knows no other method), for every client: OAuth 2.0 Security BCP §2.1.1.
+      pkce: { required: () => true },
+      jwks: { keys: [keys.signing as never] },
+      cookies: {
+        keys: keys.cookies,
+        names: { session: `_meridian_session`, interaction: `_meridian_interaction`, resume: `_meridian_resume` },
+        long: { httpOnly: true, sameSite: 'lax', path: issuerPath },
+        short: { httpOnly: true, sameSite: 'lax', path: issuerPath },
+      },
+      ttl: {
+        AccessToken: 600,
+        AuthorizationCode: 60,
+        ClientCredentials: 600,
+        IdToken: 600,
+        Interaction: 3600,
+        Session: 8 * 3600,
+        Grant: 90 * 86_400,
+        RefreshToken: 14 * 86_400,
+      },
+      features: {
+        devInteractions: { enabled: false },
+        clientCredentials: { enabled: true },
+        introspection: { enabled: true },
+        revocation: { enabled: true },
+        userinfo: { enabled: true },
+        backchannelLogout: { enabled: true },
+        rpInitiatedLogout: {
+          enabled: true,
+          logoutSource: async (ctx, form) => {
+            const page = renderPage(
+              theme,
+              'Sign out',
+              `<h2>Sign out of ${escapeHtml(theme.name)}?</h2>${form}
+<button type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+<button type="submit" form="op.logoutForm" class="secondary">No, stay signed in</button>`,
+              200,
+              originsOf(ctx.oidc.client?.postLogoutRedirectUris ?? []),
+            );
+            send(ctx, page);
+          },
+          postLogoutSuccessSource: async (ctx) => send(ctx, renderPage(theme, 'Signed out', '<p>You are signed out.</p>')),
+        },
+      },
+      interactions: { url: async (_ctx, interaction) => `${issuerPath}/interaction/${interaction.uid}` },
+      clientBasedCORS: (_ctx, origin, client) => originsOf(client.redirectUris ?? []).includes(origin),
+      renderError: async (ctx, out) => {
+        const message = typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.';
+        send(ctx, errorPage(theme, `${out.error}: ${message}`, ctx.status >= 400 ? ctx.status : 400));
+      },
+      findAccount: async (ctx, sub) => {
+        const person = await accounts.person(community.id, sub);
+        // An account that left, or was suspended, signs in nowhere and refreshes nothing.
+        if (!person?.active) return undefined;
+        return {
+          accountId: sub,
+          claims: async (use, scope, claimsParameter, rejected) => {
+            const client = ctx.oidc.client;
+            const rp = client ? await clients.findClient(community.id, client.clientId) : undefined;
+            if (!rp) return { sub };
+            const released = releaseClaims({ rp, scope, claimsParameter, rejected, values: person.values });
+            if (released.length > 0) {
+              await accounts
+                .recordRelease(
+                  community.id,
+                  { clientId: rp.clientId, personId: sub, tenantId: person.tenantId, claims: released, maxCacheSeconds: rp.maxCacheSeconds, use },
+                  oidcContext(ctx, `client:${rp.clientId}`),
+                )
+                .catch((error) => {
+                  onError?.(error);
+                  throw error;
+                });
+            }
+            return {
+              sub,
+              ...Object.fromEntries(released.map((claim) => [claim, person.values[claim]])),
+              // docs/sso.md: how long the relying party may keep what it was given (use case 3.5).
+              meridian_max_cache: rp.maxCacheSeconds,
+            };
+          },
+        };
+      },
+      ...(this.options.fetch ? { fetch: this.options.fetch as never } : {}),
+    } as Configuration;
+  }
+}
+
+/** Writes a page (status, headers, body) through oidc-provider's Koa context. */
+function send(ctx: KoaContextWithOIDC, page: { status: number; html: string; headers: Record<string, string> }): void {
+  ctx.status = page.status;
+  for (const [name, value] of Object.entries(page.headers)) ctx.set(name, value);
+  ctx.body = page.html;
+}
+
+/**
+ * ADR 0021: a registration keeps only the SHA-256 of its client secret, and
+ * the provider's client metadata carries that hash as `client_secret`. The
+ * client presents the secret itself (client_secret_basic), so the comparison
+ * hashes what was presented first and compares the hashes in constant time.
+ * Symmetric uses of the secret (HS* signatures, client_secret_jwt) are never
+ * configured, so the hash is used for nothing else.
+ */
+function hashClientSecrets(provider: Provider): void {
+  const Client = provider.Client as unknown as { prototype: { clientSecret?: string; compareClientSecret(actual: string): Promise<boolean> } };
+  Client.prototype.compareClientSecret = async function compareHashed(this: { clientSecret?: string }, actual: string) {
+    const stored = this.clientSecret;
+    if (typeof stored !== 'string' || typeof actual !== 'string' || actual === '') return false;
+    const presented = createHash('sha256').update(actual, 'utf8').digest();
+    const expected = Buffer.from(stored, 'hex');
+    return expected.length === presented.length && timingSafeEqual(expected, presented);
+  };
+}
+
