@@ -294,7 +294,38 @@ const GRAPHQL_REQUESTS: Record<string, GraphqlSample> = {
     await exports.create(platform, 'coi', { name, kind: 'memory', config: { target: name } }, ctx).catch(() => undefined);
     return { query: `mutation { deleteDirectoryExport(community: "coi", name: "${name}") }` };
   },
+  'Query.relyingParties': async () => ({ query: '{ relyingParties(community: "coi") { clientId } }' }),
+  'Query.relyingPartyGrants': async (role) => ({
+    query: `{ relyingPartyGrants(community: "coi", clientId: "${await relyingParty(role)}") { id } }`,
+  }),
+  'Mutation.createRelyingParty': async (role) => ({
+    query: 'mutation($i: RelyingPartyInput!) { createRelyingParty(input: $i) { clientSecret } }',
+    variables: { i: { community: 'coi', name: `rp-${slugOf(role)}`, redirectUris: ['https://rp.example/cb'], claims: ['email'] } },
+  }),
+  'Mutation.updateRelyingParty': async (role) => ({
+    query: `mutation { updateRelyingParty(community: "coi", clientId: "${await relyingParty(role)}", changes: { maxCacheSeconds: 60 }) { clientId } }`,
+  }),
+  'Mutation.deleteRelyingParty': async (role) => ({
+    query: `mutation { deleteRelyingParty(community: "coi", clientId: "${await relyingParty(role)}") { clientId } }`,
+  }),
+  'Mutation.rotateRelyingPartySecret': async (role) => ({
+    query: `mutation { rotateRelyingPartySecret(community: "coi", clientId: "${await relyingParty(role)}") { clientSecret } }`,
+  }),
+  // No grant exists: an authorized caller gets NOT_FOUND on the id, not on the community.
+  'Mutation.revokeGrant': async () => ({ query: 'mutation { revokeGrant(community: "coi", id: "no-such-grant") }' }),
+  'Account.grants': async () => ({ query: '{ me { grants { id } } }' }),
+  'Mutation.revokeMyGrant': async () => ({ query: 'mutation { revokeMyGrant(id: "no-such-grant") }' }),
 };
+
+/** A fresh relying party of coi, registered by the platform admin; its client id. */
+async function relyingParty(role: Role): Promise<string> {
+  const made = await hub.runtime.relyingParties.create(
+    platform,
+    { community: 'coi', name: `m-${slugOf(role)}`, redirectUris: ['https://rp.example/cb'], claims: 'email' },
+    ctx,
+  );
+  return made.relyingParty.clientId;
+}
 
 /** A fresh in-memory replication target of emea, made by the platform admin; its name. */
 async function memoryTarget(role: Role): Promise<string> {
