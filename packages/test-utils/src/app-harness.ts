@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   AdminService,
   AuditService,
+  cacheTokenLookups,
   GlobalDirectoryService,
   MeridianError,
   type Principal,
@@ -91,12 +92,13 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
  * (a platform principal) or a stored API token. No JWTs and no auth-failure
  * recording: those are the hub's wiring, tested there.
  */
-function bearerAuthenticator(adminStore: PostgresAdminStore, adminToken: string) {
+function bearerAuthenticator(adminStore: PostgresAdminStore, adminToken: string, tokenCacheMs = 0) {
+  const lookUp = cacheTokenLookups((secret) => adminStore.authenticateToken(secret), systemClock, { ttlMs: tokenCacheMs });
   return async (authorization: string | undefined): Promise<Principal | undefined> => {
     const secret = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
     if (!secret) return undefined;
     if (secret === adminToken) return { kind: 'platform', tokenId: 'env:MERIDIAN_ADMIN_TOKEN', scopes: ['admin'] };
-    const found = await adminStore.authenticateToken(secret);
+    const found = await lookUp(secret);
     if (!found.ok) return undefined;
     const { id: tokenId, tenantId, communityId, userId, scopes } = found.token;
     if (tenantId !== null) return { kind: 'tenant', tokenId, tenantId, scopes, ...(userId ? { userId } : {}) };
@@ -121,6 +123,8 @@ export interface TestAppOptions {
   withScim?: boolean;
   /** Mounts GraphQL beside SCIM too, for SCIM tests that check the same rule through GraphQL. */
   withGraphql?: boolean;
+  /** How long a looked-up API token is trusted, as the hub's `MERIDIAN_TOKEN_CACHE_MS`; 0 (every request looked up) unless set. */
+  tokenCacheMs?: number;
 }
 
 /** Builds the SCIM or GraphQL app over the services on `databaseUrl`, as the hub mounts them (base URL `https://hub.test`). */
@@ -132,7 +136,7 @@ export async function buildTestApp(
 ): Promise<TestApp> {
   const services = await openTestServices(databaseUrl);
   const app = Fastify({ logger: false, bodyLimit: 1_048_576, genReqId: () => randomUUID() });
-  const authenticate = bearerAuthenticator(services.adminStore, adminToken);
+  const authenticate = bearerAuthenticator(services.adminStore, adminToken, options.tokenCacheMs);
   try {
     if (kind === 'scim' || options.withScim) {
       await app.register(scimPlugin, {

@@ -47,6 +47,12 @@ const VARIABLES: Variable[] = [
   { name: 'LOG_LEVEL', description: 'pino log level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`.', default: 'info' },
   { name: 'MERIDIAN_SCIM_MAX_RESULTS', description: 'Largest page a SCIM list returns (`count` is capped to it).', default: '200' },
   {
+    name: 'MERIDIAN_TOKEN_CACHE_MS',
+    description:
+      'How long, in milliseconds, a hub process trusts an API token it has looked up before looking it up again; a revoked or expired token, or the token of a suspended User, is refused by every process within this time. `0` looks every request up.',
+    default: '1000',
+  },
+  {
     name: 'MERIDIAN_RATE_LIMIT_PER_TOKEN',
     description:
       'Requests per minute one bearer token may make (SCIM and GraphQL); beyond it the hub answers 429 with `Retry-After`. `0` turns it off. Counters live in Redis when `REDIS_URL` is set, so every hub process shares them.',
@@ -183,6 +189,12 @@ const schema = z.object({
     .default(100),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MERIDIAN_SCIM_MAX_RESULTS: z.coerce.number().int().min(1).max(10_000).default(200),
+  MERIDIAN_TOKEN_CACHE_MS: z.coerce
+    .number({ message: 'MERIDIAN_TOKEN_CACHE_MS must be a number' })
+    .int()
+    .min(0, 'MERIDIAN_TOKEN_CACHE_MS must be 0 or more')
+    .max(60_000, 'MERIDIAN_TOKEN_CACHE_MS must be at most 60000 (a revoked token must not live on for long)')
+    .default(1000),
   MERIDIAN_RATE_LIMIT_PER_TOKEN: perMinute('MERIDIAN_RATE_LIMIT_PER_TOKEN', 3000),
   MERIDIAN_RATE_LIMIT_PER_TENANT: perMinute('MERIDIAN_RATE_LIMIT_PER_TENANT', 6000),
   MERIDIAN_RATE_LIMIT_PER_IP: perMinute('MERIDIAN_RATE_LIMIT_PER_IP', 300),
@@ -236,6 +248,8 @@ export interface HubConfig {
   adminToken: string | undefined;
   logLevel: z.infer<typeof schema>['LOG_LEVEL'];
   scimMaxResults: number;
+  /** How long a looked-up API token is trusted (ms); 0 looks every request up (ADR 0022). */
+  tokenCacheMs: number;
   /** Requests per minute; 0 = off. */
   rateLimits: { perToken: number; perTenant: number; perIp: number };
   graphqlLimits: { maxDepth: number; maxComplexity: number };
@@ -281,6 +295,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     adminToken: e.MERIDIAN_ADMIN_TOKEN,
     logLevel: e.LOG_LEVEL,
     scimMaxResults: e.MERIDIAN_SCIM_MAX_RESULTS,
+    tokenCacheMs: e.MERIDIAN_TOKEN_CACHE_MS,
     rateLimits: {
       perToken: e.MERIDIAN_RATE_LIMIT_PER_TOKEN,
       perTenant: e.MERIDIAN_RATE_LIMIT_PER_TENANT,

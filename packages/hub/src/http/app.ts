@@ -115,7 +115,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     await authFailures.close().catch(() => undefined);
   });
   // The requests it authenticates carry their tenant and token id, for their log line.
-  const authenticate = identifyRequests(app, createAuthenticator(runtime.adminStore, config.adminToken, issuers.verifyJwt), authFailures);
+  const authenticate = identifyRequests(
+    app,
+    createAuthenticator(runtime.adminStore, config.adminToken, issuers.verifyJwt, { tokenCacheMs: config.tokenCacheMs }),
+    authFailures,
+  );
   // Before the SCIM and GraphQL routes, so their requests inherit the limit hooks.
   const rateLimits = await registerRateLimits(app, { ...config.rateLimits, redisUrl: config.redisUrl });
   registerExplorer(app, { enabled: config.graphqlExplorer });

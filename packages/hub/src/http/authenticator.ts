@@ -1,5 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { AdminStore, AuthenticationFailure, AuthenticationFailureReason, Principal } from '@meridian/core';
+import {
+  type AdminStore,
+  type AuthenticationFailure,
+  type AuthenticationFailureReason,
+  type Clock,
+  cacheTokenLookups,
+  type Principal,
+  systemClock,
+} from '@meridian/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type JwtFailureReason, type JwtVerifier, looksLikeJwt } from '../auth/jwt-authenticator.js';
 
@@ -64,6 +72,13 @@ function jwtReason(reason: JwtFailureReason): AuthenticationFailureReason {
   }
 }
 
+/** Options of {@link createAuthenticator}. */
+export interface AuthenticatorOptions {
+  /** How long a looked-up API token is trusted, in ms (1,000 by default; 0: every request is looked up). */
+  tokenCacheMs?: number;
+  clock?: Clock;
+}
+
 /**
  * Resolves `Authorization: Bearer <token>` (RFC 6750 §2.1) to a principal:
  * the configured platform admin token, a stored API token (`mrd_…`), or a JWT
@@ -71,8 +86,17 @@ function jwtReason(reason: JwtFailureReason): AuthenticationFailureReason {
  * without the token; the caller only ever learns "invalid token". The
  * returned function's `outcome` also says why, for the audit log.
  */
-export function createAuthenticator(store: AdminStore, adminToken: string | undefined, verifyJwt?: JwtVerifier): Authenticator {
+export function createAuthenticator(
+  store: AdminStore,
+  adminToken: string | undefined,
+  verifyJwt?: JwtVerifier,
+  options: AuthenticatorOptions = {},
+): Authenticator {
   const adminDigest = adminToken === undefined ? undefined : digest(adminToken);
+  const lookUp = cacheTokenLookups((secret) => store.authenticateToken(secret), options.clock ?? systemClock, {
+    ...(options.tokenCacheMs !== undefined ? { ttlMs: options.tokenCacheMs } : {}),
+    keyOf: (secret) => digest(secret).toString('base64url'),
+  });
   const outcome = async (authorization: string | undefined, log?: AuthLog): Promise<AuthOutcome> => {
     if (authorization === undefined) return { refusal: { reason: 'missing_token', detail: 'MISSING' } };
     const secret = BEARER.exec(authorization)?.[1];
@@ -101,7 +125,7 @@ export function createAuthenticator(store: AdminStore, adminToken: string | unde
         },
       };
     }
-    const found = await store.authenticateToken(secret);
+    const found = await lookUp(secret);
     if (!found.ok) {
       log?.debug({ reason: found.reason === 'unknown' ? 'UNKNOWN_TOKEN' : found.reason.toUpperCase() }, 'bearer token refused');
       if (found.reason === 'unknown') {

@@ -20,9 +20,9 @@ import {
   type ResourceQuery,
   type ResourceWrite,
   resourceShapes,
+  SCHEMA,
   type ScimResource,
 } from '@meridian/core';
-import type { QueryResult } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { decodeCursor, encodeCursor } from '../admin/cursor.js';
@@ -31,6 +31,7 @@ import { filterToSql, memberFilterToSql, type SqlFragment, sortToSql } from '../
 import { pgArray } from '../orm/sql.js';
 import { inTenant } from '../orm/unit-of-work.js';
 import { isMissingMember, MemberWriteError, missingMember, translateCycleError } from './group-graph-errors.js';
+import { resourceOfRow, ScimReads, totalOfRows } from './scim-reads.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -199,20 +200,36 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
         ],
       );
       await this.writeMembers(id, values.members ?? [], now);
+      // The members' display names come from their rows: read the new Group back.
+      const created = await this.find(kind, id);
+      if (!created) throw new TypeError('A resource inserted in this transaction must be readable.');
+      return created;
     }
-    const created = await this.find(kind, id);
-    if (!created) throw new TypeError('A resource inserted in this transaction must be readable.');
-    return created;
+    // A new User is nobody's member yet: it is what was written, with no groups.
+    return {
+      id,
+      tenantId: this.tenantId,
+      kind,
+      externalId: values.externalId ?? undefined,
+      attributes: values.attributes,
+      extensionSchemas: [...values.extensionSchemas],
+      members: [],
+      groups: [],
+      version: 1,
+      created: now,
+      lastModified: now,
+    };
   }
 
   async update(kind: ResourceKind, id: string, expectedVersion: number, values: ResourceWrite): Promise<ScimResource> {
     const now = this.clock.now();
-    const result =
+    const rows =
       kind === 'User'
-        ? await this.em.execute<QueryResult>(
+        ? await this.em.execute<ResourceRow[]>(
             `update scim_user set user_name = ?, external_id = ?, active = ?, attributes = ?, extension_schemas = ?,
                   password_hash = coalesce(?, password_hash), version = version + 1, updated_at = ?
-            where tenant_id = ? and id = ? and version = ?`,
+            where tenant_id = ? and id = ? and version = ?
+            returning id, tenant_id, external_id, attributes, extension_schemas, version, created_at, updated_at`,
             [
               values.attributes.userName,
               values.externalId ?? null,
@@ -225,11 +242,11 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
               id,
               expectedVersion,
             ],
-            'run',
           )
-        : await this.em.execute<QueryResult>(
+        : await this.em.execute<ResourceRow[]>(
             `update scim_group set display_name = ?, external_id = ?, attributes = ?, extension_schemas = ?, version = version + 1, updated_at = ?
-            where tenant_id = ? and id = ? and version = ?`,
+            where tenant_id = ? and id = ? and version = ?
+            returning id, tenant_id, external_id, attributes, extension_schemas, version, created_at, updated_at`,
             [
               values.attributes.displayName,
               values.externalId ?? null,
@@ -240,16 +257,15 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
               id,
               expectedVersion,
             ],
-            'run',
           );
-    if (result.affectedRows !== 1) throw new MeridianError('PRECONDITION_FAILED', `The ${kind} was changed concurrently.`);
+    const [row] = rows;
+    if (rows.length !== 1 || !row) throw new MeridianError('PRECONDITION_FAILED', `The ${kind} was changed concurrently.`);
     if (kind === 'Group' && values.members !== undefined) {
       await this.em.execute('delete from group_member where tenant_id = ? and group_id = ?', [this.tenantId, id]);
       await this.writeMembers(id, values.members, now);
     }
-    const updated = await this.find(kind, id, { members: false, groups: false });
-    if (!updated) throw new TypeError('A resource updated in this transaction must be readable.');
-    return updated;
+    // The row as written, without members or groups (as the callers ask).
+    return toResource(kind, row);
   }
 
   async remove(kind: ResourceKind, id: string): Promise<void> {
@@ -420,10 +436,14 @@ function keyFits(orm: MikroORM, tenantId: string, kind: ResourceKind, expr: stri
 
 /** The PostgreSQL implementation of the core {@link DirectoryStore}. */
 export class PostgresDirectoryStore implements DirectoryStore {
+  private readonly reads: ScimReads;
+
   constructor(
     private readonly orm: MikroORM,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.reads = new ScimReads(orm);
+  }
 
   transaction<T>(tenantId: string, work: (tx: DirectoryTransaction) => Promise<T>): Promise<T> {
     return inTenant(this.orm, tenantId, (em) => work(new PostgresDirectoryTransaction(em, tenantId, this.clock)), {
@@ -458,69 +478,86 @@ export class PostgresDirectoryStore implements DirectoryStore {
 
   async get(tenantId: string, kind: ResourceKind, id: string, include: ResourceIncludes = ALL): Promise<ScimResource | undefined> {
     if (!isUuid(id)) return undefined;
-    return this.read(tenantId, async (em) => {
-      const [row] = await em.execute<ResourceRow[]>(`select * from ${TABLE[kind]} r where r.tenant_id = ? and r.id = ?`, [tenantId, id]);
-      if (!row) return undefined;
-      const resource = toResource(kind, row);
-      await decorate(em, tenantId, kind, [resource], include);
-      return resource;
-    });
+    const related = kind === 'Group' ? include.members : include.groups;
+    const rows =
+      kind === 'User'
+        ? await this.reads.userById(tenantId, id, related)
+        : await this.reads.compose({ kind, tenantId, where: 'r.id = ?', params: [id], related });
+    return rows[0] && resourceOfRow(kind, tenantId, rows[0]);
   }
 
   async getMany(tenantId: string, kind: ResourceKind, ids: readonly string[], include: ResourceIncludes = ALL): Promise<ScimResource[]> {
     const uuids = [...new Set(ids.filter(isUuid))];
     if (uuids.length === 0) return [];
-    return this.read(tenantId, async (em) => {
-      const rows = await em.execute<ResourceRow[]>(`select * from ${TABLE[kind]} r where r.tenant_id = ? and r.id = any(?::uuid[])`, [
-        tenantId,
-        pgArray(uuids),
-      ]);
-      const resources = rows.map((row) => toResource(kind, row));
-      await decorate(em, tenantId, kind, resources, include);
-      return resources;
-    });
+    const related = kind === 'Group' ? include.members : include.groups;
+    const rows = await this.reads.compose({ kind, tenantId, where: 'r.id = any(?::uuid[])', params: [pgArray(uuids)], related });
+    return rows.map((row) => resourceOfRow(kind, tenantId, row));
   }
 
-  page(tenantId: string, kind: ResourceKind, page: PageRequest, filter?: Filter): Promise<Page<ScimResource>> {
-    return this.read(tenantId, (em) => this.pageUnchecked(em, tenantId, kind, page, filter));
-  }
-
-  private async pageUnchecked(
-    em: EntityManager,
-    tenantId: string,
-    kind: ResourceKind,
-    page: PageRequest,
-    filter?: Filter,
-  ): Promise<Page<ScimResource>> {
+  async page(tenantId: string, kind: ResourceKind, page: PageRequest, filter?: Filter): Promise<Page<ScimResource>> {
     const where = filter ? filterToSql(kind, filter) : { sql: 'true', params: [] };
-    const [count] = await em.execute<{ total: string }[]>(
-      `select count(*) as total from ${TABLE[kind]} r where r.tenant_id = ? and ${where.sql}`,
-      [tenantId, ...where.params],
-    );
     const keyset = page.after === undefined ? undefined : decodeCursor(page.after);
-    const rows = await em.execute<ResourceRow[]>(
-      `select * from ${TABLE[kind]} r where r.tenant_id = ? and ${where.sql}
-         ${keyset ? 'and (r.created_at, r.id) > (?::timestamptz, ?::uuid)' : ''}
-       order by r.created_at, r.id limit ?`,
-      [tenantId, ...where.params, ...(keyset ? [keyset.t, keyset.id] : []), page.first + 1],
-    );
-    const items = rows.slice(0, page.first).map((row) => toResource(kind, row));
-    await decorate(em, tenantId, kind, items);
+    const rows = await this.reads.compose({
+      kind,
+      tenantId,
+      where: keyset ? `${where.sql} and (r.created_at, r.id) > (?::timestamptz, ?::uuid)` : where.sql,
+      params: keyset ? [...where.params, keyset.t, keyset.id] : where.params,
+      limit: page.first + 1,
+      related: true,
+    });
+    const items = rows.slice(0, page.first).map((row) => resourceOfRow(kind, tenantId, row));
     const cursors = items.map((r) => encodeCursor({ t: r.created.toISOString(), id: r.id }));
+    // The window counts the rows after the cursor; the total is of the whole filter.
+    const total = keyset || rows.length === 0 ? await this.count(tenantId, kind, where) : (totalOfRows(rows) ?? 0);
     return {
       items,
       cursors,
-      totalCount: Number(count?.total ?? 0),
+      totalCount: total,
       endCursor: cursors[cursors.length - 1] ?? null,
       hasNextPage: rows.length > page.first,
     };
   }
 
-  list(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
-    return this.read(tenantId, (em) => this.listUnchecked(em, tenantId, kind, query));
+  /** How many resources match `where`: the total of a one-row page (0 when there is none). */
+  private async count(tenantId: string, kind: ResourceKind, where: SqlFragment): Promise<number> {
+    const rows = await this.reads.compose({ kind, tenantId, where: where.sql, params: where.params, limit: 1, related: false });
+    return totalOfRows(rows) ?? 0;
   }
 
-  private async listUnchecked(em: EntityManager, tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
+  list(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
+    if (query.cursor === undefined) return this.listByIndex(tenantId, kind, query);
+    return this.read(tenantId, (em) => this.listByCursor(em, tenantId, kind, query));
+  }
+
+  /** Index paging (RFC 7644 §3.4.2.4) in one statement: the page, the filter's total, the related resources (ADR 0022). */
+  private async listByIndex(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
+    const shape = query.shape ?? resourceShapes[kind];
+    const where = query.filter ? filterToSql(kind, query.filter, shape) : { sql: 'true', params: [] };
+    if (query.count === 0) return { totalResults: await this.count(tenantId, kind, where), resources: [] };
+    const related = (kind === 'Group' ? query.include?.members : query.include?.groups) ?? true;
+    const offset = query.startIndex - 1;
+    const userName = kind === 'User' && !query.sortBy ? userNameEquals(query.filter) : undefined;
+    const rows =
+      userName !== undefined
+        ? await this.reads.usersByUserName(tenantId, userName, query.count, offset, related)
+        : await this.reads.compose({
+            kind,
+            tenantId,
+            where: where.sql,
+            params: where.params,
+            ...(query.sortBy ? { sortExpr: sortToSql(kind, query.sortBy, shape).expr } : {}),
+            descending: query.sortOrder === 'descending',
+            limit: query.count,
+            offset,
+            related,
+          });
+    // A page past the end has no row to carry the total: count apart (rare: clients page up to the total).
+    const total = totalOfRows(rows) ?? (offset > 0 ? await this.count(tenantId, kind, where) : 0);
+    return { totalResults: total, resources: rows.map((row) => resourceOfRow(kind, tenantId, row)) };
+  }
+
+  /** Cursor paging (RFC 9865), in one transaction. */
+  private async listByCursor(em: EntityManager, tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
     const shape = query.shape ?? resourceShapes[kind];
     const where = query.filter ? filterToSql(kind, query.filter, shape) : { sql: 'true', params: [] };
     const [count] = await em.execute<{ total: string }[]>(
@@ -535,38 +572,39 @@ export class PostgresDirectoryStore implements DirectoryStore {
     const direction = descending ? 'desc' : 'asc';
     const orderBy = `order by ${sortExpr} ${direction} nulls last, r.id ${direction}`;
     const select = `select r.*, (${sortExpr})::text as sort_key from ${TABLE[kind]} r where r.tenant_id = ? and ${where.sql}`;
+    const sortName = query.sortBy ? formatPath(query.sortBy).toLowerCase() : '';
+    const after = query.cursor ? decodeListCursor(query.cursor, sortName, direction) : undefined;
+    const keyset = after === undefined ? { sql: 'true', params: [] as unknown[] } : keysetAfter(sortExpr, descending ? '<' : '>', after);
     let rows: (ResourceRow & { sort_key: string | null })[];
-    if (query.cursor === undefined) {
-      rows = await em.execute(`${select} ${orderBy} limit ? offset ?`, [tenantId, ...where.params, query.count, query.startIndex - 1]);
-    } else {
-      const sortName = query.sortBy ? formatPath(query.sortBy).toLowerCase() : '';
-      const after = query.cursor === '' ? undefined : decodeListCursor(query.cursor, sortName, direction);
-      const keyset = after === undefined ? { sql: 'true', params: [] as unknown[] } : keysetAfter(sortExpr, descending ? '<' : '>', after);
-      try {
-        rows = await em.execute(`${select} and ${keyset.sql} ${orderBy} limit ?`, [
-          tenantId,
-          ...where.params,
-          ...keyset.params,
-          query.count + 1,
-        ]);
-      } catch (error) {
-        // RFC 9865 §6: a key that is not of the sorted type comes from a cursor we did not issue, not from a bad request value.
-        // The failed statement aborted this transaction: the probe runs in one of its own.
-        if (after?.v != null && !(await keyFits(this.orm, tenantId, kind, sortExpr, after.v))) {
-          throw new MeridianError('INVALID_CURSOR', 'The cursor is not valid for this query.', { field: 'cursor', cause: error });
-        }
-        throw error;
+    try {
+      rows = await em.execute(`${select} and ${keyset.sql} ${orderBy} limit ?`, [
+        tenantId,
+        ...where.params,
+        ...keyset.params,
+        query.count + 1,
+      ]);
+    } catch (error) {
+      // RFC 9865 §6: a key that is not of the sorted type comes from a cursor we did not issue, not from a bad request value.
+      // The failed statement aborted this transaction: the probe runs in one of its own.
+      if (after?.v != null && !(await keyFits(this.orm, tenantId, kind, sortExpr, after.v))) {
+        throw new MeridianError('INVALID_CURSOR', 'The cursor is not valid for this query.', { field: 'cursor', cause: error });
       }
-      const more = rows.length > query.count;
-      rows = rows.slice(0, query.count);
-      const cursors = rows.map((row) => encodeListCursor({ v: row.sort_key, id: row.id, s: sortName, d: direction }));
-      const resources = rows.map((row) => toResource(kind, row));
-      await decorate(em, tenantId, kind, resources, query.include);
-      const next = more ? cursors[cursors.length - 1] : undefined;
-      return { totalResults: total, resources, cursors, ...(next !== undefined ? { nextCursor: next } : {}) };
+      throw error;
     }
+    const more = rows.length > query.count;
+    rows = rows.slice(0, query.count);
+    const cursors = rows.map((row) => encodeListCursor({ v: row.sort_key, id: row.id, s: sortName, d: direction }));
     const resources = rows.map((row) => toResource(kind, row));
     await decorate(em, tenantId, kind, resources, query.include);
-    return { totalResults: total, resources };
+    const next = more ? cursors[cursors.length - 1] : undefined;
+    return { totalResults: total, resources, cursors, ...(next !== undefined ? { nextCursor: next } : {}) };
   }
+}
+
+/** The userName of `userName eq "…"` (the look-up Entra ID and Okta send before each provisioning step), for its prepared read. */
+function userNameEquals(filter: Filter | undefined): string | undefined {
+  if (filter?.op !== 'eq' || typeof filter.value !== 'string') return undefined;
+  const { path } = filter;
+  if (path.subAttribute !== undefined || path.attribute.toLowerCase() !== 'username') return undefined;
+  return path.schema === undefined || path.schema.toLowerCase() === SCHEMA.user.toLowerCase() ? filter.value : undefined;
 }

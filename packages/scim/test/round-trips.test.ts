@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createTestDatabase, SqlCapture, type TestDatabase } from '@meridian/test-utils';
+import { buildTestApp, SCIM_CONTENT_TYPE, type TestApp } from '@meridian/test-utils/apps';
+
+// How many statements a SCIM request sends to PostgreSQL (ADR 0022), counted
+// by a proxy in front of the server: every read is one statement, the token
+// look-up is remembered, a create is one transaction. Counts, not times: a
+// read that grows a statement again fails here, whatever the machine.
+
+let db: TestDatabase;
+let capture: SqlCapture;
+let built: TestApp;
+let headers: Record<string, string>;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const url = new URL(db.url);
+  capture = new SqlCapture(url.hostname, Number(url.port || 5432));
+  url.port = String(await capture.listen());
+  built = await buildTestApp('scim', url.toString(), undefined, { tokenCacheMs: 60_000 });
+  const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
+  const context = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
+  await built.services.admin.createCommunity(platform, { slug: 'coi', name: 'CoI' }, context);
+  await built.services.admin.createTenant(platform, { slug: 'emea', name: 'EMEA', community: 'coi' }, context);
+  const { token } = await built.services.admin.issueToken(platform, { tenant: 'emea', scopes: ['scim:read', 'scim:write'] }, context);
+  headers = { authorization: `Bearer ${token}`, 'content-type': SCIM_CONTENT_TYPE };
+});
+
+afterAll(async () => {
+  await built?.close();
+  await capture?.close();
+  await db?.close();
+});
+
+/** The statements one request sent, once the server has answered them all. */
+async function statementsOf(
+  method: 'GET' | 'POST',
+  url: string,
+  body?: unknown,
+): Promise<{
+  status: number; // biome-ignore lint/suspicious/noExplicitAny: SCIM answers are checked field by field.
+  json: any;
+  sql: string[];
+}> {
+  await capture.quiet();
+  const since = performance.now();
+  const res = await built.app.inject({ method, url, headers, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) });
+  await capture.quiet();
+  return { status: res.statusCode, json: JSON.parse(res.body), sql: capture.since(since) };
+}
+
+const user = (userName: string) => ({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName, name: { familyName: 'Lee' } });
+
+describe('statements per SCIM request', () => {
+  let groupId: string;
+  let userId: string;
+
+  beforeAll(async () => {
+    const created = await statementsOf('POST', '/scim/v2/Users', user('ada@example.org'));
+    expect(created.status).toBe(201);
+    userId = created.json.id;
+    const group = await built.app.inject({
+      method: 'POST',
+      url: '/scim/v2/Groups',
+      headers,
+      payload: JSON.stringify({
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+        displayName: 'Ops',
+        members: [{ value: userId }],
+      }),
+    });
+    expect(group.statusCode).toBe(201);
+    groupId = JSON.parse(group.body).id;
+  });
+
+  it('a userName look-up is one prepared statement, its groups and total included', async () => {
+    const { status, json, sql } = await statementsOf('GET', '/scim/v2/Users?filter=userName%20eq%20%22ADA@example.org%22');
+    expect(status).toBe(200);
+    expect(json.totalResults).toBe(1);
+    expect(json.Resources[0].groups).toEqual([expect.objectContaining({ value: groupId, display: 'Ops', type: 'direct' })]);
+    expect(sql).toEqual([expect.stringContaining('meridian_users_by_user_name(')]);
+  });
+
+  it('a User by id is one prepared statement', async () => {
+    const { status, json, sql } = await statementsOf('GET', `/scim/v2/Users/${userId}`);
+    expect(status).toBe(200);
+    expect(json.groups).toHaveLength(1);
+    expect(sql).toEqual([expect.stringContaining('meridian_user_by_id(')]);
+  });
+
+  it('any other filter, sort or Group read is one statement', async () => {
+    for (const url of [
+      '/scim/v2/Users?filter=name.familyName%20sw%20%22Le%22&sortBy=userName',
+      '/scim/v2/Users?filter=emails%20co%20%22example%22',
+      `/scim/v2/Groups/${groupId}`,
+      '/scim/v2/Groups?filter=displayName%20eq%20%22ops%22',
+    ]) {
+      const { status, sql } = await statementsOf('GET', url);
+      expect(status).toBe(200);
+      expect(sql).toHaveLength(1);
+      expect(sql[0]).toMatch(/meridian_read_(users|groups)\(/);
+    }
+  });
+
+  it('a page past the end counts apart, and still answers the total', async () => {
+    const { json, sql } = await statementsOf('GET', '/scim/v2/Users?startIndex=5&count=2');
+    expect(json.totalResults).toBe(1);
+    expect(json.Resources ?? []).toHaveLength(0);
+    expect(sql).toHaveLength(2);
+  });
+
+  it('a create is one transaction that does not read back what it wrote', async () => {
+    const { status, json, sql } = await statementsOf('POST', '/scim/v2/Users', user('grace@example.org'));
+    expect(status).toBe(201);
+    expect(json.groups ?? []).toEqual([]);
+    expect(sql.filter((s) => s === 'begin')).toHaveLength(1);
+    expect(sql.some((s) => /^select .* from scim_user r where/.test(s))).toBe(false);
+  });
+});

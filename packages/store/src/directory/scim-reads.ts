@@ -1,0 +1,151 @@
+import type { GroupMember, GroupMembership, JsonObject, ResourceKind, ScimResource } from '@meridian/core';
+import type { MikroORM, PostgreSqlConnection } from '@mikro-orm/postgresql';
+import type { Pool } from 'pg';
+import { translateDatabaseError } from '../orm/database-errors.js';
+
+// SCIM reads in one round trip (ADR 0022): one statement that sets the tenant
+// and reads the page, its total and the related resources, through the
+// functions of migration 20261207630000. The store's transactions (writes, the
+// cursor pages) keep going through MikroORM; these reads use the same pool.
+
+/** A row of the read functions: the resource, its sort key as text, the filter's total and the related resources as JSON. */
+export interface ReadRow {
+  id: string;
+  external_id: string | null;
+  attributes: JsonObject;
+  extension_schemas: string[] | null;
+  version: number;
+  created_at: Date | string;
+  updated_at: Date | string;
+  sort_key: string | null;
+  total: string | number;
+  related: unknown[] | null;
+}
+
+const TABLE: Record<ResourceKind, string> = { User: 'scim_user', Group: 'scim_group' };
+const FUNCTION: Record<ResourceKind, string> = { User: 'meridian_read_users', Group: 'meridian_read_groups' };
+
+/** The JSON of a Group's members, in the order they were added, as the related column of a Group row `p`. */
+const MEMBERS_JSON = `(select coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('value', m.member_id, 'type', m.member_type,
+      'display', coalesce(u.attributes ->> 'displayName', u.user_name, g.display_name))) order by m.created_at, m.member_id), '[]'::jsonb)
+    from group_member m
+    left join scim_user u on m.member_type = 'User' and u.id = m.member_id
+    left join scim_group g on m.member_type = 'Group' and g.id = m.member_id
+   where m.tenant_id = p.tenant_id and m.group_id = p.id)`;
+
+/** The related column of a row `p`: a User's groups, a Group's members, or null when not asked for. */
+function relatedColumn(kind: ResourceKind, include: boolean): string {
+  if (!include) return 'null::jsonb';
+  return kind === 'User' ? 'meridian_user_groups(p.tenant_id, p.id)' : MEMBERS_JSON;
+}
+
+/** What a composed read selects: the rows of `from` that match, sorted and cut to a page. */
+export interface ReadQuery {
+  kind: ResourceKind;
+  tenantId: string;
+  /** The condition on `r` (the resource table), with `?` placeholders. */
+  where: string;
+  params: unknown[];
+  /** The sort expression on `r`; `r.created_at` when absent. */
+  sortExpr?: string;
+  descending?: boolean;
+  limit?: number;
+  offset?: number;
+  /** Loads a User's groups or a Group's members. */
+  related: boolean;
+}
+
+/**
+ * The statement of a composed read, for `meridian_read_users` / `meridian_read_groups`: the page in an inner
+ * query (sorted by the key, then the id, so equal keys never swap between pages, RFC 7644 §3.4.2.4), the total
+ * of the filter from a window over the same rows, the related resources per row of the page.
+ */
+function composeRead(query: ReadQuery): { sql: string; params: unknown[] } {
+  const sortExpr = query.sortExpr ?? 'r.created_at';
+  const direction = query.descending ? 'desc' : 'asc';
+  const cut = `${query.limit !== undefined ? `limit ${Math.trunc(query.limit)}` : ''} ${query.offset ? `offset ${Math.trunc(query.offset)}` : ''}`;
+  const sql = `select p.id, p.external_id, p.attributes, p.extension_schemas, p.version, p.created_at, p.updated_at, p.sort_key, p.total,
+         ${relatedColumn(query.kind, query.related)}
+    from (select r.*, (${sortExpr}) as sort_value, (${sortExpr})::text as sort_key, count(*) over () as total
+            from ${TABLE[query.kind]} r
+           where r.tenant_id = ? and ${query.where}
+           order by (${sortExpr}) ${direction} nulls last, r.id ${direction} ${cut}) p
+   order by p.sort_value ${direction} nulls last, p.id ${direction}`;
+  return { sql, params: [query.tenantId, ...query.params] };
+}
+
+/** One prepared read of a fixed shape: a read function of migration 20261207630000 and its arguments. */
+interface PreparedRead {
+  name: string;
+  text: string;
+  values: unknown[];
+}
+
+/** Runs the store's one-statement reads on the ORM's pool, through the store's error boundary. */
+export class ScimReads {
+  private pool: Promise<Pool> | undefined;
+
+  constructor(private readonly orm: MikroORM) {}
+
+  /** A composed read (any filter, sort and page): one statement, planned by PostgreSQL at each call. */
+  compose(query: ReadQuery): Promise<ReadRow[]> {
+    const { sql, params } = composeRead(query);
+    const text = this.orm.em.getPlatform().formatQuery(sql, params);
+    return this.run({
+      name: FUNCTION[query.kind],
+      text: `select * from ${FUNCTION[query.kind]}($1::uuid, $2::text)`,
+      values: [query.tenantId, text],
+    });
+  }
+
+  /** A User by id, with its groups when asked: one prepared statement. */
+  userById(tenantId: string, id: string, groups: boolean): Promise<ReadRow[]> {
+    return this.run({
+      name: 'meridian_user_by_id',
+      text: 'select * from meridian_user_by_id($1::uuid, $2::uuid, $3::boolean)',
+      values: [tenantId, id, groups],
+    });
+  }
+
+  /** The page of Users whose userName equals `userName` (case-insensitive), with their groups when asked: one prepared statement. */
+  usersByUserName(tenantId: string, userName: string, count: number, offset: number, groups: boolean): Promise<ReadRow[]> {
+    return this.run({
+      name: 'meridian_users_by_user_name',
+      text: 'select * from meridian_users_by_user_name($1::uuid, $2::text, $3::integer, $4::integer, $5::boolean)',
+      values: [tenantId, userName, count, offset, groups],
+    });
+  }
+
+  private async run(read: PreparedRead): Promise<ReadRow[]> {
+    this.pool ??= (this.orm.em.getConnection() as PostgreSqlConnection).getNativeClient();
+    try {
+      const result = await (await this.pool).query<ReadRow>(read);
+      return result.rows;
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+  }
+}
+
+/** A resource of a read row; its related resources when the row carries them. */
+export function resourceOfRow(kind: ResourceKind, tenantId: string, row: ReadRow): ScimResource {
+  const related = row.related ?? [];
+  return {
+    id: row.id,
+    tenantId,
+    kind,
+    externalId: row.external_id ?? undefined,
+    attributes: row.attributes,
+    extensionSchemas: row.extension_schemas ?? [],
+    members: kind === 'Group' ? (related as GroupMember[]) : [],
+    groups: kind === 'User' ? (related as GroupMembership[]) : [],
+    version: row.version,
+    created: new Date(row.created_at),
+    lastModified: new Date(row.updated_at),
+  };
+}
+
+/** The total of a read's filter, from its first row; undefined when the page is empty (the total is then not known from it). */
+export function totalOfRows(rows: readonly ReadRow[]): number | undefined {
+  return rows.length === 0 ? undefined : Number(rows[0]?.total);
+}
