@@ -77,6 +77,7 @@ export {
   MAX_PEOPLE_PAGE,
   type PeopleArguments,
 } from './community/global-directory-service.js';
+export { type BatchAccount, placeBatch } from './community/batch-placement.js';
 export {
   type PeopleResolution,
   type ResolutionAccount,

@@ -24,6 +24,7 @@ import { type DirectoryBenchOptions, parseDirectoryOptions, USAGE } from './opti
 import { type HubProfile, profileHub } from './profile.js';
 import { measureProjection, type ProjectionRate, type ProjectionStatement } from './projection.js';
 import { postGraphql, type QueryScenario, queryScenarios, scenarioTargets } from './queries.js';
+import { measureRebuild, type RebuildResult } from './rebuild.js';
 import { planStatements, type ReplayPlan, replayPlan } from './replay.js';
 import { type DirectoryReport, type QueryResult, renderDirectoryReport, spliceDirectory } from './report.js';
 import { prepareDirectoryDatabase } from './seed.js';
@@ -345,20 +346,37 @@ async function run(options: DirectoryBenchOptions): Promise<DirectoryReport> {
     );
   }
 
+  let rebuild: RebuildResult | undefined;
+  if (options.phases.includes('rebuild')) {
+    log(`rebuilding the directory through the real projector (${options.rebuildMode})`);
+    rebuild = await measureRebuild(db.url, communityId, options.rebuildMode, options.rebuildAccounts, log);
+    log(
+      `  ${rebuild.accounts.toLocaleString('en-US')} accounts in ${rebuild.seconds.toFixed(1)} s: ${rebuild.accountsPerSecond.toFixed(0)} accounts/s` +
+        ` (CPU per account: node ${rebuild.nodeCpuMsPerAccount?.toFixed(3) ?? '?'} ms, PostgreSQL ${rebuild.postgresCpuMsPerAccount?.toFixed(3) ?? '?'} ms);` +
+        ` ${rebuild.changed.length === 0 ? 'the directory is unchanged' : `changed: ${rebuild.changed.join(', ')}`}`,
+    );
+  }
+
   const sizeOf = (k: number) => (tenantSizes(options)[k] ?? 0).toLocaleString('en-US');
-  log(`the real projector on existing accounts: offices of ~${sizeOf(1)} users, then the office of ${sizeOf(0)}`);
   const writing = await writingTenants(db.url, communityId);
-  const projection = await measureProjection(
-    db.url,
-    communityId,
-    [
-      { label: `accounts of ${writing[0]?.slug} … ${writing.at(-1)?.slug} (~${sizeOf(1)} users each)`, slugs: writing.map((t) => t.slug) },
-      { label: `accounts of bench-1 (${sizeOf(0)} users)`, slugs: ['bench-1'] },
-    ],
-    PROJECTION_SAMPLE,
-  );
-  for (const r of projection.rates) {
-    log(`  ${r.label}: ${r.msPerEntry.toFixed(1)} ms and ${r.statementsPerEntry.toFixed(1)} statements per account (${r.entries})`);
+  let projection: { rates: ProjectionRate[]; statements: ProjectionStatement[] } = { rates: [], statements: [] };
+  if (options.phases.includes('projector')) {
+    log(`the real projector on existing accounts: offices of ~${sizeOf(1)} users, then the office of ${sizeOf(0)}`);
+    projection = await measureProjection(
+      db.url,
+      communityId,
+      [
+        {
+          label: `accounts of ${writing[0]?.slug} … ${writing.at(-1)?.slug} (~${sizeOf(1)} users each)`,
+          slugs: writing.map((t) => t.slug),
+        },
+        { label: `accounts of bench-1 (${sizeOf(0)} users)`, slugs: ['bench-1'] },
+      ],
+      PROJECTION_SAMPLE,
+    );
+    for (const r of projection.rates) {
+      log(`  ${r.label}: ${r.msPerEntry.toFixed(1)} ms and ${r.statementsPerEntry.toFixed(1)} statements per account (${r.entries})`);
+    }
   }
 
   const hrToken = await communityToken(db.url, communitySlug);
@@ -368,57 +386,59 @@ async function run(options: DirectoryBenchOptions): Promise<DirectoryReport> {
   const planDir = await mkdtemp(join(tmpdir(), 'meridian-bench-directory-plans-'));
   let queries: QueryResult[] = [];
   const plans: StatementPlan[] = [];
-  let visibility: Awaited<ReturnType<typeof measureWrites>>;
+  let visibility: Awaited<ReturnType<typeof measureWrites>> = { results: [], spotCheck: '', setup: [] };
   let profile: HubProfile | undefined;
   try {
-    log('recording the statements of one request of each query');
-    const recorded = await captureStatements(hubEnv, db.url, hrToken, scenarios);
-    const captured = new Map<string, { statements: string[]; people: number; plan: ReplayPlan }>();
-    for (const [key, found] of recorded) {
-      if (found.errors.length > 0) throw new Error(`${key}: the hub answered ${found.errors.join('; ')}`);
-      const plan = replayPlan(found.statements);
-      if (planStatements(plan) !== found.statements.length)
-        notes.push(`${key}: the replay plan has ${planStatements(plan)} statements, the hub sent ${found.statements.length}.`);
-      captured.set(key, { ...found, plan });
-      log(
-        `  ${key}: ${found.statements.length} statements in ${plan.flat().length} transactions (${plan.length} waves), ${found.people} people`,
-      );
-    }
-    const plansFile = join(planDir, 'plans.json');
-    await writeFile(plansFile, JSON.stringify(Object.fromEntries([...captured].map(([k, v]) => [k, v.plan]))));
+    if (options.phases.includes('queries')) {
+      log('recording the statements of one request of each query');
+      const recorded = await captureStatements(hubEnv, db.url, hrToken, scenarios);
+      const captured = new Map<string, { statements: string[]; people: number; plan: ReplayPlan }>();
+      for (const [key, found] of recorded) {
+        if (found.errors.length > 0) throw new Error(`${key}: the hub answered ${found.errors.join('; ')}`);
+        const plan = replayPlan(found.statements);
+        if (planStatements(plan) !== found.statements.length)
+          notes.push(`${key}: the replay plan has ${planStatements(plan)} statements, the hub sent ${found.statements.length}.`);
+        captured.set(key, { ...found, plan });
+        log(
+          `  ${key}: ${found.statements.length} statements in ${plan.flat().length} transactions (${plan.length} waves), ${found.people} people`,
+        );
+      }
+      const plansFile = join(planDir, 'plans.json');
+      await writeFile(plansFile, JSON.stringify(Object.fromEntries([...captured].map(([k, v]) => [k, v.plan]))));
 
-    log('EXPLAIN (ANALYZE, BUFFERS) of the directory statements');
-    for (const [key, only] of [
-      ['deep', undefined],
-      ['count', ['count']],
-      ['department', ['page']],
-      ['family', ['page']],
-      ['scim', ['page']],
-    ] as const) {
-      const found = captured.get(key);
-      if (found) plans.push(...(await explainPlan(db.url, key, found.plan, only ? [...only] : undefined)));
-    }
+      log('EXPLAIN (ANALYZE, BUFFERS) of the directory statements');
+      for (const [key, only] of [
+        ['deep', undefined],
+        ['count', ['count']],
+        ['department', ['page']],
+        ['family', ['page']],
+        ['scim', ['page']],
+      ] as const) {
+        const found = captured.get(key);
+        if (found) plans.push(...(await explainPlan(db.url, key, found.plan, only ? [...only] : undefined)));
+      }
 
-    const baseline = await spawnServer({
-      script: fileURLToPath(new URL('baseline-server.js', import.meta.url)),
-      args: [],
-      env: { DATABASE_URL: db.url, BASELINE_PLANS: plansFile },
-      readyPath: '/healthz',
-    });
-    const hub = await startHubProcess(hubEnv, 'api', db.url);
-    try {
-      queries = await measureQueries(options, hub, baseline, hrToken, scenarios, captured, notes);
-    } finally {
-      await hub.stop();
-      await baseline.stop();
+      const baseline = await spawnServer({
+        script: fileURLToPath(new URL('baseline-server.js', import.meta.url)),
+        args: [],
+        env: { DATABASE_URL: db.url, BASELINE_PLANS: plansFile },
+        readyPath: '/healthz',
+      });
+      const hub = await startHubProcess(hubEnv, 'api', db.url);
+      try {
+        queries = await measureQueries(options, hub, baseline, hrToken, scenarios, captured, notes);
+      } finally {
+        await hub.stop();
+        await baseline.stop();
+      }
+      const first = scenarios.find((s) => s.key === 'first');
+      if (first) {
+        log('the hub under node --cpu-prof, first page');
+        await waitForQuiet(60, log);
+        profile = await profileHub(hubEnv, db.url, hrToken, first.body, options.connections, options.duration);
+      }
     }
-    const first = scenarios.find((s) => s.key === 'first');
-    if (first) {
-      log('the hub under node --cpu-prof, first page');
-      await waitForQuiet(60, log);
-      profile = await profileHub(hubEnv, db.url, hrToken, first.body, options.connections, options.duration);
-    }
-    visibility = await measureWrites(options, hubEnv, db.url, communityId, hrToken, runId);
+    if (options.phases.includes('visibility')) visibility = await measureWrites(options, hubEnv, db.url, communityId, hrToken, runId);
   } finally {
     await hubEnv.close();
     await rm(planDir, { recursive: true, force: true });
@@ -442,6 +462,7 @@ async function run(options: DirectoryBenchOptions): Promise<DirectoryReport> {
       `One at a time: ${options.samples} requests per query and server after 5 warm-up requests (at most 15 s). Throughput: autocannon, ${options.connections} connections, ${options.duration} s after a 2 s warm-up, best of ${options.rounds} alternating rounds per server; before each measurement the bench waits (up to 60 s) until other processes use less than a quarter of a core.`,
     ],
     verification,
+    rebuild,
     connections: options.connections,
     queries,
     plans,

@@ -33,19 +33,33 @@ export interface DirectoryBenchOptions {
   burst: number;
   burstConcurrency: number;
   hubLogLevel: string;
+  /** What the run measures (`--phases`), in this order. */
+  phases: DirectoryPhase[];
+  /** The rebuild phase: re-project every account in place, or rebuild from an empty directory. */
+  rebuildMode: 'existing' | 'empty';
+  /** Accounts the rebuild phase re-projects (a random sample); undefined: all of them. */
+  rebuildAccounts: number | undefined;
 }
+
+/** The parts of a run: the projector's rebuild, one account at a time, the GraphQL queries, SCIM write → visible. */
+export const DIRECTORY_PHASES = ['rebuild', 'projector', 'queries', 'visibility'] as const;
+export type DirectoryPhase = (typeof DIRECTORY_PHASES)[number];
 
 const USAGE = `usage: pnpm bench:directory [--users 1000000] [--tenants 100] [--big-group 100000] [--small-group 100]
                             [--duration 10] [--rounds 2] [--connections 8] [--samples 200] [--verify-sample 40]
                             [--writes 300] [--rate 10] [--burst 300] [--burst-concurrency 8] [--hub-log-level info]
                             [--database meridian_bench_directory] [--template meridian_bench] [--reseed]
-                            [--write] [--out docs/benchmarks.md]
+                            [--phases rebuild,projector,queries,visibility] [--rebuild-mode existing|empty]
+                            [--rebuild-accounts N] [--write] [--out docs/benchmarks.md]
 
 Seeds (or reuses) a database on DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432/postgres)
 the way \`pnpm bench\` does (cloning --template when it holds the same seed), puts every tenant's users into
 the community's global directory with set-based SQL, checks a sample against the real projector, then
 measures people(first: 100) through GraphQL against a bare replay of the same SQL, and the time from a
 SCIM write to its visibility in the directory. --write puts the report into docs/benchmarks.md.
+--phases picks what is measured: rebuild (every account of the community projected again by the real
+projector, --rebuild-mode empty: from an empty directory; --rebuild-accounts: a random sample only),
+projector (one account at a time, with EXPLAIN), queries (GraphQL against the baseline), visibility.
 --users must be a multiple of 40, and every tenant smaller than a quarter of the users (see seed.ts).`;
 
 function positive(name: string, value: string | undefined, fallback: number): number {
@@ -80,6 +94,9 @@ export function parseDirectoryOptions(argv: string[], env: Record<string, string
       burst: { type: 'string' },
       'burst-concurrency': { type: 'string' },
       'hub-log-level': { type: 'string' },
+      phases: { type: 'string' },
+      'rebuild-mode': { type: 'string' },
+      'rebuild-accounts': { type: 'string' },
       database: { type: 'string' },
       template: { type: 'string' },
       out: { type: 'string' },
@@ -99,6 +116,16 @@ export function parseDirectoryOptions(argv: string[], env: Record<string, string
     );
   }
   if (users % 40 !== 0) throw new TypeError(`--users must be a multiple of 40.\n\n${USAGE}`);
+  const phases = (values.phases ?? DIRECTORY_PHASES.join(',')).split(',').map((p) => p.trim());
+  const unknown = phases.filter((p) => !(DIRECTORY_PHASES as readonly string[]).includes(p));
+  if (unknown.length > 0) throw new TypeError(`--phases: unknown ${unknown.join(', ')}.\n\n${USAGE}`);
+  const rebuildMode = values['rebuild-mode'] ?? 'existing';
+  if (rebuildMode !== 'existing' && rebuildMode !== 'empty') throw new TypeError(`--rebuild-mode is existing or empty.\n\n${USAGE}`);
+  const rebuildAccounts =
+    values['rebuild-accounts'] === undefined ? undefined : positive('rebuild-accounts', values['rebuild-accounts'], 1);
+  if (rebuildMode === 'empty' && rebuildAccounts !== undefined) {
+    throw new TypeError(`--rebuild-accounts samples a rebuild in place; --rebuild-mode empty projects every account.\n\n${USAGE}`);
+  }
   return {
     serverUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
     database: identifier('database', values.database ?? 'meridian_bench_directory'),
@@ -120,6 +147,9 @@ export function parseDirectoryOptions(argv: string[], env: Record<string, string
     burst: positive('burst', values.burst, 300),
     burstConcurrency: positive('burst-concurrency', values['burst-concurrency'], 8),
     hubLogLevel: values['hub-log-level'] ?? 'info',
+    phases: DIRECTORY_PHASES.filter((p) => phases.includes(p)),
+    rebuildMode,
+    rebuildAccounts,
   };
 }
 

@@ -4,6 +4,7 @@ import type { StatementPlan } from './explain.js';
 import type { SequentialResult } from './graphql-load.js';
 import type { HubProfile } from './profile.js';
 import type { ProjectionRate, ProjectionStatement } from './projection.js';
+import type { RebuildResult } from './rebuild.js';
 import type { ProjectionCheck } from './verify.js';
 import type { Spread, VisibilityResult } from './visibility.js';
 
@@ -27,6 +28,8 @@ export interface DirectoryReport {
   machine: MachineInfo;
   setup: string[];
   verification: ProjectionCheck;
+  /** The rebuild phase, when the run had it. */
+  rebuild: RebuildResult | undefined;
   connections: number;
   queries: QueryResult[];
   plans: StatementPlan[];
@@ -166,6 +169,21 @@ export function renderDirectoryReport(report: DirectoryReport): string {
       '| hub code (the compiled line where the function starts) | ms per request |',
       '| --- | ---: |',
       ...p.functions.map((f) => `| ${f.name.replace(/\|/g, '\\|')} | ${f.ms.toFixed(2)} |`),
+      '',
+    );
+  }
+  if (report.rebuild) {
+    const r = report.rebuild;
+    lines.push(
+      '### Rebuilding the directory',
+      '',
+      r.mode === 'existing'
+        ? "Every account of the community queued in `directory_inbox` and projected again, in place, by the store's `projectDue` (the hub's projector code, in the bench process, as `meridian_app`), as after a rules change or `meridian directory rebuild --wait`; then every row the projector owns compared with before (`updated_at` and `version` left out)."
+        : "The community's people, accounts, keys and conflicts deleted, every account queued in `directory_inbox` and projected by the store's `projectDue` (the hub's projector code, in the bench process, as `meridian_app`); then every row compared with before, a person named by its first account (new people have new ids) and the rebuild's own times left out.",
+      '',
+      '| mode | accounts | seconds | accounts/s | 1,000,000 accounts in | CPU ms per account (node / PostgreSQL) | directory after |',
+      '| --- | ---: | ---: | ---: | ---: | --- | --- |',
+      `| ${r.mode} | ${int(r.accounts)} | ${r.seconds.toFixed(1)} | ${int(r.accountsPerSecond)} | ${(1_000_000 / r.accountsPerSecond / 60).toFixed(1)} min | ${r.nodeCpuMsPerAccount?.toFixed(3) ?? '—'} / ${r.postgresCpuMsPerAccount?.toFixed(3) ?? '—'} | ${r.changed.length === 0 ? 'unchanged' : `**changed: ${r.changed.join(', ')}**`} |`,
       '',
     );
   }

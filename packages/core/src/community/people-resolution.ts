@@ -64,10 +64,17 @@ export function resolvePeople(
   authority: DirectoryRules['authority'],
 ): PeopleResolution {
   const ids = [...new Set(personIds)];
-  const gone = ids.filter((id) => !accounts.some((a) => a.personId === id));
+  const byPerson = new Map<string, ResolutionAccount[]>();
+  for (const a of accounts) {
+    const mine = byPerson.get(a.personId);
+    if (mine) mine.push(a);
+    else byPerson.set(a.personId, [a]);
+  }
+  const gone = ids.filter((id) => !byPerson.has(id));
   const people: ResolvedPersonRecord[] = [];
-  for (const personId of ids.filter((id) => !gone.includes(id))) {
-    const mine = accounts.filter((a) => a.personId === personId);
+  for (const personId of ids) {
+    const mine = byPerson.get(personId);
+    if (!mine) continue;
     const managers = new Map(
       mine.filter((a) => a.managerPerson).map((a) => [`${a.account.tenantId}/${a.account.values.manager}`, a.managerPerson as string]),
     );

@@ -28,6 +28,38 @@ export function statementOf(parts: readonly (StatementPart | false | undefined)[
   };
 }
 
+/** The driver's transaction as MikroORM holds it (Kysely's): enough to send one statement with bound parameters. */
+interface DriverTransaction {
+  executeQuery(query: {
+    sql: string;
+    parameters: readonly unknown[];
+    query: { kind: 'RawNode'; sqlFragments: string[]; parameters: [] };
+  }): Promise<{
+    rows: unknown[];
+  }>;
+}
+
+/**
+ * Runs one statement in `em`'s transaction with its `?` placeholders bound
+ * as parameters ($1, $2, …), not written into the SQL text as `em.execute`
+ * does: the projection's batches carry hundreds of kilobytes of JSON, which
+ * escaping and parsing as literals cost more than the statement (ADR 0025).
+ * Errors are the driver's, translated at the unit of work's boundary.
+ */
+export async function executeBound<T>(em: EntityManager, sql: string, params: readonly unknown[]): Promise<T[]> {
+  const transaction = em.getTransactionContext() as unknown as DriverTransaction | undefined;
+  if (!transaction) throw new TypeError('executeBound runs inside a transaction of the unit of work.');
+  let n = 0;
+  const text = sql.replace(/\?/g, () => `$${++n}`);
+  if (n !== params.length) throw new TypeError(`The statement has ${n} placeholders for ${params.length} parameters.`);
+  const result = await transaction.executeQuery({
+    sql: text,
+    parameters: params,
+    query: { kind: 'RawNode', sqlFragments: [text], parameters: [] },
+  });
+  return result.rows as T[];
+}
+
 /** Serialises the changes of one community's directory: correlation reads the links other projections write. */
 export async function lockCommunity(em: EntityManager, communityId: string): Promise<void> {
   await em.execute('select pg_advisory_xact_lock(hashtextextended(?, 7))', [`directory:${communityId}`]);

@@ -21,7 +21,8 @@ import { decodeCursor, encodeCursor } from '../admin/cursor.js';
 import { recordEvent } from '../events/event-recorder.js';
 import { pgArray } from '../orm/sql.js';
 import { asPlatform, inCommunity } from '../orm/unit-of-work.js';
-import { insertEmptyPerson, moveAccount, type ProjectionErrorListener, projectDue, resolveAgain } from './directory-projection.js';
+import { insertEmptyPerson, moveAccount, type ProjectionErrorListener, projectDue } from './directory-projection.js';
+import { resolveAgain } from './directory-resolution.js';
 import {
   ACCOUNT_SELECT,
   type AccountRef,

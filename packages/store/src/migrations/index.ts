@@ -15,6 +15,7 @@ import { Migration20261207100000_group_graph_integrity } from './Migration202612
 import { Migration20261207200000_community_scoped_names } from './Migration20261207200000_community_scoped_names.js';
 import { Migration20261207400000_wait_policy_limit } from './Migration20261207400000_wait_policy_limit.js';
 import { Migration20261207500000_request_id_on_deliveries } from './Migration20261207500000_request_id_on_deliveries.js';
+import { Migration20261207610000_directory_batch_projection } from './Migration20261207610000_directory_batch_projection.js';
 import { Migration20261207600000_relying_parties } from './Migration20261207600000_relying_parties.js';
 import { Migration20261207630000_scim_read_functions } from './Migration20261207630000_scim_read_functions.js';
 
@@ -36,6 +37,7 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207200000_community_scoped_names', class: Migration20261207200000_community_scoped_names },
   { name: 'Migration20261207400000_wait_policy_limit', class: Migration20261207400000_wait_policy_limit },
   { name: 'Migration20261207500000_request_id_on_deliveries', class: Migration20261207500000_request_id_on_deliveries },
+  { name: 'Migration20261207610000_directory_batch_projection', class: Migration20261207610000_directory_batch_projection },
   { name: 'Migration20261207600000_relying_parties', class: Migration20261207600000_relying_parties },
   { name: 'Migration20261207630000_scim_read_functions', class: Migration20261207630000_scim_read_functions },
 ];

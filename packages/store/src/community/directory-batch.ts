@@ -1,0 +1,247 @@
+import {
+  type AccountLink,
+  type AccountValues,
+  accountValuesOf,
+  type BatchAccount,
+  correlationKeys,
+  managerUserIdOf,
+  placeBatch,
+} from '@meridian/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { v7 as uuidv7 } from 'uuid';
+import { pgArray } from '../orm/sql.js';
+import { resolveAgain } from './directory-resolution.js';
+import { refArrays } from './directory-rows.js';
+import { executeBound, type ProjectionRules, statementOf } from './directory-sql.js';
+
+/**
+ * Projects a batch of accounts of one community (ADR 0025), set-based: one
+ * read of the accounts' Users and places, one of their keys' holders; core's
+ * `placeBatch` decides where each goes, in queue order, as one projection per
+ * account would; one write of every account, key, loner link and correlation
+ * conflict; then one read and one write resolve every person the batch
+ * touched. Six statements for the batch, whatever its size. Run under the
+ * community's lock: correlation reads the links other projections write.
+ */
+
+interface StateRow {
+  tenant_id: string;
+  user_id: string;
+  user_name: string | null;
+  external_id: string | null;
+  active: boolean | null;
+  attributes: Record<string, unknown> | null;
+  version: number | null;
+  person_id: string | null;
+  link: string | null;
+  pinned: boolean | null;
+  person_size: string | null;
+  dependents: string[];
+  had_conflict: boolean;
+  /** Its correlation keys as they stand. */
+  held: string[];
+}
+
+/** What the batch writes for an account that stays in the directory. */
+interface AccountRecord {
+  tenant_id: string;
+  user_id: string;
+  person_id: string;
+  link: AccountLink;
+  user_name: string;
+  external_id: string | null;
+  display_name: string | null;
+  active: boolean;
+  account_values: AccountValues;
+  manager_user_id: string | null;
+  user_version: number;
+}
+
+/** The account columns the batch writes, with their types for `jsonb_to_recordset`. */
+const ACCOUNT_RECORD = `tenant_id uuid, user_id uuid, person_id uuid, link text, user_name text, external_id text, display_name text,
+  active boolean, account_values jsonb, manager_user_id uuid, user_version integer`;
+
+/** Projects the given accounts (distinct, in queue order) of one community from their Users' current state. */
+export async function projectUsers(
+  em: EntityManager,
+  communityId: string,
+  refs: readonly { tenantId: string; userId: string }[],
+  rules: ProjectionRules,
+  now: Date,
+): Promise<void> {
+  if (refs.length === 0) return;
+  // One read: each account's User, its place, its person's size, the people it manages, its correlation conflict.
+  const rows = await executeBound<StateRow>(
+    em,
+    `select r.tenant_id, r.user_id, u.user_name, u.external_id, u.active, u.attributes, u.version, a.person_id, a.link, a.pinned,
+       (select count(*) from directory_account o where o.person_id = a.person_id) as person_size,
+       array(select distinct d.person_id::text from directory_account d where d.tenant_id = r.tenant_id and d.manager_user_id = r.user_id) as dependents,
+       exists (select 1 from directory_conflict c where c.kind = 'correlation' and c.tenant_id = r.tenant_id and c.user_id = r.user_id) as had_conflict,
+       array(select k.key from directory_account_key k where k.tenant_id = r.tenant_id and k.user_id = r.user_id) as held
+     from unnest(?::uuid[], ?::uuid[]) with ordinality as r(tenant_id, user_id, n)
+     left join scim_user u on u.tenant_id = r.tenant_id and u.id = r.user_id
+     left join directory_account a on a.tenant_id = r.tenant_id and a.user_id = r.user_id
+     order by r.n`,
+    [...refArrays(refs)],
+  );
+  const values = new Map<string, AccountValues>();
+  const personSizes = new Map<string, number>();
+  const accounts: BatchAccount[] = rows.map((row) => {
+    const ref = `${row.tenant_id}/${row.user_id}`;
+    if (row.person_id) personSizes.set(row.person_id, Number(row.person_size ?? 0));
+    let keys: string[] | undefined;
+    if (row.user_name !== null && row.attributes !== null) {
+      const accountValues = accountValuesOf(row.attributes);
+      values.set(ref, accountValues);
+      keys = correlationKeys({ userName: row.user_name, externalId: row.external_id, values: accountValues }, rules.correlation);
+    }
+    return {
+      tenantId: row.tenant_id,
+      userId: row.user_id,
+      current: row.person_id ? { personId: row.person_id, link: row.link as AccountLink, pinned: row.pinned === true } : undefined,
+      keys,
+      hadConflict: row.had_conflict,
+      dependents: row.dependents ?? [],
+    };
+  });
+  // One read: every account holding a key of the batch (a pinned account looks nothing up, but its keys are few).
+  const wanted = [...new Set(accounts.flatMap((a) => (a.current?.pinned ? [] : (a.keys ?? []))))];
+  const holders =
+    wanted.length === 0
+      ? []
+      : await executeBound<{ key: string; tenant_id: string; user_id: string; person_id: string; pinned: boolean }>(
+          em,
+          `select k.key, k.tenant_id, k.user_id, a.person_id, a.pinned from unnest(?::text[]) as w(key)
+           join directory_account_key k on k.community_id = ? and k.key = w.key
+           join directory_account a on a.tenant_id = k.tenant_id and a.user_id = k.user_id`,
+          [pgArray(wanted), communityId],
+        );
+  const batch = placeBatch(
+    accounts,
+    {
+      holders: holders.map((h) => ({ key: h.key, tenantId: h.tenant_id, userId: h.user_id, personId: h.person_id, pinned: h.pinned })),
+      personSizes,
+    },
+    () => uuidv7(),
+  );
+
+  const byRef = new Map(rows.map((r) => [`${r.tenant_id}/${r.user_id}`, r]));
+  const records: AccountRecord[] = [];
+  // Keys that change: the ones an account no longer has, and its new ones.
+  const staleKeys: { tenant_id: string; user_id: string; key: string }[] = [];
+  const newKeys: { tenant_id: string; user_id: string; key: string }[] = [];
+  const removed: { tenantId: string; userId: string }[] = [];
+  const settled: { tenantId: string; userId: string }[] = [];
+  const conflicts: Record<string, unknown>[] = [];
+  const newPeople: string[] = [];
+  for (const { account, placement, link } of batch.decisions) {
+    const ref = `${account.tenantId}/${account.userId}`;
+    const row = byRef.get(ref);
+    if (!placement || !row || row.user_name === null || link === undefined) {
+      if (account.current) removed.push(account);
+      continue;
+    }
+    const accountValues = values.get(ref) ?? {};
+    if (placement.newPerson) newPeople.push(placement.personId);
+    records.push({
+      tenant_id: account.tenantId,
+      user_id: account.userId,
+      person_id: placement.personId,
+      link,
+      user_name: row.user_name,
+      external_id: row.external_id,
+      display_name: accountValues.displayName ?? null,
+      active: row.active !== false,
+      account_values: accountValues,
+      manager_user_id: managerUserIdOf(accountValues),
+      user_version: Number(row.version),
+    });
+    const held = new Set(row.held ?? []);
+    const keys = new Set(account.keys ?? []);
+    for (const key of keys) if (!held.has(key)) newKeys.push({ tenant_id: account.tenantId, user_id: account.userId, key });
+    for (const key of held) if (!keys.has(key)) staleKeys.push({ tenant_id: account.tenantId, user_id: account.userId, key });
+    if (placement.settlesConflict) settled.push(account);
+    if (placement.conflict !== undefined) {
+      conflicts.push({
+        id: uuidv7(),
+        person_id: placement.personId,
+        tenant_id: account.tenantId,
+        user_id: account.userId,
+        candidates: placement.conflict,
+      });
+    }
+  }
+  const inBatch = accounts.map((a) => `${a.tenantId}/${a.userId}`);
+  const lonerLinks = [...batch.lonerLinks].map(([person_id, link]) => ({ person_id, link }));
+  // One statement. The foreign keys are checked at its end, when the new people and the accounts exist; its parts
+  // touch disjoint rows (the accounts of the batch, or the loners outside it).
+  const write = statementOf([
+    newPeople.length > 0 && {
+      sql: `insert into person (id, community_id, active, version, created_at, updated_at)
+            select p, ?, true, 0, ?, ? from unnest(?::uuid[]) as p`,
+      params: [communityId, now, now, pgArray(newPeople)],
+    },
+    records.length > 0 && {
+      // An account that did not change is not written again (a rebuild rewrites nothing it need not).
+      sql: `insert into directory_account (tenant_id, user_id, community_id, person_id, link, pinned, user_name, external_id, display_name,
+              active, account_values, manager_user_id, user_version, linked_at, updated_at)
+            select r.tenant_id, r.user_id, ?, r.person_id, r.link, false, r.user_name, r.external_id, r.display_name, r.active,
+              r.account_values, r.manager_user_id, r.user_version, ?, ?
+            from jsonb_to_recordset(?::jsonb) as r(${ACCOUNT_RECORD})
+            on conflict (tenant_id, user_id) do update set
+              linked_at = case when directory_account.person_id = excluded.person_id then directory_account.linked_at else excluded.linked_at end,
+              person_id = excluded.person_id, link = excluded.link, user_name = excluded.user_name, external_id = excluded.external_id,
+              display_name = excluded.display_name, active = excluded.active, account_values = excluded.account_values,
+              manager_user_id = excluded.manager_user_id, user_version = excluded.user_version, updated_at = excluded.updated_at
+            where (directory_account.person_id, directory_account.link, directory_account.user_name, directory_account.external_id,
+                   directory_account.display_name, directory_account.active, directory_account.account_values,
+                   directory_account.manager_user_id, directory_account.user_version)
+              is distinct from (excluded.person_id, excluded.link, excluded.user_name, excluded.external_id, excluded.display_name,
+                   excluded.active, excluded.account_values, excluded.manager_user_id, excluded.user_version)`,
+      params: [communityId, now, now, JSON.stringify(records)],
+    },
+    lonerLinks.length > 0 && {
+      sql: `update directory_account a set link = l.link, updated_at = ?
+            from jsonb_to_recordset(?::jsonb) as l(person_id uuid, link text)
+            where a.person_id = l.person_id and a.link = 'none' and not a.pinned
+              and not ((a.tenant_id::text || '/' || a.user_id::text) = any(?::text[]))`,
+      params: [now, JSON.stringify(lonerLinks), pgArray(inBatch)],
+    },
+    staleKeys.length > 0 && {
+      sql: `delete from directory_account_key k using jsonb_to_recordset(?::jsonb) as n(tenant_id uuid, user_id uuid, key text)
+            where k.community_id = ? and k.key = n.key and k.tenant_id = n.tenant_id and k.user_id = n.user_id`,
+      params: [JSON.stringify(staleKeys), communityId],
+    },
+    newKeys.length > 0 && {
+      sql: `insert into directory_account_key (community_id, key, tenant_id, user_id)
+            select ?, n.key, n.tenant_id, n.user_id from jsonb_to_recordset(?::jsonb) as n(tenant_id uuid, user_id uuid, key text)
+            on conflict do nothing`,
+      params: [communityId, JSON.stringify(newKeys)],
+    },
+    removed.length > 0 && {
+      sql: `delete from directory_account a using unnest(?::uuid[], ?::uuid[]) as b(tenant_id, user_id)
+            where a.tenant_id = b.tenant_id and a.user_id = b.user_id`,
+      params: [...refArrays(removed)],
+    },
+    removed.length > 0 && {
+      sql: `delete from directory_account_group g using unnest(?::uuid[], ?::uuid[]) as b(tenant_id, user_id)
+            where g.tenant_id = b.tenant_id and g.user_id = b.user_id`,
+      params: [...refArrays(removed)],
+    },
+    removed.length + settled.length > 0 && {
+      sql: `delete from directory_conflict c using unnest(?::uuid[], ?::uuid[]) as b(tenant_id, user_id)
+            where c.kind = 'correlation' and c.tenant_id = b.tenant_id and c.user_id = b.user_id`,
+      params: [...refArrays([...removed, ...settled])],
+    },
+    conflicts.length > 0 && {
+      sql: `insert into directory_conflict (id, community_id, kind, person_id, attribute, tenant_id, user_id, candidates, created_at, updated_at)
+            select c.id, ?, 'correlation', c.person_id, null, c.tenant_id, c.user_id, c.candidates, ?, ?
+            from jsonb_to_recordset(?::jsonb) as c(id uuid, person_id uuid, tenant_id uuid, user_id uuid, candidates jsonb)
+            on conflict (tenant_id, user_id) where kind = 'correlation' do update set person_id = excluded.person_id,
+              candidates = excluded.candidates, updated_at = excluded.updated_at`,
+      params: [communityId, now, now, JSON.stringify(conflicts)],
+    },
+  ]);
+  if (write.params.length > 0) await executeBound(em, write.sql, write.params);
+  await resolveAgain(em, communityId, batch.resolveAgain, rules, now);
+}
