@@ -185,7 +185,10 @@ describe('signing in with Meridian', () => {
       expect(new Date(ledger?.expires_at as Date).getTime() - new Date(ledger?.released_at as Date).getTime()).toBe(3_600_000);
       expect(await auditOf('sso.consented')).toEqual([
         expect.objectContaining({
-          diff: { after: expect.objectContaining({ claims: ['preferred_username', 'name', 'email'], refused: ['phone_number'] }), before: null },
+          diff: {
+            after: expect.objectContaining({ claims: ['preferred_username', 'name', 'email'], refused: ['phone_number'] }),
+            before: null,
+          },
         }),
       ]);
 

@@ -134,14 +134,19 @@ describe('the OpenID Provider refuses', () => {
       // At her own community's issuer she signs in (implicit consent), and the code works once.
       const config = await discover('coi', coi);
       const verifier = client.randomPKCECodeVerifier();
-      const url = authorizeUrl(config, { code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' });
+      const url = authorizeUrl(config, {
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      });
       await page.goto(url.href);
       await signIn(page, 'ada@emea.example', PASSWORD);
       await page.waitForURL(`${rp.origin}/cb?**`);
       const callback = new URL(page.url());
       const tokens = await client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's1' });
       expect(tokens.access_token).toEqual(expect.any(String));
-      await expect(client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's1' })).rejects.toMatchObject({
+      await expect(
+        client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 's1' }),
+      ).rejects.toMatchObject({
         error: 'invalid_grant',
       });
       // RFC 6749 §4.1.2: the tokens issued from a replayed code are revoked.

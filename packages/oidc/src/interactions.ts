@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { claimsOfScopes, consentedClaims, consentItems, SSO_SCOPES } from '@meridian/core';
 import { consentPage, errorPage, loginPage, type RenderedPage } from './pages.js';
@@ -17,10 +18,19 @@ type Details = Awaited<ReturnType<CommunityProvider['provider']['interactionDeta
 
 /** Sign-in and consent (issue 15): the pages of oidc-provider's interactions, and what their forms do. */
 export class Interactions {
+  /** An argon2id hash of a random string, verified when no account matches, so that timing does not tell. */
+  private dummyHash: Promise<string> | undefined;
+
   constructor(private readonly providers: CommunityProviders) {}
 
   /** `GET /oidc/{slug}/interaction/{uid}`: the page the interaction needs. */
-  async show(slug: string, uid: string, req: IncomingMessage, res: ServerResponse, context: OidcRequestContext): Promise<InteractionOutcome> {
+  async show(
+    slug: string,
+    uid: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    context: OidcRequestContext,
+  ): Promise<InteractionOutcome> {
     const found = await this.providers.get(slug);
     if (!found) return { page: errorPage({ name: 'Meridian', colour: '#1f4e8c' }, 'There is no such community.', 404) };
     const details = await this.details(found, uid, req, res);
@@ -32,7 +42,8 @@ export class Interactions {
       const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
       return { page: loginPage(found.theme, { action, clientName: rp.name, userName: hint }, originsOf(rp.redirectUris)) };
     }
-    if (rp.consent === 'implicit') return this.consent(found, details, rp, { decision: 'allow', claim: [...rp.optionalClaims] }, req, res, context);
+    if (rp.consent === 'implicit')
+      return this.consent(found, details, rp, { decision: 'allow', claim: [...rp.optionalClaims] }, req, res, context);
     return {
       page: consentPage(
         found.theme,
@@ -110,7 +121,14 @@ export class Interactions {
     const again = (error: string | undefined, offices?: { slug: string; name: string }[], status?: number): InteractionOutcome => {
       const page = loginPage(
         found.theme,
-        { action, clientName: rp.name, userName, ...(offices ? { offices } : {}), ...(office ? { office } : {}), ...(error ? { error } : {}) },
+        {
+          action,
+          clientName: rp.name,
+          userName,
+          ...(offices ? { offices } : {}),
+          ...(office ? { office } : {}),
+          ...(error ? { error } : {}),
+        },
         originsOf(rp.redirectUris),
       );
       return { page: status ? { ...page, status } : page };
@@ -140,13 +158,17 @@ export class Interactions {
     const candidates = await accounts.loginAccounts(communityId, userName, office);
     if (candidates.length > 1) {
       // The user name exists in several offices: the person says which one (the password is asked again).
-      return again(undefined, candidates.map((c) => ({ slug: c.tenantSlug, name: c.tenantName })));
+      return again(
+        undefined,
+        candidates.map((c) => ({ slug: c.tenantSlug, name: c.tenantName })),
+      );
     }
     const [account] = candidates;
     const password = first(form.password);
     if (!account) {
       // Spend the same time as a wrong password, so that response times do not tell which accounts exist.
-      await passwords.verify(DUMMY_HASH, password);
+      this.dummyHash ??= passwords.hash(randomBytes(16).toString('base64url'));
+      await passwords.verify(await this.dummyHash, password);
       return fail('unknown_account');
     }
     if (account.passwordHash === null || !(await passwords.verify(account.passwordHash, password))) return fail('bad_password', account);
@@ -209,6 +231,3 @@ export class Interactions {
     return { redirect: returnTo };
   }
 }
-
-/** An argon2id hash of a random string, verified when no account matches (timing). */
-const DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3wq8P7gJ0Z6o1sO1n4cZQm1m8y0bH6tG9xkq2s9yZ5E';

@@ -79,9 +79,10 @@ export interface OidcAccounts {
   clearFailures(communityId: string, keys: string[]): Promise<void>;
 }
 
-/** Verifies a password against its stored argon2id hash. */
+/** Verifies a password against its stored argon2id hash (and hashes one, for the timing of unknown accounts). */
 export interface PasswordVerifier {
   verify(hash: string, password: string): Promise<boolean>;
+  hash(password: string): Promise<string>;
 }
 
 /** A community as the provider needs it, with its page theme. */

@@ -4,7 +4,7 @@ import { claimsByScope, SSO_SCOPES } from '@meridian/core';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { adapterFor } from './adapter.js';
 import { type CommunityKeys, communityKeys } from './keys.js';
-import { escapeHtml, errorPage, type PageTheme, renderPage } from './pages.js';
+import { errorPage, escapeHtml, type PageTheme, renderPage } from './pages.js';
 import type { OidcAccounts, OidcClients, OidcCommunity, OidcRequestContext, OidcStorage, PasswordVerifier } from './ports.js';
 import { releaseClaims } from './release.js';
 
@@ -162,7 +162,9 @@ export class CommunityProviders {
       subjectTypes: ['public', 'pairwise'],
       // OpenID Connect Core §8.1: the same person gets a different, stable sub per sector.
       pairwiseIdentifier: async (_ctx, accountId, client) =>
-        createHmac('sha256', keys.pairwise).update(`${client.sectorIdentifier ?? client.clientId}:${accountId}`).digest('base64url'),
+        createHmac('sha256', keys.pairwise)
+          .update(`${client.sectorIdentifier ?? client.clientId}:${accountId}`)
+          .digest('base64url'),
       // RFC 7636 with S256 only (oidc-provider 9 knows no other method), for every client: OAuth 2.0 Security BCP §2.1.1.
       pkce: { required: () => true },
       jwks: { keys: [keys.signing as never] },
@@ -210,7 +212,7 @@ export class CommunityProviders {
       clientBasedCORS: (_ctx, origin, client) => originsOf(client.redirectUris ?? []).includes(origin),
       renderError: async (ctx, out) => {
         const message = typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.';
-        send(ctx, errorPage(theme, `${out.error}: ${message}`, ctx.status >= 400 ? ctx.status : 400));
+        send(ctx, errorPage(theme, `${out.error}: ${message}`, Math.max(ctx.status, 400)));
       },
       findAccount: async (ctx, sub) => {
         const person = await accounts.person(community.id, sub);
@@ -227,7 +229,14 @@ export class CommunityProviders {
               await accounts
                 .recordRelease(
                   community.id,
-                  { clientId: rp.clientId, personId: sub, tenantId: person.tenantId, claims: released, maxCacheSeconds: rp.maxCacheSeconds, use },
+                  {
+                    clientId: rp.clientId,
+                    personId: sub,
+                    tenantId: person.tenantId,
+                    claims: released,
+                    maxCacheSeconds: rp.maxCacheSeconds,
+                    use,
+                  },
                   oidcContext(ctx, `client:${rp.clientId}`),
                 )
                 .catch((error) => {
@@ -265,7 +274,9 @@ function send(ctx: KoaContextWithOIDC, page: { status: number; html: string; hea
  * configured, so the hash is used for nothing else.
  */
 function hashClientSecrets(provider: Provider): void {
-  const Client = provider.Client as unknown as { prototype: { clientSecret?: string; compareClientSecret(actual: string): Promise<boolean> } };
+  const Client = provider.Client as unknown as {
+    prototype: { clientSecret?: string; compareClientSecret(actual: string): Promise<boolean> };
+  };
   Client.prototype.compareClientSecret = async function compareHashed(this: { clientSecret?: string }, actual: string) {
     const stored = this.clientSecret;
     if (typeof stored !== 'string' || typeof actual !== 'string' || actual === '') return false;
@@ -274,4 +285,3 @@ function hashClientSecrets(provider: Provider): void {
     return expected.length === presented.length && timingSafeEqual(expected, presented);
   };
 }
-

@@ -109,7 +109,7 @@ export function claimsOfScopes(scopes: Iterable<string>): SsoClaim[] {
 /** The scope → claims table oidc-provider is configured with (`claims`). */
 export function claimsByScope(): Record<string, string[]> {
   const table: Record<string, string[]> = { openid: ['sub'] };
-  for (const c of SSO_CLAIMS) (table[c.scope] ??= []).push(c.claim);
+  for (const c of SSO_CLAIMS) table[c.scope] = [...(table[c.scope] ?? []), c.claim];
   // The cache period is announced with every release (docs/sso.md, "How long you may keep what you get").
   table.openid?.push('meridian_max_cache');
   return table;

@@ -158,9 +158,7 @@ export function applyRelyingPartyChanges(current: RelyingParty, changes: Relying
       postLogoutRedirectUris: changes.postLogoutRedirectUris ?? current.postLogoutRedirectUris,
       claims,
       // Narrowing the claims drops optional ones that are no longer claims.
-      optionalClaims:
-        changes.optionalClaims ??
-        current.optionalClaims.filter((c) => parseSsoClaims(claims).includes(c)),
+      optionalClaims: changes.optionalClaims ?? current.optionalClaims.filter((c) => parseSsoClaims(claims).includes(c)),
       maxCacheSeconds: changes.maxCacheSeconds ?? current.maxCacheSeconds,
       consent: changes.consent ?? current.consent,
       subjectType: changes.subjectType ?? current.subjectType,

@@ -2,13 +2,7 @@ import { MeridianError, type RelyingParty, type RelyingPartyChanges, type Relyin
 import { Arg, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
 import type { GraphqlContext } from '../context.js';
 import { AccountNode } from '../types/account.js';
-import {
-  RelyingPartyChangesInput,
-  RelyingPartyInput,
-  RelyingPartyNode,
-  RelyingPartyRegistrationNode,
-  SsoGrantNode,
-} from '../types/sso.js';
+import { RelyingPartyChangesInput, RelyingPartyInput, RelyingPartyNode, RelyingPartyRegistrationNode, SsoGrantNode } from '../types/sso.js';
 import { contextOf } from './request-context.js';
 
 function toNode(rp: RelyingParty): RelyingPartyNode {
@@ -83,7 +77,9 @@ export class RelyingPartyResolver {
     return true;
   }
 
-  @Mutation(() => Boolean, { description: "Revokes one of the caller's own grants (an end-user token): the relying party's tokens stop working." })
+  @Mutation(() => Boolean, {
+    description: "Revokes one of the caller's own grants (an end-user token): the relying party's tokens stop working.",
+  })
   async revokeMyGrant(@Ctx() ctx: GraphqlContext, @Arg('id', () => ID) id: string) {
     await service(ctx).revokeMyGrant(ctx.principal, id, contextOf(ctx));
     return true;

@@ -27,7 +27,10 @@ function describe(rp: RelyingParty): string {
 /** `--json` prints what an RP needs once: its client id and secret (the secret is never shown again). */
 function printSecret(flags: JsonFlag, made: RelyingPartyWithSecret, verb: string): void {
   const { relyingParty: rp, clientSecret } = made;
-  const secretLine = clientSecret === null ? 'Public client: no secret, PKCE only.' : `client_secret: ${clientSecret}\nIt is shown this once; Meridian keeps only its hash.`;
+  const secretLine =
+    clientSecret === null
+      ? 'Public client: no secret, PKCE only.'
+      : `client_secret: ${clientSecret}\nIt is shown this once; Meridian keeps only its hash.`;
   print(flags, { client_id: rp.clientId, client_secret: clientSecret }, `${verb} ${rp.name}.\nclient_id: ${rp.clientId}\n${secretLine}`);
 }
 
@@ -105,7 +108,11 @@ export function registerRpCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (clientId: string, flags: RpFlags) =>
       withRuntime(async (runtime) => {
-        printSecret(flags, await runtime.relyingParties.rotateSecret(CLI_PRINCIPAL, flags.community, clientId, cliContext()), 'Rotated the secret of');
+        printSecret(
+          flags,
+          await runtime.relyingParties.rotateSecret(CLI_PRINCIPAL, flags.community, clientId, cliContext()),
+          'Rotated the secret of',
+        );
       }),
     );
 }

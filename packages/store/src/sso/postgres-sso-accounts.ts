@@ -1,8 +1,8 @@
 import type { Clock, RequestContext, SsoGrant, SsoGrantStore } from '@meridian/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { appendAuditEntry } from '../audit/append-audit-entry.js';
-import { auditEvent } from '../events/event-recorder.js';
 import { isUuid } from '../directory/postgres-directory-store.js';
+import { auditEvent } from '../events/event-recorder.js';
 import { pgArray } from '../orm/sql.js';
 import { asPlatform, inCommunity } from '../orm/unit-of-work.js';
 
