@@ -183,8 +183,11 @@ export {
   type DeleteMode,
   LINK_STATUSES,
   type LinkStatus,
+  type LinkBatch,
+  type LinkKey,
   type LinkUpdate,
   MAX_REPLICATION_WAIT_SECONDS,
+  type LinkWrite,
   type PasswordForwarding,
   type PendingPassword,
   pendingPasswordContext,
@@ -259,6 +262,36 @@ export type {
 } from './scim/schema-types.js';
 export { enterpriseUserSchema, groupSchema, resourceTypes, SCHEMA, schemas, userSchema } from './scim/schemas.js';
 export {
+export {
+  type ClaimRegistration,
+  type ConsentItem,
+  claimsByScope,
+  claimsOfScopes,
+  consentedClaims,
+  consentItems,
+  describeSsoClaim,
+  parseSsoClaims,
+  releasedClaims,
+  SSO_CLAIMS,
+  SSO_SCOPES,
+  type SsoClaim,
+  type SsoClaimDefinition,
+} from './sso/claims.js';
+export type { RelyingPartyStore, RelyingPartyWithSecret, SsoGrant, SsoGrantStore } from './sso/ports.js';
+export {
+  applyRelyingPartyChanges,
+  type ClientType,
+  type ConsentMode,
+  DEFAULT_MAX_CACHE_SECONDS,
+  parseRedirectUri,
+  parseRelyingParty,
+  type RelyingParty,
+  type RelyingPartyChanges,
+  type RelyingPartyInput,
+  type RelyingPartyValues,
+  type SubjectType,
+} from './sso/relying-party.js';
+export { RelyingPartyService } from './sso/relying-party-service.js';
   AdminService,
   checkExpiresInDays,
   checkPage,
@@ -332,33 +365,3 @@ export {
   type TrustedIssuerInput,
 } from './tenancy/trusted-issuer.js';
 export { type OutboundUrlCheck, TrustedIssuerService } from './tenancy/trusted-issuer-service.js';
-export {
-  type ClaimRegistration,
-  type ConsentItem,
-  claimsByScope,
-  claimsOfScopes,
-  consentedClaims,
-  consentItems,
-  describeSsoClaim,
-  parseSsoClaims,
-  releasedClaims,
-  SSO_CLAIMS,
-  SSO_SCOPES,
-  type SsoClaim,
-  type SsoClaimDefinition,
-} from './sso/claims.js';
-export type { RelyingPartyStore, RelyingPartyWithSecret, SsoGrant, SsoGrantStore } from './sso/ports.js';
-export {
-  applyRelyingPartyChanges,
-  type ClientType,
-  type ConsentMode,
-  DEFAULT_MAX_CACHE_SECONDS,
-  parseRedirectUri,
-  parseRelyingParty,
-  type RelyingParty,
-  type RelyingPartyChanges,
-  type RelyingPartyInput,
-  type RelyingPartyValues,
-  type SubjectType,
-} from './sso/relying-party.js';
-export { RelyingPartyService } from './sso/relying-party-service.js';

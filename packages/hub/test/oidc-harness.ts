@@ -7,7 +7,7 @@ import { buildApp } from '../src/http/app.js';
 import type { HubHarness } from './harness.js';
 
 /** Debian's Chromium, which CI installs: the person who signs in. */
-export const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = '/usr/bin/chromium';
 
 /** A free TCP port on 127.0.0.1 (the issuer's URL must name the port the hub listens on). */
 async function freePort(): Promise<number> {

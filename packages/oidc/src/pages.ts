@@ -48,7 +48,7 @@ function styleOf(theme: PageTheme): string {
  * Strict security headers for a page: CSP allowing only its own style block
  * (by hash) and form posts to `formTargets`, no framing, no referrer, no caching.
  */
-export function pageHeaders(style: string, formTargets: readonly string[] = []): Record<string, string> {
+function pageHeaders(style: string, formTargets: readonly string[] = []): Record<string, string> {
   const hash = createHash('sha256').update(style).digest('base64');
   const forms = ["'self'", ...formTargets].join(' ');
   return {

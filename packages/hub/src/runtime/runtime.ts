@@ -66,7 +66,12 @@ export interface Runtime {
   /** Relying parties of the communities and people's grants (issue 15), for GraphQL and the CLI. */
   relyingParties: RelyingPartyService;
   /** What the communities' OpenID Providers read and write (packages/oidc, mounted by the hub at /oidc/{community}). */
-  sso: { relyingParties: PostgresRelyingPartyStore; accounts: PostgresSsoAccounts; payloads: PostgresOidcStore; hasher: Argon2PasswordHasher };
+  sso: {
+    relyingParties: PostgresRelyingPartyStore;
+    accounts: PostgresSsoAccounts;
+    payloads: PostgresOidcStore;
+    hasher: Argon2PasswordHasher;
+  };
   /** Migrations applied while opening. */
   applied: string[];
   /** Resolves when the database answers (readiness). */
