@@ -262,7 +262,6 @@ export type {
 } from './scim/schema-types.js';
 export { enterpriseUserSchema, groupSchema, resourceTypes, SCHEMA, schemas, userSchema } from './scim/schemas.js';
 export {
-export {
   type ClaimRegistration,
   type ConsentItem,
   claimsByScope,
@@ -292,6 +291,7 @@ export {
   type SubjectType,
 } from './sso/relying-party.js';
 export { RelyingPartyService } from './sso/relying-party-service.js';
+export {
   AdminService,
   checkExpiresInDays,
   checkPage,
