@@ -3,7 +3,7 @@ import type { Clock, GlobalDirectoryStore } from '@meridian/core';
 import { PollingLoop } from '../engine/polling-loop.js';
 
 /** Inbox entries one step projects before it yields. */
-const STEP_SIZE = 200;
+const STEP_SIZE = 1_000;
 /** How often the projector looks at the inbox when nothing woke it. */
 const IDLE_MS = 500;
 
