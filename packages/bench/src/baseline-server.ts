@@ -1,5 +1,5 @@
 // The bare baseline: Fastify + pg, no ORM, no domain layer. It runs the SQL the hub
-// runs for `GET /Users?filter=` and `POST /Users` (hub-sql.ts) and renders the same
+// runs for `GET /Users?filter=`, `GET /Users/{id}` and `POST /Users` (hub-sql.ts) and renders the same
 // SCIM JSON, so the hub/baseline ratio is what the hub's own layers cost.
 //
 // Included: the connections act as the application role, and every request's
@@ -21,6 +21,7 @@ import {
   AUDIT_LAST,
   AUDIT_LOCK,
   countSql,
+  FIND_USER,
   FIND_USER_FOR_UPDATE,
   INSERT_AUDIT,
   INSERT_OUTBOX,
@@ -163,6 +164,22 @@ app.get<{ Querystring: { filter?: string; count?: string; startIndex?: string } 
     startIndex,
     Resources: page.rows.map((r) => render(r, groups.get(r.id) ?? [])),
   });
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+app.get<{ Params: { id: string } }>('/scim/v2/Users/:id', async (request, reply) => {
+  const auth = await authenticate(request.headers.authorization);
+  if (!auth) return reply.code(401).type(CONTENT_TYPE).send(scimError(401, 'Authentication is required.'));
+  const id = request.params.id;
+  const found = UUID.test(id)
+    ? await inScope({ tenantId: auth.tenantId }, async (client) => {
+        const row = (await client.query<UserRow>(FIND_USER, [auth.tenantId, id])).rows[0];
+        return row ? { row, groups: (await groupsOf(client, auth.tenantId, [id])).get(id) ?? [] } : undefined;
+      })
+    : undefined;
+  if (!found) return reply.code(404).type(CONTENT_TYPE).send(scimError(404, 'No such user.'));
+  return reply.type(CONTENT_TYPE).header('etag', `W/"${found.row.version}"`).send(render(found.row, found.groups));
 });
 
 app.post<{ Body: JsonObject }>('/scim/v2/Users', async (request, reply) => {

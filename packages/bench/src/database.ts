@@ -116,7 +116,7 @@ const INSERT_USERS = `
                     from generate_series($2::int, $3::int) i) n) s`;
 
 /** The uuid of seeded user `i`: `md5('bench-user-i')::uuid`, so SQL and the bench agree without a lookup. */
-function seededUserId(i: number): string {
+export function seededUserId(i: number): string {
   const hex = createHash('md5').update(`bench-user-${i}`).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
@@ -274,26 +274,31 @@ export async function issueTenantToken(url: string, tenantSlug: string): Promise
   }
 }
 
-/** Users of the bench tenant to filter for: userName, a unique email fragment, and the family name. */
+/** Users of the bench tenant to ask for: id, userName, a unique email fragment, the family name, and what PUT sends back. */
 export interface FilterTarget {
+  id: string;
   userName: string;
   emailFragment: string;
   familyName: string;
+  /** The user's stored attributes (userName, name, emails, the extension, ...): a PUT keeps them. */
+  attributes: Record<string, unknown>;
 }
 
 /** A random sample of seeded users of the tenant. */
 export async function sampleTargets(url: string, tenantId: string, count: number): Promise<FilterTarget[]> {
   return withClient(url, async (client) => {
-    const { rows } = await client.query<{ user_name: string; family: string }>(
-      `select user_name, attributes #>> '{name,familyName}' as family
+    const { rows } = await client.query<{ id: string; user_name: string; family: string; attributes: Record<string, unknown> }>(
+      `select id, user_name, attributes #>> '{name,familyName}' as family, attributes
          from scim_user where tenant_id = $1 and user_name not like 'created-%' order by random() limit $2`,
       [tenantId, count],
     );
     // `.family.i@` of `given.family.i@tK.example.org`: one user's, and only inside the address (what `co` is for).
     return rows.map((r) => ({
+      id: r.id,
       userName: r.user_name,
       emailFragment: r.user_name.slice(r.user_name.indexOf('.'), r.user_name.indexOf('@') + 1),
       familyName: r.family,
+      attributes: r.attributes,
     }));
   });
 }

@@ -45,6 +45,9 @@ export const USER_GROUPS = `with recursive memberships (member_id, group_id, dir
 export const INSERT_USER = `insert into scim_user (id, tenant_id, user_name, external_id, active, attributes, extension_schemas, password_hash, version, created_at, updated_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10)`;
 
+/** GET /Users/{id} (store's `get`), then USER_GROUPS for the one user. */
+export const FIND_USER = 'select * from scim_user r where r.tenant_id = $1 and r.id = $2';
+
 export const FIND_USER_FOR_UPDATE = 'select * from scim_user r where r.tenant_id = $1 and r.id = $2 for no key update';
 
 export const INSERT_OUTBOX = `insert into outbox_event (tenant_id, type, resource_type, resource_id, resource_version, request_id, created_at)

@@ -2,7 +2,7 @@ import autocannon from 'autocannon';
 
 /** One HTTP request of a scenario; `next` is called for every request sent. */
 export interface RequestSpec {
-  method: 'GET' | 'POST' | 'PATCH';
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT';
   path: string;
   body?: string;
 }

@@ -4,77 +4,21 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import { SCHEMA } from '@meridian/core';
-import { SqlCapture } from '@meridian/test-utils';
 import pg from 'pg';
 import { machineBusyMs, postgresCpuMs, postgresDelta, processCpuMs } from './cpu.js';
 import { type FilterTarget, issueTenantToken, prepareDatabase, sampleTargets } from './database.js';
 import { explainFilter, type FilterPlan, hasApplicationRole } from './explain.js';
 import { type LoadResult, type RequestSpec, runLoad } from './load.js';
+import { checkMinimal } from './minimal-check.js';
+import { installMinimal } from './minimal-sql.js';
 import { type BenchOptions, parseOptions, USAGE } from './options.js';
 import { measurePatch, type PatchResult } from './patch.js';
-import { type BenchReport, machineInfo, renderReport, type ScenarioResult, type StatementCount, spliceReport } from './report.js';
-import { type ServerProcess, startBaseline, startHub } from './servers.js';
+import { type BenchReport, machineInfo, renderReport, type ScenarioResult, spliceReport } from './report.js';
+import { SCENARIOS, type Side } from './scenarios.js';
+import { type ServerProcess, startBaseline, startHub, startMinimal } from './servers.js';
+import { type Probe, probe, recordStatements } from './statements.js';
 
 const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
-
-interface Scenario {
-  name: string;
-  target: number;
-  /** The filter text for target `t` (GET scenarios), or undefined for the create. */
-  filter?: (t: FilterTarget) => string;
-}
-
-const SCENARIOS: Scenario[] = [
-  { name: 'GET /Users?filter=userName eq', target: 0.6, filter: (t) => `userName eq "${t.userName}"` },
-  { name: 'GET /Users?filter=emails co', target: 0.6, filter: (t) => `emails co "${t.emailFragment}"` },
-  { name: 'GET /Users?filter=name.familyName sw', target: 0.6, filter: (t) => `name.familyName sw "${t.familyName}"` },
-  { name: 'POST /Users (create, no password)', target: 0.6 },
-];
-
-function requestsFor(scenario: Scenario, targets: FilterTarget[], run: string): () => RequestSpec {
-  let n = 0;
-  const filter = scenario.filter;
-  if (filter) {
-    return () => {
-      const target = targets[n++ % targets.length] as FilterTarget;
-      return { method: 'GET', path: `/scim/v2/Users?filter=${encodeURIComponent(filter(target))}` };
-    };
-  }
-  return () => {
-    const i = n++;
-    const userName = `created-${run}-${i}@t1.example.org`;
-    return {
-      method: 'POST',
-      path: '/scim/v2/Users',
-      body: JSON.stringify({
-        schemas: [SCHEMA.user, SCHEMA.enterpriseUser],
-        userName,
-        name: { givenName: 'Created', familyName: `Run${i}`, formatted: `Created Run${i}` },
-        displayName: `Created Run${i}`,
-        emails: [{ value: userName, type: 'work', primary: true }],
-        active: true,
-        [SCHEMA.enterpriseUser]: { employeeNumber: `C${run}${i}`, department: 'Engineering' },
-      }),
-    };
-  };
-}
-
-/** One request through fetch: the status and, for an error, the SCIM detail. */
-async function probe(baseUrl: string, token: string, spec: RequestSpec): Promise<string | undefined> {
-  const response = await fetch(`${baseUrl}${spec.path}`, {
-    method: spec.method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' },
-    ...(spec.body === undefined ? {} : { body: spec.body }),
-  });
-  const text = await response.text();
-  if (response.status < 300) return undefined;
-  try {
-    return `${response.status} ${String((JSON.parse(text) as { detail?: unknown }).detail ?? text.slice(0, 200))}`;
-  } catch {
-    return `${response.status} ${text.slice(0, 200)}`;
-  }
-}
 
 /**
  * Waits (up to a minute and a half) until the rest of the machine keeps less than
@@ -154,44 +98,6 @@ async function measure(
   return result;
 }
 
-/** A request to record: `warm` first (a process's first request also fills caches), then `measured`. */
-interface Probe {
-  name: string;
-  warm: RequestSpec;
-  measured: RequestSpec;
-}
-
-/** Sends one request of each kind through a capturing proxy and lists the statements each one cost. */
-async function captureStatements(
-  start: (databaseUrl: string) => Promise<ServerProcess>,
-  databaseUrl: string,
-  token: string,
-  probes: Probe[],
-): Promise<Map<string, string[]>> {
-  const target = new URL(databaseUrl);
-  const capture = new SqlCapture(target.hostname, Number(target.port || 5432));
-  const port = await capture.listen();
-  const proxied = new URL(databaseUrl);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String(port);
-  const server = await start(proxied.toString());
-  const found = new Map<string, string[]>();
-  try {
-    for (const { name, warm, measured } of probes) {
-      await probe(server.url, token, warm);
-      await new Promise((r) => setTimeout(r, 100));
-      const since = performance.now();
-      await probe(server.url, token, measured);
-      await new Promise((r) => setTimeout(r, 100));
-      found.set(name, capture.since(since));
-    }
-  } finally {
-    await server.stop();
-    await capture.close();
-  }
-  return found;
-}
-
 function patchAdd(groupId: string, member: string | undefined): RequestSpec {
   return {
     method: 'PATCH',
@@ -247,13 +153,17 @@ async function run(options: BenchOptions): Promise<BenchReport> {
   }
 
   const adminToken = randomBytes(24).toString('hex');
-  const startHubAt = (databaseUrl: string) => startHub({ databaseUrl, logLevel: options.hubLogLevel, adminToken });
-  const startBaselineAt = (databaseUrl: string) => startBaseline({ databaseUrl });
+  const starters: Record<Side, (databaseUrl: string) => Promise<ServerProcess>> = {
+    hub: (databaseUrl) => startHub({ databaseUrl, logLevel: options.hubLogLevel, adminToken }),
+    baseline: (databaseUrl) => startBaseline({ databaseUrl }),
+    minimal: (databaseUrl) => startMinimal({ databaseUrl }),
+  };
+  await installMinimal(db.url);
 
   log('recording the statements of one request of each kind');
-  const probes = (tag: string): Probe[] =>
-    SCENARIOS.map((s) => {
-      const next = requestsFor(s, targets.slice(1, 3), `${runId}${tag}`);
+  const probes = (side: Side): Probe[] =>
+    SCENARIOS.filter((s) => s.sides.includes(side)).map((s) => {
+      const next = s.requests(targets.slice(1, 3), `${runId}${side[0]}`);
       return { name: s.name, warm: next(), measured: next() };
     });
   const patchProbe: Probe = {
@@ -261,44 +171,57 @@ async function run(options: BenchOptions): Promise<BenchReport> {
     warm: patchAdd(db.bigGroupId, db.patchCandidates[998]),
     measured: patchAdd(db.bigGroupId, db.patchCandidates[999]),
   };
-  const hubStatements = await captureStatements(startHubAt, db.url, token, [...probes('h'), patchProbe]);
-  const baselineStatements = await captureStatements(startBaselineAt, db.url, token, probes('b'));
-  const statements: StatementCount[] = [...probes('h'), patchProbe].map((p) => ({
+  const recording = await recordStatements(db.url, options.database, token, [
+    { label: 'hub', start: starters.hub, probes: [...probes('hub'), patchProbe] },
+    { label: 'baseline', start: starters.baseline, probes: probes('baseline') },
+    { label: 'minimal', start: starters.minimal, probes: probes('minimal') },
+  ]);
+  const statements = [...probes('hub'), patchProbe].map((p) => ({
     request: p.name,
-    hub: hubStatements.get(p.name) ?? [],
-    baseline: baselineStatements.get(p.name),
+    hub: recording.statements.get('hub')?.get(p.name) ?? [],
+    baseline: recording.statements.get('baseline')?.get(p.name),
+    minimal: recording.statements.get('minimal')?.get(p.name),
   }));
 
-  const baseline = await startBaselineAt(db.url);
-  const hub = await startHubAt(db.url);
+  const servers = {} as Record<Side, ServerProcess>;
   const scenarios: ScenarioResult[] = [];
   const patches: PatchResult[] = [];
+  let checks: string[] = [];
   try {
+    for (const side of ['baseline', 'minimal', 'hub'] as const) servers[side] = await starters[side](db.url);
+    log('checking the minimal baseline against the hub');
+    checks = await checkMinimal({
+      databaseUrl: db.url,
+      tenantId: db.tenantId,
+      tenantSlug: db.tenantSlug,
+      ...servers,
+      token,
+      targets,
+      run: runId,
+    });
+    for (const check of checks) log(`  ${check}`);
     for (const scenario of SCENARIOS) {
       log(`${scenario.name}`);
-      const next = requestsFor(scenario, targets, runId);
-      for (const [label, server] of [
-        ['hub', hub],
-        ['baseline', baseline],
-      ] as const) {
-        const problem = await probe(server.url, token, next());
-        if (problem) notes.push(`${scenario.name} on the ${label}: the first request answered ${problem}.`);
+      const next = scenario.requests(targets, runId);
+      // The baselines first in each round: alternating rounds, best of each, so background noise
+      // (autovacuum, checkpoints) hits all sides alike.
+      const sides = (['baseline', 'minimal', 'hub'] as const).filter((side) => scenario.sides.includes(side));
+      for (const side of sides) {
+        const problem = await probe(servers[side].url, token, next());
+        if (problem) notes.push(`${scenario.name} on the ${side}: the first request answered ${problem}.`);
       }
-      // Alternating rounds, best of each: background noise (autovacuum, checkpoints) hits both sides alike.
-      const baselineRounds: LoadResult[] = [];
-      const hubRounds: LoadResult[] = [];
+      const rounds = new Map<Side, LoadResult[]>(sides.map((side) => [side, []]));
       for (let round = 1; round <= options.rounds; round++) {
-        baselineRounds.push(await measure(baseline, token, options, next, `baseline, round ${round}`));
-        hubRounds.push(await measure(hub, token, options, next, `hub, round ${round}`));
+        for (const side of sides) rounds.get(side)?.push(await measure(servers[side], token, options, next, `${side}, round ${round}`));
       }
-      const baselineResult = best(baselineRounds);
-      const hubResult = best(hubRounds);
-      scenarios.push({ name: scenario.name, target: scenario.target, hub: hubResult, baseline: baselineResult });
+      const results: Partial<Record<Side, LoadResult>> = {};
+      for (const [side, list] of rounds) results[side] = best(list);
+      scenarios.push({ name: scenario.name, target: scenario.target, results });
     }
     log('PATCH: add and remove one member, small and large group in turn');
     patches.push(
       ...(await measurePatch({
-        baseUrl: hub.url,
+        baseUrl: servers.hub.url,
         token,
         groups: [
           { label: 'small group', id: db.smallGroupId, members: options.smallGroup },
@@ -313,8 +236,7 @@ async function run(options: BenchOptions): Promise<BenchReport> {
       log(`  ${p.group}: add p50 ${p.add.p50.toFixed(1)} ms, remove p50 ${p.remove.p50.toFixed(1)} ms, errors ${JSON.stringify(p.errors)}`);
     }
   } finally {
-    await hub.stop();
-    await baseline.stop();
+    for (const server of Object.values(servers)) await server.stop();
   }
 
   const seed = db.seededNow
@@ -325,13 +247,16 @@ async function run(options: BenchOptions): Promise<BenchReport> {
     setup: [
       `Data: ${options.users.toLocaleString('en-US')} users in ${options.tenants} tenants (database \`${options.database}\`, ${seed}); every request goes to the largest tenant (${db.tenantUsers.toLocaleString('en-US')} users, the two groups).`,
       `Load: autocannon, ${options.connections} connections, ${options.duration} s per measurement after a 2 s warm-up, best of ${options.rounds} alternating rounds per server (req/s and latency from the fastest round); each GET filters for another of ${targets.length.toLocaleString('en-US')} random users of the tenant; each create posts a new user with name, work email and the enterprise extension.`,
-      `Hub: \`meridian serve --role api\` (built), LOG_LEVEL=${options.hubLogLevel} (request logs to /dev/null). Baseline: packages/bench/src/baseline-server.ts, Fastify + pg with the same SQL. Both in their own process, pools of 10 connections, on the same machine as PostgreSQL and the load tool.`,
+      `Hub: \`meridian serve --role api\` (built), LOG_LEVEL=${options.hubLogLevel} (request logs to /dev/null). Same-SQL baseline: packages/bench/src/baseline-server.ts, Fastify + pg running the hub's SQL. Minimal baseline: packages/bench/src/minimal-server.ts, Fastify + pg, one prepared round trip per request (below). Each in its own process, pools of 10 connections, on the same machine as PostgreSQL and the load tool.`,
+      `PATCH and PUT of users rewrite \`title\` of the sampled users (PUT sends the user's stored attributes back); only the hub answers them, and they are measured against the minimal baseline's chained create.`,
       `PATCH: ${options.patchIterations} add + remove pairs per group after 10 warm-up pairs, one request at a time, the two groups in turn.`,
     ],
     scenarios,
     patches,
     plans,
     statements,
+    statementSource: recording.source,
+    checks,
     notes,
   };
 }

@@ -3,6 +3,7 @@ import { cpus, totalmem } from 'node:os';
 import type { FilterPlan } from './explain.js';
 import type { LoadResult } from './load.js';
 import type { PatchResult } from './patch.js';
+import { CREATE, type Side, type Target } from './scenarios.js';
 
 /** Where and on what the bench ran. */
 export interface MachineInfo {
@@ -29,20 +30,20 @@ function revision(): string {
   }
 }
 
-/** One throughput scenario measured on both servers. */
+/** One throughput scenario, measured on the servers that answer it. */
 export interface ScenarioResult {
   name: string;
-  /** The ratio the hub should reach, as a fraction of the baseline's requests/s. */
-  target: number;
-  hub: LoadResult;
-  baseline: LoadResult;
+  /** The ratio the hub should reach. */
+  target: Target;
+  results: Partial<Record<Side, LoadResult>>;
 }
 
-/** Statements one request sent to PostgreSQL. */
+/** Statements one request sent to PostgreSQL, per server (undefined: the server does not answer it). */
 export interface StatementCount {
   request: string;
   hub: string[];
   baseline: string[] | undefined;
+  minimal: string[] | undefined;
 }
 
 /** Everything a run found. */
@@ -53,6 +54,10 @@ export interface BenchReport {
   patches: PatchResult[];
   plans: FilterPlan[];
   statements: StatementCount[];
+  /** Where the statements were counted: PostgreSQL's log, or the recording proxy. */
+  statementSource: string;
+  /** What the run checked of the minimal baseline before measuring it. */
+  checks: string[];
   notes: string[];
 }
 
@@ -97,16 +102,26 @@ export function renderReport(report: BenchReport): string {
     '',
     ...report.setup.map((s) => `- ${s}`),
     '',
-    '### Throughput: hub against the bare baseline',
+    '### Throughput: the hub against the same-SQL and the minimal baseline',
     '',
-    '| scenario | hub req/s | hub p50 ms | hub p95 ms | baseline req/s | baseline p50 ms | baseline p95 ms | hub / baseline | target | errors (hub / baseline) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+    '| scenario | hub req/s | hub p50 ms | hub p95 ms | same-SQL req/s | same-SQL p50 ms | minimal req/s | minimal p50 ms | hub / same-SQL | hub / minimal | target | errors (hub / same-SQL / minimal) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
   );
+  const createMinimal = report.scenarios.find((s) => s.name === CREATE)?.results.minimal;
+  const ratioOf = (a: LoadResult | undefined, b: LoadResult | undefined) => (a && b && b.rps > 0 ? a.rps / b.rps : Number.NaN);
+  const fixed = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : '—');
+  const clean = (r: LoadResult | undefined) => r === undefined || (r.errors === 0 && r.rps > 0);
   for (const s of report.scenarios) {
-    const ratio = s.baseline.rps > 0 ? s.hub.rps / s.baseline.rps : Number.NaN;
-    const clean = s.hub.errors === 0 && s.baseline.errors === 0;
+    const { hub, baseline, minimal } = s.results;
+    const toBaseline = ratioOf(hub, baseline);
+    const toMinimal = minimal ? ratioOf(hub, minimal) : ratioOf(hub, createMinimal);
+    const against = s.target.of === 'baseline' ? toBaseline : toMinimal;
+    const reference = s.target.of === 'baseline' ? baseline : s.target.of === 'minimal' ? minimal : createMinimal;
+    const ok = clean(hub) && clean(reference) && Number.isFinite(against) ? against >= s.target.ratio : undefined;
+    const label = { baseline: 'same-SQL', minimal: 'minimal', 'minimal create': 'minimal create' }[s.target.of];
+    const cell = (r: LoadResult | undefined, pick: (r: LoadResult) => number, format: (n: number) => string) => (r ? format(pick(r)) : '—');
     lines.push(
-      `| ${s.name} | ${int(s.hub.rps)} | ${ms(s.hub.p50)} | ${ms(s.hub.p95)} | ${int(s.baseline.rps)} | ${ms(s.baseline.p50)} | ${ms(s.baseline.p95)} | ${Number.isFinite(ratio) ? ratio.toFixed(2) : '—'} | ≥ ${s.target} ${verdict(clean ? ratio >= s.target : undefined)} | ${statusText(s.hub)} / ${statusText(s.baseline)} |`,
+      `| ${s.name} | ${cell(hub, (r) => r.rps, int)} | ${cell(hub, (r) => r.p50, ms)} | ${cell(hub, (r) => r.p95, ms)} | ${cell(baseline, (r) => r.rps, int)} | ${cell(baseline, (r) => r.p50, ms)} | ${cell(minimal, (r) => r.rps, int)} | ${cell(minimal, (r) => r.p50, ms)} | ${fixed(toBaseline)} | ${fixed(toMinimal)}${minimal ? '' : ' (of create)'} | ≥ ${s.target.ratio} of ${label} ${verdict(ok)} | ${[hub, baseline, minimal].map((r) => (r ? statusText(r) : '—')).join(' / ')} |`,
     );
   }
   lines.push(
@@ -115,15 +130,14 @@ export function renderReport(report: BenchReport): string {
     "processes (which also counts other databases' work meanwhile); the last column is how many cores other processes on the",
     'machine kept busy during the rounds in the table above.',
     '',
-    '| scenario | hub ms | baseline ms | hub − baseline ms | PostgreSQL ms (hub) | PostgreSQL ms (baseline) | other load, cores (hub / baseline) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| scenario | hub ms | same-SQL ms | minimal ms | PostgreSQL ms (hub) | PostgreSQL ms (same-SQL) | PostgreSQL ms (minimal) | other load, cores (hub / same-SQL / minimal) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   );
   const cpu = (n: number | undefined) => (n === undefined ? '—' : n.toFixed(2));
   for (const s of report.scenarios) {
-    const extra =
-      s.hub.serverCpuMs !== undefined && s.baseline.serverCpuMs !== undefined ? s.hub.serverCpuMs - s.baseline.serverCpuMs : undefined;
+    const { hub, baseline, minimal } = s.results;
     lines.push(
-      `| ${s.name} | ${cpu(s.hub.serverCpuMs)} | ${cpu(s.baseline.serverCpuMs)} | ${cpu(extra)} | ${cpu(s.hub.postgresCpuMs)} | ${cpu(s.baseline.postgresCpuMs)} | ${cpu(s.hub.otherCores)} / ${cpu(s.baseline.otherCores)} |`,
+      `| ${s.name} | ${cpu(hub?.serverCpuMs)} | ${cpu(baseline?.serverCpuMs)} | ${cpu(minimal?.serverCpuMs)} | ${cpu(hub?.postgresCpuMs)} | ${cpu(baseline?.postgresCpuMs)} | ${cpu(minimal?.postgresCpuMs)} | ${[hub, baseline, minimal].map((r) => cpu(r?.otherCores)).join(' / ')} |`,
     );
   }
   lines.push(
@@ -150,12 +164,30 @@ export function renderReport(report: BenchReport): string {
       `Large / small group p50: add ${Number.isFinite(add) ? add.toFixed(2) : '—'}, remove ${Number.isFinite(remove) ? remove.toFixed(2) : '—'} (target ≤ 1.5: ${verdict(ok)}).`,
     );
   }
-  lines.push('', '### Statements per request', '', '| request | hub | baseline |', '| --- | ---: | ---: |');
-  for (const s of report.statements) lines.push(`| ${s.request} | ${s.hub.length} | ${s.baseline?.length ?? '—'} |`);
-  lines.push('', '<details><summary>What the hub sent to PostgreSQL for each request</summary>', '');
-  for (const s of report.statements) {
-    lines.push(`**${s.request}**`, '', '```sql', ...s.hub.map((q) => (q.length > 400 ? `${q.slice(0, 400)} …` : q)), '```', '');
-  }
+  lines.push(
+    '',
+    '### Statements per request',
+    '',
+    `Counted from ${report.statementSource}; one request of each kind after a warm-up request, on a server started for the recording.`,
+    '',
+    '| request | hub | same-SQL | minimal |',
+    '| --- | ---: | ---: | ---: |',
+  );
+  for (const s of report.statements)
+    lines.push(`| ${s.request} | ${s.hub.length} | ${s.baseline?.length ?? '—'} | ${s.minimal?.length ?? '—'} |`);
+  if (report.checks.length > 0)
+    lines.push('', 'Checked of the minimal baseline in this run, before measuring:', '', ...report.checks.map((c) => `- ${c}.`));
+  const listing = (title: string, pick: (s: StatementCount) => string[] | undefined) => {
+    lines.push('', `<details><summary>${title}</summary>`, '');
+    for (const s of report.statements) {
+      const sent = pick(s);
+      if (sent === undefined) continue;
+      lines.push(`**${s.request}**`, '', '```sql', ...sent.map((q) => (q.length > 400 ? `${q.slice(0, 400)} …` : q)), '```', '');
+    }
+  };
+  listing('What the hub sent to PostgreSQL for each request', (s) => s.hub);
+  lines.push('</details>');
+  listing('What the minimal baseline sent', (s) => s.minimal);
   lines.push('</details>', '', '### Query plans of the filtered lists', '');
   lines.push(
     '| filter | run | count query uses | page query uses | seq scans | rows read and discarded | count ms | page ms |',

@@ -87,16 +87,26 @@ export async function startHub(options: { databaseUrl: string; logLevel: string;
   return { url, pid: child.pid, stop: stopper(child) };
 }
 
-/** Starts the bare Fastify + pg baseline (baseline-server.js) on a free port. */
-export async function startBaseline(options: { databaseUrl: string }): Promise<ServerProcess> {
+/** Starts one of the bench's own servers (a compiled file next to this one) on a free port. */
+async function startBenchServer(file: string, databaseUrl: string): Promise<ServerProcess> {
   const port = await freePort();
-  const main = fileURLToPath(new URL('baseline-server.js', import.meta.url));
+  const main = fileURLToPath(new URL(file, import.meta.url));
   const child = spawn(process.execPath, [main], {
-    env: { ...process.env, DATABASE_URL: options.databaseUrl, PORT: String(port), BASE_URL: `http://localhost:${port}` },
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), BASE_URL: `http://localhost:${port}` },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const stderr = collect(child);
   const url = `http://127.0.0.1:${port}`;
   await waitForHealth(`${url}/scim/v2/Users?count=0`, child, stderr);
   return { url, pid: child.pid, stop: stopper(child) };
+}
+
+/** Starts the same-SQL baseline (baseline-server.js) on a free port. */
+export function startBaseline(options: { databaseUrl: string }): Promise<ServerProcess> {
+  return startBenchServer('baseline-server.js', options.databaseUrl);
+}
+
+/** Starts the minimal baseline (minimal-server.js) on a free port; its functions must be installed (installMinimal). */
+export function startMinimal(options: { databaseUrl: string }): Promise<ServerProcess> {
+  return startBenchServer('minimal-server.js', options.databaseUrl);
 }
