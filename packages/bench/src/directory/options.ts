@@ -42,8 +42,8 @@ export interface DirectoryBenchOptions {
 }
 
 /** The parts of a run: the projector's rebuild, one account at a time, the GraphQL queries, SCIM write → visible. */
-export const DIRECTORY_PHASES = ['rebuild', 'projector', 'queries', 'visibility'] as const;
-export type DirectoryPhase = (typeof DIRECTORY_PHASES)[number];
+const DIRECTORY_PHASES = ['rebuild', 'projector', 'queries', 'visibility'] as const;
+type DirectoryPhase = (typeof DIRECTORY_PHASES)[number];
 
 const USAGE = `usage: pnpm bench:directory [--users 1000000] [--tenants 100] [--big-group 100000] [--small-group 100]
                             [--duration 10] [--rounds 2] [--connections 8] [--samples 200] [--verify-sample 40]

@@ -43,7 +43,7 @@ export interface BatchState {
 }
 
 /** The decision for one account of the batch. */
-export interface BatchDecision {
+interface BatchDecision {
   account: BatchAccount;
   /** Where it goes; undefined when it leaves the directory (or, gone and never projected, changes nothing). */
   placement: Placement | undefined;
@@ -51,7 +51,7 @@ export interface BatchDecision {
   link: AccountLink | undefined;
 }
 
-export interface BatchPlacement {
+interface BatchPlacement {
   /** One per account, in the order given. */
   decisions: BatchDecision[];
   /**
