@@ -104,6 +104,12 @@ describe('the set-based projection', () => {
     const batched = await directory();
 
     expect(batched).toEqual(oneByOne);
+    // totalCount without a filter reads the count the triggers keep: exact, whatever removed or added people.
+    const total = async () =>
+      (await store.people(communityId, { first: 1, sortBy: 'displayName', descending: false, withTotalCount: true })).totalCount;
+    const [counted] = await db.query<{ n: string }>('select count(*) as n from person');
+    expect(await total()).toBe(Number(counted?.n));
+    expect(await total()).toBeGreaterThan(10);
     // The data exercises what a batch must carry from one account to the next.
     expect(oneByOne.filter((r) => r.startsWith('account ') && r.endsWith('rule:employeeNumber')).length).toBeGreaterThan(10);
     expect(oneByOne.some((r) => r.startsWith('conflict correlation'))).toBe(true);

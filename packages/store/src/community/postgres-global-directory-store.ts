@@ -156,10 +156,16 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
       let totalCount = -1;
       if (query.withTotalCount) {
         const whereWithoutCursor = query.after ? where.slice(0, -1) : where;
-        const [count] = await em.execute<{ n: string }[]>(
-          `select count(*) as n from person p where ${whereWithoutCursor.join(' and ')}`,
-          countParams,
-        );
+        // Unfiltered: the community's count, kept exact by triggers (migration 20261207610100), not a scan of its people.
+        const [count] =
+          whereWithoutCursor.length === 1
+            ? await em.execute<{ n: string }[]>('select coalesce((select people from directory_count where community_id = ?), 0) as n', [
+                communityId,
+              ])
+            : await em.execute<{ n: string }[]>(
+                `select count(*) as n from person p where ${whereWithoutCursor.join(' and ')}`,
+                countParams,
+              );
         totalCount = Number(count?.n ?? 0);
       }
       const cursors = items.map((row) =>

@@ -16,6 +16,7 @@ import { Migration20261207200000_community_scoped_names } from './Migration20261
 import { Migration20261207400000_wait_policy_limit } from './Migration20261207400000_wait_policy_limit.js';
 import { Migration20261207500000_request_id_on_deliveries } from './Migration20261207500000_request_id_on_deliveries.js';
 import { Migration20261207610000_directory_batch_projection } from './Migration20261207610000_directory_batch_projection.js';
+import { Migration20261207610100_directory_people_count } from './Migration20261207610100_directory_people_count.js';
 import { Migration20261207600000_relying_parties } from './Migration20261207600000_relying_parties.js';
 import { Migration20261207630000_scim_read_functions } from './Migration20261207630000_scim_read_functions.js';
 
@@ -38,6 +39,7 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207400000_wait_policy_limit', class: Migration20261207400000_wait_policy_limit },
   { name: 'Migration20261207500000_request_id_on_deliveries', class: Migration20261207500000_request_id_on_deliveries },
   { name: 'Migration20261207610000_directory_batch_projection', class: Migration20261207610000_directory_batch_projection },
+  { name: 'Migration20261207610100_directory_people_count', class: Migration20261207610100_directory_people_count },
   { name: 'Migration20261207600000_relying_parties', class: Migration20261207600000_relying_parties },
   { name: 'Migration20261207630000_scim_read_functions', class: Migration20261207630000_scim_read_functions },
 ];
