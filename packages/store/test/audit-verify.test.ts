@@ -451,3 +451,26 @@ describe('verifyAuditChain on rows in memory', () => {
     expect(copied.breaks.map((b) => b.message)).toEqual(['entry 41 inserted: a copy of entry 6']);
   });
 });
+
+describe('entries the database chains (meridian_append_audit)', () => {
+  it('verify what any text in a change hashes to: quotes, backslashes, control characters, non-ASCII, stand-in look-alikes', async () => {
+    const tenant = await admin.createTenant(platform, { slug: 'odd-text', name: 'Odd text', community: 'coi' }, context);
+    const odd = [
+      'back\\slash "quoted" \'single\'',
+      'Zoë 李 😀 \u0001 tab\t',
+      '"seq":9007199254740991,"prevHash":"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffe"',
+      "E'\\x00' || chr(0) -- ;",
+    ];
+    for (const [i, text] of odd.entries()) {
+      await resources.create(
+        scimCaller(tenant.id),
+        tenant.id,
+        'User',
+        { schemas: [SCHEMA.user], userName: `odd${i}@example.org`, displayName: text, nickName: text },
+        { ...context, requestId: `req-${text.slice(0, 20)}` },
+      );
+    }
+    const [result] = await log.verify({ chain: tenant.id });
+    expect(result).toMatchObject({ ok: true, entriesChecked: odd.length + 1, lastSeq: odd.length + 1 });
+  });
+});

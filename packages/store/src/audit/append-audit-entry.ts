@@ -7,7 +7,7 @@ import {
   PLATFORM_CHAIN,
 } from '@meridian/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type AuditHashInput, GENESIS_HASH, hashAuditEntry, redactSecrets } from './audit-hash.js';
+import { canonicalParts, redactSecrets } from './audit-hash.js';
 
 /** An audit entry that is not a change of a resource (no outbox event): an authentication failure, a prune. */
 export interface AuditAppend {
@@ -24,10 +24,11 @@ export interface AuditAppend {
 }
 
 /**
- * Appends one entry to a chain in the caller's transaction, under the same
- * advisory lock as `recordEvent` (ADR 0005), and returns its seq and hash.
- * `anchor` is what an empty chain continues from: a prune that removed every
- * entry up to its anchor checkpoint.
+ * Appends one entry to a chain in the caller's transaction, in one statement
+ * (`meridian_append_audit`, ADR 0023): under the chain's advisory lock
+ * (ADR 0005), after its head, hashed as the verifier expects. Returns its seq
+ * and hash. `anchor` is what an empty chain continues from: a prune that
+ * removed every entry up to its anchor checkpoint.
  */
 export async function appendAuditEntry(
   em: EntityManager,
@@ -35,16 +36,24 @@ export async function appendAuditEntry(
   now: Date,
   anchor?: { seq: number; hash: string },
 ): Promise<{ seq: number; hash: string }> {
-  await em.execute('select pg_advisory_xact_lock(hashtextextended(?, 7))', [`audit:${append.chain}`]);
-  const [row] = await em.execute<{ seq: string; hash: string }[]>(
-    'select seq, hash from audit_event where chain = ? order by seq desc limit 1',
-    [append.chain],
-  );
-  const last = row ?? (anchor ? { seq: String(anchor.seq), hash: anchor.hash } : undefined);
+  const call = auditAppendCall(append, now, anchor);
+  const [row] = await em.execute<{ seq: string; hash: string }[]>(`select seq, hash from ${call.sql}`, call.params);
+  if (!row) throw new TypeError('meridian_append_audit answered no row.');
+  return { seq: Number(row.seq), hash: row.hash };
+}
+
+/**
+ * The call of `meridian_append_audit` that appends `append` (`meridian_append_audit(?, …)` and its parameters),
+ * for a statement that does more in the same round trip (the outbox event of a change).
+ */
+export function auditAppendCall(
+  append: AuditAppend,
+  now: Date,
+  anchor?: { seq: number; hash: string },
+): { sql: string; params: unknown[] } {
   const diff = append.diff === null ? null : (redactSecrets(append.diff) as Record<string, unknown>);
-  const entry: AuditHashInput = {
+  const parts = canonicalParts({
     chain: append.chain,
-    seq: last ? Number(last.seq) + 1 : 1,
     tenantId: append.tenantId,
     actorType: append.actorType,
     actorId: append.actorId,
@@ -55,31 +64,26 @@ export async function appendAuditEntry(
     sourceAddress: append.sourceAddress,
     diff,
     createdAt: now.toISOString(),
-    prevHash: last?.hash ?? GENESIS_HASH,
-  };
-  const hash = hashAuditEntry(entry);
-  await em.execute(
-    `insert into audit_event (chain, seq, tenant_id, actor_type, actor_id, action, resource_type, resource_id,
-       request_id, source_address, diff, created_at, prev_hash, hash)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [
-      entry.chain,
-      entry.seq,
-      entry.tenantId,
-      entry.actorType,
-      entry.actorId,
-      entry.action,
-      entry.resourceType,
-      entry.resourceId,
-      entry.requestId,
-      entry.sourceAddress,
+  });
+  return {
+    sql: 'meridian_append_audit(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    params: [
+      append.chain,
+      append.tenantId,
+      append.actorType,
+      append.actorId,
+      append.action,
+      append.resourceType,
+      append.resourceId,
+      append.requestId,
+      append.sourceAddress,
       diff === null ? null : JSON.stringify(diff),
       now,
-      entry.prevHash,
-      hash,
+      ...parts,
+      anchor?.seq ?? null,
+      anchor?.hash ?? null,
     ],
-  );
-  return { seq: entry.seq, hash };
+  };
 }
 
 /**

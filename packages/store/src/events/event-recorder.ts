@@ -1,12 +1,13 @@
 import type { DomainEvent, RequestContext } from '@meridian/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { appendAuditEntry } from '../audit/append-audit-entry.js';
+import { type AuditAppend, appendAuditEntry, auditAppendCall } from '../audit/append-audit-entry.js';
 import { SCOPE_SETTING, TENANT_SETTING } from '../orm/sql.js';
 
 /**
  * Writes one outbox event and one audit entry for a change, in the caller's
- * transaction. Audit entries are hash-chained per tenant; a transaction-scoped
- * advisory lock serialises appends to one chain.
+ * transaction and in one statement. Audit entries are hash-chained per tenant;
+ * a transaction-scoped advisory lock serialises appends to one chain, and
+ * `meridian_append_audit` takes it, reads the head and appends (ADR 0023).
  *
  * The transaction must be scoped to the event's tenant, or to the platform
  * (`inTenant` / `asPlatform`): the row-level security policies see the
@@ -15,12 +16,15 @@ import { SCOPE_SETTING, TENANT_SETTING } from '../orm/sql.js';
  */
 export async function recordEvent(em: EntityManager, event: DomainEvent, context: RequestContext, now: Date): Promise<void> {
   checkScope(em, event);
+  const audit = auditAppendCall(auditOf(event, context), now);
   await em.execute(
-    `insert into outbox_event (tenant_id, type, resource_type, resource_id, resource_version, request_id, created_at)
-     values (?, ?, ?, ?, ?, ?, ?)`,
-    [event.tenantId, event.type, event.resourceType, event.resourceId, event.version ?? null, context.requestId, now],
+    `with outbox as (
+       insert into outbox_event (tenant_id, type, resource_type, resource_id, resource_version, request_id, created_at)
+       values (?, ?, ?, ?, ?, ?, ?)
+     )
+     select seq from ${audit.sql}`,
+    [event.tenantId, event.type, event.resourceType, event.resourceId, event.version ?? null, context.requestId, now, ...audit.params],
   );
-  await appendEventAudit(em, event, context, now);
 }
 
 /**
@@ -43,20 +47,21 @@ function checkScope(em: EntityManager, event: DomainEvent): void {
 }
 
 async function appendEventAudit(em: EntityManager, event: DomainEvent, context: RequestContext, now: Date): Promise<void> {
-  await appendAuditEntry(
-    em,
-    {
-      chain: event.tenantId ?? '',
-      tenantId: event.tenantId,
-      actorType: context.actor.type,
-      actorId: context.actor.id,
-      action: event.type,
-      resourceType: event.resourceType,
-      resourceId: event.resourceId,
-      requestId: context.requestId,
-      sourceAddress: context.sourceAddress ?? null,
-      diff: event.before === undefined && event.after === undefined ? null : { before: event.before ?? null, after: event.after ?? null },
-    },
-    now,
-  );
+  await appendAuditEntry(em, auditOf(event, context), now);
+}
+
+/** The audit entry of an event. */
+function auditOf(event: DomainEvent, context: RequestContext): AuditAppend {
+  return {
+    chain: event.tenantId ?? '',
+    tenantId: event.tenantId,
+    actorType: context.actor.type,
+    actorId: context.actor.id,
+    action: event.type,
+    resourceType: event.resourceType,
+    resourceId: event.resourceId,
+    requestId: context.requestId,
+    sourceAddress: context.sourceAddress ?? null,
+    diff: event.before === undefined && event.after === undefined ? null : { before: event.before ?? null, after: event.after ?? null },
+  };
 }
