@@ -110,7 +110,21 @@ describe('signing in with Meridian', () => {
   it('publishes discovery and a JWKS under the community issuer', async () => {
     const config = await discover('coi', wiki.clientId, wiki.secret);
     const metadata = config.serverMetadata();
-    expect(metadata.issuer).toBe(`${origin}/oidc/coi`);
+    const issuer = `${origin}/oidc/coi`;
+    // The endpoints docs/sso.md lists.
+    expect(metadata).toMatchObject({
+      issuer,
+      authorization_endpoint: `${issuer}/auth`,
+      token_endpoint: `${issuer}/token`,
+      userinfo_endpoint: `${issuer}/me`,
+      jwks_uri: `${issuer}/jwks`,
+      introspection_endpoint: `${issuer}/token/introspection`,
+      revocation_endpoint: `${issuer}/token/revocation`,
+      end_session_endpoint: `${issuer}/session/end`,
+      response_types_supported: ['code'],
+    });
+    expect(metadata.grant_types_supported).toEqual(expect.arrayContaining(['authorization_code', 'refresh_token', 'client_credentials']));
+    expect(metadata.claims_supported).toEqual(expect.arrayContaining(['sub', 'email', 'meridian_max_cache']));
     expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
     expect(metadata.subject_types_supported).toEqual(['public', 'pairwise']);
     const jwks = (await (await fetch(metadata.jwks_uri as string)).json()) as { keys: Record<string, unknown>[] };

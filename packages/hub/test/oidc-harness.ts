@@ -28,21 +28,46 @@ export async function listeningHub(hub: HubHarness, env: Record<string, string> 
   return { app, origin };
 }
 
-/** A relying party's redirect endpoint: answers 200 to every request, and keeps the URLs it was called with. */
-export async function callbackServer(): Promise<{ origin: string; calls: URL[]; close(): Promise<void>; server: Server }> {
+/** A relying party's endpoints: answers 200 to every request, and keeps the URLs it was called with and what was posted. */
+export async function callbackServer(): Promise<{
+  origin: string;
+  calls: URL[];
+  posts: { path: string; body: string }[];
+  close(): Promise<void>;
+  server: Server;
+}> {
   const calls: URL[] = [];
+  const posts: { path: string; body: string }[] = [];
   const server = createServer((req, res) => {
-    calls.push(new URL(req.url ?? '/', 'http://127.0.0.1'));
-    res.writeHead(200, { 'content-type': 'text/plain' }).end('relying party');
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    calls.push(url);
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      if (req.method === 'POST') posts.push({ path: url.pathname, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('relying party');
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     origin: `http://127.0.0.1:${port}`,
     calls,
+    posts,
     server,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+}
+
+/** Waits, up to `ms`, until `check` returns something; throws with `what` when it never does. */
+export async function eventually<T>(what: string, check: () => T | undefined, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const found = check();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** Headless Chromium; fails (never skips) when it is missing: CI installs it. */

@@ -49,7 +49,7 @@ export interface CommunityProvider {
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const SWEEP_EVERY_MS = 10 * 60_000;
 
-/** The audit context of a request to the provider. */
+/** The audit context of a request to the provider; the hub puts its own request id in `x-request-id`. */
 export function oidcContext(ctx: { ip?: string; get?(name: string): string } | undefined, actor = 'oidc'): OidcRequestContext {
   const requestId = ctx?.get?.('x-request-id') || `oidc-${Date.now().toString(36)}`;
   return { actor: { type: 'system', id: actor }, requestId: requestId.slice(0, 128), ...(ctx?.ip ? { sourceAddress: ctx.ip } : {}) };
@@ -187,8 +187,9 @@ export class CommunityProviders {
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
-        introspection: { enabled: true },
-        revocation: { enabled: true },
+        // A relying party learns about, and revokes, its own tokens only: never another client's (RFC 7662 §4, RFC 7009 §2.1).
+        introspection: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
+        revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
         userinfo: { enabled: true },
         backchannelLogout: { enabled: true },
         rpInitiatedLogout: {
