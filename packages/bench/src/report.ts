@@ -39,7 +39,7 @@ export interface ScenarioResult {
 }
 
 /** Statements one request sent to PostgreSQL, per server (undefined: the server does not answer it). */
-export interface StatementCount {
+interface StatementCount {
   request: string;
   hub: string[];
   baseline: string[] | undefined;
