@@ -164,6 +164,50 @@ describe('relying parties', () => {
     }
   });
 
+  it('see a pairwise sub, stable per host and different between hosts, when they ask for one', async () => {
+    const local = rp.origin.replace('127.0.0.1', 'localhost');
+    const first = await register({ subjectType: 'pairwise' });
+    const again = await register({ subjectType: 'pairwise' });
+    const elsewhere = await register({ subjectType: 'pairwise', redirectUris: [`${local}/cb`] });
+    const plain = await register({});
+    const page = await browser.newPage();
+    const subOf = async (registered: { clientId: string; secret: string }, base: string) => {
+      const config = await discover(registered);
+      const verifier = client.randomPKCECodeVerifier();
+      const url = client.buildAuthorizationUrl(config, {
+        redirect_uri: `${base}/cb`,
+        scope: 'openid email',
+        state: 's5',
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      });
+      await page.goto(url.href);
+      // The first sign-in asks for the password; the next ones ride on the session.
+      if (page.url().startsWith(origin)) {
+        await page.getByLabel('User name').fill('ada@emea.example');
+        await page.getByLabel('Password').fill(PASSWORD);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+      }
+      await page.waitForURL(`${base}/cb?**`);
+      const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 's5' });
+      const sub = tokens.claims()?.sub as string;
+      expect((await client.fetchUserInfo(config, tokens.access_token, sub)).sub).toBe(sub);
+      return sub;
+    };
+    try {
+      const person = await subOf(plain, rp.origin);
+      const firstSub = await subOf(first, rp.origin);
+      expect(firstSub).not.toBe(person);
+      // Same host, same sector: the same pairwise sub (OpenID Connect Core §8.1).
+      expect(await subOf(again, rp.origin)).toBe(firstSub);
+      expect(await subOf(first, rp.origin)).toBe(firstSub);
+      const elsewhereSub = await subOf(elsewhere, local);
+      expect([person, firstSub]).not.toContain(elsewhereSub);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('have their grants listed and revoked by a community admin, which ends their tokens', async () => {
     const registered = await register({ consent: 'required' });
     const config = await discover(registered);

@@ -5,6 +5,14 @@ import { consentPage, errorPage, loginPage, type RenderedPage } from './pages.js
 import type { LoginAccount, OidcRequestContext } from './ports.js';
 import { type CommunityProvider, type CommunityProviders, originsOf } from './provider.js';
 
+/** What the sign-in page says after a failure: the same words for an unknown user name and a wrong password. */
+const FAILURE_MESSAGES = {
+  unknown_account: 'The user name or password is wrong.',
+  bad_password: 'The user name or password is wrong.',
+  inactive: 'This account is not active.',
+  not_in_directory: 'Your account cannot sign in yet: the community directory has not placed it. Try again in a minute.',
+} as const;
+
 /** What an interaction step answers: a page to show, or where to send the browser (303). */
 export type InteractionOutcome = { page: RenderedPage } | { redirect: string };
 
@@ -146,13 +154,21 @@ export class Interactions {
       return again('Too many failed attempts. Wait a few minutes and try again.', undefined, 429);
     }
     const fail = async (reason: 'unknown_account' | 'bad_password' | 'inactive' | 'not_in_directory', account?: LoginAccount) => {
+      // Only a wrong password or user name counts towards throttling; the others had the right password.
+      const counted = reason === 'unknown_account' || reason === 'bad_password';
       await accounts.recordLoginFailure(
         communityId,
-        { keys: [accountKey, addressKey], reason, tenantId: account?.tenantId ?? null, userId: account?.userId ?? null, userName },
+        {
+          keys: counted ? [accountKey, addressKey] : [],
+          reason,
+          tenantId: account?.tenantId ?? null,
+          userId: account?.userId ?? null,
+          userName,
+        },
         limits.windowMs,
         context,
       );
-      return again(reason === 'inactive' ? 'This account is not active.' : 'The user name or password is wrong.');
+      return again(FAILURE_MESSAGES[reason]);
     };
     if (userName === '') return again('Enter your user name and password.');
     const candidates = await accounts.loginAccounts(communityId, userName, office);

@@ -80,5 +80,11 @@ describe('parseRelyingParty', () => {
     expect(() => parseRelyingParty({ ...base, optionalClaims: 'title' }, 'c1')).toThrow(/among the claims/);
     expect(() => parseRelyingParty({ ...base, clientType: 'public', clientCredentials: true }, 'c1')).toThrow(/public client/);
     expect(() => parseRelyingParty({ ...base, maxCacheSeconds: -1 }, 'c1')).toThrow(/maxCacheSeconds/);
+    expect(() =>
+      parseRelyingParty({ ...base, subjectType: 'pairwise', redirectUris: ['https://a.example/cb', 'https://b.example/cb'] }, 'c1'),
+    ).toThrow(/one host/);
+    expect(
+      parseRelyingParty({ ...base, subjectType: 'pairwise', redirectUris: ['https://a.example/cb', 'https://A.example:8443/x'] }, 'c1'),
+    ).toMatchObject({ subjectType: 'pairwise' });
   });
 });

@@ -122,8 +122,22 @@ function parseBackchannel(value: string | null | undefined): string | null {
   return parseRedirectUri(value, 'backchannelLogoutUri');
 }
 
+/** The host of an absolute http(s) URI already checked by {@link parseRedirectUri}. */
+function hostOf(uri: string): string {
+  return /^https?:\/\/([^/?:]+)/.exec(uri)?.[1]?.toLowerCase() ?? uri;
+}
+
 /** Validates a registration; INVALID_INPUT names the first field that is wrong. */
 export function parseRelyingParty(input: RelyingPartyInput, communityId: string): RelyingPartyValues {
+  const values = parseRegistration(input, communityId);
+  // OpenID Connect Core §8.1: without a sector_identifier_uri, the pairwise sector is the redirect URIs' one host.
+  if (values.subjectType === 'pairwise' && new Set(values.redirectUris.map(hostOf)).size > 1) {
+    throw invalid('A pairwise relying party needs all its redirect URIs on one host.', 'redirectUris');
+  }
+  return values;
+}
+
+function parseRegistration(input: RelyingPartyInput, communityId: string): RelyingPartyValues {
   const clientType = parseChoice<ClientType>(input.clientType, ['confidential', 'public'], 'confidential', 'clientType');
   const claims = parseSsoClaims(input.claims);
   const clientCredentials = input.clientCredentials ?? false;
