@@ -184,6 +184,23 @@ describe('signing in with Meridian', () => {
       expect(userinfo.headers.get('cache-control')).toBe('private, max-age=3600');
       expect(await userinfo.json()).toEqual(released);
 
+      // The same release as a SCIM User, with the person's access token.
+      const scimMe = await fetch(`${origin}/oidc/coi/scim/v2/Me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+      expect(scimMe.status).toBe(200);
+      expect(scimMe.headers.get('content-type')).toMatch(/^application\/scim\+json/);
+      expect(scimMe.headers.get('cache-control')).toBe('private, max-age=3600');
+      expect(await scimMe.json()).toEqual({
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+        id: adaPerson,
+        userName: 'ada@emea.example',
+        displayName: 'Ada Lovelace',
+        emails: [{ value: 'ada@emea.example', primary: true }],
+        meta: { resourceType: 'User', location: `${origin}/oidc/coi/scim/v2/Me` },
+      });
+      const anonymous = await fetch(`${origin}/oidc/coi/scim/v2/Me`);
+      expect(anonymous.status).toBe(401);
+      expect(await anonymous.json()).toMatchObject({ schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: '401' });
+
       // The release is audited and in the ledger, with its cache period.
       const releases = await auditOf('sso.released');
       expect(releases.length).toBeGreaterThanOrEqual(2);
@@ -231,6 +248,9 @@ describe('signing in with Meridian', () => {
         headers: { authorization: `Bearer ${refreshed.access_token}` },
       });
       expect(after.status).toBe(401);
+      expect(
+        (await fetch(`${origin}/oidc/coi/scim/v2/Me`, { headers: { authorization: `Bearer ${refreshed.access_token}` } })).status,
+      ).toBe(401);
       await expect(client.refreshTokenGrant(config, refreshed.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
       expect((await auditOf('sso.grant_revoked')).map((e) => e.resource_id)).toEqual([grants[0]?.id]);
 

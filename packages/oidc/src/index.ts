@@ -23,3 +23,4 @@ export {
   type ThrottleLimits,
 } from './provider.js';
 export { releaseClaims } from './release.js';
+export { scimUserOfClaims } from './scim-me.js';

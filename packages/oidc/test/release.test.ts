@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { clientMetadataOf } from '../src/adapter.js';
 import { escapeHtml, loginPage } from '../src/pages.js';
 import { releaseClaims } from '../src/release.js';
+import { scimUserOfClaims } from '../src/scim-me.js';
 
 // Issue 15: what one ID token or userinfo answer releases, and what the pages promise.
 
@@ -69,5 +70,22 @@ describe('the sign-in page', () => {
     expect(page.headers['content-security-policy']).toMatch(
       /^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+'; img-src 'self'; form-action 'self' https:\/\/wiki\.example; frame-ancestors 'none'; base-uri 'none'$/,
     );
+  });
+});
+
+describe('scimUserOfClaims', () => {
+  it('names each released claim as SCIM does, with the enterprise extension only when it has a value', () => {
+    expect(
+      scimUserOfClaims(
+        { sub: 'p1', given_name: 'Ada', department: 'R&D', employee_number: '7', meridian_max_cache: 60, title: '' },
+        'https://hub/oidc/coi/scim/v2/Me',
+      ),
+    ).toEqual({
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'],
+      id: 'p1',
+      name: { givenName: 'Ada' },
+      'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { department: 'R&D', employeeNumber: '7' },
+      meta: { resourceType: 'User', location: 'https://hub/oidc/coi/scim/v2/Me' },
+    });
   });
 });

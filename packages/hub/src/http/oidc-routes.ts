@@ -1,4 +1,12 @@
-import { CommunityProviders, type FormFields, type InteractionOutcome, Interactions, type OidcRequestContext } from '@meridian/oidc';
+import { SCHEMA } from '@meridian/core';
+import {
+  CommunityProviders,
+  type FormFields,
+  type InteractionOutcome,
+  Interactions,
+  type OidcRequestContext,
+  scimUserOfClaims,
+} from '@meridian/oidc';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HubConfig } from '../config/config.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -82,6 +90,41 @@ export async function registerOidc(app: FastifyInstance, runtime: Runtime, confi
         await interactions.submit(request.params.slug, request.params.uid, request.body ?? {}, request.raw, reply.raw, contextOf(request)),
       ),
     );
+  });
+
+  // A SCIM view of what was released (RFC 7644 §3.11 "/Me", issue 15): the person's access token goes to the
+  // provider's own userinfo endpoint, in process, so that its checks (expiry, grant, revocation, active person) and
+  // the release rule, audit and ledger are the same; the answer is the released claims as a SCIM User.
+  app.get<{ Params: { slug: string } }>('/oidc/:slug/scim/v2/Me', async (request, reply) => {
+    const { slug } = request.params;
+    const authorization = request.headers.authorization;
+    const scimError = (status: number, detail: string) =>
+      reply
+        .code(status)
+        .header('content-type', 'application/scim+json')
+        .send({ schemas: [SCHEMA.error], status: String(status), detail });
+    if (typeof authorization !== 'string' || !/^Bearer /i.test(authorization)) {
+      reply.header('www-authenticate', `Bearer realm="${config.publicUrl}/oidc/${slug}"`);
+      return scimError(401, 'A bearer access token of the person is required.');
+    }
+    const userinfo = await app.inject({
+      method: 'GET',
+      url: `/oidc/${slug}/me`,
+      headers: { authorization, 'x-request-id': request.id },
+      remoteAddress: request.ip,
+    });
+    if (userinfo.statusCode === 404) return scimError(404, 'There is no such community.');
+    if (userinfo.statusCode !== 200) {
+      const challenge = userinfo.headers['www-authenticate'];
+      if (typeof challenge === 'string') reply.header('www-authenticate', challenge);
+      return scimError(userinfo.statusCode === 403 ? 403 : 401, 'The access token is not valid for this community.');
+    }
+    const cacheControl = userinfo.headers['cache-control'];
+    return reply
+      .code(200)
+      .header('content-type', 'application/scim+json')
+      .header('cache-control', typeof cacheControl === 'string' ? cacheControl : 'no-store')
+      .send(scimUserOfClaims(userinfo.json(), `${config.publicUrl}/oidc/${slug}/scim/v2/Me`));
   });
   return providers;
 }
