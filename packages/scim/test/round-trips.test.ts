@@ -109,11 +109,45 @@ describe('statements per SCIM request', () => {
     expect(sql).toHaveLength(2);
   });
 
-  it('a create is one transaction that does not read back what it wrote', async () => {
+  it('a create is one statement: the row, its outbox event and its chained audit entry', async () => {
     const { status, json, sql } = await statementsOf('POST', '/scim/v2/Users', user('grace@example.org'));
     expect(status).toBe(201);
     expect(json.groups ?? []).toEqual([]);
-    expect(sql.filter((s) => s === 'begin')).toHaveLength(1);
-    expect(sql.some((s) => /^select .* from scim_user r where/.test(s))).toBe(false);
+    expect(sql).toEqual([expect.stringContaining('meridian_write_in_tenant(')]);
+    const read = await statementsOf('GET', `/scim/v2/Users/${json.id}`);
+    expect(read.json).toMatchObject({ id: json.id, userName: 'grace@example.org', meta: { version: json.meta.version } });
+  });
+
+  it('a create that collides is refused whole, with nothing written', async () => {
+    const { status, json, sql } = await statementsOf('POST', '/scim/v2/Users', user('GRACE@example.org'));
+    expect(status).toBe(409);
+    expect(json.scimType).toBe('uniqueness');
+    expect(sql).toHaveLength(1);
+    const listed = await statementsOf('GET', '/scim/v2/Users?filter=userName%20eq%20%22grace@example.org%22');
+    expect(listed.json.totalResults).toBe(1);
+  });
+
+  it('a PATCH is one transaction', async () => {
+    const { status, sql } = await statementsOf('POST', '/scim/v2/Users', user('hopper@example.org'));
+    expect(status).toBe(201);
+    const created = await statementsOf('GET', '/scim/v2/Users?filter=userName%20eq%20%22hopper@example.org%22');
+    const id = created.json.Resources[0].id;
+    await capture.quiet();
+    const since = performance.now();
+    const res = await built.app.inject({
+      method: 'PATCH',
+      url: `/scim/v2/Users/${id}`,
+      headers,
+      payload: JSON.stringify({
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'replace', path: 'displayName', value: 'Grace' }],
+      }),
+    });
+    await capture.quiet();
+    expect(res.statusCode).toBe(200);
+    const statements = capture.since(since);
+    expect(statements.filter((s) => s === 'begin')).toHaveLength(1);
+    expect(statements.at(-1)).toBe('commit');
+    expect(sql).toHaveLength(1);
   });
 });

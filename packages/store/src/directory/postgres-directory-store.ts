@@ -26,10 +26,12 @@ import {
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { decodeCursor, encodeCursor } from '../admin/cursor.js';
-import { recordEvent } from '../events/event-recorder.js';
+import { recordEvent, type WriteStatement } from '../events/event-recorder.js';
 import { filterToSql, memberFilterToSql, type SqlFragment, sortToSql } from '../filter/to-sql.js';
+import { translateDatabaseError } from '../orm/database-errors.js';
 import { pgArray } from '../orm/sql.js';
 import { inTenant } from '../orm/unit-of-work.js';
+import { DeferredDirectoryTransaction } from './deferred-transaction.js';
 import { isMissingMember, MemberWriteError, missingMember, translateCycleError } from './group-graph-errors.js';
 import { resourceOfRow, ScimReads, totalOfRows } from './scim-reads.js';
 
@@ -121,16 +123,54 @@ async function decorate(
   }
 }
 
+/** The statement that inserts a new User (`id`, version 1, created and modified `now`). */
+export function userInsert(tenantId: string, id: string, values: ResourceWrite, now: Date): WriteStatement {
+  return {
+    sql: `insert into scim_user (id, tenant_id, user_name, external_id, active, attributes, extension_schemas, password_hash, version, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+    params: [
+      id,
+      tenantId,
+      values.attributes.userName,
+      values.externalId ?? null,
+      values.attributes.active !== false,
+      JSON.stringify(values.attributes),
+      pgArray(values.extensionSchemas),
+      values.passwordHash ?? null,
+      now,
+      now,
+    ],
+  };
+}
+
+/** A new User as {@link userInsert} writes it: nobody's member yet, so with no groups. */
+export function newUser(tenantId: string, id: string, values: ResourceWrite, now: Date): ScimResource {
+  return {
+    id,
+    tenantId,
+    kind: 'User',
+    externalId: values.externalId ?? undefined,
+    attributes: values.attributes,
+    extensionSchemas: [...values.extensionSchemas],
+    members: [],
+    groups: [],
+    version: 1,
+    created: now,
+    lastModified: now,
+  };
+}
+
 /**
  * The entity manager of a directory transaction this store opened, for a port that writes in the same transaction
  * (password forwarding). Any other transaction is a programming error.
  */
-export function entityManagerOf(tx: DirectoryTransaction): EntityManager {
+export async function entityManagerOf(tx: DirectoryTransaction): Promise<EntityManager> {
+  if (tx instanceof DeferredDirectoryTransaction) return (await tx.opened()).em;
   if (!(tx instanceof PostgresDirectoryTransaction)) throw new TypeError('Not a transaction of the PostgreSQL directory store.');
   return tx.em;
 }
 
-class PostgresDirectoryTransaction implements DirectoryTransaction {
+export class PostgresDirectoryTransaction implements DirectoryTransaction {
   constructor(
     readonly em: EntityManager,
     private readonly tenantId: string,
@@ -168,22 +208,8 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
     const id = uuidv7();
     const now = this.clock.now();
     if (kind === 'User') {
-      await this.em.execute(
-        `insert into scim_user (id, tenant_id, user_name, external_id, active, attributes, extension_schemas, password_hash, version, created_at, updated_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-        [
-          id,
-          this.tenantId,
-          values.attributes.userName,
-          values.externalId ?? null,
-          values.attributes.active !== false,
-          JSON.stringify(values.attributes),
-          pgArray(values.extensionSchemas),
-          values.passwordHash ?? null,
-          now,
-          now,
-        ],
-      );
+      const statement = userInsert(this.tenantId, id, values, now);
+      await this.em.execute(statement.sql, statement.params);
     } else {
       await this.em.execute(
         `insert into scim_group (id, tenant_id, display_name, external_id, attributes, extension_schemas, version, created_at, updated_at)
@@ -205,20 +231,7 @@ class PostgresDirectoryTransaction implements DirectoryTransaction {
       if (!created) throw new TypeError('A resource inserted in this transaction must be readable.');
       return created;
     }
-    // A new User is nobody's member yet: it is what was written, with no groups.
-    return {
-      id,
-      tenantId: this.tenantId,
-      kind,
-      externalId: values.externalId ?? undefined,
-      attributes: values.attributes,
-      extensionSchemas: [...values.extensionSchemas],
-      members: [],
-      groups: [],
-      version: 1,
-      created: now,
-      lastModified: now,
-    };
+    return newUser(this.tenantId, id, values, now);
   }
 
   async update(kind: ResourceKind, id: string, expectedVersion: number, values: ResourceWrite): Promise<ScimResource> {
@@ -445,10 +458,54 @@ export class PostgresDirectoryStore implements DirectoryStore {
     this.reads = new ScimReads(orm);
   }
 
-  transaction<T>(tenantId: string, work: (tx: DirectoryTransaction) => Promise<T>): Promise<T> {
-    return inTenant(this.orm, tenantId, (em) => work(new PostgresDirectoryTransaction(em, tenantId, this.clock)), {
-      explain: (error) => this.explainMemberWrite(tenantId, error),
-    });
+  /**
+   * Runs `work` in one transaction scoped to the tenant. The database transaction opens with the first statement
+   * that needs it; a transaction that only creates a User and records its event is one statement instead
+   * (`meridian_write_in_tenant`, ADR 0022), with the same all-or-nothing effect.
+   */
+  async transaction<T>(tenantId: string, work: (tx: DirectoryTransaction) => Promise<T>): Promise<T> {
+    const explain = (error: unknown) => this.explainMemberWrite(tenantId, error);
+    let end: { commit: () => void; abort: (error: unknown) => void } | undefined;
+    let finished: Promise<void> | undefined;
+    const begin = () =>
+      new Promise<PostgresDirectoryTransaction>((resolve, reject) => {
+        finished = inTenant(
+          this.orm,
+          tenantId,
+          (em) => {
+            resolve(new PostgresDirectoryTransaction(em, tenantId, this.clock));
+            return new Promise<void>((commit, abort) => {
+              end = { commit, abort };
+            });
+          },
+          { explain },
+        );
+        finished.catch(reject);
+      });
+    const tx = new DeferredDirectoryTransaction(begin, tenantId, this.clock);
+    let result: T;
+    try {
+      result = await work(tx);
+    } catch (error) {
+      if (finished === undefined) throw translateDatabaseError(await explain(error));
+      end?.abort(error);
+      await finished; // rejects with the error, translated
+      throw error;
+    }
+    if (finished !== undefined) {
+      end?.commit();
+      await finished;
+      return result;
+    }
+    const single = tx.singleStatement();
+    if (single !== undefined) {
+      try {
+        await this.reads.write(tenantId, single);
+      } catch (error) {
+        throw translateDatabaseError(await explain(error));
+      }
+    }
+    return result;
   }
 
   /**

@@ -1,6 +1,5 @@
 import type { GroupMember, GroupMembership, JsonObject, ResourceKind, ScimResource } from '@meridian/core';
 import type { MikroORM, PostgreSqlConnection } from '@mikro-orm/postgresql';
-import type { Pool } from 'pg';
 import { translateDatabaseError } from '../orm/database-errors.js';
 
 // SCIM reads in one round trip (ADR 0022): one statement that sets the tenant
@@ -74,6 +73,11 @@ function composeRead(query: ReadQuery): { sql: string; params: unknown[] } {
   return { sql, params: [query.tenantId, ...query.params] };
 }
 
+/** What the store asks of the ORM's `pg` pool (typed here: MikroORM may bring another version of `pg`'s types). */
+interface StatementPool {
+  query<R>(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: R[] }>;
+}
+
 /** One prepared read of a fixed shape: a read function of migration 20261207630000 and its arguments. */
 interface PreparedRead {
   name: string;
@@ -81,9 +85,9 @@ interface PreparedRead {
   values: unknown[];
 }
 
-/** Runs the store's one-statement reads on the ORM's pool, through the store's error boundary. */
+/** Runs the store's one-statement reads (and the one-statement create) on the ORM's pool, through the store's error boundary. */
 export class ScimReads {
-  private pool: Promise<Pool> | undefined;
+  private pool: Promise<StatementPool> | undefined;
 
   constructor(private readonly orm: MikroORM) {}
 
@@ -116,8 +120,18 @@ export class ScimReads {
     });
   }
 
+  /** A write that needs nothing read first, as one statement in the tenant (`meridian_write_in_tenant`, its own transaction). */
+  async write(tenantId: string, statement: { sql: string; params: unknown[] }): Promise<void> {
+    const text = this.orm.em.getPlatform().formatQuery(statement.sql, statement.params);
+    await this.run({
+      name: 'meridian_write_in_tenant',
+      text: 'select meridian_write_in_tenant($1::uuid, $2::text)',
+      values: [tenantId, text],
+    });
+  }
+
   private async run(read: PreparedRead): Promise<ReadRow[]> {
-    this.pool ??= (this.orm.em.getConnection() as PostgreSqlConnection).getNativeClient();
+    this.pool ??= (this.orm.em.getConnection() as PostgreSqlConnection).getNativeClient() as Promise<StatementPool>;
     try {
       const result = await (await this.pool).query<ReadRow>(read);
       return result.rows;

@@ -16,15 +16,39 @@ import { SCOPE_SETTING, TENANT_SETTING } from '../orm/sql.js';
  */
 export async function recordEvent(em: EntityManager, event: DomainEvent, context: RequestContext, now: Date): Promise<void> {
   checkScope(em, event);
+  const statement = changeStatement(event, context, now);
+  await em.execute(statement.sql, statement.params);
+}
+
+/** A data-modifying statement and its parameters (`?` placeholders). */
+export interface WriteStatement {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * The one statement that writes a change's outbox event and audit entry, after `writes` (data-modifying statements,
+ * such as the row the change creates) in the same statement: `with w1 as (…), outbox as (…) select seq from
+ * meridian_append_audit(…)`. The caller runs it in the event's tenant (or platform) scope.
+ */
+export function changeStatement(event: DomainEvent, context: RequestContext, now: Date, writes: WriteStatement[] = []): WriteStatement {
   const audit = auditAppendCall(auditOf(event, context), now);
-  await em.execute(
-    `with outbox as (
-       insert into outbox_event (tenant_id, type, resource_type, resource_id, resource_version, request_id, created_at)
-       values (?, ?, ?, ?, ?, ?, ?)
-     )
+  const ctes = writes.map((w, i) => `w${i + 1} as (${w.sql})`);
+  return {
+    sql: `with ${[...ctes, 'outbox as (insert into outbox_event (tenant_id, type, resource_type, resource_id, resource_version, request_id, created_at) values (?, ?, ?, ?, ?, ?, ?))'].join(',\n  ')}
      select seq from ${audit.sql}`,
-    [event.tenantId, event.type, event.resourceType, event.resourceId, event.version ?? null, context.requestId, now, ...audit.params],
-  );
+    params: [
+      ...writes.flatMap((w) => w.params),
+      event.tenantId,
+      event.type,
+      event.resourceType,
+      event.resourceId,
+      event.version ?? null,
+      context.requestId,
+      now,
+      ...audit.params,
+    ],
+  };
 }
 
 /**

@@ -20,6 +20,7 @@ import { Migration20261207610100_directory_people_count } from './Migration20261
 import { Migration20261207600000_relying_parties } from './Migration20261207600000_relying_parties.js';
 import { Migration20261207630000_scim_read_functions } from './Migration20261207630000_scim_read_functions.js';
 import { Migration20261207640000_audit_append_function } from './Migration20261207640000_audit_append_function.js';
+import { Migration20261207640100_write_in_tenant } from './Migration20261207640100_write_in_tenant.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -44,4 +45,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207600000_relying_parties', class: Migration20261207600000_relying_parties },
   { name: 'Migration20261207630000_scim_read_functions', class: Migration20261207630000_scim_read_functions },
   { name: 'Migration20261207640000_audit_append_function', class: Migration20261207640000_audit_append_function },
+  { name: 'Migration20261207640100_write_in_tenant', class: Migration20261207640100_write_in_tenant },
 ];

@@ -26,7 +26,7 @@ export class PostgresPasswordForwarding implements PasswordForwarding {
 
   async forward(tx: DirectoryTransaction, tenantId: string, userId: string, version: number, password: string): Promise<void> {
     // The row is written in the directory write's own transaction: it commits or rolls back with the write.
-    const em = entityManagerOf(tx);
+    const em = await entityManagerOf(tx);
     if (!em.isInTransaction()) throw new TypeError('PasswordForwarding.forward runs inside the write transaction.');
     const targets = await em.execute<{ id: string }[]>(
       'select id from replication_target where tenant_id = ? and enabled and push_passwords order by id',
