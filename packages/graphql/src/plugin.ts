@@ -25,8 +25,20 @@ export interface GraphqlOptions {
   path?: string;
   /** Called after a mutation answered (the hub wakes its outbox relay). */
   onMutation?: () => void;
+  /**
+   * Called once per operation answered, for the hub's metrics: its type (null when it never parsed) and root
+   * field names (only once it validated against the schema, so they are a bounded set), and whether errors came back.
+   */
+  onOperation?: (operation: GraphqlOperationOutcome) => void;
   /** Turns an error the services let through into a domain error where it can (a lost database connection: `UNAVAILABLE`). */
   translateError?: (error: unknown) => unknown;
+}
+
+/** What {@link GraphqlOptions.onOperation} is told. */
+export interface GraphqlOperationOutcome {
+  type: 'query' | 'mutation' | 'subscription' | null;
+  fields: string[];
+  errors: boolean;
 }
 
 /** The wire body of an error raised before GraphQL runs (body parsing, size). */
@@ -84,9 +96,15 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
       unexpectedErrorLogPlugin(app),
       {
         async requestDidStart() {
+          let fields: string[] = [];
           return {
-            async willSendResponse({ operation }) {
+            async didResolveOperation({ operation }) {
+              fields = operation?.selectionSet.selections.flatMap((s) => (s.kind === 'Field' ? [s.name.value] : [])) ?? [];
+            },
+            async willSendResponse({ operation, response }) {
               if (operation?.operation === 'mutation') options.onMutation?.();
+              const errors = response.body.kind === 'single' && (response.body.singleResult.errors?.length ?? 0) > 0;
+              options.onOperation?.({ type: operation?.operation ?? null, fields, errors });
             },
           };
         },

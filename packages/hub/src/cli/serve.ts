@@ -2,6 +2,10 @@ import { isPortFree } from '@meridian/store';
 import type { FastifyInstance } from 'fastify';
 import type { HubConfig } from '../config/config.js';
 import { buildApp } from '../http/app.js';
+import { createAuthenticator } from '../http/authenticator.js';
+import { startMetricsServer } from '../http/metrics-route.js';
+import { HubMetrics } from '../observability/metrics.js';
+import { readOperationalState } from '../observability/operational-state.js';
 import { createHubLogger, replicationLogger } from '../runtime/logger.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { StartupError } from '../runtime/startup-errors.js';
@@ -19,13 +23,19 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
       `Port ${config.port} on ${config.host} is in use by another program. Set PORT to a free port (e.g. PORT=${config.port + 1}).`,
     );
   }
+  const metricsPort = config.metrics.port;
+  if (metricsPort !== undefined && (metricsPort === config.port || !(await isPortFree(metricsPort, config.host)))) {
+    throw new StartupError(`Port ${metricsPort} on ${config.host} is in use. Set MERIDIAN_METRICS_PORT to a free port other than PORT.`);
+  }
   let runtime: Runtime | undefined;
   let app: FastifyInstance | undefined;
+  let metricsServer: FastifyInstance | undefined;
   let checkpoints: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
   const close = async () => {
     clearInterval(checkpoints);
     await app?.close().catch(() => {});
+    await metricsServer?.close().catch(() => {});
     await runtime?.close().catch(() => {});
   };
   const onSignal = (signal: NodeJS.Signals) => {
@@ -46,7 +56,16 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
   const started = (async () => {
     // One logger for the process: request lines and the replication engine's lines share its stream and redaction.
     const logger = createHubLogger(config);
-    runtime = await openRuntime(config, 'server', (m) => say(`[meridian] ${m}`), replicationLogger(logger), { supervise: true });
+    // One registry per process; its scrape-time gauges read the runtime once it is open.
+    const metrics = new HubMetrics(
+      async () => {
+        if (!runtime) throw new Error('The hub is still starting.');
+        return readOperationalState(runtime);
+      },
+      (error) => logger.warn({ err: error }, 'metrics could not read the database'),
+    );
+    const replicationLog = metrics.countingReplicationLogger(replicationLogger(logger));
+    runtime = await openRuntime(config, 'server', (m) => say(`[meridian] ${m}`), replicationLog, { supervise: true });
     if (stopping) return;
     if (runtime.applied.length > 0) say(`[meridian] Applied migrations: ${runtime.applied.join(', ')}`);
     await bootstrapAdminToken(config, runtime, say);
@@ -55,8 +74,18 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
     const auditKey = await runtime.auditLog.signingKey();
     say(`[meridian] Audit checkpoints are signed with key ${auditKey.keyId} (${auditKey.fingerprint}).`);
     if (role !== 'worker' && !stopping) {
-      app = await buildApp({ config, runtime, loggerInstance: logger });
+      app = await buildApp({ config, runtime, loggerInstance: logger, metrics });
       await app.listen({ port: config.port, host: config.host });
+    }
+    if (config.metrics.port !== undefined && !stopping) {
+      const authenticate = createAuthenticator(runtime.adminStore, config.adminToken, undefined, { tokenCacheMs: config.tokenCacheMs });
+      metricsServer = await startMetricsServer({
+        metrics,
+        token: config.metrics.token,
+        authenticate,
+        port: config.metrics.port,
+        host: config.host,
+      });
     }
   })();
   try {
@@ -83,6 +112,7 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
             `  Health     ${config.publicUrl}/healthz  ${config.publicUrl}/readyz`,
           ]
         : []),
+      `  Metrics    ${config.metrics.port !== undefined ? `http://${config.host}:${config.metrics.port}/metrics` : app ? `${config.publicUrl}/metrics` : 'none (set MERIDIAN_METRICS_PORT)'} (bearer token)`,
       `  Database   ${database}`,
       `  Queue      BullMQ on ${config.redisUrl ? 'Redis (REDIS_URL)' : 'PostgreSQL'}`,
       `  Replication ${role === 'api' ? 'delivered by worker processes' : 'relay and target workers running'}`,

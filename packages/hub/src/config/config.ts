@@ -112,6 +112,16 @@ const VARIABLES: Variable[] = [
       'Destinations the hub may reach although they are not public addresses, for requests made on behalf of tenants and communities (replication targets, directory exports, JWKS): comma-separated host names (`scim.internal`, `*.corp.example`), IP addresses and CIDR ranges, IPv4 and IPv6 (`10.20.0.0/16`, `fd00::/8`). A listed host may also use plain http for `jwksUri`. When unset, only public unicast addresses are reachable. See [security.md](security.md#outbound-requests).',
   },
   {
+    name: 'MERIDIAN_METRICS_PORT',
+    description:
+      'Serves `/metrics` (Prometheus) on this port of `HOST` instead of the main port, in every role (a `worker` has no other HTTP port). See [operations.md](operations.md#metrics).',
+  },
+  {
+    name: 'MERIDIAN_METRICS_TOKEN',
+    description:
+      'Bearer token (at least 32 characters) that may read `/metrics`, besides a platform admin token. `/metrics` always needs one of them.',
+  },
+  {
     name: 'MERIDIAN_AUDIT_RETENTION_DAYS',
     description:
       'Audit entries older than this may be removed by `meridian audit prune`, up to the newest signed checkpoint older than that. When unset, entries are kept forever.',
@@ -224,6 +234,15 @@ const schema = z.object({
     .max(10_080, 'MERIDIAN_AUDIT_CHECKPOINT_MINUTES must be at most 10080 (a week)')
     .default(60),
   MERIDIAN_OUTBOUND_ALLOW: parsedSetting('MERIDIAN_OUTBOUND_ALLOW', parseOutboundAllowList, Error),
+  MERIDIAN_METRICS_PORT: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    portNumber('MERIDIAN_METRICS_PORT').optional(),
+  ),
+  MERIDIAN_METRICS_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v))
+    .refine((v) => v === undefined || v.length >= 32, { message: 'MERIDIAN_METRICS_TOKEN must be at least 32 characters' }),
   MERIDIAN_AUDIT_RETENTION_DAYS: z
     .string()
     .optional()
@@ -259,6 +278,8 @@ export interface HubConfig {
   outboundAllow: OutboundAllowList;
   /** `MERIDIAN_SECRET_KEYS` as given (validated); the store's `openSecretBox` parses it. */
   secretKeys: string | undefined;
+  /** `/metrics`: on its own port when `port` is set; readable with `token` or a platform admin token. */
+  metrics: { port: number | undefined; token: string | undefined };
   audit: {
     /** `MERIDIAN_AUDIT_SIGNING_KEY` as given (validated); the store's `openAuditKeyring` parses it. */
     signingKey: string | undefined;
@@ -305,6 +326,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     graphqlExplorer: e.MERIDIAN_GRAPHQL_EXPLORER === 'true',
     outboundAllow: parseOutboundAllowList(e.MERIDIAN_OUTBOUND_ALLOW),
     secretKeys: e.MERIDIAN_SECRET_KEYS,
+    metrics: { port: e.MERIDIAN_METRICS_PORT, token: e.MERIDIAN_METRICS_TOKEN },
     audit: {
       signingKey: e.MERIDIAN_AUDIT_SIGNING_KEY,
       checkpointEveryEntries: e.MERIDIAN_AUDIT_CHECKPOINT_ENTRIES,

@@ -7,12 +7,15 @@ import type { Logger } from 'pino';
 import { AuthFailureRecorder } from '../auth/auth-failure-recorder.js';
 import { openTrustedIssuers } from '../auth/trusted-issuers.js';
 import type { HubConfig } from '../config/config.js';
+import { HubMetrics } from '../observability/metrics.js';
+import { readOperationalState } from '../observability/operational-state.js';
 import { createHubLogger, type HubLoggerOptions } from '../runtime/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { createAuthenticator, identifyRequests } from './authenticator.js';
 import { diskState, registerAvailabilityGate } from './availability.js';
 import { registerExplorer } from './explorer.js';
 import { redactQueryValues } from './log-redaction.js';
+import { observeRequests, registerMetricsRoute } from './metrics-route.js';
 import { registerOidc } from './oidc-routes.js';
 import { registerRateLimits } from './rate-limit.js';
 
@@ -24,6 +27,8 @@ export interface AppOptions {
   loggerInstance?: Logger;
   /** Without `loggerInstance`: the level and stream of a logger made for this app (redaction is always added), or false for none (tests). */
   logger?: boolean | HubLoggerOptions;
+  /** The process's metrics (`meridian serve` makes one per process); without it the app makes its own. */
+  metrics?: HubMetrics;
 }
 
 /** How long in-flight requests may take to finish when the app closes. */
@@ -93,6 +98,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  const metrics =
+    options.metrics ??
+    new HubMetrics(
+      () => readOperationalState(runtime),
+      (error) => app.log.warn({ err: error }, 'metrics could not read the database'),
+    );
+  observeRequests(app, metrics);
 
   // Closing waits for in-flight requests; a client that keeps a connection busy beyond the grace period is cut off,
   // so that nothing outside the hub can keep it from stopping.
@@ -135,6 +147,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   });
 
+  // On the main port unless MERIDIAN_METRICS_PORT gives it a port of its own (docs/operations.md).
+  if (config.metrics.port === undefined) registerMetricsRoute(app, { metrics, token: config.metrics.token, authenticate });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const checks: Record<string, string> = {};
@@ -183,6 +197,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     authenticate,
     onMutation: () => runtime.replication.kick(),
+    onOperation: (operation) => metrics.observeGraphql(operation),
     translateError: translateDatabaseError,
     throttle: async (request, principal) =>
       principal.kind === 'tenant' ? rateLimits.throttleTenant(request, principal.tenantId) : undefined,
