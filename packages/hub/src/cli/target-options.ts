@@ -13,6 +13,9 @@ export interface TargetFlags {
   kind?: string;
   url?: string;
   token?: string;
+  bindDn?: string;
+  bindPassword?: string;
+  baseDn?: string;
   config?: string;
   deleteMode?: string;
   scopeUsers?: string;
@@ -54,6 +57,9 @@ export function withTargetOptions(command: Command): Command {
       'base URL of the target (config.baseUrl; the SCIM base URL for --kind scim); a new scheme, host or port drops the stored token unless --token comes with it',
     )
     .option('--token <token>', 'bearer token of the target (stored encrypted)')
+    .option('--bind-dn <dn>', 'LDAP: the DN the hub binds as (config.bindDn)')
+    .option('--bind-password <secret>', "LDAP: the bind DN's password (stored encrypted, never printed)")
+    .option('--base-dn <dn>', 'LDAP: the naming context the hub writes under (config.baseDn)')
     .option('--config <json>', 'more connector config as a JSON object')
     .option('--delete-mode <mode>', 'delete | deactivate | grace:<days> (deactivate now, delete after <days>)')
     .option('--scope-users <filter>', "SCIM filter of the users that go to the target; 'none' for no users")
@@ -97,9 +103,13 @@ export async function changesOf(flags: TargetFlags): Promise<TargetChanges> {
       throw new CliUsageError('--config is a JSON object.');
     }
   }
-  if (flags.url !== undefined) config = { ...config, baseUrl: flags.url };
+  // An ldap:// or ldaps:// URL is an LDAP target's config.url (issue 18); any other is config.baseUrl.
+  if (flags.url !== undefined) config = { ...config, [/^ldaps?:/i.test(flags.url) ? 'url' : 'baseUrl']: flags.url };
+  if (flags.bindDn !== undefined) config = { ...config, bindDn: flags.bindDn };
+  if (flags.baseDn !== undefined) config = { ...config, baseDn: flags.baseDn };
   if (config !== undefined) changes.config = config;
   if (flags.token !== undefined) changes.secrets = { token: flags.token };
+  if (flags.bindPassword !== undefined) changes.secrets = { ...changes.secrets, bindPassword: flags.bindPassword };
   if (flags.deleteMode !== undefined) Object.assign(changes, parseDeleteMode(flags.deleteMode));
   if (flags.scopeUsers !== undefined || flags.scopeGroups !== undefined) {
     const scope = (value: string | undefined) => (value === undefined ? undefined : value === 'none' ? false : value);

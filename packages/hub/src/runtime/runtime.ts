@@ -1,3 +1,4 @@
+import { ldapConnectorFactory } from '@meridian/connector-ldap';
 import { scimConnectorFactory } from '@meridian/connector-scim';
 import { type ConnectorLogger, memoryConnectorFactory } from '@meridian/connector-sdk';
 import {
@@ -154,7 +155,12 @@ export async function openRuntime(
       outbound,
       store: new PostgresReplicationStore(orm, systemClock),
       queues: openTargetQueues({ redisUrl: config.redisUrl, databaseUrl }),
-      registry: new ConnectorRegistry([scimConnectorFactory, memoryConnectorFactory]),
+      registry: new ConnectorRegistry([
+        scimConnectorFactory,
+        memoryConnectorFactory,
+        // LDAP opens sockets, not fetch requests: the same outbound policy answers the address to connect to.
+        ldapConnectorFactory({ connectAddress: (host) => outbound.connectAddress(host) }),
+      ]),
       sealer: secretBox,
       resources: {
         get: (tenantId, kind, id, include) => directory.get(tenantId, kind, id, include),

@@ -88,6 +88,15 @@ export class OutboundHttp {
     return (input, init) => this.#fetch(input, init, options);
   }
 
+  /**
+   * The policy for a connection that is not HTTP (LDAP targets and sources,
+   * issue 18): the address to open a socket to for `hostname`, after every
+   * address it resolves to was checked; an `OutboundRefusedError` otherwise.
+   */
+  connectAddress(hostname: string): Promise<string> {
+    return this.#addressFor(hostname);
+  }
+
   /** The address to connect to for `hostname`, after the policy checked every address it resolves to. */
   async #addressFor(hostname: string): Promise<string> {
     const host = normalizeHost(hostname);
@@ -148,7 +157,9 @@ export class OutboundHttp {
     const refuse = (verdict: Refused): never => {
       throw new MeridianError('INVALID_CONFIG', `'${field}': ${verdict.reason}`, { field });
     };
-    const verdict = checkOutboundTarget(this.allowList, parsed, options);
+    // An LDAP URL (issue 18) is held to the same address rules; its socket goes through connectAddress.
+    const ldap = parsed.protocol === 'ldap:' || parsed.protocol === 'ldaps:';
+    const verdict = checkOutboundTarget(this.allowList, ldap ? { protocol: 'https:', hostname: parsed.hostname } : parsed, options);
     if (!verdict.allowed) return refuse(verdict);
     const host = normalizeHost(parsed.hostname);
     if (verdict.via === 'allow-list' || isIP(host) !== 0) return;
