@@ -66,14 +66,17 @@ export function registerMetricsRoute(app: FastifyInstance, options: MetricsRoute
 
 /**
  * A Fastify server of its own for `/metrics` (`MERIDIAN_METRICS_PORT`), for
- * every role: a `worker` has no other HTTP server. Its requests are not
- * counted in the HTTP series.
+ * every role: a `worker` has no other HTTP server. It also answers
+ * `/healthz` (no token), the liveness of such a process. Its requests are
+ * not counted in the HTTP series.
  */
 export async function startMetricsServer(options: MetricsRouteOptions & { port: number; host: string }): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, trustProxy: false });
   app.decorateRequest('tenantId', undefined);
   app.decorateRequest('tokenId', undefined);
   registerMetricsRoute(app, options);
+  // Liveness of a process without another HTTP port (a worker): the image's HEALTHCHECK and the chart's probes use it.
+  app.get('/healthz', async () => ({ status: 'ok' }));
   await app.listen({ port: options.port, host: options.host });
   return app;
 }
