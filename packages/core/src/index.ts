@@ -352,7 +352,7 @@ export {
 } from './tenancy/roles.js';
 export { authorizeTenantRef, type TenantAuthorizer, type TenantRef } from './tenancy/tenant-access.js';
 export { TenantSettingsService } from './tenancy/tenant-settings-service.js';
-export { cacheTokenLookups, type TokenCacheOptions, type TokenLookup } from './tenancy/token-cache.js';
+export { type CachedTokenLookup, cacheTokenLookups, type TokenCacheOptions, type TokenLookup } from './tenancy/token-cache.js';
 export {
   DEFAULT_JWT_ALGORITHMS,
   JWT_ALGORITHMS,

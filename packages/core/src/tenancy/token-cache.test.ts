@@ -104,6 +104,15 @@ describe('cacheTokenLookups', () => {
     expect(s.state.lookups).toBe(4);
   });
 
+  it('forgets every token when told to (this process revoked one)', async () => {
+    const s = store({ ok: true, token: token() });
+    const lookUp = cacheTokenLookups(s.lookup, clockAt(0), { ttlMs: 1000 });
+    await lookUp('mrd_a');
+    s.state.answer = { ok: false, reason: 'revoked', token: token({ revokedAt: new Date(0) }) };
+    lookUp.forget();
+    expect(await lookUp('mrd_a')).toMatchObject({ ok: false, reason: 'revoked' });
+  });
+
   it('looks every request up when the period is 0', async () => {
     const s = store({ ok: true, token: token() });
     const lookUp = cacheTokenLookups(s.lookup, clockAt(0), { ttlMs: 0 });

@@ -31,18 +31,22 @@ interface Entry {
 /** Looks a bearer secret up: the admin store's `authenticateToken`. */
 export type TokenLookup = (secret: string) => Promise<TokenAuthentication>;
 
+/** A {@link TokenLookup} that remembers live tokens; `forget()` drops them all (this process revoked a token). */
+export type CachedTokenLookup = TokenLookup & { forget(): void };
+
 /**
  * Wraps a token look-up so that a live token is looked up at most once per
  * `ttlMs` per process, and concurrent look-ups of one secret share one query.
  * Secrets are remembered by `options.keyOf`.
  */
-export function cacheTokenLookups(lookup: TokenLookup, clock: Clock, options: TokenCacheOptions = {}): TokenLookup {
+export function cacheTokenLookups(lookup: TokenLookup, clock: Clock, options: TokenCacheOptions = {}): CachedTokenLookup {
   const ttlMs = options.ttlMs ?? 1000;
   const maxEntries = options.maxEntries ?? 10_000;
   const keyOf = options.keyOf ?? ((secret: string) => secret);
-  if (ttlMs <= 0) return lookup;
   const entries = new Map<string, Entry>();
-  return (secret) => {
+  const forget = () => entries.clear();
+  if (ttlMs <= 0) return Object.assign((secret: string) => lookup(secret), { forget });
+  const cached = (secret: string): Promise<TokenAuthentication> => {
     const key = keyOf(secret);
     const now = clock.now().getTime();
     const cached = entries.get(key);
@@ -68,6 +72,7 @@ export function cacheTokenLookups(lookup: TokenLookup, clock: Clock, options: To
     );
     return outcome;
   };
+  return Object.assign(cached, { forget });
 }
 
 /** A remembered live token, refused once its own expiry has passed. */

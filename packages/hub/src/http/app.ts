@@ -129,7 +129,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // The requests it authenticates carry their tenant and token id, for their log line.
   const authenticate = identifyRequests(
     app,
-    createAuthenticator(runtime.adminStore, config.adminToken, issuers.verifyJwt, { tokenCacheMs: config.tokenCacheMs }),
+    createAuthenticator(runtime.adminStore, config.adminToken, issuers.verifyJwt, { lookup: runtime.tokenLookup }),
     authFailures,
   );
   // Before the SCIM and GraphQL routes, so their requests inherit the limit hooks.

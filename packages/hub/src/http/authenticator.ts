@@ -4,12 +4,12 @@ import {
   type AuthenticationFailure,
   type AuthenticationFailureReason,
   type Clock,
-  cacheTokenLookups,
   type Principal,
-  systemClock,
+  type TokenLookup,
 } from '@meridian/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type JwtFailureReason, type JwtVerifier, looksLikeJwt } from '../auth/jwt-authenticator.js';
+import { tokenLookupOf } from '../auth/token-lookup.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -74,7 +74,9 @@ function jwtReason(reason: JwtFailureReason): AuthenticationFailureReason {
 
 /** Options of {@link createAuthenticator}. */
 export interface AuthenticatorOptions {
-  /** How long a looked-up API token is trusted, in ms (1,000 by default; 0: every request is looked up). */
+  /** Looks API tokens up: the runtime's, which forgets what it remembers when this process revokes a token. */
+  lookup?: TokenLookup;
+  /** Without `lookup`: how long a looked-up API token is trusted, in ms (1,000 by default; 0: every request is looked up). */
   tokenCacheMs?: number;
   clock?: Clock;
 }
@@ -93,10 +95,7 @@ export function createAuthenticator(
   options: AuthenticatorOptions = {},
 ): Authenticator {
   const adminDigest = adminToken === undefined ? undefined : digest(adminToken);
-  const lookUp = cacheTokenLookups((secret) => store.authenticateToken(secret), options.clock ?? systemClock, {
-    ...(options.tokenCacheMs !== undefined ? { ttlMs: options.tokenCacheMs } : {}),
-    keyOf: (secret) => digest(secret).toString('base64url'),
-  });
+  const lookUp = options.lookup ?? tokenLookupOf(store, options);
   const outcome = async (authorization: string | undefined, log?: AuthLog): Promise<AuthOutcome> => {
     if (authorization === undefined) return { refusal: { reason: 'missing_token', detail: 'MISSING' } };
     const secret = BEARER.exec(authorization)?.[1];

@@ -4,6 +4,7 @@ import { type ConnectorLogger, memoryConnectorFactory } from '@meridian/connecto
 import {
   AdminService,
   AuditService,
+  type CachedTokenLookup,
   GlobalDirectoryService,
   RelyingPartyService,
   ReplicationService,
@@ -36,6 +37,7 @@ import {
   PostgresSsoAccounts,
   PostgresTenantSettingsStore,
 } from '@meridian/store';
+import { forgettingOnRevoke, tokenLookupOf } from '../auth/token-lookup.js';
 import type { HubConfig } from '../config/config.js';
 
 /** The database, stores and services one process works with. */
@@ -45,6 +47,8 @@ export interface Runtime {
   databaseUrl: string;
   embedded: EmbeddedDatabase | undefined;
   adminStore: PostgresAdminStore;
+  /** Looks API tokens up for the authenticator, remembering live ones (ADR 0022). */
+  tokenLookup: CachedTokenLookup;
   admin: AdminService;
   resources: ResourceService;
   settings: TenantSettingsService;
@@ -127,7 +131,9 @@ export async function openRuntime(
       throw error;
     }
     const adminStore = new PostgresAdminStore(orm, systemClock);
-    const admin = new AdminService(adminStore, systemClock);
+    // API tokens are trusted for a second per process (ADR 0022); a revocation made here is seen here at once.
+    const tokenLookup = tokenLookupOf(adminStore, { tokenCacheMs: config.tokenCacheMs });
+    const admin = new AdminService(forgettingOnRevoke(adminStore, tokenLookup), systemClock);
     const settings = new TenantSettingsService(new PostgresTenantSettingsStore(orm, systemClock), systemClock, admin);
     // The signing key is read (or generated) on first use: commands that never sign or verify touch no key file.
     const keyring = openAuditKeyring({ configured: config.audit.signingKey, dataDir: config.dataDir, log });
@@ -186,6 +192,7 @@ export async function openRuntime(
       relyingParties: new RelyingPartyService(sso.relyingParties, sso.accounts, admin),
       embedded,
       adminStore,
+      tokenLookup,
       admin,
       directory: people,
       resources,
