@@ -52,6 +52,8 @@ export class ScimPushConnector implements Connector {
   readonly #config: ScimConnectorConfig;
   readonly #http: ScimHttpClient;
   #patch: Promise<boolean> | undefined;
+  /** Whether the target answers an `or` of two `eq` filters (undefined: not asked yet). */
+  #orFilter: boolean | undefined;
   /** The member cap in force: the configured one, halved each time the target answers 413. */
   #memberChunk: number;
 
@@ -94,7 +96,8 @@ export class ScimPushConnector implements Connector {
 
   /**
    * Finds the remote object that stands for `object`: by `externalId`, then by
-   * `userName` (Users) or `displayName` (Groups). Two candidates for one
+   * `userName` (Users) or `displayName` (Groups), both in one request where
+   * the target can filter with `or`. Two candidates for one
    * value are a permanent `CONFLICT`: adopting the wrong account is worse than stopping.
    */
   async match(object: OutboundObject): Promise<RemoteObject | undefined> {
@@ -104,6 +107,22 @@ export class ScimPushConnector implements Connector {
       ['externalId', attributes.externalId],
       [naming, attributes[naming]],
     ];
+    const both = lookups.every(([, value]) => typeof value === 'string' && value !== '');
+    if (both && this.#orFilter !== false) {
+      // One request asks both (RFC 7644 §3.4.2.2 `or`): nothing found, or one object, settles it. Two or more
+      // are told apart by the lookups one at a time below, as is a target that cannot filter so (400, remembered).
+      try {
+        const found = await this.#find(
+          object.kind,
+          lookups.map(([attribute, value]) => `${attribute} eq ${literal(String(value))}`).join(' or '),
+        );
+        this.#orFilter = true;
+        if (found.length <= 1) return found[0];
+      } catch (error) {
+        if (!(isConnectorError(error) && error.kind === 'permanent' && error.status === 400)) throw error;
+        this.#orFilter = false;
+      }
+    }
     for (const [attribute, value] of lookups) {
       if (typeof value !== 'string' || value === '') continue;
       let found: RemoteObject[];

@@ -249,8 +249,8 @@ describe('ScimPushConnector: matching and adoption', () => {
     await connector.update(found!.ref, outbound);
     expect(target.state().users).toBe(1);
     expect(target.users[0]).toMatchObject({ id: existing.id, externalId: 'L1', title: 'New' });
-    // Looked up by externalId first, then userName.
-    expect(target.requestsTo('GET', '/Users').map((r) => r.query.filter)).toEqual(['externalId eq "L1"', 'userName eq "ada"', undefined]);
+    // Looked up by externalId or userName in one request.
+    expect(target.requestsTo('GET', '/Users').map((r) => r.query.filter)).toEqual(['externalId eq "L1" or userName eq "ada"', undefined]);
   });
 
   it('matches by externalId before userName, and groups by displayName', async () => {

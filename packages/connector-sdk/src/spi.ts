@@ -214,8 +214,14 @@ export interface Connector {
   match?(object: OutboundObject): Promise<RemoteObject | undefined>;
   /** Creates the object; throws `CONFLICT` when it already exists. */
   create(object: OutboundObject): Promise<RemoteRef>;
-  /** Replaces the remote object's attributes with `object`'s (and its members unless `membershipDeltas`); `NOT_FOUND` when gone. */
-  update(ref: RemoteRef, object: OutboundObject): Promise<RemoteRef>;
+  /**
+   * Replaces the remote object's attributes with `object`'s (and its members
+   * unless `membershipDeltas`); `NOT_FOUND` when gone. `previous`, when
+   * given, is what the engine last pushed to this object successfully: a
+   * connector may send only the difference instead of reading the object
+   * first (drift at the target is then left to reconciliation).
+   */
+  update(ref: RemoteRef, object: OutboundObject, previous?: OutboundObject): Promise<RemoteRef>;
   /** Sets `active: false` on a remote user. Required when `capabilities.deactivate`. */
   deactivate?(ref: RemoteRef): Promise<void>;
   /** Deletes the remote object; deleting an object that is already gone succeeds. */

@@ -118,6 +118,9 @@ describe.each(backends)('replication end to end on BullMQ %s', (_backend, redisU
     const deadline = Date.now() + 15_000;
     while (!(await westUserOf(id)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(await westUserOf(id)).toMatchObject({ userName: 'bob@east.example' });
+    // The link is recorded just after the target answered: wait for it rather than race it.
+    const synced = async () => (await runtime.replication.resourceStatus(east.id, 'User', id))[0]?.status === 'synced';
+    while (!(await synced()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const status = await runtime.replication.resourceStatus(east.id, 'User', id);
     expect(status).toEqual([expect.objectContaining({ targetId, status: 'synced', handledVersion: 1 })]);
   });

@@ -86,6 +86,7 @@ export async function replicationHarness(
       sealer: box,
       resources: {
         get: (tenantId, kind, id, include) => directory.get(tenantId, kind, id, include),
+        getMany: (tenantId, kind, ids, include) => directory.getMany(tenantId, kind, ids, include),
         shapeOf: (tenantId, kind) => resources.shapeOf(tenantId, kind),
         page: (tenantId, kind, page) => directory.page(tenantId, kind, page),
       },

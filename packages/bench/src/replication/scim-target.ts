@@ -64,7 +64,7 @@ const errorBody = (status: number, detail: string, scimType?: string) => ({
  * 4,000 to 5,000 users a create, two lookups and a POST, costs it about
  * 11 ms). It speaks what the hub's SCIM
  * connector and the bare baseline send: `/ServiceProviderConfig`, `eq`
- * filters on id, externalId and userName, POST, GET, PUT, PATCH (the core's
+ * filters on id, externalId and userName (and an `or` of them), POST, GET, PUT, PATCH (the core's
  * own PATCH engine) and DELETE. Every acknowledged write is recorded with the
  * change its new state carries and the time of the answer.
  */
@@ -147,7 +147,7 @@ export class BenchScimTarget {
       if (id === undefined || id === '') {
         if (method === 'GET') {
           const filter = url.searchParams.get('filter');
-          arrival.externalId = /^externalId eq "(.*)"$/i.exec(filter ?? '')?.[1] ?? '';
+          arrival.externalId = /^externalId eq "([^"]*)"/i.exec(filter ?? '')?.[1] ?? '';
           const list = this.#list(filter);
           if (!arrival.externalId) arrival.externalId = String((list.Resources as JsonObject[])[0]?.externalId ?? '');
           return this.#send(req, res, 200, list);
@@ -193,24 +193,11 @@ export class BenchScimTarget {
     if (filterText === null) {
       found = [...this.#users.values()].slice(0, 100);
     } else {
-      const filter: Filter = parseScimFilter(filterText);
-      if (filter.op !== 'eq' || typeof filter.value !== 'string' || filter.path.subAttribute !== undefined) {
-        throw new Failure(400, 'This target filters only with eq on id, externalId and userName.', 'invalidFilter');
-      }
-      const attribute = filter.path.attribute.toLowerCase();
-      const id =
-        attribute === 'id'
-          ? filter.value
-          : attribute === 'externalid'
-            ? this.#byExternalId.get(filter.value)
-            : attribute === 'username'
-              ? this.#byUserName.get(filter.value.toLowerCase())
-              : undefined;
-      if (id === undefined && attribute !== 'externalid' && attribute !== 'username' && attribute !== 'id') {
-        throw new Failure(400, 'This target filters only with eq on id, externalId and userName.', 'invalidFilter');
-      }
-      const user = id === undefined ? undefined : this.#users.get(id);
-      found = user ? [user] : [];
+      const ids = new Set(this.#matching(parseScimFilter(filterText)));
+      found = [...ids].flatMap((id) => {
+        const user = this.#users.get(id);
+        return user ? [user] : [];
+      });
     }
     return {
       schemas: [SCHEMA.listResponse],
@@ -219,6 +206,27 @@ export class BenchScimTarget {
       itemsPerPage: found.length,
       Resources: found.map((u) => this.#render(u)),
     };
+  }
+
+  /** The ids a filter finds: `eq` on id, externalId or userName, or an `or` of such filters (the hub's connector asks both at once). */
+  #matching(filter: Filter): string[] {
+    if (filter.op === 'or') return [...this.#matching(filter.left), ...this.#matching(filter.right)];
+    if (filter.op !== 'eq' || typeof filter.value !== 'string' || filter.path.subAttribute !== undefined) {
+      throw new Failure(400, 'This target filters only with eq on id, externalId and userName (or an or of those).', 'invalidFilter');
+    }
+    const attribute = filter.path.attribute.toLowerCase();
+    const id =
+      attribute === 'id'
+        ? filter.value
+        : attribute === 'externalid'
+          ? this.#byExternalId.get(filter.value)
+          : attribute === 'username'
+            ? this.#byUserName.get(filter.value.toLowerCase())
+            : undefined;
+    if (id === undefined && attribute !== 'externalid' && attribute !== 'username' && attribute !== 'id') {
+      throw new Failure(400, 'This target filters only with eq on id, externalId and userName (or an or of those).', 'invalidFilter');
+    }
+    return id === undefined ? [] : [id];
   }
 
   /** Creates (no `current`) or replaces a user from a full body. */

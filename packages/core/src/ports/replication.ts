@@ -206,6 +206,32 @@ export interface RequestChange {
   version: number;
 }
 
+/** A link a worker reads: one resource at one target. */
+export interface LinkKey {
+  targetId: string;
+  kind: ResourceKind;
+  localId: string;
+}
+
+/** What a batch of jobs of one tenant reads at once (ADR 0024): their targets and their links. */
+export interface LinkBatch {
+  targets: ReplicationTarget[];
+  links: ReplicationLink[];
+}
+
+/** One job's outcome to record in a batch: the link, and the delivery's audit event when there is one. */
+export interface LinkWrite extends LinkKey {
+  update: LinkUpdate;
+  event?: DomainEvent | undefined;
+}
+
+/** A subscription to committed changes of every process (ADR 0024). */
+export interface CommitWakeups {
+  /** True while a notification can arrive (the listening connection is up). */
+  readonly listening: boolean;
+  close(): Promise<void>;
+}
+
 /** A clear password waiting for the targets that accept one (sealed). */
 export interface PendingPassword {
   id: string;
@@ -259,6 +285,19 @@ export interface ReplicationStore {
     update: LinkUpdate,
     event?: DomainEvent,
   ): Promise<ReplicationLink>;
+  /** The targets and links of several jobs of one tenant, in one transaction (ADR 0024). */
+  loadLinks(tenantId: string, keys: readonly LinkKey[]): Promise<LinkBatch>;
+  /**
+   * Records the outcomes of several jobs of one tenant in one transaction
+   * (links, then their audit events under one hold of the tenant's chain), and
+   * answers the current version of each resource in `versionsOf` (absent: deleted).
+   */
+  saveLinks(tenantId: string, writes: readonly LinkWrite[], versionsOf?: readonly LinkKey[]): Promise<Map<string, number>>;
+  /**
+   * Calls `onCommit` whenever a transaction that wrote outbox events commits,
+   * in any process (ADR 0024); absent, the relay only polls.
+   */
+  listenForCommits?(onCommit: () => void, onError?: (error: Error) => void): Promise<CommitWakeups>;
   /** Marks a link pending (replay, reconciliation) so that a queued job is visible. */
   markPending(tenantId: string, targetId: string, kind: ResourceKind, localId: string, version: number): Promise<void>;
   /** Links of one resource at every target of its tenant. */

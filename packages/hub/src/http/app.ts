@@ -17,6 +17,7 @@ import { registerExplorer } from './explorer.js';
 import { redactQueryValues } from './log-redaction.js';
 import { observeRequests, registerMetricsRoute } from './metrics-route.js';
 import { registerOidc } from './oidc-routes.js';
+import { registerQueuesDashboard } from './queues-dashboard.js';
 import { registerRateLimits } from './rate-limit.js';
 
 /** Options of {@link buildApp}. */
@@ -149,6 +150,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // On the main port unless MERIDIAN_METRICS_PORT gives it a port of its own (docs/operations.md).
   if (config.metrics.port === undefined) registerMetricsRoute(app, { metrics, token: config.metrics.token, authenticate });
+  // The replication queues in bull-board, for the platform admin, when they are on Redis (docs/operations.md).
+  await registerQueuesDashboard(app, runtime, authenticate);
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const checks: Record<string, string> = {};

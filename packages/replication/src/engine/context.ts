@@ -17,10 +17,13 @@ import {
 import { OutboundHttp } from '../outbound/outbound-http.js';
 import type { SyncJobData, TargetQueues } from '../queue/target-queues.js';
 import { buildTargetRuntime, type ConnectorRegistry, type TargetRuntime } from '../targets/connector-registry.js';
+import { DeliveryBatches } from './delivery-batches.js';
 
 /** Reads the hub's resources for replication (the directory store and the tenant's shapes). */
 export interface ResourceSource {
   get(tenantId: string, kind: ResourceKind, id: string, include?: ResourceIncludes): Promise<ScimResource | undefined>;
+  /** Several resources of one kind in one read (those that exist); absent, workers call `get` for each. */
+  getMany?(tenantId: string, kind: ResourceKind, ids: readonly string[], include?: ResourceIncludes): Promise<ScimResource[]>;
   shapeOf(tenantId: string, kind: ResourceKind): Promise<ResourceShape>;
   page(tenantId: string, kind: ResourceKind, page: PageRequest): Promise<Page<ScimResource>>;
 }
@@ -41,8 +44,10 @@ export interface ReplicationTuning {
   circuitThreshold: number;
   /** How long an open circuit stays open before one probe job goes through. */
   circuitCooldownMs: number;
-  /** How often the relay polls the outbox when it found nothing. */
+  /** How often the relay polls the outbox when it found nothing and no commit notification can reach it. */
   relayIntervalMs: number;
+  /** How often it polls while it listens for commit notifications (ADR 0024): a fallback for a lost one. */
+  relayFallbackMs: number;
   /** Outbox events per relay transaction. */
   relayBatchSize: number;
   /** How often worker hosts re-read the targets (new, changed, paused). */
@@ -56,6 +61,7 @@ export const DEFAULT_TUNING: ReplicationTuning = {
   circuitThreshold: 5,
   circuitCooldownMs: 30_000,
   relayIntervalMs: 250,
+  relayFallbackMs: 2000,
   relayBatchSize: 500,
   targetRefreshMs: 2000,
 };
@@ -109,6 +115,8 @@ export class ReplicationContext {
   readonly fetch: typeof globalThis.fetch;
   /** True when this context made its own {@link OutboundHttp} (and closes it). */
   readonly ownsOutbound: boolean;
+  /** The workers' reads and writes, batched per tenant (ADR 0024). */
+  readonly batches: DeliveryBatches;
   private readonly runtimes = new Map<string, { stamp: number; runtime: TargetRuntime }>();
 
   constructor(deps: ReplicationDeps) {
@@ -123,6 +131,7 @@ export class ReplicationContext {
     this.ownsOutbound = deps.outbound === undefined;
     this.outbound = deps.outbound ?? new OutboundHttp();
     this.fetch = this.outbound.fetch;
+    this.batches = new DeliveryBatches(this);
   }
 
   /** Opens a target's secrets. */
@@ -167,16 +176,39 @@ export class ReplicationContext {
    * is never pushed by two workers at once and a later change is never lost.
    */
   async enqueue(data: SyncJobData, jobSuffix: string): Promise<void> {
-    const key = `${data.targetId}-${data.kind}-${data.resourceId}`;
-    await this.queues.queue(data.targetId).add('sync', data, {
-      jobId: `${key}-${jobSuffix}`,
-      deduplication: { id: key, keepLastIfActive: true },
-      // The processor counts attempts against the target's own limit and dead-letters; BullMQ only retries.
-      attempts: 1000,
-      backoff: { type: 'meridian' },
-      removeOnComplete: true,
-      removeOnFail: { count: 1000 },
-    });
+    await this.enqueueMany([{ data, jobSuffix }]);
+  }
+
+  /** {@link enqueue} of several jobs: one `addBulk` per target queue (one round trip each). */
+  async enqueueMany(jobs: readonly { data: SyncJobData; jobSuffix: string }[]): Promise<void> {
+    const byTarget = new Map<string, { data: SyncJobData; jobSuffix: string }[]>();
+    for (const job of jobs) {
+      const list = byTarget.get(job.data.targetId) ?? [];
+      list.push(job);
+      byTarget.set(job.data.targetId, list);
+    }
+    await Promise.all(
+      [...byTarget].map(([targetId, list]) =>
+        this.queues.queue(targetId).addBulk(
+          list.map(({ data, jobSuffix }) => {
+            const key = `${data.targetId}-${data.kind}-${data.resourceId}`;
+            return {
+              name: 'sync',
+              data,
+              opts: {
+                jobId: `${key}-${jobSuffix}`,
+                deduplication: { id: key, keepLastIfActive: true },
+                // The processor counts attempts against the target's own limit and dead-letters; BullMQ only retries.
+                attempts: 1000,
+                backoff: { type: 'meridian' },
+                removeOnComplete: true,
+                removeOnFail: { count: 1000 },
+              },
+            };
+          }),
+        ),
+      ),
+    );
   }
 
   /** Queues the deletion that ends a grace period; it survives restarts and is removed when the person returns. */

@@ -20,6 +20,7 @@ import {
 import type { SyncJobData } from '../queue/target-queues.js';
 import type { TargetRuntime } from '../targets/connector-registry.js';
 import type { ReplicationContext } from './context.js';
+import type { LoadedJob } from './delivery-batches.js';
 
 /** What one job did, for logs and tests. */
 export type SyncOperation =
@@ -88,39 +89,51 @@ const LIVE: ReadonlySet<string> = new Set(['synced', 'pending', 'retrying', 'dea
  * "The flow of one change", step 6): state-based, so a retry, a duplicate or a replay
  * has the effect of one push.
  */
-/** A target's runtime for one job: the request whose change it delivers rides along to every record it writes. */
-type JobRuntime = TargetRuntime & { readonly requestId: string | undefined };
+/**
+ * A target's runtime for one job: the request whose change it delivers rides
+ * along to every record it writes, and each write brings back the resource's
+ * version as it stands after it (`seen`; null: deleted).
+ */
+type JobRuntime = TargetRuntime & { readonly requestId: string | undefined; readonly subject: string; seen: number | null };
 
 export class ResourceSynchronizer {
   constructor(private readonly ctx: ReplicationContext) {}
 
-  /** Runs one sync job. Connector failures are thrown as {@link SyncStepError}. */
-  async sync(targetRuntime: TargetRuntime, data: SyncJobData, options: { force?: boolean } = {}): Promise<SyncResult> {
-    const runtime: JobRuntime = { ...targetRuntime, requestId: data.requestId };
+  /**
+   * Runs one sync job. Connector failures are thrown as {@link SyncStepError}.
+   * `loaded` is what the worker already read for it (its target, link and resource).
+   */
+  async sync(targetRuntime: TargetRuntime, data: SyncJobData, options: { force?: boolean; loaded?: LoadedJob } = {}): Promise<SyncResult> {
+    const runtime: JobRuntime = { ...targetRuntime, requestId: data.requestId, subject: `${data.kind}/${data.resourceId}`, seen: null };
     const force = options.force === true;
-    const { target, connector } = runtime;
+    const { connector } = runtime;
     const { tenantId, kind, resourceId } = data;
     if (!connector.capabilities.kinds.includes(kind)) {
       await this.save(runtime, kind, resourceId, { remoteId: null, status: 'out_of_scope', handledVersion: 'wanted', lastError: null });
       return { operation: 'skipped', remoteId: null, version: null };
     }
-    const link = await this.ctx.store.getLink(target.id, kind, resourceId);
-    const resource = await this.ctx.resources.get(tenantId, kind, resourceId, { members: kind === 'Group', groups: kind === 'User' });
+    const { link, resource } = options.loaded ?? (await this.ctx.batches.load(data));
     const inScope = resource !== undefined && isInScope(runtime.scoping, resource, await this.ctx.resources.shapeOf(tenantId, kind));
     const result =
       inScope && resource ? await this.push(runtime, resource, link, force) : await this.retire(runtime, data, resource, link, force);
-    // A change that landed while we pushed gets its own job (kept by deduplication until this one ends).
-    const now = await this.ctx.resources.get(tenantId, kind, resourceId, { members: false, groups: false });
-    if ((now?.version ?? null) !== (resource?.version ?? null)) {
-      await this.ctx.enqueue({ ...data, version: now?.version ?? data.version }, `r${Date.now()}${Math.floor(Math.random() * 1e6)}`);
+    // A change that landed while we pushed gets its own job (kept by deduplication until this one ends). The
+    // version is the one the job's last write read, in the transaction that recorded its outcome.
+    if (runtime.seen !== (resource?.version ?? null)) {
+      await this.ctx.enqueue({ ...data, version: runtime.seen ?? data.version }, `r${Date.now()}${Math.floor(Math.random() * 1e6)}`);
     }
     return result;
   }
 
-  /** Records an outcome on the link, with the request whose change the job delivers. */
-  private async save(runtime: JobRuntime, kind: ResourceKind, localId: string, update: LinkUpdate, event?: DomainEvent) {
+  /** Records an outcome on the link, with the request whose change the job delivers; notes the resource's version after it. */
+  private async save(runtime: JobRuntime, kind: ResourceKind, localId: string, update: LinkUpdate, event?: DomainEvent): Promise<void> {
     const { target, requestId } = runtime;
-    return this.ctx.store.saveLink(target.tenantId, target.id, kind, localId, { ...update, requestId }, event);
+    const own = `${kind}/${localId}` === runtime.subject;
+    const seen = await this.ctx.batches.save(
+      target.tenantId,
+      { targetId: target.id, kind, localId, update: { ...update, requestId }, event },
+      own,
+    );
+    if (own) runtime.seen = seen;
   }
 
   private delivered(
@@ -182,8 +195,12 @@ export class ResourceSynchronizer {
       await this.recordCreateIntent(runtime, resource, attributes);
       ({ ref, operation } = await this.createOrAdopt(runtime, object));
       pushedMembers = operation === 'created' ? memberIds : [];
-      // Remember the remote object at once: a failure in a later step must not create it twice.
-      await this.save(runtime, resource.kind, resource.id, { remoteId: ref.remoteId, status: 'pending', handledVersion: 0 });
+      // Remember the remote object at once when another call to the target follows (an adopted object's update, a
+      // password): a failure there must not create it twice. Otherwise the final write below records it; a crash
+      // before that leaves the create intent, and the next job finds the object by it.
+      if (operation === 'adopted' || (resource.kind === 'User' && target.pushPasswords)) {
+        await this.save(runtime, resource.kind, resource.id, { remoteId: ref.remoteId, status: 'pending', handledVersion: 0 });
+      }
       if (operation === 'adopted') await step('update', () => connector.update(ref as RemoteRef, object));
     } else if (
       !force &&
@@ -194,8 +211,14 @@ export class ResourceSynchronizer {
     ) {
       operation = 'unchanged';
     } else {
+      // The attributes last pushed, when a push succeeded since the remote object was last deactivated or
+      // re-created: the connector may send only what changed instead of reading the object first.
+      const previous: OutboundObject | undefined =
+        link?.pushedHash && link.pushedAttributes
+          ? { ...object, attributes: link.pushedAttributes as OutboundObject['attributes'] }
+          : undefined;
       try {
-        await step('update', () => connector.update(ref as RemoteRef, object));
+        await step('update', () => connector.update(ref as RemoteRef, object, previous));
       } catch (error) {
         if (!isCode(error, 'NOT_FOUND')) throw error;
         // The remote object is gone (deleted at the target): create it again.
@@ -241,14 +264,23 @@ export class ResourceSynchronizer {
       },
       operation === 'unchanged' ? undefined : this.delivered(target, resource, resource.version, operation, remoteId),
     );
-    // A user the target did not hold before: its groups can now list it.
+    // A user the target did not hold before: its groups can now list it. They are read again now that the link is
+    // committed: a group job that started earlier may have missed the user, and one that starts later sees it.
     if ((operation === 'created' || operation === 'adopted') && resource.kind === 'User') {
-      for (const group of resource.groups.filter((g) => g.type === 'direct')) {
-        await this.ctx.enqueue(
-          { tenantId: target.tenantId, targetId: target.id, kind: 'Group', resourceId: group.value, version: 0 },
-          `m${resource.id}${Date.now()}`,
-        );
-      }
+      const current = await this.ctx.batches.load({
+        tenantId: target.tenantId,
+        targetId: target.id,
+        kind: 'User',
+        resourceId: resource.id,
+        version: resource.version,
+      });
+      const groups = (current.resource ?? resource).groups.filter((g) => g.type === 'direct');
+      await this.ctx.enqueueMany(
+        groups.map((group) => ({
+          data: { tenantId: target.tenantId, targetId: target.id, kind: 'Group' as const, resourceId: group.value, version: 0 },
+          jobSuffix: `m${resource.id}${Date.now()}`,
+        })),
+      );
     }
     return { operation, remoteId, version: resource.version };
   }
@@ -447,7 +479,7 @@ export class ResourceSynchronizer {
 
   /** The end of a grace period: delete the remote object unless the person came back. */
   async graceDelete(targetRuntime: TargetRuntime, data: SyncJobData): Promise<SyncResult> {
-    const runtime: JobRuntime = { ...targetRuntime, requestId: data.requestId };
+    const runtime: JobRuntime = { ...targetRuntime, requestId: data.requestId, subject: `${data.kind}/${data.resourceId}`, seen: null };
     const { target, connector } = runtime;
     const link = await this.ctx.store.getLink(target.id, data.kind, data.resourceId);
     if (link?.status !== 'grace' || !link.remoteId) return { operation: 'skipped', remoteId: null, version: null };

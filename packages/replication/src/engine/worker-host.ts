@@ -175,12 +175,16 @@ export class WorkerHost {
   /** Processes one job of a target's queue. Exported for tests through {@link WorkerHost.processForTest}. */
   private async process(job: Job<SyncJobData>, worker: Worker<SyncJobData>, _token?: string): Promise<SyncResult> {
     const data = job.data;
-    const target = await this.ctx.store.getTarget(data.targetId);
+    // The target, link and resource of the jobs that start together are read together (ADR 0024).
+    const loaded = await this.ctx.batches.load(data);
+    const target = loaded.target;
     if (!target?.enabled) return SKIPPED;
     try {
       const runtime = await this.ctx.runtimeOf(target);
       const result =
-        job.name === 'grace-delete' ? await this.synchronizer.graceDelete(runtime, data) : await this.synchronizer.sync(runtime, data);
+        job.name === 'grace-delete'
+          ? await this.synchronizer.graceDelete(runtime, data)
+          : await this.synchronizer.sync(runtime, data, { loaded });
       if (target.consecutiveFailures > 0 || target.circuitState !== 'closed') {
         const previous = await this.ctx.store.recordSuccess(target.id);
         if (previous !== 'closed') {

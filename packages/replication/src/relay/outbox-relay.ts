@@ -1,8 +1,7 @@
-import type { RelayJob } from '@meridian/core';
+import type { CommitWakeups, RelayJob } from '@meridian/core';
 import type { ReplicationContext } from '../engine/context.js';
 import { PollingLoop } from '../engine/polling-loop.js';
 
-const ENQUEUE_CHUNK = 50;
 const PASSWORD_SWEEP_MS = 60_000;
 
 /**
@@ -13,10 +12,17 @@ const PASSWORD_SWEEP_MS = 60_000;
  * dispatched in the same transaction, only after the queue accepted the jobs.
  * A crash before the commit leaves the events pending: they are enqueued
  * again, and deduplication plus state-based pushes make that harmless.
+ *
+ * It wakes when a change commits in any process (ADR 0024): the store's
+ * commit notifications (`LISTEN`), and `kick()` in the writing process. While
+ * it listens it polls only as a fallback (`relayFallbackMs`); while it cannot
+ * (no listener, or its connection is down) it polls every `relayIntervalMs`.
  */
 export class OutboxRelay {
   private readonly loop: PollingLoop;
   private lastSweep = 0;
+  private wakeups: CommitWakeups | undefined;
+  private listening: Promise<void> | undefined;
 
   /** `onDispatched` runs after a step that dispatched events (the global directory's projector wakes up). */
   constructor(
@@ -26,7 +32,7 @@ export class OutboxRelay {
     this.loop = new PollingLoop(() => this.runOnce(), {
       name: 'outbox relay step',
       fullStep: ctx.tuning.relayBatchSize,
-      idleMs: () => ctx.tuning.relayIntervalMs,
+      idleMs: () => (this.wakeups?.listening ? ctx.tuning.relayFallbackMs : ctx.tuning.relayIntervalMs),
       logger: ctx.logger,
     });
   }
@@ -55,28 +61,39 @@ export class OutboxRelay {
   }
 
   private async enqueue(jobs: RelayJob[]): Promise<void> {
-    for (let i = 0; i < jobs.length; i += ENQUEUE_CHUNK) {
-      await Promise.all(
-        jobs.slice(i, i + ENQUEUE_CHUNK).map((job) =>
-          this.ctx.enqueue(
-            {
-              tenantId: job.tenantId,
-              targetId: job.targetId,
-              kind: job.kind,
-              resourceId: job.resourceId,
-              version: job.version,
-              requestId: job.requestId,
-            },
-            `e${job.eventId}`,
-          ),
-        ),
-      );
-    }
+    await this.ctx.enqueueMany(
+      jobs.map((job) => ({
+        data: {
+          tenantId: job.tenantId,
+          targetId: job.targetId,
+          kind: job.kind,
+          resourceId: job.resourceId,
+          version: job.version,
+          requestId: job.requestId,
+        },
+        jobSuffix: `e${job.eventId}`,
+      })),
+    );
   }
 
-  /** Starts polling the outbox. */
+  /** Starts polling the outbox, and listening for commits when the store can tell. */
   start(): void {
     this.loop.start();
+    const listen = this.ctx.store.listenForCommits?.bind(this.ctx.store);
+    if (listen && !this.listening) {
+      this.listening = listen(
+        () => this.loop.kick(),
+        (error) => this.ctx.logger.warn('outbox notifications lost; polling until they are back', { reason: error.message }),
+      ).then(
+        (wakeups) => {
+          this.wakeups = wakeups;
+        },
+        (error: unknown) =>
+          this.ctx.logger.warn('cannot listen for outbox notifications; polling', {
+            reason: error instanceof Error ? error.message : String(error),
+          }),
+      );
+    }
   }
 
   /** Wakes the loop now (a write in this process just committed). */
@@ -84,8 +101,12 @@ export class OutboxRelay {
     this.loop.kick();
   }
 
-  /** Stops polling after the current step. */
-  stop(): Promise<void> {
-    return this.loop.stop();
+  /** Stops listening, and polling after the current step. */
+  async stop(): Promise<void> {
+    await this.listening;
+    this.listening = undefined;
+    await this.wakeups?.close();
+    this.wakeups = undefined;
+    await this.loop.stop();
   }
 }

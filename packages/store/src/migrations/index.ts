@@ -15,6 +15,7 @@ import { Migration20261207100000_group_graph_integrity } from './Migration202612
 import { Migration20261207200000_community_scoped_names } from './Migration20261207200000_community_scoped_names.js';
 import { Migration20261207400000_wait_policy_limit } from './Migration20261207400000_wait_policy_limit.js';
 import { Migration20261207500000_request_id_on_deliveries } from './Migration20261207500000_request_id_on_deliveries.js';
+import { Migration20261207620000_outbox_wakeups } from './Migration20261207620000_outbox_wakeups.js';
 import { Migration20261207610000_directory_batch_projection } from './Migration20261207610000_directory_batch_projection.js';
 import { Migration20261207610100_directory_people_count } from './Migration20261207610100_directory_people_count.js';
 import { Migration20261207600000_relying_parties } from './Migration20261207600000_relying_parties.js';
@@ -46,4 +47,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207630000_scim_read_functions', class: Migration20261207630000_scim_read_functions },
   { name: 'Migration20261207640000_audit_append_function', class: Migration20261207640000_audit_append_function },
   { name: 'Migration20261207640100_write_in_tenant', class: Migration20261207640100_write_in_tenant },
+  { name: 'Migration20261207620000_outbox_wakeups', class: Migration20261207620000_outbox_wakeups },
 ];

@@ -15,8 +15,8 @@ import { pgArray } from '../orm/sql.js';
  * The outbox relay's SQL (docs/architecture.md, "The flow of one change",
  * steps 5 and 7). Core's `planRelay` decides the jobs and the directory
  * inbox; this file claims the events, loads the targets, and writes the plan:
- * one read of the events, one of the targets, one upsert per job's link (as
- * before the split), one enqueue, one inbox write and one update of the batch.
+ * one read of the events, one of the targets, one upsert of every job's link,
+ * one enqueue, one inbox write and one update of the batch.
  */
 
 interface OutboxRow {
@@ -69,15 +69,24 @@ export async function relayOutbox(
   const plan = planRelay(events, targets);
   // The links are marked (and locked) before the jobs exist: a worker that finishes first waits for this
   // transaction, then sees the version it must cover.
-  for (const job of plan.jobs) {
+  if (plan.jobs.length > 0) {
     await em.execute(
       `insert into replication_link (target_id, tenant_id, resource_kind, local_id, status, wanted_version, updated_at)
-       values (?, ?, ?, ?, 'pending', ?, ?)
+       select j.target_id, j.tenant_id, j.kind, j.local_id, 'pending', j.version, ?
+       from unnest(?::uuid[], ?::uuid[], ?::text[], ?::uuid[], ?::int[]) as j(target_id, tenant_id, kind, local_id, version)
+       order by j.target_id, j.kind, j.local_id
        on conflict (target_id, resource_kind, local_id) do update set
          wanted_version = greatest(replication_link.wanted_version, excluded.wanted_version),
          status = case when replication_link.handled_version >= excluded.wanted_version then replication_link.status else 'pending' end,
          updated_at = excluded.updated_at`,
-      [job.targetId, job.tenantId, job.kind, job.resourceId, job.version, now],
+      [
+        now,
+        pgArray(plan.jobs.map((j) => j.targetId)),
+        pgArray(plan.jobs.map((j) => j.tenantId)),
+        pgArray(plan.jobs.map((j) => j.kind)),
+        pgArray(plan.jobs.map((j) => j.resourceId)),
+        pgArray(plan.jobs.map((j) => String(j.version))),
+      ],
     );
   }
   if (plan.jobs.length > 0) await enqueue(plan.jobs);

@@ -3,11 +3,15 @@
 import {
   type CircuitState,
   type Clock,
+  type CommitWakeups,
   checkWaitSeconds,
   type DeadLetter,
   type DeadLetterWrite,
   type DomainEvent,
+  type LinkBatch,
+  type LinkKey,
   type LinkUpdate,
+  type LinkWrite,
   MeridianError,
   type PendingPassword,
   type RelayJob,
@@ -23,8 +27,10 @@ import {
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { auditEvent, recordEvent } from '../events/event-recorder.js';
+import { OutboxWakeups } from '../events/outbox-wakeups.js';
 import { pgArray } from '../orm/sql.js';
 import { asPlatform, inTenant } from '../orm/unit-of-work.js';
+import { loadLinks, saveLinks, writeLink } from './link-batches.js';
 import { relayOutbox, requestChanges } from './outbox-relay.js';
 import {
   configColumn,
@@ -310,62 +316,6 @@ export class PostgresReplicationStore implements ReplicationStore {
     return row && toLink(row);
   }
 
-  private async writeLink(
-    em: EntityManager,
-    tenantId: string,
-    targetId: string,
-    kind: ResourceKind,
-    localId: string,
-    update: LinkUpdate,
-  ): Promise<ReplicationLink> {
-    const now = this.clock.now();
-    const set = (column: string, present: boolean) => (present ? `excluded.${column}` : `replication_link.${column}`);
-    const handled = update.handledVersion === 'wanted' ? null : update.handledVersion;
-    const [row] = await em.execute<LinkRow[]>(
-      `insert into replication_link (target_id, tenant_id, resource_kind, local_id, remote_id, status, wanted_version, handled_version,
-         pushed_version, pushed_hash, pushed_attributes, pushed_members, attempts, last_error, grace_until, request_id, updated_at)
-       values (?, ?, ?, ?, ?, ?, coalesce(?, 0), coalesce(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       on conflict (target_id, resource_kind, local_id) do update set
-         remote_id = excluded.remote_id,
-         handled_version = greatest(replication_link.handled_version, ${handled === null ? 'replication_link.wanted_version' : 'excluded.handled_version'}),
-         status = case
-           when excluded.status in ('synced', 'out_of_scope', 'deactivated', 'grace', 'deleted')
-             and replication_link.wanted_version > greatest(replication_link.handled_version, ${handled === null ? 'replication_link.wanted_version' : 'excluded.handled_version'})
-           then 'pending' else excluded.status end,
-         pushed_version = ${set('pushed_version', update.pushedVersion !== undefined)},
-         pushed_hash = ${set('pushed_hash', update.pushedHash !== undefined)},
-         pushed_attributes = ${set('pushed_attributes', update.pushedAttributes !== undefined)},
-         pushed_members = ${set('pushed_members', update.pushedMembers !== undefined)},
-         attempts = ${set('attempts', update.attempts !== undefined)},
-         last_error = ${set('last_error', update.lastError !== undefined)},
-         grace_until = ${set('grace_until', update.graceUntil !== undefined)},
-         request_id = ${set('request_id', update.requestId !== undefined)},
-         updated_at = excluded.updated_at
-       returning *`,
-      [
-        targetId,
-        tenantId,
-        kind,
-        localId,
-        update.remoteId,
-        update.status,
-        handled,
-        handled,
-        update.pushedVersion ?? null,
-        update.pushedHash ?? null,
-        update.pushedAttributes === undefined || update.pushedAttributes === null ? null : JSON.stringify(update.pushedAttributes),
-        pgArray(update.pushedMembers ?? []),
-        update.attempts ?? 0,
-        update.lastError ?? null,
-        update.graceUntil ?? null,
-        update.requestId ?? null,
-        now,
-      ],
-    );
-    if (!row) throw new TypeError('An upserted link must be returned.');
-    return toLink(row);
-  }
-
   saveLink(
     tenantId: string,
     targetId: string,
@@ -375,7 +325,7 @@ export class PostgresReplicationStore implements ReplicationStore {
     event?: DomainEvent,
   ): Promise<ReplicationLink> {
     return this.tenant(tenantId, async (em) => {
-      const link = await this.writeLink(em, tenantId, targetId, kind, localId, update);
+      const link = await writeLink(em, this.clock.now(), tenantId, { targetId, kind, localId }, update);
       // The delivery's audit entry, without an outbox row: nothing after the commit acts on it.
       if (event)
         await auditEvent(
@@ -386,6 +336,19 @@ export class PostgresReplicationStore implements ReplicationStore {
         );
       return link;
     });
+  }
+
+  loadLinks(tenantId: string, keys: readonly LinkKey[]): Promise<LinkBatch> {
+    return this.tenant(tenantId, (em) => loadLinks(em, keys));
+  }
+
+  saveLinks(tenantId: string, writes: readonly LinkWrite[], versionsOf: readonly LinkKey[] = []): Promise<Map<string, number>> {
+    return this.tenant(tenantId, (em) => saveLinks(em, this.clock.now(), tenantId, writes, versionsOf));
+  }
+
+  /** A dedicated `LISTEN` connection on the trigger of `outbox_event` (migration 20261207620000, ADR 0024). */
+  listenForCommits(onCommit: () => void, onError?: (error: Error) => void): Promise<CommitWakeups> {
+    return OutboxWakeups.start(this.orm, onCommit, onError);
   }
 
   async markPending(tenantId: string, targetId: string, kind: ResourceKind, localId: string, version: number): Promise<void> {
@@ -467,7 +430,7 @@ export class PostgresReplicationStore implements ReplicationStore {
           now,
         ],
       );
-      await this.writeLink(em, letter.tenantId, letter.targetId, letter.kind, letter.localId, update);
+      await writeLink(em, now, letter.tenantId, { targetId: letter.targetId, kind: letter.kind, localId: letter.localId }, update);
       await auditEvent(
         em,
         event,

@@ -1,0 +1,93 @@
+import type { LinkKey, LinkWrite, ReplicationLink, ReplicationTarget, ResourceKind, ScimResource } from '@meridian/core';
+import type { SyncJobData } from '../queue/target-queues.js';
+import { Coalescer } from './coalescer.js';
+import type { ReplicationContext } from './context.js';
+
+/** What a job starts from: its target, its link and the resource's current state (each undefined when there is none). */
+export interface LoadedJob {
+  target: ReplicationTarget | undefined;
+  link: ReplicationLink | undefined;
+  resource: ScimResource | undefined;
+}
+
+interface SaveItem {
+  write: LinkWrite;
+  /** Also answer the resource's current version. */
+  recheck: boolean;
+}
+
+const keyOf = (k: LinkKey) => `${k.targetId}/${k.kind}/${k.localId}`;
+
+/** What a job of each kind loads with its resource: a group's members (pushed), a user's groups (told when it arrives). */
+const INCLUDE: Record<ResourceKind, { members: boolean; groups: boolean }> = {
+  User: { members: false, groups: true },
+  Group: { members: true, groups: false },
+};
+
+/**
+ * The database work of the jobs a process runs side by side, per tenant, in
+ * batches (ADR 0024): the jobs that start together read their targets,
+ * links and resources in one go, and the outcomes that are ready together are
+ * written in one transaction (links, delivery audit entries, and the
+ * resources' current versions for the check after a push). A job still waits
+ * for its own writes to commit before it goes on, so crash safety is the
+ * same as with one transaction per write.
+ */
+export class DeliveryBatches {
+  private readonly loads: Coalescer<SyncJobData, LoadedJob>;
+  private readonly saves: Coalescer<SaveItem, number | null>;
+
+  constructor(private readonly ctx: ReplicationContext) {
+    this.loads = new Coalescer((tenantId, jobs) => this.loadAll(tenantId, jobs));
+    this.saves = new Coalescer((tenantId, items) => this.saveAll(tenantId, items));
+  }
+
+  /** The target, link and current resource of a job. */
+  load(data: SyncJobData): Promise<LoadedJob> {
+    return this.loads.run(data.tenantId, data);
+  }
+
+  /**
+   * Records a job's outcome (and its audit event) once it committed; with
+   * `recheck`, answers the resource's version as it is now (null: deleted).
+   */
+  save(tenantId: string, write: LinkWrite, recheck = false): Promise<number | null> {
+    return this.saves.run(tenantId, { write, recheck });
+  }
+
+  private async loadAll(tenantId: string, jobs: SyncJobData[]): Promise<LoadedJob[]> {
+    const keys = jobs.map((j) => ({ targetId: j.targetId, kind: j.kind, localId: j.resourceId }));
+    const [batch, users, groups] = await Promise.all([
+      this.ctx.store.loadLinks(tenantId, keys),
+      this.resources(tenantId, 'User', jobs),
+      this.resources(tenantId, 'Group', jobs),
+    ]);
+    const targets = new Map(batch.targets.map((t) => [t.id, t]));
+    const links = new Map(batch.links.map((l) => [keyOf(l), l]));
+    const resources = new Map([...users, ...groups].map((r) => [`${r.kind}/${r.id}`, r]));
+    return keys.map((key) => ({
+      target: targets.get(key.targetId),
+      link: links.get(keyOf(key)),
+      resource: resources.get(`${key.kind}/${key.localId}`),
+    }));
+  }
+
+  private async resources(tenantId: string, kind: ResourceKind, jobs: SyncJobData[]): Promise<ScimResource[]> {
+    const ids = [...new Set(jobs.filter((j) => j.kind === kind).map((j) => j.resourceId))];
+    if (ids.length === 0) return [];
+    const source = this.ctx.resources;
+    if (source.getMany) return source.getMany(tenantId, kind, ids, INCLUDE[kind]);
+    const found = await Promise.all(ids.map((id) => source.get(tenantId, kind, id, INCLUDE[kind])));
+    return found.filter((r): r is ScimResource => r !== undefined);
+  }
+
+  private async saveAll(tenantId: string, items: SaveItem[]): Promise<(number | null)[]> {
+    const recheck = items.filter((i) => i.recheck).map((i) => i.write);
+    const versions = await this.ctx.store.saveLinks(
+      tenantId,
+      items.map((i) => i.write),
+      recheck,
+    );
+    return items.map((i) => (i.recheck ? (versions.get(keyOf(i.write)) ?? null) : null));
+  }
+}

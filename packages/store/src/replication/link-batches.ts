@@ -1,0 +1,137 @@
+import type { LinkBatch, LinkKey, LinkUpdate, LinkWrite, ReplicationLink, ResourceKind } from '@meridian/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { auditEvent } from '../events/event-recorder.js';
+import { pgArray } from '../orm/sql.js';
+import { type LinkRow, TARGET_COLUMNS, type TargetRow, toLink, toTarget, UUID } from './replication-rows.js';
+
+/**
+ * The links of replication's workers, read and written a batch of jobs at a
+ * time (ADR 0024): one transaction for the targets and links of the jobs of
+ * one tenant, one for their outcomes and delivery audit entries, instead of
+ * a handful of transactions per job.
+ */
+
+const TABLE: Record<ResourceKind, string> = { User: 'scim_user', Group: 'scim_group' };
+
+/** The key of a link in the maps below. */
+function linkKey(key: LinkKey): string {
+  return `${key.targetId}/${key.kind}/${key.localId}`;
+}
+
+/** The targets and links of `keys` (invalid ids name nothing). */
+export async function loadLinks(em: EntityManager, keys: readonly LinkKey[]): Promise<LinkBatch> {
+  const valid = keys.filter((k) => UUID.test(k.targetId) && UUID.test(k.localId));
+  if (valid.length === 0) return { targets: [], links: [] };
+  const targetIds = [...new Set(valid.map((k) => k.targetId))];
+  const targets = await em.execute<TargetRow[]>(`select ${TARGET_COLUMNS} from replication_target where id = any(?::uuid[])`, [
+    pgArray(targetIds),
+  ]);
+  const links = await em.execute<LinkRow[]>(
+    `select l.* from replication_link l
+     join unnest(?::uuid[], ?::text[], ?::uuid[]) as k(target_id, resource_kind, local_id)
+       on l.target_id = k.target_id and l.resource_kind = k.resource_kind and l.local_id = k.local_id`,
+    [pgArray(valid.map((k) => k.targetId)), pgArray(valid.map((k) => k.kind)), pgArray(valid.map((k) => k.localId))],
+  );
+  return { targets: targets.map(toTarget), links: links.map(toLink) };
+}
+
+/**
+ * Records the outcomes of a batch of jobs of one tenant, in the caller's
+ * transaction: the links in key order (two batches touching the same links
+ * lock them in the same order), then the delivery audit entries, then the
+ * current versions of `versionsOf` (by `linkKey`; a deleted resource is absent).
+ */
+export async function saveLinks(
+  em: EntityManager,
+  now: Date,
+  tenantId: string,
+  writes: readonly LinkWrite[],
+  versionsOf: readonly LinkKey[],
+): Promise<Map<string, number>> {
+  const ordered = [...writes].sort((a, b) => (linkKey(a) < linkKey(b) ? -1 : linkKey(a) > linkKey(b) ? 1 : 0));
+  for (const write of ordered) await writeLink(em, now, tenantId, write, write.update);
+  for (const write of writes) {
+    if (!write.event) continue;
+    // The delivery's audit entry, without an outbox row: nothing after the commit acts on it.
+    await auditEvent(
+      em,
+      write.event,
+      { actor: { type: 'system', id: 'replication' }, requestId: write.update.requestId ?? `replication-${write.targetId}` },
+      now,
+    );
+  }
+  const versions = new Map<string, number>();
+  for (const kind of ['User', 'Group'] as const) {
+    const wanted = versionsOf.filter((k) => k.kind === kind && UUID.test(k.localId));
+    if (wanted.length === 0) continue;
+    const rows = await em.execute<{ id: string; version: number }[]>(
+      `select id, version from ${TABLE[kind]} where tenant_id = ? and id = any(?::uuid[])`,
+      [tenantId, pgArray([...new Set(wanted.map((k) => k.localId))])],
+    );
+    const byId = new Map(rows.map((r) => [r.id, Number(r.version)]));
+    for (const key of wanted) {
+      const version = byId.get(key.localId);
+      if (version !== undefined) versions.set(linkKey(key), version);
+    }
+  }
+  return versions;
+}
+
+/**
+ * Upserts one link with what a job found. Versions only grow; a final status
+ * over a link the relay has since queued a newer version for stays `pending`.
+ */
+export async function writeLink(
+  em: EntityManager,
+  now: Date,
+  tenantId: string,
+  key: LinkKey,
+  update: LinkUpdate,
+): Promise<ReplicationLink> {
+  const { targetId, kind, localId } = key;
+  const set = (column: string, present: boolean) => (present ? `excluded.${column}` : `replication_link.${column}`);
+  const handled = update.handledVersion === 'wanted' ? null : update.handledVersion;
+  const [row] = await em.execute<LinkRow[]>(
+    `insert into replication_link (target_id, tenant_id, resource_kind, local_id, remote_id, status, wanted_version, handled_version,
+       pushed_version, pushed_hash, pushed_attributes, pushed_members, attempts, last_error, grace_until, request_id, updated_at)
+     values (?, ?, ?, ?, ?, ?, coalesce(?, 0), coalesce(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?)
+     on conflict (target_id, resource_kind, local_id) do update set
+       remote_id = excluded.remote_id,
+       handled_version = greatest(replication_link.handled_version, ${handled === null ? 'replication_link.wanted_version' : 'excluded.handled_version'}),
+       status = case
+         when excluded.status in ('synced', 'out_of_scope', 'deactivated', 'grace', 'deleted')
+           and replication_link.wanted_version > greatest(replication_link.handled_version, ${handled === null ? 'replication_link.wanted_version' : 'excluded.handled_version'})
+         then 'pending' else excluded.status end,
+       pushed_version = ${set('pushed_version', update.pushedVersion !== undefined)},
+       pushed_hash = ${set('pushed_hash', update.pushedHash !== undefined)},
+       pushed_attributes = ${set('pushed_attributes', update.pushedAttributes !== undefined)},
+       pushed_members = ${set('pushed_members', update.pushedMembers !== undefined)},
+       attempts = ${set('attempts', update.attempts !== undefined)},
+       last_error = ${set('last_error', update.lastError !== undefined)},
+       grace_until = ${set('grace_until', update.graceUntil !== undefined)},
+       request_id = ${set('request_id', update.requestId !== undefined)},
+       updated_at = excluded.updated_at
+     returning *`,
+    [
+      targetId,
+      tenantId,
+      kind,
+      localId,
+      update.remoteId,
+      update.status,
+      handled,
+      handled,
+      update.pushedVersion ?? null,
+      update.pushedHash ?? null,
+      update.pushedAttributes === undefined || update.pushedAttributes === null ? null : JSON.stringify(update.pushedAttributes),
+      pgArray(update.pushedMembers ?? []),
+      update.attempts ?? 0,
+      update.lastError ?? null,
+      update.graceUntil ?? null,
+      update.requestId ?? null,
+      now,
+    ],
+  );
+  if (!row) throw new TypeError('An upserted link must be returned.');
+  return toLink(row);
+}
