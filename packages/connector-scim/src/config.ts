@@ -16,6 +16,8 @@ export interface ScimConnectorConfig {
   usePatch: boolean | 'auto';
   /** Whether passwords are pushed (`setPassword`); off by default. */
   supportsPassword: boolean;
+  /** Whether the target serves Meridian's `POST /OwnershipTransfers` extension (docs/connector-scim.md); off by default. */
+  transferOwnership: boolean;
 }
 
 /** The secrets of a SCIM target. */
@@ -52,6 +54,7 @@ const configSchema = z.strictObject(
     pageSize: integer('pageSize', 1, 10_000, 100),
     usePatch: z.union([z.boolean(), z.literal('auto')], { message: '\'usePatch\' must be true, false or "auto"' }).default('auto'),
     supportsPassword: z.boolean({ message: "'supportsPassword' must be a boolean" }).default(false),
+    transferOwnership: z.boolean({ message: "'transferOwnership' must be a boolean" }).default(false),
   },
   { message: 'the config must be an object' },
 );
@@ -60,7 +63,7 @@ function invalid(issue: z.core.$ZodIssue, prefix: string): MeridianError {
   const path = issue.path.map(String).join('.');
   const message =
     issue.code === 'unrecognized_keys'
-      ? `unknown setting(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}; known: baseUrl, timeoutMs, maxMembersPerRequest, pageSize, usePatch, supportsPassword`
+      ? `unknown setting(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}; known: baseUrl, timeoutMs, maxMembersPerRequest, pageSize, usePatch, supportsPassword, transferOwnership`
       : issue.message;
   return new MeridianError('INVALID_CONFIG', `SCIM connector: ${message}.`, { field: path ? `${prefix}.${path}` : prefix });
 }

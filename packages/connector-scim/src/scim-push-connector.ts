@@ -10,10 +10,11 @@ import {
   type MembershipDelta,
   type OutboundMember,
   type OutboundObject,
+  type OwnershipTransferResult,
   type RemoteObject,
   type RemoteRef,
 } from '@meridian/connector-sdk';
-import { coreSchemaOf, type ResourceKind, SCHEMA } from '@meridian/core';
+import { coreSchemaOf, OWNERSHIP_TRANSFER_SCHEMA, type ResourceKind, SCHEMA } from '@meridian/core';
 import type { ScimConnectorConfig, ScimConnectorSecrets } from './config.js';
 import { isObject, ScimHttpClient, type ScimReply } from './http/scim-http-client.js';
 import { diffAttributes, type ScimPatchOperation } from './patch/diff-attributes.js';
@@ -70,6 +71,7 @@ export class ScimPushConnector implements Connector {
       membershipDeltas: true,
       match: true,
       list: true,
+      transferOwnership: config.transferOwnership,
     };
   }
 
@@ -255,6 +257,27 @@ export class ScimPushConnector implements Connector {
       }
       next += chunk.length;
     }
+  }
+
+  /**
+   * Hands what `from` owns at the target to `to` through Meridian's extension
+   * endpoint `POST {baseUrl}/OwnershipTransfers` (docs/connector-scim.md); a
+   * 404 (either user gone) is `NOT_FOUND`. The count is what the target reports.
+   */
+  async transferOwnership(from: RemoteRef, to: RemoteRef): Promise<OwnershipTransferResult> {
+    if (!this.#config.transferOwnership) {
+      throw new ConnectorError('permanent', 'Ownership transfer is off for this target (transferOwnership: false).', {
+        code: 'UNSUPPORTED',
+      });
+    }
+    if (from.kind !== 'User' || to.kind !== 'User') throw new TypeError('transferOwnership takes two User refs.');
+    const reply = await this.#http.send({
+      method: 'POST',
+      path: '/OwnershipTransfers',
+      body: { schemas: [OWNERSHIP_TRANSFER_SCHEMA], from: from.remoteId, to: to.remoteId },
+    });
+    const transferred = reply.body?.transferred;
+    return { transferred: typeof transferred === 'number' && Number.isInteger(transferred) && transferred >= 0 ? transferred : 0 };
   }
 
   /** Reads one object; undefined when the target has no such object (404). */

@@ -40,6 +40,7 @@ export {
   type MembershipDelta,
   type OutboundMember,
   type OutboundObject,
+  type OwnershipTransferResult,
   type RemoteObject,
   type RemoteRef,
 } from './spi.js';

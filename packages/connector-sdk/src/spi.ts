@@ -20,6 +20,17 @@ export interface ConnectorCapabilities {
   match: boolean;
   /** `list` reads every remote object of a kind, for reconciliation. */
   list: boolean;
+  /**
+   * `transferOwnership` hands what one remote user owns (files, records) to
+   * another (draft-ietf-scim-use-cases §3.1, a leaver's successor). Omitted: false.
+   */
+  transferOwnership?: boolean;
+}
+
+/** What a target reports after {@link Connector.transferOwnership}. */
+export interface OwnershipTransferResult {
+  /** Objects handed over by this call; a repeated transfer reports 0. */
+  transferred: number;
 }
 
 /** The address of an object at the target. */
@@ -232,6 +243,12 @@ export interface Connector {
   updateMembers?(ref: RemoteRef, delta: MembershipDelta): Promise<void>;
   /** Reads one remote object; undefined when it does not exist. */
   get(ref: RemoteRef): Promise<RemoteObject | undefined>;
+  /**
+   * Makes `to` the owner of everything `from` owns at the target. Idempotent in
+   * effect: a repeat hands over nothing more. `NOT_FOUND` when either user is
+   * gone. Required when `capabilities.transferOwnership`.
+   */
+  transferOwnership?(from: RemoteRef, to: RemoteRef): Promise<OwnershipTransferResult>;
   /** Reads every remote object of a kind, for reconciliation. Required when `capabilities.list`. */
   list?(kind: ResourceKind): AsyncIterable<RemoteObject>;
   /** Releases sockets and timers. */

@@ -137,6 +137,39 @@ export {
   parseIpAddress,
   parseOutboundAllowList,
 } from './outbound/address-policy.js';
+export {
+  OFFBOARDING_LEASE_MS,
+  type OffboardingOutcome,
+  type OffboardingRequest,
+  OffboardingService,
+} from './offboarding/offboarding-service.js';
+export {
+  type AccountRef,
+  DEFAULT_GRACE_DAYS,
+  DEFAULT_OFFBOARDING_POLICY,
+  type GroupHandover,
+  MAX_GRACE_DAYS,
+  type OffboardingPlan,
+  type OffboardingPolicy,
+  OWNERSHIP_TRANSFER_SCHEMA,
+  planOffboarding,
+  type SkippedTarget,
+  type TransferCandidate,
+  type TransferPlan,
+  type ValueHandover,
+} from './offboarding/plan.js';
+export type {
+  OffboardingRecord,
+  OffboardingReport,
+  OffboardingStatus,
+  OffboardingStore,
+  OwnershipTransferJob,
+  OwnershipTransfers,
+  SsoRevocation,
+  TransferOutcome,
+  TransferRecord,
+  TransferStatus,
+} from './offboarding/ports.js';
 export { applyPatch, type MemberChange, type PatchResult } from './patch/apply.js';
 export { type PatchOp, type PatchOperation, type PatchPath, parsePatchPath, parsePatchRequest } from './patch/parse.js';
 export type {

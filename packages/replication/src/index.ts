@@ -10,6 +10,14 @@ export {
   type Sealer,
   targetSecretsContext,
 } from './engine/context.js';
+export {
+  isTransferJob,
+  ReplicationOwnershipTransfers,
+  TRANSFER_JOB,
+  type TransferJobData,
+  type TransferLedger,
+  transferJobId,
+} from './engine/ownership-transfers.js';
 export { ReplicationEngine, type ReplicationEngineOptions } from './engine/replication-engine.js';
 export { ResourceSynchronizer, type SyncOperation, type SyncResult, SyncStepError } from './engine/synchronizer.js';
 export { retryDelay, WorkerHost } from './engine/worker-host.js';

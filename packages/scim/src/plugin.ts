@@ -23,6 +23,7 @@ import { resourceTypeResources, type ScimLimits, schemaResources, serviceProvide
 import { scimErrorBody, toScimError } from './http/errors.js';
 import { parseEtag } from './http/etag.js';
 import { type ListRequest, parseListRequest } from './http/list-request.js';
+import { type OwnershipTransferRouteOptions, registerOwnershipTransferRoute } from './ownership/transfer-route.js';
 import { type ReplicationWaitOptions, registerPreferWait } from './replication/prefer-wait.js';
 import { renderResource } from './resources/render.js';
 
@@ -44,6 +45,8 @@ export interface ScimPluginOptions {
    * `UNAVAILABLE`, answered 503 instead of 500).
    */
   translateError?: (error: unknown) => unknown;
+  /** Serves `POST /OwnershipTransfers` (issue 19) when given. */
+  ownership?: OwnershipTransferRouteOptions['ownership'];
 }
 
 type TenantPrincipal = Principal & { kind: 'tenant' };
@@ -303,6 +306,7 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
   }
 
   registerBulkRoute(app, { resources, baseUrl, maxOperations: limits.maxOperations, callerOf, tenantOf, contextOf });
+  if (options.ownership) registerOwnershipTransferRoute(app, { ownership: options.ownership, callerOf, tenantOf, contextOf });
 
   for (const [endpoint, kind] of Object.entries(ENDPOINTS)) {
     // List and filter (RFC 7644 §3.4.2), by index or by cursor (RFC 9865).

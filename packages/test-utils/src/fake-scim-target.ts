@@ -38,6 +38,23 @@ export interface FakeScimTargetOptions {
   patch?: boolean;
   /** Rate limit in requests per second; requests beyond it answer 429 with `Retry-After: 1`. Default: none. */
   rateLimit?: number;
+  /** Serves endpoints beyond Users and Groups (a vendor extension); undefined from it falls through to SCIM. */
+  extension?: (request: FakeScimExtensionRequest) => FakeScimAnswer | undefined;
+}
+
+/** An authenticated request offered to {@link FakeScimTargetOptions.extension}. */
+export interface FakeScimExtensionRequest {
+  method: string;
+  /** The path below the base path. */
+  path: string;
+  body: unknown;
+}
+
+/** What an extension answers: status, JSON body, extra headers. */
+export interface FakeScimAnswer {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
 }
 
 /** A fault the target answers with instead of serving a request. */
@@ -149,7 +166,8 @@ export class FakeScimTarget {
   /** Every request received, in order. */
   readonly requests: RecordedRequest[] = [];
   readonly token: string;
-  readonly options: Required<Omit<FakeScimTargetOptions, 'token' | 'rateLimit'>>;
+  readonly options: Required<Omit<FakeScimTargetOptions, 'token' | 'rateLimit' | 'extension'>>;
+  readonly #extension: FakeScimTargetOptions['extension'];
   #url = '';
   #rateLimit: number | undefined;
   #recent: number[] = [];
@@ -169,6 +187,7 @@ export class FakeScimTarget {
       patch: options.patch ?? true,
     };
     this.#rateLimit = options.rateLimit;
+    this.#extension = options.extension;
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
         if (!res.headersSent && !res.destroyed) this.#send(res, undefined, { status: 500, body: scimErrorBody(500, String(error)) });
@@ -320,6 +339,8 @@ export class FakeScimTarget {
       return { status: 401, headers: { 'www-authenticate': 'Bearer' }, body: scimErrorBody(401, 'A valid bearer token is required.') };
     }
     try {
+      const extended = this.#extension?.({ method, path, body });
+      if (extended) return extended;
       const [, endpoint, id, ...rest] = path.split('/');
       if (endpoint === 'ServiceProviderConfig' && method === 'GET' && id === undefined)
         return { status: 200, body: this.#serviceProviderConfig() };

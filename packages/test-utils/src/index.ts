@@ -9,7 +9,10 @@ export {
   testDatabaseName,
   withDatabase,
 } from './database.js';
+export { type FakeFile, FakeFileCloud } from './fake-file-cloud.js';
 export {
+  type FakeScimAnswer,
+  type FakeScimExtensionRequest,
   type FakeScimFault,
   type FakeScimFaultMatch,
   type FakeScimState,

@@ -131,6 +131,7 @@ export function runConnectorConformance(
       if (c.membershipDeltas) expect(typeof connector.updateMembers).toBe('function');
       if (c.match) expect(typeof connector.match).toBe('function');
       if (c.list) expect(typeof connector.list).toBe('function');
+      if (c.transferOwnership) expect(typeof connector.transferOwnership).toBe('function');
     });
 
     test('tests the connection without changing anything', async () => {
@@ -251,6 +252,18 @@ export function runConnectorConformance(
       const seen: string[] = [];
       for await (const object of connector.list('User')) seen.push(object.ref.remoteId);
       expect(seen).toContain(ref.remoteId);
+    });
+
+    test('transfers ownership between two users, a repeat moving nothing more (when capable)', async () => {
+      const connector = await connect();
+      if (!connector.capabilities.transferOwnership || !connector.transferOwnership) return;
+      const from = await create(connector, outboundUser(randomUUID(), unique('leaver')));
+      const to = await create(connector, outboundUser(randomUUID(), unique('successor')));
+      const first = await connector.transferOwnership(from, to);
+      expect(Number.isInteger(first.transferred) && first.transferred >= 0).toBe(true);
+      expect((await connector.transferOwnership(from, to)).transferred).toBe(0);
+      await connector.delete(to);
+      await expectConnectorError(connector.transferOwnership(from, to), { code: 'NOT_FOUND' });
     });
 
     const inject = options.injectFault;

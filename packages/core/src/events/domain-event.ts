@@ -23,6 +23,14 @@ export type EventType =
   | 'schema.deleted'
   | 'token.created'
   | 'token.revoked'
+  | 'account.offboarding_scheduled'
+  | 'account.offboarded'
+  | 'account.offboarding_cancelled'
+  | 'account.offboarding_completed'
+  | 'account.ownership_transfer_requested'
+  | 'account.ownership_transferred'
+  | 'tenant.exported'
+  | 'tenant.imported'
   | 'issuer.created'
   | 'issuer.deleted'
   | 'directory.rules_changed'
@@ -67,6 +75,14 @@ export const EVENT_TYPES: readonly EventType[] = [
   'issuer.created',
   'issuer.deleted',
   'directory.rules_changed',
+  'account.offboarding_scheduled',
+  'account.offboarded',
+  'account.offboarding_cancelled',
+  'account.offboarding_completed',
+  'account.ownership_transfer_requested',
+  'account.ownership_transferred',
+  'tenant.exported',
+  'tenant.imported',
   'directory.linked',
   'directory.unlinked',
   'directory.released',

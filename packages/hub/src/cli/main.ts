@@ -2,6 +2,7 @@ import { isMeridianError } from '@meridian/core';
 import { Command } from 'commander';
 import { ConfigError } from '../config/config.js';
 import { describeStartupError } from '../runtime/startup-errors.js';
+import { registerAccountCommands } from './account-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { CliUsageError } from './common.js';
 import { registerCommunityCommands } from './community-commands.js';
@@ -24,6 +25,7 @@ export function buildCli(): Command {
   registerCommunityCommands(program);
   registerTenantCommands(program);
   registerSchemaCommands(program);
+  registerAccountCommands(program);
   registerTokenCommands(program);
   registerIssuerCommands(program);
   registerRpCommands(program);

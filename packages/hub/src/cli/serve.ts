@@ -7,6 +7,7 @@ import { startMetricsServer } from '../http/metrics-route.js';
 import { HubMetrics } from '../observability/metrics.js';
 import { readOperationalState } from '../observability/operational-state.js';
 import { createHubLogger, replicationLogger } from '../runtime/logger.js';
+import { startOffboardingRunner } from '../runtime/offboarding.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
 import { StartupError } from '../runtime/startup-errors.js';
 
@@ -31,9 +32,11 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
   let app: FastifyInstance | undefined;
   let metricsServer: FastifyInstance | undefined;
   let checkpoints: NodeJS.Timeout | undefined;
+  let stopOffboarding: (() => void) | undefined;
   let stopping: Promise<void> | undefined;
   const close = async () => {
     clearInterval(checkpoints);
+    stopOffboarding?.();
     await app?.close().catch(() => {});
     await metricsServer?.close().catch(() => {});
     await runtime?.close().catch(() => {});
@@ -71,6 +74,8 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
     await bootstrapAdminToken(config, runtime, say);
     // The outbox relay and the target workers (issue 5): any number of worker processes may run them side by side.
     if (role !== 'api' && !stopping) await runtime.replication.start();
+    // Scheduled leaves and deletions after the grace period (issue 19), claimed with a lease by any worker process.
+    if (role !== 'api' && !stopping) stopOffboarding = startOffboardingRunner(runtime.offboarding, say);
     const auditKey = await runtime.auditLog.signingKey();
     say(`[meridian] Audit checkpoints are signed with key ${auditKey.keyId} (${auditKey.fingerprint}).`);
     if (role !== 'worker' && !stopping) {

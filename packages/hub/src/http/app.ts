@@ -185,6 +185,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     limits: { maxResults: config.scimMaxResults },
     translateError: translateDatabaseError,
+    ownership: runtime.offboarding,
   });
   await registerGraphql(app, {
     services: {

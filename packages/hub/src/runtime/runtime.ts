@@ -6,6 +6,7 @@ import {
   AuditService,
   type CachedTokenLookup,
   GlobalDirectoryService,
+  type OffboardingService,
   RelyingPartyService,
   ReplicationService,
   ResourceService,
@@ -30,6 +31,7 @@ import {
   PostgresDirectoryStore,
   PostgresGlobalDirectoryStore,
   PostgresIssuerStore,
+  PostgresOffboardingStore,
   PostgresOidcStore,
   PostgresPasswordForwarding,
   PostgresRelyingPartyStore,
@@ -39,6 +41,7 @@ import {
 } from '@meridian/store';
 import { forgettingOnRevoke, tokenLookupOf } from '../auth/token-lookup.js';
 import type { HubConfig } from '../config/config.js';
+import { buildOffboarding } from './offboarding.js';
 
 /** The database, stores and services one process works with. */
 export interface Runtime {
@@ -77,6 +80,8 @@ export interface Runtime {
     payloads: PostgresOidcStore;
     hasher: Argon2PasswordHasher;
   };
+  /** Leavers with a successor (issue 19): handover, suspension, transfers, the deletion after the grace period. */
+  offboarding: OffboardingService;
   /** Migrations applied while opening. */
   applied: string[];
   /** Resolves when the database answers (readiness). */
@@ -157,6 +162,7 @@ export async function openRuntime(
     );
     const people = new GlobalDirectoryService(globalDirectory, admin, systemClock);
     const outbound = new OutboundHttp({ allow: config.outboundAllow });
+    const offboardingStore = new PostgresOffboardingStore(orm, systemClock);
     const replication = new ReplicationEngine({
       outbound,
       store: new PostgresReplicationStore(orm, systemClock),
@@ -179,6 +185,7 @@ export async function openRuntime(
       directoryExports: new PostgresDirectoryExportStore(orm, systemClock),
       people,
       logger,
+      transfers: offboardingStore,
     });
     const sso = {
       relyingParties: new PostgresRelyingPartyStore(orm, systemClock),
@@ -199,6 +206,14 @@ export async function openRuntime(
       resources,
       replication,
       replicationService: new ReplicationService(replication, admin),
+      offboarding: buildOffboarding({
+        directory,
+        store: offboardingStore,
+        admin,
+        replication,
+        grants: sso.accounts,
+        clock: systemClock,
+      }),
       outbound,
       settings,
       auditLog,

@@ -18,6 +18,7 @@ import { OutboundHttp } from '../outbound/outbound-http.js';
 import type { SyncJobData, TargetQueues } from '../queue/target-queues.js';
 import { buildTargetRuntime, type ConnectorRegistry, type TargetRuntime } from '../targets/connector-registry.js';
 import { DeliveryBatches } from './delivery-batches.js';
+import type { TransferLedger } from './ownership-transfers.js';
 
 /** Reads the hub's resources for replication (the directory store and the tenant's shapes). */
 export interface ResourceSource {
@@ -95,6 +96,8 @@ export interface ReplicationDeps {
   directoryExports?: DirectoryExportStore;
   /** The global directory service: authorizes the admin operations of directory exports. */
   people?: GlobalDirectoryService;
+  /** Where workers record the outcome of offboardings' transfers of owned objects (issue 19); absent: not recorded. */
+  transfers?: TransferLedger;
 }
 
 /**
@@ -117,6 +120,8 @@ export class ReplicationContext {
   readonly ownsOutbound: boolean;
   /** The workers' reads and writes, batched per tenant (ADR 0024). */
   readonly batches: DeliveryBatches;
+  /** Where transfer jobs record their outcome (issue 19). */
+  readonly transfers: TransferLedger | undefined;
   private readonly runtimes = new Map<string, { stamp: number; runtime: TargetRuntime }>();
 
   constructor(deps: ReplicationDeps) {
@@ -132,6 +137,7 @@ export class ReplicationContext {
     this.outbound = deps.outbound ?? new OutboundHttp();
     this.fetch = this.outbound.fetch;
     this.batches = new DeliveryBatches(this);
+    this.transfers = deps.transfers;
   }
 
   /** Opens a target's secrets. */

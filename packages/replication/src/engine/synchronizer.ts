@@ -32,6 +32,7 @@ export type SyncOperation =
   | 'grace'
   | 'deleted'
   | 'out_of_scope'
+  | 'transferred'
   | 'skipped';
 
 /** The outcome of one sync. */

@@ -3,6 +3,7 @@ import { findOutboundRefusal, isMeridianError, type ReplicationTarget } from '@m
 import type { Job, Worker } from 'bullmq';
 import type { SyncJobData } from '../queue/target-queues.js';
 import type { ReplicationContext } from './context.js';
+import { isTransferJob, runTransfer, settleFailedTransfer } from './ownership-transfers.js';
 import { ResourceSynchronizer, type SyncResult, SyncStepError } from './synchronizer.js';
 
 /** Exponential backoff with full jitter between half and all of the step; a target's `Retry-After` wins. */
@@ -174,6 +175,7 @@ export class WorkerHost {
 
   /** Processes one job of a target's queue. Exported for tests through {@link WorkerHost.processForTest}. */
   private async process(job: Job<SyncJobData>, worker: Worker<SyncJobData>, _token?: string): Promise<SyncResult> {
+    if (isTransferJob(job.name, job.data)) return this.processTransfer(job, worker);
     const data = job.data;
     // The target, link and resource of the jobs that start together are read together (ADR 0024).
     const loaded = await this.ctx.batches.load(data);
@@ -203,6 +205,20 @@ export class WorkerHost {
     }
   }
 
+  /** A transfer of owned objects (issue 19): the same retries, circuit and dead letters as a delivery. */
+  private async processTransfer(job: Job<SyncJobData>, worker: Worker<SyncJobData>): Promise<SyncResult> {
+    const data = job.data;
+    const target = await this.ctx.store.getTarget(data.targetId);
+    if (!target?.enabled || !isTransferJob(job.name, data)) return SKIPPED;
+    try {
+      const result = await runTransfer(this.ctx.store, await this.ctx.runtimeOf(target), data, job.attemptsMade + 1, this.ctx.transfers);
+      if (target.consecutiveFailures > 0 || target.circuitState !== 'closed') await this.ctx.store.recordSuccess(target.id);
+      return result;
+    } catch (error) {
+      return this.fail(job, worker, target, error);
+    }
+  }
+
   private async fail(job: Job<SyncJobData>, worker: Worker<SyncJobData>, target: ReplicationTarget, error: unknown): Promise<SyncResult> {
     const data = job.data;
     const inner = error instanceof SyncStepError ? error.cause : error;
@@ -221,12 +237,14 @@ export class WorkerHost {
     if (kind === 'rate_limited') {
       // 429 / 503 with Retry-After: the whole target waits; the job goes back without spending an attempt.
       const waitMs = (isConnectorError(inner) ? inner.retryAfterMs : undefined) ?? 1000;
-      await this.ctx.store.saveLink(target.tenantId, target.id, data.kind, data.resourceId, {
-        remoteId: link?.remoteId ?? null,
-        status: 'retrying',
-        handledVersion: 0,
-        lastError: `rate limited: ${describe(error)}`,
-      });
+      // A transfer leaves the leaver's link as it is: its delivery state is not the transfer's.
+      if (!isTransferJob(job.name, data))
+        await this.ctx.store.saveLink(target.tenantId, target.id, data.kind, data.resourceId, {
+          remoteId: link?.remoteId ?? null,
+          status: 'retrying',
+          handledVersion: 0,
+          lastError: `rate limited: ${describe(error)}`,
+        });
       await worker.rateLimit(waitMs);
       throw this.ctx.queues.rateLimitError();
     }
@@ -274,14 +292,16 @@ export class WorkerHost {
           response: isConnectorError(inner) && !refusal ? (inner.response ?? null) : null,
           requestId: data.requestId ?? null,
         },
-        {
-          remoteId: link?.remoteId ?? null,
-          status: 'dead_lettered',
-          handledVersion: 0,
-          attempts,
-          lastError: reason,
-          requestId: data.requestId,
-        },
+        isTransferJob(job.name, data)
+          ? { remoteId: link?.remoteId ?? null, status: link?.status ?? 'pending', handledVersion: 0 }
+          : {
+              remoteId: link?.remoteId ?? null,
+              status: 'dead_lettered',
+              handledVersion: 0,
+              attempts,
+              lastError: reason,
+              requestId: data.requestId,
+            },
         {
           type: 'replication.dead_lettered',
           tenantId: target.tenantId,
@@ -293,15 +313,20 @@ export class WorkerHost {
       );
       // One line per dead letter, whether the failure was permanent or the retries ran out (`failure: transient`).
       this.ctx.logger.warn('replication dead-lettered', { ...subject, attempts, failure: kind, reason });
+      if (isTransferJob(job.name, data))
+        await settleFailedTransfer(this.ctx.transfers, data, target.id, { deadLettered: true, attempts, reason });
       return SKIPPED;
     }
-    await this.ctx.store.saveLink(target.tenantId, target.id, data.kind, data.resourceId, {
-      remoteId: link?.remoteId ?? null,
-      status: 'retrying',
-      handledVersion: 0,
-      attempts,
-      lastError: describe(error),
-    });
+    if (isTransferJob(job.name, data)) {
+      await settleFailedTransfer(this.ctx.transfers, data, target.id, { deadLettered: false, attempts, reason: describe(error) });
+    } else
+      await this.ctx.store.saveLink(target.tenantId, target.id, data.kind, data.resourceId, {
+        remoteId: link?.remoteId ?? null,
+        status: 'retrying',
+        handledVersion: 0,
+        attempts,
+        lastError: describe(error),
+      });
     this.ctx.logger.debug('replication retrying', { ...subject, attempts, maxAttempts: target.maxAttempts, reason: describe(error) });
     throw inner instanceof Error ? inner : new Error(describe(error));
   }
