@@ -2,6 +2,7 @@ import type {
   AdminService,
   AuditService,
   GlobalDirectoryService,
+  OffboardingService,
   Principal,
   RelyingPartyService,
   ReplicationService,
@@ -26,6 +27,8 @@ export interface GraphqlServices {
   directoryExports?: DirectoryExportAdmin;
   /** Relying parties and grants (issue 15); absent when the hub runs without single sign-on. */
   relyingParties?: RelyingPartyService;
+  /** Leavers with a successor (issue 19); absent when the hub runs without it. */
+  offboarding?: OffboardingService;
 }
 
 /** Per-request context. */

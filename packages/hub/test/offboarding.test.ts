@@ -237,6 +237,31 @@ describe('offboarding a leaver to a successor', () => {
     await expect(runtime.offboarding.cancel(platform, 'east', cancelled.id, system)).rejects.toMatchObject({ code: 'CONFLICT' });
   });
 
+  it('answers offboardAccount in GraphQL: a dry run shows the plan and changes nothing', async () => {
+    const gail = await createUser('gail@east.example');
+    const hank = await createUser('hank@east.example');
+    await createGroup('Audit', [gail]);
+    const token = (await runtime.admin.issueToken(platform, { tenant: 'east', scopes: ['graphql:write'] }, system)).token;
+    const response = await fetch(base.replace('/scim/v2', '/graphql'), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: 'mutation($t: ID!, $i: OffboardAccountInput!) { offboardAccount(tenant: $t, input: $i) { dryRun plan offboarding { id } } }',
+        variables: { t: east.id, i: { user: 'gail@east.example', successor: hank, graceDays: 3, dryRun: true } },
+      }),
+    });
+    const body = (await response.json()) as {
+      data?: { offboardAccount: { dryRun: boolean; plan: Record<string, unknown>; offboarding: null } };
+    };
+    expect(body.data?.offboardAccount).toMatchObject({ dryRun: true, offboarding: null });
+    expect(body.data?.offboardAccount.plan).toMatchObject({
+      leaver: { id: gail, userName: 'gail@east.example' },
+      groups: [{ displayName: 'Audit', action: 'move', successorAlreadyMember: false }],
+      graceDays: 3,
+    });
+    expect(await runtime.offboarding.list(platform, 'east')).not.toContainEqual(expect.objectContaining({ userId: gail }));
+  });
+
   it('deletes the leaver at the end of the grace period once every transfer is done, and the leaver exists nowhere', async () => {
     const erin = await createUser('erin@east.example');
     const finn = await createUser('finn@east.example');

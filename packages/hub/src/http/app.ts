@@ -202,6 +202,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     authenticate,
     onMutation: () => runtime.replication.kick(),
     onOperation: (operation) => metrics.observeGraphql(operation),
+      offboarding: runtime.offboarding,
     translateError: translateDatabaseError,
     throttle: async (request, principal) =>
       principal.kind === 'tenant' ? rateLimits.throttleTenant(request, principal.tenantId) : undefined,
