@@ -13,5 +13,6 @@ export {
 } from './config.js';
 export { type ConnectAddress, LdapConnection, type LdapEntry } from './ldap/connection.js';
 export { escapeDnValue, escapeFilterValue } from './ldap/escape.js';
+export { DEFAULT_SOURCE_MAPPING, type LdapSourceConfig, LdapSourceReader, parseLdapSourceConfig } from './source/ldap-source-reader.js';
 export { type LdapConnectorOptions, ldapConnectorFactory } from './target/factory.js';
 export { LdapConnector } from './target/ldap-connector.js';

@@ -296,6 +296,24 @@ export type {
 } from './scim/schema-types.js';
 export { enterpriseUserSchema, groupSchema, resourceTypes, SCHEMA, schemas, userSchema } from './scim/schemas.js';
 export {
+  canonicalJson,
+  checkSourceInput,
+  exceedsDeletionThreshold,
+  type InboundSource,
+  type InboundSourceInput,
+  type InboundSourceStore,
+  planSourceSync,
+  type SourceAction,
+  type SourceAttributes,
+  type SourceEntry,
+  type SourceLink,
+  type SourcePlan,
+  type SourcePlanItem,
+  type SourceRead,
+  type SourceReader,
+} from './sources/inbound-source.js';
+export { type SourceSyncOptions, type SourceSyncResult, SourceService } from './sources/source-service.js';
+export {
   type ClaimRegistration,
   type ConsentItem,
   claimsByScope,

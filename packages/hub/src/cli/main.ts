@@ -14,6 +14,7 @@ import { registerSchemaCommands } from './schema-commands.js';
 import { registerSecretsCommands } from './secrets-commands.js';
 import { registerSecurityCommands } from './security-commands.js';
 import { registerServerCommands } from './server-commands.js';
+import { registerSourceCommands } from './source-commands.js';
 import { registerTargetCommands } from './target-commands.js';
 import { registerTenantCommands } from './tenant-commands.js';
 import { registerTokenCommands } from './token-commands.js';
@@ -31,6 +32,7 @@ export function buildCli(): Command {
   registerRpCommands(program);
   registerSecurityCommands(program);
   registerTargetCommands(program);
+  registerSourceCommands(program);
   registerDirectoryCommands(program);
   registerSecretsCommands(program);
   registerConfigCommands(program);

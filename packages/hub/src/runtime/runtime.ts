@@ -1,4 +1,4 @@
-import { ldapConnectorFactory } from '@meridian/connector-ldap';
+import { LdapSourceReader, ldapConnectorFactory, parseLdapSourceConfig } from '@meridian/connector-ldap';
 import { scimConnectorFactory } from '@meridian/connector-scim';
 import { type ConnectorLogger, memoryConnectorFactory } from '@meridian/connector-sdk';
 import {
@@ -10,6 +10,7 @@ import {
   RelyingPartyService,
   ReplicationService,
   ResourceService,
+  SourceService,
   systemClock,
   TenantSettingsService,
 } from '@meridian/core';
@@ -36,6 +37,7 @@ import {
   PostgresPasswordForwarding,
   PostgresRelyingPartyStore,
   PostgresReplicationStore,
+  PostgresSourceStore,
   PostgresSsoAccounts,
   PostgresTenantSettingsStore,
 } from '@meridian/store';
@@ -82,6 +84,8 @@ export interface Runtime {
   };
   /** Leavers with a successor (issue 19): handover, suspension, transfers, the deletion after the grace period. */
   offboarding: OffboardingService;
+  /** Inbound sources of tenants (issue 18): directories the hub follows. */
+  sources: SourceService;
   /** Migrations applied while opening. */
   applied: string[];
   /** Resolves when the database answers (readiness). */
@@ -214,6 +218,14 @@ export async function openRuntime(
         grants: sso.accounts,
         clock: systemClock,
       }),
+      // An LDAP source is checked when it is created (config, outbound policy) and read through the policy's sockets.
+      sources: new SourceService(
+        new PostgresSourceStore(orm, systemClock, secretBox),
+        resources,
+        { ldap: new LdapSourceReader((host) => outbound.connectAddress(host)) },
+        systemClock,
+        async (input) => outbound.checkUrl(parseLdapSourceConfig(input.config, input.secrets).url, 'config.url'),
+      ),
       outbound,
       settings,
       auditLog,

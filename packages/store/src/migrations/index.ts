@@ -22,6 +22,7 @@ import { Migration20261207600000_relying_parties } from './Migration202612076000
 import { Migration20261207630000_scim_read_functions } from './Migration20261207630000_scim_read_functions.js';
 import { Migration20261207640000_audit_append_function } from './Migration20261207640000_audit_append_function.js';
 import { Migration20261207640100_write_in_tenant } from './Migration20261207640100_write_in_tenant.js';
+import { Migration20261207660000_ldap_sources } from './Migration20261207660000_ldap_sources.js';
 import { Migration20261207670000_offboarding } from './Migration20261207670000_offboarding.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
@@ -50,4 +51,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207640100_write_in_tenant', class: Migration20261207640100_write_in_tenant },
   { name: 'Migration20261207620000_outbox_wakeups', class: Migration20261207620000_outbox_wakeups },
   { name: 'Migration20261207670000_offboarding', class: Migration20261207670000_offboarding },
+  { name: 'Migration20261207660000_ldap_sources', class: Migration20261207660000_ldap_sources },
 ];
