@@ -383,6 +383,7 @@ describe('scimConnectorFactory', () => {
       pageSize: 100,
       usePatch: 'auto',
       supportsPassword: false,
+      transferOwnership: false,
     });
   });
 

@@ -2,6 +2,7 @@ export { DirectoryExporter, type DirectoryExportInput, DirectoryExports, personA
 export { DirectoryProjector } from './directory/directory-projector.js';
 export {
   DEFAULT_TUNING,
+  type DeliveryObserver,
   graceJobId,
   ReplicationContext,
   type ReplicationDeps,
@@ -10,14 +11,7 @@ export {
   type Sealer,
   targetSecretsContext,
 } from './engine/context.js';
-export {
-  isTransferJob,
-  ReplicationOwnershipTransfers,
-  TRANSFER_JOB,
-  type TransferJobData,
-  type TransferLedger,
-  transferJobId,
-} from './engine/ownership-transfers.js';
+export { ReplicationOwnershipTransfers, type TransferLedger } from './engine/ownership-transfers.js';
 export { ReplicationEngine, type ReplicationEngineOptions } from './engine/replication-engine.js';
 export { ResourceSynchronizer, type SyncOperation, type SyncResult, SyncStepError } from './engine/synchronizer.js';
 export { retryDelay, WorkerHost } from './engine/worker-host.js';
