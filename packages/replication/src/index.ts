@@ -2,7 +2,6 @@ export { DirectoryExporter, type DirectoryExportInput, DirectoryExports, personA
 export { DirectoryProjector } from './directory/directory-projector.js';
 export {
   DEFAULT_TUNING,
-  type DeliveryObserver,
   graceJobId,
   ReplicationContext,
   type ReplicationDeps,
