@@ -79,7 +79,7 @@ async function waitFor(check: () => Promise<boolean>, what: string, child: Child
 }
 
 /** Makes a test CA and a server certificate for localhost and 127.0.0.1 with openssl; returns the paths. */
-export function makeTestCertificates(dir: string, subject = 'localhost'): { ca: string; cert: string; key: string; caKey: string } {
+function makeTestCertificates(dir: string, subject = 'localhost'): { ca: string; cert: string; key: string; caKey: string } {
   const path = (name: string) => join(dir, name);
   const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
   run([

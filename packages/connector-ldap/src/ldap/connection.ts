@@ -51,7 +51,7 @@ const TLS_FAILURE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|HOSTNAME|ALTNAME/
  * failures as permanent, socket trouble as transient. The request record
  * names the operation and DN, never a password.
  */
-export function toConnectorError(error: unknown, url: string, operation: LdapOperation): ConnectorError {
+function toConnectorError(error: unknown, url: string, operation: LdapOperation): ConnectorError {
   const request = { method: `LDAP ${operation.method}`, url: `${url}/${encodeURIComponent(operation.dn)}`, body: operation.body };
   const refusal = findOutboundRefusal(error);
   if (refusal) return new ConnectorError('permanent', refusal.message, { code: 'OUTBOUND_REFUSED', request, cause: error });
