@@ -344,6 +344,14 @@ export {
 } from './sso/relying-party.js';
 export { RelyingPartyService } from './sso/relying-party-service.js';
 export {
+  parseUpstream,
+  type UpstreamInput,
+  type UpstreamProvider,
+  UpstreamProviderService,
+  type UpstreamProviderStore,
+  type UpstreamValues,
+} from './sso/upstream.js';
+export {
   AdminService,
   checkExpiresInDays,
   checkPage,

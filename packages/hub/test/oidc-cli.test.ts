@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -14,7 +17,13 @@ let db: TestDatabase;
 async function meridian(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, [main, ...args], {
-      env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'silent' },
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        LOG_LEVEL: 'silent',
+        MERIDIAN_OUTBOUND_ALLOW: '127.0.0.1',
+        MERIDIAN_PUBLIC_URL: 'https://hub.example',
+      },
     });
     return { code: 0, stdout, stderr };
   } catch (error) {
@@ -27,6 +36,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   expect((await meridian('community', 'create', '--slug', 'coi', '--name', 'CoI')).code).toBe(0);
   expect((await meridian('community', 'create', '--slug', 'other', '--name', 'Other')).code).toBe(0);
+  expect((await meridian('tenant', 'create', '--slug', 'emea', '--name', 'EMEA', '--community', 'coi')).code).toBe(0);
 }, 120_000);
 afterAll(() => db.close());
 
@@ -138,5 +148,46 @@ describe('meridian rp', () => {
       'password',
     );
     expect(unknown.stderr).toMatch(/Unknown claim 'password'/);
+  });
+
+  it('sets, shows and removes an office’s upstream identity provider, its secret read from a file and sealed', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meridian-upstream-'));
+    const secretFile = join(dir, 'secret');
+    await writeFile(secretFile, 'upstream-client-secret-0123456789\n', { mode: 0o600 });
+    const set = await meridian(
+      'sso',
+      'upstream',
+      'set',
+      '--tenant',
+      'coi/emea',
+      '--issuer',
+      'http://127.0.0.1:9/idp',
+      '--client-id',
+      'meridian-coi',
+      '--client-secret-file',
+      secretFile,
+      '--json',
+    );
+    expect(set.stderr).toBe('');
+    expect(JSON.parse(set.stdout)).toMatchObject({
+      issuer: 'http://127.0.0.1:9/idp',
+      clientId: 'meridian-coi',
+      userNameClaim: 'email',
+      redirectUri: 'https://hub.example/oidc/coi/upstream/callback',
+    });
+    expect(set.stdout).not.toContain('upstream-client-secret');
+    const [row] = await db.query<{ client_secret_sealed: string }>('select client_secret_sealed from sso_upstream');
+    expect(row?.client_secret_sealed).toMatch(/^v1:/);
+    expect(row?.client_secret_sealed).not.toContain('upstream-client-secret');
+    expect(JSON.parse((await meridian('sso', 'upstream', 'show', '--tenant', 'coi/emea', '--json')).stdout)).not.toHaveProperty(
+      'clientSecret',
+    );
+    const actions = await db.query<{ action: string; diff: unknown }>(
+      "select action, diff from audit_event where action like 'sso.upstream%'",
+    );
+    expect(JSON.stringify(actions)).not.toContain('upstream-client-secret');
+    expect((await meridian('sso', 'upstream', 'remove', '--tenant', 'coi/emea')).code).toBe(0);
+    const gone = await meridian('sso', 'upstream', 'show', '--tenant', 'coi/emea', '--json');
+    expect(JSON.parse(gone.stderr)).toMatchObject({ error: { code: 'NOT_FOUND' } });
   });
 });

@@ -175,6 +175,8 @@ describe('signing in with Meridian', () => {
       };
       expect(payload).toMatchObject(released);
       expect(payload).not.toHaveProperty('phone_number');
+      // RFC 8176: signed in with a password.
+      expect(payload.amr).toEqual(['pwd']);
       expect(payload).not.toHaveProperty('given_name');
 
       const userinfo = await fetch(config.serverMetadata().userinfo_endpoint as string, {

@@ -4,6 +4,7 @@ import { claimsOfScopes, consentedClaims, consentItems, SSO_SCOPES } from '@meri
 import { consentPage, errorPage, loginPage, type RenderedPage } from './pages.js';
 import type { LoginAccount, OidcRequestContext } from './ports.js';
 import { type CommunityProvider, type CommunityProviders, originsOf } from './provider.js';
+import { UpstreamSignIn } from './upstream.js';
 
 /** What the sign-in page says after a failure: the same words for an unknown user name and a wrong password. */
 const FAILURE_MESSAGES = {
@@ -29,7 +30,87 @@ export class Interactions {
   /** An argon2id hash of a random string, verified when no account matches, so that timing does not tell. */
   private dummyHash: Promise<string> | undefined;
 
-  constructor(private readonly providers: CommunityProviders) {}
+  private readonly upstream: UpstreamSignIn;
+
+  constructor(private readonly providers: CommunityProviders) {
+    this.upstream = new UpstreamSignIn(providers);
+  }
+
+  /** Links to the offices' upstream identity providers, for the sign-in page. */
+  private async upstreamLinks(found: CommunityProvider, action: string): Promise<{ name: string; href: string }[]> {
+    const offices = (await this.providers.options.upstreams?.upstreamOffices(found.community.id)) ?? [];
+    return offices.map((o) => ({ name: o.name, href: `${action}/upstream?office=${encodeURIComponent(o.slug)}` }));
+  }
+
+  /** `GET …/interaction/{uid}/upstream?office=…`: off to the office's upstream identity provider. */
+  async upstreamStart(slug: string, uid: string, office: string, req: IncomingMessage, res: ServerResponse): Promise<InteractionOutcome> {
+    const found = await this.providers.get(slug);
+    if (!found) return { page: errorPage({ name: 'Meridian', colour: '#1f4e8c' }, 'There is no such community.', 404) };
+    const details = await this.details(found, uid, req, res);
+    if (!details || details.prompt.name !== 'login') {
+      return { page: errorPage(found.theme, 'This sign-in has expired. Go back to the application and start again.', 400) };
+    }
+    return this.upstream.start(found, details.uid, office.slice(0, 100));
+  }
+
+  /** `GET /oidc/{slug}/upstream/callback`: back from an upstream provider, on to the interaction. */
+  async upstreamCallback(slug: string, query: string): Promise<InteractionOutcome> {
+    const found = await this.providers.get(slug);
+    if (!found) return { page: errorPage({ name: 'Meridian', colour: '#1f4e8c' }, 'There is no such community.', 404) };
+    return this.upstream.bounce(found, query);
+  }
+
+  /** `GET …/interaction/{uid}/upstream/done`: the upstream's answer checked, the person signed in as the linked office account. */
+  async upstreamDone(
+    slug: string,
+    uid: string,
+    query: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    context: OidcRequestContext,
+  ): Promise<InteractionOutcome> {
+    const found = await this.providers.get(slug);
+    if (!found) return { page: errorPage({ name: 'Meridian', colour: '#1f4e8c' }, 'There is no such community.', 404) };
+    const details = await this.details(found, uid, req, res);
+    if (!details || details.prompt.name !== 'login') {
+      return { page: errorPage(found.theme, 'This sign-in has expired. Go back to the application and start again.', 400) };
+    }
+    const result = await this.upstream.finish(found, details.uid, query, context);
+    if ('refused' in result) return { page: errorPage(found.theme, result.refused, 401) };
+    const done = await this.complete(found, result.account, ['fed'], req, res);
+    if ('refused' in done) {
+      await this.providers.options.accounts.recordLoginFailure(
+        found.community.id,
+        {
+          keys: [],
+          reason: done.refused,
+          tenantId: result.account.tenantId,
+          userId: result.account.userId,
+          userName: result.account.userName,
+        },
+        this.providers.throttle.windowMs,
+        context,
+      );
+      return { page: errorPage(found.theme, FAILURE_MESSAGES[done.refused], 403) };
+    }
+    return done;
+  }
+
+  /** Signs the person in as an authenticated office account, unless it may not (inactive, not yet in the directory). */
+  private async complete(
+    found: CommunityProvider,
+    account: LoginAccount,
+    amr: string[],
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<{ redirect: string } | { refused: 'inactive' | 'not_in_directory' }> {
+    if (!account.active) return { refused: 'inactive' };
+    if (account.personId === null) return { refused: 'not_in_directory' };
+    const person = await this.providers.options.accounts.person(found.community.id, account.personId);
+    if (!person?.active) return { refused: 'inactive' };
+    const returnTo = await found.provider.interactionResult(req, res, { login: { accountId: account.personId, amr, remember: false } });
+    return { redirect: returnTo };
+  }
 
   /** `GET /oidc/{slug}/interaction/{uid}`: the page the interaction needs. */
   async show(
@@ -48,7 +129,8 @@ export class Interactions {
     const action = `${found.issuerPath}/interaction/${details.uid}`;
     if (details.prompt.name === 'login') {
       const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
-      return { page: loginPage(found.theme, { action, clientName: rp.name, userName: hint }, originsOf(rp.redirectUris)) };
+      const upstreams = await this.upstreamLinks(found, action);
+      return { page: loginPage(found.theme, { action, clientName: rp.name, userName: hint, upstreams }, originsOf(rp.redirectUris)) };
     }
     if (rp.consent === 'implicit')
       return this.consent(found, details, rp, { decision: 'allow', claim: [...rp.optionalClaims] }, req, res, context);
@@ -126,6 +208,7 @@ export class Interactions {
     const userName = first(form.username).trim().slice(0, 1024);
     const office = first(form.office).trim() || undefined;
     const action = `${found.issuerPath}/interaction/${details.uid}`;
+    const upstreams = await this.upstreamLinks(found, action);
     const again = (error: string | undefined, offices?: { slug: string; name: string }[], status?: number): InteractionOutcome => {
       const page = loginPage(
         found.theme,
@@ -188,15 +271,10 @@ export class Interactions {
       return fail('unknown_account');
     }
     if (account.passwordHash === null || !(await passwords.verify(account.passwordHash, password))) return fail('bad_password', account);
-    if (!account.active) return fail('inactive', account);
-    if (account.personId === null) return fail('not_in_directory', account);
-    const person = await accounts.person(communityId, account.personId);
-    if (!person?.active) return fail('inactive', account);
+    const done = await this.complete(found, account, ['pwd'], req, res);
+    if ('refused' in done) return fail(done.refused, account);
     await accounts.clearFailures(communityId, [accountKey]);
-    const returnTo = await found.provider.interactionResult(req, res, {
-      login: { accountId: account.personId, amr: ['pwd'], remember: false },
-    });
-    return { redirect: returnTo };
+    return done;
   }
 
   private async consent(

@@ -62,15 +62,22 @@ function pageHeaders(style: string, formTargets: readonly string[] = []): Record
   };
 }
 
-/** A whole page around `body` (already escaped). */
-export function renderPage(theme: PageTheme, title: string, body: string, status = 200, formTargets: readonly string[] = []): RenderedPage {
+/** A whole page around `body` (already escaped); `head` (already escaped) goes into its head. */
+export function renderPage(
+  theme: PageTheme,
+  title: string,
+  body: string,
+  status = 200,
+  formTargets: readonly string[] = [],
+  head = '',
+): RenderedPage {
   const style = styleOf(theme);
   const html = `<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)} – ${escapeHtml(theme.name)}</title>
+<title>${escapeHtml(title)} – ${escapeHtml(theme.name)}</title>${head}
 <style>${style}</style>
 </head>
 <body>
@@ -92,6 +99,8 @@ export interface LoginPage {
   offices?: { slug: string; name: string }[];
   office?: string;
   error?: string;
+  /** Offices whose people may sign in at their own identity provider instead. */
+  upstreams?: { name: string; href: string }[];
 }
 
 /** The sign-in page: userName and password, and the office when it must be chosen. */
@@ -116,7 +125,15 @@ ${error}
 <input type="password" id="password" name="password" autocomplete="current-password" required${described}>
 ${offices}
 <button type="submit">Sign in</button>
-</form>`;
+</form>
+${
+  page.upstreams?.length
+    ? `<h2>Or sign in with your office</h2>
+<ul class="claims">
+${page.upstreams.map((u) => `<li><a href="${escapeHtml(u.href)}">Sign in with ${escapeHtml(u.name)}</a></li>`).join('\n')}
+</ul>`
+    : ''
+}`;
   return renderPage(theme, 'Sign in', body, page.error ? 401 : 200, formTargets);
 }
 
@@ -152,4 +169,23 @@ ${items || '<li>nothing else</li>'}
 /** An error page: what went wrong in words a person understands, never a stack or an internal detail. */
 export function errorPage(theme: PageTheme, message: string, status = 400): RenderedPage {
   return renderPage(theme, 'Error', `<p class="error" role="alert">${escapeHtml(message)}</p>`, status);
+}
+
+/**
+ * A page that moves on to `href` at once (a zero-second refresh, WCAG H76, with
+ * a link for those who have refreshes turned off). It ends a chain of
+ * redirects that began with a form post at another provider: browsers check
+ * the whole chain against that page's `form-action`, which cannot name every
+ * relying party at its end; the refresh is a navigation of its own.
+ */
+export function continuePage(theme: PageTheme, href: string): RenderedPage {
+  const target = escapeHtml(href);
+  return renderPage(
+    theme,
+    'Signing in',
+    `<p>Signing you in… <a href="${target}">Continue</a></p>`,
+    200,
+    [],
+    `\n<meta http-equiv="refresh" content="0;url=${target}">`,
+  );
 }

@@ -91,3 +91,26 @@ export interface OidcCommunity {
   slug: string;
   name: string;
 }
+
+/** An office's upstream identity provider with Meridian's client secret there, for a sign-in. */
+export interface UpstreamLogin {
+  tenantId: string;
+  tenantSlug: string;
+  tenantName: string;
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  userNameClaim: string;
+}
+
+/** Offices' upstream identity providers and the links of upstream subjects to office accounts. */
+export interface OidcUpstreams {
+  upstreamOffices(communityId: string): Promise<{ slug: string; name: string }[]>;
+  upstreamFor(communityId: string, tenantSlug: string): Promise<UpstreamLogin | undefined>;
+  linkedAccount(communityId: string, tenantId: string, issuer: string, subject: string): Promise<LoginAccount | undefined>;
+  link(
+    communityId: string,
+    link: { tenantId: string; issuer: string; subject: string; userId: string },
+    context: OidcRequestContext,
+  ): Promise<void>;
+}

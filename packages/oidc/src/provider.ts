@@ -5,7 +5,15 @@ import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-prov
 import { adapterFor } from './adapter.js';
 import { type CommunityKeys, communityKeys } from './keys.js';
 import { errorPage, escapeHtml, type PageTheme, renderPage } from './pages.js';
-import type { OidcAccounts, OidcClients, OidcCommunity, OidcRequestContext, OidcStorage, PasswordVerifier } from './ports.js';
+import type {
+  OidcAccounts,
+  OidcClients,
+  OidcCommunity,
+  OidcRequestContext,
+  OidcStorage,
+  OidcUpstreams,
+  PasswordVerifier,
+} from './ports.js';
 import { releaseClaims } from './release.js';
 
 /** Sign-in throttling: at most `perAccount` failures per account and `perAddress` per client address within `windowMs`. */
@@ -26,10 +34,12 @@ export interface CommunityProvidersOptions {
   clients: OidcClients;
   accounts: OidcAccounts;
   passwords: PasswordVerifier;
+  /** Offices' upstream identity providers; without it, people sign in with their passwords only. */
+  upstreams?: OidcUpstreams;
   findCommunity(slug: string): Promise<OidcCommunity | undefined>;
   /** The page theme of a community (default: its name and Meridian's blue). */
   theme?(community: OidcCommunity): PageTheme;
-  /** The fetch of the outbound request policy, for back-channel logout requests. */
+  /** The fetch of the outbound request policy, for back-channel logout and upstream providers. */
   fetch?: typeof globalThis.fetch;
   throttle?: Partial<ThrottleLimits>;
   /** Called when a release could not be written to the ledger (the release itself was refused). */
@@ -154,7 +164,8 @@ export class CommunityProviders {
     return {
       adapter: adapterFor(community.id, storage, clients),
       clients: [],
-      claims: claimsByScope(),
+      // `amr` (RFC 8176: `pwd`, or `fed` through an office's upstream provider) comes from the session, not the person.
+      claims: { ...claimsByScope(), openid: [...(claimsByScope().openid ?? []), 'amr'] },
       scopes: [...SSO_SCOPES],
       // Released claims go into the ID token too (issue 15: the relying party checks them against the JWKS).
       conformIdTokenClaims: false,

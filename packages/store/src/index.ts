@@ -80,4 +80,5 @@ export { PostgresSourceStore } from './sources/postgres-source-store.js';
 export { type OidcKeyKind, type OidcPayload, PostgresOidcStore } from './sso/postgres-oidc-store.js';
 export { hashClientSecret, PostgresRelyingPartyStore, type RelyingPartyClient } from './sso/postgres-relying-party-store.js';
 export { type LoginAccount, type LoginFailureReason, PostgresSsoAccounts, type SsoPerson } from './sso/postgres-sso-accounts.js';
+export { PostgresUpstreamStore, type UpstreamLogin } from './sso/postgres-upstream-store.js';
 export { PostgresTenantSettingsStore } from './tenancy/postgres-tenant-settings-store.js';

@@ -47,6 +47,9 @@ export type EventType =
   | 'sso.consented'
   | 'sso.released'
   | 'sso.grant_revoked'
+  | 'sso.upstream_set'
+  | 'sso.upstream_removed'
+  | 'sso.upstream_linked'
   | 'auth.failed';
 
 /** Every event type, for docs and exhaustive tests. */
@@ -96,6 +99,9 @@ export const EVENT_TYPES: readonly EventType[] = [
   'sso.consented',
   'sso.released',
   'sso.grant_revoked',
+  'sso.upstream_set',
+  'sso.upstream_removed',
+  'sso.upstream_linked',
   'auth.failed',
 ];
 
@@ -111,7 +117,8 @@ export type EventResourceType =
   | 'Person'
   | 'DirectoryExport'
   | 'RelyingParty'
-  | 'Grant';
+  | 'Grant'
+  | 'UpstreamProvider';
 
 /**
  * A change, written in the same transaction as the change itself: once to the

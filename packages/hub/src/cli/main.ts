@@ -9,7 +9,7 @@ import { registerCommunityCommands } from './community-commands.js';
 import { registerConfigCommands } from './config-commands.js';
 import { registerDirectoryCommands } from './directory-commands.js';
 import { registerIssuerCommands } from './issuer-commands.js';
-import { registerRpCommands } from './rp-commands.js';
+import { registerRpCommands, registerSsoCommands } from './rp-commands.js';
 import { registerSchemaCommands } from './schema-commands.js';
 import { registerSecretsCommands } from './secrets-commands.js';
 import { registerSecurityCommands } from './security-commands.js';
@@ -30,6 +30,7 @@ export function buildCli(): Command {
   registerTokenCommands(program);
   registerIssuerCommands(program);
   registerRpCommands(program);
+  registerSsoCommands(program);
   registerSecurityCommands(program);
   registerTargetCommands(program);
   registerSourceCommands(program);

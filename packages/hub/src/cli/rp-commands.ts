@@ -1,6 +1,7 @@
-import type { RelyingParty, RelyingPartyChanges, RelyingPartyWithSecret } from '@meridian/core';
+import { readFile } from 'node:fs/promises';
+import type { RelyingParty, RelyingPartyChanges, RelyingPartyWithSecret, UpstreamProvider } from '@meridian/core';
 import type { Command } from 'commander';
-import { CLI_PRINCIPAL, cliContext, type JsonFlag, jsonOption, parseWholeNumber, print, withRuntime } from './common.js';
+import { CLI_PRINCIPAL, CliUsageError, cliContext, type JsonFlag, jsonOption, parseWholeNumber, print, withRuntime } from './common.js';
 
 interface RpFlags extends JsonFlag {
   community: string;
@@ -148,4 +149,93 @@ function registerCreateCommand(rp: Command): void {
       printSecret(flags, made, 'Registered');
     }),
   );
+}
+
+interface UpstreamFlags extends JsonFlag {
+  tenant: string;
+  issuer: string;
+  clientId: string;
+  clientSecret?: string;
+  clientSecretFile?: string;
+  userNameClaim?: string;
+}
+
+function describeUpstream(u: UpstreamProvider): string {
+  return `${u.issuer}\tclient ${u.clientId}\tuserName from ${u.userNameClaim}`;
+}
+
+/** The upstream client secret: from a file (kept out of the shell history and the process list), or the option. */
+async function upstreamSecret(flags: UpstreamFlags): Promise<string> {
+  if (flags.clientSecretFile !== undefined) {
+    try {
+      return (await readFile(flags.clientSecretFile, 'utf8')).trim();
+    } catch (error) {
+      throw new CliUsageError(`Cannot read ${flags.clientSecretFile}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  if (flags.clientSecret !== undefined) return flags.clientSecret;
+  throw new CliUsageError('Give --client-secret-file <path> (or --client-secret <secret>).');
+}
+
+/** `meridian sso upstream …`: an office's own OpenID Provider, where its people may sign in (docs/sso.md). */
+export function registerSsoCommands(program: Command): void {
+  const upstream = program
+    .command('sso')
+    .description('single sign-on settings of offices (docs/sso.md)')
+    .command('upstream')
+    .description("an office's upstream identity provider: its people sign in there instead of with a password");
+  upstream
+    .command('set')
+    .description('set (or replace) the upstream OpenID Provider of an office')
+    .requiredOption('--tenant <tenant>', 'tenant slug or id')
+    .requiredOption('--issuer <url>', 'the upstream issuer (https; http only on localhost)')
+    .requiredOption('--client-id <id>', 'the client Meridian is registered as there')
+    .option('--client-secret-file <path>', 'a file holding its client secret')
+    .option('--client-secret <secret>', 'its client secret (prefer --client-secret-file)')
+    .option('--user-name-claim <claim>', 'the ID token claim holding the office userName, for the first sign-in (default email)')
+    .addOption(jsonOption())
+    .action(async (flags: UpstreamFlags) =>
+      withRuntime(async (runtime, config) => {
+        const set = await runtime.upstreamProviders.set(
+          CLI_PRINCIPAL,
+          {
+            tenant: flags.tenant,
+            issuer: flags.issuer,
+            clientId: flags.clientId,
+            clientSecret: await upstreamSecret(flags),
+            userNameClaim: flags.userNameClaim ?? null,
+          },
+          cliContext(),
+        );
+        const community = await runtime.adminStore.findCommunity(set.communityId);
+        const callback = `${config.publicUrl}/oidc/${community?.slug ?? set.communityId}/upstream/callback`;
+        print(
+          flags,
+          { ...set, redirectUri: callback },
+          `${describeUpstream(set)}\nRegister this redirect URI at the upstream provider: ${callback}`,
+        );
+      }),
+    );
+  upstream
+    .command('show')
+    .description("show an office's upstream OpenID Provider (never its secret)")
+    .requiredOption('--tenant <tenant>', 'tenant slug or id')
+    .addOption(jsonOption())
+    .action(async (flags: UpstreamFlags) =>
+      withRuntime(async (runtime) => {
+        const found = await runtime.upstreamProviders.get(CLI_PRINCIPAL, flags.tenant);
+        print(flags, found, describeUpstream(found));
+      }),
+    );
+  upstream
+    .command('remove')
+    .description("remove an office's upstream OpenID Provider and the links of its subjects to accounts")
+    .requiredOption('--tenant <tenant>', 'tenant slug or id')
+    .addOption(jsonOption())
+    .action(async (flags: UpstreamFlags) =>
+      withRuntime(async (runtime) => {
+        await runtime.upstreamProviders.remove(CLI_PRINCIPAL, flags.tenant, cliContext());
+        print(flags, { removed: true }, 'Removed; its people sign in with their passwords again.');
+      }),
+    );
 }

@@ -23,6 +23,12 @@ function parseForm(body: string): FormFields {
   return fields;
 }
 
+/** The query string of a URL, without its `?`. */
+function queryOf(url: string): string {
+  const at = url.indexOf('?');
+  return at < 0 ? '' : url.slice(at + 1);
+}
+
 function contextOf(request: FastifyRequest): OidcRequestContext {
   return { actor: { type: 'system', id: 'oidc' }, requestId: request.id, sourceAddress: request.ip };
 }
@@ -46,9 +52,11 @@ export async function registerOidc(app: FastifyInstance, runtime: Runtime, confi
     clients: runtime.sso.relyingParties,
     accounts: runtime.sso.accounts,
     passwords: runtime.sso.hasher,
+    upstreams: runtime.sso.upstreams,
     findCommunity: (slug) => runtime.adminStore.findCommunity(slug),
-    // Back-channel logout requests go to relying parties: through the outbound request policy, like every request on a community's behalf.
-    fetch: runtime.outbound.fetch,
+    // Back-channel logout requests and upstream identity providers: through the outbound request policy, like every
+    // request on a community's behalf (https only, unless the allow-list opens a host).
+    fetch: runtime.outbound.fetchFor({ httpsOnly: true }),
     onError: (error) => app.log.warn({ err: error }, 'OpenID Provider error'),
   });
   const interactions = new Interactions(providers);
@@ -83,6 +91,36 @@ export async function registerOidc(app: FastifyInstance, runtime: Runtime, confi
     );
     scope.get<{ Params: { slug: string; uid: string } }>('/oidc/:slug/interaction/:uid', async (request, reply) =>
       answer(reply, await interactions.show(request.params.slug, request.params.uid, request.raw, reply.raw, contextOf(request))),
+    );
+    scope.get<{ Params: { slug: string; uid: string }; Querystring: { office?: string } }>(
+      '/oidc/:slug/interaction/:uid/upstream',
+      async (request, reply) =>
+        answer(
+          reply,
+          await interactions.upstreamStart(
+            request.params.slug,
+            request.params.uid,
+            String(request.query.office ?? ''),
+            request.raw,
+            reply.raw,
+          ),
+        ),
+    );
+    scope.get<{ Params: { slug: string } }>('/oidc/:slug/upstream/callback', async (request, reply) =>
+      answer(reply, await interactions.upstreamCallback(request.params.slug, queryOf(request.url))),
+    );
+    scope.get<{ Params: { slug: string; uid: string } }>('/oidc/:slug/interaction/:uid/upstream/done', async (request, reply) =>
+      answer(
+        reply,
+        await interactions.upstreamDone(
+          request.params.slug,
+          request.params.uid,
+          queryOf(request.url),
+          request.raw,
+          reply.raw,
+          contextOf(request),
+        ),
+      ),
     );
     scope.post<{ Params: { slug: string; uid: string }; Body: FormFields }>('/oidc/:slug/interaction/:uid', async (request, reply) =>
       answer(

@@ -13,6 +13,7 @@ import {
   SourceService,
   systemClock,
   TenantSettingsService,
+  UpstreamProviderService,
 } from '@meridian/core';
 import { ConnectorRegistry, OutboundHttp, openTargetQueues, ReplicationEngine } from '@meridian/replication';
 import {
@@ -40,6 +41,7 @@ import {
   PostgresSourceStore,
   PostgresSsoAccounts,
   PostgresTenantSettingsStore,
+  PostgresUpstreamStore,
 } from '@meridian/store';
 import { forgettingOnRevoke, tokenLookupOf } from '../auth/token-lookup.js';
 import type { HubConfig } from '../config/config.js';
@@ -81,7 +83,10 @@ export interface Runtime {
     accounts: PostgresSsoAccounts;
     payloads: PostgresOidcStore;
     hasher: Argon2PasswordHasher;
+    upstreams: PostgresUpstreamStore;
   };
+  /** Offices' upstream identity providers (issue 15), for the CLI. */
+  upstreamProviders: UpstreamProviderService;
   /** Leavers with a successor (issue 19): handover, suspension, transfers, the deletion after the grace period. */
   offboarding: OffboardingService;
   /** Inbound sources of tenants (issue 18): directories the hub follows. */
@@ -196,12 +201,17 @@ export async function openRuntime(
       accounts: new PostgresSsoAccounts(orm, systemClock),
       payloads: new PostgresOidcStore(orm, systemClock, secretBox),
       hasher,
+      upstreams: new PostgresUpstreamStore(orm, systemClock, secretBox),
     };
     return {
       orm,
       databaseUrl,
       sso,
       relyingParties: new RelyingPartyService(sso.relyingParties, sso.accounts, admin),
+      // The issuer answers to the outbound request policy when it is set, as on every request made to it.
+      upstreamProviders: new UpstreamProviderService(sso.upstreams, admin, {
+        checkUrl: (url, field) => outbound.checkUrl(url, field, { httpsOnly: true }),
+      }),
       embedded,
       adminStore,
       tokenLookup,

@@ -24,6 +24,7 @@ import { Migration20261207640000_audit_append_function } from './Migration202612
 import { Migration20261207640100_write_in_tenant } from './Migration20261207640100_write_in_tenant.js';
 import { Migration20261207660000_ldap_sources } from './Migration20261207660000_ldap_sources.js';
 import { Migration20261207670000_offboarding } from './Migration20261207670000_offboarding.js';
+import { Migration20261207601000_upstream_providers } from './Migration20261207601000_upstream_providers.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -52,4 +53,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207620000_outbox_wakeups', class: Migration20261207620000_outbox_wakeups },
   { name: 'Migration20261207670000_offboarding', class: Migration20261207670000_offboarding },
   { name: 'Migration20261207660000_ldap_sources', class: Migration20261207660000_ldap_sources },
+  { name: 'Migration20261207601000_upstream_providers', class: Migration20261207601000_upstream_providers },
 ];
