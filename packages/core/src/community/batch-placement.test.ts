@@ -129,4 +129,21 @@ describe('placeBatch: a batch places its accounts as one projection per account,
       ['p-ada', 'rule:employeeNumber'],
     ]);
   });
+
+  it('resolves the people an account manages only when its person changes', () => {
+    const stays = placeBatch(
+      [account('u1', ['employeeNumber:E1'], at('p-ada'), { dependents: ['p-report'] })],
+      state([], { 'p-ada': 1 }),
+      ids(),
+    );
+    expect(stays.resolveAgain).toEqual(['p-ada']);
+    const moves = placeBatch(
+      [account('u1', ['employeeNumber:E2'], at('p-ada', 'rule:employeeNumber'), { dependents: ['p-report'] })],
+      state([holder('u2', 'employeeNumber:E2', 'p-bob')], { 'p-ada': 2 }),
+      ids(),
+    );
+    expect(moves.resolveAgain).toEqual(expect.arrayContaining(['p-bob', 'p-report', 'p-ada']));
+    const arrives = placeBatch([account('u1', ['employeeNumber:E1'], undefined, { dependents: ['p-report'] })], state([], {}), ids());
+    expect(arrives.resolveAgain).toEqual(expect.arrayContaining(['p-new-1', 'p-report']));
+  });
 });

@@ -155,7 +155,10 @@ export function placeBatch(accounts: readonly BatchAccount[], state: BatchState,
         if (other !== ref && at && at.link === 'none' && !at.pinned) at.link = link;
       }
     }
-    for (const p of placement.resolveAgain) resolve.add(p);
+    // The people of the accounts it manages resolve their manager to its person: they need resolving only when that
+    // person changes (the admin's moves resolve them too, so an unmoved manager's dependents are up to date).
+    if (current?.personId === personId) resolve.add(personId);
+    else for (const p of placement.resolveAgain) resolve.add(p);
     decisions.push({ account, placement, link });
   }
   for (const d of decisions) if (d.placement) d.link = where.get(refOf(d.account))?.link ?? d.link;

@@ -10,18 +10,24 @@ import {
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { pgArray } from '../orm/sql.js';
-import { resolveAgain } from './directory-resolution.js';
+import { readBatchContext, sameJson } from './directory-batch-context.js';
+import { type FinalAccount, PERSON_RECORD, PERSON_RECORD_COLUMNS, resolveBatchPeople } from './directory-batch-people.js';
 import { refArrays } from './directory-rows.js';
 import { executeBound, type ProjectionRules, statementOf } from './directory-sql.js';
 
 /**
  * Projects a batch of accounts of one community (ADR 0025), set-based: one
- * read of the accounts' Users and places, one of their keys' holders; core's
- * `placeBatch` decides where each goes, in queue order, as one projection per
- * account would; one write of every account, key, loner link and correlation
- * conflict; then one read and one write resolve every person the batch
- * touched. Six statements for the batch, whatever its size. Run under the
- * community's lock: correlation reads the links other projections write.
+ * read of the accounts' Users and places; one read of their keys' holders
+ * and of everything the people they can touch need (directory-batch-context.ts);
+ * core's `placeBatch` decides where each goes, in queue order, as one
+ * projection per account would; `resolvePeople` resolves every person the
+ * batch touched, in memory, from the accounts as the batch leaves them
+ * (directory-batch-people.ts). Then at most two writes: the accounts, keys,
+ * loner links, correlation conflicts and new people (inserted once, with
+ * their values); the people that changed or are gone, their exports and
+ * attribute conflicts. Only rows that change are sent: re-projecting
+ * accounts that did not change reads and writes nothing else. Run under
+ * the community's lock: correlation reads the links other projections write.
  */
 
 interface StateRow {
@@ -40,6 +46,15 @@ interface StateRow {
   had_conflict: boolean;
   /** Its correlation keys as they stand. */
   held: string[];
+  /** Its account row as it stands (null when it is new to the directory). */
+  a_user_name: string | null;
+  a_external_id: string | null;
+  a_display_name: string | null;
+  a_active: boolean | null;
+  a_values: AccountValues | null;
+  a_manager: string | null;
+  a_version: number | null;
+  linked_at: Date | null;
 }
 
 /** What the batch writes for an account that stays in the directory. */
@@ -77,7 +92,9 @@ export async function projectUsers(
        (select count(*) from directory_account o where o.person_id = a.person_id) as person_size,
        array(select distinct d.person_id::text from directory_account d where d.tenant_id = r.tenant_id and d.manager_user_id = r.user_id) as dependents,
        exists (select 1 from directory_conflict c where c.kind = 'correlation' and c.tenant_id = r.tenant_id and c.user_id = r.user_id) as had_conflict,
-       array(select k.key from directory_account_key k where k.tenant_id = r.tenant_id and k.user_id = r.user_id) as held
+       array(select k.key from directory_account_key k where k.tenant_id = r.tenant_id and k.user_id = r.user_id) as held,
+       a.user_name as a_user_name, a.external_id as a_external_id, a.display_name as a_display_name, a.active as a_active,
+       a.account_values as a_values, a.manager_user_id as a_manager, a.user_version as a_version, a.linked_at
      from unnest(?::uuid[], ?::uuid[]) with ordinality as r(tenant_id, user_id, n)
      left join scim_user u on u.tenant_id = r.tenant_id and u.id = r.user_id
      left join directory_account a on a.tenant_id = r.tenant_id and a.user_id = r.user_id
@@ -104,22 +121,27 @@ export async function projectUsers(
       dependents: row.dependents ?? [],
     };
   });
-  // One read: every account holding a key of the batch (a pinned account looks nothing up, but its keys are few).
+  // One read: every account holding a key of the batch (a pinned account looks nothing up, but its keys are few), and
+  // what the people the batch can touch need to be resolved: its accounts' people, the people they manage, the holders'.
   const wanted = [...new Set(accounts.flatMap((a) => (a.current?.pinned ? [] : (a.keys ?? []))))];
-  const holders =
-    wanted.length === 0
-      ? []
-      : await executeBound<{ key: string; tenant_id: string; user_id: string; person_id: string; pinned: boolean }>(
-          em,
-          `select k.key, k.tenant_id, k.user_id, a.person_id, a.pinned from unnest(?::text[]) as w(key)
-           join directory_account_key k on k.community_id = ? and k.key = w.key
-           join directory_account a on a.tenant_id = k.tenant_id and a.user_id = k.user_id`,
-          [pgArray(wanted), communityId],
-        );
+  // The people they manage are read only if the batch moves their manager (below).
+  const reach = new Set(accounts.flatMap((a) => (a.current ? [a.current.personId] : [])));
+  const managerRefs = new Map<string, { tenantId: string; userId: string }>();
+  for (const a of accounts) {
+    const manager = managerUserIdOf(values.get(`${a.tenantId}/${a.userId}`) ?? {});
+    if (manager) managerRefs.set(`${a.tenantId}/${manager.toLowerCase()}`, { tenantId: a.tenantId, userId: manager });
+  }
+  const context = await readBatchContext(em, communityId, wanted, [...reach], [...managerRefs.values()]);
   const batch = placeBatch(
     accounts,
     {
-      holders: holders.map((h) => ({ key: h.key, tenantId: h.tenant_id, userId: h.user_id, personId: h.person_id, pinned: h.pinned })),
+      holders: context.holders.map((h) => ({
+        key: h.key,
+        tenantId: h.tenant_id,
+        userId: h.user_id,
+        personId: h.person_id,
+        pinned: h.pinned,
+      })),
       personSizes,
     },
     () => uuidv7(),
@@ -132,8 +154,10 @@ export async function projectUsers(
   const newKeys: { tenant_id: string; user_id: string; key: string }[] = [];
   const removed: { tenantId: string; userId: string }[] = [];
   const settled: { tenantId: string; userId: string }[] = [];
-  const conflicts: Record<string, unknown>[] = [];
-  const newPeople: string[] = [];
+  const conflicts: (Record<string, unknown> & { personId: string })[] = [];
+  const newPeople = new Set<string>();
+  // The batch's accounts as it leaves them, for the resolution.
+  const final = new Map<string, FinalAccount>();
   for (const { account, placement, link } of batch.decisions) {
     const ref = `${account.tenantId}/${account.userId}`;
     const row = byRef.get(ref);
@@ -142,8 +166,8 @@ export async function projectUsers(
       continue;
     }
     const accountValues = values.get(ref) ?? {};
-    if (placement.newPerson) newPeople.push(placement.personId);
-    records.push({
+    if (placement.newPerson) newPeople.add(placement.personId);
+    const record: AccountRecord = {
       tenant_id: account.tenantId,
       user_id: account.userId,
       person_id: placement.personId,
@@ -155,6 +179,22 @@ export async function projectUsers(
       account_values: accountValues,
       manager_user_id: managerUserIdOf(accountValues),
       user_version: Number(row.version),
+    };
+    // An account that did not change is not written again (a rebuild rewrites nothing it need not).
+    if (!(account.current && sameAccount(row, account.current.personId, account.current.link, record))) records.push(record);
+    final.set(ref, {
+      personId: placement.personId,
+      managerUserId: record.manager_user_id,
+      facts: {
+        tenantId: account.tenantId,
+        userId: account.userId,
+        userName: record.user_name,
+        externalId: record.external_id,
+        active: record.active,
+        values: accountValues,
+        // linked_at moves only when the account changes person (the write below).
+        linkedAt: account.current?.personId === placement.personId && row.linked_at ? new Date(row.linked_at) : now,
+      },
     });
     const held = new Set(row.held ?? []);
     const keys = new Set(account.keys ?? []);
@@ -163,6 +203,7 @@ export async function projectUsers(
     if (placement.settlesConflict) settled.push(account);
     if (placement.conflict !== undefined) {
       conflicts.push({
+        personId: placement.personId,
         id: uuidv7(),
         person_id: placement.personId,
         tenant_id: account.tenantId,
@@ -172,17 +213,35 @@ export async function projectUsers(
     }
   }
   const inBatch = accounts.map((a) => `${a.tenantId}/${a.userId}`);
-  const lonerLinks = [...batch.lonerLinks].map(([person_id, link]) => ({ person_id, link }));
+  const batchRefs = new Set(inBatch);
+  // People to resolve that the context did not read: those of the accounts a moved manager manages.
+  const loaded = new Set(context.people.map((p) => p.id));
+  const missing = batch.resolveAgain.filter((id) => !loaded.has(id) && !newPeople.has(id));
+  if (missing.length > 0) {
+    const more = await readBatchContext(em, communityId, [], missing, []);
+    context.people.push(...more.people);
+    context.accounts.push(...more.accounts);
+    context.conflicts.push(...more.conflicts);
+  }
+  const people = resolveBatchPeople(communityId, batch.resolveAgain, context, final, batchRefs, newPeople, conflicts, rules, now);
+  // Loners outside the batch a join links: only people that have one are written.
+  const withLoners = new Set(
+    context.accounts.filter((a) => a.link === 'none' && !a.pinned && !batchRefs.has(`${a.tenant_id}/${a.user_id}`)).map((a) => a.person_id),
+  );
+  const lonerLinks = [...batch.lonerLinks]
+    .filter(([personId]) => withLoners.has(personId) || !(loaded.has(personId) || newPeople.has(personId)))
+    .map(([person_id, link]) => ({ person_id, link }));
   // One statement. The foreign keys are checked at its end, when the new people and the accounts exist; its parts
   // touch disjoint rows (the accounts of the batch, or the loners outside it).
   const write = statementOf([
-    newPeople.length > 0 && {
-      sql: `insert into person (id, community_id, active, version, created_at, updated_at)
-            select p, ?, true, 0, ?, ? from unnest(?::uuid[]) as p`,
-      params: [communityId, now, now, pgArray(newPeople)],
+    people.created.length > 0 && {
+      // A new person is inserted once, resolved (version 1, as its first resolution would have left it).
+      sql: `insert into person (id, community_id, ${PERSON_RECORD_COLUMNS.join(', ')}, version, created_at, updated_at)
+            select r.id, ?, ${PERSON_RECORD_COLUMNS.map((c) => `r.${c}`).join(', ')}, 1, ?, ?
+            from jsonb_to_recordset(?::jsonb) as r(${PERSON_RECORD})`,
+      params: [communityId, now, now, JSON.stringify(people.created)],
     },
     records.length > 0 && {
-      // An account that did not change is not written again (a rebuild rewrites nothing it need not).
       sql: `insert into directory_account (tenant_id, user_id, community_id, person_id, link, pinned, user_name, external_id, display_name,
               active, account_values, manager_user_id, user_version, linked_at, updated_at)
             select r.tenant_id, r.user_id, ?, r.person_id, r.link, false, r.user_name, r.external_id, r.display_name, r.active,
@@ -243,5 +302,22 @@ export async function projectUsers(
     },
   ]);
   if (write.params.length > 0) await executeBound(em, write.sql, write.params);
-  await resolveAgain(em, communityId, batch.resolveAgain, rules, now);
+  // Then the people that changed or are gone: a person is removed once its accounts have left it.
+  const resolved = statementOf(people.parts);
+  if (resolved.params.length > 0) await executeBound(em, resolved.sql, resolved.params);
+}
+
+/** Whether an account's row already holds what the batch would write. */
+function sameAccount(row: StateRow, personId: string, link: AccountLink, record: AccountRecord): boolean {
+  return (
+    personId === record.person_id &&
+    link === record.link &&
+    row.a_user_name === record.user_name &&
+    row.a_external_id === record.external_id &&
+    row.a_display_name === record.display_name &&
+    row.a_active === record.active &&
+    row.a_manager === (record.manager_user_id?.toLowerCase() ?? null) &&
+    row.a_version === record.user_version &&
+    sameJson(row.a_values ?? {}, record.account_values)
+  );
 }

@@ -16,7 +16,7 @@ import { lockCommunity, projectionRules } from './directory-sql.js';
  */
 
 /** Inbox entries projected in one transaction. */
-const PROJECTION_BATCH = 500;
+const PROJECTION_BATCH = 1_000;
 const PROJECTION_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
 
 interface InboxEntry {
@@ -60,13 +60,20 @@ export async function projectDue(
   return steps;
 }
 
-/** Claims (removes) up to `size` due entries; a rollback puts them back. Other projectors skip them meanwhile. */
+/**
+ * Claims (removes) up to `size` due entries, oldest first, in the order of
+ * the claim index (migration 20261207610200: the claim reads what it takes);
+ * a rollback puts them back. Other projectors skip them meanwhile. The rows
+ * are deleted by the tuple ids the locking read returns: matched by key
+ * (`in (subquery)`), PostgreSQL planned the locking read again for every
+ * row of the inbox when its statistics were those of an empty inbox. An
+ * entry changed between the read and its lock is left for the next claim.
+ */
 function claim(em: EntityManager, now: Date, size: number): Promise<InboxEntry[]> {
   return em.execute<InboxEntry[]>(
-    `delete from directory_inbox where (tenant_id, resource_type, resource_id) in (
-       select tenant_id, resource_type, resource_id from directory_inbox where not_before <= ?
-       order by not_before, enqueued_at limit ? for update skip locked)
-     returning tenant_id, resource_type, resource_id, community_id, enqueued_at`,
+    `delete from directory_inbox d where d.ctid = any(array(
+       select ctid from directory_inbox where not_before <= ? order by not_before, enqueued_at limit ? for update skip locked))
+     returning d.tenant_id, d.resource_type, d.resource_id, d.community_id, d.enqueued_at`,
     [now, size],
   );
 }

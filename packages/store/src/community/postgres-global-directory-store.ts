@@ -359,7 +359,18 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
           account.userId,
         ]);
       }
-      await resolveAgain(em, communityId, placement.resolveAgain, await projectionRules(em, communityId), now);
+      // The people of the accounts it manages resolve their manager to its new person (the projection counts on it).
+      const dependents = await em.execute<{ person_id: string }[]>(
+        'select distinct person_id from directory_account where tenant_id = ? and manager_user_id = ?',
+        [account.tenantId, account.userId],
+      );
+      await resolveAgain(
+        em,
+        communityId,
+        [...placement.resolveAgain, ...dependents.map((d) => d.person_id)],
+        await projectionRules(em, communityId),
+        now,
+      );
       await this.recordAccountEvent(
         em,
         placement.event,

@@ -18,6 +18,7 @@ import { Migration20261207500000_request_id_on_deliveries } from './Migration202
 import { Migration20261207620000_outbox_wakeups } from './Migration20261207620000_outbox_wakeups.js';
 import { Migration20261207610000_directory_batch_projection } from './Migration20261207610000_directory_batch_projection.js';
 import { Migration20261207610100_directory_people_count } from './Migration20261207610100_directory_people_count.js';
+import { Migration20261207610200_directory_inbox_claim_order } from './Migration20261207610200_directory_inbox_claim_order.js';
 import { Migration20261207600000_relying_parties } from './Migration20261207600000_relying_parties.js';
 import { Migration20261207630000_scim_read_functions } from './Migration20261207630000_scim_read_functions.js';
 import { Migration20261207640000_audit_append_function } from './Migration20261207640000_audit_append_function.js';
@@ -54,4 +55,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207670000_offboarding', class: Migration20261207670000_offboarding },
   { name: 'Migration20261207660000_ldap_sources', class: Migration20261207660000_ldap_sources },
   { name: 'Migration20261207601000_upstream_providers', class: Migration20261207601000_upstream_providers },
+  { name: 'Migration20261207610200_directory_inbox_claim_order', class: Migration20261207610200_directory_inbox_claim_order },
 ];
