@@ -138,32 +138,6 @@ export {
   parseOutboundAllowList,
 } from './outbound/address-policy.js';
 export {
-  EXPORT_PAGE_SIZE,
-  type ExportPage,
-  TenantTransferService,
-  type TenantTransferStore,
-} from './migration/tenant-transfer-service.js';
-export {
-  checkRecordOrder,
-  countMismatches,
-  type ExtensionRecord,
-  type ImportAction,
-  type ImportedResource,
-  importActionOf,
-  importedResourceOf,
-  type PolicyRecord,
-  parseTransferRecord,
-  type ResourceRecord,
-  type StoredCounts,
-  TRANSFER_FORMAT,
-  TRANSFER_VERSION,
-  type TransferCounts,
-  type TransferHeader,
-  type TenantFileRecord,
-  type TransferSealing,
-  type TransferTrailer,
-} from './migration/transfer-format.js';
-export {
   OFFBOARDING_LEASE_MS,
   type OffboardingOutcome,
   type OffboardingRequest,
