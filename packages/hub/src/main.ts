@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-import { runCli } from './cli/main.js';
+import { startTracing } from './observability/tracing.js';
 
+// OpenTelemetry patches pg and ioredis as they load (when OTEL_EXPORTER_OTLP_ENDPOINT is set): it starts before the
+// rest of the hub is imported.
+await startTracing();
+const { runCli } = await import('./cli/main.js');
 await runCli(process.argv);
 // `serve` keeps running on its own handles; every other command is done here.
 if (process.argv[2] !== 'serve' || process.exitCode) process.exit(process.exitCode ?? 0);

@@ -2,6 +2,7 @@ export { DirectoryExporter, type DirectoryExportInput, DirectoryExports, personA
 export { DirectoryProjector } from './directory/directory-projector.js';
 export {
   DEFAULT_TUNING,
+  type DeliveryObserver,
   graceJobId,
   ReplicationContext,
   type ReplicationDeps,

@@ -6,6 +6,7 @@ import { createAuthenticator } from '../http/authenticator.js';
 import { startMetricsServer } from '../http/metrics-route.js';
 import { HubMetrics } from '../observability/metrics.js';
 import { readOperationalState } from '../observability/operational-state.js';
+import { stopTracing } from '../observability/tracing.js';
 import { createHubLogger, replicationLogger } from '../runtime/logger.js';
 import { startOffboardingRunner } from '../runtime/offboarding.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
@@ -40,6 +41,8 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
     await app?.close().catch(() => {});
     await metricsServer?.close().catch(() => {});
     await runtime?.close().catch(() => {});
+    // The spans still buffered are exported before the process exits.
+    await stopTracing();
   };
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {

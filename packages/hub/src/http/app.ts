@@ -8,6 +8,7 @@ import { AuthFailureRecorder } from '../auth/auth-failure-recorder.js';
 import { openTrustedIssuers } from '../auth/trusted-issuers.js';
 import type { HubConfig } from '../config/config.js';
 import { HubMetrics } from '../observability/metrics.js';
+import { tracingPlugin } from '../observability/tracing.js';
 import { readOperationalState } from '../observability/operational-state.js';
 import { createHubLogger, type HubLoggerOptions } from '../runtime/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -96,6 +97,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
   });
+  // A span per request when OpenTelemetry is on; registered before any route so that it sees them all.
+  const tracing = tracingPlugin();
+  if (tracing) await app.register(tracing);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });

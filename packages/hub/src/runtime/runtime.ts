@@ -45,6 +45,7 @@ import {
 } from '@meridian/store';
 import { forgettingOnRevoke, tokenLookupOf } from '../auth/token-lookup.js';
 import type { HubConfig } from '../config/config.js';
+import { outboxTracing } from '../observability/trace-context.js';
 import { buildOffboarding } from './offboarding.js';
 
 /** The database, stores and services one process works with. */
@@ -194,6 +195,8 @@ export async function openRuntime(
       directoryExports: new PostgresDirectoryExportStore(orm, systemClock),
       people,
       logger,
+      // With OpenTelemetry on, each delivery is a span in the trace of the request that caused it (ADR 0026).
+      deliveries: await outboxTracing(orm),
       transfers: offboardingStore,
     });
     const sso = {

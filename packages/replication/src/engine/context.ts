@@ -35,6 +35,14 @@ export interface Sealer {
   decrypt(ciphertext: string, context?: string): string;
 }
 
+/**
+ * Wraps each job a target worker processes, e.g. in a trace span continuing
+ * the trace of the request that caused it (the hub's OpenTelemetry, issue 20).
+ */
+export interface DeliveryObserver {
+  around<T>(job: SyncJobData, run: () => Promise<T>): Promise<T>;
+}
+
 /** Tunables of the engine; the defaults suit production, tests shorten the waits. */
 export interface ReplicationTuning {
   /** First retry delay; doubles per attempt, with full jitter. */
@@ -98,6 +106,8 @@ export interface ReplicationDeps {
   people?: GlobalDirectoryService;
   /** Where workers record the outcome of offboardings' transfers of owned objects (issue 19); absent: not recorded. */
   transfers?: TransferLedger;
+  /** Wraps each job the workers process; absent: jobs run as they are. */
+  deliveries?: DeliveryObserver;
 }
 
 /**
@@ -122,6 +132,8 @@ export class ReplicationContext {
   readonly batches: DeliveryBatches;
   /** Where transfer jobs record their outcome (issue 19). */
   readonly transfers: TransferLedger | undefined;
+  /** Wraps each job the workers process (tracing). */
+  readonly deliveries: DeliveryObserver | undefined;
   private readonly runtimes = new Map<string, { stamp: number; runtime: TargetRuntime }>();
 
   constructor(deps: ReplicationDeps) {
@@ -138,6 +150,7 @@ export class ReplicationContext {
     this.fetch = this.outbound.fetch;
     this.batches = new DeliveryBatches(this);
     this.transfers = deps.transfers;
+    this.deliveries = deps.deliveries;
   }
 
   /** Opens a target's secrets. */

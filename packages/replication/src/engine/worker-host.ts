@@ -101,7 +101,11 @@ export class WorkerHost {
       await hosted.worker.close();
     }
     let worker: Worker<SyncJobData> | undefined;
-    worker = this.ctx.queues.worker(target.id, (job, token) => this.process(job, worker as Worker<SyncJobData>, token), {
+    const observer = this.ctx.deliveries;
+    const run = (job: Job<SyncJobData>, token?: string) => this.process(job, worker as Worker<SyncJobData>, token);
+    // Each job in the caller's wrapper (a trace span, ADR 0026) when it gave one.
+    const processor = observer ? (job: Job<SyncJobData>, token?: string) => observer.around(job.data, () => run(job, token)) : run;
+    worker = this.ctx.queues.worker(target.id, processor, {
       concurrency: target.concurrency,
       lockDuration: this.options.lockDurationMs ?? 15_000,
       stalledInterval: this.options.stalledIntervalMs ?? 15_000,
