@@ -13,6 +13,7 @@ import {
   readJsonFile,
   withRuntime,
 } from './common.js';
+import { startProgress } from './progress.js';
 
 /** The tenant slugs by id, to name chains in the audit commands' output. */
 async function tenantSlugs(runtime: Runtime): Promise<Map<string, string>> {
@@ -179,6 +180,8 @@ export function registerAuditCommands(program: Command): void {
         const since = parseInstant(flags.since, '--since');
         const until = parseInstant(flags.until, '--until');
         const chain = (await selectedChain(runtime, flags, true)) as string;
+        // The entries go to standard output; how many so far, to standard error (a bar on a terminal).
+        const progress = startProgress('Exporting audit entries');
         // Each line is the hashed fields plus `hash`: anyone can recompute SHA-256 over the canonical JSON without `hash`.
         for await (const e of runtime.auditLog.stream(chain, { since, until })) {
           const line = JSON.stringify({
@@ -198,7 +201,9 @@ export function registerAuditCommands(program: Command): void {
             hash: e.hash,
           });
           if (!process.stdout.write(`${line}\n`)) await once(process.stdout, 'drain');
+          progress.advance(1);
         }
+        progress.done();
       }),
     );
 

@@ -19,6 +19,7 @@ import {
   table,
   tenantSlugs,
 } from './directory-views.js';
+import { startProgress } from './progress.js';
 
 /**
  * `meridian directory …`: a community's global directory (issue 6, ADR 0015):
@@ -288,7 +289,15 @@ export function registerDirectoryCommands(program: Command): void {
         if (!projector) throw new MeridianError('UNAVAILABLE', 'The global directory projector is not available in this process.');
         // The relay first: changes not yet dispatched from the outbox would otherwise be projected after this report.
         const relayed = await runtime.replication.relay.drain();
-        const projected = await projector.drain();
+        const progress = startProgress(`Projecting ${community.slug}`, { total: queued, json: flags.json === true });
+        let projected = 0;
+        for (;;) {
+          const step = await projector.runOnce();
+          if (step === 0) break;
+          projected += step;
+          progress.advance(step);
+        }
+        progress.done();
         // What is left failed (it waits with its error and a growing delay) or is in another projector's hands right now.
         const pending = await runtime.directory.store.pendingProjections(community.id);
         print(
