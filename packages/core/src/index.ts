@@ -116,6 +116,32 @@ export type { AttributePath, CompareOperator, CompareValue, Filter } from './fil
 export { type FilterShape, matchesFilter, matchesResource } from './filter/evaluate.js';
 export { type FilterLimits, formatPath, parseAttributePath, parseScimFilter } from './filter/parse.js';
 export {
+  EXPORT_PAGE_SIZE,
+  type ExportPage,
+  TenantTransferService,
+  type TenantTransferStore,
+} from './migration/tenant-transfer-service.js';
+export {
+  checkRecordOrder,
+  countMismatches,
+  type ExtensionRecord,
+  type ImportAction,
+  type ImportedResource,
+  importActionOf,
+  importedResourceOf,
+  type PolicyRecord,
+  parseTransferRecord,
+  type ResourceRecord,
+  type StoredCounts,
+  type TenantFileRecord,
+  TRANSFER_FORMAT,
+  TRANSFER_VERSION,
+  type TransferCounts,
+  type TransferHeader,
+  type TransferSealing,
+  type TransferTrailer,
+} from './migration/transfer-format.js';
+export {
   type AddressClass,
   type AddressClassification,
   type AllowEntry,

@@ -46,6 +46,9 @@ export { EmbeddedDatabaseError, type EmbeddedErrorReason } from './embedded/embe
 export { isPortFree } from './embedded/postgres-process.js';
 export { recordEvent } from './events/event-recorder.js';
 export { filterToSql, type SortExpression, type SqlFragment, sortToSql } from './filter/to-sql.js';
+export { HashOpener, HashSealer, RSA_SEALING, transferKeyIdOf, X25519_SEALING } from './migration/hash-sealing.js';
+export { PostgresTenantTransferStore } from './migration/postgres-tenant-transfer-store.js';
+export { PostgresTransferKeys, type TransferPublicKey } from './migration/postgres-transfer-keys.js';
 export { PostgresOffboardingStore } from './offboarding/postgres-offboarding-store.js';
 export { type CheckDatabaseOptions, checkDatabase, DatabaseConnectError, type DatabaseProblem } from './orm/check-database.js';
 export { createOrm, migrate, type OrmOptions } from './orm/create-orm.js';

@@ -27,6 +27,7 @@ import { Migration20261207660000_ldap_sources } from './Migration20261207660000_
 import { Migration20261207670000_offboarding } from './Migration20261207670000_offboarding.js';
 import { Migration20261207601000_upstream_providers } from './Migration20261207601000_upstream_providers.js';
 import { Migration20261207650000_trace_context } from './Migration20261207650000_trace_context.js';
+import { Migration20261207680000_transfer_keys } from './Migration20261207680000_transfer_keys.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -58,4 +59,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207601000_upstream_providers', class: Migration20261207601000_upstream_providers },
   { name: 'Migration20261207610200_directory_inbox_claim_order', class: Migration20261207610200_directory_inbox_claim_order },
   { name: 'Migration20261207650000_trace_context', class: Migration20261207650000_trace_context },
+  { name: 'Migration20261207680000_transfer_keys', class: Migration20261207680000_transfer_keys },
 ];
