@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Runtime } from '../runtime/runtime.js';
 
 /** Where the dashboard is mounted. */
-export const QUEUES_DASHBOARD_PATH = '/admin/queues';
+const QUEUES_DASHBOARD_PATH = '/admin/queues';
 
 /** Resolves an `Authorization` header to a principal (the hub's authenticator). */
 type Authenticate = (authorization: string | undefined, log?: FastifyRequest['log']) => Promise<Principal | undefined>;

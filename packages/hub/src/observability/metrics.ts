@@ -56,7 +56,7 @@ function statusClass(status: number): string {
  * `POST /scim/v2/Users`, `Users`/`get` for `GET /scim/v2/Users/:id`,
  * `Users`/`search` for `POST /scim/v2/Users/.search`; undefined outside SCIM.
  */
-export function scimOperationOf(route: string | undefined, method: string): { resource: string; operation: string } | undefined {
+function scimOperationOf(route: string | undefined, method: string): { resource: string; operation: string } | undefined {
   if (route === undefined || !route.startsWith(SCIM_PREFIX)) return undefined;
   const segments = route.slice(SCIM_PREFIX.length).split('/').filter(Boolean);
   const first = segments[0] ?? '';

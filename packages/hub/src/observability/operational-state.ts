@@ -2,13 +2,13 @@ import type { ReplicationEngine } from '@meridian/replication';
 import { type EmbeddedDatabase, forkForPlatform, type MikroORM } from '@meridian/store';
 
 /** The backlog of one queue-like table: how many entries wait and how old the oldest is (seconds; 0 when none). */
-export interface Backlog {
+interface Backlog {
   pending: number;
   oldestAgeSeconds: number;
 }
 
 /** Where one replication target stands, as the database and its queue say. */
-export interface TargetState {
+interface TargetState {
   targetId: string;
   circuit: 'closed' | 'open' | 'half_open';
   paused: boolean;
@@ -21,7 +21,7 @@ export interface TargetState {
 }
 
 /** The connection pool of the services (MikroORM's `pg` pool). */
-export interface PoolState {
+interface PoolState {
   total: number;
   idle: number;
   waiting: number;

@@ -135,7 +135,7 @@ export function connectionTracing(): ((client: PooledClient) => void) | undefine
 }
 
 /** A statement's text without the values MikroORM inlines into it: each quoted literal becomes `?`. */
-export function redactSql(text: string | undefined): string {
+function redactSql(text: string | undefined): string {
   return (text ?? '').replace(/[Ee]?'(?:[^']|'')*'/g, '?');
 }
 
