@@ -6,5 +6,9 @@ import { startTracing } from './observability/tracing.js';
 await startTracing();
 const { runCli } = await import('./cli/main.js');
 await runCli(process.argv);
-// `serve` keeps running on its own handles; every other command is done here.
-if (process.argv[2] !== 'serve' || process.exitCode) process.exit(process.exitCode ?? 0);
+// `serve` keeps running on its own handles; every other command is done here, once what it printed is out: a pipe
+// takes large output asynchronously, and exiting before it drained would cut a long `--json` answer short.
+if (process.argv[2] !== 'serve' || process.exitCode) {
+  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((resolve) => stream.write('', () => resolve()))));
+  process.exit(process.exitCode ?? 0);
+}
