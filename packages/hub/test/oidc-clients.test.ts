@@ -208,6 +208,68 @@ describe('relying parties', () => {
     }
   });
 
+  it('list, with client credentials, only the people who consented, with only what they released', async () => {
+    const registered = await register({ clientCredentials: true, consent: 'required', claims: 'email,office', optionalClaims: 'office' });
+    const config = await discover(registered);
+    const verifier = client.randomPKCECodeVerifier();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: `${rp.origin}/cb`,
+      scope: 'openid email organization',
+      state: 's6',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+    });
+    const page = await browser.newPage();
+    try {
+      await page.goto(url.href);
+      await page.getByLabel('User name').fill('ada@emea.example');
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByLabel('the office you signed in with (optional)').uncheck();
+      await page.getByRole('button', { name: 'Allow' }).click();
+      await page.waitForURL(`${rp.origin}/cb?**`);
+      const tokens = await client.authorizationCodeGrant(config, new URL(page.url()), { pkceCodeVerifier: verifier, expectedState: 's6' });
+      const sub = tokens.claims()?.sub;
+
+      const list = async (token: string, slug = 'coi') => {
+        const res = await fetch(`${origin}/oidc/${slug}/scim/v2/Users`, { headers: { authorization: `Bearer ${token}` } });
+        return { status: res.status, cache: res.headers.get('cache-control'), body: (await res.json()) as Record<string, unknown> };
+      };
+      const own = await client.clientCredentialsGrant(config);
+      expect(await list(own.access_token)).toEqual({
+        status: 200,
+        cache: 'private, max-age=86400',
+        body: {
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
+          totalResults: 1,
+          startIndex: 1,
+          itemsPerPage: 1,
+          Resources: [
+            {
+              schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+              id: sub,
+              emails: [{ value: 'ada@emea.example', primary: true }],
+              meta: { resourceType: 'User', location: `${origin}/oidc/coi/scim/v2/Users/${sub}` },
+            },
+          ],
+        },
+      });
+      // Another relying party's client credentials see nobody: nobody consented to it.
+      const stranger = await client.clientCredentialsGrant(await discover(await register({ clientCredentials: true })));
+      expect((await list(stranger.access_token)).body).toMatchObject({ totalResults: 0, Resources: [] });
+      // A person's access token is not a client-credentials token, and a token of coi is nothing at another issuer.
+      expect((await list(tokens.access_token)).status).toBe(401);
+      expect((await list(own.access_token, 'other')).status).toBe(401);
+      const [release] = await hub.db.query<{ diff: { after: Record<string, unknown> } }>(
+        "select diff from audit_event where action = 'sso.released' and diff -> 'after' ->> 'through' = 'scim' and diff -> 'after' ->> 'clientId' = $1",
+        [registered.clientId],
+      );
+      expect(release?.diff.after).toMatchObject({ claims: ['email'] });
+    } finally {
+      await page.close();
+    }
+  });
+
   it('have their grants listed and revoked by a community admin, which ends their tokens', async () => {
     const registered = await register({ consent: 'required' });
     const config = await discover(registered);

@@ -47,7 +47,7 @@ export class Interactions {
     const found = await this.providers.get(slug);
     if (!found) return { page: errorPage({ name: 'Meridian', colour: '#1f4e8c' }, 'There is no such community.', 404) };
     const details = await this.details(found, uid, req, res);
-    if (!details || details.prompt.name !== 'login') {
+    if (details?.prompt.name !== 'login') {
       return { page: errorPage(found.theme, 'This sign-in has expired. Go back to the application and start again.', 400) };
     }
     return this.upstream.start(found, details.uid, office.slice(0, 100));
@@ -72,7 +72,7 @@ export class Interactions {
     const found = await this.providers.get(slug);
     if (!found) return { page: errorPage({ name: 'Meridian', colour: '#1f4e8c' }, 'There is no such community.', 404) };
     const details = await this.details(found, uid, req, res);
-    if (!details || details.prompt.name !== 'login') {
+    if (details?.prompt.name !== 'login') {
       return { page: errorPage(found.theme, 'This sign-in has expired. Go back to the application and start again.', 400) };
     }
     const result = await this.upstream.finish(found, details.uid, query, context);
@@ -216,6 +216,7 @@ export class Interactions {
           action,
           clientName: rp.name,
           userName,
+          upstreams,
           ...(offices ? { offices } : {}),
           ...(office ? { office } : {}),
           ...(error ? { error } : {}),

@@ -77,6 +77,8 @@ export interface OidcAccounts {
     context: OidcRequestContext,
   ): Promise<void>;
   clearFailures(communityId: string, keys: string[]): Promise<void>;
+  /** The grants people gave one relying party: whose, and the claims each consented to. */
+  grantsOfClient(communityId: string, clientId: string): Promise<{ personId: string; claims: string[] }[]>;
 }
 
 /** Verifies a password against its stored argon2id hash (and hashes one, for the timing of unknown accounts). */

@@ -54,6 +54,8 @@ export interface CommunityProvider {
   /** The issuer's path (`/oidc/{slug}`, under the public URL's own path). */
   issuerPath: string;
   theme: PageTheme;
+  /** The `sub` a relying party knows a person by: the person's id, or the pairwise one when it asked for that. */
+  subjectFor(clientId: string, personId: string): Promise<string>;
 }
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -155,7 +157,12 @@ export class CommunityProviders {
       const rp = await this.options.clients.findClient(community.id, clientId);
       if (rp) ctx.set('cache-control', `private, max-age=${rp.maxCacheSeconds}`);
     });
-    return { community, provider, issuer, issuerPath, theme };
+    const subjectFor = async (clientId: string, personId: string): Promise<string> => {
+      const client = await provider.Client.find(clientId);
+      if (client?.subjectType !== 'pairwise') return personId;
+      return pairwiseSubject(keys.pairwise, String(client.sectorIdentifier ?? client.clientId), personId);
+    };
+    return { community, provider, issuer, issuerPath, theme, subjectFor };
   }
 
   #configuration(community: OidcCommunity, keys: CommunityKeys, issuerPath: string, theme: PageTheme): Configuration {
@@ -173,9 +180,7 @@ export class CommunityProviders {
       subjectTypes: ['public', 'pairwise'],
       // OpenID Connect Core §8.1: the same person gets a different, stable sub per sector.
       pairwiseIdentifier: async (_ctx, accountId, client) =>
-        createHmac('sha256', keys.pairwise)
-          .update(`${client.sectorIdentifier ?? client.clientId}:${accountId}`)
-          .digest('base64url'),
+        pairwiseSubject(keys.pairwise, String(client.sectorIdentifier ?? client.clientId), accountId),
       // RFC 7636 with S256 only (oidc-provider 9 knows no other method), for every client: OAuth 2.0 Security BCP §2.1.1.
       pkce: { required: () => true },
       jwks: { keys: [keys.signing as never] },
@@ -268,6 +273,11 @@ export class CommunityProviders {
       ...(this.options.fetch ? { fetch: this.options.fetch as never } : {}),
     } as Configuration;
   }
+}
+
+/** OpenID Connect Core §8.1: a stable sub per person and sector, which another sector cannot link to it. */
+function pairwiseSubject(secret: string, sector: string, personId: string): string {
+  return createHmac('sha256', secret).update(`${sector}:${personId}`).digest('base64url');
 }
 
 /** Writes a page (status, headers, body) through oidc-provider's Koa context. */

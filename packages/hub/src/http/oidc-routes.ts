@@ -1,6 +1,7 @@
 import { SCHEMA } from '@meridian/core';
 import {
   CommunityProviders,
+  consentedPeople,
   type FormFields,
   type InteractionOutcome,
   Interactions,
@@ -164,5 +165,26 @@ export async function registerOidc(app: FastifyInstance, runtime: Runtime, confi
       .header('cache-control', typeof cacheControl === 'string' ? cacheControl : 'no-store')
       .send(scimUserOfClaims(userinfo.json(), `${config.publicUrl}/oidc/${slug}/scim/v2/Me`));
   });
+  // With client credentials, a relying party lists the people who granted it consent, with what they released.
+  app.get<{ Params: { slug: string }; Querystring: { startIndex?: string; count?: string } }>(
+    '/oidc/:slug/scim/v2/Users',
+    async (request, reply) => {
+      const authorization = request.headers.authorization ?? '';
+      const token = /^Bearer [A-Za-z0-9._~+/-]+=*$/i.test(authorization) ? authorization.slice(7) : '';
+      const whole = (value: string | undefined, fallback: number) =>
+        value !== undefined && /^\d{1,6}$/.test(value) ? Number(value) : fallback;
+      const answer = await consentedPeople(
+        providers,
+        request.params.slug,
+        token,
+        { startIndex: whole(request.query.startIndex, 1), count: whole(request.query.count, 100) },
+        contextOf(request),
+      );
+      return reply
+        .code(answer.status)
+        .headers({ 'content-type': 'application/scim+json', ...answer.headers })
+        .send(answer.body);
+    },
+  );
   return providers;
 }
