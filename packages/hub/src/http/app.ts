@@ -202,11 +202,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       people: runtime.directory,
       ...(runtime.replication.directoryExports ? { directoryExports: runtime.replication.directoryExports } : {}),
       relyingParties: runtime.relyingParties,
+      offboarding: runtime.offboarding,
     },
     authenticate,
     onMutation: () => runtime.replication.kick(),
     onOperation: (operation) => metrics.observeGraphql(operation),
-      offboarding: runtime.offboarding,
     translateError: translateDatabaseError,
     throttle: async (request, principal) =>
       principal.kind === 'tenant' ? rateLimits.throttleTenant(request, principal.tenantId) : undefined,
