@@ -128,7 +128,8 @@ export class ResourceSynchronizer {
   /** Records an outcome on the link, with the request whose change the job delivers; notes the resource's version after it. */
   private async save(runtime: JobRuntime, kind: ResourceKind, localId: string, update: LinkUpdate, event?: DomainEvent): Promise<void> {
     const { target, requestId } = runtime;
-    const own = `${kind}/${localId}` === runtime.subject;
+    // Every path ends with a final status (never `pending`): only that write needs the version.
+    const own = `${kind}/${localId}` === runtime.subject && update.status !== 'pending';
     const seen = await this.ctx.batches.save(
       target.tenantId,
       { targetId: target.id, kind, localId, update: { ...update, requestId }, event },

@@ -67,6 +67,9 @@ export async function relayOutbox(
           )
         ).map((t) => ({ id: t.id, tenantId: t.tenant_id }));
   const plan = planRelay(events, targets);
+  // The directory inbox first: its rows may be held by a projection under way, and waiting for one must not happen
+  // while the links below are locked and their jobs already visible to the workers.
+  await feedGlobalDirectory(em, plan.inbox, now);
   // The links are marked (and locked) before the jobs exist: a worker that finishes first waits for this
   // transaction, then sees the version it must cover.
   if (plan.jobs.length > 0) {
@@ -90,7 +93,6 @@ export async function relayOutbox(
     );
   }
   if (plan.jobs.length > 0) await enqueue(plan.jobs);
-  await feedGlobalDirectory(em, plan.inbox, now);
   await em.execute('update outbox_event set dispatched_at = ? where id = any(?::bigint[])', [now, pgArray(events.map((e) => e.id))]);
   return events.length;
 }
