@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 
 /** The channel the `outbox_event` trigger notifies at each commit that wrote events (migration 20261207620000). */
-export const OUTBOX_CHANNEL = 'meridian_outbox';
+const OUTBOX_CHANNEL = 'meridian_outbox';
 
 /** After a lost connection, the next attempt waits this long, doubling up to {@link MAX_RECONNECT_MS}. */
 const FIRST_RECONNECT_MS = 250;
