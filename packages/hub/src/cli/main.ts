@@ -17,6 +17,7 @@ import { registerServerCommands } from './server-commands.js';
 import { registerSourceCommands } from './source-commands.js';
 import { registerTargetCommands } from './target-commands.js';
 import { registerTenantCommands } from './tenant-commands.js';
+import { registerTenantTransferCommands } from './tenant-transfer-commands.js';
 import { registerTokenCommands } from './token-commands.js';
 
 /** Builds the `meridian` command tree: one group per file, in the order `--help` lists them. */
@@ -25,6 +26,7 @@ export function buildCli(): Command {
   registerServerCommands(program);
   registerCommunityCommands(program);
   registerTenantCommands(program);
+  registerTenantTransferCommands(program);
   registerSchemaCommands(program);
   registerAccountCommands(program);
   registerTokenCommands(program);
