@@ -1,3 +1,4 @@
+export { type AccountOutcome, AccountPage } from './account.js';
 export { adapterFor, clientMetadataOf } from './adapter.js';
 export { consentedPeople, type ScimAnswer } from './consented-people.js';
 export { type FormFields, type InteractionOutcome, Interactions } from './interactions.js';

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { claimsOfScopes, consentedClaims, consentItems, SSO_SCOPES } from '@meridian/core';
 import { consentPage, errorPage, loginPage, type RenderedPage } from './pages.js';
 import type { LoginAccount, OidcRequestContext } from './ports.js';
-import { type CommunityProvider, type CommunityProviders, originsOf } from './provider.js';
+import { ACCOUNT_CLIENT_ID, type CommunityProvider, type CommunityProviders, originsOf } from './provider.js';
 import { UpstreamSignIn } from './upstream.js';
 
 /** What the sign-in page says after a failure: the same words for an unknown user name and a wrong password. */
@@ -174,8 +174,20 @@ export class Interactions {
     }
   }
 
-  private client(found: CommunityProvider, details: Details) {
+  private async client(found: CommunityProvider, details: Details) {
     const clientId = typeof details.params.client_id === 'string' ? details.params.client_id : '';
+    // The account page asks for nothing but who the person is: no consent to ask for.
+    if (clientId === ACCOUNT_CLIENT_ID) {
+      return {
+        clientId,
+        name: 'your account',
+        redirectUris: [found.issuer],
+        consent: 'implicit' as const,
+        claims: [],
+        optionalClaims: [],
+        maxCacheSeconds: 0,
+      };
+    }
     return this.providers.options.clients.findClient(found.community.id, clientId);
   }
 
@@ -311,17 +323,18 @@ export class Interactions {
     if (rejected.length > 0) grant.rejectOIDCClaims(rejected);
     const grantId = await grant.save();
     const person = await this.providers.options.accounts.person(community.id, accountId);
-    await this.providers.options.accounts.recordConsent(
-      community.id,
-      {
-        clientId: rp.clientId,
-        personId: accountId,
-        tenantId: person?.tenantId ?? null,
-        claims: consented,
-        refused: items.filter((i) => !consented.includes(i.claim)).map((i) => i.claim),
-      },
-      context,
-    );
+    if (rp.clientId !== ACCOUNT_CLIENT_ID)
+      await this.providers.options.accounts.recordConsent(
+        community.id,
+        {
+          clientId: rp.clientId,
+          personId: accountId,
+          tenantId: person?.tenantId ?? null,
+          claims: consented,
+          refused: items.filter((i) => !consented.includes(i.claim)).map((i) => i.claim),
+        },
+        context,
+      );
     const returnTo = await provider.interactionResult(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
     return { redirect: returnTo };
   }

@@ -79,6 +79,13 @@ export interface OidcAccounts {
   clearFailures(communityId: string, keys: string[]): Promise<void>;
   /** The grants people gave one relying party: whose, and the claims each consented to. */
   grantsOfClient(communityId: string, clientId: string): Promise<{ personId: string; claims: string[] }[]>;
+  /** The grants one person gave, for the account page. */
+  grantsOfPerson(
+    communityId: string,
+    personId: string,
+  ): Promise<{ id: string; clientId: string; relyingPartyName: string; claims: string[]; createdAt: Date }[]>;
+  /** Removes a grant and every token issued under it; false when there was none. Audited. */
+  revokeGrant(communityId: string, grantId: string, context: OidcRequestContext): Promise<boolean>;
 }
 
 /** Verifies a password against its stored argon2id hash (and hashes one, for the timing of unknown accounts). */

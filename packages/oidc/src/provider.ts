@@ -56,9 +56,14 @@ export interface CommunityProvider {
   theme: PageTheme;
   /** The `sub` a relying party knows a person by: the person's id, or the pairwise one when it asked for that. */
   subjectFor(clientId: string, personId: string): Promise<string>;
+  /** The anti-forgery token of the account page's forms for one session. */
+  accountToken(sessionId: string): string;
 }
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** The client of the account page (`{issuer}/account`): Meridian's own, configured in the provider, never in the database. */
+export const ACCOUNT_CLIENT_ID = 'meridian-account';
 const SWEEP_EVERY_MS = 10 * 60_000;
 
 /** The audit context of a request to the provider; the hub puts its own request id in `x-request-id`. */
@@ -145,7 +150,7 @@ export class CommunityProviders {
     const issuer = `${this.options.publicUrl.replace(/\/+$/, '')}/oidc/${community.slug}`;
     const issuerPath = new URL(issuer).pathname;
     const theme = this.options.theme?.(community) ?? { name: community.name, colour: '#1f4e8c' };
-    const provider = new Provider(issuer, this.#configuration(community, keys, issuerPath, theme));
+    const provider = new Provider(issuer, this.#configuration(community, keys, issuer, issuerPath, theme));
     provider.proxy = true;
     hashClientSecrets(provider);
     provider.on('server_error', (_ctx, error) => this.options.onError?.(error));
@@ -162,15 +167,30 @@ export class CommunityProviders {
       if (client?.subjectType !== 'pairwise') return personId;
       return pairwiseSubject(keys.pairwise, String(client.sectorIdentifier ?? client.clientId), personId);
     };
-    return { community, provider, issuer, issuerPath, theme, subjectFor };
+    const accountToken = (sessionId: string) =>
+      createHmac('sha256', keys.cookies[0] ?? keys.pairwise)
+        .update(`account:${sessionId}`)
+        .digest('base64url');
+    return { community, provider, issuer, issuerPath, theme, subjectFor, accountToken };
   }
 
-  #configuration(community: OidcCommunity, keys: CommunityKeys, issuerPath: string, theme: PageTheme): Configuration {
+  #configuration(community: OidcCommunity, keys: CommunityKeys, issuer: string, issuerPath: string, theme: PageTheme): Configuration {
     const { storage, clients, accounts } = this.options;
     const onError = this.options.onError;
     return {
       adapter: adapterFor(community.id, storage, clients),
-      clients: [],
+      // The account page signs people in like any application, as a public client with PKCE.
+      clients: [
+        {
+          client_id: ACCOUNT_CLIENT_ID,
+          client_name: 'your account',
+          token_endpoint_auth_method: 'none',
+          redirect_uris: [`${issuer}/account/callback`],
+          response_types: ['code'],
+          grant_types: ['authorization_code'],
+          id_token_signed_response_alg: 'RS256',
+        },
+      ],
       // `amr` (RFC 8176: `pwd`, or `fed` through an office's upstream provider) comes from the session, not the person.
       claims: { ...claimsByScope(), openid: [...(claimsByScope().openid ?? []), 'amr'] },
       scopes: [...SSO_SCOPES],

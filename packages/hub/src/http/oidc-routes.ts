@@ -1,5 +1,6 @@
 import { SCHEMA } from '@meridian/core';
 import {
+  AccountPage,
   CommunityProviders,
   consentedPeople,
   type FormFields,
@@ -61,6 +62,7 @@ export async function registerOidc(app: FastifyInstance, runtime: Runtime, confi
     onError: (error) => app.log.warn({ err: error }, 'OpenID Provider error'),
   });
   const interactions = new Interactions(providers);
+  const account = new AccountPage(providers);
   app.addHook('onClose', async () => providers.close());
 
   await app.register(async (scope) => {
@@ -107,6 +109,27 @@ export async function registerOidc(app: FastifyInstance, runtime: Runtime, confi
           ),
         ),
     );
+    // The account page: the grants a person gave, and withdrawing them.
+    scope.get<{ Params: { slug: string } }>('/oidc/:slug/account', async (request, reply) =>
+      answer(reply, await account.show(request.params.slug, request.raw, reply.raw)),
+    );
+    scope.get<{ Params: { slug: string } }>('/oidc/:slug/account/callback', async (request, reply) =>
+      answer(reply, await account.callback(request.params.slug, queryOf(request.url))),
+    );
+    scope.post<{ Params: { slug: string }; Body: FormFields }>('/oidc/:slug/account', async (request, reply) => {
+      const form = request.body ?? {};
+      const one = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+      return answer(
+        reply,
+        await account.withdraw(
+          request.params.slug,
+          { token: one(form.token), grant: one(form.grant) },
+          request.raw,
+          reply.raw,
+          contextOf(request),
+        ),
+      );
+    });
     scope.get<{ Params: { slug: string } }>('/oidc/:slug/upstream/callback', async (request, reply) =>
       answer(reply, await interactions.upstreamCallback(request.params.slug, queryOf(request.url))),
     );
