@@ -223,7 +223,7 @@ describe('meridian tenant export | import', () => {
 
     const again = await meridian(b, keys.b, 'tenant', 'import', '--in', join(dir, 'emea.ndjson'), '--tenant', 'emea', '--json');
     expect(again.code).toBe(0);
-    const report = JSON.parse(again.stdout) as { created: Record<string, number>; skipped: Record<string, number>; counts: unknown };
+    const report = JSON.parse(again.stdout) as { created: { users: number }; skipped: { users: number }; counts: unknown };
     expect(report.counts).toEqual({ users: FILLER + 2, groups: 2, memberships: 3, passwords: 1 });
     expect(report.created.users + report.skipped.users).toBe(FILLER + 2);
     expect(report.skipped.users).toBe(partial);
