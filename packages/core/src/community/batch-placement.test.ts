@@ -18,7 +18,6 @@ const account = (
   current,
   keys,
   hadConflict: false,
-  dependents: [],
   ...extra,
 });
 const holder = (userId: string, key: string, personId: string, pinned = false): KeyHolder => ({
@@ -68,13 +67,13 @@ describe('placeBatch: a batch places its accounts as one projection per account,
 
   it('an account that left the directory earlier in the batch attracts nobody, and its person is resolved', () => {
     const batch = placeBatch(
-      [account('u1', undefined, at('p-ada'), { dependents: ['p-report'] }), account('u2', ['employeeNumber:E1'])],
+      [account('u1', undefined, at('p-ada')), account('u2', ['employeeNumber:E1'])],
       state([holder('u1', 'employeeNumber:E1', 'p-ada')], { 'p-ada': 1 }),
       ids(),
     );
     expect(batch.decisions[0]?.placement).toBeUndefined();
     expect(batch.decisions[1]?.placement).toMatchObject({ personId: 'p-new-1', newPerson: true });
-    expect(batch.resolveAgain).toEqual(expect.arrayContaining(['p-ada', 'p-report', 'p-new-1']));
+    expect(batch.resolveAgain).toEqual(expect.arrayContaining(['p-ada', 'p-new-1']));
   });
 
   it("a person emptied earlier in the batch is the next account's own: it stays there instead of taking a new one", () => {
@@ -130,20 +129,18 @@ describe('placeBatch: a batch places its accounts as one projection per account,
     ]);
   });
 
-  it('resolves the people an account manages only when its person changes', () => {
-    const stays = placeBatch(
-      [account('u1', ['employeeNumber:E1'], at('p-ada'), { dependents: ['p-report'] })],
-      state([], { 'p-ada': 1 }),
+  it('names the accounts that arrived, moved or left (their managees are resolved again), not those that stayed', () => {
+    const batch = placeBatch(
+      [
+        account('u1', ['employeeNumber:E1'], at('p-ada')),
+        account('u2', ['employeeNumber:E2'], at('p-cy', 'rule:employeeNumber')),
+        account('u3', undefined, at('p-gone')),
+        account('u4', ['employeeNumber:E4']),
+      ],
+      state([holder('u9', 'employeeNumber:E2', 'p-bob')], { 'p-ada': 1, 'p-cy': 2, 'p-gone': 1 }),
       ids(),
     );
-    expect(stays.resolveAgain).toEqual(['p-ada']);
-    const moves = placeBatch(
-      [account('u1', ['employeeNumber:E2'], at('p-ada', 'rule:employeeNumber'), { dependents: ['p-report'] })],
-      state([holder('u2', 'employeeNumber:E2', 'p-bob')], { 'p-ada': 2 }),
-      ids(),
-    );
-    expect(moves.resolveAgain).toEqual(expect.arrayContaining(['p-bob', 'p-report', 'p-ada']));
-    const arrives = placeBatch([account('u1', ['employeeNumber:E1'], undefined, { dependents: ['p-report'] })], state([], {}), ids());
-    expect(arrives.resolveAgain).toEqual(expect.arrayContaining(['p-new-1', 'p-report']));
+    expect(batch.moved.map((a) => a.userId)).toEqual(['u2', 'u3', 'u4']);
+    expect(batch.resolveAgain).toEqual(expect.arrayContaining(['p-ada', 'p-bob', 'p-cy', 'p-gone', 'p-new-1']));
   });
 });

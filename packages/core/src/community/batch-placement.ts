@@ -21,8 +21,6 @@ export interface BatchAccount {
   keys: readonly string[] | undefined;
   /** It has a correlation conflict on record. */
   hadConflict: boolean;
-  /** People whose accounts name this account as their manager. */
-  dependents: readonly string[];
 }
 
 /** An account holding a correlation key, as it stands before the batch (accounts of the batch among them). */
@@ -62,6 +60,13 @@ interface BatchPlacement {
   lonerLinks: Map<string, AccountLink>;
   /** People to resolve again when the batch is written, each once. */
   resolveAgain: string[];
+  /**
+   * Accounts that arrived, changed person or left. The people of the
+   * accounts they manage resolve their manager to its person: the store
+   * finds them (the batch does not know them) and resolves them too. An
+   * account that stays where it was changes nothing for them.
+   */
+  moved: { tenantId: string; userId: string }[];
 }
 
 const refOf = (a: { tenantId: string; userId: string }) => `${a.tenantId}/${a.userId}`;
@@ -99,6 +104,7 @@ export function placeBatch(accounts: readonly BatchAccount[], state: BatchState,
   const sizes = new Map(state.personSizes);
   const lonerLinks = new Map<string, AccountLink>();
   const resolve = new Set<string>();
+  const moved: BatchAccount[] = [];
   const decisions: BatchDecision[] = [];
 
   for (const account of accounts) {
@@ -113,7 +119,7 @@ export function placeBatch(accounts: readonly BatchAccount[], state: BatchState,
         keysOf.delete(ref);
         if (sizes.has(current.personId)) sizes.set(current.personId, (sizes.get(current.personId) ?? 1) - 1);
         resolve.add(current.personId);
-        for (const d of account.dependents) resolve.add(d);
+        moved.push(account);
       }
       decisions.push({ account, placement: undefined, link: undefined });
       continue;
@@ -131,7 +137,7 @@ export function placeBatch(accounts: readonly BatchAccount[], state: BatchState,
       keys: account.keys,
       matches,
       hadConflict: account.hadConflict,
-      dependents: account.dependents,
+      dependents: [],
       newPersonId,
     });
     const { personId, link } = placement;
@@ -155,12 +161,10 @@ export function placeBatch(accounts: readonly BatchAccount[], state: BatchState,
         if (other !== ref && at && at.link === 'none' && !at.pinned) at.link = link;
       }
     }
-    // The people of the accounts it manages resolve their manager to its person: they need resolving only when that
-    // person changes (the admin's moves resolve them too, so an unmoved manager's dependents are up to date).
-    if (current?.personId === personId) resolve.add(personId);
-    else for (const p of placement.resolveAgain) resolve.add(p);
+    for (const p of placement.resolveAgain) resolve.add(p);
+    if (current?.personId !== personId) moved.push(account);
     decisions.push({ account, placement, link });
   }
   for (const d of decisions) if (d.placement) d.link = where.get(refOf(d.account))?.link ?? d.link;
-  return { decisions, lonerLinks, resolveAgain: [...resolve] };
+  return { decisions, lonerLinks, resolveAgain: [...resolve], moved: moved.map(({ tenantId, userId }) => ({ tenantId, userId })) };
 }

@@ -12,7 +12,9 @@ import { executeBound } from './directory-sql.js';
  * people the batch can touch are known before it is placed: the accounts'
  * current people, the people they manage, and the people holding their keys
  * (an account joins one of those, or a new person). One statement; its
- * parts come back as JSON arrays in one row.
+ * parts come back as JSON arrays in one row. A third read, with the same
+ * statement, finds the people of the accounts that an account which moved
+ * manages, when there is one.
  */
 
 /** An account holding a correlation key of the batch. */
@@ -77,6 +79,8 @@ export interface ContextConflict {
 
 export interface BatchContext {
   holders: HolderRow[];
+  /** The people of the accounts that name one of `managedBy` as their manager. */
+  managed: string[];
   people: ContextPerson[];
   accounts: ContextAccount[];
   conflicts: ContextConflict[];
@@ -95,6 +99,7 @@ export async function readBatchContext(
   keys: readonly string[],
   people: readonly string[],
   managers: readonly { tenantId: string; userId: string }[],
+  managedBy: readonly { tenantId: string; userId: string }[] = [],
 ): Promise<BatchContext> {
   const [row] = await executeBound<{ [K in keyof BatchContext]: BatchContext[K] | null }>(
     em,
@@ -102,9 +107,13 @@ export async function readBatchContext(
        select k.key, k.tenant_id, k.user_id, a.person_id, a.pinned from unnest(?::text[]) as w(key)
        join directory_account_key k on k.community_id = ? and k.key = w.key
        join directory_account a on a.tenant_id = k.tenant_id and a.user_id = k.user_id),
-     ids as (select id from unnest(?::uuid[]) as id union select person_id from h)
+     managed as (
+       select distinct d.person_id from unnest(?::uuid[], ?::uuid[]) as r(tenant_id, user_id)
+       join directory_account d on d.tenant_id = r.tenant_id and d.manager_user_id = r.user_id),
+     ids as (select id from unnest(?::uuid[]) as id union select person_id from h union select person_id from managed)
      select
        (select json_agg(h) from h) as holders,
+       (select json_agg(person_id) from managed) as managed,
        (select json_agg(p) from (select ${PERSON_JSON} from ids join person p on p.id = ids.id) p) as people,
        (select json_agg(a) from (
           select a.tenant_id, a.user_id, a.person_id, a.link, a.pinned, a.user_name, a.external_id, a.active, a.account_values, a.linked_at,
@@ -117,10 +126,11 @@ export async function readBatchContext(
        (select json_agg(m) from (
           select m.tenant_id, m.user_id, m.person_id from unnest(?::uuid[], ?::uuid[]) as r(tenant_id, user_id)
           join directory_account m on m.tenant_id = r.tenant_id and m.user_id = r.user_id) m) as managers`,
-    [pgArray(keys), communityId, pgArray(people), ...refArrays(managers)],
+    [pgArray(keys), communityId, ...refArrays(managedBy), pgArray(people), ...refArrays(managers)],
   );
   return {
     holders: row?.holders ?? [],
+    managed: row?.managed ?? [],
     people: row?.people ?? [],
     accounts: row?.accounts ?? [],
     conflicts: row?.conflicts ?? [],

@@ -41,8 +41,6 @@ interface StateRow {
   person_id: string | null;
   link: string | null;
   pinned: boolean | null;
-  person_size: string | null;
-  dependents: string[];
   had_conflict: boolean;
   /** Its correlation keys as they stand. */
   held: string[];
@@ -89,8 +87,6 @@ export async function projectUsers(
   const rows = await executeBound<StateRow>(
     em,
     `select r.tenant_id, r.user_id, u.user_name, u.external_id, u.active, u.attributes, u.version, a.person_id, a.link, a.pinned,
-       (select count(*) from directory_account o where o.person_id = a.person_id) as person_size,
-       array(select distinct d.person_id::text from directory_account d where d.tenant_id = r.tenant_id and d.manager_user_id = r.user_id) as dependents,
        exists (select 1 from directory_conflict c where c.kind = 'correlation' and c.tenant_id = r.tenant_id and c.user_id = r.user_id) as had_conflict,
        array(select k.key from directory_account_key k where k.tenant_id = r.tenant_id and k.user_id = r.user_id) as held,
        a.user_name as a_user_name, a.external_id as a_external_id, a.display_name as a_display_name, a.active as a_active,
@@ -102,10 +98,8 @@ export async function projectUsers(
     [...refArrays(refs)],
   );
   const values = new Map<string, AccountValues>();
-  const personSizes = new Map<string, number>();
   const accounts: BatchAccount[] = rows.map((row) => {
     const ref = `${row.tenant_id}/${row.user_id}`;
-    if (row.person_id) personSizes.set(row.person_id, Number(row.person_size ?? 0));
     let keys: string[] | undefined;
     if (row.user_name !== null && row.attributes !== null) {
       const accountValues = accountValuesOf(row.attributes);
@@ -118,13 +112,12 @@ export async function projectUsers(
       current: row.person_id ? { personId: row.person_id, link: row.link as AccountLink, pinned: row.pinned === true } : undefined,
       keys,
       hadConflict: row.had_conflict,
-      dependents: row.dependents ?? [],
     };
   });
   // One read: every account holding a key of the batch (a pinned account looks nothing up, but its keys are few), and
   // what the people the batch can touch need to be resolved: its accounts' people, the people they manage, the holders'.
   const wanted = [...new Set(accounts.flatMap((a) => (a.current?.pinned ? [] : (a.keys ?? []))))];
-  // The people they manage are read only if the batch moves their manager (below).
+  // The people of the accounts they manage are read only if the batch moves their manager (below).
   const reach = new Set(accounts.flatMap((a) => (a.current ? [a.current.personId] : [])));
   const managerRefs = new Map<string, { tenantId: string; userId: string }>();
   for (const a of accounts) {
@@ -132,6 +125,9 @@ export async function projectUsers(
     if (manager) managerRefs.set(`${a.tenantId}/${manager.toLowerCase()}`, { tenantId: a.tenantId, userId: manager });
   }
   const context = await readBatchContext(em, communityId, wanted, [...reach], [...managerRefs.values()]);
+  // How many accounts each of their people has.
+  const personSizes = new Map<string, number>();
+  for (const a of context.accounts) if (reach.has(a.person_id)) personSizes.set(a.person_id, (personSizes.get(a.person_id) ?? 0) + 1);
   const batch = placeBatch(
     accounts,
     {
@@ -214,14 +210,18 @@ export async function projectUsers(
   }
   const inBatch = accounts.map((a) => `${a.tenantId}/${a.userId}`);
   const batchRefs = new Set(inBatch);
-  // People to resolve that the context did not read: those of the accounts a moved manager manages.
+  // People to resolve that the context did not read: the managees of the accounts that moved, and (with them) the
+  // people those accounts left.
   const loaded = new Set(context.people.map((p) => p.id));
   const missing = batch.resolveAgain.filter((id) => !loaded.has(id) && !newPeople.has(id));
-  if (missing.length > 0) {
-    const more = await readBatchContext(em, communityId, [], missing, []);
-    context.people.push(...more.people);
-    context.accounts.push(...more.accounts);
-    context.conflicts.push(...more.conflicts);
+  const resolve = [...batch.resolveAgain];
+  if (missing.length > 0 || batch.moved.length > 0) {
+    const more = await readBatchContext(em, communityId, [], missing, [], batch.moved);
+    resolve.push(...more.managed);
+    const fresh = (personId: string) => !loaded.has(personId);
+    context.people.push(...more.people.filter((p) => fresh(p.id)));
+    context.accounts.push(...more.accounts.filter((a) => fresh(a.person_id)));
+    context.conflicts.push(...more.conflicts.filter((c) => fresh(c.person_id)));
   }
   const people = resolveBatchPeople(communityId, batch.resolveAgain, context, final, batchRefs, newPeople, conflicts, rules, now);
   // Loners outside the batch a join links: only people that have one are written.
