@@ -79,29 +79,52 @@ function primaryValue(list: unknown, maxLength: number): string | undefined {
   return chosen ? str(chosen.value, maxLength) : undefined;
 }
 
-/** What a SCIM User (its stored attributes) contributes to its person. */
+/** The input limits of the values an account contributes (input-limits.ts), looked up once. */
+let valueLimits: Record<Exclude<PersonAttribute, 'manager'> | 'formatted' | 'manager', number> | undefined;
+function limits(): NonNullable<typeof valueLimits> {
+  const user = (attribute: string) => maxLengthOf(SCHEMA.user, attribute);
+  const ext = (attribute: string) => maxLengthOf(SCHEMA.enterpriseUser, attribute);
+  valueLimits ??= {
+    displayName: user('displayName'),
+    formatted: user('name.formatted'),
+    givenName: user('name.givenName'),
+    familyName: user('name.familyName'),
+    email: user('emails.value'),
+    phoneNumber: user('phoneNumbers.value'),
+    title: user('title'),
+    department: ext('department'),
+    organization: ext('organization'),
+    division: ext('division'),
+    costCenter: ext('costCenter'),
+    employeeNumber: ext('employeeNumber'),
+    manager: ext('manager.value'),
+  };
+  return valueLimits;
+}
+
+/** What a SCIM User (its stored attributes) contributes to its person: only the attributes it has a value for. */
 export function accountValuesOf(attributes: Record<string, unknown>): AccountValues {
   const name = (attributes.name ?? {}) as Record<string, unknown>;
   const enterprise = (attributes[SCHEMA.enterpriseUser] ?? {}) as Record<string, unknown>;
   const manager = enterprise.manager;
-  const user = (attribute: string) => maxLengthOf(SCHEMA.user, attribute);
-  const ext = (attribute: string) => maxLengthOf(SCHEMA.enterpriseUser, attribute);
+  const limit = limits();
   const managerValue = typeof manager === 'object' && manager !== null ? (manager as Record<string, unknown>).value : manager;
-  const values: AccountValues = {
-    displayName: str(attributes.displayName, user('displayName')) ?? str(name.formatted, user('name.formatted')),
-    givenName: str(name.givenName, user('name.givenName')),
-    familyName: str(name.familyName, user('name.familyName')),
-    email: primaryValue(attributes.emails, user('emails.value'))?.toLowerCase(),
-    phoneNumber: primaryValue(attributes.phoneNumbers, user('phoneNumbers.value')),
-    title: str(attributes.title, user('title')),
-    department: str(enterprise.department, ext('department')),
-    organization: str(enterprise.organization, ext('organization')),
-    division: str(enterprise.division, ext('division')),
-    costCenter: str(enterprise.costCenter, ext('costCenter')),
-    employeeNumber: str(enterprise.employeeNumber, ext('employeeNumber')),
-    manager: str(managerValue, ext('manager.value')),
+  const values: AccountValues = {};
+  const set = (attribute: PersonAttribute, value: string | undefined) => {
+    if (value !== undefined) values[attribute] = value;
   };
-  for (const key of Object.keys(values) as PersonAttribute[]) if (values[key] === undefined) delete values[key];
+  set('displayName', str(attributes.displayName, limit.displayName) ?? str(name.formatted, limit.formatted));
+  set('givenName', str(name.givenName, limit.givenName));
+  set('familyName', str(name.familyName, limit.familyName));
+  set('email', primaryValue(attributes.emails, limit.email)?.toLowerCase());
+  set('phoneNumber', primaryValue(attributes.phoneNumbers, limit.phoneNumber));
+  set('title', str(attributes.title, limit.title));
+  set('department', str(enterprise.department, limit.department));
+  set('organization', str(enterprise.organization, limit.organization));
+  set('division', str(enterprise.division, limit.division));
+  set('costCenter', str(enterprise.costCenter, limit.costCenter));
+  set('employeeNumber', str(enterprise.employeeNumber, limit.employeeNumber));
+  set('manager', str(managerValue, limit.manager));
   return values;
 }
 

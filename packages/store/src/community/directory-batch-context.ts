@@ -59,8 +59,10 @@ export interface ContextAccount {
   pinned: boolean;
   user_name: string;
   external_id: string | null;
+  display_name: string | null;
   active: boolean;
   account_values: AccountValues | null;
+  user_version: number;
   /** JSON's text of the timestamp. */
   linked_at: string;
   manager_user_id: string | null;
@@ -116,7 +118,8 @@ export async function readBatchContext(
        (select json_agg(person_id) from managed) as managed,
        (select json_agg(p) from (select ${PERSON_JSON} from ids join person p on p.id = ids.id) p) as people,
        (select json_agg(a) from (
-          select a.tenant_id, a.user_id, a.person_id, a.link, a.pinned, a.user_name, a.external_id, a.active, a.account_values, a.linked_at,
+          select a.tenant_id, a.user_id, a.person_id, a.link, a.pinned, a.user_name, a.external_id, a.display_name, a.active,
+            a.account_values, a.user_version, a.linked_at,
             a.manager_user_id, m.person_id as manager_person
           from ids join directory_account a on a.person_id = ids.id
           left join directory_account m on m.tenant_id = a.tenant_id and m.user_id = a.manager_user_id) a) as accounts,

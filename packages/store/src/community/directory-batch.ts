@@ -10,7 +10,7 @@ import {
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { pgArray } from '../orm/sql.js';
-import { readBatchContext, sameJson } from './directory-batch-context.js';
+import { type ContextAccount, readBatchContext, sameJson } from './directory-batch-context.js';
 import { type FinalAccount, PERSON_RECORD, PERSON_RECORD_COLUMNS, resolveBatchPeople } from './directory-batch-people.js';
 import { refArrays } from './directory-rows.js';
 import { executeBound, type ProjectionRules, statementOf } from './directory-sql.js';
@@ -44,15 +44,6 @@ interface StateRow {
   had_conflict: boolean;
   /** Its correlation keys as they stand. */
   held: string[];
-  /** Its account row as it stands (null when it is new to the directory). */
-  a_user_name: string | null;
-  a_external_id: string | null;
-  a_display_name: string | null;
-  a_active: boolean | null;
-  a_values: AccountValues | null;
-  a_manager: string | null;
-  a_version: number | null;
-  linked_at: Date | null;
 }
 
 /** What the batch writes for an account that stays in the directory. */
@@ -88,9 +79,7 @@ export async function projectUsers(
     em,
     `select r.tenant_id, r.user_id, u.user_name, u.external_id, u.active, u.attributes, u.version, a.person_id, a.link, a.pinned,
        exists (select 1 from directory_conflict c where c.kind = 'correlation' and c.tenant_id = r.tenant_id and c.user_id = r.user_id) as had_conflict,
-       array(select k.key from directory_account_key k where k.tenant_id = r.tenant_id and k.user_id = r.user_id) as held,
-       a.user_name as a_user_name, a.external_id as a_external_id, a.display_name as a_display_name, a.active as a_active,
-       a.account_values as a_values, a.manager_user_id as a_manager, a.user_version as a_version, a.linked_at
+       array(select k.key from directory_account_key k where k.tenant_id = r.tenant_id and k.user_id = r.user_id) as held
      from unnest(?::uuid[], ?::uuid[]) with ordinality as r(tenant_id, user_id, n)
      left join scim_user u on u.tenant_id = r.tenant_id and u.id = r.user_id
      left join directory_account a on a.tenant_id = r.tenant_id and a.user_id = r.user_id
@@ -125,6 +114,8 @@ export async function projectUsers(
     if (manager) managerRefs.set(`${a.tenantId}/${manager.toLowerCase()}`, { tenantId: a.tenantId, userId: manager });
   }
   const context = await readBatchContext(em, communityId, wanted, [...reach], [...managerRefs.values()]);
+  // The batch's accounts as they stand (every one in the directory is an account of a person the context read).
+  const current = new Map(context.accounts.map((a) => [`${a.tenant_id}/${a.user_id}`, a]));
   // How many accounts each of their people has.
   const personSizes = new Map<string, number>();
   for (const a of context.accounts) if (reach.has(a.person_id)) personSizes.set(a.person_id, (personSizes.get(a.person_id) ?? 0) + 1);
@@ -177,7 +168,8 @@ export async function projectUsers(
       user_version: Number(row.version),
     };
     // An account that did not change is not written again (a rebuild rewrites nothing it need not).
-    if (!(account.current && sameAccount(row, account.current.personId, account.current.link, record))) records.push(record);
+    const stored = account.current && current.get(ref);
+    if (!(stored && sameAccount(stored, account.current?.link, record))) records.push(record);
     final.set(ref, {
       personId: placement.personId,
       managerUserId: record.manager_user_id,
@@ -189,7 +181,7 @@ export async function projectUsers(
         active: record.active,
         values: accountValues,
         // linked_at moves only when the account changes person (the write below).
-        linkedAt: account.current?.personId === placement.personId && row.linked_at ? new Date(row.linked_at) : now,
+        linkedAt: stored && stored.person_id === placement.personId ? new Date(stored.linked_at) : now,
       },
     });
     const held = new Set(row.held ?? []);
@@ -307,17 +299,17 @@ export async function projectUsers(
   if (resolved.params.length > 0) await executeBound(em, resolved.sql, resolved.params);
 }
 
-/** Whether an account's row already holds what the batch would write. */
-function sameAccount(row: StateRow, personId: string, link: AccountLink, record: AccountRecord): boolean {
+/** Whether an account's row (as the context read it) already holds what the batch would write. */
+function sameAccount(stored: ContextAccount, link: AccountLink | undefined, record: AccountRecord): boolean {
   return (
-    personId === record.person_id &&
+    stored.person_id === record.person_id &&
     link === record.link &&
-    row.a_user_name === record.user_name &&
-    row.a_external_id === record.external_id &&
-    row.a_display_name === record.display_name &&
-    row.a_active === record.active &&
-    row.a_manager === (record.manager_user_id?.toLowerCase() ?? null) &&
-    row.a_version === record.user_version &&
-    sameJson(row.a_values ?? {}, record.account_values)
+    stored.user_name === record.user_name &&
+    stored.external_id === record.external_id &&
+    stored.display_name === record.display_name &&
+    stored.active === record.active &&
+    stored.manager_user_id === (record.manager_user_id?.toLowerCase() ?? null) &&
+    stored.user_version === record.user_version &&
+    sameJson(stored.account_values ?? {}, record.account_values)
   );
 }
