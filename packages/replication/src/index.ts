@@ -17,6 +17,7 @@ export { ResourceSynchronizer, type SyncOperation, type SyncResult, SyncStepErro
 export { retryDelay, WorkerHost } from './engine/worker-host.js';
 export { type HostResolver, OutboundHttp, type OutboundHttpOptions } from './outbound/outbound-http.js';
 export { type JobQueue, type JobQueueOptions, openJobQueue, type QueueBackendKind } from './queue/job-queue.js';
+export { openRedis, parseRedisUrl, type RedisLocation } from './queue/redis-connection.js';
 export { openTargetQueues, type SyncJobData, type TargetQueues, type TargetQueuesOptions } from './queue/target-queues.js';
 export { differingAttributes, Reconciler } from './reconcile/reconciler.js';
 export { OutboxRelay } from './relay/outbox-relay.js';

@@ -1,4 +1,5 @@
 import { type OutboundAllowList, parseOutboundAllowList } from '@meridian/core';
+import { parseRedisUrl } from '@meridian/replication';
 import { AuditKeyError, parseAuditSigningKey, parseSecretKeys, SecretBoxError } from '@meridian/store';
 import { z } from 'zod';
 
@@ -26,7 +27,7 @@ const VARIABLES: Variable[] = [
   {
     name: 'REDIS_URL',
     description:
-      "Redis URL (`redis://host:6379/0`). When set, BullMQ runs on Redis; otherwise on BullMQ's PostgreSQL backend beside the data.",
+      'Redis URL (`redis://host:6379/0`; `rediss://` for TLS; `redis://host1:6379,host2:6379,host3:6379` for a Redis Cluster, given by several seed nodes or `?cluster=true`). When set, BullMQ runs on Redis, and the rate-limit counters live there; otherwise BullMQ runs on its PostgreSQL backend beside the data. See [scaling.md](scaling.md).',
   },
   { name: 'MERIDIAN_DATA_DIR', description: 'Directory for the embedded PostgreSQL cluster and its settings.', default: '.meridian' },
   {
@@ -181,7 +182,8 @@ const schema = z.object({
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   MERIDIAN_PUBLIC_URL: optionalUrl(['http:', 'https:'], 'MERIDIAN_PUBLIC_URL'),
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:'], 'DATABASE_URL'),
-  REDIS_URL: optionalUrl(['redis:', 'rediss:'], 'REDIS_URL'),
+  // Several hosts (a Redis Cluster's seed nodes) are no WHATWG URL: replication's parser checks it.
+  REDIS_URL: parsedSetting('REDIS_URL', parseRedisUrl, TypeError),
   MERIDIAN_DATA_DIR: z.string().trim().min(1).default('.meridian'),
   MERIDIAN_EMBEDDED_PG_PORT: z.preprocess(
     (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import fastifyRateLimit from '@fastify/rate-limit';
 import { MeridianError } from '@meridian/core';
+import { openRedis } from '@meridian/replication';
 import { toScimError } from '@meridian/scim';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Redis } from 'ioredis';
 
 /** Request budgets per window; 0 turns a limit off. */
 export interface RateLimitSettings {
@@ -79,7 +79,7 @@ const secondsOf = (ttl: number | undefined) => Math.max(1, Math.ceil((ttl ?? 100
 export async function registerRateLimits(app: FastifyInstance, settings: RateLimitSettings): Promise<RateLimits> {
   // No offline queue: while Redis is away a check fails at once (and the request passes) instead of waiting.
   const redis = settings.redisUrl
-    ? new Redis(settings.redisUrl, { connectTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
+    ? openRedis(settings.redisUrl, { connectTimeout: 500, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
     : undefined;
   if (redis) {
     // ioredis reconnects by itself; failures surface per check below.

@@ -1,6 +1,7 @@
-import { createPostgresBackend, type Processor, Queue, Worker, type WorkerOptions, withBackend } from 'bullmq';
-import { Redis } from 'ioredis';
+import { type ConnectionOptions, createPostgresBackend, type Processor, Queue, Worker, type WorkerOptions, withBackend } from 'bullmq';
+import type { Cluster, Redis } from 'ioredis';
 import type { QueueBackendKind } from './job-queue.js';
+import { openRedis, parseRedisUrl } from './redis-connection.js';
 
 /** Options of {@link openTargetQueues}. */
 export interface TargetQueuesOptions {
@@ -49,14 +50,21 @@ export interface TargetQueues {
   close(): Promise<void>;
 }
 
-function redisConnection(redisUrl: string) {
-  const url = new URL(redisUrl);
+/**
+ * BullMQ's connection for `REDIS_URL`: options (each queue and worker makes
+ * its own connection) for one server; one shared client for a Redis Cluster,
+ * which workers duplicate for their blocking reads.
+ */
+function redisConnection(redisUrl: string): ConnectionOptions {
+  const location = parseRedisUrl(redisUrl);
+  if (location.cluster) return openRedis(redisUrl, { maxRetriesPerRequest: null });
+  const { username, password, db, tls } = location.options;
   return {
-    host: url.hostname,
-    port: Number(url.port || 6379),
-    ...(url.password ? { password: decodeURIComponent(url.password) } : {}),
-    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
-    ...(url.pathname.length > 1 ? { db: Number(url.pathname.slice(1)) } : {}),
+    ...location.nodes[0],
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
+    ...(db !== undefined ? { db } : {}),
+    ...(tls ? { tls } : {}),
     maxRetriesPerRequest: null,
   };
 }
@@ -80,12 +88,17 @@ export function openTargetQueues(options: TargetQueuesOptions): TargetQueues {
   const nameOf = (targetId: string) => `${prefix}-${targetId}`;
 
   if (options.redisUrl) {
-    const connection = redisConnection(options.redisUrl);
-    let probe: Redis | undefined;
+    const redisUrl = options.redisUrl;
+    const connection = redisConnection(redisUrl);
+    // Redis Cluster: every key of one queue in one hash slot (BullMQ's scripts touch several), and the queues of
+    // different targets spread over the masters: each queue's prefix is its own hash tag.
+    const clustered = parseRedisUrl(redisUrl).cluster;
+    const placement = (targetId: string) => (clustered ? { prefix: `{${nameOf(targetId)}}` } : {});
+    let probe: Redis | Cluster | undefined;
     return {
       backend: 'redis',
       async ping() {
-        probe ??= new Redis({ ...connection, lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+        probe ??= openRedis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
         probe.on('error', () => {});
         if (probe.status === 'wait' || probe.status === 'end') await probe.connect();
         await probe.ping();
@@ -94,13 +107,13 @@ export function openTargetQueues(options: TargetQueuesOptions): TargetQueues {
       queue(targetId) {
         let queue = queues.get(targetId);
         if (!queue) {
-          queue = quiet(new Queue<SyncJobData>(nameOf(targetId), { connection }));
+          queue = quiet(new Queue<SyncJobData>(nameOf(targetId), { connection, ...placement(targetId) }));
           queues.set(targetId, queue);
         }
         return queue;
       },
       worker: (targetId, processor, workerOptions) =>
-        new Worker<SyncJobData>(nameOf(targetId), processor, { ...workerOptions, connection }),
+        new Worker<SyncJobData>(nameOf(targetId), processor, { ...workerOptions, connection, ...placement(targetId) }),
       rateLimitError: () => Worker.RateLimitError(),
       async drop(targetId) {
         const queue = this.queue(targetId);
@@ -112,6 +125,8 @@ export function openTargetQueues(options: TargetQueuesOptions): TargetQueues {
         await Promise.all([...queues.values()].map((q) => q.close()));
         queues.clear();
         probe?.disconnect();
+        // A shared cluster client is not closed by the queues that use it.
+        if ('disconnect' in connection && typeof connection.disconnect === 'function') connection.disconnect();
       },
     };
   }
