@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { claimsOfScopes, consentedClaims, consentItems, SSO_SCOPES } from '@meridian/core';
+import { JIT_PROMPT, provisioningFailedPage, runJitPrompt } from './jit.js';
 import { consentPage, errorPage, loginPage, type RenderedPage } from './pages.js';
 import type { LoginAccount, OidcRequestContext } from './ports.js';
 import { ACCOUNT_CLIENT_ID, type CommunityProvider, type CommunityProviders, originsOf } from './provider.js';
@@ -127,6 +128,7 @@ export class Interactions {
     const rp = await this.client(found, details);
     if (!rp) return { page: errorPage(found.theme, 'The application is not registered here.', 400) };
     const action = `${found.issuerPath}/interaction/${details.uid}`;
+    if (details.prompt.name === JIT_PROMPT) return this.provision(found, details, rp, req, res, context);
     if (details.prompt.name === 'login') {
       const hint = typeof details.params.login_hint === 'string' ? details.params.login_hint : '';
       const upstreams = await this.upstreamLinks(found, action);
@@ -162,6 +164,24 @@ export class Interactions {
     if (step === 'login' && details.prompt.name === 'login') return this.login(found, details, rp, form, req, res, context);
     if (step === 'consent' && details.prompt.name === 'consent') return this.consent(found, details, rp, form, req, res, context);
     return { page: errorPage(found.theme, 'This step is not expected now. Go back to the application and start again.', 400) };
+  }
+
+  /** The provisioning prompt (issue 16): push to the relying party's JIT targets, then on to the code. */
+  private async provision(
+    found: CommunityProvider,
+    details: Details,
+    rp: { clientId: string; name: string },
+    req: IncomingMessage,
+    res: ServerResponse,
+    context: OidcRequestContext,
+  ): Promise<InteractionOutcome> {
+    const { jit } = this.providers.options;
+    const accountId = details.session?.accountId;
+    if (!jit || !accountId)
+      return { page: errorPage(found.theme, 'You are not signed in. Go back to the application and start again.', 400) };
+    const done = await runJitPrompt(jit, found.community.id, rp.clientId, accountId, found.provider, req, res, context);
+    if ('redirect' in done) return done;
+    return { page: provisioningFailedPage(found.theme, rp.name, done.failed, done.back) };
   }
 
   private async details(found: CommunityProvider, uid: string, req: IncomingMessage, res: ServerResponse): Promise<Details | undefined> {

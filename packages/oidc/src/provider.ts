@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { claimsByScope, SSO_SCOPES } from '@meridian/core';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { adapterFor } from './adapter.js';
+import { type JitProvisioning, jitInteractionPolicy } from './jit.js';
 import { type CommunityKeys, communityKeys } from './keys.js';
 import { errorPage, escapeHtml, type PageTheme, renderPage } from './pages.js';
 import type {
@@ -44,6 +45,8 @@ export interface CommunityProvidersOptions {
   throttle?: Partial<ThrottleLimits>;
   /** Called when a release could not be written to the ledger (the release itself was refused). */
   onError?(error: unknown): void;
+  /** Just-in-time provisioning of relying parties linked to targets "on first sign-in" (issue 16); absent: none. */
+  jit?: JitProvisioning;
 }
 
 /** One community's provider and what its pages need. */
@@ -245,7 +248,11 @@ export class CommunityProviders {
           postLogoutSuccessSource: async (ctx) => send(ctx, renderPage(theme, 'Signed out', '<p>You are signed out.</p>')),
         },
       },
-      interactions: { url: async (_ctx, interaction) => `${issuerPath}/interaction/${interaction.uid}` },
+      interactions: {
+        url: async (_ctx, interaction) => `${issuerPath}/interaction/${interaction.uid}`,
+        // A last prompt provisions the person at the relying party's JIT targets before the code is issued (ADR 0030).
+        ...(this.options.jit ? { policy: jitInteractionPolicy(community.id, this.options.jit) } : {}),
+      },
       clientBasedCORS: (_ctx, origin, client) => originsOf(client.redirectUris ?? []).includes(origin),
       renderError: async (ctx, out) => {
         const message = typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.';

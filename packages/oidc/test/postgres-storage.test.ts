@@ -17,7 +17,7 @@ let clients: PostgresRelyingPartyStore;
 let coi: string;
 let other: string;
 
-async function community(slug: string): Promise<string> {
+async function communityOf(slug: string): Promise<string> {
   const [row] = await db.query<{ id: string }>(
     'insert into community (id, slug, name, created_at) values (gen_random_uuid(), $1, $1, now()) returning id',
     [slug],
@@ -44,8 +44,8 @@ beforeAll(async () => {
   db = await createTestDatabase();
   storage = new PostgresOidcStore(db.orm, clock, new SecretBox([generateSecretKey()]));
   clients = new PostgresRelyingPartyStore(db.orm, clock);
-  coi = await community('coi');
-  other = await community('other');
+  coi = await communityOf('coi');
+  other = await communityOf('other');
 });
 afterAll(() => db.close());
 
@@ -132,5 +132,21 @@ describe('community keys', () => {
       expect(key.sealed).not.toContain(a.pairwise);
     }
     expect((await communityKeys(storage, other)).pairwise).not.toBe(a.pairwise);
+  });
+
+  it('are re-sealed under the new SecretBox key on first use after a rotation', async () => {
+    const old = generateSecretKey(new Date('2026-01-01T00:00:00Z'));
+    const fresh = generateSecretKey(new Date('2026-06-01T00:00:00Z'));
+    const community = await communityOf('rotated');
+    const before = await communityKeys(new PostgresOidcStore(db.orm, clock, new SecretBox([old])), community);
+    // The new key first, the old one still configured (docs/security.md, rotation).
+    const rotated = new PostgresOidcStore(db.orm, clock, new SecretBox([fresh, old]));
+    expect(await communityKeys(rotated, community)).toEqual(before);
+    const keyIds = await db.query<{ key_id: string }>("select split_part(sealed, ':', 2) as key_id from oidc_key where community_id = $1", [
+      community,
+    ]);
+    expect(keyIds.map((k) => k.key_id)).toEqual([fresh.id, fresh.id, fresh.id]);
+    // Only the new key now: everything still opens.
+    expect(await communityKeys(new PostgresOidcStore(db.orm, clock, new SecretBox([fresh])), community)).toEqual(before);
   });
 });

@@ -52,7 +52,7 @@ export class PostgresUpstreamStore implements UpstreamProviderStore {
   constructor(
     private readonly orm: MikroORM,
     private readonly clock: Clock,
-    private readonly box: Pick<SecretBox, 'encrypt' | 'decrypt'>,
+    private readonly box: Pick<SecretBox, 'encrypt' | 'decrypt' | 'needsReencryption' | 'reencrypt'>,
   ) {}
 
   set(values: UpstreamValues, clientSecret: string, context: RequestContext): Promise<UpstreamProvider> {
@@ -141,13 +141,25 @@ export class PostgresUpstreamStore implements UpstreamProviderStore {
       ),
     );
     if (!row) return undefined;
+    const context = secretContext(row.tenant_id, row.issuer);
+    // After a SecretBox key rotation, the first sign-in re-seals the client secret under the new key (docs/sso.md).
+    if (this.box.needsReencryption(row.client_secret_sealed)) {
+      const resealed = this.box.reencrypt(row.client_secret_sealed, context);
+      await asPlatform(this.orm, (em) =>
+        em.execute('update sso_upstream set client_secret_sealed = ? where tenant_id = ? and client_secret_sealed = ?', [
+          resealed,
+          row.tenant_id,
+          row.client_secret_sealed,
+        ]),
+      );
+    }
     return {
       tenantId: row.tenant_id,
       tenantSlug: row.slug,
       tenantName: row.name,
       issuer: row.issuer,
       clientId: row.client_id,
-      clientSecret: this.box.decrypt(row.client_secret_sealed, secretContext(row.tenant_id, row.issuer)),
+      clientSecret: this.box.decrypt(row.client_secret_sealed, context),
       userNameClaim: row.user_name_claim,
     };
   }
