@@ -116,6 +116,16 @@ export type { AttributePath, CompareOperator, CompareValue, Filter } from './fil
 export { type FilterShape, matchesFilter, matchesResource } from './filter/evaluate.js';
 export { type FilterLimits, formatPath, parseAttributePath, parseScimFilter } from './filter/parse.js';
 export {
+  type JitAdmissionKey,
+  type JitAdmissionStatus,
+  type JitAdmitted,
+  type JitDeliveryState,
+  type JitOutcome,
+  type JitStore,
+  type JitTargetLink,
+  JitTargetService,
+} from './jit/jit-provisioning.js';
+export {
   EXPORT_PAGE_SIZE,
   type ExportPage,
   TenantTransferService,

@@ -46,6 +46,7 @@ export { EmbeddedDatabaseError, type EmbeddedErrorReason } from './embedded/embe
 export { isPortFree } from './embedded/postgres-process.js';
 export { recordEvent } from './events/event-recorder.js';
 export { filterToSql, type SortExpression, type SqlFragment, sortToSql } from './filter/to-sql.js';
+export { PostgresJitStore } from './jit/postgres-jit-store.js';
 export { HashOpener, HashSealer, RSA_SEALING, transferKeyIdOf, X25519_SEALING } from './migration/hash-sealing.js';
 export { PostgresTenantTransferStore } from './migration/postgres-tenant-transfer-store.js';
 export { PostgresTransferKeys, type TransferPublicKey } from './migration/postgres-transfer-keys.js';

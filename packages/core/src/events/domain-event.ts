@@ -16,6 +16,8 @@ export type EventType =
   | 'replication.delivered'
   | 'replication.dead_lettered'
   | 'replication.replayed'
+  | 'replication.admitted'
+  | 'replication.admission_failed'
   | 'community.created'
   | 'tenant.created'
   | 'tenant.policy_changed'
@@ -68,6 +70,8 @@ export const EVENT_TYPES: readonly EventType[] = [
   'replication.delivered',
   'replication.dead_lettered',
   'replication.replayed',
+  'replication.admitted',
+  'replication.admission_failed',
   'community.created',
   'tenant.created',
   'tenant.policy_changed',

@@ -80,6 +80,8 @@ export interface ReplicationTarget {
   circuitOpenedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /** Provisions on first sign-in (issue 16, ADR 0030): people only once admitted, groups once they have an admitted member. */
+  jit?: boolean;
 }
 
 /** Values of a target to store; `sealedSecrets` is a SecretBox envelope, never clear text. */

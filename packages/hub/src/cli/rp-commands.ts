@@ -16,6 +16,7 @@ interface RpFlags extends JsonFlag {
   public?: boolean;
   clientCredentials?: boolean;
   backchannelLogoutUri?: string;
+  jitTarget?: string[];
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -84,11 +85,28 @@ export function registerRpCommands(program: Command): void {
       .description('change a registration; options not given keep their value')
       .argument('<client-id>', 'the client_id')
       .requiredOption('--community <community>', 'community slug or id')
-      .option('--name <name>', 'the name people see on the consent page'),
+      .option('--name <name>', 'the name people see on the consent page')
+      .option(
+        '--jit-target <target-id>',
+        'provision on first sign-in through this replication target (repeat for several; none: no longer), docs/provisioning.md',
+        collect,
+      ),
   ).action(async (clientId: string, flags: RpFlags) =>
     withRuntime(async (runtime) => {
-      const updated = await runtime.relyingParties.update(CLI_PRINCIPAL, flags.community, clientId, changesOf(flags), cliContext());
-      print(flags, updated, `Updated ${updated.clientId}.\n${describe(updated)}`);
+      const changes = changesOf(flags);
+      // Only --jit-target: the registration itself does not change (and no empty rp.updated is audited).
+      const updated =
+        Object.keys(changes).length === 0 && flags.jitTarget !== undefined
+          ? await runtime.relyingParties.get(CLI_PRINCIPAL, flags.community, clientId)
+          : await runtime.relyingParties.update(CLI_PRINCIPAL, flags.community, clientId, changes, cliContext());
+      if (flags.jitTarget === undefined) {
+        print(flags, updated, `Updated ${updated.clientId}.\n${describe(updated)}`);
+        return;
+      }
+      const targets = flags.jitTarget.filter((t) => t !== 'none');
+      const jit = await runtime.jit.targets.setTargets(CLI_PRINCIPAL, flags.community, clientId, targets, cliContext());
+      const linked = jit.map((t) => `${t.tenantSlug}/${t.targetName} (${t.targetId})`).join(', ') || 'none';
+      print(flags, { ...updated, jitTargets: jit }, `Updated ${updated.clientId}.\n${describe(updated)}\non first sign-in: ${linked}`);
     }),
   );
   rp.command('delete')

@@ -54,6 +54,12 @@ const VARIABLES: Variable[] = [
     default: '1000',
   },
   {
+    name: 'MERIDIAN_JIT_WAIT_MS',
+    description:
+      'How long, in milliseconds, a person\'s first sign-in to a relying party linked to targets "on first sign-in" waits for the account to reach them before the sign-in ends with an error (docs/provisioning.md).',
+    default: '10000',
+  },
+  {
     name: 'MERIDIAN_RATE_LIMIT_PER_TOKEN',
     description:
       'Requests per minute one bearer token may make (SCIM and GraphQL); beyond it the hub answers 429 with `Retry-After`. `0` turns it off. Counters live in Redis when `REDIS_URL` is set, so every hub process shares them.',
@@ -207,6 +213,12 @@ const schema = z.object({
     .min(0, 'MERIDIAN_TOKEN_CACHE_MS must be 0 or more')
     .max(60_000, 'MERIDIAN_TOKEN_CACHE_MS must be at most 60000 (a revoked token must not live on for long)')
     .default(1000),
+  MERIDIAN_JIT_WAIT_MS: z.coerce
+    .number({ message: 'MERIDIAN_JIT_WAIT_MS must be a number' })
+    .int()
+    .min(100, 'MERIDIAN_JIT_WAIT_MS must be at least 100')
+    .max(60_000, 'MERIDIAN_JIT_WAIT_MS must be at most 60000 (the person waits on the page)')
+    .default(10_000),
   MERIDIAN_RATE_LIMIT_PER_TOKEN: perMinute('MERIDIAN_RATE_LIMIT_PER_TOKEN', 3000),
   MERIDIAN_RATE_LIMIT_PER_TENANT: perMinute('MERIDIAN_RATE_LIMIT_PER_TENANT', 6000),
   MERIDIAN_RATE_LIMIT_PER_IP: perMinute('MERIDIAN_RATE_LIMIT_PER_IP', 300),
@@ -271,6 +283,8 @@ export interface HubConfig {
   scimMaxResults: number;
   /** How long a looked-up API token is trusted (ms); 0 looks every request up (ADR 0022). */
   tokenCacheMs: number;
+  /** How long a first sign-in waits for its just-in-time pushes (ms, issue 16). */
+  jitWaitMs: number;
   /** Requests per minute; 0 = off. */
   rateLimits: { perToken: number; perTenant: number; perIp: number };
   graphqlLimits: { maxDepth: number; maxComplexity: number };
@@ -319,6 +333,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     scimMaxResults: e.MERIDIAN_SCIM_MAX_RESULTS,
     tokenCacheMs: e.MERIDIAN_TOKEN_CACHE_MS,
+    jitWaitMs: e.MERIDIAN_JIT_WAIT_MS,
     rateLimits: {
       perToken: e.MERIDIAN_RATE_LIMIT_PER_TOKEN,
       perTenant: e.MERIDIAN_RATE_LIMIT_PER_TENANT,

@@ -6,6 +6,7 @@ import {
   type FormFields,
   type InteractionOutcome,
   Interactions,
+  JitProvisioner,
   type OidcRequestContext,
   scimUserOfClaims,
 } from '@meridian/oidc';
@@ -60,6 +61,16 @@ export async function registerOidc(app: FastifyInstance, runtime: Runtime, confi
     // request on a community's behalf (https only, unless the allow-list opens a host).
     fetch: runtime.outbound.fetchFor({ httpsOnly: true }),
     onError: (error) => app.log.warn({ err: error }, 'OpenID Provider error'),
+    // A first sign-in to a relying party linked to targets "on first sign-in" pushes the account first (issue 16).
+    jit: new JitProvisioner({
+      store: runtime.jit.store,
+      push: (key, requestId) =>
+        runtime.replication.ctx.enqueue(
+          { tenantId: key.tenantId, targetId: key.targetId, kind: 'User', resourceId: key.userId, version: 0, requestId },
+          `jit${Date.now()}`,
+        ),
+      waitMs: config.jitWaitMs,
+    }),
   });
   const interactions = new Interactions(providers);
   const account = new AccountPage(providers);

@@ -6,6 +6,7 @@ import {
   AuditService,
   type CachedTokenLookup,
   GlobalDirectoryService,
+  JitTargetService,
   type OffboardingService,
   RelyingPartyService,
   ReplicationService,
@@ -33,6 +34,7 @@ import {
   PostgresDirectoryStore,
   PostgresGlobalDirectoryStore,
   PostgresIssuerStore,
+  PostgresJitStore,
   PostgresOffboardingStore,
   PostgresOidcStore,
   PostgresPasswordForwarding,
@@ -92,6 +94,8 @@ export interface Runtime {
   offboarding: OffboardingService;
   /** Inbound sources of tenants (issue 18): directories the hub follows. */
   sources: SourceService;
+  /** Just-in-time provisioning (issue 16): relying parties' targets "on first sign-in" and the admitted set. */
+  jit: { store: PostgresJitStore; targets: JitTargetService };
   /** Migrations applied while opening. */
   applied: string[];
   /** Resolves when the database answers (readiness). */
@@ -173,8 +177,11 @@ export async function openRuntime(
     const people = new GlobalDirectoryService(globalDirectory, admin, systemClock);
     const outbound = new OutboundHttp({ allow: config.outboundAllow });
     const offboardingStore = new PostgresOffboardingStore(orm, systemClock);
+    const jitStore = new PostgresJitStore(orm, systemClock);
     const replication = new ReplicationEngine({
       outbound,
+      // JIT targets receive only the people admitted at their first sign-in (issue 16).
+      admissions: jitStore,
       store: new PostgresReplicationStore(orm, systemClock),
       queues: openTargetQueues({ redisUrl: config.redisUrl, databaseUrl }),
       registry: new ConnectorRegistry([
@@ -211,6 +218,7 @@ export async function openRuntime(
       databaseUrl,
       sso,
       relyingParties: new RelyingPartyService(sso.relyingParties, sso.accounts, admin),
+      jit: { store: jitStore, targets: new JitTargetService(jitStore, admin) },
       // The issuer answers to the outbound request policy when it is set, as on every request made to it.
       upstreamProviders: new UpstreamProviderService(sso.upstreams, admin, {
         checkUrl: (url, field) => outbound.checkUrl(url, field, { httpsOnly: true }),

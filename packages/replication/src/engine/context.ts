@@ -43,6 +43,11 @@ export interface DeliveryObserver {
   around<T>(job: SyncJobData, run: () => Promise<T>): Promise<T>;
 }
 
+/** The admitted set of JIT targets (issue 16, ADR 0030): false keeps a resource away from such a target. */
+export interface JitAdmissions {
+  admits(tenantId: string, targetId: string, kind: ResourceKind, id: string, memberUserIds: readonly string[]): Promise<boolean>;
+}
+
 /** Tunables of the engine; the defaults suit production, tests shorten the waits. */
 export interface ReplicationTuning {
   /** First retry delay; doubles per attempt, with full jitter. */
@@ -108,6 +113,8 @@ export interface ReplicationDeps {
   transfers?: TransferLedger;
   /** Wraps each job the workers process; absent: jobs run as they are. */
   deliveries?: DeliveryObserver;
+  /** Who JIT targets may receive; absent: JIT targets receive no one. */
+  admissions?: JitAdmissions;
 }
 
 /**
@@ -134,6 +141,8 @@ export class ReplicationContext {
   readonly transfers: TransferLedger | undefined;
   /** Wraps each job the workers process (tracing). */
   readonly deliveries: DeliveryObserver | undefined;
+  /** The admitted set of JIT targets. */
+  readonly admissions: JitAdmissions | undefined;
   private readonly runtimes = new Map<string, { stamp: number; runtime: TargetRuntime }>();
 
   constructor(deps: ReplicationDeps) {
@@ -151,6 +160,14 @@ export class ReplicationContext {
     this.batches = new DeliveryBatches(this);
     this.transfers = deps.transfers;
     this.deliveries = deps.deliveries;
+    this.admissions = deps.admissions;
+  }
+
+  /** True unless the target provisions on first sign-in and the resource is not admitted there (ADR 0030). */
+  async admitted(target: ReplicationTarget, resource: ScimResource): Promise<boolean> {
+    if (target.jit !== true) return true;
+    const members = resource.kind === 'Group' ? resource.members.filter((m) => m.type === 'User').map((m) => m.value) : [];
+    return (await this.admissions?.admits(target.tenantId, target.id, resource.kind, resource.id, members)) ?? false;
   }
 
   /** Opens a target's secrets. */

@@ -114,7 +114,10 @@ export class ResourceSynchronizer {
       return { operation: 'skipped', remoteId: null, version: null };
     }
     const { link, resource } = options.loaded ?? (await this.ctx.batches.load(data));
-    const inScope = resource !== undefined && isInScope(runtime.scoping, resource, await this.ctx.resources.shapeOf(tenantId, kind));
+    const inScope =
+      resource !== undefined &&
+      isInScope(runtime.scoping, resource, await this.ctx.resources.shapeOf(tenantId, kind)) &&
+      (await this.ctx.admitted(runtime.target, resource));
     const result =
       inScope && resource ? await this.push(runtime, resource, link, force) : await this.retire(runtime, data, resource, link, force);
     // A change that landed while we pushed gets its own job (kept by deduplication until this one ends). The
@@ -486,7 +489,11 @@ export class ResourceSynchronizer {
     const link = await this.ctx.store.getLink(target.id, data.kind, data.resourceId);
     if (link?.status !== 'grace' || !link.remoteId) return { operation: 'skipped', remoteId: null, version: null };
     const resource = await this.ctx.resources.get(data.tenantId, data.kind, data.resourceId, { members: false, groups: true });
-    if (resource && isInScope(runtime.scoping, resource, await this.ctx.resources.shapeOf(data.tenantId, data.kind))) {
+    if (
+      resource &&
+      isInScope(runtime.scoping, resource, await this.ctx.resources.shapeOf(data.tenantId, data.kind)) &&
+      (await this.ctx.admitted(target, resource))
+    ) {
       return { operation: 'skipped', remoteId: link.remoteId, version: resource.version };
     }
     const remoteId = link.remoteId;

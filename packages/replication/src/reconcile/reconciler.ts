@@ -123,7 +123,13 @@ export class Reconciler {
           report.hubObjects += 1;
           const link = links.get(resource.id);
           links.delete(resource.id);
-          const item = await this.compare(runtime, resource, link, remote, isInScope(runtime.scoping, resource, shape));
+          const item = await this.compare(
+            runtime,
+            resource,
+            link,
+            remote,
+            isInScope(runtime.scoping, resource, shape) && (await this.ctx.admitted(target, resource)),
+          );
           if (item?.remoteId) seenRemote.add(item.remoteId);
           else if (link?.remoteId) seenRemote.add(link.remoteId);
           if (item && item.drift !== ('in_sync' as DriftKind)) report.items.push(item);

@@ -36,6 +36,7 @@ export interface TargetRow {
   circuit_opened_at: Date | string | null;
   created_at: Date | string;
   updated_at: Date | string;
+  jit?: boolean;
 }
 
 export interface LinkRow {
@@ -77,7 +78,7 @@ export interface DeadLetterRow {
 
 export const TARGET_COLUMNS = `id, tenant_id, name, kind, config, delete_mode, grace_seconds, scoping, mapping, push_passwords, enabled, paused,
   rate_limit_max, rate_limit_duration_ms, concurrency, max_attempts, circuit_state, consecutive_failures, circuit_opened_at,
-  created_at, updated_at,
+  created_at, updated_at, jit,
   coalesce((select array_agg(value) from jsonb_array_elements_text(config -> '$secrets') value), '{}') as secret_names`;
 
 function date(value: Date | string): Date {
@@ -120,6 +121,8 @@ export function toTarget(row: TargetRow): ReplicationTarget {
     circuitOpenedAt: maybeDate(row.circuit_opened_at),
     createdAt: date(row.created_at),
     updatedAt: date(row.updated_at),
+    // Only a JIT target says so (ADR 0030): other targets read as before.
+    ...(row.jit === true ? { jit: true } : {}),
   };
 }
 
