@@ -2,6 +2,7 @@ import type {
   AdminService,
   AuditService,
   GlobalDirectoryService,
+  JitTargetService,
   OffboardingService,
   Principal,
   RelyingPartyService,
@@ -29,6 +30,8 @@ export interface GraphqlServices {
   relyingParties?: RelyingPartyService;
   /** Leavers with a successor (issue 19); absent when the hub runs without it. */
   offboarding?: OffboardingService;
+  /** Relying parties' targets on first sign-in (issue 16); absent when the hub runs without it. */
+  jitTargets?: JitTargetService;
 }
 
 /** Per-request context. */

@@ -7,6 +7,7 @@ import { AuditResolver } from './resolvers/audit-resolver.js';
 import { DirectoryExportResolver } from './resolvers/directory-export-resolver.js';
 import { HrResolver } from './resolvers/hr-resolver.js';
 import { TrustedIssuerResolver } from './resolvers/issuer-resolver.js';
+import { JitTargetResolver } from './resolvers/jit-resolver.js';
 import { OffboardingResolver } from './resolvers/offboarding-resolver.js';
 import { AccountPersonResolver, LinkedAccountResolver, PeopleResolver } from './resolvers/people-resolver.js';
 import { ReplicationResolver } from './resolvers/replication-resolver.js';
@@ -33,6 +34,7 @@ export function buildMeridianSchema(): Promise<GraphQLSchema> {
       DirectoryExportResolver,
       LinkedAccountResolver,
       RelyingPartyResolver,
+      JitTargetResolver,
       AccountGrantsResolver,
       OffboardingResolver,
     ],

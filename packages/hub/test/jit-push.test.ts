@@ -135,7 +135,32 @@ afterAll(async () => {
   await hub?.close();
 });
 
+async function graphql(query: string, variables: Record<string, unknown> = {}) {
+  const res = await hub.app.inject({
+    method: 'POST',
+    url: '/graphql',
+    headers: { authorization: `Bearer ${hub.adminToken}`, 'content-type': 'application/json' },
+    payload: JSON.stringify({ query, variables }),
+  });
+  return JSON.parse(res.body) as { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string; field?: string } }[] };
+}
+
 describe('just-in-time push on first sign-in', () => {
+  it('GraphQL shows the link and refuses a target outside the community', async () => {
+    const listed = await graphql('{ relyingParties(community: "coi") { clientId jitTargets { targetId targetName tenantSlug } } }');
+    expect(listed.data?.relyingParties).toEqual([
+      { clientId: cloud.clientId, jitTargets: [{ targetId, targetName: 'cloud', tenantSlug: 'emea' }] },
+    ]);
+    const other = await hub.runtime.replication.targets.create(hub.tenants.apac.id, { name: 'elsewhere', kind: 'memory', config: {} }, ctx);
+    const refused = await graphql(
+      'mutation($c: String!, $t: [ID!]!) { setRelyingPartyJitTargets(community: "coi", clientId: $c, targetIds: $t) { targetId } }',
+      { c: cloud.clientId, t: [other.id] },
+    );
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'INVALID_CONFIG' });
+    // Nothing changed.
+    expect((await hub.runtime.jit.targets.targetsOf(platform, 'coi', cloud.clientId)).map((t) => t.targetId)).toEqual([targetId]);
+  });
+
   it('holds no one ahead of time: a change of a person who never signed in replicates nowhere', async () => {
     await scim('PATCH', `/Users/${users.bob}`, {
       schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],

@@ -203,6 +203,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       ...(runtime.replication.directoryExports ? { directoryExports: runtime.replication.directoryExports } : {}),
       relyingParties: runtime.relyingParties,
       offboarding: runtime.offboarding,
+      jitTargets: runtime.jit.targets,
     },
     authenticate,
     onMutation: () => runtime.replication.kick(),
