@@ -112,6 +112,47 @@ export {
 } from './directory/resource-service.js';
 export { ERROR_CODES, type ErrorCode, isMeridianError, MeridianError, type MeridianErrorOptions } from './errors/meridian-error.js';
 export { type DomainEvent, EVENT_TYPES, type EventResourceType, type EventType, resourceEventType } from './events/domain-event.js';
+export {
+  EventStreamService,
+  type StreamCaller,
+  type StreamServiceHooks,
+  type StreamSigner,
+  type StreamSummary,
+  subjectKeyOf,
+} from './events-streams/event-stream-service.js';
+export {
+  changedPaths,
+  type PlannedEvent,
+  planStreamEvents,
+  releasedDocument,
+  type StreamChange,
+  type StreamRules,
+  type StreamView,
+  streamRules,
+} from './events-streams/plan-events.js';
+export type { EventStreamStore, NewStreamSet, PollAnswer, PollRequest, StreamCounts } from './events-streams/ports.js';
+export {
+  DELIVERY_POLL,
+  DELIVERY_PUSH,
+  type EventStream,
+  EVENTS_SUPPORTED,
+  eventsDelivered,
+  parseStreamInput,
+  parseStreamStatus,
+  STREAM_EVENT,
+  type StreamInput,
+  type StreamReceiver,
+  type StreamStatus,
+  type StreamValues,
+} from './events-streams/stream-config.js';
+export {
+  type AudienceView,
+  type ProducerBatch,
+  type StreamAudience,
+  type StreamInboxEntry,
+  StreamProducer,
+  type StreamProducerStore,
+} from './events-streams/stream-producer.js';
 export type { AttributePath, CompareOperator, CompareValue, Filter } from './filter/ast.js';
 export { type FilterShape, matchesFilter, matchesResource } from './filter/evaluate.js';
 export { type FilterLimits, formatPath, parseAttributePath, parseScimFilter } from './filter/parse.js';

@@ -52,7 +52,10 @@ export type EventType =
   | 'sso.upstream_set'
   | 'sso.upstream_removed'
   | 'sso.upstream_linked'
-  | 'auth.failed';
+  | 'auth.failed'
+  | 'stream.created'
+  | 'stream.updated'
+  | 'stream.deleted';
 
 /** Every event type, for docs and exhaustive tests. */
 export const EVENT_TYPES: readonly EventType[] = [
@@ -107,6 +110,9 @@ export const EVENT_TYPES: readonly EventType[] = [
   'sso.upstream_removed',
   'sso.upstream_linked',
   'auth.failed',
+  'stream.created',
+  'stream.updated',
+  'stream.deleted',
 ];
 
 /** The kinds of resource an event can be about. */
@@ -122,7 +128,8 @@ export type EventResourceType =
   | 'DirectoryExport'
   | 'RelyingParty'
   | 'Grant'
-  | 'UpstreamProvider';
+  | 'UpstreamProvider'
+  | 'EventStream';
 
 /**
  * A change, written in the same transaction as the change itself: once to the

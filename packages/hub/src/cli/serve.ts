@@ -79,6 +79,8 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
     if (role !== 'api' && !stopping) await runtime.replication.start();
     // Scheduled leaves and deletions after the grace period (issue 19), claimed with a lease by any worker process.
     if (role !== 'api' && !stopping) stopOffboarding = startOffboardingRunner(runtime.offboarding, say);
+    // The communities' event streams (issue 17): SETs from the stream inbox, pushes, pruning; any number of workers.
+    if (role !== 'api' && !stopping) runtime.streams.start((error) => logger.warn({ err: error }, 'event streams step failed'));
     const auditKey = await runtime.auditLog.signingKey();
     say(`[meridian] Audit checkpoints are signed with key ${auditKey.keyId} (${auditKey.fingerprint}).`);
     if (role !== 'worker' && !stopping) {

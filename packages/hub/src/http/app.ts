@@ -20,6 +20,7 @@ import { observeRequests, registerMetricsRoute } from './metrics-route.js';
 import { registerOidc } from './oidc-routes.js';
 import { registerQueuesDashboard } from './queues-dashboard.js';
 import { registerRateLimits } from './rate-limit.js';
+import { registerSsf } from './ssf-routes.js';
 
 /** Options of {@link buildApp}. */
 export interface AppOptions {
@@ -215,5 +216,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   // Each community's OpenID Provider at /oidc/{community} (issue 15, docs/sso.md).
   await registerOidc(app, runtime, config);
+  // Each community's Shared Signals transmitter under its issuer (issue 17, docs/events.md).
+  await registerSsf(app, runtime, config, authenticate);
   return app;
 }

@@ -47,6 +47,7 @@ import {
 } from '@meridian/store';
 import { forgettingOnRevoke, tokenLookupOf } from '../auth/token-lookup.js';
 import type { HubConfig } from '../config/config.js';
+import { type SsfStreams, openStreams } from '../http/ssf-engine.js';
 import { outboxTracing } from '../observability/trace-context.js';
 import { buildOffboarding } from './offboarding.js';
 
@@ -94,6 +95,8 @@ export interface Runtime {
   offboarding: OffboardingService;
   /** Inbound sources of tenants (issue 18): directories the hub follows. */
   sources: SourceService;
+  /** The communities' Shared Signals transmitters (issue 17): streams, SETs, push and poll delivery. */
+  streams: SsfStreams;
   /** Just-in-time provisioning (issue 16): relying parties' targets "on first sign-in" and the admitted set. */
   jit: { store: PostgresJitStore; targets: JitTargetService };
   /** Migrations applied while opening. */
@@ -213,10 +216,12 @@ export async function openRuntime(
       hasher,
       upstreams: new PostgresUpstreamStore(orm, systemClock, secretBox),
     };
+    const streams = openStreams({ publicUrl: config.publicUrl, orm, box: secretBox, admin, adminStore, sso, outbound });
     return {
       orm,
       databaseUrl,
       sso,
+      streams,
       relyingParties: new RelyingPartyService(sso.relyingParties, sso.accounts, admin),
       jit: { store: jitStore, targets: new JitTargetService(jitStore, admin) },
       // The issuer answers to the outbound request policy when it is set, as on every request made to it.
@@ -258,6 +263,7 @@ export async function openRuntime(
       },
       async close() {
         try {
+          await streams.stop();
           await replication.close();
           await outbound.close();
           // A connection lost in the middle of a transaction (the database restarted) can keep the pool from

@@ -28,6 +28,7 @@ import { Migration20261207670000_offboarding } from './Migration20261207670000_o
 import { Migration20261207601000_upstream_providers } from './Migration20261207601000_upstream_providers.js';
 import { Migration20261207650000_trace_context } from './Migration20261207650000_trace_context.js';
 import { Migration20261207680000_transfer_keys } from './Migration20261207680000_transfer_keys.js';
+import { Migration20261207690000_event_streams } from './Migration20261207690000_event_streams.js';
 import { Migration20261207700000_jit_provisioning } from './Migration20261207700000_jit_provisioning.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
@@ -61,5 +62,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207610200_directory_inbox_claim_order', class: Migration20261207610200_directory_inbox_claim_order },
   { name: 'Migration20261207650000_trace_context', class: Migration20261207650000_trace_context },
   { name: 'Migration20261207680000_transfer_keys', class: Migration20261207680000_transfer_keys },
+  { name: 'Migration20261207690000_event_streams', class: Migration20261207690000_event_streams },
   { name: 'Migration20261207700000_jit_provisioning', class: Migration20261207700000_jit_provisioning },
 ];
