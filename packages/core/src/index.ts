@@ -280,6 +280,7 @@ export type {
   ExportWork,
   GlobalDirectoryStore,
   PeopleQuery,
+  PeopleRelated,
   PeopleSortField,
   PeopleWhere,
   Person,

@@ -7,6 +7,7 @@ import type {
   DirectoryConflict,
   GlobalDirectoryStore,
   PeopleQuery,
+  PeopleRelated,
   PeopleSortField,
   PeopleWhere,
   Person,
@@ -42,6 +43,7 @@ export interface PeopleArguments {
   sortBy?: PeopleSortField;
   descending?: boolean;
   withTotalCount: boolean;
+  include?: PeopleQuery['include'];
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -80,7 +82,10 @@ export class GlobalDirectoryService {
     return tenant;
   }
 
-  async people(principal: Principal, args: PeopleArguments): Promise<{ community: Community; page: Page<Person> }> {
+  async people(
+    principal: Principal,
+    args: PeopleArguments,
+  ): Promise<{ community: Community; page: Page<Person> & { related?: PeopleRelated } }> {
     const community = await this.community(principal, 'people.read', args.community);
     if (!Number.isInteger(args.first) || args.first < 0 || args.first > MAX_PEOPLE_PAGE) {
       throw new MeridianError('INVALID_INPUT', `'first' is from 0 to ${MAX_PEOPLE_PAGE}.`, { field: 'first' });
@@ -94,6 +99,7 @@ export class GlobalDirectoryService {
       descending: args.descending ?? false,
       withTotalCount: args.withTotalCount,
       ...(args.filter ? { filter: args.filter } : {}),
+      ...(args.include ? { include: args.include } : {}),
     };
     return { community, page: await this.store.people(community.id, query) };
   }

@@ -99,6 +99,15 @@ export interface PeopleQuery {
   descending: boolean;
   /** Counting every match costs a scan: only when the caller asks for it. */
   withTotalCount: boolean;
+  /** What the page brings along, read in the same statement (a page and what it shows, one round trip). */
+  include?: { accounts?: boolean; groups?: boolean; managers?: boolean };
+}
+
+/** What a page of people brought along (`PeopleQuery.include`): the accounts of its people, their groups, their managers. */
+export interface PeopleRelated {
+  accounts?: DirectoryAccount[];
+  groups?: DirectoryAccountGroup[];
+  managers?: Person[];
 }
 
 /** What the projector did with one inbox entry. */
@@ -113,7 +122,7 @@ export interface GlobalDirectoryStore {
   rules(communityId: string): Promise<DirectoryRules>;
   /** Stores the rules and queues every account of the community for projection again. */
   setRules(communityId: string, rules: DirectoryRules, context: RequestContext): Promise<DirectoryRules>;
-  people(communityId: string, query: PeopleQuery): Promise<Page<Person>>;
+  people(communityId: string, query: PeopleQuery): Promise<Page<Person> & { related?: PeopleRelated }>;
   peopleByIds(communityId: string, ids: readonly string[]): Promise<Person[]>;
   /** Linked accounts of each person, by person id. */
   accountsOfPeople(communityId: string, personIds: readonly string[]): Promise<DirectoryAccount[]>;

@@ -107,6 +107,33 @@ function toRulesNode(view: DirectoryRulesView): DirectoryRulesNode {
   return { correlation: view.correlation, authority: view.authority.map((a) => ({ attribute: a.attribute, tenants: a.tenants })) };
 }
 
+/**
+ * What the nodes of a `people` page select among `accounts`, `groups` and
+ * `manager`: the store reads them with the page, in one statement. A
+ * fragment anywhere on the way is taken to select everything.
+ */
+function pageIncludes(info: GraphQLResolveInfo): { accounts: boolean; groups: boolean; managers: boolean } {
+  const all = { accounts: true, groups: true, managers: true };
+  const found = { accounts: false, groups: false, managers: false };
+  for (const field of info.fieldNodes) {
+    for (const edges of field.selectionSet?.selections ?? []) {
+      if (edges.kind !== 'Field') return all;
+      if (edges.name.value !== 'edges') continue;
+      for (const node of edges.selectionSet?.selections ?? []) {
+        if (node.kind !== 'Field') return all;
+        if (node.name.value !== 'node') continue;
+        for (const selected of node.selectionSet?.selections ?? []) {
+          if (selected.kind !== 'Field') return all;
+          if (selected.name.value === 'accounts') found.accounts = true;
+          if (selected.name.value === 'groups') found.groups = true;
+          if (selected.name.value === 'manager') found.managers = true;
+        }
+      }
+    }
+  }
+  return found;
+}
+
 /** True when the selection of this field asks for `name` directly (or through a fragment, which is taken to). */
 function selects(info: GraphQLResolveInfo, name: string): boolean {
   return info.fieldNodes.some((node) => (node.selectionSet?.selections ?? []).some((s) => s.kind !== 'Field' || s.name.value === name));
@@ -191,9 +218,22 @@ export class PeopleResolver {
       sortBy,
       descending: sortOrder === SortOrder.DESCENDING,
       withTotalCount: selects(info, 'totalCount'),
+      include: pageIncludes(info),
     });
     const people = loaders(ctx, page.items[0]?.communityId ?? '');
     for (const person of page.items) people.people.prime(person.id, person);
+    // What the page's nodes show came with the page: their loaders answer without another read.
+    const { accounts, groups, managers } = page.related ?? {};
+    if (accounts) {
+      const byPerson = groupBy(accounts, (a) => a.personId);
+      for (const person of page.items) people.accounts.prime(person.id, byPerson.get(person.id) ?? []);
+      if (groups) {
+        const byAccount = groupBy(groups, (g) => accountKey(g.tenantId, g.userId));
+        for (const a of accounts)
+          people.groups.prime(accountKey(a.tenantId, a.userId), byAccount.get(accountKey(a.tenantId, a.userId)) ?? []);
+      }
+    }
+    for (const manager of managers ?? []) people.people.prime(manager.id, manager);
     return {
       totalCount: page.totalCount,
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },

@@ -1,4 +1,6 @@
-import { type Filter, MeridianError, type PeopleQuery, type PeopleSortField, SCHEMA } from '@meridian/core';
+import { type Filter, MeridianError, type PeopleQuery, type PeopleRelated, type PeopleSortField, SCHEMA } from '@meridian/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { ACCOUNT_SELECT, type AccountRow, PERSON_SELECT, type PersonRow, toAccount, toPerson } from './directory-rows.js';
 
 /** A person column the filters and sorts may use, and how it compares. */
 interface PersonColumn {
@@ -178,4 +180,64 @@ export function decodePeopleCursor(text: string, query: Pick<PeopleQuery, 'sortB
     throw new MeridianError('INVALID_CURSOR', 'The cursor belongs to another sort order.', { field: 'after' });
   }
   return value as PeopleCursor;
+}
+
+/**
+ * A page of people (`page`: the page's select, its `?` parameters in
+ * `params`) and what it shows, in one statement: the accounts of its
+ * people, their groups, their managers, as `include` asks. The parts come
+ * back as JSON arrays in one row, each in the order the separate reads
+ * gave (`order`: the page's order over its columns); times come back as
+ * text and are turned into dates here.
+ */
+export async function pageWithRelated(
+  em: EntityManager,
+  communityId: string,
+  page: string,
+  params: readonly unknown[],
+  order: string,
+  include: NonNullable<PeopleQuery['include']>,
+  time: boolean,
+): Promise<{ rows: PersonRow[]; related: PeopleRelated }> {
+  const parts = [`(select json_agg(page order by ${order}) from page) as people`];
+  const extra: unknown[] = [];
+  if (include.accounts || include.groups) {
+    parts.push(`(select json_agg(a order by a.linked_at, a.user_id) from (
+        select ${ACCOUNT_SELECT} from page join directory_account a on a.person_id = page.id where a.community_id = ?) a) as accounts`);
+    extra.push(communityId);
+  }
+  if (include.groups) {
+    parts.push(`(select json_agg(g order by g.display_name, g.group_id) from (
+        select g.tenant_id, g.user_id, g.group_id, g.display_name from page join directory_account a on a.person_id = page.id
+        join directory_account_group g on g.tenant_id = a.tenant_id and g.user_id = a.user_id where g.community_id = ?) g) as groups`);
+    extra.push(communityId);
+  }
+  if (include.managers) {
+    parts.push(`(select json_agg(m) from (
+        select ${PERSON_SELECT} from person p where p.community_id = ? and p.id in (select manager_person_id from page)) m) as managers`);
+    extra.push(communityId);
+  }
+  const [row] = await em.execute<
+    { people: PersonRow[] | null; accounts?: AccountRow[] | null; groups?: GroupRow[] | null; managers?: PersonRow[] | null }[]
+  >(`with page as (${page}) select ${parts.join(', ')}`, [...params, ...extra]);
+  const rows = (row?.people ?? []).map((p) => (time && typeof p.sort_key === 'string' ? { ...p, sort_key: new Date(p.sort_key) } : p));
+  const related: PeopleRelated = {};
+  if (include.accounts || include.groups) related.accounts = (row?.accounts ?? []).map(toAccount);
+  if (include.groups) {
+    related.groups = (row?.groups ?? []).map((g) => ({
+      tenantId: g.tenant_id,
+      userId: g.user_id,
+      groupId: g.group_id,
+      displayName: g.display_name,
+    }));
+  }
+  if (include.managers) related.managers = (row?.managers ?? []).map(toPerson);
+  return { rows, related };
+}
+
+interface GroupRow {
+  tenant_id: string;
+  user_id: string;
+  group_id: string;
+  display_name: string;
 }

@@ -8,6 +8,7 @@ import {
   MeridianError,
   type Page,
   type PeopleQuery,
+  type PeopleRelated,
   type Person,
   type PersonAttribute,
   type ProjectionStep,
@@ -34,7 +35,7 @@ import {
   toPerson,
 } from './directory-rows.js';
 import { enqueueCommunityResources, enqueueProjections, loadRules, lockCommunity, projectionRules } from './directory-sql.js';
-import { decodePeopleCursor, encodePeopleCursor, personFilterSql, SORT_COLUMNS } from './people-query.js';
+import { decodePeopleCursor, encodePeopleCursor, pageWithRelated, personFilterSql, SORT_COLUMNS } from './people-query.js';
 
 /**
  * The global directory in PostgreSQL (ADR 0015), behind the core
@@ -99,7 +100,7 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
 
   // ---- reads ---------------------------------------------------------------------------------------------------------
 
-  people(communityId: string, query: PeopleQuery): Promise<Page<Person>> {
+  people(communityId: string, query: PeopleQuery): Promise<Page<Person> & { related?: PeopleRelated }> {
     return this.community(communityId, async (em) => {
       const params: unknown[] = [communityId];
       const where: string[] = ['p.community_id = ?'];
@@ -147,11 +148,27 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
         params.push(sort.time ? new Date(cursor.k) : cursor.k, cursor.id);
       }
       params.push(query.first + 1);
-      const rows = await em.execute<PersonRow[]>(
-        `select ${PERSON_SELECT}, ${sort.sql} as sort_key from person p where ${where.join(' and ')}
-         order by ${sort.sql} ${direction}, p.id ${direction} limit ?`,
-        params,
-      );
+      const page = `select ${PERSON_SELECT}, ${sort.sql} as sort_key from person p where ${where.join(' and ')}
+         order by ${sort.sql} ${direction}, p.id ${direction} limit ?`;
+      const include = query.include ?? {};
+      let rows: PersonRow[];
+      let related: PeopleRelated | undefined;
+      if (include.accounts || include.groups || include.managers) {
+        // The page and what it shows, in one statement (docs/global-directory.md, Limits).
+        const found = await pageWithRelated(
+          em,
+          communityId,
+          page,
+          params,
+          `sort_key ${direction}, id ${direction}`,
+          include,
+          sort.time === true,
+        );
+        rows = found.rows;
+        related = found.related;
+      } else {
+        rows = await em.execute<PersonRow[]>(page, params);
+      }
       const items = rows.slice(0, query.first);
       let totalCount = -1;
       if (query.withTotalCount) {
@@ -182,6 +199,7 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
         totalCount,
         endCursor: cursors.at(-1) ?? null,
         hasNextPage: rows.length > query.first,
+        ...(related ? { related } : {}),
       };
     });
   }
