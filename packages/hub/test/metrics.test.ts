@@ -163,5 +163,7 @@ describe('MERIDIAN_METRICS_PORT', () => {
     expect(await ok.text()).toContain('meridian_metrics_source_up{source="database"} 1');
     expect(readErrors).toEqual([]);
     expect((await fetch(`${origin}/scim/v2/Users`)).status).toBe(404);
+    // A worker's liveness, without a token: it serves no other HTTP port.
+    expect(await (await fetch(`${origin}/healthz`)).json()).toEqual({ status: 'ok' });
   });
 });
