@@ -3,6 +3,7 @@ export { adapterFor, clientMetadataOf } from './adapter.js';
 export { consentedPeople, type ScimAnswer } from './consented-people.js';
 export { type FormFields, type InteractionOutcome, Interactions } from './interactions.js';
 export { type JitProvisioning, JitProvisioner, type JitProvisionerOptions } from './jit.js';
+export { type PullQuery, pullConsentedPeople } from './jit-pull.js';
 export { type CommunityKeys, communityKeys } from './keys.js';
 export { errorPage, escapeHtml, type PageTheme, type RenderedPage } from './pages.js';
 export type {

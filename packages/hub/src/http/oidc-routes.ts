@@ -8,6 +8,7 @@ import {
   Interactions,
   JitProvisioner,
   type OidcRequestContext,
+  pullConsentedPeople,
   scimUserOfClaims,
 } from '@meridian/oidc';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -200,25 +201,41 @@ export async function registerOidc(app: FastifyInstance, runtime: Runtime, confi
       .send(scimUserOfClaims(userinfo.json(), `${config.publicUrl}/oidc/${slug}/scim/v2/Me`));
   });
   // With client credentials, a relying party lists the people who granted it consent, with what they released.
-  app.get<{ Params: { slug: string }; Querystring: { startIndex?: string; count?: string } }>(
+  app.get<{ Params: { slug: string }; Querystring: { startIndex?: string; count?: string; filter?: string } }>(
     '/oidc/:slug/scim/v2/Users',
     async (request, reply) => {
       const authorization = request.headers.authorization ?? '';
       const token = /^Bearer [A-Za-z0-9._~+/-]+=*$/i.test(authorization) ? authorization.slice(7) : '';
       const whole = (value: string | undefined, fallback: number) =>
         value !== undefined && /^\d{1,6}$/.test(value) ? Number(value) : fallback;
-      const answer = await consentedPeople(
-        providers,
-        request.params.slug,
-        token,
-        { startIndex: whole(request.query.startIndex, 1), count: whole(request.query.count, 100) },
-        contextOf(request),
-      );
+      // With a filter: the one person a cloud looks for when they first arrive (issue 16, docs/provisioning.md).
+      const filter = typeof request.query.filter === 'string' ? request.query.filter : undefined;
+      const page = { startIndex: whole(request.query.startIndex, 1), count: whole(request.query.count, 100) };
+      const answer =
+        filter !== undefined
+          ? await pullConsentedPeople(providers, request.params.slug, token, { filter, ...page }, contextOf(request))
+          : await consentedPeople(providers, request.params.slug, token, page, contextOf(request));
       return reply
         .code(answer.status)
         .headers({ 'content-type': 'application/scim+json', ...answer.headers })
         .send(answer.body);
     },
   );
+  // With client credentials, one consenting person by the sub the relying party knows (issue 16).
+  app.get<{ Params: { slug: string; id: string } }>('/oidc/:slug/scim/v2/Users/:id', async (request, reply) => {
+    const authorization = request.headers.authorization ?? '';
+    const token = /^Bearer [A-Za-z0-9._~+/-]+=*$/i.test(authorization) ? authorization.slice(7) : '';
+    const answer = await pullConsentedPeople(
+      providers,
+      request.params.slug,
+      token,
+      { id: request.params.id.slice(0, 200) },
+      contextOf(request),
+    );
+    return reply
+      .code(answer.status)
+      .headers({ 'content-type': 'application/scim+json', ...answer.headers })
+      .send(answer.body);
+  });
   return providers;
 }
