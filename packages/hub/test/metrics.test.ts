@@ -76,6 +76,9 @@ describe('/metrics', () => {
     expect(sample(text, 'meridian_backlog_entries{queue="outbox"}')).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'meridian_backlog_oldest_age_seconds{queue="outbox"}')).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'meridian_backlog_entries{queue="directory_inbox"}')).toBeGreaterThanOrEqual(0);
+    expect(sample(text, 'meridian_backlog_oldest_age_seconds{queue="event_stream_inbox"}')).toBe(0);
+    expect(sample(text, 'meridian_event_stream_sets{state="pending"}')).toBe(0);
+    expect(sample(text, 'meridian_metrics_source_up{source="event_streams"}')).toBe(1);
     expect(sample(text, `meridian_replication_queue_jobs{target="${targetId}",state="waiting"}`)).toBe(0);
     expect(sample(text, `meridian_replication_links{target="${targetId}",status="pending"}`)).toBe(0);
     expect(sample(text, `meridian_replication_dead_letters{target="${targetId}"}`)).toBe(0);

@@ -94,6 +94,7 @@ export class HubMetrics {
   private readonly circuit: Gauge<'target' | 'state'>;
   private readonly targetPaused: Gauge<'target'>;
   private readonly pool: Gauge<'state'>;
+  private readonly streamSets: Gauge<'state'>;
   /** Registered on the first scrape that finds an embedded PostgreSQL: absent with `DATABASE_URL`. */
   private embedded: Gauge | undefined;
   private readonly sourceUp: Gauge<'source'>;
@@ -141,13 +142,13 @@ export class HubMetrics {
     });
     this.backlog = new Gauge({
       name: 'meridian_backlog_entries',
-      help: 'Entries waiting: the outbox (undispatched events) and the global directory inbox.',
+      help: 'Entries waiting: the outbox (undispatched events), the global directory inbox, the event streams inbox (changes not yet turned into SETs) and the open SETs.',
       labelNames: ['queue'],
       registers,
     });
     this.backlogAge = new Gauge({
       name: 'meridian_backlog_oldest_age_seconds',
-      help: 'Age of the oldest waiting entry of the outbox (outbox lag) and of the directory inbox (directory lag); 0 when empty.',
+      help: 'Age of the oldest waiting entry: outbox lag, directory lag, event-stream lag (inbox, and the oldest open SET); 0 when empty.',
       labelNames: ['queue'],
       registers,
     });
@@ -181,6 +182,12 @@ export class HubMetrics {
       labelNames: ['target'],
       registers,
     });
+    this.streamSets = new Gauge({
+      name: 'meridian_event_stream_sets',
+      help: 'SETs of the event streams not yet settled: pending (not delivered yet) and delivered (polled, not acknowledged).',
+      labelNames: ['state'],
+      registers,
+    });
     this.pool = new Gauge({
       name: 'meridian_db_pool_connections',
       help: "The PostgreSQL connection pool of the hub's services: total, idle, waiting (requests queued for a connection), max.",
@@ -189,7 +196,7 @@ export class HubMetrics {
     });
     this.sourceUp = new Gauge({
       name: 'meridian_metrics_source_up',
-      help: 'Whether the last scrape could read its source: database (backlogs, targets) and queue (job counts).',
+      help: 'Whether the last scrape could read its source: database (backlogs, targets), queue (job counts) and event_streams.',
       labelNames: ['source'],
       registers,
     });
@@ -269,6 +276,16 @@ export class HubMetrics {
     ] as const) {
       this.backlog.set({ queue }, backlog.pending);
       this.backlogAge.set({ queue }, backlog.oldestAgeSeconds);
+    }
+    this.sourceUp.set({ source: 'event_streams' }, state.eventStreams ? 1 : 0);
+    if (state.eventStreams) {
+      const { inbox, sets } = state.eventStreams;
+      this.backlog.set({ queue: 'event_stream_inbox' }, inbox.pending);
+      this.backlogAge.set({ queue: 'event_stream_inbox' }, inbox.oldestAgeSeconds);
+      this.backlog.set({ queue: 'event_stream_sets' }, sets.pending + sets.delivered);
+      this.backlogAge.set({ queue: 'event_stream_sets' }, sets.oldestAgeSeconds);
+      this.streamSets.set({ state: 'pending' }, sets.pending);
+      this.streamSets.set({ state: 'delivered' }, sets.delivered);
     }
     // Deleted targets must disappear from the exposition.
     for (const gauge of [this.targetLinks, this.targetJobs, this.deadLetters, this.circuit, this.targetPaused]) gauge.reset();

@@ -28,10 +28,19 @@ interface PoolState {
   max: number;
 }
 
+/** The event streams' work (issue 17): changes not yet turned into SETs, and SETs not yet delivered or acknowledged. */
+interface EventStreamState {
+  inbox: Backlog;
+  /** Open SETs: `pending` (not delivered yet) and `delivered` (polled, not acknowledged); the age is the oldest's. */
+  sets: { pending: number; delivered: number; oldestAgeSeconds: number };
+}
+
 /** Everything `/metrics` reads at scrape time. */
 export interface OperationalState {
   outbox: Backlog;
   directoryInbox: Backlog;
+  /** Undefined when they could not be read. */
+  eventStreams: EventStreamState | undefined;
   targets: TargetState[];
   pool: PoolState | undefined;
   /** The embedded PostgreSQL's state; undefined with `DATABASE_URL`. */
@@ -110,9 +119,35 @@ export async function readOperationalState(sources: StateSources): Promise<Opera
     outbox: { pending: Number(rows.outbox?.pending ?? 0), oldestAgeSeconds: age(rows.outbox?.age) },
     directoryInbox: { pending: Number(rows.inbox?.pending ?? 0), oldestAgeSeconds: age(rows.inbox?.age) },
     targets,
+    eventStreams: await readEventStreams(sources.orm).catch(() => undefined),
     pool: await poolState(sources.orm),
     embedded: sources.embedded?.state,
   };
+}
+
+/**
+ * The event streams' backlog, in a platform transaction of its own (a failure leaves the other gauges alone): the
+ * stream inbox, and the open SETs on `event_stream_set_open_index`.
+ */
+async function readEventStreams(orm: MikroORM): Promise<EventStreamState> {
+  return forkForPlatform(orm).transactional(async (em) => {
+    const [inbox] = await em.execute<{ pending: string; age: number | null }[]>(
+      'select count(*) as pending, extract(epoch from now() - min(created_at))::float8 as age from event_stream_inbox',
+    );
+    const [sets] = await em.execute<{ pending: string; delivered: string; age: number | null }[]>(
+      `select count(*) filter (where state = 'pending') as pending, count(*) filter (where state = 'delivered') as delivered,
+              extract(epoch from now() - min(created_at))::float8 as age
+         from event_stream_set where state in ('pending', 'delivered')`,
+    );
+    return {
+      inbox: { pending: Number(inbox?.pending ?? 0), oldestAgeSeconds: Math.max(0, Number(inbox?.age ?? 0)) },
+      sets: {
+        pending: Number(sets?.pending ?? 0),
+        delivered: Number(sets?.delivered ?? 0),
+        oldestAgeSeconds: Math.max(0, Number(sets?.age ?? 0)),
+      },
+    };
+  });
 }
 
 /** The `pg` pool behind MikroORM's connection, when it has been created. */
