@@ -29,6 +29,8 @@ export interface StreamSigner {
 /** What the service asks of its surroundings: the outbound policy's check of a push endpoint, a wake-up of long polls. */
 export interface StreamServiceHooks {
   checkEndpoint?(url: string): Promise<void>;
+  /** Whether a receiver named by an admin exists in the community (a relying party, a live community token). */
+  receiverExists?(communityId: string, receiver: StreamReceiver): Promise<boolean>;
   onAppend?(): void;
 }
 
@@ -184,7 +186,11 @@ export class EventStreamService {
     context: RequestContext,
   ): Promise<EventStream> {
     const found = await this.admin.authorizeCommunity(principal, 'sso.manage', community);
-    return this.store.create(found.id, receiver, await this.checked(input), context);
+    const values = await this.checked(input);
+    if (this.hooks.receiverExists && !(await this.hooks.receiverExists(found.id, receiver))) {
+      throw new MeridianError('NOT_FOUND', 'There is no such relying party or community token in this community.', { field: 'receiver' });
+    }
+    return this.store.create(found.id, receiver, values, context);
   }
 
   /** The community's streams with their counts. */

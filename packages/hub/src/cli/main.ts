@@ -15,6 +15,7 @@ import { registerSecretsCommands } from './secrets-commands.js';
 import { registerSecurityCommands } from './security-commands.js';
 import { registerServerCommands } from './server-commands.js';
 import { registerSourceCommands } from './source-commands.js';
+import { registerStreamCommands } from './stream-commands.js';
 import { registerTargetCommands } from './target-commands.js';
 import { registerTenantCommands } from './tenant-commands.js';
 import { registerTenantTransferCommands } from './tenant-transfer-commands.js';
@@ -33,6 +34,7 @@ export function buildCli(): Command {
   registerIssuerCommands(program);
   registerRpCommands(program);
   registerSsoCommands(program);
+  registerStreamCommands(program);
   registerSecurityCommands(program);
   registerTargetCommands(program);
   registerSourceCommands(program);

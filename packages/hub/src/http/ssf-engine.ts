@@ -31,7 +31,7 @@ export interface StreamsOptions {
   orm: MikroORM;
   box: Pick<SecretBox, 'encrypt' | 'decrypt'>;
   admin: ConstructorParameters<typeof EventStreamService>[1];
-  adminStore: Pick<PostgresAdminStore, 'findCommunity'>;
+  adminStore: Pick<PostgresAdminStore, 'findCommunity' | 'findToken'>;
   sso: {
     payloads: PostgresOidcStore;
     relyingParties: PostgresRelyingPartyStore;
@@ -115,6 +115,12 @@ export class SsfStreams {
     this.service = new EventStreamService(this.store, options.admin, signer, randomUUID, {
       checkEndpoint: (url) => options.outbound.checkUrl(url, 'delivery.endpoint_url', { httpsOnly: true }),
       onAppend: () => this.#wake(),
+      receiverExists: async (communityId, receiver) => {
+        if (receiver.kind === 'client') return (await options.sso.relyingParties.findClient(communityId, receiver.clientId)) !== undefined;
+        if (!/^[0-9a-f-]{36}$/i.test(receiver.tokenId)) return false;
+        const token = await options.adminStore.findToken(receiver.tokenId);
+        return token !== undefined && token.communityId === communityId && token.tenantId === null && token.revokedAt === null;
+      },
     });
     const audience: StreamAudience = { view: (stream, entry) => this.view(stream, entry) };
     this.producer = new StreamProducer(this.store, audience, signer, randomUUID);
