@@ -1,6 +1,7 @@
 import type {
   AdminService,
   AuditService,
+  EventStreamService,
   GlobalDirectoryService,
   JitTargetService,
   OffboardingService,
@@ -32,6 +33,8 @@ export interface GraphqlServices {
   offboarding?: OffboardingService;
   /** Relying parties' targets on first sign-in (issue 16); absent when the hub runs without it. */
   jitTargets?: JitTargetService;
+  /** The communities' event streams (issue 17); absent when the hub runs without them. */
+  eventStreams?: EventStreamService;
 }
 
 /** Per-request context. */

@@ -12,6 +12,7 @@ import { OffboardingResolver } from './resolvers/offboarding-resolver.js';
 import { AccountPersonResolver, LinkedAccountResolver, PeopleResolver } from './resolvers/people-resolver.js';
 import { ReplicationResolver } from './resolvers/replication-resolver.js';
 import { TenantSettingsResolver } from './resolvers/settings-resolver.js';
+import { EventStreamResolver } from './resolvers/stream-resolver.js';
 import { AccountGrantsResolver, RelyingPartyResolver } from './resolvers/sso-resolver.js';
 
 let built: Promise<GraphQLSchema> | undefined;
@@ -37,6 +38,7 @@ export function buildMeridianSchema(): Promise<GraphQLSchema> {
       JitTargetResolver,
       AccountGrantsResolver,
       OffboardingResolver,
+      EventStreamResolver,
     ],
     validate: false,
   });

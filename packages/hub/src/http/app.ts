@@ -204,6 +204,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       ...(runtime.replication.directoryExports ? { directoryExports: runtime.replication.directoryExports } : {}),
       relyingParties: runtime.relyingParties,
       offboarding: runtime.offboarding,
+      eventStreams: runtime.streams.service,
       jitTargets: runtime.jit.targets,
     },
     authenticate,
