@@ -18,7 +18,7 @@ import { executeBound } from './directory-sql.js';
  */
 
 /** An account holding a correlation key of the batch. */
-export interface HolderRow {
+interface HolderRow {
   key: string;
   tenant_id: string;
   user_id: string;
@@ -70,7 +70,7 @@ export interface ContextAccount {
 }
 
 /** A conflict of such a person. */
-export interface ContextConflict {
+interface ContextConflict {
   kind: 'attribute' | 'correlation';
   person_id: string;
   attribute: string | null;
