@@ -157,6 +157,16 @@ export type { AttributePath, CompareOperator, CompareValue, Filter } from './fil
 export { type FilterShape, matchesFilter, matchesResource } from './filter/evaluate.js';
 export { type FilterLimits, formatPath, parseAttributePath, parseScimFilter } from './filter/parse.js';
 export {
+  accountBodyOf,
+  FirstSignInPull,
+  type FirstSignInPreview,
+  type FirstSignInPullResult,
+  firstSignInLookup,
+  type SourceLookupBy,
+  type SourceLookupReader,
+  type UpstreamPerson,
+} from './jit/first-sign-in-pull.js';
+export {
   type JitAdmissionKey,
   type JitAdmissionStatus,
   type JitAdmitted,

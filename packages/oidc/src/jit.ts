@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { JitAdmissionKey, JitOutcome, JitStore } from '@meridian/core';
+import type { FirstSignInPullResult, JitAdmissionKey, JitOutcome, JitStore, UpstreamPerson } from '@meridian/core';
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import { escapeHtml, type PageTheme, type RenderedPage, renderPage } from './pages.js';
-import type { OidcRequestContext } from './ports.js';
+import type { LoginAccount, OidcAccounts, OidcRequestContext } from './ports.js';
 
 /**
  * Just-in-time provisioning at sign-in (issue 16, use case 2.3.4, ADR 0030):
@@ -156,5 +156,63 @@ export class JitProvisioner implements JitProvisioning {
       }
     }
     return { ok: true, pushed };
+  }
+}
+
+/** Pull from the office's inbound source at first sign-in (issue 16, use case 2.4.4): an account for an upstream person the office lacks. */
+export interface FirstSignInSource {
+  /** The account created from the office's source; `refused` when the source has no such person or cannot be reached; undefined without a source. */
+  pull(
+    communityId: string,
+    office: { tenantId: string; tenantSlug: string; tenantName: string },
+    person: { subject: string; email?: string | undefined; userName?: string | undefined },
+    context: OidcRequestContext,
+  ): Promise<{ account: LoginAccount } | { refused: string } | undefined>;
+}
+
+/** Options of {@link SourcePullSignIn}. */
+export interface SourcePullSignInOptions {
+  /** Core's FirstSignInPull: looks the person up at the office's source and creates the account. */
+  pull(tenantId: string, person: UpstreamPerson, context: OidcRequestContext): Promise<FirstSignInPullResult>;
+  accounts: Pick<OidcAccounts, 'loginAccounts'>;
+  /** The longest the sign-in waits for the global directory to place the new account (`MERIDIAN_JIT_WAIT_MS`). */
+  waitMs: number;
+  onError?(error: unknown): void;
+}
+
+/**
+ * Creates the account of a person who signs in upstream and whom the office
+ * does not know yet, from the office's inbound source, and waits (bounded)
+ * until the community's global directory has placed it, so the sign-in goes on.
+ */
+export class SourcePullSignIn implements FirstSignInSource {
+  constructor(private readonly options: SourcePullSignInOptions) {}
+
+  async pull(
+    communityId: string,
+    office: { tenantId: string; tenantSlug: string; tenantName: string },
+    person: UpstreamPerson,
+    context: OidcRequestContext,
+  ): Promise<{ account: LoginAccount } | { refused: string } | undefined> {
+    let result: FirstSignInPullResult;
+    try {
+      result = await this.options.pull(office.tenantId, person, context);
+    } catch (error) {
+      this.options.onError?.(error);
+      return { refused: `The directory of ${office.tenantName} could not be reached to set up your account. Try again in a few minutes.` };
+    }
+    if (result.status === 'no_source') return undefined;
+    if (result.status === 'not_found') {
+      return { refused: `${office.tenantName} has no account for the person you signed in as: ask your office to add you.` };
+    }
+    const started = Date.now();
+    for (;;) {
+      const [account] = await this.options.accounts.loginAccounts(communityId, result.userName, office.tenantSlug);
+      if (account && (account.personId !== null || Date.now() - started >= this.options.waitMs)) return { account };
+      if (!account && Date.now() - started >= this.options.waitMs) {
+        return { refused: 'Your account was created but cannot sign in yet. Try again in a minute.' };
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 }

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { claimsByScope, SSO_SCOPES } from '@meridian/core';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { adapterFor } from './adapter.js';
-import { type JitProvisioning, jitInteractionPolicy } from './jit.js';
+import { type FirstSignInSource, type JitProvisioning, jitInteractionPolicy } from './jit.js';
 import { type CommunityKeys, communityKeys } from './keys.js';
 import { errorPage, escapeHtml, type PageTheme, renderPage } from './pages.js';
 import type {
@@ -47,6 +47,8 @@ export interface CommunityProvidersOptions {
   onError?(error: unknown): void;
   /** Just-in-time provisioning of relying parties linked to targets "on first sign-in" (issue 16); absent: none. */
   jit?: JitProvisioning;
+  /** Accounts pulled from an office's inbound source when a person first signs in upstream (issue 16); absent: none. */
+  sourcePull?: FirstSignInSource;
 }
 
 /** One community's provider and what its pages need. */

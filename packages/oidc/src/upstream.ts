@@ -134,7 +134,33 @@ export class UpstreamSignIn {
     if (linked) return { account: linked };
     const userName = claims[upstream.userNameClaim];
     const candidates = typeof userName === 'string' ? await accounts.loginAccounts(found.community.id, userName, upstream.tenantSlug) : [];
-    const [account] = candidates;
+    let [account] = candidates;
+    if (candidates.length === 0 && this.providers.options.sourcePull) {
+      // Issue 16 (use case 2.4.4): the office does not know the person yet; its inbound source may.
+      const email = typeof claims.email === 'string' ? claims.email : undefined;
+      const pulled = await this.providers.options.sourcePull.pull(
+        found.community.id,
+        { tenantId: upstream.tenantId, tenantSlug: upstream.tenantSlug, tenantName: upstream.tenantName },
+        { subject: claims.sub, email, userName: typeof userName === 'string' ? userName : undefined },
+        context,
+      );
+      if (pulled && 'refused' in pulled) {
+        await accounts.recordLoginFailure(
+          found.community.id,
+          {
+            keys: [],
+            reason: 'unknown_account',
+            tenantId: upstream.tenantId,
+            userId: null,
+            userName: typeof userName === 'string' ? userName : claims.sub,
+          },
+          this.providers.throttle.windowMs,
+          context,
+        );
+        return { refused: pulled.refused };
+      }
+      if (pulled) account = pulled.account;
+    }
     if (!account || candidates.length > 1) {
       await accounts.recordLoginFailure(
         found.community.id,

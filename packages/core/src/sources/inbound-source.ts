@@ -168,8 +168,8 @@ export function checkSourceInput(
 ): Required<Omit<InboundSourceInput, 'secrets'>> & { secrets: Record<string, string> } {
   if (typeof input.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/.test(input.name))
     throw new MeridianError('INVALID_CONFIG', "A source name is 1-64 letters, digits, spaces, '.', '_' or '-'.", { field: 'name' });
-  if (input.kind !== 'ldap')
-    throw new MeridianError('INVALID_CONFIG', `Unknown source kind '${input.kind}'; known: ldap.`, { field: 'kind' });
+  if (input.kind !== 'ldap' && input.kind !== 'scim')
+    throw new MeridianError('INVALID_CONFIG', `Unknown source kind '${input.kind}'; known: ldap, scim.`, { field: 'kind' });
   const threshold = input.deletionThresholdPercent ?? 20;
   if (!Number.isFinite(threshold) || threshold < 0 || threshold > 100)
     throw new MeridianError('INVALID_CONFIG', "'deletionThresholdPercent' is from 0 to 100.", { field: 'deletionThresholdPercent' });

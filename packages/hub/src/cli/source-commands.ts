@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { InboundSource, SourceSyncResult } from '@meridian/core';
 import type { Command } from 'commander';
 import { CLI_PRINCIPAL, CliUsageError, cliContext, jsonOption, print, requireTenant, withRuntime } from './common.js';
@@ -21,6 +22,12 @@ interface SourceFlags {
   dryRun?: boolean;
   confirmDeletes?: boolean;
   full?: boolean;
+  tokenFile?: string;
+  lookupBy?: string;
+  lookupAttribute?: string;
+  subject?: string;
+  email?: string;
+  userName?: string;
 }
 
 /** A source as the CLI prints it: never a secret. */
@@ -66,14 +73,22 @@ function progress(flags: SourceFlags): ((phase: 'read' | 'write', done: number, 
 }
 
 export function registerSourceCommands(program: Command): void {
-  const source = program.command('source').description("a tenant's inbound sources (an office's LDAP directory the hub follows)");
+  const source = program
+    .command('source')
+    .description("a tenant's inbound sources (an office's LDAP directory or SCIM service the hub follows)");
 
   requireTenant(source.command('create').description('add a source; prints its id'))
-    .requiredOption('--kind <kind>', 'source kind: ldap')
-    .requiredOption('--url <url>', 'ldap://host:389 or ldaps://host:636')
-    .requiredOption('--bind-dn <dn>', 'the DN the hub binds as')
-    .requiredOption('--bind-password <secret>', "the bind DN's password (stored encrypted, never printed)")
-    .requiredOption('--base-dn <dn>', 'where the accounts are (the scope, with --filter)')
+    .requiredOption('--kind <kind>', 'source kind: ldap or scim')
+    .requiredOption('--url <url>', 'ldap://host:389 or ldaps://host:636; for scim the base URL, https://…/scim/v2')
+    .option('--bind-dn <dn>', 'ldap: the DN the hub binds as')
+    .option('--bind-password <secret>', "ldap: the bind DN's password (stored encrypted, never printed)")
+    .option('--base-dn <dn>', 'ldap: where the accounts are (the scope, with --filter)')
+    .option('--token-file <path>', 'scim: a file holding the bearer token (stored encrypted, never printed)')
+    .option(
+      '--lookup-by <what>',
+      'scim: find a person signing in upstream without an account by subject, email or userName (docs/provisioning.md)',
+    )
+    .option('--lookup-attribute <path>', 'scim: the SCIM attribute compared (default externalId, emails.value or userName)')
     .option('--filter <filter>', 'an LDAP filter the accounts must match, e.g. (departmentNumber=42)')
     .option('--name <name>', 'a name unique in the tenant (default: kind and host)')
     .option('--config <json>', 'more source config as a JSON object (startTls, caCertificate, mapping, objectClass, pageSize, ...)')
@@ -102,6 +117,17 @@ export function registerSourceCommands(program: Command): void {
         } catch {
           // The service names the bad URL.
         }
+        // An office's SCIM service (issue 16): base URL and bearer token; --lookup-by turns on pulls at first sign-in.
+        const scim = flags.kind === 'scim' ? await scimSourceInput(flags) : undefined;
+        if (!scim) {
+          for (const [flag, value] of [
+            ['--bind-dn', flags.bindDn],
+            ['--bind-password', flags.bindPassword],
+            ['--base-dn', flags.baseDn],
+          ] as const) {
+            if (value === undefined) throw new CliUsageError(`An ${flags.kind} source needs ${flag}.`);
+          }
+        }
         const deletionThresholdPercent = number(flags.deletionThreshold, '--deletion-threshold');
         const fullSyncIntervalSeconds = number(flags.fullSyncInterval, '--full-sync-interval');
         const created = await sources.create(
@@ -110,14 +136,16 @@ export function registerSourceCommands(program: Command): void {
           {
             name: flags.name ?? `${flags.kind}-${host}`.slice(0, 64),
             kind: flags.kind,
-            config: {
-              ...extra,
-              url: flags.url,
-              bindDn: flags.bindDn,
-              baseDn: flags.baseDn,
-              ...(flags.filter !== undefined ? { filter: flags.filter } : {}),
-            },
-            secrets: { bindPassword: flags.bindPassword as string },
+            config: scim
+              ? { ...extra, ...scim.config }
+              : {
+                  ...extra,
+                  url: flags.url,
+                  bindDn: flags.bindDn,
+                  baseDn: flags.baseDn,
+                  ...(flags.filter !== undefined ? { filter: flags.filter } : {}),
+                },
+            secrets: scim ? scim.secrets : { bindPassword: flags.bindPassword as string },
             ...(deletionThresholdPercent !== undefined ? { deletionThresholdPercent } : {}),
             ...(fullSyncIntervalSeconds !== undefined ? { fullSyncIntervalSeconds } : {}),
           },
@@ -166,6 +194,36 @@ export function registerSourceCommands(program: Command): void {
       }),
     );
 
+  requireTenant(
+    source
+      .command('test')
+      .description('dry run of one pull at first sign-in: what the source would create for a person (nothing is written)'),
+  )
+    .requiredOption('--source <source>', 'source id or name')
+    .option('--subject <sub>', "the person's subject at the office's identity provider")
+    .option('--email <email>', "the person's e-mail address")
+    .option('--user-name <userName>', "the person's userName")
+    .addOption(jsonOption())
+    .action(async (flags: SourceFlags & { source: string }) =>
+      withRuntime(async ({ sources, jit }) => {
+        const found = await sources.get(CLI_PRINCIPAL, flags.tenant, flags.source);
+        const preview = await jit.firstSignIn.preview(found, {
+          subject: flags.subject ?? '',
+          email: flags.email,
+          userName: flags.userName,
+        });
+        const what = `${preview.lookup.attribute} eq "${preview.lookup.value}"`;
+        print(
+          flags,
+          preview,
+          preview.wouldCreate
+            ? `Would create (${what}, remote ${preview.remoteId}):\n${JSON.stringify(preview.wouldCreate, null, 2)}`
+            : `The source has no one with ${what}: that sign-in would be refused.`,
+        );
+        if (!preview.wouldCreate) process.exitCode = 2;
+      }),
+    );
+
   requireTenant(source.command('delete').description('remove a source and its links (the accounts it fed stay)'))
     .requiredOption('--source <source>', 'source id or name')
     .addOption(jsonOption())
@@ -176,4 +234,18 @@ export function registerSourceCommands(program: Command): void {
         print(flags, { deleted: found.id }, `Deleted source ${found.name}.`);
       }),
     );
+}
+
+/** The config and secrets of a SCIM source from the CLI's flags. */
+async function scimSourceInput(flags: SourceFlags & { url: string }) {
+  if (flags.tokenFile === undefined) throw new CliUsageError('A scim source needs --token-file (its bearer token).');
+  const token = (await readFile(flags.tokenFile, 'utf8')).trim();
+  if (flags.lookupBy !== undefined && !['subject', 'email', 'userName'].includes(flags.lookupBy)) {
+    throw new CliUsageError('--lookup-by is subject, email or userName.');
+  }
+  const firstSignIn =
+    flags.lookupBy !== undefined || flags.lookupAttribute !== undefined
+      ? { lookupBy: flags.lookupBy ?? 'email', ...(flags.lookupAttribute !== undefined ? { attribute: flags.lookupAttribute } : {}) }
+      : undefined;
+  return { config: { baseUrl: flags.url, ...(firstSignIn ? { firstSignIn } : {}) }, secrets: { token } };
 }

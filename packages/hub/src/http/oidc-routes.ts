@@ -9,6 +9,7 @@ import {
   JitProvisioner,
   type OidcRequestContext,
   pullConsentedPeople,
+  SourcePullSignIn,
   scimUserOfClaims,
 } from '@meridian/oidc';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -71,6 +72,13 @@ export async function registerOidc(app: FastifyInstance, runtime: Runtime, confi
           `jit${Date.now()}`,
         ),
       waitMs: config.jitWaitMs,
+    }),
+    // A person the office does not know yet, signing in upstream, is pulled from the office's SCIM source (issue 16).
+    sourcePull: new SourcePullSignIn({
+      pull: (tenantId, person, context) => runtime.jit.firstSignIn.pull(tenantId, person, context),
+      accounts: runtime.sso.accounts,
+      waitMs: config.jitWaitMs,
+      onError: (error) => app.log.warn({ err: error }, 'Pulling a person from an inbound source failed'),
     }),
   });
   const interactions = new Interactions(providers);

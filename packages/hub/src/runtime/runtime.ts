@@ -1,10 +1,11 @@
 import { LdapSourceReader, ldapConnectorFactory, parseLdapSourceConfig } from '@meridian/connector-ldap';
-import { scimConnectorFactory } from '@meridian/connector-scim';
+import { parseScimSourceConfig, ScimSourceReader, scimConnectorFactory } from '@meridian/connector-scim';
 import { type ConnectorLogger, memoryConnectorFactory } from '@meridian/connector-sdk';
 import {
   AdminService,
   AuditService,
   type CachedTokenLookup,
+  FirstSignInPull,
   GlobalDirectoryService,
   JitTargetService,
   type OffboardingService,
@@ -98,7 +99,7 @@ export interface Runtime {
   /** The communities' Shared Signals transmitters (issue 17): streams, SETs, push and poll delivery. */
   streams: SsfStreams;
   /** Just-in-time provisioning (issue 16): relying parties' targets "on first sign-in" and the admitted set. */
-  jit: { store: PostgresJitStore; targets: JitTargetService };
+  jit: { store: PostgresJitStore; targets: JitTargetService; firstSignIn: FirstSignInPull };
   /** Migrations applied while opening. */
   applied: string[];
   /** Resolves when the database answers (readiness). */
@@ -209,6 +210,8 @@ export async function openRuntime(
       deliveries: await outboxTracing(orm),
       transfers: offboardingStore,
     });
+    const sourceStore = new PostgresSourceStore(orm, systemClock, secretBox);
+    const scimSources = new ScimSourceReader(outbound.fetchFor({ httpsOnly: true }));
     const sso = {
       relyingParties: new PostgresRelyingPartyStore(orm, systemClock),
       accounts: new PostgresSsoAccounts(orm, systemClock),
@@ -223,7 +226,11 @@ export async function openRuntime(
       sso,
       streams,
       relyingParties: new RelyingPartyService(sso.relyingParties, sso.accounts, admin),
-      jit: { store: jitStore, targets: new JitTargetService(jitStore, admin) },
+      jit: {
+        store: jitStore,
+        targets: new JitTargetService(jitStore, admin),
+        firstSignIn: new FirstSignInPull(sourceStore, resources, { scim: scimSources }),
+      },
       // The issuer answers to the outbound request policy when it is set, as on every request made to it.
       upstreamProviders: new UpstreamProviderService(sso.upstreams, admin, {
         checkUrl: (url, field) => outbound.checkUrl(url, field, { httpsOnly: true }),
@@ -246,11 +253,15 @@ export async function openRuntime(
       }),
       // An LDAP source is checked when it is created (config, outbound policy) and read through the policy's sockets.
       sources: new SourceService(
-        new PostgresSourceStore(orm, systemClock, secretBox),
+        sourceStore,
         resources,
-        { ldap: new LdapSourceReader((host) => outbound.connectAddress(host)) },
+        { ldap: new LdapSourceReader((host) => outbound.connectAddress(host)), scim: scimSources },
         systemClock,
-        async (input) => outbound.checkUrl(parseLdapSourceConfig(input.config, input.secrets).url, 'config.url'),
+        async (input) =>
+          // A SCIM source (issue 16) holds a bearer token: https only, unless the allow-list opens the host.
+          input.kind === 'scim'
+            ? outbound.checkUrl(parseScimSourceConfig(input.config, input.secrets).baseUrl, 'config.baseUrl', { httpsOnly: true })
+            : outbound.checkUrl(parseLdapSourceConfig(input.config, input.secrets).url, 'config.url'),
       ),
       outbound,
       settings,
