@@ -75,14 +75,19 @@ describe('the PostgreSQL adapter', () => {
     expect(await sessions.find('s1')).toBeUndefined();
   });
 
-  it('hides expired payloads and sweeps them', async () => {
+  it('hides expired payloads and sweeps them, with old sign-in failure counters', async () => {
     const tokens = new (adapterFor(coi, storage, clients))('RefreshToken');
     await tokens.upsert('r1', { kind: 'RefreshToken' }, 30);
     await tokens.upsert('r2', { kind: 'RefreshToken' }, 3600);
     now = new Date(now.getTime() + 31_000);
     expect(await tokens.find('r1')).toBeUndefined();
     expect(await tokens.find('r2')).toEqual({ kind: 'RefreshToken' });
+    await db.query(
+      "insert into sso_throttle (community_id, key, failures, window_start) values ($1, 'address:old', 3, $2), ($1, 'address:new', 1, $3)",
+      [coi, new Date(now.getTime() - 2 * 86_400_000), now],
+    );
     expect(await storage.sweep(coi)).toBeGreaterThanOrEqual(1);
+    expect(await db.query('select key from sso_throttle where community_id = $1', [coi])).toEqual([{ key: 'address:new' }]);
     expect(await db.query("select id from oidc_payload where model = 'RefreshToken' order by id")).toEqual([{ id: 'r2' }]);
   });
 

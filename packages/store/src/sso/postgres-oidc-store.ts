@@ -112,16 +112,25 @@ export class PostgresOidcStore {
     );
   }
 
-  /** Deletes up to `limit` expired payloads of a community; how many went. */
+  /**
+   * Deletes up to `limit` expired payloads of a community, and sign-in
+   * failure counters older than a day (every throttling window is shorter);
+   * how many payloads went.
+   */
   async sweep(communityId: string, limit = 1000): Promise<number> {
-    const rows = await inCommunity(this.orm, communityId, (em) =>
-      em.execute<{ id: string }[]>(
+    const now = this.clock.now();
+    return inCommunity(this.orm, communityId, async (em) => {
+      const rows = await em.execute<{ id: string }[]>(
         `delete from oidc_payload where ctid in
            (select ctid from oidc_payload where community_id = ? and expires_at < ? limit ?) returning id`,
-        [communityId, this.clock.now(), limit],
-      ),
-    );
-    return rows.length;
+        [communityId, now, limit],
+      );
+      await em.execute('delete from sso_throttle where community_id = ? and window_start < ?', [
+        communityId,
+        new Date(now.getTime() - 86_400_000),
+      ]);
+      return rows.length;
+    });
   }
 
   /**
