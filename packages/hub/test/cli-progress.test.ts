@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { startProgress } from '../src/cli/progress.js';
+import { phasedProgress, startProgress } from '../src/cli/progress.js';
 
 // Progress of long CLI operations (issue 20): a bar redrawn in place on a terminal, plain periodic lines otherwise,
 // nothing with --json; always on standard error. Time comes from a clock the test moves.
@@ -60,5 +60,29 @@ describe('startProgress', () => {
     progress.advance(10);
     progress.done();
     expect(out.writes).toEqual([]);
+  });
+});
+
+describe('phasedProgress', () => {
+  it('starts a line per phase and kind, advancing each by the cumulative counts it is told', () => {
+    const out = stream(false);
+    const time = clock();
+    const progress = phasedProgress((step) => `${step.phase} ${step.kind ?? ''}`.trim(), { stream: out, now: time.now, lineEveryMs: 1000 });
+    for (let done = 1; done <= 3; done++) {
+      time.move(1000);
+      progress.step({ phase: 'listing', kind: 'User', done });
+    }
+    time.move(1000);
+    progress.step({ phase: 'fixing', done: 0, total: 2 });
+    time.move(1000);
+    progress.step({ phase: 'fixing', done: 2, total: 2 });
+    progress.done();
+    expect(out.writes).toEqual([
+      'listing User: 2  2/s  1s\n',
+      'listing User: 3  2/s  2s\n',
+      'listing User: 3  1/s  3s (done)\n',
+      'fixing: 2/2  100%  2/s  1s\n',
+      'fixing: 2/2  100%  2/s  1s (done)\n',
+    ]);
   });
 });

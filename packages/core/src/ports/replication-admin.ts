@@ -132,8 +132,18 @@ export interface ReplicationAdmin {
   deadLetters(tenantId: string, query?: DeadLetterQuery): Promise<DeadLetter[]>;
   /** Queues the resource's current state for its target again; `NOT_FOUND`, or `CONFLICT` when replayed already. */
   replay(tenantId: string, deadLetterId: string, context: RequestContext): Promise<DeadLetter>;
-  /** Compares the hub with a target and, unless `dryRun`, fixes what differs. */
-  reconcile(tenantId: string, target: string, options: { dryRun: boolean }): Promise<ReconcileReport>;
+  /**
+   * Compares the hub with a target and, unless `dryRun`, fixes what differs. `onProgress` is told, as it goes, the
+   * phase (listing the target's objects, comparing the hub's, fixing), the kind, and how many are done of how many.
+   */
+  reconcile(
+    tenantId: string,
+    target: string,
+    options: {
+      dryRun: boolean;
+      onProgress?: (step: { phase: 'listing' | 'comparing' | 'fixing'; kind?: ResourceKind; done: number; total?: number }) => void;
+    },
+  ): Promise<ReconcileReport>;
   /** Seconds a SCIM write of the tenant waits for its deliveries when the client sends no `Prefer: wait`. */
   waitPolicy(tenantId: string): Promise<number>;
   setWaitPolicy(tenantId: string, seconds: number, context: RequestContext): Promise<number>;

@@ -119,7 +119,12 @@ export class ReplicationService {
   }
 
   /** Compares the hub with a target object by object; fixes the drift unless `dryRun`. */
-  async reconcile(principal: Principal, tenant: TenantRef, target: string, options: { dryRun: boolean }): Promise<ReconcileReport> {
+  async reconcile(
+    principal: Principal,
+    tenant: TenantRef,
+    target: string,
+    options: Parameters<ReplicationAdmin['reconcile']>[2],
+  ): Promise<ReconcileReport> {
     return this.engine.reconcile(await this.tenantId(principal, MANAGE, tenant), target, options);
   }
 

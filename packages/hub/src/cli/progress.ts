@@ -110,3 +110,40 @@ export function startProgress(label: string, options: ProgressOptions = {}): Pro
     },
   };
 }
+
+/** One step of a multi-phase operation, as the replication engine's reconciliation reports it. */
+interface PhaseStep {
+  phase: string;
+  kind?: string;
+  done: number;
+  total?: number;
+}
+
+/**
+ * A {@link Progress} per phase (and kind) of an operation that reports
+ * cumulative counts (`meridian target reconcile`: listing the target's Users,
+ * comparing the hub's, …, fixing): a new line starts when the phase changes.
+ * `label` names each phase. Call `done()` at the end.
+ */
+export function phasedProgress(label: (step: PhaseStep) => string, options: Omit<ProgressOptions, 'total'> = {}) {
+  let current: { key: string; progress: Progress; done: number } | undefined;
+  return {
+    step(step: PhaseStep): void {
+      const key = `${step.phase}/${step.kind ?? ''}`;
+      if (current?.key !== key) {
+        current?.progress.done();
+        current = {
+          key,
+          progress: startProgress(label(step), { ...options, ...(step.total !== undefined ? { total: step.total } : {}) }),
+          done: 0,
+        };
+      }
+      current.progress.advance(step.done - current.done);
+      current.done = step.done;
+    },
+    done(): void {
+      current?.progress.done();
+      current = undefined;
+    },
+  };
+}

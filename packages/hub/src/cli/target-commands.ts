@@ -11,6 +11,7 @@ import {
   requireTenant,
   withRuntime,
 } from './common.js';
+import { phasedProgress } from './progress.js';
 import { changesOf, defaultName, type TargetFlags, view, withTargetOptions } from './target-options.js';
 
 /**
@@ -211,7 +212,19 @@ export function registerTargetCommands(program: Command): void {
     .action(async (flags: TargetFlags & { target: string; dryRun?: boolean }) =>
       withRuntime(async ({ admin, replicationService: replication }) => {
         const tenant = await cliTenant(admin, flags.tenant);
-        const report = await replication.reconcile(CLI_PRINCIPAL, tenant, flags.target, { dryRun: flags.dryRun === true });
+        // Listing, comparing and fixing can take minutes on a large tenant: each phase shows how far it is (standard error).
+        const progress = phasedProgress(
+          (step) =>
+            step.phase === 'listing'
+              ? `Listing ${step.kind}s at ${flags.target}`
+              : step.phase === 'comparing'
+                ? `Comparing the hub's ${step.kind}s`
+                : `Fixing ${flags.target}`,
+          { json: flags.json === true },
+        );
+        const report = await replication
+          .reconcile(CLI_PRINCIPAL, tenant, flags.target, { dryRun: flags.dryRun === true, onProgress: (step) => progress.step(step) })
+          .finally(() => progress.done());
         const lines = report.items.map(
           (i) =>
             `${i.drift}\t${i.kind}\t${i.name ?? '-'}\t${i.localId ?? '-'}\t${i.remoteId ?? '-'}\t${i.action}${i.differences.length ? `\t${i.differences.join(',')}` : ''}${i.applied === false ? `\tFAILED: ${i.error}` : ''}`,

@@ -163,7 +163,7 @@ export class ReplicationEngine implements ReplicationAdmin, DeliveryWaiting {
   }
 
   /** Compares the hub with a target and, unless `dryRun`, fixes what differs (also the initial load of a new target). */
-  async reconcile(tenantId: string, target: string, options: { dryRun: boolean }): Promise<ReconcileReport> {
+  async reconcile(tenantId: string, target: string, options: Parameters<ReplicationAdmin['reconcile']>[2]): Promise<ReconcileReport> {
     const found = await this.targets.get(tenantId, target);
     return this.reconciler.reconcile(await this.ctx.runtimeOf(found), options);
   }

@@ -1,5 +1,14 @@
 import { isInScope, mapResource, type RemoteObject } from '@meridian/connector-sdk';
-import type { DriftAction, DriftItem, DriftKind, ReconcileReport, ReplicationLink, ResourceKind, ScimResource } from '@meridian/core';
+import type {
+  DriftAction,
+  DriftItem,
+  DriftKind,
+  ReconcileReport,
+  ReplicationAdmin,
+  ReplicationLink,
+  ResourceKind,
+  ScimResource,
+} from '@meridian/core';
 import type { ReplicationContext } from '../engine/context.js';
 import { ResourceSynchronizer } from '../engine/synchronizer.js';
 import type { TargetRuntime } from '../targets/connector-registry.js';
@@ -91,8 +100,9 @@ export class Reconciler {
     this.synchronizer = new ResourceSynchronizer(ctx);
   }
 
-  async reconcile(runtime: TargetRuntime, options: { dryRun: boolean }): Promise<ReconcileReport> {
+  async reconcile(runtime: TargetRuntime, options: Parameters<ReplicationAdmin['reconcile']>[2]): Promise<ReconcileReport> {
     const { target, connector } = runtime;
+    const progress = options.onProgress ?? (() => {});
     const report: ReconcileReport = {
       targetId: target.id,
       target: target.name,
@@ -107,7 +117,10 @@ export class Reconciler {
     for (const kind of connector.capabilities.kinds) {
       const remote = new Map<string, RemoteObject>();
       if (connector.capabilities.list && connector.list) {
-        for await (const object of connector.list(kind)) remote.set(object.ref.remoteId, object);
+        for await (const object of connector.list(kind)) {
+          remote.set(object.ref.remoteId, object);
+          progress({ phase: 'listing', kind, done: remote.size });
+        }
       }
       report.remoteObjects += remote.size;
       const links = new Map((await this.ctx.store.targetLinks(target.id, kind)).map((l) => [l.localId, l]));
@@ -121,6 +134,7 @@ export class Reconciler {
             (await this.ctx.resources.get(target.tenantId, kind, listed.id, { members: kind === 'Group', groups: kind === 'User' })) ??
             listed;
           report.hubObjects += 1;
+          progress({ phase: 'comparing', kind, done: report.hubObjects });
           const link = links.get(resource.id);
           links.delete(resource.id);
           const item = await this.compare(
@@ -171,6 +185,8 @@ export class Reconciler {
       }
     }
     if (!options.dryRun) {
+      const total = report.items.filter((i) => i.action !== 'none' && i.localId !== null).length;
+      let done = 0;
       for (const item of report.items) {
         if (item.action === 'none' || item.localId === null) continue;
         try {
@@ -187,6 +203,7 @@ export class Reconciler {
           item.error = error instanceof Error ? error.message : String(error);
           report.failed += 1;
         }
+        progress({ phase: 'fixing', done: ++done, total });
       }
     }
     return report;
