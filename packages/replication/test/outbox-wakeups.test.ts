@@ -107,4 +107,25 @@ describe('Coalescer', () => {
     expect(await Promise.all([coalescer.run('x', 'p'), coalescer.run('y', 'q')])).toEqual(['P', 'Q']);
     expect(flushes.slice(5)).toEqual([['p'], ['q']]);
   });
+
+  it('runs at most maxInFlight flushes of a key at once; the calls made meanwhile go in the next', async () => {
+    const flushes: number[][] = [];
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const coalescer = new Coalescer<number, number>(async (_key, items) => {
+      flushes.push(items);
+      if (items.includes(1)) await gate;
+      return items;
+    }, 1);
+    const first = coalescer.run('tenant', 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    const rest = [2, 3, 4].map((n) => coalescer.run('tenant', n));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(flushes).toEqual([[1]]);
+    release();
+    expect(await Promise.all([first, ...rest])).toEqual([1, 2, 3, 4]);
+    expect(flushes).toEqual([[1], [2, 3, 4]]);
+  });
 });
