@@ -134,8 +134,8 @@ export type { EventStreamStore, NewStreamSet, PollAnswer, PollRequest, StreamCou
 export {
   DELIVERY_POLL,
   DELIVERY_PUSH,
-  type EventStream,
   EVENTS_SUPPORTED,
+  type EventStream,
   eventsDelivered,
   parseStreamInput,
   parseStreamStatus,

@@ -12,8 +12,8 @@ import { OffboardingResolver } from './resolvers/offboarding-resolver.js';
 import { AccountPersonResolver, LinkedAccountResolver, PeopleResolver } from './resolvers/people-resolver.js';
 import { ReplicationResolver } from './resolvers/replication-resolver.js';
 import { TenantSettingsResolver } from './resolvers/settings-resolver.js';
-import { EventStreamResolver } from './resolvers/stream-resolver.js';
 import { AccountGrantsResolver, RelyingPartyResolver } from './resolvers/sso-resolver.js';
+import { EventStreamResolver } from './resolvers/stream-resolver.js';
 
 let built: Promise<GraphQLSchema> | undefined;
 

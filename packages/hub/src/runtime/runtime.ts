@@ -48,7 +48,7 @@ import {
 } from '@meridian/store';
 import { forgettingOnRevoke, tokenLookupOf } from '../auth/token-lookup.js';
 import type { HubConfig } from '../config/config.js';
-import { type SsfStreams, openStreams } from '../http/ssf-engine.js';
+import { openStreams, type SsfStreams } from '../http/ssf-engine.js';
 import { outboxTracing } from '../observability/trace-context.js';
 import { buildOffboarding } from './offboarding.js';
 
