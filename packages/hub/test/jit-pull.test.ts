@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { FastifyInstance } from 'fastify';
 import * as openid from 'openid-client';
 import type { Browser } from 'playwright-core';
+import { startRelyingParty } from '../../../examples/jit-relying-party/server.mjs';
 import { type HubHarness, startHub } from './harness.js';
 import { launchChromium, listeningHub } from './oidc-harness.js';
 
@@ -9,13 +10,7 @@ import { launchChromium, listeningHub } from './oidc-harness.js';
 // with its client credentials, through SCIM limited to what the person released to it. The relying party is
 // examples/jit-relying-party, which creates its own account on a first sign-in.
 
-interface ExampleRp {
-  url: string;
-  accounts: Map<string, { sub: string; userName: string | null; displayName: string | null; email: string | null }>;
-  pulls: string[];
-  close(): Promise<void>;
-}
-type StartRelyingParty = (options: Record<string, unknown>) => Promise<ExampleRp>;
+type ExampleRp = Awaited<ReturnType<typeof startRelyingParty>>;
 
 const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
 const ctx = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
@@ -103,9 +98,6 @@ beforeAll(async () => {
     ctx,
   );
   cloud = { clientId: made.relyingParty.clientId, secret: made.clientSecret ?? '' };
-  const { startRelyingParty } = (await import('../../../examples/jit-relying-party/server.mjs')) as {
-    startRelyingParty: StartRelyingParty;
-  };
   const common = { issuer: `${origin}/oidc/coi`, clientId: cloud.clientId, clientSecret: cloud.secret, openid };
   withToken = await startRelyingParty({ ...common, pull: 'access-token' });
   withCredentials = await startRelyingParty({ ...common, pull: 'client-credentials' });

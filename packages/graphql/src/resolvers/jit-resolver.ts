@@ -5,7 +5,7 @@ import { RelyingPartyNode } from '../types/sso.js';
 import { contextOf } from './request-context.js';
 
 @ObjectType('JitTarget', { description: 'A replication target a relying party provisions on first sign-in (docs/provisioning.md).' })
-export class JitTargetNode {
+class JitTargetNode {
   @Field(() => ID)
   targetId!: string;
 
