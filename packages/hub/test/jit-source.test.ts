@@ -1,5 +1,11 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeScimTarget } from '@meridian/test-utils';
 import type { FastifyInstance } from 'fastify';
@@ -247,4 +253,99 @@ describe('pull from the office at first sign-in', () => {
     expect((await emeaAccounts()).map((a) => a.user_name)).toEqual(['carol@emea.example', 'erin@emea.example']);
     expect(cloud.users.map((u) => u.userName)).toEqual(['carol@emea.example']);
   });
+
+  it('the CLI creates a SCIM source (token from a file, never printed), tests one pull, and links and unlinks the relying party', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meridian-jit-cli-'));
+    try {
+      const tokenFile = join(dir, 'office-token');
+      await writeFile(tokenFile, 'office-token\n');
+      const env = { ...ENV, DATABASE_URL: hub.db.url, MERIDIAN_DATA_DIR: dir, LOG_LEVEL: 'silent' };
+      const meridian = (...args: string[]) => cli(env, args);
+      const missing = await meridian('source', 'create', '--tenant', 'emea', '--kind', 'scim', '--url', office.url, '--json');
+      expect(missing.code).not.toBe(0);
+      expect(missing.stderr).toContain('--token-file');
+      const created = await meridian(
+        'source',
+        'create',
+        '--tenant',
+        'emea',
+        '--kind',
+        'scim',
+        '--url',
+        office.url,
+        '--token-file',
+        tokenFile,
+        '--lookup-by',
+        'email',
+        '--lookup-attribute',
+        'userName',
+        '--name',
+        'office-cli',
+        '--json',
+      );
+      expect(created.code).toBe(0);
+      expect(created.stdout).not.toContain('office-token');
+      expect(JSON.parse(created.stdout)).toMatchObject({
+        kind: 'scim',
+        secretNames: ['token'],
+        config: { baseUrl: office.url, firstSignIn: { lookupBy: 'email', attribute: 'userName' } },
+      });
+      const tested = await meridian(
+        'source',
+        'test',
+        '--tenant',
+        'emea',
+        '--source',
+        'office-cli',
+        '--email',
+        'erin@emea.example',
+        '--json',
+      );
+      expect(tested.code).toBe(0);
+      expect(JSON.parse(tested.stdout)).toMatchObject({ wouldCreate: { userName: 'erin@emea.example', displayName: 'Erin Source' } });
+      const nobody = await meridian('source', 'test', '--tenant', 'emea', '--source', 'office-cli', '--email', 'zed@emea.example');
+      expect(nobody.code).toBe(2);
+      expect(nobody.stdout).toContain('The source has no one with userName eq "zed@emea.example"');
+
+      const [target] = await hub.runtime.jit.targets.targetsOf(platform, 'coi', wiki.clientId);
+      const unlinked = await meridian('rp', 'update', wiki.clientId, '--community', 'coi', '--jit-target', 'none', '--json');
+      expect(unlinked.code).toBe(0);
+      expect(JSON.parse(unlinked.stdout).jitTargets).toEqual([]);
+      expect(await hub.db.query('select jit from replication_target where id = $1', [target?.targetId])).toEqual([{ jit: false }]);
+      const linked = await meridian(
+        'rp',
+        'update',
+        wiki.clientId,
+        '--community',
+        'coi',
+        '--jit-target',
+        String(target?.targetId),
+        '--json',
+      );
+      expect(linked.code).toBe(0);
+      expect(JSON.parse(linked.stdout).jitTargets).toEqual([
+        { targetId: target?.targetId, targetName: 'cloud', tenantId: hub.tenants.emea.id, tenantSlug: 'emea' },
+      ]);
+      // Relinked: the people the cloud holds stay admitted, so nobody is deprovisioned.
+      expect(await hub.db.query('select status from jit_admission where target_id = $1', [target?.targetId])).toEqual([
+        { status: 'delivered' },
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
+
+const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+async function cli(env: Record<string, string>, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
+  delete childEnv.REDIS_URL;
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [main, ...args], { env: childEnv });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
