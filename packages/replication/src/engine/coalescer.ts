@@ -7,11 +7,15 @@ interface Waiting<I, O> {
 /**
  * Gathers calls under one key into batches, so that jobs running side by
  * side share one transaction (ADR 0024). The calls made in one turn of the
- * event loop go together; up to `maxInFlight` flushes of a key run at once,
- * and the calls made while all of them are under way go in the next. So a
- * lone call waits for nothing but its turn, and a busy key batches more the
- * busier it is. When a flush of several items fails, each is flushed alone,
- * so that one bad item fails only its own job.
+ * event loop go together; up to `maxInFlight` flushes of a key run at once
+ * (one by default), and the calls made while all of them are under way go
+ * in the next. So a lone call waits for nothing but its turn, and a busy key
+ * batches more the busier it is. One flush at a time is the default: on the
+ * loaded 2-core machine of issue 14, four side by side measured worse in the
+ * replication bench's steady phase (more transactions, each slower), though
+ * those runs were noisy. When a flush of
+ * several items fails, each is flushed alone, so that one bad item fails
+ * only its own job.
  */
 export class Coalescer<I, O> {
   private readonly queued = new Map<string, Waiting<I, O>[]>();
@@ -20,7 +24,7 @@ export class Coalescer<I, O> {
 
   constructor(
     private readonly flush: (key: string, items: I[]) => Promise<O[]>,
-    private readonly maxInFlight = 4,
+    private readonly maxInFlight = 1,
     private readonly maxBatch = 256,
   ) {}
 
