@@ -208,6 +208,14 @@ describe('GraphQL with another tenant’s slug and ids', () => {
       'mutation($i: TrustedIssuerInput!) { addTrustedIssuer(input: $i) { id } }',
       { i: { tenant: 'emea', issuer: 'https://idp.example', audience: 'meridian', jwksUri: 'https://idp.example/jwks' } },
     ],
+    // Event streams (issue 17): an office token manages no community's streams.
+    eventStream: ['{ eventStream(community: "coi", id: "@USER@") { id } }'],
+    createEventStream: [
+      'mutation($i: CreateEventStreamInput!) { createEventStream(input: $i) { id } }',
+      { i: { community: 'coi', tokenId: '@TOKEN@', events: ['urn:ietf:params:scim:event:prov:delete'] } },
+    ],
+    setEventStreamStatus: ['mutation { setEventStreamStatus(community: "coi", id: "@USER@", status: "paused") { id } }'],
+    deleteEventStream: ['mutation { deleteEventStream(community: "coi", id: "@USER@") { id } }'],
   };
 
   it('probes every GraphQL operation that takes a tenant or a tenant-owned id', () => {
