@@ -2,6 +2,7 @@ import { Migration } from '@mikro-orm/migrations';
 
 const IN_COMMUNITY = 'community_id = (select meridian_current_community()) or (select meridian_platform_scope())';
 const PLATFORM = '(select meridian_platform_scope())';
+const OWN_TENANT = `tenant_id = (select meridian_current_tenant()) or ${PLATFORM}`;
 
 /**
  * Change notification (issue 17, ADR 0029): each community is a Shared
@@ -18,7 +19,9 @@ const PLATFORM = '(select meridian_platform_scope())';
  *   takes it in platform scope, turns it into SETs and deletes it in one
  *   transaction. The trigger function is SECURITY DEFINER (like the e-mail
  *   search, migration 20261126600000): the writing tenant transaction has no
- *   privilege on the inbox and cannot see other communities' streams.
+ *   insert privilege on the inbox and cannot see which communities have
+ *   streams; the policies (forced, like every tenant table) still hold for
+ *   the trigger's owner.
  * - `event_stream_account`: the person behind an office account, remembered
  *   for relying parties' streams (a deletion is told after the global
  *   directory forgot the account).
@@ -108,9 +111,12 @@ export class Migration20261207690000_event_streams extends Migration {
       create policy community_streams on event_stream_subject using (${IN_COMMUNITY}) with check (${IN_COMMUNITY});
       create policy community_streams on event_stream_account using (${IN_COMMUNITY}) with check (${IN_COMMUNITY});
       create policy community_streams on event_stream_set using (${IN_COMMUNITY}) with check (${IN_COMMUNITY});
-      -- Written only by the trigger below (its owner), read and emptied by the producer in platform scope.
-      alter table event_stream_inbox enable row level security;
-      create policy platform_only on event_stream_inbox using (${PLATFORM}) with check (${PLATFORM});
+      -- Written only by the trigger below (the application role has no insert privilege), for the change's own tenant
+      -- (or its community, or the platform); read by that tenant, read and emptied by the producer in platform scope.
+      alter table event_stream_inbox enable row level security, force row level security;
+      create policy inbox_read on event_stream_inbox for select using (${OWN_TENANT});
+      create policy inbox_write on event_stream_inbox for insert with check (${OWN_TENANT} or ${IN_COMMUNITY});
+      create policy inbox_take on event_stream_inbox for delete using (${PLATFORM});
 
       -- Which communities have a stream the trigger must feed: kept by the owner, readable by the trigger only.
       create table event_stream_community (
