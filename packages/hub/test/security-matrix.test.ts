@@ -315,6 +315,22 @@ const GRAPHQL_REQUESTS: Record<string, GraphqlSample> = {
   'Mutation.revokeGrant': async () => ({ query: 'mutation { revokeGrant(community: "coi", id: "no-such-grant") }' }),
   'Account.grants': async () => ({ query: '{ me { grants { id } } }' }),
   'Mutation.revokeMyGrant': async () => ({ query: 'mutation { revokeMyGrant(id: "no-such-grant") }' }),
+  'Query.offboardings': async () => ({ query: '{ offboardings(tenant: "emea", first: 1) { id } }' }),
+  // A dry run: the plan is computed and nothing changes, so every allowed role can run it on fresh Users.
+  'Mutation.offboardAccount': async () => {
+    const [leaver, successor] = [await fresh(), await fresh()];
+    return {
+      query: 'mutation($i: OffboardAccountInput!) { offboardAccount(tenant: "emea", input: $i) { dryRun } }',
+      variables: { i: { user: leaver.user, successor: successor.user, dryRun: true } },
+    };
+  },
+  'Mutation.cancelOffboarding': async () => ({
+    query: 'mutation($u: String!) { cancelOffboarding(tenant: "emea", user: $u) { id } }',
+    variables: { u: (await fresh()).user },
+  }),
+  'Mutation.setRelyingPartyJitTargets': async (role) => ({
+    query: `mutation { setRelyingPartyJitTargets(community: "coi", clientId: "${await relyingParty(role)}", targetIds: []) { targetId } }`,
+  }),
 };
 
 /** A fresh relying party of coi, registered by the platform admin; its client id. */

@@ -327,6 +327,10 @@ export const OPERATIONS: readonly Operation[] = [
   graphql('Mutation.revokeGrant', 'sso.manage', 'community'),
   graphql('Account.grants', 'scim.me', 'tenant'),
   graphql('Mutation.revokeMyGrant', 'scim.me', 'tenant'),
+  graphql('Query.offboardings', 'hr.write', 'tenant'),
+  graphql('Mutation.offboardAccount', 'hr.write', 'tenant'),
+  graphql('Mutation.cancelOffboarding', 'hr.write', 'tenant'),
+  graphql('Mutation.setRelyingPartyJitTargets', 'sso.manage', 'community'),
 ];
 
 const SCIM_OPERATIONS = new Map(OPERATIONS.filter((o) => o.api === 'SCIM').map((o) => [o.name, o.action]));
