@@ -15,6 +15,9 @@ export function clientMetadataOf(rp: OidcClientRecord): Record<string, unknown> 
     grant_types: ['authorization_code', 'refresh_token', ...(confidential && rp.clientCredentials ? ['client_credentials'] : [])],
     subject_type: rp.subjectType,
     id_token_signed_response_alg: 'RS256',
+    // What the release needs of the registration, so that an answer looks the client up once (provider.ts).
+    meridian_claims: [...rp.claims],
+    meridian_max_cache: rp.maxCacheSeconds,
     ...(rp.backchannelLogoutUri ? { backchannel_logout_uri: rp.backchannelLogoutUri, backchannel_logout_session_required: false } : {}),
   };
 }

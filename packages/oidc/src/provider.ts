@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { claimsByScope, SSO_SCOPES } from '@meridian/core';
+import { claimsByScope, SSO_SCOPES, type SsoClaim } from '@meridian/core';
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { adapterFor } from './adapter.js';
 import { type FirstSignInSource, type JitProvisioning, jitInteractionPolicy } from './jit.js';
@@ -63,6 +63,8 @@ export interface CommunityProvider {
   subjectFor(clientId: string, personId: string): Promise<string>;
   /** The anti-forgery token of the account page's forms for one session. */
   accountToken(sessionId: string): string;
+  /** The provider's request handler, made once (Koa composes its middleware on every `callback()`). */
+  handler: ReturnType<Provider['callback']>;
 }
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -144,7 +146,7 @@ export class CommunityProviders {
     req.headers['x-forwarded-host'] = publicUrl.host;
     // The hub trusts no proxy header from clients (trustProxy is off): the address is the socket's.
     delete req.headers['x-forwarded-for'];
-    await found.provider.callback()(req, res);
+    await found.handler(req, res);
     return true;
   }
 
@@ -162,9 +164,7 @@ export class CommunityProviders {
     // Use case 3.5: a userinfo answer says how long the relying party may keep it (RFC 9111 §5.2.2.1), privately.
     provider.use(async (ctx, next) => {
       await next();
-      const clientId = ctx.oidc?.route === 'userinfo' && ctx.status === 200 ? ctx.oidc.client?.clientId : undefined;
-      if (clientId === undefined) return;
-      const rp = await this.options.clients.findClient(community.id, clientId);
+      const rp = ctx.oidc?.route === 'userinfo' && ctx.status === 200 ? registrationOf(ctx.oidc.client) : undefined;
       if (rp) ctx.set('cache-control', `private, max-age=${rp.maxCacheSeconds}`);
     });
     const subjectFor = async (clientId: string, personId: string): Promise<string> => {
@@ -176,7 +176,7 @@ export class CommunityProviders {
       createHmac('sha256', keys.cookies[0] ?? keys.pairwise)
         .update(`account:${sessionId}`)
         .digest('base64url');
-    return { community, provider, issuer, issuerPath, theme, subjectFor, accountToken };
+    return { community, provider, issuer, issuerPath, theme, subjectFor, accountToken, handler: provider.callback() };
   }
 
   #configuration(community: OidcCommunity, keys: CommunityKeys, issuer: string, issuerPath: string, theme: PageTheme): Configuration {
@@ -202,6 +202,8 @@ export class CommunityProviders {
       // Released claims go into the ID token too (issue 15: the relying party checks them against the JWKS).
       conformIdTokenClaims: false,
       responseTypes: ['code'],
+      // A registration's release settings travel with its client metadata (adapter.ts).
+      extraClientMetadata: { properties: ['meridian_claims', 'meridian_max_cache'] },
       subjectTypes: ['public', 'pairwise'],
       // OpenID Connect Core §8.1: the same person gets a different, stable sub per sector.
       pairwiseIdentifier: async (_ctx, accountId, client) =>
@@ -267,8 +269,8 @@ export class CommunityProviders {
         return {
           accountId: sub,
           claims: async (use, scope, claimsParameter, rejected) => {
-            const client = ctx.oidc.client;
-            const rp = client ? await clients.findClient(community.id, client.clientId) : undefined;
+            // The registration came with the client's metadata (adapter.ts): no second look-up per answer.
+            const rp = registrationOf(ctx.oidc.client);
             if (!rp) return { sub };
             const released = releaseClaims({ rp, scope, claimsParameter, rejected, values: person.values });
             if (released.length > 0) {
@@ -302,6 +304,15 @@ export class CommunityProviders {
       ...(this.options.fetch ? { fetch: this.options.fetch as never } : {}),
     } as Configuration;
   }
+}
+
+/** What a client's metadata says of its registration (`meridian_*`, adapter.ts); undefined for Meridian's own account client. */
+function registrationOf(client: { clientId: string; metadata(): Record<string, unknown> } | undefined) {
+  const metadata = client?.metadata();
+  const claims = metadata?.meridian_claims;
+  const maxCacheSeconds = metadata?.meridian_max_cache;
+  if (!client || !Array.isArray(claims) || typeof maxCacheSeconds !== 'number') return undefined;
+  return { clientId: client.clientId, claims: claims as SsoClaim[], maxCacheSeconds };
 }
 
 /** OpenID Connect Core §8.1: a stable sub per person and sector, which another sector cannot link to it. */
