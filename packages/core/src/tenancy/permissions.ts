@@ -331,6 +331,11 @@ export const OPERATIONS: readonly Operation[] = [
   graphql('Mutation.offboardAccount', 'hr.write', 'tenant'),
   graphql('Mutation.cancelOffboarding', 'hr.write', 'tenant'),
   graphql('Mutation.setRelyingPartyJitTargets', 'sso.manage', 'community'),
+  graphql('Query.eventStreams', 'sso.read', 'community'),
+  graphql('Query.eventStream', 'sso.read', 'community'),
+  graphql('Mutation.createEventStream', 'sso.manage', 'community'),
+  graphql('Mutation.setEventStreamStatus', 'sso.manage', 'community'),
+  graphql('Mutation.deleteEventStream', 'sso.manage', 'community'),
 ];
 
 const SCIM_OPERATIONS = new Map(OPERATIONS.filter((o) => o.api === 'SCIM').map((o) => [o.name, o.action]));

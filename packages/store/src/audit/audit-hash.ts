@@ -38,7 +38,7 @@ export type UnchainedAuditEntry = Omit<AuditHashInput, 'seq' | 'prevHash'>;
 // Stand-ins for the two values only the database knows when the entry is appended. Both are scalars whose canonical
 // JSON is their text; their last occurrence is the entry's own, since what follows each of them in RFC 8785 key order
 // (requestId, resourceId, resourceType; sourceAddress, tenantId) are strings, in which a quote is always escaped.
-const PREV_HASH_STAND_IN = 'f'.repeat(63) + 'e';
+const PREV_HASH_STAND_IN = `${'f'.repeat(63)}e`;
 const SEQ_STAND_IN = Number.MAX_SAFE_INTEGER;
 
 /**
