@@ -331,6 +331,18 @@ const GRAPHQL_REQUESTS: Record<string, GraphqlSample> = {
   'Mutation.setRelyingPartyJitTargets': async (role) => ({
     query: `mutation { setRelyingPartyJitTargets(community: "coi", clientId: "${await relyingParty(role)}", targetIds: []) { targetId } }`,
   }),
+  'Query.eventStreams': async () => ({ query: '{ eventStreams(community: "coi") { id } }' }),
+  'Query.eventStream': async (role) => ({ query: `{ eventStream(community: "coi", id: "${await eventStream(role)}") { id } }` }),
+  'Mutation.createEventStream': async (role) => ({
+    query: 'mutation($i: CreateEventStreamInput!) { createEventStream(input: $i) { id } }',
+    variables: { i: { community: 'coi', clientId: await relyingParty(role), events: ['urn:ietf:params:scim:event:prov:delete'] } },
+  }),
+  'Mutation.setEventStreamStatus': async (role) => ({
+    query: `mutation { setEventStreamStatus(community: "coi", id: "${await eventStream(role)}", status: "paused") { status } }`,
+  }),
+  'Mutation.deleteEventStream': async (role) => ({
+    query: `mutation { deleteEventStream(community: "coi", id: "${await eventStream(role)}") { id } }`,
+  }),
 };
 
 /** A fresh relying party of coi, registered by the platform admin; its client id. */
@@ -341,6 +353,18 @@ async function relyingParty(role: Role): Promise<string> {
     ctx,
   );
   return made.relyingParty.clientId;
+}
+
+/** A fresh poll stream of coi for a fresh relying party, made by the platform admin; its id. */
+async function eventStream(role: Role): Promise<string> {
+  const stream = await hub.runtime.streams.service.adminCreate(
+    platform,
+    'coi',
+    { kind: 'client', clientId: await relyingParty(role) },
+    { events_requested: ['urn:ietf:params:scim:event:prov:delete'] },
+    ctx,
+  );
+  return stream.id;
 }
 
 /** A fresh in-memory replication target of emea, made by the platform admin; its name. */
