@@ -104,6 +104,61 @@ describe('push delivery (RFC 8935)', () => {
   });
 });
 
+describe('nothing lost', () => {
+  it('a producer step that fails leaves its changes in the inbox, and the next step makes each SET once', async () => {
+    const token = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'relying_party' }, ctx)).token;
+    const created = await call(hub, 'POST', '/oidc/coi/ssf/stream', token, {
+      delivery: { method: 'urn:ietf:rfc:8936' },
+      events_requested: [STREAM_EVENT.createNotice],
+    });
+    const streamId = created.body.stream_id as string;
+    for (const n of [1, 2, 3]) await scim('POST', '/Users', { userName: `crash${n}@emea.example` });
+    await hub.runtime.replication.relay.drain();
+    const inbox = async () => Number((await hub.db.query<{ n: string }>('select count(*) as n from event_stream_inbox'))[0]?.n);
+    expect(await inbox()).toBe(3);
+    // The signer fails in the middle of the batch (the key store went away, the process was killed): the step's
+    // transaction rolls back, SETs already signed included.
+    const streams = hub.runtime.streams;
+    const sign = streams.sign.bind(streams);
+    let calls = 0;
+    streams.sign = async (stream, claims) => {
+      if (++calls === 2) throw new Error('signing failed');
+      return sign(stream, claims);
+    };
+    await expect(streams.produceOnce()).rejects.toThrow('signing failed');
+    streams.sign = sign;
+    expect(await inbox()).toBe(3);
+    expect((await streams.service.adminGet(platform, 'coi', streamId)).counts.pending).toBe(0);
+    await streams.drain();
+    expect(await inbox()).toBe(0);
+    const { sets } = await poll(hub, streamId, token, `urn:meridian:stream:${streamId}`);
+    expect(sets.map((s) => s.sub_id.uri)).toHaveLength(3);
+    expect(new Set(sets.map((s) => s.txn)).size).toBe(3);
+  });
+
+  it('a push leased by a process that died is pushed by another once the lease ends', async () => {
+    const receiver = await pushReceiver(() => ({ status: 202 }));
+    const token = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'relying_party' }, ctx)).token;
+    const created = await call(hub, 'POST', '/oidc/coi/ssf/stream', token, {
+      delivery: { method: 'urn:ietf:rfc:8935', endpoint_url: receiver.url },
+      events_requested: [STREAM_EVENT.createNotice],
+    });
+    const streamId = created.body.stream_id as string;
+    await scim('POST', '/Users', { userName: 'leased@emea.example' });
+    await settle(hub);
+    // A worker leases the SET and dies before it posts it.
+    const leased = await hub.runtime.streams.store.claimPushes(10, 20);
+    expect(leased.filter((l) => l.streamId === streamId)).toHaveLength(1);
+    expect(await hub.runtime.streams.pushOnce()).toBe(0);
+    expect(receiver.received).toHaveLength(0);
+    // The lease runs out (a minute later).
+    await hub.db.query(`update event_stream_set set next_attempt_at = now() where stream_id = $1 and state = 'pending'`, [streamId]);
+    await pushUntil(() => receiver.received.length === 1);
+    expect((await hub.runtime.streams.service.adminGet(platform, 'coi', streamId)).counts).toMatchObject({ pending: 0, acknowledged: 1 });
+    await receiver.close();
+  });
+});
+
 describe('relying parties (the release ledger)', () => {
   it('a deletion reaches exactly the relying parties that hold the person, by the subject they know', async () => {
     const register = async (name: string, subjectType: 'public' | 'pairwise') => {
