@@ -77,9 +77,9 @@ export class EventStreamService {
     return values;
   }
 
-  /** The receiver an API token is: a community token that may read the community's directory. */
+  /** The receiver an API token is: a community token that may receive the community's events (`events.receive`). */
   async tokenReceiver(principal: Principal, community: string): Promise<StreamCaller> {
-    const found = await this.admin.authorizeCommunity(principal, 'people.read', community);
+    const found = await this.admin.authorizeCommunity(principal, 'events.receive', community);
     if (principal.kind !== 'community') throw new MeridianError('FORBIDDEN', 'A stream receiver is a community token.');
     return { communityId: found.id, receiver: { kind: 'token', tokenId: principal.tokenId } };
   }

@@ -24,7 +24,10 @@ export interface Tenant {
  * token's reach (and, at community level, the global directory's people)
  * without administering anything; `hr:write` drives joiner, mover and leaver
  * changes of accounts through GraphQL; `audit:read` reads the audit log;
- * `admin` (platform tokens only) holds every scope.
+ * `released:read` (the `relying_party` role) reads nothing of the directory:
+ * a relying party reads only what people released to it, through its
+ * registration's client credentials (issue 15, docs/sso.md); `admin`
+ * (platform tokens only) holds every scope.
  */
 export type Scope =
   | 'scim:read'
@@ -35,6 +38,7 @@ export type Scope =
   | 'directory:read'
   | 'hr:write'
   | 'audit:read'
+  | 'released:read'
   | 'admin';
 
 /** Every scope, in a stable order: the one list of them. */
@@ -47,6 +51,7 @@ export const SCOPES: readonly Scope[] = [
   'directory:read',
   'hr:write',
   'audit:read',
+  'released:read',
   'admin',
 ];
 

@@ -1,7 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
 import { MeridianError } from '../errors/meridian-error.js';
 import type { Principal } from './model.js';
-import { ACTIONS, type Action, authorize, decideAuthorization, OPERATIONS, roleMayTake, scimActionOf } from './permissions.js';
+import {
+  ACTIONS,
+  type Action,
+  authorize,
+  decideAuthorization,
+  OPERATIONS,
+  RELEASED_ONLY_MESSAGE,
+  roleMayTake,
+  scimActionOf,
+} from './permissions.js';
 import { ROLES, type Role } from './roles.js';
 
 // The intended matrix, written out by hand: a change to a role's scopes or an
@@ -15,8 +24,9 @@ const EXPECTED: Record<Action, Role[]> = {
   'community.read': ['platform_admin', 'community_admin', 'office_admin', 'hr_reader', 'hr_provider', 'auditor', 'relying_party'],
   'tenant.create': ['platform_admin', 'community_admin'],
   'tenant.read': ['platform_admin', 'community_admin', 'office_admin', 'hr_reader', 'hr_provider', 'auditor', 'relying_party'],
-  'directory.read': ['platform_admin', 'community_admin', 'office_admin', 'hr_reader', 'hr_provider', 'relying_party'],
-  'people.read': ['platform_admin', 'community_admin', 'hr_reader', 'hr_provider', 'relying_party'],
+  // Issue 15: a relying_party token reads people only through its registration, as released (docs/sso.md).
+  'directory.read': ['platform_admin', 'community_admin', 'office_admin', 'hr_reader', 'hr_provider'],
+  'people.read': ['platform_admin', 'community_admin', 'hr_reader', 'hr_provider'],
   'people.manage': ['platform_admin', 'community_admin'],
   'hr.write': ['platform_admin', 'community_admin', 'office_admin', 'hr_provider'],
   'settings.read': ['platform_admin', 'community_admin', 'office_admin'],
@@ -29,6 +39,7 @@ const EXPECTED: Record<Action, Role[]> = {
   'audit.read': ['platform_admin', 'office_admin', 'auditor'],
   'sso.read': ['platform_admin', 'community_admin'],
   'sso.manage': ['platform_admin', 'community_admin'],
+  'events.receive': ['community_admin', 'hr_reader', 'hr_provider', 'relying_party'],
 };
 
 const tenant = (scopes: Principal['scopes'], tenantId = 't1'): Principal => ({ kind: 'tenant', tokenId: 'x', tenantId, scopes });
@@ -73,6 +84,22 @@ describe('authorize', () => {
       scope: 'scim:write',
       message: "This token lacks the 'scim:write' scope.",
     });
+  });
+
+  it('refuses a relying_party token the directory with the way to read what was released (issue 15)', () => {
+    const rp = community(['released:read']);
+    for (const action of ['people.read', 'directory.read'] as const) {
+      const decision = decideAuthorization(rp, action, { communityId: 'c1' });
+      expect(decision).toEqual({
+        allowed: false,
+        reason: 'scope',
+        code: 'FORBIDDEN',
+        scope: 'directory:read',
+        message: RELEASED_ONLY_MESSAGE,
+      });
+    }
+    expect(decideAuthorization(rp, 'community.read', { communityId: 'c1' })).toEqual({ allowed: true });
+    expect(decideAuthorization(rp, 'events.receive', { communityId: 'c1' })).toEqual({ allowed: true });
   });
 
   it('denies the wrong level with FORBIDDEN', () => {

@@ -29,7 +29,8 @@ export type Action =
   | 'replication.manage'
   | 'audit.read'
   | 'sso.read'
-  | 'sso.manage';
+  | 'sso.manage'
+  | 'events.receive';
 
 /** Who may take an action: a principal at one of `levels` holding any one of `scopes` (none listed: no scope needed). */
 export interface ActionRule {
@@ -51,12 +52,16 @@ export const ACTION_RULES: Readonly<Record<Action, ActionRule>> = {
   'community.create': { scopes: ['admin'], levels: ['platform'], description: 'create communities' },
   // audit:read may look tenants up too, so that an auditor can name the tenant whose log it reads.
   'community.read': {
-    scopes: ['graphql:read', 'directory:read', 'audit:read'],
+    scopes: ['graphql:read', 'directory:read', 'audit:read', 'released:read'],
     levels: ALL_LEVELS,
     description: 'see the communities in reach',
   },
   'tenant.create': { scopes: ['graphql:write'], levels: ADMIN_LEVELS, description: 'create tenants in a community' },
-  'tenant.read': { scopes: ['graphql:read', 'directory:read', 'audit:read'], levels: ALL_LEVELS, description: 'see the tenants in reach' },
+  'tenant.read': {
+    scopes: ['graphql:read', 'directory:read', 'audit:read', 'released:read'],
+    levels: ALL_LEVELS,
+    description: 'see the tenants in reach',
+  },
   'directory.read': {
     scopes: ['graphql:read', 'directory:read'],
     levels: ALL_LEVELS,
@@ -103,7 +108,22 @@ export const ACTION_RULES: Readonly<Record<Action, ActionRule>> = {
     levels: ADMIN_LEVELS,
     description: 'register, change and delete relying parties, rotate their secrets, revoke grants',
   },
+  // Issue 17: a community API token receives Shared Signals streams; the relying_party role keeps that after issue 15.
+  'events.receive': {
+    scopes: ['graphql:read', 'directory:read', 'released:read'],
+    levels: ['community'],
+    description: "receive the community's change events over Shared Signals with a community API token",
+  },
 };
+
+/**
+ * Why a `relying_party` token may not read the directory (issue 15): the
+ * community-wide read is closed, and the way to read what people released
+ * is the relying party's own registration.
+ */
+export const RELEASED_ONLY_MESSAGE =
+  "A relying_party token cannot read the community's directory: a relying party reads only the people who consented to it, " +
+  "and only what they released, with its registration's client-credentials token at {issuer}/scim/v2/Users (docs/sso.md).";
 
 /** Every action, in a stable order. */
 export const ACTIONS: readonly Action[] = Object.keys(ACTION_RULES) as Action[];
@@ -172,6 +192,9 @@ export function decideAuthorization(principal: Principal, action: Action, resour
   }
   if (rule.scopes.length > 0 && !rule.scopes.some((scope) => hasScope(principal, scope))) {
     const [first] = rule.scopes as [Scope, ...Scope[]];
+    if (rule.scopes.includes('directory:read') && principal.scopes.includes('released:read')) {
+      return { allowed: false, reason: 'scope', code: 'FORBIDDEN', scope: 'directory:read', message: RELEASED_ONLY_MESSAGE };
+    }
     return {
       allowed: false,
       reason: 'scope',

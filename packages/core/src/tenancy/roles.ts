@@ -84,10 +84,13 @@ export const ROLE_DEFINITIONS: Readonly<Record<Role, RoleDefinition>> = {
     scopes: ['scim:me'],
     description: 'One person: reads and edits their own User through `/Me`, as far as the self-service policy allows.',
   },
+  // Issue 15: a relying party reads only what people released to it, through its registration (docs/sso.md), never the
+  // community's directory; its tokens still see the community and its offices and receive Shared Signals streams.
   relying_party: {
     level: 'community',
-    scopes: ['directory:read'],
-    description: "A downstream application: reads the community's global directory and the users and groups of its tenants.",
+    scopes: ['released:read'],
+    description:
+      "A downstream application's API token: sees the community and its offices and receives event streams; reads people only through its relying party registration, as released.",
   },
 };
 
