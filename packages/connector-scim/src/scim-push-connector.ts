@@ -191,7 +191,10 @@ export class ScimPushConnector implements Connector {
       if (reply) return refOf(ref.kind, reply, ref) ?? ref;
     }
     const body = this.#document(object);
-    if (object.kind === 'Group') body.members = object.members.map(memberValue);
+    if (object.kind === 'Group') {
+      // Members pushed as a delta were not loaded: a PUT keeps the ones the target holds.
+      body.members = object.membersOmitted ? keptMembers(await this.#read(ref)) : object.members.map(memberValue);
+    }
     return refOf(ref.kind, await this.#put(ref, body), ref) ?? ref;
   }
 
@@ -359,10 +362,7 @@ export class ScimPushConnector implements Connector {
   async #putMembers(ref: RemoteRef, delta: MembershipDelta): Promise<void> {
     const current = await this.#read(ref);
     const removed = new Set(delta.remove);
-    const members: JsonObject[] = (Array.isArray(current.members) ? current.members : [])
-      .filter(isObject)
-      .filter((m) => !removed.has(String(m.value)))
-      .map((m) => ({ value: m.value, ...(m.type !== undefined ? { type: m.type } : {}) }));
+    const members = keptMembers(current).filter((m) => !removed.has(String(m.value)));
     const present = new Set(members.map((m) => String(m.value)));
     members.push(...delta.add.filter((m) => !present.has(m.remoteId)).map(memberValue));
     await this.#put(ref, { ...writable(current), members });
@@ -386,6 +386,13 @@ export class ScimPushConnector implements Connector {
     const schemas = Array.isArray(attributes.schemas) ? attributes.schemas : [coreSchemaOf(object.kind)];
     return { ...attributes, schemas };
   }
+}
+
+/** The member references of a remote group as read, to write back unchanged. */
+function keptMembers(current: JsonObject): JsonObject[] {
+  return (Array.isArray(current.members) ? current.members : [])
+    .filter(isObject)
+    .map((m) => ({ value: m.value, ...(m.type !== undefined ? { type: m.type } : {}) }));
 }
 
 function pathOf(ref: RemoteRef): string {

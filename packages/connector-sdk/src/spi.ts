@@ -70,6 +70,12 @@ export interface OutboundObject {
   attributes: JsonObject;
   /** Members of a group whose members exist at the target; empty for users. */
   members: OutboundMember[];
+  /**
+   * True when the engine did not load the group's members because it pushes
+   * them as a delta through `updateMembers` (`capabilities.membershipDeltas`,
+   * ADR 0024): `members` is empty and an update must keep the target's.
+   */
+  membersOmitted?: boolean;
 }
 
 /** An object as read back from the target (for matching and reconciliation). */

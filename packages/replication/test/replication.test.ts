@@ -360,7 +360,8 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const lb = await untilStatus(target.id, 'User', b.id, 'synced');
     const lg = await eventually(async () => {
       const link = await linkOf(target.id, 'Group', group.id);
-      return link?.status === 'synced' && link.pushedMembers.length === 2 ? link : undefined;
+      const pushed = link?.status === 'synced' ? await h.store.pushedMembers(tenantId, target.id, group.id) : [];
+      return pushed.length === 2 ? link : undefined;
     });
     expect([...(memoryTarget(name).objects.get(lg.remoteId as string)?.members ?? [])].sort()).toEqual([la.remoteId, lb.remoteId].sort());
 

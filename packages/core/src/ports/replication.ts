@@ -128,8 +128,6 @@ export interface ReplicationLink {
   /** Hash of the last pushed mapped attributes: an unchanged object is not pushed again. */
   pushedHash: string | null;
   pushedAttributes: Record<string, unknown> | null;
-  /** Remote ids of a group's members as last pushed. */
-  pushedMembers: string[];
   attempts: number;
   lastError: string | null;
   graceUntil: Date | null;
@@ -147,12 +145,24 @@ export interface LinkUpdate {
   pushedVersion?: number | null;
   pushedHash?: string | null;
   pushedAttributes?: Record<string, unknown> | null;
-  pushedMembers?: string[];
+  /**
+   * A group's member list as now pushed (kept per member apart from the link,
+   * ADR 0024): `all` replaces it; otherwise `add` and `remove` (remote ids)
+   * change it at the cost of the change.
+   */
+  pushedMembers?: { all?: readonly PushedMember[]; add?: readonly PushedMember[]; remove?: readonly string[] };
   attempts?: number;
   lastError?: string | null;
   graceUntil?: Date | null;
   /** The request whose change the job delivered: kept on the link and in the delivery's audit entry. */
   requestId?: string | undefined;
+}
+
+/** A member of a group as pushed to a target: its kind and hub id (unknown for lists older than ADR 0024's deltas) and remote id. */
+export interface PushedMember {
+  kind: ResourceKind | null;
+  localId: string | null;
+  remoteId: string;
 }
 
 /** A permanent failure kept for an admin, with what was sent and what came back (credentials removed). */
@@ -188,6 +198,12 @@ export interface RelayJob {
   version: number;
   eventId: string;
   requestId: string;
+  /**
+   * What the change did to a group's members (hub ids), when the job stands
+   * for exactly one Group update from `version - 1` (ADR 0024); absent, the
+   * worker pushes the whole member list.
+   */
+  members?: { added: string[]; removed: string[] } | undefined;
 }
 
 /** Counts of a target's links by outcome. */
@@ -287,6 +303,11 @@ export interface ReplicationStore {
     update: LinkUpdate,
     event?: DomainEvent,
   ): Promise<ReplicationLink>;
+  /**
+   * A group's members as last pushed to a target; with `memberIds`, only the
+   * members among those hub ids (a delta's removals, ADR 0024).
+   */
+  pushedMembers(tenantId: string, targetId: string, groupId: string, memberIds?: readonly string[]): Promise<PushedMember[]>;
   /** The targets and links of several jobs of one tenant, in one transaction (ADR 0024). */
   loadLinks(tenantId: string, keys: readonly LinkKey[]): Promise<LinkBatch>;
   /**

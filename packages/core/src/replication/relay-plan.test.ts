@@ -236,3 +236,44 @@ describe('requestChangesOf', () => {
     expect(requestChangesOf(groups)).toEqual(expected);
   });
 });
+
+describe('planRelay: member deltas (ADR 0024)', () => {
+  const group = { type: 'group.updated', resourceType: 'Group', resourceId: G1, resourceVersion: 5 };
+
+  it('a single Group update carries its delta to every target of its tenant', () => {
+    const plan = planRelay([event({ ...group, membersDelta: { added: [U1], removed: [U2] } })], targets);
+    expect(plan.jobs.map((j) => [j.targetId, j.members])).toEqual([
+      ['target-a', { added: [U1], removed: [U2] }],
+      ['target-b', { added: [U1], removed: [U2] }],
+    ]);
+  });
+
+  it('two updates of one group in a batch coalesce without a delta (the whole list is pushed)', () => {
+    const plan = planRelay(
+      [
+        event({ ...group, membersDelta: { added: [U1], removed: [] } }),
+        event({ ...group, resourceVersion: 6, membersDelta: { added: [U2], removed: [] } }),
+      ],
+      targets.slice(0, 1),
+    );
+    expect(plan.jobs).toHaveLength(1);
+    expect(plan.jobs[0]?.version).toBe(6);
+    expect(plan.jobs[0]?.members).toBeUndefined();
+  });
+
+  it('a later event with an older version also drops the delta', () => {
+    const plan = planRelay(
+      [
+        event({ ...group, resourceVersion: 6, membersDelta: { added: [U1], removed: [] } }),
+        event({ ...group, resourceVersion: 5, membersDelta: { added: [U2], removed: [] } }),
+      ],
+      targets.slice(0, 1),
+    );
+    expect(plan.jobs[0]?.members).toBeUndefined();
+  });
+
+  it('a change without a delta (a create, a replace) carries none', () => {
+    const plan = planRelay([event({ ...group, type: 'group.replaced', membersDelta: null })], targets.slice(0, 1));
+    expect(plan.jobs[0]).not.toHaveProperty('members');
+  });
+});

@@ -18,6 +18,8 @@ export interface OutboxEvent {
   resourceId: string;
   resourceVersion: number | null;
   requestId: string;
+  /** What a Group update did to its members (hub ids); absent for any other change. */
+  membersDelta?: { added: string[]; removed: string[] } | null;
 }
 
 /** A target the relay may fan out to: an enabled one of the event's tenant. */
@@ -79,6 +81,9 @@ export function relayTenants(events: readonly OutboxEvent[]): string[] {
  * - the changes of one resource in the batch coalesce into one job per
  *   target, carrying the highest delivery version (the first event to reach
  *   it stands for the others);
+ * - a job that stands for a single Group update carries what it did to the
+ *   members, so the worker can push that delta (ADR 0024); a coalesced one
+ *   does not, and the worker pushes the whole list;
  * - each changed User or Group is queued once for the global directory.
  */
 export function planRelay(events: readonly OutboxEvent[], targets: readonly RelayTarget[]): RelayPlan {
@@ -90,7 +95,10 @@ export function planRelay(events: readonly OutboxEvent[], targets: readonly Rela
       const key = `${target.id}-${event.resourceType}-${event.resourceId}`;
       const version = deliveryVersion(event);
       const previous = jobs.get(key);
+      if (previous?.members) delete previous.members;
       if (previous && previous.version >= version) continue;
+      // A job that stands for one change carries its member delta; one that coalesces several pushes the whole list.
+      const delta = previous === undefined && event.resourceType === 'Group' ? event.membersDelta : undefined;
       jobs.set(key, {
         tenantId: event.tenantId,
         targetId: target.id,
@@ -99,6 +107,7 @@ export function planRelay(events: readonly OutboxEvent[], targets: readonly Rela
         version,
         eventId: event.id,
         requestId: event.requestId,
+        ...(delta ? { members: { added: [...delta.added], removed: [...delta.removed] } } : {}),
       });
     }
   }

@@ -8,6 +8,8 @@ export interface LoadedJob {
   target: ReplicationTarget | undefined;
   link: ReplicationLink | undefined;
   resource: ScimResource | undefined;
+  /** False for a Group read without its members (the job carries a member delta, ADR 0024). */
+  membersLoaded?: boolean;
 }
 
 interface SaveItem {
@@ -23,6 +25,9 @@ const INCLUDE: Record<ResourceKind, { members: boolean; groups: boolean }> = {
   User: { members: false, groups: true },
   Group: { members: true, groups: false },
 };
+
+/** A group job that carries its member delta reads the group without members: the delta is what it pushes. */
+const withoutMembers = (job: SyncJobData) => job.kind === 'Group' && job.members !== undefined;
 
 /**
  * The database work of the jobs a process runs side by side, per tenant, in
@@ -57,27 +62,45 @@ export class DeliveryBatches {
 
   private async loadAll(tenantId: string, jobs: SyncJobData[]): Promise<LoadedJob[]> {
     const keys = jobs.map((j) => ({ targetId: j.targetId, kind: j.kind, localId: j.resourceId }));
-    const [batch, users, groups] = await Promise.all([
+    const bare = jobs.filter(withoutMembers);
+    const [batch, users, groups, bareGroups] = await Promise.all([
       this.ctx.store.loadLinks(tenantId, keys),
-      this.resources(tenantId, 'User', jobs),
-      this.resources(tenantId, 'Group', jobs),
+      this.resources(tenantId, 'User', jobs, INCLUDE.User),
+      this.resources(
+        tenantId,
+        'Group',
+        jobs.filter((j) => !withoutMembers(j)),
+        INCLUDE.Group,
+      ),
+      this.resources(tenantId, 'Group', bare, { members: false, groups: false }),
     ]);
     const targets = new Map(batch.targets.map((t) => [t.id, t]));
     const links = new Map(batch.links.map((l) => [keyOf(l), l]));
     const resources = new Map([...users, ...groups].map((r) => [`${r.kind}/${r.id}`, r]));
-    return keys.map((key) => ({
-      target: targets.get(key.targetId),
-      link: links.get(keyOf(key)),
-      resource: resources.get(`${key.kind}/${key.localId}`),
-    }));
+    const bareResources = new Map(bareGroups.map((r) => [r.id, r]));
+    return jobs.map((job, i) => {
+      const key = keys[i] as LinkKey;
+      const bareOne = withoutMembers(job);
+      return {
+        target: targets.get(key.targetId),
+        link: links.get(keyOf(key)),
+        resource: bareOne ? bareResources.get(key.localId) : resources.get(`${key.kind}/${key.localId}`),
+        ...(bareOne ? { membersLoaded: false } : {}),
+      };
+    });
   }
 
-  private async resources(tenantId: string, kind: ResourceKind, jobs: SyncJobData[]): Promise<ScimResource[]> {
+  private async resources(
+    tenantId: string,
+    kind: ResourceKind,
+    jobs: SyncJobData[],
+    include: { members: boolean; groups: boolean },
+  ): Promise<ScimResource[]> {
     const ids = [...new Set(jobs.filter((j) => j.kind === kind).map((j) => j.resourceId))];
     if (ids.length === 0) return [];
     const source = this.ctx.resources;
-    if (source.getMany) return source.getMany(tenantId, kind, ids, INCLUDE[kind]);
-    const found = await Promise.all(ids.map((id) => source.get(tenantId, kind, id, INCLUDE[kind])));
+    if (source.getMany) return source.getMany(tenantId, kind, ids, include);
+    const found = await Promise.all(ids.map((id) => source.get(tenantId, kind, id, include)));
     return found.filter((r): r is ScimResource => r !== undefined);
   }
 

@@ -113,13 +113,22 @@ export class ResourceSynchronizer {
       await this.save(runtime, kind, resourceId, { remoteId: null, status: 'out_of_scope', handledVersion: 'wanted', lastError: null });
       return { operation: 'skipped', remoteId: null, version: null };
     }
-    const { link, resource } = options.loaded ?? (await this.ctx.batches.load(data));
+    const loaded = options.loaded ?? (await this.ctx.batches.load(data));
+    const { link } = loaded;
+    const delta = loaded.resource && !force ? memberDeltaOf(runtime, data, link, loaded.resource) : undefined;
+    // A group read without its members for a delta that does not apply (the target holds another version): read it whole.
+    const resource =
+      loaded.membersLoaded === false && loaded.resource && !delta
+        ? await this.ctx.resources.get(tenantId, kind, resourceId, { members: true, groups: false })
+        : loaded.resource;
     const inScope =
       resource !== undefined &&
       isInScope(runtime.scoping, resource, await this.ctx.resources.shapeOf(tenantId, kind)) &&
       (await this.ctx.admitted(runtime.target, resource));
     const result =
-      inScope && resource ? await this.push(runtime, resource, link, force) : await this.retire(runtime, data, resource, link, force);
+      inScope && resource
+        ? await this.push(runtime, resource, link, force, delta)
+        : await this.retire(runtime, data, resource, link, force);
     // A change that landed while we pushed gets its own job (kept by deduplication until this one ends). The
     // version is the one the job's last write read, in the transaction that recorded its outcome.
     if (runtime.seen !== (resource?.version ?? null)) {
@@ -183,11 +192,36 @@ export class ResourceSynchronizer {
     return out;
   }
 
-  private async push(runtime: JobRuntime, resource: ScimResource, link: ReplicationLink | undefined, force: boolean): Promise<SyncResult> {
+  /** The live links among `ids` (members of either kind) at a target, as outbound members. */
+  private async liveMembers(target: ReplicationTarget, ids: readonly string[]): Promise<OutboundMember[]> {
+    if (ids.length === 0) return [];
+    const links = (await Promise.all((['User', 'Group'] as const).map((kind) => this.ctx.store.links(target.id, kind, [...ids])))).flat();
+    return links.flatMap((link) =>
+      link.remoteId && (link.status === 'synced' || link.status === 'pending' || link.status === 'retrying')
+        ? [{ kind: link.kind, localId: link.localId, remoteId: link.remoteId }]
+        : [],
+    );
+  }
+
+  private async push(
+    runtime: JobRuntime,
+    resource: ScimResource,
+    link: ReplicationLink | undefined,
+    force: boolean,
+    delta?: MemberDelta,
+  ): Promise<SyncResult> {
     const { target, connector } = runtime;
     const attributes = await step('map', () => mapResource(runtime.mapping, resource));
-    const members = await this.outboundMembers(target, resource);
-    const object: OutboundObject = { kind: resource.kind, localId: resource.id, version: resource.version, attributes, members };
+    // With a delta the group's members are neither loaded nor compared: the delta is what moves (ADR 0024).
+    const members = delta ? [] : await this.outboundMembers(target, resource);
+    const object: OutboundObject = {
+      kind: resource.kind,
+      localId: resource.id,
+      version: resource.version,
+      attributes,
+      members,
+      ...(delta ? { membersOmitted: true } : {}),
+    };
     const memberIds = members.map((m) => m.remoteId);
     const hash = hashOf(attributes, connector.capabilities.membershipDeltas ? [] : memberIds);
 
@@ -195,7 +229,8 @@ export class ResourceSynchronizer {
 
     let ref: RemoteRef | undefined = link?.remoteId ? { kind: resource.kind, remoteId: link.remoteId } : undefined;
     let operation: SyncOperation = 'updated';
-    let pushedMembers = link?.pushedMembers ?? [];
+    // The member list last pushed (remote ids), read when needed: undefined means "as recorded for the link".
+    let pushedMembers: string[] | undefined;
     if (ref === undefined) {
       await this.recordCreateIntent(runtime, resource, attributes);
       ({ ref, operation } = await this.createOrAdopt(runtime, object));
@@ -226,6 +261,11 @@ export class ResourceSynchronizer {
         await step('update', () => connector.update(ref as RemoteRef, object, previous));
       } catch (error) {
         if (!isCode(error, 'NOT_FOUND')) throw error;
+        if (delta) {
+          // Gone at the target: it is created again with every member, so read the group whole.
+          const whole = await this.ctx.resources.get(target.tenantId, resource.kind, resource.id, { members: true, groups: false });
+          if (whole) return this.push(runtime, whole, link, force);
+        }
         // The remote object is gone (deleted at the target): create it again.
         await this.recordCreateIntent(runtime, resource, attributes);
         ({ ref, operation } = await this.createOrAdopt(runtime, object));
@@ -235,11 +275,27 @@ export class ResourceSynchronizer {
       }
     }
 
+    let memberRecord: LinkUpdate['pushedMembers'];
     if (resource.kind === 'Group' && connector.capabilities.membershipDeltas && connector.updateMembers) {
-      const desired = new Set(memberIds);
-      const previous = new Set(pushedMembers);
-      const add = members.filter((m) => !previous.has(m.remoteId));
-      const remove = [...previous].filter((id) => !desired.has(id));
+      let add: OutboundMember[];
+      let remove: string[];
+      if (delta) {
+        // Exactly the change: the added members the target holds, and the removed ones as they were pushed.
+        const removed = new Set(delta.removed);
+        add = (await this.liveMembers(target, delta.added)).filter((m) => !removed.has(m.localId));
+        remove = (await this.ctx.store.pushedMembers(target.tenantId, target.id, resource.id, delta.removed)).map((m) => m.remoteId);
+      } else {
+        const recorded = pushedMembers === undefined;
+        const before =
+          pushedMembers ?? (await this.ctx.store.pushedMembers(target.tenantId, target.id, resource.id)).map((m) => m.remoteId);
+        const desired = new Set(memberIds);
+        const previous = new Set(before);
+        add = members.filter((m) => !previous.has(m.remoteId));
+        remove = [...previous].filter((id) => !desired.has(id));
+        // Against the recorded list only what changed is written; after a create the list is written whole.
+        if (!recorded) memberRecord = { all: members.map(pushedMember) };
+      }
+      memberRecord ??= { add: add.map(pushedMember), remove };
       if (add.length > 0 || remove.length > 0) {
         await step('members', () =>
           (connector.updateMembers as NonNullable<typeof connector.updateMembers>)(ref as RemoteRef, { add, remove }),
@@ -262,7 +318,7 @@ export class ResourceSynchronizer {
         pushedVersion: resource.version,
         pushedHash: hash,
         pushedAttributes: attributes,
-        pushedMembers: memberIds,
+        ...(memberRecord ? { pushedMembers: memberRecord } : {}),
         attempts: 0,
         lastError: null,
         graceUntil: null,
@@ -513,6 +569,39 @@ export class ResourceSynchronizer {
     );
     return { operation: 'deleted', remoteId, version: resource?.version ?? null };
   }
+}
+
+/** A group job's member change, pushed as it is (ADR 0024). */
+type MemberDelta = NonNullable<SyncJobData['members']>;
+
+function pushedMember(member: OutboundMember): { kind: ResourceKind; localId: string; remoteId: string } {
+  return { kind: member.kind, localId: member.localId, remoteId: member.remoteId };
+}
+
+/**
+ * The job's member delta when it describes exactly the difference between
+ * what the target holds and the group now: one update from the version last
+ * pushed to the current one, at a target whose connector takes
+ * deltas and whose scoping, mapping and admission do not look at members.
+ * Otherwise undefined: the whole member list is compared (first push,
+ * reconcile, a coalesced job whose deltas were lost).
+ */
+function memberDeltaOf(
+  runtime: TargetRuntime,
+  data: SyncJobData,
+  link: ReplicationLink | undefined,
+  resource: ScimResource,
+): MemberDelta | undefined {
+  const { connector, target } = runtime;
+  if (data.kind !== 'Group' || data.members === undefined || resource.kind !== 'Group') return undefined;
+  if (!connector.capabilities.membershipDeltas || !connector.updateMembers || target.jit === true) return undefined;
+  // The relay marked the link pending for this job; a retry finds it retrying. The last push must be on record.
+  const queued = link?.status === 'pending' || link?.status === 'retrying' || link?.status === 'synced';
+  if (resource.version !== data.version || !queued || !link.remoteId || !link.pushedHash) return undefined;
+  if (link.pushedVersion !== data.version - 1) return undefined;
+  const mentions = (rules: unknown) => rules !== undefined && /members/i.test(JSON.stringify(rules));
+  if (mentions(target.scoping.Group) || mentions(target.mapping.Group)) return undefined;
+  return data.members;
 }
 
 function conflict(message: string): ConnectorError {

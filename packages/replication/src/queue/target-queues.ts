@@ -22,6 +22,11 @@ export interface SyncJobData {
   /** The hub version that caused the job (informational: the worker always loads the current state). */
   version: number;
   requestId?: string;
+  /**
+   * What a Group update did to its members (hub ids), from `version - 1` to
+   * `version` (ADR 0024): pushed as a delta when the target holds `version - 1`.
+   */
+  members?: { added: string[]; removed: string[] };
 }
 
 /**

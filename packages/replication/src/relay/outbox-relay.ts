@@ -70,6 +70,7 @@ export class OutboxRelay {
           resourceId: job.resourceId,
           version: job.version,
           requestId: job.requestId,
+          ...(job.members ? { members: job.members } : {}),
         },
         jobSuffix: `e${job.eventId}`,
       })),

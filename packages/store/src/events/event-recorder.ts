@@ -35,7 +35,7 @@ export function changeStatement(event: DomainEvent, context: RequestContext, now
   const audit = auditAppendCall(auditOf(event, context), now);
   const ctes = writes.map((w, i) => `w${i + 1} as (${w.sql})`);
   return {
-    sql: `with ${[...ctes, 'outbox as (insert into outbox_event (tenant_id, type, resource_type, resource_id, resource_version, request_id, created_at) values (?, ?, ?, ?, ?, ?, ?))'].join(',\n  ')}
+    sql: `with ${[...ctes, 'outbox as (insert into outbox_event (tenant_id, type, resource_type, resource_id, resource_version, request_id, created_at, members_delta) values (?, ?, ?, ?, ?, ?, ?, ?::jsonb))'].join(',\n  ')}
      select seq from ${audit.sql}`,
     params: [
       ...writes.flatMap((w) => w.params),
@@ -46,9 +46,22 @@ export function changeStatement(event: DomainEvent, context: RequestContext, now
       event.version ?? null,
       context.requestId,
       now,
+      membersDeltaOf(event),
       ...audit.params,
     ],
   };
+}
+
+/**
+ * What a Group update did to its members, for replication to push as a delta
+ * (ADR 0024): the `membersAdded` / `membersRemoved` of its diff, empty when it
+ * left them alone. Null for anything else (a create or a replace: pushed whole).
+ */
+function membersDeltaOf(event: DomainEvent): string | null {
+  if (event.resourceType !== 'Group' || event.type !== 'group.updated') return null;
+  const after = (event.after ?? {}) as Record<string, unknown>;
+  const ids = (value: unknown) => (Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []);
+  return JSON.stringify({ added: ids(after.membersAdded), removed: ids(after.membersRemoved) });
 }
 
 /**

@@ -29,6 +29,7 @@ import { Migration20261207601000_upstream_providers } from './Migration202612076
 import { Migration20261207650000_trace_context } from './Migration20261207650000_trace_context.js';
 import { Migration20261207680000_transfer_keys } from './Migration20261207680000_transfer_keys.js';
 import { Migration20261207690000_event_streams } from './Migration20261207690000_event_streams.js';
+import { Migration20261207620100_replication_member_deltas } from './Migration20261207620100_replication_member_deltas.js';
 import { Migration20261207700000_jit_provisioning } from './Migration20261207700000_jit_provisioning.js';
 import { Migration20261207600500_relying_party_release } from './Migration20261207600500_relying_party_release.js';
 
@@ -64,6 +65,7 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207650000_trace_context', class: Migration20261207650000_trace_context },
   { name: 'Migration20261207680000_transfer_keys', class: Migration20261207680000_transfer_keys },
   { name: 'Migration20261207690000_event_streams', class: Migration20261207690000_event_streams },
+  { name: 'Migration20261207620100_replication_member_deltas', class: Migration20261207620100_replication_member_deltas },
   { name: 'Migration20261207700000_jit_provisioning', class: Migration20261207700000_jit_provisioning },
   { name: 'Migration20261207600500_relying_party_release', class: Migration20261207600500_relying_party_release },
 ];

@@ -13,6 +13,9 @@ import { type LinkRow, TARGET_COLUMNS, type TargetRow, toLink, toTarget, UUID } 
 
 const TABLE: Record<ResourceKind, string> = { User: 'scim_user', Group: 'scim_group' };
 
+/** A group's member as pushed (core's `PushedMember`). */
+export type PushedMember = NonNullable<NonNullable<LinkUpdate['pushedMembers']>['all']>[number];
+
 /** The key of a link in the maps below. */
 function linkKey(key: LinkKey): string {
   return `${key.targetId}/${key.kind}/${key.localId}`;
@@ -93,8 +96,8 @@ export async function writeLink(
   const handled = update.handledVersion === 'wanted' ? null : update.handledVersion;
   const [row] = await em.execute<LinkRow[]>(
     `insert into replication_link (target_id, tenant_id, resource_kind, local_id, remote_id, status, wanted_version, handled_version,
-       pushed_version, pushed_hash, pushed_attributes, pushed_members, attempts, last_error, grace_until, request_id, updated_at)
-     values (?, ?, ?, ?, ?, ?, coalesce(?, 0), coalesce(?, 0), ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       pushed_version, pushed_hash, pushed_attributes, attempts, last_error, grace_until, request_id, updated_at)
+     values (?, ?, ?, ?, ?, ?, coalesce(?, 0), coalesce(?, 0), ?, ?, ?, ?, ?, ?, ?, ?)
      on conflict (target_id, resource_kind, local_id) do update set
        remote_id = excluded.remote_id,
        handled_version = greatest(replication_link.handled_version, ${handled === null ? 'replication_link.wanted_version' : 'excluded.handled_version'}),
@@ -105,7 +108,6 @@ export async function writeLink(
        pushed_version = ${set('pushed_version', update.pushedVersion !== undefined)},
        pushed_hash = ${set('pushed_hash', update.pushedHash !== undefined)},
        pushed_attributes = ${set('pushed_attributes', update.pushedAttributes !== undefined)},
-       pushed_members = ${set('pushed_members', update.pushedMembers !== undefined)},
        attempts = ${set('attempts', update.attempts !== undefined)},
        last_error = ${set('last_error', update.lastError !== undefined)},
        grace_until = ${set('grace_until', update.graceUntil !== undefined)},
@@ -124,7 +126,6 @@ export async function writeLink(
       update.pushedVersion ?? null,
       update.pushedHash ?? null,
       update.pushedAttributes === undefined || update.pushedAttributes === null ? null : JSON.stringify(update.pushedAttributes),
-      pgArray(update.pushedMembers ?? []),
       update.attempts ?? 0,
       update.lastError ?? null,
       update.graceUntil ?? null,
@@ -133,5 +134,62 @@ export async function writeLink(
     ],
   );
   if (!row) throw new TypeError('An upserted link must be returned.');
+  if (update.pushedMembers && kind === 'Group') await writePushedMembers(em, tenantId, targetId, localId, update.pushedMembers);
   return toLink(row);
+}
+
+/**
+ * Records a group's member list as pushed, in one statement: `all` replaces
+ * it (the rows not in it go, its rows are upserted), otherwise `remove` and
+ * `add` touch only the rows they name, so a delta costs what it changes.
+ */
+async function writePushedMembers(
+  em: EntityManager,
+  tenantId: string,
+  targetId: string,
+  groupId: string,
+  change: NonNullable<LinkUpdate['pushedMembers']>,
+): Promise<void> {
+  const add = change.all ?? change.add ?? [];
+  const gone = change.all
+    ? { where: 'remote_id <> all(?::text[])', ids: change.all.map((m) => m.remoteId) }
+    : { where: 'remote_id = any(?::text[])', ids: (change.remove ?? []).filter((id) => !add.some((m) => m.remoteId === id)) };
+  if (add.length === 0 && gone.ids.length === 0 && !change.all) return;
+  await em.execute(
+    `with gone as (delete from replication_link_member where target_id = ? and group_id = ? and ${gone.where})
+     insert into replication_link_member (tenant_id, target_id, group_id, remote_id, member_kind, member_id)
+     select ?, ?, ?, m.remote_id, nullif(m.kind, ''), nullif(m.member_id, '')::uuid
+     from unnest(?::text[], ?::text[], ?::text[]) as m(remote_id, kind, member_id)
+     on conflict (target_id, group_id, remote_id) do update set member_kind = excluded.member_kind, member_id = excluded.member_id`,
+    [
+      targetId,
+      groupId,
+      pgArray(gone.ids),
+      tenantId,
+      targetId,
+      groupId,
+      pgArray(add.map((m) => m.remoteId)),
+      pgArray(add.map((m) => m.kind ?? '')),
+      pgArray(add.map((m) => m.localId ?? '')),
+    ],
+  );
+}
+
+/** A group's members as last pushed to a target; with `memberIds`, only those hub ids among them. */
+export async function readPushedMembers(
+  em: EntityManager,
+  targetId: string,
+  groupId: string,
+  memberIds?: readonly string[],
+): Promise<PushedMember[]> {
+  if (!UUID.test(targetId) || !UUID.test(groupId)) return [];
+  const ids = memberIds?.filter((id) => UUID.test(id));
+  if (ids?.length === 0) return [];
+  const rows = await em.execute<{ remote_id: string; member_kind: ResourceKind | null; member_id: string | null }[]>(
+    `select remote_id, member_kind, member_id from replication_link_member where target_id = ? and group_id = ?${
+      ids ? ' and member_id = any(?::uuid[])' : ''
+    }`,
+    [targetId, groupId, ...(ids ? [pgArray(ids)] : [])],
+  );
+  return rows.map((r) => ({ kind: r.member_kind, localId: r.member_id, remoteId: r.remote_id }));
 }

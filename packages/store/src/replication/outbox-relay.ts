@@ -27,6 +27,7 @@ interface OutboxRow {
   resource_id: string;
   resource_version: number | null;
   request_id: string;
+  members_delta: { added: string[]; removed: string[] } | null;
 }
 
 /**
@@ -42,7 +43,7 @@ export async function relayOutbox(
   now: Date,
 ): Promise<number> {
   const rows = await em.execute<OutboxRow[]>(
-    `select id, tenant_id, type, resource_type, resource_id, resource_version, request_id
+    `select id, tenant_id, type, resource_type, resource_id, resource_version, request_id, members_delta
      from outbox_event where dispatched_at is null order by id limit ? for update skip locked`,
     [limit],
   );
@@ -55,6 +56,7 @@ export async function relayOutbox(
     resourceId: r.resource_id,
     resourceVersion: r.resource_version,
     requestId: r.request_id,
+    membersDelta: r.members_delta,
   }));
   const tenants = relayTenants(events);
   const targets =

@@ -30,7 +30,7 @@ import { auditEvent, recordEvent } from '../events/event-recorder.js';
 import { OutboxWakeups } from '../events/outbox-wakeups.js';
 import { pgArray } from '../orm/sql.js';
 import { asPlatform, inTenant } from '../orm/unit-of-work.js';
-import { loadLinks, saveLinks, writeLink } from './link-batches.js';
+import { loadLinks, type PushedMember, readPushedMembers, saveLinks, writeLink } from './link-batches.js';
 import { relayOutbox, requestChanges } from './outbox-relay.js';
 import {
   configColumn,
@@ -336,6 +336,10 @@ export class PostgresReplicationStore implements ReplicationStore {
         );
       return link;
     });
+  }
+
+  pushedMembers(tenantId: string, targetId: string, groupId: string, memberIds?: readonly string[]): Promise<PushedMember[]> {
+    return this.tenant(tenantId, (em) => readPushedMembers(em, targetId, groupId, memberIds));
   }
 
   loadLinks(tenantId: string, keys: readonly LinkKey[]): Promise<LinkBatch> {

@@ -51,7 +51,6 @@ export interface LinkRow {
   pushed_version: number | null;
   pushed_hash: string | null;
   pushed_attributes: Record<string, unknown> | null;
-  pushed_members: string[] | null;
   attempts: number;
   last_error: string | null;
   grace_until: Date | string | null;
@@ -139,7 +138,6 @@ export function toLink(row: LinkRow): ReplicationLink {
     pushedVersion: row.pushed_version === null ? null : Number(row.pushed_version),
     pushedHash: row.pushed_hash,
     pushedAttributes: row.pushed_attributes === null ? null : json(row.pushed_attributes),
-    pushedMembers: row.pushed_members ?? [],
     attempts: row.attempts,
     lastError: row.last_error,
     graceUntil: maybeDate(row.grace_until),
