@@ -432,6 +432,8 @@ export {
 } from './sso/relying-party.js';
 export { RelyingPartyService } from './sso/relying-party-service.js';
 export {
+  officeOfEmail,
+  parseEmailDomains,
   parseUpstream,
   type UpstreamInput,
   type UpstreamProvider,

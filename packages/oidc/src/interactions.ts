@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { claimsOfScopes, consentedClaims, consentItems, SSO_SCOPES } from '@meridian/core';
+import { claimsOfScopes, consentedClaims, consentItems, officeOfEmail, SSO_SCOPES } from '@meridian/core';
 import { JIT_PROMPT, provisioningFailedPage, runJitPrompt } from './jit.js';
 import { consentPage, errorPage, loginPage, type RenderedPage } from './pages.js';
 import type { LoginAccount, OidcRequestContext } from './ports.js';
@@ -287,7 +287,15 @@ export class Interactions {
       return again(FAILURE_MESSAGES[reason]);
     };
     if (userName === '') return again('Enter your user name and password.');
-    const candidates = await accounts.loginAccounts(communityId, userName, office);
+    let candidates = await accounts.loginAccounts(communityId, userName, office);
+    if (candidates.length > 1 && office === undefined) {
+      // The user name is an email address whose domain is exactly one office's: that office (docs/sso.md).
+      const at = userName.lastIndexOf('@');
+      const domainOffices =
+        at > 0 ? await this.providers.options.upstreams?.officeDomains?.(communityId, userName.slice(at + 1)) : undefined;
+      const inferred = domainOffices ? officeOfEmail(userName, domainOffices) : undefined;
+      if (candidates.some((c) => c.tenantSlug === inferred)) candidates = candidates.filter((c) => c.tenantSlug === inferred);
+    }
     if (candidates.length > 1) {
       // The user name exists in several offices: the person says which one (the password is asked again).
       return again(

@@ -115,6 +115,8 @@ export interface UpstreamLogin {
 /** Offices' upstream identity providers and the links of upstream subjects to office accounts. */
 export interface OidcUpstreams {
   upstreamOffices(communityId: string): Promise<{ slug: string; name: string }[]>;
+  /** The offices of the community with `domain` among their email domains (docs/sso.md); absent: no inference. */
+  officeDomains?(communityId: string, domain: string): Promise<{ slug: string; domains: string[] }[]>;
   upstreamFor(communityId: string, tenantSlug: string): Promise<UpstreamLogin | undefined>;
   linkedAccount(communityId: string, tenantId: string, issuer: string, subject: string): Promise<LoginAccount | undefined>;
   link(

@@ -38,6 +38,49 @@ export interface UpstreamProviderStore {
   find(tenantId: string): Promise<UpstreamProvider | undefined>;
   /** Removes it and the links of upstream subjects to accounts; false when there was none. */
   remove(tenantId: string, context: RequestContext): Promise<boolean>;
+  /** Replaces the email domains of an office's people (audited). */
+  setEmailDomains(tenantId: string, communityId: string, domains: readonly string[], context: RequestContext): Promise<string[]>;
+  emailDomains(tenantId: string): Promise<string[]>;
+}
+
+const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * The email domains of an office, lowercase and de-duplicated (RFC 1035 §2.3.1
+ * names, at least two labels); anything else is INVALID_INPUT naming it.
+ *
+ * @example
+ * parseEmailDomains(['EMEA.example.org', 'emea.example.org']) // ['emea.example.org']
+ */
+export function parseEmailDomains(input: readonly string[]): string[] {
+  const domains = new Set<string>();
+  for (const item of input.flatMap((d) => d.split(','))) {
+    const domain = item.trim().toLowerCase().replace(/^@/, '');
+    if (domain === '') continue;
+    if (!DOMAIN.test(domain)) {
+      throw new MeridianError('INVALID_INPUT', `'${domain.slice(0, 100)}' is not a domain name.`, { field: 'domains' });
+    }
+    domains.add(domain);
+  }
+  if (domains.size > 50) throw new MeridianError('INVALID_INPUT', 'An office has at most 50 email domains.', { field: 'domains' });
+  return [...domains].sort();
+}
+
+/**
+ * The office a user name signs in at when it is in several offices: the one
+ * whose email domains include the user name's domain, when the user name is
+ * an email address and exactly one of `offices` has that domain; otherwise
+ * undefined (the person chooses).
+ */
+export function officeOfEmail(userName: string, offices: readonly { slug: string; domains: readonly string[] }[]): string | undefined {
+  const at = userName.lastIndexOf('@');
+  if (at <= 0 || at === userName.length - 1) return undefined;
+  const domain = userName
+    .slice(at + 1)
+    .trim()
+    .toLowerCase();
+  const matching = offices.filter((o) => o.domains.includes(domain));
+  return matching.length === 1 ? matching[0]?.slug : undefined;
 }
 
 const ISSUER = /^(?:https:\/\/[A-Za-z0-9.-]+|http:\/\/(?:localhost|127\.0\.0\.1|\[::1\]))(?::\d{1,5})?(?:\/[^\s#?]*)?$/;
@@ -96,6 +139,18 @@ export class UpstreamProviderService {
     const upstream = await this.store.find(found.id);
     if (!upstream) throw new MeridianError('NOT_FOUND', 'This office has no upstream identity provider.', { field: 'tenant' });
     return upstream;
+  }
+
+  /** Sets the email domains of an office's people, for the sign-in page's choice of office (docs/sso.md). */
+  async setEmailDomains(principal: Principal, tenant: string, domains: readonly string[], context: RequestContext): Promise<string[]> {
+    const found = await this.admin.authorizeTenant(principal, 'settings.write', tenant);
+    return this.store.setEmailDomains(found.id, found.communityId, parseEmailDomains(domains), context);
+  }
+
+  /** The email domains of an office's people. */
+  async emailDomains(principal: Principal, tenant: string): Promise<string[]> {
+    const found = await this.admin.authorizeTenant(principal, 'settings.read', tenant);
+    return this.store.emailDomains(found.id);
   }
 
   /** Removes the office's upstream provider and its links. */

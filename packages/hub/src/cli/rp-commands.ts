@@ -197,9 +197,34 @@ async function upstreamSecret(flags: UpstreamFlags): Promise<string> {
 
 /** `meridian sso upstream …`: an office's own OpenID Provider, where its people may sign in (docs/sso.md). */
 export function registerSsoCommands(program: Command): void {
-  const upstream = program
-    .command('sso')
-    .description('single sign-on settings of offices (docs/sso.md)')
+  const sso = program.command('sso').description('single sign-on settings of offices (docs/sso.md)');
+  const domains = sso
+    .command('domains')
+    .description("the email domains of an office's people: a user name in several offices signs in at the one its domain names");
+  domains
+    .command('set')
+    .description("replace an office's email domains (none given: it has none)")
+    .requiredOption('--tenant <tenant>', 'tenant slug or id')
+    .option('--domain <domain>', 'an email domain, e.g. emea.example.org (repeat, or comma separated)', collect, [])
+    .addOption(jsonOption())
+    .action(async (flags: { tenant: string; domain: string[] } & JsonFlag) =>
+      withRuntime(async (runtime) => {
+        const set = await runtime.upstreamProviders.setEmailDomains(CLI_PRINCIPAL, flags.tenant, flags.domain, cliContext());
+        print(flags, { domains: set }, set.length > 0 ? set.join('\n') : 'The office has no email domains.');
+      }),
+    );
+  domains
+    .command('show')
+    .description("show an office's email domains")
+    .requiredOption('--tenant <tenant>', 'tenant slug or id')
+    .addOption(jsonOption())
+    .action(async (flags: { tenant: string } & JsonFlag) =>
+      withRuntime(async (runtime) => {
+        const found = await runtime.upstreamProviders.emailDomains(CLI_PRINCIPAL, flags.tenant);
+        print(flags, { domains: found }, found.length > 0 ? found.join('\n') : 'The office has no email domains.');
+      }),
+    );
+  const upstream = sso
     .command('upstream')
     .description("an office's upstream identity provider: its people sign in there instead of with a password");
   upstream

@@ -32,6 +32,7 @@ import { Migration20261207690000_event_streams } from './Migration20261207690000
 import { Migration20261207620100_replication_member_deltas } from './Migration20261207620100_replication_member_deltas.js';
 import { Migration20261207700000_jit_provisioning } from './Migration20261207700000_jit_provisioning.js';
 import { Migration20261207600500_relying_party_release } from './Migration20261207600500_relying_party_release.js';
+import { Migration20261207600510_office_email_domains } from './Migration20261207600510_office_email_domains.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -68,4 +69,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207620100_replication_member_deltas', class: Migration20261207620100_replication_member_deltas },
   { name: 'Migration20261207700000_jit_provisioning', class: Migration20261207700000_jit_provisioning },
   { name: 'Migration20261207600500_relying_party_release', class: Migration20261207600500_relying_party_release },
+  { name: 'Migration20261207600510_office_email_domains', class: Migration20261207600510_office_email_domains },
 ];

@@ -1,6 +1,8 @@
 import type { Clock, RequestContext, UpstreamProvider, UpstreamProviderStore, UpstreamValues } from '@meridian/core';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { appendAuditEntry } from '../audit/append-audit-entry.js';
 import { recordEvent } from '../events/event-recorder.js';
+import { pgArray } from '../orm/sql.js';
 import { asPlatform, inCommunity } from '../orm/unit-of-work.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import type { LoginAccount } from './postgres-sso-accounts.js';
@@ -120,6 +122,59 @@ export class PostgresUpstreamStore implements UpstreamProviderStore {
       );
       return true;
     });
+  }
+
+  /** Replaces the office's email domains; audited on the office's chain (`sso.office_domains_set`). */
+  setEmailDomains(tenantId: string, communityId: string, domains: readonly string[], context: RequestContext): Promise<string[]> {
+    const now = this.clock.now();
+    return asPlatform(this.orm, async (em) => {
+      const before = await em.execute<{ domain: string }[]>('delete from sso_office_domain where tenant_id = ? returning domain', [
+        tenantId,
+      ]);
+      if (domains.length > 0) {
+        await em.execute('insert into sso_office_domain (tenant_id, community_id, domain, created_at) select ?, ?, unnest(?::text[]), ?', [
+          tenantId,
+          communityId,
+          pgArray([...domains]),
+          now,
+        ]);
+      }
+      await appendAuditEntry(
+        em,
+        {
+          chain: tenantId,
+          tenantId,
+          actorType: context.actor.type,
+          actorId: context.actor.id,
+          action: 'sso.office_domains_set',
+          resourceType: 'Tenant',
+          resourceId: tenantId,
+          requestId: context.requestId.slice(0, 128),
+          sourceAddress: context.sourceAddress ?? null,
+          diff: { before: { domains: before.map((r) => r.domain).sort() }, after: { domains: [...domains] } },
+        },
+        now,
+      );
+      return [...domains];
+    });
+  }
+
+  async emailDomains(tenantId: string): Promise<string[]> {
+    const rows = await asPlatform(this.orm, (em) =>
+      em.execute<{ domain: string }[]>('select domain from sso_office_domain where tenant_id = ? order by domain', [tenantId]),
+    );
+    return rows.map((r) => r.domain);
+  }
+
+  /** The offices of a community and their email domains, for the sign-in page's choice of office. */
+  async officeDomains(communityId: string, domain: string): Promise<{ slug: string; domains: string[] }[]> {
+    const rows = await inCommunity(this.orm, communityId, (em) =>
+      em.execute<{ slug: string }[]>(
+        'select t.slug from sso_office_domain d join tenant t on t.id = d.tenant_id where d.community_id = ? and d.domain = ? order by t.slug',
+        [communityId, domain.toLowerCase()],
+      ),
+    );
+    return rows.map((r) => ({ slug: r.slug, domains: [domain.toLowerCase()] }));
   }
 
   /** The offices of a community with an upstream provider, for the sign-in page. */
