@@ -23,7 +23,7 @@ async function scim(method: 'POST' | 'PATCH' | 'DELETE', url: string, body?: unk
     ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
   });
   expect(res.statusCode).toBeLessThan(300);
-  return res.body === '' ? {} : (res.json() as { id: string });
+  return (res.body === '' ? {} : res.json()) as { id: string };
 }
 
 const patch = (id: string, path: string, value: unknown) =>
