@@ -216,6 +216,20 @@ describe('GraphQL with another tenant’s slug and ids', () => {
     ],
     setEventStreamStatus: ['mutation { setEventStreamStatus(community: "coi", id: "@USER@", status: "paused") { id } }'],
     deleteEventStream: ['mutation { deleteEventStream(community: "coi", id: "@USER@") { id } }'],
+    // Offboarding (issue 19): EMEA's leavers are out of APAC's reach, a dry run included.
+    offboardings: ['{ offboardings(tenant: "emea") { id } }'],
+    offboardAccount: [
+      'mutation($i: OffboardAccountInput!) { offboardAccount(tenant: "emea", input: $i) { dryRun } }',
+      { i: { user: '@USER@', successor: '@USER@', dryRun: true } },
+    ],
+    cancelOffboarding: ['mutation { cancelOffboarding(tenant: "emea", user: "@USER@") { id } }'],
+    // Single sign-on (issue 15): an office token registers no relying party and revokes no grant of coi.
+    createRelyingParty: [
+      'mutation($i: RelyingPartyInput!) { createRelyingParty(input: $i) { clientSecret } }',
+      { i: { community: 'coi', name: 'probe', redirectUris: ['https://rp.example/cb'], claims: ['email'] } },
+    ],
+    revokeGrant: ['mutation { revokeGrant(community: "coi", id: "@USER@") }'],
+    revokeMyGrant: ['mutation { revokeMyGrant(id: "@USER@") }'],
   };
 
   it('probes every GraphQL operation that takes a tenant or a tenant-owned id', () => {

@@ -121,7 +121,8 @@ export class SourceService {
     const caller = { principal, api: 'graphql' as const };
     const entries = new Map(read.entries.map((e) => [e.remoteId, e]));
     let done = 0;
-    for (const item of plan.items) {
+    // Entries are independent of one another: a few are written at once, each in its own transactions.
+    await eachConcurrently(plan.items, SYNC_CONCURRENCY, async (item) => {
       try {
         if (item.action === 'delete') {
           if (item.resourceId) {
@@ -133,7 +134,7 @@ export class SourceService {
           result.deleted++;
         } else {
           const entry = entries.get(item.remoteId);
-          if (!entry) continue;
+          if (!entry) return;
           const body = {
             schemas: [SCHEMA.user, ...Object.keys(entry.attributes).filter((k) => k.startsWith('urn:'))],
             ...entry.attributes,
@@ -167,7 +168,7 @@ export class SourceService {
         });
       }
       options.onProgress?.('write', ++done, plan.items.length);
-    }
+    });
     // A failed write keeps the old cursor: the next sync reads those entries again.
     await this.store.recordSync(source.tenantId, source.id, {
       cursor: result.failed.length === 0 ? read.cursor : source.cursor,
@@ -176,4 +177,19 @@ export class SourceService {
     });
     return { ...result, status: 'applied' };
   }
+}
+
+/** How many entries of one sync are written at once. */
+const SYNC_CONCURRENCY = 8;
+
+/** Runs `work` on every item, at most `limit` at a time; resolves when all are done (`work` handles its own errors). */
+async function eachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
