@@ -1,3 +1,5 @@
+// Over 600 lines on purpose: one delivery's whole decision (scope, mapping, match, create, update, delete modes,
+// membership deltas, the link's state) in one place, so that its crash-safety argument can be read in one pass.
 import { createHash } from 'node:crypto';
 import {
   ConnectorError,

@@ -33,6 +33,7 @@ import { pgArray } from '../orm/sql.js';
 import { inTenant } from '../orm/unit-of-work.js';
 import { DeferredDirectoryTransaction } from './deferred-transaction.js';
 import { isMissingMember, MemberWriteError, missingMember, translateCycleError } from './group-graph-errors.js';
+import { decodeListCursor, encodeListCursor, keyFits, keysetAfter } from './list-cursor.js';
 import { resourceOfRow, ScimReads, totalOfRows } from './scim-reads.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -391,60 +392,6 @@ export class PostgresDirectoryTransaction implements DirectoryTransaction {
       throw new MemberWriteError(ids, { cause: error });
     }
   }
-}
-
-/** A position in a sorted listing (RFC 9865 cursor): the sort key and id of the last row, and the order it belongs to. */
-interface ListCursor {
-  v: string | null;
-  id: string;
-  s: string;
-  d: 'asc' | 'desc';
-}
-
-function encodeListCursor(cursor: ListCursor): string {
-  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
-}
-
-/** Decodes a cursor; INVALID_CURSOR when it is malformed or was issued for another sort order (RFC 9865 §6). */
-function decodeListCursor(text: string, sortName: string, direction: 'asc' | 'desc'): ListCursor {
-  let value: Partial<ListCursor> | undefined;
-  try {
-    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<ListCursor>;
-  } catch {
-    value = undefined;
-  }
-  if (
-    !value ||
-    (typeof value.v !== 'string' && value.v !== null) ||
-    typeof value.id !== 'string' ||
-    !isUuid(value.id) ||
-    value.s !== sortName ||
-    value.d !== direction
-  ) {
-    throw new MeridianError('INVALID_CURSOR', 'The cursor is not valid for this query.', { field: 'cursor' });
-  }
-  return { v: value.v ?? null, id: value.id, s: value.s, d: value.d };
-}
-
-/** Rows after the cursor in `order by expr <dir> nulls last, id <dir>`. */
-function keysetAfter(expr: string, op: '<' | '>', after: ListCursor): SqlFragment {
-  if (after.v === null) return { sql: `((${expr}) is null and r.id ${op} ?::uuid)`, params: [after.id] };
-  // The key travels as text; PostgreSQL casts it back to the type of the expression it is compared with.
-  return {
-    sql: `((${expr}) ${op} ? or ((${expr}) = ? and r.id ${op} ?::uuid) or (${expr}) is null)`,
-    params: [after.v, after.v, after.id],
-  };
-}
-
-/**
- * True when a cursor key converts to the type of the sort expression; PostgreSQL converts a parameter before reading any
- * row. It runs in a transaction of its own: the one whose statement failed is aborted.
- */
-function keyFits(orm: MikroORM, tenantId: string, kind: ResourceKind, expr: string, key: string): Promise<boolean> {
-  return inTenant(orm, tenantId, (em) => em.execute(`select 1 from ${TABLE[kind]} r where false and (${expr}) = ?`, [key])).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** The PostgreSQL implementation of the core {@link DirectoryStore}. */
