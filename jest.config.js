@@ -13,7 +13,19 @@ const swc = [
   },
 ];
 
-const packages = ['core', 'store', 'scim', 'graphql', 'connector-sdk', 'connector-scim', 'connector-ldap', 'replication', 'oidc', 'hub', 'test-utils'];
+const packages = [
+  'core',
+  'store',
+  'scim',
+  'graphql',
+  'connector-sdk',
+  'connector-scim',
+  'connector-ldap',
+  'replication',
+  'oidc',
+  'hub',
+  'test-utils',
+];
 
 /** @type {import('jest').Config} */
 export default {

@@ -53,6 +53,7 @@ export {
   executeBulk,
   parseBulkRequest,
 } from './bulk/execute.js';
+export { type BatchAccount, placeBatch } from './community/batch-placement.js';
 export {
   type AccountFacts,
   type AccountValues,
@@ -77,7 +78,6 @@ export {
   MAX_PEOPLE_PAGE,
   type PeopleArguments,
 } from './community/global-directory-service.js';
-export { type BatchAccount, placeBatch } from './community/batch-placement.js';
 export {
   type PeopleResolution,
   type ResolutionAccount,
@@ -158,8 +158,8 @@ export { type FilterShape, matchesFilter, matchesResource } from './filter/evalu
 export { type FilterLimits, formatPath, parseAttributePath, parseScimFilter } from './filter/parse.js';
 export {
   accountBodyOf,
-  FirstSignInPull,
   type FirstSignInPreview,
+  FirstSignInPull,
   type FirstSignInPullResult,
   firstSignInLookup,
   type SourceLookupBy,
@@ -203,28 +203,6 @@ export {
   type TransferTrailer,
 } from './migration/transfer-format.js';
 export {
-  type AddressClass,
-  type AddressClassification,
-  type AllowEntry,
-  allowListOpensAddress,
-  allowListOpensHost,
-  checkOutboundAddress,
-  checkOutboundTarget,
-  classifyAddress,
-  findOutboundRefusal,
-  formatIpAddress,
-  type IpAddress,
-  isLocalhostName,
-  NO_ALLOWED_DESTINATIONS,
-  normalizeHost,
-  OUTBOUND_POLICY_NAME,
-  type OutboundAllowList,
-  OutboundRefusedError,
-  type OutboundVerdict,
-  parseIpAddress,
-  parseOutboundAllowList,
-} from './outbound/address-policy.js';
-export {
   OFFBOARDING_LEASE_MS,
   type OffboardingOutcome,
   type OffboardingRequest,
@@ -257,6 +235,28 @@ export type {
   TransferRecord,
   TransferStatus,
 } from './offboarding/ports.js';
+export {
+  type AddressClass,
+  type AddressClassification,
+  type AllowEntry,
+  allowListOpensAddress,
+  allowListOpensHost,
+  checkOutboundAddress,
+  checkOutboundTarget,
+  classifyAddress,
+  findOutboundRefusal,
+  formatIpAddress,
+  type IpAddress,
+  isLocalhostName,
+  NO_ALLOWED_DESTINATIONS,
+  normalizeHost,
+  OUTBOUND_POLICY_NAME,
+  type OutboundAllowList,
+  OutboundRefusedError,
+  type OutboundVerdict,
+  parseIpAddress,
+  parseOutboundAllowList,
+} from './outbound/address-policy.js';
 export { applyPatch, type MemberChange, type PatchResult } from './patch/apply.js';
 export { type PatchOp, type PatchOperation, type PatchPath, parsePatchPath, parsePatchRequest } from './patch/parse.js';
 export type {
@@ -400,7 +400,7 @@ export {
   type SourceRead,
   type SourceReader,
 } from './sources/inbound-source.js';
-export { type SourceSyncOptions, type SourceSyncResult, SourceService } from './sources/source-service.js';
+export { SourceService, type SourceSyncOptions, type SourceSyncResult } from './sources/source-service.js';
 export {
   type ClaimRegistration,
   type ConsentItem,

@@ -16,13 +16,14 @@ import {
   Argon2PasswordHasher,
   createOrm,
   generateSecretKey,
+  type MikroORM,
   PostgresAdminStore,
   PostgresDirectoryStore,
   PostgresReplicationStore,
   SecretBox,
 } from '@meridian/store';
 import { createTestDatabase, FakeScimTarget, SqlCapture, type TestDatabase } from '@meridian/test-utils';
-import type { MikroORM } from '@mikro-orm/postgresql';
+
 import { contextOf, eventually } from './harness.js';
 
 // Group membership pushed as deltas (issue 14, ADR 0024): a member added to a

@@ -207,7 +207,7 @@ export function managerOf(attributes: JsonObject): string | undefined {
 }
 
 /** The userName of a User. */
-export function userNameOf(user: ScimResource): string {
+function userNameOf(user: ScimResource): string {
   return typeof user.attributes.userName === 'string' ? user.attributes.userName : user.id;
 }
 

@@ -159,7 +159,7 @@ export interface LinkUpdate {
 }
 
 /** A member of a group as pushed to a target: its kind and hub id (unknown for lists older than ADR 0024's deltas) and remote id. */
-export interface PushedMember {
+interface PushedMember {
   kind: ResourceKind | null;
   localId: string | null;
   remoteId: string;

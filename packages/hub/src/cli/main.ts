@@ -28,8 +28,8 @@ export function buildCli(): Command {
   registerCommunityCommands(program);
   registerTenantCommands(program);
   registerTenantTransferCommands(program);
-  registerSchemaCommands(program);
   registerAccountCommands(program);
+  registerSchemaCommands(program);
   registerTokenCommands(program);
   registerIssuerCommands(program);
   registerRpCommands(program);

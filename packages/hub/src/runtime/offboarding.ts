@@ -11,7 +11,7 @@ import { type ReplicationEngine, ReplicationOwnershipTransfers } from '@meridian
 import type { PostgresOffboardingStore } from '@meridian/store';
 
 /** How often a worker process looks for due offboarding steps (scheduled leaves, deletions after the grace period). */
-export const OFFBOARDING_POLL_MS = 30_000;
+const OFFBOARDING_POLL_MS = 30_000;
 
 /** What {@link buildOffboarding} wires together. */
 export interface OffboardingDeps {

@@ -16,7 +16,7 @@ import { type SyncResult, SyncStepError } from './synchronizer.js';
 // with the same backoff, circuit breaker and rate limits as a delivery, and ends in a dead letter like one.
 
 /** The BullMQ job name of a transfer. */
-export const TRANSFER_JOB = 'transfer-ownership';
+const TRANSFER_JOB = 'transfer-ownership';
 
 /** What a transfer job carries beyond a sync job's fields (`resourceId` is the leaver). */
 export interface TransferJobData extends SyncJobData {
@@ -32,7 +32,7 @@ export function isTransferJob(name: string, data: SyncJobData): data is Transfer
 }
 
 /** The job id of a transfer in its target's queue (no ':' in BullMQ ids): one per offboarding, or per pair of Users. */
-export function transferJobId(job: Pick<OwnershipTransferJob, 'offboardingId' | 'fromUserId' | 'toUserId'>): string {
+function transferJobId(job: Pick<OwnershipTransferJob, 'offboardingId' | 'fromUserId' | 'toUserId'>): string {
   return job.offboardingId !== null ? `transfer-${job.offboardingId}` : `transfer-${job.fromUserId}-${job.toUserId}`;
 }
 

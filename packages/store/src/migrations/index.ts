@@ -15,24 +15,24 @@ import { Migration20261207100000_group_graph_integrity } from './Migration202612
 import { Migration20261207200000_community_scoped_names } from './Migration20261207200000_community_scoped_names.js';
 import { Migration20261207400000_wait_policy_limit } from './Migration20261207400000_wait_policy_limit.js';
 import { Migration20261207500000_request_id_on_deliveries } from './Migration20261207500000_request_id_on_deliveries.js';
-import { Migration20261207620000_outbox_wakeups } from './Migration20261207620000_outbox_wakeups.js';
+import { Migration20261207600000_relying_parties } from './Migration20261207600000_relying_parties.js';
+import { Migration20261207600500_relying_party_release } from './Migration20261207600500_relying_party_release.js';
+import { Migration20261207600510_office_email_domains } from './Migration20261207600510_office_email_domains.js';
+import { Migration20261207601000_upstream_providers } from './Migration20261207601000_upstream_providers.js';
 import { Migration20261207610000_directory_batch_projection } from './Migration20261207610000_directory_batch_projection.js';
 import { Migration20261207610100_directory_people_count } from './Migration20261207610100_directory_people_count.js';
 import { Migration20261207610200_directory_inbox_claim_order } from './Migration20261207610200_directory_inbox_claim_order.js';
-import { Migration20261207600000_relying_parties } from './Migration20261207600000_relying_parties.js';
+import { Migration20261207620000_outbox_wakeups } from './Migration20261207620000_outbox_wakeups.js';
+import { Migration20261207620100_replication_member_deltas } from './Migration20261207620100_replication_member_deltas.js';
 import { Migration20261207630000_scim_read_functions } from './Migration20261207630000_scim_read_functions.js';
 import { Migration20261207640000_audit_append_function } from './Migration20261207640000_audit_append_function.js';
 import { Migration20261207640100_write_in_tenant } from './Migration20261207640100_write_in_tenant.js';
+import { Migration20261207650000_trace_context } from './Migration20261207650000_trace_context.js';
 import { Migration20261207660000_ldap_sources } from './Migration20261207660000_ldap_sources.js';
 import { Migration20261207670000_offboarding } from './Migration20261207670000_offboarding.js';
-import { Migration20261207601000_upstream_providers } from './Migration20261207601000_upstream_providers.js';
-import { Migration20261207650000_trace_context } from './Migration20261207650000_trace_context.js';
 import { Migration20261207680000_transfer_keys } from './Migration20261207680000_transfer_keys.js';
 import { Migration20261207690000_event_streams } from './Migration20261207690000_event_streams.js';
-import { Migration20261207620100_replication_member_deltas } from './Migration20261207620100_replication_member_deltas.js';
 import { Migration20261207700000_jit_provisioning } from './Migration20261207700000_jit_provisioning.js';
-import { Migration20261207600500_relying_party_release } from './Migration20261207600500_relying_party_release.js';
-import { Migration20261207600510_office_email_domains } from './Migration20261207600510_office_email_domains.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -52,22 +52,22 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207200000_community_scoped_names', class: Migration20261207200000_community_scoped_names },
   { name: 'Migration20261207400000_wait_policy_limit', class: Migration20261207400000_wait_policy_limit },
   { name: 'Migration20261207500000_request_id_on_deliveries', class: Migration20261207500000_request_id_on_deliveries },
+  { name: 'Migration20261207600000_relying_parties', class: Migration20261207600000_relying_parties },
+  { name: 'Migration20261207600500_relying_party_release', class: Migration20261207600500_relying_party_release },
+  { name: 'Migration20261207600510_office_email_domains', class: Migration20261207600510_office_email_domains },
+  { name: 'Migration20261207601000_upstream_providers', class: Migration20261207601000_upstream_providers },
   { name: 'Migration20261207610000_directory_batch_projection', class: Migration20261207610000_directory_batch_projection },
   { name: 'Migration20261207610100_directory_people_count', class: Migration20261207610100_directory_people_count },
-  { name: 'Migration20261207600000_relying_parties', class: Migration20261207600000_relying_parties },
+  { name: 'Migration20261207610200_directory_inbox_claim_order', class: Migration20261207610200_directory_inbox_claim_order },
+  { name: 'Migration20261207620000_outbox_wakeups', class: Migration20261207620000_outbox_wakeups },
+  { name: 'Migration20261207620100_replication_member_deltas', class: Migration20261207620100_replication_member_deltas },
   { name: 'Migration20261207630000_scim_read_functions', class: Migration20261207630000_scim_read_functions },
   { name: 'Migration20261207640000_audit_append_function', class: Migration20261207640000_audit_append_function },
   { name: 'Migration20261207640100_write_in_tenant', class: Migration20261207640100_write_in_tenant },
-  { name: 'Migration20261207620000_outbox_wakeups', class: Migration20261207620000_outbox_wakeups },
-  { name: 'Migration20261207670000_offboarding', class: Migration20261207670000_offboarding },
-  { name: 'Migration20261207660000_ldap_sources', class: Migration20261207660000_ldap_sources },
-  { name: 'Migration20261207601000_upstream_providers', class: Migration20261207601000_upstream_providers },
-  { name: 'Migration20261207610200_directory_inbox_claim_order', class: Migration20261207610200_directory_inbox_claim_order },
   { name: 'Migration20261207650000_trace_context', class: Migration20261207650000_trace_context },
+  { name: 'Migration20261207660000_ldap_sources', class: Migration20261207660000_ldap_sources },
+  { name: 'Migration20261207670000_offboarding', class: Migration20261207670000_offboarding },
   { name: 'Migration20261207680000_transfer_keys', class: Migration20261207680000_transfer_keys },
   { name: 'Migration20261207690000_event_streams', class: Migration20261207690000_event_streams },
-  { name: 'Migration20261207620100_replication_member_deltas', class: Migration20261207620100_replication_member_deltas },
   { name: 'Migration20261207700000_jit_provisioning', class: Migration20261207700000_jit_provisioning },
-  { name: 'Migration20261207600500_relying_party_release', class: Migration20261207600500_relying_party_release },
-  { name: 'Migration20261207600510_office_email_domains', class: Migration20261207600510_office_email_domains },
 ];
