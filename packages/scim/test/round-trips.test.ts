@@ -148,6 +148,22 @@ describe('statements per SCIM request', () => {
     const statements = capture.since(since);
     expect(statements.filter((s) => s === 'begin')).toHaveLength(1);
     expect(statements.at(-1)).toBe('commit');
+    // begin, the tenant, the row locked, the update (its groups in its returning), the event and its audit entry, commit.
+    expect(statements).toHaveLength(6);
+    expect(JSON.parse(res.body).groups ?? []).toEqual([]);
     expect(sql).toHaveLength(1);
+  });
+  it("a PATCH answers with the User's groups, read in the update's own statement", async () => {
+    const res = await built.app.inject({
+      method: 'PATCH',
+      url: `/scim/v2/Users/${userId}`,
+      headers,
+      payload: JSON.stringify({
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'replace', path: 'title', value: 'Engineer' }],
+      }),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body).groups).toEqual([expect.objectContaining({ value: groupId, display: 'Ops', type: 'direct' })]);
   });
 });

@@ -274,7 +274,8 @@ export class ResourceService {
         },
         context,
       );
-      return (await tx.find(kind, id, ALL)) ?? updated;
+      // A User comes back with its groups; a Group's members are read again.
+      return kind === 'User' ? updated : ((await tx.find(kind, id, ALL)) ?? updated);
     });
   }
 
@@ -436,7 +437,7 @@ export class ResourceService {
         },
         context,
       );
-      return (await tx.find('User', userId, ALL)) ?? updated;
+      return updated;
     });
   }
 
@@ -494,7 +495,8 @@ export class ResourceService {
         context,
       );
       const include = options.include ?? NONE;
-      return include.members || include.groups ? ((await tx.find(kind, id, include)) ?? updated) : updated;
+      // A User comes back with its groups; a Group's members are read again when asked for.
+      return kind === 'Group' && include.members ? ((await tx.find(kind, id, include)) ?? updated) : updated;
     });
   }
 

@@ -63,7 +63,10 @@ export interface DirectoryTransaction {
   /** Ids among `ids` that exist in the tenant, with their kind and display name. */
   resolveMembers(ids: string[]): Promise<GroupMember[]>;
   insert(kind: ResourceKind, values: ResourceWrite): Promise<ScimResource>;
-  /** Overwrites a resource; `values.members` undefined leaves a group's members as they are. The result carries no members or groups. */
+  /**
+   * Overwrites a resource; `values.members` undefined leaves a group's members as they are. The result carries no
+   * members; a User's carries its groups (which a write of the User cannot change), so no second read is needed.
+   */
   update(kind: ResourceKind, id: string, expectedVersion: number, values: ResourceWrite): Promise<ScimResource>;
   /**
    * Applies member changes to a group row by row, so that the cost does not

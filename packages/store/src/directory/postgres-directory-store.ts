@@ -243,7 +243,8 @@ export class PostgresDirectoryTransaction implements DirectoryTransaction {
             `update scim_user set user_name = ?, external_id = ?, active = ?, attributes = ?, extension_schemas = ?,
                   password_hash = coalesce(?, password_hash), version = version + 1, updated_at = ?
             where tenant_id = ? and id = ? and version = ?
-            returning id, tenant_id, external_id, attributes, extension_schemas, version, created_at, updated_at`,
+            returning id, tenant_id, external_id, attributes, extension_schemas, version, created_at, updated_at,
+                      meridian_user_groups(tenant_id, id) as related`,
             [
               values.attributes.userName,
               values.externalId ?? null,
@@ -278,8 +279,10 @@ export class PostgresDirectoryTransaction implements DirectoryTransaction {
       await this.em.execute('delete from group_member where tenant_id = ? and group_id = ?', [this.tenantId, id]);
       await this.writeMembers(id, values.members, now);
     }
-    // The row as written, without members or groups (as the callers ask).
-    return toResource(kind, row);
+    // The row as written; a User with its groups (read in the same statement), a Group without its members.
+    const updated = toResource(kind, row);
+    if (kind === 'User') updated.groups = (row as ResourceRow & { related?: GroupMembership[] }).related ?? [];
+    return updated;
   }
 
   async remove(kind: ResourceKind, id: string): Promise<void> {
