@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeScimTarget } from '@meridian/test-utils';
+import { gql as post } from '@meridian/test-utils/apps';
 import type { FastifyInstance } from 'fastify';
 import * as client from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -135,14 +136,9 @@ afterAll(async () => {
   await hub?.close();
 });
 
+/** The body of one GraphQL answer as the platform admin (the shared helper of the test apps). */
 async function graphql(query: string, variables: Record<string, unknown> = {}) {
-  const res = await hub.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { authorization: `Bearer ${hub.adminToken}`, 'content-type': 'application/json' },
-    payload: JSON.stringify({ query, variables }),
-  });
-  return JSON.parse(res.body) as { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string; field?: string } }[] };
+  return (await post(hub.app, hub.adminToken, query, variables)).body;
 }
 
 describe('just-in-time push on first sign-in', () => {

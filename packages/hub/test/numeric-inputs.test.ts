@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { gql as post } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from './harness.js';
 
 // Issue 12: `createToken(expiresInDays: 0)` issued a token that never expires, and the error for negatives claimed
@@ -28,14 +29,9 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-async function gql(query: string, variables: Record<string, unknown> = {}) {
-  const res = await hub.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${hub.adminToken}` },
-    payload: JSON.stringify({ query, variables }),
-  });
-  return { status: res.statusCode, body: JSON.parse(res.body) as { data?: Record<string, unknown> | null; errors?: unknown[] } };
+/** Posts one GraphQL operation as the platform admin (the shared helper of the test apps). */
+function gql(query: string, variables: Record<string, unknown> = {}) {
+  return post(hub.app, hub.adminToken, query, variables);
 }
 
 async function meridian(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

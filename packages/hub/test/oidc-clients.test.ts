@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { gql as post } from '@meridian/test-utils/apps';
 import type { FastifyInstance } from 'fastify';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
@@ -47,14 +48,9 @@ function discover(registered: { clientId: string; secret: string }): Promise<cli
   });
 }
 
+/** The body of one GraphQL answer (the shared helper of the test apps). */
 async function gql(token: string, query: string) {
-  const res = await hub.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    payload: JSON.stringify({ query }),
-  });
-  return JSON.parse(res.body) as { data?: Record<string, unknown>; errors?: { extensions: { code: string } }[] };
+  return (await post(hub.app, token, query)).body;
 }
 
 beforeAll(async () => {

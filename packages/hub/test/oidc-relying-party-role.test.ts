@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createOrm, migrate } from '@meridian/store';
+import { gql as post } from '@meridian/test-utils/apps';
 import type { FastifyInstance } from 'fastify';
 import * as client from 'openid-client';
 import { type HubHarness, startHub } from './harness.js';
@@ -18,14 +19,9 @@ let hub: HubHarness;
 let app: FastifyInstance;
 let origin: string;
 
+/** The body of one GraphQL answer (the shared helper of the test apps). */
 async function gql(token: string, query: string) {
-  const res = await hub.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    payload: JSON.stringify({ query }),
-  });
-  return JSON.parse(res.body) as { data?: Record<string, unknown> | null; errors?: { message: string; extensions: { code: string } }[] };
+  return (await post(hub.app, token, query)).body;
 }
 
 async function relyingPartyToken(): Promise<{ token: string; id: string }> {
