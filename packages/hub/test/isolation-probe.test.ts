@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
-import { type Json, query, type ScimMethod, scimClient } from '@meridian/test-utils/apps';
+import { type Json, gql as post, query, type ScimMethod, scimClient } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from './harness.js';
 
 // Issue 4, "tenant isolation twice": the APAC office probes every SCIM endpoint and every tenant-taking
@@ -138,14 +138,9 @@ describe('SCIM with another tenant’s ids', () => {
 });
 
 describe('GraphQL with another tenant’s slug and ids', () => {
+  /** One GraphQL answer's body, posted with APAC's office token (the shared helper of the test apps). */
   async function gql(text: string, variables: Record<string, unknown> = {}) {
-    const res = await hub.app.inject({
-      method: 'POST',
-      url: '/graphql',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${hub.tenants.apac.token}` },
-      payload: JSON.stringify({ query: text, variables }),
-    });
-    return res.json() as { data?: Record<string, unknown> | null; errors?: { extensions?: { code?: string } }[] };
+    return (await post(hub.app, hub.tenants.apac.token, text, variables)).body;
   }
 
   const target = { kind: 'scim', name: 'probe', config: { baseUrl: 'https://example.invalid/scim/v2' }, secrets: { token: 'x' } };

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
-import { eventCounts, type Json, patchOp, scimClient } from '@meridian/test-utils/apps';
+import { eventCounts, type Json, patchOp, gql as post, scimClient } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from './harness.js';
 
 // Issue 12: SCIM accepted an enterprise `manager.value` naming a User of another tenant or community (GraphQL
@@ -134,15 +134,7 @@ describe('a manager outside the tenant is refused on every write path, and nothi
   });
 
   it('GraphQL joiners and movers get the same rule, naming the input field', async () => {
-    const gql = async (query: string, variables: Json) => {
-      const res = await hub.app.inject({
-        method: 'POST',
-        url: '/graphql',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${hub.adminToken}` },
-        payload: JSON.stringify({ query, variables }),
-      });
-      return JSON.parse(res.body) as { errors?: Json[] };
-    };
+    const gql = async (query: string, variables: Json) => (await post(hub.app, hub.adminToken, query, variables)).body;
     for (const value of [ids.foreign, ids.neighbour, ids.group]) {
       const create = await gql('mutation ($m: ID) { createAccount(tenant: "emea", input: { userName: "gql@emea", manager: $m }) { id } }', {
         m: value,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { gql as post } from '@meridian/test-utils/apps';
 import type { FastifyInstance } from 'fastify';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
@@ -230,17 +231,7 @@ describe('signing in with Meridian', () => {
 
       // The person sees and revokes the grant; the wiki's tokens stop working.
       const me = (await hub.runtime.admin.issueToken(platform, { tenant: 'emea', role: 'end_user', user: 'ada@emea.example' }, ctx)).token;
-      const gql = async (query: string) =>
-        JSON.parse(
-          (
-            await hub.app.inject({
-              method: 'POST',
-              url: '/graphql',
-              headers: { authorization: `Bearer ${me}`, 'content-type': 'application/json' },
-              payload: JSON.stringify({ query }),
-            })
-          ).body,
-        ) as { data?: { me?: { grants: { id: string; clientId: string; claims: string[] }[] } }; errors?: unknown[] };
+      const gql = async (query: string) => (await post(hub.app, me, query)).body;
       const listedGrants = await gql('{ me { grants { id clientId claims } } }');
       expect(listedGrants.errors).toBeUndefined();
       const grants = listedGrants.data?.me?.grants ?? [];
