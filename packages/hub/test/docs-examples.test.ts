@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { isMeridianError, SCHEMA } from '@meridian/core';
-import { type Json, scimClient } from '@meridian/test-utils/apps';
+import { type Json, gql as post, scimClient } from '@meridian/test-utils/apps';
 import { Kind, parse } from 'graphql';
 import { type HubHarness, startHub } from './harness.js';
 
@@ -244,13 +244,7 @@ async function ensureTenant(slug: string, name: string, community: string): Prom
 
 async function graphql(token: string, query: string, variables?: Json, operationName?: string): Promise<GqlAnswer> {
   await settle();
-  const res = await hub.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    payload: JSON.stringify({ query, ...(variables ? { variables } : {}), ...(operationName ? { operationName } : {}) }),
-  });
-  return JSON.parse(res.body) as GqlAnswer;
+  return (await post(hub.app, token, query, variables as Record<string, unknown> | undefined, operationName)).body as GqlAnswer;
 }
 
 /** The variables with every "@name" replaced by the value an earlier example saved. */

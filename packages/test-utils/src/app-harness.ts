@@ -270,18 +270,19 @@ export interface GqlResponse {
   body: { data?: Record<string, any> | null; errors?: GqlError[] };
 }
 
-/** Posts one GraphQL operation to `/graphql` with `token` as bearer (none when undefined). */
+/** Posts one GraphQL operation to `/graphql` with `token` as bearer (none when undefined); `operationName` picks one of several. */
 export async function gql(
   app: FastifyInstance,
   token: string | undefined,
   query: string,
   variables?: Record<string, unknown>,
+  operationName?: string,
 ): Promise<GqlResponse> {
   const res = await app.inject({
     method: 'POST',
     url: '/graphql',
     headers: { 'content-type': 'application/json', ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) },
-    payload: JSON.stringify({ query, variables }),
+    payload: JSON.stringify({ query, ...(variables ? { variables } : {}), ...(operationName ? { operationName } : {}) }),
   });
   return { status: res.statusCode, body: JSON.parse(res.body) as GqlResponse['body'] };
 }
