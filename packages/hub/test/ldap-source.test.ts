@@ -85,7 +85,7 @@ async function entriesInNewestSecond(): Promise<number> {
     { maxBuffer: 64 * 1024 * 1024 },
   );
   const stamps = [...stdout.matchAll(/^modifyTimestamp: (\S+)$/gm)].map((m) => m[1] as string);
-  const newest = stamps.reduce((a, b) => (b > a ? b : a), '');
+  const newest = [...stamps].sort().at(-1);
   return stamps.filter((s) => s === newest).length;
 }
 
