@@ -388,6 +388,7 @@ export {
   checkSourceInput,
   exceedsDeletionThreshold,
   type InboundSource,
+  type InboundSourceChanges,
   type InboundSourceInput,
   type InboundSourceStore,
   planSourceSync,
@@ -399,6 +400,9 @@ export {
   type SourcePlanItem,
   type SourceRead,
   type SourceReader,
+  type SourceSyncCounts,
+  type SourceSyncRecord,
+  type SourceSyncStatus,
 } from './sources/inbound-source.js';
 export { SourceService, type SourceSyncOptions, type SourceSyncResult } from './sources/source-service.js';
 export {

@@ -1,7 +1,8 @@
 import type { ConnectorSecrets } from '@meridian/connector-sdk';
-import { type InboundSource, MeridianError, type SourceEntry, type SourceRead, type SourceReader } from '@meridian/core';
+import { type InboundSource, MeridianError, type SourceEntry, type SourceLookupReader, type SourceRead } from '@meridian/core';
 import { type LdapConnectionConfig, parseLdapConnection, readLdapSecrets } from '../config.js';
-import { type ConnectAddress, LdapConnection } from '../ldap/connection.js';
+import { type ConnectAddress, LdapConnection, type LdapEntry } from '../ldap/connection.js';
+import { escapeFilterValue } from '../ldap/escape.js';
 import { InboundLdapMapping } from '../mapping/ldap-mapping.js';
 
 /** The validated configuration of an LDAP source. */
@@ -40,7 +41,16 @@ const KEYS = [
   'objectClass',
   'idAttribute',
   'mapping',
+  'firstSignIn',
 ];
+
+/**
+ * The LDAP attribute a first-sign-in lookup compares when the source names a
+ * SCIM path (core's defaults): the e-mail address is `mail`, the userName
+ * `uid`; the upstream subject is compared with the source's `idAttribute`
+ * unless `firstSignIn.attribute` names another LDAP attribute.
+ */
+const LOOKUP_LDAP_ATTRIBUTE: Readonly<Record<string, string>> = { 'emails.value': 'mail', userName: 'uid' };
 
 function invalid(message: string, field: string): MeridianError {
   return new MeridianError('INVALID_CONFIG', `LDAP source: ${message}`, { field });
@@ -86,6 +96,20 @@ export function parseLdapSourceConfig(config: unknown, secrets: ConnectorSecrets
       throw invalid(`'${field}' must be an attribute or class name.`, field);
     return out;
   };
+  if (raw.firstSignIn !== undefined) {
+    const settings = raw.firstSignIn as { lookupBy?: unknown; attribute?: unknown } | null;
+    if (
+      typeof settings !== 'object' ||
+      settings === null ||
+      !['subject', 'email', 'userName', undefined].includes(settings.lookupBy as never)
+    )
+      throw invalid("'config.firstSignIn.lookupBy' is subject, email or userName.", 'config.firstSignIn');
+    if (
+      settings.attribute !== undefined &&
+      (typeof settings.attribute !== 'string' || !/^[A-Za-z][A-Za-z0-9-]{0,99}$/.test(settings.attribute))
+    )
+      throw invalid("'config.firstSignIn.attribute' is an LDAP attribute name, such as 'mail'.", 'config.firstSignIn');
+  }
   readLdapSecrets(secrets);
   return {
     ...connection,
@@ -104,8 +128,49 @@ export function parseLdapSourceConfig(config: unknown, secrets: ConnectorSecrets
  * newest `modifyTimestamp` read; an entry changed in the same second is read
  * again next time, which changes nothing.
  */
-export class LdapSourceReader implements SourceReader {
+export class LdapSourceReader implements SourceLookupReader {
   constructor(private readonly connectAddress: ConnectAddress) {}
+
+  /**
+   * One person for a first sign-in (issue 16, use case 2.4.4): the entry in
+   * the source's scope whose attribute equals the value (escaped, RFC 4515).
+   * None: undefined (the sign-in is refused). Several: a `CONFLICT`, since
+   * the hub cannot tell which person signed in.
+   */
+  async lookup(
+    source: InboundSource,
+    secrets: Record<string, string>,
+    query: { attribute: string; value: string },
+  ): Promise<SourceEntry | undefined> {
+    const config = parseLdapSourceConfig(source.config, secrets);
+    const attribute = query.attribute === 'externalId' ? config.idAttribute : (LOOKUP_LDAP_ATTRIBUTE[query.attribute] ?? query.attribute);
+    if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(attribute))
+      throw invalid(`'${query.attribute}' is not an LDAP attribute a first sign-in can look up.`, 'config.firstSignIn');
+    const filter = `(&(objectClass=${config.objectClass})${config.filter ?? ''}(${attribute}=${escapeFilterValue(query.value)}))`;
+    const connection = new LdapConnection(config, readLdapSecrets(secrets), this.connectAddress);
+    const found: LdapEntry[] = [];
+    try {
+      for await (const entry of connection.search(config.baseDn, { scope: 'sub', filter, attributes: ['*', config.idAttribute] })) {
+        found.push(entry);
+        if (found.length > 1) break;
+      }
+    } finally {
+      await connection.close();
+    }
+    if (found.length > 1)
+      throw new MeridianError(
+        'CONFLICT',
+        `More than one entry of the office's directory has ${attribute}=${query.value}; the sign-in cannot tell which.`,
+        {
+          field: 'config.firstSignIn',
+        },
+      );
+    const entry = found[0];
+    const remoteId = entry?.attributes[config.idAttribute.toLowerCase()]?.[0];
+    if (!entry || !remoteId) return undefined;
+    const mapping = new InboundLdapMapping('User', config.mapping, 'config.mapping');
+    return { remoteId, location: entry.dn, attributes: await mapping.map(entry) };
+  }
 
   async read(
     source: InboundSource,

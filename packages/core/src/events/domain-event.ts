@@ -55,7 +55,11 @@ export type EventType =
   | 'auth.failed'
   | 'stream.created'
   | 'stream.updated'
-  | 'stream.deleted';
+  | 'stream.deleted'
+  | 'source.created'
+  | 'source.updated'
+  | 'source.deleted'
+  | 'source.synced';
 
 /** Every event type, for docs and exhaustive tests. */
 export const EVENT_TYPES: readonly EventType[] = [
@@ -113,6 +117,10 @@ export const EVENT_TYPES: readonly EventType[] = [
   'stream.created',
   'stream.updated',
   'stream.deleted',
+  'source.created',
+  'source.updated',
+  'source.deleted',
+  'source.synced',
 ];
 
 /** The kinds of resource an event can be about. */
@@ -129,7 +137,8 @@ export type EventResourceType =
   | 'RelyingParty'
   | 'Grant'
   | 'UpstreamProvider'
-  | 'EventStream';
+  | 'EventStream'
+  | 'Source';
 
 /**
  * A change, written in the same transaction as the change itself: once to the

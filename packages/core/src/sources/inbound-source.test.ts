@@ -1,5 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
-import { canonicalJson, exceedsDeletionThreshold, planSourceSync, type SourceEntry, type SourceLink } from './inbound-source.js';
+import {
+  canonicalJson,
+  checkSourceChanges,
+  checkSourceInput,
+  exceedsDeletionThreshold,
+  planSourceSync,
+  type SourceEntry,
+  type SourceLink,
+  sourceSyncDue,
+} from './inbound-source.js';
 
 const entry = (remoteId: string, userName: string, title?: string): SourceEntry => ({
   remoteId,
@@ -42,5 +51,45 @@ describe('exceedsDeletionThreshold', () => {
     expect(exceedsDeletionThreshold(21, 100, 20)).toBe(true);
     expect(exceedsDeletionThreshold(20, 100, 20)).toBe(false);
     expect(exceedsDeletionThreshold(0, 0, 0)).toBe(false);
+  });
+});
+
+describe('sourceSyncDue', () => {
+  const now = new Date('2026-12-07T12:00:00Z');
+  const ago = (seconds: number) => new Date(now.getTime() - seconds * 1000);
+
+  it('is never due without a schedule', () => {
+    expect(sourceSyncDue({ syncIntervalSeconds: null, lastSyncAt: null }, now)).toBe(false);
+  });
+
+  it('is due before the first sync and once the interval has passed since the last', () => {
+    expect(sourceSyncDue({ syncIntervalSeconds: 300, lastSyncAt: null }, now)).toBe(true);
+    expect(sourceSyncDue({ syncIntervalSeconds: 300, lastSyncAt: ago(299) }, now)).toBe(false);
+    expect(sourceSyncDue({ syncIntervalSeconds: 300, lastSyncAt: ago(300) }, now)).toBe(true);
+  });
+});
+
+describe('checkSourceChanges', () => {
+  it('accepts intervals from a minute to a year and a day, and null to turn the schedule off', () => {
+    expect(checkSourceChanges({ syncIntervalSeconds: 60, fullSyncIntervalSeconds: 366 * 86_400 })).toEqual({
+      syncIntervalSeconds: 60,
+      fullSyncIntervalSeconds: 366 * 86_400,
+    });
+    expect(checkSourceChanges({ syncIntervalSeconds: null })).toEqual({ syncIntervalSeconds: null });
+  });
+
+  it.each([
+    [{ syncIntervalSeconds: 59 }, 'syncIntervalSeconds'],
+    [{ syncIntervalSeconds: 90.5 }, 'syncIntervalSeconds'],
+    [{ fullSyncIntervalSeconds: 10 }, 'fullSyncIntervalSeconds'],
+    [{ deletionThresholdPercent: 101 }, 'deletionThresholdPercent'],
+    [{ deletionThresholdPercent: Number.NaN }, 'deletionThresholdPercent'],
+  ])('refuses %j naming the field', (changes, field) => {
+    expect(() => checkSourceChanges(changes)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', field }));
+  });
+
+  it('gives a new source no schedule unless asked', () => {
+    const checked = checkSourceInput({ name: 'hr', kind: 'scim', config: {}, secrets: {} });
+    expect(checked).toMatchObject({ syncIntervalSeconds: null, fullSyncIntervalSeconds: 86_400, deletionThresholdPercent: 20 });
   });
 });

@@ -21,11 +21,52 @@ export interface InboundSource {
   deletionThresholdPercent: number;
   /** A full comparison (which finds deletions) at least this often; incremental syncs in between. */
   fullSyncIntervalSeconds: number;
+  /** A worker syncs the source at least this often; null: only when an admin runs a sync. */
+  syncIntervalSeconds: number | null;
   /** The high-water mark of the last sync (LDAP `modifyTimestamp`); null before the first. */
   cursor: string | null;
   lastSyncAt: Date | null;
   lastFullSyncAt: Date | null;
+  /** How the last sync ended; null before the first. */
+  lastSyncStatus: SourceSyncStatus | null;
+  /** Why the last sync failed or stopped, in plain words; null when it applied. */
+  lastSyncError: string | null;
+  /** What the last sync did. */
+  lastSyncCounts: SourceSyncCounts | null;
   createdAt: Date;
+}
+
+/** How a sync ended: applied (perhaps with per-object failures), stopped at the deletion threshold, or failed as a whole. */
+export type SourceSyncStatus = 'applied' | 'needs_confirmation' | 'failed';
+
+/** The counts of one sync, kept with the source and in the audit entry of a run. */
+export interface SourceSyncCounts {
+  full: boolean;
+  read: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  unchanged: number;
+  failed: number;
+}
+
+/** The outcome of a sync as the store records it. */
+export interface SourceSyncRecord {
+  status: SourceSyncStatus;
+  /** The new cursor (applied), or the old one (a failure reads the same entries again). */
+  cursor: string | null;
+  full: boolean;
+  at: Date;
+  error: string | null;
+  counts: SourceSyncCounts | null;
+}
+
+/** What an admin may change on a source (its config and secrets are set at creation; recreate to change them). */
+export interface InboundSourceChanges {
+  deletionThresholdPercent?: number;
+  fullSyncIntervalSeconds?: number;
+  /** Null turns scheduled syncs off. */
+  syncIntervalSeconds?: number | null;
 }
 
 /** What an admin gives to create a source. */
@@ -36,6 +77,8 @@ export interface InboundSourceInput {
   secrets: Record<string, string>;
   deletionThresholdPercent?: number;
   fullSyncIntervalSeconds?: number;
+  /** Sync every this many seconds in a worker; null or absent: only on demand. */
+  syncIntervalSeconds?: number | null;
 }
 
 /** The link of a remote entry to the hub account it feeds. */
@@ -73,9 +116,14 @@ export interface SourceReader {
   ): Promise<SourceRead>;
 }
 
-/** Storage of sources and their links (implemented by the store; tenant-scoped, row-level security). */
+/**
+ * Storage of sources and their links (implemented by the store; tenant-scoped, row-level security).
+ * Creating, changing and deleting a source, and every sync's outcome, are audited by the store
+ * (`source.created`, `source.updated`, `source.deleted`, `source.synced`), secrets never in the entry.
+ */
 export interface InboundSourceStore {
   create(tenantId: string, input: InboundSourceInput, context: RequestContext): Promise<InboundSource>;
+  update(tenantId: string, id: string, changes: InboundSourceChanges, context: RequestContext): Promise<InboundSource>;
   list(tenantId: string): Promise<InboundSource[]>;
   find(tenantId: string, idOrName: string): Promise<InboundSource | undefined>;
   /** The source's secrets, opened (only for a sync). */
@@ -84,7 +132,13 @@ export interface InboundSourceStore {
   links(tenantId: string, sourceId: string): Promise<SourceLink[]>;
   saveLink(tenantId: string, sourceId: string, link: SourceLink): Promise<void>;
   deleteLink(tenantId: string, sourceId: string, remoteId: string): Promise<void>;
-  recordSync(tenantId: string, sourceId: string, state: { cursor: string | null; full: boolean; at: Date }): Promise<void>;
+  /** Records how a sync ended (and ends a worker's claim on the source), with its audit entry. */
+  recordSync(tenantId: string, sourceId: string, record: SourceSyncRecord, context: RequestContext): Promise<void>;
+  /**
+   * Claims, across tenants, up to `limit` sources whose scheduled sync is due at `now` and that no
+   * worker holds: each is held for `leaseMs` (a crashed worker's claim lapses). Platform scope.
+   */
+  claimDue(now: Date, leaseMs: number, limit: number): Promise<InboundSource[]>;
 }
 
 /** What a sync does to one account. */
@@ -171,12 +225,37 @@ export function checkSourceInput(
   if (input.kind !== 'ldap' && input.kind !== 'scim')
     throw new MeridianError('INVALID_CONFIG', `Unknown source kind '${input.kind}'; known: ldap, scim.`, { field: 'kind' });
   const threshold = input.deletionThresholdPercent ?? 20;
-  if (!Number.isFinite(threshold) || threshold < 0 || threshold > 100)
+  const changes = checkSourceChanges({
+    deletionThresholdPercent: threshold,
+    fullSyncIntervalSeconds: input.fullSyncIntervalSeconds ?? 86_400,
+    syncIntervalSeconds: input.syncIntervalSeconds ?? null,
+  });
+  return { ...input, ...(changes as Required<InboundSourceChanges>) };
+}
+
+/** The longest interval a source may be given: a year and a day. */
+const MAX_INTERVAL_SECONDS = 366 * 86_400;
+
+/** Checks what an admin changes on a source; `INVALID_CONFIG` naming the field. Absent fields stay absent. */
+export function checkSourceChanges(changes: InboundSourceChanges): InboundSourceChanges {
+  const { deletionThresholdPercent: threshold, fullSyncIntervalSeconds: full, syncIntervalSeconds: every } = changes;
+  if (threshold !== undefined && (typeof threshold !== 'number' || !Number.isFinite(threshold) || threshold < 0 || threshold > 100))
     throw new MeridianError('INVALID_CONFIG', "'deletionThresholdPercent' is from 0 to 100.", { field: 'deletionThresholdPercent' });
-  const interval = input.fullSyncIntervalSeconds ?? 86_400;
-  if (!Number.isInteger(interval) || interval < 60 || interval > 366 * 86_400)
-    throw new MeridianError('INVALID_CONFIG', "'fullSyncIntervalSeconds' is a whole number from 60 to 31622400.", {
-      field: 'fullSyncIntervalSeconds',
-    });
-  return { ...input, deletionThresholdPercent: threshold, fullSyncIntervalSeconds: interval };
+  const interval = (value: unknown, field: string) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 60 || value > MAX_INTERVAL_SECONDS)
+      throw new MeridianError('INVALID_CONFIG', `'${field}' is a whole number of seconds from 60 to ${MAX_INTERVAL_SECONDS}.`, { field });
+  };
+  if (full !== undefined) interval(full, 'fullSyncIntervalSeconds');
+  if (every !== undefined && every !== null) interval(every, 'syncIntervalSeconds');
+  return changes;
+}
+
+/**
+ * True when a scheduled source's next sync is due at `now`: never synced, or
+ * its interval has passed since the last sync began. Pure.
+ */
+export function sourceSyncDue(source: Pick<InboundSource, 'syncIntervalSeconds' | 'lastSyncAt'>, now: Date): boolean {
+  if (source.syncIntervalSeconds === null) return false;
+  if (source.lastSyncAt === null) return true;
+  return now.getTime() - source.lastSyncAt.getTime() >= source.syncIntervalSeconds * 1000;
 }

@@ -6,14 +6,18 @@ import type { Principal, RequestContext } from '../tenancy/model.js';
 
 import {
   canonicalJson,
+  checkSourceChanges,
   checkSourceInput,
   exceedsDeletionThreshold,
   type InboundSource,
+  type InboundSourceChanges,
   type InboundSourceInput,
   type InboundSourceStore,
   planSourceSync,
   type SourcePlan,
   type SourceReader,
+  type SourceSyncCounts,
+  sourceSyncDue,
 } from './inbound-source.js';
 
 /** Options of {@link SourceService.sync}. */
@@ -80,23 +84,87 @@ export class SourceService {
     return found;
   }
 
+  /** Changes a source's threshold or intervals (`syncIntervalSeconds: null` ends its schedule); audited. */
+  async update(
+    principal: Principal,
+    tenant: string,
+    idOrName: string,
+    changes: InboundSourceChanges,
+    context: RequestContext,
+  ): Promise<InboundSource> {
+    const source = await this.get(principal, tenant, idOrName);
+    return this.store.update(source.tenantId, source.id, checkSourceChanges(changes), context);
+  }
+
+  /**
+   * Runs the scheduled syncs that are due (in a worker process): each due
+   * source is claimed with a lease, so one process syncs it at a time and a
+   * crashed worker's claim lapses; the source acts with the least it needs,
+   * SCIM writes in its own office. A sync that would cross the deletion
+   * threshold stops and waits for an admin (`needs_confirmation`); one that
+   * fails is recorded and tried again at the next interval. Returns what ran.
+   */
+  async runDue(limit = 4): Promise<SourceSyncResult[]> {
+    const now = this.clock.now();
+    const results: SourceSyncResult[] = [];
+    for (const source of await this.store.claimDue(now, SCHEDULE_LEASE_MS, limit)) {
+      if (!sourceSyncDue(source, now)) continue;
+      const principal: Principal = { kind: 'tenant', tokenId: `source:${source.id}`, tenantId: source.tenantId, scopes: ['scim:write'] };
+      try {
+        results.push(await this.run(source, { principal, api: 'scim' }, {}, 'schedule'));
+      } catch {
+        // Recorded with the source (status `failed`, the reason) and audited by run(); the next interval tries again.
+      }
+    }
+    return results;
+  }
+
   /** Deletes a source and its links; the accounts it fed stay in the hub. */
   async delete(principal: Principal, tenant: string, idOrName: string, context: RequestContext): Promise<void> {
     const source = await this.get(principal, tenant, idOrName);
     await this.store.delete(source.tenantId, source.id, context);
   }
 
-  /** Runs one sync of a source (see the class comment). */
+  /** Runs one sync of a source now, as an admin asks (see the class comment). */
   async sync(principal: Principal, tenant: string, idOrName: string, options: SourceSyncOptions = {}): Promise<SourceSyncResult> {
     const source = await this.get(principal, tenant, idOrName);
+    return this.run(source, { principal, api: 'graphql' }, options, 'admin');
+  }
+
+  /** One sync of a source by `caller`; its outcome (but not a dry run's) is recorded with the source and audited. */
+  private async run(
+    source: InboundSource,
+    caller: { principal: Principal; api: 'graphql' | 'scim' },
+    options: SourceSyncOptions,
+    trigger: 'admin' | 'schedule',
+  ): Promise<SourceSyncResult> {
     const reader = this.readers[source.kind];
     if (!reader) throw new MeridianError('INVALID_CONFIG', `No reader for sources of kind '${source.kind}'.`, { field: 'kind' });
     const now = this.clock.now();
     const due = source.lastFullSyncAt === null || now.getTime() - source.lastFullSyncAt.getTime() >= source.fullSyncIntervalSeconds * 1000;
     const full = options.full === true || source.cursor === null || due;
-    const secrets = await this.store.openSecrets(source);
-    const read = await reader.read(source, secrets, full ? null : source.cursor, (n) => options.onProgress?.('read', n, null));
-    const links = await this.store.links(source.tenantId, source.id);
+    // The source is the actor of every write it causes (audit, outbox, replication's deliveries).
+    const context: RequestContext = {
+      actor: { type: 'system', id: `source:${source.id}` },
+      requestId: `source-${trigger}-${source.id}-${now.getTime()}`,
+    };
+    const record = (
+      status: 'applied' | 'needs_confirmation' | 'failed',
+      cursor: string | null,
+      error: string | null,
+      counts: SourceSyncCounts | null,
+    ) => this.store.recordSync(source.tenantId, source.id, { status, cursor, full, at: now, error, counts }, context);
+    let read: Awaited<ReturnType<SourceReader['read']>>;
+    let links: Awaited<ReturnType<InboundSourceStore['links']>>;
+    try {
+      const secrets = await this.store.openSecrets(source);
+      read = await reader.read(source, secrets, full ? null : source.cursor, (n) => options.onProgress?.('read', n, null));
+      links = await this.store.links(source.tenantId, source.id);
+    } catch (error) {
+      // The source could not be read (down, refused the bind, a bad filter): nothing was written; the cursor stays.
+      if (!options.dryRun) await record('failed', source.cursor, messageOf(error), null);
+      throw error;
+    }
     const plan = planSourceSync(read.entries, links, full);
     const deletes = plan.items.filter((i) => i.action === 'delete').length;
     const result: SourceSyncResult = {
@@ -111,14 +179,14 @@ export class SourceService {
     };
     if (options.dryRun) return result;
     if (!options.confirmDeletes && exceedsDeletionThreshold(deletes, links.length, source.deletionThresholdPercent)) {
+      await record(
+        'needs_confirmation',
+        source.cursor,
+        `The sync would delete ${deletes} of ${links.length} accounts, more than the threshold of ${source.deletionThresholdPercent}%; run it with confirmation to go ahead.`,
+        countsOf(result),
+      );
       return { ...result, status: 'needs_confirmation' };
     }
-    // The source is the actor of every write it causes (audit, outbox, replication's deliveries).
-    const context: RequestContext = {
-      actor: { type: 'system', id: `source:${source.id}` },
-      requestId: `source-${source.id}-${now.getTime()}`,
-    };
-    const caller = { principal, api: 'graphql' as const };
     const entries = new Map(read.entries.map((e) => [e.remoteId, e]));
     let done = 0;
     // Entries are independent of one another: a few are written at once, each in its own transactions.
@@ -170,13 +238,35 @@ export class SourceService {
       options.onProgress?.('write', ++done, plan.items.length);
     });
     // A failed write keeps the old cursor: the next sync reads those entries again.
-    await this.store.recordSync(source.tenantId, source.id, {
-      cursor: result.failed.length === 0 ? read.cursor : source.cursor,
-      full,
-      at: now,
-    });
+    await record(
+      'applied',
+      result.failed.length === 0 ? read.cursor : source.cursor,
+      result.failed.length === 0 ? null : `${result.failed.length} account(s) could not be written; the next sync tries them again.`,
+      countsOf(result),
+    );
     return { ...result, status: 'applied' };
   }
+}
+
+/** How long a worker holds a due source: longer than a large sync takes, short enough for another worker to take over. */
+const SCHEDULE_LEASE_MS = 30 * 60_000;
+
+function countsOf(result: SourceSyncResult): SourceSyncCounts {
+  return {
+    full: result.full,
+    read: result.read,
+    created: result.created,
+    updated: result.updated,
+    deleted: result.deleted,
+    unchanged: result.unchanged,
+    failed: result.failed.length,
+  };
+}
+
+/** An error in plain words for the source's status (readers' errors name the host, never a secret). */
+function messageOf(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.length > 500 ? `${text.slice(0, 497)}...` : text;
 }
 
 /** How many entries of one sync are written at once. */

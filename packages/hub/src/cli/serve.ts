@@ -10,6 +10,7 @@ import { stopTracing } from '../observability/tracing.js';
 import { createHubLogger, replicationLogger } from '../runtime/logger.js';
 import { startOffboardingRunner } from '../runtime/offboarding.js';
 import { openRuntime, type Runtime } from '../runtime/runtime.js';
+import { startSourceScheduler } from '../runtime/scheduled-work.js';
 import { StartupError } from '../runtime/startup-errors.js';
 
 /**
@@ -34,10 +35,12 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
   let metricsServer: FastifyInstance | undefined;
   let checkpoints: NodeJS.Timeout | undefined;
   let stopOffboarding: (() => void) | undefined;
+  let stopSources: (() => void) | undefined;
   let stopping: Promise<void> | undefined;
   const close = async () => {
     clearInterval(checkpoints);
     stopOffboarding?.();
+    stopSources?.();
     await app?.close().catch(() => {});
     await metricsServer?.close().catch(() => {});
     await runtime?.close().catch(() => {});
@@ -78,7 +81,9 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
     // The outbox relay and the target workers (issue 5): any number of worker processes may run them side by side.
     if (role !== 'api' && !stopping) await runtime.replication.start();
     // Scheduled leaves and deletions after the grace period (issue 19), claimed with a lease by any worker process.
-    if (role !== 'api' && !stopping) stopOffboarding = startOffboardingRunner(runtime.offboarding, say);
+    if (role !== 'api' && !stopping) stopOffboarding = startOffboardingRunner(runtime.offboarding, say, config.schedulerPollMs);
+    // Inbound sources' scheduled syncs (issues 16 and 18), claimed with a lease by any worker process.
+    if (role !== 'api' && !stopping) stopSources = startSourceScheduler(runtime.sources, config.schedulerPollMs, say);
     // The communities' event streams (issue 17): SETs from the stream inbox, pushes, pruning; any number of workers.
     if (role !== 'api' && !stopping) runtime.streams.start((error) => logger.warn({ err: error }, 'event streams step failed'));
     const auditKey = await runtime.auditLog.signingKey();

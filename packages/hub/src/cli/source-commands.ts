@@ -19,6 +19,7 @@ interface SourceFlags {
   config?: string;
   deletionThreshold?: string;
   fullSyncInterval?: string;
+  syncEvery?: string;
   dryRun?: boolean;
   confirmDeletes?: boolean;
   full?: boolean;
@@ -40,10 +41,36 @@ function view(source: InboundSource) {
     secretNames: source.secretNames,
     deletionThresholdPercent: source.deletionThresholdPercent,
     fullSyncIntervalSeconds: source.fullSyncIntervalSeconds,
+    syncIntervalSeconds: source.syncIntervalSeconds,
     cursor: source.cursor,
     lastSyncAt: source.lastSyncAt,
     lastFullSyncAt: source.lastFullSyncAt,
+    lastSyncStatus: source.lastSyncStatus,
+    lastSyncError: source.lastSyncError,
+    lastSyncCounts: source.lastSyncCounts,
   };
+}
+
+/** A number flag, or undefined when absent; a usage error naming the flag otherwise. */
+function numberFlag(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value)) throw new CliUsageError(`${flag} is a number, not '${text}'.`);
+  return value;
+}
+
+/** `--sync-every <seconds|off>`: a schedule, or null to end it. */
+function syncEveryFlag(text: string | undefined): number | null | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'off') return null;
+  return numberFlag(text, '--sync-every');
+}
+
+/** One line per source for people: its schedule and how its last sync went. */
+function line(s: InboundSource): string {
+  const schedule = s.syncIntervalSeconds === null ? 'on demand' : `every ${s.syncIntervalSeconds}s`;
+  const last = s.lastSyncAt ? `last sync ${s.lastSyncAt.toISOString()} ${s.lastSyncStatus ?? ''}`.trim() : 'never synced';
+  return [s.id, s.name, s.kind, schedule, last, s.lastSyncError ?? ''].join('\t').trimEnd();
 }
 
 function summary(result: SourceSyncResult): string {
@@ -86,14 +113,18 @@ export function registerSourceCommands(program: Command): void {
     .option('--token-file <path>', 'scim: a file holding the bearer token (stored encrypted, never printed)')
     .option(
       '--lookup-by <what>',
-      'scim: find a person signing in upstream without an account by subject, email or userName (docs/provisioning.md)',
+      'find a person signing in upstream without an account at the source by subject, email or userName (docs/provisioning.md)',
     )
-    .option('--lookup-attribute <path>', 'scim: the SCIM attribute compared (default externalId, emails.value or userName)')
+    .option(
+      '--lookup-attribute <name>',
+      'the attribute compared at first sign-in: scim: a SCIM path (default externalId, emails.value or userName); ldap: an LDAP attribute (default the id attribute, mail or uid)',
+    )
     .option('--filter <filter>', 'an LDAP filter the accounts must match, e.g. (departmentNumber=42)')
     .option('--name <name>', 'a name unique in the tenant (default: kind and host)')
     .option('--config <json>', 'more source config as a JSON object (startTls, caCertificate, mapping, objectClass, pageSize, ...)')
     .option('--deletion-threshold <percent>', 'stop a sync that would delete more than this share of the accounts (default 20)')
     .option('--full-sync-interval <seconds>', 'compare everything (finds deletions) at least this often (default 86400)')
+    .option('--sync-every <seconds>', 'a worker syncs the source this often (at least 60); default: only `source sync`')
     .addOption(jsonOption())
     .action(async (flags: SourceFlags & { kind: string; url: string }) =>
       withRuntime(async ({ sources }) => {
@@ -105,12 +136,6 @@ export function registerSourceCommands(program: Command): void {
             throw new CliUsageError('--config is a JSON object.');
           }
         }
-        const number = (text: string | undefined, flag: string) => {
-          if (text === undefined) return undefined;
-          const value = Number(text);
-          if (!Number.isFinite(value)) throw new CliUsageError(`${flag} is a number, not '${text}'.`);
-          return value;
-        };
         let host = 'source';
         try {
           host = new URL(flags.url).host.replace(/[^A-Za-z0-9._-]/g, '-');
@@ -128,8 +153,9 @@ export function registerSourceCommands(program: Command): void {
             if (value === undefined) throw new CliUsageError(`An ${flags.kind} source needs ${flag}.`);
           }
         }
-        const deletionThresholdPercent = number(flags.deletionThreshold, '--deletion-threshold');
-        const fullSyncIntervalSeconds = number(flags.fullSyncInterval, '--full-sync-interval');
+        const deletionThresholdPercent = numberFlag(flags.deletionThreshold, '--deletion-threshold');
+        const fullSyncIntervalSeconds = numberFlag(flags.fullSyncInterval, '--full-sync-interval');
+        const syncIntervalSeconds = syncEveryFlag(flags.syncEvery);
         const created = await sources.create(
           CLI_PRINCIPAL,
           flags.tenant,
@@ -144,10 +170,12 @@ export function registerSourceCommands(program: Command): void {
                   bindDn: flags.bindDn,
                   baseDn: flags.baseDn,
                   ...(flags.filter !== undefined ? { filter: flags.filter } : {}),
+                  ...firstSignInFlags(flags),
                 },
             secrets: scim ? scim.secrets : { bindPassword: flags.bindPassword as string },
             ...(deletionThresholdPercent !== undefined ? { deletionThresholdPercent } : {}),
             ...(fullSyncIntervalSeconds !== undefined ? { fullSyncIntervalSeconds } : {}),
+            ...(syncIntervalSeconds !== undefined ? { syncIntervalSeconds } : {}),
           },
           cliContext(),
         );
@@ -160,13 +188,28 @@ export function registerSourceCommands(program: Command): void {
     .action(async (flags: SourceFlags) =>
       withRuntime(async ({ sources }) => {
         const list = await sources.list(CLI_PRINCIPAL, flags.tenant);
-        print(
-          flags,
-          list.map(view),
-          list
-            .map((s) => `${s.id}\t${s.name}\t${s.kind}\t${s.lastSyncAt ? `synced ${s.lastSyncAt.toISOString()}` : 'never synced'}`)
-            .join('\n') || 'No sources.',
-        );
+        print(flags, list.map(view), list.map(line).join('\n') || 'No sources.');
+      }),
+    );
+
+  requireTenant(source.command('update').description("change a source's schedule, full-sync interval or deletion threshold"))
+    .requiredOption('--source <source>', 'source id or name')
+    .option('--sync-every <seconds>', "a worker syncs the source this often (at least 60); 'off': only `source sync`")
+    .option('--full-sync-interval <seconds>', 'compare everything (finds deletions) at least this often')
+    .option('--deletion-threshold <percent>', 'stop a sync that would delete more than this share of the accounts')
+    .addOption(jsonOption())
+    .action(async (flags: SourceFlags & { source: string }) =>
+      withRuntime(async ({ sources }) => {
+        const changes = {
+          syncIntervalSeconds: syncEveryFlag(flags.syncEvery),
+          fullSyncIntervalSeconds: numberFlag(flags.fullSyncInterval, '--full-sync-interval'),
+          deletionThresholdPercent: numberFlag(flags.deletionThreshold, '--deletion-threshold'),
+        };
+        const given = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+        if (Object.keys(given).length === 0)
+          throw new CliUsageError('Give at least one of --sync-every, --full-sync-interval, --deletion-threshold.');
+        const updated = await sources.update(CLI_PRINCIPAL, flags.tenant, flags.source, given, cliContext());
+        print(flags, view(updated), `Updated source ${updated.name}: ${line(updated)}`);
       }),
     );
 
@@ -240,12 +283,19 @@ export function registerSourceCommands(program: Command): void {
 async function scimSourceInput(flags: SourceFlags & { url: string }) {
   if (flags.tokenFile === undefined) throw new CliUsageError('A scim source needs --token-file (its bearer token).');
   const token = (await readFile(flags.tokenFile, 'utf8')).trim();
+  return { config: { baseUrl: flags.url, ...firstSignInFlags(flags) }, secrets: { token } };
+}
+
+/** `--lookup-by` / `--lookup-attribute`: the source serves pulls at first sign-in (`firstSignIn` in its config). */
+function firstSignInFlags(flags: SourceFlags): { firstSignIn?: { lookupBy: string; attribute?: string } } {
   if (flags.lookupBy !== undefined && !['subject', 'email', 'userName'].includes(flags.lookupBy)) {
     throw new CliUsageError('--lookup-by is subject, email or userName.');
   }
-  const firstSignIn =
-    flags.lookupBy !== undefined || flags.lookupAttribute !== undefined
-      ? { lookupBy: flags.lookupBy ?? 'email', ...(flags.lookupAttribute !== undefined ? { attribute: flags.lookupAttribute } : {}) }
-      : undefined;
-  return { config: { baseUrl: flags.url, ...(firstSignIn ? { firstSignIn } : {}) }, secrets: { token } };
+  if (flags.lookupBy === undefined && flags.lookupAttribute === undefined) return {};
+  return {
+    firstSignIn: {
+      lookupBy: flags.lookupBy ?? 'email',
+      ...(flags.lookupAttribute !== undefined ? { attribute: flags.lookupAttribute } : {}),
+    },
+  };
 }

@@ -71,6 +71,12 @@ const VARIABLES: Variable[] = [
     default: '6000',
   },
   {
+    name: 'MERIDIAN_SCHEDULER_POLL_MS',
+    description:
+      "How often, in milliseconds, a worker process looks for scheduled work that is due: inbound sources' scheduled syncs (docs/sources.md) and offboarding steps (docs/offboarding.md). Each due item is claimed with a lease, so any number of workers may look.",
+    default: '15000',
+  },
+  {
     name: 'MERIDIAN_RATE_LIMIT_PER_IP',
     description:
       'Requests per minute from one client address without a token, or with a token that fails authentication. `0` turns it off. Behind a reverse proxy every client shares the proxy address.',
@@ -219,6 +225,12 @@ const schema = z.object({
     .min(100, 'MERIDIAN_JIT_WAIT_MS must be at least 100')
     .max(60_000, 'MERIDIAN_JIT_WAIT_MS must be at most 60000 (the person waits on the page)')
     .default(10_000),
+  MERIDIAN_SCHEDULER_POLL_MS: z.coerce
+    .number({ message: 'MERIDIAN_SCHEDULER_POLL_MS must be a number' })
+    .int()
+    .min(100, 'MERIDIAN_SCHEDULER_POLL_MS must be at least 100')
+    .max(600_000, 'MERIDIAN_SCHEDULER_POLL_MS must be at most 600000 (ten minutes)')
+    .default(15_000),
   MERIDIAN_RATE_LIMIT_PER_TOKEN: perMinute('MERIDIAN_RATE_LIMIT_PER_TOKEN', 3000),
   MERIDIAN_RATE_LIMIT_PER_TENANT: perMinute('MERIDIAN_RATE_LIMIT_PER_TENANT', 6000),
   MERIDIAN_RATE_LIMIT_PER_IP: perMinute('MERIDIAN_RATE_LIMIT_PER_IP', 300),
@@ -285,6 +297,8 @@ export interface HubConfig {
   tokenCacheMs: number;
   /** How long a first sign-in waits for its just-in-time pushes (ms, issue 16). */
   jitWaitMs: number;
+  /** How often a worker looks for due scheduled work (source syncs, offboarding steps). */
+  schedulerPollMs: number;
   /** Requests per minute; 0 = off. */
   rateLimits: { perToken: number; perTenant: number; perIp: number };
   graphqlLimits: { maxDepth: number; maxComplexity: number };
@@ -334,6 +348,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     scimMaxResults: e.MERIDIAN_SCIM_MAX_RESULTS,
     tokenCacheMs: e.MERIDIAN_TOKEN_CACHE_MS,
     jitWaitMs: e.MERIDIAN_JIT_WAIT_MS,
+    schedulerPollMs: e.MERIDIAN_SCHEDULER_POLL_MS,
     rateLimits: {
       perToken: e.MERIDIAN_RATE_LIMIT_PER_TOKEN,
       perTenant: e.MERIDIAN_RATE_LIMIT_PER_TENANT,

@@ -212,6 +212,8 @@ export async function openRuntime(
     });
     const sourceStore = new PostgresSourceStore(orm, systemClock, secretBox);
     const scimSources = new ScimSourceReader(outbound.fetchFor({ httpsOnly: true }));
+    // An LDAP source is read through the outbound policy's sockets, for syncs and first sign-ins alike.
+    const ldapSources = new LdapSourceReader((host) => outbound.connectAddress(host));
     const sso = {
       relyingParties: new PostgresRelyingPartyStore(orm, systemClock),
       accounts: new PostgresSsoAccounts(orm, systemClock),
@@ -229,7 +231,7 @@ export async function openRuntime(
       jit: {
         store: jitStore,
         targets: new JitTargetService(jitStore, admin),
-        firstSignIn: new FirstSignInPull(sourceStore, resources, { scim: scimSources }),
+        firstSignIn: new FirstSignInPull(sourceStore, resources, { scim: scimSources, ldap: ldapSources }),
       },
       // The issuer answers to the outbound request policy when it is set, as on every request made to it.
       upstreamProviders: new UpstreamProviderService(sso.upstreams, admin, {
@@ -255,7 +257,7 @@ export async function openRuntime(
       sources: new SourceService(
         sourceStore,
         resources,
-        { ldap: new LdapSourceReader((host) => outbound.connectAddress(host)), scim: scimSources },
+        { ldap: ldapSources, scim: scimSources },
         systemClock,
         async (input) =>
           // A SCIM source (issue 16) holds a bearer token: https only, unless the allow-list opens the host.

@@ -33,6 +33,7 @@ import { Migration20261207670000_offboarding } from './Migration20261207670000_o
 import { Migration20261207680000_transfer_keys } from './Migration20261207680000_transfer_keys.js';
 import { Migration20261207690000_event_streams } from './Migration20261207690000_event_streams.js';
 import { Migration20261207700000_jit_provisioning } from './Migration20261207700000_jit_provisioning.js';
+import { Migration20261208000000_source_schedule } from './Migration20261208000000_source_schedule.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -70,4 +71,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207680000_transfer_keys', class: Migration20261207680000_transfer_keys },
   { name: 'Migration20261207690000_event_streams', class: Migration20261207690000_event_streams },
   { name: 'Migration20261207700000_jit_provisioning', class: Migration20261207700000_jit_provisioning },
+  { name: 'Migration20261208000000_source_schedule', class: Migration20261208000000_source_schedule },
 ];
