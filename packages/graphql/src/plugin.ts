@@ -30,6 +30,12 @@ export interface GraphqlOptions {
    * field names (only once it validated against the schema, so they are a bounded set), and whether errors came back.
    */
   onOperation?: (operation: GraphqlOperationOutcome) => void;
+  /**
+   * Called once an operation is known, before it runs, with its type and caller, in the request's async
+   * context: the hub lets a query's reads go to its read replica and notes a mutation's caller as a writer
+   * (docs/scaling.md, ADR 0031).
+   */
+  beforeExecute?: (type: 'query' | 'mutation' | 'subscription', principal: Principal) => void;
   /** Turns an error the services let through into a domain error where it can (a lost database connection: `UNAVAILABLE`). */
   translateError?: (error: unknown) => unknown;
 }
@@ -98,7 +104,8 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
         async requestDidStart() {
           let fields: string[] = [];
           return {
-            async didResolveOperation({ operation }) {
+            async didResolveOperation({ operation, contextValue }) {
+              if (operation) options.beforeExecute?.(operation.operation, contextValue.principal);
               fields = operation?.selectionSet.selections.flatMap((s) => (s.kind === 'Field' ? [s.name.value] : [])) ?? [];
             },
             async willSendResponse({ operation, response }) {

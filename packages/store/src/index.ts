@@ -54,6 +54,15 @@ export { PostgresOffboardingStore } from './offboarding/postgres-offboarding-sto
 export { type CheckDatabaseOptions, checkDatabase, DatabaseConnectError, type DatabaseProblem } from './orm/check-database.js';
 export { createOrm, migrate, type OrmOptions } from './orm/create-orm.js';
 export { isConnectionFailure, translateDatabaseError } from './orm/database-errors.js';
+export {
+  memoryWritePositions,
+  openReadReplica,
+  type ReadReplica,
+  type ReadRoute,
+  type ReadRouteReason,
+  type ReadServedBy,
+  type WritePositions,
+} from './orm/read-replica.js';
 export { forkForCommunity, forkForPlatform, forkForTenant } from './orm/sql.js';
 export {
   PENDING_PASSWORD_TTL_MS,

@@ -25,6 +25,17 @@ const VARIABLES: Variable[] = [
       'PostgreSQL URL (`postgres://user:password@host:5432/db`). When unset, the hub starts an embedded PostgreSQL under `MERIDIAN_DATA_DIR`.',
   },
   {
+    name: 'DATABASE_READ_URL',
+    description:
+      "PostgreSQL URL of a streaming read replica of `DATABASE_URL`. When set, SCIM reads (GET, `.search`, `/Me`) and GraphQL queries are served by it while it is within `MERIDIAN_READ_REPLICA_MAX_LAG_MS` and has replayed the caller's own last write; writes, mutations and everything else stay on the primary. See [scaling.md](scaling.md#read-replica).",
+  },
+  {
+    name: 'MERIDIAN_READ_REPLICA_MAX_LAG_MS',
+    description:
+      "Reads stay on the primary while the read replica is further behind than this many milliseconds (`0`: only a replica that has replayed all it received). A caller's write position is kept this long plus a minute.",
+    default: '5000',
+  },
+  {
     name: 'REDIS_URL',
     description:
       'Redis URL (`redis://host:6379/0`; `rediss://` for TLS; `redis://host1:6379,host2:6379,host3:6379` for a Redis Cluster, given by several seed nodes or `?cluster=true`). When set, BullMQ runs on Redis, and the rate-limit counters live there; otherwise BullMQ runs on its PostgreSQL backend beside the data. See [scaling.md](scaling.md).',
@@ -194,6 +205,16 @@ const schema = z.object({
   HOST: z.string().trim().min(1).default('127.0.0.1'),
   MERIDIAN_PUBLIC_URL: optionalUrl(['http:', 'https:'], 'MERIDIAN_PUBLIC_URL'),
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:'], 'DATABASE_URL'),
+  DATABASE_READ_URL: optionalUrl(['postgres:', 'postgresql:'], 'DATABASE_READ_URL'),
+  MERIDIAN_READ_REPLICA_MAX_LAG_MS: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.coerce
+      .number({ message: 'MERIDIAN_READ_REPLICA_MAX_LAG_MS must be a number' })
+      .int('MERIDIAN_READ_REPLICA_MAX_LAG_MS must be a whole number of milliseconds')
+      .min(0, 'MERIDIAN_READ_REPLICA_MAX_LAG_MS must be 0 or more')
+      .max(3_600_000, 'MERIDIAN_READ_REPLICA_MAX_LAG_MS must be at most 3600000 (an hour)')
+      .default(5000),
+  ),
   // Several hosts (a Redis Cluster's seed nodes) are no WHATWG URL: replication's parser checks it.
   REDIS_URL: parsedSetting('REDIS_URL', parseRedisUrl, TypeError),
   MERIDIAN_DATA_DIR: z.string().trim().min(1).default('.meridian'),
@@ -284,6 +305,8 @@ export interface HubConfig {
   host: string;
   publicUrl: string;
   databaseUrl: string | undefined;
+  /** `DATABASE_READ_URL`: a streaming replica for the reads of requests that only read (docs/scaling.md, ADR 0031). */
+  readReplica: { url: string; maxLagMs: number } | undefined;
   redisUrl: string | undefined;
   dataDir: string;
   /** Free bytes the data directory's disk needs for `/readyz` to pass. */
@@ -334,11 +357,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}\nSee docs/configuration.md.`);
   }
   const e = parsed.data;
+  if (e.DATABASE_READ_URL && !e.DATABASE_URL) {
+    throw new ConfigError(
+      'Invalid configuration:\n  - DATABASE_READ_URL: needs DATABASE_URL (the read replica must replicate the primary the hub writes to; the embedded PostgreSQL has none)\nSee docs/configuration.md.',
+    );
+  }
   return {
     port: e.PORT,
     host: e.HOST,
     publicUrl: (e.MERIDIAN_PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     databaseUrl: e.DATABASE_URL,
+    readReplica: e.DATABASE_READ_URL ? { url: e.DATABASE_READ_URL, maxLagMs: e.MERIDIAN_READ_REPLICA_MAX_LAG_MS } : undefined,
     redisUrl: e.REDIS_URL,
     dataDir: e.MERIDIAN_DATA_DIR,
     embeddedPgPort: e.MERIDIAN_EMBEDDED_PG_PORT,

@@ -20,6 +20,7 @@ import { observeRequests, registerMetricsRoute } from './metrics-route.js';
 import { registerOidc } from './oidc-routes.js';
 import { registerQueuesDashboard } from './queues-dashboard.js';
 import { registerRateLimits } from './rate-limit.js';
+import { registerReadRouting } from './read-routing.js';
 import { registerSsf } from './ssf-routes.js';
 
 /** Options of {@link buildApp}. */
@@ -141,6 +142,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Before the SCIM and GraphQL routes, so their requests inherit the limit hooks.
   const rateLimits = await registerRateLimits(app, { ...config.rateLimits, redisUrl: config.redisUrl });
   registerExplorer(app, { enabled: config.graphqlExplorer });
+  // Before the SCIM and GraphQL routes too: reads of requests that only read may go to DATABASE_READ_URL (ADR 0031).
+  const readRouting = registerReadRouting(app, runtime.readReplica, metrics);
   // While the embedded PostgreSQL is being restarted, SCIM and GraphQL answer 503 at once (issue 11).
   registerAvailabilityGate(app, runtime.embedded);
 
@@ -210,6 +213,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     authenticate,
     onMutation: () => runtime.replication.kick(),
     onOperation: (operation) => metrics.observeGraphql(operation),
+    ...readRouting,
     translateError: translateDatabaseError,
     throttle: async (request, principal) =>
       principal.kind === 'tenant' ? rateLimits.throttleTenant(request, principal.tenantId) : undefined,

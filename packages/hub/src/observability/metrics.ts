@@ -1,5 +1,6 @@
 import type { ConnectorLogger } from '@meridian/connector-sdk';
 import type { GraphqlOperationOutcome } from '@meridian/graphql';
+import type { ReadRouteReason, ReadServedBy } from '@meridian/store';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { OperationalState } from './operational-state.js';
 
@@ -86,6 +87,7 @@ export class HubMetrics {
   private readonly scim: Counter<'resource' | 'operation' | 'status_class'>;
   private readonly graphql: Counter<'type' | 'field' | 'outcome'>;
   private readonly replicationEvents: Counter<'event' | 'target'>;
+  private readonly reads: Counter<'served_by' | 'reason'>;
   private readonly backlog: Gauge<'queue'>;
   private readonly backlogAge: Gauge<'queue'>;
   private readonly targetLinks: Gauge<'target' | 'status'>;
@@ -138,6 +140,12 @@ export class HubMetrics {
       name: 'meridian_replication_events_total',
       help: "Replication events of this process's target workers: dead_lettered, retried, retries_exhausted, circuit_opened, circuit_half_opened, circuit_closed, worker_error.",
       labelNames: ['event', 'target'],
+      registers,
+    });
+    this.reads = new Counter({
+      name: 'meridian_db_reads_total',
+      help: 'Reads of requests that only read (SCIM reads, GraphQL queries) with DATABASE_READ_URL set, by where they were served (replica, primary) and why (replica, caller_wrote, lag, replica_unavailable, positions_unavailable, write).',
+      labelNames: ['served_by', 'reason'],
       registers,
     });
     this.backlog = new Gauge({
@@ -219,6 +227,11 @@ export class HubMetrics {
     const result = outcome.errors ? 'error' : 'ok';
     const fields = outcome.fields.length > 0 ? outcome.fields : ['none'];
     for (const field of fields) this.graphql.inc({ type, field, outcome: result });
+  }
+
+  /** Counts one read of a request that only reads: served by the read replica or the primary, and why (ADR 0031). */
+  observeRead(servedBy: ReadServedBy, reason: ReadRouteReason): void {
+    this.reads.inc({ served_by: servedBy, reason });
   }
 
   /** Wraps the replication engine's logger: the lines it writes pass through, and the events above are counted. */

@@ -45,18 +45,22 @@ import {
   PostgresSsoAccounts,
   PostgresTenantSettingsStore,
   PostgresUpstreamStore,
+  type ReadReplica,
 } from '@meridian/store';
 import { forgettingOnRevoke, tokenLookupOf } from '../auth/token-lookup.js';
 import type { HubConfig } from '../config/config.js';
 import { openStreams, type SsfStreams } from '../http/ssf-engine.js';
 import { outboxTracing } from '../observability/trace-context.js';
 import { buildOffboarding } from './offboarding.js';
+import { openHubReadReplica } from './read-replica.js';
 
 /** The database, stores and services one process works with. */
 export interface Runtime {
   /** Acts as the application role `meridian_app`: row-level security applies to every query (ADR 0010). */
   orm: MikroORM;
   databaseUrl: string;
+  /** The streaming replica of `DATABASE_READ_URL`, for the reads of requests that only read (ADR 0031); the HTTP app routes them. */
+  readReplica: ReadReplica | undefined;
   embedded: EmbeddedDatabase | undefined;
   adminStore: PostgresAdminStore;
   /** Looks API tokens up for the authenticator, remembering live ones (ADR 0022). */
@@ -153,6 +157,7 @@ export async function openRuntime(
       await orm.close(true);
       throw error;
     }
+    const readReplica = await openHubReadReplica(orm, config, log);
     const adminStore = new PostgresAdminStore(orm, systemClock);
     // API tokens are trusted for a second per process (ADR 0022); a revocation made here is seen here at once.
     const tokenLookup = tokenLookupOf(adminStore, { tokenCacheMs: config.tokenCacheMs });
@@ -225,6 +230,7 @@ export async function openRuntime(
     return {
       orm,
       databaseUrl,
+      readReplica,
       sso,
       streams,
       relyingParties: new RelyingPartyService(sso.relyingParties, sso.accounts, admin),
@@ -282,6 +288,7 @@ export async function openRuntime(
           // A connection lost in the middle of a transaction (the database restarted) can keep the pool from
           // closing: give it a bounded time, then go on, so the embedded PostgreSQL is still stopped.
           await settleWithin(orm.close(true), CLOSE_TIMEOUT_MS);
+          await settleWithin(readReplica?.close() ?? Promise.resolve(), CLOSE_TIMEOUT_MS);
         } finally {
           await embedded?.release();
         }

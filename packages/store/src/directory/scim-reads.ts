@@ -1,11 +1,14 @@
 import type { GroupMember, GroupMembership, JsonObject, ResourceKind, ScimResource } from '@meridian/core';
 import type { MikroORM, PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { translateDatabaseError } from '../orm/database-errors.js';
+import { routed } from '../orm/read-replica.js';
 
 // SCIM reads in one round trip (ADR 0022): one statement that sets the tenant
 // and reads the page, its total and the related resources, through the
 // functions of migration 20261207630000. The store's transactions (writes, the
-// cursor pages) keep going through MikroORM; these reads use the same pool.
+// cursor pages) keep going through MikroORM; these reads use the same pool, or
+// the read replica's when the request only reads (ADR 0031). The one-statement
+// create never leaves the primary.
 
 /** A row of the read functions: the resource, its sort key as text, the filter's total and the related resources as JSON. */
 export interface ReadRow {
@@ -87,7 +90,8 @@ interface PreparedRead {
 
 /** Runs the store's one-statement reads (and the one-statement create) on the ORM's pool, through the store's error boundary. */
 export class ScimReads {
-  private pool: Promise<StatementPool> | undefined;
+  /** The `pg` pool of each ORM a read went to: the primary's, and the replica's when there is one. */
+  private readonly pools = new WeakMap<MikroORM, Promise<StatementPool>>();
 
   constructor(private readonly orm: MikroORM) {}
 
@@ -123,21 +127,35 @@ export class ScimReads {
   /** A write that needs nothing read first, as one statement in the tenant (`meridian_write_in_tenant`, its own transaction). */
   async write(tenantId: string, statement: { sql: string; params: unknown[] }): Promise<void> {
     const text = this.orm.em.getPlatform().formatQuery(statement.sql, statement.params);
-    await this.run({
-      name: 'meridian_write_in_tenant',
-      text: 'select meridian_write_in_tenant($1::uuid, $2::text)',
-      values: [tenantId, text],
-    });
+    await this.run(
+      {
+        name: 'meridian_write_in_tenant',
+        text: 'select meridian_write_in_tenant($1::uuid, $2::text)',
+        values: [tenantId, text],
+      },
+      { write: true },
+    );
   }
 
-  private async run(read: PreparedRead): Promise<ReadRow[]> {
-    this.pool ??= (this.orm.em.getConnection() as PostgreSqlConnection).getNativeClient() as Promise<StatementPool>;
+  private async run(read: PreparedRead, options: { write?: boolean } = {}): Promise<ReadRow[]> {
+    const query = async (orm: MikroORM) => (await this.poolOf(orm)).query<ReadRow>(read);
     try {
-      const result = await (await this.pool).query<ReadRow>(read);
+      const result = await (options.write ? query(this.orm) : routed(this.orm, query));
       return result.rows;
     } catch (error) {
       throw translateDatabaseError(error);
     }
+  }
+
+  private poolOf(orm: MikroORM): Promise<StatementPool> {
+    let pool = this.pools.get(orm);
+    if (!pool) {
+      pool = (orm.em.getConnection() as PostgreSqlConnection).getNativeClient() as Promise<StatementPool>;
+      // A pool that could not be had (the replica away) is asked again next time.
+      pool.catch(() => this.pools.delete(orm));
+      this.pools.set(orm, pool);
+    }
+    return pool;
   }
 }
 

@@ -23,6 +23,8 @@ export interface OrmOptions {
    * the URL's own user: the schema owner applying migrations, or maintenance.
    */
   role?: string | null;
+  /** Gives up connecting after this long (a read replica that is away must not hold reads up); pg's default waits forever. */
+  connectTimeoutMs?: number;
 }
 
 /** The role each ORM acts as (`null`: the URL's user), so that {@link migrate} knows whether it may use it. */
@@ -43,7 +45,10 @@ export async function createOrm(options: OrmOptions): Promise<MikroORM> {
     extensions: [Migrator],
     discovery: { warnWhenNoEntities: false },
     pool: { min: 0, max: options.poolSize ?? 10 },
-    ...(startup === '' ? {} : { driverOptions: { options: startup } }),
+    driverOptions: {
+      ...(startup === '' ? {} : { options: startup }),
+      ...(options.connectTimeoutMs === undefined ? {} : { connectionTimeoutMillis: options.connectTimeoutMs }),
+    },
     allowGlobalContext: false,
     forceUtcTimezone: true,
     debug: options.onQuery !== undefined ? ['query'] : false,

@@ -64,6 +64,11 @@ function findPgError(error: unknown): { code: string; constraint?: string } | un
   return undefined;
 }
 
+/** True when a hot standby refused a write (SQLSTATE 25006, read_only_sql_transaction): the read replica's guard (ADR 0031). */
+export function isReadOnlyRefusal(error: unknown): boolean {
+  return findPgError(error)?.code === '25006';
+}
+
 /** Node socket errors of a connection that is gone or was never made. */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 

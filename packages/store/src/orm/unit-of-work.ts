@@ -1,5 +1,6 @@
 import type { EntityManager, MikroORM, TransactionOptions } from '@mikro-orm/postgresql';
 import { translateDatabaseError } from './database-errors.js';
+import { routed } from './read-replica.js';
 import { forkForCommunity, forkForPlatform, forkForTenant } from './sql.js';
 
 // The store's only way into the database: one transaction in one scope (ADR
@@ -19,9 +20,18 @@ export interface UnitOfWorkOptions {
   transaction?: TransactionOptions;
 }
 
-async function run<T>(em: EntityManager, work: (em: EntityManager) => Promise<T>, options: UnitOfWorkOptions): Promise<T> {
+// A request that only reads may have its units of work served by the read replica (ADR 0031): the scope is
+// forked from whichever ORM its route names, so the same session settings reach the same policies there.
+// A hot standby has no serializable snapshots: such a unit of work stays on the primary.
+async function run<T>(
+  orm: MikroORM,
+  fork: (orm: MikroORM) => EntityManager,
+  work: (em: EntityManager) => Promise<T>,
+  options: UnitOfWorkOptions,
+): Promise<T> {
+  const transact = (target: MikroORM) => fork(target).transactional(work, options.transaction);
   try {
-    return await em.transactional(work, options.transaction);
+    return await (options.transaction?.isolationLevel === 'serializable' ? transact(orm) : routed(orm, transact));
   } catch (error) {
     throw translateDatabaseError(options.explain ? await options.explain(error) : error);
   }
@@ -34,7 +44,7 @@ export function inTenant<T>(
   work: (em: EntityManager) => Promise<T>,
   options: UnitOfWorkOptions = {},
 ): Promise<T> {
-  return run(forkForTenant(orm, tenantId), work, options);
+  return run(orm, (o) => forkForTenant(o, tenantId), work, options);
 }
 
 /** One transaction scoped to a community (`meridian.community_id`): its global directory and its tenants' rows (ADR 0015). */
@@ -44,10 +54,10 @@ export function inCommunity<T>(
   work: (em: EntityManager) => Promise<T>,
   options: UnitOfWorkOptions = {},
 ): Promise<T> {
-  return run(forkForCommunity(orm, communityId), work, options);
+  return run(orm, (o) => forkForCommunity(o, communityId), work, options);
 }
 
 /** One transaction in platform scope (`meridian.scope = 'platform'`): every tenant's rows and the platform's. */
 export function asPlatform<T>(orm: MikroORM, work: (em: EntityManager) => Promise<T>, options: UnitOfWorkOptions = {}): Promise<T> {
-  return run(forkForPlatform(orm), work, options);
+  return run(orm, (o) => forkForPlatform(o), work, options);
 }
