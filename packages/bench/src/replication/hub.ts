@@ -32,7 +32,13 @@ export interface HubSetup {
 }
 
 /** Drops and creates `database` on the server, opens the hub's runtime on it (which migrates it) and creates one tenant. */
-export async function prepareHub(serverUrl: string, database: string, backend: Backend, redisUrl: string): Promise<HubSetup> {
+export async function prepareHub(
+  serverUrl: string,
+  database: string,
+  backend: Backend,
+  redisUrl: string,
+  tenant = { slug: 'bench-replication', name: 'Bench replication' },
+): Promise<HubSetup> {
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
   try {
@@ -58,15 +64,11 @@ export async function prepareHub(serverUrl: string, database: string, backend: B
   const runtime = await openRuntime(config, 'client');
   try {
     await runtime.admin.createCommunity(platform, { slug: 'bench', name: 'Bench CoI' }, setup);
-    const tenant = await runtime.admin.createTenant(
-      platform,
-      { slug: 'bench-replication', name: 'Bench replication', community: 'bench' },
-      setup,
-    );
+    const created = await runtime.admin.createTenant(platform, { ...tenant, community: 'bench' }, setup);
     return {
       databaseUrl,
       runtime,
-      tenantId: tenant.id,
+      tenantId: created.id,
       env,
       async close() {
         await runtime.close();
