@@ -436,6 +436,13 @@ export {
 } from './sso/relying-party.js';
 export { RelyingPartyService } from './sso/relying-party-service.js';
 export {
+  type CommunityTheme,
+  type CommunityThemeChanges,
+  CommunityThemeService,
+  type CommunityThemeStore,
+  type StoredCommunityTheme,
+} from './sso/theme.js';
+export {
   officeOfEmail,
   parseEmailDomains,
   parseUpstream,

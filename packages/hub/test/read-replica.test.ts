@@ -319,6 +319,43 @@ describeWithServer('read replica', () => {
     }
   });
 
+  // Read-your-writes across api processes needs the positions where every process sees them: Redis.
+  (process.env.REDIS_URL ? it : it.skip)('keeps read-your-writes across two hub processes through Redis', async () => {
+    const config = loadConfig({
+      DATABASE_URL: urlOf(primaryPort),
+      DATABASE_READ_URL: urlOf(replicaPort),
+      MERIDIAN_READ_REPLICA_MAX_LAG_MS: '3600000',
+      REDIS_URL: process.env.REDIS_URL,
+    });
+    const hubs = [await openRuntime(config, 'client'), await openRuntime(config, 'client')];
+    const apps = await Promise.all(hubs.map((runtime) => buildApp({ config, runtime, logger: false })));
+    try {
+      await pauseReplay();
+      const created = await apps[0]?.inject({
+        method: 'POST',
+        url: '/scim/v2/Users',
+        headers: { authorization: `Bearer ${writer}`, 'content-type': SCIM },
+        payload: { schemas: [USER_SCHEMA], userName: 'alan@emea.example' },
+      });
+      expect(created?.statusCode).toBe(201);
+      await received();
+      const search = (token: string) =>
+        apps[1]?.inject({
+          method: 'GET',
+          url: `/scim/v2/Users?filter=${encodeURIComponent('userName eq "alan@emea.example"')}`,
+          headers: { authorization: `Bearer ${token}` },
+        });
+      // The other process sends the writer to the primary, and anyone else to the (paused) replica.
+      expect(((await search(writer))?.json() as { totalResults: number }).totalResults).toBe(1);
+      expect(((await search(reader))?.json() as { totalResults: number }).totalResults).toBe(0);
+    } finally {
+      for (const each of apps) await each?.close();
+      for (const each of hubs) await each.close();
+      await query(replicaSql, 'select pg_wal_replay_resume()');
+      await caughtUp();
+    }
+  });
+
   it('falls back to the primary when the replica is down', async () => {
     await stopServer('replica');
     const before = await reads();

@@ -19,6 +19,7 @@ export type EventType =
   | 'replication.admitted'
   | 'replication.admission_failed'
   | 'community.created'
+  | 'community.theme_set'
   | 'tenant.created'
   | 'tenant.policy_changed'
   | 'schema.created'
@@ -80,6 +81,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'replication.admitted',
   'replication.admission_failed',
   'community.created',
+  'community.theme_set',
   'tenant.created',
   'tenant.policy_changed',
   'schema.created',

@@ -5,6 +5,7 @@ import {
   AdminService,
   AuditService,
   type CachedTokenLookup,
+  CommunityThemeService,
   FirstSignInPull,
   GlobalDirectoryService,
   JitTargetService,
@@ -31,6 +32,7 @@ import {
   openSecretBox,
   PostgresAdminStore,
   PostgresAuditLog,
+  PostgresCommunityThemeStore,
   PostgresDirectoryExportStore,
   PostgresDirectoryStore,
   PostgresGlobalDirectoryStore,
@@ -86,6 +88,8 @@ export interface Runtime {
   issuerStore: PostgresIssuerStore;
   /** Relying parties of the communities and people's grants (issue 15), for GraphQL and the CLI. */
   relyingParties: RelyingPartyService;
+  /** The communities' sign-in page themes (issue 15, docs/sso.md), for GraphQL and the CLI. */
+  communityThemes: CommunityThemeService;
   /** What the communities' OpenID Providers read and write (packages/oidc, mounted by the hub at /oidc/{community}). */
   sso: {
     relyingParties: PostgresRelyingPartyStore;
@@ -93,6 +97,7 @@ export interface Runtime {
     payloads: PostgresOidcStore;
     hasher: Argon2PasswordHasher;
     upstreams: PostgresUpstreamStore;
+    themes: PostgresCommunityThemeStore;
   };
   /** Offices' upstream identity providers (issue 15), for the CLI. */
   upstreamProviders: UpstreamProviderService;
@@ -225,6 +230,7 @@ export async function openRuntime(
       payloads: new PostgresOidcStore(orm, systemClock, secretBox),
       hasher,
       upstreams: new PostgresUpstreamStore(orm, systemClock, secretBox),
+      themes: new PostgresCommunityThemeStore(orm, systemClock),
     };
     const streams = openStreams({ publicUrl: config.publicUrl, orm, box: secretBox, admin, adminStore, sso, outbound });
     return {
@@ -234,6 +240,7 @@ export async function openRuntime(
       sso,
       streams,
       relyingParties: new RelyingPartyService(sso.relyingParties, sso.accounts, admin),
+      communityThemes: new CommunityThemeService(sso.themes, admin),
       jit: {
         store: jitStore,
         targets: new JitTargetService(jitStore, admin),

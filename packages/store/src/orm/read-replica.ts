@@ -62,7 +62,7 @@ export function memoryWritePositions(): WritePositions {
 }
 
 /** A WAL position as PostgreSQL prints it (`16/B374D848`) as one number: the high and low 32 bits. */
-export function parseLsn(text: string): bigint {
+function parseLsn(text: string): bigint {
   const match = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text);
   if (!match) throw new TypeError(`Not a WAL position: '${text}'.`);
   return (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`);
