@@ -1,6 +1,7 @@
 import type {
   AdminService,
   AuditService,
+  CommunityThemeService,
   EventStreamService,
   GlobalDirectoryService,
   JitTargetService,
@@ -29,6 +30,8 @@ export interface GraphqlServices {
   directoryExports?: DirectoryExportAdmin;
   /** Relying parties and grants (issue 15); absent when the hub runs without single sign-on. */
   relyingParties?: RelyingPartyService;
+  /** The communities' sign-in page themes (issue 15); absent when the hub runs without single sign-on. */
+  communityThemes?: CommunityThemeService;
   /** Leavers with a successor (issue 19); absent when the hub runs without it. */
   offboarding?: OffboardingService;
   /** Relying parties' targets on first sign-in (issue 16); absent when the hub runs without it. */

@@ -14,6 +14,7 @@ import { ReplicationResolver } from './resolvers/replication-resolver.js';
 import { TenantSettingsResolver } from './resolvers/settings-resolver.js';
 import { AccountGrantsResolver, RelyingPartyResolver } from './resolvers/sso-resolver.js';
 import { EventStreamResolver } from './resolvers/stream-resolver.js';
+import { CommunityThemeResolver } from './resolvers/theme-resolver.js';
 
 let built: Promise<GraphQLSchema> | undefined;
 
@@ -39,6 +40,7 @@ export function buildMeridianSchema(): Promise<GraphQLSchema> {
       AccountGrantsResolver,
       OffboardingResolver,
       EventStreamResolver,
+      CommunityThemeResolver,
     ],
     validate: false,
   });

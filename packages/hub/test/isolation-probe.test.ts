@@ -224,6 +224,8 @@ describe('GraphQL with another tenant’s slug and ids', () => {
       { i: { community: 'coi', name: 'probe', redirectUris: ['https://rp.example/cb'], claims: ['email'] } },
     ],
     revokeGrant: ['mutation { revokeGrant(community: "coi", id: "@USER@") }'],
+    // Page themes (docs/sso.md): an office token of another community sets none of coi's.
+    setCommunityTheme: ['mutation { setCommunityTheme(community: "coi", theme: { primaryColour: "#000000" }) { primaryColour } }'],
     revokeMyGrant: ['mutation { revokeMyGrant(id: "@USER@") }'],
   };
 

@@ -313,6 +313,10 @@ const GRAPHQL_REQUESTS: Record<string, GraphqlSample> = {
   }),
   // No grant exists: an authorized caller gets NOT_FOUND on the id, not on the community.
   'Mutation.revokeGrant': async () => ({ query: 'mutation { revokeGrant(community: "coi", id: "no-such-grant") }' }),
+  'Community.ssoTheme': async () => ({ query: '{ communities { edges { node { slug ssoTheme { primaryColour } } } } }' }),
+  'Mutation.setCommunityTheme': async () => ({
+    query: 'mutation { setCommunityTheme(community: "coi", theme: { primaryColour: "#1f4e8c" }) { primaryColour } }',
+  }),
   'Account.grants': async () => ({ query: '{ me { grants { id } } }' }),
   'Mutation.revokeMyGrant': async () => ({ query: 'mutation { revokeMyGrant(id: "no-such-grant") }' }),
   'Query.offboardings': async () => ({ query: '{ offboardings(tenant: "emea", first: 1) { id } }' }),

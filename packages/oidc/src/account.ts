@@ -43,7 +43,7 @@ export class AccountPage {
 
   /** `GET {issuer}/account`. */
   async show(slug: string, req: IncomingMessage, res: ServerResponse, notice?: string): Promise<AccountOutcome> {
-    const found = await this.providers.get(slug);
+    const found = await this.providers.forPages(slug);
     if (!found) return { page: errorPage({ name: 'Meridian', colour: '#1f4e8c' }, 'There is no such community.', 404) };
     const session = await this.session(found, req, res);
     if (!session?.accountId) return this.signIn(found);
@@ -71,7 +71,7 @@ ${grants.length > 0 ? `<ul class="claims">\n${items}\n</ul>` : '<p>You share not
 
   /** `GET {issuer}/account/callback`: back from signing in; the session is what counts, the code is not used. */
   async callback(slug: string, query: string): Promise<AccountOutcome> {
-    const found = await this.providers.get(slug);
+    const found = await this.providers.forPages(slug);
     if (!found) return { page: errorPage({ name: 'Meridian', colour: '#1f4e8c' }, 'There is no such community.', 404) };
     if (new URLSearchParams(query).has('error')) return { page: errorPage(found.theme, 'You are not signed in.', 401) };
     return { redirect: `${found.issuerPath}/account` };
@@ -85,7 +85,7 @@ ${grants.length > 0 ? `<ul class="claims">\n${items}\n</ul>` : '<p>You share not
     res: ServerResponse,
     context: OidcRequestContext,
   ): Promise<AccountOutcome> {
-    const found = await this.providers.get(slug);
+    const found = await this.providers.forPages(slug);
     if (!found) return { page: errorPage({ name: 'Meridian', colour: '#1f4e8c' }, 'There is no such community.', 404) };
     const session = await this.session(found, req, res);
     if (!session?.accountId) return { page: errorPage(found.theme, 'You are not signed in.', 401) };

@@ -45,7 +45,7 @@ export class Interactions {
 
   /** `GET …/interaction/{uid}/upstream?office=…`: off to the office's upstream identity provider. */
   async upstreamStart(slug: string, uid: string, office: string, req: IncomingMessage, res: ServerResponse): Promise<InteractionOutcome> {
-    const found = await this.providers.get(slug);
+    const found = await this.providers.forPages(slug);
     if (!found) return { page: errorPage({ name: 'Meridian', colour: '#1f4e8c' }, 'There is no such community.', 404) };
     const details = await this.details(found, uid, req, res);
     if (details?.prompt.name !== 'login') {
@@ -56,7 +56,7 @@ export class Interactions {
 
   /** `GET /oidc/{slug}/upstream/callback`: back from an upstream provider, on to the interaction. */
   async upstreamCallback(slug: string, query: string): Promise<InteractionOutcome> {
-    const found = await this.providers.get(slug);
+    const found = await this.providers.forPages(slug);
     if (!found) return { page: errorPage({ name: 'Meridian', colour: '#1f4e8c' }, 'There is no such community.', 404) };
     return this.upstream.bounce(found, query);
   }
@@ -70,7 +70,7 @@ export class Interactions {
     res: ServerResponse,
     context: OidcRequestContext,
   ): Promise<InteractionOutcome> {
-    const found = await this.providers.get(slug);
+    const found = await this.providers.forPages(slug);
     if (!found) return { page: errorPage({ name: 'Meridian', colour: '#1f4e8c' }, 'There is no such community.', 404) };
     const details = await this.details(found, uid, req, res);
     if (details?.prompt.name !== 'login') {
@@ -121,7 +121,7 @@ export class Interactions {
     res: ServerResponse,
     context: OidcRequestContext,
   ): Promise<InteractionOutcome> {
-    const found = await this.providers.get(slug);
+    const found = await this.providers.forPages(slug);
     if (!found) return { page: errorPage({ name: 'Meridian', colour: '#1f4e8c' }, 'There is no such community.', 404) };
     const details = await this.details(found, uid, req, res);
     if (!details) return { page: errorPage(found.theme, 'This sign-in has expired. Go back to the application and start again.', 400) };
@@ -154,7 +154,7 @@ export class Interactions {
     res: ServerResponse,
     context: OidcRequestContext,
   ): Promise<InteractionOutcome> {
-    const found = await this.providers.get(slug);
+    const found = await this.providers.forPages(slug);
     if (!found) return { page: errorPage({ name: 'Meridian', colour: '#1f4e8c' }, 'There is no such community.', 404) };
     const details = await this.details(found, uid, req, res);
     if (!details) return { page: errorPage(found.theme, 'This sign-in has expired. Go back to the application and start again.', 400) };

@@ -6,12 +6,18 @@ import type { ConsentItem } from '@meridian/core';
 // readers, themed per community, with a Content-Security-Policy that allows
 // nothing but the page's own style block.
 
-/** How a community's pages look. */
+/** How a community's pages look (the community's theme, docs/sso.md; validated in core, checked again here). */
 export interface PageTheme {
-  /** The community's name, shown as the page heading. */
+  /** The community's name, shown as the page heading and the logo's alt text. */
   name: string;
-  /** The accent colour (`#rrggbb`). */
+  /** The accent colour (`#rrggbb`): headings, buttons, focus rings. */
   colour: string;
+  /** The page's background colour (`#rrggbb`). */
+  background?: string | null;
+  /** The logo: an https URL or a `data:image/…;base64,` URI. */
+  logoUrl?: string | null;
+  /** Where a person gets help (https or mailto:), the footer's link. */
+  supportUrl?: string | null;
 }
 
 /** A rendered page and the headers it must be sent with. */
@@ -27,33 +33,69 @@ export function escapeHtml(text: string): string {
 }
 
 const COLOUR = /^#[0-9a-fA-F]{6}$/;
+const DEFAULT_ACCENT = '#1f4e8c';
+const DEFAULT_BACKGROUND = '#f4f5f7';
+const DATA_LOGO = /^data:image\/(?:png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/]+={0,2}$/;
+// What would end a CSP source expression, or an attribute, if it reached one: never in a logo URL core accepted.
+const CSP_UNSAFE = /[;,'"\s\\<>]/;
 
+/** The theme's logo and the `img-src` source that lets exactly it load; undefined for none or anything unexpected. */
+function logoOf(theme: PageTheme): { src: string; source: string } | undefined {
+  const logo = theme.logoUrl;
+  if (!logo) return undefined;
+  // An inline image needs `data:` in img-src; nothing else on the pages is an image, and every value is escaped.
+  if (DATA_LOGO.test(logo)) return { src: logo, source: 'data:' };
+  if (!URL.canParse(logo)) return undefined;
+  const url = new URL(logo);
+  if (url.protocol !== 'https:' || url.username || url.password || url.search || url.hash || CSP_UNSAFE.test(url.href)) return undefined;
+  // A source expression with a path that does not end in '/' matches that one file (CSP 3 §6.7.2.9), not the whole host.
+  return { src: url.href, source: `${url.origin}${url.pathname}` };
+}
+
+/** Black or white, whichever reads better on `hex` (WCAG 2.2 relative luminance). */
+function textOn(hex: string): string {
+  const [r, g, b] = [1, 3, 5].map((i) => {
+    const c = Number.parseInt(hex.slice(i, i + 2), 16) / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  }) as [number, number, number];
+  const luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  // Contrast with white is 1.05 / (L + 0.05), with black (L + 0.05) / 0.05: white wins below L ≈ 0.179.
+  return luminance > 0.179 ? '#000000' : '#ffffff';
+}
+
+/** The page's style: the theme's colours only as CSS custom properties, and only when they are `#rrggbb`. */
 function styleOf(theme: PageTheme): string {
-  const accent = COLOUR.test(theme.colour) ? theme.colour : '#1f4e8c';
+  const accent = COLOUR.test(theme.colour) ? theme.colour : DEFAULT_ACCENT;
+  const background = theme.background && COLOUR.test(theme.background) ? theme.background : DEFAULT_BACKGROUND;
   return [
-    'body{font-family:system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1b1b1b}',
-    'main{max-width:26rem;margin:3rem auto;padding:2rem;background:#fff;border-radius:.5rem;box-shadow:0 1px 3px rgba(0,0,0,.2)}',
-    `h1{font-size:1.4rem;margin-top:0;color:${accent}}`,
+    `:root{--meridian-primary:${accent};--meridian-on-primary:${textOn(accent)};--meridian-background:${background};--meridian-on-background:${textOn(background)}}`,
+    'body{font-family:system-ui,sans-serif;margin:0;background:var(--meridian-background);color:#1b1b1b}',
+    'main{max-width:26rem;margin:3rem auto 1rem;padding:2rem;background:#fff;border-radius:.5rem;box-shadow:0 1px 3px rgba(0,0,0,.2)}',
+    'header{display:flex;align-items:center;gap:.8rem;margin-bottom:1rem}header img{max-height:3rem;max-width:10rem}',
+    'h1{font-size:1.4rem;margin:0;color:var(--meridian-primary)}',
     'label{display:block;margin:1rem 0 .3rem;font-weight:600}',
     'input[type=text],input[type=password],select{width:100%;box-sizing:border-box;padding:.5rem;font-size:1rem;border:1px solid #767676;border-radius:.25rem}',
-    `button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem;border:0;border-radius:.25rem;background:${accent};color:#fff;cursor:pointer}`,
-    'button.secondary{background:#5a5a5a;margin-left:.5rem}',
-    `:focus-visible{outline:3px solid ${accent};outline-offset:2px}`,
+    'button{margin-top:1.2rem;padding:.6rem 1.2rem;font-size:1rem;border:0;border-radius:.25rem;background:var(--meridian-primary);color:var(--meridian-on-primary);cursor:pointer}',
+    'button.secondary{background:#5a5a5a;color:#fff;margin-left:.5rem}',
+    ':focus-visible{outline:3px solid var(--meridian-primary);outline-offset:2px}',
     '.error{color:#a00;font-weight:600}',
     'ul.claims{list-style:none;padding:0}ul.claims li{margin:.4rem 0}ul.claims label{display:inline;font-weight:400}',
+    'footer{max-width:26rem;margin:0 auto 2rem;text-align:center}footer a{color:var(--meridian-on-background)}',
   ].join('');
 }
 
 /**
  * Strict security headers for a page: CSP allowing only its own style block
- * (by hash) and form posts to `formTargets`, no framing, no referrer, no caching.
+ * (by hash), the theme's logo (`imageSource`, one file or inline images) and
+ * form posts to `formTargets`, no framing, no referrer, no caching.
  */
-function pageHeaders(style: string, formTargets: readonly string[] = []): Record<string, string> {
+function pageHeaders(style: string, formTargets: readonly string[] = [], imageSource?: string): Record<string, string> {
   const hash = createHash('sha256').update(style).digest('base64');
   const forms = ["'self'", ...formTargets].join(' ');
+  const images = ["'self'", ...(imageSource ? [imageSource] : [])].join(' ');
   return {
     'content-type': 'text/html; charset=utf-8',
-    'content-security-policy': `default-src 'none'; style-src 'sha256-${hash}'; img-src 'self'; form-action ${forms}; frame-ancestors 'none'; base-uri 'none'`,
+    'content-security-policy': `default-src 'none'; style-src 'sha256-${hash}'; img-src ${images}; form-action ${forms}; frame-ancestors 'none'; base-uri 'none'`,
     'x-frame-options': 'DENY',
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
@@ -72,6 +114,12 @@ export function renderPage(
   head = '',
 ): RenderedPage {
   const style = styleOf(theme);
+  const logo = logoOf(theme);
+  const image = logo ? `<img src="${escapeHtml(logo.src)}" alt="${escapeHtml(theme.name)}">\n` : '';
+  const support =
+    theme.supportUrl && /^(?:https:|mailto:)/.test(theme.supportUrl)
+      ? `\n<footer><a href="${escapeHtml(theme.supportUrl)}">Help and support</a></footer>`
+      : '';
   const html = `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -82,12 +130,12 @@ export function renderPage(
 </head>
 <body>
 <main>
-<h1>${escapeHtml(theme.name)}</h1>
+<header>${image}<h1>${escapeHtml(theme.name)}</h1></header>
 ${body}
-</main>
+</main>${support}
 </body>
 </html>`;
-  return { status, html, headers: pageHeaders(style, formTargets) };
+  return { status, html, headers: pageHeaders(style, formTargets, logo?.source) };
 }
 
 /** What the sign-in page shows. */

@@ -38,8 +38,11 @@ export interface CommunityProvidersOptions {
   /** Offices' upstream identity providers; without it, people sign in with their passwords only. */
   upstreams?: OidcUpstreams;
   findCommunity(slug: string): Promise<OidcCommunity | undefined>;
-  /** The page theme of a community (default: its name and Meridian's blue). */
-  theme?(community: OidcCommunity): PageTheme;
+  /**
+   * The page theme of a community (docs/sso.md; default: its name and Meridian's blue). Read whenever a page is
+   * rendered, so that a change made through any hub process or the CLI shows on the next page everywhere.
+   */
+  theme?(community: OidcCommunity): Promise<PageTheme | undefined>;
   /** The fetch of the outbound request policy, for back-channel logout and upstream providers. */
   fetch?: typeof globalThis.fetch;
   throttle?: Partial<ThrottleLimits>;
@@ -58,6 +61,7 @@ export interface CommunityProvider {
   issuer: string;
   /** The issuer's path (`/oidc/{slug}`, under the public URL's own path). */
   issuerPath: string;
+  /** The community's theme when the provider was made; {@link CommunityProviders.forPages} reads the current one. */
   theme: PageTheme;
   /** The `sub` a relying party knows a person by: the person's id, or the pairwise one when it asked for that. */
   subjectFor(clientId: string, personId: string): Promise<string>;
@@ -66,6 +70,9 @@ export interface CommunityProvider {
   /** The provider's request handler, made once (Koa composes its middleware on every `callback()`). */
   handler: ReturnType<Provider['callback']>;
 }
+
+/** Meridian's blue: the accent of a community without a theme. */
+const DEFAULT_COLOUR = '#1f4e8c';
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -118,6 +125,25 @@ export class CommunityProviders {
     return made;
   }
 
+  /** The provider of a community with its current page theme, for rendering a page; undefined when there is no such community. */
+  async forPages(slug: string): Promise<CommunityProvider | undefined> {
+    const found = await this.get(slug);
+    return found && { ...found, theme: await this.themeOf(found.community) };
+  }
+
+  /** A community's current page theme; its name and Meridian's blue when it has none, or the theme cannot be read. */
+  async themeOf(community: OidcCommunity): Promise<PageTheme> {
+    const fallback: PageTheme = { name: community.name, colour: DEFAULT_COLOUR };
+    if (!this.options.theme) return fallback;
+    try {
+      return (await this.options.theme(community)) ?? fallback;
+    } catch (error) {
+      // A page still shows (unthemed) when the theme cannot be read: signing in matters more than its look.
+      this.options.onError?.(error);
+      return fallback;
+    }
+  }
+
   /** Deletes expired payloads of the communities this process serves. */
   async sweep(): Promise<void> {
     for (const made of this.#made.values()) {
@@ -156,8 +182,8 @@ export class CommunityProviders {
     const keys = await communityKeys(this.options.storage, community.id);
     const issuer = `${this.options.publicUrl.replace(/\/+$/, '')}/oidc/${community.slug}`;
     const issuerPath = new URL(issuer).pathname;
-    const theme = this.options.theme?.(community) ?? { name: community.name, colour: '#1f4e8c' };
-    const provider = new Provider(issuer, this.#configuration(community, keys, issuer, issuerPath, theme));
+    const theme = await this.themeOf(community);
+    const provider = new Provider(issuer, this.#configuration(community, keys, issuer, issuerPath));
     provider.proxy = true;
     hashClientSecrets(provider);
     provider.on('server_error', (_ctx, error) => this.options.onError?.(error));
@@ -179,7 +205,7 @@ export class CommunityProviders {
     return { community, provider, issuer, issuerPath, theme, subjectFor, accountToken, handler: provider.callback() };
   }
 
-  #configuration(community: OidcCommunity, keys: CommunityKeys, issuer: string, issuerPath: string, theme: PageTheme): Configuration {
+  #configuration(community: OidcCommunity, keys: CommunityKeys, issuer: string, issuerPath: string): Configuration {
     const { storage, clients, accounts } = this.options;
     const onError = this.options.onError;
     return {
@@ -238,6 +264,7 @@ export class CommunityProviders {
         rpInitiatedLogout: {
           enabled: true,
           logoutSource: async (ctx, form) => {
+            const theme = await this.themeOf(community);
             const page = renderPage(
               theme,
               'Sign out',
@@ -249,7 +276,8 @@ export class CommunityProviders {
             );
             send(ctx, page);
           },
-          postLogoutSuccessSource: async (ctx) => send(ctx, renderPage(theme, 'Signed out', '<p>You are signed out.</p>')),
+          postLogoutSuccessSource: async (ctx) =>
+            send(ctx, renderPage(await this.themeOf(community), 'Signed out', '<p>You are signed out.</p>')),
         },
       },
       interactions: {
@@ -260,7 +288,7 @@ export class CommunityProviders {
       clientBasedCORS: (_ctx, origin, client) => originsOf(client.redirectUris ?? []).includes(origin),
       renderError: async (ctx, out) => {
         const message = typeof out.error_description === 'string' ? out.error_description : 'The request could not be completed.';
-        send(ctx, errorPage(theme, `${out.error}: ${message}`, Math.max(ctx.status, 400)));
+        send(ctx, errorPage(await this.themeOf(community), `${out.error}: ${message}`, Math.max(ctx.status, 400)));
       },
       findAccount: async (ctx, sub) => {
         const person = await accounts.person(community.id, sub);

@@ -90,6 +90,7 @@ export {
   type SecretKey,
 } from './secrets/secret-box.js';
 export { PostgresSourceStore } from './sources/postgres-source-store.js';
+export { PostgresCommunityThemeStore } from './sso/postgres-community-theme-store.js';
 export { type OidcKeyKind, type OidcPayload, PostgresOidcStore } from './sso/postgres-oidc-store.js';
 export { hashClientSecret, PostgresRelyingPartyStore, type RelyingPartyClient } from './sso/postgres-relying-party-store.js';
 export { type LoginAccount, type LoginFailureReason, PostgresSsoAccounts, type SsoPerson } from './sso/postgres-sso-accounts.js';

@@ -348,6 +348,8 @@ export const OPERATIONS: readonly Operation[] = [
   graphql('Mutation.deleteRelyingParty', 'sso.manage', 'community'),
   graphql('Mutation.rotateRelyingPartySecret', 'sso.manage', 'community'),
   graphql('Mutation.revokeGrant', 'sso.manage', 'community'),
+  graphql('Community.ssoTheme', 'sso.read', 'community'),
+  graphql('Mutation.setCommunityTheme', 'sso.manage', 'community'),
   graphql('Account.grants', 'scim.me', 'tenant'),
   graphql('Mutation.revokeMyGrant', 'scim.me', 'tenant'),
   graphql('Query.offboardings', 'hr.write', 'tenant'),

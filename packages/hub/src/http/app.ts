@@ -206,6 +206,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       people: runtime.directory,
       ...(runtime.replication.directoryExports ? { directoryExports: runtime.replication.directoryExports } : {}),
       relyingParties: runtime.relyingParties,
+      communityThemes: runtime.communityThemes,
       offboarding: runtime.offboarding,
       eventStreams: runtime.streams.service,
       jitTargets: runtime.jit.targets,

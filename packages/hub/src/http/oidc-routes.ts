@@ -59,6 +59,17 @@ export async function registerOidc(app: FastifyInstance, runtime: Runtime, confi
     passwords: runtime.sso.hasher,
     upstreams: runtime.sso.upstreams,
     findCommunity: (slug) => runtime.adminStore.findCommunity(slug),
+    // The community's theme (docs/sso.md), read for every page: a change shows at once on every hub process.
+    theme: async (community) => {
+      const theme = await runtime.sso.themes.find(community.id);
+      return {
+        name: theme?.displayName ?? community.name,
+        colour: theme?.primaryColour ?? '#1f4e8c',
+        background: theme?.backgroundColour ?? null,
+        logoUrl: theme?.logoUrl ?? null,
+        supportUrl: theme?.supportUrl ?? null,
+      };
+    },
     // Back-channel logout requests and upstream identity providers: through the outbound request policy, like every
     // request on a community's behalf (https only, unless the allow-list opens a host).
     fetch: runtime.outbound.fetchFor({ httpsOnly: true }),
