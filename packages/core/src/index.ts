@@ -319,6 +319,7 @@ export {
   type ReplicationTarget,
   type ReplicationTargetWrite,
   type RequestChange,
+  type TargetRetirement,
   type TargetStatusCounts,
 } from './ports/replication.js';
 export type {
@@ -328,6 +329,10 @@ export type {
   DriftAction,
   DriftItem,
   DriftKind,
+  MigrationItem,
+  MigrationOptions,
+  MigrationOutcome,
+  MigrationReport,
   ReconcileReport,
   ReplicationAdmin,
   ReplicationOutcome,

@@ -13,6 +13,9 @@ export type EventType =
   | 'target.created'
   | 'target.updated'
   | 'target.deleted'
+  | 'target.migrated'
+  | 'target.retirement_cancelled'
+  | 'target.retired'
   | 'replication.delivered'
   | 'replication.dead_lettered'
   | 'replication.replayed'
@@ -75,6 +78,9 @@ export const EVENT_TYPES: readonly EventType[] = [
   'target.created',
   'target.updated',
   'target.deleted',
+  'target.migrated',
+  'target.retirement_cancelled',
+  'target.retired',
   'replication.delivered',
   'replication.dead_lettered',
   'replication.replayed',

@@ -101,6 +101,59 @@ export interface ReconcileReport {
   failed: number;
 }
 
+/**
+ * What a migration did (or, in a dry run, would do) with one object the old
+ * target holds:
+ * - `created`: the new target had no such object; it was created;
+ * - `adopted`: the new target had one with the same `externalId` or name; it was linked and brought in line;
+ * - `updated`: it was linked at the new target already, with attributes or members that differed;
+ * - `unchanged`: linked at the new target already and the same;
+ * - `skipped`: not moved (`reason` says why: the hub no longer holds it, or the new target's scope keeps it away);
+ * - `failed`: the new target refused it (`reason`).
+ */
+export type MigrationOutcome = 'created' | 'adopted' | 'updated' | 'unchanged' | 'skipped' | 'failed';
+
+/** One object of a migration, for the per-object report. */
+export interface MigrationItem {
+  kind: ResourceKind;
+  localId: string;
+  /** userName or displayName, for people reading the report. */
+  name: string | null;
+  /** The `externalId` the hub sends for it (its id, under the identity mapping). */
+  externalId: string | null;
+  /** The object at the old and at the new target. */
+  fromRemoteId: string | null;
+  toRemoteId: string | null;
+  outcome: MigrationOutcome;
+  /** Attribute paths that differed (`updated`). */
+  differences: string[];
+  reason?: string;
+}
+
+/** The report of `meridian target migrate` (GraphQL `migrateReplicationTarget`). */
+export interface MigrationReport {
+  dryRun: boolean;
+  from: { id: string; name: string };
+  to: { id: string; name: string };
+  /** When the old target stops receiving changes; null when no retirement was asked. */
+  retireAt: Date | null;
+  /** Settings of the two targets that differ (`mapping`, `scoping`, `deleteMode`, `pushPasswords`): the representation may then differ too. */
+  settingsDiffer: string[];
+  /** How many objects had each outcome. */
+  counts: Record<MigrationOutcome, number>;
+  items: MigrationItem[];
+}
+
+/** What to migrate: from one target of the tenant to another (ids or names), and when to retire the old one. */
+export interface MigrationOptions {
+  from: string;
+  to: string;
+  /** Null or absent: the old target keeps receiving changes until it is paused, deleted or retired later. */
+  retireAt?: Date | null;
+  dryRun: boolean;
+  onProgress?: (step: { phase: 'listing' | 'comparing' | 'migrating'; kind?: ResourceKind; done: number; total?: number }) => void;
+}
+
 /** Which dead letters to list: of one target (id or name), replayed ones too, at most `limit` (1-1000, default 100). */
 export interface DeadLetterQuery {
   target?: string;
@@ -144,6 +197,13 @@ export interface ReplicationAdmin {
       onProgress?: (step: { phase: 'listing' | 'comparing' | 'fixing'; kind?: ResourceKind; done: number; total?: number }) => void;
     },
   ): Promise<ReconcileReport>;
+  /**
+   * Brings target `to` to the state target `from` holds (every User and Group linked there is created or adopted,
+   * with the hub's `externalId` and memberships) and, unless `dryRun`, schedules `from`'s retirement at `retireAt`.
+   */
+  migrate(tenantId: string, options: MigrationOptions, context: RequestContext): Promise<MigrationReport>;
+  /** Drops a target's scheduled retirement; `CONFLICT` when none is scheduled or it is already due. */
+  cancelRetirement(tenantId: string, target: string, context: RequestContext): Promise<ReplicationTarget>;
   /** Seconds a SCIM write of the tenant waits for its deliveries when the client sends no `Prefer: wait`. */
   waitPolicy(tenantId: string): Promise<number>;
   setWaitPolicy(tenantId: string, seconds: number, context: RequestContext): Promise<number>;

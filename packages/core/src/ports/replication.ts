@@ -82,6 +82,21 @@ export interface ReplicationTarget {
   updatedAt: Date;
   /** Provisions on first sign-in (issue 16, ADR 0030): people only once admitted, groups once they have an admitted member. */
   jit?: boolean;
+  /** Set when a migration (`meridian target migrate`) retires this target on a schedule (docs/migration.md). */
+  retirement?: TargetRetirement;
+}
+
+/**
+ * The retirement of a target another one took over from: from `at` on it
+ * receives no change (the relay queues none, its workers deliver none); the
+ * next worker refresh then disables it and sets `retiredAt`.
+ */
+export interface TargetRetirement {
+  at: Date;
+  /** When it was disabled; null while the retirement is only scheduled. */
+  retiredAt: Date | null;
+  /** The target that took over. */
+  successorId: string | null;
 }
 
 /** Values of a target to store; `sealedSecrets` is a SecretBox envelope, never clear text. */
@@ -273,8 +288,26 @@ export interface ReplicationStore {
   getTarget(targetId: string): Promise<ReplicationTarget | undefined>;
   /** The sealed secrets of a target, for workers. */
   sealedSecrets(targetId: string): Promise<string | null>;
-  /** Every enabled target of the hub, for worker hosts. */
+  /** Every enabled target of the hub that is not past its retirement, for worker hosts. */
   enabledTargets(): Promise<ReplicationTarget[]>;
+  /**
+   * Records a migration from target `fromId` to `toId` of the tenant: the
+   * `target.migrated` audit entry (about the old target; `summary` is its
+   * `after`) and, when `retireAt` is given, the old target's retirement, in
+   * one transaction.
+   */
+  recordMigration(
+    tenantId: string,
+    fromId: string,
+    toId: string,
+    retireAt: Date | null,
+    summary: Record<string, unknown>,
+    context: RequestContext,
+  ): Promise<ReplicationTarget>;
+  /** Drops a scheduled retirement (`target.retirement_cancelled`); `CONFLICT` when none is scheduled or its time has come. */
+  cancelRetirement(tenantId: string, targetId: string, context: RequestContext): Promise<ReplicationTarget>;
+  /** Disables every target whose retirement is due at `now` (`target.retired` each); returns them. */
+  retireDue(now: Date): Promise<ReplicationTarget[]>;
 
   /** Counts one more consecutive transient failure; returns the count. */
   recordFailure(targetId: string): Promise<number>;

@@ -35,6 +35,8 @@ function fakeEngine() {
     deadLetters: record('deadLetters', []),
     replay: record('replay', { id: 'letter' } as never),
     reconcile: record('reconcile', { targetId: 'target-1' } as never),
+    migrate: record('migrate', { dryRun: true } as never),
+    cancelRetirement: record('cancelRetirement', target),
     waitPolicy: record('waitPolicy', 0),
     setWaitPolicy: record('setWaitPolicy', 5),
   };

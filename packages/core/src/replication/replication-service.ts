@@ -2,6 +2,8 @@ import { MeridianError } from '../errors/meridian-error.js';
 import type { DeadLetter, ReplicationTarget, TargetStatusCounts } from '../ports/replication.js';
 import type {
   DeadLetterQuery,
+  MigrationOptions,
+  MigrationReport,
   ReconcileReport,
   ReplicationAdmin,
   ResourceReplicationStatus,
@@ -126,6 +128,19 @@ export class ReplicationService {
     options: Parameters<ReplicationAdmin['reconcile']>[2],
   ): Promise<ReconcileReport> {
     return this.engine.reconcile(await this.tenantId(principal, MANAGE, tenant), target, options);
+  }
+
+  /**
+   * Brings one target to the state another holds and schedules the old one's retirement (use case 3.2 of
+   * draft-ietf-scim-use-cases); a dry run reports per object what would happen and writes nothing.
+   */
+  async migrate(principal: Principal, tenant: TenantRef, options: MigrationOptions, context: RequestContext): Promise<MigrationReport> {
+    return this.engine.migrate(await this.tenantId(principal, MANAGE, tenant), options, context);
+  }
+
+  /** Drops a target's scheduled retirement. */
+  async cancelRetirement(principal: Principal, tenant: TenantRef, target: string, context: RequestContext): Promise<ReplicationTarget> {
+    return this.engine.cancelRetirement(await this.tenantId(principal, MANAGE, tenant), target, context);
   }
 
   /** Sets the tenant's wait policy (the engine checks the seconds). */

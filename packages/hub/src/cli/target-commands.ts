@@ -1,4 +1,4 @@
-import { MAX_REPLICATION_WAIT_SECONDS, type TargetInput } from '@meridian/core';
+import { MAX_REPLICATION_WAIT_SECONDS, type ReplicationTarget, type TargetInput } from '@meridian/core';
 import type { Command } from 'commander';
 import {
   CLI_PRINCIPAL,
@@ -7,6 +7,7 @@ import {
   cliTenant,
   jsonOption,
   parseCount,
+  parseInstant,
   print,
   requireTenant,
   withRuntime,
@@ -14,10 +15,26 @@ import {
 import { phasedProgress } from './progress.js';
 import { changesOf, defaultName, type TargetFlags, view, withTargetOptions } from './target-options.js';
 
+/** A delay as `<n>s`, `<n>m`, `<n>h` or `<n>d`, in milliseconds. */
+function parseDuration(text: string, option: string): number {
+  const match = /^(\d+)([smhd])$/.exec(text.trim());
+  if (!match) throw new CliUsageError(`${option} is <n>s, <n>m, <n>h or <n>d, e.g. 7d.`);
+  const unit = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+}
+
+/** One word for a target in `target list`: retired, retiring, paused, active or its circuit's state. */
+function stateOf(t: ReplicationTarget): string {
+  if (t.retirement?.retiredAt) return 'retired';
+  if (t.retirement) return `retiring at ${t.retirement.at.toISOString()}`;
+  if (!t.enabled) return 'disabled';
+  return t.paused ? 'paused' : t.circuitState === 'closed' ? 'active' : `circuit ${t.circuitState}`;
+}
+
 /**
  * `meridian target …`: replication targets of a tenant (issue 5): create,
  * list, change, pause and resume, test, status, dead letters and replay,
- * reconciliation.
+ * reconciliation, and migration to another target (issue 19).
  */
 export function registerTargetCommands(program: Command): void {
   const target = program.command('target').description("a tenant's replication targets (downstream systems)");
@@ -71,16 +88,7 @@ export function registerTargetCommands(program: Command): void {
       withRuntime(async ({ admin, replicationService: replication }) => {
         const tenant = await cliTenant(admin, flags.tenant);
         const list = await replication.targets(CLI_PRINCIPAL, tenant);
-        print(
-          flags,
-          list.map(view),
-          list
-            .map(
-              (t) =>
-                `${t.id}\t${t.name}\t${t.kind}\t${t.paused ? 'paused' : t.circuitState === 'closed' ? 'active' : `circuit ${t.circuitState}`}`,
-            )
-            .join('\n') || 'No targets.',
-        );
+        print(flags, list.map(view), list.map((t) => `${t.id}\t${t.name}\t${t.kind}\t${stateOf(t)}`).join('\n') || 'No targets.');
       }),
     );
 
@@ -233,6 +241,76 @@ export function registerTargetCommands(program: Command): void {
         print(flags, report, [...lines, summary].join('\n'));
         if (report.failed > 0) process.exitCode = 1;
       }),
+    );
+
+  requireTenant(
+    target
+      .command('migrate')
+      .description(
+        "bring a new target to the state an old one holds (create or adopt each User and Group, with the hub's externalIds and memberships) and retire the old one on a schedule",
+      ),
+  )
+    .requiredOption('--from <target>', 'the old target (id or name)')
+    .option('--to <target>', 'the new target (id or name); it must exist (target create)')
+    .option('--retire-at <time>', 'ISO 8601 date-time at which the old target stops receiving changes (a past one: now)')
+    .option('--retire-after <duration>', 'the same, as a delay from now: <n>s, <n>m, <n>h or <n>d')
+    .option('--dry-run', 'only show what would happen to each object; writes nothing')
+    .option('--cancel', "drop the old target's scheduled retirement (before its time)")
+    .addOption(jsonOption())
+    .action(
+      async (
+        flags: TargetFlags & { from: string; to?: string; retireAt?: string; retireAfter?: string; dryRun?: boolean; cancel?: boolean },
+      ) =>
+        withRuntime(async ({ admin, replicationService: replication }) => {
+          const tenant = await cliTenant(admin, flags.tenant);
+          if (flags.cancel) {
+            if (flags.to !== undefined || flags.retireAt !== undefined || flags.retireAfter !== undefined || flags.dryRun) {
+              throw new CliUsageError('--cancel takes only --tenant and --from.');
+            }
+            const kept = await replication.cancelRetirement(CLI_PRINCIPAL, tenant, flags.from, cliContext());
+            print(flags, view(kept), `${kept.name} is no longer scheduled for retirement.`);
+            return;
+          }
+          if (flags.to === undefined) throw new CliUsageError('--to is required (or --cancel).');
+          if (flags.retireAt !== undefined && flags.retireAfter !== undefined) {
+            throw new CliUsageError('Give --retire-at or --retire-after, not both.');
+          }
+          const retireAt =
+            flags.retireAfter !== undefined
+              ? new Date(Date.now() + parseDuration(flags.retireAfter, '--retire-after'))
+              : (parseInstant(flags.retireAt, '--retire-at') ?? null);
+          const progress = phasedProgress(
+            (step) =>
+              step.phase === 'listing'
+                ? `Listing ${step.kind}s at ${flags.to}`
+                : step.phase === 'comparing'
+                  ? `Comparing ${step.kind}s held at ${flags.from}`
+                  : `Migrating ${step.kind}s to ${flags.to}`,
+            { json: flags.json === true },
+          );
+          const report = await replication
+            .migrate(
+              CLI_PRINCIPAL,
+              tenant,
+              { from: flags.from, to: flags.to, retireAt, dryRun: flags.dryRun === true, onProgress: (step) => progress.step(step) },
+              cliContext(),
+            )
+            .finally(() => progress.done());
+          const lines = report.items.map(
+            (i) =>
+              `${i.outcome}\t${i.kind}\t${i.name ?? '-'}\t${i.localId}\t${i.fromRemoteId ?? '-'}\t${i.toRemoteId ?? '-'}${i.differences.length ? `\t${i.differences.join(',')}` : ''}${i.reason ? `\t${i.reason}` : ''}`,
+          );
+          const c = report.counts;
+          const retirement =
+            report.retireAt === null
+              ? retireAt !== null && !report.dryRun
+                ? ` ${report.from.name} is NOT retired: ${c.failed} object(s) failed; fix them and run the command again.`
+                : ''
+              : ` ${report.from.name} ${report.dryRun ? 'would stop' : 'stops'} receiving changes at ${report.retireAt.toISOString()}.`;
+          const summary = `${report.dryRun ? 'Would migrate' : 'Migrated'} ${report.from.name} to ${report.to.name}: ${c.created} created, ${c.adopted} adopted, ${c.updated} updated, ${c.unchanged} unchanged, ${c.skipped} skipped, ${c.failed} failed.${retirement}${report.settingsDiffer.length ? ` Settings that differ: ${report.settingsDiffer.join(', ')}.` : ''}`;
+          print(flags, report, [...lines, summary].join('\n'));
+          if (c.failed > 0) process.exitCode = 1;
+        }),
     );
 
   requireTenant(

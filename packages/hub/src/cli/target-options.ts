@@ -1,4 +1,4 @@
-import type { DeleteMode, ReplicationTarget, TargetChanges } from '@meridian/core';
+import type { DeleteMode, ReplicationTarget, TargetChanges, TargetRetirement } from '@meridian/core';
 import type { Command } from 'commander';
 import { CliUsageError, parseCount, readJsonFile } from './common.js';
 
@@ -47,6 +47,8 @@ export function view(target: ReplicationTarget) {
     concurrency: target.concurrency,
     maxAttempts: target.maxAttempts,
     circuitState: target.circuitState,
+    // Set once `target migrate` scheduled its retirement (docs/migration.md): { at, retiredAt, successorId }.
+    retirement: (target.retirement ?? null) satisfies TargetRetirement | null,
   };
 }
 

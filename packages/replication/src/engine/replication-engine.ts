@@ -2,9 +2,12 @@ import type {
   DeadLetter,
   DeadLetterQuery,
   DeliveryWaiting,
+  MigrationOptions,
+  MigrationReport,
   ReconcileReport,
   ReplicationAdmin,
   ReplicationOutcome,
+  ReplicationTarget,
   RequestContext,
   ResourceKind,
   ResourceReplicationStatus,
@@ -14,6 +17,7 @@ import { checkWaitSeconds, MAX_REPLICATION_WAIT_SECONDS, MeridianError } from '@
 import { DirectoryExports } from '../directory/directory-exports.js';
 import { DirectoryProjector } from '../directory/directory-projector.js';
 import { Reconciler } from '../reconcile/reconciler.js';
+import { TargetMigrator } from '../reconcile/target-migrator.js';
 import { OutboxRelay } from '../relay/outbox-relay.js';
 import { DeliveryWaiter } from '../status/delivery-waiter.js';
 import { TargetService } from '../targets/target-service.js';
@@ -47,6 +51,7 @@ export class ReplicationEngine implements ReplicationAdmin, DeliveryWaiting {
   readonly directoryExports: DirectoryExports | undefined;
   private readonly waiter: DeliveryWaiter;
   private readonly reconciler: Reconciler;
+  private readonly migrator: TargetMigrator;
   private started = false;
 
   constructor(deps: ReplicationDeps, options: ReplicationEngineOptions = {}) {
@@ -65,6 +70,7 @@ export class ReplicationEngine implements ReplicationAdmin, DeliveryWaiting {
     this.relay = new OutboxRelay(this.ctx, () => this.projector?.kick());
     this.waiter = new DeliveryWaiter(this.ctx);
     this.reconciler = new Reconciler(this.ctx);
+    this.migrator = new TargetMigrator(this.ctx, this.reconciler);
   }
 
   /** Starts the relay and the workers of every enabled target. */
@@ -166,6 +172,67 @@ export class ReplicationEngine implements ReplicationAdmin, DeliveryWaiting {
   async reconcile(tenantId: string, target: string, options: Parameters<ReplicationAdmin['reconcile']>[2]): Promise<ReconcileReport> {
     const found = await this.targets.get(tenantId, target);
     return this.reconciler.reconcile(await this.ctx.runtimeOf(found), options);
+  }
+
+  /**
+   * Brings target `to` to the state target `from` holds (docs/migration.md, "Moving to another cloud") and, unless
+   * `dryRun`, audits `target.migrated` and schedules `from`'s retirement at `retireAt` (a past time retires it now).
+   * A migration with a failed object schedules no retirement: the old target keeps the tenant's downstream until a
+   * run without failures (objects already moved are `unchanged` then).
+   */
+  async migrate(tenantId: string, options: MigrationOptions, context: RequestContext): Promise<MigrationReport> {
+    const from = await this.targets.get(tenantId, options.from);
+    const to = await this.targets.get(tenantId, options.to);
+    if (from.id === to.id) throw new MeridianError('INVALID_INPUT', 'A target cannot be migrated to itself.', { field: 'to' });
+    const retireAt = options.retireAt ?? null;
+    if (retireAt !== null && Number.isNaN(retireAt.getTime())) {
+      throw new MeridianError('INVALID_INPUT', "'retireAt' is a date-time.", { field: 'retireAt' });
+    }
+    if (from.retirement?.retiredAt) {
+      throw new MeridianError('CONFLICT', `Target '${from.name}' was retired at ${from.retirement.retiredAt.toISOString()}.`, {
+        field: 'from',
+      });
+    }
+    if (!to.enabled || to.retirement) {
+      throw new MeridianError(
+        'INVALID_INPUT',
+        `Target '${to.name}' is ${to.enabled ? 'being retired' : 'disabled'}: it cannot take over.`,
+        {
+          field: 'to',
+        },
+      );
+    }
+    const report = await this.migrator.migrate(await this.ctx.runtimeOf(from), await this.ctx.runtimeOf(to), options, context.requestId);
+    if (options.dryRun) return report;
+    const retire = report.counts.failed === 0 ? retireAt : null;
+    report.retireAt = retire;
+    const failed = report.items.filter((i) => i.outcome === 'failed');
+    await this.ctx.store.recordMigration(
+      tenantId,
+      from.id,
+      to.id,
+      retire,
+      {
+        from: report.from,
+        toName: report.to.name,
+        counts: report.counts,
+        settingsDiffer: report.settingsDiffer,
+        // The objects that did not move, with why (the rest is in the replication.delivered entries of this request).
+        failed: failed.slice(0, 100).map((i) => ({ kind: i.kind, id: i.localId, reason: i.reason })),
+        ...(retireAt !== null && retire === null ? { retirementHeld: `${failed.length} object(s) failed` } : {}),
+      },
+      context,
+    );
+    const now = this.ctx.clock.now();
+    if (retire !== null && retire.getTime() <= now.getTime()) await this.ctx.store.retireDue(now);
+    if (this.started) void this.workers.refresh().catch(() => undefined);
+    return report;
+  }
+
+  /** Drops a target's scheduled retirement; `CONFLICT` when none is scheduled or it is already due. */
+  async cancelRetirement(tenantId: string, target: string, context: RequestContext): Promise<ReplicationTarget> {
+    const found = await this.targets.get(tenantId, target);
+    return this.ctx.store.cancelRetirement(tenantId, found.id, context);
   }
 
   /** Waits up to `timeoutMs` (at most {@link MAX_REPLICATION_WAIT_SECONDS}) for the deliveries of what a request changed. */

@@ -97,7 +97,13 @@ const LIVE: ReadonlySet<string> = new Set(['synced', 'pending', 'retrying', 'dea
  * along to every record it writes, and each write brings back the resource's
  * version as it stands after it (`seen`; null: deleted).
  */
-type JobRuntime = TargetRuntime & { readonly requestId: string | undefined; readonly subject: string; seen: number | null };
+type JobRuntime = TargetRuntime & {
+  readonly requestId: string | undefined;
+  readonly subject: string;
+  seen: number | null;
+  /** False when the caller pushes the groups itself (a migration, after every User): a new User queues none. */
+  readonly groupsFollow: boolean;
+};
 
 export class ResourceSynchronizer {
   constructor(private readonly ctx: ReplicationContext) {}
@@ -106,8 +112,18 @@ export class ResourceSynchronizer {
    * Runs one sync job. Connector failures are thrown as {@link SyncStepError}.
    * `loaded` is what the worker already read for it (its target, link and resource).
    */
-  async sync(targetRuntime: TargetRuntime, data: SyncJobData, options: { force?: boolean; loaded?: LoadedJob } = {}): Promise<SyncResult> {
-    const runtime: JobRuntime = { ...targetRuntime, requestId: data.requestId, subject: `${data.kind}/${data.resourceId}`, seen: null };
+  async sync(
+    targetRuntime: TargetRuntime,
+    data: SyncJobData,
+    options: { force?: boolean; loaded?: LoadedJob; groupsFollow?: boolean } = {},
+  ): Promise<SyncResult> {
+    const runtime: JobRuntime = {
+      ...targetRuntime,
+      requestId: data.requestId,
+      subject: `${data.kind}/${data.resourceId}`,
+      seen: null,
+      groupsFollow: options.groupsFollow ?? true,
+    };
     const force = options.force === true;
     const { connector } = runtime;
     const { tenantId, kind, resourceId } = data;
@@ -329,7 +345,7 @@ export class ResourceSynchronizer {
     );
     // A user the target did not hold before: its groups can now list it. They are read again now that the link is
     // committed: a group job that started earlier may have missed the user, and one that starts later sees it.
-    if ((operation === 'created' || operation === 'adopted') && resource.kind === 'User') {
+    if ((operation === 'created' || operation === 'adopted') && resource.kind === 'User' && runtime.groupsFollow) {
       const current = await this.ctx.batches.load({
         tenantId: target.tenantId,
         targetId: target.id,
@@ -542,7 +558,13 @@ export class ResourceSynchronizer {
 
   /** The end of a grace period: delete the remote object unless the person came back. */
   async graceDelete(targetRuntime: TargetRuntime, data: SyncJobData): Promise<SyncResult> {
-    const runtime: JobRuntime = { ...targetRuntime, requestId: data.requestId, subject: `${data.kind}/${data.resourceId}`, seen: null };
+    const runtime: JobRuntime = {
+      ...targetRuntime,
+      requestId: data.requestId,
+      subject: `${data.kind}/${data.resourceId}`,
+      seen: null,
+      groupsFollow: true,
+    };
     const { target, connector } = runtime;
     const link = await this.ctx.store.getLink(target.id, data.kind, data.resourceId);
     if (link?.status !== 'grace' || !link.remoteId) return { operation: 'skipped', remoteId: null, version: null };

@@ -28,6 +28,15 @@ function describe(error: unknown): string {
 
 const SKIPPED: SyncResult = { operation: 'skipped', remoteId: null, version: null };
 
+/**
+ * Whether a target still takes deliveries: enabled, and not past the time a migration retires it at (docs/migration.md).
+ * Checked per job, so a job queued before that time is not delivered after it, whether or not a refresh has disabled
+ * the target yet.
+ */
+function receiving(target: ReplicationTarget | undefined, now: Date): target is ReplicationTarget {
+  return target?.enabled === true && (!target.retirement || target.retirement.at.getTime() > now.getTime());
+}
+
 interface HostedWorker {
   worker: Worker<SyncJobData>;
   concurrency: number;
@@ -76,6 +85,15 @@ export class WorkerHost {
 
   private async doRefresh(): Promise<void> {
     if (this.stopped) return;
+    // Retirements that came due (a migration's schedule, kept in the target's row): disabled and audited once, by
+    // whichever process gets there first; their workers close below like those of any disabled target.
+    for (const retired of await this.ctx.store.retireDue(this.ctx.clock.now())) {
+      this.ctx.logger.info('target retired', {
+        tenant: retired.tenantId,
+        target: retired.id,
+        ...(retired.retirement?.successorId ? { successor: retired.retirement.successorId } : {}),
+      });
+    }
     const targets = await this.ctx.store.enabledTargets();
     const live = new Set(targets.map((t) => t.id));
     for (const [id, hosted] of this.workers) {
@@ -184,7 +202,7 @@ export class WorkerHost {
     // The target, link and resource of the jobs that start together are read together (ADR 0024).
     const loaded = await this.ctx.batches.load(data);
     const target = loaded.target;
-    if (!target?.enabled) return SKIPPED;
+    if (!receiving(target, this.ctx.clock.now())) return SKIPPED;
     try {
       const runtime = await this.ctx.runtimeOf(target);
       const result =
@@ -213,7 +231,7 @@ export class WorkerHost {
   private async processTransfer(job: Job<SyncJobData>, worker: Worker<SyncJobData>): Promise<SyncResult> {
     const data = job.data;
     const target = await this.ctx.store.getTarget(data.targetId);
-    if (!target?.enabled || !isTransferJob(job.name, data)) return SKIPPED;
+    if (!receiving(target, this.ctx.clock.now()) || !isTransferJob(job.name, data)) return SKIPPED;
     try {
       const result = await runTransfer(this.ctx.store, await this.ctx.runtimeOf(target), data, job.attemptsMade + 1, this.ctx.transfers);
       if (target.consecutiveFailures > 0 || target.circuitState !== 'closed') await this.ctx.store.recordSuccess(target.id);

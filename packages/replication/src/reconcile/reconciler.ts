@@ -216,7 +216,11 @@ export class Reconciler {
     return asBoolean(object.attributes.active) === false ? 'none' : 'deactivate';
   }
 
-  private async compare(
+  /**
+   * How one hub resource stands at a target (undefined: nothing to do); `remote` holds the target's listed objects.
+   * The migrator (target-migrator.ts) compares the same way.
+   */
+  async compare(
     runtime: TargetRuntime,
     resource: ScimResource,
     link: ReplicationLink | undefined,
@@ -242,8 +246,10 @@ export class Reconciler {
     if (!object) {
       // Not linked (or the linked object is gone): an unlinked remote object with the same name is adopted.
       const key = lower(nameOf(kind, expected));
+      // The externalId the mapping sends (the hub's id under the identity mapping, RFC 7643 §3.1).
+      const externalId = typeof expected.externalId === 'string' ? expected.externalId : resource.id;
       const candidate = [...remote.values()].find(
-        (o) => o.attributes.externalId === resource.id || (key !== undefined && lower(nameOf(kind, o.attributes)) === key),
+        (o) => o.attributes.externalId === externalId || (key !== undefined && lower(nameOf(kind, o.attributes)) === key),
       );
       if (candidate) return { ...base, remoteId: candidate.ref.remoteId, drift: 'unlinked', action: 'adopt' };
       return { ...base, remoteId: link?.remoteId ?? null, drift: 'missing', action: 'create' };

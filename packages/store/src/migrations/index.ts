@@ -34,6 +34,7 @@ import { Migration20261207680000_transfer_keys } from './Migration20261207680000
 import { Migration20261207690000_event_streams } from './Migration20261207690000_event_streams.js';
 import { Migration20261207700000_jit_provisioning } from './Migration20261207700000_jit_provisioning.js';
 import { Migration20261208000000_source_schedule } from './Migration20261208000000_source_schedule.js';
+import { Migration20261208200000_target_retirement } from './Migration20261208200000_target_retirement.js';
 import { Migration20261208300000_community_themes } from './Migration20261208300000_community_themes.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
@@ -73,5 +74,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261207690000_event_streams', class: Migration20261207690000_event_streams },
   { name: 'Migration20261207700000_jit_provisioning', class: Migration20261207700000_jit_provisioning },
   { name: 'Migration20261208000000_source_schedule', class: Migration20261208000000_source_schedule },
+  { name: 'Migration20261208200000_target_retirement', class: Migration20261208200000_target_retirement },
   { name: 'Migration20261208300000_community_themes', class: Migration20261208300000_community_themes },
 ];

@@ -64,8 +64,9 @@ export async function relayOutbox(
       ? []
       : (
           await em.execute<{ id: string; tenant_id: string }[]>(
-            'select id, tenant_id from replication_target where enabled and tenant_id = any(?::uuid[]) order by id',
-            [pgArray(tenants)],
+            // A target past its retirement time (docs/migration.md) receives nothing, whether or not a worker has disabled it yet.
+            'select id, tenant_id from replication_target where enabled and (retire_at is null or retire_at > ?) and tenant_id = any(?::uuid[]) order by id',
+            [now, pgArray(tenants)],
           )
         ).map((t) => ({ id: t.id, tenantId: t.tenant_id }));
   const plan = planRelay(events, targets);

@@ -29,7 +29,7 @@ export class PostgresPasswordForwarding implements PasswordForwarding {
     const em = await entityManagerOf(tx);
     if (!em.isInTransaction()) throw new TypeError('PasswordForwarding.forward runs inside the write transaction.');
     const targets = await em.execute<{ id: string }[]>(
-      'select id from replication_target where tenant_id = ? and enabled and push_passwords order by id',
+      'select id from replication_target where tenant_id = ? and enabled and (retire_at is null or retire_at > now()) and push_passwords order by id',
       [tenantId],
     );
     if (targets.length === 0) return;

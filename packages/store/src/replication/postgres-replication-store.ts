@@ -232,10 +232,126 @@ export class PostgresReplicationStore implements ReplicationStore {
 
   enabledTargets(): Promise<ReplicationTarget[]> {
     return this.platform(async (em) =>
-      (await em.execute<TargetRow[]>(`select ${TARGET_COLUMNS} from replication_target where enabled order by created_at, id`)).map(
-        toTarget,
-      ),
+      (
+        await em.execute<TargetRow[]>(
+          `select ${TARGET_COLUMNS} from replication_target where enabled and (retire_at is null or retire_at > ?) order by created_at, id`,
+          [this.clock.now()],
+        )
+      ).map(toTarget),
     );
+  }
+
+  async recordMigration(
+    tenantId: string,
+    fromId: string,
+    toId: string,
+    retireAt: Date | null,
+    summary: Record<string, unknown>,
+    context: RequestContext,
+  ): Promise<ReplicationTarget> {
+    return this.tenant(tenantId, async (em) => {
+      const now = this.clock.now();
+      const before = await this.targetRow(em, 'tenant_id = ? and id = ?', [tenantId, fromId], true);
+      if (!before) throw new MeridianError('NOT_FOUND', `Target '${fromId}' not found.`);
+      if (before.retirement?.retiredAt) {
+        throw new MeridianError('CONFLICT', `Target '${before.name}' was retired at ${before.retirement.retiredAt.toISOString()}.`);
+      }
+      if (retireAt !== null) {
+        await em.execute('update replication_target set retire_at = ?, successor_id = ?, updated_at = ? where tenant_id = ? and id = ?', [
+          retireAt,
+          toId,
+          now,
+          tenantId,
+          fromId,
+        ]);
+      }
+      const after = await this.targetRow(em, 'id = ?', [fromId]);
+      if (!after) throw new TypeError('A target updated in this transaction must be readable.');
+      await recordEvent(
+        em,
+        {
+          type: 'target.migrated',
+          tenantId,
+          resourceType: 'Target',
+          resourceId: fromId,
+          before: null,
+          after: { ...summary, to: toId, retireAt: retireAt?.toISOString() ?? null },
+        },
+        context,
+        now,
+      );
+      return after;
+    });
+  }
+
+  async cancelRetirement(tenantId: string, targetId: string, context: RequestContext): Promise<ReplicationTarget> {
+    return this.tenant(tenantId, async (em) => {
+      const now = this.clock.now();
+      const before = await this.targetRow(em, 'tenant_id = ? and id = ?', [tenantId, targetId], true);
+      if (!before) throw new MeridianError('NOT_FOUND', `Target '${targetId}' not found.`);
+      const retirement = before.retirement;
+      if (!retirement) throw new MeridianError('CONFLICT', `Target '${before.name}' has no retirement scheduled.`);
+      // From its retirement time on the target received nothing: bringing it back is a new target's first load, not a cancel.
+      if (retirement.retiredAt || retirement.at.getTime() <= now.getTime()) {
+        throw new MeridianError(
+          'CONFLICT',
+          `Target '${before.name}' stopped receiving changes at ${retirement.at.toISOString()}: a retired target does not come back (create a target and migrate to it).`,
+        );
+      }
+      await em.execute(
+        'update replication_target set retire_at = null, successor_id = null, updated_at = ? where tenant_id = ? and id = ?',
+        [now, tenantId, targetId],
+      );
+      const after = await this.targetRow(em, 'id = ?', [targetId]);
+      if (!after) throw new TypeError('A target updated in this transaction must be readable.');
+      await recordEvent(
+        em,
+        {
+          type: 'target.retirement_cancelled',
+          tenantId,
+          resourceType: 'Target',
+          resourceId: targetId,
+          before: { retireAt: retirement.at.toISOString(), successorId: retirement.successorId },
+          after: null,
+        },
+        context,
+        now,
+      );
+      return after;
+    });
+  }
+
+  retireDue(now: Date): Promise<ReplicationTarget[]> {
+    return this.platform(async (em) => {
+      // One statement claims them: two worker processes refreshing together retire (and audit) each target once.
+      const rows = await em.execute<TargetRow[]>(
+        `update replication_target set enabled = false, retired_at = ?, updated_at = ?
+         where retire_at <= ? and retired_at is null
+         returning ${TARGET_COLUMNS}`,
+        [now, now, now],
+      );
+      const retired = rows.map(toTarget);
+      for (const target of retired) {
+        await recordEvent(
+          em,
+          {
+            type: 'target.retired',
+            tenantId: target.tenantId,
+            resourceType: 'Target',
+            resourceId: target.id,
+            before: { enabled: true },
+            after: {
+              enabled: false,
+              retireAt: target.retirement?.at.toISOString() ?? null,
+              successorId: target.retirement?.successorId ?? null,
+            },
+          },
+          { actor: { type: 'system', id: 'replication' }, requestId: `retire-${target.id}` },
+          now,
+        );
+      }
+      return retired;
+    });
   }
 
   async recordFailure(targetId: string): Promise<number> {

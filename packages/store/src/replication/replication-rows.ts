@@ -37,6 +37,9 @@ export interface TargetRow {
   created_at: Date | string;
   updated_at: Date | string;
   jit?: boolean;
+  retire_at?: Date | string | null;
+  retired_at?: Date | string | null;
+  successor_id?: string | null;
 }
 
 export interface LinkRow {
@@ -77,7 +80,7 @@ export interface DeadLetterRow {
 
 export const TARGET_COLUMNS = `id, tenant_id, name, kind, config, delete_mode, grace_seconds, scoping, mapping, push_passwords, enabled, paused,
   rate_limit_max, rate_limit_duration_ms, concurrency, max_attempts, circuit_state, consecutive_failures, circuit_opened_at,
-  created_at, updated_at, jit,
+  created_at, updated_at, jit, retire_at, retired_at, successor_id,
   coalesce((select array_agg(value) from jsonb_array_elements_text(config -> '$secrets') value), '{}') as secret_names`;
 
 function date(value: Date | string): Date {
@@ -122,6 +125,10 @@ export function toTarget(row: TargetRow): ReplicationTarget {
     updatedAt: date(row.updated_at),
     // Only a JIT target says so (ADR 0030): other targets read as before.
     ...(row.jit === true ? { jit: true } : {}),
+    // Only a target a migration retires (or retired) says so (docs/migration.md).
+    ...(row.retire_at
+      ? { retirement: { at: date(row.retire_at), retiredAt: maybeDate(row.retired_at ?? null), successorId: row.successor_id ?? null } }
+      : {}),
   };
 }
 
