@@ -172,6 +172,10 @@ describe('GraphQL with another tenant’s slug and ids', () => {
     resumeReplicationTarget: ['mutation { resumeReplicationTarget(tenant: "emea", target: "probe") { id } }'],
     testReplicationTarget: ['mutation { testReplicationTarget(tenant: "emea", target: "probe") { ok } }'],
     reconcileReplicationTarget: ['mutation { reconcileReplicationTarget(tenant: "emea", target: "probe") { dryRun } }'],
+    migrateReplicationTarget: [
+      'mutation { migrateReplicationTarget(tenant: "emea", from: "probe", to: "probe", dryRun: false) { dryRun } }',
+    ],
+    cancelReplicationTargetRetirement: ['mutation { cancelReplicationTargetRetirement(tenant: "emea", target: "probe") { id } }'],
     replayDeadLetter: ['mutation { replayDeadLetter(tenant: "emea", id: "1") { id } }'],
     setReplicationWaitSeconds: ['mutation { setReplicationWaitSeconds(tenant: "emea", seconds: 5) }'],
     // The global directory: an office token reads no community's directory, and changes none.
@@ -227,6 +231,24 @@ describe('GraphQL with another tenant’s slug and ids', () => {
     // Page themes (docs/sso.md): an office token of another community sets none of coi's.
     setCommunityTheme: ['mutation { setCommunityTheme(community: "coi", theme: { primaryColour: "#000000" }) { primaryColour } }'],
     revokeMyGrant: ['mutation { revokeMyGrant(id: "@USER@") }'],
+    // Inbound sources (issues 16 and 18): APAC reads, creates, changes, syncs and tests none of EMEA's.
+    inboundSources: ['{ inboundSources(tenant: "emea") { id } }'],
+    inboundSource: ['{ inboundSource(tenant: "emea", source: "@USER@") { id } }'],
+    createInboundSource: [
+      'mutation($i: InboundSourceInput!) { createInboundSource(tenant: "emea", input: $i) { id } }',
+      {
+        i: {
+          name: 'probe',
+          kind: 'ldap',
+          config: { url: 'ldaps://ldap.example.org', bindDn: 'cn=hub,dc=example,dc=org', baseDn: 'dc=example,dc=org' },
+          secrets: { bindPassword: 'probe' },
+        },
+      },
+    ],
+    updateInboundSource: ['mutation { updateInboundSource(tenant: "emea", source: "@USER@", changes: { unschedule: true }) { id } }'],
+    deleteInboundSource: ['mutation { deleteInboundSource(tenant: "emea", source: "@USER@") }'],
+    syncInboundSource: ['mutation { syncInboundSource(tenant: "emea", source: "@USER@", dryRun: true) { status } }'],
+    testInboundSource: ['mutation { testInboundSource(tenant: "emea", source: "@USER@", email: "a@example.org") { wouldCreate } }'],
   };
 
   it('probes every GraphQL operation that takes a tenant or a tenant-owned id', () => {

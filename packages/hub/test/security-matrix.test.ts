@@ -254,6 +254,13 @@ const GRAPHQL_REQUESTS: Record<string, GraphqlSample> = {
   'Mutation.reconcileReplicationTarget': async (role) => ({
     query: `mutation { reconcileReplicationTarget(tenant: "emea", target: "${await memoryTarget(role)}") { dryRun } }`,
   }),
+  'Mutation.migrateReplicationTarget': async (role) => ({
+    query: `mutation { migrateReplicationTarget(tenant: "emea", from: "${await memoryTarget(role)}", to: "${await memoryTarget(role)}") { dryRun } }`,
+  }),
+  // A scheduled retirement exists for no target: an authorized caller gets NOT_FOUND on the target, not on the tenant.
+  'Mutation.cancelReplicationTargetRetirement': async () => ({
+    query: 'mutation { cancelReplicationTargetRetirement(tenant: "emea", target: "no-such-target") { id } }',
+  }),
   // No dead letter exists: an authorized caller gets NOT_FOUND on the id, not on the tenant.
   'Mutation.replayDeadLetter': async () => ({
     query: 'mutation { replayDeadLetter(tenant: "emea", id: "00000000-0000-7000-8000-000000000000") { id } }',
@@ -346,6 +353,30 @@ const GRAPHQL_REQUESTS: Record<string, GraphqlSample> = {
   }),
   'Mutation.deleteEventStream': async (role) => ({
     query: `mutation { deleteEventStream(community: "coi", id: "${await eventStream(role)}") { id } }`,
+  }),
+  // Inbound sources (issues 16 and 18): a sample on a source that does not exist is authorized or not before it is looked up.
+  'Query.inboundSources': async () => ({ query: '{ inboundSources(tenant: "emea") { id } }' }),
+  'Query.inboundSource': async () => ({ query: '{ inboundSource(tenant: "emea", source: "absent") { id } }' }),
+  'Mutation.createInboundSource': async (role) => ({
+    query: 'mutation($i: InboundSourceInput!) { createInboundSource(tenant: "emea", input: $i) { id secretNames } }',
+    variables: {
+      i: {
+        name: `s-${slugOf(role)}`,
+        kind: 'ldap',
+        config: { url: 'ldaps://ldap.example.org', bindDn: 'cn=hub,dc=example,dc=org', baseDn: 'ou=people,dc=example,dc=org' },
+        secrets: { bindPassword: 'matrix-secret' },
+      },
+    },
+  }),
+  'Mutation.updateInboundSource': async () => ({
+    query: 'mutation { updateInboundSource(tenant: "emea", source: "absent", changes: { syncIntervalSeconds: 300 }) { id } }',
+  }),
+  'Mutation.deleteInboundSource': async () => ({ query: 'mutation { deleteInboundSource(tenant: "emea", source: "absent") }' }),
+  'Mutation.syncInboundSource': async () => ({
+    query: 'mutation { syncInboundSource(tenant: "emea", source: "absent", dryRun: true) { status } }',
+  }),
+  'Mutation.testInboundSource': async () => ({
+    query: 'mutation { testInboundSource(tenant: "emea", source: "absent", email: "a@example.org") { wouldCreate } }',
   }),
 };
 

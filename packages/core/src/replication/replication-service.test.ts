@@ -67,6 +67,8 @@ const CALLS: Record<string, Call> = {
   'Mutation.resumeReplicationTarget': (s, p, t) => s.resumeTarget(p, t, 'cloud', context),
   'Mutation.testReplicationTarget': (s, p, t) => s.testTarget(p, t, 'cloud'),
   'Mutation.reconcileReplicationTarget': (s, p, t) => s.reconcile(p, t, 'cloud', { dryRun: true }),
+  'Mutation.migrateReplicationTarget': (s, p, t) => s.migrate(p, t, { from: 'cloud', to: 'other', dryRun: true }, context),
+  'Mutation.cancelReplicationTargetRetirement': (s, p, t) => s.cancelRetirement(p, t, 'cloud', context),
   'Mutation.replayDeadLetter': (s, p, t) => s.replay(p, t, 'letter', context),
   'Mutation.setReplicationWaitSeconds': (s, p, t) => s.setWaitPolicy(p, t, 5, context),
 };

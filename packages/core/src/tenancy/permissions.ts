@@ -92,12 +92,12 @@ export const ACTION_RULES: Readonly<Record<Action, ActionRule>> = {
   'replication.read': {
     scopes: ['graphql:read'],
     levels: ALL_LEVELS,
-    description: 'see replication targets, delivery status and dead letters',
+    description: 'see replication targets, delivery status and dead letters, and inbound sources',
   },
   'replication.manage': {
     scopes: ['graphql:write'],
     levels: ALL_LEVELS,
-    description: 'add, change, pause, test, reconcile and replay replication targets',
+    description: 'add, change, pause, test, reconcile and replay replication targets; add, change, sync, test and delete inbound sources',
   },
   // A tenant's administrators read its audit log too; an auditor reads it and nothing else. Community-wide reading comes later.
   'audit.read': { scopes: ['audit:read', 'graphql:read'], levels: ['platform', 'tenant'], description: 'read and verify the audit log' },
@@ -323,6 +323,8 @@ export const OPERATIONS: readonly Operation[] = [
   graphql('Mutation.resumeReplicationTarget', 'replication.manage', 'tenant'),
   graphql('Mutation.testReplicationTarget', 'replication.manage', 'tenant'),
   graphql('Mutation.reconcileReplicationTarget', 'replication.manage', 'tenant'),
+  graphql('Mutation.migrateReplicationTarget', 'replication.manage', 'tenant'),
+  graphql('Mutation.cancelReplicationTargetRetirement', 'replication.manage', 'tenant'),
   graphql('Mutation.replayDeadLetter', 'replication.manage', 'tenant'),
   graphql('Mutation.setReplicationWaitSeconds', 'replication.manage', 'tenant'),
   graphql('Query.people', 'people.read', 'community'),
@@ -361,6 +363,13 @@ export const OPERATIONS: readonly Operation[] = [
   graphql('Mutation.createEventStream', 'sso.manage', 'community'),
   graphql('Mutation.setEventStreamStatus', 'sso.manage', 'community'),
   graphql('Mutation.deleteEventStream', 'sso.manage', 'community'),
+  graphql('Query.inboundSources', 'replication.read', 'tenant'),
+  graphql('Query.inboundSource', 'replication.read', 'tenant'),
+  graphql('Mutation.createInboundSource', 'replication.manage', 'tenant'),
+  graphql('Mutation.updateInboundSource', 'replication.manage', 'tenant'),
+  graphql('Mutation.deleteInboundSource', 'replication.manage', 'tenant'),
+  graphql('Mutation.syncInboundSource', 'replication.manage', 'tenant'),
+  graphql('Mutation.testInboundSource', 'replication.manage', 'tenant'),
 ];
 
 const SCIM_OPERATIONS = new Map(OPERATIONS.filter((o) => o.api === 'SCIM').map((o) => [o.name, o.action]));

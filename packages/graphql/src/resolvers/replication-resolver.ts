@@ -5,12 +5,14 @@ import { TenantNode } from '../types/objects.js';
 import {
   ConnectionTestNode,
   DeadLetterNode,
+  MigrationReportNode,
   ReconcileReportNode,
   ReplicationCountsNode,
   ReplicationStatusNode,
   ReplicationTargetInputType,
   ReplicationTargetNode,
   toDeadLetterNode,
+  toMigrationNode,
   toReconcileNode,
   toTargetNode,
 } from '../types/replication.js';
@@ -148,6 +150,32 @@ export class ReplicationResolver {
     @Arg('dryRun', () => Boolean, { defaultValue: true }) dryRun: boolean,
   ) {
     return toReconcileNode(await replicationOf(ctx).reconcile(ctx.principal, tenant, target, { dryRun }));
+  }
+
+  @Mutation(() => MigrationReportNode, {
+    description:
+      "Brings target `to` to the state target `from` holds (each User and Group created or adopted, with the hub's externalIds and memberships) and retires `from` at `retireAt`; a dry run (the default) writes nothing.",
+  })
+  async migrateReplicationTarget(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('tenant', () => String) tenant: string,
+    @Arg('from', () => String) from: string,
+    @Arg('to', () => String) to: string,
+    @Arg('retireAt', () => Date, { nullable: true }) retireAt: Date | null,
+    @Arg('dryRun', () => Boolean, { defaultValue: true }) dryRun: boolean,
+  ) {
+    return toMigrationNode(
+      await replicationOf(ctx).migrate(ctx.principal, tenant, { from, to, retireAt: retireAt ?? null, dryRun }, contextOf(ctx)),
+    );
+  }
+
+  @Mutation(() => ReplicationTargetNode, { description: "Drops a target's scheduled retirement (before its time)." })
+  async cancelReplicationTargetRetirement(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('tenant', () => String) tenant: string,
+    @Arg('target', () => String) target: string,
+  ) {
+    return toTargetNode(await replicationOf(ctx).cancelRetirement(ctx.principal, tenant, target, contextOf(ctx)));
   }
 
   @Mutation(() => Int, {

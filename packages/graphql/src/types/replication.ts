@@ -1,4 +1,4 @@
-import type { DeadLetter, ReconcileReport, ReplicationTarget } from '@meridian/core';
+import type { DeadLetter, MigrationReport, ReconcileReport, ReplicationTarget } from '@meridian/core';
 import { GraphQLJSON, GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, InputType, Int, ObjectType } from 'type-graphql';
 
@@ -9,6 +9,18 @@ export class RateLimitNode {
 
   @Field(() => Int)
   durationMs!: number;
+}
+
+@ObjectType('TargetRetirement', { description: 'When a target stops receiving changes, after another took over from it.' })
+export class TargetRetirementNode {
+  @Field(() => Date, { description: 'From then on the target receives no change.' })
+  at!: Date;
+
+  @Field(() => Date, { nullable: true, description: 'When it was disabled; null while only scheduled.' })
+  retiredAt!: Date | null;
+
+  @Field(() => ID, { nullable: true, description: 'The target that took over.' })
+  successorId!: string | null;
 }
 
 @ObjectType('ReplicationTarget', { description: 'A downstream system a tenant replicates to. Secret values are never returned.' })
@@ -66,6 +78,12 @@ export class ReplicationTargetNode {
 
   @Field(() => Int)
   consecutiveFailures!: number;
+
+  @Field(() => TargetRetirementNode, {
+    nullable: true,
+    description: 'Set once a migration (migrateReplicationTarget) scheduled its retirement; see docs/migration.md.',
+  })
+  retirement!: TargetRetirementNode | null;
 
   @Field(() => Date)
   createdAt!: Date;
@@ -302,6 +320,73 @@ export class ReconcileReportNode {
   failed!: number;
 }
 
+@ObjectType('MigrationItem', { description: 'What a migration did (or would do) with one object the old target holds.' })
+export class MigrationItemNode {
+  @Field(() => String)
+  kind!: string;
+
+  @Field(() => ID)
+  localId!: string;
+
+  @Field(() => String, { nullable: true })
+  name!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'The externalId the hub sends for it.' })
+  externalId!: string | null;
+
+  @Field(() => String, { nullable: true })
+  fromRemoteId!: string | null;
+
+  @Field(() => String, { nullable: true })
+  toRemoteId!: string | null;
+
+  @Field(() => String, { description: 'created, adopted, updated, unchanged, skipped or failed.' })
+  outcome!: string;
+
+  @Field(() => [String])
+  differences!: string[];
+
+  @Field(() => String, { nullable: true, description: 'Why it was skipped or failed.' })
+  reason!: string | null;
+}
+
+@ObjectType('MigrationReport', { description: 'The per-object report of a migration from one target to another.' })
+export class MigrationReportNode {
+  @Field(() => Boolean)
+  dryRun!: boolean;
+
+  @Field(() => ID)
+  fromId!: string;
+
+  @Field(() => ID)
+  toId!: string;
+
+  @Field(() => Date, { nullable: true, description: 'When the old target stops receiving changes; null when none is scheduled.' })
+  retireAt!: Date | null;
+
+  @Field(() => [String], { description: 'Settings of the two targets that differ (mapping, scoping, deleteMode, pushPasswords).' })
+  settingsDiffer!: string[];
+
+  @Field(() => GraphQLJSONObject, { description: 'How many objects had each outcome.' })
+  counts!: Record<string, number>;
+
+  @Field(() => [MigrationItemNode])
+  items!: MigrationItemNode[];
+}
+
+/** A migration report as GraphQL shows it. */
+export function toMigrationNode(report: MigrationReport): MigrationReportNode {
+  return Object.assign(new MigrationReportNode(), {
+    dryRun: report.dryRun,
+    fromId: report.from.id,
+    toId: report.to.id,
+    retireAt: report.retireAt,
+    settingsDiffer: report.settingsDiffer,
+    counts: report.counts,
+    items: report.items.map((i) => Object.assign(new MigrationItemNode(), { ...i, reason: i.reason ?? null })),
+  });
+}
+
 /** A target as GraphQL shows it. */
 export function toTargetNode(target: ReplicationTarget): ReplicationTargetNode {
   return Object.assign(new ReplicationTargetNode(), {
@@ -323,6 +408,7 @@ export function toTargetNode(target: ReplicationTarget): ReplicationTargetNode {
     maxAttempts: target.maxAttempts,
     circuitState: target.circuitState,
     consecutiveFailures: target.consecutiveFailures,
+    retirement: target.retirement ? Object.assign(new TargetRetirementNode(), target.retirement) : null,
     createdAt: target.createdAt,
     updatedAt: target.updatedAt,
   });
