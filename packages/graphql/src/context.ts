@@ -3,6 +3,7 @@ import type {
   AuditService,
   CommunityThemeService,
   EventStreamService,
+  FirstSignInPull,
   GlobalDirectoryService,
   JitTargetService,
   OffboardingService,
@@ -10,6 +11,7 @@ import type {
   RelyingPartyService,
   ReplicationService,
   ResourceService,
+  SourceService,
   TenantSettingsService,
   TrustedIssuerService,
 } from '@meridian/core';
@@ -38,6 +40,10 @@ export interface GraphqlServices {
   jitTargets?: JitTargetService;
   /** The communities' event streams (issue 17); absent when the hub runs without them. */
   eventStreams?: EventStreamService;
+  /** Tenants' inbound sources (issues 16 and 18); absent when the hub runs without them. */
+  sources?: SourceService;
+  /** Pulls from an office's source at first sign-in (issue 16), for `testInboundSource`. */
+  firstSignIn?: FirstSignInPull;
 }
 
 /** Per-request context. */

@@ -12,6 +12,7 @@ import { OffboardingResolver } from './resolvers/offboarding-resolver.js';
 import { AccountPersonResolver, LinkedAccountResolver, PeopleResolver } from './resolvers/people-resolver.js';
 import { ReplicationResolver } from './resolvers/replication-resolver.js';
 import { TenantSettingsResolver } from './resolvers/settings-resolver.js';
+import { InboundSourceResolver } from './resolvers/source-resolver.js';
 import { AccountGrantsResolver, RelyingPartyResolver } from './resolvers/sso-resolver.js';
 import { EventStreamResolver } from './resolvers/stream-resolver.js';
 import { CommunityThemeResolver } from './resolvers/theme-resolver.js';
@@ -40,6 +41,7 @@ export function buildMeridianSchema(): Promise<GraphQLSchema> {
       AccountGrantsResolver,
       OffboardingResolver,
       EventStreamResolver,
+      InboundSourceResolver,
       CommunityThemeResolver,
     ],
     validate: false,

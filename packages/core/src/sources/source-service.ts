@@ -3,6 +3,7 @@ import { isMeridianError, MeridianError } from '../errors/meridian-error.js';
 import type { Clock } from '../ports/clock.js';
 import { SCHEMA } from '../scim/schemas.js';
 import type { Principal, RequestContext } from '../tenancy/model.js';
+import { authorizeTenantRef, type TenantAuthorizer } from '../tenancy/tenant-access.js';
 
 import {
   canonicalJson,
@@ -60,10 +61,17 @@ export class SourceService {
     private readonly clock: Clock,
     /** Checks a source's destination against the outbound request policy before it is stored. */
     private readonly checkDestination: (source: InboundSourceInput) => Promise<void> = async () => {},
+    /** Finds tenants by reference and authorizes on them (the admin service). */
+    private readonly tenants?: TenantAuthorizer,
   ) {}
 
-  private async tenantId(principal: Principal, tenant: string): Promise<string> {
-    return (await this.resources.tenant({ principal, api: 'graphql' }, tenant, 'write')).id;
+  /**
+   * The tenant, once `action` on it is authorized: a source holds a bind secret and writes a tenant's accounts, so
+   * it is managed like a replication target (`replication.manage`: the tenant's and the community's administrators),
+   * and read with `replication.read`.
+   */
+  private tenantId(principal: Principal, tenant: string, action: 'replication.read' | 'replication.manage' = 'replication.manage') {
+    return authorizeTenantRef(this.tenants, principal, action, tenant);
   }
 
   /** Creates a source; its secrets are sealed by the store. */
@@ -75,11 +83,26 @@ export class SourceService {
   }
 
   async list(principal: Principal, tenant: string): Promise<InboundSource[]> {
-    return this.store.list(await this.tenantId(principal, tenant));
+    return this.store.list(await this.tenantId(principal, tenant, 'replication.read'));
   }
 
+  /** One source, read with `replication.read`; NOT_FOUND naming it. */
   async get(principal: Principal, tenant: string, idOrName: string): Promise<InboundSource> {
-    const found = await this.store.find(await this.tenantId(principal, tenant), idOrName);
+    return this.find(principal, tenant, idOrName, 'replication.read');
+  }
+
+  /** One source, for an operation that needs `replication.manage` (one that opens its secrets: a sync, a test). */
+  async getManaged(principal: Principal, tenant: string, idOrName: string): Promise<InboundSource> {
+    return this.find(principal, tenant, idOrName, 'replication.manage');
+  }
+
+  private async find(
+    principal: Principal,
+    tenant: string,
+    idOrName: string,
+    action: 'replication.read' | 'replication.manage' = 'replication.manage',
+  ): Promise<InboundSource> {
+    const found = await this.store.find(await this.tenantId(principal, tenant, action), idOrName);
     if (!found) throw new MeridianError('NOT_FOUND', `Source '${idOrName}' not found.`, { field: 'source' });
     return found;
   }
@@ -92,7 +115,7 @@ export class SourceService {
     changes: InboundSourceChanges,
     context: RequestContext,
   ): Promise<InboundSource> {
-    const source = await this.get(principal, tenant, idOrName);
+    const source = await this.find(principal, tenant, idOrName);
     return this.store.update(source.tenantId, source.id, checkSourceChanges(changes), context);
   }
 
@@ -121,13 +144,13 @@ export class SourceService {
 
   /** Deletes a source and its links; the accounts it fed stay in the hub. */
   async delete(principal: Principal, tenant: string, idOrName: string, context: RequestContext): Promise<void> {
-    const source = await this.get(principal, tenant, idOrName);
+    const source = await this.find(principal, tenant, idOrName);
     await this.store.delete(source.tenantId, source.id, context);
   }
 
   /** Runs one sync of a source now, as an admin asks (see the class comment). */
   async sync(principal: Principal, tenant: string, idOrName: string, options: SourceSyncOptions = {}): Promise<SourceSyncResult> {
-    const source = await this.get(principal, tenant, idOrName);
+    const source = await this.find(principal, tenant, idOrName);
     return this.run(source, { principal, api: 'graphql' }, options, 'admin');
   }
 

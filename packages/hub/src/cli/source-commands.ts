@@ -249,7 +249,7 @@ export function registerSourceCommands(program: Command): void {
     .addOption(jsonOption())
     .action(async (flags: SourceFlags & { source: string }) =>
       withRuntime(async ({ sources, jit }) => {
-        const found = await sources.get(CLI_PRINCIPAL, flags.tenant, flags.source);
+        const found = await sources.getManaged(CLI_PRINCIPAL, flags.tenant, flags.source);
         const preview = await jit.firstSignIn.preview(found, {
           subject: flags.subject ?? '',
           email: flags.email,

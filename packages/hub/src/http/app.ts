@@ -210,6 +210,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       offboarding: runtime.offboarding,
       eventStreams: runtime.streams.service,
       jitTargets: runtime.jit.targets,
+      sources: runtime.sources,
+      firstSignIn: runtime.jit.firstSignIn,
     },
     authenticate,
     onMutation: () => runtime.replication.kick(),

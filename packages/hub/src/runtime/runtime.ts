@@ -277,6 +277,7 @@ export async function openRuntime(
           input.kind === 'scim'
             ? outbound.checkUrl(parseScimSourceConfig(input.config, input.secrets).baseUrl, 'config.baseUrl', { httpsOnly: true })
             : outbound.checkUrl(parseLdapSourceConfig(input.config, input.secrets).url, 'config.url'),
+        admin,
       ),
       outbound,
       settings,
