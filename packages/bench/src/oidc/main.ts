@@ -248,8 +248,10 @@ async function run(options: OidcBenchOptions): Promise<OidcReport> {
     const started = await startHub(options, processes);
     closeHub = started.close;
     const bare = await startBare(processes);
-    const token = await measure(options, 'token', started.target, bare, tokenRequest);
+    // Userinfo first: the bare provider's in-memory adapter is an LRU of 1,000 entries, and the token phase's
+    // thousands of client-credentials tokens would push out the person's grant and access token (401s).
     const userinfo = await measure(options, 'userinfo', started.target, bare, userinfoRequest);
+    const token = await measure(options, 'token', started.target, bare, tokenRequest);
     return { machine: machineInfo(postgres, '', load), oidcProvider: await oidcProviderVersion(), options, token, userinfo };
   } finally {
     for (const p of processes) await p.stop().catch(() => undefined);
