@@ -331,27 +331,28 @@ describeWithServer('read replica', () => {
     });
     const hubs = [await openRuntime(config, 'client'), await openRuntime(config, 'client')];
     const apps = await Promise.all(hubs.map((runtime) => buildApp({ config, runtime, logger: false })));
+    const [first, second] = apps as [FastifyInstance, FastifyInstance];
     try {
       await pauseReplay();
-      const created = await apps[0]?.inject({
+      const created = await first.inject({
         method: 'POST',
         url: '/scim/v2/Users',
         headers: { authorization: `Bearer ${writer}`, 'content-type': SCIM },
         payload: { schemas: [USER_SCHEMA], userName: 'alan@emea.example' },
       });
-      expect(created?.statusCode).toBe(201);
+      expect(created.statusCode).toBe(201);
       await received();
       const search = (token: string) =>
-        apps[1]?.inject({
+        second.inject({
           method: 'GET',
           url: `/scim/v2/Users?filter=${encodeURIComponent('userName eq "alan@emea.example"')}`,
           headers: { authorization: `Bearer ${token}` },
         });
       // The other process sends the writer to the primary, and anyone else to the (paused) replica.
-      expect(((await search(writer))?.json() as { totalResults: number }).totalResults).toBe(1);
-      expect(((await search(reader))?.json() as { totalResults: number }).totalResults).toBe(0);
+      expect(((await search(writer)).json() as { totalResults: number }).totalResults).toBe(1);
+      expect(((await search(reader)).json() as { totalResults: number }).totalResults).toBe(0);
     } finally {
-      for (const each of apps) await each?.close();
+      for (const each of apps) await each.close();
       for (const each of hubs) await each.close();
       await query(replicaSql, 'select pg_wal_replay_resume()');
       await caughtUp();
