@@ -269,12 +269,23 @@ describe('scheduled source syncs across processes and failures', () => {
     syncIntervalSeconds: 60,
   });
 
-  it('runs a due source once when two processes look at the same time', async () => {
+  it('runs a due source once when two processes look at the same time, adopting an account the office already had', async () => {
+    // c0 exists at the hub already (made over SCIM before the source was added, or by a sync that died before
+    // linking it): the source takes it over instead of failing on its userName at every run.
+    await a.runtime.resources.create(
+      { principal: { kind: 'tenant', tokenId: 'scim', tenantId, scopes: ['scim:write'] }, api: 'scim' },
+      tenantId,
+      'User',
+      { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'c0', title: 'Old title' },
+      system,
+    );
     await a.runtime.sources.create(platform, 'branch', ldapInput('concurrent', slapd.url), system);
     const [first, second] = await Promise.all([a.runtime.sources.runDue(), b.sources.runDue()]);
     const ran = [...(first ?? []), ...(second ?? [])];
     expect(ran).toHaveLength(1);
-    expect(ran[0]).toMatchObject({ status: 'applied', created: 30 });
+    expect(ran[0]).toMatchObject({ status: 'applied', created: 29, updated: 1, failed: [] });
+    const [c0] = await a.db.query<{ attributes: { title: string } }>("select attributes from scim_user where user_name = 'c0'");
+    expect(c0?.attributes.title).toBe('Staff');
     const [count] = await a.db.query<{ n: string }>('select count(*) as n from scim_user where tenant_id = $1', [tenantId]);
     expect(Number(count?.n)).toBe(30);
     // Not due again before its interval.

@@ -1,5 +1,6 @@
 import type { ResourceService } from '../directory/resource-service.js';
 import { isMeridianError, MeridianError } from '../errors/meridian-error.js';
+import { parseScimFilter } from '../filter/parse.js';
 import type { Clock } from '../ports/clock.js';
 import { SCHEMA } from '../scim/schemas.js';
 import type { Principal, RequestContext } from '../tenancy/model.js';
@@ -91,6 +92,34 @@ export class SourceService {
     return this.find(principal, tenant, idOrName, 'replication.read');
   }
 
+  /**
+   * Creates the account of a new entry, or finds the account it should adopt: when the tenant already has an
+   * account with the entry's userName (a sync that died between writing an account and linking it, or an account
+   * the office made before it added the source) that no other entry of this source feeds, the entry takes it over
+   * rather than failing on the uniqueness of userName every time.
+   */
+  private async adoptOnConflict(
+    caller: { principal: Principal; api: 'graphql' | 'scim' },
+    tenantId: string,
+    body: Record<string, unknown>,
+    linked: ReadonlySet<string>,
+    create: () => Promise<{ id: string }>,
+  ): Promise<{ id: string; created: boolean }> {
+    try {
+      return { id: (await create()).id, created: true };
+    } catch (error) {
+      if (!isMeridianError(error, 'UNIQUENESS') || typeof body.userName !== 'string') throw error;
+      const page = await this.resources.list(caller, tenantId, 'User', {
+        filter: parseScimFilter(`userName eq ${JSON.stringify(body.userName)}`),
+        startIndex: 1,
+        count: 2,
+      });
+      const [existing] = page.resources;
+      if (page.resources.length !== 1 || !existing || linked.has(existing.id)) throw error;
+      return { id: existing.id, created: false };
+    }
+  }
+
   /** One source, for an operation that needs `replication.manage` (one that opens its secrets: a sync, a test). */
   async getManaged(principal: Principal, tenant: string, idOrName: string): Promise<InboundSource> {
     return this.find(principal, tenant, idOrName, 'replication.manage');
@@ -132,7 +161,12 @@ export class SourceService {
     const results: SourceSyncResult[] = [];
     for (const source of await this.store.claimDue(now, SCHEDULE_LEASE_MS, limit)) {
       if (!sourceSyncDue(source, now)) continue;
-      const principal: Principal = { kind: 'tenant', tokenId: `source:${source.id}`, tenantId: source.tenantId, scopes: ['scim:write'] };
+      const principal: Principal = {
+        kind: 'tenant',
+        tokenId: `source:${source.id}`,
+        tenantId: source.tenantId,
+        scopes: ['scim:read', 'scim:write'],
+      };
       try {
         results.push(await this.run(source, { principal, api: 'scim' }, {}, 'schedule'));
       } catch {
@@ -211,6 +245,8 @@ export class SourceService {
       return { ...result, status: 'needs_confirmation' };
     }
     const entries = new Map(read.entries.map((e) => [e.remoteId, e]));
+    // Accounts another entry of this source feeds: never adopted for a new entry.
+    const linked = new Set(links.map((l) => l.resourceId));
     let done = 0;
     // Entries are independent of one another: a few are written at once, each in its own transactions.
     await eachConcurrently(plan.items, SYNC_CONCURRENCY, async (item) => {
@@ -242,8 +278,15 @@ export class SourceService {
               result.created++;
             }
           } else {
-            resourceId = (await this.resources.create(caller, source.tenantId, 'User', body, context)).id;
-            result.created++;
+            const adopted = await this.adoptOnConflict(caller, source.tenantId, body, linked, () =>
+              this.resources.create(caller, source.tenantId, 'User', body, context),
+            );
+            if (adopted.created) result.created++;
+            else {
+              await this.resources.replace(caller, source.tenantId, 'User', adopted.id, body, context);
+              result.updated++;
+            }
+            resourceId = adopted.id;
           }
           await this.store.saveLink(source.tenantId, source.id, {
             remoteId: item.remoteId,
