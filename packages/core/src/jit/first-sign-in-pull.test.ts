@@ -14,6 +14,10 @@ const source = (config: Record<string, unknown>): InboundSource => ({
   cursor: null,
   lastSyncAt: null,
   lastFullSyncAt: null,
+  syncIntervalSeconds: null,
+  lastSyncStatus: null,
+  lastSyncError: null,
+  lastSyncCounts: null,
   createdAt: new Date(0),
 });
 
