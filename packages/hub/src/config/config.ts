@@ -71,6 +71,12 @@ const VARIABLES: Variable[] = [
     default: '10000',
   },
   {
+    name: 'MERIDIAN_SCHEDULER_POLL_MS',
+    description:
+      "How often, in milliseconds, a worker process looks for scheduled work that is due: inbound sources' scheduled syncs (docs/sources.md) and offboarding steps (docs/offboarding.md). Each due item is claimed with a lease, so any number of workers may look.",
+    default: '15000',
+  },
+  {
     name: 'MERIDIAN_RATE_LIMIT_PER_TOKEN',
     description:
       'Requests per minute one bearer token may make (SCIM and GraphQL); beyond it the hub answers 429 with `Retry-After`. `0` turns it off. Counters live in Redis when `REDIS_URL` is set, so every hub process shares them.',
@@ -80,12 +86,6 @@ const VARIABLES: Variable[] = [
     name: 'MERIDIAN_RATE_LIMIT_PER_TENANT',
     description: 'Requests per minute all tokens of one tenant may make together. `0` turns it off.',
     default: '6000',
-  },
-  {
-    name: 'MERIDIAN_SCHEDULER_POLL_MS',
-    description:
-      "How often, in milliseconds, a worker process looks for scheduled work that is due: inbound sources' scheduled syncs (docs/sources.md) and offboarding steps (docs/offboarding.md). Each due item is claimed with a lease, so any number of workers may look.",
-    default: '15000',
   },
   {
     name: 'MERIDIAN_RATE_LIMIT_PER_IP',
