@@ -9,6 +9,7 @@ import {
 } from '@meridian/core';
 import { type ReplicationEngine, ReplicationOwnershipTransfers } from '@meridian/replication';
 import type { PostgresOffboardingStore } from '@meridian/store';
+import { startPoller } from './scheduled-work.js';
 
 /** How often a worker process looks for due offboarding steps (scheduled leaves, deletions after the grace period). */
 const OFFBOARDING_POLL_MS = 30_000;
@@ -63,21 +64,13 @@ export function startOffboardingRunner(
   say: (message: string) => void,
   everyMs = OFFBOARDING_POLL_MS,
 ): () => void {
-  let running = false;
-  const tick = async () => {
-    if (running) return;
-    running = true;
-    try {
+  return startPoller(
+    'Offboarding',
+    everyMs,
+    async () => {
       const ran = await offboarding.runDue();
-      if (ran > 0) say(`[meridian] Offboarding: ${ran} step(s) run.`);
-    } catch (error) {
-      say(`[meridian] Offboarding runner failed, retrying: ${error instanceof Error ? error.message : String(error)}`);
-    } finally {
-      running = false;
-    }
-  };
-  const timer = setInterval(() => void tick(), everyMs);
-  timer.unref();
-  void tick();
-  return () => clearInterval(timer);
+      return ran > 0 ? `${ran} step(s) run.` : null;
+    },
+    say,
+  );
 }
