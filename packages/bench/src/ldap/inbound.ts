@@ -4,7 +4,7 @@ import type { Principal, RequestContext } from '@meridian/core';
 import pg from 'pg';
 import { processCpuMs } from '../cpu.js';
 import type { HubSetup } from '../replication/hub.js';
-import { CpuSampler, type CpuSpent, waitForQuiet } from '../replication/sampler.js';
+import { CpuSampler, type CpuSpent, redisServerPid, waitForQuiet } from '../replication/sampler.js';
 import { ldapTool } from './ldap-tools.js';
 import type { LdapBenchOptions } from './options.js';
 import { type RssSample, RssSampler } from './rss.js';
@@ -168,7 +168,7 @@ async function measureSync(
 ): Promise<InboundHub> {
   await waitForQuiet(options.quietSeconds, log);
   const before = await slapd.counters();
-  const cpu = new CpuSampler(options.serverUrl, options.database, { sync: sync.pid, slapd: slapd.pid }, undefined);
+  const cpu = new CpuSampler(options.serverUrl, options.database, { sync: sync.pid, slapd: slapd.pid }, await redisServerPid());
   const rss = new RssSampler(sync.pid);
   await cpu.start();
   await rss.begin();

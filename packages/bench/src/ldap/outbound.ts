@@ -5,7 +5,7 @@ import { type DirectoryCaller, principalOfRole, type RequestContext, SCHEMA } fr
 import pg from 'pg';
 import { processCpuMs } from '../cpu.js';
 import { type HubSetup, startWorker } from '../replication/hub.js';
-import { CpuSampler, type CpuSpent, waitForQuiet } from '../replication/sampler.js';
+import { CpuSampler, type CpuSpent, redisServerPid, waitForQuiet } from '../replication/sampler.js';
 import { wallNow } from '../replication/stats.js';
 import { ldapTool } from './ldap-tools.js';
 import type { LdapBenchOptions } from './options.js';
@@ -180,7 +180,7 @@ export async function measureOutbound(
     await waitForQuiet(options.quietSeconds, log);
     log(`  hub → LDAP: ${options.users} users`);
     const before = await slapd.counters();
-    const cpu = new CpuSampler(options.serverUrl, options.database, { worker: worker.pid, slapd: slapd.pid }, undefined);
+    const cpu = new CpuSampler(options.serverUrl, options.database, { worker: worker.pid, slapd: slapd.pid }, await redisServerPid());
     const rss = new RssSampler(worker.pid);
     await cpu.start();
     await rss.begin();
