@@ -129,6 +129,19 @@ describe('an LDAP source at first sign-in', () => {
     ).toEqual(['twin1', 'twin2']);
   });
 
+  it('creates one account when the same person signs in twice at once', async () => {
+    const admin = await slapd.admin();
+    await admin.add(`uid=eve,${ou}`, { objectClass: ['inetOrgPerson'], uid: 'eve', cn: 'Eve', sn: 'eve', mail: 'eve@office.example' });
+    await admin.unbind();
+    const person = { subject: 'upstream-eve', email: 'eve@office.example' };
+    const results = await Promise.all([1, 2, 3].map(() => runtime.jit.firstSignIn.pull(tenantId, person, system)));
+    expect(results.map((r) => r.status)).toEqual(['created', 'created', 'created']);
+    const ids = new Set(results.map((r) => (r.status === 'created' ? r.userId : '')));
+    expect(ids.size).toBe(1);
+    const rows = await db.query<{ id: string }>("select id from scim_user where user_name = 'eve'");
+    expect(rows.map((r) => r.id)).toEqual([...ids]);
+  });
+
   it('finds no one for a value that is a filter wildcard or an injection, rather than matching everyone', async () => {
     for (const email of ['*', 'x)(uid=*', '*@office.example']) {
       const result = await runtime.jit.firstSignIn.pull(tenantId, { subject: 'upstream-x', email }, system);
@@ -140,6 +153,6 @@ describe('an LDAP source at first sign-in', () => {
     const attempt = runtime.jit.firstSignIn.pull(tenantId, { subject: 'upstream-twin', email: 'twins@office.example' }, system);
     await expect(attempt).rejects.toMatchObject({ code: 'CONFLICT' });
     const names = await db.query<{ user_name: string }>('select user_name from scim_user order by user_name');
-    expect(names.map((n) => n.user_name)).toEqual(['ann']);
+    expect(names.map((n) => n.user_name)).toEqual(['ann', 'eve']);
   });
 });

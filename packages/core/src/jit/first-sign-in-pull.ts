@@ -1,5 +1,6 @@
 import type { ResourceService } from '../directory/resource-service.js';
-import { MeridianError } from '../errors/meridian-error.js';
+import { isMeridianError, MeridianError } from '../errors/meridian-error.js';
+import { parseScimFilter } from '../filter/parse.js';
 import { SCHEMA } from '../scim/schemas.js';
 import {
   canonicalJson,
@@ -107,11 +108,32 @@ export class FirstSignInPull {
     const entry = await reader.lookup(source, await this.store.openSecrets(source), query);
     if (!entry) return { status: 'not_found', sourceId: source.id, lookup: query };
     // The source acts, with the least it needs: SCIM writes in its own office.
-    const principal: Principal = { kind: 'tenant', tokenId: `source:${source.id}`, tenantId, scopes: ['scim:write'] };
-    const created = await this.resources.create({ principal, api: 'scim' }, tenantId, 'User', accountBodyOf(entry.attributes), {
-      ...context,
-      actor: { type: 'system', id: `source:${source.id}` },
-    });
+    const principal: Principal = { kind: 'tenant', tokenId: `source:${source.id}`, tenantId, scopes: ['scim:read', 'scim:write'] };
+    let created: { id: string; attributes: Record<string, unknown> };
+    try {
+      created = await this.resources.create({ principal, api: 'scim' }, tenantId, 'User', accountBodyOf(entry.attributes), {
+        ...context,
+        actor: { type: 'system', id: `source:${source.id}` },
+      });
+    } catch (error) {
+      // Two first sign-ins of the same person at once: the other one created the account from the same entry and
+      // linked it. This one goes on with that account; anything else with the userName is a real conflict.
+      const userName = entry.attributes.userName;
+      if (!isMeridianError(error, 'UNIQUENESS') || typeof userName !== 'string') throw error;
+      const links = await this.store.links(tenantId, source.id);
+      const own = links.find((l) => l.remoteId === entry.remoteId);
+      if (own) return { status: 'created', sourceId: source.id, userId: own.resourceId, userName };
+      // The other sign-in has created the account but not linked it yet: the account of that userName, unless
+      // another entry of the source feeds it.
+      const page = await this.resources.list({ principal, api: 'scim' }, tenantId, 'User', {
+        filter: parseScimFilter(`userName eq ${JSON.stringify(userName)}`),
+        startIndex: 1,
+        count: 2,
+      });
+      const [existing] = page.resources;
+      if (page.resources.length !== 1 || !existing || links.some((l) => l.resourceId === existing.id)) throw error;
+      created = existing;
+    }
     // The scheduled sync of the same source treats the account as its own from now on.
     await this.store.saveLink(tenantId, source.id, {
       remoteId: entry.remoteId,
