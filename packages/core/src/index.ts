@@ -113,6 +113,13 @@ export {
 export { ERROR_CODES, type ErrorCode, isMeridianError, MeridianError, type MeridianErrorOptions } from './errors/meridian-error.js';
 export { type DomainEvent, EVENT_TYPES, type EventResourceType, type EventType, resourceEventType } from './events/domain-event.js';
 export {
+  type AsyncMethod,
+  type AsyncRequest,
+  type AsyncRequestStore,
+  AsyncResponder,
+  type AsyncWriteResult,
+} from './events-streams/async-responses.js';
+export {
   EventStreamService,
   type StreamCaller,
   type StreamServiceHooks,

@@ -69,10 +69,11 @@ describe('the transmitter', () => {
     expect((await call(hub, 'GET', '/.well-known/ssf-configuration/oidc/nowhere', undefined)).status).toBe(404);
   });
 
-  it('refuses a caller without a receiver credential, and a tenant token', async () => {
+  it('refuses a caller without a receiver credential, and a tenant token that may not write SCIM', async () => {
     const none = await call(hub, 'POST', '/oidc/coi/ssf/stream', undefined, {});
     expect(none).toEqual({ status: 401, body: { error: 'invalid_token', description: expect.any(String) } });
-    const tenant = await call(hub, 'POST', '/oidc/coi/ssf/stream', hub.tenants.emea.token, {});
+    // A SCIM writer's stream carries the asynchronous responses to its writes only (scim-async-response.test.ts).
+    const tenant = await call(hub, 'POST', '/oidc/coi/ssf/stream', hub.tenants.emea.readOnly, {});
     expect(tenant).toEqual({ status: 403, body: { error: 'access_denied', description: expect.any(String) } });
     const other = await call(hub, 'GET', '/oidc/other/ssf/stream', receiver);
     expect(other.status).toBe(404);

@@ -24,6 +24,7 @@ import { scimErrorBody, toScimError } from './http/errors.js';
 import { parseEtag } from './http/etag.js';
 import { type ListRequest, parseListRequest } from './http/list-request.js';
 import { type OwnershipTransferRouteOptions, registerOwnershipTransferRoute } from './ownership/transfer-route.js';
+import { type AsyncResponseOptions, registerPreferAsync } from './replication/prefer-async.js';
 import { type ReplicationWaitOptions, registerPreferWait } from './replication/prefer-wait.js';
 import { renderResource } from './resources/render.js';
 
@@ -39,6 +40,8 @@ export interface ScimPluginOptions {
   limits?: Partial<ScimLimits>;
   /** Waiting for downstream results (`Prefer: wait`, use case 2.3.1); writes answer at once when absent. */
   replication?: ReplicationWaitOptions;
+  /** Answers writes sent with `Prefer: respond-async` 202 and sends the outcome as an RFC 9967 event; ignored when absent. */
+  async?: AsyncResponseOptions;
   /**
    * Turns an error the services let through into a domain error where it can
    * (the hub gives the store's translation: a lost database connection becomes
@@ -152,6 +155,8 @@ export const scimPlugin: FastifyPluginAsync<ScimPluginOptions> = async (app: Fas
     request.scimPrincipal = principal;
   });
 
+  // Before the wait: a write answered 202 does not wait for its deliveries.
+  if (options.async) registerPreferAsync(app, options.async, baseUrl);
   if (options.replication) registerPreferWait(app, options.replication);
 
   const contextOf = (request: FastifyRequest): RequestContext => ({

@@ -95,5 +95,6 @@ export { type OidcKeyKind, type OidcPayload, PostgresOidcStore } from './sso/pos
 export { hashClientSecret, PostgresRelyingPartyStore, type RelyingPartyClient } from './sso/postgres-relying-party-store.js';
 export { type LoginAccount, type LoginFailureReason, PostgresSsoAccounts, type SsoPerson } from './sso/postgres-sso-accounts.js';
 export { PostgresUpstreamStore, type UpstreamLogin } from './sso/postgres-upstream-store.js';
+export { PostgresAsyncRequestStore } from './streams/postgres-async-request-store.js';
 export { PostgresEventStreamStore, type PushItem } from './streams/postgres-event-stream-store.js';
 export { PostgresTenantSettingsStore } from './tenancy/postgres-tenant-settings-store.js';

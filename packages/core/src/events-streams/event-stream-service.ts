@@ -1,6 +1,7 @@
 import { MeridianError } from '../errors/meridian-error.js';
 import type { AdminService } from '../tenancy/admin-service.js';
 import type { Principal, RequestContext } from '../tenancy/model.js';
+import { authorize } from '../tenancy/permissions.js';
 import type { EventStreamStore, PollAnswer, PollRequest, StreamCounts } from './ports.js';
 import {
   type EventStream,
@@ -16,6 +17,8 @@ import {
 export interface StreamCaller {
   communityId: string;
   receiver: StreamReceiver;
+  /** A tenant's SCIM token: its streams carry the asynchronous responses to its own writes only (RFC 9967 §2.5.1.3). */
+  asyncOnly?: boolean;
 }
 
 /** Signs a SET's claims with the community issuer's key; sets `iss`, `aud` and `iat`. */
@@ -32,6 +35,8 @@ export interface StreamServiceHooks {
   /** Whether a receiver named by an admin exists in the community (a relying party, a live community token). */
   receiverExists?(communityId: string, receiver: StreamReceiver): Promise<boolean>;
   onAppend?(): void;
+  /** The community's id when `tenantId` is one of its offices (by the community's slug or id). */
+  tenantCommunity?(tenantId: string, community: string): Promise<string | undefined>;
 }
 
 /** A stream with its delivery counts, for admins. */
@@ -70,8 +75,14 @@ export class EventStreamService {
     private readonly hooks: StreamServiceHooks = {},
   ) {}
 
-  private async checked(input: StreamInput, current?: Parameters<typeof parseStreamInput>[1]) {
+  private async checked(input: StreamInput, current?: Parameters<typeof parseStreamInput>[1], asyncOnly = false) {
     const values = parseStreamInput(input, current);
+    // A tenant token sees no other office's changes: its stream carries the outcomes of its own writes only.
+    if (asyncOnly && (values.eventsRequested.length === 0 || values.eventsRequested.some((e) => e !== STREAM_EVENT.asyncResponse))) {
+      throw new MeridianError('INVALID_INPUT', `A tenant token's stream carries ${STREAM_EVENT.asyncResponse} only.`, {
+        field: 'events_requested',
+      });
+    }
     // A push endpoint answers to the outbound request policy (https, unless the allow-list opens the host).
     if (values.delivery.endpointUrl !== null) await this.hooks.checkEndpoint?.(values.delivery.endpointUrl);
     return values;
@@ -79,6 +90,13 @@ export class EventStreamService {
 
   /** The receiver an API token is: a community token that may receive the community's events (`events.receive`). */
   async tokenReceiver(principal: Principal, community: string): Promise<StreamCaller> {
+    if (principal.kind === 'tenant') {
+      // A SCIM writer receives the asynchronous responses to its writes (use case 2.3.1), in its office's community.
+      authorize(principal, 'scim.write');
+      const communityId = await this.hooks.tenantCommunity?.(principal.tenantId, community);
+      if (communityId === undefined) throw new MeridianError('NOT_FOUND', `Community '${community}' not found.`, { field: 'community' });
+      return { communityId, receiver: { kind: 'token', tokenId: principal.tokenId }, asyncOnly: true };
+    }
     const found = await this.admin.authorizeCommunity(principal, 'events.receive', community);
     if (principal.kind !== 'community') throw new MeridianError('FORBIDDEN', 'A stream receiver is a community token.');
     return { communityId: found.id, receiver: { kind: 'token', tokenId: principal.tokenId } };
@@ -86,7 +104,7 @@ export class EventStreamService {
 
   /** Creates a stream of the caller's (SSF 1.0 §8.1.1.1). */
   async create(caller: StreamCaller, input: StreamInput, context: RequestContext): Promise<EventStream> {
-    return this.store.create(caller.communityId, caller.receiver, await this.checked(input), context);
+    return this.store.create(caller.communityId, caller.receiver, await this.checked(input, undefined, caller.asyncOnly), context);
   }
 
   /** The caller's streams, or one of them. */
@@ -119,7 +137,7 @@ export class EventStreamService {
       filter: stream.filter,
       attributes: stream.attributes,
     };
-    const values = await this.checked(input, replace ? undefined : current);
+    const values = await this.checked(input, replace ? undefined : current, caller.asyncOnly);
     return this.store.update(stream, values, context);
   }
 

@@ -27,6 +27,8 @@ export const STREAM_EVENT = {
   credentialChange: `${CAEP}/credential-change`,
   accountDisabled: `${RISC}/account-disabled`,
   accountPurged: `${RISC}/account-purged`,
+  /** RFC 9967 §2.5.1.3: the outcome of a request sent with `Prefer: respond-async` (to the writing token's stream only). */
+  asyncResponse: `${SCIM_EVENT}:misc:asyncresp`,
   verification: 'https://schemas.openid.net/secevent/ssf/event-type/verification',
   streamUpdated: 'https://schemas.openid.net/secevent/ssf/event-type/stream-updated',
 } as const;

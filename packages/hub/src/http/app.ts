@@ -194,6 +194,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     limits: { maxResults: config.scimMaxResults },
     translateError: translateDatabaseError,
     ownership: runtime.offboarding,
+    ...(runtime.streams.asyncResponses ? { async: runtime.streams.asyncResponses } : {}),
   });
   await registerGraphql(app, {
     services: {

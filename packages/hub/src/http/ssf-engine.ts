@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
+  AsyncResponder,
   type AudienceView,
+  type DeliveryWaiting,
   type EventStream,
   EventStreamService,
   SSO_CLAIMS,
@@ -16,6 +18,7 @@ import {
   type Argon2PasswordHasher,
   type MikroORM,
   type PostgresAdminStore,
+  PostgresAsyncRequestStore,
   PostgresEventStreamStore,
   type PostgresOidcStore,
   type PostgresRelyingPartyStore,
@@ -31,7 +34,7 @@ export interface StreamsOptions {
   orm: MikroORM;
   box: Pick<SecretBox, 'encrypt' | 'decrypt'>;
   admin: ConstructorParameters<typeof EventStreamService>[1];
-  adminStore: Pick<PostgresAdminStore, 'findCommunity' | 'findToken'>;
+  adminStore: Pick<PostgresAdminStore, 'findCommunity' | 'findToken' | 'findTenant'>;
   sso: {
     payloads: PostgresOidcStore;
     relyingParties: PostgresRelyingPartyStore;
@@ -39,6 +42,8 @@ export interface StreamsOptions {
     hasher: Argon2PasswordHasher;
   };
   outbound: OutboundHttp;
+  /** The replication engine's view of a request's deliveries, for RFC 9967 asynchronous responses (use case 2.3.1). */
+  waiting?: Pick<DeliveryWaiting, 'waitFor'>;
   /** How long acknowledged SETs are kept for audit before they are pruned (default 7 days). */
   retentionMs?: number;
   /** Push attempts before a SET is a dead letter (default 10). */
@@ -88,6 +93,8 @@ export class SsfStreams {
   readonly store: PostgresEventStreamStore;
   readonly service: EventStreamService;
   readonly producer: StreamProducer;
+  /** Answers of SCIM writes sent with `Prefer: respond-async` (absent without a replication engine). */
+  readonly asyncResponses: AsyncResponder | undefined;
   readonly providers: CommunityProviders;
   readonly #keys = new Map<string, Promise<{ issuer: string; key: CryptoKey; kid: string }>>();
   readonly #fetch: typeof globalThis.fetch;
@@ -121,9 +128,22 @@ export class SsfStreams {
         const token = await options.adminStore.findToken(receiver.tokenId);
         return token !== undefined && token.communityId === communityId && token.tenantId === null && token.revokedAt === null;
       },
+      tenantCommunity: async (tenantId, community) => {
+        const [tenant, found] = await Promise.all([options.adminStore.findTenant(tenantId), options.adminStore.findCommunity(community)]);
+        return tenant && found && tenant.communityId === found.id ? found.id : undefined;
+      },
     });
     const audience: StreamAudience = { view: (stream, entry) => this.view(stream, entry) };
     this.producer = new StreamProducer(this.store, audience, signer, randomUUID);
+    this.asyncResponses = options.waiting
+      ? new AsyncResponder(
+          new PostgresAsyncRequestStore(options.orm, `${options.publicUrl.replace(/\/+$/, '')}/scim/v2`),
+          this.store,
+          options.waiting,
+          signer,
+          randomUUID,
+        )
+      : undefined;
     this.#fetch = options.outbound.fetchFor({ httpsOnly: true });
     this.#retentionMs = options.retentionMs ?? 7 * DAY_MS;
     this.#pushAttempts = options.pushAttempts ?? 10;
@@ -196,6 +216,13 @@ export class SsfStreams {
   /** One producer step (see StreamProducer); wakes long polls when it made SETs. */
   async produceOnce(limit = 200): Promise<number> {
     const n = await this.producer.runOnce(limit);
+    if (n > 0) this.#wake();
+    return n;
+  }
+
+  /** One step of the asynchronous responses (see AsyncResponder); wakes long polls when it made SETs. */
+  async asyncOnce(): Promise<number> {
+    const n = (await this.asyncResponses?.runOnce()) ?? 0;
     if (n > 0) this.#wake();
     return n;
   }
@@ -303,6 +330,7 @@ export class SsfStreams {
       this.#running = (async () => {
         try {
           while ((await this.produceOnce()) > 0 && !this.#stopped) {}
+          await this.asyncOnce();
           while ((await this.pushOnce()) > 0 && !this.#stopped) {}
           if (Date.now() - this.#lastPrune >= PRUNE_EVERY_MS) {
             this.#lastPrune = Date.now();

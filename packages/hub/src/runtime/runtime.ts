@@ -232,7 +232,16 @@ export async function openRuntime(
       upstreams: new PostgresUpstreamStore(orm, systemClock, secretBox),
       themes: new PostgresCommunityThemeStore(orm, systemClock),
     };
-    const streams = openStreams({ publicUrl: config.publicUrl, orm, box: secretBox, admin, adminStore, sso, outbound });
+    const streams = openStreams({
+      publicUrl: config.publicUrl,
+      orm,
+      box: secretBox,
+      admin,
+      adminStore,
+      sso,
+      outbound,
+      waiting: replication,
+    });
     return {
       orm,
       databaseUrl,

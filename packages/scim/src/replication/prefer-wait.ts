@@ -70,6 +70,8 @@ export function registerPreferWait(app: FastifyInstance, options: ReplicationWai
   const max = Math.min(options.maxWaitSeconds ?? MAX_REPLICATION_WAIT_SECONDS, MAX_REPLICATION_WAIT_SECONDS);
   app.addHook('onSend', async (request, reply, payload) => {
     if (!WRITES.has(request.method) || reply.statusCode < 200 || reply.statusCode >= 300) return payload;
+    // Answered 202 for `Prefer: respond-async`: the outcome goes to the caller's stream instead (prefer-async.ts).
+    if (request.scimAsync !== undefined) return payload;
     if (!RESOURCE_PATH.test(request.url)) return payload;
     const tenantId = tenantOf(request);
     if (tenantId === undefined) return payload;

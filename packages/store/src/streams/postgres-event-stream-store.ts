@@ -501,7 +501,7 @@ export class PostgresEventStreamStore implements EventStreamStore, StreamProduce
   }
 }
 
-async function insertSets(em: EntityManager, sets: NewStreamSet[], now: Date): Promise<void> {
+export async function insertSets(em: EntityManager, sets: NewStreamSet[], now: Date): Promise<void> {
   if (sets.length === 0) return;
   await em.execute(
     `insert into event_stream_set (stream_id, community_id, jti, txn, subject_keys, event_types, token, state, next_attempt_at, created_at)
