@@ -9,7 +9,8 @@ import { listeningHub } from './oidc-harness.js';
 // Issue 15: "the old relying_party role's community-wide read goes through the same release rules". A relying_party
 // API token cannot be tied to a registration, so it reads nothing of the directory any more (a clear FORBIDDEN naming
 // the way that does go through the release rules: the registration's client credentials); it still sees the
-// community and receives Shared Signals streams. Tokens an older hub stored for the role lose the directory too.
+// community (issue 17: no Shared Signals stream, which would carry the directory). Tokens an older hub stored for the
+// role lose the directory too.
 
 const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
 const ctx = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
@@ -84,7 +85,7 @@ describe('a relying_party API token', () => {
     expect(res.body).not.toContain('ada@emea.example');
   });
 
-  it('still sees its community and receives event streams', async () => {
+  it('still sees its community; no event stream: a stream of a token carries the whole directory (issue 17)', async () => {
     const { token } = await relyingPartyToken();
     expect(await gql(token, '{ communities { edges { node { slug } } } }')).toEqual({
       data: { communities: { edges: [{ node: { slug: 'coi' } }] } },
@@ -95,7 +96,8 @@ describe('a relying_party API token', () => {
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       payload: JSON.stringify({ delivery: { method: 'urn:ietf:rfc:8936' } }),
     });
-    expect(stream.statusCode).toBe(201);
+    expect(stream.statusCode).toBe(403);
+    expect(stream.json()).toMatchObject({ error: 'access_denied', description: expect.stringContaining('client-credentials') });
   });
 
   it('gives way to the registration: with client credentials, only people who consented, so none yet', async () => {

@@ -31,7 +31,7 @@ afterAll(() => db.close());
 
 describe('meridian stream', () => {
   it('creates, lists, pauses, resumes and deletes a stream, with --json', async () => {
-    const token = JSON.parse((await meridian('token', 'create', '--community', 'coi', '--role', 'relying_party', '--json')).stdout) as {
+    const token = JSON.parse((await meridian('token', 'create', '--community', 'coi', '--role', 'hr_reader', '--json')).stdout) as {
       id: string;
     };
     const created = await meridian(

@@ -41,7 +41,7 @@ afterAll(async () => {
 describe('push delivery (RFC 8935)', () => {
   it('posts each SET as application/secevent+jwt, in order, retrying after a 503 with Retry-After', async () => {
     const receiver = await pushReceiver((n) => (n === 0 ? { status: 503, headers: { 'retry-after': '0' } } : { status: 202 }));
-    const token = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'relying_party' }, ctx)).token;
+    const token = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'hr_reader' }, ctx)).token;
     const created = await call(hub, 'POST', '/oidc/coi/ssf/stream', token, {
       delivery: { method: 'urn:ietf:rfc:8935', endpoint_url: receiver.url, authorization_header: 'Bearer receiver-secret' },
       events_requested: [STREAM_EVENT.createNotice, STREAM_EVENT.delete],
@@ -75,7 +75,7 @@ describe('push delivery (RFC 8935)', () => {
     const refusing = await pushReceiver((n) =>
       n === 0 ? { status: 400, body: JSON.stringify({ err: 'invalid_request', description: 'no' }) } : { status: 500 },
     );
-    const token = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'relying_party' }, ctx)).token;
+    const token = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'hr_reader' }, ctx)).token;
     const created = await call(hub, 'POST', '/oidc/coi/ssf/stream', token, {
       delivery: { method: 'urn:ietf:rfc:8935', endpoint_url: refusing.url },
       events_requested: [STREAM_EVENT.createNotice],
@@ -95,7 +95,7 @@ describe('push delivery (RFC 8935)', () => {
   });
 
   it('refuses a push endpoint the outbound policy does not allow', async () => {
-    const token = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'relying_party' }, ctx)).token;
+    const token = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'hr_reader' }, ctx)).token;
     const res = await call(hub, 'POST', '/oidc/coi/ssf/stream', token, {
       delivery: { method: 'urn:ietf:rfc:8935', endpoint_url: 'http://10.1.2.3/events' },
       events_requested: [STREAM_EVENT.createNotice],
@@ -106,7 +106,7 @@ describe('push delivery (RFC 8935)', () => {
 
 describe('nothing lost', () => {
   it('a producer step that fails leaves its changes in the inbox, and the next step makes each SET once', async () => {
-    const token = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'relying_party' }, ctx)).token;
+    const token = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'hr_reader' }, ctx)).token;
     const created = await call(hub, 'POST', '/oidc/coi/ssf/stream', token, {
       delivery: { method: 'urn:ietf:rfc:8936' },
       events_requested: [STREAM_EVENT.createNotice],
@@ -138,7 +138,7 @@ describe('nothing lost', () => {
 
   it('a push leased by a process that died is pushed by another once the lease ends', async () => {
     const receiver = await pushReceiver(() => ({ status: 202 }));
-    const token = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'relying_party' }, ctx)).token;
+    const token = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'hr_reader' }, ctx)).token;
     const created = await call(hub, 'POST', '/oidc/coi/ssf/stream', token, {
       delivery: { method: 'urn:ietf:rfc:8935', endpoint_url: receiver.url },
       events_requested: [STREAM_EVENT.createNotice],

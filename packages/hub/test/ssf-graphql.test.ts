@@ -24,7 +24,7 @@ async function gql(token: string, query: string, variables: Record<string, unkno
 beforeAll(async () => {
   hub = await startHub();
   admin = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'community_admin' }, ctx)).token;
-  receiverId = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'relying_party' }, ctx)).record.id;
+  receiverId = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'hr_reader' }, ctx)).record.id;
 }, 120_000);
 
 afterAll(async () => {

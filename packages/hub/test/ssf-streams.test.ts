@@ -38,7 +38,7 @@ function person(userName: string, department: string) {
 
 beforeAll(async () => {
   hub = await startHub();
-  const issued = await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'relying_party' }, ctx);
+  const issued = await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'hr_reader' }, ctx);
   receiver = issued.token;
   receiverTokenId = issued.record.id;
   ids.ann = (await scim('POST', '/Users', person('ann@emea.example', 'Sales'))).id;
@@ -118,7 +118,7 @@ describe('a stream of one department’s email changes (use case 3.6)', () => {
       }),
     );
     // The stream is the receiver's: another receiver does not find it.
-    const stranger = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'relying_party' }, ctx)).token;
+    const stranger = (await hub.runtime.admin.issueToken(platform, { community: 'coi', role: 'hr_reader' }, ctx)).token;
     expect((await call(hub, 'GET', `/oidc/coi/ssf/stream?stream_id=${streamId}`, stranger)).status).toBe(404);
 
     expect((await call(hub, 'POST', '/oidc/coi/ssf/verify', receiver, { stream_id: streamId, state: 'hello' })).status).toBe(204);

@@ -1,7 +1,7 @@
 import { MeridianError } from '../errors/meridian-error.js';
 import type { AdminService } from '../tenancy/admin-service.js';
 import type { Principal, RequestContext } from '../tenancy/model.js';
-import { authorize } from '../tenancy/permissions.js';
+import { authorize, decideAuthorization } from '../tenancy/permissions.js';
 import type { EventStreamStore, PollAnswer, PollRequest, StreamCounts } from './ports.js';
 import {
   type EventStream,
@@ -17,9 +17,20 @@ import {
 export interface StreamCaller {
   communityId: string;
   receiver: StreamReceiver;
+  /** For a community token: whether it may read the community's directory (a `relying_party` token may not, issue 15). */
+  readsDirectory?: boolean;
   /** A tenant's SCIM token: its streams carry the asynchronous responses to its own writes only (RFC 9967 §2.5.1.3). */
   asyncOnly?: boolean;
 }
+
+/**
+ * Why a token that may not read the directory gets no stream: its stream
+ * could only tell it about people it may not see (issue 15, docs/events.md).
+ */
+const TOKEN_STREAM_REFUSED =
+  "A relying_party token cannot receive a stream: it may see no person of the community's directory. Register the relying " +
+  'party with --client-credentials and create the stream with its client-credentials token: its stream carries the people ' +
+  'who released attributes to it (docs/events.md).';
 
 /** Signs a SET's claims with the community issuer's key; sets `iss`, `aud` and `iat`. */
 export interface StreamSigner {
@@ -34,6 +45,8 @@ export interface StreamServiceHooks {
   checkEndpoint?(url: string): Promise<void>;
   /** Whether a receiver named by an admin exists in the community (a relying party, a live community token). */
   receiverExists?(communityId: string, receiver: StreamReceiver): Promise<boolean>;
+  /** Whether a live community token of the community may read its directory (what a token stream carries). */
+  tokenReadsDirectory?(communityId: string, tokenId: string): Promise<boolean>;
   onAppend?(): void;
   /** The community's id when `tenantId` is one of its offices (by the community's slug or id). */
   tenantCommunity?(tenantId: string, community: string): Promise<string | undefined>;
@@ -99,11 +112,18 @@ export class EventStreamService {
     }
     const found = await this.admin.authorizeCommunity(principal, 'events.receive', community);
     if (principal.kind !== 'community') throw new MeridianError('FORBIDDEN', 'A stream receiver is a community token.');
-    return { communityId: found.id, receiver: { kind: 'token', tokenId: principal.tokenId } };
+    const readsDirectory = decideAuthorization(principal, 'directory.read', { communityId: found.id }).allowed;
+    return { communityId: found.id, receiver: { kind: 'token', tokenId: principal.tokenId }, readsDirectory };
   }
 
-  /** Creates a stream of the caller's (SSF 1.0 §8.1.1.1). */
+  /**
+   * Creates a stream of the caller's (SSF 1.0 §8.1.1.1). A community token's
+   * stream carries every User and Group of the community: only a token that
+   * may read the directory gets one; a relying party uses its registration.
+   */
   async create(caller: StreamCaller, input: StreamInput, context: RequestContext): Promise<EventStream> {
+    if (caller.receiver.kind === 'token' && caller.readsDirectory !== true && caller.asyncOnly !== true)
+      throw new MeridianError('FORBIDDEN', TOKEN_STREAM_REFUSED);
     return this.store.create(caller.communityId, caller.receiver, await this.checked(input, undefined, caller.asyncOnly), context);
   }
 
@@ -207,6 +227,9 @@ export class EventStreamService {
     const values = await this.checked(input);
     if (this.hooks.receiverExists && !(await this.hooks.receiverExists(found.id, receiver))) {
       throw new MeridianError('NOT_FOUND', 'There is no such relying party or community token in this community.', { field: 'receiver' });
+    }
+    if (receiver.kind === 'token' && !(await this.hooks.tokenReadsDirectory?.(found.id, receiver.tokenId))) {
+      throw new MeridianError('FORBIDDEN', TOKEN_STREAM_REFUSED, { field: 'receiver' });
     }
     return this.store.create(found.id, receiver, values, context);
   }

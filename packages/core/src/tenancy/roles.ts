@@ -85,12 +85,13 @@ export const ROLE_DEFINITIONS: Readonly<Record<Role, RoleDefinition>> = {
     description: 'One person: reads and edits their own User through `/Me`, as far as the self-service policy allows.',
   },
   // Issue 15: a relying party reads only what people released to it, through its registration (docs/sso.md), never the
-  // community's directory; its tokens still see the community and its offices and receive Shared Signals streams.
+  // community's directory; its tokens still see the community and its offices. No Shared Signals stream either (issue 17):
+  // a token's stream carries the directory; the registration's client-credentials stream follows the release ledger.
   relying_party: {
     level: 'community',
     scopes: ['released:read'],
     description:
-      "A downstream application's API token: sees the community and its offices and receives event streams; reads people only through its relying party registration, as released.",
+      "A downstream application's API token: sees the community and its offices; reads people, and receives event streams, only through its relying party registration, as released.",
   },
 };
 

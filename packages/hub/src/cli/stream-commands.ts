@@ -62,7 +62,10 @@ export function registerStreamCommands(program: Command): void {
       .command('create')
       .description('create a stream for a relying party (--client-id) or a community token (--token-id)')
       .option('--client-id <id>', 'the relying party that receives it (it polls with its client credentials)')
-      .option('--token-id <id>', 'the community API token (role relying_party) that receives it')
+      .option(
+        '--token-id <id>',
+        'the community API token that receives it (one that reads the directory: hr_reader, hr_provider, community_admin)',
+      )
       .option('--push <url>', 'push SETs to this URL (RFC 8935); without it the receiver polls (RFC 8936)')
       .option('--authorization-file <file>', 'a file holding the Authorization header value sent with each push (sealed at rest)')
       .requiredOption(

@@ -3,6 +3,7 @@ import {
   AsyncResponder,
   type AudienceView,
   type DeliveryWaiting,
+  decideAuthorization,
   type EventStream,
   EventStreamService,
   SSO_CLAIMS,
@@ -102,6 +103,8 @@ export class SsfStreams {
   readonly #pushAttempts: number;
   readonly #intervalMs: number;
   readonly #waiters = new Set<() => void>();
+  /** Per producer step: whether each receiving token may still read the directory (revoked, expired, relying_party: no). */
+  #tokenReach = new Map<string, Promise<boolean>>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = true;
@@ -132,6 +135,7 @@ export class SsfStreams {
         const [tenant, found] = await Promise.all([options.adminStore.findTenant(tenantId), options.adminStore.findCommunity(community)]);
         return tenant && found && tenant.communityId === found.id ? found.id : undefined;
       },
+      tokenReadsDirectory: (communityId, tokenId) => this.#tokenReadsDirectory(communityId, tokenId),
     });
     const audience: StreamAudience = { view: (stream, entry) => this.view(stream, entry) };
     this.producer = new StreamProducer(this.store, audience, signer, randomUUID);
@@ -182,11 +186,32 @@ export class SsfStreams {
       .sign(key);
   }
 
-  /** What a receiver may see of a change: everything for a community token; the release ledger for a relying party. */
+  /**
+   * Whether a community token is live and may read the community's directory
+   * (`directory.read`): a token stream carries every User and Group, so a
+   * `relying_party` token (issue 15), a revoked or an expired one gets nothing.
+   */
+  async #tokenReadsDirectory(communityId: string, tokenId: string): Promise<boolean> {
+    if (!/^[0-9a-f-]{36}$/i.test(tokenId)) return false;
+    const token = await this.options.adminStore.findToken(tokenId);
+    if (!token || token.communityId !== communityId || token.tenantId !== null || token.revokedAt !== null) return false;
+    if (token.expiresAt !== null && token.expiresAt.getTime() <= Date.now()) return false;
+    const principal = { kind: 'community' as const, tokenId, communityId, scopes: token.scopes };
+    return decideAuthorization(principal, 'directory.read', { communityId }).allowed;
+  }
+
+  /** What a receiver may see of a change: everything for a token that reads the directory; the release ledger for a relying party. */
   async view(stream: EventStream, entry: StreamInboxEntry): Promise<AudienceView> {
     const doc = entry.after ?? entry.before;
     const plural = entry.kind === 'User' ? 'Users' : 'Groups';
     if (stream.receiver.kind === 'token') {
+      const { tokenId } = stream.receiver;
+      let reach = this.#tokenReach.get(tokenId);
+      if (!reach) {
+        reach = this.#tokenReadsDirectory(stream.communityId, tokenId);
+        this.#tokenReach.set(tokenId, reach);
+      }
+      if (!(await reach)) return { visible: false, released: [], subject: {}, keys: [] };
       const externalId = typeof doc?.externalId === 'string' ? { externalId: doc.externalId } : {};
       return {
         visible: true,
@@ -215,6 +240,8 @@ export class SsfStreams {
 
   /** One producer step (see StreamProducer); wakes long polls when it made SETs. */
   async produceOnce(limit = 200): Promise<number> {
+    // A token revoked since the last step stops receiving from this step on.
+    this.#tokenReach = new Map();
     const n = await this.producer.runOnce(limit);
     if (n > 0) this.#wake();
     return n;
