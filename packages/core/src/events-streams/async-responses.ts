@@ -76,7 +76,7 @@ function outcomeOf(o: DeliveryOutcome): Record<string, unknown> {
  * Meridian adds `targets`: where the change stands at each downstream target
  * in scope (use case 2.3.1), and `complete`.
  */
-export function asyncResponsePayload(
+function asyncResponsePayload(
   method: AsyncMethod,
   result: AsyncWriteResult,
   outcomes: DeliveryOutcome[],
