@@ -80,6 +80,35 @@ describe('planStreamEvents', () => {
     expect(events.map((e) => e.type)).toEqual([STREAM_EVENT.deactivate, STREAM_EVENT.accountDisabled]);
   });
 
+  it('CAEP and RISC where they apply: a password set, a suspension, a deletion, each with event_timestamp', () => {
+    const caep = rules({
+      filter: `${ENTERPRISE}:department eq "Sales"`,
+      events: [STREAM_EVENT.credentialChange, STREAM_EVENT.sessionRevoked, STREAM_EVENT.accountDisabled, STREAM_EVENT.accountPurged],
+    });
+    const at = new Date('2026-12-08T10:00:00Z');
+    const when = { event_timestamp: at.getTime() / 1000 };
+    const password = { ...change('user.updated', sales('a@x'), sales('a@x')), occurredAt: at, credentialChanged: true };
+    expect(planStreamEvents(caep, password, all, resourceShapes.User)).toEqual([
+      { type: STREAM_EVENT.credentialChange, payload: { credential_type: 'password', change_type: 'update', ...when } },
+    ]);
+    const created = { ...change('user.created', null, sales('a@x')), occurredAt: at, credentialChanged: true };
+    expect(planStreamEvents(caep, created, all, resourceShapes.User).map((e) => e.payload.change_type)).toEqual(['create']);
+    // Outside the subset, a password change means nothing; without the flag, nothing either.
+    const hr = { ...sales('a@x'), [ENTERPRISE]: { department: 'HR' } };
+    expect(planStreamEvents(caep, { ...password, before: hr, after: hr }, all, resourceShapes.User)).toEqual([]);
+    expect(planStreamEvents(caep, { ...password, credentialChanged: false }, all, resourceShapes.User)).toEqual([]);
+    const suspended = { ...change('user.updated', sales('a@x'), sales('a@x', 'Clerk', false)), occurredAt: at };
+    expect(planStreamEvents(caep, suspended, all, resourceShapes.User)).toEqual([
+      { type: STREAM_EVENT.accountDisabled, payload: when },
+      { type: STREAM_EVENT.sessionRevoked, payload: when },
+    ]);
+    const deleted = { ...change('user.deleted', sales('a@x'), null), occurredAt: at };
+    expect(planStreamEvents(caep, deleted, all, resourceShapes.User)).toEqual([
+      { type: STREAM_EVENT.accountPurged, payload: when },
+      { type: STREAM_EVENT.sessionRevoked, payload: when },
+    ]);
+  });
+
   it('gives the full form with the released attributes only', () => {
     const full = rules({ events: [STREAM_EVENT.patchFull] });
     const events = planStreamEvents(

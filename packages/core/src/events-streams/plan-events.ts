@@ -18,6 +18,10 @@ export interface StreamChange {
   before: JsonObject | null;
   /** The resource after the change (null for a deletion). */
   after: JsonObject | null;
+  /** When the change was committed (the outbox event's time): CAEP's and RISC's `event_timestamp`. */
+  occurredAt?: Date;
+  /** The change set the User's password (never the password itself): CAEP `credential-change`. */
+  credentialChanged?: boolean;
 }
 
 /** What this receiver may see of the resource, decided by the caller (the release ledger, the receiver's reach). */
@@ -144,8 +148,14 @@ function verbOf(type: string): 'created' | 'replaced' | 'updated' | 'deleted' | 
  *   when it touches one of the stream's `attributes` (every released
  *   attribute when it names none), in notice form (the changed paths) or, when
  *   the receiver asked for `:full`, with the released attributes as `data`;
- * - `active` turning false is `prov:deactivate` and RISC `account-disabled`,
- *   turning true `prov:activate`.
+ * - `active` turning false is `prov:deactivate`, RISC `account-disabled` and
+ *   CAEP `session-revoked` (an inactive account's tokens stop working),
+ *   turning true `prov:activate`; a deleted User's sessions end too;
+ * - a password set on a User inside the subset is CAEP `credential-change`
+ *   (`credential_type: password`), whatever the stream's `attributes`: the
+ *   stream asked for the event type.
+ *
+ * CAEP 1.0 and RISC 1.0 events carry `event_timestamp`, the change's time.
  *
  * Only event types in the stream's `events_delivered` are produced.
  */
@@ -159,13 +169,23 @@ export function planStreamEvents(rules: StreamRules, change: StreamChange, view:
     if (rules.delivered.has(type)) events.push({ type, payload });
   };
   const version = change.version === null ? {} : { version: `W/"${change.version}"` };
+  // CAEP 1.0 §2: when the event happened (NumericDate); RISC events carry it too.
+  const when = { event_timestamp: Math.floor((change.occurredAt ?? new Date()).getTime() / 1000) };
+  const credential = (changeType: 'create' | 'update') => {
+    if (change.kind === 'User' && change.credentialChanged === true) {
+      add(STREAM_EVENT.credentialChange, { credential_type: 'password', change_type: changeType, ...when });
+    }
+  };
   const withRelease = (paths: AttributePath[]) =>
     view.released === null ? paths : paths.filter((p) => view.released?.some((r) => samePath(parseAttributePath(r), p)) ?? false);
 
   if (change.after === null || verb === 'deleted') {
     if (wasIn) {
       add(STREAM_EVENT.delete);
-      if (change.kind === 'User') add(STREAM_EVENT.accountPurged);
+      if (change.kind === 'User') {
+        add(STREAM_EVENT.accountPurged, when);
+        add(STREAM_EVENT.sessionRevoked, when);
+      }
     }
     return events;
   }
@@ -176,10 +196,12 @@ export function planStreamEvents(rules: StreamRules, change: StreamChange, view:
   };
   if (isIn && (change.before === null || verb === 'created')) {
     body(STREAM_EVENT.createFull, STREAM_EVENT.createNotice, withRelease(changedPaths(null, change.after)));
+    credential('create');
     return events;
   }
   if (isIn && !wasIn) {
     add(STREAM_EVENT.feedAdd);
+    credential('update');
     return events;
   }
   if (!isIn && wasIn) {
@@ -198,9 +220,11 @@ export function planStreamEvents(rules: StreamRules, change: StreamChange, view:
   const isActive = change.after.active !== false;
   if (change.kind === 'User' && wasActive && !isActive) {
     add(STREAM_EVENT.deactivate);
-    add(STREAM_EVENT.accountDisabled);
+    add(STREAM_EVENT.accountDisabled, when);
+    add(STREAM_EVENT.sessionRevoked, when);
   } else if (change.kind === 'User' && !wasActive && isActive) {
     add(STREAM_EVENT.activate);
   }
+  credential('update');
   return events;
 }

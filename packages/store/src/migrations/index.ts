@@ -37,6 +37,7 @@ import { Migration20261208000000_source_schedule } from './Migration202612080000
 import { Migration20261208200000_target_retirement } from './Migration20261208200000_target_retirement.js';
 import { Migration20261208300000_community_themes } from './Migration20261208300000_community_themes.js';
 import { Migration20261208400000_token_streams_read_directory } from './Migration20261208400000_token_streams_read_directory.js';
+import { Migration20261208400100_stream_credential_events } from './Migration20261208400100_stream_credential_events.js';
 import { Migration20261208500000_scim_async_requests } from './Migration20261208500000_scim_async_requests.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
@@ -79,5 +80,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261208200000_target_retirement', class: Migration20261208200000_target_retirement },
   { name: 'Migration20261208300000_community_themes', class: Migration20261208300000_community_themes },
   { name: 'Migration20261208400000_token_streams_read_directory', class: Migration20261208400000_token_streams_read_directory },
+  { name: 'Migration20261208400100_stream_credential_events', class: Migration20261208400100_stream_credential_events },
   { name: 'Migration20261208500000_scim_async_requests', class: Migration20261208500000_scim_async_requests },
 ];

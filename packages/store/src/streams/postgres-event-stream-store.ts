@@ -312,6 +312,8 @@ export class PostgresEventStreamStore implements EventStreamStore, StreamProduce
           resource_id: string;
           resource_version: number | null;
           request_id: string;
+          created_at: Date;
+          credential_changed: boolean;
           diff: { before?: Record<string, unknown> | null; after?: Record<string, unknown> | null } | null;
         }[]
       >(
@@ -353,6 +355,8 @@ export class PostgresEventStreamStore implements EventStreamStore, StreamProduce
         version: r.resource_version === null ? null : Number(r.resource_version),
         before: (r.diff?.before ?? null) as StreamInboxEntry['before'],
         after: (r.diff?.after ?? null) as StreamInboxEntry['after'],
+        occurredAt: new Date(r.created_at),
+        credentialChanged: r.credential_changed === true,
       }));
       const sets = streams.length === 0 ? [] : await plan({ entries, streams, excluded });
       await insertSets(em, sets, this.clock.now());
