@@ -122,13 +122,26 @@ export interface WorkerProcess {
 
 /**
  * Starts the worker; with `profileDir`, under `node --cpu-prof` (the profile is
- * written there when it stops); with `databaseUrl`, connected there instead (a recording proxy).
+ * written there when it stops); with `databaseUrl`, connected there instead (a recording proxy);
+ * with `as`, in another role (the SSF bench's API process) and with more environment.
  */
-export async function startWorker(hub: HubSetup, profileDir?: string, databaseUrl?: string): Promise<WorkerProcess> {
+export async function startWorker(
+  hub: HubSetup,
+  profileDir?: string,
+  databaseUrl?: string,
+  as: { role: 'worker' | 'api' | 'all'; env?: Record<string, string> } = { role: 'worker' },
+): Promise<WorkerProcess> {
   const main = fileURLToPath(new URL('main.js', import.meta.resolve('@meridian/hub')));
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, main, 'serve', '--role', 'worker'], {
-    env: { ...process.env, ...hub.env, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), PGAPPNAME: APP.worker, LOG_LEVEL: 'info' },
+  const child: ChildProcess = spawn(process.execPath, [...profile, main, 'serve', '--role', as.role], {
+    env: {
+      ...process.env,
+      ...hub.env,
+      ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+      PGAPPNAME: APP.worker,
+      LOG_LEVEL: 'info',
+      ...as.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
