@@ -150,6 +150,12 @@ const VARIABLES: Variable[] = [
     description:
       'Audit entries older than this may be removed by `meridian audit prune`, up to the newest signed checkpoint older than that. When unset, entries are kept forever.',
   },
+  {
+    name: 'MERIDIAN_SSF_RETENTION_DAYS',
+    description:
+      'Days an acknowledged Shared Signals SET (pushed and accepted, or polled and acknowledged) is kept, for audit, before a worker prunes it (hourly). SETs not yet acknowledged, failed and dead are never pruned. See [events.md](events.md#delivery).',
+    default: '7',
+  },
 ];
 
 const optionalUrl = (protocols: string[], name: string) =>
@@ -297,6 +303,12 @@ const schema = z.object({
     .refine((v) => v === undefined || (Number.isInteger(v) && v >= 1), {
       message: 'MERIDIAN_AUDIT_RETENTION_DAYS must be a whole number of days, at least 1',
     }),
+  MERIDIAN_SSF_RETENTION_DAYS: z.coerce
+    .number({ message: 'MERIDIAN_SSF_RETENTION_DAYS must be a number' })
+    .int('MERIDIAN_SSF_RETENTION_DAYS must be a whole number of days')
+    .min(1, 'MERIDIAN_SSF_RETENTION_DAYS must be at least 1')
+    .max(3650, 'MERIDIAN_SSF_RETENTION_DAYS must be at most 3650 (ten years)')
+    .default(7),
 });
 
 /** The validated configuration. */
@@ -342,6 +354,8 @@ export interface HubConfig {
     /** Undefined: keep forever. */
     retentionDays: number | undefined;
   };
+  /** Days acknowledged Shared Signals SETs are kept before they are pruned (issue 17). */
+  ssfRetentionDays: number;
 }
 
 /** Thrown when the environment is invalid; the message lists every problem. */
@@ -394,6 +408,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       checkpointEveryMinutes: e.MERIDIAN_AUDIT_CHECKPOINT_MINUTES,
       retentionDays: e.MERIDIAN_AUDIT_RETENTION_DAYS,
     },
+    ssfRetentionDays: e.MERIDIAN_SSF_RETENTION_DAYS,
   };
 }
 

@@ -241,6 +241,7 @@ export async function openRuntime(
       sso,
       outbound,
       waiting: replication,
+      retentionMs: config.ssfRetentionDays * 86_400_000,
     });
     return {
       orm,
