@@ -16,7 +16,7 @@ const setup: RequestContext = { actor: { type: 'system', id: 'bench' }, requestI
 const TENANT = 'bench-ldap-in';
 const SOURCE = 'bench-ldap';
 /** The PostgreSQL application_name of the sync process's connections. */
-export const SYNC_APP = 'bench-ldap-sync';
+const SYNC_APP = 'bench-ldap-sync';
 
 type Body<T> = T extends { id: number } ? Omit<T, 'id'> : never;
 
@@ -80,7 +80,7 @@ class SyncProcess {
 }
 
 /** One sync as the hub ran it. */
-export interface InboundHub {
+interface InboundHub {
   timing: SyncTiming;
   entriesPerSecond: number;
   cpu: CpuSpent;
@@ -90,7 +90,7 @@ export interface InboundHub {
 }
 
 /** The fastest of a few `ldapsearch` runs of the sync's search. */
-export interface InboundBaseline {
+interface InboundBaseline {
   entries: number;
   seconds: number;
   entriesPerSecond: number;

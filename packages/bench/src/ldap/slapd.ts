@@ -15,8 +15,8 @@ import { ldapTool } from './ldap-tools.js';
 const SLAPD_CANDIDATES = ['/usr/sbin/slapd', '/usr/local/sbin/slapd', '/usr/local/libexec/slapd', '/usr/libexec/slapd'];
 const SCHEMA_DIR = '/etc/ldap/schema';
 
-export const BASE_DN = 'dc=bench,dc=test';
-export const ROOT_DN = `cn=admin,${BASE_DN}`;
+const BASE_DN = 'dc=bench,dc=test';
+const ROOT_DN = `cn=admin,${BASE_DN}`;
 /** Where every bench entry lives. */
 export const PEOPLE_DN = `ou=people,${BASE_DN}`;
 
