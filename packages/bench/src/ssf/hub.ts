@@ -7,7 +7,7 @@ const platform: Principal = { kind: 'platform', tokenId: 'bench', scopes: ['admi
 const setup: RequestContext = { actor: { type: 'system', id: 'bench' }, requestId: 'bench-ssf-setup' };
 
 /** The application_name of the hub's API process's connections (the worker's is the replication bench's). */
-export const API_APP = 'bench-hub-api';
+const API_APP = 'bench-hub-api';
 
 /** The events every stream asks for: one SET per write (a create's or a PATCH's notice, RFC 9967 §2.3). */
 const EVENTS = [STREAM_EVENT.createNotice, STREAM_EVENT.patchNotice];
