@@ -54,6 +54,8 @@ describe('GraphQL', () => {
     const second = await gql(hub.app, hub.tenants.emea.token, query, { after: users.pageInfo.endCursor });
     expect(second.body.data?.tenant.users.edges.map((e: { node: { userName: string } }) => e.node.userName)).toEqual(['gql-2@emea']);
     expect(second.body.data?.tenant.users.pageInfo.hasNextPage).toBe(false);
+    // After a cursor the total is still of the whole filter, not of the rows left.
+    expect(second.body.data?.tenant.users.totalCount).toBe(3);
   });
 
   it('filters users with a SCIM filter and reports bad ones with INVALID_FILTER', async () => {

@@ -511,6 +511,8 @@ export class PostgresDirectoryStore implements DirectoryStore {
       params: keyset ? [...where.params, keyset.t, keyset.id] : where.params,
       limit: page.first + 1,
       related: true,
+      // After a cursor the window would count only the rest (and read all of it): the total is counted apart below.
+      total: keyset === undefined,
     });
     const items = rows.slice(0, page.first).map((row) => resourceOfRow(kind, tenantId, row));
     const cursors = items.map((r) => encodeCursor({ t: r.created.toISOString(), id: r.id }));
@@ -525,10 +527,9 @@ export class PostgresDirectoryStore implements DirectoryStore {
     };
   }
 
-  /** How many resources match `where`: the total of a one-row page (0 when there is none). */
+  /** How many resources match `where`. */
   private async count(tenantId: string, kind: ResourceKind, where: SqlFragment): Promise<number> {
-    const rows = await this.reads.compose({ kind, tenantId, where: where.sql, params: where.params, limit: 1, related: false });
-    return totalOfRows(rows) ?? 0;
+    return totalOfRows(await this.reads.count(kind, tenantId, where.sql, where.params)) ?? 0;
   }
 
   list(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {

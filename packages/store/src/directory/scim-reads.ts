@@ -55,6 +55,12 @@ export interface ReadQuery {
   offset?: number;
   /** Loads a User's groups or a Group's members. */
   related: boolean;
+  /**
+   * Counts the filter's rows in each row's `total` (the default). Without it `total` is null and PostgreSQL stops
+   * at the page's last row: the window has to read every row that matches, which on a keyset page deep into a large
+   * tenant is all the rest of it, at every page.
+   */
+  total?: boolean;
 }
 
 /**
@@ -68,7 +74,7 @@ function composeRead(query: ReadQuery): { sql: string; params: unknown[] } {
   const cut = `${query.limit !== undefined ? `limit ${Math.trunc(query.limit)}` : ''} ${query.offset ? `offset ${Math.trunc(query.offset)}` : ''}`;
   const sql = `select p.id, p.external_id, p.attributes, p.extension_schemas, p.version, p.created_at, p.updated_at, p.sort_key, p.total,
          ${relatedColumn(query.kind, query.related)}
-    from (select r.*, (${sortExpr}) as sort_value, (${sortExpr})::text as sort_key, count(*) over () as total
+    from (select r.*, (${sortExpr}) as sort_value, (${sortExpr})::text as sort_key, ${query.total === false ? 'null::bigint' : 'count(*) over ()'} as total
             from ${TABLE[query.kind]} r
            where r.tenant_id = ? and ${query.where}
            order by (${sortExpr}) ${direction} nulls last, r.id ${direction} ${cut}) p
@@ -104,6 +110,18 @@ export class ScimReads {
       text: `select * from ${FUNCTION[query.kind]}($1::uuid, $2::text)`,
       values: [query.tenantId, text],
     });
+  }
+
+  /**
+   * How many rows of the tenant's `kind` match `where`, as one row of the read function's shape whose `total` is
+   * the count: a plain `count(*)`, which reads the index only, where a window over the rows would carry each row.
+   */
+  count(kind: ResourceKind, tenantId: string, where: string, params: unknown[]): Promise<ReadRow[]> {
+    const sql = `select null::uuid, null::text, null::jsonb, null::text[], null::integer, null::timestamptz, null::timestamptz,
+                        null::text, count(*), null::jsonb
+                   from ${TABLE[kind]} r where r.tenant_id = ? and ${where}`;
+    const text = this.orm.em.getPlatform().formatQuery(sql, [tenantId, ...params]);
+    return this.run({ name: FUNCTION[kind], text: `select * from ${FUNCTION[kind]}($1::uuid, $2::text)`, values: [tenantId, text] });
   }
 
   /** A User by id, with its groups when asked: one prepared statement. */
