@@ -288,6 +288,8 @@ export interface ReplicationStore {
   getTarget(targetId: string): Promise<ReplicationTarget | undefined>;
   /** The sealed secrets of a target, for workers. */
   sealedSecrets(targetId: string): Promise<string | null>;
+  /** The groups that list the group `groupId` as a direct member (nested groups), for workers. */
+  parentGroups(tenantId: string, groupId: string): Promise<string[]>;
   /** Every enabled target of the hub that is not past its retirement, for worker hosts. */
   enabledTargets(): Promise<ReplicationTarget[]>;
   /**

@@ -361,6 +361,17 @@ export class ResourceSynchronizer {
         })),
       );
     }
+    // The same for a group the target did not hold before: the groups that list it (nested groups) may have been
+    // pushed without it, as it had no remote id yet. They are pushed again now that it has one.
+    if ((operation === 'created' || operation === 'adopted') && resource.kind === 'Group' && runtime.groupsFollow) {
+      const parents = await this.ctx.store.parentGroups(target.tenantId, resource.id);
+      await this.ctx.enqueueMany(
+        parents.map((parent) => ({
+          data: { tenantId: target.tenantId, targetId: target.id, kind: 'Group' as const, resourceId: parent, version: 0 },
+          jobSuffix: `m${resource.id}${Date.now()}`,
+        })),
+      );
+    }
     return { operation, remoteId, version: resource.version };
   }
 

@@ -397,6 +397,13 @@ export class PostgresReplicationStore implements ReplicationStore {
     return this.platform((em) => relayOutbox(em, limit, enqueue, now));
   }
 
+  async parentGroups(tenantId: string, groupId: string): Promise<string[]> {
+    const rows = await inTenant(this.orm, tenantId, (em) =>
+      em.execute<{ group_id: string }[]>('select group_id from group_member where tenant_id = ? and member_id = ?', [tenantId, groupId]),
+    );
+    return rows.map((r) => r.group_id);
+  }
+
   async getLink(targetId: string, kind: ResourceKind, localId: string): Promise<ReplicationLink | undefined> {
     const [row] = await this.platform((em) =>
       em.execute<LinkRow[]>('select * from replication_link where target_id = ? and resource_kind = ? and local_id = ?', [
