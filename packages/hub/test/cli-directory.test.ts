@@ -1,14 +1,12 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
 import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
 import { loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
+import { runMeridian } from './cli-runner.js';
 
 /** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
 const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
@@ -17,8 +15,6 @@ const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principa
 // rebuilds and reads the global directory, settles a conflict by an authority rule, links by hand,
 // and adds an export. Each spawn costs about a second, so independent reads run side by side.
 
-const run = promisify(execFile);
-const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const system = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
 const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
 
@@ -69,17 +65,7 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-async function meridian(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
-  delete childEnv.REDIS_URL;
-  try {
-    const { stdout, stderr } = await run(process.execPath, [main, ...args], { env: childEnv });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const meridian = (...args: string[]) => runMeridian(env, args);
 
 async function json<T>(...args: string[]): Promise<T> {
   const result = await meridian(...args, '--community', 'coi', '--json');

@@ -1,16 +1,14 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeScimTarget } from '@meridian/test-utils';
 import type { FastifyInstance } from 'fastify';
 import * as client from 'openid-client';
 import type { Browser } from 'playwright-core';
+import { runMeridian } from './cli-runner.js';
 import { type HubHarness, startHub } from './harness.js';
 import { launchChromium, listeningHub } from './oidc-harness.js';
 
@@ -351,16 +349,4 @@ describe.each(backends)('pull from the office at first sign-in, BullMQ on %s', (
   });
 });
 
-const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
-
-async function cli(env: Record<string, string>, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
-  delete childEnv.REDIS_URL;
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [main, ...args], { env: childEnv });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const cli = (env: Record<string, string>, args: string[]) => runMeridian(env, args);

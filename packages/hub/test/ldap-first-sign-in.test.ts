@@ -1,21 +1,17 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
 import { addContainer, ROOT_DN, ROOT_PASSWORD, type Slapd, startSlapd } from '../../connector-ldap/test/slapd.js';
 import { loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
+import { runMeridian } from './cli-runner.js';
 
 // Pull from the enterprise at first sign-in (issue 16, use case 2.4.4) with the office's LDAP
 // directory as the source (issue 18): the one person is found by e-mail, created through the core
 // as the source, and linked so that the source's syncs treat the account as their own.
 
-const run = promisify(execFile);
-const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const system = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
 const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
 
@@ -28,17 +24,7 @@ let tenantId: string;
 let sourceId: string;
 let ou: string;
 
-async function meridian(...args: string[]) {
-  const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
-  delete childEnv.REDIS_URL;
-  try {
-    const { stdout, stderr } = await run(process.execPath, [main, ...args], { env: childEnv });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const meridian = (...args: string[]) => runMeridian(env, args);
 
 beforeAll(async () => {
   slapd = await startSlapd();

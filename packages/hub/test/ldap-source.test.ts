@@ -2,19 +2,18 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
 import { addContainer, BASE_DN, ROOT_DN, ROOT_PASSWORD, type Slapd, startSlapd } from '../../connector-ldap/test/slapd.js';
 import { loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
+import { runMeridian } from './cli-runner.js';
 
 // An office's LDAP directory as an inbound source (issue 18): 10,000 entries imported with exact counts
 // through the core's ResourceService, then changes, moves and deletions; the dry run; the deletion threshold.
 
 const run = promisify(execFile);
-const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const system = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
 const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
 const PEOPLE = 10_000;
@@ -65,17 +64,7 @@ afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-async function meridian(...args: string[]) {
-  const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
-  delete childEnv.REDIS_URL;
-  try {
-    const { stdout, stderr } = await run(process.execPath, [main, ...args], { env: childEnv, maxBuffer: 64 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const meridian = (...args: string[]) => runMeridian(env, args);
 
 /** How many people entries carry the newest modifyTimestamp: the second an incremental sync reads again. */
 async function entriesInNewestSecond(): Promise<number> {

@@ -1,22 +1,18 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
 import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
 import { addContainer, BASE_DN, ROOT_DN, ROOT_PASSWORD, type Slapd, startSlapd } from '../../connector-ldap/test/slapd.js';
 import { loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
+import { runMeridian } from './cli-runner.js';
 
 // `meridian target create --kind ldap` end to end: the bind password sealed and never printed, the outbound
 // policy applied to the LDAP host, and reconciliation creating and adopting entries in a real slapd.
 
 const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
-const run = promisify(execFile);
-const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const system = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
 const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
 
@@ -52,17 +48,7 @@ afterAll(async () => {
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
 
-async function meridian(extraEnv: Record<string, string | undefined>, ...args: string[]) {
-  const childEnv: Record<string, string | undefined> = { ...process.env, ...env, ...extraEnv };
-  delete childEnv.REDIS_URL;
-  try {
-    const { stdout, stderr } = await run(process.execPath, [main, ...args], { env: childEnv });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const meridian = (extraEnv: Record<string, string | undefined>, ...args: string[]) => runMeridian({ ...env, ...extraEnv }, args);
 
 describe('meridian target create --kind ldap', () => {
   let targetId: string;

@@ -9,6 +9,7 @@ import { createTestDatabase, FakeScimTarget } from '@meridian/test-utils';
 import { addContainer, ROOT_DN, ROOT_PASSWORD, type Slapd, startSlapd } from '../../connector-ldap/test/slapd.js';
 import { loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
+import { runMeridian } from './cli-runner.js';
 
 // Scheduled pulls of an inbound source (issues 16 and 18): a worker process syncs a due source by
 // itself, once across processes, records and audits each run's outcome, and the change reaches a
@@ -75,15 +76,7 @@ async function openHub(redisUrl: string | undefined) {
     if (env.REDIS_URL === undefined) delete out.REDIS_URL;
     return out;
   };
-  const meridian = async (...args: string[]) => {
-    try {
-      const { stdout, stderr } = await run(process.execPath, [main, ...args], { env: childEnv(), maxBuffer: 16 * 1024 * 1024 });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const meridian = (...args: string[]) => runMeridian(env, args);
   const startWorker = (): Promise<ChildProcess & { output: () => string }> => {
     const child = spawn(process.execPath, [main, 'serve', '--role', 'worker'], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';

@@ -1,22 +1,18 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DirectoryCaller, type JsonObject, principalOfRole, SCHEMA } from '@meridian/core';
 import { createTestDatabase, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
 import { loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
+import { runMeridian } from './cli-runner.js';
 
 // Issue 19, use case 3.2 (moving an office's downstream to another cloud) over real HTTP, PostgreSQL and BullMQ:
 // a tenant replicates to an "old" SCIM cloud; `meridian target migrate` brings a "new" cloud, where some accounts
 // exist already, to the same representation (externalIds, attributes, memberships), with an exact per-object report,
 // and retires the old target on a schedule that a restart of the worker process does not lose.
 
-const run = promisify(execFile);
-const main = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const system = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
 const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
 const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
@@ -74,17 +70,7 @@ let tenantId: string;
 const ids: Record<string, string> = {};
 const targets = { old: '', new: '' };
 
-async function meridian(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
-  delete childEnv.REDIS_URL;
-  try {
-    const { stdout, stderr } = await run(process.execPath, [main, ...args], { env: childEnv });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const meridian = (...args: string[]) => runMeridian(env, args);
 
 const statusAt = async (targetId: string, kind: 'User' | 'Group', id: string) =>
   (await runtime.replication.resourceStatus(tenantId, kind, id)).find((l) => l.targetId === targetId);
@@ -149,6 +135,13 @@ beforeAll(async () => {
     'dee deactivated at the old cloud',
     async () => (await statusAt(targets.old, 'User', ids.dee as string))?.status === 'deactivated',
   );
+  // The scoping change has the old target push its groups again: the old cloud is compared with the new one only
+  // once that has settled (the nested group back in All), or the comparison reads a group in the middle of its push.
+  await until('the old cloud settled after the scoping change', async () => {
+    await runtime.replication.relay.drain();
+    const all = oldCloud.groups.find((g) => g.displayName === 'All');
+    return all !== undefined && oldCloud.membersOf(all.id as string).length === 2;
+  });
   targets.new = (
     await runtime.replication.targets.create(
       tenantId,
