@@ -35,7 +35,13 @@ function row(label: string, d: Distribution): string {
 function cpuRows(cpu: CpuSpent, delivered: number, labels: [string, string][]): string[] {
   const per = (v: number | undefined) => (v === undefined ? '–' : (v / delivered).toFixed(3));
   const lines = labels.map(([label, key]) => `| ${label} | ${per(cpu.processes[key])} |`);
-  const byApp = Object.entries(cpu.postgresByApp)
+  // On BullMQ's PostgreSQL backend each of the bench's queues connects under its own name: one row for them all.
+  const grouped: Record<string, number> = {};
+  for (const [app, v] of Object.entries(cpu.postgresByApp)) {
+    const name = app.replace(/^bench-baseline-[0-9a-f]{8}-\d+$/, 'bench-baseline-* (the queues)');
+    grouped[name] = (grouped[name] ?? 0) + v;
+  }
+  const byApp = Object.entries(grouped)
     .filter(([app]) => app !== 'bench-sampler')
     .sort(([, a], [, b]) => b - a)
     .map(([app, v]) => `| PostgreSQL backends of \`${app}\` | ${per(v)} |`);
