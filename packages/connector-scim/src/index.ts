@@ -8,4 +8,4 @@ export { scimConnectorFactory } from './factory.js';
 export { parseRetryAfter, redactSecrets } from './http/scim-http-client.js';
 export { diffAttributes, type ScimPatchOperation } from './patch/diff-attributes.js';
 export { ScimPushConnector } from './scim-push-connector.js';
-export { parseScimSourceConfig, type ScimSourceConfig, ScimSourceReader } from './source/scim-source-reader.js';
+export { parseScimSourceConfig, type ScimSourceConfig, type ScimSourceEvents, ScimSourceReader } from './source/scim-source-reader.js';

@@ -8,19 +8,34 @@ export interface ScimSourceConfig {
   timeoutMs: number;
   /** Users per list page. */
   pageSize: number;
+  /** Events from the source (RFC 9967 SETs pushed per RFC 8935) instead of, or besides, scheduled pulls; absent: none. */
+  events?: ScimSourceEvents;
+}
+
+/** Who may push SCIM events for a source, and how the hub verifies their SETs. */
+export interface ScimSourceEvents {
+  /** The SETs' `iss`. */
+  issuer: string;
+  /** Where the transmitter's signing keys are (a JWKS); fetched through the outbound request policy. */
+  jwksUri: string;
+  /** The SETs' `aud`; absent: the endpoint's own URL, `{MERIDIAN_PUBLIC_URL}/sources/{id}/events`. */
+  audience?: string;
 }
 
 /**
  * Checks a SCIM source's config and secrets: `baseUrl` (http or https),
  * optional `timeoutMs` (1000-60000), `pageSize` (1-1000), `firstSignIn`
- * (`{ lookupBy: subject|email|userName, attribute? }`); the secret `token`.
+ * (`{ lookupBy: subject|email|userName, attribute? }`), `events` (`{ issuer,
+ * jwksUri, audience? }`: the transmitter whose SETs the source's event
+ * endpoint takes; the outbound policy checks `jwksUri` like `baseUrl`); the
+ * secret `token`.
  * `INVALID_CONFIG` naming the field.
  */
 export function parseScimSourceConfig(config: Record<string, unknown>, secrets: Record<string, string>): ScimSourceConfig {
   const fail = (field: string, message: string) => new MeridianError('INVALID_CONFIG', message, { field });
-  const known = new Set(['baseUrl', 'timeoutMs', 'pageSize', 'firstSignIn']);
+  const known = new Set(['baseUrl', 'timeoutMs', 'pageSize', 'firstSignIn', 'events']);
   for (const key of Object.keys(config)) if (!known.has(key)) throw fail(`config.${key}`, `Unknown SCIM source setting '${key}'.`);
-  const { baseUrl, timeoutMs = 10_000, pageSize = 100, firstSignIn } = config;
+  const { baseUrl, timeoutMs = 10_000, pageSize = 100, firstSignIn, events } = config;
   if (typeof baseUrl !== 'string' || !URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol)) {
     throw fail('config.baseUrl', "'baseUrl' is the office's SCIM base URL (https://…/scim/v2).");
   }
@@ -47,7 +62,28 @@ export function parseScimSourceConfig(config: Record<string, unknown>, secrets: 
     }
   }
   if (typeof secrets.token !== 'string' || secrets.token === '') throw fail('secrets.token', 'A SCIM source needs its bearer token.');
-  return { baseUrl: baseUrl.replace(/\/+$/, ''), timeoutMs, pageSize };
+  return {
+    baseUrl: baseUrl.replace(/\/+$/, ''),
+    timeoutMs,
+    pageSize,
+    ...(events === undefined ? {} : { events: parseEvents(events, fail) }),
+  };
+}
+
+/** Checks a SCIM source's `events` setting (the outbound policy checks `jwksUri` apart, as it does `baseUrl`). */
+function parseEvents(events: unknown, fail: (field: string, message: string) => MeridianError): ScimSourceEvents {
+  if (typeof events !== 'object' || events === null || Array.isArray(events))
+    throw fail('config.events', "'events' is { issuer, jwksUri, audience? }.");
+  const { issuer, jwksUri, audience, ...rest } = events as Record<string, unknown>;
+  for (const key of Object.keys(rest)) throw fail(`config.events.${key}`, `Unknown events setting '${key}'.`);
+  // RFC 8417 §2.2: `iss` and `aud` are StringOrURI values (RFC 7519 §2).
+  const stringOrUri = (value: unknown) => typeof value === 'string' && value !== '' && value.length <= 2048;
+  if (!stringOrUri(issuer)) throw fail('config.events.issuer', "'events.issuer' is the transmitter's issuer (the SETs' iss).");
+  if (typeof jwksUri !== 'string' || !URL.canParse(jwksUri) || !/^https?:$/.test(new URL(jwksUri).protocol))
+    throw fail('config.events.jwksUri', "'events.jwksUri' is the URL of the transmitter's signing keys (https://…).");
+  if (audience !== undefined && !stringOrUri(audience))
+    throw fail('config.events.audience', "'events.audience' is the SETs' aud, a string or URI.");
+  return { issuer: issuer as string, jwksUri, ...(audience === undefined ? {} : { audience: audience as string }) };
 }
 
 /** The attributes of a remote User an account is made of (RFC 7643 §4.1, §4.3); ids, meta, groups and passwords stay behind. */
@@ -158,5 +194,29 @@ export class ScimSourceReader implements SourceLookupReader {
     // Two people answering one sign-in is no answer: the office must make the lookup unique.
     if (page.resources.length !== 1) return undefined;
     return entryOf(config.baseUrl, page.resources[0] as Record<string, unknown>);
+  }
+
+  /** One User by its id at the source (RFC 7644 §3.4.1), for an event naming it; undefined when the source answers 404. */
+  async get(source: InboundSource, secrets: Record<string, string>, remoteId: string): Promise<SourceEntry | undefined> {
+    const config = parseScimSourceConfig(source.config, secrets);
+    const response = await this.fetch(`${config.baseUrl}/Users/${encodeURIComponent(remoteId)}`, {
+      headers: { authorization: `Bearer ${secrets.token as string}`, accept: 'application/scim+json' },
+      redirect: 'manual',
+      signal: AbortSignal.timeout(config.timeoutMs),
+    });
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new MeridianError('UNAVAILABLE', `The SCIM source answered ${response.status} to GET ${config.baseUrl}/Users/{id}.`);
+    }
+    const user = (await response.json()) as Record<string, unknown>;
+    // A provider answering with another id than asked (or no userName) says nothing about this one: never a delete.
+    const entry = user.id === remoteId ? entryOf(config.baseUrl, user) : undefined;
+    if (!entry)
+      throw new MeridianError('UNAVAILABLE', `The SCIM source answered GET ${config.baseUrl}/Users/{id} with another or no User.`);
+    return entry;
   }
 }

@@ -63,7 +63,8 @@ export type EventType =
   | 'source.created'
   | 'source.updated'
   | 'source.deleted'
-  | 'source.synced';
+  | 'source.synced'
+  | 'source.event_applied';
 
 /** Every event type, for docs and exhaustive tests. */
 export const EVENT_TYPES: readonly EventType[] = [
@@ -129,6 +130,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'source.updated',
   'source.deleted',
   'source.synced',
+  'source.event_applied',
 ];
 
 /** The kinds of resource an event can be about. */

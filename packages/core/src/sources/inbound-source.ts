@@ -114,7 +114,27 @@ export interface SourceReader {
     since: string | null,
     onProgress?: (read: number) => void,
   ): Promise<SourceRead>;
+  /**
+   * The one entry whose remote id is `remoteId`, read now; undefined when the source no longer has it. For events
+   * from the source (issue 17, RFC 9967): the event names what changed, the hub pulls it. Readers without it take no
+   * events.
+   */
+  get?(source: InboundSource, secrets: Record<string, string>, remoteId: string): Promise<SourceEntry | undefined>;
 }
+
+/** What the receipt of one Security Event Token from a source did (kept in its `source.event_applied` audit entry). */
+export interface SourceEventRecord {
+  /** The SET's `jti` (RFC 8417 §2.2): a SET with a `jti` already recorded for the source is not applied again. */
+  jti: string;
+  /** The RFC 9967 event types it carried. */
+  events: string[];
+  /** Per remote id, what applying it did. */
+  applied: { remoteId: string; outcome: SourceChangeOutcome }[];
+  at: Date;
+}
+
+/** What applying one remote change did to the linked account. */
+export type SourceChangeOutcome = 'created' | 'updated' | 'deleted' | 'unchanged';
 
 /**
  * Storage of sources and their links (implemented by the store; tenant-scoped, row-level security).
@@ -139,6 +159,15 @@ export interface InboundSourceStore {
    * worker holds: each is held for `leaseMs` (a crashed worker's claim lapses). Platform scope.
    */
   claimDue(now: Date, leaseMs: number, limit: number): Promise<InboundSource[]>;
+  /**
+   * The source with this id in whichever tenant holds it (platform scope): for the event endpoint, which learns the
+   * tenant from the source. Undefined when there is none.
+   */
+  findById(id: string): Promise<InboundSource | undefined>;
+  /** True when a SET with this `jti` was already applied for the source. */
+  eventSeen(tenantId: string, sourceId: string, jti: string): Promise<boolean>;
+  /** Records an applied SET (its `jti`, so a retry changes nothing) with its `source.event_applied` audit entry. */
+  recordEvent(tenantId: string, sourceId: string, record: SourceEventRecord, context: RequestContext): Promise<void>;
 }
 
 /** What a sync does to one account. */

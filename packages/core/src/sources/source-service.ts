@@ -16,7 +16,10 @@ import {
   type InboundSourceInput,
   type InboundSourceStore,
   planSourceSync,
+  type SourceChangeOutcome,
+  type SourceEntry,
   type SourcePlan,
+  type SourcePlanItem,
   type SourceReader,
   type SourceSyncCounts,
   sourceSyncDue,
@@ -120,6 +123,113 @@ export class SourceService {
     }
   }
 
+  /**
+   * Writes one planned change of a source through the ResourceService, as `caller` (the source or the admin), and
+   * links the account to its entry; `linked` are the accounts the source's other entries feed (never adopted).
+   * Throws when the write fails.
+   */
+  private async applyItem(
+    source: InboundSource,
+    caller: { principal: Principal; api: 'graphql' | 'scim' },
+    context: RequestContext,
+    item: SourcePlanItem,
+    entry: SourceEntry | undefined,
+    linked: ReadonlySet<string>,
+  ): Promise<SourceChangeOutcome> {
+    if (item.action === 'delete') {
+      if (item.resourceId) {
+        await this.resources.delete(caller, source.tenantId, 'User', item.resourceId, context).catch((error: unknown) => {
+          if (!(isMeridianError(error) && error.code === 'NOT_FOUND')) throw error;
+        });
+      }
+      await this.store.deleteLink(source.tenantId, source.id, item.remoteId);
+      return 'deleted';
+    }
+    if (!entry) return 'unchanged';
+    const body = {
+      schemas: [SCHEMA.user, ...Object.keys(entry.attributes).filter((k) => k.startsWith('urn:'))],
+      ...entry.attributes,
+    };
+    let resourceId = item.resourceId;
+    let outcome: SourceChangeOutcome;
+    if (item.action === 'update' && resourceId) {
+      try {
+        await this.resources.replace(caller, source.tenantId, 'User', resourceId, body, context);
+        outcome = 'updated';
+      } catch (error) {
+        if (!(isMeridianError(error) && error.code === 'NOT_FOUND')) throw error;
+        // The hub account was deleted meanwhile: the source brings it back.
+        resourceId = (await this.resources.create(caller, source.tenantId, 'User', body, context)).id;
+        outcome = 'created';
+      }
+    } else {
+      const adopted = await this.adoptOnConflict(caller, source.tenantId, body, linked, () =>
+        this.resources.create(caller, source.tenantId, 'User', body, context),
+      );
+      outcome = adopted.created ? 'created' : 'updated';
+      if (!adopted.created) await this.resources.replace(caller, source.tenantId, 'User', adopted.id, body, context);
+      resourceId = adopted.id;
+    }
+    await this.store.saveLink(source.tenantId, source.id, {
+      remoteId: item.remoteId,
+      resourceId,
+      applied: canonicalJson(entry.attributes),
+    });
+    return outcome;
+  }
+
+  /**
+   * A source by its id alone, in whichever tenant holds it: for the event endpoint (`POST /sources/{id}/events`),
+   * which is called by the source, not by an admin of a tenant, and acts in the source's tenant. Undefined when
+   * there is none.
+   */
+  async findForEvents(id: string): Promise<InboundSource | undefined> {
+    return UUID.test(id) ? this.store.findById(id) : undefined;
+  }
+
+  /**
+   * Applies what the source says changed about one of its Users (issue 17, the hub as an RFC 9967 receiver): pulls
+   * the entry now and writes it as a sync writes one entry, the source as the actor: an entry without a link is
+   * created (or adopts the account of its userName), a changed one replaces its account, and an entry the source
+   * no longer has (a delete event, or a pull answering 404) deletes its linked account. One person at a time, so the
+   * deletion threshold does not apply. Throws when the source cannot be read or the write fails.
+   */
+  async applyRemoteChange(source: InboundSource, remoteId: string, context: RequestContext): Promise<SourceChangeOutcome> {
+    const reader = this.readers[source.kind];
+    if (!reader?.get) throw new MeridianError('INVALID_CONFIG', `Sources of kind '${source.kind}' take no events.`, { field: 'kind' });
+    const entry = await reader.get(source, await this.store.openSecrets(source), remoteId);
+    const links = await this.store.links(source.tenantId, source.id);
+    // A full plan over this one entry and its link: create, update, unchanged, or (entry gone) delete.
+    const plan = planSourceSync(
+      entry ? [entry] : [],
+      links.filter((l) => l.remoteId === remoteId),
+      true,
+    );
+    const [item] = plan.items;
+    if (!item) return 'unchanged';
+    return this.applyItem(source, sourceCaller(source), context, item, entry, new Set(links.map((l) => l.resourceId)));
+  }
+
+  /**
+   * Applies one verified Security Event Token from the source (RFC 8417): each remote id it names, pulled and
+   * applied in turn, before the receipt is recorded with its `jti` and audited (`source.event_applied`). A SET whose
+   * `jti` was already applied changes nothing (`replayed`). Nothing is recorded when an apply fails: the error goes
+   * to the transmitter, whose retry applies the SET again (applying is idempotent, it reads the source anew).
+   */
+  async receiveEvent(
+    source: InboundSource,
+    set: { jti: string; events: string[]; remoteIds: string[] },
+    requestId: string,
+  ): Promise<{ replayed: boolean; applied: { remoteId: string; outcome: SourceChangeOutcome }[] }> {
+    if (await this.store.eventSeen(source.tenantId, source.id, set.jti)) return { replayed: true, applied: [] };
+    const context: RequestContext = { actor: { type: 'system', id: `source:${source.id}` }, requestId };
+    const applied: { remoteId: string; outcome: SourceChangeOutcome }[] = [];
+    for (const remoteId of new Set(set.remoteIds))
+      applied.push({ remoteId, outcome: await this.applyRemoteChange(source, remoteId, context) });
+    await this.store.recordEvent(source.tenantId, source.id, { jti: set.jti, events: set.events, applied, at: this.clock.now() }, context);
+    return { replayed: false, applied };
+  }
+
   /** One source, for an operation that needs `replication.manage` (one that opens its secrets: a sync, a test). */
   async getManaged(principal: Principal, tenant: string, idOrName: string): Promise<InboundSource> {
     return this.find(principal, tenant, idOrName, 'replication.manage');
@@ -161,14 +271,8 @@ export class SourceService {
     const results: SourceSyncResult[] = [];
     for (const source of await this.store.claimDue(now, SCHEDULE_LEASE_MS, limit)) {
       if (!sourceSyncDue(source, now)) continue;
-      const principal: Principal = {
-        kind: 'tenant',
-        tokenId: `source:${source.id}`,
-        tenantId: source.tenantId,
-        scopes: ['scim:read', 'scim:write'],
-      };
       try {
-        results.push(await this.run(source, { principal, api: 'scim' }, {}, 'schedule'));
+        results.push(await this.run(source, sourceCaller(source), {}, 'schedule'));
       } catch {
         // Recorded with the source (status `failed`, the reason) and audited by run(); the next interval tries again.
       }
@@ -251,49 +355,10 @@ export class SourceService {
     // Entries are independent of one another: a few are written at once, each in its own transactions.
     await eachConcurrently(plan.items, SYNC_CONCURRENCY, async (item) => {
       try {
-        if (item.action === 'delete') {
-          if (item.resourceId) {
-            await this.resources.delete(caller, source.tenantId, 'User', item.resourceId, context).catch((error: unknown) => {
-              if (!(isMeridianError(error) && error.code === 'NOT_FOUND')) throw error;
-            });
-          }
-          await this.store.deleteLink(source.tenantId, source.id, item.remoteId);
-          result.deleted++;
-        } else {
-          const entry = entries.get(item.remoteId);
-          if (!entry) return;
-          const body = {
-            schemas: [SCHEMA.user, ...Object.keys(entry.attributes).filter((k) => k.startsWith('urn:'))],
-            ...entry.attributes,
-          };
-          let resourceId = item.resourceId;
-          if (item.action === 'update' && resourceId) {
-            try {
-              await this.resources.replace(caller, source.tenantId, 'User', resourceId, body, context);
-              result.updated++;
-            } catch (error) {
-              if (!(isMeridianError(error) && error.code === 'NOT_FOUND')) throw error;
-              // The hub account was deleted meanwhile: the source brings it back.
-              resourceId = (await this.resources.create(caller, source.tenantId, 'User', body, context)).id;
-              result.created++;
-            }
-          } else {
-            const adopted = await this.adoptOnConflict(caller, source.tenantId, body, linked, () =>
-              this.resources.create(caller, source.tenantId, 'User', body, context),
-            );
-            if (adopted.created) result.created++;
-            else {
-              await this.resources.replace(caller, source.tenantId, 'User', adopted.id, body, context);
-              result.updated++;
-            }
-            resourceId = adopted.id;
-          }
-          await this.store.saveLink(source.tenantId, source.id, {
-            remoteId: item.remoteId,
-            resourceId,
-            applied: canonicalJson(entry.attributes),
-          });
-        }
+        const outcome = await this.applyItem(source, caller, context, item, entries.get(item.remoteId), linked);
+        if (outcome === 'created') result.created++;
+        else if (outcome === 'updated') result.updated++;
+        else if (outcome === 'deleted') result.deleted++;
       } catch (error) {
         result.failed.push({
           remoteId: item.remoteId,
@@ -313,6 +378,16 @@ export class SourceService {
     return { ...result, status: 'applied' };
   }
 }
+
+/** A source's own caller: SCIM writes in its own office, the least it needs. */
+function sourceCaller(source: InboundSource): { principal: Principal; api: 'scim' } {
+  return {
+    principal: { kind: 'tenant', tokenId: `source:${source.id}`, tenantId: source.tenantId, scopes: ['scim:read', 'scim:write'] },
+    api: 'scim',
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** How long a worker holds a due source: longer than a large sync takes, short enough for another worker to take over. */
 const SCHEDULE_LEASE_MS = 30 * 60_000;

@@ -21,6 +21,7 @@ import { registerOidc } from './oidc-routes.js';
 import { registerQueuesDashboard } from './queues-dashboard.js';
 import { registerRateLimits } from './rate-limit.js';
 import { registerReadRouting } from './read-routing.js';
+import { registerSourceEvents } from './source-event-routes.js';
 import { registerSsf } from './ssf-routes.js';
 
 /** Options of {@link buildApp}. */
@@ -227,5 +228,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await registerOidc(app, runtime, config);
   // Each community's Shared Signals transmitter under its issuer (issue 17, docs/events.md).
   await registerSsf(app, runtime, config, authenticate);
+  // Inbound sources that push SCIM events to the hub (issue 17, docs/sources.md): the SET's signature authenticates.
+  await registerSourceEvents(app, runtime, config);
   return app;
 }

@@ -282,11 +282,14 @@ export async function openRuntime(
         resources,
         { ldap: ldapSources, scim: scimSources },
         systemClock,
-        async (input) =>
-          // A SCIM source (issue 16) holds a bearer token: https only, unless the allow-list opens the host.
-          input.kind === 'scim'
-            ? outbound.checkUrl(parseScimSourceConfig(input.config, input.secrets).baseUrl, 'config.baseUrl', { httpsOnly: true })
-            : outbound.checkUrl(parseLdapSourceConfig(input.config, input.secrets).url, 'config.url'),
+        async (input) => {
+          if (input.kind !== 'scim') return outbound.checkUrl(parseLdapSourceConfig(input.config, input.secrets).url, 'config.url');
+          // A SCIM source (issue 16) holds a bearer token: https only, unless the allow-list opens the host; the keys
+          // its events are verified with (issue 17) come from a URL held to the same rule.
+          const scim = parseScimSourceConfig(input.config, input.secrets);
+          await outbound.checkUrl(scim.baseUrl, 'config.baseUrl', { httpsOnly: true });
+          if (scim.events) await outbound.checkUrl(scim.events.jwksUri, 'config.events.jwksUri', { httpsOnly: true });
+        },
         admin,
       ),
       outbound,

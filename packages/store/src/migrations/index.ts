@@ -39,6 +39,7 @@ import { Migration20261208300000_community_themes } from './Migration20261208300
 import { Migration20261208400000_token_streams_read_directory } from './Migration20261208400000_token_streams_read_directory.js';
 import { Migration20261208400100_stream_credential_events } from './Migration20261208400100_stream_credential_events.js';
 import { Migration20261208500000_scim_async_requests } from './Migration20261208500000_scim_async_requests.js';
+import { Migration20261208600000_source_events } from './Migration20261208600000_source_events.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -82,4 +83,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261208400000_token_streams_read_directory', class: Migration20261208400000_token_streams_read_directory },
   { name: 'Migration20261208400100_stream_credential_events', class: Migration20261208400100_stream_credential_events },
   { name: 'Migration20261208500000_scim_async_requests', class: Migration20261208500000_scim_async_requests },
+  { name: 'Migration20261208600000_source_events', class: Migration20261208600000_source_events },
 ];

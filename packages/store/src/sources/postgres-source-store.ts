@@ -6,6 +6,7 @@ import {
   type InboundSourceStore,
   MeridianError,
   type RequestContext,
+  type SourceEventRecord,
   type SourceLink,
   type SourceSyncCounts,
   type SourceSyncRecord,
@@ -148,7 +149,7 @@ export class PostgresSourceStore implements InboundSourceStore {
   /** The audit entry of a change to a source, in the caller's tenant transaction (no outbox: nothing downstream acts on it). */
   private async audit(
     em: EntityManager,
-    type: 'source.created' | 'source.updated' | 'source.deleted' | 'source.synced',
+    type: 'source.created' | 'source.updated' | 'source.deleted' | 'source.synced' | 'source.event_applied',
     source: Pick<InboundSource, 'id' | 'tenantId'>,
     before: Record<string, unknown> | null,
     after: Record<string, unknown> | null,
@@ -263,5 +264,39 @@ export class PostgresSourceStore implements InboundSourceStore {
       ),
     );
     return rows.map(toSource);
+  }
+
+  async findById(id: string): Promise<InboundSource | undefined> {
+    if (!UUID.test(id)) return undefined;
+    // Platform scope: the event endpoint learns the tenant from the source; it then acts in that tenant only.
+    const [row] = await asPlatform(this.orm, (em) => em.execute<SourceRow[]>('select * from inbound_source where id = ?', [id]));
+    return row ? toSource(row) : undefined;
+  }
+
+  async eventSeen(tenantId: string, sourceId: string, jti: string): Promise<boolean> {
+    const rows = await inTenant(this.orm, tenantId, (em) =>
+      em.execute('select 1 from inbound_source_event where source_id = ? and jti = ?', [sourceId, jti]),
+    );
+    return rows.length > 0;
+  }
+
+  async recordEvent(tenantId: string, sourceId: string, record: SourceEventRecord, context: RequestContext): Promise<void> {
+    await inTenant(this.orm, tenantId, async (em) => {
+      // Two deliveries of one SET at once both apply it (the same outcome); only the first is recorded and audited.
+      const inserted = await em.execute<{ jti: string }[]>(
+        `insert into inbound_source_event (tenant_id, source_id, jti, received_at) values (?, ?, ?, ?)
+         on conflict (source_id, jti) do nothing returning jti`,
+        [tenantId, sourceId, record.jti, record.at],
+      );
+      if (inserted.length === 0) return;
+      await this.audit(
+        em,
+        'source.event_applied',
+        { id: sourceId, tenantId },
+        null,
+        { trigger: 'events', jti: record.jti, events: record.events, applied: record.applied },
+        context,
+      );
+    });
   }
 }
