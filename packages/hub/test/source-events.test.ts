@@ -1,9 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { FakeScimTarget } from '@meridian/test-utils';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
+import { runMeridian } from './cli-runner.js';
 import { type HubHarness, startHub } from './harness.js';
 
 // Issue 17, the hub as a receiver: an office's SCIM service provider pushes RFC 9967 events as SETs (RFC 8417,
@@ -223,5 +227,32 @@ describe('events from an inbound SCIM source', () => {
         ctx,
       ),
     ).rejects.toMatchObject({ field: 'config.events.issuer' });
+  });
+
+  it('the CLI creates a source that takes events (--events-issuer, --events-jwks), and says when one is missing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'meridian-source-events-'));
+    try {
+      const tokenFile = join(dir, 'office-token');
+      await writeFile(tokenFile, 'office-token\n');
+      const env = { MERIDIAN_OUTBOUND_ALLOW: '127.0.0.1', DATABASE_URL: hub.db.url, MERIDIAN_DATA_DIR: dir, LOG_LEVEL: 'silent' };
+      const base = ['source', 'create', '--tenant', 'emea', '--kind', 'scim', '--url', office.url, '--token-file', tokenFile];
+      const half = await runMeridian(env, [...base, '--events-issuer', ISSUER, '--name', 'half']);
+      expect(half.code).not.toBe(0);
+      expect(half.stderr).toContain('--events-jwks');
+      const created = await runMeridian(env, [
+        ...base,
+        '--events-issuer',
+        ISSUER,
+        '--events-jwks',
+        jwksUrl,
+        '--name',
+        'cli-events',
+        '--json',
+      ]);
+      expect(created.code).toBe(0);
+      expect(JSON.parse(created.stdout)).toMatchObject({ config: { baseUrl: office.url, events: { issuer: ISSUER, jwksUri: jwksUrl } } });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -26,6 +26,9 @@ interface SourceFlags {
   tokenFile?: string;
   lookupBy?: string;
   lookupAttribute?: string;
+  eventsIssuer?: string;
+  eventsJwks?: string;
+  eventsAudience?: string;
   subject?: string;
   email?: string;
   userName?: string;
@@ -119,6 +122,9 @@ export function registerSourceCommands(program: Command): void {
       '--lookup-attribute <name>',
       'the attribute compared at first sign-in: scim: a SCIM path (default externalId, emails.value or userName); ldap: an LDAP attribute (default the id attribute, mail or uid)',
     )
+    .option('--events-issuer <iss>', "scim: take the source's SCIM events (RFC 9967 SETs) from this issuer at /sources/{id}/events")
+    .option('--events-jwks <url>', "scim: the URL of the events transmitter's signing keys (JWKS, https)")
+    .option('--events-audience <aud>', "scim: the SETs' aud (default: the endpoint's URL)")
     .option('--filter <filter>', 'an LDAP filter the accounts must match, e.g. (departmentNumber=42)')
     .option('--name <name>', 'a name unique in the tenant (default: kind and host)')
     .option('--config <json>', 'more source config as a JSON object (startTls, caCertificate, mapping, objectClass, pageSize, ...)')
@@ -283,7 +289,21 @@ export function registerSourceCommands(program: Command): void {
 async function scimSourceInput(flags: SourceFlags & { url: string }) {
   if (flags.tokenFile === undefined) throw new CliUsageError('A scim source needs --token-file (its bearer token).');
   const token = (await readFile(flags.tokenFile, 'utf8')).trim();
-  return { config: { baseUrl: flags.url, ...firstSignInFlags(flags) }, secrets: { token } };
+  return { config: { baseUrl: flags.url, ...firstSignInFlags(flags), ...eventsFlags(flags) }, secrets: { token } };
+}
+
+/** `--events-issuer` / `--events-jwks` / `--events-audience`: the source pushes SCIM events (`events` in its config). */
+function eventsFlags(flags: SourceFlags): { events?: { issuer: string; jwksUri: string; audience?: string } } {
+  if (flags.eventsIssuer === undefined && flags.eventsJwks === undefined && flags.eventsAudience === undefined) return {};
+  if (flags.eventsIssuer === undefined || flags.eventsJwks === undefined)
+    throw new CliUsageError('Events from a source need both --events-issuer and --events-jwks.');
+  return {
+    events: {
+      issuer: flags.eventsIssuer,
+      jwksUri: flags.eventsJwks,
+      ...(flags.eventsAudience !== undefined ? { audience: flags.eventsAudience } : {}),
+    },
+  };
 }
 
 /** `--lookup-by` / `--lookup-attribute`: the source serves pulls at first sign-in (`firstSignIn` in its config). */
