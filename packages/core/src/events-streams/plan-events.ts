@@ -4,14 +4,17 @@ import { parseAttributePath, parseScimFilter } from '../filter/parse.js';
 import type { JsonObject } from '../scim/resource-input.js';
 import { type EventStream, eventsDelivered, STREAM_EVENT } from './stream-config.js';
 
-/** One change of a User or Group as a stream sees it: the outbox event and the audit entry's before and after. */
+/**
+ * One change as a stream sees it: the outbox event and the audit entry's before and after. Besides Users and Groups,
+ * a grant revoked (`sso.grant_revoked`, kind `Grant`): the relying party and the person are in {@link grant}.
+ */
 export interface StreamChange {
   /** The outbox event's id: the SET's `txn` (RFC 8417 §2.2), the same for every receiver of this change. */
   eventId: string;
   requestId: string;
   /** The outbox event type (`user.updated`, …). */
   type: string;
-  kind: 'User' | 'Group';
+  kind: 'User' | 'Group' | 'Grant';
   resourceId: string;
   version: number | null;
   /** The resource before the change (null for a creation), as the audit entry keeps it. */
@@ -22,6 +25,8 @@ export interface StreamChange {
   occurredAt?: Date;
   /** The change set the User's password (never the password itself): CAEP `credential-change`. */
   credentialChanged?: boolean;
+  /** For a grant revoked: the relying party it was given to and the person who gave it. */
+  grant?: { clientId: string; personId: string };
 }
 
 /** What this receiver may see of the resource, decided by the caller (the release ledger, the receiver's reach). */
@@ -134,6 +139,21 @@ function inSubset(doc: JsonObject | null, rules: StreamRules, shape: FilterShape
 function verbOf(type: string): 'created' | 'replaced' | 'updated' | 'deleted' | undefined {
   const verb = type.slice(type.indexOf('.') + 1);
   return verb === 'created' || verb === 'replaced' || verb === 'updated' || verb === 'deleted' ? verb : undefined;
+}
+
+/**
+ * The events a grant revoked on its own means for the stream of the relying
+ * party it was given to (the caller picks that stream): CAEP `session-revoked`
+ * (CAEP 1.0 §3.1), with the revocation's time, when the stream asked for it.
+ * The account stays active, so nothing else: no SCIM or RISC event, and the
+ * `filter` (a subset of the directory) does not apply, the grant being the
+ * relying party's own relation with the person.
+ */
+export function planGrantRevocation(rules: StreamRules, change: StreamChange): PlannedEvent[] {
+  if (change.kind !== 'Grant' || change.type !== 'sso.grant_revoked' || !rules.delivered.has(STREAM_EVENT.sessionRevoked)) return [];
+  return [
+    { type: STREAM_EVENT.sessionRevoked, payload: { event_timestamp: Math.floor((change.occurredAt ?? new Date()).getTime() / 1000) } },
+  ];
 }
 
 /**

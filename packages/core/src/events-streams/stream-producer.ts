@@ -1,6 +1,6 @@
 import { resourceShapes } from '../scim/resource-types.js';
 import type { StreamSigner } from './event-stream-service.js';
-import { planStreamEvents, type StreamChange, type StreamRules, type StreamView, streamRules } from './plan-events.js';
+import { planGrantRevocation, planStreamEvents, type StreamChange, type StreamRules, type StreamView, streamRules } from './plan-events.js';
 import type { EventStreamStore, NewStreamSet } from './ports.js';
 import type { EventStream } from './stream-config.js';
 
@@ -68,8 +68,14 @@ export class StreamProducer {
     for (const entry of batch.entries) {
       for (const stream of batch.streams) {
         if (stream.communityId !== entry.communityId) continue;
-        // A relying party knows people, not groups (docs/events.md).
-        if (stream.receiver.kind === 'client' && entry.kind !== 'User') continue;
+        if (entry.kind === 'Grant') {
+          // A grant revoked concerns the relying party it was given to only: another one keeps its own sessions, and a
+          // community token's stream carries the directory, not which applications a person signs in to (docs/events.md).
+          if (stream.receiver.kind !== 'client' || stream.receiver.clientId !== entry.grant?.clientId) continue;
+        } else if (stream.receiver.kind === 'client' && entry.kind !== 'User') {
+          // A relying party knows people, not groups (docs/events.md).
+          continue;
+        }
         let streamRule = rules.get(stream.id);
         if (!streamRule) {
           streamRule = streamRules(stream);
@@ -80,7 +86,10 @@ export class StreamProducer {
         if (!view.visible) continue;
         const excluded = batch.excluded.get(stream.id);
         if (excluded && view.keys.some((key) => excluded.has(key))) continue;
-        const events = planStreamEvents(streamRule, entry, view, resourceShapes[entry.kind]);
+        const events =
+          entry.kind === 'Grant'
+            ? planGrantRevocation(streamRule, entry)
+            : planStreamEvents(streamRule, entry, view, resourceShapes[entry.kind]);
         if (events.length === 0) continue;
         const jti = this.newId();
         const payload = Object.fromEntries(events.map((e) => [e.type, e.payload]));

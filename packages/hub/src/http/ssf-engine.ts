@@ -202,6 +202,7 @@ export class SsfStreams {
 
   /** What a receiver may see of a change: everything for a token that reads the directory; the release ledger for a relying party. */
   async view(stream: EventStream, entry: StreamInboxEntry): Promise<AudienceView> {
+    if (entry.kind === 'Grant') return this.#grantView(stream, entry);
     const doc = entry.after ?? entry.before;
     const plural = entry.kind === 'User' ? 'Users' : 'Groups';
     if (stream.receiver.kind === 'token') {
@@ -236,6 +237,21 @@ export class SsfStreams {
       subject: { format: 'iss_sub', iss: provider.issuer, sub },
       keys: [`opaque:${sub}`, ...emails],
     };
+  }
+
+  /**
+   * A grant revoked, for the stream of the relying party it was given to: the person by the `sub` that relying party
+   * knows (pairwise when registered so), as in its ID tokens and its other SETs. The release ledger is not asked: the
+   * grant itself is what the relying party held, whether or not a release is still unexpired.
+   */
+  async #grantView(stream: EventStream, entry: StreamInboxEntry): Promise<AudienceView> {
+    const hidden: AudienceView = { visible: false, released: [], subject: {}, keys: [] };
+    if (stream.receiver.kind !== 'client' || !entry.grant || entry.grant.clientId !== stream.receiver.clientId) return hidden;
+    const community = await this.options.adminStore.findCommunity(entry.communityId);
+    const provider = community ? await this.providers.get(community.slug) : undefined;
+    if (!provider) return hidden;
+    const sub = await provider.subjectFor(stream.receiver.clientId, entry.grant.personId);
+    return { visible: true, released: [], subject: { format: 'iss_sub', iss: provider.issuer, sub }, keys: [`opaque:${sub}`] };
   }
 
   /** One producer step (see StreamProducer); wakes long polls when it made SETs. */

@@ -40,6 +40,7 @@ import { Migration20261208400000_token_streams_read_directory } from './Migratio
 import { Migration20261208400100_stream_credential_events } from './Migration20261208400100_stream_credential_events.js';
 import { Migration20261208500000_scim_async_requests } from './Migration20261208500000_scim_async_requests.js';
 import { Migration20261208600000_source_events } from './Migration20261208600000_source_events.js';
+import { Migration20261208700000_stream_grant_revocations } from './Migration20261208700000_stream_grant_revocations.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -84,4 +85,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261208400100_stream_credential_events', class: Migration20261208400100_stream_credential_events },
   { name: 'Migration20261208500000_scim_async_requests', class: Migration20261208500000_scim_async_requests },
   { name: 'Migration20261208600000_source_events', class: Migration20261208600000_source_events },
+  { name: 'Migration20261208700000_stream_grant_revocations', class: Migration20261208700000_stream_grant_revocations },
 ];

@@ -2,7 +2,7 @@ import type { Clock, RequestContext, SsoGrant, SsoGrantStore } from '@meridian/c
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { appendAuditEntry } from '../audit/append-audit-entry.js';
 import { isUuid } from '../directory/postgres-directory-store.js';
-import { auditEvent } from '../events/event-recorder.js';
+import { auditEvent, recordEvent } from '../events/event-recorder.js';
 import { pgArray } from '../orm/sql.js';
 import { asPlatform, inCommunity } from '../orm/unit-of-work.js';
 
@@ -338,7 +338,9 @@ export class PostgresSsoAccounts implements SsoGrantStore {
         'select tenant_id from directory_account where community_id = ? and person_id = ? order by linked_at limit 1',
         [communityId, grant.account_id],
       );
-      await auditEvent(
+      // An outbox event with the audit entry (one statement): the stream feed copies it into the stream inbox in this
+      // transaction, so the relying party's stream hears CAEP session-revoked however the process ends (docs/events.md).
+      await recordEvent(
         em,
         {
           type: 'sso.grant_revoked',

@@ -308,7 +308,7 @@ export class PostgresEventStreamStore implements EventStreamStore, StreamProduce
           community_id: string;
           tenant_id: string;
           type: string;
-          resource_type: 'User' | 'Group';
+          resource_type: 'User' | 'Group' | 'Grant';
           resource_id: string;
           resource_version: number | null;
           request_id: string;
@@ -344,6 +344,7 @@ export class PostgresEventStreamStore implements EventStreamStore, StreamProduce
         for (const s of subjects) excluded.set(s.stream_id, (excluded.get(s.stream_id) ?? new Set()).add(s.subject_key));
       }
       const entries: StreamInboxEntry[] = rows.map((r) => ({
+        ...grantOf(r.resource_type, r.diff?.before),
         inboxId: String(r.id),
         communityId: r.community_id,
         tenantId: r.tenant_id,
@@ -503,6 +504,15 @@ export class PostgresEventStreamStore implements EventStreamStore, StreamProduce
   ): Promise<void> {
     await recordEvent(em, { type, tenantId: null, resourceType: 'EventStream', resourceId: stream.id, before, after }, context, now);
   }
+}
+
+/**
+ * A grant revoked (migration 20261208700000): the relying party and the person, from the audit entry the revocation
+ * wrote with its outbox event (`before: {communityId, clientId, personId}`).
+ */
+function grantOf(kind: string, before: Record<string, unknown> | null | undefined): Pick<StreamInboxEntry, 'grant'> {
+  if (kind !== 'Grant' || typeof before?.clientId !== 'string' || typeof before.personId !== 'string') return {};
+  return { grant: { clientId: before.clientId, personId: before.personId } };
 }
 
 export async function insertSets(em: EntityManager, sets: NewStreamSet[], now: Date): Promise<void> {
