@@ -7,7 +7,8 @@ import { call, clientToken, poll, settle } from './ssf-harness.js';
 // Issue 17: a grant revoked on its own (an admin's revokeGrant), while the account stays active, is CAEP
 // session-revoked at the stream of the relying party the grant was given to, verified with jose against the
 // community's JWKS: by the sub that relying party knows (pairwise here), with the revocation's outbox event as txn.
-// Another relying party's stream, and a directory reader's, hear nothing of it; revoking it again sends nothing more.
+// Another relying party's stream, and a directory reader's, hear nothing of it; revoking it again sends nothing more,
+// nor does a revocation about a subject the relying party removed from its stream.
 
 const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
 const ctx = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
@@ -132,5 +133,18 @@ describe('CAEP session-revoked for a grant revoked on its own', () => {
     expect(sets?.n).toBe(1);
     const [inbox] = await hub.db.query<{ n: number }>('select count(*)::int as n from event_stream_inbox');
     expect(inbox?.n).toBe(0);
+
+    // SSF 1.0 §8.1.3: once the relying party removed the person (by the sub it knows), a later revocation is not told.
+    const removed = await call(hub, 'POST', '/oidc/coi/ssf/subjects/remove', holder.token, {
+      stream_id: holder.streamId,
+      subject: { format: 'iss_sub', iss: ISSUER, sub },
+    });
+    expect(removed.status).toBeLessThan(300);
+    await hub.runtime.relyingParties.revokeGrant(platform, 'coi', await grant(holder.clientId, personId), {
+      ...ctx,
+      requestId: 'revoke-3',
+    });
+    await settle(hub);
+    expect((await poll(hub, holder.streamId, holder.token, holder.clientId)).sets).toEqual([]);
   });
 });
