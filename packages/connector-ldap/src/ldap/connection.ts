@@ -43,6 +43,49 @@ const RESULT_CODES: Record<number, { kind: ConnectorErrorKind; code?: ConnectorE
   80: { kind: 'transient' }, // other
 };
 
+// RFC 4511 §4.1.9 names, for messages: servers often send an empty diagnostic (slapd does for a wrong
+// password and a missing base), and ldapts then says only "Code: 0x31".
+const RESULT_NAMES: Record<number, string> = {
+  1: 'operationsError',
+  2: 'protocolError',
+  3: 'timeLimitExceeded',
+  4: 'sizeLimitExceeded',
+  7: 'authMethodNotSupported',
+  8: 'strongerAuthRequired',
+  11: 'adminLimitExceeded',
+  12: 'unavailableCriticalExtension',
+  13: 'confidentialityRequired',
+  16: 'noSuchAttribute',
+  17: 'undefinedAttributeType',
+  18: 'inappropriateMatching',
+  19: 'constraintViolation',
+  20: 'attributeOrValueExists',
+  21: 'invalidAttributeSyntax',
+  32: 'noSuchObject: the entry does not exist',
+  34: 'invalidDNSyntax',
+  48: 'inappropriateAuthentication',
+  49: 'invalidCredentials: wrong bind DN or password',
+  50: 'insufficientAccessRights',
+  51: 'busy',
+  52: 'unavailable',
+  53: 'unwillingToPerform',
+  64: 'namingViolation',
+  65: 'objectClassViolation',
+  66: 'notAllowedOnNonLeaf',
+  67: 'notAllowedOnRDN',
+  68: 'entryAlreadyExists',
+  69: 'objectClassModsProhibited',
+  80: 'other',
+};
+
+/** The server's diagnostic without ldapts's " Code: 0x.." suffix, and the result code's name, e.g. `invalidCredentials`. */
+function describeResult(error: ResultCodeError): string {
+  const diagnostic = error.message.replace(/\s*Code: 0x[0-9a-f]+$/i, '').trim();
+  const name = RESULT_NAMES[error.code];
+  if (!name) return diagnostic || 'error';
+  return diagnostic ? `${name.split(':')[0]}: ${diagnostic}` : name;
+}
+
 const TLS_FAILURE = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|HOSTNAME|ALTNAME/;
 
 /**
@@ -57,13 +100,17 @@ function toConnectorError(error: unknown, url: string, operation: LdapOperation)
   if (refusal) return new ConnectorError('permanent', refusal.message, { code: 'OUTBOUND_REFUSED', request, cause: error });
   if (error instanceof ResultCodeError) {
     const known = RESULT_CODES[error.code] ?? { kind: 'permanent' as const };
-    return new ConnectorError(known.kind, `LDAP ${operation.method} of '${operation.dn}' failed: ${error.message} (result ${error.code})`, {
-      ...(known.code ? { code: known.code } : {}),
-      status: error.code,
-      request,
-      response: { status: error.code, body: error.message },
-      cause: error,
-    });
+    return new ConnectorError(
+      known.kind,
+      `LDAP ${operation.method} of '${operation.dn}' failed: ${describeResult(error)} (result ${error.code})`,
+      {
+        ...(known.code ? { code: known.code } : {}),
+        status: error.code,
+        request,
+        response: { status: error.code, body: error.message },
+        cause: error,
+      },
+    );
   }
   const code = String((error as { code?: unknown }).code ?? '');
   const message = error instanceof Error ? error.message : String(error);
@@ -175,8 +222,12 @@ export class LdapConnection {
     }
   }
 
-  /** Every entry a search finds, page by page (RFC 2696); a missing base finds nothing. */
-  async *search(base: string, options: SearchOptions): AsyncGenerator<LdapEntry> {
+  /**
+   * Every entry a search finds, page by page (RFC 2696). A missing base finds nothing (a target's
+   * container not made yet), unless `missingBase` is `'error'`: for a source, a base DN that does not
+   * exist is a mistake to report, not an empty directory whose accounts a full sync would delete.
+   */
+  async *search(base: string, options: SearchOptions, missingBase: 'empty' | 'error' = 'empty'): AsyncGenerator<LdapEntry> {
     const operation: LdapOperation = { method: 'search', dn: base, body: { filter: String(options.filter ?? '(objectClass=*)') } };
     const pages = await this.run(operation, async (client) =>
       client.searchPaginated(base, { ...options, paged: { pageSize: this.config.pageSize } }),
@@ -186,7 +237,15 @@ export class LdapConnection {
       try {
         next = await pages.next();
       } catch (error) {
-        if (error instanceof ResultCodeError && error.code === 32) return;
+        if (error instanceof ResultCodeError && error.code === 32) {
+          if (missingBase === 'empty') return;
+          throw new ConnectorError('permanent', `LDAP base DN '${base}' does not exist at ${this.config.url} (noSuchObject, result 32).`, {
+            code: 'NOT_FOUND',
+            status: 32,
+            request: { method: 'LDAP search', url: `${this.config.url}/${encodeURIComponent(base)}`, body: operation.body },
+            cause: error,
+          });
+        }
         throw toConnectorError(error, this.config.url, operation);
       }
       if (next.done) return;

@@ -150,7 +150,11 @@ export class LdapSourceReader implements SourceLookupReader {
     const connection = new LdapConnection(config, readLdapSecrets(secrets), this.connectAddress);
     const found: LdapEntry[] = [];
     try {
-      for await (const entry of connection.search(config.baseDn, { scope: 'sub', filter, attributes: ['*', config.idAttribute] })) {
+      for await (const entry of connection.search(
+        config.baseDn,
+        { scope: 'sub', filter, attributes: ['*', config.idAttribute] },
+        'error',
+      )) {
         found.push(entry);
         if (found.length > 1) break;
       }
@@ -187,11 +191,15 @@ export class LdapSourceReader implements SourceLookupReader {
     let cursor = since;
     const idKey = config.idAttribute.toLowerCase();
     try {
-      for await (const entry of connection.search(config.baseDn, {
-        scope: 'sub',
-        filter,
-        attributes: ['*', config.idAttribute, 'modifyTimestamp'],
-      })) {
+      for await (const entry of connection.search(
+        config.baseDn,
+        {
+          scope: 'sub',
+          filter,
+          attributes: ['*', config.idAttribute, 'modifyTimestamp'],
+        },
+        'error',
+      )) {
         const remoteId = entry.attributes[idKey]?.[0];
         if (!remoteId) continue;
         const modified = entry.attributes.modifytimestamp?.[0];
