@@ -55,9 +55,14 @@ export async function openHubReadReplica(
   if (!config.redisUrl) {
     log('DATABASE_READ_URL without REDIS_URL: read-your-writes on the replica holds only for requests served by the process that wrote.');
   }
-  return openReadReplica(orm, {
+  const replica = await openReadReplica(orm, {
     url: config.readReplica.url,
     maxLagMs: config.readReplica.maxLagMs,
     positions: config.redisUrl ? redisWritePositions(config.redisUrl, log) : memoryWritePositions(),
   });
+  // Not awaited: a replica that is away must not hold the start (reads go to the primary meanwhile); the operator is told.
+  void replica.problem().then((problem) => {
+    if (problem) log(problem);
+  });
+  return replica;
 }

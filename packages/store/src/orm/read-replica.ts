@@ -158,6 +158,7 @@ export class ReadReplica {
   private positionsLostUntil = 0;
   private readonly listeners = new Set<(servedBy: ReadServedBy, reason: ReadRouteReason) => void>();
   private readonly positionTtlMs: number;
+  private closed = false;
 
   constructor(
     readonly primary: MikroORM,
@@ -226,6 +227,25 @@ export class ReadReplica {
     return { orm: this.replica, reason: 'replica' };
   }
 
+  /**
+   * Why the replica cannot serve reads now, or undefined when it can: for the hub's start-up log, since a
+   * `DATABASE_READ_URL` that names the primary or an unreachable server only shows otherwise as every read
+   * counted on the primary with reason `replica_unavailable`.
+   */
+  async problem(): Promise<string | undefined> {
+    try {
+      const rows = await this.replica.em.getConnection().execute<{ standby: boolean }[]>('select pg_is_in_recovery() as standby');
+      if (rows[0]?.standby) return undefined;
+      return 'DATABASE_READ_URL is not a hot standby (pg_is_in_recovery() is false): every read stays on the primary (meridian_db_reads_total{reason="replica_unavailable"}). Point it at a streaming replica of DATABASE_URL.';
+    } catch (error) {
+      // A short-lived process (a CLI command) may close its pools before the answer: nothing to tell then.
+      if (this.closed) return undefined;
+      // pg's connection errors name the host and user, never the password.
+      const why = error instanceof Error ? error.message : String(error);
+      return `DATABASE_READ_URL cannot be read (${why}): reads stay on the primary until the replica answers.`;
+    }
+  }
+
   /** The replica failed under a read: the primary serves reads until it is tried again. */
   markDown(): void {
     this.downUntil = Date.now() + DOWN_MS;
@@ -237,6 +257,7 @@ export class ReadReplica {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.replica.close(true);
     await this.options.positions.close?.();
   }
