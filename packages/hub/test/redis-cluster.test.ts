@@ -239,6 +239,12 @@ describeWithRedis('scale-out on a Redis Cluster of three masters', () => {
       .map((r) => (r.body as { externalId: string }).externalId);
     expect(new Set(created).size).toBe(created.length);
     expect([...created].sort()).toEqual([...ids].sort());
+    // The target answers before the worker records the delivery: the last links settle a moment after it.
+    await until(
+      async () => (await runtime.replication.statusCounts(tenantId))[0]?.pending === 0,
+      30_000,
+      'the last deliveries to be recorded',
+    );
     const counts = await runtime.replication.statusCounts(tenantId);
     expect(counts).toEqual([expect.objectContaining({ pending: 0, failed: 0, deadLettered: 0, delivered: USERS })]);
 
