@@ -10,6 +10,7 @@ import {
   type SourceEntry,
   type SourceReader,
 } from '../sources/inbound-source.js';
+import { sourceReadFailure } from '../sources/source-service.js';
 import type { Principal, RequestContext } from '../tenancy/model.js';
 
 /**
@@ -157,7 +158,9 @@ export class FirstSignInPull {
       });
     }
     const query = { attribute: lookup.attribute, value };
-    const entry = await reader.lookup(source, await this.store.openSecrets(source), query);
+    const entry = await reader.lookup(source, await this.store.openSecrets(source), query).catch((error: unknown) => {
+      throw sourceReadFailure(source, error);
+    });
     return {
       sourceId: source.id,
       lookup: query,

@@ -324,7 +324,7 @@ export class SourceService {
     } catch (error) {
       // The source could not be read (down, refused the bind, a bad filter): nothing was written; the cursor stays.
       if (!options.dryRun) await record('failed', source.cursor, messageOf(error), null);
-      throw error;
+      throw sourceReadFailure(source, error);
     }
     const plan = planSourceSync(read.entries, links, full);
     const deletes = plan.items.filter((i) => i.action === 'delete').length;
@@ -402,6 +402,23 @@ function countsOf(result: SourceSyncResult): SourceSyncCounts {
     unchanged: result.unchanged,
     failed: result.failed.length,
   };
+}
+
+/**
+ * A reader's failure as the domain error callers map (GraphQL, the CLI): a connector error is neither a
+ * MeridianError nor a database error, and its socket cause (ECONNREFUSED) would otherwise read as "the
+ * database is unavailable", a refused bind as an internal error. A transient failure (down, timed out) is
+ * `UNAVAILABLE`; anything else (a refused bind, a missing base DN, a bad filter) is the source's
+ * configuration, `INVALID_CONFIG`. The cause is left off on purpose, for the same reason.
+ */
+export function sourceReadFailure(source: InboundSource, error: unknown): unknown {
+  if (isMeridianError(error)) return error;
+  const transient = (error as { kind?: unknown } | null)?.kind === 'transient';
+  return new MeridianError(
+    transient ? 'UNAVAILABLE' : 'INVALID_CONFIG',
+    `The source '${source.name}' could not be read: ${messageOf(error)}`,
+    transient ? {} : { field: 'config' },
+  );
 }
 
 /** An error in plain words for the source's status (readers' errors name the host, never a secret). */
