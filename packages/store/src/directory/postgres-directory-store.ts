@@ -512,12 +512,13 @@ export class PostgresDirectoryStore implements DirectoryStore {
       limit: page.first + 1,
       related: true,
       // After a cursor the window would count only the rest (and read all of it): the total is counted apart below.
-      total: keyset === undefined,
+      total: keyset === undefined && page.withoutTotal !== true,
     });
     const items = rows.slice(0, page.first).map((row) => resourceOfRow(kind, tenantId, row));
     const cursors = items.map((r) => encodeCursor({ t: r.created.toISOString(), id: r.id }));
     // The window counts the rows after the cursor; the total is of the whole filter.
-    const total = keyset || rows.length === 0 ? await this.count(tenantId, kind, where) : (totalOfRows(rows) ?? 0);
+    const total =
+      page.withoutTotal === true ? 0 : keyset || rows.length === 0 ? await this.count(tenantId, kind, where) : (totalOfRows(rows) ?? 0);
     return {
       items,
       cursors,
