@@ -303,7 +303,10 @@ export class SourceService {
     if (!reader) throw new MeridianError('INVALID_CONFIG', `No reader for sources of kind '${source.kind}'.`, { field: 'kind' });
     const now = this.clock.now();
     const due = source.lastFullSyncAt === null || now.getTime() - source.lastFullSyncAt.getTime() >= source.fullSyncIntervalSeconds * 1000;
-    const full = options.full === true || source.cursor === null || due;
+    // Only a full comparison finds deletions, so a sync after one stopped at the deletion threshold is full too:
+    // an incremental one would answer "applied" and hide the pending deletions until the next full interval, and
+    // `--confirm-deletes` without `--full` would confirm nothing.
+    const full = options.full === true || source.cursor === null || due || source.lastSyncStatus === 'needs_confirmation';
     // The source is the actor of every write it causes (audit, outbox, replication's deliveries).
     const context: RequestContext = {
       actor: { type: 'system', id: `source:${source.id}` },

@@ -41,7 +41,7 @@ export function registerTargetCommands(program: Command): void {
 
   withTargetOptions(
     requireTenant(target.command('create').description('add a target; prints its id'))
-      .requiredOption('--kind <kind>', 'connector kind: scim, memory')
+      .requiredOption('--kind <kind>', 'connector kind: scim, ldap, memory')
       .option('--name <name>', 'a name unique in the tenant (default: kind and host)')
       .option('--paused', 'create it paused'),
   )
