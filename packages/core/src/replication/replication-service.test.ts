@@ -88,7 +88,9 @@ describe('ReplicationService authorizes every call by the permission matrix', ()
   const own = { id: 'own-tenant', communityId: 'own-community' };
 
   it('serves every replication operation of the matrix', () => {
-    const replication = OPERATIONS.filter((o) => o.action.startsWith('replication.')).map((o) => o.name);
+    // Inbound sources are managed on the same actions by SourceService (docs/sources.md); the hub's security matrix
+    // runs each of their GraphQL operations as every role.
+    const replication = OPERATIONS.filter((o) => o.action.startsWith('replication.') && !/inboundsource/i.test(o.name)).map((o) => o.name);
     expect(replication.filter((name) => !(name in CALLS))).toEqual([]);
   });
 
