@@ -208,7 +208,7 @@ describe.each(backends)('scheduled source syncs on BullMQ %s', (backend, redisUr
     const [row] = await db.query<{ name: string }>('select name from inbound_source');
     const bad = await meridian('source', 'update', '--tenant', 'office', '--source', String(row?.name), '--sync-every', '5');
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toContain('syncIntervalSeconds');
+    expect(bad.stderr).toContain("--sync-every is a whole number of seconds, 60 or more, or 'off'; not '5'.");
     const off = await meridian('source', 'update', '--tenant', 'office', '--source', String(row?.name), '--sync-every', 'off', '--json');
     expect(off.code).toBe(0);
     expect(JSON.parse(off.stdout)).toMatchObject({ syncIntervalSeconds: null });

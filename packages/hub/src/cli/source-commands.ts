@@ -66,7 +66,18 @@ function numberFlag(text: string | undefined, flag: string): number | undefined 
 function syncEveryFlag(text: string | undefined): number | null | undefined {
   if (text === undefined) return undefined;
   if (text === 'off') return null;
-  return numberFlag(text, '--sync-every');
+  return intervalFlag(text, '--sync-every');
+}
+
+/** An interval flag in whole seconds, a minute at least (the service checks the upper bound). */
+function intervalFlag(text: string | undefined, flag: string): number | undefined {
+  const value = numberFlag(text, flag);
+  if (value !== undefined && (!Number.isInteger(value) || value < 60)) {
+    throw new CliUsageError(
+      `${flag} is a whole number of seconds, 60 or more${flag === '--sync-every' ? ", or 'off'" : ''}; not '${text}'.`,
+    );
+  }
+  return value;
 }
 
 /** One line per source for people: its schedule and how its last sync went. */
@@ -160,7 +171,7 @@ export function registerSourceCommands(program: Command): void {
           }
         }
         const deletionThresholdPercent = numberFlag(flags.deletionThreshold, '--deletion-threshold');
-        const fullSyncIntervalSeconds = numberFlag(flags.fullSyncInterval, '--full-sync-interval');
+        const fullSyncIntervalSeconds = intervalFlag(flags.fullSyncInterval, '--full-sync-interval');
         const syncIntervalSeconds = syncEveryFlag(flags.syncEvery);
         const created = await sources.create(
           CLI_PRINCIPAL,
@@ -208,7 +219,7 @@ export function registerSourceCommands(program: Command): void {
       withRuntime(async ({ sources }) => {
         const changes = {
           syncIntervalSeconds: syncEveryFlag(flags.syncEvery),
-          fullSyncIntervalSeconds: numberFlag(flags.fullSyncInterval, '--full-sync-interval'),
+          fullSyncIntervalSeconds: intervalFlag(flags.fullSyncInterval, '--full-sync-interval'),
           deletionThresholdPercent: numberFlag(flags.deletionThreshold, '--deletion-threshold'),
         };
         const given = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
