@@ -2,9 +2,9 @@
 // `pnpm bench`: seeds (or reuses) a PostgreSQL database, then measures the hub's
 // SCIM API against a bare Fastify + pg baseline in the same run. See docs/benchmarks.md.
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import pg from 'pg';
+import { benchLog, runBenchCli } from './bench-cli.js';
 import { machineBusyMs, postgresCpuMs, postgresDelta, processCpuMs } from './cpu.js';
 import { type FilterTarget, issueTenantToken, prepareDatabase, sampleTargets } from './database.js';
 import { explainFilter, type FilterPlan, hasApplicationRole } from './explain.js';
@@ -18,7 +18,7 @@ import { SCENARIOS, type Side } from './scenarios.js';
 import { type ServerProcess, startBaseline, startHub, startMinimal } from './servers.js';
 import { type Probe, probe, recordStatements } from './statements.js';
 
-const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+const log = benchLog('bench');
 
 /**
  * Waits (up to a minute and a half) until the rest of the machine keeps less than
@@ -261,35 +261,10 @@ async function run(options: BenchOptions): Promise<BenchReport> {
   };
 }
 
-async function main(): Promise<void> {
-  let options: BenchOptions | 'help';
-  try {
-    options = parseOptions(process.argv.slice(2), process.env);
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  const report = await run(options);
-  const markdown = renderReport(report);
-  process.stdout.write(`${markdown}\n`);
-  if (options.write) {
-    const existing = await readFile(options.out, 'utf8').catch(() => undefined);
-    await writeFile(options.out, spliceReport(existing, markdown));
-    log(`wrote ${options.out}`);
-  }
-}
-
-try {
-  await main();
-} catch (error) {
-  // The servers the run started are stopped by then; say what failed without a stack trace for the common cases.
-  const code = (error as { code?: string }).code;
-  log(`failed: ${(error as Error).message}${code ? ` (SQLSTATE ${code})` : ''}`);
-  if (code === undefined) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
-  process.exitCode = 1;
-}
+await runBenchCli<BenchOptions>({
+  name: 'bench',
+  usage: USAGE,
+  parse: parseOptions,
+  markdown: async (options) => renderReport(await run(options)),
+  splice: spliceReport,
+});

@@ -5,13 +5,14 @@
 // GraphQL against a bare replay of the same SQL, and the time from a SCIM write to its
 // visibility in the directory. See docs/benchmarks.md.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AdminService, type Principal, type RequestContext, systemClock } from '@meridian/core';
 import { createOrm, PostgresAdminStore } from '@meridian/store';
 import pg from 'pg';
+import { benchLog, runBenchCli } from '../bench-cli.js';
 import { issueTenantToken, tenantSizes } from '../database.js';
 import type { LoadResult } from '../load.js';
 import { waitForQuiet } from '../replication/sampler.js';
@@ -31,7 +32,7 @@ import { prepareDirectoryDatabase } from './seed.js';
 import { settleDirectory, verifyProjection } from './verify.js';
 import { makeWrites, measureVisibility, type VisibilityResult, type WriteOutcome, writeTargets } from './visibility.js';
 
-const log = (message: string) => process.stderr.write(`[bench:directory] ${message}\n`);
+const log = benchLog('bench:directory');
 const platform: Principal = { kind: 'platform', tokenId: 'bench', scopes: ['admin'] };
 const context: RequestContext = { actor: { type: 'system', id: 'bench' }, requestId: 'bench-directory-setup' };
 /** Offices the visibility phases write to (their SCIM tokens). */
@@ -477,34 +478,10 @@ async function run(options: DirectoryBenchOptions): Promise<DirectoryReport> {
   };
 }
 
-async function main(): Promise<void> {
-  let options: DirectoryBenchOptions | 'help';
-  try {
-    options = parseDirectoryOptions(process.argv.slice(2), process.env);
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  const report = await run(options);
-  const markdown = renderDirectoryReport(report);
-  process.stdout.write(`${markdown}\n`);
-  if (options.write) {
-    const existing = await readFile(options.out, 'utf8').catch(() => undefined);
-    await writeFile(options.out, spliceDirectory(existing, markdown));
-    log(`wrote ${options.out}`);
-  }
-}
-
-try {
-  await main();
-} catch (error) {
-  const code = (error as { code?: string }).code;
-  log(`failed: ${(error as Error).message}${code ? ` (SQLSTATE ${code})` : ''}`);
-  if (code === undefined) process.stderr.write(`${(error as Error).stack ?? ''}\n`);
-  process.exitCode = 1;
-}
+await runBenchCli<DirectoryBenchOptions>({
+  name: 'bench:directory',
+  usage: USAGE,
+  parse: parseDirectoryOptions,
+  markdown: async (options) => renderDirectoryReport(await run(options)),
+  splice: spliceDirectory,
+});

@@ -3,9 +3,9 @@
 // the same run (issue 18): hub → LDAP against ldapadd, LDAP → hub against ldapsearch. See docs/benchmarks.md.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import pg from 'pg';
+import { benchLog, runBenchCli, saveJson } from '../bench-cli.js';
 import { prepareHub } from '../replication/hub.js';
 import { machineInfo } from '../report.js';
 import { measureInbound } from './inbound.js';
@@ -14,7 +14,7 @@ import { measureLdapadd, measureOutbound } from './outbound.js';
 import { type LdapReport, renderLdapReport, spliceLdap } from './report.js';
 import { type Slapd, startSlapd } from './slapd.js';
 
-const log = (message: string) => process.stderr.write(`[bench:ldap] ${message}\n`);
+const log = benchLog('bench:ldap');
 
 async function postgresVersion(serverUrl: string): Promise<string> {
   const client = new pg.Client({ connectionString: serverUrl });
@@ -77,40 +77,16 @@ async function run(options: LdapBenchOptions): Promise<LdapReport> {
   }
 }
 
-async function main(): Promise<void> {
-  let options: LdapBenchOptions | 'help';
-  try {
-    options = parseOptions(process.argv.slice(2), process.env);
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  // The bench process's PostgreSQL connections (it makes the outbound creates) are told apart from the worker's.
-  process.env.PGAPPNAME = 'bench-ldap';
-  const report = await run(options);
-  if (options.json) {
-    await writeFile(options.json, `${JSON.stringify(report, null, 1)}\n`);
-    log(`wrote ${options.json}`);
-  }
-  const markdown = renderLdapReport(report);
-  process.stdout.write(`${markdown}\n`);
-  if (options.write) {
-    const existing = await readFile(options.out, 'utf8').catch(() => undefined);
-    await writeFile(options.out, spliceLdap(existing, markdown));
-    log(`wrote ${options.out}`);
-  }
-}
-
-try {
-  await main();
-} catch (error) {
-  const code = (error as { code?: string }).code;
-  log(`failed: ${(error as Error).message}${code ? ` (SQLSTATE ${code})` : ''}`);
-  process.stderr.write(`${(error as Error).stack ?? ''}\n`);
-  process.exitCode = 1;
-}
+await runBenchCli<LdapBenchOptions>({
+  name: 'bench:ldap',
+  usage: USAGE,
+  parse: parseOptions,
+  markdown: async (options) => {
+    // The bench process's PostgreSQL connections (it makes the outbound creates) are told apart from the worker's.
+    process.env.PGAPPNAME = 'bench-ldap';
+    const report = await run(options);
+    await saveJson(options.json, report, log);
+    return renderLdapReport(report);
+  },
+  splice: spliceLdap,
+});

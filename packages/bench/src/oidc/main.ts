@@ -3,12 +3,13 @@
 // default in-memory adapter, configured the same way, in the same run: token endpoint (client credentials) and
 // userinfo throughput and latency. See docs/benchmarks.md.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Principal, RequestContext } from '@meridian/core';
 import pg from 'pg';
+import { benchLog, runBenchCli, saveJson } from '../bench-cli.js';
 import { type BenchProcess, spawnServer } from '../directory/hub-process.js';
 import { prepareHub } from '../replication/hub.js';
 import { machineInfo } from '../report.js';
@@ -16,7 +17,7 @@ import { type EndpointRequest, sendCount } from './load.js';
 import { type OidcBenchOptions, parseOptions, USAGE } from './options.js';
 import { type EndpointResults, type OidcReport, renderOidcReport, spliceOidc } from './report.js';
 
-const log = (message: string) => process.stderr.write(`[bench:oidc] ${message}\n`);
+const log = benchLog('bench:oidc');
 const platform: Principal = { kind: 'platform', tokenId: 'bench', scopes: ['admin'] };
 const setup: RequestContext = { actor: { type: 'system', id: 'bench' }, requestId: 'bench-oidc-setup' };
 const REDIRECT = 'http://127.0.0.1:9/cb';
@@ -259,37 +260,14 @@ async function run(options: OidcBenchOptions): Promise<OidcReport> {
   }
 }
 
-async function main(): Promise<void> {
-  let options: OidcBenchOptions | 'help';
-  try {
-    options = parseOptions(process.argv.slice(2), process.env);
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  const report = await run(options);
-  if (options.json) {
-    await writeFile(options.json, `${JSON.stringify(report, null, 1)}\n`);
-    log(`wrote ${options.json}`);
-  }
-  const markdown = renderOidcReport(report);
-  process.stdout.write(`${markdown}\n`);
-  if (options.write) {
-    const existing = await readFile(options.out, 'utf8').catch(() => undefined);
-    await writeFile(options.out, spliceOidc(existing, markdown));
-    log(`wrote ${options.out}`);
-  }
-}
-
-try {
-  await main();
-} catch (error) {
-  log(`failed: ${(error as Error).message}`);
-  process.stderr.write(`${(error as Error).stack ?? ''}\n`);
-  process.exitCode = 1;
-}
+await runBenchCli<OidcBenchOptions>({
+  name: 'bench:oidc',
+  usage: USAGE,
+  parse: parseOptions,
+  markdown: async (options) => {
+    const report = await run(options);
+    await saveJson(options.json, report, log);
+    return renderOidcReport(report);
+  },
+  splice: spliceOidc,
+});

@@ -2,9 +2,10 @@
 // `pnpm bench:replication`: the hub's replication engine against a bare BullMQ
 // queue and worker, on BullMQ's PostgreSQL backend and on Redis. See docs/benchmarks.md.
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import pg from 'pg';
+import { benchLog, runBenchCli, saveJson } from '../bench-cli.js';
 import { machineInfo } from '../report.js';
 import { Baseline } from './baseline.js';
 import type { Backend } from './bullmq.js';
@@ -37,7 +38,7 @@ import { TargetProcess } from './targets.js';
 import { type Change, changeList, type Pace } from './workload.js';
 
 const TARGETS = 2;
-const log = (message: string) => process.stderr.write(`[bench:replication] ${message}\n`);
+const log = benchLog('bench:replication');
 
 /** Hands out users and change numbers, so that every phase of a system works on users of its own. */
 class Numbering {
@@ -286,44 +287,20 @@ async function run(options: ReplicationBenchOptions): Promise<string> {
     }
   }
   const report: ReplicationReport = { machine: machineInfo(postgres, settings, load), redis, options, results };
-  if (options.json) {
-    await writeFile(options.json, `${JSON.stringify(report, null, 1)}\n`);
-    log(`wrote ${options.json}`);
-  }
+  await saveJson(options.json, report, log);
   return renderReplicationReport(report);
 }
 
-async function main(): Promise<void> {
-  let options: ReplicationBenchOptions | 'help';
-  try {
-    options = parseOptions(process.argv.slice(2), process.env);
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  // Every PostgreSQL connection this process opens (the producer's, its queues') is told apart from the workers'.
-  process.env.PGAPPNAME = APP.bench;
-  const markdown = options.render
-    ? renderReplicationReport(JSON.parse(await readFile(options.render, 'utf8')) as ReplicationReport)
-    : await run(options);
-  process.stdout.write(`${markdown}\n`);
-  if (options.write) {
-    const existing = await readFile(options.out, 'utf8').catch(() => undefined);
-    await writeFile(options.out, spliceReplication(existing, markdown));
-    log(`wrote ${options.out}`);
-  }
-}
-
-try {
-  await main();
-} catch (error) {
-  const code = (error as { code?: string }).code;
-  log(`failed: ${(error as Error).message}${code ? ` (SQLSTATE ${code})` : ''}`);
-  process.stderr.write(`${(error as Error).stack ?? ''}\n`);
-  process.exitCode = 1;
-}
+await runBenchCli<ReplicationBenchOptions>({
+  name: 'bench:replication',
+  usage: USAGE,
+  parse: parseOptions,
+  markdown: async (options) => {
+    // Every PostgreSQL connection this process opens (the producer's, its queues') is told apart from the workers'.
+    process.env.PGAPPNAME = APP.bench;
+    return options.render
+      ? renderReplicationReport(JSON.parse(await readFile(options.render, 'utf8')) as ReplicationReport)
+      : await run(options);
+  },
+  splice: spliceReplication,
+});

@@ -3,9 +3,10 @@
 // delivering SCIM events to push and poll receivers, against a bare BullMQ
 // queue and worker moving as many jobs to the same receivers. See docs/benchmarks.md.
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import pg from 'pg';
+import { benchLog, runBenchCli, saveJson } from '../bench-cli.js';
 import { Baseline } from '../replication/baseline.js';
 import { APP, HubProducer, type HubSetup, prepareHub } from '../replication/hub.js';
 import { redisVersion } from '../replication/report.js';
@@ -19,7 +20,7 @@ import { parseOptions, type SsfBenchOptions, USAGE } from './options.js';
 import { Receivers } from './receivers.js';
 import { type HubSplit, renderSsfReport, type SsfReport, spliceSsf } from './report.js';
 
-const log = (message: string) => process.stderr.write(`[bench:ssf] ${message}\n`);
+const log = benchLog('bench:ssf');
 
 /** Hands out users and change numbers, so that warm-up and measured writes touch users of their own. */
 class Numbering {
@@ -221,45 +222,21 @@ async function run(options: SsfBenchOptions): Promise<string> {
     log(summary('baseline', baseline.delivered));
     checkExact('baseline', baseline.delivered);
     const report: SsfReport = { machine: machineInfo(postgres, settings, load), redis, options, hub: measured, baseline };
-    if (options.json) {
-      await writeFile(options.json, `${JSON.stringify(report, null, 1)}\n`);
-      log(`wrote ${options.json}`);
-    }
+    await saveJson(options.json, report, log);
     return renderSsfReport(report);
   } finally {
     await hub.close();
   }
 }
 
-async function main(): Promise<void> {
-  let options: SsfBenchOptions | 'help';
-  try {
-    options = parseOptions(process.argv.slice(2), process.env);
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  if (options === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  // The bench process's PostgreSQL connections (the writes, the queues) are told apart from the hub's.
-  process.env.PGAPPNAME = APP.bench;
-  const markdown = options.render ? renderSsfReport(JSON.parse(await readFile(options.render, 'utf8')) as SsfReport) : await run(options);
-  process.stdout.write(`${markdown}\n`);
-  if (options.write) {
-    const existing = await readFile(options.out, 'utf8').catch(() => undefined);
-    await writeFile(options.out, spliceSsf(existing, markdown));
-    log(`wrote ${options.out}`);
-  }
-}
-
-try {
-  await main();
-} catch (error) {
-  const code = (error as { code?: string }).code;
-  log(`failed: ${(error as Error).message}${code ? ` (SQLSTATE ${code})` : ''}`);
-  process.stderr.write(`${(error as Error).stack ?? ''}\n`);
-  process.exitCode = 1;
-}
+await runBenchCli<SsfBenchOptions>({
+  name: 'bench:ssf',
+  usage: USAGE,
+  parse: parseOptions,
+  markdown: async (options) => {
+    // The bench process's PostgreSQL connections (the writes, the queues) are told apart from the hub's.
+    process.env.PGAPPNAME = APP.bench;
+    return options.render ? renderSsfReport(JSON.parse(await readFile(options.render, 'utf8')) as SsfReport) : await run(options);
+  },
+  splice: spliceSsf,
+});
