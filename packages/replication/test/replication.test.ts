@@ -1,3 +1,6 @@
+// Over 600 lines on purpose: one `describe.each` runs each journey of the engine (push, coalescing, order, retries,
+// dead letters, circuit, scoping, groups, passwords, grace deletes, crash recovery, reconcile) on both BullMQ
+// backends, sharing one harness per backend; wake-ups and member deltas have files of their own.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { ConnectorError, memoryTarget } from '@meridian/connector-sdk';
 import {

@@ -1,3 +1,6 @@
+// About 600 lines on purpose: the one implementation of core's DirectoryStore port and of its write transaction
+// (find, insert, update, remove, members, uniqueness, events) for Users and Groups; the reads live in
+// scim-reads.ts, the cursors in list-cursor.ts, the group-graph errors in group-graph-errors.ts.
 import {
   type Clock,
   type DirectoryStore,
