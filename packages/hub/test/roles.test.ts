@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Json } from '@meridian/test-utils/apps';
+import { type Json, gql as post } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from './harness.js';
 
 // Issue 4: tokens issued for a role; least privilege when issuing and revoking; trusted issuers through GraphQL.
@@ -18,14 +18,7 @@ beforeAll(async () => {
 afterAll(() => hub.close());
 
 async function gql(token: string, query: string, variables?: Json) {
-  const res = await hub.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    payload: JSON.stringify({ query, variables }),
-  });
-  // biome-ignore lint/suspicious/noExplicitAny: GraphQL answers are checked field by field.
-  return JSON.parse(res.body) as { data?: Record<string, any>; errors?: { message: string; extensions: Json }[] };
+  return (await post(hub.app, token, query, variables)).body;
 }
 
 const errorOf = (res: { errors?: { extensions: Json }[] }) => res.errors?.[0]?.extensions;

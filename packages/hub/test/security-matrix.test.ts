@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { BULK_SCHEMA, OPERATIONS, type Operation, permissionMatrix, ROLES, type Role, SCHEMA } from '@meridian/core';
 import { scimPlugin } from '@meridian/scim';
-import { type Json, patchOp, type ScimMethod, scimClient } from '@meridian/test-utils/apps';
+import { type Json, patchOp, gql as post, type ScimMethod, scimClient } from '@meridian/test-utils/apps';
 import Fastify from 'fastify';
 import { type HubHarness, startHub } from './harness.js';
 
@@ -413,15 +413,7 @@ async function memoryTarget(role: Role): Promise<string> {
   return name;
 }
 
-async function gql(token: string, query: string, variables?: Json) {
-  const res = await hub.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    payload: JSON.stringify({ query, variables }),
-  });
-  return { status: res.statusCode, body: JSON.parse(res.body) as { data?: Json; errors?: { message: string; extensions: Json }[] } };
-}
+const gql = (token: string, query: string, variables?: Json) => post(hub.app, token, query, variables);
 
 const matrix = permissionMatrix();
 const cells = (api: Operation['api']) =>

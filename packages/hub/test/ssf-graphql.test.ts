@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { STREAM_EVENT } from '@meridian/core';
+import { gql as post } from '@meridian/test-utils/apps';
 import { type HubHarness, startHub } from './harness.js';
 
 // Issue 17: a community's event streams through GraphQL (sso.read / sso.manage), with their delivery counts.
@@ -12,13 +13,7 @@ let admin: string;
 let receiverId: string;
 
 async function gql(token: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await hub.app.inject({
-    method: 'POST',
-    url: '/graphql',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    payload: JSON.stringify({ query, variables }),
-  });
-  return res.json() as { data?: Record<string, unknown>; errors?: { extensions: { code: string } }[] };
+  return (await post(hub.app, token, query, variables)).body;
 }
 
 beforeAll(async () => {
