@@ -9,6 +9,7 @@ export {
   testDatabaseName,
   withDatabase,
 } from './database.js';
+export { type EventuallyOptions, eventually, type NotYet } from './eventually.js';
 export { type FakeFile, FakeFileCloud } from './fake-file-cloud.js';
 export {
   type FakeScimAnswer,
