@@ -204,11 +204,12 @@ describe('people through GraphQL', () => {
     // 100 people cost no more than 5 (fewer, even: their managers are on the page already).
     expect(many.length).toBeLessThanOrEqual(few.length);
     expect(many.length).toBeGreaterThan(0);
-    // begin / set_config / statement(s) / commit for: the token, the community, the page with its accounts, groups and
-    // managers and the count (one transaction), the tenants.
-    expect(many.length).toBeLessThanOrEqual(17);
-    // The directory itself: one statement for the page and all it shows, one for the count (issue 14).
-    expect(many.filter((sql) => /\b(person|directory_account|directory_account_group|directory_count)\b/.test(sql))).toHaveLength(2);
+    // begin / set_config / statement / commit for: the token, the community, and the page with its accounts, their
+    // offices, groups and managers and the count (one statement): the offices are no read of their own.
+    expect(many.length).toBeLessThanOrEqual(12);
+    expect(many.filter((sql) => /\bfrom tenant\b/.test(sql) && !/\bperson\b/.test(sql))).toHaveLength(0);
+    // The directory itself: one statement for the page, all it shows and the count (issue 14).
+    expect(many.filter((sql) => /\b(person|directory_account|directory_account_group|directory_count)\b/.test(sql))).toHaveLength(1);
   });
 
   it('keeps other tokens out: an office token is refused, another community is not found', async () => {

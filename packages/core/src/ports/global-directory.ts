@@ -1,6 +1,6 @@
 import type { AccountValues, ConflictCandidate, DirectoryRules, PersonAttribute } from '../community/global-directory.js';
 import type { Filter } from '../filter/ast.js';
-import type { RequestContext } from '../tenancy/model.js';
+import type { RequestContext, Tenant } from '../tenancy/model.js';
 import type { Page } from './admin.js';
 
 /** A person of a community's global directory: their accounts' attributes, resolved. */
@@ -106,6 +106,8 @@ export interface PeopleQuery {
 /** What a page of people brought along (`PeopleQuery.include`): the accounts of its people, their groups, their managers. */
 export interface PeopleRelated {
   accounts?: DirectoryAccount[];
+  /** The offices (tenants) of those accounts. */
+  tenants?: Tenant[];
   groups?: DirectoryAccountGroup[];
   managers?: Person[];
 }

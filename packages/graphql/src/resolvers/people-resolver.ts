@@ -27,7 +27,7 @@ import {
   PersonNode,
   PersonSortField,
 } from '../types/person.js';
-import { accountLoader, tenantLoader } from './account-loaders.js';
+import { accountLoader, primeTenant, tenantLoader } from './account-loaders.js';
 import { toTenantNode } from './mapping.js';
 import { contextOf } from './request-context.js';
 
@@ -66,8 +66,9 @@ function toPersonNode(p: Person): PersonNode {
   });
 }
 
-function toLinkedAccountNode(a: DirectoryAccount): LinkedAccountNode {
+function toLinkedAccountNode(a: DirectoryAccount, office?: TenantNode): LinkedAccountNode {
   return Object.assign(new LinkedAccountNode(), {
+    ...(office ? { office } : {}),
     id: a.userId,
     tenantId: a.tenantId,
     communityId: a.communityId,
@@ -84,6 +85,10 @@ function toLinkedAccountNode(a: DirectoryAccount): LinkedAccountNode {
     pinned: a.pinned,
     linkedAt: a.linkedAt,
   });
+}
+
+function toLinkedGroupNode(g: DirectoryAccountGroup): LinkedGroupNode {
+  return { id: g.groupId, displayName: g.displayName, accountId: g.userId, tenantId: g.tenantId };
 }
 
 function toConflictNode(c: DirectoryConflict): ConflictNode {
@@ -222,22 +227,43 @@ export class PeopleResolver {
     });
     const people = loaders(ctx, page.items[0]?.communityId ?? '');
     for (const person of page.items) people.people.prime(person.id, person);
-    // What the page's nodes show came with the page: their loaders answer without another read.
-    const { accounts, groups, managers } = page.related ?? {};
+    // What the page's nodes show came with the page: their loaders answer without another read, and the nodes carry
+    // it, so that their fields answer at once (no promise per field and node for GraphQL to wait on).
+    const { accounts, tenants, groups, managers } = page.related ?? {};
+    const offices = new Map<string, TenantNode>();
+    for (const tenant of tenants ?? []) {
+      primeTenant(ctx, tenant);
+      offices.set(tenant.id, toTenantNode(tenant));
+    }
+    const byPerson = groupBy(accounts ?? [], (a) => a.personId);
+    const byAccount = groups ? groupBy(groups, (g) => accountKey(g.tenantId, g.userId)) : undefined;
     if (accounts) {
-      const byPerson = groupBy(accounts, (a) => a.personId);
       for (const person of page.items) people.accounts.prime(person.id, byPerson.get(person.id) ?? []);
-      if (groups) {
-        const byAccount = groupBy(groups, (g) => accountKey(g.tenantId, g.userId));
+      if (byAccount) {
         for (const a of accounts)
           people.groups.prime(accountKey(a.tenantId, a.userId), byAccount.get(accountKey(a.tenantId, a.userId)) ?? []);
       }
     }
-    for (const manager of managers ?? []) people.people.prime(manager.id, manager);
+    const managerNodes = new Map<string, PersonNode>();
+    for (const manager of managers ?? []) {
+      people.people.prime(manager.id, manager);
+      managerNodes.set(manager.id, toPersonNode(manager));
+    }
+    const nodeOf = (p: Person): PersonNode => {
+      const node = toPersonNode(p);
+      if (!accounts) return node;
+      const mine = byPerson.get(p.id) ?? [];
+      node.shown = {
+        accounts: mine.map((a) => toLinkedAccountNode(a, offices.get(a.tenantId))),
+        groups: byAccount && mine.flatMap((a) => (byAccount.get(accountKey(a.tenantId, a.userId)) ?? []).map(toLinkedGroupNode)),
+        manager: managers ? (p.managerPersonId ? (managerNodes.get(p.managerPersonId) ?? null) : null) : undefined,
+      };
+      return node;
+    };
     return {
       totalCount: page.totalCount,
       pageInfo: { hasNextPage: page.hasNextPage, endCursor: page.endCursor },
-      edges: page.items.map((p, i) => ({ cursor: page.cursors[i] ?? '', node: toPersonNode(p) })),
+      edges: page.items.map((p, i) => ({ cursor: page.cursors[i] ?? '', node: nodeOf(p) })),
     };
   }
 
@@ -276,23 +302,30 @@ export class PeopleResolver {
   }
 
   @FieldResolver(() => PersonNode, { nullable: true, description: "The manager's person, when the manager's account is in the directory." })
-  async manager(@Root() person: PersonNode, @Ctx() ctx: GraphqlContext): Promise<PersonNode | null> {
+  manager(@Root() person: PersonNode, @Ctx() ctx: GraphqlContext): PersonNode | null | Promise<PersonNode | null> {
     if (!person.managerPersonId) return null;
-    const manager = await loaders(ctx, person.communityId).people.load(person.managerPersonId);
-    return manager ? toPersonNode(manager) : null;
+    if (person.shown?.manager !== undefined) return person.shown.manager;
+    return loaders(ctx, person.communityId)
+      .people.load(person.managerPersonId)
+      .then((manager) => (manager ? toPersonNode(manager) : null));
   }
 
   @FieldResolver(() => [LinkedAccountNode], { description: 'The accounts of this person in the offices, oldest link first.' })
-  async accounts(@Root() person: PersonNode, @Ctx() ctx: GraphqlContext): Promise<LinkedAccountNode[]> {
-    return (await loaders(ctx, person.communityId).accounts.load(person.id)).map(toLinkedAccountNode);
+  accounts(@Root() person: PersonNode, @Ctx() ctx: GraphqlContext): LinkedAccountNode[] | Promise<LinkedAccountNode[]> {
+    if (person.shown) return person.shown.accounts;
+    return loaders(ctx, person.communityId)
+      .accounts.load(person.id)
+      .then((accounts) => accounts.map((a) => toLinkedAccountNode(a)));
   }
 
   @FieldResolver(() => [LinkedGroupNode], { description: 'Groups the accounts of this person belong to directly, in every office.' })
-  async groups(@Root() person: PersonNode, @Ctx() ctx: GraphqlContext): Promise<LinkedGroupNode[]> {
+  groups(@Root() person: PersonNode, @Ctx() ctx: GraphqlContext): LinkedGroupNode[] | Promise<LinkedGroupNode[]> {
+    if (person.shown?.groups) return person.shown.groups;
     const l = loaders(ctx, person.communityId);
-    const accounts = await l.accounts.load(person.id);
-    const groups = await Promise.all(accounts.map((a) => l.groups.load(accountKey(a.tenantId, a.userId))));
-    return groups.flat().map((g) => ({ id: g.groupId, displayName: g.displayName, accountId: g.userId, tenantId: g.tenantId }));
+    return l.accounts
+      .load(person.id)
+      .then((accounts) => Promise.all(accounts.map((a) => l.groups.load(accountKey(a.tenantId, a.userId)))))
+      .then((groups) => groups.flat().map(toLinkedGroupNode));
   }
 
   @FieldResolver(() => [ConflictNode], { description: "This person's unresolved conflicts." })
@@ -382,11 +415,15 @@ export class PeopleResolver {
 @Resolver(() => LinkedAccountNode)
 export class LinkedAccountResolver {
   @FieldResolver(() => TenantNode, { description: 'The office (tenant) the account belongs to.' })
-  async tenant(@Root() account: LinkedAccountNode, @Ctx() ctx: GraphqlContext): Promise<TenantNode> {
+  tenant(@Root() account: LinkedAccountNode, @Ctx() ctx: GraphqlContext): TenantNode | Promise<TenantNode> {
+    if (account.office) return account.office;
     // The account was read within the caller's community: its tenant needs no check of its own.
-    const tenant = await tenantLoader(ctx).load(account.tenantId);
-    if (!tenant) throw new Error(`Tenant ${account.tenantId} of a linked account does not exist.`);
-    return toTenantNode(tenant);
+    return tenantLoader(ctx)
+      .load(account.tenantId)
+      .then((tenant) => {
+        if (!tenant) throw new Error(`Tenant ${account.tenantId} of a linked account does not exist.`);
+        return toTenantNode(tenant);
+      });
   }
 
   @FieldResolver(() => PersonNode, { description: 'The person this account is linked to.' })
@@ -411,7 +448,7 @@ export class LinkedAccountResolver {
   @FieldResolver(() => [LinkedGroupNode], { description: 'Groups this account belongs to directly.' })
   async groups(@Root() account: LinkedAccountNode, @Ctx() ctx: GraphqlContext): Promise<LinkedGroupNode[]> {
     const groups = await loaders(ctx, account.communityId).groups.load(accountKey(account.tenantId, account.id));
-    return groups.map((g) => ({ id: g.groupId, displayName: g.displayName, accountId: g.userId, tenantId: g.tenantId }));
+    return groups.map(toLinkedGroupNode);
   }
 }
 

@@ -1,5 +1,5 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { PageInfo } from './objects.js';
+import { PageInfo, type TenantNode } from './objects.js';
 
 // The global directory's types (issue 6, docs/global-directory.md). Plain data built by the
 // people resolver from core values; fields that need another load are field resolvers there.
@@ -66,6 +66,13 @@ export class PersonNode {
   communityId!: string;
 
   managerPersonId!: string | null;
+
+  /**
+   * What the page that listed this person read with it (its accounts, their
+   * groups, its manager): the field resolvers answer from it without a
+   * loader or a promise. Undefined for a person reached any other way.
+   */
+  shown?: { accounts: LinkedAccountNode[]; groups: LinkedGroupNode[] | undefined; manager: PersonNode | null | undefined };
 
   @Field(() => String, { nullable: true, description: 'Empty while the accounts disagree (see conflicts).' })
   displayName!: string | null;
@@ -143,6 +150,9 @@ export class LinkedAccountNode {
   communityId!: string;
 
   personId!: string;
+
+  /** Its office, when the page that listed it read the office with it (the `tenant` field answers from it). */
+  office?: TenantNode;
 
   @Field(() => String)
   userName!: string;

@@ -185,7 +185,8 @@ export function decodePeopleCursor(text: string, query: Pick<PeopleQuery, 'sortB
 /**
  * A page of people (`page`: the page's select, its `?` parameters in
  * `params`) and what it shows, in one statement: the accounts of its
- * people, their groups, their managers, as `include` asks. The parts come
+ * people with their offices, their groups, their managers, as `include`
+ * asks, and the count when `count` is given (a scalar subquery). The parts come
  * back as JSON arrays in one row, each in the order the separate reads
  * gave (`order`: the page's order over its columns); times come back as
  * text and are turned into dates here.
@@ -198,17 +199,23 @@ export async function pageWithRelated(
   order: string,
   include: NonNullable<PeopleQuery['include']>,
   time: boolean,
-): Promise<{ rows: PersonRow[]; related: PeopleRelated }> {
+  count?: { sql: string; params: readonly unknown[] },
+): Promise<{ rows: PersonRow[]; related: PeopleRelated; total: number | undefined }> {
   const parts = [`(select json_agg(page order by ${order}) from page) as people`];
+  const ctes = [`page as (${page})`];
   const extra: unknown[] = [];
   if (include.accounts || include.groups) {
-    parts.push(`(select json_agg(a order by a.linked_at, a.user_id) from (
-        select ${ACCOUNT_SELECT} from page join directory_account a on a.person_id = page.id where a.community_id = ?) a) as accounts`);
+    ctes.push(`a as (select ${ACCOUNT_SELECT} from page join directory_account a on a.person_id = page.id where a.community_id = ?)`);
+    extra.push(communityId);
+    parts.push('(select json_agg(a order by a.linked_at, a.user_id) from a) as accounts');
+    // The offices of those accounts (the community scope reads its own tenants): no read of its own per request.
+    parts.push(`(select json_agg(t) from (select t.id, t.slug, t.name, t.community_id, t.created_at from tenant t
+        where t.community_id = ? and t.id in (select a.tenant_id from a)) t) as tenants`);
     extra.push(communityId);
   }
   if (include.groups) {
     parts.push(`(select json_agg(g order by g.display_name, g.group_id) from (
-        select g.tenant_id, g.user_id, g.group_id, g.display_name from page join directory_account a on a.person_id = page.id
+        select g.tenant_id, g.user_id, g.group_id, g.display_name from a
         join directory_account_group g on g.tenant_id = a.tenant_id and g.user_id = a.user_id where g.community_id = ?) g) as groups`);
     extra.push(communityId);
   }
@@ -217,12 +224,32 @@ export async function pageWithRelated(
         select ${PERSON_SELECT} from person p where p.community_id = ? and p.id in (select manager_person_id from page)) m) as managers`);
     extra.push(communityId);
   }
+  if (count) {
+    parts.push(`(${count.sql}) as total`);
+    extra.push(...count.params);
+  }
   const [row] = await em.execute<
-    { people: PersonRow[] | null; accounts?: AccountRow[] | null; groups?: GroupRow[] | null; managers?: PersonRow[] | null }[]
-  >(`with page as (${page}) select ${parts.join(', ')}`, [...params, ...extra]);
+    {
+      people: PersonRow[] | null;
+      accounts?: AccountRow[] | null;
+      tenants?: TenantRow[] | null;
+      groups?: GroupRow[] | null;
+      managers?: PersonRow[] | null;
+      total?: string | number | null;
+    }[]
+  >(`with ${ctes.join(', ')} select ${parts.join(', ')}`, [...params, ...extra]);
   const rows = (row?.people ?? []).map((p) => (time && typeof p.sort_key === 'string' ? { ...p, sort_key: new Date(p.sort_key) } : p));
   const related: PeopleRelated = {};
-  if (include.accounts || include.groups) related.accounts = (row?.accounts ?? []).map(toAccount);
+  if (include.accounts || include.groups) {
+    related.accounts = (row?.accounts ?? []).map(toAccount);
+    related.tenants = (row?.tenants ?? []).map((t) => ({
+      id: t.id,
+      slug: t.slug,
+      name: t.name,
+      communityId: t.community_id,
+      createdAt: new Date(t.created_at),
+    }));
+  }
   if (include.groups) {
     related.groups = (row?.groups ?? []).map((g) => ({
       tenantId: g.tenant_id,
@@ -232,7 +259,16 @@ export async function pageWithRelated(
     }));
   }
   if (include.managers) related.managers = (row?.managers ?? []).map(toPerson);
-  return { rows, related };
+  return { rows, related, total: count ? Number(row?.total ?? 0) : undefined };
+}
+
+interface TenantRow {
+  id: string;
+  slug: string;
+  name: string;
+  community_id: string;
+  /** JSON's text of the timestamp. */
+  created_at: string;
 }
 
 interface GroupRow {

@@ -151,10 +151,20 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
       const page = `select ${PERSON_SELECT}, ${sort.sql} as sort_key from person p where ${where.join(' and ')}
          order by ${sort.sql} ${direction}, p.id ${direction} limit ?`;
       const include = query.include ?? {};
+      let count: { sql: string; params: unknown[] } | undefined;
+      if (query.withTotalCount) {
+        const whereWithoutCursor = query.after ? where.slice(0, -1) : where;
+        // Unfiltered: the community's count, kept exact by triggers (migration 20261207610100), not a scan of its people.
+        count =
+          whereWithoutCursor.length === 1
+            ? { sql: 'select coalesce((select people from directory_count where community_id = ?), 0)', params: [communityId] }
+            : { sql: `select count(*) from person p where ${whereWithoutCursor.join(' and ')}`, params: countParams };
+      }
       let rows: PersonRow[];
       let related: PeopleRelated | undefined;
+      let totalCount = -1;
       if (include.accounts || include.groups || include.managers) {
-        // The page and what it shows, in one statement (docs/global-directory.md, Limits).
+        // The page, what it shows and the count, in one statement (docs/global-directory.md, Limits).
         const found = await pageWithRelated(
           em,
           communityId,
@@ -163,28 +173,19 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
           `sort_key ${direction}, id ${direction}`,
           include,
           sort.time === true,
+          count,
         );
         rows = found.rows;
         related = found.related;
+        totalCount = found.total ?? -1;
       } else {
         rows = await em.execute<PersonRow[]>(page, params);
+        if (count) {
+          const [n] = await em.execute<{ n: string }[]>(`select (${count.sql}) as n`, count.params);
+          totalCount = Number(n?.n ?? 0);
+        }
       }
       const items = rows.slice(0, query.first);
-      let totalCount = -1;
-      if (query.withTotalCount) {
-        const whereWithoutCursor = query.after ? where.slice(0, -1) : where;
-        // Unfiltered: the community's count, kept exact by triggers (migration 20261207610100), not a scan of its people.
-        const [count] =
-          whereWithoutCursor.length === 1
-            ? await em.execute<{ n: string }[]>('select coalesce((select people from directory_count where community_id = ?), 0) as n', [
-                communityId,
-              ])
-            : await em.execute<{ n: string }[]>(
-                `select count(*) as n from person p where ${whereWithoutCursor.join(' and ')}`,
-                countParams,
-              );
-        totalCount = Number(count?.n ?? 0);
-      }
       const cursors = items.map((row) =>
         encodePeopleCursor({
           s: query.sortBy,
