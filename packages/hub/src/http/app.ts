@@ -15,6 +15,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { createAuthenticator, identifyRequests } from './authenticator.js';
 import { diskState, registerAvailabilityGate } from './availability.js';
 import { registerExplorer } from './explorer.js';
+import { registerConsole } from './console-routes.js';
 import { redactQueryValues } from './log-redaction.js';
 import { observeRequests, registerMetricsRoute } from './metrics-route.js';
 import { registerOidc } from './oidc-routes.js';
@@ -153,6 +154,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // mutations do the same (registerGraphql's onMutation).
   app.addHook('onResponse', async (request, reply) => {
     if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400 && request.url.startsWith('/scim/')) {
+  registerConsole(app);
       runtime.replication.kick();
     }
   });

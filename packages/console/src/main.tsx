@@ -1,0 +1,29 @@
+// Entry point of the console bundle (scripts/build.mjs).
+import '@mantine/core/styles.css';
+import './console.css';
+import { type CSSVariablesResolver, createTheme, MantineProvider } from '@mantine/core';
+import { createRoot } from 'react-dom/client';
+import { App } from './app.js';
+
+// The hub writes a fresh nonce into this meta element for every page it serves; the CSP allows
+// <style> elements that carry it, and Mantine writes its CSS variables into one.
+const nonce = document.querySelector<HTMLMetaElement>('meta[name="meridian-style-nonce"]')?.content ?? '';
+
+const theme = createTheme({
+  primaryColor: 'indigo',
+  // Darker shades than Mantine's default on white keep text and filled buttons above 4.5:1 (WCAG 2.2 §1.4.3).
+  primaryShade: 8,
+  fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+});
+
+// Mantine's "dimmed" grey (descriptions, captions) is 3.3:1 on white; this one is 7:1.
+const resolver: CSSVariablesResolver = () => ({ variables: {}, light: { '--mantine-color-dimmed': '#495057' }, dark: {} });
+
+const root = document.getElementById('root');
+if (root) {
+  createRoot(root).render(
+    <MantineProvider theme={theme} getStyleNonce={() => nonce} cssVariablesResolver={resolver} defaultColorScheme="light">
+      <App />
+    </MantineProvider>,
+  );
+}
