@@ -2,6 +2,7 @@ import type {
   AdminService,
   AuditService,
   CommunityThemeService,
+  ConsoleRoleService,
   EventStreamService,
   FirstSignInPull,
   GlobalDirectoryService,
@@ -42,6 +43,8 @@ export interface GraphqlServices {
   eventStreams?: EventStreamService;
   /** Tenants' inbound sources (issues 16 and 18); absent when the hub runs without them. */
   sources?: SourceService;
+  /** The admin console's role grants (issue 21, ADR 0034); absent when the hub runs without the console. */
+  consoleRoles?: ConsoleRoleService;
   /** Pulls from an office's source at first sign-in (issue 16), for `testInboundSource`. */
   firstSignIn?: FirstSignInPull;
 }

@@ -1,7 +1,7 @@
 import { ApolloServer, type ApolloServerPlugin, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
-import { MeridianError, type Principal } from '@meridian/core';
+import { CONSOLE_ROLE_HEADER, MeridianError, type Principal } from '@meridian/core';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { GraphQLError } from 'graphql';
 import type { GraphqlContext, GraphqlServices } from './context.js';
@@ -13,8 +13,16 @@ import { stringInputPlugin } from './string-inputs.js';
 /** Options of {@link registerGraphql}. */
 export interface GraphqlOptions {
   services: GraphqlServices;
-  /** Resolves the `Authorization` header to a principal, or undefined when it is missing or invalid (logging why to `log`). */
-  authenticate(authorization: string | undefined, log?: FastifyBaseLogger): Promise<Principal | undefined>;
+  /**
+   * Resolves the `Authorization` header to a principal, or undefined when it is missing or invalid (logging why to `log`).
+   * GraphQL accepts the admin console's tokens too, acting as the role the `Meridian-Role` header names (ADR 0034);
+   * a role the account was not granted throws FORBIDDEN.
+   */
+  authenticate(
+    authorization: string | undefined,
+    log?: FastifyBaseLogger,
+    options?: { console?: { role: string | undefined } },
+  ): Promise<Principal | undefined>;
   /**
    * Called once a request is authenticated; answers the seconds to wait when
    * the caller is over its rate limit (the request is then refused with
@@ -125,8 +133,14 @@ export async function registerGraphql(app: FastifyInstance, options: GraphqlOpti
     context: async (request) => {
       let principal: Principal | undefined;
       try {
-        principal = await options.authenticate(request.headers.authorization, request.log);
+        const role = request.headers[CONSOLE_ROLE_HEADER];
+        principal = await options.authenticate(request.headers.authorization, request.log, {
+          console: { role: Array.isArray(role) ? role.join(',') : role },
+        });
       } catch (error) {
+        if (error instanceof MeridianError && error.code === 'FORBIDDEN') {
+          throw new GraphQLError(error.message, { extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
+        }
         const translated = options.translateError ? options.translateError(error) : error;
         if (translated instanceof MeridianError && translated.code === 'UNAVAILABLE') {
           throw new GraphQLError(translated.message, {

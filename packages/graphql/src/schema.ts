@@ -4,6 +4,7 @@ import { buildSchema } from 'type-graphql';
 import { AccountResolver, ReplicationTargetResolver } from './resolvers/account-resolver.js';
 import { CommunityResolver, TenantResolver } from './resolvers/admin-resolver.js';
 import { AuditResolver } from './resolvers/audit-resolver.js';
+import { ConsoleRoleResolver, ViewerResolver } from './resolvers/console-resolver.js';
 import { DirectoryExportResolver } from './resolvers/directory-export-resolver.js';
 import { HrResolver } from './resolvers/hr-resolver.js';
 import { TrustedIssuerResolver } from './resolvers/issuer-resolver.js';
@@ -37,6 +38,8 @@ export function buildMeridianSchema(): Promise<GraphQLSchema> {
       DirectoryExportResolver,
       LinkedAccountResolver,
       RelyingPartyResolver,
+      ConsoleRoleResolver,
+      ViewerResolver,
       JitTargetResolver,
       AccountGrantsResolver,
       OffboardingResolver,

@@ -11,7 +11,7 @@ import { type HubHarness, startHub } from './harness.js';
 
 let hub: HubHarness;
 const scim = scimClient(() => hub.app);
-const victim = { userId: '', groupId: '', tokenId: '', userName: 'secret-person@emea' };
+const victim = { userId: '', groupId: '', tokenId: '', grantId: '', userName: 'secret-person@emea' };
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
 beforeAll(async () => {
@@ -28,6 +28,14 @@ beforeAll(async () => {
     hub.tenants.emea.id,
   ]);
   victim.tokenId = tokens[0]?.id ?? '';
+  // The admin console's roles (issue 21): an EMEA account's grant, which APAC must neither see nor revoke.
+  const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
+  const granted = await hub.runtime.consoleRoles.service.grant(
+    platform,
+    { tenant: 'coi/emea', user: victim.userName, role: 'office_admin' },
+    { actor: { type: 'system', id: 'test' }, requestId: 'setup' },
+  );
+  victim.grantId = granted.id;
 });
 afterAll(() => hub.close());
 
@@ -249,6 +257,13 @@ describe('GraphQL with another tenant’s slug and ids', () => {
     deleteInboundSource: ['mutation { deleteInboundSource(tenant: "emea", source: "@USER@") }'],
     syncInboundSource: ['mutation { syncInboundSource(tenant: "emea", source: "@USER@", dryRun: true) { status } }'],
     testInboundSource: ['mutation { testInboundSource(tenant: "emea", source: "@USER@", email: "a@example.org") { wouldCreate } }'],
+    // The admin console's roles (issue 21): APAC lists, grants and revokes none of EMEA's accounts' roles.
+    consoleRoleGrants: ['{ consoleRoleGrants(tenant: "emea") { id } }'],
+    grantConsoleRole: [
+      'mutation($i: GrantConsoleRoleInput!) { grantConsoleRole(input: $i) { id } }',
+      { i: { tenant: 'coi/emea', user: '@USER@', role: 'office_admin' } },
+    ],
+    revokeConsoleRole: ['mutation($id: ID!) { revokeConsoleRole(id: $id) { id } }', { id: '@GRANT@' }],
   };
 
   it('probes every GraphQL operation that takes a tenant or a tenant-owned id', () => {
@@ -268,7 +283,8 @@ describe('GraphQL with another tenant’s slug and ids', () => {
         JSON.stringify({ text, variables })
           .replaceAll('@USER@', victim.userId)
           .replaceAll('@GROUP@', victim.groupId)
-          .replaceAll('@TOKEN@', victim.tokenId),
+          .replaceAll('@TOKEN@', victim.tokenId)
+          .replaceAll('@GRANT@', victim.grantId),
       ) as { text: string; variables: Record<string, unknown> };
       const res = await gql(bound.text, bound.variables);
       expect([name, res.errors?.[0]?.extensions?.code]).toEqual([name, expect.stringMatching(/^(NOT_FOUND|FORBIDDEN)$/)]);

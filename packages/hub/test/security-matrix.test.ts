@@ -378,6 +378,21 @@ const GRAPHQL_REQUESTS: Record<string, GraphqlSample> = {
   'Mutation.testInboundSource': async () => ({
     query: 'mutation { testInboundSource(tenant: "emea", source: "absent", email: "a@example.org") { wouldCreate } }',
   }),
+  // The admin console (issue 21): every caller may ask who it is; console roles are granted like tokens are issued.
+  'Query.viewer': async () => ({ query: '{ viewer { actingRole level allowedActions } }' }),
+  'Query.consoleRoleGrants': async () => ({ query: '{ consoleRoleGrants(tenant: "emea") { id } }' }),
+  'Mutation.grantConsoleRole': async () => ({
+    query: 'mutation($i: GrantConsoleRoleInput!) { grantConsoleRole(input: $i) { id } }',
+    variables: { i: { tenant: 'emea', user: (await fresh()).user, role: 'office_admin' } },
+  }),
+  'Mutation.revokeConsoleRole': async () => {
+    const granted = await hub.runtime.consoleRoles.service.grant(
+      platform,
+      { tenant: 'coi/emea', user: (await fresh()).user, role: 'office_admin' },
+      ctx,
+    );
+    return { query: 'mutation($id: ID!) { revokeConsoleRole(id: $id) { id } }', variables: { id: granted.id } };
+  },
 };
 
 /** A fresh relying party of coi, registered by the platform admin; its client id. */

@@ -1,6 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { describeSsoClaim, type SsoClaim } from '@meridian/core';
+import { CONSOLE_CLIENT_ID, describeSsoClaim, type SsoClaim } from '@meridian/core';
 import * as client from 'openid-client';
 import { errorPage, escapeHtml, type RenderedPage, renderPage } from './pages.js';
 import type { OidcRequestContext } from './ports.js';
@@ -48,7 +48,7 @@ export class AccountPage {
     const session = await this.session(found, req, res);
     if (!session?.accountId) return this.signIn(found);
     const grants = (await this.providers.options.accounts.grantsOfPerson(found.community.id, session.accountId)).filter(
-      (g) => g.clientId !== ACCOUNT_CLIENT_ID,
+      (g) => g.clientId !== ACCOUNT_CLIENT_ID && g.clientId !== CONSOLE_CLIENT_ID,
     );
     const token = found.accountToken(session.jti);
     const items = grants
@@ -96,7 +96,7 @@ ${grants.length > 0 ? `<ul class="claims">\n${items}\n</ul>` : '<p>You share not
     }
     const { accounts } = this.providers.options;
     const mine = await accounts.grantsOfPerson(found.community.id, session.accountId);
-    const grant = mine.find((g) => g.id === form.grant && g.clientId !== ACCOUNT_CLIENT_ID);
+    const grant = mine.find((g) => g.id === form.grant && g.clientId !== ACCOUNT_CLIENT_ID && g.clientId !== CONSOLE_CLIENT_ID);
     if (!grant) return { page: errorPage(found.theme, 'There is no such grant.', 404) };
     await accounts.revokeGrant(found.community.id, grant.id, { ...context, actor: { type: 'system', id: `person:${session.accountId}` } });
     return this.show(slug, req, res, `You no longer share anything with ${grant.relyingPartyName}.`);

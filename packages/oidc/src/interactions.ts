@@ -1,10 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { claimsOfScopes, consentedClaims, consentItems, officeOfEmail, SSO_SCOPES } from '@meridian/core';
+import { CONSOLE_CLIENT_ID, claimsOfScopes, consentedClaims, consentItems, officeOfEmail, SSO_SCOPES } from '@meridian/core';
 import { JIT_PROMPT, provisioningFailedPage, runJitPrompt } from './jit.js';
 import { consentPage, errorPage, loginPage, type RenderedPage } from './pages.js';
 import type { LoginAccount, OidcRequestContext } from './ports.js';
-import { ACCOUNT_CLIENT_ID, type CommunityProvider, type CommunityProviders, originsOf } from './provider.js';
+import {
+  ACCOUNT_CLIENT_ID,
+  CONSOLE_SIGN_IN_MODEL,
+  type CommunityProvider,
+  type CommunityProviders,
+  consoleUrls,
+  OFFICE_RESULT,
+  type OfficeSignIn,
+  originsOf,
+} from './provider.js';
 import { UpstreamSignIn } from './upstream.js';
 
 /** What the sign-in page says after a failure: the same words for an unknown user name and a wrong password. */
@@ -109,7 +118,12 @@ export class Interactions {
     if (account.personId === null) return { refused: 'not_in_directory' };
     const person = await this.providers.options.accounts.person(found.community.id, account.personId);
     if (!person?.active) return { refused: 'inactive' };
-    const returnTo = await found.provider.interactionResult(req, res, { login: { accountId: account.personId, amr, remember: false } });
+    // The office account signed in with travels in the result too: the console's grant records it (ADR 0034).
+    const office: OfficeSignIn = { tenantId: account.tenantId, userId: account.userId };
+    const returnTo = await found.provider.interactionResult(req, res, {
+      login: { accountId: account.personId, amr, remember: false },
+      [OFFICE_RESULT]: office,
+    });
     return { redirect: returnTo };
   }
 
@@ -208,7 +222,55 @@ export class Interactions {
         maxCacheSeconds: 0,
       };
     }
+    // The admin console (ADR 0034): first party, nothing released but who signed in.
+    if (clientId === CONSOLE_CLIENT_ID) {
+      const urls = consoleUrls(this.providers.options.publicUrl);
+      return {
+        clientId,
+        name: 'the Meridian console',
+        redirectUris: [urls.redirectUri],
+        consent: 'implicit' as const,
+        claims: [],
+        optionalClaims: [],
+        maxCacheSeconds: 0,
+      };
+    }
     return this.providers.options.clients.findClient(found.community.id, clientId);
+  }
+
+  /**
+   * The console's consent (ADR 0034): implicit, and a grant of its own for
+   * each sign-in, with the office account signed in with kept beside it, so
+   * that the access token can name the account whose roles it acts with.
+   */
+  private async consoleConsent(
+    found: CommunityProvider,
+    details: Details,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<InteractionOutcome> {
+    const { provider, community } = found;
+    const accountId = details.session?.accountId;
+    const office = (details.lastSubmission as Record<string, unknown> | undefined)?.[OFFICE_RESULT] as Partial<OfficeSignIn> | undefined;
+    if (!accountId || typeof office?.tenantId !== 'string' || typeof office.userId !== 'string') {
+      return { page: errorPage(found.theme, 'You are not signed in. Go back to the console and start again.', 400) };
+    }
+    const grant = new provider.Grant({ accountId, clientId: CONSOLE_CLIENT_ID });
+    const scopes = (typeof details.params.scope === 'string' ? details.params.scope.split(' ') : []).filter((s) => SSO_SCOPES.includes(s));
+    grant.addOIDCScope(scopes.join(' '));
+    const resource = details.params.resource;
+    const { resource: graphql } = consoleUrls(this.providers.options.publicUrl);
+    if (resource === graphql || (Array.isArray(resource) && resource.includes(graphql))) grant.addResourceScope(graphql, '');
+    const grantId = await grant.save();
+    await this.providers.options.storage.upsert(
+      community.id,
+      CONSOLE_SIGN_IN_MODEL,
+      grantId,
+      { grantId, accountId, tenantId: office.tenantId, userId: office.userId },
+      3600,
+    );
+    const returnTo = await provider.interactionResult(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    return { redirect: returnTo };
   }
 
   private asked(details: Details): string[] {
@@ -327,6 +389,7 @@ export class Interactions {
     res: ServerResponse,
     context: OidcRequestContext,
   ): Promise<InteractionOutcome> {
+    if (rp.clientId === CONSOLE_CLIENT_ID) return this.consoleConsent(found, details, req, res);
     const { provider, community } = found;
     const accountId = details.session?.accountId;
     if (!accountId) return { page: errorPage(found.theme, 'You are not signed in. Go back to the application and start again.', 400) };

@@ -1,7 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { claimsByScope, SSO_SCOPES, type SsoClaim } from '@meridian/core';
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { CONSOLE_ACCOUNT_CLAIM, CONSOLE_CLIENT_ID, CONSOLE_TENANT_CLAIM, claimsByScope, SSO_SCOPES, type SsoClaim } from '@meridian/core';
+import Provider, { type Configuration, errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import { adapterFor } from './adapter.js';
 import { type FirstSignInSource, type JitProvisioning, jitInteractionPolicy } from './jit.js';
 import { type CommunityKeys, communityKeys } from './keys.js';
@@ -79,6 +79,27 @@ const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /** The client of the account page (`{issuer}/account`): Meridian's own, configured in the provider, never in the database. */
 export const ACCOUNT_CLIENT_ID = 'meridian-account';
 const SWEEP_EVERY_MS = 10 * 60_000;
+
+/** The payload model that keeps which office account a console sign-in was made with, by its grant (ADR 0034). */
+export const CONSOLE_SIGN_IN_MODEL = 'ConsoleSignIn';
+
+/** A console sign-in's grant lives one hour: each sign-in makes its own, and its access tokens live ten minutes. */
+const CONSOLE_GRANT_TTL = 3600;
+
+/** What the interaction result of a sign-in carries besides oidc-provider's `login`: the office account signed in with. */
+export const OFFICE_RESULT = 'meridian_office';
+
+/** The office account a sign-in was made with. */
+export interface OfficeSignIn {
+  tenantId: string;
+  userId: string;
+}
+
+/** The admin console's URLs and the GraphQL API's resource indicator (RFC 8707), from `MERIDIAN_PUBLIC_URL` (ADR 0034). */
+export function consoleUrls(publicUrl: string): { redirectUri: string; postLogoutRedirectUri: string; resource: string } {
+  const base = publicUrl.replace(/\/+$/, '');
+  return { redirectUri: `${base}/console/callback`, postLogoutRedirectUri: `${base}/console/`, resource: `${base}/graphql` };
+}
 
 /** The audit context of a request to the provider; the hub puts its own request id in `x-request-id`. */
 export function oidcContext(ctx: { ip?: string; get?(name: string): string } | undefined, actor = 'oidc'): OidcRequestContext {
@@ -208,6 +229,7 @@ export class CommunityProviders {
   #configuration(community: OidcCommunity, keys: CommunityKeys, issuer: string, issuerPath: string): Configuration {
     const { storage, clients, accounts } = this.options;
     const onError = this.options.onError;
+    const consoleAt = consoleUrls(this.options.publicUrl);
     return {
       adapter: adapterFor(community.id, storage, clients),
       // The account page signs people in like any application, as a public client with PKCE.
@@ -219,6 +241,18 @@ export class CommunityProviders {
           redirect_uris: [`${issuer}/account/callback`],
           response_types: ['code'],
           grant_types: ['authorization_code'],
+          id_token_signed_response_alg: 'RS256',
+        },
+        // The admin console (ADR 0034): a public client with PKCE, first party, the only one that gets the GraphQL API as a resource.
+        {
+          client_id: CONSOLE_CLIENT_ID,
+          client_name: 'Meridian console',
+          token_endpoint_auth_method: 'none',
+          redirect_uris: [consoleAt.redirectUri],
+          post_logout_redirect_uris: [consoleAt.postLogoutRedirectUri],
+          response_types: ['code'],
+          grant_types: ['authorization_code'],
+          scope: 'openid profile',
           id_token_signed_response_alg: 'RS256',
         },
       ],
@@ -245,12 +279,12 @@ export class CommunityProviders {
       },
       ttl: {
         AccessToken: 600,
+        Grant: (_ctx, grant) => (grant.clientId === CONSOLE_CLIENT_ID ? CONSOLE_GRANT_TTL : 90 * 86_400),
         AuthorizationCode: 60,
         ClientCredentials: 600,
         IdToken: 600,
         Interaction: 3600,
         Session: 8 * 3600,
-        Grant: 90 * 86_400,
         RefreshToken: 14 * 86_400,
       },
       features: {
@@ -261,6 +295,24 @@ export class CommunityProviders {
         revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
         userinfo: { enabled: true },
         backchannelLogout: { enabled: true },
+        // RFC 8707: the console, and only the console, may ask for the GraphQL API as a resource, and gets an RFC 9068 JWT for it.
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: async () => undefined,
+          useGrantedResource: async () => false,
+          getResourceServerInfo: async (_ctx, resource, client) => {
+            if (client.clientId !== CONSOLE_CLIENT_ID || resource !== consoleAt.resource) {
+              throw new errors.InvalidTarget('this resource is not available to this client');
+            }
+            return {
+              scope: '',
+              audience: consoleAt.resource,
+              accessTokenTTL: 600,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: 'RS256' } },
+            };
+          },
+        },
         rpInitiatedLogout: {
           enabled: true,
           logoutSource: async (ctx, form) => {
@@ -283,7 +335,25 @@ export class CommunityProviders {
       interactions: {
         url: async (_ctx, interaction) => `${issuerPath}/interaction/${interaction.uid}`,
         // A last prompt provisions the person at the relying party's JIT targets before the code is issued (ADR 0030).
-        ...(this.options.jit ? { policy: jitInteractionPolicy(community.id, this.options.jit) } : {}),
+        policy: consoleSignInPolicy(this.options.jit ? jitInteractionPolicy(community.id, this.options.jit) : interactionPolicy.base()),
+      },
+      // ADR 0034: each console sign-in makes its own grant (it names the office account signed in with), never reusing the session's.
+      loadExistingGrant: async (ctx) => {
+        const clientId = ctx.oidc.client?.clientId;
+        const grantId =
+          ctx.oidc.result?.consent?.grantId ??
+          (clientId === undefined || clientId === CONSOLE_CLIENT_ID ? undefined : ctx.oidc.session?.grantIdFor(clientId));
+        return grantId ? ctx.oidc.provider.Grant.find(grantId) : undefined;
+      },
+      // ADR 0034 (RFC 9068): the console's access token for the GraphQL API names the office account it signed in with.
+      extraTokenClaims: async (_ctx, token) => {
+        if (token.kind !== 'AccessToken' || token.clientId !== CONSOLE_CLIENT_ID || token.aud !== consoleAt.resource) return undefined;
+        const grantId = (token as { grantId?: string }).grantId;
+        const signIn = grantId ? await storage.find(community.id, CONSOLE_SIGN_IN_MODEL, grantId) : undefined;
+        if (typeof signIn?.tenantId !== 'string' || typeof signIn.userId !== 'string' || signIn.accountId !== token.accountId) {
+          throw new errors.InvalidGrant('the console sign-in is not known: sign in again');
+        }
+        return { [CONSOLE_TENANT_CLAIM]: signIn.tenantId, [CONSOLE_ACCOUNT_CLAIM]: signIn.userId };
       },
       clientBasedCORS: (_ctx, origin, client) => originsOf(client.redirectUris ?? []).includes(origin),
       renderError: async (ctx, out) => {
@@ -332,6 +402,27 @@ export class CommunityProviders {
       ...(this.options.fetch ? { fetch: this.options.fetch as never } : {}),
     } as Configuration;
   }
+}
+
+/**
+ * Adds to the login prompt the console's own check (ADR 0034): a console
+ * authorization always signs in afresh, so that its grant knows which office
+ * account the person signed in with (a session knows only the person).
+ */
+function consoleSignInPolicy(policy: interactionPolicy.Prompt[]): interactionPolicy.Prompt[] {
+  const login = (policy as unknown as { get(name: string): interactionPolicy.Prompt | undefined }).get('login');
+  login?.checks.add(
+    new interactionPolicy.Check(
+      'console_sign_in',
+      'the console signs in with an office account every time',
+      'login_required',
+      (ctx: KoaContextWithOIDC) =>
+        ctx.oidc.client?.clientId === CONSOLE_CLIENT_ID && !(ctx.oidc.result as Record<string, unknown> | undefined)?.[OFFICE_RESULT]
+          ? interactionPolicy.Check.REQUEST_PROMPT
+          : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+    ),
+  );
+  return policy;
 }
 
 /** What a client's metadata says of its registration (`meridian_*`, adapter.ts); undefined for Meridian's own account client. */

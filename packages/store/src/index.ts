@@ -34,6 +34,7 @@ export {
 export { PostgresIssuerStore } from './auth/postgres-issuer-store.js';
 export { PostgresDirectoryExportStore } from './community/postgres-directory-export-store.js';
 export { PostgresGlobalDirectoryStore } from './community/postgres-global-directory-store.js';
+export { PostgresConsoleRoleStore } from './console/postgres-console-role-store.js';
 export { isUuid, PostgresDirectoryStore } from './directory/postgres-directory-store.js';
 export {
   acquireEmbeddedDatabase,

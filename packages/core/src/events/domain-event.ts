@@ -64,7 +64,9 @@ export type EventType =
   | 'source.updated'
   | 'source.deleted'
   | 'source.synced'
-  | 'source.event_applied';
+  | 'source.event_applied'
+  | 'console.role_granted'
+  | 'console.role_revoked';
 
 /** Every event type, for docs and exhaustive tests. */
 export const EVENT_TYPES: readonly EventType[] = [
@@ -131,6 +133,8 @@ export const EVENT_TYPES: readonly EventType[] = [
   'source.deleted',
   'source.synced',
   'source.event_applied',
+  'console.role_granted',
+  'console.role_revoked',
 ];
 
 /** The kinds of resource an event can be about. */
@@ -148,7 +152,8 @@ export type EventResourceType =
   | 'Grant'
   | 'UpstreamProvider'
   | 'EventStream'
-  | 'Source';
+  | 'Source'
+  | 'ConsoleRoleGrant';
 
 /**
  * A change, written in the same transaction as the change itself: once to the

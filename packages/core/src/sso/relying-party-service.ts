@@ -1,5 +1,6 @@
 import { MeridianError } from '../errors/meridian-error.js';
 import type { AdminService } from '../tenancy/admin-service.js';
+import { CONSOLE_CLIENT_ID } from '../tenancy/console-roles.js';
 import type { Principal, RequestContext } from '../tenancy/model.js';
 import { authorize } from '../tenancy/permissions.js';
 import type { RelyingPartyStore, RelyingPartyWithSecret, SsoGrant, SsoGrantStore } from './ports.js';
@@ -84,14 +85,17 @@ export class RelyingPartyService {
   /** The grants the calling person gave (an end-user token). */
   async myGrants(principal: Principal): Promise<SsoGrant[]> {
     const person = await this.me(principal);
-    return person ? this.grants.grantsOfPerson(person.communityId, person.personId) : [];
+    // The admin console's grants are a sign-in each, not a consent to withdraw (ADR 0034): they are not listed.
+    return person
+      ? (await this.grants.grantsOfPerson(person.communityId, person.personId)).filter((g) => g.clientId !== CONSOLE_CLIENT_ID)
+      : [];
   }
 
   /** Revokes one of the calling person's own grants. */
   async revokeMyGrant(principal: Principal, grantId: string, context: RequestContext): Promise<void> {
     const person = await this.me(principal);
     const mine = person ? await this.grants.grantsOfPerson(person.communityId, person.personId) : [];
-    if (!person || !mine.some((g) => g.id === grantId)) throw grantNotFound(grantId);
+    if (!person || !mine.some((g) => g.id === grantId && g.clientId !== CONSOLE_CLIENT_ID)) throw grantNotFound(grantId);
     await this.grants.revokeGrant(person.communityId, grantId, context);
   }
 

@@ -104,9 +104,10 @@ const present = (value: string | null | undefined): value is string => value !==
  * Whether `principal` may put `scope` on a token it issues. Least privilege:
  * nobody hands out what they do not hold, except that a community admin
  * staffs its community's tenants (every scope but `admin`) and a tenant's
- * admin may bind an end user of its tenant to `/Me`.
+ * admin may bind an end user of its tenant to `/Me`. The admin console's role
+ * grants follow the same rule (ADR 0034).
  */
-function mayGrant(principal: Principal, scope: Scope): boolean {
+export function mayGrant(principal: Principal, scope: Scope): boolean {
   if (hasScope(principal, 'admin')) return true;
   if (scope === 'admin') return false;
   if (principal.kind === 'community') return true;

@@ -82,9 +82,20 @@ export interface ApiToken {
  * what it may do are taken by `authorize` (permissions.ts), never ad hoc.
  */
 export type Principal =
-  | { kind: 'platform'; tokenId: string; scopes: Scope[] }
-  | { kind: 'community'; tokenId: string; communityId: string; scopes: Scope[] }
-  | { kind: 'tenant'; tokenId: string; tenantId: string; scopes: Scope[]; userId?: string };
+  | { kind: 'platform'; tokenId: string; scopes: Scope[]; console?: ConsoleIdentity }
+  | { kind: 'community'; tokenId: string; communityId: string; scopes: Scope[]; console?: ConsoleIdentity }
+  | { kind: 'tenant'; tokenId: string; tenantId: string; scopes: Scope[]; userId?: string; console?: ConsoleIdentity };
+
+/**
+ * Who signed in to the admin console (ADR 0034): the office account its token
+ * names, and the role the request acts as (`Meridian-Role`), null for the
+ * account's own `end_user`. Only a console token's principal has one.
+ */
+export interface ConsoleIdentity {
+  tenantId: string;
+  userId: string;
+  role: Role | null;
+}
 
 /** The actor recorded in audit entries. */
 export interface Actor {

@@ -40,6 +40,8 @@ const EXPECTED: Record<Action, Role[]> = {
   'sso.read': ['platform_admin', 'community_admin'],
   'sso.manage': ['platform_admin', 'community_admin'],
   'events.receive': ['community_admin', 'hr_reader', 'hr_provider', 'relying_party'],
+  // Issue 21: every caller may ask who it is.
+  'viewer.read': [...ROLES],
 };
 
 const tenant = (scopes: Principal['scopes'], tenantId = 't1'): Principal => ({ kind: 'tenant', tokenId: 'x', tenantId, scopes });

@@ -30,7 +30,8 @@ export type Action =
   | 'audit.read'
   | 'sso.read'
   | 'sso.manage'
-  | 'events.receive';
+  | 'events.receive'
+  | 'viewer.read';
 
 /** Who may take an action: a principal at one of `levels` holding any one of `scopes` (none listed: no scope needed). */
 export interface ActionRule {
@@ -114,6 +115,8 @@ export const ACTION_RULES: Readonly<Record<Action, ActionRule>> = {
     levels: ['community'],
     description: "receive the community's change events over Shared Signals with a community API token",
   },
+  // Issue 21: every caller may ask who it is and what it may do (the admin console shows only that).
+  'viewer.read': { scopes: [], levels: ALL_LEVELS, description: 'see who the caller is: its role, level, scopes and allowed actions' },
 };
 
 /**
@@ -370,6 +373,10 @@ export const OPERATIONS: readonly Operation[] = [
   graphql('Mutation.deleteInboundSource', 'replication.manage', 'tenant'),
   graphql('Mutation.syncInboundSource', 'replication.manage', 'tenant'),
   graphql('Mutation.testInboundSource', 'replication.manage', 'tenant'),
+  graphql('Query.viewer', 'viewer.read', 'list'),
+  graphql('Query.consoleRoleGrants', 'token.manage', 'tenant'),
+  graphql('Mutation.grantConsoleRole', 'token.manage', 'tenant'),
+  graphql('Mutation.revokeConsoleRole', 'token.manage', 'tenant'),
 ];
 
 const SCIM_OPERATIONS = new Map(OPERATIONS.filter((o) => o.api === 'SCIM').map((o) => [o.name, o.action]));

@@ -7,6 +7,7 @@ import { registerAuditCommands } from './audit-commands.js';
 import { CliUsageError } from './common.js';
 import { registerCommunityCommands } from './community-commands.js';
 import { registerConfigCommands } from './config-commands.js';
+import { registerConsoleCommands } from './console-commands.js';
 import { registerDirectoryCommands } from './directory-commands.js';
 import { registerIssuerCommands } from './issuer-commands.js';
 import { registerRpCommands, registerSsoCommands } from './rp-commands.js';
@@ -31,6 +32,7 @@ export function buildCli(): Command {
   registerAccountCommands(program);
   registerSchemaCommands(program);
   registerTokenCommands(program);
+  registerConsoleCommands(program);
   registerIssuerCommands(program);
   registerRpCommands(program);
   registerSsoCommands(program);

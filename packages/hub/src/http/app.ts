@@ -5,6 +5,7 @@ import { translateDatabaseError } from '@meridian/store';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { AuthFailureRecorder } from '../auth/auth-failure-recorder.js';
+import { createConsoleTokenVerifier, storedSigningKey } from '../auth/console-tokens.js';
 import { openTrustedIssuers } from '../auth/trusted-issuers.js';
 import type { HubConfig } from '../config/config.js';
 import { HubMetrics } from '../observability/metrics.js';
@@ -138,7 +139,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // The requests it authenticates carry their tenant and token id, for their log line.
   const authenticate = identifyRequests(
     app,
-    createAuthenticator(runtime.adminStore, config.adminToken, issuers.verifyJwt, { lookup: runtime.tokenLookup }),
+    createAuthenticator(runtime.adminStore, config.adminToken, issuers.verifyJwt, {
+      lookup: runtime.tokenLookup,
+      // The admin console's tokens (ADR 0034): verified with the community's own OpenID Provider key, read locally; GraphQL only.
+      console: createConsoleTokenVerifier({
+        publicUrl: config.publicUrl,
+        findCommunity: (slug) => runtime.adminStore.findCommunity(slug),
+        signingKey: storedSigningKey(runtime.sso.payloads),
+        roles: runtime.consoleRoles.store,
+      }),
+    }),
     authFailures,
   );
   // Before the SCIM and GraphQL routes, so their requests inherit the limit hooks.
@@ -154,7 +164,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // mutations do the same (registerGraphql's onMutation).
   app.addHook('onResponse', async (request, reply) => {
     if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400 && request.url.startsWith('/scim/')) {
-  registerConsole(app);
       runtime.replication.kick();
     }
   });
@@ -210,6 +219,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       people: runtime.directory,
       ...(runtime.replication.directoryExports ? { directoryExports: runtime.replication.directoryExports } : {}),
       relyingParties: runtime.relyingParties,
+      consoleRoles: runtime.consoleRoles.service,
       communityThemes: runtime.communityThemes,
       offboarding: runtime.offboarding,
       eventStreams: runtime.streams.service,

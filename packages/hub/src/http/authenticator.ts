@@ -4,10 +4,12 @@ import {
   type AuthenticationFailure,
   type AuthenticationFailureReason,
   type Clock,
+  MeridianError,
   type Principal,
   type TokenLookup,
 } from '@meridian/core';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ConsoleTokenVerifier } from '../auth/console-tokens.js';
 import { type JwtFailureReason, type JwtVerifier, looksLikeJwt } from '../auth/jwt-authenticator.js';
 import { tokenLookupOf } from '../auth/token-lookup.js';
 
@@ -28,18 +30,35 @@ interface AuthLog {
   warn(details: Record<string, unknown>, message: string): void;
 }
 
-/** Resolves an `Authorization` header to a principal, or undefined when it is missing or invalid. */
-export type Authenticate = (authorization: string | undefined, log?: AuthLog) => Promise<Principal | undefined>;
+/**
+ * What an API may accept besides the `Authorization` header. Only GraphQL
+ * accepts the admin console's tokens (ADR 0034), with the role its
+ * `Meridian-Role` header names.
+ */
+export interface AuthOptions {
+  console?: { role: string | undefined };
+}
+
+/**
+ * Resolves an `Authorization` header to a principal, or undefined when it is
+ * missing or invalid. A console token naming a role its account was not
+ * granted throws FORBIDDEN (403).
+ */
+export type Authenticate = (authorization: string | undefined, log?: AuthLog, options?: AuthOptions) => Promise<Principal | undefined>;
 
 /** Why a request was refused, as the audit log records it; the request's address and id are added where the request is known. */
 type AuthRefusal = Omit<AuthenticationFailure, 'sourceAddress' | 'requestId'>;
 
 /** The outcome of authenticating one `Authorization` header. */
-type AuthOutcome = { principal: Principal; refusal?: undefined } | { principal?: undefined; refusal: AuthRefusal };
+type AuthOutcome =
+  | { principal: Principal; refusal?: undefined; forbidden?: undefined }
+  | { principal?: undefined; refusal: AuthRefusal; forbidden?: undefined }
+  /** A console token whose account was not granted the role it asked for: 403, not 401. */
+  | { principal?: undefined; refusal?: undefined; forbidden: string };
 
 /** An {@link Authenticate} that can also say why it refused. */
 export type Authenticator = Authenticate & {
-  outcome(authorization: string | undefined, log?: AuthLog): Promise<AuthOutcome>;
+  outcome(authorization: string | undefined, log?: AuthLog, options?: AuthOptions): Promise<AuthOutcome>;
 };
 
 /** Receives each refusal with the request's address and id (the hub's {@link AuthFailureRecorder}). */
@@ -79,6 +98,8 @@ export interface AuthenticatorOptions {
   /** Without `lookup`: how long a looked-up API token is trusted, in ms (1,000 by default; 0: every request is looked up). */
   tokenCacheMs?: number;
   clock?: Clock;
+  /** The admin console's tokens (ADR 0034), accepted only where the caller asks for them (`AuthOptions.console`). */
+  console?: ConsoleTokenVerifier;
 }
 
 /**
@@ -96,7 +117,7 @@ export function createAuthenticator(
 ): Authenticator {
   const adminDigest = adminToken === undefined ? undefined : digest(adminToken);
   const lookUp = options.lookup ?? tokenLookupOf(store, options);
-  const outcome = async (authorization: string | undefined, log?: AuthLog): Promise<AuthOutcome> => {
+  const outcome = async (authorization: string | undefined, log?: AuthLog, authOptions?: AuthOptions): Promise<AuthOutcome> => {
     if (authorization === undefined) return { refusal: { reason: 'missing_token', detail: 'MISSING' } };
     const secret = BEARER.exec(authorization)?.[1];
     if (!secret) {
@@ -106,6 +127,22 @@ export function createAuthenticator(
     }
     if (adminDigest && timingSafeEqual(digest(secret), adminDigest)) {
       return { principal: { kind: 'platform', tokenId: 'env:MERIDIAN_ADMIN_TOKEN', scopes: ['admin'] } };
+    }
+    // A JWT of one of this hub's own community issuers is a console token: GraphQL verifies it, every other API refuses it.
+    if (authOptions?.console && options.console && looksLikeJwt(secret) && options.console.isOwnIssuer(secret)) {
+      const verified = await options.console.verify(secret, authOptions.console.role);
+      if (verified.ok) return { principal: verified.principal };
+      if ('forbidden' in verified) return { forbidden: verified.forbidden };
+      log?.debug({ reason: verified.reason }, 'console token refused');
+      const signed = verified.tenantId !== undefined;
+      return {
+        refusal: {
+          reason: verified.reason === 'EXPIRED' ? 'expired_token' : verified.reason === 'UNKNOWN_USER' ? 'inactive_user' : 'invalid_token',
+          detail: `CONSOLE_${verified.reason}`,
+          tokenPrefix: secret,
+          ...(signed ? { tenantId: verified.tenantId } : {}),
+        },
+      };
     }
     if (verifyJwt && looksLikeJwt(secret)) {
       const verified = await verifyJwt(secret);
@@ -161,7 +198,11 @@ export function createAuthenticator(
     }
     return { principal: { kind: 'platform', tokenId: token.id, scopes: token.scopes } };
   };
-  const authenticate: Authenticate = async (authorization, log) => (await outcome(authorization, log)).principal;
+  const authenticate: Authenticate = async (authorization, log, authOptions) => {
+    const found = await outcome(authorization, log, authOptions);
+    if (found.forbidden !== undefined) throw new MeridianError('FORBIDDEN', found.forbidden);
+    return found.principal;
+  };
   return Object.assign(authenticate, { outcome });
 }
 
@@ -182,8 +223,9 @@ export function identifyRequests(app: FastifyInstance, authenticator: Authentica
     if (request.log === app.log) request.log = Object.create(app.log) as typeof request.log;
     requests.set(request.log, request);
   });
-  return async (authorization, log) => {
-    const { principal, refusal } = await authenticator.outcome(authorization, log);
+  return async (authorization, log, authOptions) => {
+    const { principal, refusal, forbidden } = await authenticator.outcome(authorization, log, authOptions);
+    if (forbidden !== undefined) throw new MeridianError('FORBIDDEN', forbidden);
     const request = log === undefined ? undefined : requests.get(log);
     if (principal && request) {
       request.tokenId = principal.tokenId;

@@ -6,6 +6,7 @@ import {
   AuditService,
   type CachedTokenLookup,
   CommunityThemeService,
+  ConsoleRoleService,
   FirstSignInPull,
   GlobalDirectoryService,
   JitTargetService,
@@ -33,6 +34,7 @@ import {
   PostgresAdminStore,
   PostgresAuditLog,
   PostgresCommunityThemeStore,
+  PostgresConsoleRoleStore,
   PostgresDirectoryExportStore,
   PostgresDirectoryStore,
   PostgresGlobalDirectoryStore,
@@ -88,6 +90,8 @@ export interface Runtime {
   issuerStore: PostgresIssuerStore;
   /** Relying parties of the communities and people's grants (issue 15), for GraphQL and the CLI. */
   relyingParties: RelyingPartyService;
+  /** The admin console's role grants (issue 21, ADR 0034): the service, and the store its tokens are checked against on every request. */
+  consoleRoles: { service: ConsoleRoleService; store: PostgresConsoleRoleStore };
   /** The communities' sign-in page themes (issue 15, docs/sso.md), for GraphQL and the CLI. */
   communityThemes: CommunityThemeService;
   /** What the communities' OpenID Providers read and write (packages/oidc, mounted by the hub at /oidc/{community}). */
@@ -250,6 +254,10 @@ export async function openRuntime(
       sso,
       streams,
       relyingParties: new RelyingPartyService(sso.relyingParties, sso.accounts, admin),
+      consoleRoles: (() => {
+        const store = new PostgresConsoleRoleStore(orm, systemClock);
+        return { store, service: new ConsoleRoleService(store, admin, adminStore) };
+      })(),
       communityThemes: new CommunityThemeService(sso.themes, admin),
       jit: {
         store: jitStore,
