@@ -66,10 +66,13 @@ async function follow(jar: Jar, start: string, stopAt: string, init?: RequestIni
 interface ConsoleSignIn {
   accessToken: string;
   idToken: string;
+  /** Whether the sign-in page was shown (no earlier console sign-in in the browser's session). */
+  askedPassword: boolean;
+  jar: Jar;
 }
 
 /** The console's sign-in: authorization code with PKCE (S256) and the GraphQL resource (RFC 8707) on both requests. */
-async function consoleSignIn(userName: string, password: string, community = 'coi'): Promise<ConsoleSignIn> {
+async function consoleSignIn(userName: string, password: string, community = 'coi', jar = new Jar()): Promise<ConsoleSignIn> {
   const issuer = `${origin}/oidc/${community}`;
   const verifier = randomBytes(32).toString('base64url');
   const challenge = createHash('sha256').update(verifier).digest('base64url');
@@ -86,17 +89,19 @@ async function consoleSignIn(userName: string, password: string, community = 'co
     state,
     resource,
   });
-  const jar = new Jar();
-  const login = await follow(jar, `${issuer}/auth?${query}`, redirectUri);
-  expect(login.res.status).toBe(200);
-  const html = await login.res.text();
-  const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1]?.replaceAll('&#x2F;', '/').replaceAll('&amp;', '&');
-  expect(action).toBeDefined();
-  const done = await follow(jar, new URL(action ?? '', origin).href, redirectUri, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ step: 'login', username: userName, password }).toString(),
-  });
+  let done = await follow(jar, `${issuer}/auth?${query}`, redirectUri);
+  const askedPassword = !done.url.startsWith(redirectUri);
+  if (askedPassword) {
+    expect(done.res.status).toBe(200);
+    const html = await done.res.text();
+    const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1]?.replaceAll('&#x2F;', '/').replaceAll('&amp;', '&');
+    expect(action).toBeDefined();
+    done = await follow(jar, new URL(action ?? '', origin).href, redirectUri, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ step: 'login', username: userName, password }).toString(),
+    });
+  }
   expect(done.url.startsWith(`${redirectUri}?`)).toBe(true);
   const back = new URL(done.url);
   expect(back.searchParams.get('state')).toBe(state);
@@ -115,7 +120,7 @@ async function consoleSignIn(userName: string, password: string, community = 'co
   });
   const body = (await token.json()) as { access_token: string; id_token: string; token_type: string };
   expect(token.status).toBe(200);
-  return { accessToken: body.access_token, idToken: body.id_token };
+  return { accessToken: body.access_token, idToken: body.id_token, askedPassword, jar };
 }
 
 async function graphql(
@@ -288,6 +293,15 @@ describe('signing in to the console', () => {
     expect(after.status).toBe(403);
     // The sign-in itself still works as the end user.
     expect((await graphql(bobSignIn.accessToken, '{ viewer { actingRole } }')).body.data?.viewer).toEqual({ actingRole: 'end_user' });
+  }, 60_000);
+
+  it('signs in again in the same browser session without the password, as the same office account', async () => {
+    expect(signIn.askedPassword).toBe(true);
+    const again = await consoleSignIn('ada@emea.example', 'not asked', 'coi', signIn.jar);
+    expect(again.askedPassword).toBe(false);
+    expect(decodeJwt(again.accessToken)).toMatchObject({ meridian_tenant: hub.tenants.emea.id, meridian_account: adaId });
+    // Another browser has no such session: the password is asked.
+    expect((await consoleSignIn('ada@emea.example', PASSWORD)).askedPassword).toBe(true);
   }, 60_000);
 
   it('is not listed among the person’s grants, which they could withdraw', async () => {

@@ -6,6 +6,8 @@ import { consentPage, errorPage, loginPage, type RenderedPage } from './pages.js
 import type { LoginAccount, OidcRequestContext } from './ports.js';
 import {
   ACCOUNT_CLIENT_ID,
+  CONSOLE_GRANT_TTL,
+  CONSOLE_SESSION_MODEL,
   CONSOLE_SIGN_IN_MODEL,
   type CommunityProvider,
   type CommunityProviders,
@@ -13,6 +15,7 @@ import {
   OFFICE_RESULT,
   type OfficeSignIn,
   originsOf,
+  SESSION_TTL,
 } from './provider.js';
 import { UpstreamSignIn } from './upstream.js';
 
@@ -250,11 +253,18 @@ export class Interactions {
     res: ServerResponse,
   ): Promise<InteractionOutcome> {
     const { provider, community } = found;
+    const { storage } = this.providers.options;
     const accountId = details.session?.accountId;
-    const office = (details.lastSubmission as Record<string, unknown> | undefined)?.[OFFICE_RESULT] as Partial<OfficeSignIn> | undefined;
+    const sessionUid = details.session?.uid;
+    // The office account of this sign-in, else of the session's earlier console sign-in by the same person.
+    const fresh = (details.lastSubmission as Record<string, unknown> | undefined)?.[OFFICE_RESULT] as Partial<OfficeSignIn> | undefined;
+    const earlier = !fresh && sessionUid ? await storage.find(community.id, CONSOLE_SESSION_MODEL, sessionUid) : undefined;
+    const office = fresh ?? (earlier?.accountId === accountId ? (earlier as Partial<OfficeSignIn>) : undefined);
     if (!accountId || typeof office?.tenantId !== 'string' || typeof office.userId !== 'string') {
       return { page: errorPage(found.theme, 'You are not signed in. Go back to the console and start again.', 400) };
     }
+    const signedIn = { accountId, tenantId: office.tenantId, userId: office.userId };
+    if (fresh && sessionUid) await storage.upsert(community.id, CONSOLE_SESSION_MODEL, sessionUid, signedIn, SESSION_TTL);
     const grant = new provider.Grant({ accountId, clientId: CONSOLE_CLIENT_ID });
     const scopes = (typeof details.params.scope === 'string' ? details.params.scope.split(' ') : []).filter((s) => SSO_SCOPES.includes(s));
     grant.addOIDCScope(scopes.join(' '));
@@ -262,13 +272,7 @@ export class Interactions {
     const { resource: graphql } = consoleUrls(this.providers.options.publicUrl);
     if (resource === graphql || (Array.isArray(resource) && resource.includes(graphql))) grant.addResourceScope(graphql, '');
     const grantId = await grant.save();
-    await this.providers.options.storage.upsert(
-      community.id,
-      CONSOLE_SIGN_IN_MODEL,
-      grantId,
-      { grantId, accountId, tenantId: office.tenantId, userId: office.userId },
-      3600,
-    );
+    await storage.upsert(community.id, CONSOLE_SIGN_IN_MODEL, grantId, { grantId, ...signedIn }, CONSOLE_GRANT_TTL);
     const returnTo = await provider.interactionResult(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
     return { redirect: returnTo };
   }

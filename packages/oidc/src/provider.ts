@@ -83,8 +83,17 @@ const SWEEP_EVERY_MS = 10 * 60_000;
 /** The payload model that keeps which office account a console sign-in was made with, by its grant (ADR 0034). */
 export const CONSOLE_SIGN_IN_MODEL = 'ConsoleSignIn';
 
+/**
+ * The payload model that keeps which office account the person last signed in to the console with, by the
+ * provider's session (ADR 0034): a later console authorization in the same session needs no password again.
+ */
+export const CONSOLE_SESSION_MODEL = 'ConsoleSession';
+
 /** A console sign-in's grant lives one hour: each sign-in makes its own, and its access tokens live ten minutes. */
-const CONSOLE_GRANT_TTL = 3600;
+export const CONSOLE_GRANT_TTL = 3600;
+
+/** The provider's session lifetime, in seconds (eight hours); the console's record of a session lives as long. */
+export const SESSION_TTL = 8 * 3600;
 
 /** What the interaction result of a sign-in carries besides oidc-provider's `login`: the office account signed in with. */
 export const OFFICE_RESULT = 'meridian_office';
@@ -284,7 +293,7 @@ export class CommunityProviders {
         ClientCredentials: 600,
         IdToken: 600,
         Interaction: 3600,
-        Session: 8 * 3600,
+        Session: SESSION_TTL,
         RefreshToken: 14 * 86_400,
       },
       features: {
@@ -335,7 +344,10 @@ export class CommunityProviders {
       interactions: {
         url: async (_ctx, interaction) => `${issuerPath}/interaction/${interaction.uid}`,
         // A last prompt provisions the person at the relying party's JIT targets before the code is issued (ADR 0030).
-        policy: consoleSignInPolicy(this.options.jit ? jitInteractionPolicy(community.id, this.options.jit) : interactionPolicy.base()),
+        policy: consoleSignInPolicy(
+          this.options.jit ? jitInteractionPolicy(community.id, this.options.jit) : interactionPolicy.base(),
+          async (sessionUid, accountId) => (await storage.find(community.id, CONSOLE_SESSION_MODEL, sessionUid))?.accountId === accountId,
+        ),
       },
       // ADR 0034: each console sign-in makes its own grant (it names the office account signed in with), never reusing the session's.
       loadExistingGrant: async (ctx) => {
@@ -405,21 +417,29 @@ export class CommunityProviders {
 }
 
 /**
- * Adds to the login prompt the console's own check (ADR 0034): a console
- * authorization always signs in afresh, so that its grant knows which office
- * account the person signed in with (a session knows only the person).
+ * Adds to the login prompt the console's own check (ADR 0034): a session
+ * knows only the person, and the console must know which office account
+ * they signed in with. A console authorization asks for the password unless
+ * this sign-in just gave it, or the session was signed in to the console
+ * before by the same person (`knownSession`).
  */
-function consoleSignInPolicy(policy: interactionPolicy.Prompt[]): interactionPolicy.Prompt[] {
+function consoleSignInPolicy(
+  policy: interactionPolicy.Prompt[],
+  knownSession: (sessionUid: string, accountId: string) => Promise<boolean>,
+): interactionPolicy.Prompt[] {
   const login = (policy as unknown as { get(name: string): interactionPolicy.Prompt | undefined }).get('login');
   login?.checks.add(
     new interactionPolicy.Check(
       'console_sign_in',
-      'the console signs in with an office account every time',
+      'the console needs the office account the person signs in with',
       'login_required',
-      (ctx: KoaContextWithOIDC) =>
-        ctx.oidc.client?.clientId === CONSOLE_CLIENT_ID && !(ctx.oidc.result as Record<string, unknown> | undefined)?.[OFFICE_RESULT]
-          ? interactionPolicy.Check.REQUEST_PROMPT
-          : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+      async (ctx: KoaContextWithOIDC) => {
+        if (ctx.oidc.client?.clientId !== CONSOLE_CLIENT_ID) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+        if ((ctx.oidc.result as Record<string, unknown> | undefined)?.[OFFICE_RESULT]) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+        const { uid, accountId } = ctx.oidc.session ?? {};
+        if (!uid || !accountId) return interactionPolicy.Check.REQUEST_PROMPT;
+        return (await knownSession(uid, accountId)) ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+      },
     ),
   );
   return policy;
