@@ -11,7 +11,7 @@ import {
 import { type CryptoKey, decodeJwt, errors, importJWK, type JWTPayload, jwtVerify } from 'jose';
 
 /** Why a console token was refused (logged at debug level and recorded in `auth.failed`, never sent to the caller). */
-export type ConsoleTokenFailure =
+type ConsoleTokenFailure =
   | 'MALFORMED'
   | 'UNKNOWN_ISSUER'
   | 'AUDIENCE_MISMATCH'
@@ -23,7 +23,7 @@ export type ConsoleTokenFailure =
   | 'UNKNOWN_TENANT';
 
 /** The outcome of a console token: a principal, a refusal (401), or a role the account was not granted (403). */
-export type ConsoleTokenOutcome =
+type ConsoleTokenOutcome =
   | { ok: true; principal: Principal }
   | { ok: false; reason: ConsoleTokenFailure; tenantId?: string }
   | { ok: false; forbidden: string; tenantId: string };

@@ -35,7 +35,7 @@ interface AuthLog {
  * accepts the admin console's tokens (ADR 0034), with the role its
  * `Meridian-Role` header names.
  */
-export interface AuthOptions {
+interface AuthOptions {
   console?: { role: string | undefined };
 }
 
