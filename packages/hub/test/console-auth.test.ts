@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type ConsoleRoleGrant, MeridianError, principalOfRole } from '@meridian/core';
 import type { FastifyInstance } from 'fastify';
 import { decodeJwt, decodeProtectedHeader, importJWK, SignJWT } from 'jose';
+import { runMeridian } from './cli-runner.js';
 import { type HubHarness, startHub } from './harness.js';
 import { listeningHub } from './oidc-harness.js';
 
@@ -470,4 +471,30 @@ describe('who may grant console roles', () => {
     expect(await code(service.list(officeAdmin(), { community: 'coi' }))).toBe('NOT_FOUND');
     await service.revoke(communityAdmin, made.id, ctx);
   });
+});
+
+describe('meridian console', () => {
+  const cli = (args: string[]) => runMeridian({ DATABASE_URL: hub.db.url, MERIDIAN_ADMIN_TOKEN: hub.adminToken }, ['console', ...args]);
+
+  it('grants, lists and revokes console roles as the platform admin, audited as the CLI', async () => {
+    const granted = await cli(['grant', '--tenant', 'coi/emea', '--user', 'bob@emea.example', '--role', 'community_admin', '--json']);
+    expect(granted).toMatchObject({ code: 0, stderr: '' });
+    const grant = JSON.parse(granted.stdout) as { id: string; role: string; level: string; userName: string };
+    expect(grant).toMatchObject({ role: 'community_admin', level: 'community', userName: 'bob@emea.example' });
+    const listed = await cli(['list', '--tenant', 'coi/emea']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain(`${grant.id}\tcommunity_admin\tcommunity\tbob@emea.example\t`);
+    const again = await cli(['grant', '--tenant', 'coi/emea', '--user', 'bob@emea.example', '--role', 'community_admin']);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain("already has the console role 'community_admin'");
+    const wrong = await cli(['grant', '--tenant', 'coi/emea', '--user', 'bob@emea.example', '--role', 'provisioner']);
+    expect(wrong.stderr).toContain("The role 'provisioner' cannot be granted for the console.");
+    const revoked = await cli(['revoke', grant.id]);
+    expect(revoked).toMatchObject({ code: 0, stdout: `Revoked community_admin of bob@emea.example (grant ${grant.id}).\n` });
+    const [entry] = await hub.db.query<{ actor_type: string }>(
+      "select actor_type from audit_event where resource_id = $1 and action = 'console.role_revoked'",
+      [grant.id],
+    );
+    expect(entry?.actor_type).toBe('cli');
+  }, 60_000);
 });
