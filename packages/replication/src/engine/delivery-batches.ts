@@ -41,10 +41,17 @@ const withoutMembers = (job: SyncJobData) => job.kind === 'Group' && job.members
 export class DeliveryBatches {
   private readonly loads: Coalescer<SyncJobData, LoadedJob>;
   private readonly saves: Coalescer<SaveItem, number | null>;
+  private readonly users: Coalescer<string, ScimResource | undefined>;
 
   constructor(private readonly ctx: ReplicationContext) {
     this.loads = new Coalescer((tenantId, jobs) => this.loadAll(tenantId, jobs));
     this.saves = new Coalescer((tenantId, items) => this.saveAll(tenantId, items));
+    this.users = new Coalescer((tenantId, ids) => this.usersAll(tenantId, ids));
+  }
+
+  /** A User as it is now, with its groups and without target or link: one read for the calls made together. */
+  user(tenantId: string, id: string): Promise<ScimResource | undefined> {
+    return this.users.run(tenantId, id);
   }
 
   /** The target, link and current resource of a job. */
@@ -90,18 +97,24 @@ export class DeliveryBatches {
     });
   }
 
+  /** The resources of `kind` among `jobs`' (or the ids given), each read once. */
   private async resources(
     tenantId: string,
     kind: ResourceKind,
-    jobs: SyncJobData[],
+    jobs: SyncJobData[] | string[],
     include: { members: boolean; groups: boolean },
   ): Promise<ScimResource[]> {
-    const ids = [...new Set(jobs.filter((j) => j.kind === kind).map((j) => j.resourceId))];
+    const ids = [...new Set(jobs.flatMap((j) => (typeof j === 'string' ? [j] : j.kind === kind ? [j.resourceId] : [])))];
     if (ids.length === 0) return [];
     const source = this.ctx.resources;
     if (source.getMany) return source.getMany(tenantId, kind, ids, include);
     const found = await Promise.all(ids.map((id) => source.get(tenantId, kind, id, include)));
     return found.filter((r): r is ScimResource => r !== undefined);
+  }
+
+  private async usersAll(tenantId: string, ids: string[]): Promise<(ScimResource | undefined)[]> {
+    const found = new Map((await this.resources(tenantId, 'User', ids, INCLUDE.User)).map((r) => [r.id, r]));
+    return ids.map((id) => found.get(id));
   }
 
   private async saveAll(tenantId: string, items: SaveItem[]): Promise<(number | null)[]> {

@@ -346,14 +346,8 @@ export class ResourceSynchronizer {
     // A user the target did not hold before: its groups can now list it. They are read again now that the link is
     // committed: a group job that started earlier may have missed the user, and one that starts later sees it.
     if ((operation === 'created' || operation === 'adopted') && resource.kind === 'User' && runtime.groupsFollow) {
-      const current = await this.ctx.batches.load({
-        tenantId: target.tenantId,
-        targetId: target.id,
-        kind: 'User',
-        resourceId: resource.id,
-        version: resource.version,
-      });
-      const groups = (current.resource ?? resource).groups.filter((g) => g.type === 'direct');
+      const current = await this.ctx.batches.user(target.tenantId, resource.id);
+      const groups = (current ?? resource).groups.filter((g) => g.type === 'direct');
       await this.ctx.enqueueMany(
         groups.map((group) => ({
           data: { tenantId: target.tenantId, targetId: target.id, kind: 'Group' as const, resourceId: group.value, version: 0 },

@@ -88,7 +88,7 @@ async function appendEventAudit(em: EntityManager, event: DomainEvent, context: 
 }
 
 /** The audit entry of an event. */
-function auditOf(event: DomainEvent, context: RequestContext): AuditAppend {
+export function auditOf(event: DomainEvent, context: RequestContext): AuditAppend {
   return {
     chain: event.tenantId ?? '',
     tenantId: event.tenantId,

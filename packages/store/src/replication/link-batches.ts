@@ -1,14 +1,14 @@
-import type { LinkBatch, LinkKey, LinkUpdate, LinkWrite, ReplicationLink, ResourceKind } from '@meridian/core';
+import type { LinkKey, LinkUpdate, LinkWrite, ReplicationLink, ResourceKind } from '@meridian/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { auditEvent } from '../events/event-recorder.js';
 import { pgArray } from '../orm/sql.js';
-import { type LinkRow, TARGET_COLUMNS, type TargetRow, toLink, toTarget, UUID } from './replication-rows.js';
+import { type LinkRow, toLink, UUID } from './replication-rows.js';
 
 /**
- * The links of replication's workers, read and written a batch of jobs at a
- * time (ADR 0024): one transaction for the targets and links of the jobs of
- * one tenant, one for their outcomes and delivery audit entries, instead of
- * a handful of transactions per job.
+ * The links of replication's workers, written a batch of jobs at a time
+ * (ADR 0024) in one transaction: the batches that carry a group's pushed
+ * members. The others, and the batched reads, are one statement each
+ * (link-statements.ts, ADR 0034).
  */
 
 const TABLE: Record<ResourceKind, string> = { User: 'scim_user', Group: 'scim_group' };
@@ -19,23 +19,6 @@ export type PushedMember = NonNullable<NonNullable<LinkUpdate['pushedMembers']>[
 /** The key of a link in the maps below. */
 function linkKey(key: LinkKey): string {
   return `${key.targetId}/${key.kind}/${key.localId}`;
-}
-
-/** The targets and links of `keys` (invalid ids name nothing). */
-export async function loadLinks(em: EntityManager, keys: readonly LinkKey[]): Promise<LinkBatch> {
-  const valid = keys.filter((k) => UUID.test(k.targetId) && UUID.test(k.localId));
-  if (valid.length === 0) return { targets: [], links: [] };
-  const targetIds = [...new Set(valid.map((k) => k.targetId))];
-  const targets = await em.execute<TargetRow[]>(`select ${TARGET_COLUMNS} from replication_target where id = any(?::uuid[])`, [
-    pgArray(targetIds),
-  ]);
-  const links = await em.execute<LinkRow[]>(
-    `select l.* from replication_link l
-     join unnest(?::uuid[], ?::text[], ?::uuid[]) as k(target_id, resource_kind, local_id)
-       on l.target_id = k.target_id and l.resource_kind = k.resource_kind and l.local_id = k.local_id`,
-    [pgArray(valid.map((k) => k.targetId)), pgArray(valid.map((k) => k.kind)), pgArray(valid.map((k) => k.localId))],
-  );
-  return { targets: targets.map(toTarget), links: links.map(toLink) };
 }
 
 /**

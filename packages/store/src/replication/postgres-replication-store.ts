@@ -30,7 +30,8 @@ import { auditEvent, recordEvent } from '../events/event-recorder.js';
 import { OutboxWakeups } from '../events/outbox-wakeups.js';
 import { pgArray } from '../orm/sql.js';
 import { asPlatform, inTenant } from '../orm/unit-of-work.js';
-import { loadLinks, type PushedMember, readPushedMembers, saveLinks, writeLink } from './link-batches.js';
+import { type PushedMember, readPushedMembers, saveLinks, writeLink } from './link-batches.js';
+import { canSave, LinkStatements } from './link-statements.js';
 import { relayOutbox, requestChanges } from './outbox-relay.js';
 import {
   configColumn,
@@ -52,10 +53,15 @@ import {
  * replication-rows.ts.
  */
 export class PostgresReplicationStore implements ReplicationStore {
+  /** A worker's batched link reads and writes, one statement each (ADR 0034). */
+  private readonly statements: LinkStatements;
+
   constructor(
     private readonly orm: MikroORM,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.statements = new LinkStatements(orm);
+  }
 
   /** A transaction scoped to one tenant. */
   private tenant<T>(tenantId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
@@ -466,10 +472,12 @@ export class PostgresReplicationStore implements ReplicationStore {
   }
 
   loadLinks(tenantId: string, keys: readonly LinkKey[]): Promise<LinkBatch> {
-    return this.tenant(tenantId, (em) => loadLinks(em, keys));
+    return this.statements.load(tenantId, keys);
   }
 
   saveLinks(tenantId: string, writes: readonly LinkWrite[], versionsOf: readonly LinkKey[] = []): Promise<Map<string, number>> {
+    // One statement, unless a group's pushed member rows are among the writes (they go row by row, in one transaction).
+    if (canSave(writes)) return this.statements.save(tenantId, this.clock.now(), writes, versionsOf);
     return this.tenant(tenantId, (em) => saveLinks(em, this.clock.now(), tenantId, writes, versionsOf));
   }
 

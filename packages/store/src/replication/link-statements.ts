@@ -1,0 +1,139 @@
+import type { DomainEvent, LinkBatch, LinkKey, LinkWrite } from '@meridian/core';
+import type { MikroORM, PostgreSqlConnection } from '@mikro-orm/postgresql';
+import { auditAppendCall } from '../audit/append-audit-entry.js';
+import { auditOf } from '../events/event-recorder.js';
+import { translateDatabaseError } from '../orm/database-errors.js';
+import { type LinkRow, type TargetRow, toLink, toTarget, UUID } from './replication-rows.js';
+
+/**
+ * A worker's batched link reads and writes as one statement each (ADR 0034):
+ * `meridian_replication_load` and `meridian_replication_save` (migration
+ * 20261209200000) set the tenant and do the work, sent outside BEGIN as named
+ * prepared statements on the ORM's pool, so each is one round trip and its own
+ * transaction, planned once per connection.
+ */
+
+/** What the store asks of the ORM's `pg` pool (typed here: MikroORM may bring another version of `pg`'s types). */
+interface StatementPool {
+  query<R>(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: R[] }>;
+}
+
+const linkKey = (key: LinkKey) => `${key.targetId}/${key.kind}/${key.localId}`;
+
+/** Runs the two statements on the ORM's pool, through the store's error boundary. */
+export class LinkStatements {
+  private pool: Promise<StatementPool> | undefined;
+
+  constructor(private readonly orm: MikroORM) {}
+
+  /** The targets and links of `keys` (invalid ids name nothing), in one statement. */
+  async load(tenantId: string, keys: readonly LinkKey[]): Promise<LinkBatch> {
+    const valid = keys.filter((k) => UUID.test(k.targetId) && UUID.test(k.localId));
+    if (valid.length === 0) return { targets: [], links: [] };
+    const [row] = await this.run<{ targets: TargetRow[]; links: LinkRow[] }>(
+      'meridian_replication_load',
+      'select * from meridian_replication_load($1::uuid, $2::uuid[], $3::text[], $4::uuid[])',
+      [tenantId, valid.map((k) => k.targetId), valid.map((k) => k.kind), valid.map((k) => k.localId)],
+    );
+    return { targets: (row?.targets ?? []).map(toTarget), links: (row?.links ?? []).map(toLink) };
+  }
+
+  /**
+   * Records the outcomes of a batch of jobs of one tenant in one statement (its own transaction): the links in key
+   * order, then the delivery audit entries, then the current versions of `versionsOf` (by key; a deleted resource is
+   * absent). Writes that carry a group's pushed members are not taken here (see `canSave`).
+   */
+  async save(tenantId: string, now: Date, writes: readonly LinkWrite[], versionsOf: readonly LinkKey[]): Promise<Map<string, number>> {
+    const ordered = [...writes].sort((a, b) => (linkKey(a) < linkKey(b) ? -1 : linkKey(a) > linkKey(b) ? 1 : 0));
+    const events = writes.flatMap((w) =>
+      w.event ? [{ event: w.event, requestId: w.update.requestId ?? `replication-${w.targetId}` }] : [],
+    );
+    const wanted = versionsOf.filter((k) => UUID.test(k.localId));
+    const idsOf = (kind: 'User' | 'Group') => [...new Set(wanted.filter((k) => k.kind === kind).map((k) => k.localId))];
+    const rows = await this.run<{ kind: string; id: string; version: number }>(
+      'meridian_replication_save',
+      'select * from meridian_replication_save($1::uuid, $2::timestamptz, $3::jsonb, $4::jsonb, $5::uuid[], $6::uuid[])',
+      [
+        tenantId,
+        now,
+        JSON.stringify(ordered.map(writeRecord)),
+        JSON.stringify(events.map((e) => auditRecord(tenantId, e.event, e.requestId, now))),
+        idsOf('User'),
+        idsOf('Group'),
+      ],
+    );
+    const byKey = new Map(rows.map((r) => [`${r.kind}/${r.id}`, Number(r.version)]));
+    const versions = new Map<string, number>();
+    for (const key of wanted) {
+      const version = byKey.get(`${key.kind}/${key.localId}`);
+      if (version !== undefined) versions.set(linkKey(key), version);
+    }
+    return versions;
+  }
+
+  private async run<R>(name: string, text: string, values: unknown[]): Promise<R[]> {
+    try {
+      this.pool ??= (this.orm.em.getConnection() as PostgreSqlConnection).getNativeClient() as Promise<StatementPool>;
+      return (await (await this.pool).query<R>({ name, text, values })).rows;
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+  }
+}
+
+/** Whether one statement can record these writes: not those that carry a group's pushed members (written row by row). */
+export function canSave(writes: readonly LinkWrite[]): boolean {
+  return writes.every((w) => w.update.pushedMembers === undefined);
+}
+
+/** One write as `meridian_replication_save` reads it: each optional field with whether the write sets it. */
+function writeRecord(write: LinkWrite): Record<string, unknown> {
+  const { update } = write;
+  return {
+    target_id: write.targetId,
+    kind: write.kind,
+    local_id: write.localId,
+    remote_id: update.remoteId,
+    status: update.status,
+    // Absent ('wanted'): the version the relay last queued.
+    handled: update.handledVersion === 'wanted' ? null : update.handledVersion,
+    set_pushed_version: update.pushedVersion !== undefined,
+    pushed_version: update.pushedVersion ?? null,
+    set_pushed_hash: update.pushedHash !== undefined,
+    pushed_hash: update.pushedHash ?? null,
+    set_pushed_attributes: update.pushedAttributes !== undefined,
+    pushed_attributes: update.pushedAttributes ?? null,
+    set_attempts: update.attempts !== undefined,
+    attempts: update.attempts ?? null,
+    set_last_error: update.lastError !== undefined,
+    last_error: update.lastError ?? null,
+    set_grace_until: update.graceUntil !== undefined,
+    grace_until: update.graceUntil ? update.graceUntil.toISOString() : null,
+    set_request_id: update.requestId !== undefined,
+    request_id: update.requestId ?? null,
+  };
+}
+
+/** A delivery's audit entry as `meridian_replication_save` reads it (the arguments of `meridian_append_audit`). */
+function auditRecord(tenantId: string, event: DomainEvent, requestId: string, now: Date): Record<string, unknown> {
+  // The statement is scoped to the batch's tenant: an entry of another chain is a programming error.
+  if (event.tenantId !== tenantId) throw new TypeError(`A ${event.type} event must be recorded in its own tenant's batch.`);
+  const call = auditAppendCall(auditOf(event, { actor: { type: 'system', id: 'replication' }, requestId }), now);
+  const [chain, tenant, actorType, actorId, action, resourceType, resourceId, request, sourceAddress, diff, , part1, part2, part3] =
+    call.params;
+  return {
+    chain,
+    tenant_id: tenant,
+    actor_type: actorType,
+    actor_id: actorId,
+    action,
+    resource_type: resourceType,
+    resource_id: resourceId,
+    request_id: request,
+    source_address: sourceAddress,
+    diff,
+    part1,
+    part2,
+    part3,
+  };
+}
