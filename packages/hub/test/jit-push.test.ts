@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { FakeScimTarget } from '@meridian/test-utils';
+import { eventually, FakeScimTarget } from '@meridian/test-utils';
 import { gql as post } from '@meridian/test-utils/apps';
 import type { FastifyInstance } from 'fastify';
 import * as client from 'openid-client';
@@ -179,11 +179,16 @@ describe.each(backends)('just-in-time push on first sign-in, BullMQ on %s', (_ba
     });
     await hub.runtime.replication.relay.drain();
     for (const name of ['ada', 'bob']) {
-      const link = await waitFor(
-        () => linkOf(users[name] as string),
-        (l) => l?.status === 'out_of_scope',
+      // The link table is written by the workers.
+      const link = await eventually(
+        `${name}'s link out of scope`,
+        async () => {
+          const l = await linkOf(users[name] as string);
+          return l?.status === 'out_of_scope' ? l : undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 25, explain: async () => `link: ${JSON.stringify(await linkOf(users[name] as string))}` },
       );
-      expect(link?.status).toBe('out_of_scope');
+      expect(link.status).toBe('out_of_scope');
     }
     expect(csp.users).toEqual([]);
     expect(csp.groups).toEqual([]);
@@ -222,9 +227,14 @@ describe.each(backends)('just-in-time push on first sign-in, BullMQ on %s', (_ba
       Operations: [{ op: 'replace', path: 'displayName', value: 'Ada Lovelace' }],
     });
     await hub.runtime.replication.relay.drain();
-    await waitFor(
-      async () => csp.users.find((u) => u.userName === 'ada@emea.example')?.displayName,
-      (name) => name === 'Ada Lovelace',
+    await eventually(
+      "ada's new name at the cloud",
+      () => csp.users.find((u) => u.userName === 'ada@emea.example')?.displayName === 'Ada Lovelace',
+      {
+        timeoutMs: 20_000,
+        intervalMs: 25,
+        explain: () => `displayName: ${JSON.stringify(csp.users.find((u) => u.userName === 'ada@emea.example')?.displayName)}`,
+      },
     );
   });
 
@@ -265,14 +275,3 @@ describe.each(backends)('just-in-time push on first sign-in, BullMQ on %s', (_ba
     expect(await auditOf('replication.admitted', users.dave as string)).toHaveLength(1);
   });
 });
-
-/** Reads `read` until `done` holds (the link table is written by the workers). */
-async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out; last value ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { FakeScimTarget } from '@meridian/test-utils';
+import { eventually, FakeScimTarget } from '@meridian/test-utils';
 import type { FastifyInstance } from 'fastify';
 import * as client from 'openid-client';
 import type { Browser } from 'playwright-core';
@@ -257,11 +257,14 @@ describe.each(backends)('pull from the office at first sign-in, BullMQ on %s', (
     const result = await hub.runtime.sources.sync(platform, 'emea', sourceId);
     expect(result).toMatchObject({ status: 'applied', created: 1, updated: 1, deleted: 0, failed: [] });
     await hub.runtime.replication.relay.drain();
-    const deadline = Date.now() + 20_000;
-    while (cloud.users.find((u) => u.userName === 'carol@emea.example')?.displayName !== 'Carol Renamed') {
-      if (Date.now() > deadline) throw new Error('the change never reached the cloud');
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
+    await eventually(
+      'the change at the cloud',
+      () => cloud.users.find((u) => u.userName === 'carol@emea.example')?.displayName === 'Carol Renamed',
+      {
+        timeoutMs: 20_000,
+        intervalMs: 25,
+      },
+    );
     // erin is now at the hub (the scheduled pull) but never signed in: the cloud still holds carol only.
     expect((await emeaAccounts()).map((a) => a.user_name)).toEqual(['carol@emea.example', 'erin@emea.example']);
     expect(cloud.users.map((u) => u.userName)).toEqual(['carol@emea.example']);

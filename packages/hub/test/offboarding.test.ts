@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
-import { createTestDatabase, FakeFileCloud, type TestDatabase } from '@meridian/test-utils';
+import { createTestDatabase, eventually, FakeFileCloud, type TestDatabase } from '@meridian/test-utils';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../src/config/config.js';
 import { buildApp } from '../src/http/app.js';
@@ -13,16 +13,6 @@ import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
 const system = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
 const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
 const ENTERPRISE = SCHEMA.enterpriseUser;
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('offboarding a leaver to a successor', () => {
   let db: TestDatabase;
@@ -61,7 +51,7 @@ describe('offboarding a leaver to a successor', () => {
     return created.body?.id as string;
   };
   const remoteIdOf = (targetId: string, userId: string) =>
-    until(`user ${userId} at target ${targetId}`, async () => {
+    eventually(`user ${userId} at target ${targetId}`, async () => {
       const link = (await runtime.replication.resourceStatus(targetId === targets.westCloud ? west.id : east.id, 'User', userId)).find(
         (l) => l.targetId === targetId,
       );
@@ -199,13 +189,13 @@ describe('offboarding a leaver to a successor', () => {
     });
 
     // The files belong to the successor at the first cloud, and at the second one through the west hub.
-    await until('files at the cloud', async () => cloud.filesOf(graceAtCloud).length === 2);
+    await eventually('files at the cloud', async () => cloud.filesOf(graceAtCloud).length === 2);
     expect(cloud.filesOf(adaAtCloud)).toEqual([]);
-    await until('files behind the west hub', async () => westCloud.filesOf(graceAtWestCloud).length === 1);
+    await eventually('files behind the west hub', async () => westCloud.filesOf(graceAtWestCloud).length === 1);
     expect(westCloud.filesOf(adaAtWestCloud)).toEqual([]);
 
     const id = done.offboarding?.id as string;
-    const settled = await until('transfers settled', async () => {
+    const settled = await eventually('transfers settled', async () => {
       const record = await runtime.offboarding.get(platform, 'east', id);
       return record.transfers.every((t) => t.status === 'done' || t.status === 'dead_lettered') ? record : undefined;
     });
@@ -273,7 +263,7 @@ describe('offboarding a leaver to a successor', () => {
     await runtime.replication.targets.update(east.id, targets.broken, { enabled: false }, system);
     const done = await runtime.offboarding.offboard(platform, 'east', { user: erin, successor: finn, graceDays: 0 }, system);
     const id = done.offboarding?.id as string;
-    await until('transfers done', async () =>
+    await eventually('transfers done', async () =>
       (await runtime.offboarding.get(platform, 'east', id)).transfers.every((t) => t.status === 'done'),
     );
     expect(cloud.filesOf(finnAtCloud).map((f) => f.name)).toEqual(['notes.txt']);
@@ -282,9 +272,9 @@ describe('offboarding a leaver to a successor', () => {
     await expect(runtime.resources.get({ principal: platform, api: 'graphql' }, 'east', 'User', erin)).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });
-    await until('the leaver gone from the cloud', async () => !cloud.target.users.some((u) => u.id === erinAtCloud));
+    await eventually('the leaver gone from the cloud', async () => !cloud.target.users.some((u) => u.id === erinAtCloud));
     const westUsers = await scim(west.token, 'GET', `/Users?filter=${encodeURIComponent(`externalId eq "${erin}"`)}`);
-    await until('the leaver gone from the west hub', async () => {
+    await eventually('the leaver gone from the west hub', async () => {
       const list = await scim(west.token, 'GET', `/Users?filter=${encodeURIComponent(`externalId eq "${erin}"`)}`);
       return list.body?.totalResults === 0;
     });

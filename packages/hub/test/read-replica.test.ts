@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createOrm, type MikroORM } from '@meridian/store';
+import { eventually } from '@meridian/test-utils';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../src/config/config.js';
 import { buildApp } from '../src/http/app.js';
@@ -54,15 +55,8 @@ async function account(): Promise<{ uid: number; gid: number } | undefined> {
   return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
 }
 
-/** Waits until `check` holds, polling; fails with `what` after a minute. */
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** Every wait of this file gives up after a minute. */
+const aMinute = { timeoutMs: 60_000 };
 
 describeWithServer('read replica', () => {
   let dir: string;
@@ -104,27 +98,39 @@ describeWithServer('read replica', () => {
   /** Waits until the standby has replayed everything the primary has written so far. */
   async function caughtUp(): Promise<void> {
     const target = await lsnOf(primarySql, 'pg_current_wal_insert_lsn');
-    await until('the replica to replay the primary', async () => {
-      const [row] = await query<{ behind: boolean }>(replicaSql, `select pg_last_wal_replay_lsn() < '${target}'::pg_lsn as behind`);
-      return row?.behind === false;
-    });
+    await eventually(
+      'the replica to replay the primary',
+      async () => {
+        const [row] = await query<{ behind: boolean }>(replicaSql, `select pg_last_wal_replay_lsn() < '${target}'::pg_lsn as behind`);
+        return row?.behind === false;
+      },
+      aMinute,
+    );
   }
 
   /** Waits until the standby has received (not necessarily replayed) everything the primary has written so far. */
   async function received(): Promise<void> {
     const target = await lsnOf(primarySql, 'pg_current_wal_insert_lsn');
-    await until('the replica to receive the primary', async () => {
-      const [row] = await query<{ behind: boolean }>(replicaSql, `select pg_last_wal_receive_lsn() < '${target}'::pg_lsn as behind`);
-      return row?.behind === false;
-    });
+    await eventually(
+      'the replica to receive the primary',
+      async () => {
+        const [row] = await query<{ behind: boolean }>(replicaSql, `select pg_last_wal_receive_lsn() < '${target}'::pg_lsn as behind`);
+        return row?.behind === false;
+      },
+      aMinute,
+    );
   }
 
   async function pauseReplay(): Promise<void> {
     await query(replicaSql, 'select pg_wal_replay_pause()');
-    await until('replay to pause', async () => {
-      const [row] = await query<{ state: string }>(replicaSql, 'select pg_get_wal_replay_pause_state() as state');
-      return row?.state === 'paused';
-    });
+    await eventually(
+      'replay to pause',
+      async () => {
+        const [row] = await query<{ state: string }>(replicaSql, 'select pg_get_wal_replay_pause_state() as state');
+        return row?.state === 'paused';
+      },
+      aMinute,
+    );
   }
 
   async function reads(): Promise<Record<string, number>> {
@@ -176,7 +182,7 @@ describeWithServer('read replica', () => {
     await run(join(bin as string, 'initdb'), ['-D', join(dir, 'primary'), '-U', 'postgres', '-A', 'trust', '--no-sync'], asOwner());
     await startServer('primary', primaryPort);
     primarySql = await createOrm({ url: urlOf(primaryPort), role: null, poolSize: 2 });
-    await until('the primary to accept connections', async () => (await query(primarySql, 'select 1')).length === 1);
+    await eventually('the primary to accept connections', async () => (await query(primarySql, 'select 1')).length === 1, aMinute);
     await run(
       join(bin as string, 'pg_basebackup'),
       ['-D', join(dir, 'replica'), '-R', '-X', 'stream', '-h', '127.0.0.1', '-p', String(primaryPort), '-U', 'postgres', '--no-sync'],
@@ -184,10 +190,14 @@ describeWithServer('read replica', () => {
     );
     await startServer('replica', replicaPort);
     replicaSql = await createOrm({ url: urlOf(replicaPort), role: null, poolSize: 2 });
-    await until('the replica to accept connections', async () => {
-      const [row] = await query<{ standby: boolean }>(replicaSql, 'select pg_is_in_recovery() as standby');
-      return row?.standby === true;
-    });
+    await eventually(
+      'the replica to accept connections',
+      async () => {
+        const [row] = await query<{ standby: boolean }>(replicaSql, 'select pg_is_in_recovery() as standby');
+        return row?.standby === true;
+      },
+      aMinute,
+    );
 
     const config = loadConfig({
       DATABASE_URL: urlOf(primaryPort),
@@ -243,11 +253,15 @@ describeWithServer('read replica', () => {
     expect(await findUser(reader, 'ada@emea.example')).toBe(1);
     expect(await graphqlUsers(reader)).toContain('ada@emea.example');
     // Caught up, the replica serves the writer too (once a process's last probe, reused for 100 ms, is newer than the replay).
-    await until('the writer to be served by the replica', async () => {
-      const writerBefore = (await reads())['replica/replica'] ?? 0;
-      expect(await findUser(writer, 'ada@emea.example')).toBe(1);
-      return ((await reads())['replica/replica'] ?? 0) > writerBefore;
-    });
+    await eventually(
+      'the writer to be served by the replica',
+      async () => {
+        const writerBefore = (await reads())['replica/replica'] ?? 0;
+        expect(await findUser(writer, 'ada@emea.example')).toBe(1);
+        return ((await reads())['replica/replica'] ?? 0) > writerBefore;
+      },
+      aMinute,
+    );
   });
 
   it('never sends a write to the replica', async () => {

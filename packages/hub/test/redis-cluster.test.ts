@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { parseRedisUrl } from '@meridian/replication';
-import { createTestDatabase, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
+import { createTestDatabase, eventually, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
 import { ConfigError, loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
 
@@ -49,14 +49,6 @@ async function clusterPort(): Promise<number> {
   for (;;) {
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     if ((await isFree(port)) && (await isFree(port + 10_000))) return port;
-  }
-}
-
-async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string, explain?: () => Promise<string>) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${explain ? `\n${await explain()}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
@@ -124,7 +116,9 @@ describeWithRedis('scale-out on a Redis Cluster of three masters', () => {
       { encoding: 'utf8' },
     );
     expect(created.status).toBe(0);
-    await until(() => redisPorts.every((p) => redisCli(p, 'cluster', 'info').includes('cluster_state:ok')), 30_000, 'the cluster to be ok');
+    await eventually('the cluster to be ok', () => redisPorts.every((p) => redisCli(p, 'cluster', 'info').includes('cluster_state:ok')), {
+      intervalMs: 100,
+    });
 
     db = await createTestDatabase();
     target = await FakeScimTarget.start({ token: 'downstream-token' });
@@ -203,7 +197,7 @@ describeWithRedis('scale-out on a Redis Cluster of three masters', () => {
         }).then((u) => u.id),
       ),
     );
-    await until(() => target.requestsTo('POST', '/Users').length >= 3, 60_000, 'the first deliveries');
+    await eventually('the first deliveries', () => target.requestsTo('POST', '/Users').length >= 3, { timeoutMs: 60_000, intervalMs: 100 });
     const killed = workers[0] as ChildProcess;
     killed.kill('SIGKILL');
     await new Promise((resolve) => killed.once('exit', resolve));
@@ -219,19 +213,22 @@ describeWithRedis('scale-out on a Redis Cluster of three masters', () => {
       );
     }
 
-    await until(
+    await eventually(
+      'the target to hold the last state of every user',
       () => {
         const remote = target.users;
         return remote.length === USERS && ids.every((id) => remote.some((u) => u.externalId === id && u.title === 'v3'));
       },
-      150_000,
-      'the target to hold the last state of every user',
-      async () =>
-        JSON.stringify({
-          counts: await runtime.replication.statusCounts(tenantId),
-          remote: target.users.map((u) => [u.externalId, u.title]),
-          output: [...outputs.values()].join('\n---\n').slice(-3000),
-        }),
+      {
+        timeoutMs: 150_000,
+        intervalMs: 100,
+        explain: async () =>
+          JSON.stringify({
+            counts: await runtime.replication.statusCounts(tenantId),
+            remote: target.users.map((u) => [u.externalId, u.title]),
+            output: [...outputs.values()].join('\n---\n').slice(-3000),
+          }),
+      },
     );
     const created = target
       .requestsTo('POST', '/Users')
@@ -240,10 +237,12 @@ describeWithRedis('scale-out on a Redis Cluster of three masters', () => {
     expect(new Set(created).size).toBe(created.length);
     expect([...created].sort()).toEqual([...ids].sort());
     // The target answers before the worker records the delivery: the last links settle a moment after it.
-    await until(
-      async () => (await runtime.replication.statusCounts(tenantId))[0]?.pending === 0,
-      30_000,
+    await eventually(
       'the last deliveries to be recorded',
+      async () => (await runtime.replication.statusCounts(tenantId))[0]?.pending === 0,
+      {
+        intervalMs: 100,
+      },
     );
     const counts = await runtime.replication.statusCounts(tenantId);
     expect(counts).toEqual([expect.objectContaining({ pending: 0, failed: 0, deadLettered: 0, delivered: USERS })]);

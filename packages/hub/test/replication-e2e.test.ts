@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
-import { createTestDatabase, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
+import { createTestDatabase, eventually, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../src/config/config.js';
 import { buildApp } from '../src/http/app.js';
@@ -115,12 +115,14 @@ describe.each(backends)('replication end to end on BullMQ %s', (_backend, redisU
     expect(created.headers.get('preference-applied')).toBeNull();
     expect(created.body).not.toHaveProperty(REPLICATION_URN);
     const id = created.body?.id as string;
-    const deadline = Date.now() + 15_000;
-    while (!(await westUserOf(id)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(await westUserOf(id)).toMatchObject({ userName: 'bob@east.example' });
+    const bob = await eventually('bob at the west hub', () => westUserOf(id), { timeoutMs: 15_000 });
+    expect(bob).toMatchObject({ userName: 'bob@east.example' });
     // The link is recorded just after the target answered: wait for it rather than race it.
-    const synced = async () => (await runtime.replication.resourceStatus(east.id, 'User', id))[0]?.status === 'synced';
-    while (!(await synced()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await eventually(
+      "bob's link synced",
+      async () => (await runtime.replication.resourceStatus(east.id, 'User', id))[0]?.status === 'synced',
+      { timeoutMs: 15_000 },
+    );
     const status = await runtime.replication.resourceStatus(east.id, 'User', id);
     expect(status).toEqual([expect.objectContaining({ targetId, status: 'synced', handledVersion: 1 })]);
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
-import { createTestDatabase, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
+import { createTestDatabase, eventually, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
 import { loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
 
@@ -14,14 +14,6 @@ import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
 const system = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
 const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
 const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
-
-async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 let db: TestDatabase;
 let dataDir: string;
@@ -64,18 +56,18 @@ describe('a nested group whose member group reaches the target after it', () => 
     const create = async (kind: 'User' | 'Group', body: Record<string, unknown>) =>
       (await runtime.resources.create(scimCaller(tenantId), tenantId, kind, body, system)).id;
     const ann = await create('User', { schemas: [SCHEMA.user], userName: 'ann@emea.example' });
-    await until('ann at the cloud', () => cloud.users.length === 1);
+    await eventually('ann at the cloud', () => cloud.users.length === 1);
 
     // The cloud refuses the member group's first create, so the parent reaches the cloud first, without it.
     cloud.failNext({ type: 'status', status: 503 }, { times: 1, match: { method: 'POST', path: '/Groups' } });
     const staff = await create('Group', { schemas: [SCHEMA.group], displayName: 'Staff', members: [{ value: ann }] });
-    await until('the refused create of Staff', () => cloud.requestsTo('POST', '/Groups').some((r) => r.status === 503));
+    await eventually('the refused create of Staff', () => cloud.requestsTo('POST', '/Groups').some((r) => r.status === 503));
     await create('Group', { schemas: [SCHEMA.group], displayName: 'All', members: [{ value: staff }] });
 
-    await until('Staff and All at the cloud', () => cloud.groups.length === 2);
+    await eventually('Staff and All at the cloud', () => cloud.groups.length === 2);
     const remoteStaff = cloud.groups.find((g) => g.displayName === 'Staff');
     const remoteAll = cloud.groups.find((g) => g.displayName === 'All');
-    await until('All listing Staff at the cloud', () => cloud.membersOf(String(remoteAll?.id)).includes(String(remoteStaff?.id)));
+    await eventually('All listing Staff at the cloud', () => cloud.membersOf(String(remoteAll?.id)).includes(String(remoteStaff?.id)));
     expect(cloud.membersOf(String(remoteAll?.id))).toEqual([String(remoteStaff?.id)]);
     expect(cloud.membersOf(String(remoteStaff?.id))).toEqual([String(cloud.users[0]?.id)]);
   }, 60_000);

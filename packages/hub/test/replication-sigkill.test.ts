@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
-import { createTestDatabase, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
+import { createTestDatabase, eventually, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
 import { loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
 
@@ -62,19 +62,6 @@ function startWorker(env: Record<string, string>): Promise<ChildProcess> {
       reject(new Error(`worker exited with ${code}:\n${output}`));
     });
   });
-}
-
-async function until(
-  check: () => Promise<boolean> | boolean,
-  timeoutMs: number,
-  what: string,
-  explain?: () => Promise<string>,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${explain ? `\n${await explain()}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe.each(backends)('a worker killed mid-burst on BullMQ %s', (_backend, redisUrl) => {
@@ -145,7 +132,7 @@ describe.each(backends)('a worker killed mid-burst on BullMQ %s', (_backend, red
         ).id,
       );
     }
-    await until(() => target.requestsTo('POST', '/Users').length >= 5, 30_000, 'the first deliveries');
+    await eventually('the first deliveries', () => target.requestsTo('POST', '/Users').length >= 5, { intervalMs: 100 });
     first.kill('SIGKILL');
     await new Promise((resolve) => first.once('exit', resolve));
     expect(target.users.length).toBeLessThan(30);
@@ -166,38 +153,43 @@ describe.each(backends)('a worker killed mid-burst on BullMQ %s', (_backend, red
 
     workers.push(await startWorker(env));
     const kept = ids.slice(5);
-    await until(
-      async () => {
+    await eventually(
+      'the target to hold exactly the hub state',
+      () => {
         const remote = target.users;
         return remote.length === kept.length && kept.every((id, k) => remote.some((u) => u.externalId === id && u.title === `t${k + 5}`));
       },
-      150_000,
-      'the target to hold exactly the hub state',
-      async () =>
-        JSON.stringify(
-          {
-            counts: await replication.statusCounts(tenant.id),
-            deadLetters: await replication.deadLetters(tenant.id),
-            remote: target.users.map((u) => [u.externalId, u.title]),
-            links: await db.query('select local_id, status, remote_id, wanted_version, handled_version, last_error from replication_link'),
-            output: outputs.join('\n---\n').slice(-4000),
-          },
-          null,
-          1,
-        ),
+      {
+        timeoutMs: 150_000,
+        intervalMs: 100,
+        explain: async () =>
+          JSON.stringify(
+            {
+              counts: await replication.statusCounts(tenant.id),
+              deadLetters: await replication.deadLetters(tenant.id),
+              remote: target.users.map((u) => [u.externalId, u.title]),
+              links: await db.query(
+                'select local_id, status, remote_id, wanted_version, handled_version, last_error from replication_link',
+              ),
+              output: outputs.join('\n---\n').slice(-4000),
+            },
+            null,
+            1,
+          ),
+      },
     );
     // Then the hub runs dry (every event relayed, no job of the target waiting, delayed or running) and nothing
     // more has arrived meanwhile: no replayed delivery was still on its way.
     const requests = target.requestsTo('POST', '/Users').length;
     const queue = replication.ctx.queues.queue(csp.id);
-    await until(
+    await eventually(
+      'the outbox and the queue of the target to be empty',
       async () => {
         const [outbox] = await db.query<{ n: number }>('select count(*)::int as n from outbox_event where dispatched_at is null');
         const jobs = await queue.getJobCounts('waiting', 'delayed', 'prioritized', 'active');
         return outbox?.n === 0 && Object.values(jobs).every((n) => n === 0);
       },
-      30_000,
-      'the outbox and the queue of the target to be empty',
+      { intervalMs: 100 },
     );
     expect(target.requestsTo('POST', '/Users')).toHaveLength(requests);
 

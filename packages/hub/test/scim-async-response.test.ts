@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { AsyncResponder, SCHEMA, STREAM_EVENT } from '@meridian/core';
 import { PostgresAsyncRequestStore } from '@meridian/store';
-import { FakeScimTarget } from '@meridian/test-utils';
+import { eventually, FakeScimTarget } from '@meridian/test-utils';
 import { type HubHarness, startHub } from './harness.js';
 import { call, poll, type ReceivedSet } from './ssf-harness.js';
 
@@ -28,23 +28,27 @@ async function scim(token: string, method: string, path: string, body?: unknown,
 
 /** Lets the relay, the workers and the transmitter run until the stream has the SET of `txn` (no fixed sleep: a condition). */
 async function responseOf(txn: string): Promise<ReceivedSet> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const found = received.find((s) => s.txn === txn);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no asynchronous response for ${txn}`);
-    await hub.runtime.replication.relay.drain();
-    await hub.runtime.streams.asyncOnce();
-    const { sets } = await poll(
-      hub,
-      streamId,
-      hub.tenants.emea.token,
-      audience(),
-      received.map((s) => s.jti),
-    );
-    received.push(...sets);
-    if (sets.length === 0) await hub.runtime.streams.waitForSets(100);
-  }
+  // Each try drives one round and paces itself (waitForSets): no pause between tries.
+  return eventually(
+    `the asynchronous response for ${txn}`,
+    async () => {
+      const found = received.find((s) => s.txn === txn);
+      if (found) return found;
+      await hub.runtime.replication.relay.drain();
+      await hub.runtime.streams.asyncOnce();
+      const { sets } = await poll(
+        hub,
+        streamId,
+        hub.tenants.emea.token,
+        audience(),
+        received.map((s) => s.jti),
+      );
+      received.push(...sets);
+      if (sets.length === 0) await hub.runtime.streams.waitForSets(100);
+      return received.find((s) => s.txn === txn);
+    },
+    { intervalMs: 0 },
+  );
 }
 
 beforeAll(async () => {
@@ -195,8 +199,15 @@ describe('Prefer: respond-async (RFC 9967 asynchronous responses)', () => {
       randomUUID,
       () => new Date(Date.now() + 180_000),
     );
-    const deadline = Date.now() + 30_000;
-    while ((await later.runOnce()) === 0 && Date.now() < deadline) await hub.runtime.replication.relay.drain();
+    await eventually(
+      'the later transmitter to answer',
+      async () => {
+        if ((await later.runOnce()) > 0) return true;
+        await hub.runtime.replication.relay.drain();
+        return false;
+      },
+      { intervalMs: 0 },
+    );
     const set = await responseOf(requestId);
     expect(set.events[STREAM_EVENT.asyncResponse]).toMatchObject({
       method: 'POST',

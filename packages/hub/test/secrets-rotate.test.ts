@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
-import { createTestDatabase, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
+import { createTestDatabase, eventually, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
 import { loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
 
@@ -217,14 +217,14 @@ describe('meridian secrets rotate', () => {
 
       // The worker opens the target's token and the pending password, and delivers both.
       await runtime.replication.start();
-      const deadline = Date.now() + 30_000;
-      let pushed: string | undefined;
-      while (Date.now() < deadline) {
-        const user = csp.users.find((u) => u.userName === 'ada@emea.example');
-        pushed = user ? csp.passwordOf(String(user.id)) : undefined;
-        if (pushed !== undefined) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      const pushed = await eventually(
+        "ada's password at the target",
+        () => {
+          const user = csp.users.find((u) => u.userName === 'ada@emea.example');
+          return user ? csp.passwordOf(String(user.id)) : undefined;
+        },
+        { intervalMs: 100 },
+      );
       expect(pushed).toBe(PASSWORD);
     } finally {
       await runtime.close();

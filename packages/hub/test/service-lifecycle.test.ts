@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { createTestDatabase, dropTestDatabase, testDatabaseExists, testDatabaseName, withDatabase } from '@meridian/test-utils';
+import { createTestDatabase, dropTestDatabase, eventually, testDatabaseExists, testDatabaseName, withDatabase } from '@meridian/test-utils';
 
 // Issue 11: the hub installs, starts and stops like a real service. Real hub processes, real
 // embedded PostgreSQL servers, real signals.
@@ -45,12 +45,9 @@ function run(args: string[], env: Record<string, string>): Hub {
   return { child, output: () => output, exited };
 }
 
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Waits up to a minute (the hubs start an embedded PostgreSQL) for the hub to say it runs; a timeout shows its output. */
+function started(hub: { output: () => string }): Promise<true> {
+  return eventually('the hub to start', () => hub.output().includes('Meridian hub is running'), { timeoutMs: 60_000, explain: hub.output });
 }
 
 async function freePort(): Promise<number> {
@@ -169,7 +166,7 @@ describe('starting the hub', () => {
       // More than any test machine has: the disk counts as full.
       MERIDIAN_READY_MIN_FREE_MB: String(1024 ** 3),
     });
-    await waitFor(() => hub.output().includes('Meridian hub is running'), `hub start:\n${hub.output()}`);
+    await started(hub);
     const ready = await status(`http://127.0.0.1:${port}/readyz`);
     expect(ready.status).toBe(503);
     expect(JSON.parse(ready.body)).toMatchObject({ status: 'unavailable', checks: { database: 'ok', disk: 'full' } });
@@ -199,7 +196,7 @@ describe('two hubs on one machine, each with its embedded PostgreSQL', () => {
         return { ...hub, dataDir, base: `http://127.0.0.1:${port}` };
       }),
     );
-    for (const hub of hubs) await waitFor(() => hub.output().includes('Meridian hub is running'), `hub start:\n${hub.output()}`);
+    for (const hub of hubs) await started(hub);
     for (const hub of hubs) expect((await status(`${hub.base}/readyz`)).status).toBe(200);
 
     const [first, second] = hubs as [(typeof hubs)[0], (typeof hubs)[0]];
@@ -216,15 +213,19 @@ describe('two hubs on one machine, each with its embedded PostgreSQL', () => {
     const pid = postmasterPid(first.dataDir);
     process.kill(pid, 'SIGKILL');
     const seen: { status: number; body: string }[] = [];
-    await waitFor(async () => {
-      const [ready, scim, gql] = await Promise.all([
-        status(`${first.base}/readyz`),
-        status(`${first.base}/scim/v2/Users`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }),
-        graphql(first.base),
-      ]);
-      seen.push(scim, gql, ready);
-      return ready.status === 200 && gql.status === 200 && first.output().includes('is back on');
-    }, 'the hub to recover');
+    await eventually(
+      'the hub to recover',
+      async () => {
+        const [ready, scim, gql] = await Promise.all([
+          status(`${first.base}/readyz`),
+          status(`${first.base}/scim/v2/Users`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } }),
+          graphql(first.base),
+        ]);
+        seen.push(scim, gql, ready);
+        return ready.status === 200 && gql.status === 200 && first.output().includes('is back on');
+      },
+      { timeoutMs: 60_000, explain: first.output },
+    );
     expect(seen.filter((r) => r.status >= 500 && r.status !== 503)).toEqual([]);
     const unavailable = seen.filter((r) => r.status === 503);
     expect(unavailable.length).toBeGreaterThan(0);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DirectoryCaller, principalOfRole, SCHEMA, STREAM_EVENT } from '@meridian/core';
-import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
+import { createTestDatabase, eventually, type TestDatabase } from '@meridian/test-utils';
 import type { FastifyInstance } from 'fastify';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { loadConfig } from '../src/config/config.js';
@@ -40,13 +40,8 @@ function startWorker(env: Record<string, string>): Promise<ChildProcess> {
   });
 }
 
-async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+/** Every wait of this file: up to two minutes (worker processes start and stop in it), looking every 100 ms. */
+const patiently = { timeoutMs: 120_000, intervalMs: 100 };
 
 describe('a push worker killed with SIGKILL', () => {
   let db: TestDatabase;
@@ -127,7 +122,7 @@ describe('a push worker killed with SIGKILL', () => {
       );
       ids.push(user.id);
     }
-    await until(() => received.length >= 5, 'the first pushes');
+    await eventually('the first pushes', () => received.length >= 5, patiently);
     first.kill('SIGKILL');
     await new Promise((resolve) => first.once('exit', resolve));
     const beforeKill = received.length;
@@ -149,11 +144,15 @@ describe('a push worker killed with SIGKILL', () => {
     workers.push(await startWorker(env));
 
     const counts = async () => (await runtime.streams.service.adminGet(platform, 'coi', stream.id)).counts;
-    await until(async () => {
-      const [inbox] = await db.query<{ n: number }>('select count(*)::int as n from event_stream_inbox');
-      const c = await counts();
-      return inbox?.n === 0 && c.pending === 0 && c.acknowledged === 40;
-    }, 'every SET to be acknowledged');
+    await eventually(
+      'every SET to be acknowledged',
+      async () => {
+        const [inbox] = await db.query<{ n: number }>('select count(*)::int as n from event_stream_inbox');
+        const c = await counts();
+        return inbox?.n === 0 && c.pending === 0 && c.acknowledged === 40;
+      },
+      patiently,
+    );
     expect(await counts()).toEqual({ pending: 0, delivered: 0, acknowledged: 40, failed: 0, dead: 0 });
 
     // Every SET the receiver got verifies against the issuer's JWKS; unique jti: exactly the 40 changes, each once.

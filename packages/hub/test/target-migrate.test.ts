@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type DirectoryCaller, type JsonObject, principalOfRole, SCHEMA } from '@meridian/core';
-import { createTestDatabase, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
+import { createTestDatabase, eventually, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
 import { loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
 import { runMeridian } from './cli-runner.js';
@@ -16,16 +16,6 @@ import { runMeridian } from './cli-runner.js';
 const system = { actor: { type: 'system' as const, id: 'test' }, requestId: 'setup' };
 const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
 const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 interface Report {
   dryRun: boolean;
@@ -119,7 +109,7 @@ beforeAll(async () => {
   ids.all = await create('Group', { schemas: [SCHEMA.group], displayName: 'All', members: [{ value: ids.staff }, { value: ids.cy }] });
   for (const [name, id] of Object.entries(ids)) {
     const kind = name === 'staff' || name === 'all' ? 'Group' : 'User';
-    await until(`${name} at the old cloud`, async () => (await statusAt(targets.old, kind, id))?.status === 'synced');
+    await eventually(`${name} at the old cloud`, async () => (await statusAt(targets.old, kind, id))?.status === 'synced');
   }
   // Dee leaves the old target's scope: it keeps her deactivated (not a live copy), so she does not move.
   await runtime.replication.targets.update(tenantId, targets.old, { scoping: { User: 'userName ne "dee@emea.example"' } }, system);
@@ -131,13 +121,13 @@ beforeAll(async () => {
     { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'displayName', value: 'Dee' }] },
     system,
   );
-  await until(
+  await eventually(
     'dee deactivated at the old cloud',
     async () => (await statusAt(targets.old, 'User', ids.dee as string))?.status === 'deactivated',
   );
   // The scoping change has the old target push its groups again: the old cloud is compared with the new one only
   // once that has settled (the nested group back in All), or the comparison reads a group in the middle of its push.
-  await until('the old cloud settled after the scoping change', async () => {
+  await eventually('the old cloud settled after the scoping change', async () => {
     await runtime.replication.relay.drain();
     const all = oldCloud.groups.find((g) => g.displayName === 'All');
     return all !== undefined && oldCloud.membersOf(all.id as string).length === 2;
@@ -288,7 +278,7 @@ describe('meridian target migrate', () => {
     expect(stopped?.retired_at).toBeNull();
     expect(stopped?.retire_at.toISOString()).toBe(retireAt.toISOString());
     runtime = await openHub();
-    const retired = await until('the old target retired', async () => {
+    const retired = await eventually('the old target retired', async () => {
       const [row] = await db.query<{ retired_at: Date | null; enabled: boolean }>(
         'select retired_at, enabled from replication_target where id = $1',
         [targets.old],
@@ -317,7 +307,7 @@ describe('meridian target migrate', () => {
         system,
       )
     ).id;
-    await until('eve at the new cloud', async () => (await statusAt(targets.new, 'User', eve))?.status === 'synced');
+    await eventually('eve at the new cloud', async () => (await statusAt(targets.new, 'User', eve))?.status === 'synced');
     expect(newCloud.users.find((u) => u.externalId === eve)?.userName).toBe('eve@emea.example');
     expect(await statusAt(targets.old, 'User', eve)).toBeUndefined();
     expect(oldCloud.requests).toHaveLength(oldRequests);

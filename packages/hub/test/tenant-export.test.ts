@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { eventually } from '@meridian/test-utils';
 import { type HubHarness, startHub } from './harness.js';
 
 // Issue 19, use case 3.2: a tenant exported from one hub and imported into another (its own database and runtime)
@@ -214,7 +215,8 @@ describe('meridian tenant export | import', () => {
     );
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     // Kill it once some users are in, as a crash would.
-    while ((await count(b, 'scim_user')) === 0) await new Promise((resolve) => setImmediate(resolve));
+    // Without a pause between looks: the import must still be running when it is killed.
+    await eventually('the first users of the import', async () => (await count(b, 'scim_user')) > 0, { intervalMs: 0 });
     child.kill('SIGKILL');
     await exited;
     const partial = await count(b, 'scim_user');

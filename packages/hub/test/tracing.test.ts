@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
+import { createTestDatabase, eventually, type TestDatabase } from '@meridian/test-utils';
 import { loadConfig } from '../src/config/config.js';
 import { openRuntime } from '../src/runtime/runtime.js';
 
@@ -50,16 +50,8 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Waits (bounded) until `probe` answers something. */
-async function until<T>(probe: () => T | undefined, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; hub output:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+/** How this file's waits look (every 100 ms), and what a timeout shows: what the hub printed. */
+const watchingHub = { intervalMs: 100, explain: () => `hub output:\n${output}` };
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -116,7 +108,7 @@ beforeAll(async () => {
   hub.stderr?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
-  await until(() => (output.includes('Meridian hub is running') ? true : undefined), 'the hub to start', 60_000);
+  await eventually('the hub to start', () => output.includes('Meridian hub is running'), { ...watchingHub, timeoutMs: 60_000 });
 }, 90_000);
 
 afterAll(async () => {
@@ -140,13 +132,15 @@ describe('OpenTelemetry', () => {
     expect(response.status).toBe(201);
     const userId = ((await response.json()) as { id: string }).id;
 
-    const request = await until(
-      () => spans.find((s) => s.name === 'request' && s.attributes['http.route'] === '/scim/v2/Users'),
+    const request = await eventually(
       'the request span',
+      () => spans.find((s) => s.name === 'request' && s.attributes['http.route'] === '/scim/v2/Users'),
+      watchingHub,
     );
-    const delivery = await until(
-      () => spans.find((s) => s.name === 'replication.deliver' && s.attributes['meridian.resource.id'] === userId),
+    const delivery = await eventually(
       'the delivery span',
+      () => spans.find((s) => s.name === 'replication.deliver' && s.attributes['meridian.resource.id'] === userId),
+      watchingHub,
     );
     expect(delivery.traceId).toBe(request.traceId);
     expect(delivery.attributes).toMatchObject({ 'messaging.system': 'bullmq', 'meridian.resource.type': 'User' });
@@ -173,7 +167,11 @@ describe('OpenTelemetry', () => {
     });
     expect(answered.status).toBe(200);
     expect((await fetch(`${origin}/healthz`)).status).toBe(200);
-    const request = await until(() => spans.find((s) => s.name === 'request' && s.traceId === traceId), 'the client-continued span');
+    const request = await eventually(
+      'the client-continued span',
+      () => spans.find((s) => s.name === 'request' && s.traceId === traceId),
+      watchingHub,
+    );
     expect(request.parentSpanId).toBe('00f067aa0ba902b7');
     expect(spans.some((s) => s.attributes['http.route'] === '/healthz')).toBe(false);
     expect(exportPaths).toContain('/v1/traces');
