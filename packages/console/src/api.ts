@@ -5,15 +5,14 @@ import { currentSession, reauthenticate } from './auth.js';
 
 const ROLE_KEY = 'meridian.console.role';
 
-/** The console role this tab acts as (sent as `Meridian-Role`); none means end_user. */
+/** The console role this tab chose to act as: `end_user` (no `Meridian-Role`), a granted role, or undefined when not chosen yet. */
 export function actingRole(): string | undefined {
   return sessionStorage.getItem(ROLE_KEY) ?? undefined;
 }
 
 /** Switches the acting role; the caller reloads the data. */
-export function setActingRole(role: string | undefined): void {
-  if (role) sessionStorage.setItem(ROLE_KEY, role);
-  else sessionStorage.removeItem(ROLE_KEY);
+export function setActingRole(role: string): void {
+  sessionStorage.setItem(ROLE_KEY, role);
 }
 
 function unauthenticated(error: CombinedError): boolean {
@@ -24,6 +23,8 @@ function unauthenticated(error: CombinedError): boolean {
 export function createApiClient(): Client {
   return new Client({
     url: '/graphql',
+    // POST only: the hub's GraphQL refuses GET requests without a preflight header (CSRF protection).
+    preferGetMethod: false,
     requestPolicy: 'cache-and-network',
     exchanges: [
       cacheExchange,
@@ -43,7 +44,7 @@ export function createApiClient(): Client {
       const role = actingRole();
       const headers: Record<string, string> = {};
       if (session) headers.authorization = `Bearer ${session.accessToken}`;
-      if (role) headers['meridian-role'] = role;
+      if (role && role !== 'end_user') headers['meridian-role'] = role;
       return { headers };
     },
   });

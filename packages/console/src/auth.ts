@@ -10,10 +10,14 @@ const CLIENT: oauth.Client = { client_id: 'meridian-console' };
 const COMMUNITY_KEY = 'meridian.console.community';
 const SESSION_KEY = 'meridian.console.session';
 const PENDING_KEY = 'meridian.console.pending';
+/** What the user chose in the header (acting role, office): kept across silent sign-ins of the same person. */
+const CHOICES = ['meridian.console.role', 'meridian.console.office'];
 
 /** What the console holds after signing in; kept in sessionStorage (gone with the tab), never in localStorage. */
 export interface Session {
   community: string;
+  /** The ID token's subject: who signed in. */
+  subject: string;
   accessToken: string;
   idToken?: string;
   /** Epoch milliseconds at which the access token expires. */
@@ -105,8 +109,15 @@ export async function completeSignIn(): Promise<string> {
     ...insecure(),
   });
   const result = await oauth.processAuthorizationCodeResponse(as, CLIENT, response, { expectedNonce: pending.nonce, requireIdToken: true });
+  const subject = oauth.getValidatedIdTokenClaims(result)?.sub ?? '';
+  const previous = sessionStorage.getItem(SESSION_KEY);
+  // Someone else signed in in this tab: the role and office chosen before were theirs.
+  if (!previous || (JSON.parse(previous) as Session).subject !== subject) {
+    for (const key of CHOICES) sessionStorage.removeItem(key);
+  }
   const session: Session = {
     community: pending.community,
+    subject,
     accessToken: result.access_token,
     ...(result.id_token ? { idToken: result.id_token } : {}),
     expiresAt: Date.now() + (result.expires_in ?? 600) * 1000,
@@ -118,7 +129,7 @@ export async function completeSignIn(): Promise<string> {
 /** Forgets the tab's tokens and ends the provider's session (RP-initiated logout), coming back to the console's first page. */
 export async function signOut(): Promise<void> {
   const raw = sessionStorage.getItem(SESSION_KEY);
-  sessionStorage.removeItem(SESSION_KEY);
+  for (const key of [SESSION_KEY, ...CHOICES]) sessionStorage.removeItem(key);
   if (!raw) return location.assign('/console/');
   const session = JSON.parse(raw) as Session;
   const as = await discover(session.community);
@@ -132,8 +143,12 @@ export async function signOut(): Promise<void> {
 
 /** Signs in again (silently when the provider's session lives) and comes back to the current page. */
 export function reauthenticate(): void {
+  // Several requests can fail at once: one redirect is enough.
+  if (redirecting) return;
+  redirecting = true;
   const community = lastCommunity() ?? rememberedCommunity();
-  sessionStorage.removeItem(SESSION_KEY);
   if (community) void signIn(community);
   else location.assign('/console/');
 }
+
+let redirecting = false;

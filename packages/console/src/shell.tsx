@@ -103,13 +103,13 @@ function RoleSwitcher() {
     <NativeSelect
       label="Acting as"
       size="xs"
-      value={actingRole() ?? ''}
+      value={actingRole() ?? 'end_user'}
       onChange={(e) => {
-        setActingRole(e.currentTarget.value || undefined);
+        setActingRole(e.currentTarget.value);
         // A new role sees other data: start from its home page with an empty cache.
         location.assign('/console/');
       }}
-      data={[{ value: '', label: roleName('end_user') }, ...roles.map((r) => ({ value: r, label: roleName(r) }))]}
+      data={[{ value: 'end_user', label: roleName('end_user') }, ...roles.map((r) => ({ value: r, label: roleName(r) }))]}
     />
   );
 }
@@ -154,6 +154,7 @@ export function Shell() {
                 component={Link}
                 href={entry.path}
                 label={entry.label}
+                variant="filled"
                 active={current(entry.path) && !entries.some((e) => e !== entry && e.path.startsWith(`${entry.path}/`) && current(e.path))}
                 aria-current={current(entry.path) ? 'page' : undefined}
               />

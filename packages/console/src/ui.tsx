@@ -37,7 +37,14 @@ export function ErrorNotice({ error, title = 'The request failed' }: { error: Co
 /** JSON as an indented, scrollable block. */
 export function JsonBlock({ value, label }: { value: unknown; label: string }) {
   return (
-    <Code block aria-label={label} style={{ maxHeight: 320, overflow: 'auto', whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>
+    // Focusable, so that a keyboard can scroll it (WCAG 2.1.1); a region named by its label.
+    <Code
+      block
+      tabIndex={0}
+      role="region"
+      aria-label={label}
+      style={{ maxHeight: 320, overflow: 'auto', whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}
+    >
       {value === undefined || value === null ? '(none)' : JSON.stringify(value, null, 2)}
     </Code>
   );

@@ -1,9 +1,9 @@
 // Who is signed in and what the acting role may do: the `viewer` query. The
 // console shows only the pages and buttons whose permission action the acting
 // role holds; the API still decides every request.
-import { createContext, type ReactNode, useContext, useState } from 'react';
+import { createContext, type ReactNode, useContext, useEffect, useState } from 'react';
 import { gql, useQuery } from 'urql';
-import { errorMessage } from './api.js';
+import { actingRole, errorMessage, setActingRole } from './api.js';
 
 interface Named {
   id?: string;
@@ -20,7 +20,7 @@ interface Grant {
 }
 
 export interface Viewer {
-  actingRole: string;
+  actingRole: string | null;
   level: string;
   scopes: string[];
   allowedActions: string[];
@@ -67,9 +67,17 @@ const OFFICE_KEY = 'meridian.console.office';
 
 /** Loads the viewer, then renders its children with it; a failure is shown instead. */
 export function ViewerProvider({ children, fallback }: { children: ReactNode; fallback: (state: { error?: string }) => ReactNode }) {
-  const [{ data, error, fetching }] = useQuery<{ viewer: Viewer }>({ query: VIEWER_QUERY, requestPolicy: 'network-only' });
+  const [{ data, error, fetching }, reload] = useQuery<{ viewer: Viewer }>({ query: VIEWER_QUERY, requestPolicy: 'network-only' });
   const [picked, setPicked] = useState<string | undefined>(() => sessionStorage.getItem(OFFICE_KEY) ?? undefined);
-  if (!data?.viewer) return fallback(fetching ? {} : { error: errorMessage(error) ?? 'The hub did not say who you are.' });
+  // Someone who holds console roles starts in the first of them; "Myself" in the header goes back to end_user.
+  const first = actingRole() === undefined ? data?.viewer.grants[0]?.role : undefined;
+  useEffect(() => {
+    if (!first) return;
+    setActingRole(first);
+    reload({ requestPolicy: 'network-only' });
+  }, [first, reload]);
+  if (!data?.viewer || first)
+    return fallback(fetching || first ? {} : { error: errorMessage(error) ?? 'The hub did not say who you are.' });
   const viewer = data.viewer;
   const office = viewer.tenant?.slug ?? picked;
   const value: ViewerContextValue = {
@@ -96,6 +104,7 @@ const ROLE_NAMES: Record<string, string> = {
 };
 
 /** A role's name for people. */
-export function roleName(role: string): string {
+export function roleName(role: string | null): string {
+  if (role === null) return 'a token of its own scopes';
   return ROLE_NAMES[role] ?? role;
 }

@@ -72,8 +72,14 @@ export async function visited(page: Page, name: string): Promise<void> {
 export function watchConsole(page: Page): string[] {
   const problems: string[] = [];
   page.on('console', (message) => {
-    if (message.type() === 'error' || /Content Security Policy/i.test(message.text())) problems.push(message.text());
+    // Chromium asks every origin for /favicon.ico by itself (the provider's sign-in page names no icon): not the page's doing.
+    if (message.location().url.endsWith('/favicon.ico')) return;
+    if (message.type() === 'error' || /Content Security Policy/i.test(message.text()))
+      problems.push(`${message.text()} (${message.location().url})`);
   });
   page.on('pageerror', (error) => problems.push(error.message));
+  page.on('response', (response) => {
+    if (response.status() >= 400) problems.push(`${response.status()} ${response.request().method()} ${response.url()}`);
+  });
   return problems;
 }

@@ -402,21 +402,11 @@ function EditAccount({ office, account }: { office: string; account: AccountDeta
             <Group justify="space-between">
               <Group>
                 {account.active ? (
-                  <Button
-                    color="orange"
-                    variant="outline"
-                    loading={suspendResult.fetching}
-                    onClick={() => suspend({ tenant: office, id: account.id })}
-                  >
+                  <Button color="orange" loading={suspendResult.fetching} onClick={() => suspend({ tenant: office, id: account.id })}>
                     Suspend
                   </Button>
                 ) : (
-                  <Button
-                    color="green"
-                    variant="outline"
-                    loading={restoreResult.fetching}
-                    onClick={() => restore({ tenant: office, id: account.id })}
-                  >
+                  <Button color="green" loading={restoreResult.fetching} onClick={() => restore({ tenant: office, id: account.id })}>
                     Restore
                   </Button>
                 )}

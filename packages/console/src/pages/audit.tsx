@@ -264,7 +264,7 @@ export function AuditPage() {
                 <Table.Td>
                   <Button
                     size="compact-xs"
-                    variant="subtle"
+                    variant="default"
                     onClick={() => setOpen(open === node.id ? undefined : node.id)}
                     aria-expanded={open === node.id}
                   >

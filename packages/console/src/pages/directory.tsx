@@ -82,8 +82,7 @@ function AuthorityRules({ community }: { community: string | undefined }) {
                     <Table.Td>
                       <Button
                         size="compact-sm"
-                        variant="subtle"
-                        color="red"
+                        variant="default"
                         aria-label={`Remove the rule for ${r.attribute}`}
                         onClick={() => save({ community, authority: rules.authority.filter((x) => x.attribute !== r.attribute) })}
                       >
@@ -463,7 +462,7 @@ export function PersonPage() {
                       {manage && s.pinned && (
                         <Button
                           size="compact-sm"
-                          variant="subtle"
+                          variant="default"
                           onClick={() =>
                             pin({ community, person: person.id, attribute: s.attribute, tenant: null }).then(
                               after(`${s.attribute} follows the rules again.`),

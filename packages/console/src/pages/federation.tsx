@@ -63,7 +63,6 @@ function Grants({ community, clientId }: { community: string; clientId: string }
                   <Button
                     size="compact-sm"
                     color="red"
-                    variant="outline"
                     onClick={() => revoke({ community, id: g.id }).then(() => refresh({ requestPolicy: 'network-only' }))}
                   >
                     Revoke
@@ -99,8 +98,8 @@ export function RelyingPartiesPage() {
                 {p.name}
               </Title>
               <Group gap="xs">
-                <Badge variant="light">{p.clientType}</Badge>
-                <Badge variant="light">consent: {p.consent}</Badge>
+                <Badge>{p.clientType}</Badge>
+                <Badge>consent: {p.consent}</Badge>
               </Group>
             </Group>
             <Text size="sm">
@@ -109,7 +108,7 @@ export function RelyingPartiesPage() {
             </Text>
             <Button
               size="compact-sm"
-              variant="subtle"
+              variant="default"
               w="fit-content"
               mt="xs"
               aria-expanded={open === p.clientId}

@@ -196,8 +196,7 @@ function GroupDetail({ office, id }: { office: string; id: string }) {
                     <Table.Td>
                       <Button
                         size="compact-sm"
-                        variant="subtle"
-                        color="red"
+                        variant="default"
                         onClick={() => remove({ tenant: office, group: group.id, members: [m.id] })}
                       >
                         Remove {m.display ?? m.id}

@@ -101,8 +101,8 @@ export function HomePage() {
             <Group mt="md" gap="xs">
               <Text size="sm">Your console roles:</Text>
               {viewer.grants.map((g) => (
-                <Badge key={g.id} variant="light">
-                  {roleName(g.role)} · {g.tenant?.name ?? g.community?.name ?? 'platform'}
+                <Badge key={g.id}>
+                  {roleName(g.role)} · {g.level === 'tenant' ? g.tenant?.name : g.level === 'community' ? g.community?.name : 'platform'}
                 </Badge>
               ))}
             </Group>

@@ -163,7 +163,6 @@ export function MyConsentsPage() {
                   <Button
                     size="compact-sm"
                     color="red"
-                    variant="outline"
                     onClick={async () => {
                       const done = await revoke({ id: g.id }, AS_MYSELF);
                       if (done.data) refresh({ requestPolicy: 'network-only' });

@@ -105,7 +105,7 @@ function Tokens({ office }: { office: string }) {
                     Revoked <When at={t.revokedAt} />
                   </Text>
                 ) : (
-                  <Button size="compact-sm" color="red" variant="outline" onClick={() => revoke({ id: t.id })}>
+                  <Button size="compact-sm" color="red" onClick={() => revoke({ id: t.id })}>
                     Revoke {t.name}
                   </Button>
                 )}
@@ -177,7 +177,6 @@ function Extensions({ office }: { office: string }) {
                 <Button
                   size="compact-sm"
                   color="red"
-                  variant="outline"
                   onClick={() => remove({ tenant: office, id: x.id }).then(() => refresh({ requestPolicy: 'network-only' }))}
                 >
                   Delete {x.name}

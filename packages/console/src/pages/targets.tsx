@@ -231,7 +231,7 @@ function DeadLetters({
                     <Group gap="xs" wrap="nowrap">
                       <Button
                         size="compact-sm"
-                        variant="subtle"
+                        variant="default"
                         aria-expanded={open === letter.id}
                         onClick={() => setOpen(open === letter.id ? undefined : letter.id)}
                       >
