@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { eventually } from '@meridian/test-utils';
 import { gql as post } from '@meridian/test-utils/apps';
 import type { FastifyInstance } from 'fastify';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import type { Browser } from 'playwright-core';
 import { type HubHarness, startHub } from './harness.js';
-import { callbackServer, eventually, launchChromium, listeningHub } from './oidc-harness.js';
+import { callbackServer, launchChromium, listeningHub } from './oidc-harness.js';
 
 // Issue 15: what relying parties do besides signing people in: client credentials, introspection, revocation,
 // secret rotation, back-channel logout; a person with accounts in two offices; admins listing and revoking grants.
@@ -150,7 +151,10 @@ describe('relying parties', () => {
       await page.goto(logout.href);
       await page.getByRole('button', { name: 'Yes, sign me out' }).click();
       await page.waitForURL(`${rp.origin}/bye**`);
-      const posted = await eventually('the logout token', () => rp.posts.find((p) => p.path === '/backchannel'));
+      const posted = await eventually('the logout token', () => rp.posts.find((p) => p.path === '/backchannel'), {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+      });
       const logoutToken = new URLSearchParams(posted.body).get('logout_token') ?? '';
       const jwks = createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri as string));
       const { payload } = await jwtVerify(logoutToken, jwks, { issuer: `${origin}/oidc/coi`, audience: registered.clientId });

@@ -59,17 +59,6 @@ export async function callbackServer(): Promise<{
   };
 }
 
-/** Waits, up to `ms`, until `check` returns something; throws with `what` when it never does. */
-export async function eventually<T>(what: string, check: () => T | undefined, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const found = check();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}.`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /** Headless Chromium; fails (never skips) when it is missing: CI installs it. */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, headless: true });

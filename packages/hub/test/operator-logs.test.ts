@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCHEMA } from '@meridian/core';
-import { createTestDatabase, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
+import { createTestDatabase, eventually, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig } from '../src/config/config.js';
 import { buildApp } from '../src/http/app.js';
@@ -105,17 +105,11 @@ async function call(method: string, path: string, options: { token?: string; bod
 async function linesOf(requestId: string): Promise<Line[]> {
   const ofRequest = () => lines().filter((line) => line.reqId === requestId && line.component !== 'replication');
   // The request line is the last one a request writes: wait for it, not for a fixed time.
-  return until(async () => (ofRequest().some((line) => line.msg === 'request completed') ? ofRequest() : undefined), 5_000);
-}
-
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await probe();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  return eventually(
+    `the request line of ${requestId}`,
+    () => (ofRequest().some((line) => line.msg === 'request completed') ? ofRequest() : undefined),
+    { timeoutMs: 5_000, intervalMs: 100 },
+  );
 }
 
 describe('request log lines', () => {
@@ -192,10 +186,19 @@ describe('replication log lines', () => {
     });
     expect(created.status).toBe(201);
     const id = created.body.id as string;
-    const letter = await until(async () => (await runtime.replication.deadLetters(tenant.id)).find((l) => l.localId === id));
+    const letter = await eventually(
+      'the dead letter',
+      async () => (await runtime.replication.deadLetters(tenant.id)).find((l) => l.localId === id),
+      {
+        intervalMs: 100,
+      },
+    );
     expect(letter.reason).toMatch(/^gave up after 2 attempts/);
     // The log line follows the dead letter's row: wait until it is written.
-    await until(async () => lines().find((l) => l.msg === 'replication dead-lettered' && l.resource === id), 5_000);
+    await eventually('the dead-letter log line', () => lines().find((l) => l.msg === 'replication dead-lettered' && l.resource === id), {
+      timeoutMs: 5_000,
+      intervalMs: 100,
+    });
 
     const logged = lines().filter((l) => l.msg === 'replication dead-lettered' && l.resource === id);
     expect(logged).toHaveLength(1);
