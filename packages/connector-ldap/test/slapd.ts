@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectorContext } from '@meridian/connector-sdk';
 import { checkOutboundAddress, OutboundRefusedError, parseOutboundAllowList, systemClock } from '@meridian/core';
+import { eventually } from '@meridian/test-utils';
 import { Client } from 'ldapts';
 import type { ConnectAddress } from '../src/index.js';
 
@@ -68,14 +69,20 @@ async function canConnect(port: number): Promise<boolean> {
   });
 }
 
-async function waitFor(check: () => Promise<boolean>, what: string, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`slapd exited (${child.exitCode}) before ${what}:\n${log()}`);
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`slapd did not get to ${what} within 20 s:\n${log()}`);
+/**
+ * Waits up to 20 s until slapd accepts connections on `port`; a timeout shows slapd's output. A slapd that exited
+ * makes the probe throw, so the error names its exit status; it is reported when the wait ends rather than at
+ * once (a failed start costs 20 s), which keeps this a plain condition wait.
+ */
+async function listening(port: number, child: ChildProcess, log: () => string): Promise<void> {
+  await eventually(
+    `slapd listening on port ${port}`,
+    async () => {
+      if (child.exitCode !== null) throw new Error(`slapd exited (${child.exitCode})`);
+      return await canConnect(port);
+    },
+    { timeoutMs: 20_000, explain: () => `slapd output:\n${log()}` },
+  );
 }
 
 /** Makes a test CA and a server certificate for localhost and 127.0.0.1 with openssl; returns the paths. */
@@ -165,19 +172,8 @@ index member,uniqueMember eq
   child.stderr?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
-  await waitFor(
-    () => canConnect(port),
-    `listening on port ${port}`,
-    child,
-    () => output,
-  );
-  if (tlsPort)
-    await waitFor(
-      () => canConnect(tlsPort),
-      `listening on port ${tlsPort}`,
-      child,
-      () => output,
-    );
+  await listening(port, child, () => output);
+  if (tlsPort) await listening(tlsPort, child, () => output);
   const url = `ldap://127.0.0.1:${port}`;
   const admin = async () => {
     const client = new Client({ url });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createTestDatabase, FakeScimTarget } from '@meridian/test-utils';
+import { createTestDatabase, eventually, FakeScimTarget } from '@meridian/test-utils';
 import { addContainer, ROOT_DN, ROOT_PASSWORD, type Slapd, startSlapd } from '../../connector-ldap/test/slapd.js';
 import { loadConfig } from '../src/config/config.js';
 import { openRuntime, type Runtime } from '../src/runtime/runtime.js';
@@ -38,14 +38,6 @@ const person = (uid: string, title = 'Staff') => ({
   mail: `${uid}@office.example`,
   title,
 });
-
-async function until(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string, explain?: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${explain ? `\n${explain()}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 let slapd: Slapd;
 
@@ -165,12 +157,11 @@ describe.each(backends)('scheduled source syncs on BullMQ %s', (backend, redisUr
 
     // Nobody runs `source sync`: the worker finds the source due (never synced) and imports it.
     worker = await hub.startWorker();
-    await until(
-      () => target.users.length === 20,
-      60_000,
-      'the first scheduled sync to reach the target',
-      () => worker?.output() ?? '',
-    );
+    await eventually('the first scheduled sync to reach the target', () => target.users.length === 20, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      explain: () => worker?.output() ?? '',
+    });
     const [listed] = JSON.parse((await meridian('source', 'list', '--tenant', 'office', '--json')).stdout) as {
       lastSyncStatus: string;
       lastSyncCounts: { created: number; full: boolean };
@@ -183,11 +174,14 @@ describe.each(backends)('scheduled source syncs on BullMQ %s', (backend, redisUr
     await run('ldapmodify', ['-x', '-H', slapd.url, '-D', ROOT_DN, '-w', ROOT_PASSWORD, '-f', ldif]);
     await rm(ldif);
     await db.query("update inbound_source set last_sync_at = now() - interval '61 seconds'");
-    await until(
-      () => target.users.some((u) => u.userName === 's7' && u.title === 'Director'),
-      60_000,
+    await eventually(
       'the scheduled incremental sync to reach the target',
-      () => worker?.output() ?? '',
+      () => target.users.some((u) => u.userName === 's7' && u.title === 'Director'),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        explain: () => worker?.output() ?? '',
+      },
     );
     const runs = await db.query<{ actor_id: string; diff: { after: { status: string; full: boolean; updated: number } } }>(
       "select actor_id, diff from audit_event where action = 'source.synced' order by seq",

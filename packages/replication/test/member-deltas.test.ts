@@ -22,9 +22,9 @@ import {
   PostgresReplicationStore,
   SecretBox,
 } from '@meridian/store';
-import { createTestDatabase, FakeScimTarget, SqlCapture, type TestDatabase } from '@meridian/test-utils';
+import { createTestDatabase, eventually, FakeScimTarget, SqlCapture, type TestDatabase } from '@meridian/test-utils';
 
-import { contextOf, eventually } from './harness.js';
+import { contextOf } from './harness.js';
 
 // Group membership pushed as deltas (issue 14, ADR 0024): a member added to a
 // 10,000-member group reaches a SCIM target as one PATCH with one `add`, and
@@ -105,12 +105,12 @@ async function linkRow(kind: 'User' | 'Group', id: string) {
 
 async function untilSynced(kind: 'User' | 'Group', id: string, version: number): Promise<string> {
   const row = await eventually(
+    `${kind} ${id} synced at v${version}`,
     async () => {
       const link = await linkRow(kind, id);
       return link?.status === 'synced' && link.handled_version >= version ? link : undefined;
     },
-    30_000,
-    `${kind} ${id} synced at v${version}`,
+    { timeoutMs: 30_000 },
   );
   return row.remote_id as string;
 }
@@ -118,12 +118,12 @@ async function untilSynced(kind: 'User' | 'Group', id: string, version: number):
 /** Waits until the target's queue holds no job: the delivery's last statement is sent. */
 async function untilIdle(): Promise<void> {
   await eventually(
+    'the queue to be idle',
     async () => {
       const counts = await engine.ctx.queues.queue(target.id).getJobCounts('waiting', 'delayed', 'prioritized', 'active');
       return Object.values(counts).every((n) => n === 0);
     },
-    30_000,
-    'the queue to be idle',
+    { timeoutMs: 30_000 },
   );
 }
 

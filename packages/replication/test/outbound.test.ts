@@ -12,8 +12,8 @@ import {
   SCHEMA,
 } from '@meridian/core';
 import { OutboundHttp } from '@meridian/replication';
-import { createTestDatabase, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
-import { contextOf, eventually, type ReplicationHarness, replicationHarness } from './harness.js';
+import { createTestDatabase, eventually, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
+import { contextOf, type ReplicationHarness, replicationHarness } from './harness.js';
 
 /** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
 const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
@@ -297,12 +297,12 @@ describe('targets under the outbound request policy', () => {
       contextOf(),
     );
     const [letter] = await eventually(
+      'a dead letter',
       async () => {
         const letters = await h.engine.deadLetters(tenantId);
         return letters.length > 0 ? letters : undefined;
       },
-      20_000,
-      'a dead letter',
+      { timeoutMs: 20_000 },
     );
     expect(letter).toMatchObject({
       targetId: target.id,

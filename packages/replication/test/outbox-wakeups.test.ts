@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { memoryTarget } from '@meridian/connector-sdk';
 import { type DirectoryCaller, principalOfRole, SCHEMA } from '@meridian/core';
-import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
+import { createTestDatabase, eventually, type TestDatabase } from '@meridian/test-utils';
 import { Coalescer } from '../src/engine/coalescer.js';
-import { contextOf, eventually, type ReplicationHarness, replicationHarness } from './harness.js';
+import { contextOf, type ReplicationHarness, replicationHarness } from './harness.js';
 
 // ADR 0024: the relay learns of a commit through NOTIFY, not by polling. The polls here are an hour apart, so
 // only a notification (or the catch-up after the listening connection came back) can move a change.
@@ -50,12 +50,12 @@ async function createAndDeliver(tenantId: string, targetId: string, name: string
     contextOf(),
   );
   const link = await eventually(
+    `${userName} to reach the target`,
     async () => {
       const found = await h.store.getLink(targetId, 'User', created.id);
       return found?.status === 'synced' ? found : undefined;
     },
-    15_000,
-    `${userName} to reach the target`,
+    { timeoutMs: 15_000 },
   );
   expect(memoryTarget(name).objects.get(link.remoteId as string)?.attributes).toMatchObject({ userName, externalId: created.id });
 }
@@ -65,7 +65,7 @@ describe('the outbox relay woken by commits (LISTEN/NOTIFY)', () => {
     const tenantId = await h.tenant();
     const name = `wake-${process.pid}-${++names}`;
     const target = await h.target(tenantId, name);
-    await eventually(async () => (await listeners()).length > 0, 15_000, 'the outbox listener');
+    await eventually('the outbox listener', async () => (await listeners()).length > 0, { timeoutMs: 15_000 });
     await createAndDeliver(tenantId, target.id, name, 'woken@example.org');
   });
 
@@ -73,18 +73,22 @@ describe('the outbox relay woken by commits (LISTEN/NOTIFY)', () => {
     const tenantId = await h.tenant();
     const name = `wake-${process.pid}-${++names}`;
     const target = await h.target(tenantId, name);
-    const [before] = await eventually(async () => {
-      const pids = await listeners();
-      return pids.length > 0 ? pids : undefined;
-    });
+    const [before] = await eventually(
+      'the outbox listener',
+      async () => {
+        const pids = await listeners();
+        return pids.length > 0 ? pids : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     await db.query('select pg_terminate_backend($1)', [before]);
     const after = await eventually(
+      'a new outbox listener',
       async () => {
         const pids = await listeners();
         return pids.length > 0 && !pids.includes(before as number) ? pids : undefined;
       },
-      15_000,
-      'a new outbox listener',
+      { timeoutMs: 15_000 },
     );
     expect(after).not.toContain(before);
     await createAndDeliver(tenantId, target.id, name, 'again@example.org');

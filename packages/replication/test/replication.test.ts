@@ -15,8 +15,8 @@ import {
 } from '@meridian/core';
 import { graceJobId } from '@meridian/replication';
 import { Argon2PasswordHasher, PostgresDirectoryStore, PostgresPasswordForwarding } from '@meridian/store';
-import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
-import { contextOf, eventually, type ReplicationHarness, replicationHarness } from './harness.js';
+import { createTestDatabase, eventually, type TestDatabase } from '@meridian/test-utils';
+import { contextOf, type ReplicationHarness, replicationHarness } from './harness.js';
 
 /** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
 const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
@@ -71,32 +71,32 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
    */
   async function untilGraceSettled(targetId: string, kind: ResourceKind, id: string) {
     await eventually(
-      async () => (await h.engine.ctx.queues.queue(targetId).getJob(graceJobId(kind, id))) === undefined,
-      20_000,
       `the grace deletion of ${kind} ${id} to be gone`,
+      async () => (await h.engine.ctx.queues.queue(targetId).getJob(graceJobId(kind, id))) === undefined,
+      { timeoutMs: 20_000 },
     );
   }
 
   /** Waits until the target's queue holds no job that is waiting, delayed or running: nothing more will be pushed. */
   async function untilQueueIdle(targetId: string) {
     await eventually(
+      `the queue of target ${targetId} to be idle`,
       async () => {
         const counts = await h.engine.ctx.queues.queue(targetId).getJobCounts('waiting', 'delayed', 'prioritized', 'active');
         return Object.values(counts).every((n) => n === 0);
       },
-      20_000,
-      `the queue of target ${targetId} to be idle`,
+      { timeoutMs: 20_000 },
     );
   }
 
   async function untilStatus(targetId: string, kind: ResourceKind, id: string, status: LinkStatus, version?: number) {
     return eventually(
+      `${kind} ${id} to be ${status}${version !== undefined ? ` at v${version}` : ''}`,
       async () => {
         const link = await linkOf(targetId, kind, id);
         return link?.status === status && (version === undefined || link.handledVersion >= version) ? link : undefined;
       },
-      20_000,
-      `${kind} ${id} to be ${status}${version !== undefined ? ` at v${version}` : ''}`,
+      { timeoutMs: 20_000 },
     );
   }
 
@@ -156,7 +156,9 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
         contextOf(),
       );
     }
-    await eventually(async () => (await linkOf(target.id, 'User', created.id))?.wantedVersion === last.version, 10_000, 'the relay');
+    await eventually('the relay', async () => (await linkOf(target.id, 'User', created.id))?.wantedVersion === last.version, {
+      timeoutMs: 10_000,
+    });
     const queue = h.engine.ctx.queues.queue(target.id);
     // One job for 21 changes (BullMQ on PostgreSQL keeps paused jobs in a state its counts leave out: list them).
     expect(await queue.getJobs()).toHaveLength(1);
@@ -283,15 +285,21 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     const target = await h.target(tenantId, name);
     memoryTarget(name).inject({ op: 'create', times: 4, error: new ConnectorError('transient', 'Service Unavailable', { status: 503 }) });
     const created = await h.resources.create(scimCaller(tenantId), tenantId, 'User', user('circuit@example.org'), contextOf());
-    await eventually(async () => (await h.store.getTarget(target.id))?.circuitState === 'open', 10_000, 'the circuit to open');
+    await eventually('the circuit to open', async () => (await h.store.getTarget(target.id))?.circuitState === 'open', {
+      timeoutMs: 10_000,
+    });
     expect(await h.engine.ctx.queues.queue(target.id).isPaused()).toBe(true);
     await untilStatus(target.id, 'User', created.id, 'synced');
-    const after = await eventually(async () => {
-      const t = await h.store.getTarget(target.id);
-      return t?.circuitState === 'closed' ? t : undefined;
-    });
+    const after = await eventually(
+      'the circuit to close',
+      async () => {
+        const t = await h.store.getTarget(target.id);
+        return t?.circuitState === 'closed' ? t : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     expect(after.consecutiveFailures).toBe(0);
-    await eventually(async () => !(await h.engine.ctx.queues.queue(target.id).isPaused()), 5000, 'the queue to resume');
+    await eventually('the queue to resume', async () => !(await h.engine.ctx.queues.queue(target.id).isPaused()), { timeoutMs: 5000 });
     expect(
       memoryTarget(name)
         .calls.filter((c) => c.op === 'create')
@@ -361,11 +369,15 @@ describe.each(backends)('replication on BullMQ %s', (_backend, redisUrl) => {
     );
     const la = await untilStatus(target.id, 'User', a.id, 'synced');
     const lb = await untilStatus(target.id, 'User', b.id, 'synced');
-    const lg = await eventually(async () => {
-      const link = await linkOf(target.id, 'Group', group.id);
-      const pushed = link?.status === 'synced' ? await h.store.pushedMembers(tenantId, target.id, group.id) : [];
-      return pushed.length === 2 ? link : undefined;
-    });
+    const lg = await eventually(
+      'the group with its two members at the target',
+      async () => {
+        const link = await linkOf(target.id, 'Group', group.id);
+        const pushed = link?.status === 'synced' ? await h.store.pushedMembers(tenantId, target.id, group.id) : [];
+        return pushed.length === 2 ? link : undefined;
+      },
+      { timeoutMs: 15_000 },
+    );
     expect([...(memoryTarget(name).objects.get(lg.remoteId as string)?.members ?? [])].sort()).toEqual([la.remoteId, lb.remoteId].sort());
 
     const changed = await h.resources.patch(

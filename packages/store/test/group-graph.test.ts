@@ -15,7 +15,7 @@ import {
   systemClock,
 } from '@meridian/core';
 import { Argon2PasswordHasher, PostgresAdminStore, PostgresDirectoryStore } from '@meridian/store';
-import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
+import { createTestDatabase, eventually, type TestDatabase } from '@meridian/test-utils';
 import pg from 'pg';
 
 /** A SCIM client of the tenant: the caller the core's ResourceService authorizes (scim.read, scim.write). */
@@ -53,14 +53,17 @@ async function connect(): Promise<pg.Client & { pid: number }> {
 
 /** Resolves once `pid` waits for a lock: the next step of an interleaving may then run. */
 async function waitingForLock(pid: number): Promise<void> {
-  for (;;) {
-    const [row] = await db.query<{ waiting: boolean }>(
-      "select coalesce((select wait_event_type = 'Lock' from pg_stat_activity where pid = $1), false) as waiting",
-      [pid],
-    );
-    if (row?.waiting) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await eventually(
+    `backend ${pid} to wait for a lock`,
+    async () => {
+      const [row] = await db.query<{ waiting: boolean }>(
+        "select coalesce((select wait_event_type = 'Lock' from pg_stat_activity where pid = $1), false) as waiting",
+        [pid],
+      );
+      return row?.waiting;
+    },
+    { intervalMs: 10 },
+  );
 }
 
 let serial = 0;
