@@ -41,10 +41,13 @@ interface AxeViolation {
  */
 async function expectAccessible(page: Page, name: string): Promise<void> {
   await page.evaluate(AXE_SOURCE);
+  // The callback runs in the page (typed here without the DOM library).
   const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (context: Document, options: object) => Promise<{ violations: AxeViolation[] }> } })
-      .axe;
-    const result = await axe.run(document, { resultTypes: ['violations'] });
+    const inPage = globalThis as unknown as {
+      document: unknown;
+      axe: { run: (context: unknown, options: object) => Promise<{ violations: AxeViolation[] }> };
+    };
+    const result = await inPage.axe.run(inPage.document, { resultTypes: ['violations'] });
     return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target })) }));
   });
   const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');

@@ -145,7 +145,7 @@ describe('the console page', () => {
     expect(await page.title()).toBe('Sign in · Meridian console');
     // Mantine's CSS variables reached the page through the nonce: the theme's primary colour is set.
     expect(
-      await page.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue('--mantine-primary-color-filled').trim()),
+      await page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--mantine-primary-color-filled').trim()"),
     ).not.toBe('');
     await visited(page, 'sign-in');
     expect(problems).toEqual([]);
