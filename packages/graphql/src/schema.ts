@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { AccountResolver, ReplicationTargetResolver } from './resolvers/account-resolver.js';
-import { CommunityResolver, TenantResolver } from './resolvers/admin-resolver.js';
+import { CommunityResolver, TenantResolver, TokenListResolver } from './resolvers/admin-resolver.js';
 import { AuditResolver } from './resolvers/audit-resolver.js';
 import { ConsoleRoleResolver, ViewerResolver } from './resolvers/console-resolver.js';
 import { DirectoryExportResolver } from './resolvers/directory-export-resolver.js';
@@ -26,6 +26,7 @@ export function buildMeridianSchema(): Promise<GraphQLSchema> {
     resolvers: [
       CommunityResolver,
       TenantResolver,
+      TokenListResolver,
       TenantSettingsResolver,
       TrustedIssuerResolver,
       AuditResolver,

@@ -257,6 +257,12 @@ describe('signing in to the console', () => {
       [id],
     );
     expect(entry?.actor_id).toBe(`console:${hub.tenants.emea.id}:${adaId}`);
+    // The office's API tokens, never their secrets; the platform's are not the office admin's to see.
+    const tokens = await graphql(signIn.accessToken, '{ tokens(tenant: "emea") { id role prefix revokedAt } }', { role: 'office_admin' });
+    expect(tokens.body.errors).toBeUndefined();
+    expect((tokens.body.data as { tokens: { prefix: string }[] }).tokens.length).toBeGreaterThan(0);
+    const platformTokens = await graphql(signIn.accessToken, '{ tokens { id } }', { role: 'office_admin' });
+    expect(platformTokens.body.errors?.[0]?.extensions.code).toBe('FORBIDDEN');
     // Outside the role's reach: another community's tenant does not exist for it.
     const apac = await graphql(signIn.accessToken, '{ accounts(tenant: "other/apac", first: 1) { totalCount } }', { role: 'office_admin' });
     expect(apac.body.errors?.[0]?.extensions.code).toBe('NOT_FOUND');

@@ -259,6 +259,7 @@ describe('GraphQL with another tenant’s slug and ids', () => {
     testInboundSource: ['mutation { testInboundSource(tenant: "emea", source: "@USER@", email: "a@example.org") { wouldCreate } }'],
     // The admin console's roles (issue 21): APAC lists, grants and revokes none of EMEA's accounts' roles.
     consoleRoleGrants: ['{ consoleRoleGrants(tenant: "emea") { id } }'],
+    tokens: ['{ tokens(tenant: "emea") { id } }'],
     grantConsoleRole: [
       'mutation($i: GrantConsoleRoleInput!) { grantConsoleRole(input: $i) { id } }',
       { i: { tenant: 'coi/emea', user: '@USER@', role: 'office_admin' } },

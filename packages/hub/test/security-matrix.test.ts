@@ -380,6 +380,7 @@ const GRAPHQL_REQUESTS: Record<string, GraphqlSample> = {
   }),
   // The admin console (issue 21): every caller may ask who it is; console roles are granted like tokens are issued.
   'Query.viewer': async () => ({ query: '{ viewer { actingRole level allowedActions } }' }),
+  'Query.tokens': async () => ({ query: '{ tokens(tenant: "emea") { id role prefix } }' }),
   'Query.consoleRoleGrants': async () => ({ query: '{ consoleRoleGrants(tenant: "emea") { id } }' }),
   'Mutation.grantConsoleRole': async () => ({
     query: 'mutation($i: GrantConsoleRoleInput!) { grantConsoleRole(input: $i) { id } }',

@@ -374,6 +374,7 @@ export const OPERATIONS: readonly Operation[] = [
   graphql('Mutation.syncInboundSource', 'replication.manage', 'tenant'),
   graphql('Mutation.testInboundSource', 'replication.manage', 'tenant'),
   graphql('Query.viewer', 'viewer.read', 'list'),
+  graphql('Query.tokens', 'token.manage', 'tenant'),
   graphql('Query.consoleRoleGrants', 'token.manage', 'tenant'),
   graphql('Mutation.grantConsoleRole', 'token.manage', 'tenant'),
   graphql('Mutation.revokeConsoleRole', 'token.manage', 'tenant'),

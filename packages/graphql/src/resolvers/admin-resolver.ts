@@ -178,3 +178,19 @@ export class TenantResolver {
     return toTokenNode(await ctx.services.admin.revokeToken(ctx.principal, id, contextOf(ctx)));
   }
 }
+
+/** The API token list (`token.manage`), as a query of its own: a tenant's, a community's or the platform's tokens. */
+@Resolver(() => TokenNode)
+export class TokenListResolver {
+  @Query(() => [TokenNode], {
+    description:
+      "API tokens of a tenant or a community (slug or id; a community's own, not its tenants'), or the platform's when neither is given; never their secrets.",
+  })
+  async tokens(
+    @Ctx() ctx: GraphqlContext,
+    @Arg('tenant', () => String, { nullable: true }) tenant?: string | null,
+    @Arg('community', () => String, { nullable: true }) community?: string | null,
+  ) {
+    return (await ctx.services.admin.listTokens(ctx.principal, { tenant, community })).map(toTokenNode);
+  }
+}
