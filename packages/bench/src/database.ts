@@ -33,6 +33,9 @@ export interface BenchDatabase {
   seedSeconds: number | undefined;
 }
 
+/** What seeding (or reusing) the bench database needs to know: `pnpm bench` and `pnpm bench:memory` share it. */
+export type SeedOptions = Pick<BenchOptions, 'serverUrl' | 'database' | 'users' | 'tenants' | 'bigGroup' | 'smallGroup' | 'reseed'>;
+
 /** Users per tenant: the first tenant holds the large group, the others share the rest evenly. */
 export function tenantSizes(options: Pick<BenchOptions, 'users' | 'tenants' | 'bigGroup'>): number[] {
   const first = Math.max(Math.ceil(options.users / options.tenants), options.bigGroup + 1_000);
@@ -121,7 +124,7 @@ export function seededUserId(i: number): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-async function seed(url: string, options: BenchOptions, log: (m: string) => void): Promise<number> {
+async function seed(url: string, options: SeedOptions, log: (m: string) => void): Promise<number> {
   const started = performance.now();
   const orm = await createOrm({ url, poolSize: 2 });
   try {
@@ -189,7 +192,7 @@ async function seed(url: string, options: BenchOptions, log: (m: string) => void
  * was seeded with the same sizes (unless `--reseed`). Returns what the
  * measurements need.
  */
-export async function prepareDatabase(options: BenchOptions, log: (m: string) => void): Promise<BenchDatabase> {
+export async function prepareDatabase(options: SeedOptions, log: (m: string) => void): Promise<BenchDatabase> {
   const url = withDatabase(options.serverUrl, options.database);
   const wanted: SeedConfig = {
     version: SEED_VERSION,
