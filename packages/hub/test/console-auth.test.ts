@@ -311,6 +311,26 @@ describe('signing in to the console', () => {
     expect((await consoleSignIn('ada@emea.example', PASSWORD)).askedPassword).toBe(true);
   }, 60_000);
 
+  it("signs out at the provider and comes back to the console's first page", async () => {
+    const query = new URLSearchParams({
+      client_id: 'meridian-console',
+      post_logout_redirect_uri: `${origin}/console/`,
+      id_token_hint: signIn.idToken,
+    });
+    const page = await signIn.jar.fetch(`${origin}/oidc/coi/session/end?${query}`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    const action = /<form id="op.logoutForm" method="post" action="([^"]+)"/.exec(html)?.[1] ?? '';
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+    const done = await signIn.jar.fetch(new URL(action, origin).href, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ xsrf, logout: 'yes' }).toString(),
+    });
+    expect(done.status).toBe(303);
+    expect(done.headers.get('location')).toBe(`${origin}/console/`);
+  }, 60_000);
+
   it('is not listed among the person’s grants, which they could withdraw', async () => {
     const mine = await graphql(signIn.accessToken, '{ me { grants { id } } }');
     expect(mine.body.errors).toBeUndefined();
