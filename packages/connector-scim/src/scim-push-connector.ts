@@ -70,6 +70,9 @@ export class ScimPushConnector implements Connector {
       // Without PATCH, deltas are applied by a read and a PUT of the whole member list.
       membershipDeltas: true,
       match: true,
+      // A User's userName is unique at a SCIM service provider, which answers a duplicate with 409 (RFC 7643
+      // §4.1.1, RFC 7644 §3.3): a first push posts it without a look-up. A Group's displayName need not be unique.
+      createConflicts: ['User'],
       list: true,
       transferOwnership: config.transferOwnership,
     };

@@ -250,8 +250,12 @@ export class ResourceSynchronizer {
     // The member list last pushed (remote ids), read when needed: undefined means "as recorded for the link".
     let pushedMembers: string[] | undefined;
     if (ref === undefined) {
+      // Look first unless the target refuses a duplicate of this kind by itself, nothing this job does not know
+      // about may exist there (no create intent of an earlier attempt on record) and this is no reconcile (ADR 0034).
+      const lookFirst =
+        force || (link?.pushedAttributes ?? null) !== null || !(connector.capabilities.createConflicts ?? []).includes(resource.kind);
       await this.recordCreateIntent(runtime, resource, attributes);
-      ({ ref, operation } = await this.createOrAdopt(runtime, object));
+      ({ ref, operation } = await this.createOrAdopt(runtime, object, lookFirst));
       pushedMembers = operation === 'created' ? memberIds : [];
       // Remember the remote object at once when another call to the target follows (an adopted object's update, a
       // password): a failure there must not create it twice. Otherwise the final write below records it; a crash
@@ -400,11 +404,18 @@ export class ResourceSynchronizer {
     return holder && holder.localId !== localId ? null : found.ref.remoteId;
   }
 
-  /** First push: adopt an existing remote object (connector.match) or create one; a create CONFLICT falls back to matching. */
-  private async createOrAdopt(runtime: JobRuntime, object: OutboundObject): Promise<{ ref: RemoteRef; operation: SyncOperation }> {
+  /**
+   * First push: adopt an existing remote object (connector.match) or create one; a create CONFLICT falls back to
+   * matching. With `lookFirst` false the create goes first: the target answers CONFLICT to a duplicate.
+   */
+  private async createOrAdopt(
+    runtime: JobRuntime,
+    object: OutboundObject,
+    lookFirst = true,
+  ): Promise<{ ref: RemoteRef; operation: SyncOperation }> {
     const { connector } = runtime;
     const match = connector.capabilities.match && connector.match ? connector.match.bind(connector) : undefined;
-    if (match) {
+    if (match && lookFirst) {
       const found = await step('match', () => match(object));
       if (found) return { ref: await this.adopt(runtime, object, found.ref), operation: 'adopted' };
     }
