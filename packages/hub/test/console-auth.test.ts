@@ -424,7 +424,13 @@ describe('tokens the console API refuses', () => {
       res.body.data as { auditEvents: { edges: { node: { diff: { after: { detail?: string } } } }[] } }
     ).auditEvents.edges.map((e) => e.node.diff.after.detail);
     expect(details).toEqual(
-      expect.arrayContaining(['CONSOLE_EXPIRED', 'CONSOLE_AUDIENCE_MISMATCH', 'CONSOLE_BAD_SIGNATURE', 'CONSOLE_UNKNOWN_TENANT']),
+      expect.arrayContaining([
+        'CONSOLE_EXPIRED',
+        'CONSOLE_INVALID_CLAIMS',
+        'CONSOLE_BAD_SIGNATURE',
+        'CONSOLE_UNKNOWN_TENANT',
+        'UNKNOWN_ISSUER',
+      ]),
     );
   });
 });

@@ -30,8 +30,11 @@ type ConsoleTokenOutcome =
 
 /** Verifies the admin console's access tokens (ADR 0034). */
 export interface ConsoleTokenVerifier {
-  /** True when the token's (unverified) `iss` is one of this hub's community issuers: it is the console's to decide, nobody else's. */
-  isOwnIssuer(token: string): boolean;
+  /**
+   * True when the token's (unverified) `iss` is one of this hub's community issuers and its `aud` the GraphQL
+   * resource: it is the console's to decide, nobody else's. Any other JWT goes to the trusted issuers.
+   */
+  isConsoleToken(token: string): boolean;
   /** Verifies the token and maps it, with the `Meridian-Role` header, to a principal. */
   verify(token: string, role: string | undefined): Promise<ConsoleTokenOutcome>;
 }
@@ -67,7 +70,7 @@ function reasonOf(error: unknown): ConsoleTokenFailure {
 
 /**
  * The console's access tokens (ADR 0034, RFC 9068): a JWT whose `iss` is one
- * of this hub's community issuers is verified with that community's
+ * of this hub's community issuers and whose `aud` is the GraphQL resource is verified with that community's
  * OpenID Provider key, read locally; `typ` must be `at+jwt`, `aud` the
  * GraphQL API's resource indicator, `client_id` the console, and `exp`
  * still to come. The office account it names must exist, be active and
@@ -102,15 +105,20 @@ export function createConsoleTokenVerifier(options: ConsoleTokenOptions): Consol
       return { communityId: community.id, key: await importJWK(jwk, 'RS256') };
     })();
     keys.set(slug, { at: now, key });
-    key.catch(() => keys.delete(slug));
+    // A community without a key yet is asked again next time: its first token may come at any moment.
+    key.then(
+      (found) => found ?? keys.delete(slug),
+      () => keys.delete(slug),
+    );
     // Unknown slugs are remembered too: keep the map bounded.
     if (keys.size > 1_000) keys.delete(keys.keys().next().value as string);
     return key;
   };
 
-  const isOwnIssuer = (token: string): boolean => {
+  const isConsoleToken = (token: string): boolean => {
     try {
-      return slugOf(decodeJwt(token).iss) !== undefined;
+      const { iss, aud } = decodeJwt(token);
+      return slugOf(iss) !== undefined && (aud === resource || (Array.isArray(aud) && aud.includes(resource)));
     } catch {
       return false;
     }
@@ -154,7 +162,7 @@ export function createConsoleTokenVerifier(options: ConsoleTokenOptions): Consol
     return 'forbidden' in mapped ? { ok: false, forbidden: mapped.forbidden, tenantId } : { ok: true, principal: mapped.principal };
   };
 
-  return { isOwnIssuer, verify };
+  return { isConsoleToken, verify };
 }
 
 /** The community has no signing key yet: it has issued no token, so none verifies. */

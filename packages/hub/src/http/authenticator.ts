@@ -128,8 +128,9 @@ export function createAuthenticator(
     if (adminDigest && timingSafeEqual(digest(secret), adminDigest)) {
       return { principal: { kind: 'platform', tokenId: 'env:MERIDIAN_ADMIN_TOKEN', scopes: ['admin'] } };
     }
-    // A JWT of one of this hub's own community issuers is a console token: GraphQL verifies it, every other API refuses it.
-    if (authOptions?.console && options.console && looksLikeJwt(secret) && options.console.isOwnIssuer(secret)) {
+    // A JWT of one of this hub's own community issuers for the GraphQL resource is a console token: GraphQL verifies it,
+    // every other API refuses it (there it is a JWT of an issuer nobody trusts).
+    if (authOptions?.console && options.console && looksLikeJwt(secret) && options.console.isConsoleToken(secret)) {
       const verified = await options.console.verify(secret, authOptions.console.role);
       if (verified.ok) return { principal: verified.principal };
       if ('forbidden' in verified) return { forbidden: verified.forbidden };
