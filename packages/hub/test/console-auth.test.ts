@@ -277,12 +277,14 @@ describe('signing in to the console', () => {
     });
   });
 
-  it('is refused at SCIM, whatever role it names', async () => {
-    for (const role of [undefined, 'office_admin']) {
-      const res = await fetch(`${origin}/scim/v2/Users`, {
-        headers: { authorization: `Bearer ${signIn.accessToken}`, ...(role ? { 'meridian-role': role } : {}) },
-      });
-      expect(res.status).toBe(401);
+  it('is refused at SCIM and the metrics, whatever role it names', async () => {
+    for (const path of ['/scim/v2/Users', '/metrics']) {
+      for (const role of [undefined, 'office_admin']) {
+        const res = await fetch(`${origin}${path}`, {
+          headers: { authorization: `Bearer ${signIn.accessToken}`, ...(role ? { 'meridian-role': role } : {}) },
+        });
+        expect([path, res.status]).toEqual([path, 401]);
+      }
     }
   });
 
