@@ -227,6 +227,19 @@ describe('an office admin', () => {
       await page.waitForLoadState('networkidle');
       await visited(page, name);
     }
+
+    // The office lets people change their display name; My account offers that field and no other.
+    await navigate(page, 'Self-service policy');
+    await page.getByRole('textbox', { name: 'Attributes people may change themselves' }).fill('displayName');
+    await page.getByRole('button', { name: 'Save policy' }).click();
+    await page.getByRole('status').filter({ hasText: 'people may now change displayName' }).waitFor();
+    await navigate(page, 'My account');
+    await page.getByText('Your office lets you change: displayName.').waitFor();
+    expect(await page.getByRole('textbox', { name: 'Given name' }).getAttribute('readonly')).not.toBeNull();
+    await page.getByRole('textbox', { name: 'Display name' }).fill('Olivia O.');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+    await visited(page, 'my-account-saved');
     expect(problems).toEqual([]);
     await context.close();
   });

@@ -211,6 +211,7 @@ describe('GraphQL with another tenant’s slug and ids', () => {
     removeGroupMembers: ['mutation { removeGroupMembers(tenant: "emea", group: "@GROUP@", members: ["@USER@"]) { id } }'],
     // APAC's office token is no end user's: refused before anything is read.
     updateMe: ['mutation { updateMe(input: { title: "Pwned" }) { id } }'],
+    mySelfServicePolicy: ['{ mySelfServicePolicy { editableAttributes } }'],
     addTrustedIssuer: [
       'mutation($i: TrustedIssuerInput!) { addTrustedIssuer(input: $i) { id } }',
       { i: { tenant: 'emea', issuer: 'https://idp.example', audience: 'meridian', jwksUri: 'https://idp.example/jwks' } },

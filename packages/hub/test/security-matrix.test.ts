@@ -125,6 +125,7 @@ const GRAPHQL_REQUESTS: Record<string, GraphqlSample> = {
   }),
   'Query.groups': async () => ({ query: '{ groups(tenant: "emea", first: 1) { totalCount } }' }),
   'Query.me': async () => ({ query: '{ me { id userName } }' }),
+  'Query.mySelfServicePolicy': async () => ({ query: '{ mySelfServicePolicy { editableAttributes } }' }),
   'Mutation.createAccount': async (role) => ({
     query: 'mutation($u: String!) { createAccount(tenant: "emea", input: { userName: $u }) { id } }',
     variables: { u: `hr-${slugOf(role)}-${Math.random().toString(36).slice(2)}@emea` },

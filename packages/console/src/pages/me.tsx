@@ -1,6 +1,6 @@
 // My account and my consents: the signed-in person themself (end_user), whatever role the tab acts as.
 import { Alert, Button, Card, SimpleGrid, Stack, Table, Text, TextInput } from '@mantine/core';
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useEffect, useState } from 'react';
 import { gql, useMutation, useQuery } from 'urql';
 import { AS_MYSELF, errorField, errorMessage } from '../api.js';
 import { ErrorNotice, PageHeader, When } from '../ui.js';
@@ -43,19 +43,31 @@ const UPDATE_ME = gql`
   mutation ConsoleUpdateMe($ifVersion: Int, $input: MeInput!) { updateMe(ifVersion: $ifVersion, input: $input) { id displayName givenName familyName title version phoneNumbers { value } } }
 `;
 
+/** The fields of MeInput the page shows, with the policy entries (SCIM paths) that let them change. */
 const EDITABLE = [
-  ['displayName', 'Display name'],
-  ['givenName', 'Given name'],
-  ['familyName', 'Family name'],
-  ['title', 'Title'],
-  ['phone', 'Phone'],
+  ['displayName', 'Display name', ['displayName']],
+  ['givenName', 'Given name', ['name', 'name.givenName']],
+  ['familyName', 'Family name', ['name', 'name.familyName']],
+  ['title', 'Title', ['title']],
+  ['phone', 'Phone', ['phoneNumbers']],
 ] as const;
+
+/** The SCIM path a refusal names (`name.givenName`, `phoneNumbers`), as the page's field. */
+function fieldOf(path: string | undefined): string | undefined {
+  return EDITABLE.find(([name, , paths]) => name === path || paths.some((p) => p.toLowerCase() === path?.toLowerCase()))?.[0];
+}
+
+const POLICY = gql`
+  query ConsoleMyPolicy { mySelfServicePolicy { editableAttributes } }
+`;
 
 function useMe() {
   return useQuery<{ me: Me }>({ query: ME, context: AS_MYSELF });
 }
 
-function MeForm({ me }: { me: Me }) {
+function MeForm({ me, editable }: { me: Me; editable: string[] }) {
+  const allowed = new Set(editable.map((a) => a.toLowerCase()));
+  const mayChange = (paths: readonly string[]) => paths.some((p) => allowed.has(p.toLowerCase()));
   const initial: Record<string, string> = {
     displayName: me.displayName ?? '',
     givenName: me.givenName ?? '',
@@ -65,8 +77,11 @@ function MeForm({ me }: { me: Me }) {
   };
   const [values, setValues] = useState(initial);
   const [saved, setSaved] = useState(false);
+  // A newer version (saved here or elsewhere) is what the form shows next; the "Saved" notice stays.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: only a new version resets the form
+  useEffect(() => setValues(initial), [me.version]);
   const [result, update] = useMutation(UPDATE_ME);
-  const field = errorField(result.error);
+  const field = fieldOf(errorField(result.error));
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     setSaved(false);
@@ -77,7 +92,7 @@ function MeForm({ me }: { me: Me }) {
   return (
     <form onSubmit={submit} aria-label="My details">
       <Stack>
-        {result.error && !EDITABLE.some(([name]) => name === field) && (
+        {result.error && !field && (
           <Alert color="red" role="alert" title="Not saved">
             {errorMessage(result.error)}
           </Alert>
@@ -88,22 +103,28 @@ function MeForm({ me }: { me: Me }) {
           </Alert>
         )}
         <Text size="sm" c="dimmed">
-          Your office’s self-service policy decides which of these you may change; the hub refuses the others and says why.
+          {editable.length > 0
+            ? `Your office lets you change: ${editable.join(', ')}. The other fields are shown as they are.`
+            : 'Your office’s self-service policy lets you change nothing here: ask your office admin.'}
         </Text>
         <SimpleGrid cols={{ base: 1, sm: 2 }}>
-          {EDITABLE.map(([name, label]) => (
+          {EDITABLE.map(([name, label, paths]) => (
             <TextInput
               key={name}
               label={label}
+              readOnly={!mayChange(paths)}
+              description={mayChange(paths) ? undefined : 'Not yours to change (self-service policy)'}
               value={values[name]}
               error={field === name ? errorMessage(result.error) : undefined}
               onChange={(e) => setValues({ ...values, [name]: e.currentTarget.value })}
             />
           ))}
         </SimpleGrid>
-        <Button type="submit" loading={result.fetching} w="fit-content">
-          Save
-        </Button>
+        {EDITABLE.some(([, , paths]) => mayChange(paths)) && (
+          <Button type="submit" loading={result.fetching} w="fit-content">
+            Save
+          </Button>
+        )}
       </Stack>
     </form>
   );
@@ -111,15 +132,16 @@ function MeForm({ me }: { me: Me }) {
 
 export function MyAccountPage() {
   const [{ data, error }] = useMe();
+  const [policy] = useQuery<{ mySelfServicePolicy: { editableAttributes: string[] } }>({ query: POLICY, context: AS_MYSELF });
   const me = data?.me;
   return (
     <>
       <PageHeader title="My account" description={me ? `${me.userName} in ${me.tenant.name}` : undefined} />
-      <ErrorNotice error={error} />
-      {me && (
+      <ErrorNotice error={error ?? policy.error} />
+      {me && policy.data && (
         <Card withBorder>
           <Text mb="md">Email: {me.emails.map((e) => e.value).join(', ') || 'none'}</Text>
-          <MeForm key={me.version} me={me} />
+          <MeForm me={me} editable={policy.data.mySelfServicePolicy.editableAttributes} />
         </Card>
       )}
     </>

@@ -393,6 +393,11 @@ export class ResourceService {
     return this.getIn(tenantId, 'User', userId, ALL);
   }
 
+  /** What the end user may change on their own User: their tenant's self-service policy (`scim.me`, as {@link ownAccount}). */
+  async ownSelfServicePolicy(caller: DirectoryCaller): Promise<SelfServicePolicy> {
+    return this.schemas.selfServicePolicy(this.ownAccount(caller).tenantId);
+  }
+
   /**
    * Patches the end user's own User; only attributes the tenant's
    * self-service policy lists may change (draft-ietf-scim-use-cases §3.4).

@@ -287,6 +287,7 @@ export const OPERATIONS: readonly Operation[] = [
   graphql('Query.account', 'directory.read', 'tenant'),
   graphql('Query.groups', 'directory.read', 'tenant'),
   graphql('Query.me', 'scim.me', 'tenant'),
+  graphql('Query.mySelfServicePolicy', 'scim.me', 'tenant'),
   graphql('Mutation.createAccount', 'hr.write', 'tenant'),
   graphql('Mutation.updateAccount', 'hr.write', 'tenant'),
   graphql('Mutation.moveAccount', 'hr.write', 'tenant'),
