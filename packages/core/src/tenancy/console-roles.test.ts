@@ -52,6 +52,7 @@ describe('the console principal', () => {
     const grants = [{ role: 'auditor' as const }, { role: 'community_admin' as const }];
     expect(consolePrincipal(account, grants, undefined)).toMatchObject({ principal: { kind: 'tenant', scopes: ['scim:me'] } });
     expect(consolePrincipal(account, grants, '  ')).toMatchObject({ principal: { kind: 'tenant', scopes: ['scim:me'] } });
+    expect(consolePrincipal(account, [], 'End_User')).toMatchObject({ principal: { kind: 'tenant', scopes: ['scim:me'], userId: 'u1' } });
     expect(consolePrincipal(account, grants, 'Community_Admin')).toMatchObject({ principal: { kind: 'community', communityId: 'c1' } });
     expect(consolePrincipal(account, grants, 'office_admin')).toEqual({
       forbidden: "This account has no console role 'office_admin': its roles are auditor, community_admin.",

@@ -103,6 +103,7 @@ export function principalOfConsole(account: Pick<ConsoleAccount, 'tenantId' | 'c
 /**
  * The outcome of a console request's role header against the account's
  * grants: the principal, or why it is refused (FORBIDDEN names the role).
+ * No header, or `end_user`, is the account's own end user.
  */
 export function consolePrincipal(
   account: ConsoleAccount,
@@ -110,8 +111,9 @@ export function consolePrincipal(
   header: string | undefined,
 ): { principal: Principal } | { forbidden: string } {
   const asked = header?.trim() ?? '';
-  if (asked === '') return { principal: principalOfConsole(account, null) };
   const role = asked.toLowerCase();
+  // No header, or `end_user` named outright: the account's own end user, which every account is.
+  if (role === '' || role === 'end_user') return { principal: principalOfConsole(account, null) };
   const granted = grants.find((g) => g.role === role);
   if (!granted) {
     return {
