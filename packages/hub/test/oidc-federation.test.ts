@@ -162,6 +162,54 @@ describe('an office’s upstream identity provider', () => {
     }
   });
 
+  it('signs its people in to the admin console too, which then acts as their office account (ADR 0034)', async () => {
+    const page = await browser.newPage();
+    try {
+      const verifier = client.randomPKCECodeVerifier();
+      const url = new URL(`${origin}/oidc/coi/auth`);
+      for (const [name, value] of Object.entries({
+        client_id: 'meridian-console',
+        response_type: 'code',
+        redirect_uri: `${origin}/console/callback`,
+        scope: 'openid profile',
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        state: 'c1',
+        resource: `${origin}/graphql`,
+      })) {
+        url.searchParams.set(name, value);
+      }
+      await page.goto(url.href);
+      await signInUpstream(page, 'ada.upstream');
+      await page.waitForURL(`${origin}/console/callback?**`);
+      const code = new URL(page.url()).searchParams.get('code') ?? '';
+      const answer = await fetch(`${origin}/oidc/coi/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: `${origin}/console/callback`,
+          client_id: 'meridian-console',
+          code_verifier: verifier,
+          resource: `${origin}/graphql`,
+        }).toString(),
+      });
+      expect(answer.status).toBe(200);
+      const { access_token: token } = (await answer.json()) as { access_token: string };
+      const viewer = await fetch(`${origin}/graphql`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ viewer { actingRole tenant { slug } account { id userName } } }' }),
+      });
+      expect(await viewer.json()).toEqual({
+        data: { viewer: { actingRole: 'end_user', tenant: { slug: 'emea' }, account: { id: adaUser, userName: 'ada@emea.example' } } },
+      });
+    } finally {
+      await page.close();
+    }
+  });
+
   it('is set by the office’s admins only, and removed with its links', async () => {
     const otherAdmin = (await hub.runtime.admin.issueToken(platform, { community: 'other', role: 'community_admin' }, ctx)).token;
     const principal = {
