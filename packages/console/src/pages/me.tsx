@@ -53,7 +53,8 @@ const EDITABLE = [
 ] as const;
 
 /** The SCIM path a refusal names (`name.givenName`, `phoneNumbers`), as the page's field. */
-function fieldOf(path: string | undefined): string | undefined {
+function fieldOf(named: string | undefined): string | undefined {
+  const path = named?.replace(/^input\./, '');
   return EDITABLE.find(([name, , paths]) => name === path || paths.some((p) => p.toLowerCase() === path?.toLowerCase()))?.[0];
 }
 
