@@ -116,6 +116,24 @@ describe('the set-based projection', () => {
     expect(oneByOne.some((r) => r.startsWith('conflict attribute') && r.includes(' title '))).toBe(true);
   });
 
+  it('gives the same directory from batches projected two at a time (lanes), in queue order', async () => {
+    await emptyDirectory();
+    const queued = await store.enqueueCommunity(communityId, new Date());
+    expect(await drain(1)).toBe(queued);
+    const oneByOne = await directory();
+
+    // Batches of 4 in a step of 1,000: while one batch holds the community's lock, the next claims and reads its Users.
+    const lanes = new PostgresGlobalDirectoryStore(db.orm, systemClock, undefined, 4);
+    await emptyDirectory();
+    await store.enqueueCommunity(communityId, new Date());
+    let projected = 0;
+    for (let steps = await lanes.projectDue(1_000, new Date()); steps.length > 0; steps = await lanes.projectDue(1_000, new Date()))
+      projected += steps.length;
+    expect(projected).toBe(queued);
+    expect(await directory()).toEqual(oneByOne);
+    expect(await db.query('select 1 from directory_inbox')).toHaveLength(0);
+  });
+
   it('rewrites nothing when it projects the same accounts again', async () => {
     // Projected again once first: an account that arrived after its namesakes (the one whose employeeNumber and
     // email name two people) now attracts them too, and they get correlation conflicts of their own. From then on

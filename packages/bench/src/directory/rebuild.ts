@@ -107,7 +107,8 @@ export async function measureRebuild(
     let projected = 0;
     let reported = started;
     for (;;) {
-      const steps = await store.projectDue(1_000, new Date());
+      // As the hub's projector steps (packages/replication/src/directory/directory-projector.ts, STEP_SIZE).
+      const steps = await store.projectDue(5_000, new Date());
       projected += steps.length;
       if (steps.length === 0) break;
       if (performance.now() - reported > 15_000) {

@@ -5,12 +5,13 @@ import { refArrays } from './directory-rows.js';
 import { executeBound } from './directory-sql.js';
 
 /**
- * The second and last read of a batch projection (ADR 0025): who holds the
- * batch's correlation keys, and everything the people the batch can touch
- * need to be resolved in memory: their rows, all their accounts, their
- * conflicts, and the people of the managers the batch's accounts name. The
- * people the batch can touch are known before it is placed: the accounts'
- * current people, the people they manage, and the people holding their keys
+ * The read of a batch projection under the community's lock (ADR 0025):
+ * where the batch's accounts stand (person, link, keys, correlation
+ * conflict), who holds the batch's correlation keys, and everything the
+ * people the batch can touch need to be resolved in memory: their rows, all
+ * their accounts, their conflicts, and the people of the managers the
+ * batch's accounts name. The people the batch can touch are known before it
+ * is placed: the accounts' current people and the people holding their keys
  * (an account joins one of those, or a new person). One statement; its
  * parts come back as JSON arrays in one row. A third read, with the same
  * statement, finds the people of the accounts that an account which moved
@@ -79,7 +80,22 @@ interface ContextConflict {
   candidates: unknown;
 }
 
+/** An account of the batch as it stands in the directory (absent: new to it). */
+interface StandingRow {
+  tenant_id: string;
+  user_id: string;
+  person_id: string;
+  link: string;
+  pinned: boolean;
+  /** It has a correlation conflict on record. */
+  had_conflict: boolean;
+  /** Its correlation keys as they stand. */
+  held: string[] | null;
+}
+
 export interface BatchContext {
+  /** The accounts of the batch that are in the directory, as they stand. */
+  batch: StandingRow[];
   holders: HolderRow[];
   /** The people of the accounts that name one of `managedBy` as their manager. */
   managed: string[];
@@ -102,18 +118,28 @@ export async function readBatchContext(
   people: readonly string[],
   managers: readonly { tenantId: string; userId: string }[],
   managedBy: readonly { tenantId: string; userId: string }[] = [],
+  batch: readonly { tenantId: string; userId: string }[] = [],
 ): Promise<BatchContext> {
   const [row] = await executeBound<{ [K in keyof BatchContext]: BatchContext[K] | null }>(
     em,
-    `with h as (
+    `with b as (
+       select a.tenant_id, a.user_id, a.person_id, a.link, a.pinned,
+         exists (select 1 from directory_conflict c where c.kind = 'correlation' and c.tenant_id = a.tenant_id and c.user_id = a.user_id)
+           as had_conflict,
+         array(select k.key from directory_account_key k where k.tenant_id = a.tenant_id and k.user_id = a.user_id) as held
+       from unnest(?::uuid[], ?::uuid[]) as r(tenant_id, user_id)
+       join directory_account a on a.tenant_id = r.tenant_id and a.user_id = r.user_id),
+     h as (
        select k.key, k.tenant_id, k.user_id, a.person_id, a.pinned from unnest(?::text[]) as w(key)
        join directory_account_key k on k.community_id = ? and k.key = w.key
        join directory_account a on a.tenant_id = k.tenant_id and a.user_id = k.user_id),
      managed as (
        select distinct d.person_id from unnest(?::uuid[], ?::uuid[]) as r(tenant_id, user_id)
        join directory_account d on d.tenant_id = r.tenant_id and d.manager_user_id = r.user_id),
-     ids as (select id from unnest(?::uuid[]) as id union select person_id from h union select person_id from managed)
+     ids as (select id from unnest(?::uuid[]) as id union select person_id from b union select person_id from h
+       union select person_id from managed)
      select
+       (select json_agg(b) from b) as batch,
        (select json_agg(h) from h) as holders,
        (select json_agg(person_id) from managed) as managed,
        (select json_agg(p) from (select ${PERSON_JSON} from ids join person p on p.id = ids.id) p) as people,
@@ -129,9 +155,10 @@ export async function readBatchContext(
        (select json_agg(m) from (
           select m.tenant_id, m.user_id, m.person_id from unnest(?::uuid[], ?::uuid[]) as r(tenant_id, user_id)
           join directory_account m on m.tenant_id = r.tenant_id and m.user_id = r.user_id) m) as managers`,
-    [pgArray(keys), communityId, ...refArrays(managedBy), pgArray(people), ...refArrays(managers)],
+    [...refArrays(batch), pgArray(keys), communityId, ...refArrays(managedBy), pgArray(people), ...refArrays(managers)],
   );
   return {
+    batch: row?.batch ?? [],
     holders: row?.holders ?? [],
     managed: row?.managed ?? [],
     people: row?.people ?? [],

@@ -30,20 +30,57 @@ import { executeBound, type ProjectionRules, statementOf } from './directory-sql
  * the community's lock: correlation reads the links other projections write.
  */
 
-interface StateRow {
+/** A User of the batch as it stands, read before the community's lock (it is the office's data, not the directory's). */
+interface UserRow {
   tenant_id: string;
   user_id: string;
-  user_name: string | null;
+  user_name: string;
   external_id: string | null;
   active: boolean | null;
-  attributes: Record<string, unknown> | null;
-  version: number | null;
-  person_id: string | null;
-  link: string | null;
-  pinned: boolean | null;
-  had_conflict: boolean;
-  /** Its correlation keys as they stand. */
-  held: string[];
+  attributes: Record<string, unknown>;
+  version: number;
+}
+
+/** A User of the batch with what the projection takes from it; absent from {@link BatchUsers} when the User is gone. */
+interface BatchUser {
+  userName: string;
+  externalId: string | null;
+  active: boolean;
+  version: number;
+  values: AccountValues;
+}
+
+/** The batch's Users by `<tenant id>/<user id>` ({@link readBatchUsers}). */
+type BatchUsers = ReadonlyMap<string, BatchUser>;
+
+/**
+ * Reads the Users of a batch, one statement, and what each contributes
+ * (`accountValuesOf`). A transaction reads them before it takes the
+ * community's lock: they are the offices' data, which the lock does not
+ * guard (a User changed after this read is queued again, as one changed
+ * after the lock would be), so a projector waiting for the lock has done
+ * this part already. What the directory holds is read under the lock.
+ */
+export async function readBatchUsers(em: EntityManager, refs: readonly { tenantId: string; userId: string }[]): Promise<BatchUsers> {
+  const users = new Map<string, BatchUser>();
+  if (refs.length === 0) return users;
+  const rows = await executeBound<UserRow>(
+    em,
+    `select u.tenant_id, u.id as user_id, u.user_name, u.external_id, u.active, u.attributes, u.version
+     from unnest(?::uuid[], ?::uuid[]) as r(tenant_id, user_id)
+     join scim_user u on u.tenant_id = r.tenant_id and u.id = r.user_id`,
+    [...refArrays(refs)],
+  );
+  for (const row of rows) {
+    users.set(`${row.tenant_id}/${row.user_id}`, {
+      userName: row.user_name,
+      externalId: row.external_id,
+      active: row.active !== false,
+      version: Number(row.version),
+      values: accountValuesOf(row.attributes ?? {}),
+    });
+  }
+  return users;
 }
 
 /** What the batch writes for an account that stays in the directory. */
@@ -65,55 +102,50 @@ interface AccountRecord {
 const ACCOUNT_RECORD = `tenant_id uuid, user_id uuid, person_id uuid, link text, user_name text, external_id text, display_name text,
   active boolean, account_values jsonb, manager_user_id uuid, user_version integer`;
 
-/** Projects the given accounts (distinct, in queue order) of one community from their Users' current state. */
+/**
+ * Projects the given accounts (distinct, in queue order) of one community
+ * from their Users' current state (`users`, {@link readBatchUsers}). Run
+ * under the community's lock.
+ */
 export async function projectUsers(
   em: EntityManager,
   communityId: string,
   refs: readonly { tenantId: string; userId: string }[],
+  users: BatchUsers,
   rules: ProjectionRules,
   now: Date,
 ): Promise<void> {
   if (refs.length === 0) return;
-  // One read: each account's User, its place, its person's size, the people it manages, its correlation conflict.
-  const rows = await executeBound<StateRow>(
-    em,
-    `select r.tenant_id, r.user_id, u.user_name, u.external_id, u.active, u.attributes, u.version, a.person_id, a.link, a.pinned,
-       exists (select 1 from directory_conflict c where c.kind = 'correlation' and c.tenant_id = r.tenant_id and c.user_id = r.user_id) as had_conflict,
-       array(select k.key from directory_account_key k where k.tenant_id = r.tenant_id and k.user_id = r.user_id) as held
-     from unnest(?::uuid[], ?::uuid[]) with ordinality as r(tenant_id, user_id, n)
-     left join scim_user u on u.tenant_id = r.tenant_id and u.id = r.user_id
-     left join directory_account a on a.tenant_id = r.tenant_id and a.user_id = r.user_id
-     order by r.n`,
-    [...refArrays(refs)],
-  );
-  const values = new Map<string, AccountValues>();
-  const accounts: BatchAccount[] = rows.map((row) => {
-    const ref = `${row.tenant_id}/${row.user_id}`;
-    let keys: string[] | undefined;
-    if (row.user_name !== null && row.attributes !== null) {
-      const accountValues = accountValuesOf(row.attributes);
-      values.set(ref, accountValues);
-      keys = correlationKeys({ userName: row.user_name, externalId: row.external_id, values: accountValues }, rules.correlation);
-    }
+  const keysOf = new Map<string, string[]>();
+  const managerRefs = new Map<string, { tenantId: string; userId: string }>();
+  for (const ref of refs) {
+    const user = users.get(`${ref.tenantId}/${ref.userId}`);
+    if (!user) continue;
+    keysOf.set(
+      `${ref.tenantId}/${ref.userId}`,
+      correlationKeys({ userName: user.userName, externalId: user.externalId, values: user.values }, rules.correlation),
+    );
+    const manager = managerUserIdOf(user.values);
+    if (manager) managerRefs.set(`${ref.tenantId}/${manager.toLowerCase()}`, { tenantId: ref.tenantId, userId: manager });
+  }
+  // One read: where each account of the batch stands (its person, link, keys, correlation conflict), every account
+  // holding a key of the batch, and what the people the batch can touch need to be resolved: its accounts' people, the
+  // holders', the managers'. (A pinned account looks nothing up, but its keys are few: they are read too.)
+  const wanted = [...new Set([...keysOf.values()].flat())];
+  const context = await readBatchContext(em, communityId, wanted, [], [...managerRefs.values()], [], refs);
+  const standing = new Map(context.batch.map((b) => [`${b.tenant_id}/${b.user_id}`, b]));
+  const accounts: BatchAccount[] = refs.map((ref) => {
+    const row = standing.get(`${ref.tenantId}/${ref.userId}`);
     return {
-      tenantId: row.tenant_id,
-      userId: row.user_id,
-      current: row.person_id ? { personId: row.person_id, link: row.link as AccountLink, pinned: row.pinned === true } : undefined,
-      keys,
-      hadConflict: row.had_conflict,
+      tenantId: ref.tenantId,
+      userId: ref.userId,
+      current: row ? { personId: row.person_id, link: row.link as AccountLink, pinned: row.pinned } : undefined,
+      keys: keysOf.get(`${ref.tenantId}/${ref.userId}`),
+      hadConflict: row?.had_conflict === true,
     };
   });
-  // One read: every account holding a key of the batch (a pinned account looks nothing up, but its keys are few), and
-  // what the people the batch can touch need to be resolved: its accounts' people, the people they manage, the holders'.
-  const wanted = [...new Set(accounts.flatMap((a) => (a.current?.pinned ? [] : (a.keys ?? []))))];
   // The people of the accounts they manage are read only if the batch moves their manager (below).
-  const reach = new Set(accounts.flatMap((a) => (a.current ? [a.current.personId] : [])));
-  const managerRefs = new Map<string, { tenantId: string; userId: string }>();
-  for (const a of accounts) {
-    const manager = managerUserIdOf(values.get(`${a.tenantId}/${a.userId}`) ?? {});
-    if (manager) managerRefs.set(`${a.tenantId}/${manager.toLowerCase()}`, { tenantId: a.tenantId, userId: manager });
-  }
-  const context = await readBatchContext(em, communityId, wanted, [...reach], [...managerRefs.values()]);
+  const reach = new Set(context.batch.map((b) => b.person_id));
   // The batch's accounts as they stand (every one in the directory is an account of a person the context read).
   const current = new Map(context.accounts.map((a) => [`${a.tenant_id}/${a.user_id}`, a]));
   // How many accounts each of their people has.
@@ -134,7 +166,6 @@ export async function projectUsers(
     () => uuidv7(),
   );
 
-  const byRef = new Map(rows.map((r) => [`${r.tenant_id}/${r.user_id}`, r]));
   const records: AccountRecord[] = [];
   // Keys that change: the ones an account no longer has, and its new ones.
   const staleKeys: { tenant_id: string; user_id: string; key: string }[] = [];
@@ -147,25 +178,25 @@ export async function projectUsers(
   const final = new Map<string, FinalAccount>();
   for (const { account, placement, link } of batch.decisions) {
     const ref = `${account.tenantId}/${account.userId}`;
-    const row = byRef.get(ref);
-    if (!placement || !row || row.user_name === null || link === undefined) {
+    const user = users.get(ref);
+    if (!placement || !user || link === undefined) {
       if (account.current) removed.push(account);
       continue;
     }
-    const accountValues = values.get(ref) ?? {};
+    const accountValues = user.values;
     if (placement.newPerson) newPeople.add(placement.personId);
     const record: AccountRecord = {
       tenant_id: account.tenantId,
       user_id: account.userId,
       person_id: placement.personId,
       link,
-      user_name: row.user_name,
-      external_id: row.external_id,
+      user_name: user.userName,
+      external_id: user.externalId,
       display_name: accountValues.displayName ?? null,
-      active: row.active !== false,
+      active: user.active,
       account_values: accountValues,
       manager_user_id: managerUserIdOf(accountValues),
-      user_version: Number(row.version),
+      user_version: user.version,
     };
     // An account that did not change is not written again (a rebuild rewrites nothing it need not).
     const stored = account.current && current.get(ref);
@@ -184,7 +215,7 @@ export async function projectUsers(
         linkedAt: stored && stored.person_id === placement.personId ? new Date(stored.linked_at) : now,
       },
     });
-    const held = new Set(row.held ?? []);
+    const held = new Set(standing.get(ref)?.held ?? []);
     const keys = new Set(account.keys ?? []);
     for (const key of keys) if (!held.has(key)) newKeys.push({ tenant_id: account.tenantId, user_id: account.userId, key });
     for (const key of held) if (!keys.has(key)) staleKeys.push({ tenant_id: account.tenantId, user_id: account.userId, key });

@@ -2,7 +2,7 @@ import type { Clock, ProjectionStep } from '@meridian/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { pgArray } from '../orm/sql.js';
 import { asPlatform } from '../orm/unit-of-work.js';
-import { projectUsers } from './directory-batch.js';
+import { projectUsers, readBatchUsers } from './directory-batch.js';
 import type { AccountRow } from './directory-rows.js';
 import { lockCommunity, projectionRules } from './directory-sql.js';
 
@@ -17,6 +17,12 @@ import { lockCommunity, projectionRules } from './directory-sql.js';
 
 /** Inbox entries projected in one transaction. */
 const PROJECTION_BATCH = 1_000;
+/**
+ * Batch transactions a step runs at once when the inbox holds more than a
+ * batch: while one holds a community's lock, the next claims its batch and
+ * reads its Users, then waits for the lock (ADR 0025).
+ */
+const PROJECTION_LANES = 2;
 const PROJECTION_RETRY_MS = [1_000, 5_000, 30_000, 120_000, 600_000];
 
 interface InboxEntry {
@@ -34,7 +40,12 @@ export type ProjectionErrorListener = (entry: { tenant_id: string; resource_type
 /**
  * Projects up to `limit` due inbox entries, in batches of one transaction
  * each; a batch that fails is projected again one entry per transaction, so
- * that only the failing entry waits.
+ * that only the failing entry waits. When a claim fills its batch (there is
+ * more), a second lane of batches starts beside the first, so that one
+ * batch's claim and Users are read while the other holds the community's
+ * lock; the batches take the locks in the order of their claims
+ * (`LockTurns`), so a community's entries are projected in queue order as
+ * with one lane. `batchSize`: entries per transaction (tests make it small).
  */
 export async function projectDue(
   orm: MikroORM,
@@ -42,21 +53,44 @@ export async function projectDue(
   onError: ProjectionErrorListener | undefined,
   limit: number,
   now: Date,
+  batchSize = PROJECTION_BATCH,
 ): Promise<ProjectionStep[]> {
   const steps: ProjectionStep[] = [];
-  while (steps.length < limit) {
-    const size = Math.min(PROJECTION_BATCH, limit - steps.length);
-    let batch: InboxEntry[];
-    try {
-      batch = await asPlatform(orm, (em) => projectBatch(em, clock, claim(em, now, size)));
-    } catch {
-      // One entry of the batch fails: project them one by one, so that only that one waits.
-      batch = await projectSingly(orm, clock, onError, now, size);
+  const turns = new LockTurns();
+  /** Entries claimed or being claimed, so that the lanes together take at most `limit`. */
+  let taken = 0;
+  let drained = false;
+  const lanes: Promise<void>[] = [];
+  const lane = async (): Promise<void> => {
+    while (!drained && taken < limit) {
+      const size = Math.min(batchSize, limit - taken);
+      taken += size;
+      const claimed = (em: EntityManager) =>
+        claim(em, now, size).then((entries) => {
+          if (entries.length === size && lanes.length < PROJECTION_LANES && taken < limit) lanes.push(lane());
+          return entries;
+        });
+      let batch: InboxEntry[];
+      try {
+        batch = await asPlatform(orm, (em) => projectBatch(em, clock, claimed(em), turns));
+      } catch {
+        // One entry of the batch fails: project them one by one, so that only that one waits.
+        batch = await projectSingly(orm, clock, onError, now, size);
+      }
+      taken -= size - batch.length;
+      steps.push(...batch.map((e) => ({ tenantId: e.tenant_id, kind: e.resource_type, resourceId: e.resource_id })));
+      if (batch.length < size) drained = true;
     }
-    if (batch.length === 0) break;
-    steps.push(...batch.map((e) => ({ tenantId: e.tenant_id, kind: e.resource_type, resourceId: e.resource_id })));
-    if (batch.length < size) break;
+  };
+  lanes.push(lane());
+  // Every lane ends before the step does (a second may start while the first runs); the first failure is the step's.
+  let failure: PromiseRejectedResult | undefined;
+  for (let settled = 0; settled < lanes.length; ) {
+    const results = await Promise.allSettled(lanes.slice(settled));
+    settled += results.length;
+    failure ??= results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   }
+  if (failure) throw failure.reason;
   return steps;
 }
 
@@ -79,38 +113,64 @@ function claim(em: EntityManager, now: Date, size: number): Promise<InboxEntry[]
 }
 
 /**
- * Projects claimed entries in one transaction. Communities are locked once
- * each, in id order (so two projectors never wait on each other in a
- * cycle), and their rules read once; within a community, entries keep the
- * order they were queued in.
+ * The order in which the batches of one step take their communities'
+ * locks: the order of their claims. A batch waits for the one claimed
+ * before it to hold its locks (or to end) before it asks for its own, so
+ * that the lanes of a step project a community's entries in queue order,
+ * as one lane would.
  */
-async function projectBatch(em: EntityManager, clock: Clock, claimed: Promise<InboxEntry[]>): Promise<InboxEntry[]> {
-  const entries = await claimed;
-  const ordered = [...entries].sort(
-    (a, b) =>
-      (a.community_id < b.community_id ? -1 : a.community_id > b.community_id ? 1 : 0) ||
-      +new Date(a.enqueued_at) - +new Date(b.enqueued_at),
-  );
-  const communities = [...new Set(ordered.map((e) => e.community_id))];
-  for (const communityId of communities) {
-    const mine = ordered.filter((e) => e.community_id === communityId);
-    const users = mine.filter((e) => e.resource_type === 'User');
-    if (users.length > 0) {
-      await lockCommunity(em, communityId);
-      const rules = await projectionRules(em, communityId);
-      await projectUsers(
-        em,
-        communityId,
-        users.map((e) => ({ tenantId: e.tenant_id, userId: e.resource_id })),
-        rules,
-        clock.now(),
-      );
-    }
-    for (const group of mine.filter((e) => e.resource_type === 'Group')) {
-      await projectGroup(em, communityId, group.tenant_id, group.resource_id);
-    }
+class LockTurns {
+  private last: Promise<void> = Promise.resolve();
+
+  /** The next turn: `wait` settles when the batch claimed before has its locks or has ended; `pass` says this one has. */
+  next(): { wait: Promise<void>; pass: () => void } {
+    const wait = this.last;
+    let pass: () => void = () => {};
+    this.last = new Promise<void>((resolve) => {
+      pass = resolve;
+    });
+    return { wait, pass };
   }
-  return entries;
+}
+
+/**
+ * Projects claimed entries in one transaction. Their Users are read first,
+ * before any lock; then the communities are locked, all of them, in id
+ * order (so two projectors never wait on each other in a cycle), after the
+ * batch claimed before in this step (`turns`) has its locks; their rules
+ * are read once; within a community, entries keep the order they were
+ * queued in.
+ */
+async function projectBatch(em: EntityManager, clock: Clock, claimed: Promise<InboxEntry[]>, turns?: LockTurns): Promise<InboxEntry[]> {
+  const entries = await claimed;
+  const turn = turns?.next();
+  try {
+    const ordered = [...entries].sort(
+      (a, b) =>
+        (a.community_id < b.community_id ? -1 : a.community_id > b.community_id ? 1 : 0) ||
+        +new Date(a.enqueued_at) - +new Date(b.enqueued_at),
+    );
+    const communities = [...new Set(ordered.map((e) => e.community_id))].map((communityId) => {
+      const mine = ordered.filter((e) => e.community_id === communityId);
+      const refs = mine.filter((e) => e.resource_type === 'User').map((e) => ({ tenantId: e.tenant_id, userId: e.resource_id }));
+      return { communityId, refs, groups: mine.filter((e) => e.resource_type === 'Group') };
+    });
+    // The Users first, before any lock (readBatchUsers): a projector waiting for a community has read them already.
+    const users = await readBatchUsers(
+      em,
+      communities.flatMap((c) => c.refs),
+    );
+    await turn?.wait;
+    for (const { communityId, refs } of communities) if (refs.length > 0) await lockCommunity(em, communityId);
+    turn?.pass();
+    for (const { communityId, refs, groups } of communities) {
+      if (refs.length > 0) await projectUsers(em, communityId, refs, users, await projectionRules(em, communityId), clock.now());
+      for (const group of groups) await projectGroup(em, communityId, group.tenant_id, group.resource_id);
+    }
+    return entries;
+  } finally {
+    turn?.pass();
+  }
 }
 
 /** Projects up to `size` entries one transaction each; a failing entry is tried again later, with growing delays. */

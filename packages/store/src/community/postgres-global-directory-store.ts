@@ -54,6 +54,8 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
     private readonly orm: MikroORM,
     private readonly clock: Clock,
     private readonly onProjectionError?: ProjectionErrorListener,
+    /** Inbox entries per projection transaction; tests make it small to run several batches at once. */
+    private readonly projectionBatch?: number,
   ) {}
 
   private community<T>(communityId: string, work: (em: EntityManager) => Promise<T>): Promise<T> {
@@ -495,6 +497,6 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
   }
 
   projectDue(limit: number, now: Date): Promise<ProjectionStep[]> {
-    return projectDue(this.orm, this.clock, this.onProjectionError, limit, now);
+    return projectDue(this.orm, this.clock, this.onProjectionError, limit, now, this.projectionBatch);
   }
 }
