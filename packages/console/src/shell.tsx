@@ -116,7 +116,7 @@ function RoleSwitcher() {
 
 export function Shell() {
   const { viewer, can } = useViewer();
-  const [opened, { toggle }] = useDisclosure();
+  const [opened, { toggle, close }] = useDisclosure();
   const [location] = useLocation();
   const entries = ENTRIES.filter((e) => !e.action || can(e.action));
   const current = (path: string) => (path === '/' ? location === '/' : location === path || location.startsWith(`${path}/`));
@@ -145,21 +145,20 @@ export function Shell() {
           </Group>
         </Group>
       </AppShell.Header>
-      <AppShell.Navbar p="xs" aria-label="Console">
+      <AppShell.Navbar p="xs" aria-label="Pages">
         <ScrollArea>
-          <nav aria-label="Pages">
-            {entries.map((entry) => (
-              <NavLink
-                key={entry.path}
-                component={Link}
-                href={entry.path}
-                label={entry.label}
-                variant="filled"
-                active={current(entry.path) && !entries.some((e) => e !== entry && e.path.startsWith(`${entry.path}/`) && current(e.path))}
-                aria-current={current(entry.path) ? 'page' : undefined}
-              />
-            ))}
-          </nav>
+          {entries.map((entry) => (
+            <NavLink
+              key={entry.path}
+              component={Link}
+              href={entry.path}
+              label={entry.label}
+              variant="filled"
+              onClick={close}
+              active={current(entry.path) && !entries.some((e) => e !== entry && e.path.startsWith(`${entry.path}/`) && current(e.path))}
+              aria-current={current(entry.path) ? 'page' : undefined}
+            />
+          ))}
         </ScrollArea>
       </AppShell.Navbar>
       <AppShell.Main id="main">

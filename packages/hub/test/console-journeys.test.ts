@@ -294,6 +294,25 @@ describe('an auditor', () => {
     const exported = JSON.parse(await readFile((await download.path())!, 'utf8')) as { tenant: string; entries: { action: string }[] };
     expect(exported.tenant).toBe('emea');
     expect(exported.entries.map((e) => e.action)).toContain('user.updated');
+
+    // Ten minutes later the access token has expired: the console signs in again by itself, without the password,
+    // and comes back to the same page.
+    await page.evaluate(`(() => {
+      const key = 'meridian.console.session';
+      sessionStorage.setItem(key, JSON.stringify({ ...JSON.parse(sessionStorage.getItem(key)), expiresAt: Date.now() - 1000 }));
+    })()`);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Audit log', level: 1 }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/console/audit');
+    expect(await page.evaluate("JSON.parse(sessionStorage.getItem('meridian.console.session')).expiresAt > Date.now()")).toBe(true);
+
+    // Sign out ends the provider's session too, then the console asks for the community again.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Yes, sign me out' }).click();
+    await page.getByRole('textbox', { name: 'Community' }).waitFor();
+    expect(await page.getByRole('textbox', { name: 'Community' }).inputValue()).toBe('coi');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByLabel('Password').waitFor();
     expect(problems).toEqual([]);
     await context.close();
   });
