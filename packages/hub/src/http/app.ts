@@ -15,8 +15,8 @@ import { createHubLogger, type HubLoggerOptions } from '../runtime/logger.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { createAuthenticator, identifyRequests } from './authenticator.js';
 import { diskState, registerAvailabilityGate } from './availability.js';
-import { registerExplorer } from './explorer.js';
 import { registerConsole } from './console-routes.js';
+import { registerExplorer } from './explorer.js';
 import { redactQueryValues } from './log-redaction.js';
 import { observeRequests, registerMetricsRoute } from './metrics-route.js';
 import { registerOidc } from './oidc-routes.js';
@@ -154,6 +154,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Before the SCIM and GraphQL routes, so their requests inherit the limit hooks.
   const rateLimits = await registerRateLimits(app, { ...config.rateLimits, redisUrl: config.redisUrl });
   registerExplorer(app, { enabled: config.graphqlExplorer });
+  registerConsole(app);
   // Before the SCIM and GraphQL routes too: reads of requests that only read may go to DATABASE_READ_URL (ADR 0031).
   const readRouting = registerReadRouting(app, runtime.readReplica, metrics);
   // While the embedded PostgreSQL is being restarted, SCIM and GraphQL answer 503 at once (issue 11).
