@@ -200,9 +200,22 @@ describe('an office admin', () => {
     await page.getByText('No dead letters.').waitFor({ timeout: 20_000 });
     await visited(page, 'target-after-replay');
 
+    // Someone deletes Grace at the cloud by hand: reconcile shows the object and what is wrong, then applies the fix.
+    const remote = cloud.users.find((u) => u.userName === 'grace@emea.example')!;
+    const deleted = await fetch(`${cloud.url}/Users/${String(remote.id)}`, {
+      method: 'DELETE',
+      headers: { authorization: 'Bearer cloud-token' },
+    });
+    expect(deleted.status).toBe(204);
     await page.getByRole('button', { name: 'Compare (dry run)' }).click();
-    await page.getByRole('status').filter({ hasText: 'Dry run' }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'Dry run' }).filter({ hasText: '1 to fix' }).waitFor();
+    const drift = page.getByRole('row').filter({ hasText: 'grace@emea.example' });
+    expect(await drift.getByRole('cell').allTextContents()).toEqual(['User grace@emea.example', 'missing', 'create', '—', 'planned']);
     await visited(page, 'target-reconcile');
+    await page.getByRole('button', { name: 'Apply the fixes' }).click();
+    // The report of what was applied replaces the plan (what the target then holds is the replication tests' business).
+    await page.getByRole('status').filter({ hasText: 'Applied' }).filter({ hasText: '1 fixed, 0 failed' }).waitFor();
+    await visited(page, 'target-reconciled');
     expect(problems).toEqual([]);
     await context.close();
   });
