@@ -41,11 +41,13 @@ const withoutMembers = (job: SyncJobData) => job.kind === 'Group' && job.members
 export class DeliveryBatches {
   private readonly loads: Coalescer<SyncJobData, LoadedJob>;
   private readonly saves: Coalescer<SaveItem, number | null>;
+  private readonly intents: Coalescer<SaveItem, number | null>;
   private readonly users: Coalescer<string, ScimResource | undefined>;
 
   constructor(private readonly ctx: ReplicationContext) {
     this.loads = new Coalescer((tenantId, jobs) => this.loadAll(tenantId, jobs));
     this.saves = new Coalescer((tenantId, items) => this.saveAll(tenantId, items));
+    this.intents = new Coalescer((tenantId, items) => this.saveAll(tenantId, items));
     this.users = new Coalescer((tenantId, ids) => this.usersAll(tenantId, ids));
   }
 
@@ -64,7 +66,11 @@ export class DeliveryBatches {
    * `recheck`, answers the resource's version as it is now (null: deleted).
    */
   save(tenantId: string, write: LinkWrite, recheck = false): Promise<number | null> {
-    return this.saves.run(tenantId, { write, recheck });
+    // Create intents go in batches of their own, which the store commits without waiting for the disk (ADR 0034):
+    // they need not queue behind the outcomes, each of which waits for its commit to reach the disk.
+    const { update } = write;
+    const intent = update.status === 'pending' && update.remoteId === null && !write.event && !recheck;
+    return (intent ? this.intents : this.saves).run(tenantId, { write, recheck });
   }
 
   private async loadAll(tenantId: string, jobs: SyncJobData[]): Promise<LoadedJob[]> {

@@ -43,6 +43,7 @@ import { Migration20261208600000_source_events } from './Migration20261208600000
 import { Migration20261208700000_stream_grant_revocations } from './Migration20261208700000_stream_grant_revocations.js';
 import { Migration20261209000000_console_role_grants } from './Migration20261209000000_console_role_grants.js';
 import { Migration20261209200000_replication_batch_functions } from './Migration20261209200000_replication_batch_functions.js';
+import { Migration20261209200100_replication_save_durability } from './Migration20261209200100_replication_save_durability.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -90,4 +91,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261208700000_stream_grant_revocations', class: Migration20261208700000_stream_grant_revocations },
   { name: 'Migration20261209000000_console_role_grants', class: Migration20261209000000_console_role_grants },
   { name: 'Migration20261209200000_replication_batch_functions', class: Migration20261209200000_replication_batch_functions },
+  { name: 'Migration20261209200100_replication_save_durability', class: Migration20261209200100_replication_save_durability },
 ];

@@ -51,8 +51,8 @@ export class LinkStatements {
     const wanted = versionsOf.filter((k) => UUID.test(k.localId));
     const idsOf = (kind: 'User' | 'Group') => [...new Set(wanted.filter((k) => k.kind === kind).map((k) => k.localId))];
     const rows = await this.run<{ kind: string; id: string; version: number }>(
-      'meridian_replication_save',
-      'select * from meridian_replication_save($1::uuid, $2::timestamptz, $3::jsonb, $4::jsonb, $5::uuid[], $6::uuid[])',
+      'meridian_replication_save_v2',
+      'select * from meridian_replication_save($1::uuid, $2::timestamptz, $3::jsonb, $4::jsonb, $5::uuid[], $6::uuid[], $7::boolean)',
       [
         tenantId,
         now,
@@ -60,6 +60,7 @@ export class LinkStatements {
         JSON.stringify(events.map((e) => auditRecord(tenantId, e.event, e.requestId, now))),
         idsOf('User'),
         idsOf('Group'),
+        !writes.every(isCreateIntent),
       ],
     );
     const byKey = new Map(rows.map((r) => [`${r.kind}/${r.id}`, Number(r.version)]));
@@ -79,6 +80,23 @@ export class LinkStatements {
       throw translateDatabaseError(error);
     }
   }
+}
+
+/**
+ * A create intent (ADR 0014, decision 5): what a worker is about to create, with no remote id yet and no audit
+ * entry. A batch of nothing else commits without waiting for the disk (ADR 0034, decision 3): the intent guards
+ * against a worker that dies, for which a commit PostgreSQL holds is enough; losing it in a crash of PostgreSQL
+ * itself leaves the link as the relay left it, and the next attempt looks the object up or meets the target's 409.
+ */
+function isCreateIntent(write: LinkWrite): boolean {
+  const { update } = write;
+  return (
+    update.status === 'pending' &&
+    update.remoteId === null &&
+    update.handledVersion === 0 &&
+    !write.event &&
+    update.pushedAttributes != null
+  );
 }
 
 /** Whether one statement can record these writes: not those that carry a group's pushed members (written row by row). */

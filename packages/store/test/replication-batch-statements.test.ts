@@ -1,0 +1,187 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  AdminService,
+  type DirectoryCaller,
+  type Principal,
+  principalOfRole,
+  type ReplicationTargetWrite,
+  type RequestContext,
+  ResourceService,
+  SCHEMA,
+  systemClock,
+} from '@meridian/core';
+import {
+  Argon2PasswordHasher,
+  generateAuditSigningKey,
+  PostgresAdminStore,
+  PostgresAuditLog,
+  PostgresDirectoryStore,
+  PostgresReplicationStore,
+  staticAuditKeyring,
+} from '@meridian/store';
+import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
+
+// ADR 0034: a worker's batched link read and write are one statement each (meridian_replication_load and
+// meridian_replication_save). They keep the rules of the transaction they replace: versions only grow, a final
+// status over a link queued for a newer version stays pending, a field a write leaves out keeps its value, the
+// delivery audit entries extend the tenant's chain, and a batch of create intents alone does not wait for the disk.
+
+const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
+const context: RequestContext = { actor: { type: 'cli', id: 'test' }, requestId: 'req-batch', sourceAddress: '127.0.0.1' };
+const platform: Principal = { kind: 'platform', tokenId: 'test', scopes: ['admin'] };
+
+const targetWrite = (name: string): ReplicationTargetWrite => ({
+  name,
+  kind: 'memory',
+  config: { target: name },
+  secretNames: [],
+  sealedSecrets: null,
+  deleteMode: 'deactivate',
+  graceSeconds: null,
+  scoping: {},
+  mapping: {},
+  pushPasswords: false,
+  enabled: true,
+  paused: false,
+  rateLimit: null,
+  concurrency: 4,
+  maxAttempts: 5,
+});
+
+describe('replication batch statements', () => {
+  let db: TestDatabase;
+  let admin: AdminService;
+  let resources: ResourceService;
+  let store: PostgresReplicationStore;
+  let log: PostgresAuditLog;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    admin = new AdminService(new PostgresAdminStore(db.orm, systemClock), systemClock);
+    resources = new ResourceService(new PostgresDirectoryStore(db.orm, systemClock), new Argon2PasswordHasher());
+    store = new PostgresReplicationStore(db.orm, systemClock);
+    log = new PostgresAuditLog(db.orm, systemClock, { keyring: staticAuditKeyring(generateAuditSigningKey()) });
+    await admin.createCommunity(platform, { slug: 'coi', name: 'CoI' }, context);
+  });
+  afterAll(() => db.close());
+
+  async function tenantWithUser(slug: string) {
+    const tenant = await admin.createTenant(platform, { slug, name: slug, community: 'coi' }, context);
+    const user = await resources.create(
+      scimCaller(tenant.id),
+      tenant.id,
+      'User',
+      { schemas: [SCHEMA.user], userName: `ada@${slug}` },
+      context,
+    );
+    const target = await store.createTarget(tenant.id, targetWrite(`to-${slug}`), context);
+    return { tenantId: tenant.id, user, target };
+  }
+
+  it('loads the targets and links of a batch, and nothing of another tenant', async () => {
+    const mine = await tenantWithUser('load-a');
+    const theirs = await tenantWithUser('load-b');
+    for (const t of [mine, theirs]) {
+      await store.saveLinks(t.tenantId, [
+        { targetId: t.target.id, kind: 'User', localId: t.user.id, update: { remoteId: 'r-1', status: 'synced', handledVersion: 1 } },
+      ]);
+    }
+    const keys = [mine, theirs].map((t) => ({ targetId: t.target.id, kind: 'User' as const, localId: t.user.id }));
+    const batch = await store.loadLinks(mine.tenantId, [...keys, { targetId: 'not-a-uuid', kind: 'User', localId: mine.user.id }]);
+    expect(batch.targets.map((t) => [t.id, t.name, t.secretNames])).toEqual([[mine.target.id, 'to-load-a', []]]);
+    expect(batch.targets[0]?.createdAt).toBeInstanceOf(Date);
+    expect(batch.links).toEqual([
+      expect.objectContaining({ targetId: mine.target.id, localId: mine.user.id, remoteId: 'r-1', status: 'synced', handledVersion: 1 }),
+    ]);
+    expect(batch.links[0]?.updatedAt).toBeInstanceOf(Date);
+  });
+
+  it('writes outcomes by the rules of a link, appends the audit entries to the chain, and answers current versions', async () => {
+    const { tenantId, user, target } = await tenantWithUser('save');
+    const key = { targetId: target.id, kind: 'User' as const, localId: user.id };
+    // The relay queued version 2 while a job pushed version 1.
+    await store.markPending(tenantId, target.id, 'User', user.id, 2);
+    const versions = await store.saveLinks(
+      tenantId,
+      [
+        {
+          ...key,
+          update: {
+            remoteId: 'r-9',
+            status: 'synced',
+            handledVersion: 1,
+            pushedVersion: 1,
+            pushedHash: 'h1',
+            pushedAttributes: { userName: 'ada@save' },
+            attempts: 0,
+            lastError: null,
+            requestId: 'req-1',
+          },
+          event: {
+            type: 'replication.delivered',
+            tenantId,
+            resourceType: 'User',
+            resourceId: user.id,
+            version: 1,
+            before: null,
+            after: { targetId: target.id, target: target.name, operation: 'created', remoteId: 'r-9' },
+          },
+        },
+      ],
+      [key],
+    );
+    expect(versions.get(`${target.id}/User/${user.id}`)).toBe(user.version);
+    let link = await store.getLink(target.id, 'User', user.id);
+    expect(link).toMatchObject({ remoteId: 'r-9', status: 'pending', handledVersion: 1, pushedHash: 'h1', requestId: 'req-1' });
+    expect(link?.pushedAttributes).toEqual({ userName: 'ada@save' });
+
+    // A write that leaves fields out keeps them; versions never go back.
+    await store.saveLinks(tenantId, [{ ...key, update: { remoteId: 'r-9', status: 'synced', handledVersion: 0, lastError: 'x' } }]);
+    link = await store.getLink(target.id, 'User', user.id);
+    expect(link).toMatchObject({ status: 'pending', handledVersion: 1, pushedHash: 'h1', lastError: 'x', requestId: 'req-1' });
+    await store.saveLinks(tenantId, [{ ...key, update: { remoteId: 'r-9', status: 'synced', handledVersion: 'wanted' } }]);
+    expect(await store.getLink(target.id, 'User', user.id)).toMatchObject({ status: 'synced', handledVersion: 2 });
+
+    const [result] = await log.verify({ chain: tenantId });
+    expect(result).toMatchObject({ chain: tenantId, ok: true });
+  });
+
+  it('commits a batch of create intents alone without waiting for the disk, and every other batch durably', async () => {
+    const { tenantId, user, target } = await tenantWithUser('durable');
+    const intent = { remoteId: null, status: 'pending' as const, handledVersion: 0, pushedAttributes: { userName: 'ada@durable' } };
+    // Run in one transaction of our own so that the function's local setting can be read back before it ends.
+    const settingAfter = async (durable: boolean) =>
+      db.orm.em.fork().transactional(async (em) => {
+        await em.execute('select * from meridian_replication_save(?::uuid, now(), ?::jsonb, ?::jsonb, ?::uuid[], ?::uuid[], ?)', [
+          tenantId,
+          JSON.stringify([
+            {
+              target_id: target.id,
+              kind: 'User',
+              local_id: user.id,
+              remote_id: null,
+              status: 'pending',
+              handled: 0,
+              set_pushed_attributes: true,
+              pushed_attributes: intent.pushedAttributes,
+            },
+          ]),
+          '[]',
+          '{}',
+          '{}',
+          durable,
+        ]);
+        const [row] = await em.execute<{ synchronous_commit: string }[]>('show synchronous_commit');
+        return row?.synchronous_commit;
+      });
+    expect(await settingAfter(false)).toBe('off');
+    expect(await settingAfter(true)).toBe('on');
+    // Through the store: the intent is recorded either way.
+    await store.saveLinks(tenantId, [{ targetId: target.id, kind: 'User', localId: user.id, update: intent }]);
+    expect(await store.getLink(target.id, 'User', user.id)).toMatchObject({
+      remoteId: null,
+      status: 'pending',
+      pushedAttributes: intent.pushedAttributes,
+    });
+  });
+});
