@@ -76,8 +76,16 @@ export function ViewerProvider({ children, fallback }: { children: ReactNode; fa
     setActingRole(first);
     reload({ requestPolicy: 'network-only' });
   }, [first, reload]);
-  if (!data?.viewer || first)
-    return fallback(fetching || first ? {} : { error: errorMessage(error) ?? 'The hub did not say who you are.' });
+  // The acting role was revoked (the hub refuses the Meridian-Role header): act as oneself, whose roles the viewer then lists.
+  const revoked =
+    (error?.graphQLErrors.some((e) => e.extensions?.code === 'FORBIDDEN') ?? false) && (actingRole() ?? 'end_user') !== 'end_user';
+  useEffect(() => {
+    if (!revoked) return;
+    setActingRole('end_user');
+    reload({ requestPolicy: 'network-only' });
+  }, [revoked, reload]);
+  if (!data?.viewer || first || revoked)
+    return fallback(fetching || first || revoked ? {} : { error: errorMessage(error) ?? 'The hub did not say who you are.' });
   const viewer = data.viewer;
   const office = viewer.tenant?.slug ?? picked;
   const value: ViewerContextValue = {

@@ -258,6 +258,28 @@ describe('an office admin', () => {
   });
 });
 
+describe('a revoked role', () => {
+  it('stops at the next step: the console falls back to the person themself', async () => {
+    const { context, page, problems } = await tab();
+    await signIn(page, 'olivia@emea.example');
+    await page.getByText('acting as Office admin').waitFor();
+    const grants = await gql(hub.app, hub.adminToken, '{ consoleRoleGrants(tenant: "coi/emea") { id role userName } }');
+    const grant = (grants.body.data?.consoleRoleGrants as { id: string; userName: string }[]).find(
+      (g) => g.userName === 'olivia@emea.example',
+    )!;
+    const revoked = await gql(hub.app, hub.adminToken, 'mutation($id: ID!) { revokeConsoleRole(id: $id) { id } }', { id: grant.id });
+    expect(revoked.body.errors).toBeUndefined();
+    await page.reload();
+    await page.getByText('acting as Myself').waitFor();
+    const nav = page.getByRole('navigation', { name: 'Pages' });
+    expect(await nav.getByRole('link').allTextContents()).toEqual(['Home', 'My account', 'My consents']);
+    await visited(page, 'myself-home');
+    // The refused request (and the browser's note of it) is the only error the browser saw.
+    expect(problems).toEqual([expect.stringMatching(/^403 POST .*\/graphql$/), expect.stringMatching(/status of 403 .*\/graphql\)$/)]);
+    await context.close();
+  });
+});
+
 describe('an HR (community) admin', () => {
   it('resolves a directory conflict by choosing the office whose title is right', async () => {
     await eventually('the title conflict of Ada', async () => {
