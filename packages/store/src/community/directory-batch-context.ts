@@ -51,7 +51,11 @@ export interface ContextPerson {
   version: number;
 }
 
-/** An account of such a person, as it stands, with the person of the account its manager reference names. */
+/**
+ * An account of such a person, as it stands, with the person of the account
+ * its manager reference names (null for the batch's own accounts, which
+ * the batch resolves from its `managers`).
+ */
 export interface ContextAccount {
   tenant_id: string;
   user_id: string;
@@ -145,10 +149,12 @@ export async function readBatchContext(
        (select json_agg(p) from (select ${PERSON_JSON} from ids join person p on p.id = ids.id) p) as people,
        (select json_agg(a) from (
           select a.tenant_id, a.user_id, a.person_id, a.link, a.pinned, a.user_name, a.external_id, a.display_name, a.active,
-            a.account_values, a.user_version, a.linked_at,
-            a.manager_user_id, m.person_id as manager_person
+            a.account_values, a.user_version, a.linked_at, a.manager_user_id,
+            case when b.user_id is null then (
+              select m.person_id from directory_account m where m.tenant_id = a.tenant_id and m.user_id = a.manager_user_id)
+            end as manager_person
           from ids join directory_account a on a.person_id = ids.id
-          left join directory_account m on m.tenant_id = a.tenant_id and m.user_id = a.manager_user_id) a) as accounts,
+          left join b on b.tenant_id = a.tenant_id and b.user_id = a.user_id) a) as accounts,
        (select json_agg(c) from (
           select c.kind, c.person_id, c.attribute, c.tenant_id, c.user_id, c.candidates
           from ids join directory_conflict c on c.person_id = ids.id) c) as conflicts,
