@@ -289,7 +289,7 @@ function fasterList(
   if (first) {
     const directory = first.statements.filter((s) => /\b(person|directory_\w+)\b/.test(s) && !/^select set_config/.test(s)).length;
     list.push(
-      `**Fewer transactions per query.** A page costs ${first.statements.length} statements in ${first.transactions} transactions, of which ${directory} read the directory: every store call is a transaction of its own (\`begin\`, \`set_config\`, statement, \`commit\`). The page, accounts, managers and groups in one community transaction, and tenants from a short per-process cache, would leave the token lookup and one transaction.`,
+      `**Fewer transactions per query.** A page costs ${first.statements.length} statements in ${first.transactions} transactions, of which ${directory} read the directory: the page, what its nodes show (accounts, their offices, groups, managers) and the count are one statement; the other transactions are the token's lookup and the community's (\`begin\`, \`set_config\`, statement, \`commit\` each). A per-process cache of communities would leave two.`,
     );
   }
   const count = plan('count', 'count');

@@ -109,6 +109,12 @@ export async function measureProjection(
       .filter((s) => !/^delete from directory_inbox\b/.test(s) && !/^select s\.correlation\b/.test(s));
     const statements: ProjectionStatement[] = [];
     for (const sql of own) {
+      // The batch statements bind their parameters ($1, …; ADR 0025): the proxy sees their text, not their values,
+      // so they cannot be run again here. They are listed, unexplained ('—').
+      if (/\$\d/.test(sql)) {
+        statements.push({ sql, appMs: Number.NaN, ownerMs: Number.NaN, appDiscarded: Number.NaN, appPlan: '' });
+        continue;
+      }
       const timed = async (asApplication: boolean) => {
         await client.query('begin');
         try {

@@ -191,7 +191,7 @@ export function renderDirectoryReport(report: DirectoryReport): string {
     lines.push(
       '### The projector, one account at a time',
       '',
-      "The store's `projectDue` (the hub's projector code, as `meridian_app`) re-projecting random existing accounts, in the bench process, while no hub runs; then the statements of one account's projection under EXPLAIN ANALYZE as the projector runs them (`meridian_app`, platform scope: row-level security applies) and as the owner.",
+      "The store's `projectDue` (the hub's projector code, as `meridian_app`) re-projecting random existing accounts, in the bench process, while no hub runs; then the statements of one account's projection under EXPLAIN ANALYZE as the projector runs them (`meridian_app`, platform scope: row-level security applies) and as the owner. Statements with bound parameters (the batch's reads and writes) show `—`: the recording proxy sees their text, not their values.",
       '',
       '| accounts | projected | ms per account | statements per account |',
       '| --- | ---: | ---: | ---: |',
