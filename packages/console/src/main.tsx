@@ -2,12 +2,15 @@
 import '@mantine/core/styles.css';
 import './console.css';
 import { type CSSVariablesResolver, createTheme, MantineProvider } from '@mantine/core';
+import { setNonce } from 'get-nonce';
 import { createRoot } from 'react-dom/client';
 import { App } from './app.js';
 
 // The hub writes a fresh nonce into this meta element for every page it serves; the CSP allows
 // <style> elements that carry it, and Mantine writes its CSS variables into one.
 const nonce = document.querySelector<HTMLMetaElement>('meta[name="meridian-style-nonce"]')?.content ?? '';
+// Modals and menus lock the page's scroll with a <style> element of their own (react-remove-scroll): the same nonce.
+setNonce(nonce);
 
 const theme = createTheme({
   primaryColor: 'indigo',

@@ -241,6 +241,29 @@ describe('an office admin', () => {
       await visited(page, name);
     }
 
+    // A new account: the hub's refusal of a taken user name is shown, then the account is created and opened.
+    await navigate(page, 'Accounts');
+    await page.getByRole('button', { name: 'New account' }).click();
+    const form = page.getByRole('dialog', { name: 'New account' });
+    await form.getByRole('textbox', { name: 'User name', exact: true }).fill('ada@emea.example');
+    await form.getByRole('button', { name: 'Create account' }).click();
+    await form.getByText('A User with this userName already exists in this tenant.').waitFor();
+    await visited(page, 'account-create-refused');
+    await form.getByRole('textbox', { name: 'User name', exact: true }).fill('charles@emea.example');
+    await form.getByRole('textbox', { name: 'Display name' }).fill('Charles Babbage');
+    await form.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Charles Babbage', level: 1 }).waitFor();
+
+    // A group with its members, paged.
+    await navigate(page, 'Groups');
+    await page.getByRole('textbox', { name: 'New group’s name' }).fill('Engines');
+    await page.getByRole('button', { name: 'Create group' }).click();
+    await page.getByRole('heading', { name: 'Engines', level: 1 }).waitFor();
+    await page.getByRole('textbox', { name: 'Add a member (account or group id)' }).fill(users['ada@emea.example']!);
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await page.getByRole('link', { name: 'Ada Lovelace' }).waitFor();
+    await visited(page, 'group');
+
     // The office lets people change their display name; My account offers that field and no other.
     await navigate(page, 'Self-service policy');
     await page.getByRole('textbox', { name: 'Attributes people may change themselves' }).fill('displayName');

@@ -175,7 +175,13 @@ function AccountList({ office }: { office: string }) {
           Next page
         </Button>
       </Group>
-      <Modal opened={creating} onClose={() => setCreating(false)} title="New account" size="lg">
+      <Modal
+        opened={creating}
+        onClose={() => setCreating(false)}
+        title="New account"
+        size="lg"
+        closeButtonProps={{ 'aria-label': 'Close' }}
+      >
         <CreateAccount office={office} />
       </Modal>
     </>
