@@ -76,7 +76,10 @@ async function install() {
 async function startHub() {
   const built = await pnpm(['run', 'build:hub']);
   if (built !== 0) return built;
-  return runChild(projectNode(), [join('packages', 'hub', 'dist', 'main.js'), 'serve', ...process.argv.slice(3)], {
+  // The hub's heap limit (docs/operations.md, "Memory"): without it V8 lets the heap grow by a few hundred MB
+  // before collecting. A --max-old-space-size in NODE_OPTIONS is kept instead.
+  const heap = /--max-old-space-size/.test(process.env.NODE_OPTIONS ?? '') ? [] : ['--max-old-space-size=192'];
+  return runChild(projectNode(), [...heap, join('packages', 'hub', 'dist', 'main.js'), 'serve', ...process.argv.slice(3)], {
     detached: process.platform !== 'win32',
   });
 }

@@ -63,7 +63,10 @@ function collect(child: ChildProcess): () => string {
 export async function startHub(options: { databaseUrl: string; logLevel: string; adminToken: string }): Promise<ServerProcess> {
   const port = await freePort();
   const main = fileURLToPath(new URL('main.js', import.meta.resolve('@meridian/hub')));
-  const child = spawn(process.execPath, [main, 'serve', '--role', 'api'], {
+  // The heap limit the hub is started with (npm start, pnpm hub, the image; docs/operations.md, "Memory"), unless
+  // NODE_OPTIONS sets another.
+  const heap = /--max-old-space-size/.test(process.env.NODE_OPTIONS ?? '') ? [] : ['--max-old-space-size=192'];
+  const child = spawn(process.execPath, [...heap, main, 'serve', '--role', 'api'], {
     env: {
       ...process.env,
       DATABASE_URL: options.databaseUrl,

@@ -15,7 +15,7 @@ export interface MemoryBenchOptions extends BenchOutput {
 }
 
 export const USAGE = `usage: pnpm bench:memory [--minutes 10] [--sample-seconds 5] [--connections 16]
-                         [--users 100000] [--tenants 10] [--database meridian_bench_memory] [--reseed]
+                         [--users 100000] [--tenants 1] [--database meridian_bench_memory] [--reseed]
                          [--hub-log-level info] [--write] [--out docs/benchmarks.md]
 
 Runs the SCIM mix of \`pnpm bench\` (filtered GETs, GET by id, creates, PATCH, PUT) against the built hub
@@ -51,7 +51,7 @@ export function parseMemoryOptions(argv: string[], env: Record<string, string | 
   });
   if (values.help) return 'help';
   const users = positive('users', values.users, 100_000);
-  const tenants = positive('tenants', values.tenants, 10);
+  const tenants = positive('tenants', values.tenants, 1);
   // The seed puts a large and a small group in the first tenant; this bench does not use them.
   const bigGroup = Math.min(1_000, Math.floor(users / 4));
   if (bigGroup + 1_000 + (tenants - 1) > users) throw new TypeError(`--users must be at least 1000 + --tenants + 250.\n\n${USAGE}`);
