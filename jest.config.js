@@ -1,5 +1,9 @@
 // One jest run for the whole monorepo: a project per package, one PostgreSQL
 // server (DATABASE_URL's or an embedded one) and a database per test file.
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { testsWithoutTheirPrograms } from './jest.system-tools.js';
+
 const swc = [
   '@swc/jest',
   {
@@ -27,6 +31,9 @@ const packages = [
   'test-utils',
 ];
 
+const left = testsWithoutTheirPrograms(dirname(fileURLToPath(import.meta.url)), packages);
+for (const warning of left.warnings) console.warn(`\n${warning}\n`);
+
 /** @type {import('jest').Config} */
 export default {
   globalSetup: '<rootDir>/jest.global-setup.js',
@@ -46,5 +53,6 @@ export default {
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },
     testMatch: [`<rootDir>/packages/${name}/{src,test}/**/*.test.ts`],
+    testPathIgnorePatterns: ['/node_modules/', ...left.ignore],
   })),
 };
