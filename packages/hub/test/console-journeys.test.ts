@@ -324,6 +324,24 @@ describe('an HR (community) admin', () => {
     await page.getByRole('status').filter({ hasText: 'title now comes from AMER' }).waitFor();
     await page.getByText('No conflicts: every attribute has one value.').waitFor();
     await visited(page, 'person-resolved');
+    // HR works in any office of the community: pick one, then a joiner and a leaver's preview.
+    await page.getByRole('combobox', { name: 'Office' }).selectOption('emea');
+    await navigate(page, 'Joiners, movers, leavers');
+    const joiner = page.getByRole('form', { name: 'Joiner' });
+    await joiner.getByRole('textbox', { name: 'User name', exact: true }).fill('linus@emea.example');
+    await joiner.getByRole('textbox', { name: 'Display name' }).fill('Linus Joiner');
+    await joiner.getByRole('button', { name: 'Create the account' }).click();
+    await page.getByRole('status').filter({ hasText: 'linus@emea.example joined.' }).waitFor();
+    await visited(page, 'joiner');
+    await page.getByRole('tab', { name: 'Leaver' }).click();
+    const leaver = page.getByRole('form', { name: 'Leaver' });
+    await leaver.getByRole('textbox', { name: 'Leaver (user name or id)' }).fill('linus@emea.example');
+    await leaver.getByRole('textbox', { name: 'Successor (user name or id)' }).fill('ada@emea.example');
+    await leaver.getByRole('button', { name: 'Preview (dry run)' }).click();
+    const plan = page.getByRole('region', { name: 'Offboarding plan (dry run)' });
+    await plan.getByText('takes over').waitFor();
+    expect(await plan.textContent()).toContain('cloud: nothing transferred, its connector cannot transfer ownership');
+    await visited(page, 'leaver-preview');
     for (const [link, name] of [
       ['Relying parties', 'relying-parties'],
       ['Event streams', 'event-streams'],

@@ -23,7 +23,8 @@ import { type FormEvent, useEffect, useState } from 'react';
 import { type CombinedError, gql, useMutation, useQuery } from 'urql';
 import { Link, useLocation, useParams } from 'wouter';
 import { errorField, errorMessage } from '../api.js';
-import { ErrorNotice, JsonBlock, NeedsOffice, PageHeader, When } from '../ui.js';
+import { OffboardPlan } from '../plan.js';
+import { ErrorNotice, NeedsOffice, PageHeader, When } from '../ui.js';
 import { useViewer } from '../viewer.js';
 
 const PAGE_SIZE = 25;
@@ -465,7 +466,7 @@ function Offboard({ office, account }: { office: string; account: AccountDetail 
           </Button>
         </Group>
         <ErrorNotice error={result.error} title="Offboarding refused" />
-        {preview !== undefined && !scheduled && <JsonBlock value={preview} label="Offboarding plan (dry run)" />}
+        {preview !== undefined && !scheduled && <OffboardPlan plan={preview} />}
         {scheduled && (
           <Alert color="green" role="status" title="Offboarding scheduled">
             Status {scheduled.status}, runs at <When at={scheduled.runAt} />.

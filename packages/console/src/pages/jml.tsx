@@ -3,7 +3,8 @@ import { Alert, Button, Card, Group, SimpleGrid, Stack, Tabs, TextInput } from '
 import { type FormEvent, useState } from 'react';
 import { gql, useMutation } from 'urql';
 import { Link } from 'wouter';
-import { ErrorNotice, JsonBlock, NeedsOffice, PageHeader } from '../ui.js';
+import { OffboardPlan } from '../plan.js';
+import { ErrorNotice, NeedsOffice, PageHeader } from '../ui.js';
 
 const JOIN = gql`
   mutation ConsoleJoin($tenant: String!, $input: AccountInput!) { createAccount(tenant: $tenant, input: $input) { id userName } }
@@ -150,7 +151,7 @@ function Leaver({ office }: { office: string }) {
             Offboard
           </Button>
         </Group>
-        {answer?.dryRun && <JsonBlock value={answer.plan} label="Offboarding plan (dry run)" />}
+        {answer?.dryRun && <OffboardPlan plan={answer.plan} />}
         {answer && !answer.dryRun && (
           <Alert color="green" role="status">
             Offboarding {answer.offboarding?.status}.
