@@ -161,7 +161,7 @@ export function Shell() {
           ))}
         </ScrollArea>
       </AppShell.Navbar>
-      <AppShell.Main id="main">
+      <AppShell.Main id="main" tabIndex={-1}>
         <Switch>
           {entries.flatMap((entry) => [
             ...(entry.children ?? []).map((child) => <Route key={child.path} path={child.path} component={child.page} />),

@@ -132,6 +132,12 @@ describe('an office admin', () => {
     await signIn(page, 'olivia@emea.example');
     await page.getByText('acting as Office admin').waitFor();
     await visited(page, 'office-admin-home');
+    // Keyboard: the first stop skips to the page's content, with a visible focus ring.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Skip to content');
+    expect(await page.evaluate('getComputedStyle(document.activeElement).outlineStyle')).toBe('solid');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate('document.activeElement.id')).toBe('main');
     // What an office admin may not do is not shown: the community's global directory.
     const nav = page.getByRole('navigation', { name: 'Pages' });
     expect(await nav.getByRole('link', { name: 'Global directory' }).count()).toBe(0);
