@@ -293,9 +293,8 @@ describe('a revoked role', () => {
     await signIn(page, 'olivia@emea.example');
     await page.getByText('acting as Office admin').waitFor();
     const grants = await gql(hub.app, hub.adminToken, '{ consoleRoleGrants(tenant: "coi/emea") { id role userName } }');
-    const grant = (grants.body.data?.consoleRoleGrants as { id: string; userName: string }[]).find(
-      (g) => g.userName === 'olivia@emea.example',
-    )!;
+    const listed: { id: string; userName: string }[] = grants.body.data?.consoleRoleGrants ?? [];
+    const grant = listed.find((g) => g.userName === 'olivia@emea.example')!;
     const revoked = await gql(hub.app, hub.adminToken, 'mutation($id: ID!) { revokeConsoleRole(id: $id) { id } }', { id: grant.id });
     expect(revoked.body.errors).toBeUndefined();
     await page.reload();

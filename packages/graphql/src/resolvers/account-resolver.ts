@@ -5,7 +5,6 @@ import { requestLoader } from '../loaders.js';
 import { AccountFilter, AccountNode, AccountSortField, SortOrder, toAccountNode } from '../types/account.js';
 import { AccountConnection, type Connection, GroupConnection } from '../types/connections.js';
 import { TenantNode } from '../types/objects.js';
-import { SelfServicePolicyNode } from '../types/schema-extension.js';
 import {
   DeadLetterNode,
   ReplicationCountsNode,
@@ -14,6 +13,7 @@ import {
   toDeadLetterNode,
   toTargetNode,
 } from '../types/replication.js';
+import { SelfServicePolicyNode } from '../types/schema-extension.js';
 import { accountLoader, managerLoader, primeTenant, tenantLoader } from './account-loaders.js';
 import { toConnection, toGroupNode, toTenantNode } from './mapping.js';
 import { replicationOf } from './replication-resolver.js';
@@ -163,13 +163,14 @@ export class AccountResolver {
   }
 
   @Query(() => SelfServicePolicyNode, {
-    description: "What the end user may change on their own account (updateMe, SCIM /Me): their office's self-service policy (scope scim:me).",
+    description:
+      "What the end user may change on their own account (updateMe, SCIM /Me): their office's self-service policy (scope scim:me).",
   })
   async mySelfServicePolicy(@Ctx() ctx: GraphqlContext) {
     return ctx.services.resources.ownSelfServicePolicy(callerOf(ctx));
   }
 
-    @FieldResolver(() => TenantNode, { description: 'The tenant the account belongs to.' })
+  @FieldResolver(() => TenantNode, { description: 'The tenant the account belongs to.' })
   async tenant(@Root() account: AccountNode, @Ctx() ctx: GraphqlContext) {
     const tenant = await tenantLoader(ctx).load(account.tenantId);
     if (!tenant) throw new MeridianError('NOT_FOUND', 'Tenant not found.');
