@@ -87,7 +87,7 @@ export function RelyingPartiesPage() {
     <>
       <PageHeader
         title="Relying parties"
-        description="Applications that sign people in through this community’s OpenID Provider. Register them with the CLI (meridian oidc client create)."
+        description="Applications that sign people in through this community’s OpenID Provider. Register and change them with the CLI (meridian rp create, meridian rp update)."
       />
       <ErrorNotice error={error} />
       <Stack>
