@@ -18,6 +18,11 @@ function SignInPage() {
     document.title = 'Sign in · Meridian console';
   }, []);
   const start = (slug: string) => {
+    // PKCE needs the browser's Web Crypto, which only a secure context has.
+    if (!window.isSecureContext) {
+      setError('Sign-in needs a secure page: open the console over HTTPS, or at http://localhost on the hub’s own machine.');
+      return;
+    }
     setBusy(true);
     setError(undefined);
     signIn(slug.trim(), '/console/').catch((e: unknown) => {
