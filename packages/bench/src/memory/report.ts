@@ -57,7 +57,7 @@ export function renderMemoryReport(report: MemoryReport): string {
     '',
     `Run ${machine.date} at commit ${machine.revision}, on ${machine.cores} × ${machine.cpu}, ${machine.memoryGiB} GiB RAM; Node ${machine.node}; ${machine.postgres}. Load average when the run started: ${machine.load.toFixed(2)}.`,
     '',
-    `- Data: ${options.database.users.toLocaleString('en-US')} users in ${options.database.tenants} tenants (database \`${options.database.database}\`); every request goes to the first tenant (${report.tenantUsers.toLocaleString('en-US')} users).`,
+    `- Data: ${options.database.users.toLocaleString('en-US')} users in ${options.database.tenants} tenant${options.database.tenants === 1 ? '' : 's'} (database \`${options.database.database}\`); every request goes to the first tenant (${report.tenantUsers.toLocaleString('en-US')} users).`,
     `- Load: autocannon, ${options.connections} connections, without pause for ${options.minutes} min; the requests of \`pnpm bench\` in turn, weighted ${Object.entries(
       report.weights,
     )
