@@ -32,7 +32,7 @@ function testFiles(dir) {
   });
 }
 
-const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * The test files to leave out because a program they drive is missing (none under CI=true), as
@@ -48,7 +48,7 @@ export function testsWithoutTheirPrograms(root, packages) {
   for (const tool of missing) {
     const skipped = files.filter((file) => tool.usedBy.test(readFileSync(file, 'utf8')));
     if (skipped.length === 0) continue;
-    ignore.push(...skipped.map((file) => `^${escape(file)}$`));
+    ignore.push(...skipped.map((file) => `^${escapeRegExp(file)}$`));
     warnings.push(
       `${tool.name} is not installed: ${skipped.length} test files that need it are left out of this run ` +
         `(${skipped.map((file) => relative(root, file)).join(', ')}). Install it with \`${tool.install}\`; CI never leaves them out.`,
