@@ -61,21 +61,30 @@ const text = (v: unknown) => (typeof v === 'string' ? v : null);
 /** The answer the hub's people query gives, from the rows of its statements. */
 function answer(results: { sql: string; rows: Row[] }[]): unknown {
   const pageSql = results.find((r) => /\bfrom person p where\b.*\border by\b.*\blimit \d+/.test(r.sql));
-  const first = Number(/\blimit (\d+)\s*$/.exec(pageSql?.sql ?? '')?.[1] ?? 101) - 1;
-  const page = pageSql?.rows ?? [];
+  const first = Number(/\blimit (\d+)\s*(\)|$)/.exec(pageSql?.sql ?? '')?.[1] ?? 101) - 1;
+  // The hub reads a page and what it shows in one statement (\`with page as (…) select …\`): one row of JSON arrays
+  // (people, accounts, tenants, groups, managers, total); the separate statements of earlier versions are read too.
+  const combined = pageSql && /^with page as\b/.test(pageSql.sql) ? pageSql.rows[0] : undefined;
+  const list = (v: unknown) => (Array.isArray(v) ? (v as Row[]) : []);
+  const page = combined ? list(combined.people) : (pageSql?.rows ?? []);
   const items = page.slice(0, first);
-  const count = results.find((r) => /^select count\(\*\) as n from person p\b/.test(r.sql))?.rows[0]?.n;
+  const count =
+    combined && combined.total !== undefined
+      ? combined.total
+      : results.find((r) => /^select count\(\*\) as n from person p\b/.test(r.sql))?.rows[0]?.n;
   const people = new Map<string, Row>();
   for (const r of results.filter((x) => /\bfrom person p where p\.community_id = .* and p\.id = any\(/.test(x.sql))) {
     for (const row of r.rows) people.set(String(row.id), row);
   }
+  for (const row of list(combined?.managers)) people.set(String(row.id), row);
   for (const row of items) people.set(String(row.id), row);
-  const accounts = results.find((r) => /\bfrom directory_account a where\b/.test(r.sql))?.rows ?? [];
-  const groups = results.find((r) => /\bfrom directory_account_group g\b/.test(r.sql))?.rows ?? [];
+  const accounts = combined ? list(combined.accounts) : (results.find((r) => /\bfrom directory_account a where\b/.test(r.sql))?.rows ?? []);
+  const groups = combined ? list(combined.groups) : (results.find((r) => /\bfrom directory_account_group g\b/.test(r.sql))?.rows ?? []);
   const slugs = new Map<string, string>();
   for (const r of results.filter((x) => /^select \* from tenant where\b/.test(x.sql))) {
     for (const row of r.rows) slugs.set(String(row.id), String(row.slug));
   }
+  for (const row of list(combined?.tenants)) slugs.set(String(row.id), String(row.slug));
   const last = items.at(-1);
   const endCursor = last
     ? Buffer.from(JSON.stringify({ s: 'displayName', d: false, k: String(last.sort_key ?? ''), id: last.id })).toString('base64url')
