@@ -8,7 +8,7 @@
 // dist/index.html names the content-hashed script and stylesheet; the hub
 // replaces CSP_NONCE in it with a fresh nonce per response (Mantine writes its
 // CSS variables into <style> elements that carry that nonce).
-import { readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild-wasm';
@@ -16,7 +16,6 @@ import * as esbuild from 'esbuild-wasm';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const source = join(root, 'src');
 const outdir = join(root, 'dist');
-const assets = join(outdir, 'assets');
 
 /** Every file under a directory, recursively. */
 async function filesUnder(dir) {
@@ -38,7 +37,11 @@ if (process.argv.includes('--if-stale')) {
 }
 
 const started = Date.now();
-await rm(outdir, { recursive: true, force: true });
+// Built beside dist/ and moved into place at the end: a hub or a test reading dist/ meanwhile sees the old bundle or
+// the new one, never half of one, and two builds at once (two test files) do not write into each other's files.
+const building = join(root, `dist.building-${process.pid}`);
+const assets = join(building, 'assets');
+await rm(building, { recursive: true, force: true });
 const result = await esbuild.build({
   absWorkingDir: root,
   entryPoints: { console: join(source, 'main.tsx') },
@@ -83,5 +86,13 @@ const page = `<!doctype html>
 </body>
 </html>
 `;
-await writeFile(join(outdir, 'index.html'), page);
+await writeFile(join(building, 'index.html'), page);
+await rm(outdir, { recursive: true, force: true });
+try {
+  await rename(building, outdir);
+} catch (error) {
+  // Another build moved its bundle in first: the same sources, so keep it.
+  if (error?.code !== 'ENOTEMPTY' && error?.code !== 'EEXIST') throw error;
+  await rm(building, { recursive: true, force: true });
+}
 console.log(`console bundled into ${outdir} in ${Date.now() - started} ms`);
