@@ -274,9 +274,10 @@ export class ResourceSynchronizer {
       operation = 'unchanged';
     } else {
       // The attributes last pushed, when a push succeeded since the remote object was last deactivated or
-      // re-created: the connector may send only what changed instead of reading the object first.
+      // re-created: the connector may send only what changed instead of reading the object first. Not when forced
+      // (a reconcile): the target may have changed by hand since, so the connector reads what it holds.
       const previous: OutboundObject | undefined =
-        link?.pushedHash && link.pushedAttributes
+        !force && link?.pushedHash && link.pushedAttributes
           ? { ...object, attributes: link.pushedAttributes as OutboundObject['attributes'] }
           : undefined;
       try {
@@ -307,9 +308,13 @@ export class ResourceSynchronizer {
         add = (await this.liveMembers(target, delta.added)).filter((m) => !removed.has(m.localId));
         remove = (await this.ctx.store.pushedMembers(target.tenantId, target.id, resource.id, delta.removed)).map((m) => m.remoteId);
       } else {
-        const recorded = pushedMembers === undefined;
+        // Forced (a reconcile): against the members the target holds, not the list last pushed.
+        const recorded = pushedMembers === undefined && !force;
         const before =
-          pushedMembers ?? (await this.ctx.store.pushedMembers(target.tenantId, target.id, resource.id)).map((m) => m.remoteId);
+          pushedMembers ??
+          (force
+            ? ((await step('read', () => connector.get(ref as RemoteRef)))?.members ?? [])
+            : (await this.ctx.store.pushedMembers(target.tenantId, target.id, resource.id)).map((m) => m.remoteId));
         const desired = new Set(memberIds);
         const previous = new Set(before);
         add = members.filter((m) => !previous.has(m.remoteId));
