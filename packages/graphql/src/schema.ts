@@ -6,6 +6,7 @@ import { CommunityResolver, TenantResolver, TokenListResolver } from './resolver
 import { AuditResolver } from './resolvers/audit-resolver.js';
 import { ConsoleRoleResolver, ViewerResolver } from './resolvers/console-resolver.js';
 import { DirectoryExportResolver } from './resolvers/directory-export-resolver.js';
+import { GroupResolver } from './resolvers/group-resolver.js';
 import { HrResolver } from './resolvers/hr-resolver.js';
 import { TrustedIssuerResolver } from './resolvers/issuer-resolver.js';
 import { JitTargetResolver } from './resolvers/jit-resolver.js';
@@ -33,6 +34,7 @@ export function buildMeridianSchema(): Promise<GraphQLSchema> {
       ReplicationResolver,
       AccountResolver,
       HrResolver,
+      GroupResolver,
       ReplicationTargetResolver,
       PeopleResolver,
       AccountPersonResolver,

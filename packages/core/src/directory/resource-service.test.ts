@@ -115,6 +115,12 @@ class MemoryDirectory implements DirectoryStore {
     const items = [...(this.rows.get(tenantId)?.values() ?? [])].filter((r) => r.kind === kind);
     return { items, cursors: items.map((r) => r.id), totalCount: items.length, endCursor: null, hasNextPage: false };
   }
+
+  async memberPage(tenantId: string, groupId: string) {
+    touched.push(`memberPage ${tenantId}`);
+    const items = this.find(tenantId, 'Group', groupId)?.members;
+    return items && { items, cursors: items.map((m) => m.value), totalCount: items.length, endCursor: null, hasNextPage: false };
+  }
 }
 
 const hasher: PasswordHasher = {

@@ -376,6 +376,24 @@ export class ResourceService {
     return this.store.page(tenantId, kind, checkPage(page), filter);
   }
 
+  /**
+   * A page of a group's direct members (ordered by member id, keyset cursors): read like the group itself;
+   * NOT_FOUND when the tenant has no such group. `search` keeps members whose display name or userName contains it
+   * (case-insensitive).
+   */
+  async memberPage(
+    caller: DirectoryCaller,
+    tenant: TenantRef,
+    groupId: string,
+    page: PageRequest,
+    search?: string,
+  ): Promise<Page<GroupMember>> {
+    const tenantId = await this.tenantId(caller, tenant, 'read');
+    const found = await this.store.memberPage(tenantId, groupId, checkPage(page), search);
+    if (!found) throw notFound('Group', groupId);
+    return found;
+  }
+
   /** Lists a page of resources: index paging (RFC 7644 §3.4.2.4) or cursor paging (RFC 9865). */
   async list(caller: DirectoryCaller, tenant: TenantRef, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage> {
     const tenantId = await this.tenantId(caller, tenant, 'read');

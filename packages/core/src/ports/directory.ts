@@ -95,6 +95,11 @@ export interface DirectoryStore {
   list(tenantId: string, kind: ResourceKind, query: ResourceQuery): Promise<ResourcePage>;
   /** A keyset-paginated page in creation order, for cursor clients (GraphQL). */
   page(tenantId: string, kind: ResourceKind, page: PageRequest, filter?: Filter): Promise<Page<ScimResource>>;
+  /**
+   * A keyset page of one group's direct members, ordered by member id, in one read whose cost does not grow with the
+   * group (large groups, GraphQL `Group.memberPage`); undefined when the tenant has no such group.
+   */
+  memberPage(tenantId: string, groupId: string, page: PageRequest, search?: string): Promise<Page<GroupMember> | undefined>;
 }
 
 /** Hashes passwords (argon2id in production). */

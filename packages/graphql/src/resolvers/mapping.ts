@@ -36,6 +36,7 @@ export function toTokenNode(t: ApiToken): TokenNode {
 export function toGroupNode(r: ScimResource): GroupNode {
   return Object.assign(new GroupNode(), {
     id: r.id,
+    tenantId: r.tenantId,
     displayName: String(r.attributes.displayName),
     externalId: r.externalId ?? null,
     members: r.members.map((m) => ({ id: m.value, type: m.type, display: m.display ?? null })),

@@ -1,7 +1,7 @@
 import type { ClassType } from 'type-graphql';
 import { Field, Int, ObjectType } from 'type-graphql';
 import { AccountNode } from './account.js';
-import { CommunityNode, GroupNode, PageInfo, TenantNode } from './objects.js';
+import { CommunityNode, GroupNode, MemberNode, PageInfo, TenantNode } from './objects.js';
 
 /** A Relay connection page. */
 export interface Connection<T> {
@@ -38,3 +38,4 @@ export const CommunityConnection = connectionOf(CommunityNode, 'Community');
 export const TenantConnection = connectionOf(TenantNode, 'Tenant');
 export const AccountConnection = connectionOf(AccountNode, 'Account');
 export const GroupConnection = connectionOf(GroupNode, 'Group');
+export const GroupMemberConnection = connectionOf(MemberNode, 'GroupMember');

@@ -91,8 +91,13 @@ export class GroupNode {
   @Field(() => String, { nullable: true })
   externalId!: string | null;
 
-  @Field(() => [MemberNode])
+  @Field(() => [MemberNode], {
+    description: 'Every direct member at once, in the order they were added. For a large group use `memberPage`, which pages them.',
+  })
   members!: MemberNode[];
+
+  /** The tenant of the group (for `memberPage`); not a field. */
+  tenantId!: string;
 
   @Field(() => Int)
   version!: number;

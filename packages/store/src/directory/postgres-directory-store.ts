@@ -37,7 +37,7 @@ import { inTenant } from '../orm/unit-of-work.js';
 import { DeferredDirectoryTransaction } from './deferred-transaction.js';
 import { isMissingMember, MemberWriteError, missingMember, translateCycleError } from './group-graph-errors.js';
 import { decodeListCursor, encodeListCursor, keyFits, keysetAfter } from './list-cursor.js';
-import { resourceOfRow, ScimReads, totalOfRows } from './scim-reads.js';
+import { decodeMemberCursor, encodeMemberCursor, resourceOfRow, ScimReads, totalOfRows } from './scim-reads.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -528,6 +528,27 @@ export class PostgresDirectoryStore implements DirectoryStore {
       totalCount: total,
       endCursor: cursors[cursors.length - 1] ?? null,
       hasNextPage: rows.length > page.first,
+    };
+  }
+
+  async memberPage(tenantId: string, groupId: string, page: PageRequest, search?: string): Promise<Page<GroupMember> | undefined> {
+    if (!isUuid(groupId)) return undefined;
+    const after = page.after === undefined ? undefined : decodeMemberCursor(page.after);
+    const rows = await this.reads.memberPage({ tenantId, groupId, first: page.first, after, search: search?.trim() || undefined });
+    if (rows.length === 0) return undefined;
+    // The statement leaves the order to the caller (no sort node): lowercase uuid text sorts as PostgreSQL sorts uuids.
+    const present = rows.filter((row) => row.id !== null).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const items = present.slice(0, page.first).map((row): GroupMember => {
+      const { type, display } = row.attributes as { type: GroupMember['type']; display?: string };
+      return display === undefined ? { value: row.id, type } : { value: row.id, type, display };
+    });
+    const cursors = items.map((m) => encodeMemberCursor(m.value));
+    return {
+      items,
+      cursors,
+      totalCount: page.withoutTotal === true ? 0 : (totalOfRows(rows) ?? 0),
+      endCursor: cursors[cursors.length - 1] ?? null,
+      hasNextPage: present.length > page.first,
     };
   }
 

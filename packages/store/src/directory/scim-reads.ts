@@ -1,4 +1,11 @@
-import type { GroupMember, GroupMembership, JsonObject, ResourceKind, ScimResource } from '@meridian/core';
+import {
+  type GroupMember,
+  type GroupMembership,
+  type JsonObject,
+  MeridianError,
+  type ResourceKind,
+  type ScimResource,
+} from '@meridian/core';
 import type { MikroORM, PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { translateDatabaseError } from '../orm/database-errors.js';
 import { routed } from '../orm/read-replica.js';
@@ -82,6 +89,90 @@ function composeRead(query: ReadQuery): { sql: string; params: unknown[] } {
   return { sql, params: [query.tenantId, ...query.params] };
 }
 
+/** A member page's position: the id of its last member (the members are ordered by id). */
+interface MemberCursor {
+  m: string;
+}
+
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The cursor after a member of a member page. */
+export function encodeMemberCursor(memberId: string): string {
+  return Buffer.from(JSON.stringify({ m: memberId } satisfies MemberCursor)).toString('base64url');
+}
+
+/** The member id a member-page cursor holds; INVALID_CURSOR (on `after`) when it is not one the hub issued. */
+export function decodeMemberCursor(text: string): string {
+  let value: Partial<MemberCursor> | undefined;
+  try {
+    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as Partial<MemberCursor>;
+  } catch {
+    value = undefined;
+  }
+  if (typeof value?.m !== 'string' || !UUID_TEXT.test(value.m)) {
+    throw new MeridianError('INVALID_CURSOR', 'The cursor is not valid for this query.', { field: 'after' });
+  }
+  return value.m;
+}
+
+/** `text` as a LIKE pattern that matches it anywhere, its wildcards taken literally. */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** What a member page reads: one group's direct members after `after` (a member id), those matching `search` only. */
+export interface MemberPageQuery {
+  tenantId: string;
+  groupId: string;
+  /** The page size; the statement reads one more to tell whether a next page follows. */
+  first: number;
+  after?: string | undefined;
+  search?: string | undefined;
+}
+
+/**
+ * The statement of a member page, in the row shape of the read functions: one row per member (`id` the member's,
+ * `attributes` its type and display name, `sort_key` its id, `total` the members that match), or one row with a null
+ * `id` when the group has no member on this page; no row when the tenant has no such group. The page walks the
+ * primary key `(group_id, member_id)` from the cursor and stops after `first + 1` rows: its cost does not grow with
+ * the group or with the depth of the page (ADR 0008), and nothing is sorted (the caller puts the page's rows in id
+ * order). The total counts the group's entries of the same index.
+ */
+export function memberPageStatement(query: MemberPageQuery): { sql: string; params: unknown[] } {
+  const joins = `left join scim_user u on u.id = m.member_user_id
+                 left join scim_group g on g.id = m.member_group_id`;
+  const pattern = query.search ? containsPattern(query.search) : undefined;
+  const search =
+    pattern === undefined
+      ? { sql: '', params: [] as unknown[] }
+      : {
+          sql: "and (u.user_name ilike ? or (u.attributes ->> 'displayName') ilike ? or g.display_name ilike ?)",
+          params: [pattern, pattern, pattern],
+        };
+  const after =
+    query.after === undefined ? { sql: '', params: [] as unknown[] } : { sql: 'and m.member_id > ?::uuid', params: [query.after] };
+  // The group's id and tenant are given as values, not taken from the group row, so that the planner knows which group
+  // it reads: it walks the primary key (group_id, member_id) from the cursor.
+  const member = { sql: 'm.tenant_id = ?::uuid and m.group_id = ?::uuid', params: [query.tenantId, query.groupId] };
+  const sql = `select x.member_id, null::text, x.attributes, null::text[], null::integer, null::timestamptz, null::timestamptz,
+                      x.member_id::text, t.total, null::jsonb
+    from scim_group grp
+    cross join (select count(*) as total from group_member m ${pattern === undefined ? '' : joins}
+                 where ${member.sql} ${search.sql}) t
+    left join (select m.member_id,
+                      jsonb_strip_nulls(jsonb_build_object('type', m.member_type,
+                        'display', coalesce(u.attributes ->> 'displayName', u.user_name, g.display_name))) as attributes
+                 from group_member m ${joins}
+                where ${member.sql} ${after.sql} ${search.sql}
+                order by m.member_id
+                limit ${Math.trunc(query.first) + 1}) x on true
+   where grp.tenant_id = ?::uuid and grp.id = ?::uuid`;
+  return {
+    sql,
+    params: [...member.params, ...search.params, ...member.params, ...after.params, ...search.params, query.tenantId, query.groupId],
+  };
+}
+
 /** What the store asks of the ORM's `pg` pool (typed here: MikroORM may bring another version of `pg`'s types). */
 interface StatementPool {
   query<R>(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: R[] }>;
@@ -122,6 +213,13 @@ export class ScimReads {
                    from ${TABLE[kind]} r where r.tenant_id = ? and ${where}`;
     const text = this.orm.em.getPlatform().formatQuery(sql, [tenantId, ...params]);
     return this.run({ name: FUNCTION[kind], text: `select * from ${FUNCTION[kind]}($1::uuid, $2::text)`, values: [tenantId, text] });
+  }
+
+  /** A page of one group's members (see {@link memberPageStatement}): one statement in the tenant. */
+  memberPage(query: MemberPageQuery): Promise<ReadRow[]> {
+    const { sql, params } = memberPageStatement(query);
+    const text = this.orm.em.getPlatform().formatQuery(sql, params);
+    return this.run({ name: FUNCTION.Group, text: `select * from ${FUNCTION.Group}($1::uuid, $2::text)`, values: [query.tenantId, text] });
   }
 
   /** A User by id, with its groups when asked: one prepared statement. */
