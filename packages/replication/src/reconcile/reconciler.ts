@@ -10,7 +10,7 @@ import type {
   ScimResource,
 } from '@meridian/core';
 import type { ReplicationContext } from '../engine/context.js';
-import { ResourceSynchronizer } from '../engine/synchronizer.js';
+import { ResourceSynchronizer, type SyncOperation } from '../engine/synchronizer.js';
 import type { TargetRuntime } from '../targets/connector-registry.js';
 
 function lower(value: unknown): string | undefined {
@@ -87,6 +87,9 @@ export function differingAttributes(expected: Record<string, unknown>, actual: R
   }
   return out;
 }
+
+/** Sync outcomes that wrote nothing to the target: an item fixed by one of these is not fixed. */
+const NOTHING_WRITTEN: ReadonlySet<SyncOperation> = new Set(['unchanged', 'skipped', 'out_of_scope']);
 
 /**
  * Compares the hub with a target, object by object (read through the
@@ -191,11 +194,17 @@ export class Reconciler {
         if (item.action === 'none' || item.localId === null) continue;
         try {
           await this.ctx.store.markPending(target.tenantId, target.id, item.kind, item.localId, 0);
-          await this.synchronizer.sync(
+          const result = await this.synchronizer.sync(
             runtime,
             { tenantId: target.tenantId, targetId: target.id, kind: item.kind, resourceId: item.localId, version: 0 },
             { force: true },
           );
+          // Fixed only when the target now holds what the hub has: a sync that wrote nothing, or a target that still
+          // differs after it, leaves the drift in place.
+          const left = NOTHING_WRITTEN.has(result.operation)
+            ? `nothing was written to the target (${result.operation})`
+            : await this.stillDiffers(runtime, item);
+          if (left !== undefined) throw new Error(left);
           item.applied = true;
           report.fixed += 1;
         } catch (error) {
@@ -207,6 +216,23 @@ export class Reconciler {
       }
     }
     return report;
+  }
+
+  /** Why a fixed create, adopt or update did not take at the target (read back and compared again); undefined when it did. */
+  private async stillDiffers(runtime: TargetRuntime, item: DriftItem): Promise<string | undefined> {
+    if (item.localId === null || (item.action !== 'create' && item.action !== 'adopt' && item.action !== 'update')) return undefined;
+    const { target, connector } = runtime;
+    const resource = await this.ctx.resources.get(target.tenantId, item.kind, item.localId, {
+      members: item.kind === 'Group',
+      groups: item.kind === 'User',
+    });
+    const link = await this.ctx.store.getLink(target.id, item.kind, item.localId);
+    if (!resource || !link?.remoteId) return 'the target holds no object for it after the fix';
+    const object = await connector.get({ kind: item.kind, remoteId: link.remoteId });
+    if (!object) return `the target's ${item.kind} ${link.remoteId} is gone after the fix`;
+    const after = await this.compare(runtime, resource, link, new Map([[object.ref.remoteId, object]]), true);
+    if (!after || after.drift === ('in_sync' as DriftKind)) return undefined;
+    return `the target still differs after the fix (${after.drift}${after.differences.length > 0 ? `: ${after.differences.join(', ')}` : ''})`;
   }
 
   private retireAction(runtime: TargetRuntime, link: ReplicationLink, object: RemoteObject): DriftAction {
