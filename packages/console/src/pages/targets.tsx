@@ -1,13 +1,16 @@
 // Replication targets of one office: status and counts per target, refreshed
 // every few seconds; one target's page adds pause/resume, a connection test,
 // reconcile (a dry run shown per object, then apply) and its dead letters with
-// request, response and replay.
-import { Alert, Anchor, Badge, Button, Card, Group, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
+// request, response and replay. Who may manage targets creates, changes and
+// deletes them here too (target-form.tsx).
+import { Alert, Anchor, Badge, Button, Card, Group, Modal, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { Fragment, useEffect, useState } from 'react';
 import { type AnyVariables, gql, type UseQueryExecute, useMutation, useQuery } from 'urql';
-import { Link, useParams } from 'wouter';
+import { Link, useLocation, useParams } from 'wouter';
+import { ConfirmDialog } from '../forms.js';
 import { ErrorNotice, JsonBlock, NeedsOffice, PageHeader, When } from '../ui.js';
 import { useViewer } from '../viewer.js';
+import { type EditedTarget, TargetForm } from './target-form.js';
 
 /** How often status and dead letters refresh without a reload. */
 const REFRESH_MS = 3_000;
@@ -62,12 +65,25 @@ function TargetList({ office }: { office: string }) {
     variables: { tenant: office },
   });
   usePolling(refresh);
+  const { can } = useViewer();
+  const [creating, setCreating] = useState(false);
+  const [, navigate] = useLocation();
   return (
     <>
       <PageHeader
         title="Replication targets"
         description="The clouds and directories this office’s accounts and groups are pushed to. Refreshes every few seconds."
+        actions={can('replication.manage') && <Button onClick={() => setCreating(true)}>New target</Button>}
       />
+      <Modal
+        opened={creating}
+        onClose={() => setCreating(false)}
+        title="New replication target"
+        size="lg"
+        closeButtonProps={{ 'aria-label': 'Close' }}
+      >
+        <TargetForm office={office} onSaved={(name) => navigate(`/targets/${encodeURIComponent(name)}`)} />
+      </Modal>
       <ErrorNotice error={error} />
       <Table striped>
         <Table.Thead>
@@ -114,7 +130,10 @@ const TARGET = gql`
   query ConsoleTarget($tenant: String!, $target: String!) {
     tenant(slug: $tenant) {
       id
-      replicationTargets { id name kind enabled paused circuitState consecutiveFailures deleteMode updatedAt counts { pending delivered failed deadLettered skipped } }
+      replicationTargets {
+        id name kind enabled paused circuitState consecutiveFailures deleteMode graceSeconds config scoping secretNames updatedAt
+        counts { pending delivered failed deadLettered skipped }
+      }
       deadLetters(target: $target, limit: 50) { id kind localId operation reason errorCode createdAt replayedAt request response }
     }
   }
@@ -165,6 +184,7 @@ const RECONCILE = gql`
     }
   }
 `;
+const DELETE = gql`mutation ConsoleDeleteTarget($tenant: String!, $target: String!) { deleteReplicationTarget(tenant: $tenant, target: $target) }`;
 const REPLAY = gql`mutation ConsoleReplay($tenant: String!, $id: ID!) { replayDeadLetter(tenant: $tenant, id: $id) { id replayedAt } }`;
 
 function DeadLetters({
@@ -359,7 +379,7 @@ function Target({ office, name }: { office: string; name: string }) {
   const { can } = useViewer();
   const manage = can('replication.manage');
   const [{ data, error }, refresh] = useQuery<{
-    tenant: { replicationTargets: (TargetSummary & { deleteMode: string; updatedAt: string })[]; deadLetters: DeadLetter[] };
+    tenant: { replicationTargets: (TargetSummary & EditedTarget & { updatedAt: string })[]; deadLetters: DeadLetter[] };
   }>({
     query: TARGET,
     variables: { tenant: office, target: name } satisfies AnyVariables,
@@ -368,6 +388,10 @@ function Target({ office, name }: { office: string; name: string }) {
   const [pauseResult, pause] = useMutation(PAUSE);
   const [resumeResult, resume] = useMutation(RESUME);
   const [testResult, test] = useMutation<{ testReplicationTarget: { ok: boolean; message: string; latencyMs: number | null } }>(TEST);
+  const [deleteResult, remove] = useMutation(DELETE);
+  const [editing, setEditing] = useState(false);
+  const [deleting, setDeleting] = useState(false);
+  const [, navigate] = useLocation();
   const target = data?.tenant.replicationTargets.find((t) => t.name === name);
   const tested = testResult.data?.testReplicationTarget;
   return (
@@ -402,6 +426,12 @@ function Target({ office, name }: { office: string; name: string }) {
                   <Button variant="default" loading={testResult.fetching} onClick={() => test({ tenant: office, target: name })}>
                     Test connection
                   </Button>
+                  <Button variant="default" onClick={() => setEditing(true)}>
+                    Edit
+                  </Button>
+                  <Button variant="outline" color="red" onClick={() => setDeleting(true)}>
+                    Delete
+                  </Button>
                 </Group>
               )}
             </Group>
@@ -425,6 +455,39 @@ function Target({ office, name }: { office: string; name: string }) {
             onReplayed={() => refresh({ requestPolicy: 'network-only' })}
           />
           {manage && <Reconcile office={office} target={name} />}
+          <Modal
+            opened={editing}
+            onClose={() => setEditing(false)}
+            title={`Change target ${name}`}
+            size="lg"
+            closeButtonProps={{ 'aria-label': 'Close' }}
+          >
+            <TargetForm
+              office={office}
+              target={target}
+              onSaved={(saved) => {
+                setEditing(false);
+                if (saved !== name) navigate(`/targets/${encodeURIComponent(saved)}`);
+              }}
+            />
+          </Modal>
+          <ConfirmDialog
+            opened={deleting}
+            title={`Delete target ${name}?`}
+            confirm="Delete the target"
+            busy={deleteResult.fetching}
+            error={deleteResult.error}
+            onClose={() => setDeleting(false)}
+            onConfirm={async () => {
+              const done = await remove({ tenant: office, target: name });
+              if (done.data) navigate('/targets');
+            }}
+          >
+            <Text>
+              Meridian stops pushing to {name} and forgets its queue, its links to the objects there and its dead letters. The accounts and
+              groups already at the target stay there as they are: remove them at the target if they should go.
+            </Text>
+          </ConfirmDialog>
         </Stack>
       )}
     </>
