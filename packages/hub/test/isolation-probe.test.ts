@@ -198,6 +198,8 @@ describe('GraphQL with another tenant’s slug and ids', () => {
     accounts: ['{ accounts(tenant: "emea") { totalCount edges { node { id } } } }'],
     account: ['{ account(tenant: "emea", id: "@USER@") { id userName } }'],
     groups: ['{ groups(tenant: "emea") { totalCount } }'],
+    // A field, not an operation: reached only through a group that was read.
+    groupMemberPage: ['{ groups(tenant: "emea") { edges { node { memberPage { totalCount edges { node { id } } } } } } }'],
     targets: ['{ targets(tenant: "emea") { id } }'],
     createAccount: ['mutation { createAccount(tenant: "emea", input: { userName: "probe@emea" }) { id } }'],
     updateAccount: ['mutation { updateAccount(tenant: "emea", id: "@USER@", input: { title: "Pwned" }) { id } }'],

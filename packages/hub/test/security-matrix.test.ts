@@ -124,6 +124,9 @@ const GRAPHQL_REQUESTS: Record<string, GraphqlSample> = {
     variables: { id: (await fresh()).user },
   }),
   'Query.groups': async () => ({ query: '{ groups(tenant: "emea", first: 1) { totalCount } }' }),
+  'Group.memberPage': async () => ({
+    query: '{ groups(tenant: "emea", first: 1) { edges { node { memberPage(first: 1) { totalCount } } } } }',
+  }),
   'Query.me': async () => ({ query: '{ me { id userName } }' }),
   'Query.mySelfServicePolicy': async () => ({ query: '{ mySelfServicePolicy { editableAttributes } }' }),
   'Mutation.createAccount': async (role) => ({
@@ -514,7 +517,13 @@ describe('the GraphQL matrix', () => {
     expect(inSchema.length).toBeGreaterThan(10);
     const classified = OPERATIONS.filter((o) => o.api === 'GraphQL').map((o) => o.name);
     expect(inSchema.filter((f) => !classified.includes(f))).toEqual([]);
-    const objectFields = new Set([...inSchema, ...fieldsOf('Tenant'), ...fieldsOf('Community'), ...fieldsOf('Account')]);
+    const objectFields = new Set([
+      ...inSchema,
+      ...fieldsOf('Tenant'),
+      ...fieldsOf('Community'),
+      ...fieldsOf('Account'),
+      ...fieldsOf('Group'),
+    ]);
     expect(classified.filter((c) => !objectFields.has(c))).toEqual([]);
   });
 });

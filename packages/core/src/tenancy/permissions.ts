@@ -286,6 +286,7 @@ export const OPERATIONS: readonly Operation[] = [
   graphql('Query.accounts', 'directory.read', 'tenant'),
   graphql('Query.account', 'directory.read', 'tenant'),
   graphql('Query.groups', 'directory.read', 'tenant'),
+  graphql('Group.memberPage', 'directory.read', 'tenant'),
   graphql('Query.me', 'scim.me', 'tenant'),
   graphql('Query.mySelfServicePolicy', 'scim.me', 'tenant'),
   graphql('Mutation.createAccount', 'hr.write', 'tenant'),
