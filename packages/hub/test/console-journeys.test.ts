@@ -219,8 +219,9 @@ describe('an office admin', () => {
     expect(await drift.getByRole('cell').allTextContents()).toEqual(['User grace@emea.example', 'missing', 'create', '—', 'planned']);
     await visited(page, 'target-reconcile');
     await page.getByRole('button', { name: 'Apply the fixes' }).click();
-    // The report of what was applied replaces the plan (what the target then holds is the replication tests' business).
+    // The report of what was applied replaces the plan, and the cloud holds Grace again.
     await page.getByRole('status').filter({ hasText: 'Applied' }).filter({ hasText: '1 fixed, 0 failed' }).waitFor();
+    await eventually('grace back at the cloud', () => cloud.users.find((u) => u.userName === 'grace@emea.example'));
     await visited(page, 'target-reconciled');
     expect(problems).toEqual([]);
     await context.close();
