@@ -86,3 +86,26 @@ export function watchConsole(page: Page): string[] {
   });
   return problems;
 }
+
+/**
+ * Signs in to the console at `origin` as a new user would: the community, then the provider's sign-in form, then
+ * back at Home (OpenID Connect authorization code flow with PKCE, RFC 7636). Says where the sign-in stopped otherwise.
+ */
+export async function signInToConsole(
+  page: Page,
+  origin: string,
+  account: { community: string; userName: string; password: string },
+): Promise<void> {
+  await page.goto(`${origin}/console/`);
+  await page.getByRole('textbox', { name: 'Community' }).fill(account.community);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByLabel('User name').fill(account.userName);
+  await page.getByLabel('Password').fill(account.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page
+    .getByRole('heading', { name: 'Home', level: 1 })
+    .waitFor()
+    .catch(async (error: unknown) => {
+      throw new Error(`${String(error)}\nat ${page.url()}: ${((await page.locator('body').textContent()) ?? '').slice(0, 600)}`);
+    });
+}

@@ -1,4 +1,5 @@
-// Groups of one office and one group's members, paged (a group can have thousands).
+// Groups of one office and one group's members, paged by the server (a group can have 100,000 members: the page
+// reads 50 of them at a time through `memberPage`, never the whole list).
 import { Anchor, Button, Group, Stack, Table, Text, TextInput } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useState } from 'react';
@@ -12,7 +13,7 @@ const GROUPS = gql`
     groups(tenant: $tenant, scimFilter: $scimFilter, first: 25, after: $after) {
       totalCount
       pageInfo { endCursor hasNextPage }
-      edges { node { id displayName externalId members { id } } }
+      edges { node { id displayName externalId memberPage(first: 0) { totalCount } } }
     }
   }
 `;
@@ -29,7 +30,7 @@ function GroupList({ office }: { office: string }) {
     groups: {
       totalCount: number;
       pageInfo: { endCursor: string | null; hasNextPage: boolean };
-      edges: { node: { id: string; displayName: string; externalId: string | null; members: { id: string }[] } }[];
+      edges: { node: { id: string; displayName: string; externalId: string | null; memberPage: { totalCount: number } } }[];
     };
   }>({ query: GROUPS, variables: { tenant: office, scimFilter, after: cursors.at(-1) } });
   const [name, setName] = useState('');
@@ -84,7 +85,7 @@ function GroupList({ office }: { office: string }) {
                 </Anchor>
               </Table.Td>
               <Table.Td>{node.externalId}</Table.Td>
-              <Table.Td>{node.members.length}</Table.Td>
+              <Table.Td>{node.memberPage.totalCount}</Table.Td>
             </Table.Tr>
           ))}
         </Table.Tbody>
@@ -109,46 +110,62 @@ export function GroupsPage() {
   return <NeedsOffice>{(office) => <GroupList key={office} office={office} />}</NeedsOffice>;
 }
 
+const MEMBERS_PAGE = 50;
+
 const GROUP = gql`
-  query ConsoleGroup($tenant: String!, $scimFilter: String!) {
-    groups(tenant: $tenant, scimFilter: $scimFilter, first: 1) { edges { node { id displayName externalId version members { id type display } } } }
+  query ConsoleGroup($tenant: String!, $scimFilter: String!, $first: Int!, $after: String, $filter: String) {
+    groups(tenant: $tenant, scimFilter: $scimFilter, first: 1) {
+      edges {
+        node {
+          id displayName externalId version
+          memberPage(first: $first, after: $after, filter: $filter) {
+            totalCount
+            pageInfo { endCursor hasNextPage }
+            edges { node { id type display } }
+          }
+        }
+      }
+    }
   }
 `;
-const ADD = gql`mutation ConsoleAddMembers($tenant: String!, $group: ID!, $members: [ID!]!) { addGroupMembers(tenant: $tenant, group: $group, members: $members) { id version members { id type display } } }`;
-const REMOVE = gql`mutation ConsoleRemoveMembers($tenant: String!, $group: ID!, $members: [ID!]!) { removeGroupMembers(tenant: $tenant, group: $group, members: $members) { id version members { id type display } } }`;
+const ADD = gql`mutation ConsoleAddMembers($tenant: String!, $group: ID!, $members: [ID!]!) { addGroupMembers(tenant: $tenant, group: $group, members: $members) { id version } }`;
+const REMOVE = gql`mutation ConsoleRemoveMembers($tenant: String!, $group: ID!, $members: [ID!]!) { removeGroupMembers(tenant: $tenant, group: $group, members: $members) { id version } }`;
 
-const MEMBERS_PAGE = 50;
+interface MemberPage {
+  totalCount: number;
+  pageInfo: { endCursor: string | null; hasNextPage: boolean };
+  edges: { node: { id: string; type: string; display: string | null } }[];
+}
 
 function GroupDetail({ office, id }: { office: string; id: string }) {
   const { can } = useViewer();
+  const [text, setText] = useState('');
+  const [debounced] = useDebouncedValue(text, 250);
+  const filter = debounced.trim() || undefined;
+  // The cursor of each page shown so far: Next pushes the last page's end cursor, Previous pops it.
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const [{ data, error }] = useQuery<{
     groups: {
-      edges: {
-        node: {
-          id: string;
-          displayName: string;
-          externalId: string | null;
-          members: { id: string; type: string; display: string | null }[];
-        };
-      }[];
+      edges: { node: { id: string; displayName: string; externalId: string | null; memberPage: MemberPage } }[];
     };
-  }>({ query: GROUP, variables: { tenant: office, scimFilter: `id eq ${JSON.stringify(id)}` } });
-  const [page, setPage] = useState(0);
+  }>({
+    query: GROUP,
+    variables: { tenant: office, scimFilter: `id eq ${JSON.stringify(id)}`, first: MEMBERS_PAGE, after: cursors.at(-1), filter },
+  });
   const [member, setMember] = useState('');
   const [added, add] = useMutation(ADD);
   const [removed, remove] = useMutation(REMOVE);
   const group = data?.groups.edges[0]?.node;
-  const members = group?.members ?? [];
-  const pages = Math.max(1, Math.ceil(members.length / MEMBERS_PAGE));
-  const shown = members.slice(page * MEMBERS_PAGE, (page + 1) * MEMBERS_PAGE);
+  const page = group?.memberPage;
+  const pages = Math.max(1, Math.ceil((page?.totalCount ?? 0) / MEMBERS_PAGE));
   return (
     <>
-      <PageHeader title={group?.displayName ?? 'Group'} description={group ? `${members.length} members` : undefined} />
+      <PageHeader title={group?.displayName ?? 'Group'} description={page && !filter ? `${page.totalCount} members` : undefined} />
       <Anchor component={Link} href="/groups" mb="md" display="inline-block">
         ← All groups
       </Anchor>
       <ErrorNotice error={error ?? added.error ?? removed.error} />
-      {group && (
+      {group && page && (
         <Stack>
           {can('hr.write') && (
             <form
@@ -171,7 +188,19 @@ function GroupDetail({ office, id }: { office: string; id: string }) {
               </Group>
             </form>
           )}
+          <TextInput
+            type="search"
+            label="Search members"
+            description="Part of a name or userName"
+            value={text}
+            onChange={(e) => {
+              setText(e.currentTarget.value);
+              setCursors([null]);
+            }}
+            w={360}
+          />
           <Table striped>
+            <Table.Caption>{filter ? `${page.totalCount} members match` : `${page.totalCount} members`}</Table.Caption>
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>Member</Table.Th>
@@ -180,7 +209,7 @@ function GroupDetail({ office, id }: { office: string; id: string }) {
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
-              {shown.map((m) => (
+              {page.edges.map(({ node: m }) => (
                 <Table.Tr key={m.id}>
                   <Table.Td>
                     {m.type === 'User' ? (
@@ -208,13 +237,17 @@ function GroupDetail({ office, id }: { office: string; id: string }) {
             </Table.Tbody>
           </Table>
           <Group>
-            <Button variant="default" disabled={page === 0} onClick={() => setPage(page - 1)}>
+            <Button variant="default" disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))}>
               Previous page
             </Button>
             <Text>
-              Page {page + 1} of {pages}
+              Page {cursors.length} of {pages}
             </Text>
-            <Button variant="default" disabled={page + 1 >= pages} onClick={() => setPage(page + 1)}>
+            <Button
+              variant="default"
+              disabled={!page.pageInfo.hasNextPage}
+              onClick={() => setCursors([...cursors, page.pageInfo.endCursor])}
+            >
               Next page
             </Button>
           </Group>
