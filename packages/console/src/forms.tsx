@@ -1,7 +1,7 @@
 // Building blocks of the console's create/edit forms: a refusal shown at the
 // field it names, a confirmation before a deletion, and a secret shown once.
-import { Alert, Button, Code, CopyButton, Group, Modal, Stack, Text } from '@mantine/core';
-import type { ReactNode } from 'react';
+import { Alert, Button, CopyButton, Group, Modal, Stack, Text, Textarea } from '@mantine/core';
+import { type ReactNode, useRef } from 'react';
 import type { CombinedError } from 'urql';
 import { errorField, errorMessage } from './api.js';
 
@@ -42,6 +42,16 @@ export function FormRefusal({ message, title }: { message: string | undefined; t
   );
 }
 
+/**
+ * The last defined value: what a closing dialog keeps showing (its name
+ * included) while it fades out, after the page has cleared its subject.
+ */
+export function useHeld<T>(value: T | undefined): T | undefined {
+  const held = useRef(value);
+  if (value !== undefined) held.current = value;
+  return held.current;
+}
+
 /** One line of text per item, for lists typed into a textarea (URIs, attributes). */
 export function lines(text: string): string[] {
   return text
@@ -73,10 +83,11 @@ export function ConfirmDialog({
   onConfirm: () => void;
   onClose: () => void;
 }) {
+  const shown = useHeld(opened ? { title, children } : undefined);
   return (
-    <Modal opened={opened} onClose={onClose} title={title} closeButtonProps={{ 'aria-label': 'Close' }}>
+    <Modal opened={opened} onClose={onClose} title={shown?.title} closeButtonProps={{ 'aria-label': 'Close' }}>
       <Stack>
-        {children}
+        {shown?.children}
         <FormRefusal message={errorMessage(error)} title="Refused" />
         <Group justify="flex-end">
           <Button variant="default" onClick={onClose} data-autofocus>
@@ -108,16 +119,15 @@ export function SecretOnce({
   children?: ReactNode;
   onClose: () => void;
 }) {
+  const shown = useHeld(secret === undefined ? undefined : { secret, title, children });
   return (
-    <Modal opened={secret !== undefined} onClose={onClose} title={title} closeButtonProps={{ 'aria-label': 'Close' }}>
+    <Modal opened={secret !== undefined} onClose={onClose} title={shown?.title} closeButtonProps={{ 'aria-label': 'Close' }}>
       <Stack>
-        {children}
+        {shown?.children}
+        <Textarea label={label} readOnly autosize value={shown?.secret ?? ''} styles={{ input: { fontFamily: 'monospace' } }} />
         <Text size="sm">Copy it now: Meridian keeps only its hash and will not show it again.</Text>
-        <Code block aria-label={label} style={{ wordBreak: 'break-all', whiteSpace: 'pre-wrap' }}>
-          {secret}
-        </Code>
         <Group justify="flex-end">
-          <CopyButton value={secret ?? ''}>
+          <CopyButton value={shown?.secret ?? ''}>
             {({ copied, copy }) => (
               <>
                 {/* Said to screen readers once the copy is done. */}
