@@ -389,6 +389,7 @@ export class ResourceService {
     search?: string,
   ): Promise<Page<GroupMember>> {
     const tenantId = await this.tenantId(caller, tenant, 'read');
+    if (!this.store.memberPage) throw new TypeError('This directory store does not page group members.');
     const found = await this.store.memberPage(tenantId, groupId, checkPage(page), search);
     if (!found) throw notFound('Group', groupId);
     return found;

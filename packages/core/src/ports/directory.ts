@@ -97,9 +97,10 @@ export interface DirectoryStore {
   page(tenantId: string, kind: ResourceKind, page: PageRequest, filter?: Filter): Promise<Page<ScimResource>>;
   /**
    * A keyset page of one group's direct members, ordered by member id, in one read whose cost does not grow with the
-   * group (large groups, GraphQL `Group.memberPage`); undefined when the tenant has no such group.
+   * group (large groups, GraphQL `Group.memberPage`); undefined when the tenant has no such group. Optional for test
+   * doubles that never page members; the PostgreSQL store has it.
    */
-  memberPage(tenantId: string, groupId: string, page: PageRequest, search?: string): Promise<Page<GroupMember> | undefined>;
+  memberPage?(tenantId: string, groupId: string, page: PageRequest, search?: string): Promise<Page<GroupMember> | undefined>;
 }
 
 /** Hashes passwords (argon2id in production). */
