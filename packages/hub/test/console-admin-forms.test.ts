@@ -112,6 +112,21 @@ describe('an office admin', () => {
     expect(await form.getByLabel('Bearer token').getAttribute('type')).toBe('password');
     await look(page, 'target-new');
 
+    // An LDAP target asks for its own settings; the connector's refusal of a bind DN is shown at that field.
+    await form.getByRole('combobox', { name: 'Kind' }).selectOption('ldap');
+    await form.getByRole('textbox', { name: 'LDAP URL' }).fill('ldap://127.0.0.1:1389');
+    await form.getByRole('textbox', { name: 'Bind DN' }).fill('meridian');
+    await form.getByRole('textbox', { name: 'Base DN' }).fill('dc=example,dc=org');
+    await form.getByLabel('Bind password').fill('bind-secret');
+    await form.getByRole('button', { name: 'Create target' }).click();
+    await invalid(form.getByRole('textbox', { name: 'Bind DN' }));
+    await form.getByText("must be a DN such as 'dc=example,dc=org'").waitFor();
+    await look(page, 'target-new-ldap-refused');
+    // Back to SCIM: the password typed for LDAP is not kept as the token.
+    await form.getByRole('combobox', { name: 'Kind' }).selectOption('scim');
+    expect(await form.getByLabel('Bearer token').inputValue()).toBe('');
+    await form.getByLabel('Bearer token').fill(CLOUD_TOKEN);
+
     // The connector's refusal, at the field it names.
     await form.getByRole('button', { name: 'Create target' }).click();
     const baseUrl = form.getByRole('textbox', { name: 'Base URL' });
@@ -156,6 +171,8 @@ describe('an office admin', () => {
     await page.getByRole('button', { name: 'Delete', exact: true }).click();
     const confirm = page.getByRole('dialog', { name: 'Delete target crm?' });
     await confirm.getByText('stay there as they are').waitFor();
+    // The keyboard starts on Cancel: Enter alone deletes nothing.
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Cancel');
     await look(page, 'target-delete-confirm');
     await confirm.getByRole('button', { name: 'Delete the target' }).click();
     await page.getByRole('heading', { name: 'Replication targets', level: 1 }).waitFor();

@@ -143,7 +143,11 @@ export function TargetForm({ office, target, onSaved }: { office: string; target
             value={kind}
             disabled={editing}
             description={editing ? 'A target keeps its kind.' : undefined}
-            onChange={(e) => setKind(e.currentTarget.value)}
+            onChange={(e) => {
+              // A secret belongs to one kind (a SCIM token is no bind password): switching forgets it.
+              setKind(e.currentTarget.value);
+              setSecret('');
+            }}
             data={[
               { value: 'scim', label: 'SCIM 2.0 service' },
               { value: 'ldap', label: 'LDAP directory' },
