@@ -124,7 +124,16 @@ export function SecretOnce({
     <Modal opened={secret !== undefined} onClose={onClose} title={shown?.title} closeButtonProps={{ 'aria-label': 'Close' }}>
       <Stack>
         {shown?.children}
-        <Textarea label={label} readOnly autosize value={shown?.secret ?? ''} styles={{ input: { fontFamily: 'monospace' } }} />
+        {/* No spelling check: a browser's enhanced spell check may send a field's text to a remote service. */}
+        <Textarea
+          label={label}
+          readOnly
+          autosize
+          spellCheck={false}
+          autoComplete="off"
+          value={shown?.secret ?? ''}
+          styles={{ input: { fontFamily: 'monospace' } }}
+        />
         <Text size="sm">Copy it now: Meridian keeps only its hash and will not show it again.</Text>
         <Group justify="flex-end">
           <CopyButton value={shown?.secret ?? ''}>
