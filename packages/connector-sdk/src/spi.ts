@@ -21,7 +21,7 @@ export interface ConnectorCapabilities {
   /**
    * The kinds whose `create` answers `CONFLICT` whenever an object it would duplicate exists (a SCIM User with
    * the same `userName`, RFC 7644 §3.3). A first push of such a kind creates without looking first and calls
-   * `match` only on `CONFLICT`, saving a round trip (ADR 0034); a reconcile, and a retry after a create that may
+   * `match` only on `CONFLICT`, saving a round trip (ADR 0035); a reconcile, and a retry after a create that may
    * have happened, still look first. Omitted: none.
    */
   createConflicts?: readonly ResourceKind[];

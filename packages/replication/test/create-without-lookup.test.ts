@@ -6,7 +6,7 @@ import { OutboundHttp } from '@meridian/replication';
 import { createTestDatabase, eventually, FakeScimTarget, type TestDatabase } from '@meridian/test-utils';
 import { contextOf, type ReplicationHarness, replicationHarness } from './harness.js';
 
-// ADR 0034: a first push of a User to a SCIM target posts it without looking it up first (the target answers a
+// ADR 0035: a first push of a User to a SCIM target posts it without looking it up first (the target answers a
 // duplicate userName with 409, RFC 7644 §3.3, and only then is it looked up and adopted); a Group, a retry after a
 // create that may have happened (a create intent on record) and a reconcile still look first.
 

@@ -21,7 +21,7 @@ import {
 } from '@meridian/store';
 import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
 
-// ADR 0034: a worker's batched link read and write are one statement each (meridian_replication_load and
+// ADR 0035: a worker's batched link read and write are one statement each (meridian_replication_load and
 // meridian_replication_save). They keep the rules of the transaction they replace: versions only grow, a final
 // status over a link queued for a newer version stays pending, a field a write leaves out keeps its value, the
 // delivery audit entries extend the tenant's chain, and a batch of create intents alone does not wait for the disk.

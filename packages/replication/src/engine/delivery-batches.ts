@@ -69,7 +69,7 @@ export class DeliveryBatches {
    * `recheck`, answers the resource's version as it is now (null: deleted).
    */
   save(tenantId: string, write: LinkWrite, recheck = false): Promise<number | null> {
-    // Create intents go in batches of their own, which the store commits without waiting for the disk (ADR 0034):
+    // Create intents go in batches of their own, which the store commits without waiting for the disk (ADR 0035):
     // they need not queue behind the outcomes, each of which waits for its commit to reach the disk.
     const { update } = write;
     const intent = update.status === 'pending' && update.remoteId === null && !write.event && !recheck;

@@ -251,7 +251,7 @@ export class ResourceSynchronizer {
     let pushedMembers: string[] | undefined;
     if (ref === undefined) {
       // Look first unless the target refuses a duplicate of this kind by itself, nothing this job does not know
-      // about may exist there (no create intent of an earlier attempt on record) and this is no reconcile (ADR 0034).
+      // about may exist there (no create intent of an earlier attempt on record) and this is no reconcile (ADR 0035).
       const lookFirst =
         force || (link?.pushedAttributes ?? null) !== null || !(connector.capabilities.createConflicts ?? []).includes(resource.kind);
       await this.recordCreateIntent(runtime, resource, attributes);

@@ -8,7 +8,7 @@ import { type LinkRow, toLink, UUID } from './replication-rows.js';
  * The links of replication's workers, written a batch of jobs at a time
  * (ADR 0024) in one transaction: the batches that carry a group's pushed
  * members. The others, and the batched reads, are one statement each
- * (link-statements.ts, ADR 0034).
+ * (link-statements.ts, ADR 0035).
  */
 
 const TABLE: Record<ResourceKind, string> = { User: 'scim_user', Group: 'scim_group' };

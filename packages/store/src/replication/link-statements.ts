@@ -6,7 +6,7 @@ import { translateDatabaseError } from '../orm/database-errors.js';
 import { type LinkRow, type TargetRow, toLink, toTarget, UUID } from './replication-rows.js';
 
 /**
- * A worker's batched link reads and writes as one statement each (ADR 0034):
+ * A worker's batched link reads and writes as one statement each (ADR 0035):
  * `meridian_replication_load` and `meridian_replication_save` (migration
  * 20261209200000) set the tenant and do the work, sent outside BEGIN as named
  * prepared statements on the ORM's pool, so each is one round trip and its own
@@ -84,7 +84,7 @@ export class LinkStatements {
 
 /**
  * A create intent (ADR 0014, decision 5): what a worker is about to create, with no remote id yet and no audit
- * entry. A batch of nothing else commits without waiting for the disk (ADR 0034, decision 3): the intent guards
+ * entry. A batch of nothing else commits without waiting for the disk (ADR 0035, decision 3): the intent guards
  * against a worker that dies, for which a commit PostgreSQL holds is enough; losing it in a crash of PostgreSQL
  * itself leaves the link as the relay left it, and the next attempt looks the object up or meets the target's 409.
  */

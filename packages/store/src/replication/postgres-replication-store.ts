@@ -53,7 +53,7 @@ import {
  * replication-rows.ts.
  */
 export class PostgresReplicationStore implements ReplicationStore {
-  /** A worker's batched link reads and writes, one statement each (ADR 0034). */
+  /** A worker's batched link reads and writes, one statement each (ADR 0035). */
   private readonly statements: LinkStatements;
 
   constructor(
