@@ -260,8 +260,8 @@ export function renderReplicationReport(report: ReplicationReport): string {
   }
   lines.push(
     '',
-    'Requests the targets received per delivery in the burst (the hub looks a user up by externalId and by userName',
-    "before its first create, and reads the remote user before each PATCH), and the hub's own records:",
+    'Requests the targets received per delivery in the burst (the hub posts a new user without a look-up, ADR 0034, and',
+    "sends an update as a PATCH of what changed since its last push, ADR 0024), and the hub's own records:",
     '',
     '| backend | system | requests per delivery (by method) | `replication.delivered` events | SCIM write: outbox stamp → commit returned, p50 / p95 ms |',
     '| --- | --- | --- | ---: | --- |',
