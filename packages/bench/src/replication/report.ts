@@ -260,7 +260,7 @@ export function renderReplicationReport(report: ReplicationReport): string {
   }
   lines.push(
     '',
-    'Requests the targets received per delivery in the burst (the hub posts a new user without a look-up, ADR 0034, and',
+    'Requests the targets received per delivery in the burst (the hub posts a new user without a look-up, ADR 0035, and',
     "sends an update as a PATCH of what changed since its last push, ADR 0024), and the hub's own records:",
     '',
     '| backend | system | requests per delivery (by method) | `replication.delivered` events | SCIM write: outbox stamp → commit returned, p50 / p95 ms |',

@@ -2,7 +2,7 @@ import { Migration } from '@mikro-orm/migrations';
 
 /**
  * A replication worker's batched reads and writes in one statement each
- * (ADR 0034), as the SCIM reads do (ADR 0022): each function sets the tenant
+ * (ADR 0035), as the SCIM reads do (ADR 0022): each function sets the tenant
  * with `set_config(..., true)` and does the work, so a call sent outside BEGIN
  * is one transaction of one round trip instead of `begin`, `set_config`, the
  * statements and `commit`. Their SQL is static: PL/pgSQL keeps the plans per

@@ -4,7 +4,7 @@ import { Migration } from '@mikro-orm/migrations';
  * `meridian_replication_save` (migration 20261209200000) takes `p_durable`:
  * false for a batch that holds only create intents, which then commits
  * without waiting for its WAL to reach the disk (`synchronous_commit = off`
- * for that transaction alone; ADR 0034, decision 3). Everything else it does
+ * for that transaction alone; ADR 0035, decision 3). Everything else it does
  * is unchanged. A commit that does not wait is visible at once and is lost
  * only if PostgreSQL itself stops within a fraction of a second; the next
  * durable commit of any session makes it durable too.
@@ -25,7 +25,7 @@ export class Migration20261209200100_replication_save_durability extends Migrati
           a record;
         begin
           perform set_config('meridian.tenant_id', p_tenant::text, true);
-          -- A batch of create intents only: committed without waiting for the disk (ADR 0034, decision 3).
+          -- A batch of create intents only: committed without waiting for the disk (ADR 0035, decision 3).
           if not p_durable then
             perform set_config('synchronous_commit', 'off', true);
           end if;
