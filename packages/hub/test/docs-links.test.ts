@@ -32,9 +32,9 @@ function anchorsOf(text: string): Set<string> {
   let fenced = false;
   for (const line of text.split('\n')) {
     if (/^\s*```/.test(line)) fenced = !fenced;
-    const heading = !fenced && /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
-    if (!heading?.[1]) continue;
-    const base = anchorOf(heading[1]);
+    const title = fenced ? undefined : /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line)?.[1];
+    if (!title) continue;
+    const base = anchorOf(title);
     const count = seen.get(base) ?? 0;
     anchors.add(count === 0 ? base : `${base}-${count}`);
     seen.set(base, count + 1);
