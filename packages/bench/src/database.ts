@@ -267,11 +267,22 @@ export async function prepareDatabase(options: SeedOptions, log: (m: string) => 
 
 /** Issues a tenant token with SCIM read and write scopes through the admin service. */
 export async function issueTenantToken(url: string, tenantSlug: string): Promise<string> {
+  const [token] = await issueTenantTokens(url, [tenantSlug]);
+  if (token === undefined) throw new TypeError('One slug gives one token.');
+  return token;
+}
+
+/** A SCIM read and write token of each tenant, in the order of `tenantSlugs`. */
+export async function issueTenantTokens(url: string, tenantSlugs: string[]): Promise<string[]> {
   const orm = await createOrm({ url, poolSize: 1 });
   try {
     const admin = new AdminService(new PostgresAdminStore(orm, systemClock), systemClock);
-    const issued = await admin.issueToken(platform, { tenant: tenantSlug, scopes: ['scim:read', 'scim:write'], name: 'bench' }, context);
-    return issued.token;
+    const tokens: string[] = [];
+    for (const tenant of tenantSlugs) {
+      const issued = await admin.issueToken(platform, { tenant, scopes: ['scim:read', 'scim:write'], name: 'bench' }, context);
+      tokens.push(issued.token);
+    }
+    return tokens;
   } finally {
     await orm.close(true);
   }

@@ -5,6 +5,8 @@ export interface RequestSpec {
   method: 'GET' | 'POST' | 'PATCH' | 'PUT';
   path: string;
   body?: string;
+  /** The bearer token of this request, when it is not the run's (a scenario that spreads over tenants). */
+  token?: string;
 }
 
 /** Throughput and latency of one closed-loop run. */
@@ -48,6 +50,7 @@ export async function runLoad(options: {
 }): Promise<LoadResult> {
   const latencies: number[] = [];
   const headers = { authorization: `Bearer ${options.token}`, 'content-type': 'application/scim+json', accept: 'application/scim+json' };
+  const headersOf = (token: string | undefined) => (token === undefined ? headers : { ...headers, authorization: `Bearer ${token}` });
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
       {
@@ -59,7 +62,13 @@ export async function runLoad(options: {
           {
             setupRequest: (request) => {
               const spec = options.next();
-              return { ...request, method: spec.method, path: spec.path, headers, ...(spec.body === undefined ? {} : { body: spec.body }) };
+              return {
+                ...request,
+                method: spec.method,
+                path: spec.path,
+                headers: headersOf(spec.token),
+                ...(spec.body === undefined ? {} : { body: spec.body }),
+              };
             },
           },
         ],

@@ -6,7 +6,7 @@ import { loadavg } from 'node:os';
 import pg from 'pg';
 import { benchLog, runBenchCli } from './bench-cli.js';
 import { machineBusyMs, postgresCpuMs, postgresDelta, processCpuMs } from './cpu.js';
-import { type FilterTarget, issueTenantToken, prepareDatabase, sampleTargets } from './database.js';
+import { type FilterTarget, issueTenantTokens, prepareDatabase, sampleTargets } from './database.js';
 import { explainFilter, type FilterPlan, hasApplicationRole } from './explain.js';
 import { type LoadResult, type RequestSpec, runLoad } from './load.js';
 import { checkMinimal } from './minimal-check.js';
@@ -14,19 +14,20 @@ import { installMinimal } from './minimal-sql.js';
 import { type BenchOptions, parseOptions, USAGE } from './options.js';
 import { measurePatch, type PatchResult } from './patch.js';
 import { type BenchReport, machineInfo, renderReport, type ScenarioResult, spliceReport } from './report.js';
-import { SCENARIOS, type Side } from './scenarios.js';
+import { CREATE_SPREAD, SCENARIOS, type Side, SPREAD_TENANTS, type TenantToken } from './scenarios.js';
 import { type ServerProcess, startBaseline, startHub, startMinimal } from './servers.js';
 import { type Probe, probe, recordStatements } from './statements.js';
 
 const log = benchLog('bench');
 
 /**
- * Waits (up to a minute and a half) until the rest of the machine keeps less than
+ * Waits (up to `--quiet-wait` seconds, a minute and a half by default) until the rest of the machine keeps less than
  * a quarter of a core busy for a second: on a shared machine, a measurement next
  * to a test run or a build says little.
  */
-async function waitForQuiet(): Promise<void> {
-  const deadline = Date.now() + 90_000;
+async function waitForQuiet(seconds: number): Promise<void> {
+  if (seconds === 0) return;
+  const deadline = Date.now() + seconds * 1_000;
   let waited = false;
   for (;;) {
     const busy = await machineBusyMs();
@@ -70,7 +71,7 @@ async function measure(
   label: string,
 ): Promise<LoadResult> {
   // A short warm-up (JIT, connection pools, caches), then the measured run.
-  await waitForQuiet();
+  await waitForQuiet(options.quietWait);
   await runLoad({ baseUrl: server.url, token, connections: options.connections, seconds: 2, next });
   const cpuBefore = await processCpuMs(server.pid);
   const pgBefore = await postgresCpuMs();
@@ -114,7 +115,11 @@ async function run(options: BenchOptions): Promise<BenchReport> {
   const runId = randomBytes(3).toString('hex');
   const notes: string[] = [];
   const db = await prepareDatabase(options, log);
-  const token = await issueTenantToken(db.url, db.tenantSlug);
+  // The bench tenant is `bench-1`; the spread create writes to it and the next tenants in turn.
+  const spread = Array.from({ length: Math.min(SPREAD_TENANTS, options.tenants) }, (_, k) => k + 1);
+  const issued = await issueTenantTokens(db.url, [db.tenantSlug, ...spread.slice(1).map((k) => `bench-${k}`)]);
+  const token = issued[0] as string;
+  const tenants: TenantToken[] = spread.map((index, k) => ({ index, token: issued[k] as string }));
   const targets = await sampleTargets(db.url, db.tenantId, 2_000);
   if (targets.length === 0) throw new Error('The bench tenant has no users: run with --reseed.');
 
@@ -163,7 +168,7 @@ async function run(options: BenchOptions): Promise<BenchReport> {
   log('recording the statements of one request of each kind');
   const probes = (side: Side): Probe[] =>
     SCENARIOS.filter((s) => s.sides.includes(side)).map((s) => {
-      const next = s.requests(targets.slice(1, 3), `${runId}${side[0]}`);
+      const next = s.requests(targets.slice(1, 3), `${runId}${side[0]}`, tenants);
       return { name: s.name, warm: next(), measured: next() };
     });
   const patchProbe: Probe = {
@@ -201,8 +206,10 @@ async function run(options: BenchOptions): Promise<BenchReport> {
     });
     for (const check of checks) log(`  ${check}`);
     for (const scenario of SCENARIOS) {
+      const wanted = options.scenarios.length === 0 || options.scenarios.some((w) => scenario.name.toLowerCase().includes(w));
+      if (!wanted) continue;
       log(`${scenario.name}`);
-      const next = scenario.requests(targets, runId);
+      const next = scenario.requests(targets, runId, tenants);
       // The baselines first in each round: alternating rounds, best of each, so background noise
       // (autovacuum, checkpoints) hits all sides alike.
       const sides = (['baseline', 'minimal', 'hub'] as const).filter((side) => scenario.sides.includes(side));
@@ -248,6 +255,7 @@ async function run(options: BenchOptions): Promise<BenchReport> {
       `Data: ${options.users.toLocaleString('en-US')} users in ${options.tenants} tenants (database \`${options.database}\`, ${seed}); every request goes to the largest tenant (${db.tenantUsers.toLocaleString('en-US')} users, the two groups).`,
       `Load: autocannon, ${options.connections} connections, ${options.duration} s per measurement after a 2 s warm-up, best of ${options.rounds} alternating rounds per server (req/s and latency from the fastest round); each GET filters for another of ${targets.length.toLocaleString('en-US')} random users of the tenant; each create posts a new user with name, work email and the enterprise extension.`,
       `Hub: \`meridian serve --role api\` (built), LOG_LEVEL=${options.hubLogLevel} (request logs to /dev/null). Same-SQL baseline: packages/bench/src/baseline-server.ts, Fastify + pg running the hub's SQL. Minimal baseline: packages/bench/src/minimal-server.ts, Fastify + pg, one prepared round trip per request (below). Each in its own process, pools of 10 connections, on the same machine as PostgreSQL and the load tool.`,
+      `${CREATE_SPREAD}: the creates go to the tenants \`bench-1\` … \`bench-${tenants.length}\` in turn, each with its own tenant's token (one audit chain per tenant, so no tenant waits for another's lock).`,
       `PATCH and PUT of users rewrite \`title\` of the sampled users (PUT sends the user's stored attributes back); only the hub answers them, and they are measured against the minimal baseline's chained create.`,
       `PATCH: ${options.patchIterations} add + remove pairs per group after 10 warm-up pairs, one request at a time, the two groups in turn.`,
     ],

@@ -6,7 +6,7 @@ import { hashAuditEntry } from '@meridian/store';
 import pg from 'pg';
 import { type FilterTarget, issueTenantToken, seededUserId } from './database.js';
 import type { RequestSpec } from './load.js';
-import { SCENARIOS } from './scenarios.js';
+import { CREATE, SCENARIOS } from './scenarios.js';
 import type { ServerProcess } from './servers.js';
 
 type Json = Record<string, unknown>;
@@ -14,7 +14,7 @@ type Json = Record<string, unknown>;
 async function call(server: ServerProcess, token: string, spec: RequestSpec): Promise<{ status: number; body: Json }> {
   const response = await fetch(`${server.url}${spec.path}`, {
     method: spec.method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' },
+    headers: { authorization: `Bearer ${spec.token ?? token}`, 'content-type': 'application/scim+json' },
     ...(spec.body === undefined ? {} : { body: spec.body }),
   });
   return { status: response.status, body: (await response.json()) as Json };
@@ -90,7 +90,7 @@ export async function checkMinimal(options: {
     found.push('its connections act as meridian_app, which sees no user without a tenant setting: the policies bind every answer above');
 
     // Creates interleaved with the hub's: one chain, each entry linked to the previous and hashed as the verifier hashes it.
-    const create = SCENARIOS.find((s) => s.name.startsWith('POST'));
+    const create = SCENARIOS.find((s) => s.name === CREATE);
     if (!create) throw new TypeError('No create scenario.');
     const next = create.requests(options.targets, `${options.run}chk`);
     for (const server of [minimal, hub, minimal]) {

@@ -24,14 +24,21 @@ export interface BenchOptions {
   hubLogLevel: string;
   /** Where `--write` puts the report. */
   out: string;
+  /** Only the scenarios whose names contain one of these (case-insensitive); all when empty. */
+  scenarios: string[];
+  /** The longest wait, in seconds, for a quieter machine before each measurement (0: none). */
+  quietWait: number;
 }
 
 const USAGE = `usage: pnpm bench [--users 1000000] [--tenants 100] [--big-group 100000] [--small-group 100]
                   [--duration 10] [--rounds 3] [--connections 16] [--patch-iterations 200] [--hub-log-level info]
                   [--database meridian_bench] [--reseed] [--write] [--out docs/benchmarks.md]
+                  [--scenarios "userName eq,POST"] [--quiet-wait 90]
 
 Seeds (or reuses) a database on DATABASE_URL's server (default postgres://postgres@127.0.0.1:5432/postgres),
-then measures the hub against a bare Fastify + pg baseline. --write puts the report into docs/benchmarks.md.`;
+then measures the hub against a bare Fastify + pg baseline. --write puts the report into docs/benchmarks.md.
+--scenarios measures only the scenarios whose names contain one of the comma-separated words; --quiet-wait is
+the longest wait for a quieter machine before each measurement (seconds, 0 for none).`;
 
 function positive(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -59,6 +66,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       out: { type: 'string' },
       reseed: { type: 'boolean' },
       write: { type: 'boolean' },
+      scenarios: { type: 'string' },
+      'quiet-wait': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -90,6 +99,11 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     patchIterations: positive('patch-iterations', values['patch-iterations'], 200),
     hubLogLevel: values['hub-log-level'] ?? 'info',
     out: values.out ?? 'docs/benchmarks.md',
+    scenarios: (values.scenarios ?? '')
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter((s) => s !== ''),
+    quietWait: values['quiet-wait'] === '0' ? 0 : positive('quiet-wait', values['quiet-wait'], 90),
   };
 }
 

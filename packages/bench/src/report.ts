@@ -117,11 +117,13 @@ export function renderReport(report: BenchReport): string {
     const toMinimal = minimal ? ratioOf(hub, minimal) : ratioOf(hub, createMinimal);
     const against = s.target.of === 'baseline' ? toBaseline : toMinimal;
     const reference = s.target.of === 'baseline' ? baseline : s.target.of === 'minimal' ? minimal : createMinimal;
-    const ok = clean(hub) && clean(reference) && Number.isFinite(against) ? against >= s.target.ratio : undefined;
+    const ratioOk = clean(hub) && clean(reference) && Number.isFinite(against) ? against >= s.target.ratio : undefined;
+    const rateOk = s.target.rps === undefined || !hub || !clean(hub) ? undefined : hub.rps >= s.target.rps;
     const label = { baseline: 'same-SQL', minimal: 'minimal', 'minimal create': 'minimal create' }[s.target.of];
+    const rateTarget = s.target.rps === undefined ? '' : `; ≥ ${int(s.target.rps)} req/s ${verdict(rateOk)}`;
     const cell = (r: LoadResult | undefined, pick: (r: LoadResult) => number, format: (n: number) => string) => (r ? format(pick(r)) : '—');
     lines.push(
-      `| ${s.name} | ${cell(hub, (r) => r.rps, int)} | ${cell(hub, (r) => r.p50, ms)} | ${cell(hub, (r) => r.p95, ms)} | ${cell(baseline, (r) => r.rps, int)} | ${cell(baseline, (r) => r.p50, ms)} | ${cell(minimal, (r) => r.rps, int)} | ${cell(minimal, (r) => r.p50, ms)} | ${fixed(toBaseline)} | ${fixed(toMinimal)}${minimal ? '' : ' (of create)'} | ≥ ${s.target.ratio} of ${label} ${verdict(ok)} | ${[hub, baseline, minimal].map((r) => (r ? statusText(r) : '—')).join(' / ')} |`,
+      `| ${s.name} | ${cell(hub, (r) => r.rps, int)} | ${cell(hub, (r) => r.p50, ms)} | ${cell(hub, (r) => r.p95, ms)} | ${cell(baseline, (r) => r.rps, int)} | ${cell(baseline, (r) => r.p50, ms)} | ${cell(minimal, (r) => r.rps, int)} | ${cell(minimal, (r) => r.p50, ms)} | ${fixed(toBaseline)} | ${fixed(toMinimal)}${minimal ? '' : ' (of create)'} | ≥ ${s.target.ratio} of ${label} ${verdict(ratioOk)}${rateTarget} | ${[hub, baseline, minimal].map((r) => (r ? statusText(r) : '—')).join(' / ')} |`,
     );
   }
   lines.push(

@@ -13,6 +13,15 @@ export type Side = 'hub' | 'baseline' | 'minimal';
 export interface Target {
   ratio: number;
   of: 'minimal' | 'minimal create' | 'baseline';
+  /** A rate the hub must also reach, in requests/s (issue 14: creates across ten tenants). */
+  rps?: number;
+}
+
+/** A tenant's token, for a scenario that spreads its requests over tenants. */
+export interface TenantToken {
+  /** The tenant's position among the seeded tenants (1 for `bench-1`): it names the created users' domain. */
+  index: number;
+  token: string;
 }
 
 export interface Scenario {
@@ -22,8 +31,12 @@ export interface Scenario {
   target: Target;
   /** The filter of a filtered list for user `t` (the EXPLAIN step shows its plans). */
   filter?: (t: FilterTarget) => string;
-  /** The request generator: `targets` are random seeded users, `run` makes created userNames unique. */
-  requests: (targets: FilterTarget[], run: string) => () => RequestSpec;
+  /**
+   * The request generator: `targets` are random seeded users of the bench tenant, `run` makes created
+   * userNames unique, `tenants` are the tokens of the tenants a spread scenario writes to (the run's token when
+   * absent).
+   */
+  requests: (targets: FilterTarget[], run: string, tenants?: TenantToken[]) => () => RequestSpec;
 }
 
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -44,6 +57,27 @@ function filtered(filter: (t: FilterTarget) => string): Pick<Scenario, 'filter' 
 
 /** The create scenario's name: the hub's other writes are measured against the minimal baseline's create. */
 export const CREATE = 'POST /Users (create, no password)';
+/** How many tenants the spread create writes to, one after the other. */
+export const SPREAD_TENANTS = 10;
+export const CREATE_SPREAD = `POST /Users across ${SPREAD_TENANTS} tenants (create, no password)`;
+
+/** A create of the `i`th new user of run `run` in the tenant `bench-{tenant}`. */
+function newUser(run: string, i: number, tenant: number): RequestSpec {
+  const userName = `created-${run}-${i}@t${tenant}.example.org`;
+  return {
+    method: 'POST',
+    path: '/scim/v2/Users',
+    body: JSON.stringify({
+      schemas: [SCHEMA.user, SCHEMA.enterpriseUser],
+      userName,
+      name: { givenName: 'Created', familyName: `Run${i}`, formatted: `Created Run${i}` },
+      displayName: `Created Run${i}`,
+      emails: [{ value: userName, type: 'work', primary: true }],
+      active: true,
+      [SCHEMA.enterpriseUser]: { employeeNumber: `C${run}${i}`, department: 'Engineering' },
+    }),
+  };
+}
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -80,22 +114,20 @@ export const SCENARIOS: Scenario[] = [
     target: { ratio: 0.3, of: 'minimal' },
     requests: (_targets, run) => {
       let n = 0;
+      return () => newUser(run, n++, 1);
+    },
+  },
+  {
+    name: CREATE_SPREAD,
+    sides: ALL,
+    target: { ratio: 0.3, of: 'minimal', rps: 1_500 },
+    requests: (_targets, run, tenants) => {
+      let n = 0;
       return () => {
         const i = n++;
-        const userName = `created-${run}-${i}@t1.example.org`;
-        return {
-          method: 'POST',
-          path: '/scim/v2/Users',
-          body: JSON.stringify({
-            schemas: [SCHEMA.user, SCHEMA.enterpriseUser],
-            userName,
-            name: { givenName: 'Created', familyName: `Run${i}`, formatted: `Created Run${i}` },
-            displayName: `Created Run${i}`,
-            emails: [{ value: userName, type: 'work', primary: true }],
-            active: true,
-            [SCHEMA.enterpriseUser]: { employeeNumber: `C${run}${i}`, department: 'Engineering' },
-          }),
-        };
+        const tenant = tenants?.[i % tenants.length];
+        // `s`: other userNames than the single-tenant create's, which writes to `bench-1` too.
+        return tenant ? { ...newUser(`${run}s`, i, tenant.index), token: tenant.token } : newUser(`${run}s`, i, 1);
       };
     },
   },

@@ -7,7 +7,7 @@ import type { ServerProcess } from './servers.js';
 export async function probe(baseUrl: string, token: string, spec: RequestSpec): Promise<string | undefined> {
   const response = await fetch(`${baseUrl}${spec.path}`, {
     method: spec.method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/scim+json' },
+    headers: { authorization: `Bearer ${spec.token ?? token}`, 'content-type': 'application/scim+json' },
     ...(spec.body === undefined ? {} : { body: spec.body }),
   });
   const text = await response.text();

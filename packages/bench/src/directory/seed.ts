@@ -64,6 +64,8 @@ function benchOptionsOf(options: DirectoryBenchOptions, database: string, reseed
     patchIterations: 0,
     hubLogLevel: options.hubLogLevel,
     out: options.out,
+    scenarios: [],
+    quietWait: 0,
   };
 }
 

@@ -202,7 +202,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     baseUrl: `${config.publicUrl}/scim/v2`,
     replication: {
       waitFor: (tenantId, requestId, timeoutMs) => runtime.replication.waitFor(tenantId, requestId, timeoutMs),
-      defaultWaitSeconds: (tenantId) => runtime.replication.waitPolicy(tenantId),
+      defaultWaitSeconds: (tenantId) => runtime.replication.defaultWait(tenantId),
     },
     limits: { maxResults: config.scimMaxResults },
     translateError: translateDatabaseError,

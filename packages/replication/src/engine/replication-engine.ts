@@ -22,6 +22,7 @@ import { OutboxRelay } from '../relay/outbox-relay.js';
 import { DeliveryWaiter } from '../status/delivery-waiter.js';
 import { TargetService } from '../targets/target-service.js';
 import { ReplicationContext, type ReplicationDeps } from './context.js';
+import { WaitPolicyCache } from './wait-policy-cache.js';
 import { WorkerHost } from './worker-host.js';
 
 /** Options of {@link ReplicationEngine}. */
@@ -52,6 +53,7 @@ export class ReplicationEngine implements ReplicationAdmin, DeliveryWaiting {
   private readonly waiter: DeliveryWaiter;
   private readonly reconciler: Reconciler;
   private readonly migrator: TargetMigrator;
+  private readonly waitPolicies: WaitPolicyCache;
   private started = false;
 
   constructor(deps: ReplicationDeps, options: ReplicationEngineOptions = {}) {
@@ -71,6 +73,7 @@ export class ReplicationEngine implements ReplicationAdmin, DeliveryWaiting {
     this.waiter = new DeliveryWaiter(this.ctx);
     this.reconciler = new Reconciler(this.ctx);
     this.migrator = new TargetMigrator(this.ctx, this.reconciler);
+    this.waitPolicies = new WaitPolicyCache((tenantId) => this.ctx.store.waitPolicy(tenantId));
   }
 
   /** Starts the relay and the workers of every enabled target. */
@@ -245,8 +248,20 @@ export class ReplicationEngine implements ReplicationAdmin, DeliveryWaiting {
     return this.ctx.store.waitPolicy(tenantId);
   }
 
+  /**
+   * The tenant's default wait as SCIM writes read it: kept for up to a second ({@link WaitPolicyCache}), so that a
+   * write costs no extra transaction; a change made through this engine applies at once.
+   */
+  defaultWait(tenantId: string): Promise<number> {
+    return this.waitPolicies.get(tenantId);
+  }
+
   /** Sets the tenant's default wait: 0 to {@link MAX_REPLICATION_WAIT_SECONDS}, the longest any write waits; `INVALID_INPUT` beyond. */
   async setWaitPolicy(tenantId: string, seconds: number, context: RequestContext): Promise<number> {
-    return this.ctx.store.setWaitPolicy(tenantId, checkWaitSeconds(seconds), context);
+    try {
+      return await this.ctx.store.setWaitPolicy(tenantId, checkWaitSeconds(seconds), context);
+    } finally {
+      this.waitPolicies.forget(tenantId);
+    }
   }
 }
