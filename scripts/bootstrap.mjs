@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hubHeapFlags } from './hub-heap-flags.mjs';
 
 const PNPM = 'pnpm@12.21.0';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -76,9 +77,7 @@ async function install() {
 async function startHub() {
   const built = await pnpm(['run', 'build:hub']);
   if (built !== 0) return built;
-  // The hub's heap limit (docs/operations.md, "Memory"): without it V8 lets the heap grow by a few hundred MB
-  // before collecting. A --max-old-space-size in NODE_OPTIONS is kept instead.
-  const heap = /--max-old-space-size/.test(process.env.NODE_OPTIONS ?? '') ? [] : ['--max-old-space-size=192'];
+  const heap = hubHeapFlags(process.env.NODE_OPTIONS);
   return runChild(projectNode(), [...heap, join('packages', 'hub', 'dist', 'main.js'), 'serve', ...process.argv.slice(3)], {
     detached: process.platform !== 'win32',
   });

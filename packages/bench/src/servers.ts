@@ -63,9 +63,13 @@ function collect(child: ChildProcess): () => string {
 export async function startHub(options: { databaseUrl: string; logLevel: string; adminToken: string }): Promise<ServerProcess> {
   const port = await freePort();
   const main = fileURLToPath(new URL('main.js', import.meta.resolve('@meridian/hub')));
-  // The heap limit the hub is started with (npm start, pnpm hub, the image; docs/operations.md, "Memory"), unless
-  // NODE_OPTIONS sets another.
-  const heap = /--max-old-space-size/.test(process.env.NODE_OPTIONS ?? '') ? [] : ['--max-old-space-size=192'];
+  // The heap sizes the hub is started with (npm start, pnpm hub, the image; docs/operations.md, "Memory"), unless
+  // NODE_OPTIONS sets others.
+  const nodeOptions = process.env.NODE_OPTIONS ?? '';
+  const heap = [
+    ...(/--max-old-space-size/.test(nodeOptions) ? [] : ['--max-old-space-size=192']),
+    ...(/--max-semi-space-size/.test(nodeOptions) ? [] : ['--max-semi-space-size=16']),
+  ];
   const child = spawn(process.execPath, [...heap, main, 'serve', '--role', 'api'], {
     env: {
       ...process.env,

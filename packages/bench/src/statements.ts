@@ -41,6 +41,20 @@ interface Recording {
 
 const settle = () => new Promise((r) => setTimeout(r, 100));
 
+/**
+ * Waits (up to 30 s) until a second passes in which the server sent nothing: a
+ * hub's start-up work (the audit checkpoint sweep of every tenant's chain) would
+ * otherwise be listed as the statements of whichever request ran meanwhile.
+ */
+async function startUpDone(mark: () => Promise<number>, since: (mark: number) => Promise<string[]>): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  while (performance.now() < deadline) {
+    const at = await mark();
+    await new Promise((r) => setTimeout(r, 1_000));
+    if ((await since(at)).length === 0) return;
+  }
+}
+
 async function sendProbes(
   server: ServerProcess,
   token: string,
@@ -49,6 +63,7 @@ async function sendProbes(
   since: (mark: number) => Promise<string[]>,
 ): Promise<Map<string, string[]>> {
   const found = new Map<string, string[]>();
+  await startUpDone(mark, since);
   for (const { name, warm, measured } of probes) {
     await probe(server.url, token, warm);
     await settle();
