@@ -1,4 +1,5 @@
-// The SQL the hub runs for a filtered list and for a create, copied from
+// The SQL the hub ran for a filtered list and for a create before issue 14 (docs/benchmarks.md,
+// "The same-SQL baseline"), copied then from
 // store/src/directory/postgres-directory-store.ts, store/src/events/event-recorder.ts
 // and store/src/admin/postgres-admin-store.ts (with `$n` placeholders). The baseline
 // server and the EXPLAIN step use these texts; the bench also records what the hub
