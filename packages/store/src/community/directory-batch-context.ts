@@ -108,6 +108,8 @@ export interface BatchContext {
   conflicts: ContextConflict[];
   /** The accounts the batch's managers references name, with their people. */
   managers: { tenant_id: string; user_id: string; person_id: string }[];
+  /** The community's change counter in the same snapshot (`directory_count.changes`, 0 without a row). */
+  changes: number;
 }
 
 const PERSON_JSON = `p.id, p.display_name, p.given_name, p.family_name, p.email, p.phone_number, p.title, p.department, p.organization,
@@ -124,7 +126,7 @@ export async function readBatchContext(
   managedBy: readonly { tenantId: string; userId: string }[] = [],
   batch: readonly { tenantId: string; userId: string }[] = [],
 ): Promise<BatchContext> {
-  const [row] = await executeBound<{ [K in keyof BatchContext]: BatchContext[K] | null }>(
+  const [row] = await executeBound<{ [K in Exclude<keyof BatchContext, 'changes'>]: BatchContext[K] | null } & { changes: string | null }>(
     em,
     `with b as (
        select a.tenant_id, a.user_id, a.person_id, a.link, a.pinned,
@@ -160,8 +162,9 @@ export async function readBatchContext(
           from ids join directory_conflict c on c.person_id = ids.id) c) as conflicts,
        (select json_agg(m) from (
           select m.tenant_id, m.user_id, m.person_id from unnest(?::uuid[], ?::uuid[]) as r(tenant_id, user_id)
-          join directory_account m on m.tenant_id = r.tenant_id and m.user_id = r.user_id) m) as managers`,
-    [...refArrays(batch), pgArray(keys), communityId, ...refArrays(managedBy), pgArray(people), ...refArrays(managers)],
+          join directory_account m on m.tenant_id = r.tenant_id and m.user_id = r.user_id) m) as managers,
+       (select k.changes from directory_count k where k.community_id = ?) as changes`,
+    [...refArrays(batch), pgArray(keys), communityId, ...refArrays(managedBy), pgArray(people), ...refArrays(managers), communityId],
   );
   return {
     batch: row?.batch ?? [],
@@ -171,6 +174,7 @@ export async function readBatchContext(
     accounts: row?.accounts ?? [],
     conflicts: row?.conflicts ?? [],
     managers: row?.managers ?? [],
+    changes: Number(row?.changes ?? 0),
   };
 }
 

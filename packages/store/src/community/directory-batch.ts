@@ -10,10 +10,10 @@ import {
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { pgArray } from '../orm/sql.js';
-import { type ContextAccount, readBatchContext, sameJson } from './directory-batch-context.js';
+import { type BatchContext, type ContextAccount, readBatchContext, sameJson } from './directory-batch-context.js';
 import { type FinalAccount, PERSON_RECORD, PERSON_RECORD_COLUMNS, resolveBatchPeople } from './directory-batch-people.js';
 import { refArrays } from './directory-rows.js';
-import { executeBound, type ProjectionRules, statementOf } from './directory-sql.js';
+import { DIRECTORY_CHANGED, executeBound, type ProjectionRules, statementOf } from './directory-sql.js';
 
 /**
  * Projects a batch of accounts of one community (ADR 0025), set-based: one
@@ -102,10 +102,57 @@ interface AccountRecord {
 const ACCOUNT_RECORD = `tenant_id uuid, user_id uuid, person_id uuid, link text, user_name text, external_id text, display_name text,
   active boolean, account_values jsonb, manager_user_id uuid, user_version integer`;
 
+/** What the batch looks up: each account's correlation keys under the rules, all of them, and the managers its Users name. */
+function lookupsOf(refs: readonly { tenantId: string; userId: string }[], users: BatchUsers, correlation: ProjectionRules['correlation']) {
+  const keysOf = new Map<string, string[]>();
+  const managerRefs = new Map<string, { tenantId: string; userId: string }>();
+  for (const ref of refs) {
+    const user = users.get(`${ref.tenantId}/${ref.userId}`);
+    if (!user) continue;
+    keysOf.set(
+      `${ref.tenantId}/${ref.userId}`,
+      correlationKeys({ userName: user.userName, externalId: user.externalId, values: user.values }, correlation),
+    );
+    const manager = managerUserIdOf(user.values);
+    if (manager) managerRefs.set(`${ref.tenantId}/${manager.toLowerCase()}`, { tenantId: ref.tenantId, userId: manager });
+  }
+  return { keysOf, managers: [...managerRefs.values()], wanted: [...new Set([...keysOf.values()].flat())] };
+}
+
+/**
+ * The batch's context read before the community's lock (ADR 0025, decision
+ * 11), with the correlation rules its keys were made under; the context
+ * carries the community's change counter of its snapshot.
+ */
+export interface EarlyContext {
+  correlation: ProjectionRules['correlation'];
+  context: BatchContext;
+}
+
+/**
+ * Reads the batch's context (directory-batch-context.ts) without the
+ * community's lock: while another batch holds the lock, this one reads.
+ * {@link projectUsers} uses it only if, under the lock, the community's
+ * change counter is still the one read with it and the correlation rules
+ * are the same; otherwise it reads again.
+ */
+export async function readEarlyContext(
+  em: EntityManager,
+  communityId: string,
+  refs: readonly { tenantId: string; userId: string }[],
+  users: BatchUsers,
+  rules: ProjectionRules,
+): Promise<EarlyContext> {
+  const { wanted, managers } = lookupsOf(refs, users, rules.correlation);
+  return { correlation: rules.correlation, context: await readBatchContext(em, communityId, wanted, [], managers, [], refs) };
+}
+
 /**
  * Projects the given accounts (distinct, in queue order) of one community
  * from their Users' current state (`users`, {@link readBatchUsers}). Run
- * under the community's lock.
+ * under the community's lock, with the rules read under it; `early`: the
+ * context read before the lock ({@link readEarlyContext}), used if nobody
+ * changed the community's directory since.
  */
 export async function projectUsers(
   em: EntityManager,
@@ -114,25 +161,18 @@ export async function projectUsers(
   users: BatchUsers,
   rules: ProjectionRules,
   now: Date,
+  early?: EarlyContext,
 ): Promise<void> {
   if (refs.length === 0) return;
-  const keysOf = new Map<string, string[]>();
-  const managerRefs = new Map<string, { tenantId: string; userId: string }>();
-  for (const ref of refs) {
-    const user = users.get(`${ref.tenantId}/${ref.userId}`);
-    if (!user) continue;
-    keysOf.set(
-      `${ref.tenantId}/${ref.userId}`,
-      correlationKeys({ userName: user.userName, externalId: user.externalId, values: user.values }, rules.correlation),
-    );
-    const manager = managerUserIdOf(user.values);
-    if (manager) managerRefs.set(`${ref.tenantId}/${manager.toLowerCase()}`, { tenantId: ref.tenantId, userId: manager });
-  }
+  const { keysOf, managers, wanted } = lookupsOf(refs, users, rules.correlation);
   // One read: where each account of the batch stands (its person, link, keys, correlation conflict), every account
   // holding a key of the batch, and what the people the batch can touch need to be resolved: its accounts' people, the
-  // holders', the managers'. (A pinned account looks nothing up, but its keys are few: they are read too.)
-  const wanted = [...new Set([...keysOf.values()].flat())];
-  const context = await readBatchContext(em, communityId, wanted, [], [...managerRefs.values()], [], refs);
+  // holders', the managers'. (A pinned account looks nothing up, but its keys are few: they are read too.) Read before
+  // the lock when nothing changed since: every writer under the lock counts its change.
+  const context =
+    early && early.context.changes === rules.changes && sameJson(early.correlation, rules.correlation)
+      ? early.context
+      : await readBatchContext(em, communityId, wanted, [], managers, [], refs);
   const standing = new Map(context.batch.map((b) => [`${b.tenant_id}/${b.user_id}`, b]));
   const accounts: BatchAccount[] = refs.map((ref) => {
     const row = standing.get(`${ref.tenantId}/${ref.userId}`);
@@ -257,6 +297,10 @@ export async function projectUsers(
   // One statement. The foreign keys are checked at its end, when the new people and the accounts exist; its parts
   // touch disjoint rows (the accounts of the batch, or the loners outside it).
   const write = statementOf([
+    // The change counter, when the batch writes anything: a batch that read its context before the lock reads it again.
+    (people.created.length > 0 ||
+      records.length + lonerLinks.length + staleKeys.length + newKeys.length + removed.length + settled.length + conflicts.length > 0 ||
+      people.parts.some(Boolean)) && { sql: DIRECTORY_CHANGED, params: [communityId] },
     people.created.length > 0 && {
       // A new person is inserted once, resolved (version 1, as its first resolution would have left it).
       sql: `insert into person (id, community_id, ${PERSON_RECORD_COLUMNS.join(', ')}, version, created_at, updated_at)

@@ -2,7 +2,7 @@ import type { Clock, ProjectionStep } from '@meridian/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { pgArray } from '../orm/sql.js';
 import { asPlatform } from '../orm/unit-of-work.js';
-import { projectUsers, readBatchUsers } from './directory-batch.js';
+import { type EarlyContext, projectUsers, readBatchUsers, readEarlyContext } from './directory-batch.js';
 import type { AccountRow } from './directory-rows.js';
 import { lockCommunity, projectionRules } from './directory-sql.js';
 
@@ -160,11 +160,22 @@ async function projectBatch(em: EntityManager, clock: Clock, claimed: Promise<In
       em,
       communities.flatMap((c) => c.refs),
     );
+    // In a step's lanes, the directory too (readEarlyContext): used under the lock if nobody wrote meanwhile.
+    const early = new Map<string, EarlyContext>();
+    if (turn) {
+      for (const { communityId, refs } of communities) {
+        if (refs.length > 0)
+          early.set(communityId, await readEarlyContext(em, communityId, refs, users, await projectionRules(em, communityId)));
+      }
+    }
     await turn?.wait;
     for (const { communityId, refs } of communities) if (refs.length > 0) await lockCommunity(em, communityId);
     turn?.pass();
     for (const { communityId, refs, groups } of communities) {
-      if (refs.length > 0) await projectUsers(em, communityId, refs, users, await projectionRules(em, communityId), clock.now());
+      if (refs.length > 0) {
+        const rules = await projectionRules(em, communityId);
+        await projectUsers(em, communityId, refs, users, rules, clock.now(), early.get(communityId));
+      }
       for (const group of groups) await projectGroup(em, communityId, group.tenant_id, group.resource_id);
     }
     return entries;

@@ -65,8 +65,27 @@ export async function lockCommunity(em: EntityManager, communityId: string): Pro
   await em.execute('select pg_advisory_xact_lock(hashtextextended(?, 7))', [`directory:${communityId}`]);
 }
 
-/** The rules as a projection step reads them, with whether the community exports its directory. */
-export type ProjectionRules = DirectoryRules & { exporting: boolean };
+/**
+ * The rules as a projection step reads them, with whether the community
+ * exports its directory, and its change counter as this read saw it
+ * ({@link DIRECTORY_CHANGED}).
+ */
+export type ProjectionRules = DirectoryRules & { exporting: boolean; changes: number };
+
+/**
+ * Adds one to the community's change counter (`directory_count.changes`,
+ * migration 20261210100000): every writer under the community's lock that
+ * changes what a projection reads runs it in its transaction, so a batch
+ * that read its context before the lock knows, under it, whether anybody
+ * wrote since (ADR 0025, decision 11). One parameter: the community.
+ */
+export const DIRECTORY_CHANGED = `insert into directory_count (community_id, people, changes) values (?, 0, 1)
+  on conflict (community_id) do update set changes = directory_count.changes + 1`;
+
+/** Records a change of the community's directory ({@link DIRECTORY_CHANGED}); run under its lock. */
+export async function markDirectoryChanged(em: EntityManager, communityId: string): Promise<void> {
+  await em.execute(DIRECTORY_CHANGED, [communityId]);
+}
 
 export async function loadRules(em: EntityManager, communityId: string): Promise<DirectoryRules> {
   const [row] = await em.execute<{ correlation: string[]; authority: DirectoryRules['authority'] }[]>(
@@ -78,17 +97,21 @@ export async function loadRules(em: EntityManager, communityId: string): Promise
     : { correlation: [...DEFAULT_CORRELATION], authority: {} };
 }
 
-/** The rules, and whether the community exports its directory: what a projection step needs to know, in one read. */
+/** The rules, whether the community exports its directory, and its change counter: what a projection step needs to know, in one read. */
 export async function projectionRules(em: EntityManager, communityId: string): Promise<ProjectionRules> {
-  const [row] = await em.execute<{ correlation: string[] | null; authority: DirectoryRules['authority'] | null; exporting: boolean }[]>(
-    `select s.correlation, s.authority, exists (select 1 from directory_export e where e.community_id = ? and e.enabled) as exporting
+  const [row] = await em.execute<
+    { correlation: string[] | null; authority: DirectoryRules['authority'] | null; exporting: boolean; changes: string | null }[]
+  >(
+    `select s.correlation, s.authority, exists (select 1 from directory_export e where e.community_id = ? and e.enabled) as exporting,
+       (select k.changes from directory_count k where k.community_id = ?) as changes
      from (select 1) as one left join directory_settings s on s.community_id = ?`,
-    [communityId, communityId],
+    [communityId, communityId, communityId],
   );
   return {
     correlation: (row?.correlation as CorrelationAttribute[] | null) ?? [...DEFAULT_CORRELATION],
     authority: row?.authority ?? {},
     exporting: row?.exporting === true,
+    changes: Number(row?.changes ?? 0),
   };
 }
 

@@ -34,7 +34,14 @@ import {
   toAccount,
   toPerson,
 } from './directory-rows.js';
-import { enqueueCommunityResources, enqueueProjections, loadRules, lockCommunity, projectionRules } from './directory-sql.js';
+import {
+  enqueueCommunityResources,
+  enqueueProjections,
+  loadRules,
+  lockCommunity,
+  markDirectoryChanged,
+  projectionRules,
+} from './directory-sql.js';
 import { decodePeopleCursor, encodePeopleCursor, pageWithRelated, personFilterSql, SORT_COLUMNS } from './people-query.js';
 
 /**
@@ -362,6 +369,8 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
     const now = this.clock.now();
     return this.platform(async (em) => {
       await lockCommunity(em, communityId);
+      // A batch that read its context before the lock reads it again (ADR 0025, decision 11).
+      await markDirectoryChanged(em, communityId);
       const row = await this.accountRow(em, communityId, account);
       const placement = placeByHand(row.person_id, target, () => uuidv7());
       if (placement.newPerson) {
@@ -429,6 +438,7 @@ export class PostgresGlobalDirectoryStore implements GlobalDirectoryStore {
     const now = this.clock.now();
     await this.platform(async (em) => {
       await lockCommunity(em, communityId);
+      await markDirectoryChanged(em, communityId);
       const [row] = await em.execute<{ pinned: Person['pinned'] }[]>(
         'select pinned from person where community_id = ? and id = ? for update',
         [communityId, personId],
