@@ -49,8 +49,16 @@ export interface StreamsOptions {
   retentionMs?: number;
   /** Push attempts before a SET is a dead letter (default 10). */
   pushAttempts?: number;
-  /** How often the producer and the pusher look for work when nothing woke them (default 500 ms). */
+  /**
+   * How often the producer and the pusher look for work when nothing woke them (default 500 ms): while they find work,
+   * or cannot listen for wake-ups (ADR 0037).
+   */
   intervalMs?: number;
+  /**
+   * While they listen for wake-ups and find nothing to do, the wait between two looks doubles from `intervalMs` up to
+   * this (default 5 s): the fallback for a lost notification and for push retries coming due.
+   */
+  idleMs?: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -102,10 +110,21 @@ export class SsfStreams {
   readonly #retentionMs: number;
   readonly #pushAttempts: number;
   readonly #intervalMs: number;
+  readonly #idleMs: number;
   readonly #waiters = new Set<() => void>();
+  /** The `LISTEN` connection of the loop (ADR 0037), while it runs. */
+  #wakeups: { listening: boolean; close(): Promise<void> } | undefined;
+  #listening: Promise<void> | undefined;
+  /** Whether the last step of each kind found something to do (SETs claimed, asynchronous requests looked at). */
+  #pushesClaimed = 0;
+  #requestsDue = 0;
+  /** Set by a wake-up that arrives while a step runs: the loop goes on at once. */
+  #woken = false;
+  #idleWait = 0;
   /** Per producer step: whether each receiving token may still read the directory (revoked, expired, relying_party: no). */
   #tokenReach = new Map<string, Promise<boolean>>();
   #timer: NodeJS.Timeout | undefined;
+  #loop: (() => Promise<void>) | undefined;
   #running: Promise<void> | undefined;
   #stopped = true;
   #lastPrune = 0;
@@ -139,19 +158,21 @@ export class SsfStreams {
     });
     const audience: StreamAudience = { view: (stream, entry) => this.view(stream, entry) };
     this.producer = new StreamProducer(this.store, audience, signer, randomUUID);
-    this.asyncResponses = options.waiting
-      ? new AsyncResponder(
-          new PostgresAsyncRequestStore(options.orm, `${options.publicUrl.replace(/\/+$/, '')}/scim/v2`),
-          this.store,
-          options.waiting,
-          signer,
-          randomUUID,
-        )
-      : undefined;
+    const requests = new PostgresAsyncRequestStore(options.orm, `${options.publicUrl.replace(/\/+$/, '')}/scim/v2`);
+    // How many requests the responder's last step looked at: while some wait for their deliveries, the loop keeps looking.
+    const counted: typeof requests = Object.assign(Object.create(requests) as typeof requests, {
+      due: async (limit: number, recoverBefore: Date) => {
+        const due = await requests.due(limit, recoverBefore);
+        this.#requestsDue = due.length;
+        return due;
+      },
+    });
+    this.asyncResponses = options.waiting ? new AsyncResponder(counted, this.store, options.waiting, signer, randomUUID) : undefined;
     this.#fetch = options.outbound.fetchFor({ httpsOnly: true });
     this.#retentionMs = options.retentionMs ?? 7 * DAY_MS;
     this.#pushAttempts = options.pushAttempts ?? 10;
     this.#intervalMs = options.intervalMs ?? 500;
+    this.#idleMs = Math.max(this.#intervalMs, options.idleMs ?? 5_000);
   }
 
   /** The community's issuer (`{public URL}/oidc/{slug}`) and its signing key (the one its JWKS publishes). */
@@ -289,6 +310,7 @@ export class SsfStreams {
    */
   async pushOnce(): Promise<number> {
     const items = await this.store.claimPushes(10, 20);
+    this.#pushesClaimed = items.length;
     const byStream = new Map<string, PushItem[]>();
     for (const item of items) byStream.set(item.streamId, [...(byStream.get(item.streamId) ?? []), item]);
     const settled = await Promise.all([...byStream.values()].map((list) => this.#pushInOrder(list)));
@@ -364,34 +386,83 @@ export class SsfStreams {
     for (const waiter of [...this.#waiters]) waiter();
   }
 
-  /** Starts the producer, push and pruning loop (worker processes). */
+  /**
+   * Starts the producer, push and pruning loop (worker processes). It listens on the streams' channel (ADR 0037): a
+   * change for a stream, new SETs or an asynchronous request wake it at once. Otherwise it looks every `intervalMs`
+   * while it finds work (or cannot listen), and backs off to `idleMs` while it finds none: an idle worker costs a few
+   * statements every few seconds, not a dozen every second.
+   */
   start(onError: (error: unknown) => void = () => {}): void {
     if (!this.#stopped) return;
     this.#stopped = false;
+    this.#idleWait = this.#intervalMs;
+    this.#listening ??= this.store
+      .listen(
+        () => this.#kick(),
+        (error) => onError(error),
+      )
+      .then(
+        async (wakeups) => {
+          if (this.#stopped) await wakeups.close();
+          else this.#wakeups = wakeups;
+        },
+        (error: unknown) => onError(error),
+      );
     const loop = async () => {
       if (this.#stopped) return;
+      this.#timer = undefined;
+      this.#woken = false;
+      let worked = false;
       this.#running = (async () => {
         try {
-          while ((await this.produceOnce()) > 0 && !this.#stopped) {}
+          while ((await this.produceOnce()) > 0 && !this.#stopped) worked = true;
           await this.asyncOnce();
-          while ((await this.pushOnce()) > 0 && !this.#stopped) {}
+          if (this.#requestsDue > 0) worked = true;
+          while ((await this.pushOnce()) > 0 && !this.#stopped) worked = true;
+          if (this.#pushesClaimed > 0) worked = true;
           if (Date.now() - this.#lastPrune >= PRUNE_EVERY_MS) {
             this.#lastPrune = Date.now();
             await this.pruneOnce();
           }
         } catch (error) {
+          worked = true;
           onError(error);
         }
       })();
       await this.#running;
-      if (!this.#stopped) this.#timer = setTimeout(() => void loop(), this.#intervalMs);
+      if (this.#stopped) return;
+      if (this.#woken) {
+        this.#idleWait = this.#intervalMs;
+        this.#timer = setTimeout(() => void loop(), 0);
+        return;
+      }
+      const listening = this.#wakeups?.listening === true;
+      this.#idleWait = worked || !listening ? this.#intervalMs : Math.min(this.#idleMs, this.#idleWait * 2);
+      this.#timer = setTimeout(() => void loop(), worked || !listening ? this.#intervalMs : this.#idleWait);
     };
+    this.#loop = loop;
     void loop();
+  }
+
+  /** A wake-up: the loop looks now (or right after the step under way). */
+  #kick(): void {
+    if (this.#stopped) return;
+    this.#woken = true;
+    if (this.#timer === undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const loop = this.#loop;
+    if (loop) void loop();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#listening;
+    this.#listening = undefined;
+    await this.#wakeups?.close();
+    this.#wakeups = undefined;
     await this.#running;
     this.providers.close();
     this.#wake();

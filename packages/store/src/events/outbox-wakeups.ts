@@ -4,6 +4,9 @@ import pg from 'pg';
 /** The channel the `outbox_event` trigger notifies at each commit that wrote events (migration 20261207620000). */
 const OUTBOX_CHANNEL = 'meridian_outbox';
 
+/** The channel of the event streams' work (migration 20261210000000, ADR 0037): the stream inbox, SETs, asynchronous requests. */
+export const STREAMS_CHANNEL = 'meridian_streams';
+
 /** After a lost connection, the next attempt waits this long, doubling up to {@link MAX_RECONNECT_MS}. */
 const FIRST_RECONNECT_MS = 250;
 const MAX_RECONNECT_MS = 10_000;
@@ -14,7 +17,8 @@ const MAX_RECONNECT_MS = 10_000;
  * in any process. A lost connection is opened again (backing off), and
  * `onCommit` runs once it is back, since notifications sent meanwhile are
  * lost. `listening` says whether a notification can arrive now: the relay
- * polls fast while it cannot.
+ * polls fast while it cannot. The event streams' loops listen the same way on
+ * {@link STREAMS_CHANNEL}.
  */
 export class OutboxWakeups {
   private client: pg.Client | undefined;
@@ -27,10 +31,16 @@ export class OutboxWakeups {
     private readonly config: pg.ClientConfig,
     private readonly onCommit: () => void,
     private readonly onError: (error: Error) => void,
+    private readonly channel: string,
   ) {}
 
   /** Starts listening with the ORM's connection settings (its URL and role); resolves once the first attempt settled. */
-  static async start(orm: MikroORM, onCommit: () => void, onError: (error: Error) => void = () => {}): Promise<OutboxWakeups> {
+  static async start(
+    orm: MikroORM,
+    onCommit: () => void,
+    onError: (error: Error) => void = () => {},
+    channel: string = OUTBOX_CHANNEL,
+  ): Promise<OutboxWakeups> {
     const url = orm.config.get('clientUrl');
     if (url === undefined) throw new TypeError('The ORM has no URL to listen with.');
     const driver = orm.config.get('driverOptions') as { options?: string } | undefined;
@@ -38,11 +48,12 @@ export class OutboxWakeups {
       {
         connectionString: url,
         ...(driver?.options ? { options: driver.options } : {}),
-        application_name: `${process.env.PGAPPNAME ?? 'meridian'}:outbox-listen`.slice(0, 63),
+        application_name: `${process.env.PGAPPNAME ?? 'meridian'}:${channel === OUTBOX_CHANNEL ? 'outbox' : 'streams'}-listen`.slice(0, 63),
         keepAlive: true,
       },
       onCommit,
       onError,
+      channel,
     );
     await wakeups.connect();
     return wakeups;
@@ -54,10 +65,10 @@ export class OutboxWakeups {
     this.client = client;
     client.on('notification', () => this.onCommit());
     client.on('error', (error) => this.lost(client, error));
-    client.on('end', () => this.lost(client, new Error('The outbox listening connection ended.')));
+    client.on('end', () => this.lost(client, new Error(`The ${this.channel} listening connection ended.`)));
     try {
       await client.connect();
-      await client.query(`listen ${OUTBOX_CHANNEL}`);
+      await client.query(`listen ${this.channel}`);
       if (this.closed || this.client !== client) return;
       this.listening = true;
       this.delay = FIRST_RECONNECT_MS;

@@ -17,6 +17,7 @@ import type {
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { recordEvent } from '../events/event-recorder.js';
+import { OutboxWakeups, STREAMS_CHANNEL } from '../events/outbox-wakeups.js';
 import { pgArray } from '../orm/sql.js';
 import { asPlatform, inCommunity } from '../orm/unit-of-work.js';
 import type { SecretBox } from '../secrets/secret-box.js';
@@ -301,32 +302,8 @@ export class PostgresEventStreamStore implements EventStreamStore, StreamProduce
     return asPlatform(this.orm, async (em) => {
       const [lock] = await em.execute<{ locked: boolean }[]>('select pg_try_advisory_xact_lock(?) as locked', [PRODUCER_LOCK]);
       if (!lock?.locked) return 0;
-      const rows = await em.execute<
-        {
-          id: string;
-          outbox_id: string;
-          community_id: string;
-          tenant_id: string;
-          type: string;
-          resource_type: 'User' | 'Group' | 'Grant';
-          resource_id: string;
-          resource_version: number | null;
-          request_id: string;
-          created_at: Date;
-          credential_changed: boolean;
-          diff: { before?: Record<string, unknown> | null; after?: Record<string, unknown> | null } | null;
-        }[]
-      >(
-        // The audit entry written with the outbox event (same statement, ADR 0023) holds the resource before and after.
-        `select i.*, a.diff from (select * from event_stream_inbox order by id limit ?) i
-         left join lateral (
-           select diff from audit_event a
-           where a.chain = i.tenant_id::text and a.resource_id = i.resource_id and a.request_id = i.request_id and a.action = i.type
-           order by a.seq desc limit 1
-         ) a on true
-         order by i.id`,
-        [limit],
-      );
+      // The entries alone first: with nothing to do the step ends here, after one read of an empty table.
+      const rows = await em.execute<InboxRow[]>('select * from event_stream_inbox order by id limit ?', [limit]);
       if (rows.length === 0) return 0;
       const communities = [...new Set(rows.map((r) => r.community_id))];
       const streams = (
@@ -343,8 +320,10 @@ export class PostgresEventStreamStore implements EventStreamStore, StreamProduce
         );
         for (const s of subjects) excluded.set(s.stream_id, (excluded.get(s.stream_id) ?? new Set()).add(s.subject_key));
       }
-      const entries: StreamInboxEntry[] = rows.map((r) => ({
-        ...grantOf(r.resource_type, r.diff?.before),
+      // Entries left from a stream deleted since are dropped without their changes being read.
+      const diffs = streams.length === 0 ? [] : await changeDiffs(em, rows);
+      const entries: StreamInboxEntry[] = rows.map((r, i) => ({
+        ...grantOf(r.resource_type, diffs[i]?.before),
         inboxId: String(r.id),
         communityId: r.community_id,
         tenantId: r.tenant_id,
@@ -354,8 +333,8 @@ export class PostgresEventStreamStore implements EventStreamStore, StreamProduce
         kind: r.resource_type,
         resourceId: r.resource_id,
         version: r.resource_version === null ? null : Number(r.resource_version),
-        before: (r.diff?.before ?? null) as StreamInboxEntry['before'],
-        after: (r.diff?.after ?? null) as StreamInboxEntry['after'],
+        before: (diffs[i]?.before ?? null) as StreamInboxEntry['before'],
+        after: (diffs[i]?.after ?? null) as StreamInboxEntry['after'],
         occurredAt: new Date(r.created_at),
         credentialChanged: r.credential_changed === true,
       }));
@@ -364,6 +343,14 @@ export class PostgresEventStreamStore implements EventStreamStore, StreamProduce
       await em.execute('delete from event_stream_inbox where id = any(?::bigint[])', [pgArray(rows.map((r) => String(r.id)))]);
       return rows.length;
     });
+  }
+
+  /**
+   * A dedicated `LISTEN` connection on the streams' channel (migration 20261210000000, ADR 0037): `onWake` runs when a
+   * change reached the stream inbox, SETs were written or an asynchronous request registered or accepted, in any process.
+   */
+  listen(onWake: () => void, onError?: (error: Error) => void): Promise<OutboxWakeups> {
+    return OutboxWakeups.start(this.orm, onWake, onError, STREAMS_CHANNEL);
   }
 
   /**
@@ -504,6 +491,48 @@ export class PostgresEventStreamStore implements EventStreamStore, StreamProduce
   ): Promise<void> {
     await recordEvent(em, { type, tenantId: null, resourceType: 'EventStream', resourceId: stream.id, before, after }, context, now);
   }
+}
+
+/** A row of `event_stream_inbox`. */
+interface InboxRow {
+  id: string;
+  outbox_id: string;
+  community_id: string;
+  tenant_id: string;
+  type: string;
+  resource_type: 'User' | 'Group' | 'Grant';
+  resource_id: string;
+  resource_version: number | null;
+  request_id: string;
+  created_at: Date;
+  credential_changed: boolean;
+}
+
+type ChangeDiff = { before?: Record<string, unknown> | null; after?: Record<string, unknown> | null } | null;
+
+/**
+ * The before and after of each entry's change, from the audit entry written with its outbox event (same statement,
+ * ADR 0023), read by key in one statement (ADR 0037): the chain is given as text, so that under row-level security
+ * the look-up walks `audit_event_chain_resource_index` on (chain, resource_id) for each entry (a join on
+ * `tenant_id::text` could not use the chain, and its estimate was high enough for PostgreSQL to compile it at each
+ * step, tens of milliseconds, with the inbox empty).
+ */
+async function changeDiffs(em: EntityManager, rows: readonly InboxRow[]): Promise<ChangeDiff[]> {
+  const found = await em.execute<{ n: string; diff: ChangeDiff }[]>(
+    `select k.n, (select a.diff from audit_event a
+                   where a.chain = k.chain and a.resource_id = k.resource_id and a.request_id = k.request_id and a.action = k.action
+                   order by a.seq desc limit 1) as diff
+     from unnest(?::text[], ?::text[], ?::text[], ?::text[]) with ordinality as k(chain, resource_id, request_id, action, n)`,
+    [
+      pgArray(rows.map((r) => String(r.tenant_id))),
+      pgArray(rows.map((r) => r.resource_id)),
+      pgArray(rows.map((r) => r.request_id)),
+      pgArray(rows.map((r) => r.type)),
+    ],
+  );
+  const diffs: ChangeDiff[] = rows.map(() => null);
+  for (const row of found) diffs[Number(row.n) - 1] = row.diff;
+  return diffs;
 }
 
 /**
