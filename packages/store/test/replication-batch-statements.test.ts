@@ -146,31 +146,118 @@ describe('replication batch statements', () => {
     expect(result).toMatchObject({ chain: tenantId, ok: true });
   });
 
+  // ADR 0037: a created user's groups come with its outcome instead of a read after the commit. A membership change
+  // that held the tenant's audit chain lock when the outcome was written commits first and is in the answer.
+  it("answers a created user's direct groups with its outcome, after a membership change holding the chain lock commits", async () => {
+    const { tenantId, user, target } = await tenantWithUser('groups');
+    const group = (displayName: string, members: { value: string }[]) =>
+      resources.create(scimCaller(tenantId), tenantId, 'Group', { schemas: [SCHEMA.group], displayName, members }, context);
+    const staff = await group('staff', [{ value: user.id }]);
+    const late = await group('late', []);
+    const key = { targetId: target.id, kind: 'User' as const, localId: user.id };
+    const outcome = {
+      ...key,
+      update: { remoteId: 'r-g', status: 'synced' as const, handledVersion: user.version },
+      event: {
+        type: 'replication.delivered' as const,
+        tenantId,
+        resourceType: 'User' as const,
+        resourceId: user.id,
+        version: user.version,
+        before: null,
+        after: { targetId: target.id, target: target.name, operation: 'created', remoteId: 'r-g' },
+      },
+    };
+    // A membership change under way: it holds the chain lock (as every audited change does) and has not committed.
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked: () => void = () => {};
+    const lockTaken = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const change = db.orm.em.fork().transactional(async (em) => {
+      await em.execute("select set_config('meridian.tenant_id', ?, true)", [tenantId]);
+      await em.execute("select pg_advisory_xact_lock(hashtextextended('audit:' || ?, 7))", [tenantId]);
+      await em.execute(
+        "insert into group_member (group_id, member_id, tenant_id, member_type, created_at) values (?, ?, ?, 'User', now())",
+        [late.id, user.id, tenantId],
+      );
+      locked();
+      await held;
+    });
+    await lockTaken;
+    const saved = store.saveOutcomes(tenantId, [outcome], [key], [user.id]);
+    // The outcome waits for the lock; the change commits; the answer includes it.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    release();
+    await change;
+    const { versions, groups } = await saved;
+    expect(versions.get(`${target.id}/User/${user.id}`)).toBe(user.version);
+    expect(groups.get(user.id)).toEqual([staff.id, late.id].sort());
+    // The same through the transaction of a batch that writes a group's pushed members.
+    const other = await tenantWithUser('groups-tx');
+    const team = await resources.create(
+      scimCaller(other.tenantId),
+      other.tenantId,
+      'Group',
+      { schemas: [SCHEMA.group], displayName: 'team', members: [{ value: other.user.id }] },
+      context,
+    );
+    const answer = await store.saveOutcomes(
+      other.tenantId,
+      [
+        {
+          targetId: other.target.id,
+          kind: 'User',
+          localId: other.user.id,
+          update: { remoteId: 'r-u', status: 'synced', handledVersion: 1 },
+        },
+        {
+          targetId: other.target.id,
+          kind: 'Group',
+          localId: team.id,
+          update: { remoteId: 'r-t', status: 'synced', handledVersion: 1, pushedMembers: { all: [] } },
+        },
+      ],
+      [],
+      [other.user.id],
+    );
+    expect(answer.groups.get(other.user.id)).toEqual([team.id]);
+    const [result] = await log.verify({ chain: tenantId });
+    expect(result).toMatchObject({ chain: tenantId, ok: true });
+  });
+
   it('commits a batch of create intents alone without waiting for the disk, and every other batch durably', async () => {
     const { tenantId, user, target } = await tenantWithUser('durable');
     const intent = { remoteId: null, status: 'pending' as const, handledVersion: 0, pushedAttributes: { userName: 'ada@durable' } };
     // Run in one transaction of our own so that the function's local setting can be read back before it ends.
     const settingAfter = async (durable: boolean) =>
       db.orm.em.fork().transactional(async (em) => {
-        await em.execute('select * from meridian_replication_save(?::uuid, now(), ?::jsonb, ?::jsonb, ?::uuid[], ?::uuid[], ?)', [
-          tenantId,
-          JSON.stringify([
-            {
-              target_id: target.id,
-              kind: 'User',
-              local_id: user.id,
-              remote_id: null,
-              status: 'pending',
-              handled: 0,
-              set_pushed_attributes: true,
-              pushed_attributes: intent.pushedAttributes,
-            },
-          ]),
-          '[]',
-          '{}',
-          '{}',
-          durable,
-        ]);
+        await em.execute(
+          'select * from meridian_replication_save(?::uuid, now(), ?::jsonb, ?::jsonb, ?::uuid[], ?::uuid[], ?, ?::uuid[])',
+          [
+            tenantId,
+            JSON.stringify([
+              {
+                target_id: target.id,
+                kind: 'User',
+                local_id: user.id,
+                remote_id: null,
+                status: 'pending',
+                handled: 0,
+                set_pushed_attributes: true,
+                pushed_attributes: intent.pushedAttributes,
+              },
+            ]),
+            '[]',
+            '{}',
+            '{}',
+            durable,
+            '{}',
+          ],
+        );
         const [row] = await em.execute<{ synchronous_commit: string }[]>('show synchronous_commit');
         return row?.synchronous_commit;
       });

@@ -352,6 +352,17 @@ export interface ReplicationStore {
    */
   saveLinks(tenantId: string, writes: readonly LinkWrite[], versionsOf?: readonly LinkKey[]): Promise<Map<string, number>>;
   /**
+   * {@link saveLinks}, also answering the direct groups (their ids) of the users in `groupsOf`, read in the same
+   * transaction after the tenant's audit chain lock is held, as a read after the commit would see them (ADR 0037);
+   * a user deleted meanwhile is absent. Absent, the engine reads them after the commit.
+   */
+  saveOutcomes?(
+    tenantId: string,
+    writes: readonly LinkWrite[],
+    versionsOf: readonly LinkKey[],
+    groupsOf: readonly string[],
+  ): Promise<{ versions: Map<string, number>; groups: Map<string, string[]> }>;
+  /**
    * Calls `onCommit` whenever a transaction that wrote outbox events commits,
    * in any process (ADR 0024); absent, the relay only polls.
    */

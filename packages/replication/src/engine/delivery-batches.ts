@@ -16,6 +16,15 @@ interface SaveItem {
   write: LinkWrite;
   /** Also answer the resource's current version. */
   recheck: boolean;
+  /** Also answer the User's direct groups, read under the tenant's audit chain lock (ADR 0037). */
+  groups: boolean;
+}
+
+/** What a save answers: the resource's version after it (with `recheck`; null: deleted) and the User's direct groups (asked). */
+export interface SaveAnswer {
+  version: number | null;
+  /** The direct groups' ids; undefined when not asked, or when the User is gone or the store cannot answer them. */
+  groups: string[] | undefined;
 }
 
 const keyOf = (k: LinkKey) => `${k.targetId}/${k.kind}/${k.localId}`;
@@ -40,8 +49,8 @@ const withoutMembers = (job: SyncJobData) => job.kind === 'Group' && job.members
  */
 export class DeliveryBatches {
   private readonly loads: Coalescer<SyncJobData, LoadedJob>;
-  private readonly saves: Coalescer<SaveItem, number | null>;
-  private readonly intents: Coalescer<SaveItem, number | null>;
+  private readonly saves: Coalescer<SaveItem, SaveAnswer>;
+  private readonly intents: Coalescer<SaveItem, SaveAnswer>;
   private readonly users: Coalescer<string, ScimResource | undefined>;
 
   constructor(private readonly ctx: ReplicationContext) {
@@ -66,14 +75,20 @@ export class DeliveryBatches {
 
   /**
    * Records a job's outcome (and its audit event) once it committed; with
-   * `recheck`, answers the resource's version as it is now (null: deleted).
+   * `recheck`, answers the resource's version as it is now (null: deleted);
+   * with `groups`, the User's direct groups as a read after the commit would
+   * see them (ADR 0037).
    */
-  save(tenantId: string, write: LinkWrite, recheck = false): Promise<number | null> {
+  async save(tenantId: string, write: LinkWrite, recheck = false, groups = false): Promise<SaveAnswer> {
     // Create intents go in batches of their own, which the store commits without waiting for the disk (ADR 0035):
     // they need not queue behind the outcomes, each of which waits for its commit to reach the disk.
     const { update } = write;
-    const intent = update.status === 'pending' && update.remoteId === null && !write.event && !recheck;
-    return (intent ? this.intents : this.saves).run(tenantId, { write, recheck });
+    const intent = update.status === 'pending' && update.remoteId === null && !write.event && !recheck && !groups;
+    const answer = await (intent ? this.intents : this.saves).run(tenantId, { write, recheck, groups });
+    if (!groups || answer.groups !== undefined || this.ctx.store.saveOutcomes) return answer;
+    // A store that cannot answer them with the outcome: read after the commit, as before.
+    const user = await this.user(tenantId, write.localId);
+    return { ...answer, groups: user?.groups.filter((g) => g.type === 'direct').map((g) => g.value) };
   }
 
   private async loadAll(tenantId: string, jobs: SyncJobData[]): Promise<LoadedJob[]> {
@@ -126,13 +141,16 @@ export class DeliveryBatches {
     return ids.map((id) => found.get(id));
   }
 
-  private async saveAll(tenantId: string, items: SaveItem[]): Promise<(number | null)[]> {
+  private async saveAll(tenantId: string, items: SaveItem[]): Promise<SaveAnswer[]> {
     const recheck = items.filter((i) => i.recheck).map((i) => i.write);
-    const versions = await this.ctx.store.saveLinks(
-      tenantId,
-      items.map((i) => i.write),
-      recheck,
-    );
-    return items.map((i) => (i.recheck ? (versions.get(keyOf(i.write)) ?? null) : null));
+    const writes = items.map((i) => i.write);
+    const groupsOf = items.filter((i) => i.groups).map((i) => i.write.localId);
+    const { versions, groups } = this.ctx.store.saveOutcomes
+      ? await this.ctx.store.saveOutcomes(tenantId, writes, recheck, groupsOf)
+      : { versions: await this.ctx.store.saveLinks(tenantId, writes, recheck), groups: new Map<string, string[]>() };
+    return items.map((i) => ({
+      version: i.recheck ? (versions.get(keyOf(i.write)) ?? null) : null,
+      groups: i.groups ? groups.get(i.write.localId) : undefined,
+    }));
   }
 }

@@ -155,17 +155,29 @@ export class ResourceSynchronizer {
     return result;
   }
 
-  /** Records an outcome on the link, with the request whose change the job delivers; notes the resource's version after it. */
-  private async save(runtime: JobRuntime, kind: ResourceKind, localId: string, update: LinkUpdate, event?: DomainEvent): Promise<void> {
+  /**
+   * Records an outcome on the link, with the request whose change the job delivers; notes the resource's version after
+   * it. With `groups`, answers the User's direct groups as they are once the outcome is committed (ADR 0037).
+   */
+  private async save(
+    runtime: JobRuntime,
+    kind: ResourceKind,
+    localId: string,
+    update: LinkUpdate,
+    event?: DomainEvent,
+    groups = false,
+  ): Promise<string[] | undefined> {
     const { target, requestId } = runtime;
     // Every path ends with a final status (never `pending`): only that write needs the version.
     const own = `${kind}/${localId}` === runtime.subject && update.status !== 'pending';
-    const seen = await this.ctx.batches.save(
+    const answer = await this.ctx.batches.save(
       target.tenantId,
       { targetId: target.id, kind, localId, update: { ...update, requestId }, event },
       own,
+      groups,
     );
-    if (own) runtime.seen = seen;
+    if (own) runtime.seen = answer.version;
+    return answer.groups;
   }
 
   private delivered(
@@ -334,7 +346,11 @@ export class ResourceSynchronizer {
     if (resource.kind === 'User') await this.deliverPassword(runtime, resource, ref);
 
     const remoteId = ref.remoteId;
-    await this.save(
+    // A user the target did not hold before: its groups can now list it. They are read with the outcome, under the
+    // tenant's audit chain lock held until its commit (ADR 0037): a group job that started earlier may have missed the
+    // user, and one whose change commits later waits for that lock, so it starts after the commit and sees the user.
+    const groupsFollow = (operation === 'created' || operation === 'adopted') && resource.kind === 'User' && runtime.groupsFollow;
+    const current = await this.save(
       runtime,
       resource.kind,
       resource.id,
@@ -351,15 +367,13 @@ export class ResourceSynchronizer {
         graceUntil: null,
       },
       operation === 'unchanged' ? undefined : this.delivered(target, resource, resource.version, operation, remoteId),
+      groupsFollow,
     );
-    // A user the target did not hold before: its groups can now list it. They are read again now that the link is
-    // committed: a group job that started earlier may have missed the user, and one that starts later sees it.
-    if ((operation === 'created' || operation === 'adopted') && resource.kind === 'User' && runtime.groupsFollow) {
-      const current = await this.ctx.batches.user(target.tenantId, resource.id);
-      const groups = (current ?? resource).groups.filter((g) => g.type === 'direct');
+    if (groupsFollow) {
+      const groups = current ?? resource.groups.filter((g) => g.type === 'direct').map((g) => g.value);
       await this.ctx.enqueueMany(
         groups.map((group) => ({
-          data: { tenantId: target.tenantId, targetId: target.id, kind: 'Group' as const, resourceId: group.value, version: 0 },
+          data: { tenantId: target.tenantId, targetId: target.id, kind: 'Group' as const, resourceId: group, version: 0 },
           jobSuffix: `m${resource.id}${Date.now()}`,
         })),
       );

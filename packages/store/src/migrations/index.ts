@@ -45,6 +45,7 @@ import { Migration20261209000000_console_role_grants } from './Migration20261209
 import { Migration20261209200000_replication_batch_functions } from './Migration20261209200000_replication_batch_functions.js';
 import { Migration20261209200100_replication_save_durability } from './Migration20261209200100_replication_save_durability.js';
 import { Migration20261210000000_stream_wakeups } from './Migration20261210000000_stream_wakeups.js';
+import { Migration20261210000100_replication_save_groups } from './Migration20261210000100_replication_save_groups.js';
 import { Migration20261210100000_directory_change_counter } from './Migration20261210100000_directory_change_counter.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
@@ -95,5 +96,6 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261209200000_replication_batch_functions', class: Migration20261209200000_replication_batch_functions },
   { name: 'Migration20261209200100_replication_save_durability', class: Migration20261209200100_replication_save_durability },
   { name: 'Migration20261210000000_stream_wakeups', class: Migration20261210000000_stream_wakeups },
+  { name: 'Migration20261210000100_replication_save_groups', class: Migration20261210000100_replication_save_groups },
   { name: 'Migration20261210100000_directory_change_counter', class: Migration20261210100000_directory_change_counter },
 ];

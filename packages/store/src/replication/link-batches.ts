@@ -25,7 +25,9 @@ function linkKey(key: LinkKey): string {
  * Records the outcomes of a batch of jobs of one tenant, in the caller's
  * transaction: the links in key order (two batches touching the same links
  * lock them in the same order), then the delivery audit entries, then the
- * current versions of `versionsOf` (by `linkKey`; a deleted resource is absent).
+ * current versions of `versionsOf` (by `linkKey`; a deleted resource is absent),
+ * and the direct groups of the users in `groupsOf` under the tenant's audit
+ * chain lock (ADR 0037).
  */
 export async function saveLinks(
   em: EntityManager,
@@ -33,7 +35,8 @@ export async function saveLinks(
   tenantId: string,
   writes: readonly LinkWrite[],
   versionsOf: readonly LinkKey[],
-): Promise<Map<string, number>> {
+  groupsOf: readonly string[] = [],
+): Promise<{ versions: Map<string, number>; groups: Map<string, string[]> }> {
   const ordered = [...writes].sort((a, b) => (linkKey(a) < linkKey(b) ? -1 : linkKey(a) > linkKey(b) ? 1 : 0));
   for (const write of ordered) await writeLink(em, now, tenantId, write, write.update);
   for (const write of writes) {
@@ -60,7 +63,20 @@ export async function saveLinks(
       if (version !== undefined) versions.set(linkKey(key), version);
     }
   }
-  return versions;
+  const groups = new Map<string, string[]>();
+  const users = [...new Set(groupsOf.filter((id) => UUID.test(id)))];
+  if (users.length > 0) {
+    // Under the tenant's audit chain lock, held until the commit (as in meridian_replication_save, ADR 0037).
+    await em.execute("select pg_advisory_xact_lock(hashtextextended('audit:' || ?, 7))", [tenantId]);
+    const rows = await em.execute<{ id: string; groups: string[] }[]>(
+      `select u.id, array(select gm.group_id from group_member gm where gm.tenant_id = u.tenant_id and gm.member_id = u.id
+                          order by gm.group_id) as groups
+       from scim_user u where u.tenant_id = ? and u.id = any(?::uuid[])`,
+      [tenantId, pgArray(users)],
+    );
+    for (const row of rows) groups.set(row.id, row.groups ?? []);
+  }
+  return { versions, groups };
 }
 
 /**

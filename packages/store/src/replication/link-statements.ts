@@ -41,18 +41,25 @@ export class LinkStatements {
   /**
    * Records the outcomes of a batch of jobs of one tenant in one statement (its own transaction): the links in key
    * order, then the delivery audit entries, then the current versions of `versionsOf` (by key; a deleted resource is
-   * absent). Writes that carry a group's pushed members are not taken here (see `canSave`).
+   * absent). Writes that carry a group's pushed members are not taken here (see `canSave`). With `groupsOf`, also the
+   * direct groups of those users, read under the tenant's audit chain lock (migration 20261210000100, ADR 0037).
    */
-  async save(tenantId: string, now: Date, writes: readonly LinkWrite[], versionsOf: readonly LinkKey[]): Promise<Map<string, number>> {
+  async save(
+    tenantId: string,
+    now: Date,
+    writes: readonly LinkWrite[],
+    versionsOf: readonly LinkKey[],
+    groupsOf: readonly string[] = [],
+  ): Promise<{ versions: Map<string, number>; groups: Map<string, string[]> }> {
     const ordered = [...writes].sort((a, b) => (linkKey(a) < linkKey(b) ? -1 : linkKey(a) > linkKey(b) ? 1 : 0));
     const events = writes.flatMap((w) =>
       w.event ? [{ event: w.event, requestId: w.update.requestId ?? `replication-${w.targetId}` }] : [],
     );
     const wanted = versionsOf.filter((k) => UUID.test(k.localId));
     const idsOf = (kind: 'User' | 'Group') => [...new Set(wanted.filter((k) => k.kind === kind).map((k) => k.localId))];
-    const rows = await this.run<{ kind: string; id: string; version: number }>(
-      'meridian_replication_save_v2',
-      'select * from meridian_replication_save($1::uuid, $2::timestamptz, $3::jsonb, $4::jsonb, $5::uuid[], $6::uuid[], $7::boolean)',
+    const rows = await this.run<{ kind: string; id: string; version: number | null; groups: string[] | null }>(
+      'meridian_replication_save_v3',
+      'select * from meridian_replication_save($1::uuid, $2::timestamptz, $3::jsonb, $4::jsonb, $5::uuid[], $6::uuid[], $7::boolean, $8::uuid[])',
       [
         tenantId,
         now,
@@ -61,15 +68,17 @@ export class LinkStatements {
         idsOf('User'),
         idsOf('Group'),
         !writes.every(isCreateIntent),
+        [...new Set(groupsOf.filter((id) => UUID.test(id)))],
       ],
     );
-    const byKey = new Map(rows.map((r) => [`${r.kind}/${r.id}`, Number(r.version)]));
+    const byKey = new Map(rows.flatMap((r) => (r.kind === 'Groups' ? [] : [[`${r.kind}/${r.id}`, Number(r.version)] as const])));
     const versions = new Map<string, number>();
     for (const key of wanted) {
       const version = byKey.get(`${key.kind}/${key.localId}`);
       if (version !== undefined) versions.set(linkKey(key), version);
     }
-    return versions;
+    const groups = new Map(rows.flatMap((r) => (r.kind === 'Groups' ? [[r.id, r.groups ?? []] as const] : [])));
+    return { versions, groups };
   }
 
   private async run<R>(name: string, text: string, values: unknown[]): Promise<R[]> {

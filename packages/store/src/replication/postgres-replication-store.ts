@@ -475,10 +475,19 @@ export class PostgresReplicationStore implements ReplicationStore {
     return this.statements.load(tenantId, keys);
   }
 
-  saveLinks(tenantId: string, writes: readonly LinkWrite[], versionsOf: readonly LinkKey[] = []): Promise<Map<string, number>> {
+  async saveLinks(tenantId: string, writes: readonly LinkWrite[], versionsOf: readonly LinkKey[] = []): Promise<Map<string, number>> {
+    return (await this.saveOutcomes(tenantId, writes, versionsOf, [])).versions;
+  }
+
+  saveOutcomes(
+    tenantId: string,
+    writes: readonly LinkWrite[],
+    versionsOf: readonly LinkKey[],
+    groupsOf: readonly string[],
+  ): Promise<{ versions: Map<string, number>; groups: Map<string, string[]> }> {
     // One statement, unless a group's pushed member rows are among the writes (they go row by row, in one transaction).
-    if (canSave(writes)) return this.statements.save(tenantId, this.clock.now(), writes, versionsOf);
-    return this.tenant(tenantId, (em) => saveLinks(em, this.clock.now(), tenantId, writes, versionsOf));
+    if (canSave(writes)) return this.statements.save(tenantId, this.clock.now(), writes, versionsOf, groupsOf);
+    return this.tenant(tenantId, (em) => saveLinks(em, this.clock.now(), tenantId, writes, versionsOf, groupsOf));
   }
 
   /** A dedicated `LISTEN` connection on the trigger of `outbox_event` (migration 20261207620000, ADR 0024). */
