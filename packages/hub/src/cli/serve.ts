@@ -64,7 +64,7 @@ export async function serve(config: HubConfig, role: 'api' | 'worker' | 'all'): 
 
   const started = (async () => {
     // One logger for the process: request lines and the replication engine's lines share its stream and redaction.
-    const logger = createHubLogger(config);
+    const logger = createHubLogger(config, { buffered: true });
     // One registry per process; its scrape-time gauges read the runtime once it is open.
     const metrics = new HubMetrics(
       async () => {

@@ -10,6 +10,13 @@ export interface HubLoggerOptions {
   level?: string;
   /** Where the JSON lines go; standard output by default. */
   stream?: DestinationStream;
+  /**
+   * Writes standard output asynchronously (`meridian serve`): the lines logged while a write is under way go
+   * out together in the next one, instead of one system call per line on the request path. What is still
+   * buffered when the process exits is written first; a process killed outright loses the lines of its last
+   * write at most.
+   */
+  buffered?: boolean;
 }
 
 /**
@@ -28,7 +35,8 @@ export function createHubLogger(config: Pick<HubConfig, 'logLevel'>, options: Hu
       err: pino.stdSerializers.err,
     },
   };
-  return options.stream ? pino(settings, options.stream) : pino(settings);
+  if (options.stream) return pino(settings, options.stream);
+  return options.buffered ? pino(settings, pino.destination({ dest: 1, sync: false })) : pino(settings);
 }
 
 /** The hub's logger as the replication engine's {@link ConnectorLogger}: its lines carry `component: "replication"`. */
