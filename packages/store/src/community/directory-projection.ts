@@ -4,7 +4,7 @@ import { pgArray } from '../orm/sql.js';
 import { asPlatform } from '../orm/unit-of-work.js';
 import { type EarlyContext, projectUsers, readBatchUsers, readEarlyContext } from './directory-batch.js';
 import type { AccountRow } from './directory-rows.js';
-import { lockCommunity, projectionRules } from './directory-sql.js';
+import { lockCommunity, type ProjectionRules, projectionRules } from './directory-sql.js';
 
 /**
  * The projection of the global directory (ADR 0015, ADR 0025): inbox entries
@@ -121,6 +121,11 @@ function claim(em: EntityManager, now: Date, size: number): Promise<InboxEntry[]
  */
 class LockTurns {
   private last: Promise<void> = Promise.resolve();
+  /**
+   * The rules each community's last batch read under its lock: a later batch makes its keys for its read before
+   * the lock from them (it checks them under the lock) instead of reading them once more.
+   */
+  readonly rules = new Map<string, ProjectionRules>();
 
   /** The next turn: `wait` settles when the batch claimed before has its locks or has ended; `pass` says this one has. */
   next(): { wait: Promise<void>; pass: () => void } {
@@ -162,10 +167,11 @@ async function projectBatch(em: EntityManager, clock: Clock, claimed: Promise<In
     );
     // In a step's lanes, the directory too (readEarlyContext): used under the lock if nobody wrote meanwhile.
     const early = new Map<string, EarlyContext>();
-    if (turn) {
+    if (turns) {
       for (const { communityId, refs } of communities) {
-        if (refs.length > 0)
-          early.set(communityId, await readEarlyContext(em, communityId, refs, users, await projectionRules(em, communityId)));
+        if (refs.length === 0) continue;
+        const rules = turns.rules.get(communityId) ?? (await projectionRules(em, communityId));
+        early.set(communityId, await readEarlyContext(em, communityId, refs, users, rules));
       }
     }
     await turn?.wait;
@@ -174,6 +180,7 @@ async function projectBatch(em: EntityManager, clock: Clock, claimed: Promise<In
     for (const { communityId, refs, groups } of communities) {
       if (refs.length > 0) {
         const rules = await projectionRules(em, communityId);
+        turns?.rules.set(communityId, rules);
         await projectUsers(em, communityId, refs, users, rules, clock.now(), early.get(communityId));
       }
       for (const group of groups) await projectGroup(em, communityId, group.tenant_id, group.resource_id);
