@@ -23,6 +23,9 @@ const linkKey = (key: LinkKey) => `${key.targetId}/${key.kind}/${key.localId}`;
 /** Runs the two statements on the ORM's pool, through the store's error boundary. */
 export class LinkStatements {
   private pool: Promise<StatementPool> | undefined;
+  /** The flush under way, and the one that follows it (see `durable`). */
+  private flushing: Promise<void> | undefined;
+  private nextFlush: Promise<void> | undefined;
 
   constructor(private readonly orm: MikroORM) {}
 
@@ -43,6 +46,10 @@ export class LinkStatements {
    * order, then the delivery audit entries, then the current versions of `versionsOf` (by key; a deleted resource is
    * absent). Writes that carry a group's pushed members are not taken here (see `canSave`). With `groupsOf`, also the
    * direct groups of those users, read under the tenant's audit chain lock (migration 20261210000100, ADR 0037).
+   *
+   * The statement commits without waiting for the disk, so that the chain lock its audit entries take is not held
+   * through the `fdatasync`; a batch with more than create intents then waits for a flush that covers its commit
+   * (`durable`) before it resolves: a job still goes on, and is acknowledged, only once its outcome is on disk.
    */
   async save(
     tenantId: string,
@@ -67,10 +74,12 @@ export class LinkStatements {
         JSON.stringify(events.map((e) => auditRecord(tenantId, e.event, e.requestId, now))),
         idsOf('User'),
         idsOf('Group'),
-        !writes.every(isCreateIntent),
+        // Every batch commits without waiting for the disk; one with more than create intents waits below.
+        false,
         [...new Set(groupsOf.filter((id) => UUID.test(id)))],
       ],
     );
+    if (!writes.every(isCreateIntent)) await this.durable();
     const byKey = new Map(rows.flatMap((r) => (r.kind === 'Groups' ? [] : [[`${r.kind}/${r.id}`, Number(r.version)] as const])));
     const versions = new Map<string, number>();
     for (const key of wanted) {
@@ -79,6 +88,44 @@ export class LinkStatements {
     }
     const groups = new Map(rows.flatMap((r) => (r.kind === 'Groups' ? [[r.id, r.groups ?? []] as const] : [])));
     return { versions, groups };
+  }
+
+  /**
+   * Resolves once every commit that returned before the call is on disk (ADR 0037): a transaction that writes WAL (a
+   * transactional logical message, which nothing decodes) commits with `synchronous_commit` on, so its commit waits
+   * until the WAL up to its own commit record, which follows theirs, is flushed. One is under way at a time; the
+   * callers that come while it runs share the next, sent when it ends. So an outcome's commit holds the tenant's
+   * audit chain lock only for as long as it runs, not for its `fdatasync`, and the outcomes of several batches (and
+   * any other commit meanwhile) share one flush.
+   */
+  private durable(): Promise<void> {
+    if (this.nextFlush) return this.nextFlush;
+    if (!this.flushing) {
+      this.flushing = this.flush();
+      return this.flushing;
+    }
+    this.nextFlush = this.flushing.then(
+      () => this.afterFlush(),
+      () => this.afterFlush(),
+    );
+    return this.nextFlush;
+  }
+
+  private afterFlush(): Promise<void> {
+    this.nextFlush = undefined;
+    this.flushing = this.flush();
+    return this.flushing;
+  }
+
+  private flush(): Promise<void> {
+    const sent = this.run('meridian_replication_flush', "select pg_logical_emit_message(true, 'meridian.flush', '')", []).then(
+      () => undefined,
+    );
+    const done = () => {
+      if (this.flushing === sent) this.flushing = undefined;
+    };
+    sent.then(done, done);
+    return sent;
   }
 
   private async run<R>(name: string, text: string, values: unknown[]): Promise<R[]> {
