@@ -152,7 +152,8 @@ export async function readEarlyContext(
  * from their Users' current state (`users`, {@link readBatchUsers}). Run
  * under the community's lock, with the rules read under it; `early`: the
  * context read before the lock ({@link readEarlyContext}), used if nobody
- * changed the community's directory since.
+ * changed the community's directory since. Answers whether it wrote
+ * anything (and so counted a change).
  */
 export async function projectUsers(
   em: EntityManager,
@@ -162,8 +163,8 @@ export async function projectUsers(
   rules: ProjectionRules,
   now: Date,
   early?: EarlyContext,
-): Promise<void> {
-  if (refs.length === 0) return;
+): Promise<boolean> {
+  if (refs.length === 0) return false;
   const { keysOf, managers, wanted } = lookupsOf(refs, users, rules.correlation);
   // One read: where each account of the batch stands (its person, link, keys, correlation conflict), every account
   // holding a key of the batch, and what the people the batch can touch need to be resolved: its accounts' people, the
@@ -372,6 +373,7 @@ export async function projectUsers(
   // Then the people that changed or are gone: a person is removed once its accounts have left it.
   const resolved = statementOf(people.parts);
   if (resolved.params.length > 0) await executeBound(em, resolved.sql, resolved.params);
+  return write.params.length > 0;
 }
 
 /** Whether an account's row (as the context read it) already holds what the batch would write. */

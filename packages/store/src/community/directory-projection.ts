@@ -126,6 +126,12 @@ class LockTurns {
    * the lock from them (it checks them under the lock) instead of reading them once more.
    */
   readonly rules = new Map<string, ProjectionRules>();
+  /**
+   * Whether each community's last batch wrote (and so counted a change): the batch after it, which read before
+   * the lock meanwhile, would read again under it. While batches write (a rebuild from empty), the next batch
+   * reads under the lock only; once one writes nothing (a rebuild in place), they read before it again.
+   */
+  readonly wrote = new Map<string, boolean>();
 
   /** The next turn: `wait` settles when the batch claimed before has its locks or has ended; `pass` says this one has. */
   next(): { wait: Promise<void>; pass: () => void } {
@@ -169,7 +175,7 @@ async function projectBatch(em: EntityManager, clock: Clock, claimed: Promise<In
     const early = new Map<string, EarlyContext>();
     if (turns) {
       for (const { communityId, refs } of communities) {
-        if (refs.length === 0) continue;
+        if (refs.length === 0 || turns.wrote.get(communityId) === true) continue;
         const rules = turns.rules.get(communityId) ?? (await projectionRules(em, communityId));
         early.set(communityId, await readEarlyContext(em, communityId, refs, users, rules));
       }
@@ -181,7 +187,7 @@ async function projectBatch(em: EntityManager, clock: Clock, claimed: Promise<In
       if (refs.length > 0) {
         const rules = await projectionRules(em, communityId);
         turns?.rules.set(communityId, rules);
-        await projectUsers(em, communityId, refs, users, rules, clock.now(), early.get(communityId));
+        turns?.wrote.set(communityId, await projectUsers(em, communityId, refs, users, rules, clock.now(), early.get(communityId)));
       }
       for (const group of groups) await projectGroup(em, communityId, group.tenant_id, group.resource_id);
     }
