@@ -96,6 +96,26 @@ describe('replication batch statements', () => {
     expect(batch.links[0]?.updatedAt).toBeInstanceOf(Date);
   });
 
+  // ADR 0037: the jobs' Users come with their targets and links, as the directory's getMany answers them.
+  it('loads the targets, links and Users of a batch in one statement, as getMany reads the Users, nothing of another tenant', async () => {
+    const mine = await tenantWithUser('load-users-a');
+    const theirs = await tenantWithUser('load-users-b');
+    const staff = await resources.create(
+      scimCaller(mine.tenantId),
+      mine.tenantId,
+      'Group',
+      { schemas: [SCHEMA.group], displayName: 'staff', members: [{ value: mine.user.id }] },
+      context,
+    );
+    const keys = [mine, theirs].map((t) => ({ targetId: t.target.id, kind: 'User' as const, localId: t.user.id }));
+    const batch = await store.loadLinksWithUsers(mine.tenantId, keys, [mine.user.id, theirs.user.id, 'not-a-uuid']);
+    expect(batch.targets.map((t) => t.id)).toEqual([mine.target.id]);
+    const directory = new PostgresDirectoryStore(db.orm, systemClock);
+    const read = await directory.getMany(mine.tenantId, 'User', [mine.user.id], { members: false, groups: true });
+    expect(batch.users).toEqual(read);
+    expect(batch.users[0]?.groups).toEqual([{ value: staff.id, display: 'staff', type: 'direct' }]);
+  });
+
   it('writes outcomes by the rules of a link, appends the audit entries to the chain, and answers current versions', async () => {
     const { tenantId, user, target } = await tenantWithUser('save');
     const key = { targetId: target.id, kind: 'User' as const, localId: user.id };

@@ -1,5 +1,6 @@
 import { MeridianError } from '../errors/meridian-error.js';
 import type { DomainEvent } from '../events/domain-event.js';
+import type { ScimResource } from '../scim/resource.js';
 import type { ResourceKind } from '../scim/resource-types.js';
 import type { RequestContext } from '../tenancy/model.js';
 import type { DirectoryTransaction } from './directory.js';
@@ -345,6 +346,15 @@ export interface ReplicationStore {
   pushedMembers(tenantId: string, targetId: string, groupId: string, memberIds?: readonly string[]): Promise<PushedMember[]>;
   /** The targets and links of several jobs of one tenant, in one transaction (ADR 0024). */
   loadLinks(tenantId: string, keys: readonly LinkKey[]): Promise<LinkBatch>;
+  /**
+   * {@link loadLinks} and the Users `userIds` (those that exist, with their groups, as the directory's `getMany`
+   * answers them) in one read (ADR 0037); absent, the engine reads the Users from its resource source beside it.
+   */
+  loadLinksWithUsers?(
+    tenantId: string,
+    keys: readonly LinkKey[],
+    userIds: readonly string[],
+  ): Promise<LinkBatch & { users: ScimResource[] }>;
   /**
    * Records the outcomes of several jobs of one tenant in one transaction
    * (links, then their audit events under one hold of the tenant's chain), and

@@ -94,9 +94,12 @@ export class DeliveryBatches {
   private async loadAll(tenantId: string, jobs: SyncJobData[]): Promise<LoadedJob[]> {
     const keys = jobs.map((j) => ({ targetId: j.targetId, kind: j.kind, localId: j.resourceId }));
     const bare = jobs.filter(withoutMembers);
+    // The Users come with the targets and links in one statement when the store can (ADR 0037).
+    const userIds = [...new Set(jobs.flatMap((j) => (j.kind === 'User' ? [j.resourceId] : [])))];
+    const withUsers = userIds.length > 0 ? this.ctx.store.loadLinksWithUsers?.bind(this.ctx.store) : undefined;
     const [batch, users, groups, bareGroups] = await Promise.all([
-      this.ctx.store.loadLinks(tenantId, keys),
-      this.resources(tenantId, 'User', jobs, INCLUDE.User),
+      withUsers ? withUsers(tenantId, keys, userIds) : this.ctx.store.loadLinks(tenantId, keys),
+      withUsers ? [] : this.resources(tenantId, 'User', jobs, INCLUDE.User),
       this.resources(
         tenantId,
         'Group',
@@ -107,7 +110,8 @@ export class DeliveryBatches {
     ]);
     const targets = new Map(batch.targets.map((t) => [t.id, t]));
     const links = new Map(batch.links.map((l) => [keyOf(l), l]));
-    const resources = new Map([...users, ...groups].map((r) => [`${r.kind}/${r.id}`, r]));
+    const loadedUsers = 'users' in batch ? (batch.users as ScimResource[]) : users;
+    const resources = new Map([...loadedUsers, ...groups].map((r) => [`${r.kind}/${r.id}`, r]));
     const bareResources = new Map(bareGroups.map((r) => [r.id, r]));
     return jobs.map((job, i) => {
       const key = keys[i] as LinkKey;

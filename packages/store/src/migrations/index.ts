@@ -46,8 +46,10 @@ import { Migration20261209200000_replication_batch_functions } from './Migration
 import { Migration20261209200100_replication_save_durability } from './Migration20261209200100_replication_save_durability.js';
 import { Migration20261210000000_stream_wakeups } from './Migration20261210000000_stream_wakeups.js';
 import { Migration20261210000100_replication_save_groups } from './Migration20261210000100_replication_save_groups.js';
+import { Migration20261210000200_replication_load_users } from './Migration20261210000200_replication_load_users.js';
 import { Migration20261210100000_directory_change_counter } from './Migration20261210100000_directory_change_counter.js';
 import { Migration20261210200000_user_groups_plpgsql } from './Migration20261210200000_user_groups_plpgsql.js';
+import { Migration20261210200100_update_in_tenant } from './Migration20261210200100_update_in_tenant.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -98,6 +100,8 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261209200100_replication_save_durability', class: Migration20261209200100_replication_save_durability },
   { name: 'Migration20261210000000_stream_wakeups', class: Migration20261210000000_stream_wakeups },
   { name: 'Migration20261210000100_replication_save_groups', class: Migration20261210000100_replication_save_groups },
+  { name: 'Migration20261210000200_replication_load_users', class: Migration20261210000200_replication_load_users },
   { name: 'Migration20261210100000_directory_change_counter', class: Migration20261210100000_directory_change_counter },
   { name: 'Migration20261210200000_user_groups_plpgsql', class: Migration20261210200000_user_groups_plpgsql },
+  { name: 'Migration20261210200100_update_in_tenant', class: Migration20261210200100_update_in_tenant },
 ];

@@ -1,6 +1,7 @@
-import type { DomainEvent, LinkBatch, LinkKey, LinkWrite } from '@meridian/core';
+import type { DomainEvent, LinkBatch, LinkKey, LinkWrite, ScimResource } from '@meridian/core';
 import type { MikroORM, PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { auditAppendCall } from '../audit/append-audit-entry.js';
+import { type ReadRow, resourceOfRow } from '../directory/scim-reads.js';
 import { auditOf } from '../events/event-recorder.js';
 import { translateDatabaseError } from '../orm/database-errors.js';
 import { type LinkRow, type TargetRow, toLink, toTarget, UUID } from './replication-rows.js';
@@ -39,6 +40,26 @@ export class LinkStatements {
       [tenantId, valid.map((k) => k.targetId), valid.map((k) => k.kind), valid.map((k) => k.localId)],
     );
     return { targets: (row?.targets ?? []).map(toTarget), links: (row?.links ?? []).map(toLink) };
+  }
+
+  /** {@link load} and the Users `userIds` with their groups, in one statement (migration 20261210000200, ADR 0037). */
+  async loadWithUsers(
+    tenantId: string,
+    keys: readonly LinkKey[],
+    userIds: readonly string[],
+  ): Promise<LinkBatch & { users: ScimResource[] }> {
+    const valid = keys.filter((k) => UUID.test(k.targetId) && UUID.test(k.localId));
+    const users = [...new Set(userIds.filter((id) => UUID.test(id)))];
+    const [row] = await this.run<{ targets: TargetRow[]; links: LinkRow[]; users: ReadRow[] }>(
+      'meridian_replication_load_users',
+      'select * from meridian_replication_load_users($1::uuid, $2::uuid[], $3::text[], $4::uuid[], $5::uuid[])',
+      [tenantId, valid.map((k) => k.targetId), valid.map((k) => k.kind), valid.map((k) => k.localId), users],
+    );
+    return {
+      targets: (row?.targets ?? []).map(toTarget),
+      links: (row?.links ?? []).map(toLink),
+      users: (row?.users ?? []).map((user) => resourceOfRow('User', tenantId, user)),
+    };
   }
 
   /**

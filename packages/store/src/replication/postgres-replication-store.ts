@@ -22,6 +22,7 @@ import {
   type RequestChange,
   type RequestContext,
   type ResourceKind,
+  type ScimResource,
   type TargetStatusCounts,
 } from '@meridian/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
@@ -473,6 +474,14 @@ export class PostgresReplicationStore implements ReplicationStore {
 
   loadLinks(tenantId: string, keys: readonly LinkKey[]): Promise<LinkBatch> {
     return this.statements.load(tenantId, keys);
+  }
+
+  loadLinksWithUsers(
+    tenantId: string,
+    keys: readonly LinkKey[],
+    userIds: readonly string[],
+  ): Promise<LinkBatch & { users: ScimResource[] }> {
+    return this.statements.loadWithUsers(tenantId, keys, userIds);
   }
 
   async saveLinks(tenantId: string, writes: readonly LinkWrite[], versionsOf: readonly LinkKey[] = []): Promise<Map<string, number>> {
