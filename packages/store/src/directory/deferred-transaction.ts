@@ -12,26 +12,50 @@ import type {
   ScimResource,
 } from '@meridian/core';
 import { v7 as uuidv7 } from 'uuid';
-import { changeStatement, type WriteStatement } from '../events/event-recorder.js';
-import { newUser, type PostgresDirectoryTransaction, userInsert } from './postgres-directory-store.js';
+import { changeStatement, checkedChangeStatement, type WriteStatement } from '../events/event-recorder.js';
+import { isUuid, newUser, type PostgresDirectoryTransaction, userInsert, userUpdate } from './postgres-directory-store.js';
+import { StaleRead } from './stale-read.js';
+
+/** Reads a User (with its groups) on the primary, outside any transaction: the optimistic read of an update. */
+export type UserReader = (id: string) => Promise<ScimResource | undefined>;
+
+/** The one statement a deferred transaction sends when the work is done, and whether it must touch exactly one row. */
+export interface SingleStatement {
+  statement: WriteStatement;
+  /** The statement updates a row at the version read: `meridian_update_in_tenant` undoes it when it touched none. */
+  checked: boolean;
+}
 
 /**
  * A directory transaction that opens the database transaction only when a
- * statement needs it (ADR 0022). The most frequent write, a new User and its
- * event, needs nothing read first: when the work starts with that, the row,
- * the outbox event and the audit entry are kept as one statement, which the
- * store sends when the work is done (`meridian_write_in_tenant`). Anything else
- * opens the transaction, first writes what was kept, then goes on in it, so
- * the work sees its own writes as in any transaction.
+ * statement needs it (ADR 0022, ADR 0039). The two most frequent writes need
+ * one statement:
+ *
+ * - a new User and its event: the row, the outbox event and the audit entry
+ *   are kept as one statement, which the store sends when the work is done
+ *   (`meridian_write_in_tenant`);
+ * - an update of a User (PATCH, PUT): with a {@link UserReader}, the User is
+ *   read without a lock (one prepared statement), and its update at the
+ *   version read, with the event, is kept as one statement
+ *   (`meridian_update_in_tenant`), which touches nothing unless the row is
+ *   still at that version; otherwise the store does the work again.
+ *
+ * Anything else opens the transaction, first checks under the row's lock that
+ * a User read without one is unchanged (or gives up with {@link StaleRead}),
+ * writes what was kept, then goes on in it, so the work sees its own writes
+ * as in any transaction.
  */
 export class DeferredDirectoryTransaction implements DirectoryTransaction {
   private opening: Promise<PostgresDirectoryTransaction> | undefined;
-  private kept: { user: WriteStatement; event?: { event: DomainEvent; context: RequestContext; at: Date } } | undefined;
+  private kept: { write: WriteStatement; checked: boolean; event?: { event: DomainEvent; context: RequestContext; at: Date } } | undefined;
+  /** The User read without a lock, and the version it was read at. */
+  private unlocked: ScimResource | undefined;
 
   constructor(
     private readonly begin: () => Promise<PostgresDirectoryTransaction>,
     private readonly tenantId: string,
     private readonly clock: Clock,
+    private readonly readUser?: UserReader,
   ) {}
 
   /** The open database transaction, opened now if it is not yet, with what was kept written into it. */
@@ -39,8 +63,18 @@ export class DeferredDirectoryTransaction implements DirectoryTransaction {
     this.opening ??= this.begin().then(async (tx) => {
       const kept = this.kept;
       this.kept = undefined;
+      const unlocked = this.unlocked;
+      if (unlocked && !kept?.checked) {
+        // What the work decided rests on that read: under the lock, the User must still be at its version.
+        const [row] = await tx.em.execute<{ version: number }[]>(
+          'select version from scim_user where tenant_id = ? and id = ? for no key update',
+          [this.tenantId, unlocked.id],
+        );
+        if (row?.version !== unlocked.version) throw new StaleRead();
+      }
       if (kept) {
-        await tx.em.execute(kept.user.sql, kept.user.params);
+        const written = await tx.em.execute<unknown[]>(kept.write.sql, kept.write.params);
+        if (kept.checked && written.length !== 1) throw new StaleRead();
         if (kept.event) {
           const statement = changeStatement(kept.event.event, kept.event.context, kept.event.at);
           await tx.em.execute(statement.sql, statement.params);
@@ -51,18 +85,24 @@ export class DeferredDirectoryTransaction implements DirectoryTransaction {
     return this.opening;
   }
 
-  /** The one statement of a transaction that only created a User and recorded its event; undefined otherwise. */
-  singleStatement(): WriteStatement | undefined {
+  /** The one statement of a transaction that only created a User, or only updated a User it read, and recorded its event; undefined otherwise. */
+  singleStatement(): SingleStatement | undefined {
     if (this.opening || !this.kept) return undefined;
-    const { user, event } = this.kept;
-    return event ? changeStatement(event.event, event.context, event.at, [user]) : user;
+    const { write, checked, event } = this.kept;
+    if (checked) {
+      const statement = event
+        ? checkedChangeStatement(event.event, event.context, event.at, write)
+        : { sql: `with w1 as (${write.sql}) select count(*) from w1`, params: write.params };
+      return { statement, checked };
+    }
+    return { statement: event ? changeStatement(event.event, event.context, event.at, [write]) : write, checked };
   }
 
   async insert(kind: ResourceKind, values: ResourceWrite): Promise<ScimResource> {
-    if (kind !== 'User' || this.opening || this.kept) return (await this.opened()).insert(kind, values);
+    if (kind !== 'User' || this.opening || this.kept || this.unlocked) return (await this.opened()).insert(kind, values);
     const id = uuidv7();
     const now = this.clock.now();
-    this.kept = { user: userInsert(this.tenantId, id, values, now) };
+    this.kept = { write: userInsert(this.tenantId, id, values, now), checked: false };
     return newUser(this.tenantId, id, values, now);
   }
 
@@ -74,7 +114,14 @@ export class DeferredDirectoryTransaction implements DirectoryTransaction {
   }
 
   async find(kind: ResourceKind, id: string, include?: ResourceIncludes): Promise<ScimResource | undefined> {
-    return (await this.opened()).find(kind, id, include);
+    if (kind !== 'User' || !this.readUser || this.opening || this.kept || this.unlocked || !isUuid(id)) {
+      return (await this.opened()).find(kind, id, include);
+    }
+    // Read without a lock, with the User's groups (an update answers them); checked when the work writes.
+    const found = await this.readUser(id);
+    if (!found) return undefined;
+    this.unlocked = found;
+    return { ...found, attributes: structuredClone(found.attributes), groups: [...found.groups] };
   }
 
   async resolveMembers(ids: string[]): Promise<GroupMember[]> {
@@ -82,7 +129,22 @@ export class DeferredDirectoryTransaction implements DirectoryTransaction {
   }
 
   async update(kind: ResourceKind, id: string, expectedVersion: number, values: ResourceWrite): Promise<ScimResource> {
-    return (await this.opened()).update(kind, id, expectedVersion, values);
+    const read = this.unlocked;
+    if (kind !== 'User' || this.opening || this.kept || read?.id !== id || read.version !== expectedVersion) {
+      return (await this.opened()).update(kind, id, expectedVersion, values);
+    }
+    const now = this.clock.now();
+    this.kept = { write: userUpdate(this.tenantId, id, expectedVersion, values, now, 'id'), checked: true };
+    // The row as the kept statement writes it; its groups as read (the statement touches the row at that version only).
+    return {
+      ...read,
+      externalId: values.externalId ?? undefined,
+      attributes: values.attributes,
+      extensionSchemas: [...values.extensionSchemas],
+      groups: [...read.groups],
+      version: expectedVersion + 1,
+      lastModified: now,
+    };
   }
 
   async changeMembers(groupId: string, changes: MemberChange[]): Promise<MemberChangeResult> {

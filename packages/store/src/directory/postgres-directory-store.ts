@@ -38,6 +38,7 @@ import { DeferredDirectoryTransaction } from './deferred-transaction.js';
 import { isMissingMember, MemberWriteError, missingMember, translateCycleError } from './group-graph-errors.js';
 import { decodeListCursor, encodeListCursor, keyFits, keysetAfter } from './list-cursor.js';
 import { decodeMemberCursor, encodeMemberCursor, resourceOfRow, ScimReads, totalOfRows } from './scim-reads.js';
+import { StaleRead } from './stale-read.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -58,6 +59,8 @@ interface ResourceRow {
 }
 
 const TABLE: Record<ResourceKind, string> = { User: 'scim_user', Group: 'scim_group' };
+/** Attempts of a unit of work that reads a User without a lock before the last one, which locks it from the start. */
+const OPTIMISTIC_ATTEMPTS = 3;
 
 function toResource(kind: ResourceKind, row: ResourceRow): ScimResource {
   return {
@@ -143,6 +146,38 @@ export function userInsert(tenantId: string, id: string, values: ResourceWrite, 
       values.passwordHash ?? null,
       now,
       now,
+    ],
+  };
+}
+
+/**
+ * The update of a User row at the version it was read at (`expectedVersion`), answering `returning`: it touches no
+ * row when the User changed or went since.
+ */
+export function userUpdate(
+  tenantId: string,
+  id: string,
+  expectedVersion: number,
+  values: ResourceWrite,
+  now: Date,
+  returning: string,
+): WriteStatement {
+  return {
+    sql: `update scim_user set user_name = ?, external_id = ?, active = ?, attributes = ?, extension_schemas = ?,
+                  password_hash = coalesce(?, password_hash), version = version + 1, updated_at = ?
+            where tenant_id = ? and id = ? and version = ?
+            returning ${returning}`,
+    params: [
+      values.attributes.userName,
+      values.externalId ?? null,
+      values.attributes.active !== false,
+      JSON.stringify(values.attributes),
+      pgArray(values.extensionSchemas),
+      values.passwordHash ?? null,
+      now,
+      tenantId,
+      id,
+      expectedVersion,
     ],
   };
 }
@@ -240,42 +275,34 @@ export class PostgresDirectoryTransaction implements DirectoryTransaction {
 
   async update(kind: ResourceKind, id: string, expectedVersion: number, values: ResourceWrite): Promise<ScimResource> {
     const now = this.clock.now();
-    const rows =
+    const user =
       kind === 'User'
-        ? await this.em.execute<ResourceRow[]>(
-            `update scim_user set user_name = ?, external_id = ?, active = ?, attributes = ?, extension_schemas = ?,
-                  password_hash = coalesce(?, password_hash), version = version + 1, updated_at = ?
-            where tenant_id = ? and id = ? and version = ?
-            returning id, tenant_id, external_id, attributes, extension_schemas, version, created_at, updated_at,
-                      meridian_user_groups(tenant_id, id) as related`,
-            [
-              values.attributes.userName,
-              values.externalId ?? null,
-              values.attributes.active !== false,
-              JSON.stringify(values.attributes),
-              pgArray(values.extensionSchemas),
-              values.passwordHash ?? null,
-              now,
-              this.tenantId,
-              id,
-              expectedVersion,
-            ],
+        ? userUpdate(
+            this.tenantId,
+            id,
+            expectedVersion,
+            values,
+            now,
+            'id, tenant_id, external_id, attributes, extension_schemas, version, created_at, updated_at, meridian_user_groups(tenant_id, id) as related',
           )
-        : await this.em.execute<ResourceRow[]>(
-            `update scim_group set display_name = ?, external_id = ?, attributes = ?, extension_schemas = ?, version = version + 1, updated_at = ?
+        : undefined;
+    const rows = user
+      ? await this.em.execute<ResourceRow[]>(user.sql, user.params)
+      : await this.em.execute<ResourceRow[]>(
+          `update scim_group set display_name = ?, external_id = ?, attributes = ?, extension_schemas = ?, version = version + 1, updated_at = ?
             where tenant_id = ? and id = ? and version = ?
             returning id, tenant_id, external_id, attributes, extension_schemas, version, created_at, updated_at`,
-            [
-              values.attributes.displayName,
-              values.externalId ?? null,
-              JSON.stringify(values.attributes),
-              pgArray(values.extensionSchemas),
-              now,
-              this.tenantId,
-              id,
-              expectedVersion,
-            ],
-          );
+          [
+            values.attributes.displayName,
+            values.externalId ?? null,
+            JSON.stringify(values.attributes),
+            pgArray(values.extensionSchemas),
+            now,
+            this.tenantId,
+            id,
+            expectedVersion,
+          ],
+        );
     const [row] = rows;
     if (rows.length !== 1 || !row) throw new MeridianError('PRECONDITION_FAILED', `The ${kind} was changed concurrently.`);
     if (kind === 'Group' && values.members !== undefined) {
@@ -417,6 +444,18 @@ export class PostgresDirectoryStore implements DirectoryStore {
    * (`meridian_write_in_tenant`, ADR 0022), with the same all-or-nothing effect.
    */
   async transaction<T>(tenantId: string, work: (tx: DirectoryTransaction) => Promise<T>): Promise<T> {
+    // An update of a User starts from a read without a lock (ADR 0039); when the User changed before the work could
+    // write, the work runs again from a new read, and the last time with the row locked from the start.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.attempt(tenantId, work, attempt < OPTIMISTIC_ATTEMPTS);
+      } catch (error) {
+        if (!(error instanceof StaleRead)) throw error;
+      }
+    }
+  }
+
+  private async attempt<T>(tenantId: string, work: (tx: DirectoryTransaction) => Promise<T>, optimistic: boolean): Promise<T> {
     const explain = (error: unknown) => this.explainMemberWrite(tenantId, error);
     let end: { commit: () => void; abort: (error: unknown) => void } | undefined;
     let finished: Promise<void> | undefined;
@@ -435,11 +474,20 @@ export class PostgresDirectoryStore implements DirectoryStore {
         );
         finished.catch(reject);
       });
-    const tx = new DeferredDirectoryTransaction(begin, tenantId, this.clock);
+    const readUser = async (id: string) => {
+      const [row] = await this.reads.userForUpdate(tenantId, id);
+      return row ? resourceOfRow('User', tenantId, row) : undefined;
+    };
+    const tx = new DeferredDirectoryTransaction(begin, tenantId, this.clock, optimistic ? readUser : undefined);
     let result: T;
     try {
       result = await work(tx);
     } catch (error) {
+      if (error instanceof StaleRead) {
+        end?.abort(error);
+        await finished?.catch(() => undefined);
+        throw error;
+      }
       if (finished === undefined) throw translateDatabaseError(await explain(error));
       end?.abort(error);
       await finished; // rejects with the error, translated
@@ -453,8 +501,9 @@ export class PostgresDirectoryStore implements DirectoryStore {
     const single = tx.singleStatement();
     if (single !== undefined) {
       try {
-        await this.reads.write(tenantId, single);
+        await (single.checked ? this.reads.update(tenantId, single.statement) : this.reads.write(tenantId, single.statement));
       } catch (error) {
+        if (error instanceof StaleRead) throw error;
         throw translateDatabaseError(await explain(error));
       }
     }

@@ -9,6 +9,7 @@ import {
 import type { MikroORM, PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { translateDatabaseError } from '../orm/database-errors.js';
 import { routed } from '../orm/read-replica.js';
+import { isStaleWrite, StaleRead } from './stale-read.js';
 
 // SCIM reads in one round trip (ADR 0022): one statement that sets the tenant
 // and reads the page, its total and the related resources, through the
@@ -238,6 +239,34 @@ export class ScimReads {
       text: 'select * from meridian_users_by_user_name($1::uuid, $2::text, $3::integer, $4::integer, $5::boolean)',
       values: [tenantId, userName, count, offset, groups],
     });
+  }
+
+  /** A User by id with its groups, read on the primary (never the replica): the read an update starts from (ADR 0039). */
+  userForUpdate(tenantId: string, id: string): Promise<ReadRow[]> {
+    return this.run(
+      {
+        name: 'meridian_user_by_id',
+        text: 'select * from meridian_user_by_id($1::uuid, $2::uuid, $3::boolean)',
+        values: [tenantId, id, true],
+      },
+      { write: true },
+    );
+  }
+
+  /**
+   * The update of a row read without a lock, with its event, as one statement (`meridian_update_in_tenant`, its own
+   * transaction): PostgreSQL undoes all of it, with SQLSTATE `MRD01`, when the update touched no row.
+   */
+  async update(tenantId: string, statement: { sql: string; params: unknown[] }): Promise<void> {
+    const text = this.orm.em.getPlatform().formatQuery(statement.sql, statement.params);
+    try {
+      await this.run(
+        { name: 'meridian_update_in_tenant', text: 'select meridian_update_in_tenant($1::uuid, $2::text)', values: [tenantId, text] },
+        { write: true },
+      );
+    } catch (error) {
+      throw isStaleWrite(error) ? new StaleRead({ cause: error }) : error;
+    }
   }
 
   /** A write that needs nothing read first, as one statement in the tenant (`meridian_write_in_tenant`, its own transaction). */

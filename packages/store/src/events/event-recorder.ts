@@ -32,11 +32,40 @@ export interface WriteStatement {
  * meridian_append_audit(…)`. The caller runs it in the event's tenant (or platform) scope.
  */
 export function changeStatement(event: DomainEvent, context: RequestContext, now: Date, writes: WriteStatement[] = []): WriteStatement {
+  return changeWith(event, context, now, writes);
+}
+
+/**
+ * The one statement of a change whose write must touch exactly one row (an update at the version that was read): as
+ * {@link changeStatement}, and its first column says how many rows that write touched, for
+ * `meridian_update_in_tenant` to undo the whole statement when it is not one.
+ */
+export function checkedChangeStatement(event: DomainEvent, context: RequestContext, now: Date, write: WriteStatement): WriteStatement {
+  // The audit entry is appended after the update, from the count of what it wrote (a lateral reference): the row's
+  // lock before the chain's, as a transaction that updates and then records takes them. In the other order two such
+  // writers deadlock.
+  return changeWith(
+    event,
+    context,
+    now,
+    [write],
+    (audit) =>
+      `select w.written, a.seq from (select count(*) as written from w1) w cross join lateral (select seq from ${audit} where w.written = 1) a`,
+  );
+}
+
+function changeWith(
+  event: DomainEvent,
+  context: RequestContext,
+  now: Date,
+  writes: WriteStatement[],
+  select: (audit: string) => string = (audit) => `select seq from ${audit}`,
+): WriteStatement {
   const audit = auditAppendCall(auditOf(event, context), now);
   const ctes = writes.map((w, i) => `w${i + 1} as (${w.sql})`);
   return {
     sql: `with ${[...ctes, 'outbox as (insert into outbox_event (tenant_id, type, resource_type, resource_id, resource_version, request_id, created_at, members_delta) values (?, ?, ?, ?, ?, ?, ?, ?::jsonb))'].join(',\n  ')}
-     select seq from ${audit.sql}`,
+     ${select(audit.sql)}`,
     params: [
       ...writes.flatMap((w) => w.params),
       event.tenantId,

@@ -49,6 +49,7 @@ import { Migration20261210000100_replication_save_groups } from './Migration2026
 import { Migration20261210000200_replication_load_users } from './Migration20261210000200_replication_load_users.js';
 import { Migration20261210100000_directory_change_counter } from './Migration20261210100000_directory_change_counter.js';
 import { Migration20261210200000_user_groups_plpgsql } from './Migration20261210200000_user_groups_plpgsql.js';
+import { Migration20261210200100_update_in_tenant } from './Migration20261210200100_update_in_tenant.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -102,4 +103,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261210000200_replication_load_users', class: Migration20261210000200_replication_load_users },
   { name: 'Migration20261210100000_directory_change_counter', class: Migration20261210100000_directory_change_counter },
   { name: 'Migration20261210200000_user_groups_plpgsql', class: Migration20261210200000_user_groups_plpgsql },
+  { name: 'Migration20261210200100_update_in_tenant', class: Migration20261210200100_update_in_tenant },
 ];

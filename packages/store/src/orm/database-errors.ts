@@ -44,7 +44,8 @@ export function translateDatabaseError(error: unknown): unknown {
   }
 }
 
-function findPgError(error: unknown): { code: string; constraint?: string } | undefined {
+/** The PostgreSQL error (its SQLSTATE and constraint) in `error` or its causes, when there is one. */
+export function findPgError(error: unknown): { code: string; constraint?: string } | undefined {
   let current: unknown = error;
   for (let i = 0; i < 5 && current; i++) {
     const candidate = current as { code?: unknown; constraint?: unknown; sqlState?: unknown; cause?: unknown };
