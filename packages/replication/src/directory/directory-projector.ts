@@ -8,8 +8,13 @@ import { PollingLoop } from '../engine/polling-loop.js';
  * holds the community's lock) has work beside the first.
  */
 const STEP_SIZE = 5_000;
-/** How often the projector looks at the inbox when nothing woke it. */
+/** How often the projector looks at the inbox when nothing woke it; while it finds nothing, up to every {@link MAX_IDLE_MS}. */
 const IDLE_MS = 500;
+/**
+ * The relay that queues entries wakes the projector of its process (`kick`); the look without a wake-up is for entries
+ * retried later and for those queued by another process (ADR 0037).
+ */
+const MAX_IDLE_MS = 5_000;
 
 /**
  * Keeps the communities' global directories (ADR 0015): the relay queues each
@@ -33,6 +38,7 @@ export class DirectoryProjector {
       name: 'global directory projection',
       fullStep: STEP_SIZE,
       idleMs: () => IDLE_MS,
+      maxIdleMs: MAX_IDLE_MS,
       logger,
     });
   }

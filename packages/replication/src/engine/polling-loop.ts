@@ -8,6 +8,11 @@ export interface PollingLoopOptions {
   fullStep: number;
   /** How long to sleep after a step that was not full (and nothing woke the loop). */
   idleMs: () => number;
+  /**
+   * With it, the sleep after a step that found nothing doubles from `idleMs` up to this, until a step finds work or
+   * `kick()` wakes the loop (ADR 0037): an idle loop that is woken when work arrives need not look often.
+   */
+  maxIdleMs?: number;
   logger: ConnectorLogger;
 }
 
@@ -45,6 +50,7 @@ export class PollingLoop {
 
   private async loop(): Promise<void> {
     let failures = 0;
+    let idle = 0;
     while (!this.stopping) {
       this.woken = false;
       let handled = 0;
@@ -56,8 +62,15 @@ export class PollingLoop {
         this.options.logger.error(`${this.options.name} failed`, { error: error instanceof Error ? error.message : String(error) });
       }
       if (this.stopping) break;
-      if (handled >= this.options.fullStep || this.woken) continue;
-      const wait = failures > 0 ? Math.min(MAX_BACKOFF_MS, this.options.idleMs() * 2 ** failures) : this.options.idleMs();
+      if (handled >= this.options.fullStep || this.woken) {
+        idle = 0;
+        continue;
+      }
+      idle = handled === 0 && failures === 0 ? idle + 1 : 0;
+      const { maxIdleMs } = this.options;
+      const resting =
+        maxIdleMs === undefined || idle <= 1 ? this.options.idleMs() : Math.min(maxIdleMs, this.options.idleMs() * 2 ** (idle - 1));
+      const wait = failures > 0 ? Math.min(MAX_BACKOFF_MS, this.options.idleMs() * 2 ** failures) : resting;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
         this.wake = () => {
