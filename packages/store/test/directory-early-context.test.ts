@@ -115,6 +115,24 @@ describe('a batch that read its context before the lock', () => {
     expect(link?.link).toBe('rule:employeeNumber');
   });
 
+  it('projects the entries of a failing batch one at a time, each for real (they have no lanes)', async () => {
+    // An entry naming a community that does not exist fails its batch; the others are then projected one per
+    // transaction, outside the step's lanes. A version of the lanes' bookkeeping skipped that projection.
+    const katherine = await createUser(emea, 'katherine@emea.example', 'E80');
+    const poison = await createUser(amer, 'poison@amer.example', 'E81');
+    await db.query(
+      `insert into directory_inbox (tenant_id, resource_type, resource_id, community_id, enqueued_at, not_before)
+       values ($1, 'User', $2, '00000000-0000-4000-8000-000000000001', now() - interval '1 minute', now() - interval '1 minute'),
+              ($3, 'User', $4, $5, now(), now() - interval '1 second')`,
+      [amer, poison, emea, katherine, communityId],
+    );
+    expect(await store.projectDue(1_000, new Date())).toHaveLength(1);
+    expect(await personOf(emea, katherine)).toBeDefined();
+    const [left] = await db.query<{ attempts: number }>('select attempts from directory_inbox where resource_id = $1', [poison]);
+    expect(left?.attempts).toBe(1);
+    await db.query('delete from directory_inbox where resource_id = $1', [poison]);
+  });
+
   it('counts the changes of the batches that write, and of none that write nothing', async () => {
     const changes = async () =>
       Number(

@@ -187,7 +187,9 @@ async function projectBatch(em: EntityManager, clock: Clock, claimed: Promise<In
       if (refs.length > 0) {
         const rules = await projectionRules(em, communityId);
         turns?.rules.set(communityId, rules);
-        turns?.wrote.set(communityId, await projectUsers(em, communityId, refs, users, rules, clock.now(), early.get(communityId)));
+        // Not inside `turns?.wrote.set(…)`: without turns, optional chaining would skip the projection with its argument.
+        const wrote = await projectUsers(em, communityId, refs, users, rules, clock.now(), early.get(communityId));
+        turns?.wrote.set(communityId, wrote);
       }
       for (const group of groups) await projectGroup(em, communityId, group.tenant_id, group.resource_id);
     }
