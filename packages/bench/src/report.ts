@@ -114,7 +114,7 @@ export function renderReport(report: BenchReport): string {
   for (const s of report.scenarios) {
     const { hub, baseline, minimal } = s.results;
     const toBaseline = ratioOf(hub, baseline);
-    const toMinimal = minimal ? ratioOf(hub, minimal) : ratioOf(hub, createMinimal);
+    const toMinimal = minimal ? ratioOf(hub, minimal) : s.target.of === 'minimal create' ? ratioOf(hub, createMinimal) : Number.NaN;
     const against = s.target.of === 'baseline' ? toBaseline : toMinimal;
     const reference = s.target.of === 'baseline' ? baseline : s.target.of === 'minimal' ? minimal : createMinimal;
     const ratioOk = clean(hub) && clean(reference) && Number.isFinite(against) ? against >= s.target.ratio : undefined;
@@ -123,7 +123,7 @@ export function renderReport(report: BenchReport): string {
     const rateTarget = s.target.rps === undefined ? '' : `; ≥ ${int(s.target.rps)} req/s ${verdict(rateOk)}`;
     const cell = (r: LoadResult | undefined, pick: (r: LoadResult) => number, format: (n: number) => string) => (r ? format(pick(r)) : '—');
     lines.push(
-      `| ${s.name} | ${cell(hub, (r) => r.rps, int)} | ${cell(hub, (r) => r.p50, ms)} | ${cell(hub, (r) => r.p95, ms)} | ${cell(baseline, (r) => r.rps, int)} | ${cell(baseline, (r) => r.p50, ms)} | ${cell(minimal, (r) => r.rps, int)} | ${cell(minimal, (r) => r.p50, ms)} | ${fixed(toBaseline)} | ${fixed(toMinimal)}${minimal ? '' : ' (of create)'} | ≥ ${s.target.ratio} of ${label} ${verdict(ratioOk)}${rateTarget} | ${[hub, baseline, minimal].map((r) => (r ? statusText(r) : '—')).join(' / ')} |`,
+      `| ${s.name} | ${cell(hub, (r) => r.rps, int)} | ${cell(hub, (r) => r.p50, ms)} | ${cell(hub, (r) => r.p95, ms)} | ${cell(baseline, (r) => r.rps, int)} | ${cell(baseline, (r) => r.p50, ms)} | ${cell(minimal, (r) => r.rps, int)} | ${cell(minimal, (r) => r.p50, ms)} | ${fixed(toBaseline)} | ${fixed(toMinimal)}${minimal || s.target.of !== 'minimal create' ? '' : ' (of create)'} | ≥ ${s.target.ratio} of ${label} ${verdict(ratioOk)}${rateTarget} | ${[hub, baseline, minimal].map((r) => (r ? statusText(r) : '—')).join(' / ')} |`,
     );
   }
   lines.push(

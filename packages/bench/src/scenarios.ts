@@ -55,6 +55,9 @@ function filtered(filter: (t: FilterTarget) => string): Pick<Scenario, 'filter' 
   };
 }
 
+/** The time the delta query asks for changes since: a minute before the bench started. */
+const DELTA_SINCE = new Date(Date.now() - 60_000).toISOString();
+
 /** The create scenario's name: the hub's other writes are measured against the minimal baseline's create. */
 export const CREATE = 'POST /Users (create, no password)';
 /** How many tenants the spread create writes to, one after the other. */
@@ -98,6 +101,14 @@ export const SCENARIOS: Scenario[] = [
     sides: ALL,
     target: { ratio: 0.6, of: 'baseline' },
     ...filtered((t) => `name.familyName sw "${t.familyName}"`),
+  },
+  {
+    name: 'GET /Users?filter=meta.lastModified gt',
+    // The delta query of a provisioning client: what changed since a minute before the run started (a few users).
+    // The minimal baseline answers no such filter; the target is the earlier one, against the same SQL.
+    sides: ['hub', 'baseline'],
+    target: { ratio: 0.6, of: 'baseline' },
+    ...filtered(() => `meta.lastModified gt "${DELTA_SINCE}"`),
   },
   {
     name: 'GET /Users/{id}',

@@ -112,6 +112,18 @@ async function count(kind: ResourceKind, filter: string): Promise<number> {
 }
 
 describe('filters run on an index', () => {
+  it('finds the Users changed since a time on the updated_at index: regression for "a delta query read the whole tenant"', async () => {
+    const since = 'meta.lastModified gt "2999-01-01T00:00:00Z"';
+    expect(await plannedIndexes('User', since)).toEqual(
+      expect.arrayContaining([expect.stringContaining('scim_user_tenant_updated_index')]),
+    );
+    expect(await count('User', since)).toBe(0);
+    expect(await count('User', 'meta.lastModified gt "2000-01-01T00:00:00Z"')).toBe(USERS + 2);
+    expect(await plannedIndexes('Group', since)).toEqual(
+      expect.arrayContaining([expect.stringContaining('scim_group_tenant_updated_index')]),
+    );
+  });
+
   it('finds email candidates on the trigram index of scim_user_search, behind the SECURITY DEFINER function', async () => {
     // The table is small here, so a sequential scan would win: ask whether the index can serve the query at all.
     const [row] = await owner.em.fork().transactional(async (em) => {
