@@ -169,7 +169,10 @@ async function run(options: BenchOptions): Promise<BenchReport> {
   const probes = (side: Side): Probe[] =>
     SCENARIOS.filter((s) => s.sides.includes(side)).map((s) => {
       const next = s.requests(targets.slice(1, 3), `${runId}${side[0]}`, tenants);
-      return { name: s.name, warm: next(), measured: next() };
+      const warm = next();
+      // A spread scenario comes back to the warmed-up tenant (its token and settings cached) after a round of them.
+      for (let k = 1; k < (s.name === CREATE_SPREAD ? tenants.length : 1); k++) next();
+      return { name: s.name, warm, measured: next() };
     });
   const patchProbe: Probe = {
     name: `PATCH /Groups/{id} (add a member to the ${options.bigGroup.toLocaleString('en-US')}-member group)`,
