@@ -59,18 +59,23 @@ function collect(child: ChildProcess): () => string {
   return () => text;
 }
 
+/**
+ * The heap sizes every bench starts the hub with, as `npm start`, `pnpm hub` and the image do (docs/operations.md,
+ * "Memory"; scripts/hub-heap-flags.mjs), unless NODE_OPTIONS sets others.
+ */
+export function hubHeapFlags(): string[] {
+  const nodeOptions = process.env.NODE_OPTIONS ?? '';
+  return [
+    ...(/--max-old-space-size/.test(nodeOptions) ? [] : ['--max-old-space-size=192']),
+    ...(/--max-semi-space-size/.test(nodeOptions) ? [] : ['--max-semi-space-size=16']),
+  ];
+}
+
 /** Starts `meridian serve --role api` (the built hub) on a free port. */
 export async function startHub(options: { databaseUrl: string; logLevel: string; adminToken: string }): Promise<ServerProcess> {
   const port = await freePort();
   const main = fileURLToPath(new URL('main.js', import.meta.resolve('@meridian/hub')));
-  // The heap sizes the hub is started with (npm start, pnpm hub, the image; docs/operations.md, "Memory"), unless
-  // NODE_OPTIONS sets others.
-  const nodeOptions = process.env.NODE_OPTIONS ?? '';
-  const heap = [
-    ...(/--max-old-space-size/.test(nodeOptions) ? [] : ['--max-old-space-size=192']),
-    ...(/--max-semi-space-size/.test(nodeOptions) ? [] : ['--max-semi-space-size=16']),
-  ];
-  const child = spawn(process.execPath, [...heap, main, 'serve', '--role', 'api'], {
+  const child = spawn(process.execPath, [...hubHeapFlags(), main, 'serve', '--role', 'api'], {
     env: {
       ...process.env,
       DATABASE_URL: options.databaseUrl,

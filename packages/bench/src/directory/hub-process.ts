@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../servers.js';
+import { freePort, hubHeapFlags } from '../servers.js';
 
 /** A process the bench started; `stop` ends exactly that process. */
 export interface BenchProcess {
@@ -61,10 +61,12 @@ export async function spawnServer(options: {
   args: string[];
   env: Record<string, string>;
   readyPath: string;
+  /** Node's own flags (the hub's heap sizes). */
+  nodeArgs?: string[];
 }): Promise<BenchProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [options.script, ...options.args], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script, ...options.args], {
     env: { ...process.env, ...options.env, PORT: String(port), HOST: '127.0.0.1', MERIDIAN_PUBLIC_URL: `http://localhost:${port}` },
     // Request logs go to /dev/null: pino still formats every line, as in production.
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -100,5 +102,6 @@ export function startHubProcess(hub: HubEnvironment, role: 'api' | 'all', databa
     args: ['serve', '--role', role],
     env: { ...hub.env, DATABASE_URL: databaseUrl },
     readyPath: '/healthz',
+    nodeArgs: hubHeapFlags(),
   });
 }

@@ -13,6 +13,7 @@ import { benchLog, runBenchCli, saveJson } from '../bench-cli.js';
 import { type BenchProcess, spawnServer } from '../directory/hub-process.js';
 import { prepareHub } from '../replication/hub.js';
 import { machineInfo } from '../report.js';
+import { hubHeapFlags } from '../servers.js';
 import { type EndpointRequest, sendCount } from './load.js';
 import { type OidcBenchOptions, parseOptions, USAGE } from './options.js';
 import { type EndpointResults, type OidcReport, renderOidcReport, spliceOidc } from './report.js';
@@ -148,6 +149,7 @@ async function startHub(options: OidcBenchOptions, processes: BenchProcess[]): P
     const server = await spawnWithRetry({
       script: fileURLToPath(new URL('main.js', import.meta.resolve('@meridian/hub'))),
       args: ['serve', '--role', 'api'],
+      nodeArgs: hubHeapFlags(),
       env: {
         ...hub.env,
         LOG_LEVEL: options.logLevel,
