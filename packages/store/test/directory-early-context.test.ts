@@ -1,24 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  AdminService,
-  type DirectoryCaller,
-  type Principal,
-  principalOfRole,
-  type RequestContext,
-  ResourceService,
-  SCHEMA,
-  systemClock,
-} from '@meridian/core';
-import { Argon2PasswordHasher, PostgresAdminStore, PostgresDirectoryStore, PostgresGlobalDirectoryStore } from '@meridian/store';
-import { createTestDatabase, eventually, type TestDatabase } from '@meridian/test-utils';
+import { type ResourceService, SCHEMA, systemClock } from '@meridian/core';
+import { PostgresGlobalDirectoryStore } from '@meridian/store';
+import { eventually, type TestDatabase } from '@meridian/test-utils';
 import pg from 'pg';
+import { scimCaller as caller, communityFixture, testContext } from './community-fixture.js';
 
 // ADR 0025, decision 11: a batch reads its context before the community's lock, and under the lock uses it only if
 // the community's change counter is still the one it read; a writer that held the lock meanwhile makes it read again.
 
-const context: RequestContext = { actor: { type: 'cli', id: 'test' }, requestId: 'req-early', sourceAddress: '127.0.0.1' };
-const platform: Principal = { kind: 'platform', tokenId: 'test', scopes: ['admin'] };
-const caller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
+const context = testContext('req-early');
 
 let db: TestDatabase;
 let store: PostgresGlobalDirectoryStore;
@@ -28,12 +18,10 @@ let emea: string;
 let amer: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  const admin = new AdminService(new PostgresAdminStore(db.orm, systemClock), systemClock);
-  resources = new ResourceService(new PostgresDirectoryStore(db.orm, systemClock), new Argon2PasswordHasher());
-  communityId = (await admin.createCommunity(platform, { slug: 'coi', name: 'CoI' }, context)).id;
-  emea = (await admin.createTenant(platform, { slug: 'emea', name: 'EMEA', community: 'coi' }, context)).id;
-  amer = (await admin.createTenant(platform, { slug: 'amer', name: 'AMER', community: 'coi' }, context)).id;
+  const fixture = await communityFixture(['emea', 'amer'], context);
+  ({ db, resources, communityId } = fixture);
+  emea = fixture.tenants.emea as string;
+  amer = fixture.tenants.amer as string;
   store = new PostgresGlobalDirectoryStore(db.orm, systemClock);
 });
 

@@ -1,33 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import {
-  AdminService,
-  type DirectoryCaller,
-  MeridianError,
-  type Principal,
-  principalOfRole,
-  type RequestContext,
-  ResourceService,
-  SCHEMA,
-  systemClock,
-} from '@meridian/core';
-import {
-  Argon2PasswordHasher,
-  generateAuditSigningKey,
-  PostgresAdminStore,
-  PostgresAuditLog,
-  PostgresDirectoryStore,
-  staticAuditKeyring,
-} from '@meridian/store';
-import { createTestDatabase, type TestDatabase } from '@meridian/test-utils';
+import { MeridianError, type ResourceService, SCHEMA, systemClock } from '@meridian/core';
+import { generateAuditSigningKey, PostgresAuditLog, type PostgresDirectoryStore, staticAuditKeyring } from '@meridian/store';
+import type { TestDatabase } from '@meridian/test-utils';
+import { communityFixture, scimCaller, testContext } from './community-fixture.js';
 
 // ADR 0039: an update of a User reads it without a lock and writes it, with its event and audit entry, in one
 // statement that touches the row only at the version read. A User that changed in between makes the store do the
 // work again from a new read. These tests make it change in between, and check that no update is lost, that the
 // event and audit entry of a refused statement are gone with it, and that the chain still verifies.
 
-const scimCaller = (tenantId: string): DirectoryCaller => ({ principal: principalOfRole('provisioner', { tenantId }), api: 'scim' });
-const context: RequestContext = { actor: { type: 'cli', id: 'test' }, requestId: 'req-optimistic', sourceAddress: '127.0.0.1' };
-const platform: Principal = { kind: 'platform', tokenId: 'test', scopes: ['admin'] };
+const context = testContext('req-optimistic');
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
 let db: TestDatabase;
@@ -37,13 +19,10 @@ let log: PostgresAuditLog;
 let tenantId: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  const admin = new AdminService(new PostgresAdminStore(db.orm, systemClock), systemClock);
-  store = new PostgresDirectoryStore(db.orm, systemClock);
-  resources = new ResourceService(store, new Argon2PasswordHasher());
+  const fixture = await communityFixture(['emea'], context);
+  ({ db, directory: store, resources } = fixture);
+  tenantId = fixture.tenants.emea as string;
   log = new PostgresAuditLog(db.orm, systemClock, { keyring: staticAuditKeyring(generateAuditSigningKey()) });
-  await admin.createCommunity(platform, { slug: 'coi', name: 'CoI' }, context);
-  tenantId = (await admin.createTenant(platform, { slug: 'emea', name: 'EMEA', community: 'coi' }, context)).id;
 });
 
 afterAll(() => db.close());
