@@ -1,9 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 
-// `meridian serve` writes its log lines asynchronously (runtime/logger.ts, `buffered`): lines logged while a write
-// is under way go out together. A process that exits, by process.exit as the hub's stop does, still writes them all.
+// `meridian serve` writes its log lines asynchronously (runtime/logger.ts, `buffered`): lines are gathered and go out
+// together. A process that exits, by process.exit as the hub's stop does, still writes them all; a line logged alone
+// in a process that goes on goes out without waiting for others.
 
 const logger = join(import.meta.dirname, '..', 'dist', 'runtime', 'logger.js');
 
@@ -24,6 +25,24 @@ describe('the buffered logger of meridian serve', () => {
       .map((l) => JSON.parse(l) as { i: number; msg: string });
     expect(lines).toHaveLength(20_000);
     expect(lines.every((l, k) => l.i === k && l.msg === 'line')).toBe(true);
+  });
+
+  it('writes a line logged alone while the process goes on, without waiting for more lines or the exit', async () => {
+    const script = `import { createHubLogger } from ${JSON.stringify(logger)};
+      const log = createHubLogger({ logLevel: 'info' }, { buffered: true });
+      log.info('alone');
+      setInterval(() => {}, 60_000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const first = await new Promise<string>((resolve, reject) => {
+        child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString('utf8')));
+        child.once('exit', (code) => reject(new Error(`The process exited (${code}) before writing its line.`)));
+      });
+      expect(JSON.parse(first.trim())).toMatchObject({ msg: 'alone' });
+      expect(child.exitCode).toBeNull();
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('writes the lines of a process that ends on its own, and still redacts credentials', () => {

@@ -109,11 +109,13 @@ describe('statements per SCIM request', () => {
     expect(sql).toHaveLength(2);
   });
 
-  it('a create is one statement: the row, its outbox event and its chained audit entry', async () => {
+  it('a create is one prepared statement: the row, its outbox event and its chained audit entry', async () => {
     const { status, json, sql } = await statementsOf('POST', '/scim/v2/Users', user('grace@example.org'));
     expect(status).toBe(201);
     expect(json.groups ?? []).toEqual([]);
-    expect(sql).toEqual([expect.stringContaining('meridian_write_in_tenant(')]);
+    expect(sql).toEqual([expect.stringContaining('meridian_create_user_in_tenant(')]);
+    // Bound, not composed: the values travel as parameters, so PostgreSQL plans the function's statements once.
+    expect(sql[0]).not.toContain('grace@example.org');
     const read = await statementsOf('GET', `/scim/v2/Users/${json.id}`);
     expect(read.json).toMatchObject({ id: json.id, userName: 'grace@example.org', meta: { version: json.meta.version } });
   });

@@ -11,13 +11,16 @@ export interface HubLoggerOptions {
   /** Where the JSON lines go; standard output by default. */
   stream?: DestinationStream;
   /**
-   * Writes standard output asynchronously (`meridian serve`): the lines logged while a write is under way go
-   * out together in the next one, instead of one system call per line on the request path. What is still
-   * buffered when the process exits is written first; a process killed outright loses the lines of its last
-   * write at most.
+   * Writes standard output asynchronously (`meridian serve`): lines are gathered until 4 KiB are waiting, or for
+   * {@link LOG_FLUSH_MS} at most, and go out in one write, instead of one system call per line on the request
+   * path. What is still buffered when the process exits is written first; a process killed outright loses the
+   * lines of its last moments at most.
    */
   buffered?: boolean;
 }
+
+/** How long a buffered log line may wait for others before it is written (`buffered`). */
+export const LOG_FLUSH_MS = 200;
 
 /**
  * The process's one root logger: JSON lines on standard output, at
@@ -36,7 +39,9 @@ export function createHubLogger(config: Pick<HubConfig, 'logLevel'>, options: Hu
     },
   };
   if (options.stream) return pino(settings, options.stream);
-  return options.buffered ? pino(settings, pino.destination({ dest: 1, sync: false })) : pino(settings);
+  return options.buffered
+    ? pino(settings, pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: LOG_FLUSH_MS }))
+    : pino(settings);
 }
 
 /** The hub's logger as the replication engine's {@link ConnectorLogger}: its lines carry `component: "replication"`. */

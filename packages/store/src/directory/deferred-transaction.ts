@@ -12,19 +12,32 @@ import type {
   ScimResource,
 } from '@meridian/core';
 import { v7 as uuidv7 } from 'uuid';
-import { changeStatement, checkedChangeStatement, type WriteStatement } from '../events/event-recorder.js';
-import { isUuid, newUser, type PostgresDirectoryTransaction, userInsert, userUpdate } from './postgres-directory-store.js';
+import { changeArguments, changeStatement, checkedChangeStatement, type WriteStatement } from '../events/event-recorder.js';
+import {
+  isUuid,
+  newUser,
+  type PostgresDirectoryTransaction,
+  userInsert,
+  userInsertArguments,
+  userUpdate,
+} from './postgres-directory-store.js';
 import { StaleRead } from './stale-read.js';
 
 /** Reads a User (with its groups) on the primary, outside any transaction: the optimistic read of an update. */
 export type UserReader = (id: string) => Promise<ScimResource | undefined>;
 
-/** The one statement a deferred transaction sends when the work is done, and whether it must touch exactly one row. */
-export interface SingleStatement {
-  statement: WriteStatement;
-  /** The statement updates a row at the version read: `meridian_update_in_tenant` undoes it when it touched none. */
-  checked: boolean;
-}
+/**
+ * The one statement a deferred transaction sends when the work is done:
+ *
+ * - `create`: a new User and its event, the arguments of the prepared `meridian_create_user_in_tenant`;
+ * - `update`: the update of a row at the version read, with its event, for `meridian_update_in_tenant`, which undoes
+ *   it when it touched none;
+ * - `write`: any other kept write (a new User without an event), for `meridian_write_in_tenant`.
+ */
+export type SingleStatement =
+  | { kind: 'create'; arguments: unknown[] }
+  | { kind: 'update'; statement: WriteStatement }
+  | { kind: 'write'; statement: WriteStatement };
 
 /**
  * A directory transaction that opens the database transaction only when a
@@ -47,7 +60,15 @@ export interface SingleStatement {
  */
 export class DeferredDirectoryTransaction implements DirectoryTransaction {
   private opening: Promise<PostgresDirectoryTransaction> | undefined;
-  private kept: { write: WriteStatement; checked: boolean; event?: { event: DomainEvent; context: RequestContext; at: Date } } | undefined;
+  private kept:
+    | {
+        write: WriteStatement;
+        checked: boolean;
+        /** The arguments of the row for `meridian_create_user_in_tenant`, when the write is a new User. */
+        create?: unknown[];
+        event?: { event: DomainEvent; context: RequestContext; at: Date };
+      }
+    | undefined;
   /** The User read without a lock, and the version it was read at. */
   private unlocked: ScimResource | undefined;
 
@@ -88,21 +109,22 @@ export class DeferredDirectoryTransaction implements DirectoryTransaction {
   /** The one statement of a transaction that only created a User, or only updated a User it read, and recorded its event; undefined otherwise. */
   singleStatement(): SingleStatement | undefined {
     if (this.opening || !this.kept) return undefined;
-    const { write, checked, event } = this.kept;
+    const { write, checked, create, event } = this.kept;
     if (checked) {
       const statement = event
         ? checkedChangeStatement(event.event, event.context, event.at, write)
         : { sql: `with w1 as (${write.sql}) select count(*) from w1`, params: write.params };
-      return { statement, checked };
+      return { kind: 'update', statement };
     }
-    return { statement: event ? changeStatement(event.event, event.context, event.at, [write]) : write, checked };
+    if (create && event) return { kind: 'create', arguments: [...create, ...changeArguments(event.event, event.context, event.at)] };
+    return { kind: 'write', statement: event ? changeStatement(event.event, event.context, event.at, [write]) : write };
   }
 
   async insert(kind: ResourceKind, values: ResourceWrite): Promise<ScimResource> {
     if (kind !== 'User' || this.opening || this.kept || this.unlocked) return (await this.opened()).insert(kind, values);
     const id = uuidv7();
     const now = this.clock.now();
-    this.kept = { write: userInsert(this.tenantId, id, values, now), checked: false };
+    this.kept = { write: userInsert(this.tenantId, id, values, now), checked: false, create: userInsertArguments(id, values, now) };
     return newUser(this.tenantId, id, values, now);
   }
 

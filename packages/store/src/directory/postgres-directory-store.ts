@@ -150,6 +150,20 @@ export function userInsert(tenantId: string, id: string, values: ResourceWrite, 
   };
 }
 
+/** The row's arguments of `meridian_create_user_in_tenant` (migration 20261211000000): what {@link userInsert} writes, but the tenant. */
+export function userInsertArguments(id: string, values: ResourceWrite, now: Date): unknown[] {
+  return [
+    id,
+    values.attributes.userName,
+    values.externalId ?? null,
+    values.attributes.active !== false,
+    JSON.stringify(values.attributes),
+    pgArray(values.extensionSchemas),
+    values.passwordHash ?? null,
+    now,
+  ];
+}
+
 /**
  * The update of a User row at the version it was read at (`expectedVersion`), answering `returning`: it touches no
  * row when the User changed or went since.
@@ -440,8 +454,8 @@ export class PostgresDirectoryStore implements DirectoryStore {
 
   /**
    * Runs `work` in one transaction scoped to the tenant. The database transaction opens with the first statement
-   * that needs it; a transaction that only creates a User and records its event is one statement instead
-   * (`meridian_write_in_tenant`, ADR 0022), with the same all-or-nothing effect.
+   * that needs it; a transaction that only creates a User and records its event is one prepared statement instead
+   * (`meridian_create_user_in_tenant`, ADR 0022 and ADR 0040), with the same all-or-nothing effect.
    */
   async transaction<T>(tenantId: string, work: (tx: DirectoryTransaction) => Promise<T>): Promise<T> {
     // An update of a User starts from a read without a lock (ADR 0039); when the User changed before the work could
@@ -501,7 +515,9 @@ export class PostgresDirectoryStore implements DirectoryStore {
     const single = tx.singleStatement();
     if (single !== undefined) {
       try {
-        await (single.checked ? this.reads.update(tenantId, single.statement) : this.reads.write(tenantId, single.statement));
+        if (single.kind === 'create') await this.reads.createUser(tenantId, single.arguments);
+        else if (single.kind === 'update') await this.reads.update(tenantId, single.statement);
+        else await this.reads.write(tenantId, single.statement);
       } catch (error) {
         if (error instanceof StaleRead) throw error;
         throw translateDatabaseError(await explain(error));

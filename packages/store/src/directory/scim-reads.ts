@@ -35,6 +35,13 @@ export interface ReadRow {
 const TABLE: Record<ResourceKind, string> = { User: 'scim_user', Group: 'scim_group' };
 const FUNCTION: Record<ResourceKind, string> = { User: 'meridian_read_users', Group: 'meridian_read_groups' };
 
+/** The call of migration 20261211000000's function: the tenant, the row (8), the outbox event (7), the audit entry (16). */
+const CREATE_USER_CALL = `select meridian_create_user_in_tenant($1::uuid,
+  $2::uuid, $3::text, $4::text, $5::boolean, $6::jsonb, $7::text[], $8::text, $9::timestamptz,
+  $10::text, $11::text, $12::text, $13::integer, $14::text, $15::timestamptz, $16::jsonb,
+  $17::text, $18::uuid, $19::text, $20::text, $21::text, $22::text, $23::text, $24::text, $25::text, $26::jsonb,
+  $27::timestamptz, $28::text, $29::text, $30::text, $31::bigint, $32::text)`;
+
 /** The JSON of a Group's members, in the order they were added, as the related column of a Group row `p`. */
 const MEMBERS_JSON = `(select coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('value', m.member_id, 'type', m.member_type,
       'display', coalesce(u.attributes ->> 'displayName', u.user_name, g.display_name))) order by m.created_at, m.member_id), '[]'::jsonb)
@@ -267,6 +274,15 @@ export class ScimReads {
     } catch (error) {
       throw isStaleWrite(error) ? new StaleRead({ cause: error }) : error;
     }
+  }
+
+  /**
+   * A new User with its outbox event and audit entry: one prepared call of `meridian_create_user_in_tenant` (its own
+   * transaction), whose statements PostgreSQL planned once for the session (ADR 0040). `args` are the row's and the
+   * event's ({@link userInsertArguments}, {@link changeArguments}), after the tenant.
+   */
+  async createUser(tenantId: string, args: unknown[]): Promise<void> {
+    await this.run({ name: 'meridian_create_user_in_tenant', text: CREATE_USER_CALL, values: [tenantId, ...args] }, { write: true });
   }
 
   /** A write that needs nothing read first, as one statement in the tenant (`meridian_write_in_tenant`, its own transaction). */

@@ -54,6 +54,25 @@ export function checkedChangeStatement(event: DomainEvent, context: RequestConte
   );
 }
 
+/**
+ * The event's arguments of `meridian_create_user_in_tenant` (migration 20261211000000), after the row's: the outbox
+ * event's columns but its tenant (the function's), then `meridian_append_audit`'s. The event must be of the tenant the
+ * call is made in.
+ */
+export function changeArguments(event: DomainEvent, context: RequestContext, now: Date): unknown[] {
+  const audit = auditAppendCall(auditOf(event, context), now);
+  return [
+    event.type,
+    event.resourceType,
+    event.resourceId,
+    event.version ?? null,
+    context.requestId,
+    now,
+    membersDeltaOf(event),
+    ...audit.params,
+  ];
+}
+
 function changeWith(
   event: DomainEvent,
   context: RequestContext,
