@@ -167,4 +167,31 @@ describe('statements per SCIM request', () => {
     expect(res.statusCode).toBe(200);
     expect(JSON.parse(res.body).groups).toEqual([expect.objectContaining({ value: groupId, display: 'Ops', type: 'direct' })]);
   });
+
+  it('a DELETE of a User is a read and one statement: its memberships, the row at the version read, its event and audit entry', async () => {
+    const created = await statementsOf('POST', '/scim/v2/Users', user('leaver@example.org'));
+    const id = created.json.id;
+    const joined = await built.app.inject({
+      method: 'PATCH',
+      url: `/scim/v2/Groups/${groupId}`,
+      headers,
+      payload: JSON.stringify({
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'add', path: 'members', value: [{ value: id }] }],
+      }),
+    });
+    expect([200, 204]).toContain(joined.statusCode);
+    await capture.quiet();
+    const since = performance.now();
+    const res = await built.app.inject({ method: 'DELETE', url: `/scim/v2/Users/${id}`, headers });
+    await capture.quiet();
+    expect(res.statusCode).toBe(204);
+    expect(capture.since(since)).toEqual([
+      expect.stringContaining('meridian_user_by_id('),
+      expect.stringContaining('meridian_update_in_tenant('),
+    ]);
+    expect((await statementsOf('GET', `/scim/v2/Users/${id}`)).status).toBe(404);
+    const group = await statementsOf('GET', `/scim/v2/Groups/${groupId}`);
+    expect(group.json.members.map((m: { value: string }) => m.value)).toEqual([userId]);
+  });
 });

@@ -159,4 +159,41 @@ describe('an update of a User read without a lock', () => {
     expect(audits).toHaveLength(1);
     expect(await db.query('select 1 from scim_user where id = $1', [id])).toEqual([]);
   });
+
+  it("deletes of a group's members while the group's members are replaced: no deadlock, no member left, the chain verifies", async () => {
+    const ids = await Promise.all(Array.from({ length: 8 }, (_, i) => newUser(`member-${i}@example.org`)));
+    const members = ids.map((value) => ({ value }));
+    const group = await resources.create(
+      scimCaller(tenantId),
+      tenantId,
+      'Group',
+      { schemas: [SCHEMA.group], displayName: 'Leavers', members },
+      context,
+    );
+    // Each delete is the read and one statement that drops the memberships first (ADR 0039); each replace rewrites
+    // every membership row, in the other order of locks were the memberships dropped after the User's row.
+    const deletes = ids.map((id, i) =>
+      resources.delete(scimCaller(tenantId), tenantId, 'User', id, { ...context, requestId: `leave-${i}` }),
+    );
+    const replaces = Array.from({ length: 4 }, (_, i) =>
+      resources.replace(
+        scimCaller(tenantId),
+        tenantId,
+        'Group',
+        group.id,
+        { schemas: [SCHEMA.group], displayName: 'Leavers', members },
+        { ...context, requestId: `replace-${i}` },
+      ),
+    );
+    const deleted = await Promise.allSettled(deletes);
+    expect(deleted.filter((d) => d.status === 'rejected')).toEqual([]);
+    for (const replaced of await Promise.allSettled(replaces)) {
+      // A replace that names a member deleted before it is refused as such; nothing else may fail.
+      if (replaced.status === 'rejected') expect(replaced.reason).toBeInstanceOf(MeridianError);
+    }
+    expect(await db.query('select member_id from group_member where group_id = $1', [group.id])).toEqual([]);
+    expect(await db.query('select id from scim_user where id = any($1::uuid[])', [ids])).toEqual([]);
+    const [verified] = await log.verify({ chain: tenantId });
+    expect(verified).toMatchObject({ ok: true });
+  });
 });

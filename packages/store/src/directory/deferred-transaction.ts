@@ -12,11 +12,12 @@ import type {
   ScimResource,
 } from '@meridian/core';
 import { v7 as uuidv7 } from 'uuid';
-import { changeArguments, changeStatement, checkedChangeStatement, type WriteStatement } from '../events/event-recorder.js';
+import { changeArguments, changeStatement, checkedChangeStatement, standalone, type WriteStatement } from '../events/event-recorder.js';
 import {
   isUuid,
   newUser,
   type PostgresDirectoryTransaction,
+  userDelete,
   userInsert,
   userInsertArguments,
   userUpdate,
@@ -94,7 +95,8 @@ export class DeferredDirectoryTransaction implements DirectoryTransaction {
         if (row?.version !== unlocked.version) throw new StaleRead();
       }
       if (kept) {
-        const written = await tx.em.execute<unknown[]>(kept.write.sql, kept.write.params);
+        const write = standalone(kept.write);
+        const written = await tx.em.execute<unknown[]>(write.sql, write.params);
         if (kept.checked && written.length !== 1) throw new StaleRead();
         if (kept.event) {
           const statement = changeStatement(kept.event.event, kept.event.context, kept.event.at);
@@ -113,7 +115,10 @@ export class DeferredDirectoryTransaction implements DirectoryTransaction {
     if (checked) {
       const statement = event
         ? checkedChangeStatement(event.event, event.context, event.at, write)
-        : { sql: `with w1 as (${write.sql}) select count(*) from w1`, params: write.params };
+        : (() => {
+            const alone = standalone(write);
+            return { sql: `with w1 as (${alone.sql}) select count(*) from w1`, params: alone.params };
+          })();
       return { kind: 'update', statement };
     }
     if (create && event) return { kind: 'create', arguments: [...create, ...changeArguments(event.event, event.context, event.at)] };
@@ -174,7 +179,10 @@ export class DeferredDirectoryTransaction implements DirectoryTransaction {
   }
 
   async remove(kind: ResourceKind, id: string): Promise<void> {
-    return (await this.opened()).remove(kind, id);
+    const read = this.unlocked;
+    if (kind !== 'User' || this.opening || this.kept || read?.id !== id) return (await this.opened()).remove(kind, id);
+    // The delete at the version read, its memberships first, kept as one statement with the event (ADR 0039).
+    this.kept = { write: userDelete(this.tenantId, id, read.version), checked: true };
   }
 
   async valueTaken(

@@ -196,6 +196,20 @@ export function userUpdate(
   };
 }
 
+/**
+ * The delete of a User row at the version it was read at, returning its id: it touches no row when the User changed
+ * or went since. Its memberships go first, in the same statement (`first`), as {@link PostgresDirectoryTransaction.remove}
+ * deletes them before the row: the member foreign keys would cascade, but only after the row's lock, which a
+ * transaction replacing a group's members may be waiting for while holding those memberships (ADR 0018).
+ */
+export function userDelete(tenantId: string, id: string, expectedVersion: number): WriteStatement {
+  return {
+    first: { sql: 'delete from group_member where tenant_id = ? and member_id = ? returning 1', params: [tenantId, id] },
+    sql: `delete from scim_user where tenant_id = ? and id = ? and version = ? and (select count(*) from m1) >= 0 returning id`,
+    params: [tenantId, id, expectedVersion],
+  };
+}
+
 /** A new User as {@link userInsert} writes it: nobody's member yet, so with no groups. */
 export function newUser(tenantId: string, id: string, values: ResourceWrite, now: Date): ScimResource {
   return {

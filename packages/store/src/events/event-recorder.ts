@@ -24,6 +24,18 @@ export async function recordEvent(em: EntityManager, event: DomainEvent, context
 export interface WriteStatement {
   sql: string;
   params: unknown[];
+  /**
+   * A data-modifying statement that must be done before this one, in the same statement: it is the common table
+   * expression `m1`, and `sql` refers to it (`(select count(*) from m1) >= 0`) so that PostgreSQL runs it first.
+   */
+  first?: { sql: string; params: unknown[] };
+}
+
+/** `write` alone, as one statement to run: with its {@link WriteStatement.first} in front when it has one. */
+export function standalone(write: WriteStatement): { sql: string; params: unknown[] } {
+  return write.first
+    ? { sql: `with m1 as (${write.first.sql}) ${write.sql}`, params: [...write.first.params, ...write.params] }
+    : { sql: write.sql, params: write.params };
 }
 
 /**
@@ -81,11 +93,14 @@ function changeWith(
   select: (audit: string) => string = (audit) => `select seq from ${audit}`,
 ): WriteStatement {
   const audit = auditAppendCall(auditOf(event, context), now);
-  const ctes = writes.map((w, i) => `w${i + 1} as (${w.sql})`);
+  if (writes.filter((w) => w.first).length > 1) throw new TypeError('One statement holds one write with a first statement (m1) at most.');
+  const firsts = writes.flatMap((w) => (w.first ? [w.first] : []));
+  const ctes = [...firsts.map((f) => `m1 as (${f.sql})`), ...writes.map((w, i) => `w${i + 1} as (${w.sql})`)];
   return {
     sql: `with ${[...ctes, 'outbox as (insert into outbox_event (tenant_id, type, resource_type, resource_id, resource_version, request_id, created_at, members_delta) values (?, ?, ?, ?, ?, ?, ?, ?::jsonb))'].join(',\n  ')}
      ${select(audit.sql)}`,
     params: [
+      ...firsts.flatMap((f) => f.params),
       ...writes.flatMap((w) => w.params),
       event.tenantId,
       event.type,
