@@ -71,11 +71,19 @@ export function hubHeapFlags(): string[] {
   ];
 }
 
+/**
+ * Node flags for the measured processes from the environment variable `name` (space-separated): for flags that
+ * NODE_OPTIONS refuses, such as `--cpu-prof --cpu-prof-dir=/tmp/prof` (docs/benchmarks.md, "Profiling").
+ */
+function flagsOf(name: 'BENCH_HUB_NODE_FLAGS' | 'BENCH_SERVER_NODE_FLAGS'): string[] {
+  return (process.env[name] ?? '').split(' ').filter(Boolean);
+}
+
 /** Starts `meridian serve --role api` (the built hub) on a free port. */
 export async function startHub(options: { databaseUrl: string; logLevel: string; adminToken: string }): Promise<ServerProcess> {
   const port = await freePort();
   const main = fileURLToPath(new URL('main.js', import.meta.resolve('@meridian/hub')));
-  const child = spawn(process.execPath, [...hubHeapFlags(), main, 'serve', '--role', 'api'], {
+  const child = spawn(process.execPath, [...hubHeapFlags(), ...flagsOf('BENCH_HUB_NODE_FLAGS'), main, 'serve', '--role', 'api'], {
     env: {
       ...process.env,
       DATABASE_URL: options.databaseUrl,
@@ -103,7 +111,7 @@ export async function startHub(options: { databaseUrl: string; logLevel: string;
 async function startBenchServer(file: string, databaseUrl: string): Promise<ServerProcess> {
   const port = await freePort();
   const main = fileURLToPath(new URL(file, import.meta.url));
-  const child = spawn(process.execPath, [main], {
+  const child = spawn(process.execPath, [...flagsOf('BENCH_SERVER_NODE_FLAGS'), main], {
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), BASE_URL: `http://localhost:${port}` },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -193,6 +193,15 @@ interface PreparedRead {
   values: unknown[];
 }
 
+/** The prepared read of a User by id (`meridian_user_by_id`), with its groups when asked. */
+function userByIdRead(tenantId: string, id: string, groups: boolean): PreparedRead {
+  return {
+    name: 'meridian_user_by_id',
+    text: 'select * from meridian_user_by_id($1::uuid, $2::uuid, $3::boolean)',
+    values: [tenantId, id, groups],
+  };
+}
+
 /** Runs the store's one-statement reads (and the one-statement create) on the ORM's pool, through the store's error boundary. */
 export class ScimReads {
   /** The `pg` pool of each ORM a read went to: the primary's, and the replica's when there is one. */
@@ -232,11 +241,7 @@ export class ScimReads {
 
   /** A User by id, with its groups when asked: one prepared statement. */
   userById(tenantId: string, id: string, groups: boolean): Promise<ReadRow[]> {
-    return this.run({
-      name: 'meridian_user_by_id',
-      text: 'select * from meridian_user_by_id($1::uuid, $2::uuid, $3::boolean)',
-      values: [tenantId, id, groups],
-    });
+    return this.run(userByIdRead(tenantId, id, groups));
   }
 
   /** The page of Users whose userName equals `userName` (case-insensitive), with their groups when asked: one prepared statement. */
@@ -250,14 +255,7 @@ export class ScimReads {
 
   /** A User by id with its groups, read on the primary (never the replica): the read an update starts from (ADR 0039). */
   userForUpdate(tenantId: string, id: string): Promise<ReadRow[]> {
-    return this.run(
-      {
-        name: 'meridian_user_by_id',
-        text: 'select * from meridian_user_by_id($1::uuid, $2::uuid, $3::boolean)',
-        values: [tenantId, id, true],
-      },
-      { write: true },
-    );
+    return this.run(userByIdRead(tenantId, id, true), { write: true });
   }
 
   /**
