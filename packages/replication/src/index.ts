@@ -13,6 +13,7 @@ export {
 } from './engine/context.js';
 export { ReplicationOwnershipTransfers, type TransferLedger } from './engine/ownership-transfers.js';
 export { ReplicationEngine, type ReplicationEngineOptions } from './engine/replication-engine.js';
+export { NotSentError, RequestGate } from './engine/request-gate.js';
 export { ResourceSynchronizer, type SyncOperation, type SyncResult, SyncStepError } from './engine/synchronizer.js';
 export { retryDelay, WorkerHost } from './engine/worker-host.js';
 export { type HostResolver, OutboundHttp, type OutboundHttpOptions } from './outbound/outbound-http.js';

@@ -66,6 +66,11 @@ export interface ReplicationTuning {
   relayBatchSize: number;
   /** How often worker hosts re-read the targets (new, changed, paused). */
   targetRefreshMs: number;
+  /**
+   * Jobs a target's queue runs at once per request its `concurrency` lets a process have in flight (ADR 0041): the
+   * rest of a job (its reads, the wait for its outcome to reach the disk) is no load on the target.
+   */
+  jobsPerRequest: number;
 }
 
 /** Production defaults. */
@@ -78,6 +83,7 @@ export const DEFAULT_TUNING: ReplicationTuning = {
   relayFallbackMs: 2000,
   relayBatchSize: 500,
   targetRefreshMs: 2000,
+  jobsPerRequest: 4,
 };
 
 /** The SecretBox context of a target's secrets: an envelope cannot be moved to another tenant. */

@@ -2,8 +2,10 @@ import { isConnectorError } from '@meridian/connector-sdk';
 import { findOutboundRefusal, isMeridianError, type ReplicationTarget } from '@meridian/core';
 import type { Job, Worker } from 'bullmq';
 import type { SyncJobData } from '../queue/target-queues.js';
+import type { TargetRuntime } from '../targets/connector-registry.js';
 import type { ReplicationContext } from './context.js';
 import { isTransferJob, runTransfer, settleFailedTransfer } from './ownership-transfers.js';
+import { NotSentError, RequestGate } from './request-gate.js';
 import { ResourceSynchronizer, type SyncResult, SyncStepError } from './synchronizer.js';
 
 /** Exponential backoff with full jitter between half and all of the step; a target's `Retry-After` wins. */
@@ -40,7 +42,17 @@ function receiving(target: ReplicationTarget | undefined, now: Date): target is 
 interface HostedWorker {
   worker: Worker<SyncJobData>;
   concurrency: number;
+  /** This process's requests to the target: `concurrency` at a time (one while half-open, none while open). */
+  gate: RequestGate;
   stamp: number;
+}
+
+/** The most jobs a target's queue runs at once, whatever its concurrency and the multiple (BullMQ's global concurrency). */
+const MAX_JOBS_IN_FLIGHT = 256;
+
+/** A runtime whose connector calls go through `gate`. */
+function gated(runtime: TargetRuntime, gate: RequestGate): TargetRuntime {
+  return { ...runtime, connector: gate.wrap(runtime.connector) };
 }
 
 /**
@@ -49,6 +61,11 @@ interface HostedWorker {
  * rate limit in line with the target's row, and drives the circuit breaker:
  * N consecutive transient failures pause the target; after a cool-down one
  * probe job goes through (half-open); its success closes the circuit.
+ *
+ * A target's queue runs `jobsPerRequest` times its `concurrency` jobs at once
+ * (a job's reads and the wait for its outcome to reach the disk are no load on
+ * the target); the requests of this process's jobs to the target go through
+ * a gate that lets `concurrency` of them run at once (ADR 0041).
  */
 export class WorkerHost {
   private readonly synchronizer: ResourceSynchronizer;
@@ -111,6 +128,16 @@ export class WorkerHost {
     }
   }
 
+  /** The jobs a target's queue runs at once, across processes, while its circuit is not half-open. */
+  private jobsOf(target: ReplicationTarget): number {
+    return Math.max(target.concurrency, Math.min(MAX_JOBS_IN_FLIGHT, target.concurrency * this.ctx.tuning.jobsPerRequest));
+  }
+
+  /** The gate of a target's requests in this process (tests look at it); undefined when this process runs no worker for it. */
+  gateOf(targetId: string): RequestGate | undefined {
+    return this.workers.get(targetId)?.gate;
+  }
+
   private async ensureWorker(target: ReplicationTarget): Promise<void> {
     const hosted = this.workers.get(target.id);
     if (hosted && hosted.concurrency === target.concurrency) return;
@@ -119,12 +146,14 @@ export class WorkerHost {
       await hosted.worker.close();
     }
     let worker: Worker<SyncJobData> | undefined;
+    const gate = new RequestGate(target.concurrency);
+    gate.follow(target.circuitState);
     const observer = this.ctx.deliveries;
-    const run = (job: Job<SyncJobData>, token?: string) => this.process(job, worker as Worker<SyncJobData>, token);
+    const run = (job: Job<SyncJobData>, token?: string) => this.process(job, worker as Worker<SyncJobData>, gate, token);
     // Each job in the caller's wrapper (a trace span, ADR 0026) when it gave one.
     const processor = observer ? (job: Job<SyncJobData>, token?: string) => observer.around(job.data, () => run(job, token)) : run;
     worker = this.ctx.queues.worker(target.id, processor, {
-      concurrency: target.concurrency,
+      concurrency: this.jobsOf(target),
       lockDuration: this.options.lockDurationMs ?? 15_000,
       stalledInterval: this.options.stalledIntervalMs ?? 15_000,
       maxStalledCount: 100,
@@ -151,16 +180,18 @@ export class WorkerHost {
         ...(job.data.requestId ? { reqId: job.data.requestId } : {}),
       });
     });
-    this.workers.set(target.id, { worker, concurrency: target.concurrency, stamp: 0 });
+    this.workers.set(target.id, { worker, concurrency: target.concurrency, gate, stamp: 0 });
   }
 
   private async applyQueueState(target: ReplicationTarget): Promise<void> {
     const queue = this.ctx.queues.queue(target.id);
     const hosted = this.workers.get(target.id);
     const stamp = target.updatedAt.getTime() + (target.circuitState === 'half_open' ? 1 : 0);
+    // This process's requests follow the circuit as stored (another process may have opened or closed it).
+    hosted?.gate.follow(target.circuitState);
     if (hosted && hosted.stamp !== stamp) {
       // Global (all processes) limits of this target's queue; one probe at a time while half-open.
-      await queue.setGlobalConcurrency(target.circuitState === 'half_open' ? 1 : target.concurrency);
+      await queue.setGlobalConcurrency(target.circuitState === 'half_open' ? 1 : this.jobsOf(target));
       if (target.rateLimit) await queue.setGlobalRateLimit(target.rateLimit.max, target.rateLimit.durationMs);
       else await queue.removeGlobalRateLimit();
       hosted.stamp = stamp;
@@ -181,7 +212,9 @@ export class WorkerHost {
   }
 
   /** Opens a target's circuit; `cause` is the job whose failure tripped it. */
-  private async openCircuit(target: ReplicationTarget, cause: Record<string, unknown>): Promise<void> {
+  private async openCircuit(target: ReplicationTarget, gate: RequestGate, cause: Record<string, unknown>): Promise<void> {
+    // The jobs of this process waiting for their turn send nothing now: they go back to the queue.
+    gate.follow('open');
     // Jobs failing side by side may each trip it: the one that finds it not yet open says so.
     const before = (await this.ctx.store.getTarget(target.id))?.circuitState;
     await this.ctx.store.setCircuit(target.id, 'open', this.ctx.clock.now());
@@ -196,23 +229,25 @@ export class WorkerHost {
   }
 
   /** Processes one job of a target's queue. Exported for tests through {@link WorkerHost.processForTest}. */
-  private async process(job: Job<SyncJobData>, worker: Worker<SyncJobData>, _token?: string): Promise<SyncResult> {
-    if (isTransferJob(job.name, job.data)) return this.processTransfer(job, worker);
+  private async process(job: Job<SyncJobData>, worker: Worker<SyncJobData>, gate: RequestGate, _token?: string): Promise<SyncResult> {
+    if (isTransferJob(job.name, job.data)) return this.processTransfer(job, worker, gate);
     const data = job.data;
     // The target, link and resource of the jobs that start together are read together (ADR 0024).
     const loaded = await this.ctx.batches.load(data);
     const target = loaded.target;
     if (!receiving(target, this.ctx.clock.now())) return SKIPPED;
     try {
-      const runtime = await this.ctx.runtimeOf(target);
+      const runtime = gated(await this.ctx.runtimeOf(target), gate);
       const result =
         job.name === 'grace-delete'
           ? await this.synchronizer.graceDelete(runtime, data)
           : await this.synchronizer.sync(runtime, data, { loaded });
-      if (target.consecutiveFailures > 0 || target.circuitState !== 'closed') {
+      // The gate knows of a circuit that opened or went half-open after this job read its target.
+      if (target.consecutiveFailures > 0 || target.circuitState !== 'closed' || gate.circuit !== 'closed') {
         const previous = await this.ctx.store.recordSuccess(target.id);
+        gate.follow('closed');
         if (previous !== 'closed') {
-          await this.ctx.queues.queue(target.id).setGlobalConcurrency(target.concurrency);
+          await this.ctx.queues.queue(target.id).setGlobalConcurrency(this.jobsOf(target));
           this.ctx.logger.info('circuit closed', {
             tenant: target.tenantId,
             target: target.id,
@@ -223,27 +258,45 @@ export class WorkerHost {
       }
       return result;
     } catch (error) {
-      return this.fail(job, worker, target, error);
+      return this.fail(job, worker, gate, target, error);
     }
   }
 
   /** A transfer of owned objects (issue 19): the same retries, circuit and dead letters as a delivery. */
-  private async processTransfer(job: Job<SyncJobData>, worker: Worker<SyncJobData>): Promise<SyncResult> {
+  private async processTransfer(job: Job<SyncJobData>, worker: Worker<SyncJobData>, gate: RequestGate): Promise<SyncResult> {
     const data = job.data;
     const target = await this.ctx.store.getTarget(data.targetId);
     if (!receiving(target, this.ctx.clock.now()) || !isTransferJob(job.name, data)) return SKIPPED;
     try {
-      const result = await runTransfer(this.ctx.store, await this.ctx.runtimeOf(target), data, job.attemptsMade + 1, this.ctx.transfers);
-      if (target.consecutiveFailures > 0 || target.circuitState !== 'closed') await this.ctx.store.recordSuccess(target.id);
+      const result = await runTransfer(
+        this.ctx.store,
+        gated(await this.ctx.runtimeOf(target), gate),
+        data,
+        job.attemptsMade + 1,
+        this.ctx.transfers,
+      );
+      if (target.consecutiveFailures > 0 || target.circuitState !== 'closed' || gate.circuit !== 'closed') {
+        await this.ctx.store.recordSuccess(target.id);
+        gate.follow('closed');
+      }
       return result;
     } catch (error) {
-      return this.fail(job, worker, target, error);
+      return this.fail(job, worker, gate, target, error);
     }
   }
 
-  private async fail(job: Job<SyncJobData>, worker: Worker<SyncJobData>, target: ReplicationTarget, error: unknown): Promise<SyncResult> {
+  private async fail(
+    job: Job<SyncJobData>,
+    worker: Worker<SyncJobData>,
+    gate: RequestGate,
+    target: ReplicationTarget,
+    error: unknown,
+  ): Promise<SyncResult> {
     const data = job.data;
     const inner = error instanceof SyncStepError ? error.cause : error;
+    // Refused by the gate when the circuit opened: nothing was sent. Back to the queue (paused by the open circuit),
+    // without spending an attempt or counting a failure; a half-open circuit lets one job through again.
+    if (inner instanceof NotSentError) throw this.ctx.queues.rateLimitError();
     const operation = error instanceof SyncStepError ? error.operation : job.name === 'grace-delete' ? 'delete' : 'connect';
     // The outbound policy refused the destination, whatever the connector made of it: nothing was sent, and retrying cannot help.
     const refusal = findOutboundRefusal(inner);
@@ -283,8 +336,9 @@ export class WorkerHost {
     };
     if (kind === 'transient') {
       const failures = await this.ctx.store.recordFailure(target.id);
-      if (target.circuitState === 'half_open' || (target.circuitState === 'closed' && failures >= this.ctx.tuning.circuitThreshold)) {
-        await this.openCircuit(target, { ...subject, failures, reason: describe(error) });
+      const halfOpen = target.circuitState === 'half_open' || gate.circuit === 'half_open';
+      if (halfOpen || (target.circuitState === 'closed' && failures >= this.ctx.tuning.circuitThreshold)) {
+        await this.openCircuit(target, gate, { ...subject, failures, reason: describe(error) });
       }
     }
     if (kind === 'permanent' || attempts >= target.maxAttempts) {
