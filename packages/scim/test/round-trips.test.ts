@@ -129,7 +129,7 @@ describe('statements per SCIM request', () => {
     expect(listed.json.totalResults).toBe(1);
   });
 
-  it('a PATCH of a User is a read and one statement: the update at the version read, its event and its audit entry', async () => {
+  it('a PATCH of a User is a read and one prepared statement: the update at the version read, its event and its audit entry', async () => {
     const { status, sql } = await statementsOf('POST', '/scim/v2/Users', user('hopper@example.org'));
     expect(status).toBe(201);
     const created = await statementsOf('GET', '/scim/v2/Users?filter=userName%20eq%20%22hopper@example.org%22');
@@ -149,7 +149,12 @@ describe('statements per SCIM request', () => {
     expect(res.statusCode).toBe(200);
     const statements = capture.since(since);
     // The User and its groups read without a lock, then the update at that version with its event (ADR 0039).
-    expect(statements).toEqual([expect.stringContaining('meridian_user_by_id('), expect.stringContaining('meridian_update_in_tenant(')]);
+    expect(statements).toEqual([
+      expect.stringContaining('meridian_user_by_id('),
+      expect.stringContaining('meridian_update_user_in_tenant('),
+    ]);
+    // Bound, not composed: the new value travels as a parameter (ADR 0040).
+    expect(statements[1]).not.toContain('Grace');
     expect(JSON.parse(res.body)).toMatchObject({ displayName: 'Grace', meta: { version: 'W/"2"' } });
     expect(JSON.parse(res.body).groups ?? []).toEqual([]);
     expect(sql).toHaveLength(1);

@@ -21,6 +21,7 @@ import {
   userInsert,
   userInsertArguments,
   userUpdate,
+  userUpdateArguments,
 } from './postgres-directory-store.js';
 import { StaleRead } from './stale-read.js';
 
@@ -31,12 +32,15 @@ export type UserReader = (id: string) => Promise<ScimResource | undefined>;
  * The one statement a deferred transaction sends when the work is done:
  *
  * - `create`: a new User and its event, the arguments of the prepared `meridian_create_user_in_tenant`;
+ * - `updateUser`: a User's update at the version read and its event, the arguments of the prepared
+ *   `meridian_update_user_in_tenant`, which writes nothing when the row is no longer at that version;
  * - `update`: the update of a row at the version read, with its event, for `meridian_update_in_tenant`, which undoes
  *   it when it touched none;
  * - `write`: any other kept write (a new User without an event), for `meridian_write_in_tenant`.
  */
 export type SingleStatement =
   | { kind: 'create'; arguments: unknown[] }
+  | { kind: 'updateUser'; arguments: unknown[] }
   | { kind: 'update'; statement: WriteStatement }
   | { kind: 'write'; statement: WriteStatement };
 
@@ -67,6 +71,8 @@ export class DeferredDirectoryTransaction implements DirectoryTransaction {
         checked: boolean;
         /** The arguments of the row for `meridian_create_user_in_tenant`, when the write is a new User. */
         create?: unknown[];
+        /** The arguments of the row for `meridian_update_user_in_tenant`, when the write is a User's update. */
+        updateUser?: unknown[];
         event?: { event: DomainEvent; context: RequestContext; at: Date };
       }
     | undefined;
@@ -111,7 +117,10 @@ export class DeferredDirectoryTransaction implements DirectoryTransaction {
   /** The one statement of a transaction that only created a User, or only updated a User it read, and recorded its event; undefined otherwise. */
   singleStatement(): SingleStatement | undefined {
     if (this.opening || !this.kept) return undefined;
-    const { write, checked, create, event } = this.kept;
+    const { write, checked, create, updateUser, event } = this.kept;
+    if (updateUser && event) {
+      return { kind: 'updateUser', arguments: [...updateUser, ...changeArguments(event.event, event.context, event.at)] };
+    }
     if (checked) {
       const statement = event
         ? checkedChangeStatement(event.event, event.context, event.at, write)
@@ -161,7 +170,11 @@ export class DeferredDirectoryTransaction implements DirectoryTransaction {
       return (await this.opened()).update(kind, id, expectedVersion, values);
     }
     const now = this.clock.now();
-    this.kept = { write: userUpdate(this.tenantId, id, expectedVersion, values, now, 'id'), checked: true };
+    this.kept = {
+      write: userUpdate(this.tenantId, id, expectedVersion, values, now, 'id'),
+      checked: true,
+      updateUser: userUpdateArguments(id, expectedVersion, values, now),
+    };
     // The row as the kept statement writes it; its groups as read (the statement touches the row at that version only).
     return {
       ...read,

@@ -196,6 +196,21 @@ export function userUpdate(
   };
 }
 
+/** The row's arguments of `meridian_update_user_in_tenant` (migration 20261211000100): what {@link userUpdate} writes, but the tenant. */
+export function userUpdateArguments(id: string, expectedVersion: number, values: ResourceWrite, now: Date): unknown[] {
+  return [
+    id,
+    expectedVersion,
+    values.attributes.userName,
+    values.externalId ?? null,
+    values.attributes.active !== false,
+    JSON.stringify(values.attributes),
+    pgArray(values.extensionSchemas),
+    values.passwordHash ?? null,
+    now,
+  ];
+}
+
 /**
  * The delete of a User row at the version it was read at, returning its id: it touches no row when the User changed
  * or went since. Its memberships go first, in the same statement (`first`), as {@link PostgresDirectoryTransaction.remove}
@@ -530,6 +545,7 @@ export class PostgresDirectoryStore implements DirectoryStore {
     if (single !== undefined) {
       try {
         if (single.kind === 'create') await this.reads.createUser(tenantId, single.arguments);
+        else if (single.kind === 'updateUser') await this.reads.updateUser(tenantId, single.arguments);
         else if (single.kind === 'update') await this.reads.update(tenantId, single.statement);
         else await this.reads.write(tenantId, single.statement);
       } catch (error) {

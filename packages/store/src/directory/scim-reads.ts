@@ -35,6 +35,13 @@ export interface ReadRow {
 const TABLE: Record<ResourceKind, string> = { User: 'scim_user', Group: 'scim_group' };
 const FUNCTION: Record<ResourceKind, string> = { User: 'meridian_read_users', Group: 'meridian_read_groups' };
 
+/** The call of migration 20261211000100's function: the tenant, the row at the version read (9), the outbox event (7), the audit entry (16). */
+const UPDATE_USER_CALL = `select meridian_update_user_in_tenant($1::uuid,
+  $2::uuid, $3::integer, $4::text, $5::text, $6::boolean, $7::jsonb, $8::text[], $9::text, $10::timestamptz,
+  $11::text, $12::text, $13::text, $14::integer, $15::text, $16::timestamptz, $17::jsonb,
+  $18::text, $19::uuid, $20::text, $21::text, $22::text, $23::text, $24::text, $25::text, $26::text, $27::jsonb,
+  $28::timestamptz, $29::text, $30::text, $31::text, $32::bigint, $33::text)`;
+
 /** The call of migration 20261211000000's function: the tenant, the row (8), the outbox event (7), the audit entry (16). */
 const CREATE_USER_CALL = `select meridian_create_user_in_tenant($1::uuid,
   $2::uuid, $3::text, $4::text, $5::boolean, $6::jsonb, $7::text[], $8::text, $9::timestamptz,
@@ -281,6 +288,19 @@ export class ScimReads {
    */
   async createUser(tenantId: string, args: unknown[]): Promise<void> {
     await this.run({ name: 'meridian_create_user_in_tenant', text: CREATE_USER_CALL, values: [tenantId, ...args] }, { write: true });
+  }
+
+  /**
+   * A User's update at the version read, with its outbox event and audit entry: one prepared call of
+   * `meridian_update_user_in_tenant` (its own transaction; ADR 0039, ADR 0040). {@link StaleRead} when the User changed
+   * or went since that read: the call then wrote nothing.
+   */
+  async updateUser(tenantId: string, args: unknown[]): Promise<void> {
+    try {
+      await this.run({ name: 'meridian_update_user_in_tenant', text: UPDATE_USER_CALL, values: [tenantId, ...args] }, { write: true });
+    } catch (error) {
+      throw isStaleWrite(error) ? new StaleRead({ cause: error }) : error;
+    }
   }
 
   /** A write that needs nothing read first, as one statement in the tenant (`meridian_write_in_tenant`, its own transaction). */
