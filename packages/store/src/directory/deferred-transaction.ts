@@ -20,6 +20,7 @@ import {
   userDelete,
   userInsert,
   userInsertArguments,
+  userRowValues,
   userUpdate,
   userUpdateArguments,
 } from './postgres-directory-store.js';
@@ -138,7 +139,8 @@ export class DeferredDirectoryTransaction implements DirectoryTransaction {
     if (kind !== 'User' || this.opening || this.kept || this.unlocked) return (await this.opened()).insert(kind, values);
     const id = uuidv7();
     const now = this.clock.now();
-    this.kept = { write: userInsert(this.tenantId, id, values, now), checked: false, create: userInsertArguments(id, values, now) };
+    const row = userRowValues(values);
+    this.kept = { write: userInsert(this.tenantId, id, values, now, row), checked: false, create: userInsertArguments(id, now, row) };
     return newUser(this.tenantId, id, values, now);
   }
 
@@ -170,10 +172,11 @@ export class DeferredDirectoryTransaction implements DirectoryTransaction {
       return (await this.opened()).update(kind, id, expectedVersion, values);
     }
     const now = this.clock.now();
+    const row = userRowValues(values);
     this.kept = {
-      write: userUpdate(this.tenantId, id, expectedVersion, values, now, 'id'),
+      write: userUpdate(this.tenantId, id, expectedVersion, values, now, 'id', row),
       checked: true,
-      updateUser: userUpdateArguments(id, expectedVersion, values, now),
+      updateUser: userUpdateArguments(id, expectedVersion, now, row),
     };
     // The row as the kept statement writes it; its groups as read (the statement touches the row at that version only).
     return {

@@ -130,38 +130,33 @@ async function decorate(
   }
 }
 
-/** The statement that inserts a new User (`id`, version 1, created and modified `now`). */
-export function userInsert(tenantId: string, id: string, values: ResourceWrite, now: Date): WriteStatement {
-  return {
-    sql: `insert into scim_user (id, tenant_id, user_name, external_id, active, attributes, extension_schemas, password_hash, version, created_at, updated_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
-    params: [
-      id,
-      tenantId,
-      values.attributes.userName,
-      values.externalId ?? null,
-      values.attributes.active !== false,
-      JSON.stringify(values.attributes),
-      pgArray(values.extensionSchemas),
-      values.passwordHash ?? null,
-      now,
-      now,
-    ],
-  };
-}
-
-/** The row's arguments of `meridian_create_user_in_tenant` (migration 20261211000000): what {@link userInsert} writes, but the tenant. */
-export function userInsertArguments(id: string, values: ResourceWrite, now: Date): unknown[] {
+/**
+ * A User's row values as the statements bind them, in this order: userName, externalId, active, attributes (JSON),
+ * extension schemas, password hash (null keeps the stored one on update).
+ */
+export function userRowValues(values: ResourceWrite): unknown[] {
   return [
-    id,
     values.attributes.userName,
     values.externalId ?? null,
     values.attributes.active !== false,
     JSON.stringify(values.attributes),
     pgArray(values.extensionSchemas),
     values.passwordHash ?? null,
-    now,
   ];
+}
+
+/** The statement that inserts a new User (`id`, version 1, created and modified `now`). */
+export function userInsert(tenantId: string, id: string, values: ResourceWrite, now: Date, row = userRowValues(values)): WriteStatement {
+  return {
+    sql: `insert into scim_user (id, tenant_id, user_name, external_id, active, attributes, extension_schemas, password_hash, version, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)`,
+    params: [id, tenantId, ...row, now, now],
+  };
+}
+
+/** The row's arguments of `meridian_create_user_in_tenant` (migration 20261211000000): what {@link userInsert} writes, but the tenant. */
+export function userInsertArguments(id: string, now: Date, row: unknown[]): unknown[] {
+  return [id, ...row, now];
 }
 
 /**
@@ -175,40 +170,20 @@ export function userUpdate(
   values: ResourceWrite,
   now: Date,
   returning: string,
+  row = userRowValues(values),
 ): WriteStatement {
   return {
     sql: `update scim_user set user_name = ?, external_id = ?, active = ?, attributes = ?, extension_schemas = ?,
                   password_hash = coalesce(?, password_hash), version = version + 1, updated_at = ?
             where tenant_id = ? and id = ? and version = ?
             returning ${returning}`,
-    params: [
-      values.attributes.userName,
-      values.externalId ?? null,
-      values.attributes.active !== false,
-      JSON.stringify(values.attributes),
-      pgArray(values.extensionSchemas),
-      values.passwordHash ?? null,
-      now,
-      tenantId,
-      id,
-      expectedVersion,
-    ],
+    params: [...row, now, tenantId, id, expectedVersion],
   };
 }
 
 /** The row's arguments of `meridian_update_user_in_tenant` (migration 20261211000100): what {@link userUpdate} writes, but the tenant. */
-export function userUpdateArguments(id: string, expectedVersion: number, values: ResourceWrite, now: Date): unknown[] {
-  return [
-    id,
-    expectedVersion,
-    values.attributes.userName,
-    values.externalId ?? null,
-    values.attributes.active !== false,
-    JSON.stringify(values.attributes),
-    pgArray(values.extensionSchemas),
-    values.passwordHash ?? null,
-    now,
-  ];
+export function userUpdateArguments(id: string, expectedVersion: number, now: Date, row: unknown[]): unknown[] {
+  return [id, expectedVersion, ...row, now];
 }
 
 /**

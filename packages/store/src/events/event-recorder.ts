@@ -72,7 +72,10 @@ export function checkedChangeStatement(event: DomainEvent, context: RequestConte
  * call is made in.
  */
 export function changeArguments(event: DomainEvent, context: RequestContext, now: Date): unknown[] {
-  const audit = auditAppendCall(auditOf(event, context), now);
+  return eventArguments(event, context, now, auditAppendCall(auditOf(event, context), now));
+}
+
+function eventArguments(event: DomainEvent, context: RequestContext, now: Date, audit: { params: unknown[] }): unknown[] {
   return [
     event.type,
     event.resourceType,
@@ -103,14 +106,7 @@ function changeWith(
       ...firsts.flatMap((f) => f.params),
       ...writes.flatMap((w) => w.params),
       event.tenantId,
-      event.type,
-      event.resourceType,
-      event.resourceId,
-      event.version ?? null,
-      context.requestId,
-      now,
-      membersDeltaOf(event),
-      ...audit.params,
+      ...eventArguments(event, context, now, audit),
     ],
   };
 }
