@@ -20,7 +20,7 @@ export interface HubLoggerOptions {
 }
 
 /** How long a buffered log line may wait for others before it is written (`buffered`). */
-export const LOG_FLUSH_MS = 200;
+const LOG_FLUSH_MS = 200;
 
 /**
  * The process's one root logger: JSON lines on standard output, at
