@@ -19,7 +19,7 @@ export interface ReplicationBenchOptions {
   warmup: number;
   /** Changes in flight at once in the burst. */
   producers: number;
-  /** Deliveries in flight per target (the target's `concurrency`; the baseline worker's per queue). */
+  /** Requests in flight per target (the target's `concurrency`, ADR 0041; the baseline worker's per queue). */
   concurrency: number;
   /** Longest wait for one phase's deliveries. */
   timeoutSeconds: number;
