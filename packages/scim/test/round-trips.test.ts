@@ -88,6 +88,20 @@ describe('statements per SCIM request', () => {
     expect(sql).toEqual([expect.stringContaining('meridian_user_by_id(')]);
   });
 
+  it("a token's first request adds one prepared statement, its look-up, with no secret hash in any statement's text", async () => {
+    const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
+    const context = { actor: { type: 'system' as const, id: 'test' }, requestId: 'second-token' };
+    const { token } = await built.services.admin.issueToken(platform, { tenant: 'emea', scopes: ['scim:read'] }, context);
+    await capture.quiet();
+    const since = performance.now();
+    const res = await built.app.inject({ method: 'GET', url: `/scim/v2/Users/${userId}`, headers: { authorization: `Bearer ${token}` } });
+    await capture.quiet();
+    expect(res.statusCode).toBe(200);
+    const sql = capture.since(since);
+    expect(sql).toEqual([expect.stringContaining('meridian_authenticate_token('), expect.stringContaining('meridian_user_by_id(')]);
+    expect(sql.join('\n')).not.toMatch(/[0-9a-f]{64}/);
+  });
+
   it('any other filter, sort or Group read is one statement', async () => {
     for (const url of [
       '/scim/v2/Users?filter=name.familyName%20sw%20%22Le%22&sortBy=userName',

@@ -15,10 +15,11 @@ import {
   type TokenAuthentication,
   type TokenRequest,
 } from '@meridian/core';
-import type { EntityManager, InferEntity, MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager, InferEntity, MikroORM, PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { v7 as uuidv7 } from 'uuid';
 import { isUuid } from '../directory/postgres-directory-store.js';
 import { recordEvent } from '../events/event-recorder.js';
+import { translateDatabaseError } from '../orm/database-errors.js';
 import { CommunityEntity, TenantEntity } from '../orm/entities.js';
 import { pgArray } from '../orm/sql.js';
 import { asPlatform } from '../orm/unit-of-work.js';
@@ -109,10 +110,25 @@ const tenantOf = (e: InferEntity<typeof TenantEntity>): Tenant => ({
  * decides which principal may ask for what.
  */
 export class PostgresAdminStore implements AdminStore {
+  /** The ORM's `pg` pool, for the token look-up's prepared call. */
+  private pool: Promise<TokenPool> | undefined;
+
   constructor(
     private readonly orm: MikroORM,
     private readonly clock: Clock,
   ) {}
+
+  private tokenPool(): Promise<TokenPool> {
+    if (!this.pool) {
+      const pool = (this.orm.em.getConnection() as PostgreSqlConnection).getNativeClient() as Promise<TokenPool>;
+      // A pool that could not be had is asked again next time.
+      pool.catch(() => {
+        if (this.pool === pool) this.pool = undefined;
+      });
+      this.pool = pool;
+    }
+    return this.pool;
+  }
 
   private write<T>(work: (em: EntityManager, now: Date) => Promise<T>): Promise<T> {
     return asPlatform(this.orm, (em) => work(em, this.clock.now()));
@@ -375,32 +391,33 @@ export class PostgresAdminStore implements AdminStore {
   async authenticateToken(secret: string): Promise<TokenAuthentication> {
     if (!secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return { ok: false, reason: 'unknown' };
     const now = this.clock.now();
-    // The tenant is not known before the token is found: a platform-scope lookup by the hash of a 256-bit secret.
-    return this.read(async (em) => {
-      // An end user's token lives as long as its User is there and active: suspended (`active: false`) is refused too.
-      const [row] = await em.execute<(TokenRow & { user_active: boolean | null })[]>(
-        `select t.*, u.active as user_active
-           from api_token t left join scim_user u on u.id = t.user_id and u.tenant_id = t.tenant_id
-          where t.secret_hash = ?`,
-        [hashTokenSecret(secret)],
-      );
-      if (!row) return { ok: false, reason: 'unknown' };
-      const { user_active: userActive, ...tokenRow } = row;
-      const token = toToken(tokenRow);
-      if (token.revokedAt !== null) return { ok: false, reason: 'revoked', token };
-      if (token.expiresAt !== null && token.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'expired', token };
-      if (token.userId !== null && userActive !== true) return { ok: false, reason: 'inactive_user', token };
-      // The use is recorded at most once a minute per token, so that reads stay reads.
-      if (row.last_used_at === null || now.getTime() - new Date(row.last_used_at).getTime() > 60_000) {
-        await em.execute(
-          `update api_token set last_used_at = ? where id = ? and (last_used_at is null or last_used_at < ?::timestamptz - interval '1 minute')`,
-          [now, row.id, now],
-        );
-        token.lastUsedAt = now;
-      }
-      return { ok: true, token };
-    });
+    // The tenant is not known before the token is found: a platform-scope lookup by the hash of a 256-bit secret, in
+    // one prepared call that also records the use of a token it would accept, at most once a minute, so that reads
+    // stay reads (migration 20261211000200).
+    let rows: (TokenRow & { user_active: boolean | null })[];
+    try {
+      ({ rows } = await (await this.tokenPool()).query<TokenRow & { user_active: boolean | null }>({
+        name: 'meridian_authenticate_token',
+        text: 'select * from meridian_authenticate_token($1::text, $2::timestamptz)',
+        values: [hashTokenSecret(secret), now],
+      }));
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+    const [row] = rows;
+    if (!row) return { ok: false, reason: 'unknown' };
+    const { user_active: userActive, ...tokenRow } = row;
+    const token = toToken(tokenRow);
+    if (token.revokedAt !== null) return { ok: false, reason: 'revoked', token };
+    if (token.expiresAt !== null && token.expiresAt.getTime() <= now.getTime()) return { ok: false, reason: 'expired', token };
+    if (token.userId !== null && userActive !== true) return { ok: false, reason: 'inactive_user', token };
+    return { ok: true, token };
   }
+}
+
+/** What the token look-up asks of the ORM's `pg` pool (typed here: MikroORM may bring another version of `pg`'s types). */
+interface TokenPool {
+  query<R>(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: R[] }>;
 }
 
 /** Resolves an end-user token's user (id or userName) inside the tenant; NOT_FOUND otherwise. */

@@ -53,6 +53,7 @@ import { Migration20261210200100_update_in_tenant } from './Migration20261210200
 import { Migration20261210200200_last_modified_indexes } from './Migration20261210200200_last_modified_indexes.js';
 import { Migration20261211000000_create_user_in_tenant } from './Migration20261211000000_create_user_in_tenant.js';
 import { Migration20261211000100_update_user_in_tenant } from './Migration20261211000100_update_user_in_tenant.js';
+import { Migration20261211000200_authenticate_token } from './Migration20261211000200_authenticate_token.js';
 
 /** The committed migrations, in order. Add new ones at the end. */
 export const migrations: MigrationObject[] = [
@@ -110,4 +111,5 @@ export const migrations: MigrationObject[] = [
   { name: 'Migration20261210200200_last_modified_indexes', class: Migration20261210200200_last_modified_indexes },
   { name: 'Migration20261211000000_create_user_in_tenant', class: Migration20261211000000_create_user_in_tenant },
   { name: 'Migration20261211000100_update_user_in_tenant', class: Migration20261211000100_update_user_in_tenant },
+  { name: 'Migration20261211000200_authenticate_token', class: Migration20261211000200_authenticate_token },
 ];
