@@ -72,7 +72,7 @@ export function withTargetOptions(command: Command): Command {
       'deliver passwords set in the hub to this target; its connector must accept them (scim: --config \'{"supportsPassword":true}\')',
     )
     .option('--rate-limit <rate>', 'at most <n>/<seconds>s deliveries, e.g. 50/1s')
-    .option('--concurrency <n>', 'deliveries in flight at once (all workers together)')
+    .option('--concurrency <n>', 'requests in flight to the target at once, per worker process')
     .option('--max-attempts <n>', 'attempts before a transient failure is dead-lettered');
 }
 
