@@ -77,6 +77,12 @@ const VARIABLES: Variable[] = [
     default: '15000',
   },
   {
+    name: 'MERIDIAN_REPLICATION_JOBS_PER_REQUEST',
+    description:
+      "Jobs a replication target's queue runs at once for each request its `concurrency` lets a worker process send it (1 to 16; ADR 0041, docs/replication.md). A job's reads and its wait for the outcome to reach the disk are no load on the target, so more jobs than requests drain a backlog faster. Each worker process keeps to `concurrency` requests, so with several worker processes a target may get up to this many times `concurrency` at once; `1` makes `concurrency` the bound across all processes, at the cost of throughput.",
+    default: '4',
+  },
+  {
     name: 'MERIDIAN_RATE_LIMIT_PER_TOKEN',
     description:
       'Requests per minute one bearer token may make (SCIM and GraphQL); beyond it the hub answers 429 with `Retry-After`. `0` turns it off. Counters live in Redis when `REDIS_URL` is set, so every hub process shares them.',
@@ -258,6 +264,12 @@ const schema = z.object({
     .min(100, 'MERIDIAN_SCHEDULER_POLL_MS must be at least 100')
     .max(600_000, 'MERIDIAN_SCHEDULER_POLL_MS must be at most 600000 (ten minutes)')
     .default(15_000),
+  MERIDIAN_REPLICATION_JOBS_PER_REQUEST: z.coerce
+    .number({ message: 'MERIDIAN_REPLICATION_JOBS_PER_REQUEST must be a number' })
+    .int('MERIDIAN_REPLICATION_JOBS_PER_REQUEST must be a whole number')
+    .min(1, 'MERIDIAN_REPLICATION_JOBS_PER_REQUEST must be at least 1')
+    .max(16, 'MERIDIAN_REPLICATION_JOBS_PER_REQUEST must be at most 16')
+    .default(4),
   MERIDIAN_RATE_LIMIT_PER_TOKEN: perMinute('MERIDIAN_RATE_LIMIT_PER_TOKEN', 3000),
   MERIDIAN_RATE_LIMIT_PER_TENANT: perMinute('MERIDIAN_RATE_LIMIT_PER_TENANT', 6000),
   MERIDIAN_RATE_LIMIT_PER_IP: perMinute('MERIDIAN_RATE_LIMIT_PER_IP', 300),
@@ -334,6 +346,8 @@ export interface HubConfig {
   jitWaitMs: number;
   /** How often a worker looks for due scheduled work (source syncs, offboarding steps). */
   schedulerPollMs: number;
+  /** Jobs a replication target's queue runs per request its concurrency allows a process (ADR 0041). */
+  replicationJobsPerRequest: number;
   /** Requests per minute; 0 = off. */
   rateLimits: { perToken: number; perTenant: number; perIp: number };
   graphqlLimits: { maxDepth: number; maxComplexity: number };
@@ -392,6 +406,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     tokenCacheMs: e.MERIDIAN_TOKEN_CACHE_MS,
     jitWaitMs: e.MERIDIAN_JIT_WAIT_MS,
     schedulerPollMs: e.MERIDIAN_SCHEDULER_POLL_MS,
+    replicationJobsPerRequest: e.MERIDIAN_REPLICATION_JOBS_PER_REQUEST,
     rateLimits: {
       perToken: e.MERIDIAN_RATE_LIMIT_PER_TOKEN,
       perTenant: e.MERIDIAN_RATE_LIMIT_PER_TENANT,

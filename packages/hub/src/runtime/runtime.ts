@@ -223,6 +223,7 @@ export async function openRuntime(
       // With OpenTelemetry on, each delivery is a span in the trace of the request that caused it (ADR 0026).
       deliveries: await outboxTracing(orm),
       transfers: offboardingStore,
+      tuning: { jobsPerRequest: config.replicationJobsPerRequest },
     });
     const sourceStore = new PostgresSourceStore(orm, systemClock, secretBox);
     const scimSources = new ScimSourceReader(outbound.fetchFor({ httpsOnly: true }));
