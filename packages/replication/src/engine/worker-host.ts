@@ -228,7 +228,7 @@ export class WorkerHost {
     }
   }
 
-  /** Processes one job of a target's queue. Exported for tests through {@link WorkerHost.processForTest}. */
+  /** Processes one job of a target's queue. */
   private async process(job: Job<SyncJobData>, worker: Worker<SyncJobData>, gate: RequestGate, _token?: string): Promise<SyncResult> {
     if (isTransferJob(job.name, job.data)) return this.processTransfer(job, worker, gate);
     const data = job.data;
