@@ -34,9 +34,10 @@ afterAll(async () => {
 
 /** The statements one request sent, once the server has answered them all. */
 async function statementsOf(
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   url: string,
   body?: unknown,
+  as: Record<string, string> = headers,
 ): Promise<{
   status: number; // biome-ignore lint/suspicious/noExplicitAny: SCIM answers are checked field by field.
   json: any;
@@ -44,9 +45,9 @@ async function statementsOf(
 }> {
   await capture.quiet();
   const since = performance.now();
-  const res = await built.app.inject({ method, url, headers, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) });
+  const res = await built.app.inject({ method, url, headers: as, ...(body === undefined ? {} : { payload: JSON.stringify(body) }) });
   await capture.quiet();
-  return { status: res.statusCode, json: JSON.parse(res.body), sql: capture.since(since) };
+  return { status: res.statusCode, json: res.body === '' ? undefined : JSON.parse(res.body), sql: capture.since(since) };
 }
 
 const user = (userName: string) => ({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName, name: { familyName: 'Lee' } });
@@ -92,12 +93,8 @@ describe('statements per SCIM request', () => {
     const platform = { kind: 'platform' as const, tokenId: 'test', scopes: ['admin' as const] };
     const context = { actor: { type: 'system' as const, id: 'test' }, requestId: 'second-token' };
     const { token } = await built.services.admin.issueToken(platform, { tenant: 'emea', scopes: ['scim:read'] }, context);
-    await capture.quiet();
-    const since = performance.now();
-    const res = await built.app.inject({ method: 'GET', url: `/scim/v2/Users/${userId}`, headers: { authorization: `Bearer ${token}` } });
-    await capture.quiet();
-    expect(res.statusCode).toBe(200);
-    const sql = capture.since(since);
+    const { status, sql } = await statementsOf('GET', `/scim/v2/Users/${userId}`, undefined, { authorization: `Bearer ${token}` });
+    expect(status).toBe(200);
     expect(sql).toEqual([expect.stringContaining('meridian_authenticate_token('), expect.stringContaining('meridian_user_by_id(')]);
     expect(sql.join('\n')).not.toMatch(/[0-9a-f]{64}/);
   });
@@ -148,20 +145,12 @@ describe('statements per SCIM request', () => {
     expect(status).toBe(201);
     const created = await statementsOf('GET', '/scim/v2/Users?filter=userName%20eq%20%22hopper@example.org%22');
     const id = created.json.Resources[0].id;
-    await capture.quiet();
-    const since = performance.now();
-    const res = await built.app.inject({
-      method: 'PATCH',
-      url: `/scim/v2/Users/${id}`,
-      headers,
-      payload: JSON.stringify({
-        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
-        Operations: [{ op: 'replace', path: 'displayName', value: 'Grace' }],
-      }),
+    const patched = await statementsOf('PATCH', `/scim/v2/Users/${id}`, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'replace', path: 'displayName', value: 'Grace' }],
     });
-    await capture.quiet();
-    expect(res.statusCode).toBe(200);
-    const statements = capture.since(since);
+    expect(patched.status).toBe(200);
+    const statements = patched.sql;
     // The User and its groups read without a lock, then the update at that version with its event (ADR 0039).
     expect(statements).toEqual([
       expect.stringContaining('meridian_user_by_id('),
@@ -169,8 +158,8 @@ describe('statements per SCIM request', () => {
     ]);
     // Bound, not composed: the new value travels as a parameter (ADR 0040).
     expect(statements[1]).not.toContain('Grace');
-    expect(JSON.parse(res.body)).toMatchObject({ displayName: 'Grace', meta: { version: 'W/"2"' } });
-    expect(JSON.parse(res.body).groups ?? []).toEqual([]);
+    expect(patched.json).toMatchObject({ displayName: 'Grace', meta: { version: 'W/"2"' } });
+    expect(patched.json.groups ?? []).toEqual([]);
     expect(sql).toHaveLength(1);
   });
   it("a PATCH answers with the User's groups, as read before the update", async () => {
@@ -200,15 +189,9 @@ describe('statements per SCIM request', () => {
       }),
     });
     expect([200, 204]).toContain(joined.statusCode);
-    await capture.quiet();
-    const since = performance.now();
-    const res = await built.app.inject({ method: 'DELETE', url: `/scim/v2/Users/${id}`, headers });
-    await capture.quiet();
-    expect(res.statusCode).toBe(204);
-    expect(capture.since(since)).toEqual([
-      expect.stringContaining('meridian_user_by_id('),
-      expect.stringContaining('meridian_update_in_tenant('),
-    ]);
+    const deleted = await statementsOf('DELETE', `/scim/v2/Users/${id}`);
+    expect(deleted.status).toBe(204);
+    expect(deleted.sql).toEqual([expect.stringContaining('meridian_user_by_id('), expect.stringContaining('meridian_update_in_tenant(')]);
     expect((await statementsOf('GET', `/scim/v2/Users/${id}`)).status).toBe(404);
     const group = await statementsOf('GET', `/scim/v2/Groups/${groupId}`);
     expect(group.json.members.map((m: { value: string }) => m.value)).toEqual([userId]);
